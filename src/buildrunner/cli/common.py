@@ -1,0 +1,106 @@
+"""Conventions every `br` command follows, in one place.
+
+- `--format` text | json (csv / sarif where a command offers them): data to stdout.
+- `--project DIR`: the project to act on (default: found upward from the working directory).
+- Messages, progress and errors go to stderr; colour is off when stdout is not a
+  terminal or `NO_COLOR` is set (Rich does both).
+
+Only typer is imported here at module level: `br --help` must stay fast, so the
+library, pydantic, the store and Rich are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from buildrunner.project import Project
+
+TextJson = Literal["text", "json"]
+TextJsonCsv = Literal["text", "json", "csv"]
+TextJsonSarif = Literal["text", "json", "sarif"]
+
+FORMAT_HELP = "Output format: text for people, json for scripts (stable keys, see README)."
+
+FormatOption = Annotated[TextJson, typer.Option("--format", "-f", help=FORMAT_HELP)]
+ProjectOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--project",
+        "-C",
+        help="Project folder (default: the first folder upward holding .buildrunner/ or .git).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def format_option(choices: Any, help: str = FORMAT_HELP) -> Any:
+    """A `--format` option typed with one of the Literal choices above."""
+    return Annotated[choices, typer.Option("--format", "-f", help=help)]
+
+
+def project_for(project: Path | None) -> "Project":
+    """The project a command acts on (`--project` or discovered)."""
+    from buildrunner.project import Project
+
+    return Project(project)
+
+
+def stdout() -> "Console":
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show_progress() -> bool:
+    """Progress bars only when a person is watching stderr."""
+    return sys.stderr.isatty()
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, enums, datetimes and paths as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Write `value` as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def local_time(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Store times are UTC epoch seconds; people read local time."""
+    if ts is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts).strftime(fmt)

@@ -1,0 +1,87 @@
+"""`br init` and `br config show`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, stderr, stdout
+
+app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+
+# What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
+STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nlogs/\ntelemetry/\n"
+
+
+def init(
+    project: ProjectOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite an existing config.json with the defaults.")] = False,
+) -> None:
+    """Create .buildrunner/config.json with the defaults and make git ignore the database and logs.
+
+    Example: br init
+    """
+    from buildrunner.config import default_config_dict
+    from buildrunner.paths import ProjectPaths
+
+    paths = ProjectPaths.discover(project) if project else ProjectPaths.discover()
+    config_file = paths.state_dir / "config.json"
+    err = stderr()
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    if config_file.exists() and not force:
+        err.print(f"{paths.relative(config_file)} already exists (use --force to rewrite it with the defaults)")
+    else:
+        tmp = config_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(default_config_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(config_file)
+        err.print(f"Wrote {config_file}")
+    ignore = paths.state_dir / ".gitignore"
+    if not ignore.exists() or ignore.read_text(encoding="utf-8") != STATE_GITIGNORE:
+        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+    err.print(f"Project root: {paths.root}")
+
+
+@app.command("show")
+def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
+    """Print the effective configuration and where each value came from.
+
+    Sources: "default", the config file, or the environment variable that set it.
+
+    Example: br config show --format json
+    """
+    from buildrunner.store import database_url, redact_url
+
+    ctx = project_for(project)
+    loaded = ctx.loaded
+    database = redact_url(database_url(ctx.paths))
+    if fmt == "json":
+        emit_json(
+            {
+                "project_root": str(ctx.paths.root),
+                "config_file": str(ctx.paths.config_file),
+                "config_file_exists": ctx.paths.config_file.is_file(),
+                "database": database,
+                "config": loaded.as_dict(),
+                "sources": loaded.sources,
+            }
+        )
+        return
+    from rich.table import Table
+
+    out = stdout()
+    out.print(f"Project root: {ctx.paths.root}")
+    exists = "" if ctx.paths.config_file.is_file() else " (not present: defaults in use)"
+    out.print(f"Config file:  {ctx.paths.config_file}{exists}")
+    out.print(f"Database:     {database}\n")
+    table = Table("Key", "Value", "Source", box=None, pad_edge=False)
+    for column in table.columns:
+        column.overflow = "fold"
+    values = loaded.as_dict()
+    for key, source in loaded.sources.items():
+        node = values
+        for part in key.split("."):
+            node = node[part]
+        table.add_row(key, json.dumps(node), ctx.paths.relative(source) if source != "default" and not source.startswith("env ") else source)
+    out.print(table)

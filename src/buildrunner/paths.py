@@ -1,0 +1,64 @@
+"""Where BuildRunner keeps things: the one place every path is derived."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR_NAME = ".buildrunner"
+CONFIG_FILE_NAME = "config.json"
+DATABASE_FILE_NAME = "buildrunner.db"
+LOGS_DIR_NAME = "logs"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The first folder upward holding `.buildrunner/` or `.git`; else `start` itself.
+
+    Falling back to `start` (not creating anything) keeps a subfolder run from
+    growing a stray `.buildrunner/`.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / STATE_DIR_NAME).is_dir() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """The files of one project, all derived from its root."""
+
+    root: Path
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> "ProjectPaths":
+        return cls(find_project_root(start))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR_NAME
+
+    @property
+    def config_file(self) -> Path:
+        override = os.environ.get("BR_CONFIG_FILE")
+        if override:
+            path = Path(override).expanduser()
+            return path if path.is_absolute() else Path.cwd() / path
+        return self.state_dir / CONFIG_FILE_NAME
+
+    @property
+    def database_file(self) -> Path:
+        return self.state_dir / DATABASE_FILE_NAME
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / LOGS_DIR_NAME
+
+    def relative(self, path: Path | str) -> str:
+        """`path` relative to the root when it lies inside, else as given (for display and whitelists)."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)

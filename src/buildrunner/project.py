@@ -1,0 +1,70 @@
+"""A project: its paths, its effective config and its store, each made on first use.
+
+Every library class takes an optional `Project`; without one it discovers the
+project from the working directory, so the spec's `CostTracker()` works as written.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildrunner.errors import NotFoundError
+from buildrunner.paths import ProjectPaths
+
+if TYPE_CHECKING:
+    from buildrunner.config import Config, LoadedConfig
+    from buildrunner.store import Store
+
+
+class Project:
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        *,
+        config: "Config | None" = None,
+        store: "Store | None" = None,
+    ) -> None:
+        if root is not None and not Path(root).is_dir():
+            raise NotFoundError(f"{root}: no such project directory", hint="pass an existing folder")
+        self._root = Path(root) if root is not None else None
+        if config is not None:
+            from buildrunner.config import LoadedConfig
+
+            self.__dict__["loaded"] = LoadedConfig(config=config, paths=self.paths)
+        if store is not None:
+            self.__dict__["store"] = store
+        self._owns_store = store is None
+
+    @cached_property
+    def paths(self) -> ProjectPaths:
+        return ProjectPaths.discover(self._root)
+
+    @cached_property
+    def loaded(self) -> "LoadedConfig":
+        from buildrunner.config import load_config
+
+        return load_config(self.paths)
+
+    @property
+    def config(self) -> "Config":
+        return self.loaded.config
+
+    @cached_property
+    def store(self) -> "Store":
+        from buildrunner.store import open_store
+
+        self.loaded  # a bad config is reported before the database is touched
+        return open_store(self.paths)
+
+    def close(self) -> None:
+        if self._owns_store and "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

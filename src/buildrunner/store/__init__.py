@@ -1,0 +1,41 @@
+"""The one database: SQLite in `.buildrunner/` by default, PostgreSQL via `BR_DATABASE_URL`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from buildrunner.errors import ConfigError
+from buildrunner.paths import ProjectPaths
+from buildrunner.store.base import IntegrityError, Row, Store, now, redact_url
+
+DATABASE_URL_ENV = "BR_DATABASE_URL"
+
+
+def database_url(paths: ProjectPaths | None = None) -> str:
+    """`BR_DATABASE_URL` when set, else the project's SQLite file."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    return str((paths or ProjectPaths.discover()).database_file)
+
+
+def open_store(paths: ProjectPaths | None = None, url: str | None = None) -> Store:
+    """Open (and migrate) the project's database."""
+    url = url or database_url(paths)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme in {"postgres", "postgresql"}:
+        from buildrunner.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if scheme in {"", "sqlite"}:
+        from buildrunner.store.sqlite import SQLiteStore
+
+        return SQLiteStore(Path(url.split("://", 1)[1] if scheme else url))
+    raise ConfigError(
+        f"{DATABASE_URL_ENV}={url.split('://', 1)[0]}://...: unsupported database",
+        hint="use postgresql://user@host/db or unset it for the SQLite default",
+    )
+
+
+__all__ = ["IntegrityError", "Row", "Store", "database_url", "now", "open_store", "redact_url"]

@@ -1,0 +1,138 @@
+"""The one database interface; `sqlite.py` and `postgres.py` implement it.
+
+SQL is written once, with `:name` (or `?`) placeholders; each driver adapts it.
+Statements that differ by engine live in `queries/<capability>.sql` under a name,
+with an optional `:postgres` / `:sqlite` variant.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+from buildrunner.errors import StoreError
+
+Params = Mapping[str, Any] | Sequence[Any]
+Row = dict[str, Any]
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
+_QUERY_HEADER = re.compile(r"^--\s*name:\s*(\w+)(?:\s*:(sqlite|postgres))?\s*$", re.MULTILINE)
+
+
+class IntegrityError(StoreError):
+    """A constraint (unique key, foreign key) was violated."""
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit to print: the password replaced by `***`."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def now() -> float:
+    """UTC epoch seconds: the store's one time format."""
+    return time.time()
+
+
+@lru_cache(maxsize=None)
+def migrations(dialect: str) -> tuple[tuple[int, str], ...]:
+    """(version, sql) pairs shipped for `dialect`, in order."""
+    folder = resources.files("buildrunner.store") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=None)
+def _query_file(capability: str) -> dict[tuple[str, str | None], str]:
+    text = (resources.files("buildrunner.store") / "queries" / f"{capability}.sql").read_text(encoding="utf-8")
+    headers = list(_QUERY_HEADER.finditer(text))
+    out: dict[tuple[str, str | None], str] = {}
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
+        out[(header.group(1), header.group(2))] = text[header.end() : end].strip().rstrip(";")
+    return out
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration script on `;` at line ends (our migrations keep one statement per `;`)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [stmt.strip() for stmt in "\n".join(lines).split(";\n") if stmt.strip().rstrip(";")]
+
+
+class Store(ABC):
+    """A connection to the project's database.
+
+    One instance per process (or thread). Writes that read first go inside
+    `transaction()`, which takes the write lock up front, so two workers never
+    both read "pending" and claim the same task.
+    """
+
+    dialect: str
+    url: str
+
+    def query(self, capability: str, name: str) -> str:
+        """The named statement from `queries/<capability>.sql`, in this engine's variant."""
+        queries = _query_file(capability)
+        sql = queries.get((name, self.dialect)) or queries.get((name, None))
+        if sql is None:
+            raise StoreError(f"no query named {name!r} in queries/{capability}.sql")
+        return sql
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for many parameter sets, in one round trip where the driver can."""
+
+    @abstractmethod
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        """Rows as dicts keyed by column name."""
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = self.fetchone(sql, params)
+        return next(iter(row.values())) if row else None
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction that holds the write lock from its start; nested calls join it."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """Disk used by the database (for `br telemetry performance`)."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_version(self, current: int) -> list[tuple[int, str]]:
+        """The migrations still to apply; refuse a database newer than this code."""
+        shipped = migrations(self.dialect)
+        latest = shipped[-1][0] if shipped else 0
+        if current > latest:
+            raise StoreError(
+                f"{self.url}: database schema version {current} is newer than this br knows ({latest})",
+                hint="upgrade buildrunner; a downgrade is refused to protect the data",
+            )
+        return [(v, sql) for v, sql in shipped if v > current]

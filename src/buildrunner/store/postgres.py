@@ -1,0 +1,110 @@
+"""The PostgreSQL store: shared by workers on several machines (`BR_DATABASE_URL`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Iterable
+
+from buildrunner.errors import ConfigError, StoreError
+from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements
+
+# A quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
+_TOKEN = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%")
+_MIGRATION_LOCK = 7_243_001
+
+
+def to_pyformat(sql: str) -> str:
+    """Rewrite our `:name` / `?` placeholders into psycopg's `%(name)s` / `%s`."""
+
+    def repl(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if match.group(1):
+            return f"%({match.group(1)})s"
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        return token
+
+    return _TOKEN.sub(repl, sql)
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = redact_url(url)
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError:
+            raise ConfigError(
+                "BR_DATABASE_URL points at PostgreSQL but psycopg is not installed",
+                hint="pip install 'buildrunner[postgres]'",
+            ) from None
+        self._psycopg = psycopg
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"{self.url}: cannot connect ({first})", hint="check BR_DATABASE_URL and that the server is running") from None
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
+        if not self._check_version(self.schema_version()):
+            return
+        with self.transaction():
+            self.execute("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", (_MIGRATION_LOCK,))
+            for version, sql in self._check_version(self.schema_version()):
+                for statement in split_statements(sql):
+                    self.execute(statement)
+                self.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, now()))
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version") or 0)
+
+    def _run(self, sql: str, params: Params) -> Any:
+        try:
+            return self._conn.execute(to_pyformat(sql), params or None)
+        except self._psycopg.errors.IntegrityError as exc:
+            raise IntegrityError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+        except self._psycopg.Error as exc:
+            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._run(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(to_pyformat(sql), list(rows))
+        except self._psycopg.Error as exc:
+            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        cur = self._run(sql, params)
+        return list(cur.fetchall()) if cur.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self._conn.transaction():
+                yield
+        except self._psycopg.Error as exc:
+            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+
+    def size_bytes(self) -> int:
+        return int(
+            self.scalar(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+            )
+            or 0
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
