@@ -11,6 +11,7 @@ from buildrunner.errors import ConfigError, StoreError
 from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements
 
 # A quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
+# Every `%` is doubled (literals too) and params are always passed, so psycopg always unescapes.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%")
 _MIGRATION_LOCK = 7_243_001
 
@@ -26,7 +27,7 @@ def to_pyformat(sql: str) -> str:
             return "%s"
         if token == "%":
             return "%%"
-        return token
+        return token.replace("%", "%%")
 
     return _TOKEN.sub(repl, sql)
 
@@ -68,7 +69,7 @@ class PostgresStore(Store):
 
     def _run(self, sql: str, params: Params) -> Any:
         try:
-            return self._conn.execute(to_pyformat(sql), params or None)
+            return self._conn.execute(to_pyformat(sql), params)
         except self._psycopg.errors.IntegrityError as exc:
             raise IntegrityError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
         except self._psycopg.Error as exc:

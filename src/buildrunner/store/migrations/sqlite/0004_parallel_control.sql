@@ -1,0 +1,5 @@
+-- Parallel sessions: why a session is paused/stopped, how hard to stop it, and per-task cost limits.
+ALTER TABLE sessions ADD COLUMN status_reason TEXT;
+ALTER TABLE sessions ADD COLUMN stop_grace REAL;
+ALTER TABLE tasks ADD COLUMN cost_limit REAL;
+ALTER TABLE task_attempts ADD COLUMN pid INTEGER;

@@ -1,0 +1,91 @@
+"""CLI conventions: version, help, the one error handler, exit codes, no colour when piped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from buildrunner import __version__
+from buildrunner.cli import main as cli_main
+from buildrunner.errors import ExitCode, NotFoundError
+
+
+def test_version_via_console_script_and_module(run_br, tmp_project) -> None:
+    assert run_br("--version").stdout.strip() == f"br {__version__}"
+    exe = subprocess.run([sys.executable, "-m", "buildrunner", "-V"], capture_output=True, text=True)
+    assert exe.stdout.strip() == f"br {__version__}"
+
+
+def test_help_lists_the_six_groups(run_br) -> None:
+    result = run_br("--help")
+    assert result.returncode == 0
+    for group in ("security", "routing", "telemetry", "parallel", "quality", "gaps", "init", "config"):
+        assert group in result.stdout
+
+
+def test_help_does_not_import_the_store_or_heavy_libraries() -> None:
+    code = (
+        "import sys\n"
+        "from buildrunner.cli.main import app\n"
+        "try:\n    app(['--help'], prog_name='br')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('psycopg', 'buildrunner.store', 'pydantic', 're2', 'ahocorasick', 'radon', 'tree_sitter', 'genai_prices', 'psutil') if m in sys.modules]\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_project_option_must_exist(run_br, tmp_path) -> None:
+    result = run_br("config", "show", "--project", str(tmp_path / "missing"))
+    assert result.returncode == 6
+    assert result.stderr.count("\n") == 1 and "missing: no such project directory" in result.stderr
+
+
+def _run_with(monkeypatch, capsys, exc: Exception, env: dict[str, str] | None = None) -> tuple[int, str]:
+    name = "boom-" + type(exc).__name__.lower()
+
+    def boom() -> None:
+        raise exc
+
+    cli_main.app.command(name)(boom)
+    monkeypatch.setattr(sys, "argv", ["br", name])
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    try:
+        with pytest.raises(SystemExit) as caught:
+            cli_main.run()
+    finally:
+        cli_main.app.registered_commands.pop()
+    return caught.value.code, capsys.readouterr().err
+
+
+def test_library_errors_become_one_line_and_their_exit_code(monkeypatch, capsys) -> None:
+    code, err = _run_with(monkeypatch, capsys, NotFoundError("src/x.py: no such file", hint="check the path"))
+    assert code == ExitCode.NOT_FOUND == 6
+    assert err.strip().splitlines() == ["error: src/x.py: no such file (check the path)"]
+
+
+def test_unexpected_errors_point_at_br_debug(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("BR_DEBUG", raising=False)
+    code, err = _run_with(monkeypatch, capsys, RuntimeError("kaput"))
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "kaput" in err and "BR_DEBUG=1" in err and "Traceback" not in err
+
+
+def test_br_debug_shows_the_traceback(monkeypatch, capsys) -> None:
+    with pytest.raises(RuntimeError):
+        _run_with(monkeypatch, capsys, RuntimeError("kaput"), env={"BR_DEBUG": "1"})
+
+
+def test_errors_are_not_coloured_when_piped(run_br, tmp_project) -> None:
+    (tmp_project / ".buildrunner" / "config.json").write_text("{nope")
+    result = run_br("config", "show", env={"NO_COLOR": None, "TERM": "xterm-256color"})
+    assert result.returncode == 2
+    assert "\x1b[" not in result.stderr and "\x1b[" not in result.stdout
+
+
+def test_exit_code_table_is_the_specs() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]

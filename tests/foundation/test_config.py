@@ -1,0 +1,120 @@
+"""Config: defaults < file < environment, sources, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from buildrunner.config import load_config
+from buildrunner.errors import ConfigError
+from buildrunner.paths import ProjectPaths
+
+
+def write_config(root: Path, data: object) -> Path:
+    path = root / ".buildrunner" / "config.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_defaults_match_the_spec(tmp_project: Path) -> None:
+    config = load_config(ProjectPaths(tmp_project), environ={}).config
+    assert config.routing.default_model == "sonnet"
+    assert (config.routing.cost_limits.daily, config.routing.cost_limits.weekly, config.routing.cost_limits.monthly) == (10.0, 50.0, 200.0)
+    assert config.security.whitelist_file == ".buildrunner/security/whitelist.txt"
+    assert config.telemetry.thresholds.success_rate_warning == 80
+    assert config.telemetry.thresholds.latency_warning_ms == 2000
+    assert config.parallel.default_workers == 3 and config.parallel.heartbeat_timeout == 30
+    assert config.quality.thresholds.security == 90
+
+
+def test_environment_overrides_file_and_sources_say_so(tmp_project: Path) -> None:
+    config_file = write_config(tmp_project, {"routing": {"cost_limits": {"daily": 3, "weekly": 7}}, "telemetry": {"enabled": True}})
+    loaded = load_config(ProjectPaths(tmp_project), environ={"BR_COST_LIMIT_DAILY": "1.5", "BR_TELEMETRY_ENABLED": "false"})
+    assert loaded.config.routing.cost_limits.daily == 1.5
+    assert loaded.config.routing.cost_limits.weekly == 7
+    assert loaded.config.telemetry.enabled is False
+    assert loaded.sources["routing.cost_limits.daily"] == "env BR_COST_LIMIT_DAILY"
+    assert loaded.sources["routing.cost_limits.weekly"] == str(config_file)
+    assert loaded.sources["routing.cost_limits.monthly"] == "default"
+    assert loaded.sources["telemetry.enabled"] == "env BR_TELEMETRY_ENABLED"
+
+
+def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.json"
+    other.write_text(json.dumps({"parallel": {"default_workers": 7}}), encoding="utf-8")
+    paths = ProjectPaths(tmp_project)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BR_CONFIG_FILE", str(other))
+        assert load_config(paths).config.parallel.default_workers == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "expected"),
+    [
+        ('{"routing":\n  {"default_model": "opus",}}', {}, ["line 2", "column"]),
+        ({"routing": {"cost_limit": {"daily": 1}}}, {}, ["routing.cost_limit", "did you mean 'cost_limits'"]),
+        ({"routing": {"cost_limits": {"daily": -5}}}, {}, ["routing.cost_limits.daily", "greater than or equal to 0"]),
+        ({"parallel": {"default_workers": "many"}}, {}, ["parallel.default_workers", "valid integer"]),
+        ({"routing": {"default_model": "gpt"}}, {}, ["routing.default_model", "haiku"]),
+        ({}, {"BR_COST_LIMIT_WEEKLY": "lots"}, ["BR_COST_LIMIT_WEEKLY", "not a number"]),
+        ({}, {"BR_TELEMETRY_ENABLED": "maybe"}, ["BR_TELEMETRY_ENABLED", "true or false"]),
+        ({}, {"BR_COST_LIMIT_DAILY": "-1"}, ["BR_COST_LIMIT_DAILY", "greater than or equal to 0"]),
+    ],
+)
+def test_bad_config_is_one_line_exit_2(run_br, tmp_project: Path, content: object, env: dict[str, str], expected: list[str]) -> None:
+    write_config(tmp_project, content)
+    result = run_br("config", "show", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in expected:
+        assert fragment in lines[0]
+    source = next(iter(env)) if env else "config.json"
+    assert source in lines[0]
+
+
+def test_missing_br_config_file_is_a_config_error(tmp_project: Path, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BR_CONFIG_FILE", str(tmp_path / "nope.json"))
+        with pytest.raises(ConfigError, match="BR_CONFIG_FILE"):
+            load_config(ProjectPaths(tmp_project))
+
+
+def test_config_show_json_from_a_subfolder(run_br, tmp_project: Path) -> None:
+    sub = tmp_project / "src" / "deep"
+    sub.mkdir(parents=True)
+    write_config(tmp_project, {"parallel": {"heartbeat_timeout": 12}})
+    result = run_br("config", "show", "--format", "json", cwd=sub, env={"BR_COST_LIMIT_DAILY": "4"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["project_root"] == str(tmp_project)
+    assert data["config"]["parallel"]["heartbeat_timeout"] == 12
+    assert data["config"]["routing"]["cost_limits"]["daily"] == 4
+    assert data["sources"]["routing.cost_limits.daily"] == "env BR_COST_LIMIT_DAILY"
+    assert not (sub / ".buildrunner").exists()
+
+
+def test_init_writes_defaults_and_git_ignores_the_store(run_br, tmp_project: Path) -> None:
+    sub = tmp_project / "pkg"
+    sub.mkdir()
+    result = run_br("init", cwd=sub)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_project / ".buildrunner" / "config.json").read_text())
+    assert config["routing"]["cost_limits"]["monthly"] == 200.0
+    assert not (sub / ".buildrunner").exists()
+    for name in (".buildrunner/buildrunner.db", ".buildrunner/buildrunner.db-wal", ".buildrunner/logs/s1/t.1.log"):
+        check = subprocess.run(["git", "check-ignore", "-q", name], cwd=tmp_project)
+        assert check.returncode == 0, f"{name} is not ignored"
+    assert subprocess.run(["git", "check-ignore", "-q", ".buildrunner/config.json"], cwd=tmp_project).returncode == 1
+
+
+def test_init_keeps_an_existing_config_unless_forced(run_br, tmp_project: Path) -> None:
+    write_config(tmp_project, {"parallel": {"default_workers": 9}})
+    assert run_br("init").returncode == 0
+    assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 9
+    assert run_br("init", "--force").returncode == 0
+    assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 3
