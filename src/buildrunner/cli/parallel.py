@@ -1,5 +1,315 @@
 """`br parallel`: sessions of tasks run by worker processes on one machine or many."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
 
+from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
+
+if TYPE_CHECKING:
+    from buildrunner.parallel.models import SessionStatus
+    from buildrunner.parallel.session_manager import SessionManager
+
 app = typer.Typer(help="Run a plan of tasks on several worker processes, with retries, control and a live dashboard.", no_args_is_help=True)
+
+SESSION_STATES = ("running", "paused", "completed", "failed", "stopped")
+SessionArg = Annotated[str, typer.Argument(help="Session id (or a unique prefix of it).", show_default=False)]
+OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id or prefix (default: the running or latest session).", show_default=False)]
+
+
+def _manager(project: Path | None) -> "SessionManager":
+    from buildrunner.parallel.session_manager import SessionManager
+
+    return SessionManager(project_for(project))
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
+
+
+def _print_status(status: "SessionStatus") -> None:
+    out = stdout()
+    out.print(f"Session: {status.name} ({status.session_id})", markup=False)
+    out.print()
+    out.print(f"Status: {status.status}" + (f" ({status.status_reason})" if status.status_reason else ""), markup=False)
+    out.print(f"Progress: {status.completed_tasks}/{status.total_tasks} tasks completed ({status.progress_percent:.0f}%)", markup=False)
+    extra = [f"{n} {label}" for n, label in (
+        (status.running_tasks, "running"), (status.pending_tasks, "waiting"), (status.failed_tasks, "failed"),
+        (status.skipped_tasks, "skipped"), (status.cancelled_tasks, "cancelled"),
+    ) if n]
+    if extra:
+        out.print("Tasks: " + ", ".join(extra), markup=False)
+    out.print(f"Workers: {status.active_workers} active", markup=False)
+    out.print(f"Cost: ${status.cost:.4f}", markup=False)
+    if status.recent_activity:
+        out.print()
+        out.print("Recent Activity:")
+        for item in reversed(status.recent_activity):
+            out.print(f"  {local_time(item.ts, '%H:%M:%S')} | {item.worker} | {item.action} {item.task_id}", markup=False)
+    if status.failures:
+        out.print()
+        out.print("Failures:")
+        for failure in status.failures:
+            out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {failure.error or '-'}", markup=False)
+
+
+def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":
+    from buildrunner.parallel.dashboard import Dashboard, default_keys
+
+    console = stderr()
+    dashboard = Dashboard(manager, session_id, console, default_keys())
+    return dashboard.run_live() if console.is_terminal else dashboard.run_plain()
+
+
+def _exit_for(status: "SessionStatus") -> None:
+    from buildrunner.errors import ParallelError
+
+    if status.failed_tasks or status.status in ("failed", "stopped") or status.budget_paused:
+        raise ParallelError(
+            f"session {status.session_id} {status.status}: {status.completed_tasks}/{status.total_tasks} completed, "
+            f"{status.failed_tasks} failed, {status.skipped_tasks} skipped" + (f" ({status.status_reason})" if status.status_reason else ""),
+            hint=f"see `br parallel status {status.session_id}` and `br parallel logs {status.session_id} TASK`",
+        )
+
+
+@app.command()
+def start(
+    name: Annotated[str, typer.Argument(help="A name for the session.", show_default=False)],
+    tasks: Annotated[Optional[int], typer.Option("--tasks", help="Run only the first N tasks of the plan.", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Number of workers (default: the plan's, else parallel.default_workers, 3).", show_default=False)] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Show the live dashboard after starting.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Plan file (JSON, YAML or TOML); default .buildrunner/plan.*.", show_default=False)] = None,
+    output_format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Start a parallel session: validate the plan, store its tasks, launch detached workers and return.
+
+    Example: br parallel start demo --config examples/demo/plan.yaml --workers 3 --wait
+    """
+    manager = _manager(project)
+    session = manager.create_session(name, tasks, workers, config=config)
+    session.worker_pids = manager.start_workers(session.session_id, session.num_workers)
+    if output_format == "json":
+        emit_json(session)
+    else:
+        out = stdout()
+        out.print(f"Starting parallel session: {name}", markup=False)
+        out.print()
+        out.print(f"Session ID: {session.session_id}", markup=False)
+        out.print(f"Tasks: {session.total_tasks}")
+        out.print(f"Workers: {session.num_workers}")
+        out.print(f"Status: {session.status}")
+        out.print()
+        out.print("✅ Session started successfully")
+    from buildrunner.cli.common import show_progress
+
+    if watch or (wait and show_progress()):
+        status = _watch(manager, session.session_id)
+        if wait and not status.halted:  # the dashboard was quit early: keep waiting
+            status = manager.wait(session.session_id)
+    elif wait:
+        status = manager.wait(session.session_id)
+    else:
+        return
+    if output_format == "text":
+        stdout().print()
+        _print_status(manager.get_session_status(status.session_id))
+    if wait:
+        _exit_for(status)
+
+
+@app.command()
+def worker(
+    session_id: SessionArg,
+    name: Annotated[Optional[str], typer.Option("--name", help="Worker name shown in `br parallel workers`.", show_default=False)] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Run one worker of a session in the foreground (`start` launches these; run more on any machine sharing BR_DATABASE_URL).
+
+    Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker session-1a2b3c4d
+    """
+    from buildrunner.parallel.worker import Worker
+
+    proj = project_for(project)
+    manager = _manager(project)
+    report = Worker(manager.resolve(session_id), proj, name).run()
+    stderr().print(
+        f"worker {report.worker_id or '-'}: {report.reason}; {report.completed} completed, {report.failed} failed",
+        markup=False,
+    )
+
+
+@app.command()
+def status(session_id: OptionalSessionArg = None, output_format: FormatOption = "text", project: ProjectOption = None) -> None:
+    """Show a session's progress, workers and recent activity.
+
+    Example: br parallel status session-1a2b3c4d
+    """
+    manager = _manager(project)
+    sid = manager.resolve(session_id)
+    info = manager.get_session_status(sid)
+    if output_format == "json":
+        from buildrunner.cli.common import jsonable
+
+        emit_json({**jsonable(info), "progress_percent": info.progress_percent, "tasks": manager.list_tasks(sid)})
+        return
+    _print_status(info)
+
+
+@app.command()
+def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = None) -> None:
+    """Live dashboard (q quit, r refresh, p pause/resume, s stop); a plain progress line per refresh when not a terminal.
+
+    Example: br parallel dashboard session-1a2b3c4d
+    """
+    manager = _manager(project)
+    sid = manager.resolve(session_id)
+    from buildrunner.parallel.dashboard import Dashboard, default_keys
+
+    console = stdout()
+    board = Dashboard(manager, sid, console, default_keys())
+    board.run_live() if console.is_terminal else board.run_plain()
+
+
+@app.command("list")
+def list_(
+    status_filter: Annotated[Optional[str], typer.Option("--status", help="Only sessions in this state: running, paused, completed, failed, stopped.", show_default=False)] = None,
+    output_format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """List sessions, newest first.
+
+    Example: br parallel list --status running
+    """
+    from buildrunner.errors import ConfigError
+
+    if status_filter is not None and status_filter not in SESSION_STATES:
+        raise ConfigError(f"--status {status_filter}: unknown state", hint=f"use one of {', '.join(SESSION_STATES)}")
+    sessions = _manager(project).list_sessions(status_filter)
+    if output_format == "json":
+        emit_json(sessions)
+        return
+    from rich.table import Table
+
+    table = Table(title="Parallel Sessions")
+    for column in ("Session ID", "Name", "Status", "Progress", "Workers", "Created"):
+        table.add_column(column)
+    for s in sessions:
+        table.add_row(s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at))
+    stdout().print(table)
+    if not sessions:
+        stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
+
+
+@app.command()
+def workers(session_id: OptionalSessionArg = None, output_format: FormatOption = "text", project: ProjectOption = None) -> None:
+    """Show a session's workers: health, current task, tasks done, last heartbeat, CPU and memory.
+
+    Example: br parallel workers session-1a2b3c4d
+    """
+    manager = _manager(project)
+    sid = manager.resolve(session_id)
+    found = manager.list_workers(sid)
+    if output_format == "json":
+        emit_json(found)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Workers ({sid})")
+    for column in ("Worker", "Status", "Current", "Complete", "Last Ping", "Host/PID", "CPU s", "Peak RSS"):
+        table.add_column(column)
+    for w in found:
+        table.add_row(
+            w.name, w.status if w.healthy or w.state in ("active", "idle") else w.state, w.current_task or "-",
+            str(w.tasks_completed), _ago(w.seconds_since_heartbeat), f"{w.hostname}/{w.pid}", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
+        )
+    stdout().print(table)
+
+
+@app.command()
+def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
+    """Pause a session: no new tasks start; running ones finish.
+
+    Example: br parallel pause session-1a2b3c4d
+    """
+    manager = _manager(project)
+    info = manager.pause_session(manager.resolve(session_id))
+    stdout().print(f"⏸  Session {info.session_id} paused ({info.running_tasks} task(s) still finishing). Resume with `br parallel resume {info.session_id}`.", markup=False)
+
+
+@app.command()
+def resume(session_id: SessionArg, project: ProjectOption = None) -> None:
+    """Resume a session; starts workers again if none is alive (after a crash or reboot).
+
+    Example: br parallel resume session-1a2b3c4d
+    """
+    manager = _manager(project)
+    info, pids = manager.resume_session(manager.resolve(session_id))
+    note = f"; started {len(pids)} worker(s)" if pids else f"; {info.active_workers} worker(s) alive"
+    stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
+
+
+@app.command()
+def stop(
+    session_id: SessionArg,
+    force: Annotated[bool, typer.Option("--force", help="Kill running tasks at once (no TERM grace period).")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Stop a session: waiting tasks are cancelled, running ones get TERM then KILL after the grace period.
+
+    Example: br parallel stop session-1a2b3c4d --force
+    """
+    manager = _manager(project)
+    info = manager.stop_session(manager.resolve(session_id), force=force)
+    stdout().print(
+        f"⏹  Session {info.session_id} {info.status}: {info.completed_tasks}/{info.total_tasks} completed, "
+        f"{info.running_tasks} running task(s) being ended" + (" now (forced)" if force else ""),
+        markup=False,
+    )
+
+
+@app.command()
+def cleanup(
+    days: Annotated[int, typer.Option("--days", help="Remove finished sessions older than N days.")] = 7,
+    all_sessions: Annotated[bool, typer.Option("--all", help="Remove all finished sessions, whatever their age.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Remove finished (completed, failed, stopped) sessions with their tasks, workers and logs.
+
+    Example: br parallel cleanup --days 30
+    """
+    removed = _manager(project).cleanup(days, all_sessions)
+    stdout().print(f"Removed {len(removed)} session(s)" + (f": {', '.join(removed)}" if removed else "."), markup=False)
+
+
+@app.command()
+def logs(
+    session_id: SessionArg,
+    task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
+    attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Print a task's captured output (secrets masked), attempt by attempt.
+
+    Example: br parallel logs session-1a2b3c4d tests
+    """
+    import sys
+
+    from buildrunner.errors import NotFoundError
+
+    manager = _manager(project)
+    sid = manager.resolve(session_id)
+    found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
+    if not found:
+        raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
+    for number, state, path in found:
+        sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            text = "(no output captured: the log is not on this machine or the attempt is still starting)\n"
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")

@@ -1,5 +1,293 @@
 """`br routing`: complexity estimation, model selection, costs and budgets."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
 import typer
 
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
+
+if TYPE_CHECKING:
+    from buildrunner.routing.complexity_estimator import ComplexityResult
+    from buildrunner.routing.cost_tracker import CostSummary
+    from buildrunner.routing.model_selector import ModelSelection
+
 app = typer.Typer(help="Estimate task complexity, pick the cheapest capable model, track costs against budgets.", no_args_is_help=True)
+
+Description = Annotated[str, typer.Argument(help="What the task is, in words (an issue text works too).", show_default=False)]
+AiOption = Annotated[
+    Optional[bool],
+    typer.Option("--ai/--no-ai", help="Ask a model to estimate (needs ANTHROPIC_API_KEY and the 'ai' extra); falls back to the heuristic.", show_default=False),
+]
+FilesOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--file", "-F", help="A file the task will touch (repeatable); their count, size and languages count.", show_default=False),
+]
+CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, json (the summary) or csv (one row per request).")
+PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}
+
+
+def _limit(name: str, raw: str | None) -> float | None:
+    """Parse a limit ourselves so a bad value is one line and exit 2, not a usage box."""
+    if raw is None:
+        return None
+    from buildrunner.errors import ConfigError
+
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} {raw!r}: not a number", hint=f"pass a number, e.g. {name} 0.50") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} {raw!r}: not a finite number", hint=f"pass a number, e.g. {name} 0.50")
+    if value < 0:
+        raise ConfigError(f"{name} {raw}: cannot be negative", hint=f"pass 0 or a positive {name} value")
+    return value
+
+
+def _description(text: str) -> str:
+    from buildrunner.errors import ConfigError
+
+    if not text.strip():
+        raise ConfigError("TASK_DESCRIPTION is empty", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
+    return text
+
+
+def _files(files: list[Path] | None) -> list[Path] | None:
+    from buildrunner.errors import NotFoundError
+
+    for path in files or []:
+        if not path.is_file():
+            raise NotFoundError(f"--file {path}: no such file", hint="pass an existing file or drop the option")
+    return files or None
+
+
+def _estimate_json(result: "ComplexityResult", verbose: bool) -> dict[str, Any]:
+    from buildrunner.cli.common import jsonable
+
+    out: dict[str, Any] = {
+        "task": result.task_description,
+        "complexity_level": result.complexity_level,
+        "complexity_score": result.complexity_score,
+        "recommended_model": result.recommended_model,
+        "estimated_cost": result.estimated_cost,
+        "estimated_time_minutes": result.estimated_time_minutes,
+        "reasoning": result.reasoning,
+        "factors": jsonable(result.factors),
+        "source": result.source,
+    }
+    if not verbose:
+        out["factors"] = [{"name": f.name, "weight": f.weight} for f in result.factors]
+    return out
+
+
+def _first_line(text: str, width: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@app.command()
+def estimate(
+    task_description: Description,
+    output_format: FormatOption = "text",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every factor and its weight.")] = False,
+    ai: AiOption = None,
+    files: FilesOption = None,
+    project: ProjectOption = None,
+) -> None:
+    """Estimate task complexity and recommend a model.
+
+    Example: br routing estimate "Add user authentication with JWT tokens" --verbose
+    """
+    from buildrunner.cli.common import emit_json, project_for, stdout
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    text = _description(task_description)
+    with project_for(project) as proj:
+        result = ComplexityEstimator(proj, use_ai=ai).estimate(text, files=_files(files))
+    if output_format == "json":
+        emit_json(_estimate_json(result, verbose))
+        return
+    from rich.markup import escape
+
+    out = stdout()
+    out.print(f"Task: {escape(_first_line(result.task_description))}\n")
+    out.print(f"Complexity: {result.complexity_level}" + (f" (score {result.complexity_score}/100)" if verbose else ""))
+    out.print(f"Recommended Model: {result.recommended_model}")
+    out.print(f"Estimated Cost: ${result.estimated_cost:.2f}")
+    out.print(f"Estimated Time: {result.estimated_time_minutes} minutes\n")
+    out.print("Reasoning:")
+    for line in result.reasoning:
+        out.print(f"- {escape(line)}")
+    if verbose:
+        out.print(f"\nFactors (weights sum to the score, clamped to 0-100; source: {result.source}):")
+        for factor in result.factors:
+            out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(factor.detail)})[/]" if factor.detail else ""))
+
+
+@app.command()
+def select(
+    task_description: Description,
+    cost_limit: Annotated[Optional[str], typer.Option("--cost-limit", metavar="FLOAT", help="Maximum cost in USD.", show_default=False)] = None,
+    time_limit: Annotated[Optional[str], typer.Option("--time-limit", metavar="MINUTES", help="Maximum time in minutes.", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Force a tier (haiku/sonnet/opus) or model id; limits are still checked.", show_default=False)] = None,
+    output_format: FormatOption = "text",
+    ai: AiOption = None,
+    project: ProjectOption = None,
+) -> None:
+    """Select the cheapest capable model for a task within cost and time limits (exit 1 when none fits).
+
+    Example: br routing select "Refactor database queries" --cost-limit 0.05
+    """
+    from buildrunner.cli.common import emit_json, project_for
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+    from buildrunner.routing.model_selector import ModelSelector
+
+    text = _description(task_description)
+    costs, minutes = _limit("--cost-limit", cost_limit), _limit("--time-limit", time_limit)
+    with project_for(project) as proj:
+        selection = ModelSelector(proj, estimator=ComplexityEstimator(proj, use_ai=ai)).select_model(
+            text, cost_limit=costs, time_limit=minutes, model=model
+        )
+    if output_format == "json":
+        emit_json(_selection_json(selection))
+        return
+    _print_selection(selection)
+
+
+def _selection_json(s: "ModelSelection") -> dict[str, Any]:
+    return {
+        "task": s.complexity.task_description,
+        "selected_model": s.name,
+        "model_id": s.model_id,
+        "estimated_cost": s.estimated_cost,
+        "estimated_time_minutes": s.estimated_time_minutes,
+        "cost_limit": s.cost_limit,
+        "time_limit": s.time_limit,
+        "meets_cost_limit": s.meets_cost_limit,
+        "meets_time_limit": s.meets_time_limit,
+        "forced": s.forced,
+        "complexity_level": s.complexity.complexity_level,
+        "complexity_score": s.complexity.complexity_score,
+        "reasoning": s.reasoning,
+        "alternatives": s.alternatives,
+    }
+
+
+def _print_selection(s: "ModelSelection") -> None:
+    from rich.markup import escape
+
+    from buildrunner.cli.common import stdout
+
+    out = stdout()
+    out.print(f"Task: {escape(_first_line(s.complexity.task_description))}")
+    if s.cost_limit is not None:
+        out.print(f"Cost Limit: ${s.cost_limit:.2f}")
+    if s.time_limit is not None:
+        out.print(f"Time Limit: {s.time_limit:g} minutes")
+    out.print(f"\nSelected Model: {s.name}" + (" (forced)" if s.forced else ""))
+    out.print(f"Estimated Cost: ${s.estimated_cost:.2f}")
+    out.print(f"Estimated Time: {s.estimated_time_minutes} minutes\n")
+    if s.cost_limit is not None:
+        out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint (${s.estimated_cost:.2f} > ${s.cost_limit:.2f})")
+    if s.time_limit is not None:
+        out.print("✅ Meets time constraint" if s.meets_time_limit else f"❌ Exceeds time constraint ({s.estimated_time_minutes} > {s.time_limit:g} min)")
+    for line in s.reasoning:
+        out.print(f"- {escape(line)}")
+
+
+@app.command()
+def costs(
+    period: Annotated[str, typer.Option("--period", "-p", metavar="PERIOD", help="day, week, month or all (calendar periods, local time).")] = "day",
+    output_format: CostsFormat = "text",
+    project: ProjectOption = None,
+) -> None:
+    """View the cost summary for a period, with the budget left.
+
+    Example: br routing costs --period month --format csv > costs.csv
+    """
+    import sys
+
+    from buildrunner.cli.common import emit_json, jsonable, project_for
+    from buildrunner.routing.cost_tracker import CostTracker, period_start, write_csv
+
+    period_start(period)  # a bad --period is one line, exit 2
+    with project_for(project) as proj:
+        tracker = CostTracker(proj)
+        if output_format == "csv":
+            write_csv(sys.stdout, tracker.iter_records(period))
+            return
+        summary = tracker.get_summary(period)
+        remaining = tracker.remaining_budget()
+    if output_format == "json":
+        emit_json({**jsonable(summary), "remaining_budget": remaining})
+        return
+    _print_summary(summary, remaining)
+
+
+def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
+    from buildrunner.cli.common import local_time, stdout
+
+    out = stdout()
+    out.print(f"Cost Summary ({PERIOD_TITLES[summary.period]})\n")
+    if not summary.request_count:
+        out.print("No requests recorded in this period.")
+    else:
+        out.print("Model Distribution:")
+        width = max(len(m) for m in summary.by_model) + 1
+        counts = summary.requests_by_model
+        count_width = max(len(f"{counts[m]} requests") for m in summary.by_model)
+        for model, cost in summary.by_model.items():
+            label = (model.capitalize() if model.islower() else model) + ":"
+            out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | ${cost:.2f}")
+        out.print(f"\nTotal: {summary.request_count} requests | ${summary.total_cost:.2f} (avg ${summary.avg_cost_per_request:.4f}/request)")
+        if summary.by_day:
+            out.print("\nDaily Breakdown:")
+            for day, cost in summary.by_day.items():
+                out.print(f"  {day}: ${cost:.2f}")
+    if summary.budget_limit is not None:
+        out.print(f"\nBudget: ${summary.total_cost:.2f} of ${summary.budget_limit:.2f} ({summary.period}) | ${summary.budget_remaining:.2f} left")
+    if remaining is not None:
+        note = " — budget spent: new agent work will not be routed" if remaining <= 0 else ""
+        out.print(f"Remaining (tightest budget): ${remaining:.2f}{note}")
+    if summary.since is not None:
+        out.print(f"[dim]Since {local_time(summary.since)}[/]")
+
+
+@app.command()
+def models(
+    output_format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """List the model tiers, their concrete models, prices and typical latency.
+
+    Example: br routing models --format json
+    """
+    from buildrunner.cli.common import emit_json, project_for, stdout
+    from buildrunner.routing.cost_tracker import CostTracker
+    from buildrunner.routing.models import TIER_USE, catalogue
+
+    with project_for(project) as proj:
+        tiers = catalogue(proj, observed_latency=CostTracker(proj).observed_latency())
+    if output_format == "json":
+        emit_json({"models": list(tiers.values())})
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SQUARE)
+    for column in ("Model", "Model ID", "Input Cost", "Output Cost", "Typical Latency"):
+        table.add_column(column, no_wrap=True)
+    for m in tiers.values():
+        latency = f"~{m.typical_latency_ms:.0f}ms" + ("*" if m.latency_source == "telemetry" else "")
+        table.add_row(m.tier, m.model_id, f"${m.input_per_mtok:.2f}/1M", f"${m.output_per_mtok:.2f}/1M", latency)
+    out = stdout()
+    out.print("Available Models:\n")
+    out.print(table)
+    out.print("Cache read / write per 1M: " + ", ".join(f"{m.tier} ${m.cache_read_per_mtok:.2f} / ${m.cache_write_per_mtok:.2f}" for m in tiers.values()))
+    if any(m.latency_source == "telemetry" for m in tiers.values()):
+        out.print("* observed: mean over the last 7 days of tracked requests")
+    out.print("\nRecommendations:")
+    for m in tiers.values():
+        out.print(f"  • {m.tier}: {TIER_USE.get(m.tier, '')} (complexity up to {m.max_complexity})")

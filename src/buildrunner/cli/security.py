@@ -1,5 +1,200 @@
 """`br security`: secret scanning, SQL-injection detection, git hooks."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, List, Optional
+
 import typer
 
+from buildrunner.cli.common import ProjectOption, TextJsonSarif, format_option
+
+if TYPE_CHECKING:
+    from buildrunner.security.checks import SecurityReport
+
 app = typer.Typer(help="Scan code for leaked secrets and SQL injection; block them in a git pre-commit hook.", no_args_is_help=True)
+hooks_app = typer.Typer(help="Install, inspect or remove the git pre-commit hook.", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+
+SarifFormat = format_option(TextJsonSarif, help="Output format: text for people, json for scripts, sarif (2.1.0) for code-scanning UIs.")
+SecretsOption = Annotated[Optional[bool], typer.Option("--secrets/--no-secrets", help="--secrets: only secrets; --no-secrets: skip secret detection.", show_default=False)]
+SqlOption = Annotated[Optional[bool], typer.Option("--sql/--no-sql", help="--sql: only SQL injection; --no-sql: skip SQL-injection detection.", show_default=False)]
+
+
+def _kinds(secrets: bool | None, sql: bool | None) -> tuple[bool, bool]:
+    """`--secrets` alone means only secrets, `--sql` alone only SQL; `--no-x` switches one off."""
+    from buildrunner.errors import ConfigError
+
+    want_secrets = secrets if secrets is not None else sql is not True
+    want_sql = sql if sql is not None else secrets is not True
+    if not (want_secrets or want_sql):
+        raise ConfigError("--no-secrets and --no-sql leave nothing to check", hint="drop one of them")
+    return want_secrets, want_sql
+
+
+def _emit(report: "SecurityReport", fmt: str) -> None:
+    from buildrunner.cli.common import stderr, stdout
+
+    if fmt == "json":
+        from buildrunner.cli.security_json import render
+
+        render(report)
+    elif fmt == "sarif":
+        from buildrunner.cli.security_sarif import render
+
+        render(report)
+    else:
+        from buildrunner.cli.security_text import render as render_text
+
+        render_text(report, stdout(), stderr())
+    if not report.clean:
+        raise typer.Exit(3)
+
+
+def _run(work, label: str):  # type: ignore[no-untyped-def]
+    """Run `work()` with a spinner on stderr when a person is watching."""
+    from buildrunner.cli.common import show_progress, stderr
+
+    if not show_progress():
+        return work()
+    with stderr().status(label):
+        return work()
+
+
+@app.command()
+def check(
+    staged: Annotated[bool, typer.Option("--staged", help="Check the staged content in the git index (what the next commit holds).")] = False,
+    secrets: SecretsOption = None,
+    sql: SqlOption = None,
+    fmt: SarifFormat = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Check changed files (or, with --staged, the staged blobs) for secrets and SQL injection.
+
+    Exit 0 when clean, 3 when something is found.
+
+    Example: br security check --staged
+    """
+    from buildrunner.cli.common import project_for
+    from buildrunner.security.checks import check_changed, check_staged
+
+    want_secrets, want_sql = _kinds(secrets, sql)
+    proj = project_for(project)
+    runner = check_staged if staged else check_changed
+    report = _run(lambda: runner(proj, secrets=want_secrets, sql=want_sql), "Checking…")
+    _emit(report, fmt)
+
+
+@app.command()
+def scan(
+    file: Annotated[Optional[List[Path]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
+    directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False)] = None,
+    recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Scan subfolders.")] = True,
+    secrets: SecretsOption = None,
+    sql: SqlOption = None,
+    fmt: SarifFormat = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Scan files or folders for secrets and SQL injection (.gitignore and the whitelist honoured).
+
+    Exit 0 when clean, 3 when something is found, 6 when a path does not exist.
+
+    Example: br security scan --directory src/ --format sarif
+    """
+    from buildrunner.cli.common import project_for
+    from buildrunner.security.checks import scan_paths
+
+    want_secrets, want_sql = _kinds(secrets, sql)
+    proj = project_for(project)
+    paths: list[Path] = [*(file or []), *(directory or [])] or [proj.paths.root]
+    target = ", ".join(str(p) for p in paths)
+    report = _run(lambda: scan_paths(proj, paths, recursive=recursive, secrets=want_secrets, sql=want_sql, target=target), "Scanning…")
+    _emit(report, fmt)
+
+
+@app.command()
+def precommit(project: ProjectOption = None) -> None:
+    """Check the staged changes and block the commit on findings (run by the git hook).
+
+    Example: br security precommit
+    """
+    from buildrunner.cli.common import project_for, stderr, stdout
+    from buildrunner.cli.security_text import render
+    from buildrunner.security.checks import check_staged
+
+    proj = project_for(project)
+    report = check_staged(proj)
+    if report.clean:
+        return
+    render(report, stdout(), stderr())
+    if not proj.config.security.enforce_hooks:
+        stderr().print("warning: security.enforce_hooks is false, so this commit is not blocked")
+        return
+    stderr().print("Commit blocked by BuildRunner: remove the findings above, allowlist false positives, or bypass once with `git commit --no-verify`.")
+    raise typer.Exit(3)
+
+
+def _show_status(status) -> None:  # type: ignore[no-untyped-def]
+    from buildrunner.cli.common import stdout
+
+    out = stdout()
+    if status.state == "installed":
+        out.print("✅ Pre-commit hook installed")
+    elif status.state == "foreign":
+        out.print("⚠️ A pre-commit hook not managed by BuildRunner is installed")
+    else:
+        out.print("❌ Pre-commit hook not installed (run: br security hooks install)")
+    out.print(f"Location: {status.path}")
+    if status.permissions:
+        out.print(f"Permissions: {status.permissions}")
+    if status.backup:
+        out.print(f"Backup of the previous hook: {status.backup}")
+
+
+@hooks_app.command("install")
+def hooks_install(
+    force: Annotated[bool, typer.Option("--force", help="Replace a hook BuildRunner did not install (it is kept as pre-commit.br-backup).")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Install the pre-commit hook into the repository's hooks folder (honours core.hooksPath).
+
+    Example: br security hooks install
+    """
+    from buildrunner.cli.common import project_for
+    from buildrunner.security.hooks import HookManager
+
+    _show_status(HookManager(project_for(project)).install(force=force))
+
+
+@hooks_app.command("status")
+def hooks_status(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Show whether the pre-commit hook is installed, where, and its permissions.
+
+    Example: br security hooks status
+    """
+    from buildrunner.cli.common import emit_json, project_for
+    from buildrunner.errors import ConfigError
+    from buildrunner.security.hooks import HookManager
+
+    if fmt not in {"text", "json"}:
+        raise ConfigError(f"--format {fmt!r}", hint="use text or json")
+    status = HookManager(project_for(project)).status()
+    if fmt == "json":
+        emit_json(status)
+    else:
+        _show_status(status)
+
+
+@hooks_app.command("uninstall")
+def hooks_uninstall(project: ProjectOption = None) -> None:
+    """Remove BuildRunner's pre-commit hook and restore the hook it replaced, if any.
+
+    Example: br security hooks uninstall
+    """
+    from buildrunner.cli.common import project_for
+    from buildrunner.security.hooks import HookManager
+
+    _show_status(HookManager(project_for(project)).uninstall())

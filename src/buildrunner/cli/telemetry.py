@@ -1,5 +1,196 @@
 """`br telemetry`: events, metrics, alerts, performance and export."""
 
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
 import typer
 
+from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, show_progress, stderr, stdout
+
 app = typer.Typer(help="Task events, success rate, latency, cost, alerts and exports.", no_args_is_help=True)
+
+HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help="Last N hours.")]
+
+
+@app.command()
+def summary(hours: HoursOption = 24, format: FormatOption = "text", project: ProjectOption = None) -> None:
+    """View telemetry metrics summary: success rate, latency, cost, errors, daily cost chart.
+
+    Example: br telemetry summary --hours 168
+    """
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+    with project_for(project) as proj:
+        analyzer = MetricsAnalyzer(proj)
+        metrics = analyzer.analyze(hours)
+        daily = analyzer.daily_costs(min(31, max(7, math.ceil(hours / 24))))
+    if format == "json":
+        emit_json({"metrics": metrics, "has_data": metrics.has_data, "daily_cost": daily})
+        return
+    from buildrunner.cli import telemetry_views
+
+    telemetry_views.summary(stdout(), metrics, daily)
+
+
+@app.command()
+def events(
+    event_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only events of this type, e.g. task_failed.")] = None,
+    hours: HoursOption = 24,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="Maximum events to show.")] = 50,
+    session: Annotated[Optional[str], typer.Option("--session", help="Only events of this session id.")] = None,
+    format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """List recent events, oldest first.
+
+    Example: br telemetry events --type task_failed --hours 1
+    """
+    from buildrunner.telemetry.event_collector import EventCollector, check_event_type
+
+    with project_for(project) as proj:
+        if event_type:
+            check_event_type(proj.store, event_type)
+        found = list(reversed(EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit, session_id=session)))
+    if format == "json":
+        emit_json(found)
+        return
+    from buildrunner.cli import telemetry_views
+
+    telemetry_views.events(stdout(), found, hours)
+
+
+@app.command()
+def alerts(
+    level: Annotated[Optional[Literal["info", "warning", "critical"]], typer.Option("--level", "-l", help="Only this severity.")] = None,
+    hours: HoursOption = 24,
+    format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Check thresholds (success rate, latency, cost limits, lost workers) and list active alerts.
+
+    Example: br telemetry alerts --level critical
+    """
+    from buildrunner.telemetry.alerts import AlertManager
+
+    with project_for(project) as proj:
+        manager = AlertManager(proj)
+        manager.check(hours)
+        found = manager.get_alerts(level=level)
+    if format == "json":
+        emit_json([{**a.__dict__, "active": a.active} for a in found])
+        return
+    from buildrunner.cli import telemetry_views
+
+    telemetry_views.alerts(stdout(), found)
+
+
+@app.command()
+def performance(hours: HoursOption = 24, format: FormatOption = "text", project: ProjectOption = None) -> None:
+    """View performance: latency percentiles and distribution, throughput, worker CPU/memory, disk.
+
+    Example: br telemetry performance --hours 168
+    """
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+    with project_for(project) as proj:
+        perf = MetricsAnalyzer(proj).performance(hours)
+    if format == "json":
+        emit_json(perf)
+        return
+    from buildrunner.cli import telemetry_views
+
+    telemetry_views.performance(stdout(), perf)
+
+
+@app.command()
+def export(
+    output_file: Annotated[Optional[Path], typer.Argument(help="File to write (relative: under BR_TELEMETRY_EXPORT_DIR when set). Not used with --type otlp.", show_default=False)] = None,
+    kind: Annotated[str, typer.Option("--type", "-t", help="metrics | events | costs (CSV), prometheus (textfile), otlp (send to an OTLP/HTTP collector).")] = "metrics",
+    hours: HoursOption = 24,
+    endpoint: Annotated[Optional[str], typer.Option("--endpoint", help="OTLP/HTTP endpoint for --type otlp (default: telemetry.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT).")] = None,
+    format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Export telemetry data to CSV, a Prometheus textfile, or an OTLP collector.
+
+    Example: br telemetry export weekly-costs.csv --type costs --hours 168
+    """
+    from buildrunner.errors import ConfigError
+    from buildrunner.telemetry.export import EXPORT_TYPES
+
+    if kind not in EXPORT_TYPES:
+        raise ConfigError(f"--type {kind!r}: unknown export type", hint=f"use one of {', '.join(EXPORT_TYPES)}")
+    with project_for(project) as proj:
+        if kind == "otlp":
+            from buildrunner.telemetry.otlp import OtlpExporter
+
+            sent = OtlpExporter(proj, endpoint=endpoint).export(hours)
+            if format == "json":
+                emit_json(sent)
+            else:
+                stderr().print(f"Sent {sent.spans} spans and {sent.metric_points} metric points to {sent.endpoint}")
+            return
+        if output_file is None:
+            example = f"{kind}.{'prom' if kind == 'prometheus' else 'csv'}"
+            raise ConfigError(f"--type {kind}: OUTPUT_FILE is required", hint=f"e.g. br telemetry export {example} --type {kind}")
+        if endpoint:
+            raise ConfigError("--endpoint only applies to --type otlp", hint="drop --endpoint or use --type otlp")
+        from buildrunner.telemetry.export import TelemetryExporter
+
+        exporter = TelemetryExporter(proj)
+        if show_progress() and format == "text":
+            from rich.progress import Progress
+
+            with Progress(console=stderr(), transient=True) as bar:
+                task = bar.add_task(f"Exporting {kind}", total=None)
+                result = exporter.export(output_file, kind=kind, hours=hours, on_rows=lambda n: bar.update(task, completed=n))
+        else:
+            result = exporter.export(output_file, kind=kind, hours=hours)
+    if format == "json":
+        emit_json(result)
+    else:
+        unit = "lines" if kind == "prometheus" else f"{kind} rows"
+        stderr().print(f"Wrote {result.rows} {unit} to {result.path}")
+
+
+@app.command()
+def report(
+    output_file: Annotated[Path, typer.Argument(help="HTML file to write (relative: under BR_TELEMETRY_EXPORT_DIR when set).")],
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="Days of history to chart.")] = 30,
+    project: ProjectOption = None,
+) -> None:
+    """Write a self-contained HTML report (opens offline): success rate, latency, cost per day and model.
+
+    Example: br telemetry report telemetry.html --days 14
+    """
+    from buildrunner.telemetry.html_report import write_report
+
+    with project_for(project) as proj:
+        path = write_report(proj, output_file, days=days)
+    stderr().print(f"Wrote the telemetry report to {path}")
+
+
+@app.command()
+def prune(
+    days: Annotated[Optional[int], typer.Option("--days", min=0, help="Keep this many days (default: telemetry.retention_days; 0 keeps all).")] = None,
+    format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Delete events older than the retention period and say how many.
+
+    Example: br telemetry prune --days 30
+    """
+    from buildrunner.telemetry.event_collector import EventCollector
+
+    with project_for(project) as proj:
+        keep = proj.config.telemetry.retention_days if days is None else days
+        removed = EventCollector(proj).prune(keep)
+    if format == "json":
+        emit_json({"deleted": removed, "retention_days": keep})
+    elif keep == 0:
+        stderr().print("Retention is 0 days (keep everything): nothing pruned")
+    else:
+        stderr().print(f"Pruned {removed} event{'s' if removed != 1 else ''} older than {keep} days")

@@ -12,8 +12,22 @@ class TelemetryThresholds(Section):
     latency_warning_ms: float = Field(2000, ge=0)
 
 
+class OtlpSettings(Section):
+    """Where `br telemetry export --type otlp` sends spans and metrics.
+
+    Empty values fall back to the standard `OTEL_EXPORTER_OTLP_*` variables.
+    """
+
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "buildrunner"
+    timeout_s: float = Field(10, gt=0, le=300)
+
+
 class TelemetrySettings(Section):
     enabled: bool = True
     storage_dir: str = ".buildrunner/telemetry"
     export_dir: str | None = None
+    retention_days: int = Field(90, ge=0, description="Events older than this are pruned; 0 keeps them forever.")
     thresholds: TelemetryThresholds = Field(default_factory=TelemetryThresholds)
+    otlp: OtlpSettings = Field(default_factory=OtlpSettings)

@@ -3,4 +3,4 @@
 ALTER TABLE events ADD COLUMN error_key TEXT;
 CREATE INDEX events_latency ON events (duration_ms, ts, type) WHERE duration_ms IS NOT NULL;
 CREATE INDEX events_outcome ON events (session_id, task_id, type, ts) WHERE type IN ('task_completed', 'task_failed');
-CREATE INDEX events_error_key ON events (error_key, ts) WHERE error_key IS NOT NULL;
+CREATE INDEX events_error_key ON events (error_key, type, ts) WHERE error_key IS NOT NULL;

@@ -1,0 +1,75 @@
+"""SARIF 2.1.0 rendering of a security report, for code-scanning UIs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from buildrunner.security.checks import SecurityReport
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"high": "error", "medium": "warning", "low": "note"}
+
+
+def _location(path: str, line: int, column: int = 1) -> dict[str, Any]:
+    from pathlib import Path
+
+    # Paths inside the project are relative to its root; others are absolute file URIs.
+    artifact = {"uri": Path(path).as_uri()} if Path(path).is_absolute() else {"uri": path, "uriBaseId": "%SRCROOT%"}
+    return {
+        "physicalLocation": {
+            "artifactLocation": artifact,
+            "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
+        }
+    }
+
+
+def as_sarif(report: "SecurityReport") -> dict[str, Any]:
+    from buildrunner import __version__
+
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for m in report.secrets:
+        rules.setdefault(m.secret_type, {"id": m.secret_type, "name": m.secret_type, "shortDescription": {"text": m.description or m.secret_type}, "defaultConfiguration": {"level": LEVELS.get(m.severity, "error")}})
+        results.append(
+            {
+                "ruleId": m.secret_type,
+                "level": LEVELS.get(m.severity, "error"),
+                "message": {"text": f"{m.description or m.secret_type}: {m.masked_value}"},
+                "locations": [_location(m.file_path, m.line_number, m.column)],
+                "partialFingerprints": {"buildrunner/v1": m.fingerprint},
+            }
+        )
+    for f in report.sql_injection:
+        rules.setdefault(f.rule_id, {"id": f.rule_id, "name": "SQL injection", "shortDescription": {"text": "SQL built from non-constant values"}, "help": {"text": "Use parameterised queries."}, "defaultConfiguration": {"level": "error"}})
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "level": LEVELS.get(f.severity, "warning"),
+                "message": {"text": f"{f.description}. Fix: {f.recommendation}"},
+                "locations": [_location(f.file_path, f.line_number)],
+                "partialFingerprints": {"buildrunner/v1": f.fingerprint},
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "BuildRunner", "version": __version__, "rules": list(rules.values())}},
+                "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [{"level": "note", "message": {"text": f"skipped {s.path}: {s.reason}"}} for s in report.skipped],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def render(report: "SecurityReport") -> None:
+    from buildrunner.cli.common import emit_json
+
+    emit_json(as_sarif(report))

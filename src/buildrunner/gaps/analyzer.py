@@ -1,0 +1,218 @@
+"""The gap analysis: what is unfinished or risky in a project, each finding with file:line and why.
+
+Per-file checks run in worker processes alongside vulture (dead code, whole-program);
+project-wide checks (untested modules, import cycles, undeclared and outdated
+dependencies, duplicated blocks, hardcoded credentials) run on the collected results.
+Same input, same output: findings are sorted by severity, path, line, category.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.gaps.findings import SEVERITIES, Gap
+from buildrunner.quality.security_inputs import security_or_none
+from buildrunner.quality.sources import SourceSet, parallel_map, project_sources
+
+if TYPE_CHECKING:
+    from buildrunner.gaps.checks import FileGaps
+    from buildrunner.project import Project
+
+# Decorators that register a function with a framework, so vulture's "unused" is wrong.
+FRAMEWORK_DECORATORS = [
+    "@*.command", "@*.callback", "@*.group", "@*.fixture", "@*.route", "@*.get", "@*.post", "@*.put",
+    "@*.delete", "@*.patch", "@*.websocket", "@*.task", "@*.hookimpl", "@*.validator", "@*.field_validator",
+    "@*.model_validator", "@*.setter", "@*.register",
+]
+
+
+@dataclass
+class GapReport:
+    """All findings for one project, sorted, with notes on what could not be checked."""
+
+    root: str
+    gaps: list[Gap]
+    notes: list[str] = field(default_factory=list)
+    python_files: int = 0
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {sev: sum(1 for g in self.gaps if g.severity == sev) for sev in SEVERITIES}
+
+    def only(self, severity: str) -> "GapReport":
+        """Only findings of `severity` (the CLI's `--severity` filter)."""
+        return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds)
+
+
+def dead_code(paths: list[str], min_confidence: int) -> list[tuple[str, int, str, int]]:
+    """vulture over the whole program: (file, line, message, confidence); runs in a worker process."""
+    import contextlib
+    import io
+
+    import vulture
+
+    finder = vulture.Vulture(ignore_decorators=FRAMEWORK_DECORATORS)
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        finder.scavenge(paths)
+    return [
+        (str(item.filename), int(item.first_lineno), str(item.message), int(item.confidence))
+        for item in finder.get_unused_code(min_confidence=min_confidence)
+    ]
+
+
+class GapAnalyzer:
+    """Finds gaps in a project's code; `analyze()` returns a `GapReport`."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        from buildrunner.project import Project
+
+        self.project = project or Project()
+        self.settings = self.project.config.quality
+
+    def analyze(self, *, progress: Callable[[int, int], None] | None = None) -> GapReport:
+        """Run every check; findings sorted by severity, path, line."""
+        from buildrunner.gaps.checks import inspect_file
+
+        started = time.monotonic()
+        sources = project_sources(self.project)
+        root = sources.root
+        notes: list[str] = []
+        jobs = [(src, self.settings.duplicate_min_lines) for src in sources.python]
+        results, (dead, security) = parallel_map(
+            inspect_file,
+            jobs,
+            progress,
+            side_jobs=[
+                (dead_code, ([str(s.path) for s in sources.python], self.settings.dead_code_min_confidence)),
+                (security_or_none, (str(root),)),
+            ],
+        )
+        gaps: list[Gap] = [g for r in results for g in r.gaps]
+        by_rel = {r.rel: r for r in results}
+        gaps += self._untested(sources, by_rel)
+        gaps += self._cycles(sources, by_rel)
+        gaps += self._dead_code(sources, dead)
+        gaps += self._duplicates(by_rel)
+        if security is None:
+            notes.append("hardcoded credentials not checked: the security scanner is not available in this installation")
+        else:
+            gaps += [
+                Gap.make(f.path, f.line, "hardcoded-credential", "high", f"{f.title}: {f.detail}")
+                for f in security
+                if f.kind == "secret"
+            ]
+        gaps += self._dependencies(sources, by_rel, notes)
+        if sources.other:
+            notes.append(
+                "not analysed: "
+                + ", ".join(f"{c.language} ({c.files} files)" for c in sorted(sources.other.values(), key=lambda c: c.language))
+            )
+        return GapReport(
+            root=str(root),
+            gaps=sorted(set(gaps)),
+            notes=notes,
+            python_files=len(sources.python),
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    # -- project-wide checks ------------------------------------------------------------------
+
+    def _untested(self, sources: SourceSet, by_rel: "dict[str, FileGaps]") -> list[Gap]:
+        from buildrunner.quality.imports import needs_test, tested_modules
+
+        imports = {rel: r.imports for rel, r in by_rel.items()}
+        tested = tested_modules(imports, sources.python)
+        return [
+            Gap.make(s.rel, 1, "untested-module", "medium", f"no test imports {s.module}")
+            for s in sources.python
+            if by_rel[s.rel].parsed and needs_test(s, by_rel[s.rel].empty) and s.module not in tested
+        ]
+
+    def _cycles(self, sources: SourceSet, by_rel: "dict[str, FileGaps]") -> list[Gap]:
+        from buildrunner.quality.imports import find_cycles
+
+        cycles = find_cycles({rel: r.imports for rel, r in by_rel.items()}, sources.python)
+        return [
+            Gap.make(c.path, c.line, "import-cycle", "medium", "import cycle: " + " -> ".join(c.modules))
+            for c in cycles
+        ]
+
+    def _dead_code(self, sources: SourceSet, dead: list[tuple[str, int, str, int]]) -> list[Gap]:
+        rel_of = {str(s.path): s for s in sources.python}
+        found = []
+        for filename, line, message, confidence in dead:
+            src = rel_of.get(filename)
+            if src is None or src.is_test:
+                continue
+            severity = "medium" if confidence >= 100 else "low"
+            found.append(Gap.make(src.rel, line, "dead-code", severity, f"{message} ({confidence}% confidence)"))
+        return found
+
+    def _duplicates(self, by_rel: "dict[str, FileGaps]") -> list[Gap]:
+        from buildrunner.gaps.duplicates import find_duplicates
+
+        return [
+            Gap.make(d.path, d.first, "duplicate-code", "low", f"{d.lines} lines duplicated at {d.other_path}:{d.other_line}")
+            for d in find_duplicates({rel: r.windows for rel, r in by_rel.items()})
+        ]
+
+    def _dependencies(self, sources: SourceSet, by_rel: "dict[str, FileGaps]", notes: list[str]) -> list[Gap]:
+        from importlib.metadata import packages_distributions
+
+        from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies
+
+        root = sources.root
+        declared = declared_dependencies(root)
+        if not declared.manifests:
+            notes.append("no dependency manifest (pyproject.toml or requirements*.txt): dependencies not checked")
+            return []
+        found = self._undeclared(sources, by_rel, declared, packages_distributions())
+        if not self.settings.index_url:
+            notes.append("outdated dependencies not checked: quality.index_url is empty")
+            return found
+        outdated, note = outdated_dependencies(declared, self.settings.index_url, self.settings.index_timeout)
+        if note:
+            notes.append(note)
+        found += [
+            Gap.make(o.source, 1, "outdated-dependency", "low", f"outdated dependency: {o.name} {o.current} -> {o.latest}")
+            for o in outdated
+        ]
+        return found
+
+    def _undeclared(
+        self,
+        sources: SourceSet,
+        by_rel: "dict[str, FileGaps]",
+        declared: Any,
+        mapping: dict[str, list[str]],
+    ) -> list[Gap]:
+        local = sources.local_top_names
+        stdlib = set(sys.stdlib_module_names) | {"__future__"}
+        found = []
+        for src in sources.python:
+            seen: set[str] = set()
+            for record in by_rel[src.rel].imports:
+                top = record.base.split(".")[0]
+                if record.level or record.type_only or not top or top in seen or top in stdlib or top in local:
+                    continue
+                seen.add(top)
+                dists = mapping.get(top, [])
+                if any(declared.covers(d) for d in dists) or declared.covers(top):
+                    continue
+                severity = "medium" if src.is_test or record.guarded else "high"
+                provider = f"installed here from {', '.join(sorted(set(dists)))}" if dists else "not installed here"
+                found.append(
+                    Gap.make(
+                        src.rel,
+                        record.line,
+                        "undeclared-dependency",
+                        severity,
+                        f"imports {top} ({provider}) but {', '.join(declared.manifests)} does not declare it",
+                    )
+                )
+        return found

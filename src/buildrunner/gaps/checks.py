@@ -1,0 +1,267 @@
+"""The per-file checks of the gap analysis: stubs, TODO markers, swallowed errors, network
+calls without timeouts, undocumented public API. One parse per file, run in worker processes.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+from buildrunner.gaps.duplicates import Window, windows
+from buildrunner.gaps.findings import Gap
+from buildrunner.quality.imports import ImportRecord, extract_imports
+from buildrunner.quality.python_api import decorator_names, is_empty_module, public_items, statements_and_string_lines
+from buildrunner.quality.sources import SourceFile, read_source
+
+MARKER = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b")
+BROAD = {"Exception", "BaseException"}
+ABSTRACT_DECORATORS = {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod", "overload"}
+# Calls that reveal a handler deals with the error rather than dropping it.
+HANDLING_NAME = re.compile(r"log|warn|exception|error|print|traceback|report|fail|abort|exit", re.IGNORECASE)
+# Network calls and where their timeout goes: (keyword, positional index or None).
+TIMEOUT_REQUIRED = {
+    **{f"requests.{verb}": ("timeout", None) for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request")},
+    "urllib.request.urlopen": ("timeout", 2),
+    "http.client.HTTPConnection": ("timeout", 2),
+    "http.client.HTTPSConnection": ("timeout", 2),
+    "socket.create_connection": ("timeout", 1),
+}
+HTTPX_CALLS = {f"httpx.{verb}" for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "Client", "AsyncClient")}
+
+
+@dataclass
+class FileGaps:
+    """What one file contributes: its findings, imports, duplicate-detection windows."""
+
+    rel: str
+    gaps: list[Gap] = field(default_factory=list)
+    imports: list[ImportRecord] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    empty: bool = True
+    parsed: bool = False
+
+
+def _is_trivial(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Pass) or (
+        isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis
+    )
+
+
+def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
+
+
+def _raises_not_implemented(stmt: ast.stmt) -> bool:
+    if not isinstance(stmt, ast.Raise) or stmt.exc is None:
+        return False
+    exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def _is_protocol(cls: ast.ClassDef) -> bool:
+    for base in cls.bases:
+        target = base.value if isinstance(base, ast.Subscript) else base
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "Protocol":
+            return True
+    return False
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, rel: str, aliases: dict[str, str]) -> None:
+        self.rel = rel
+        self.aliases = aliases
+        self.gaps: list[Gap] = []
+        self.class_stack: list[ast.ClassDef] = []
+
+    def add(self, line: int, category: str, severity: str, message: str) -> None:
+        self.gaps.append(Gap.make(self.rel, line, category, severity, message))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.class_stack.append(node)
+        self.generic_visit(node)
+        self.class_stack.pop()
+
+    def _check_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if decorator_names(node) & ABSTRACT_DECORATORS:
+            return
+        if self.class_stack and _is_protocol(self.class_stack[-1]):
+            return
+        body = _without_docstring(node.body)
+        name = f"{self.class_stack[-1].name}.{node.name}" if self.class_stack else node.name
+        if len(body) == 1 and _raises_not_implemented(body[0]):
+            self.add(node.lineno, "stub", "high", f"{name}() only raises NotImplementedError")
+        elif body and all(_is_trivial(stmt) for stmt in body):
+            self.add(node.lineno, "stub", "medium", f"{name}() has an empty body")
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._check_function(node)
+        saved, self.class_stack = self.class_stack, []
+        self.generic_visit(node)
+        self.class_stack = saved
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        kinds = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+        names = {(_dotted(k) or "").rsplit(".", 1)[-1] for k in kinds if k is not None}
+        broad = node.type is None or bool(names & BROAD)
+        if broad:
+            label = "bare except" if node.type is None else f"except {', '.join(sorted(names & BROAD))}"
+            if all(_is_trivial(stmt) or isinstance(stmt, ast.Continue) for stmt in node.body):
+                self.add(node.lineno, "swallowed-error", "high", f"{label} ignores the error")
+            elif not self._handles(node):
+                self.add(node.lineno, "swallowed-error", "medium", f"{label} drops the error without raising or logging it")
+        self.generic_visit(node)
+
+    def _handles(self, handler: ast.ExceptHandler) -> bool:
+        for sub in ast.walk(ast.Module(body=handler.body, type_ignores=[])):
+            if isinstance(sub, ast.Raise):
+                return True
+            if handler.name and isinstance(sub, ast.Name) and sub.id == handler.name:
+                return True
+            if isinstance(sub, ast.Call):
+                called = _dotted(sub.func) or ""
+                if HANDLING_NAME.search(called):
+                    return True
+        return False
+
+    def visit_Call(self, node: ast.Call) -> None:
+        dotted = _dotted(node.func)
+        if dotted:
+            head, _, rest = dotted.partition(".")
+            target = self.aliases.get(head)
+            if target:
+                qualified = f"{target}.{rest}" if rest else target
+                self._check_timeout(node, qualified)
+        self.generic_visit(node)
+
+    def _check_timeout(self, node: ast.Call, qualified: str) -> None:
+        if any(kw.arg is None for kw in node.keywords):
+            return  # **kwargs may carry the timeout
+        keywords = {kw.arg: kw.value for kw in node.keywords}
+        if qualified in TIMEOUT_REQUIRED:
+            key, position = TIMEOUT_REQUIRED[qualified]
+            if key in keywords or (position is not None and len(node.args) > position):
+                if not (isinstance(keywords.get(key), ast.Constant) and keywords[key].value is None):
+                    return
+            self.add(node.lineno, "network-timeout", "high", f"{qualified}() without a timeout")
+        elif qualified in HTTPX_CALLS:
+            value = keywords.get("timeout")
+            if isinstance(value, ast.Constant) and value.value is None:
+                self.add(node.lineno, "network-timeout", "high", f"{qualified}(timeout=None) disables httpx's timeout")
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the dotted module path it stands for, from the file's imports."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    found[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    found[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
+
+_NETWORK_MODULES = ("requests", "httpx", "urllib", "http.client", "socket")
+
+
+def _comment_of(line: str) -> str | None:
+    """The comment on one line: a `#` with no quote before it is one; otherwise ask the tokenizer."""
+    hash_at = line.find("#")
+    if hash_at < 0:
+        return None
+    if "'" not in line[:hash_at] and '"' not in line[:hash_at]:
+        return line[hash_at:]
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(line).readline):
+            if tok.type == tokenize.COMMENT:
+                return tok.string
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
+
+
+def _markers(rel: str, text: str) -> list[Gap]:
+    """TODO/FIXME/XXX/HACK in comments (not in strings), checked line by line."""
+    if not MARKER.search(text):
+        return []
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if "#" not in line or not MARKER.search(line):
+            continue
+        comment = _comment_of(line)
+        match = MARKER.search(comment) if comment else None
+        if match:
+            severity = "low" if match.group(1) == "TODO" else "medium"
+            found.append(Gap.make(rel, number, "todo", severity, comment.lstrip("#").strip()[:120]))
+    return found
+
+
+def _api_gaps(rel: str, tree: ast.Module) -> list[Gap]:
+    found = []
+    for item in public_items(tree):
+        if item.kind == "class":
+            if not item.has_docstring:
+                found.append(Gap.make(rel, item.line, "missing-docstring", "low", f"public class {item.name} has no docstring"))
+            continue
+        if item.missing_hints:
+            found.append(
+                Gap.make(rel, item.line, "missing-type-hints", "medium", f"{item.name}() lacks type hints for: {', '.join(item.missing_hints)}")
+            )
+        if not item.has_docstring:
+            found.append(Gap.make(rel, item.line, "missing-docstring", "low", f"public {item.kind} {item.name}() has no docstring"))
+    return found
+
+
+def inspect_file(job: tuple[SourceFile, int]) -> FileGaps:
+    """All per-file checks for one Python file (tests get only the marker and duplicate checks)."""
+    src, min_lines = job
+    result = FileGaps(rel=src.rel)
+    text = read_source(src.path)
+    if text is None:
+        return result
+    result.gaps.extend(_markers(src.rel, text))
+    result.windows = windows(text, min_lines)
+    try:
+        tree = ast.parse(text, filename=src.rel)
+    except (SyntaxError, ValueError) as exc:
+        severity = "low" if src.is_test else "high"
+        line = getattr(exc, "lineno", None) or 1
+        result.gaps.append(Gap.make(src.rel, line, "syntax-error", severity, f"cannot be parsed: {getattr(exc, 'msg', exc)}"))
+        return result
+    result.parsed = True
+    _, string_lines = statements_and_string_lines(tree)
+    result.gaps = [g for g in result.gaps if not (g.category == "todo" and g.line in string_lines)]
+    result.imports = extract_imports(tree, src)
+    result.empty = is_empty_module(tree)
+    if src.is_test:
+        return result
+    aliases = _aliases(tree) if any(m.split(".")[0] in text for m in _NETWORK_MODULES) else {}
+    visitor = _Visitor(src.rel, aliases)
+    visitor.visit(tree)
+    result.gaps.extend(visitor.gaps)
+    result.gaps.extend(_api_gaps(src.rel, tree))
+    return result

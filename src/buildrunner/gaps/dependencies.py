@@ -1,0 +1,201 @@
+"""Declared dependencies: which imports no declaration covers, and which declarations are outdated.
+
+Declarations come from pyproject.toml (`[project]` dependencies and extras, PEP 735
+`[dependency-groups]`, Poetry's tables) and requirements*.txt files. An import is mapped
+to its distribution with importlib.metadata's `packages_distributions()`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+PIN = re.compile(r"==\s*([A-Za-z0-9.!+_-]+)\s*$")
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One declared dependency: its name, the exact pin if any, and where it was declared."""
+
+    name: str
+    pinned: str | None
+    source: str
+
+
+@dataclass
+class Declared:
+    """All declarations found, by normalised name."""
+
+    manifests: list[str] = field(default_factory=list)
+    requirements: dict[str, Requirement] = field(default_factory=dict)
+    own_name: str | None = None
+
+    def add(self, spec: str, source: str) -> None:
+        match = REQUIREMENT_NAME.match(spec)
+        if not match:
+            return
+        pin = PIN.search(spec.split(";")[0])
+        name = normalize(match.group(1))
+        known = self.requirements.get(name)
+        if known is None or (known.pinned is None and pin):  # an exact pin says more than a range
+            self.requirements[name] = Requirement(match.group(1), pin.group(1) if pin else None, source)
+
+    def covers(self, name: str) -> bool:
+        key = normalize(name)
+        return key in self.requirements or key == self.own_name
+
+
+def _pyproject(path: Path, declared: Declared) -> None:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    project = data.get("project", {})
+    if project.get("name"):
+        declared.own_name = normalize(project["name"])
+    specs: list[str] = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        specs.extend(extra)
+    for group in data.get("dependency-groups", {}).values():
+        specs.extend(s for s in group if isinstance(s, str))
+    poetry = data.get("tool", {}).get("poetry", {})
+    poetry_tables: list[dict[str, Any]] = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    poetry_tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+    for table in poetry_tables:
+        for name, spec in table.items():
+            if name.lower() != "python":
+                version = spec if isinstance(spec, str) else ""
+                specs.append(f"{name}=={version}" if re.fullmatch(r"[0-9][0-9.]*", version) else name)
+    for spec in specs:
+        declared.add(spec, path.name)
+
+
+def _requirements(path: Path, declared: Declared, root: Path) -> None:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.split(" #")[0].strip()
+        if line and not line.startswith(("#", "-")):
+            declared.add(line, path.relative_to(root).as_posix())
+
+
+def declared_dependencies(root: Path) -> Declared:
+    """Every dependency the project declares, and the manifest files they came from."""
+    from buildrunner.errors import ConfigError
+
+    declared = Declared()
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            _pyproject(pyproject, declared)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject}: not valid TOML ({exc})", hint="fix the file and run again") from None
+        declared.manifests.append("pyproject.toml")
+    for path in sorted([*root.glob("requirements*.txt"), *root.glob("requirements/*.txt")]):
+        _requirements(path, declared, root)
+        declared.manifests.append(path.relative_to(root).as_posix())
+    return declared
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """A declared dependency with a newer release on the index."""
+
+    name: str
+    current: str
+    latest: str
+    source: str
+
+
+def _latest(index_url: str, name: str, timeout: float) -> str | None:
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+    from packaging.version import InvalidVersion, Version
+
+    request = urllib.request.Request(f"{index_url.rstrip('/')}/{normalize(name)}/", headers={"Accept": SIMPLE_JSON})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+    versions: set[Version] = set()
+    for raw in data.get("versions", []):
+        try:
+            versions.add(Version(raw))
+        except InvalidVersion:
+            continue
+    if not versions:
+        for item in data.get("files", []):
+            if item.get("yanked"):
+                continue
+            filename = item.get("filename", "")
+            try:
+                parsed = parse_wheel_filename(filename)[1] if filename.endswith(".whl") else parse_sdist_filename(filename)[1]
+            except (InvalidWheelFilename, InvalidSdistFilename):
+                continue
+            versions.add(parsed)
+    stable = [v for v in versions if not v.is_prerelease and not v.is_devrelease]
+    return str(max(stable)) if stable else None
+
+
+def outdated_dependencies(declared: Declared, index_url: str, timeout: float) -> tuple[list[Outdated], str | None]:
+    """Declared dependencies behind the index's latest release; a note instead when the index is unreachable.
+
+    The current version is the exact pin, else the installed version; others are skipped.
+    The first request probes the index so an offline run costs one timeout, not one per package.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import InvalidVersion, Version
+
+    current: dict[str, tuple[Requirement, str]] = {}
+    for key, req in sorted(declared.requirements.items()):
+        installed = req.pinned
+        if installed is None:
+            try:
+                installed = version(req.name)
+            except PackageNotFoundError:
+                continue
+        current[key] = (req, installed)
+    if not current:
+        return [], None
+    names = list(current)
+    try:
+        first = _latest(index_url, names[0], timeout)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return [], f"package index {index_url} not reachable ({reason}): outdated dependencies not checked"
+    latest = {names[0]: first}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {name: pool.submit(_latest, index_url, name, timeout) for name in names[1:]}
+        failed = 0
+        for name, future in futures.items():
+            try:
+                latest[name] = future.result()
+            except (OSError, ValueError):
+                failed += 1
+    found = []
+    for key, newest in latest.items():
+        req, have = current[key]
+        try:
+            if newest and Version(newest) > Version(have):
+                found.append(Outdated(req.name, have, newest, req.source))
+        except InvalidVersion:
+            continue
+    note = f"{failed} package(s) could not be looked up on {index_url}" if failed else None
+    return sorted(found, key=lambda o: normalize(o.name)), note

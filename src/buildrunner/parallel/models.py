@@ -1,0 +1,169 @@
+"""The dataclasses the parallel API returns (the spec's `SessionStatus`, `WorkerHealth`, ...)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Session states. `running` and `paused` are live; the rest are final.
+LIVE_SESSION_STATES = ("running", "paused")
+FINAL_SESSION_STATES = ("completed", "failed", "stopped")
+# Task states: `blocked` waits for dependencies, `pending` is claimable (after `not_before`).
+UNFINISHED_TASK_STATES = ("blocked", "pending", "running")
+# The `status_reason` of a session that paused itself because the cost budget is used up starts with this.
+BUDGET_REASON = "budget:"
+
+
+@dataclass
+class Session:
+    session_id: str
+    name: str
+    status: str
+    total_tasks: int
+    num_workers: int
+    created_at: float
+    cost_limit: float | None = None
+    worker_pids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Task:
+    """A claimed task, as a worker runs it."""
+
+    session_id: str
+    task_id: str
+    attempt: int
+    kind: str
+    description: str
+    command: str | None
+    prompt: str | None
+    model: str | None
+    timeout: float | None
+    max_retries: int
+    env: dict[str, str]
+    cwd: str | None
+    isolation: str | None
+    cost_limit: float | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Task":
+        return cls(
+            session_id=row["session_id"],
+            task_id=row["task_id"],
+            attempt=int(row["attempts"]),
+            kind=row["kind"],
+            description=row["description"],
+            command=row["command"],
+            prompt=row["prompt"],
+            model=row["model"],
+            timeout=row["timeout"],
+            max_retries=int(row["max_retries"]),
+            env=json.loads(row["env"] or "{}"),
+            cwd=row["cwd"],
+            isolation=row["isolation"],
+            cost_limit=row.get("cost_limit"),
+        )
+
+
+@dataclass
+class Activity:
+    ts: float
+    worker: str
+    task_id: str
+    action: str  # Started | Completed | Failed | Timed out | Lost | Cancelled
+    error: str | None = None
+
+
+@dataclass
+class TaskFailure:
+    task_id: str
+    status: str
+    error: str | None
+    attempts: int
+
+
+@dataclass
+class SessionStatus:
+    session_id: str
+    name: str
+    status: str
+    total_tasks: int
+    completed_tasks: int
+    failed_tasks: int
+    running_tasks: int
+    pending_tasks: int
+    skipped_tasks: int
+    cancelled_tasks: int
+    active_workers: int
+    num_workers: int
+    cost: float
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    status_reason: str | None
+    eta_seconds: float | None
+    recent_activity: list[Activity] = field(default_factory=list)
+    failures: list[TaskFailure] = field(default_factory=list)
+
+    @property
+    def progress_percent(self) -> float:
+        return 100.0 * self.completed_tasks / self.total_tasks if self.total_tasks else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_SESSION_STATES
+
+    @property
+    def budget_paused(self) -> bool:
+        """Paused itself because the cost budget is used up: nothing more happens until someone acts."""
+        return self.status == "paused" and (self.status_reason or "").startswith(BUDGET_REASON)
+
+    @property
+    def halted(self) -> bool:
+        """Ended, or stuck on the budget: what `--wait` and the dashboard wait for."""
+        return self.finished or self.budget_paused
+
+
+@dataclass
+class SessionSummary:
+    session_id: str
+    name: str
+    status: str
+    total_tasks: int
+    completed_tasks: int
+    num_workers: int
+    live_workers: int
+    created_at: float
+
+
+@dataclass
+class WorkerHealth:
+    worker_id: str
+    name: str
+    session_id: str
+    status: str  # active | idle | offline (stopped or lost)
+    state: str  # the stored state: active | idle | stopped | lost
+    hostname: str
+    pid: int
+    current_task: str | None
+    tasks_completed: int
+    last_heartbeat: float
+    seconds_since_heartbeat: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+    healthy: bool
+
+
+@dataclass
+class TaskRecord:
+    """One task of a session as stored (for `br parallel status --format json` and logs)."""
+
+    task_id: str
+    status: str
+    attempts: int
+    worker_id: str | None
+    error: str | None
+    cost: float
+    selected_model: str | None
+    log_paths: list[str] = field(default_factory=list)

@@ -1,0 +1,274 @@
+"""Plans: the tasks of a session, read from JSON, YAML or TOML and checked before anything runs.
+
+Every problem is reported with where it is (file, line when the format gives one,
+and the path of the key), so a typo in task 40 never starts 39 tasks first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from buildrunner.errors import ConfigError, NotFoundError
+
+PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class PlanTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=TASK_ID_PATTERN)
+    description: str = ""
+    command: str | None = Field(None, min_length=1)
+    prompt: str | None = Field(None, min_length=1)
+    depends_on: list[str] = Field(default_factory=list)
+    model: str | None = None
+    timeout: float | None = Field(None, gt=0)
+    retries: int | None = Field(None, ge=0, le=100)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    isolation: Literal["none", "worktree"] | None = None
+    cost_limit: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "PlanTask":
+        if (self.command is None) == (self.prompt is None):
+            raise ValueError("give exactly one of 'command' (a shell command) or 'prompt' (for the agent)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "command" if self.command is not None else "prompt"
+
+
+class PlanModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str = ""
+    workers: int | None = Field(None, ge=1, le=256)
+    timeout: float | None = Field(None, gt=0)
+    retries: int | None = Field(None, ge=0, le=100)
+    cost_limit: float | None = Field(None, ge=0)
+    tasks: list[PlanTask] = Field(min_length=1)
+
+
+@dataclass
+class Plan:
+    """A validated plan: session defaults and tasks in order."""
+
+    source: str
+    tasks: list[PlanTask]
+    name: str | None = None
+    workers: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    cost_limit: float | None = None
+
+    @property
+    def has_prompts(self) -> bool:
+        return any(task.prompt is not None for task in self.tasks)
+
+    def first(self, count: int | None) -> "Plan":
+        """The plan cut to its first `count` tasks (`--tasks N`)."""
+        if count is None:
+            return self
+        if count < 1:
+            raise ConfigError(f"--tasks {count}: must be at least 1", hint="pass how many of the plan's tasks to run")
+        if count > len(self.tasks):
+            raise ConfigError(
+                f"--tasks {count}: {self.source} has only {len(self.tasks)} tasks",
+                hint=f"pass --tasks {len(self.tasks)} or fewer, or omit it to run them all",
+            )
+        kept = self.tasks[:count]
+        ids = {task.id for task in kept}
+        for index, task in enumerate(kept):
+            missing = [dep for dep in task.depends_on if dep not in ids]
+            if missing:
+                raise ConfigError(
+                    f"{self.source}: tasks[{index}] ({task.id}) depends on {missing[0]!r}, which is not among the first {count} tasks",
+                    hint="raise --tasks or reorder the plan",
+                )
+        return Plan(self.source, kept, self.name, self.workers, self.timeout, self.retries, self.cost_limit)
+
+
+def find_plan(root: Path) -> Path | None:
+    """`.buildrunner/plan.{yaml,yml,json,toml}`, the default plan of a project."""
+    for suffix in PLAN_SUFFIXES:
+        candidate = root / ".buildrunner" / f"plan{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _yaml_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Line (1-based) of every key path in a YAML document, for error locations."""
+    import yaml
+
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[path + (key.value,)] = key.start_mark.line + 1
+                walk(value, path + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, path + (index,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _parse(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        try:
+            return json.loads(text), {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", hint="fix the syntax") from None
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            return tomllib.loads(text), {}
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the syntax") from None
+    if suffix in {".yaml", ".yml"}:
+        import yaml
+
+        try:
+            return yaml.safe_load(text), _yaml_lines(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}", hint="fix the syntax") from None
+    raise ConfigError(f"{path}: unknown plan format {suffix or '(no suffix)'}", hint="use a .yaml, .json or .toml file")
+
+
+class _Locator:
+    """Formats `file:line: tasks[2].comand` for a key path."""
+
+    def __init__(self, source: str, lines: dict[tuple[Any, ...], int], data: Any) -> None:
+        self.source, self.lines, self.data = source, lines, data
+
+    def __call__(self, loc: tuple[Any, ...]) -> str:
+        line = None
+        for cut in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:cut]))
+            if line is not None:
+                break
+        where = f"{self.source}:{line}" if line else self.source
+        return f"{where}: {self._describe(loc)}" if loc else where
+
+    def _describe(self, loc: tuple[Any, ...]) -> str:
+        text = ""
+        for part in loc:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+            tasks = self.data.get("tasks") if isinstance(self.data, dict) else None
+            if isinstance(tasks, list) and loc[1] < len(tasks) and isinstance(tasks[loc[1]], dict) and "id" in tasks[loc[1]]:
+                text += f" (task {tasks[loc[1]]['id']!r})"
+        return text
+
+
+def _explain(error: dict[str, Any], locate: _Locator) -> ConfigError:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        known = list(PlanTask.model_fields if len(loc) > 1 and loc[0] == "tasks" else PlanModel.model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        return ConfigError(f"{locate(loc)}: unknown key", hint=hint)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "string_pattern_mismatch":
+        message = "task ids use letters, digits, '.', '_' and '-' (they name log files and branches)"
+    return ConfigError(f"{locate(loc)}: {message}", hint="fix the plan; nothing was started")
+
+
+def _check_graph(tasks: list[PlanTask], locate: _Locator) -> None:
+    index_of: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        if task.id in index_of:
+            raise ConfigError(
+                f"{locate(('tasks', index, 'id'))}: duplicate task id {task.id!r} (first at tasks[{index_of[task.id]}])",
+                hint="give every task its own id",
+            )
+        index_of[task.id] = index
+    for index, task in enumerate(tasks):
+        for position, dep in enumerate(task.depends_on):
+            if dep not in index_of:
+                close = difflib.get_close_matches(dep, list(index_of), n=1)
+                raise ConfigError(
+                    f"{locate(('tasks', index, 'depends_on', position))}: unknown dependency {dep!r}",
+                    hint=f"did you mean {close[0]!r}?" if close else "list ids of tasks in this plan",
+                )
+    # Depth-first search with colours; the grey stack is the cycle when we meet a grey node.
+    colour: dict[str, int] = {}
+    deps = {task.id: task.depends_on for task in tasks}
+    for start in deps:
+        if colour.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path = [start]
+        colour[start] = 1
+        while stack:
+            node, next_dep = stack[-1]
+            if next_dep < len(deps[node]):
+                stack[-1] = (node, next_dep + 1)
+                dep = deps[node][next_dep]
+                if colour.get(dep) == 1:
+                    cycle = path[path.index(dep) :] + [dep]
+                    raise ConfigError(
+                        f"{locate(('tasks', index_of[node], 'depends_on'))}: dependency cycle {' -> '.join(cycle)}",
+                        hint="remove one of these dependencies",
+                    )
+                if not colour.get(dep):
+                    colour[dep] = 1
+                    stack.append((dep, 0))
+                    path.append(dep)
+            else:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+
+
+def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | None = None) -> Plan:
+    """Check a parsed plan; raise ConfigError naming the place of the first problem."""
+    locate = _Locator(source, lines or {}, data)
+    if isinstance(data, list):
+        data = {"tasks": data}
+        locate.data = data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a plan is a mapping with a 'tasks' list", hint="see examples/demo/plan.yaml")
+    try:
+        model = PlanModel.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc.errors()[0], locate) from None
+    _check_graph(model.tasks, locate)
+    return Plan(source, model.tasks, model.name, model.workers, model.timeout, model.retries, model.cost_limit)
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate a plan file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such plan file", hint="pass --config with an existing .yaml, .json or .toml plan") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})", hint="check the file's permissions and encoding") from None
+    data, lines = _parse(path, text)
+    return validate_plan(data, str(path), lines)
+
+
+__all__ = ["Plan", "PlanTask", "find_plan", "load_plan", "validate_plan"]

@@ -1,0 +1,377 @@
+"""Sessions: create one from a plan, launch its workers, report, pause, resume, stop, clean up."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError
+from buildrunner.parallel.models import (
+    BUDGET_REASON,
+    FINAL_SESSION_STATES,
+    Activity,
+    Session,
+    SessionStatus,
+    SessionSummary,
+    TaskFailure,
+    TaskRecord,
+    WorkerHealth,
+)
+from buildrunner.parallel.plan import Plan, find_plan, load_plan
+from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.store import now
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+    from buildrunner.store import Store
+
+# `--wait` checks this often: a few cheap reads, and the caller learns of the end promptly.
+WAIT_POLL_S = 0.1
+WAIT_CHECK_S = 1.0
+
+_ACTIONS = {"running": "Started", "completed": "Completed", "failed": "Failed", "timeout": "Timed out", "lost": "Lost", "cancelled": "Cancelled"}
+
+
+def agent_program(template: str) -> str:
+    """The program an agent command template runs (its first word)."""
+    import shlex
+
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise ConfigError(f"parallel.agent_command: {exc}", hint="fix the quoting in .buildrunner/config.json") from None
+    if not words:
+        raise ConfigError("parallel.agent_command is empty", hint="set it to e.g. claude -p {prompt} --model {model_id} --output-format json")
+    return words[0]
+
+
+class SessionManager:
+    """Manage parallel sessions."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        if project is None:
+            from buildrunner.project import Project
+
+            project = Project()
+        self.project = project
+        self.settings = project.config.parallel
+
+    @property
+    def store(self) -> "Store":
+        return self.project.store
+
+    def _q(self, name: str) -> str:
+        return self.store.query("parallel", name)
+
+    def coordinator(self, session_id: str) -> WorkerCoordinator:
+        return WorkerCoordinator(session_id, self.project)
+
+    # -- create and launch -----------------------------------------------------------------------
+
+    def load_plan(self, config: Path | None = None) -> Plan:
+        """`config`, else the project's `.buildrunner/plan.*`."""
+        path = config or find_plan(self.project.paths.root)
+        if path is None:
+            raise ConfigError(
+                "no plan: pass --config FILE or create .buildrunner/plan.yaml",
+                hint="see examples/demo/plan.yaml for the format",
+            )
+        return load_plan(path)
+
+    def create_session(
+        self,
+        name: str,
+        total_tasks: int | None = None,
+        num_workers: int | None = None,
+        *,
+        plan: Plan | None = None,
+        config: Path | None = None,
+        cost_limit: float | None = None,
+    ) -> Session:
+        """Validate the plan (first `total_tasks` of it) and store the session and its tasks, ready to claim."""
+        if not name.strip():
+            raise ConfigError("session name is empty", hint='give a name, e.g. br parallel start "Sprint 42"')
+        if not self.settings.enabled:
+            raise ConfigError("parallel.enabled is false in the config", hint="set it to true in .buildrunner/config.json to run sessions")
+        plan = (plan or self.load_plan(config)).first(total_tasks)
+        workers = num_workers or plan.workers or self.settings.default_workers
+        if workers < 1:
+            raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
+        if plan.has_prompts:
+            program = agent_program(self.settings.agent_command)
+            if shutil.which(program) is None:
+                raise APIError(
+                    f"the plan has prompt tasks but the agent program {program!r} is not on PATH",
+                    hint="install Claude Code or set parallel.agent_command in .buildrunner/config.json",
+                )
+        session_id = f"session-{secrets.token_hex(4)}"
+        ts = now()
+        limit = cost_limit if cost_limit is not None else plan.cost_limit
+        rows: list[dict[str, Any]] = []
+        for position, task in enumerate(plan.tasks):
+            rows.append(
+                {
+                    "session_id": session_id,
+                    "task_id": task.id,
+                    "position": position,
+                    "description": task.description or (task.command or task.prompt or "")[:200],
+                    "kind": task.kind,
+                    "command": task.command,
+                    "prompt": task.prompt,
+                    "model": task.model,
+                    "depends_on": json.dumps(task.depends_on),
+                    "timeout": task.timeout or plan.timeout or self.settings.task_timeout,
+                    "max_retries": task.retries if task.retries is not None else (plan.retries if plan.retries is not None else self.settings.retries),
+                    "env": json.dumps(task.env),
+                    "cwd": task.cwd,
+                    "isolation": task.isolation if task.isolation != "none" else None,
+                    "status": "blocked" if task.depends_on else "pending",
+                    "cost_limit": task.cost_limit,
+                }
+            )
+        plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": limit})
+        with self.store.transaction():
+            self.store.execute(
+                self._q("insert_session"),
+                {
+                    "id": session_id, "name": name, "plan": plan_json, "project_root": str(self.project.paths.root),
+                    "total_tasks": len(rows), "num_workers": workers, "cost_limit": limit, "now": ts,
+                },
+            )
+            self.store.executemany(self._q("insert_task"), rows)
+            self.coordinator(session_id).emit({"type": "session_started", "description": name, "tasks": len(rows), "workers": workers})
+        return Session(session_id, name, "running", len(rows), workers, ts, limit)
+
+    def start_workers(self, session_id: str, count: int) -> list[int]:
+        """Launch `count` detached `br parallel worker` processes; returns their pids.
+
+        Each gets its own process session, so closing the terminal or killing
+        `br parallel start` leaves them running.
+        """
+        log_dir = self.project.paths.logs_dir / session_id
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        pids = []
+        for _ in range(count):
+            with open(log_dir / "workers.log", "ab") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "buildrunner", "parallel", "worker", session_id],
+                    cwd=self.project.paths.root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            pids.append(proc.pid)
+        return pids
+
+    # -- read ------------------------------------------------------------------------------------
+
+    def resolve(self, session_id: str | None) -> str:
+        """A full session id from an id, a unique prefix, or None (the running or most recent session)."""
+        if session_id is None:
+            found = self.store.scalar(self._q("current_session"))
+            if found is None:
+                raise NotFoundError("no sessions yet", hint="start one with `br parallel start NAME --config plan.yaml`")
+            return str(found)
+        if self.store.fetchone(self._q("get_session"), {"session_id": session_id}):
+            return session_id
+        matches = []
+        if re.fullmatch(r"[A-Za-z0-9-]+", session_id):  # ids are `session-<hex>`: no LIKE wildcards to escape
+            matches = self.store.fetchall(self._q("find_sessions_by_prefix"), {"prefix": session_id + "%"})
+        if len(matches) == 1:
+            return str(matches[0]["id"])
+        raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
+
+    def _session_row(self, session_id: str) -> dict[str, Any]:
+        row = self.store.fetchone(self._q("get_session"), {"session_id": session_id})
+        if row is None:
+            raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
+        return row
+
+    def get_session_status(self, session_id: str, activity: int = 10) -> SessionStatus:
+        row = self._session_row(session_id)
+        counts = {r["status"]: (int(r["n"]), float(r["cost"])) for r in self.store.fetchall(self._q("task_counts"), {"session_id": session_id})}
+
+        def count(state: str) -> int:
+            return counts.get(state, (0, 0.0))[0]
+
+        cost = float(self.store.scalar(self._q("session_cost"), {"session_id": session_id}) or 0.0)
+        workers = self.coordinator(session_id).list_workers()
+        recent = [
+            Activity(r["finished_at"] or r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS.get(r["status"], r["status"]), r["error"])
+            for r in self.store.fetchall(self._q("recent_attempts"), {"session_id": session_id, "limit": activity})
+        ]
+        failures = [
+            TaskFailure(r["task_id"], r["status"], r["error"], int(r["attempts"]))
+            for r in self.store.fetchall(self._q("recent_failures"), {"session_id": session_id, "limit": 10})
+        ]
+        completed = count("completed")
+        remaining = count("pending") + count("blocked") + count("running")
+        eta = None
+        if completed and remaining and row["started_at"] and row["status"] == "running":
+            eta = (now() - row["started_at"]) / completed * remaining
+        return SessionStatus(
+            session_id=session_id,
+            name=row["name"],
+            status=row["status"],
+            total_tasks=int(row["total_tasks"]),
+            completed_tasks=completed,
+            failed_tasks=count("failed"),
+            running_tasks=count("running"),
+            pending_tasks=count("pending") + count("blocked"),
+            skipped_tasks=count("skipped"),
+            cancelled_tasks=count("cancelled"),
+            active_workers=sum(1 for w in workers if w.healthy),
+            num_workers=int(row["num_workers"]),
+            cost=cost,
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            status_reason=row["status_reason"],
+            eta_seconds=eta,
+            recent_activity=recent,
+            failures=failures,
+        )
+
+    def list_sessions(self, status: str | None = None) -> list[SessionSummary]:
+        return [
+            SessionSummary(r["id"], r["name"], r["status"], int(r["total_tasks"]), int(r["completed_tasks"]), int(r["num_workers"]), int(r["live_workers"]), r["created_at"])
+            for r in self.store.fetchall(self._q("list_sessions"))
+            if status is None or r["status"] == status
+        ]
+
+    def list_workers(self, session_id: str) -> list[WorkerHealth]:
+        self._session_row(session_id)
+        return self.coordinator(session_id).list_workers()
+
+    def list_tasks(self, session_id: str) -> list[TaskRecord]:
+        self._session_row(session_id)
+        return [
+            TaskRecord(r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"])
+            for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id})
+        ]
+
+    def task_logs(self, session_id: str, task_id: str) -> list[tuple[int, str, Path]]:
+        """(attempt, status, log file) of every attempt of a task."""
+        self._session_row(session_id)
+        if self.store.fetchone(self._q("get_task"), {"session_id": session_id, "task_id": task_id}) is None:
+            raise NotFoundError(f"task {task_id}: not in session {session_id}", hint=f"see the task ids with `br parallel status {session_id}`")
+        return [
+            (int(r["attempt"]), r["status"], Path(r["log_path"]))
+            for r in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id})
+        ]
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def _transition(self, session_id: str, from_status: str, to_status: str, reason: str | None, event: str, stop_grace: float | None = None) -> bool:
+        with self.store.transaction():
+            changed = self.store.execute(
+                self._q("set_session_status"),
+                {"session_id": session_id, "status": to_status, "reason": reason, "now": now(), "from_status": from_status, "stop_grace": stop_grace},
+            )
+            if changed:
+                self.coordinator(session_id).emit({"type": event, "error": reason if event == "session_paused" and reason else None, "description": reason or to_status})
+        return bool(changed)
+
+    def pause_session(self, session_id: str, reason: str | None = None) -> SessionStatus:
+        """No new claims; running tasks finish."""
+        row = self._session_row(session_id)
+        if row["status"] != "paused" and not self._transition(session_id, "running", "paused", reason, "session_paused"):
+            raise ParallelError(f"session {session_id} is {row['status']}; only a running session can be paused")
+        return self.get_session_status(session_id)
+
+    def pause_for_budget(self, session_id: str, spent: float, limit: float | None) -> bool:
+        """The cost budget is used up: pause instead of spending on, and raise the critical cost alert. False if already paused."""
+        from buildrunner.telemetry.alerts import AlertManager
+
+        note = f"{BUDGET_REASON} ${spent:.2f} spent of the ${limit:.2f} daily limit" if limit is not None else f"{BUDGET_REASON} a cost limit is reached"
+        if not self._transition(session_id, "running", "paused", note, "session_paused"):
+            return False
+        AlertManager(self.project).check()
+        return True
+
+    def resume_session(self, session_id: str, restart_workers: bool = True) -> tuple[SessionStatus, list[int]]:
+        """Let workers claim again; start workers when none is alive (after a crash or reboot). Returns the new pids."""
+        row = self._session_row(session_id)
+        if row["status"] in FINAL_SESSION_STATES:
+            raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
+        if row["status"] == "paused":
+            self._transition(session_id, "paused", "running", None, "session_resumed")
+        pids: list[int] = []
+        if restart_workers:
+            coordinator = self.coordinator(session_id)
+            coordinator.reap_lost_workers()
+            if not any(w.healthy for w in coordinator.list_workers()):
+                pids = self.start_workers(session_id, int(row["num_workers"]))
+        return self.get_session_status(session_id), pids
+
+    def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
+        """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force)."""
+        row = self._session_row(session_id)
+        if row["status"] in FINAL_SESSION_STATES:
+            return self.get_session_status(session_id)
+        self.coordinator(session_id).reap_lost_workers()
+        grace = 0.0 if force else self.settings.kill_grace
+        with self.store.transaction():
+            current = self._session_row(session_id)["status"]
+            if current not in FINAL_SESSION_STATES:
+                self._transition(session_id, current, "stopped", "stopped by user" + (" (forced)" if force else ""), "session_stopped", grace)
+                self.store.execute(self._q("cancel_waiting_tasks"), {"session_id": session_id, "error": "session stopped", "now": now()})
+        return self.get_session_status(session_id)
+
+    def wait(self, session_id: str, poll: float | None = None, timeout: float | None = None) -> SessionStatus:
+        """Block until the session ends (or pauses itself for budget); reap lost workers meanwhile.
+
+        Each poll reads one row; the fuller check (lost workers, is anyone alive) runs once a second,
+        so waiting costs the workers next to no CPU.
+        """
+        poll = poll or min(self.settings.poll_interval, WAIT_POLL_S)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        coordinator = self.coordinator(session_id)
+        idle_since: float | None = None
+        next_check = 0.0
+        while True:
+            row = self._session_row(session_id)
+            budget_pause = row["status"] == "paused" and (row["status_reason"] or "").startswith(BUDGET_REASON)
+            if row["status"] in FINAL_SESSION_STATES or budget_pause:
+                return self.get_session_status(session_id, activity=0)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + WAIT_CHECK_S
+                coordinator.reap_lost_workers()
+                status = self.get_session_status(session_id, activity=0)
+                if status.active_workers == 0 and status.status == "running":
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since > max(5.0, 3 * poll):
+                        raise ParallelError(
+                            f"session {session_id}: no worker is alive and {status.pending_tasks + status.running_tasks} task(s) remain",
+                            hint=f"run `br parallel resume {session_id}` to start workers again",
+                        )
+                else:
+                    idle_since = None
+            if deadline is not None and time.monotonic() > deadline:
+                return self.get_session_status(session_id, activity=0)
+            time.sleep(poll)
+
+    def cleanup(self, days: int = 7, all_sessions: bool = False) -> list[str]:
+        """Delete finished sessions older than `days` (or all finished ones), with their logs."""
+        if days < 0:
+            raise ConfigError(f"--days {days}: must be 0 or more", hint="pass --days 7, for example")
+        rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * 86400})
+        removed = []
+        for row in rows:
+            with self.store.transaction():
+                self.store.execute(self._q("delete_session"), {"session_id": row["id"]})
+            shutil.rmtree(self.project.paths.logs_dir / row["id"], ignore_errors=True)
+            shutil.rmtree(self.project.paths.state_dir / "worktrees" / row["id"], ignore_errors=True)
+            removed.append(str(row["id"]))
+        return removed

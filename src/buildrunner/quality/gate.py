@@ -1,0 +1,355 @@
+"""The quality gate: four scores from real measurements, each compared with its threshold.
+
+How each score is made (every input is listed in the report, so a score can be traced):
+
+- Security: findings of the secret scanner and the SQL-injection detector, weighted
+  high 15 / medium 5 / low 1, per thousand lines of code (at least one):
+  ``100 - weighted / max(1, kloc)``, floored at 0.
+- Testing: line coverage from coverage.py data when present (or measured with
+  `run_coverage`); otherwise the share of modules that some test imports, labelled so.
+- Documentation: 80 points for docstring coverage of the public API (modules, public
+  classes, functions and methods), 10 for a README, 5 each for it covering install and usage.
+- Structure: the mean of four shares (functions within the complexity limit, code in
+  modules radon ranks A for maintainability, functions and modules within the size
+  limits) minus 5 points per import cycle (at most 25).
+
+Python is analysed in depth. Other languages are counted and reported as not
+analysed; they never lower a score. A category with nothing to measure is "not
+analysed" and neither passes nor fails.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+    from buildrunner.quality.coverage_data import CoverageRun
+    from buildrunner.quality.metrics import FileMetrics
+    from buildrunner.quality.security_inputs import SecurityFinding
+
+SECURITY_WEIGHTS = {"high": 15, "medium": 5, "low": 1}
+CYCLE_PENALTY = 5
+MAX_CYCLE_PENALTY = 25
+MI_RANK_A = 20  # radon: maintainability index 20-100 is rank A
+README_INSTALL = re.compile(r"\binstall", re.IGNORECASE)
+README_USAGE = re.compile(r"\b(usage|example|examples|quick ?start|getting started|how to use)\b", re.IGNORECASE)
+
+PASS, FAIL, NOT_ANALYSED = "pass", "fail", "not analysed"
+
+
+@dataclass
+class CategoryScore:
+    """One category: its score (None when not analysed), threshold, status and the inputs it came from."""
+
+    name: str
+    score: float | None
+    threshold: float
+    status: str
+    basis: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class QualityReport:
+    """The gate's verdict for one project."""
+
+    root: str
+    overall: float | None
+    passed: bool
+    categories: list[CategoryScore]
+    warnings: list[str]
+    notes: list[str]
+    python_files: int
+    python_lines: int
+    not_analysed: list[LanguageCount]
+    seconds: float
+
+    def category(self, name: str) -> CategoryScore:
+        """The category called `name` (case-insensitive)."""
+        return next(c for c in self.categories if c.name.lower() == name.lower())
+
+    @property
+    def failed(self) -> list[CategoryScore]:
+        return [c for c in self.categories if c.status == FAIL]
+
+
+def _status(score: float | None, threshold: float) -> str:
+    if score is None:
+        return NOT_ANALYSED
+    return PASS if score >= threshold else FAIL
+
+
+def _share(good: int, total: int) -> float:
+    return 100.0 if total == 0 else 100.0 * good / total
+
+
+class QualityGate:
+    """Scores a project's code; `check()` returns a `QualityReport`."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        from buildrunner.project import Project
+
+        self.project = project or Project()
+        self.settings = self.project.config.quality
+
+    def check(
+        self,
+        *,
+        run_coverage: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> QualityReport:
+        """Measure the project and grade it against `quality.thresholds`."""
+        from buildrunner.quality.metrics import measure_python
+        from buildrunner.quality.security_inputs import security_or_none
+
+        started = time.monotonic()
+        root = self.project.paths.root.resolve()
+        sources = project_sources(self.project)
+        warnings: list[str] = []
+        notes: list[str] = []
+        coverage_run = None
+        if run_coverage:
+            from buildrunner.quality.coverage_data import run_coverage as run_tests
+
+            coverage_run = run_tests(
+                root,
+                self.project.paths.state_dir / "coverage" / ".coverage",
+                list(self.settings.test_command),
+                self.settings.coverage_timeout,
+            )
+        metrics, (security,) = parallel_map(
+            measure_python,
+            sources.python,
+            progress,
+            side_jobs=[(security_or_none, (str(root),))],
+        )
+        broken = [m for m in metrics if m.error]
+        for m in broken:
+            warnings.append(f"{m.rel}: not analysed, {m.error}")
+        by_rel = {m.rel: m for m in metrics}
+        code = [m for m, s in zip(metrics, sources.python) if not s.is_test and not m.error]
+        python_lines = sum(m.sloc for m in metrics)
+        other_lines = sum(c.lines for c in sources.other.values())
+
+        categories = [
+            self._security(security, python_lines + other_lines, warnings, notes),
+            self._testing(sources, by_rel, coverage_run, warnings, notes),
+            self._documentation(root, code),
+            self._structure(sources, by_rel, code, warnings),
+        ]
+        scored = [c.score for c in categories if c.score is not None]
+        overall = round(sum(scored) / len(scored), 1) if scored else None
+        if sources.other:
+            notes.append(
+                "not analysed: "
+                + ", ".join(f"{c.language} ({c.files} files, {c.lines} lines)" for c in sorted(sources.other.values(), key=lambda c: c.language))
+            )
+        return QualityReport(
+            root=str(root),
+            overall=overall,
+            passed=all(c.status != FAIL for c in categories),
+            categories=categories,
+            warnings=warnings,
+            notes=notes,
+            python_files=len(sources.python),
+            python_lines=python_lines,
+            not_analysed=sorted(sources.other.values(), key=lambda c: c.language),
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    # -- categories -------------------------------------------------------------------------
+
+    def _security(
+        self,
+        findings: "list[SecurityFinding] | None",
+        lines: int,
+        warnings: list[str],
+        notes: list[str],
+    ) -> CategoryScore:
+        threshold = self.settings.thresholds.security
+        if findings is None:
+            notes.append("Security not analysed: the security scanner is not available in this installation")
+            return CategoryScore("Security", None, threshold, NOT_ANALYSED, "security scanner unavailable")
+        counts = {sev: sum(1 for f in findings if f.severity == sev) for sev in SECURITY_WEIGHTS}
+        weighted = sum(SECURITY_WEIGHTS[sev] * n for sev, n in counts.items())
+        kloc = max(1.0, lines / 1000)
+        score = round(max(0.0, 100 - weighted / kloc), 1)
+        if findings:
+            warnings.append(f"{len(findings)} security finding(s): run `br gaps analyze` or `br security scan` for the list")
+        return CategoryScore(
+            "Security",
+            score,
+            threshold,
+            _status(score, threshold),
+            f"{len(findings)} findings over {lines} lines of code",
+            {
+                "lines_of_code": lines,
+                "findings_by_severity": counts,
+                "weights": SECURITY_WEIGHTS,
+                "weighted_per_kloc": round(weighted / kloc, 2),
+                "findings": [
+                    {"location": f"{f.path}:{f.line}", "kind": f.kind, "severity": f.severity, "title": f.title}
+                    for f in findings
+                ],
+            },
+        )
+
+    def _testing(
+        self,
+        sources: SourceSet,
+        by_rel: "dict[str, FileMetrics]",
+        coverage_run: "CoverageRun | None",
+        warnings: list[str],
+        notes: list[str],
+    ) -> CategoryScore:
+        from buildrunner.quality.coverage_data import find_coverage
+        from buildrunner.quality.imports import needs_test, tested_modules
+
+        threshold = self.settings.thresholds.testing
+        if coverage_run is not None:
+            measured = coverage_run.measurement
+            if coverage_run.exit_code != 0:
+                warnings.append(f"the test run under coverage exited {coverage_run.exit_code} (failing or no tests)")
+            inputs: dict[str, Any] = {"command": coverage_run.command, "exit_code": coverage_run.exit_code, "seconds": coverage_run.seconds}
+        else:
+            measured, read_notes = find_coverage(Path(sources.root))
+            notes.extend(read_notes)
+            inputs = {}
+        if measured is not None:
+            newest = max((s.path.stat().st_mtime for s in sources.python if not s.is_test), default=0.0)
+            if coverage_run is None and newest > measured.measured_at:
+                warnings.append(f"{measured.source} is older than the code it measures: re-run the tests or use --run-coverage")
+            inputs.update(
+                source=measured.source,
+                covered_lines=measured.covered_lines,
+                total_lines=measured.total_lines,
+                measured_at=measured.measured_at,
+            )
+            score = round(measured.percent, 1)
+            return CategoryScore("Testing", score, threshold, _status(score, threshold), f"line coverage from {measured.source}", inputs)
+        imports = {m.rel: m.imports for m in by_rel.values()}
+        candidates = [s for s in sources.python if needs_test(s, by_rel[s.rel].empty) and not by_rel[s.rel].error]
+        if not candidates:
+            return CategoryScore("Testing", None, threshold, NOT_ANALYSED, "no Python modules to test")
+        tested = tested_modules(imports, sources.python)
+        covered = [s for s in candidates if s.module in tested]
+        score = round(_share(len(covered), len(candidates)), 1)
+        notes.append("Testing is the tested-module ratio: no coverage data found (coverage.json, coverage.xml or .coverage); use --run-coverage to measure lines")
+        return CategoryScore(
+            "Testing",
+            score,
+            threshold,
+            _status(score, threshold),
+            "tested-module ratio (no coverage data)",
+            {
+                "modules": len(candidates),
+                "modules_imported_by_tests": len(covered),
+                "untested": sorted(s.rel for s in candidates if s.module not in tested),
+            },
+        )
+
+    def _documentation(self, root: Path, code: "list[FileMetrics]") -> CategoryScore:
+        threshold = self.settings.thresholds.documentation
+        if not code:
+            return CategoryScore("Documentation", None, threshold, NOT_ANALYSED, "no Python code")
+        items = documented = 0
+        undocumented: list[str] = []
+        for m in code:
+            if not m.empty:
+                items += 1
+                documented += m.has_module_docstring
+                if not m.has_module_docstring:
+                    undocumented.append(f"{m.rel}:1 module")
+            for item in m.public:
+                items += 1
+                documented += item.has_docstring
+                if not item.has_docstring:
+                    undocumented.append(f"{m.rel}:{item.line} {item.name}")
+        docstring_pct = _share(documented, items)
+        readme = next((p for p in sorted(root.iterdir()) if p.is_file() and p.name.lower().startswith("readme")), None)
+        text = readme.read_text(encoding="utf-8", errors="replace") if readme else ""
+        has_install = bool(README_INSTALL.search(text))
+        has_usage = bool(README_USAGE.search(text))
+        readme_points = (10 if readme else 0) + 5 * has_install + 5 * has_usage
+        score = round(0.8 * docstring_pct + readme_points, 1)
+        return CategoryScore(
+            "Documentation",
+            score,
+            threshold,
+            _status(score, threshold),
+            f"{documented}/{items} public items documented, README {'present' if readme else 'missing'}",
+            {
+                "public_items": items,
+                "documented": documented,
+                "docstring_coverage": round(docstring_pct, 1),
+                "readme": readme.name if readme else None,
+                "readme_covers_install": has_install,
+                "readme_covers_usage": has_usage,
+                "undocumented": undocumented,
+            },
+        )
+
+    def _structure(
+        self,
+        sources: SourceSet,
+        by_rel: "dict[str, FileMetrics]",
+        code: "list[FileMetrics]",
+        warnings: list[str],
+    ) -> CategoryScore:
+        from buildrunner.quality.imports import find_cycles
+
+        threshold = self.settings.thresholds.structure
+        if not code:
+            return CategoryScore("Structure", None, threshold, NOT_ANALYSED, "no Python code")
+        s = self.settings
+        functions = [(m.rel, f) for m in code for f in m.functions]
+        complex_ = [(rel, f) for rel, f in functions if f.complexity > s.max_complexity]
+        long_ = [(rel, f) for rel, f in functions if f.lines > s.max_function_lines]
+        big_modules = [m for m in code if m.loc > s.max_module_lines]
+        measured = [m for m in code if m.maintainability is not None and m.sloc]
+        total_sloc = sum(m.sloc for m in measured)
+        rank_a_sloc = sum(m.sloc for m in measured if m.maintainability >= MI_RANK_A)
+        cycles = find_cycles({m.rel: m.imports for m in by_rel.values()}, sources.python)
+        for cycle in cycles:
+            warnings.append(f"{cycle.path}:{cycle.line}: import cycle {' -> '.join(cycle.modules)}")
+        parts = {
+            "complexity": _share(len(functions) - len(complex_), len(functions)),
+            "maintainability": _share(rank_a_sloc, total_sloc),
+            "function_size": _share(len(functions) - len(long_), len(functions)),
+            "module_size": _share(len(code) - len(big_modules), len(code)),
+        }
+        penalty = min(MAX_CYCLE_PENALTY, CYCLE_PENALTY * len(cycles))
+        score = round(max(0.0, sum(parts.values()) / len(parts) - penalty), 1)
+        mean_cc = sum(f.complexity for _, f in functions) / len(functions) if functions else 0.0
+        mean_mi = sum(m.maintainability * m.sloc for m in measured) / total_sloc if total_sloc else None
+        return CategoryScore(
+            "Structure",
+            score,
+            threshold,
+            _status(score, threshold),
+            f"{len(functions)} functions, {len(code)} modules, {len(cycles)} import cycles",
+            {
+                "components": {k: round(v, 1) for k, v in parts.items()},
+                "cycle_penalty": penalty,
+                "mean_cyclomatic_complexity": round(mean_cc, 2),
+                "mean_maintainability_index": round(mean_mi, 1) if mean_mi is not None else None,
+                "limits": {
+                    "max_complexity": s.max_complexity,
+                    "max_function_lines": s.max_function_lines,
+                    "max_module_lines": s.max_module_lines,
+                },
+                "too_complex": [f"{rel}:{f.line} {f.name} (cc {f.complexity})" for rel, f in complex_],
+                "too_long_functions": [f"{rel}:{f.line} {f.name} ({f.lines} lines)" for rel, f in long_],
+                "too_long_modules": [f"{m.rel} ({m.loc} lines)" for m in big_modules],
+                "low_maintainability": [f"{m.rel} (MI {m.maintainability})" for m in measured if m.maintainability < MI_RANK_A],
+                "import_cycles": [" -> ".join(c.modules) for c in cycles],
+            },
+        )

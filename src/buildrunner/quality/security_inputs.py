@@ -1,0 +1,89 @@
+"""Security findings for the gate and the gap analysis, from BuildRunner's own scanners.
+
+Secrets come from `security.scanner.SecretScanner` (already masked: full values never
+leave it), SQL injection risks from `security.sql_detector.SQLInjectionDetector`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ScannerUnavailable(Exception):
+    """The security scanners are not installed in this build."""
+
+
+@dataclass(frozen=True)
+class SecurityFinding:
+    """One finding, reduced to what the gate and the gap report need."""
+
+    path: str
+    line: int
+    kind: str  # "secret" | "sql-injection"
+    severity: str  # "high" | "medium" | "low"
+    title: str
+    detail: str
+
+
+def _relative(root: Path, path: object) -> str:
+    p = Path(str(path))
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _severity(value: object, default: str) -> str:
+    text = str(getattr(value, "value", value) or default).lower()
+    return text if text in {"high", "medium", "low"} else default
+
+
+def scan_security(root: str) -> list[SecurityFinding]:
+    """Secrets and SQL injection risks anywhere in the project (both scanners honour .gitignore).
+
+    Runs in a worker process, so it takes plain paths and builds its own Project.
+    """
+    try:
+        from buildrunner.security.scanner import SecretScanner
+        from buildrunner.security.sql_detector import SQLInjectionDetector
+    except ImportError as exc:
+        raise ScannerUnavailable(str(exc)) from None
+    from buildrunner.project import Project
+
+    base = Path(root)
+    findings: list[SecurityFinding] = []
+    with Project(base) as project:
+        for match in SecretScanner(project).scan_directory(base, recursive=True):
+            findings.append(
+                SecurityFinding(
+                    path=_relative(base, match.file_path),
+                    line=int(match.line_number),
+                    kind="secret",
+                    severity=_severity(getattr(match, "severity", None), "high"),
+                    title=f"hardcoded {match.secret_type}",
+                    detail=str(match.masked_value),
+                )
+            )
+        for issue in SQLInjectionDetector(project).check_directory(base, recursive=True):
+            findings.append(
+                SecurityFinding(
+                    path=_relative(base, issue.file_path),
+                    line=int(issue.line_number),
+                    kind="sql-injection",
+                    severity=_severity(issue.severity, "medium"),
+                    title=str(issue.description),
+                    detail=str(getattr(issue, "recommendation", "") or ""),
+                )
+            )
+    return sorted(findings, key=lambda f: (f.path, f.line, f.kind, f.title))
+
+
+def security_or_none(root: str) -> list[SecurityFinding] | None:
+    """The scanners' findings, or None when they are not installed (then reported as not analysed)."""
+    try:
+        return scan_security(root)
+    except ScannerUnavailable:
+        return None

@@ -1,0 +1,229 @@
+"""The source files of a project: which ones count, what language, which module each one is.
+
+Both the quality gate and the gap analysis read the same file set, so they agree on
+what "the code" is: `.gitignore` files (every level) are honoured with pathspec,
+virtual environments, build output and caches are skipped, and `quality.exclude`
+patterns (gitignore syntax) drop more.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+# Directories that never hold the project's own code.
+SKIP_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".buildrunner", ".venv", "venv", ".env", "env", ".tox", ".nox",
+        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules",
+        "build", "dist", "site-packages", ".eggs", "htmlcov",
+    }
+)
+
+# Languages we recognise but do not analyse in depth.
+OTHER_LANGUAGES = {
+    ".js": "JavaScript", ".jsx": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript",
+    ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go", ".rs": "Rust", ".java": "Java",
+    ".kt": "Kotlin", ".rb": "Ruby", ".php": "PHP", ".c": "C", ".h": "C", ".cc": "C++",
+    ".cpp": "C++", ".hpp": "C++", ".cs": "C#", ".swift": "Swift", ".scala": "Scala", ".sh": "Shell",
+}
+
+TEST_DIR_NAMES = frozenset({"test", "tests", "testing"})
+
+# Below this many files the cost of starting worker processes outweighs the gain.
+PARALLEL_MIN_FILES = 40
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One Python file of the project."""
+
+    path: Path
+    rel: str
+    module: str
+    is_test: bool
+    is_package: bool
+
+
+@dataclass
+class LanguageCount:
+    """Files of a language we count but do not analyse."""
+
+    language: str
+    files: int = 0
+    lines: int = 0
+
+
+@dataclass
+class SourceSet:
+    """Every file of the project that the gate and the gap analysis look at."""
+
+    root: Path
+    python: list[SourceFile] = field(default_factory=list)
+    other: dict[str, LanguageCount] = field(default_factory=dict)
+
+    @property
+    def modules(self) -> dict[str, SourceFile]:
+        """Module name -> file (first in path order wins when two files claim a name)."""
+        found: dict[str, SourceFile] = {}
+        for src in self.python:
+            found.setdefault(src.module, src)
+        return found
+
+    @property
+    def local_top_names(self) -> set[str]:
+        """Top-level import names the project itself provides."""
+        return {src.module.split(".")[0] for src in self.python}
+
+
+def is_test_path(rel: str) -> bool:
+    """Test code by the usual pytest/unittest conventions (a tests folder, test_*.py, *_test.py)."""
+    parts = rel.split("/")
+    name = parts[-1]
+    return (
+        any(p in TEST_DIR_NAMES for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def module_name(path: Path, root: Path) -> str:
+    """The dotted name Python imports `path` as: walk up while folders are packages."""
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.parent
+    while folder != root and (folder / "__init__.py").is_file() and folder != folder.parent:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts) or path.parent.name
+
+
+def _is_venv(folder: Path) -> bool:
+    return (folder / "pyvenv.cfg").is_file()
+
+
+def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, str]]:
+    """Every project file as (path, path relative to root), honouring .gitignore at every level.
+
+    The ignore rules are the security scanner's (`security.files.IgnoreRules`), so every
+    BuildRunner command agrees on which files are ignored.
+    """
+    import pathspec
+
+    from buildrunner.security.files import IgnoreRules
+
+    extra = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    rules = IgnoreRules(root)
+
+    def ignored(rel: str, is_dir: bool) -> bool:
+        return extra.match_file(rel + "/" if is_dir else rel) or rules.ignored(rel, is_dir)
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        rel_dir = "" if here == root else here.relative_to(root).as_posix()
+        rules.enter(rel_dir, here)
+        prefix = rel_dir + "/" if rel_dir else ""
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and not _is_venv(here / d)
+            and not ignored(prefix + d, True)
+        )
+        for name in sorted(filenames):
+            rel = prefix + name
+            if not ignored(rel, False):
+                yield here / name, rel
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
+def collect_sources(root: Path, exclude: Iterable[str] = ()) -> SourceSet:
+    """The Python files (with module names) and the other languages' file and line counts."""
+    root = root.resolve()
+    found = SourceSet(root=root)
+    for path, rel in iter_files(root, exclude):
+        suffix = path.suffix.lower()
+        if suffix == ".py":
+            found.python.append(
+                SourceFile(
+                    path=path,
+                    rel=rel,
+                    module=module_name(path, root),
+                    is_test=is_test_path(rel),
+                    is_package=path.name == "__init__.py",
+                )
+            )
+        elif suffix in OTHER_LANGUAGES:
+            language = OTHER_LANGUAGES[suffix]
+            count = found.other.setdefault(language, LanguageCount(language))
+            count.files += 1
+            count.lines += _count_lines(path)
+    return found
+
+
+def project_sources(project: "Project") -> SourceSet:
+    """The project's source set with its configured excludes."""
+    return collect_sources(project.paths.root, project.config.quality.exclude)
+
+
+def parallel_map(
+    func: Callable[[T], R],
+    items: list[T],
+    progress: ProgressCallback | None = None,
+    *,
+    side_jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]] = (),
+) -> tuple[list[R], list[Any]]:
+    """`func` over `items` on every core (results in order), plus long whole-project `side_jobs` alongside.
+
+    Small inputs run in-process: starting workers costs more than it saves.
+    """
+    total = len(items)
+    cpus = os.cpu_count() or 1
+    if cpus < 2 or total < PARALLEL_MIN_FILES:
+        side_results = [job(*args) for job, args in side_jobs]
+        results = []
+        for done, item in enumerate(items, 1):
+            results.append(func(item))
+            if progress:
+                progress(done, total)
+        return results, side_results
+    chunk = max(1, min(32, total // (cpus * 8) or 1))
+    with ProcessPoolExecutor(max_workers=cpus) as pool:
+        side_futures = [pool.submit(job, *args) for job, args in side_jobs]
+        results = []
+        for done, result in enumerate(pool.map(func, items, chunksize=chunk), 1):
+            results.append(result)
+            if progress and (done % chunk == 0 or done == total):
+                progress(done, total)
+        side_results = [future.result() for future in side_futures]
+    return results, side_results
+
+
+def read_source(path: Path) -> str | None:
+    """The file's text decoded as Python does (PEP 263 coding cookie), or None if unreadable."""
+    from importlib.util import decode_source
+
+    try:
+        return decode_source(path.read_bytes())
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
+        return None

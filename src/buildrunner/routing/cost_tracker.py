@@ -1,0 +1,443 @@
+"""What each model call cost, persisted in the store; summaries and budgets over it.
+
+The parallel runner records every agent run here and asks `remaining_budget()` /
+`would_exceed()` before routing more work, so budgets hold across workers and machines
+(they all write the same `cost_records` table).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+from buildrunner.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+    from buildrunner.routing.models import ModelInfo
+    from buildrunner.store import Store
+
+PERIODS: tuple[str, ...] = ("day", "week", "month", "all")
+BUDGET_PERIODS: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
+_LATENCY_WINDOW_S = 7 * 86400
+# Source of Claude Code agent runs; migration 0002 keeps their durations out of model latency.
+AGENT_SOURCE = "claude-code"
+# (input, output, cache read, cache write) token keys in each usage format we ingest.
+ANTHROPIC_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+CLAUDE_CODE_USAGE_KEYS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheCreationInputTokens")
+
+
+@dataclass
+class CostRecord:
+    """One stored request (or, for a multi-model agent run, the total with its `parts`)."""
+
+    id: int | None
+    ts: float
+    model: str
+    model_id: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost: float
+    latency_ms: float | None
+    session_id: str | None
+    task_id: str | None
+    source: str
+    parts: list["CostRecord"] = field(default_factory=list)
+
+
+@dataclass
+class CostSummary:
+    """The spec's summary for one period, plus per-model request counts and the period's budget."""
+
+    period: str
+    total_cost: float
+    request_count: int
+    by_model: dict[str, float]
+    by_day: dict[str, float]
+    avg_cost_per_request: float
+    requests_by_model: dict[str, int] = field(default_factory=dict)
+    since: float | None = None
+    budget_limit: float | None = None
+    budget_remaining: float | None = None
+
+
+RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CostRecord) if f.name != "parts")
+_EVER = -1e308  # "since the beginning" for period="all", valid on both engines
+BUCKET_S = 900  # cost_rollup granularity (migration 0002); divides every real UTC offset
+
+
+def _since(period: str, at: float | None = None) -> float:
+    start = period_start(period, at)
+    return _EVER if start is None else start
+
+
+def _bucket(start: float | None) -> int:
+    """The first cost_rollup bucket at or after `start` (None: all of them)."""
+    return -(2**62) if start is None else math.ceil(start / BUCKET_S)
+
+
+def period_start(period: str, at: float | None = None) -> float | None:
+    """Epoch seconds where the current local calendar day / week (Monday) / month began; None for all."""
+    if period not in PERIODS:
+        raise ConfigError(f"period {period!r} is not known", hint=f"use one of: {', '.join(PERIODS)}")
+    if period == "all":
+        return None
+    local = dt.datetime.fromtimestamp(at if at is not None else _now()).astimezone()
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start -= dt.timedelta(days=start.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+def _now() -> float:
+    from buildrunner.store import now
+
+    return now()
+
+
+def _utc_offset(at: float) -> float:
+    """Seconds the local zone is ahead of UTC (so days in summaries are local days)."""
+    offset = dt.datetime.fromtimestamp(at).astimezone().utcoffset()
+    return offset.total_seconds() if offset else 0.0
+
+
+def _count(name: str, value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+        raise ConfigError(f"{name}={value!r}: must be a non-negative token count", hint="pass 0 or a positive integer")
+    return int(value)
+
+
+def _amount(name: str, value: Any, unit: str = "USD") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name}={value!r}: must be a non-negative number ({unit})", hint="pass 0 or a positive number")
+    return float(value)
+
+
+class CostTracker:
+    """Records request costs in the project's store and answers budget questions."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        if project is None:
+            from buildrunner.project import Project
+
+            project = Project()
+        self._project = project
+        self._models: dict[str, ModelInfo] | None = None
+
+    @property
+    def _store(self) -> "Store":
+        return self._project.store
+
+    def _catalogue(self) -> dict[str, "ModelInfo"]:
+        if self._models is None:
+            from buildrunner.routing.models import catalogue
+
+            self._models = catalogue(self._project)
+        return self._models
+
+    def _price(self, model: str) -> tuple[str, str, "ModelInfo | None"]:
+        """(tier or model name to record, concrete model id, prices) for a tier or model id."""
+        from buildrunner.routing.models import price_of_unconfigured, tier_of
+
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError("model is empty", hint="pass a tier (haiku/sonnet/opus) or a model id")
+        info = tier_of(model, self._catalogue())
+        if info is not None:
+            concrete = info.model_id if model.strip().lower() == info.tier else model.strip()
+            return info.tier, concrete, info
+        try:
+            return model.strip(), model.strip(), price_of_unconfigured(model.strip())
+        except ConfigError:
+            return model.strip(), model.strip(), None
+
+    # --- recording -------------------------------------------------------------------------
+
+    def track_request(
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        latency_ms: float | None = None,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cost: float | None = None,
+        session_id: str | None = None,
+        task_id: str | None = None,
+        source: str = "api",
+        ts: float | None = None,
+    ) -> CostRecord:
+        """Store one request; its cost is computed from the model's prices unless `cost` is known."""
+        from buildrunner.routing.models import cost_of, known_models_hint
+
+        name, model_id, info = self._price(model)
+        fresh, output = _count("input_tokens", input_tokens), _count("output_tokens", output_tokens)
+        cache_read, cache_write = _count("cache_read_tokens", cache_read_tokens), _count("cache_write_tokens", cache_write_tokens)
+        if cost is None:
+            if info is None:
+                raise ConfigError(f"unknown model {model!r} and no cost given", hint=known_models_hint(self._catalogue()))
+            cost = cost_of(info, fresh, output, cache_read, cache_write)
+        if latency_ms is not None:
+            latency_ms = _amount("latency_ms", latency_ms, "milliseconds")
+        record = CostRecord(
+            id=None,
+            ts=_now() if ts is None else float(ts),
+            model=name,
+            model_id=model_id,
+            cost=_amount("cost", cost),
+            latency_ms=latency_ms,
+            session_id=session_id,
+            task_id=task_id,
+            source=source,
+            input_tokens=fresh,
+            output_tokens=output,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+        )
+        return self._insert(record)
+
+    def _insert(self, record: CostRecord) -> CostRecord:
+        params = {f: getattr(record, f) for f in RECORD_COLUMNS if f != "id"}
+        with self._store.transaction():
+            row = self._store.fetchone(self._store.query("routing", "insert_cost"), params)
+        if row is None:
+            raise StoreError("cost record was not stored", hint="check the database is writable")
+        record.id = int(row["id"])
+        return record
+
+    def _track_usage(
+        self,
+        model: str,
+        usage: Mapping[str, Any],
+        keys: tuple[str, str, str, str],
+        latency_ms: float | None,
+        cost: Any,
+        source: str,
+        session_id: str | None,
+        task_id: str | None,
+        ts: float | None = None,
+    ) -> CostRecord:
+        """Store a usage object whose (input, output, cache read, cache write) counts sit under `keys`."""
+        usage = _as_dict(usage)
+        fresh, output, cache_read, cache_write = (usage.get(k) or 0 for k in keys)
+        return self.track_request(
+            model,
+            fresh,
+            output,
+            latency_ms,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            cost=cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+            session_id=session_id,
+            task_id=task_id,
+            source=source,
+            ts=ts,
+        )
+
+    def track_anthropic_usage(
+        self,
+        model: str,
+        usage: Mapping[str, Any],
+        latency_ms: float | None = None,
+        *,
+        session_id: str | None = None,
+        task_id: str | None = None,
+    ) -> CostRecord:
+        """Store an Anthropic Messages API `usage` object (dict or SDK model)."""
+        return self._track_usage(model, usage, ANTHROPIC_USAGE_KEYS, latency_ms, None, "anthropic", session_id, task_id)
+
+    def track_claude_code_result(
+        self,
+        result: Mapping[str, Any],
+        *,
+        model: str | None = None,
+        session_id: str | None = None,
+        task_id: str | None = None,
+    ) -> CostRecord:
+        """Store a Claude Code `--output-format json` result: one row per model in `modelUsage`.
+
+        The returned record carries the run's totals (`total_cost_usd` wins over the parts'
+        sum) and the stored rows in `parts`; its `model` is the model that cost the most.
+        Without `modelUsage`, one row for `model` (default: the config's default tier).
+        """
+        if not isinstance(result, Mapping):
+            raise ConfigError("Claude Code result is not a JSON object", hint="run the agent with --output-format json")
+        latency = result.get("duration_ms")
+        latency = float(latency) if isinstance(latency, (int, float)) and latency >= 0 else None
+        per_model = result.get("modelUsage") if isinstance(result.get("modelUsage"), Mapping) else {}
+        total = result.get("total_cost_usd")
+        if not per_model:
+            chosen = model or self._project.config.routing.default_model
+            return self._track_usage(chosen, result.get("usage") or {}, ANTHROPIC_USAGE_KEYS, latency, total, AGENT_SOURCE, session_id, task_id)
+        # One timestamp and a fixed order (by the name recorded), so concurrent runs take the
+        # rollup's row locks in the same order on PostgreSQL and cannot deadlock.
+        stamp = _now()
+        ordered = sorted(per_model.items(), key=lambda item: (self._price(str(item[0]))[0], str(item[0])))
+        with self._store.transaction():
+            parts = [
+                self._track_usage(
+                    str(model_id),
+                    raw,
+                    CLAUDE_CODE_USAGE_KEYS,
+                    latency if len(per_model) == 1 else None,
+                    _as_dict(raw).get("costUSD"),
+                    AGENT_SOURCE,
+                    session_id,
+                    task_id,
+                    stamp,
+                )
+                for model_id, raw in ordered
+            ]
+        if len(parts) == 1:
+            return parts[0]
+        main = max(parts, key=lambda p: p.cost)
+        return CostRecord(
+            id=None,
+            ts=main.ts,
+            model=main.model,
+            model_id=main.model_id,
+            input_tokens=sum(p.input_tokens for p in parts),
+            output_tokens=sum(p.output_tokens for p in parts),
+            cache_read_tokens=sum(p.cache_read_tokens for p in parts),
+            cache_write_tokens=sum(p.cache_write_tokens for p in parts),
+            cost=float(total) if isinstance(total, (int, float)) else sum(p.cost for p in parts),
+            latency_ms=latency,
+            session_id=session_id,
+            task_id=task_id,
+            source=AGENT_SOURCE,
+            parts=parts,
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get_summary(self, period: str = "day") -> CostSummary:
+        """Totals, per model and per local day, for the current period (aggregated in SQL)."""
+        at = _now()
+        start = period_start(period, at)
+        rows = self._store.fetchall(
+            self._store.query("routing", "cost_by_day_and_model"),
+            {"bucket": _bucket(start), "offset": _utc_offset(at)},
+        )
+        by_model: dict[str, float] = {}
+        requests_by_model: dict[str, int] = {}
+        by_day: dict[str, float] = {}
+        for row in rows:
+            cost = float(row["cost"] or 0)
+            by_model[row["model"]] = by_model.get(row["model"], 0.0) + cost
+            requests_by_model[row["model"]] = requests_by_model.get(row["model"], 0) + int(row["requests"])
+            day = (dt.date(1970, 1, 1) + dt.timedelta(days=int(row["day"]))).isoformat()
+            by_day[day] = by_day.get(day, 0.0) + cost
+        total = sum(by_model.values())
+        count = sum(requests_by_model.values())
+        limit = self.budget_limit(period) if period in BUDGET_PERIODS else None
+        return CostSummary(
+            period=period,
+            total_cost=round(total, 6),
+            request_count=count,
+            by_model={k: round(v, 6) for k, v in sorted(by_model.items(), key=lambda kv: _tier_order(kv[0]))},
+            by_day={k: round(v, 6) for k, v in sorted(by_day.items())},
+            avg_cost_per_request=round(total / count, 6) if count else 0.0,
+            requests_by_model=dict(sorted(requests_by_model.items(), key=lambda kv: _tier_order(kv[0]))),
+            since=start,
+            budget_limit=limit,
+            budget_remaining=max(0.0, limit - total) if limit is not None else None,
+        )
+
+    def iter_records(self, period: str = "all", page: int = 5000) -> Iterator[CostRecord]:
+        """The period's records in insertion order, fetched a page at a time."""
+        sql = self._store.query("routing", "records_page")
+        params = {"start": _since(period), "after": -1, "page": page}
+        while True:
+            rows = self._store.fetchall(sql, params)
+            for row in rows:
+                yield CostRecord(**{k: row[k] for k in RECORD_COLUMNS})
+            if len(rows) < page:
+                return
+            params["after"] = rows[-1]["id"]
+
+    def records(self, period: str = "all") -> list[CostRecord]:
+        return list(self.iter_records(period))
+
+    def export_csv(self, path: str | Path, period: str = "month") -> int:
+        """Write the period's records to `path` (one row per request) atomically; returns the row count."""
+        target = Path(path)
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            with tmp.open("w", newline="", encoding="utf-8") as fh:
+                count = write_csv(fh, self.iter_records(period))
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ConfigError(f"{target}: cannot write the CSV ({exc.strerror})", hint="choose a writable path") from None
+        return count
+
+    def observed_latency(self) -> dict[str, float]:
+        """Mean latency per tier over the last week of cost records that carried one."""
+        rows = self._store.fetchall(self._store.query("routing", "observed_latency"), {"bucket": _bucket(_now() - _LATENCY_WINDOW_S)})
+        return {row["model"]: float(row["latency_ms"]) for row in rows if row["latency_ms"] is not None}
+
+    # --- budgets ---------------------------------------------------------------------------
+
+    def spent(self, period: str = "day") -> float:
+        value = self._store.scalar(self._store.query("routing", "spent_since"), {"bucket": _bucket(period_start(period))})
+        return float(value or 0.0)
+
+    def budget_limit(self, period: str) -> float | None:
+        """The configured limit for day/week/month; None when it is 0 (no limit)."""
+        if period not in BUDGET_PERIODS:
+            raise ConfigError(f"period {period!r} has no budget", hint="use day, week or month")
+        value = getattr(self._project.config.routing.cost_limits, BUDGET_PERIODS[period])
+        return float(value) if value else None
+
+    def remaining_budget(self, period: str | None = None) -> float | None:
+        """USD left in the period's budget (the tightest of all when `period` is None); None = no limit."""
+        periods = [period] if period is not None else list(BUDGET_PERIODS)
+        left = [limit - self.spent(p) for p in periods if (limit := self.budget_limit(p)) is not None]
+        return max(0.0, min(left)) if left else None
+
+    def would_exceed(self, amount: float, period: str | None = None) -> bool:
+        """Would spending `amount` more break a budget? The runner asks before each agent run."""
+        amount = _amount("amount", amount)
+        periods = [period] if period is not None else list(BUDGET_PERIODS)
+        for p in periods:
+            limit = self.budget_limit(p)
+            if limit is not None and self.spent(p) + amount > limit:
+                return True
+        return False
+
+
+def _tier_order(name: str) -> tuple[int, str]:
+    from buildrunner.routing.models import TIERS
+
+    return (TIERS.index(name) if name in TIERS else len(TIERS), name)
+
+
+def write_csv(fh: Any, records: Iterable[CostRecord]) -> int:
+    """One CSV for records, used by `export_csv` and `br routing costs --format csv`; returns the row count."""
+    writer = csv.writer(fh)
+    rest = RECORD_COLUMNS[2:]
+    writer.writerow(["id", "timestamp_utc", *rest])
+    count = 0
+    for r in records:
+        stamp = dt.datetime.fromtimestamp(r.ts, dt.timezone.utc).isoformat(timespec="seconds")
+        writer.writerow([r.id, stamp, *("" if getattr(r, c) is None else getattr(r, c) for c in rest)])
+        count += 1
+    return count
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    raise ConfigError(f"usage {value!r} is not an object", hint="pass the response's usage dict")

@@ -1,0 +1,196 @@
+"""Pick the cheapest tier capable enough for a task that fits its cost and time limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from buildrunner.errors import ConfigError, RoutingError
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+    from buildrunner.routing.models import ModelInfo
+
+
+@dataclass
+class ModelSelection:
+    """The chosen tier with its estimates and whether each limit is met."""
+
+    name: str
+    model_id: str
+    estimated_cost: float
+    estimated_time_minutes: int
+    reasoning: list[str]
+    meets_cost_limit: bool
+    meets_time_limit: bool
+    complexity: ComplexityResult
+    cost_limit: float | None = None
+    time_limit: float | None = None
+    forced: bool = False
+    alternatives: list[dict[str, object]] = field(default_factory=list)
+
+
+def usd(amount: float) -> str:
+    """Dollars for people: cents, or four significant digits below a cent."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4g}"
+
+
+def _check_limit(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigError(f"{name}={value!r}: not a number", hint=f"pass {name} as a number such as 0.50")
+    if value < 0:
+        raise ConfigError(f"{name}={value}: cannot be negative", hint=f"pass 0 or a positive {name}")
+    return float(value)
+
+
+class ModelSelector:
+    """Routes a task to a tier; `select_model` is called by the parallel runner for each prompt task."""
+
+    def __init__(self, project: "Project | None" = None, *, estimator: ComplexityEstimator | None = None) -> None:
+        if project is None:
+            from buildrunner.project import Project
+
+            project = Project()
+        self._project = project
+        self._estimator = estimator or ComplexityEstimator(project)
+
+    def select_model(
+        self,
+        task_description: str,
+        complexity_score: int | None = None,
+        cost_limit: float | None = None,
+        time_limit: float | None = None,
+        model: str | None = None,
+    ) -> ModelSelection:
+        """The cheapest capable tier within both limits; RoutingError naming the limit when none fits."""
+        from buildrunner.routing.models import catalogue, resolve_model
+
+        cost_limit = _check_limit("cost_limit", cost_limit)
+        time_limit = _check_limit("time_limit", time_limit)
+        if complexity_score is None:
+            complexity = self._estimator.estimate(task_description)
+        else:
+            if isinstance(complexity_score, bool) or not isinstance(complexity_score, (int, float)) or not 0 <= complexity_score <= 100:
+                raise ConfigError(f"complexity_score={complexity_score!r}: must be a number from 0 to 100", hint="omit it to estimate from the description")
+            complexity = self._estimator.result_for(task_description, int(round(complexity_score)), [])
+        score = complexity.complexity_score
+        models = catalogue(self._project)
+        options = [self._option(m, complexity, cost_limit, time_limit) for m in models.values()]
+        alternatives = [o.summary() for o in options]
+
+        if model is not None:
+            forced = resolve_model(model, self._project)
+            chosen = next(o for o in options if o.model.tier == forced.tier)
+            reasons = [f"{forced.tier} forced by --model"]
+            if not chosen.capable:
+                reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
+            return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives)
+
+        capable = [o for o in options if o.capable] or options[-1:]
+        fitting = [o for o in capable if o.meets_cost and o.meets_time]
+        if not fitting:
+            message, hint = _no_fit(capable, cost_limit, time_limit, score)
+            raise RoutingError(message, hint=hint)
+        default = self._project.config.routing.default_model
+        pick = fitting[0]
+        reasons = [f"complexity {score} ({complexity.complexity_level}): {pick.model.tier} is the cheapest tier trusted with it"]
+        if not self._project.config.routing.cost_optimization:
+            tiers = list(models)
+            preferred = [o for o in fitting if tiers.index(o.model.tier) >= tiers.index(default)]
+            if preferred:
+                pick = preferred[0]
+                reasons = [f"cost optimisation is off: default tier {default} (or the next capable one) is used"]
+        skipped = [o.model.tier for o in capable if o not in fitting and capable.index(o) < capable.index(pick)]
+        if skipped:
+            reasons.append(f"{', '.join(skipped)} skipped: over the limits")
+        if cost_limit is not None:
+            reasons.append(f"estimated {usd(pick.cost)} within the {usd(cost_limit)} cost limit")
+        if time_limit is not None:
+            reasons.append(f"estimated {pick.minutes} min within the {time_limit:g} min time limit")
+        return pick.selection(complexity, cost_limit, time_limit, reasons, alternatives=alternatives)
+
+    @staticmethod
+    def _option(model: "ModelInfo", complexity: ComplexityResult, cost_limit: float | None, time_limit: float | None) -> "_Option":
+        cost = round(estimate_cost(complexity.complexity_score, model), 4)
+        minutes = max(1, int(round(complexity.estimated_time_minutes * model.time_factor)))
+        return _Option(
+            model=model,
+            cost=cost,
+            minutes=minutes,
+            capable=model.max_complexity >= complexity.complexity_score,
+            meets_cost=cost_limit is None or cost <= cost_limit,
+            meets_time=time_limit is None or minutes <= time_limit,
+        )
+
+
+@dataclass
+class _Option:
+    model: "ModelInfo"
+    cost: float
+    minutes: int
+    capable: bool
+    meets_cost: bool
+    meets_time: bool
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "name": self.model.tier,
+            "model_id": self.model.model_id,
+            "estimated_cost": self.cost,
+            "estimated_time_minutes": self.minutes,
+            "capable": self.capable,
+            "meets_cost_limit": self.meets_cost,
+            "meets_time_limit": self.meets_time,
+        }
+
+    def selection(
+        self,
+        complexity: ComplexityResult,
+        cost_limit: float | None,
+        time_limit: float | None,
+        reasoning: list[str],
+        *,
+        forced: bool = False,
+        alternatives: list[dict[str, object]],
+    ) -> ModelSelection:
+        return ModelSelection(
+            name=self.model.tier,
+            model_id=self.model.model_id,
+            estimated_cost=self.cost,
+            estimated_time_minutes=self.minutes,
+            reasoning=reasoning,
+            meets_cost_limit=self.meets_cost,
+            meets_time_limit=self.meets_time,
+            complexity=complexity,
+            cost_limit=cost_limit,
+            time_limit=time_limit,
+            forced=forced,
+            alternatives=alternatives,
+        )
+
+
+def _no_fit(capable: list[_Option], cost_limit: float | None, time_limit: float | None, score: int) -> tuple[str, str]:
+    """(message, hint) naming the limit that cannot be met and the closest option.
+
+    Only called when some option misses a limit, so the limit it misses is set.
+    """
+    cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
+    if not any(o.meets_cost for o in capable):
+        closest = min(capable, key=lambda o: o.cost)
+        message = f"no model capable of complexity {score} fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
+        hint = f"raise --cost-limit to at least {closest.cost:.4g} or force a tier with --model"
+    elif not any(o.meets_time for o in capable):
+        closest = min(capable, key=lambda o: o.minutes)
+        message = f"no model capable of complexity {score} fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
+        hint = f"raise --time-limit to at least {closest.minutes} or split the task"
+    else:
+        closest = min(capable, key=lambda o: (o.cost, o.minutes))
+        message = (
+            f"no model capable of complexity {score} fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
+            f"closest is {closest.model.tier} at {usd(closest.cost)}, {closest.minutes} min"
+        )
+        hint = "raise one of the limits or force a tier with --model"
+    return message, hint

@@ -1,0 +1,174 @@
+"""The model catalogue: tiers from config, prices from genai-prices unless config pins them.
+
+One place answers "which concrete model is `sonnet`", "what does it cost per million
+tokens" and "what did this request cost"; everything else in routing asks here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from buildrunner.errors import ConfigError
+from buildrunner.routing.settings import TierSettings
+
+if TYPE_CHECKING:
+    from buildrunner.config import Config
+    from buildrunner.project import Project
+
+TIERS: tuple[str, ...] = ("haiku", "sonnet", "opus")
+TIER_USE: dict[str, str] = {
+    "haiku": "Simple tasks, refactoring, documentation",
+    "sonnet": "Moderate complexity, feature development",
+    "opus": "Critical bugs, complex architecture, production issues",
+}
+PROVIDER = "anthropic"
+_PRICE_PROBE_TOKENS = 1000  # below every long-context tier, so we read the base rate
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A tier and its concrete model, with prices in USD per million tokens."""
+
+    tier: str
+    model_id: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float
+    cache_write_per_mtok: float
+    typical_latency_ms: float
+    max_complexity: int = 100
+    time_factor: float = 1.0
+    price_source: str = "genai-prices"
+    latency_source: str = "config"
+
+
+@lru_cache(maxsize=64)
+def _genai_rates(model_id: str) -> tuple[float, float, float, float]:
+    """(input, output, cache read, cache write) per MTok from genai-prices' bundled snapshot."""
+    from genai_prices import Usage, calc_price
+
+    def rate(**tokens: int) -> float:
+        try:
+            calc = calc_price(Usage(**tokens), model_id, provider_id=PROVIDER)
+        except LookupError:
+            raise ConfigError(
+                f"model {model_id!r}: no price known to genai-prices",
+                hint="fix routing.models.<tier>.model_id or set its *_per_mtok prices in .buildrunner/config.json",
+            ) from None
+        return float(calc.total_price) * 1_000_000 / _PRICE_PROBE_TOKENS
+
+    n = _PRICE_PROBE_TOKENS
+    return (
+        rate(input_tokens=n),
+        rate(output_tokens=n),
+        rate(input_tokens=n, cache_read_tokens=n),
+        rate(input_tokens=n, cache_write_tokens=n),
+    )
+
+
+def _info(tier: str, settings: TierSettings) -> ModelInfo:
+    pinned = (settings.input_per_mtok, settings.output_per_mtok, settings.cache_read_per_mtok, settings.cache_write_per_mtok)
+    if all(p is not None for p in pinned):
+        rates = tuple(float(p) for p in pinned)  # type: ignore[arg-type]
+        source = "config"
+    else:
+        looked_up = _genai_rates(settings.model_id)
+        rates = tuple(float(p) if p is not None else q for p, q in zip(pinned, looked_up))
+        source = "config+genai-prices" if any(p is not None for p in pinned) else "genai-prices"
+    return ModelInfo(
+        tier=tier,
+        model_id=settings.model_id,
+        input_per_mtok=rates[0],
+        output_per_mtok=rates[1],
+        cache_read_per_mtok=rates[2],
+        cache_write_per_mtok=rates[3],
+        typical_latency_ms=settings.typical_latency_ms,
+        max_complexity=settings.max_complexity,
+        time_factor=settings.time_factor,
+        price_source=source,
+    )
+
+
+def _config(source: "Project | Config | None") -> "Config":
+    if source is None:
+        from buildrunner.project import Project
+
+        return Project().config
+    if hasattr(source, "routing"):
+        return source  # type: ignore[return-value]
+    return source.config  # type: ignore[union-attr]
+
+
+def catalogue(source: "Project | Config | None" = None, observed_latency: dict[str, float] | None = None) -> dict[str, ModelInfo]:
+    """The tiers, cheapest first, for a project or a config (default: the current project).
+
+    `observed_latency` (tier -> ms, e.g. from `CostTracker.observed_latency()`) replaces the
+    configured typical latency where telemetry has data.
+    """
+    models = _config(source).routing.models
+    out: dict[str, ModelInfo] = {}
+    for tier in TIERS:
+        info = _info(tier, getattr(models, tier))
+        if observed_latency and observed_latency.get(tier):
+            info = replace(info, typical_latency_ms=float(observed_latency[tier]), latency_source="telemetry")
+        out[tier] = info
+    return out
+
+
+def resolve_model(name: str, source: "Project | Config | None" = None) -> ModelInfo:
+    """A tier name or a concrete model id (a dated snapshot of a configured id too) -> its ModelInfo."""
+    return _resolve(name, catalogue(source))
+
+
+def _resolve(name: str, models: dict[str, ModelInfo]) -> ModelInfo:
+    key = (name or "").strip().lower()
+    if key in models:
+        return models[key]
+    for info in models.values():
+        if key == info.model_id.lower() or key.startswith(info.model_id.lower() + "-"):
+            return info
+    raise ConfigError(f"unknown model {name!r}", hint=known_models_hint(models))
+
+
+def known_models_hint(models: dict[str, ModelInfo]) -> str:
+    return "use one of: " + ", ".join([*models, *(m.model_id for m in models.values())])
+
+
+def tier_of(model_id: str, models: dict[str, ModelInfo]) -> ModelInfo | None:
+    """The configured tier a concrete model id belongs to, if any."""
+    try:
+        return _resolve(model_id, models)
+    except ConfigError:
+        return None
+
+
+def price_of_unconfigured(model_id: str) -> ModelInfo:
+    """Prices for a model id no tier names (e.g. a sub-agent's model in a Claude Code result)."""
+    rates = _genai_rates(model_id)
+    return ModelInfo(model_id, model_id, *rates, typical_latency_ms=0.0)
+
+
+def cost_of(
+    model: ModelInfo,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> float:
+    """USD for one request; input tokens exclude cache reads and writes (Anthropic's convention)."""
+    for label, value in (
+        ("input_tokens", input_tokens),
+        ("output_tokens", output_tokens),
+        ("cache_read_tokens", cache_read_tokens),
+        ("cache_write_tokens", cache_write_tokens),
+    ):
+        if value < 0:
+            raise ConfigError(f"{label}={value}: token counts cannot be negative", hint="pass 0 or a positive count")
+    return (
+        input_tokens * model.input_per_mtok
+        + output_tokens * model.output_per_mtok
+        + cache_read_tokens * model.cache_read_per_mtok
+        + cache_write_tokens * model.cache_write_per_mtok
+    ) / 1_000_000

@@ -1,0 +1,99 @@
+"""The little git the security checks need: hooks folder, staged blobs, changed files.
+
+Staged content comes from the index (`git cat-file --batch`), never the working
+tree, so what is checked is exactly what would be committed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from buildrunner.errors import BuildRunnerError, NotFoundError
+
+SUBMODULE_MODE = "160000"
+SYMLINK_MODE = "120000"
+
+
+def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
+    """Run git in `cwd`; a failure becomes one clear error."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise NotFoundError("git is not installed", hint="install git and retry") from None
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        message = detail[-1] if detail else f"exit {proc.returncode}"
+        if "not a git repository" in message:
+            raise NotFoundError(f"{cwd}: not inside a git repository", hint="run `git init` first or pass --project") from None
+        raise BuildRunnerError(f"git {args[0]} failed in {cwd}: {message}")
+    return proc.stdout
+
+
+def repo_root(cwd: Path) -> Path:
+    return Path(git(cwd, "rev-parse", "--show-toplevel").decode().strip())
+
+
+def hooks_dir(cwd: Path) -> Path:
+    """The folder git runs hooks from: honours core.hooksPath and linked worktrees."""
+    out = git(cwd, "rev-parse", "--path-format=absolute", "--git-path", "hooks").decode().strip()
+    return Path(out)
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    path: str  # relative to the repository root, posix
+    data: bytes | None  # None when too big to read
+    size: int
+
+
+def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[StagedBlob]:
+    """Added, copied, modified and renamed files as staged in the index (submodules and symlinks left out)."""
+    names = git(cwd, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames").split(b"\0")
+    names = [n for n in names if n]
+    if not names:
+        return
+    top = repo_root(cwd)
+    entries = []
+    for record in git(top, "ls-files", "-s", "-z", "--", *[n.decode("utf-8", "surrogateescape") for n in names]).split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, sha, _stage = meta.decode().split()
+        if mode in (SUBMODULE_MODE, SYMLINK_MODE):
+            continue
+        entries.append((sha, path.decode("utf-8", "replace")))
+    if not entries:
+        return
+    sizes = git(top, "cat-file", "--batch-check=%(objectsize)", input="".join(f"{sha}\n" for sha, _ in entries).encode()).split()
+    wanted = [(sha, path, int(size)) for (sha, path), size in zip(entries, sizes)]
+    small = [(sha, path, size) for sha, path, size in wanted if size <= max_bytes]
+    for _, path, size in wanted:
+        if size > max_bytes:
+            yield StagedBlob(path, None, size)
+    if not small:
+        return
+    out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha, _, _ in small).encode())
+    pos = 0
+    for _sha, path, _size in small:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])
+        start = header_end + 1
+        yield StagedBlob(path, out[start : start + size], size)
+        pos = start + size + 1
+
+
+def changed_files(cwd: Path) -> list[Path]:
+    """Working-tree files that differ from HEAD plus untracked, not-ignored ones (absolute paths)."""
+    top = repo_root(cwd)
+    has_head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=top, capture_output=True).returncode == 0
+    names: set[bytes] = set()
+    if has_head:
+        names.update(git(top, "diff", "HEAD", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames").split(b"\0"))
+    else:
+        names.update(git(top, "ls-files", "-z", "--cached").split(b"\0"))
+    names.update(git(top, "ls-files", "-z", "--others", "--exclude-standard").split(b"\0"))
+    paths = [top / n.decode("utf-8", "surrogateescape") for n in names if n]
+    return sorted(p for p in paths if p.is_file())

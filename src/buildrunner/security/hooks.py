@@ -1,0 +1,109 @@
+"""The git pre-commit hook: install, inspect, remove, without ever losing someone else's hook."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildrunner.errors import BuildRunnerError
+from buildrunner.security.git import hooks_dir
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+HOOK_NAME = "pre-commit"
+MARKER = "# buildrunner-managed-hook"
+BACKUP_SUFFIX = ".br-backup"
+
+
+def hook_script(python: str = sys.executable) -> str:
+    """The hook: run `br security precommit` with this Python, or `br` from PATH if it moved."""
+    py = shlex.quote(python)
+    return (
+        "#!/bin/sh\n"
+        f"{MARKER}\n"
+        "# Installed by `br security hooks install`; remove with `br security hooks uninstall`.\n"
+        "# Blocks commits that stage secrets or SQL injection. Bypass once: git commit --no-verify\n"
+        f"if [ -x {py} ]; then\n"
+        f"    exec {py} -m buildrunner security precommit\n"
+        "fi\n"
+        "exec br security precommit\n"
+    )
+
+
+@dataclass(frozen=True)
+class HookStatus:
+    """`state`: installed (ours), foreign (someone else's), missing."""
+
+    state: str
+    path: str
+    permissions: str = ""
+    executable: bool = False
+    backup: str | None = None
+
+
+class HookManager:
+    """Manage BuildRunner's pre-commit hook in the repository's real hooks folder."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        if project is None:
+            from buildrunner.project import Project
+
+            project = Project()
+        self.project = project
+
+    @property
+    def path(self) -> Path:
+        return hooks_dir(self.project.paths.root) / HOOK_NAME
+
+    def status(self) -> HookStatus:
+        path = self.path
+        backup = path.with_name(HOOK_NAME + BACKUP_SUFFIX)
+        backup_s = str(backup) if backup.exists() else None
+        if not path.exists():
+            return HookStatus("missing", str(path), backup=backup_s)
+        mode = path.stat().st_mode
+        try:
+            ours = MARKER in path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            ours = False
+        return HookStatus("installed" if ours else "foreign", str(path), stat.filemode(mode), bool(mode & stat.S_IXUSR), backup_s)
+
+    def install(self, force: bool = False) -> HookStatus:
+        """Write our hook; a foreign hook is kept as `pre-commit.br-backup` and only replaced with `force`."""
+        current = self.status()
+        path = Path(current.path)
+        if current.state == "foreign":
+            if not force:
+                raise BuildRunnerError(
+                    f"{path} is a pre-commit hook BuildRunner did not install",
+                    hint="rerun with --force to replace it (it is kept as pre-commit.br-backup), or add `br security precommit` to it",
+                )
+            backup = path.with_name(HOOK_NAME + BACKUP_SUFFIX)
+            if backup.exists():
+                backup = path.with_name(f"{HOOK_NAME}{BACKUP_SUFFIX}.{int(time.time())}")
+            os.replace(path, backup)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{HOOK_NAME}.br-tmp")
+        tmp.write_text(hook_script(), encoding="utf-8")
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+        return self.status()
+
+    def uninstall(self) -> HookStatus:
+        """Remove our hook and put back the hook it replaced, if any; never touch a foreign hook."""
+        current = self.status()
+        path = Path(current.path)
+        if current.state == "foreign":
+            raise BuildRunnerError(f"{path} was not installed by BuildRunner; leaving it alone", hint="remove it yourself if you no longer want it")
+        if current.state == "installed":
+            path.unlink()
+            if current.backup:
+                os.replace(current.backup, path)
+        return self.status()

@@ -1,0 +1,75 @@
+"""Masking: the only form in which a secret ever leaves the scanner.
+
+Telemetry masks event text and the parallel runner masks captured task logs with
+`mask_secrets`; every report shows `mask_value` of a secret, never the value.
+"""
+
+from __future__ import annotations
+
+MIN_VISIBLE_LENGTH = 12
+HIDDEN = "****"
+
+
+def mask_value(value: str) -> str:
+    """First 4 + "..." + last 4 characters; "****" when the value is too short to show any of it."""
+    if len(value) < MIN_VISIBLE_LENGTH:
+        return HIDDEN
+    return f"{value[:4]}...{value[-4:]}"
+
+
+def mask_spans(data: bytes, spans: list[tuple[int, int, str]]) -> str:
+    """`data` decoded with each (start, end, secret) span replaced by its masked form."""
+    out: list[str] = []
+    pos = 0
+    for start, end, secret in sorted(spans):
+        if start < pos:
+            start = pos
+        if end <= start:
+            continue
+        out.append(data[pos:start].decode("utf-8", "replace"))
+        out.append(mask_value(secret))
+        pos = end
+    out.append(data[pos:].decode("utf-8", "replace"))
+    return "".join(out)
+
+
+def _mask_copies(text: str, secrets: set[str]) -> str:
+    """Mask every remaining occurrence of `secrets` in one pass (Aho-Corasick, longest match first)."""
+    if not secrets:
+        return text
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for secret in secrets:
+        automaton.add_word(secret, secret)
+    automaton.make_automaton()
+    out: list[str] = []
+    pos = 0
+    for end, secret in automaton.iter_long(text):
+        start = end - len(secret) + 1
+        out.append(text[pos:start])
+        out.append(mask_value(secret))
+        pos = end + 1
+    if pos == 0:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def mask_secrets(text: str, rules: object = None) -> str:
+    """`text` with every secret the shipped rules find replaced by its masked form.
+
+    Never raises: if detection itself fails, the whole text is withheld rather
+    than risk passing a secret through.
+    """
+    try:
+        from buildrunner.security.rules import ruleset
+
+        data = text.encode("utf-8", "surrogatepass")
+        hits = ruleset(rules).find(data)  # type: ignore[arg-type]
+        if not hits:
+            return text
+        masked = mask_spans(data, [(h.start, h.end, h.secret) for h in hits])
+        return _mask_copies(masked, {h.secret for h in hits if len(h.secret) >= 4})
+    except Exception:  # noqa: BLE001 - masking must never break the caller
+        return "[text withheld: secret masking failed]"

@@ -1,0 +1,236 @@
+"""Secret rules as data, compiled into one engine: Aho-Corasick keywords, then RE2.
+
+The shipped rules live in `rules.toml`; users add theirs under `security.rules`.
+Matching runs on raw bytes so offsets are byte offsets and invalid UTF-8 never
+raises; only the matched secret is decoded (for masking and filtering).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Iterable
+
+from buildrunner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from buildrunner.security.settings import SecuritySettings
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+# Values that are obviously not real secrets, whatever the rule.
+PLACEHOLDER_REGEX = (
+    r"(?i)example|placeholder|changeme|change[_-]me|dummy|redacted|sample|replace[_-]?me|insert[_-]|"
+    r"your[_-]|^your|^<.*>$|x{4,}|\*{3,}|\.{3}|\$\{|\{\{|\$\(|%\(|^\$[A-Za-z_]\w*$|^%[A-Za-z_]\w*%$|"
+    r"^(?:none|null|nil|undefined|true|false|password|secret|token)$"
+)
+# Generic assignments only: identifiers, paths, URLs, UUIDs and hashes are not secrets.
+NOT_A_VALUE_REGEX = (
+    r"^[A-Za-z_.-]+$|"  # words and identifiers without digits
+    r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|"  # dotted names: self.token2, settings.API_KEY
+    r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|"  # CONSTANT_NAMES
+    r"^(?:https?|file|s3|gs)://|^/|^\.{1,2}/|^~/|"  # URLs and paths
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|"  # UUID
+    r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$|"  # hash digests
+    r"^(?:[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64})$|"
+    r"^(?:sha|md5|sha1|sha256|sha512)[:-]|"
+    r"^[\d.,:_/-]+$"  # numbers, dates, versions
+)
+
+SEVERITIES = ("high", "medium", "low")
+
+
+_C_LOG_C = [0.0] + [c * math.log2(c) for c in range(1, 4097)]
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character: random keys score high, words and repeats low.
+
+    H = log2(n) - sum(c * log2 c) / n, with c * log2 c from a table (this runs once per candidate).
+    """
+    n = len(value)
+    if n == 0:
+        return 0.0
+    table = _C_LOG_C
+    counts = Counter(value).values()
+    total = sum(table[c] if c < 4097 else c * math.log2(c) for c in counts)
+    return math.log2(n) - total / n
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detection rule (see the header of `rules.toml` for the fields)."""
+
+    id: str
+    regex: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    entropy: float | None = None
+    allow: tuple[str, ...] = ()
+    placeholders: bool = True
+    severity: str = "high"
+    generic: bool = False
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str) -> "Rule":
+        try:
+            rule = cls(
+                id=str(raw["id"]),
+                regex=str(raw["regex"]),
+                description=str(raw.get("description", "")),
+                keywords=tuple(str(k).lower() for k in raw.get("keywords", ())),
+                entropy=None if raw.get("entropy") is None else float(raw["entropy"]),
+                allow=tuple(str(a) for a in raw.get("allow", ())),
+                placeholders=bool(raw.get("placeholders", True)),
+                severity=str(raw.get("severity", "high")),
+                generic=bool(raw.get("generic", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: bad secret rule {raw.get('id', '?')!r}: {exc}", hint="each rule needs id and regex") from None
+        if rule.severity not in SEVERITIES:
+            raise ConfigError(f"{source}: rule {rule.id}: severity {rule.severity!r}", hint="use high, medium or low")
+        return rule
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A raw detection: the byte offsets of the secret and its (decoded) value."""
+
+    rule: Rule
+    start: int
+    end: int
+    secret: str
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> tuple[Rule, ...]:
+    text = resources.files("buildrunner.security").joinpath("rules.toml").read_text(encoding="utf-8")
+    return tuple(Rule.from_dict(raw, "rules.toml") for raw in tomllib.loads(text)["rule"])
+
+
+def shipped_rules() -> list[Rule]:
+    return list(_shipped())
+
+
+def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
+    """The shipped rules minus the disabled ones, plus the user's, in that order."""
+    rules = shipped_rules()
+    if settings is None:
+        return rules
+    disabled = set(settings.disabled_rules)
+    rules = [r for r in rules if r.id not in disabled]
+    user = [Rule.from_dict(r.model_dump(), "config security.rules") for r in settings.rules]
+    generic = [r for r in rules if r.generic]
+    return [r for r in rules if not r.generic] + user + generic
+
+
+@dataclass
+class RuleSet:
+    """Compiled rules: the one engine every secret search goes through."""
+
+    rules: list[Rule]
+    _regexes: list[Any] = field(init=False, repr=False)
+    _allows: list[list[Any]] = field(init=False, repr=False)
+    _always: list[int] = field(init=False, repr=False)
+    _automaton: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        import ahocorasick
+        import re2
+
+        options = re2.Options()
+        options.max_mem = 64 << 20
+        options.log_errors = False
+        self._regexes = []
+        for rule in self.rules:
+            try:
+                self._regexes.append(re2.compile(rule.regex.encode(), options))
+            except re2.error as exc:
+                raise ConfigError(f"secret rule {rule.id}: regex does not compile in RE2: {exc}", hint="fix the regex (RE2 syntax: no backreferences or lookaround)") from None
+        self._allows = [[re2.compile(a, options) for a in rule.allow] for rule in self.rules]
+        self._placeholder = re2.compile(PLACEHOLDER_REGEX)
+        self._not_a_value = re2.compile(NOT_A_VALUE_REGEX)
+        self._always = [i for i, r in enumerate(self.rules) if not r.keywords]
+        by_keyword: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for kw in rule.keywords:
+                by_keyword.setdefault(kw, []).append(i)
+        automaton = ahocorasick.Automaton()
+        for kw, idxs in by_keyword.items():
+            automaton.add_word(kw, tuple(idxs))
+        if by_keyword:
+            automaton.make_automaton()
+        self._automaton = automaton if by_keyword else None
+
+    def _triggered(self, data: bytes) -> list[int]:
+        found = set(self._always)
+        if self._automaton is not None:
+            # latin-1 maps each byte to one character, so any bytes decode and offsets agree.
+            for _, idxs in self._automaton.iter(data.lower().decode("latin-1")):
+                found.update(idxs)
+        return sorted(found)
+
+    def _is_real(self, i: int, secret: str) -> bool:
+        rule = self.rules[i]
+        if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
+            return False
+        if rule.placeholders and self._placeholder.search(secret):
+            return False
+        if rule.generic and self._not_a_value.search(secret):
+            return False
+        return not any(a.search(secret) for a in self._allows[i])
+
+    def find(self, data: bytes) -> list[Hit]:
+        """Every secret in `data`, without overlaps (earlier rules win), in file order."""
+        acc_starts: list[int] = []  # accepted secret spans, sorted and disjoint
+        acc_ends: list[int] = []
+        hits: list[Hit] = []
+        verdicts: dict[tuple[int, str], bool] = {}  # a repeated value is judged once
+        for i in self._triggered(data):
+            regex = self._regexes[i]
+            groups = range(1, regex.groups + 1)
+            for m in regex.finditer(data):
+                span = m.span()
+                for g in groups:
+                    if m.span(g)[0] >= 0:
+                        span = m.span(g)
+                        break
+                start, end = span
+                if end <= start:
+                    continue
+                pos = bisect.bisect_left(acc_starts, start)
+                if (pos > 0 and acc_ends[pos - 1] > start) or (pos < len(acc_starts) and acc_starts[pos] < end):
+                    continue
+                secret = data[start:end].decode("utf-8", "replace")
+                real = verdicts.get((i, secret))
+                if real is None:
+                    real = verdicts[(i, secret)] = self._is_real(i, secret)
+                if not real:
+                    continue
+                acc_starts.insert(pos, start)
+                acc_ends.insert(pos, end)
+                hits.append(Hit(self.rules[i], start, end, secret))
+        hits.sort(key=lambda h: h.start)
+        return hits
+
+
+@lru_cache(maxsize=8)
+def _compiled(rules: tuple[Rule, ...]) -> RuleSet:
+    return RuleSet(list(rules))
+
+
+def ruleset(rules: Iterable[Rule] | None = None) -> RuleSet:
+    """A compiled RuleSet, cached per distinct rule list (compiling costs milliseconds)."""
+    return _compiled(tuple(rules)) if rules is not None else _default_ruleset()
+
+
+@lru_cache(maxsize=1)
+def _default_ruleset() -> RuleSet:
+    return _compiled(_shipped())

@@ -1,0 +1,157 @@
+"""SQL-injection detection (the spec's `SQLInjectionDetector`): Python via `ast`, JS/TS via tree-sitter.
+
+A cheap byte-level prefilter skips files that contain no SQL-looking text and no
+SQL sink, so only candidates are parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from buildrunner.errors import ConfigError
+from buildrunner.security.engine import FileEngine, ScanReport, default_project, engine_fields, run_scan
+from buildrunner.security.files import SkippedFile
+from buildrunner.security.masking import mask_secrets
+from buildrunner.security.sql_javascript import EXTENSIONS as JS_EXTENSIONS
+from buildrunner.security.sql_javascript import analyse_javascript
+from buildrunner.security.sql_python import analyse_python
+from buildrunner.security.sql_shape import RawSQLFinding
+from buildrunner.security.whitelist import inline_allowed
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+PYTHON_EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
+LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS}
+# A file can only hold a finding if it calls a sink or holds a string literal that
+# starts like a SQL statement; the analyses report nothing else, so others are not parsed.
+PREFILTER = (
+    rb"(?i)\.(?:execute|executemany|executescript|mogrify|exec_driver_sql|raw|extra|query|unsafe|"
+    rb"\$?queryrawunsafe|\$?executerawunsafe|(?:where|having|orderby|join|select)raw)\s*\(|"
+    rb"(?:^|[^.\w])(?:rawsql|text|read_sql\w*)\s*\(|(?:sqlalchemy|sa|sql|expression)\.text\s*\(|"
+    rb"(?:[\"'`][ \t(]*|\"\"\"\s*|'''\s*)(?:select\s|insert\s+(?:or\s+\w+\s+)?into\s|replace\s+into\s|delete\s+from\s|"
+    rb"update\s+\S+\s+set\s|with\s+(?:recursive\s+)?\w+\s+as\s*\(|merge\s+into\s|"
+    rb"(?:create|drop|alter|truncate)\s+(?:temp\w*\s+)?(?:table|view|index|database|schema)\s)"
+)
+CODE_WIDTH = 200
+
+
+@dataclass(frozen=True)
+class SQLFinding:
+    """One SQL-injection risk: where, how bad, what, and the parameterised fix."""
+
+    file_path: str
+    line_number: int
+    severity: str
+    description: str
+    recommendation: str
+    code: str = ""
+    rule_id: str = "sql_injection"
+    fingerprint: str = ""
+
+
+def language_of(path: str) -> str | None:
+    """The language SQL detection parses a file as, from its extension (None: not checked)."""
+    return LANGUAGES.get(os.path.splitext(path)[1].lower())
+
+
+@dataclass
+class _SQLEngine(FileEngine):
+    """The picklable part of the detector (what a worker process needs)."""
+
+    @cached_property
+    def prefilter(self) -> Any:
+        import re2
+
+        return re2.compile(PREFILTER)
+
+    def wants(self, path: str) -> bool:
+        return language_of(path) is not None
+
+    def check(self, data: bytes, display_path: str) -> list[SQLFinding] | SkippedFile:
+        return self.check_bytes(data, display_path, language_of(display_path) or "python")
+
+    def check_bytes(self, data: bytes, display_path: str, language: str) -> list[SQLFinding] | SkippedFile:
+        if not self.prefilter.search(data):
+            return []
+        try:
+            if language == "python":
+                raw = analyse_python(data, self._relevance(data))
+            else:
+                raw = analyse_javascript(data, language)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return SkippedFile(display_path, f"not parsable as {language} ({type(exc).__name__})")
+        return self._finish(raw, data, display_path)
+
+    def _relevance(self, data: bytes) -> Callable[[int, int], bool]:
+        """Whether lines first..last (1-based) pass the prefilter."""
+        starts = [0]
+        pos = data.find(b"\n")
+        while pos >= 0:
+            starts.append(pos + 1)
+            pos = data.find(b"\n", pos + 1)
+        starts.append(len(data))
+
+        def relevant(first: int, last: int) -> bool:
+            lo = starts[min(first, len(starts)) - 1]
+            hi = starts[min(last, len(starts) - 1)]
+            return self.prefilter.search(data[lo:hi]) is not None
+
+        return relevant
+
+    def _finish(self, raw: list[RawSQLFinding], data: bytes, display_path: str) -> list[SQLFinding]:
+        lines = data.split(b"\n")
+        out = []
+        for f in raw:
+            line = lines[f.line - 1] if 0 < f.line <= len(lines) else b""
+            if inline_allowed(line):
+                continue
+            code = mask_secrets(line.decode("utf-8", "replace").strip())[:CODE_WIDTH]
+            fp = hashlib.sha256(f"{display_path}\0{f.description}\0{code}".encode()).hexdigest()[:16]
+            if self.whitelist.allows(display_path, f.line, fp):
+                continue
+            out.append(SQLFinding(display_path, f.line, f.severity, f.description, f.recommendation, code, fingerprint=fp))
+        return out
+
+
+class SQLInjectionDetector:
+    """Find SQL built from non-constant values that reaches (or is ready for) a database call."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        self.project = default_project(project)
+        self.last_report = ScanReport()
+
+    @cached_property
+    def engine(self) -> _SQLEngine:
+        return _SQLEngine(**engine_fields(self.project))
+
+    def check_code(self, code: str, language: str = "python", file_path: str = "<code>") -> list[SQLFinding]:
+        """Findings in source text; `language` is python, javascript, typescript or tsx."""
+        if language not in {"python", "javascript", "typescript", "tsx"}:
+            raise ConfigError(f"language {language!r} is not supported", hint="use python, javascript, typescript or tsx")
+        result = self.engine.check_bytes(code.encode("utf-8", "surrogatepass"), file_path, language)
+        return [] if isinstance(result, SkippedFile) else result
+
+    def check_bytes(self, data: bytes, file_path: str) -> list[SQLFinding]:
+        """Findings in raw file content (e.g. a staged blob); the language comes from the name."""
+        return self.engine.check_named(data, file_path)
+
+    def check_file(self, path: str | Path) -> list[SQLFinding]:
+        """Findings in one Python or JS/TS file (other files yield none)."""
+        self.last_report = self.scan([path])
+        return self.last_report.matches
+
+    def check_directory(self, path: str | Path | None = None, recursive: bool = True) -> list[SQLFinding]:
+        """Findings in every non-ignored Python and JS/TS file under `path` (default: the project root)."""
+        self.last_report = self.scan([path or self.project.paths.root], recursive=recursive)
+        return self.last_report.matches
+
+    def scan(self, paths: Iterable[str | Path], recursive: bool = True) -> ScanReport:
+        """Check Python and JS/TS files among `paths` (folders walked, honouring `.gitignore`)."""
+        self.last_report = run_scan(self.engine, self.project, paths, recursive)
+        return self.last_report

@@ -1,0 +1,45 @@
+-- Routing: cost records, summaries and budgets. Times are UTC epoch seconds.
+-- Summaries read cost_rollup (per 15-minute bucket and model, kept by triggers; migration 0002).
+
+-- name: insert_cost
+INSERT INTO cost_records (ts, model, model_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                          cost, latency_ms, session_id, task_id, source)
+VALUES (:ts, :model, :model_id, :input_tokens, :output_tokens, :cache_read_tokens, :cache_write_tokens,
+        :cost, :latency_ms, :session_id, :task_id, :source)
+RETURNING id
+
+-- name: spent_since
+-- `bucket` is the period start (aligned to 15 minutes) divided by 900.
+SELECT COALESCE(SUM(cost), 0) AS spent FROM cost_rollup WHERE bucket >= :bucket
+
+-- name: cost_by_day_and_model
+-- `offset` shifts UTC to the local day.
+SELECT CAST((bucket * 900 + :offset) / 86400 AS INTEGER) AS day, model, SUM(requests) AS requests, SUM(cost) AS cost
+FROM cost_rollup
+WHERE bucket >= :bucket
+GROUP BY 1, 2
+HAVING SUM(requests) > 0
+
+-- name: cost_by_day_and_model :postgres
+SELECT FLOOR((bucket * 900 + :offset) / 86400)::bigint AS day, model, SUM(requests) AS requests, SUM(cost) AS cost
+FROM cost_rollup
+WHERE bucket >= :bucket
+GROUP BY 1, 2
+HAVING SUM(requests) > 0
+
+-- name: records_page
+-- Keyset pagination in insertion order, so exports stream in constant memory.
+SELECT id, ts, model, model_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+       cost, latency_ms, session_id, task_id, source
+FROM cost_records
+WHERE ts >= :start AND id > :after
+ORDER BY id
+LIMIT :page
+
+-- name: observed_latency
+-- Mean latency per model over recent requests that reported one.
+SELECT model, SUM(latency_sum) / SUM(latency_count) AS latency_ms, SUM(latency_count) AS samples
+FROM cost_rollup
+WHERE bucket >= :bucket
+GROUP BY model
+HAVING SUM(latency_count) > 0

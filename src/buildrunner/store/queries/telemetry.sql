@@ -1,0 +1,106 @@
+-- Telemetry aggregates. `/*index:NAME*/` after a table pins SQLite to that covering index
+-- (it has no statistics to choose it by itself); PostgreSQL reads it as a comment.
+-- Every window is `ts >= :since AND ts < :until` (UTC epoch seconds).
+-- A finished task is keyed by (session_id, task_id): any task_completed makes it a success
+-- (a retried-then-completed task counts once); task_failed without task_completed a failure.
+
+-- name: task_outcomes
+SELECT COUNT(*) AS finished, COALESCE(SUM(ok), 0) AS succeeded
+FROM (
+    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok
+    FROM events /*index:events_outcome*/
+    WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+    GROUP BY session_id, task_id
+) AS outcomes
+
+-- name: event_count
+SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until
+
+-- name: error_count
+-- An error is an event with an error message, except a skip or a retry (their "error" is the
+-- reason, already counted on the failure that caused it).
+SELECT COUNT(*) AS n FROM events /*index:events_error_key*/
+WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry') AND ts >= :since AND ts < :until
+
+
+-- name: latency_stats
+SELECT COUNT(*) AS n, AVG(duration_ms) AS avg_ms, MIN(duration_ms) AS min_ms, MAX(duration_ms) AS max_ms
+FROM events /*index:events_latency*/
+WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+
+-- name: latency_at_offset
+-- The duration at a 0-based position in duration order: the index events_latency is already
+-- in that order, so this steps through index entries only (no sort, no rows loaded).
+SELECT duration_ms
+FROM events /*index:events_latency*/
+WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+ORDER BY duration_ms
+LIMIT 1 OFFSET :offset
+
+-- name: latency_at_offset_desc
+-- The same from the slow end, for high percentiles (p99 steps over 1 % of the entries, not 99 %).
+SELECT duration_ms
+FROM events /*index:events_latency*/
+WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+ORDER BY duration_ms DESC
+LIMIT 1 OFFSET :offset
+
+-- name: latency_count_between
+-- One histogram bucket: a range seek on events_latency.
+SELECT COUNT(*) AS n
+FROM events /*index:events_latency*/
+WHERE duration_ms IS NOT NULL AND duration_ms >= :low AND duration_ms < :high
+  AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+
+-- name: top_errors
+SELECT error_key, COUNT(*) AS n, MAX(ts) AS last_ts
+FROM events /*index:events_error_key*/
+WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry') AND ts >= :since AND ts < :until
+GROUP BY error_key
+ORDER BY n DESC, last_ts DESC
+LIMIT :limit
+
+-- name: error_example
+SELECT error FROM events WHERE error_key = :key AND error_key IS NOT NULL AND ts = :ts LIMIT 1
+
+-- name: finished_per_hour
+SELECT CAST(ts / 3600 AS INTEGER) AS hour, COUNT(*) AS n
+FROM events
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+GROUP BY CAST(ts / 3600 AS INTEGER)
+
+-- name: finished_per_hour :postgres
+SELECT CAST(FLOOR(ts / 3600) AS BIGINT) AS hour, COUNT(*) AS n
+FROM events
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
+
+-- name: cost_total
+SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM cost_records WHERE ts >= :since AND ts < :until
+
+-- name: cost_by_day
+-- The offset parameter is the local UTC offset in seconds, so days are the user's calendar days.
+SELECT CAST((ts + :offset) / 86400 AS INTEGER) AS day, COALESCE(SUM(cost), 0) AS cost
+FROM cost_records WHERE ts >= :since AND ts < :until
+GROUP BY CAST((ts + :offset) / 86400 AS INTEGER)
+
+-- name: cost_by_day :postgres
+SELECT CAST(FLOOR((ts + :offset) / 86400) AS BIGINT) AS day, COALESCE(SUM(cost), 0) AS cost
+FROM cost_records WHERE ts >= :since AND ts < :until
+GROUP BY CAST(FLOOR((ts + :offset) / 86400) AS BIGINT)
+
+-- name: cost_by_model
+SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
+       COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens
+FROM cost_records WHERE ts >= :since AND ts < :until
+GROUP BY model ORDER BY cost DESC
+
+-- name: worker_usage
+-- Workers that were alive during the window; the runner writes cpu_seconds and peak_rss_bytes.
+SELECT COUNT(*) AS workers, COALESCE(SUM(cpu_seconds), 0) AS cpu_seconds,
+       COALESCE(MAX(peak_rss_bytes), 0) AS peak_rss_bytes,
+       COALESCE(SUM(last_heartbeat - started_at), 0) AS wall_seconds
+FROM workers WHERE last_heartbeat >= :since AND started_at < :until
+
+-- name: events_by_type
+SELECT type, COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until GROUP BY type ORDER BY type

@@ -1,0 +1,187 @@
+"""Threshold alerts: success rate, latency, spend against the cost limits, lost workers.
+
+`AlertManager.check()` evaluates every rule on the data in the store and records the
+result in the `alerts` table: a firing rule keeps its first-triggered time and updates
+its last-triggered time and count; a rule that stops firing is resolved. A rule with
+no data (no finished task, no spend) never fires.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Literal
+
+from buildrunner.errors import TelemetryError
+from buildrunner.store.base import now
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+Level = Literal["info", "warning", "critical"]
+LEVELS: tuple[Level, ...] = ("info", "warning", "critical")
+# Spend at this share of a limit warns; at 100 % it is critical.
+COST_WARNING_SHARE = 0.8
+# Below this share of the success-rate threshold (or above this multiple of the latency one) is critical.
+CRITICAL_SUCCESS_SHARE = 0.5
+CRITICAL_LATENCY_MULTIPLE = 2.0
+# `unit` of each alert key prefix, for rendering "75%", "2450ms", "$12.45".
+UNITS = {"success_rate": "%", "latency": "ms", "cost": "$", "workers": ""}
+
+
+@dataclass
+class Alert:
+    """One alert rule's current state (`resolved_at` None while it is active)."""
+
+    key: str
+    level: Level
+    title: str
+    message: str
+    current_value: float | None
+    threshold: float | None
+    unit: str
+    first_triggered: float
+    last_triggered: float
+    trigger_count: int = 1
+    resolved_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass
+class _Firing:
+    key: str
+    level: Level
+    title: str
+    message: str
+    current: float
+    threshold: float | None
+
+
+def _unit(key: str) -> str:
+    return UNITS.get(key.split(".", 1)[0], "")
+
+
+def _row_to_alert(row: dict) -> Alert:
+    stored = {f.name for f in fields(Alert)} - {"unit"}
+    return Alert(**{name: row[name] for name in stored}, unit=_unit(row["key"]))
+
+
+class AlertManager:
+    """Evaluate the configured thresholds and keep the `alerts` table current."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        self.analyzer = MetricsAnalyzer(project)
+        self.project = self.analyzer.project
+
+    def evaluate(self, hours: float = 24) -> list[_Firing]:
+        """The rules firing now: rates over the last `hours`, spend over the limit periods."""
+        config = self.project.config
+        thresholds = config.telemetry.thresholds
+        since, until = window(hours)
+        metrics = self.analyzer.metrics_between(since, until, with_errors=False)
+        firing: list[_Firing] = []
+        if metrics.success_rate is not None and metrics.success_rate < thresholds.success_rate_warning:
+            critical = metrics.success_rate < thresholds.success_rate_warning * CRITICAL_SUCCESS_SHARE
+            firing.append(
+                _Firing(
+                    "success_rate",
+                    "critical" if critical else "warning",
+                    "Success rate below threshold",
+                    f"{metrics.succeeded_tasks} of {metrics.finished_tasks} finished tasks succeeded in the last {hours:g} hours",
+                    metrics.success_rate,
+                    thresholds.success_rate_warning,
+                )
+            )
+        limit_ms = thresholds.latency_warning_ms
+        if metrics.avg_latency_ms is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
+            critical = metrics.avg_latency_ms > limit_ms * CRITICAL_LATENCY_MULTIPLE
+            firing.append(
+                _Firing(
+                    "latency.average",
+                    "critical" if critical else "warning",
+                    "Average latency above threshold",
+                    f"p95 {metrics.p95_latency_ms:.0f}ms over {metrics.finished_tasks} finished tasks",
+                    metrics.avg_latency_ms,
+                    limit_ms,
+                )
+            )
+        firing.extend(self._cost_rules())
+        lost = int(
+            self.project.store.scalar(
+                "SELECT COUNT(*) AS n FROM events WHERE type = 'worker_lost' AND ts >= ? AND ts < ?", (since, until)
+            )
+            or 0
+        )
+        if lost:
+            firing.append(
+                _Firing("workers.lost", "info", "Workers lost", f"{lost} worker(s) stopped heartbeating in the last {hours:g} hours; their tasks were requeued", lost, None)
+            )
+        return firing
+
+    def _cost_rules(self) -> list[_Firing]:
+        limits = self.project.config.routing.cost_limits
+        today = _dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        periods = (
+            ("daily", "Daily", limits.daily, today),
+            ("weekly", "Weekly", limits.weekly, today - _dt.timedelta(days=6)),
+            ("monthly", "Monthly", limits.monthly, today - _dt.timedelta(days=29)),
+        )
+        out = []
+        end = now() + 1e-3
+        for name, label, limit, start in periods:
+            if limit <= 0:
+                continue
+            spent = float(self.project.store.scalar("SELECT COALESCE(SUM(cost), 0) AS c FROM cost_records WHERE ts >= ? AND ts < ?", (start.timestamp(), end)) or 0)
+            if spent >= limit:
+                out.append(_Firing(f"cost.{name}", "critical", f"{label} cost exceeded", f"${spent:.2f} spent since {start:%Y-%m-%d}", spent, limit))
+            elif spent >= limit * COST_WARNING_SHARE:
+                out.append(_Firing(f"cost.{name}", "warning", f"{label} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
+        return out
+
+    def check(self, hours: float = 24) -> list[Alert]:
+        """Evaluate the rules, record them, resolve the ones no longer firing; returns active alerts."""
+        firing = self.evaluate(hours)
+        store = self.project.store
+        stamp = now()
+        with store.transaction():
+            for rule in firing:
+                changed = store.execute(
+                    "UPDATE alerts SET level = :level, title = :title, message = :message, current_value = :current, "
+                    "threshold = :threshold, last_triggered = :now, trigger_count = trigger_count + 1 "
+                    "WHERE key = :key AND resolved_at IS NULL",
+                    {**rule.__dict__, "now": stamp},
+                )
+                if changed:
+                    continue
+                # New, or firing again after it was resolved: a new episode starts now.
+                store.execute("DELETE FROM alerts WHERE key = ?", (rule.key,))
+                store.execute(
+                    "INSERT INTO alerts (key, level, title, message, current_value, threshold, first_triggered, last_triggered, trigger_count) "
+                    "VALUES (:key, :level, :title, :message, :current, :threshold, :now, :now, 1)",
+                    {**rule.__dict__, "now": stamp},
+                )
+            keys = [rule.key for rule in firing]
+            active = store.fetchall("SELECT key FROM alerts WHERE resolved_at IS NULL")
+            for row in active:
+                if row["key"] not in keys:
+                    store.execute("UPDATE alerts SET resolved_at = ? WHERE key = ?", (stamp, row["key"]))
+        return self.get_alerts()
+
+    def get_alerts(self, level: str | None = None, include_resolved: bool = False) -> list[Alert]:
+        """Recorded alerts, most severe then newest first; only active ones unless asked."""
+        if level is not None and level not in LEVELS:
+            raise TelemetryError(f"level {level!r}: expected one of {', '.join(LEVELS)}")
+        sql = "SELECT * FROM alerts WHERE 1 = 1"
+        params: list[object] = []
+        if not include_resolved:
+            sql += " AND resolved_at IS NULL"
+        if level:
+            sql += " AND level = ?"
+            params.append(level)
+        rows = self.project.store.fetchall(sql + " ORDER BY last_triggered DESC, key", params)
+        alerts = [_row_to_alert(row) for row in rows]
+        return sorted(alerts, key=lambda a: -LEVELS.index(a.level))

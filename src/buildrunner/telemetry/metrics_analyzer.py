@@ -1,0 +1,309 @@
+"""Success rate, latency percentiles, cost and errors over a time window, computed in SQL.
+
+Aggregation stays in the database (`queries/telemetry.sql`): a million events are
+summarised without loading them into Python. Percentiles are exact nearest-rank
+values (the smallest duration with at least p % of durations at or below it), the
+same definition as PostgreSQL's `percentile_disc`. An empty window has no success
+rate (`None`, shown as "no data"), never 0 %.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.errors import TelemetryError
+from buildrunner.store.base import now
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+    from buildrunner.store import Store
+
+PERCENTILES = (50, 95, 99)
+TOP_ERRORS = 5
+# Upper edges (ms) of the latency histogram buckets; a last bucket is open-ended.
+LATENCY_BUCKETS_MS = (100, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 300_000)
+MAX_HOURS = 24 * 3660
+OPEN_END = 1e300
+_INDEX_HINT = re.compile(r"/\*index:(\w+)\*/")
+
+
+@dataclass
+class ErrorSummary:
+    """Errors that share a normalised message (`message`), with the newest example."""
+
+    message: str
+    count: int
+    example: str
+    last_seen: float
+
+
+@dataclass
+class TelemetryMetrics:
+    """The spec's TelemetryMetrics, plus p50 and the counts behind the rate.
+
+    Rates and latencies are None when the window holds no finished task ("no data").
+    """
+
+    period_hours: float
+    success_rate: float | None
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+    total_cost: float
+    error_count: int
+    event_count: int
+    top_errors: list[ErrorSummary] = field(default_factory=list)
+    p50_latency_ms: float | None = None
+    finished_tasks: int = 0
+    succeeded_tasks: int = 0
+    failed_tasks: int = 0
+    since: float = 0.0
+    until: float = 0.0
+
+    @property
+    def has_data(self) -> bool:
+        return self.finished_tasks > 0
+
+
+@dataclass
+class LatencyBucket:
+    """Finished attempts whose duration is below `upper_ms` (None: no upper bound)."""
+
+    upper_ms: float | None
+    count: int
+
+
+@dataclass
+class PerformanceMetrics:
+    """What `br telemetry performance` shows: latency, throughput and resource use."""
+
+    period_hours: float
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+    avg_latency_ms: float | None
+    max_latency_ms: float | None
+    latency_histogram: list[LatencyBucket]
+    tasks_per_hour: float
+    events_per_hour: float
+    hourly_attempts: list[int]
+    workers: int
+    cpu_seconds: float
+    cpu_percent: float | None
+    cpu_level: str
+    peak_memory_bytes: int
+    disk_bytes: int
+
+
+@dataclass
+class CostBreakdown:
+    """Spend in a window from the cost records, per model."""
+
+    total: float
+    requests: int
+    by_model: dict[str, float]
+
+
+def window(hours: float, until: float | None = None) -> tuple[float, float]:
+    """(since, until) for the last `hours`; raises on a non-positive or absurd span."""
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 < hours <= MAX_HOURS:
+        raise TelemetryError(f"hours={hours!r}: must be between 1 and {MAX_HOURS}", hint="e.g. --hours 24 or --hours 168")
+    end = now() if until is None else until
+    # A hair past now, so an event stamped in this very instant is inside the window.
+    return end - hours * 3600, end + 1e-3
+
+
+def nearest_rank(p: float, n: int) -> int:
+    """The 1-based rank of the p-th percentile among n sorted values."""
+    return max(1, math.ceil(p / 100 * n))
+
+
+def local_offset(at: float | None = None) -> int:
+    """The local UTC offset in seconds (days on screen are local calendar days)."""
+    stamp = time.time() if at is None else at
+    offset = _dt.datetime.fromtimestamp(stamp).astimezone().utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+def day_label(day_number: int) -> str:
+    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=day_number)).isoformat()
+
+
+def cpu_level(percent: float | None) -> str:
+    """The spec's CPU wording from average utilisation of one core per worker."""
+    if percent is None:
+        return "no data"
+    if percent < 25:
+        return "low"
+    if percent < 75:
+        return "moderate"
+    return "high"
+
+
+class MetricsAnalyzer:
+    """Read-only analysis of the events, cost records and workers tables."""
+
+    def __init__(self, project: "Project | None" = None) -> None:
+        if project is None:
+            from buildrunner.project import Project
+
+            project = Project()
+        self.project = project
+
+    @property
+    def store(self) -> "Store":
+        return self.project.store
+
+    def rows(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the named query from `queries/telemetry.sql` (index hints applied on SQLite)."""
+        sql = self.store.query("telemetry", name)
+        sql = _INDEX_HINT.sub(r"INDEXED BY \1" if self.store.dialect == "sqlite" else "", sql)
+        return self.store.fetchall(sql, params)
+
+    def percentiles(self, since: float, until: float, ps: tuple[float, ...] = PERCENTILES, n: int | None = None) -> dict[float, float | None]:
+        """Exact nearest-rank latency percentiles of finished attempts in [since, until)."""
+        if n is None:
+            n = int(self.rows("latency_stats", {"since": since, "until": until})[0]["n"] or 0)
+        if n == 0:
+            return {p: None for p in ps}
+        out: dict[float, float | None] = {}
+        for p in ps:
+            rank = nearest_rank(p, n)
+            # Walk the latency index from whichever end is nearer to the rank.
+            if rank - 1 <= n - rank:
+                row = self.rows("latency_at_offset", {"since": since, "until": until, "offset": rank - 1})
+            else:
+                row = self.rows("latency_at_offset_desc", {"since": since, "until": until, "offset": n - rank})
+            out[p] = float(row[0]["duration_ms"]) if row else None
+        return out
+
+    def histogram(self, since: float, until: float) -> list[LatencyBucket]:
+        """Finished attempts per latency bucket (one range count on the latency index each)."""
+        out = []
+        low = 0.0
+        for edge in (*LATENCY_BUCKETS_MS, None):
+            high = OPEN_END if edge is None else float(edge)
+            row = self.rows("latency_count_between", {"since": since, "until": until, "low": low, "high": high})
+            out.append(LatencyBucket(upper_ms=edge, count=int(row[0]["n"] or 0)))
+            low = high
+        return out
+
+    def top_errors(self, since: float, until: float, limit: int = TOP_ERRORS) -> list[ErrorSummary]:
+        """The most frequent errors, grouped by normalised message, newest example each."""
+        out = []
+        for row in self.rows("top_errors", {"since": since, "until": until, "limit": limit}):
+            example = self.rows("error_example", {"key": row["error_key"], "ts": row["last_ts"]})
+            out.append(
+                ErrorSummary(
+                    message=row["error_key"],
+                    count=int(row["n"]),
+                    example=example[0]["error"] if example else row["error_key"],
+                    last_seen=float(row["last_ts"]),
+                )
+            )
+        return out
+
+    def metrics_between(self, since: float, until: float, *, with_errors: bool = True) -> TelemetryMetrics:
+        """Metrics over [since, until) (epoch seconds); `with_errors=False` skips the top-errors queries."""
+        outcomes = self.rows("task_outcomes", {"since": since, "until": until})[0]
+        finished, succeeded = int(outcomes["finished"] or 0), int(outcomes["succeeded"] or 0)
+        latency = self.rows("latency_stats", {"since": since, "until": until})[0]
+        n = int(latency["n"] or 0)
+        pct = self.percentiles(since, until, n=n)
+        cost = self.rows("cost_total", {"since": since, "until": until})[0]
+        return TelemetryMetrics(
+            period_hours=round((until - since) / 3600, 3),
+            success_rate=100.0 * succeeded / finished if finished else None,
+            avg_latency_ms=float(latency["avg_ms"]) if n else None,
+            p95_latency_ms=pct[95],
+            p99_latency_ms=pct[99],
+            total_cost=float(cost["total"] or 0),
+            error_count=int(self.rows("error_count", {"since": since, "until": until})[0]["n"] or 0),
+            event_count=int(self.rows("event_count", {"since": since, "until": until})[0]["n"] or 0),
+            top_errors=self.top_errors(since, until) if with_errors else [],
+            p50_latency_ms=pct[50],
+            finished_tasks=finished,
+            succeeded_tasks=succeeded,
+            failed_tasks=finished - succeeded,
+            since=since,
+            until=until,
+        )
+
+    def analyze(self, hours: float = 24) -> TelemetryMetrics:
+        """Metrics over the last `hours`."""
+        since, until = window(hours)
+        metrics = self.metrics_between(since, until)
+        metrics.period_hours = hours
+        return metrics
+
+    def get_trends(self, days: int = 7) -> dict[str, TelemetryMetrics]:
+        """Metrics per local calendar day for the last `days` days (today included), oldest first."""
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
+            raise TelemetryError(f"days={days!r}: must be between 1 and 3660")
+        today = _dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        out: dict[str, TelemetryMetrics] = {}
+        for back in range(days - 1, -1, -1):
+            start = today - _dt.timedelta(days=back)
+            end = start + _dt.timedelta(days=1)
+            out[start.date().isoformat()] = self.metrics_between(start.timestamp(), end.timestamp(), with_errors=False)
+        return out
+
+    def costs(self, hours: float = 24) -> CostBreakdown:
+        """Spend per model from the cost records (per day: `daily_costs`)."""
+        since, until = window(hours)
+        models = self.rows("cost_by_model", {"since": since, "until": until})
+        return CostBreakdown(
+            total=sum(float(r["cost"]) for r in models),
+            requests=sum(int(r["n"]) for r in models),
+            by_model={str(r["model"]): float(r["cost"]) for r in models},
+        )
+
+    def daily_costs(self, days: int, until: float | None = None) -> dict[str, float]:
+        """Spend per local day for the last `days` days, zero-filled (for charts)."""
+        end = now() if until is None else until
+        offset = local_offset(end)
+        today = int((end + offset) // 86400)
+        start = (today - days + 1) * 86400 - offset
+        rows = self.rows("cost_by_day", {"since": start, "until": end + 1e-3, "offset": offset})
+        spent = {int(r["day"]): float(r["cost"]) for r in rows}
+        return {day_label(d): spent.get(d, 0.0) for d in range(today - days + 1, today + 1)}
+
+    def performance(self, hours: float = 24) -> PerformanceMetrics:
+        """Latency percentiles and histogram, throughput per hour, worker CPU/memory, store disk use."""
+        since, until = window(hours)
+        params = {"since": since, "until": until}
+        latency = self.rows("latency_stats", params)[0]
+        n = int(latency["n"] or 0)
+        pct = self.percentiles(since, until, n=n)
+        histogram = self.histogram(since, until) if n else [LatencyBucket(edge, 0) for edge in (*LATENCY_BUCKETS_MS, None)]
+        per_hour = {int(r["hour"]): int(r["n"]) for r in self.rows("finished_per_hour", params)}
+        first_hour, last_hour = int(since // 3600), int(until // 3600)
+        hourly = [per_hour.get(h, 0) for h in range(first_hour, last_hour + 1)]
+        events = int(self.rows("event_count", params)[0]["n"] or 0)
+        usage = self.rows("worker_usage", params)[0]
+        wall = float(usage["wall_seconds"] or 0)
+        cpu_seconds = float(usage["cpu_seconds"] or 0)
+        cpu_percent = 100.0 * cpu_seconds / wall if wall > 0 else None
+        return PerformanceMetrics(
+            period_hours=hours,
+            p50_latency_ms=pct[50],
+            p95_latency_ms=pct[95],
+            p99_latency_ms=pct[99],
+            avg_latency_ms=float(latency["avg_ms"]) if n else None,
+            max_latency_ms=float(latency["max_ms"]) if n else None,
+            latency_histogram=histogram,
+            tasks_per_hour=int(self.rows("task_outcomes", params)[0]["finished"] or 0) / hours,
+            events_per_hour=events / hours,
+            hourly_attempts=hourly,
+            workers=int(usage["workers"] or 0),
+            cpu_seconds=cpu_seconds,
+            cpu_percent=cpu_percent,
+            cpu_level=cpu_level(cpu_percent),
+            peak_memory_bytes=int(usage["peak_rss_bytes"] or 0),
+            disk_bytes=self.store.size_bytes(),
+        )

@@ -1,0 +1,212 @@
+"""Send task spans and metrics to an OpenTelemetry collector over OTLP/HTTP (the `[otel]` extra).
+
+Spans and metrics use the OpenTelemetry semantic-convention names, so Jaeger, Grafana
+or Langfuse show them without mapping: a session is a `cicd.pipeline.run`, each
+finished task attempt a child span with `cicd.pipeline.task.*` attributes plus the
+GenAI ones (`gen_ai.request.model`, `gen_ai.usage.*_tokens`) from its cost records.
+Everything is built in memory first and posted with the SDK's OTLP/HTTP exporters,
+whose result is checked: an unreachable collector is an error, not a silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.errors import APIError, ConfigError
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+SCOPE = "buildrunner.telemetry"
+PROVIDER = "anthropic"
+SPAN_BATCH = 512
+
+
+@dataclass
+class OtlpResult:
+    endpoint: str
+    spans: int
+    metric_points: int
+
+
+def _ns(ts: float) -> int:
+    return int(ts * 1e9)
+
+
+def _import_sdk() -> dict[str, Any]:
+    """The SDK classes by name (imported here: the `[otel]` extra is optional)."""
+    try:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.trace import Status, StatusCode, set_span_in_context
+    except ImportError:
+        raise ConfigError("OTLP export needs the OpenTelemetry SDK", hint="pip install 'buildrunner[otel]'") from None
+    return locals()
+
+
+class OtlpExporter:
+    """Export the spans and metrics of the last `hours` to an OTLP/HTTP endpoint."""
+
+    def __init__(self, project: "Project | None" = None, endpoint: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.project = MetricsAnalyzer(project).project
+        settings = self.project.config.telemetry.otlp
+        base = endpoint or settings.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if not base:
+            raise ConfigError(
+                "no OTLP endpoint configured",
+                hint="pass --endpoint http://collector:4318, set telemetry.otlp.endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT",
+            )
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"OTLP endpoint {base!r}: expected an http:// or https:// URL", hint="e.g. http://localhost:4318")
+        self.endpoint = base.rstrip("/")
+        # None lets the SDK read OTEL_EXPORTER_OTLP_HEADERS itself.
+        self.headers = {**settings.headers, **(headers or {})} or None
+        self.timeout = settings.timeout_s
+        self.service_name = settings.service_name
+
+    def export(self, hours: float = 24) -> OtlpResult:
+        """Post the window's spans, then its metrics; raises APIError when the collector refuses."""
+        # The SDK logs each retry; the outcome is reported once, by the APIError below.
+        quiet = logging.getLogger("opentelemetry.exporter.otlp")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            return self._export(hours)
+        finally:
+            quiet.setLevel(level)
+
+    def _export(self, hours: float) -> OtlpResult:
+        sdk = _import_sdk()
+        since, until = window(hours)
+        resource = sdk["Resource"].create({"service.name": self.service_name, "service.namespace": "buildrunner"})
+        spans = self._spans(sdk, resource, since, until)
+        metrics = self._metrics(sdk, resource, since, until)
+        span_exporter = sdk["OTLPSpanExporter"](endpoint=f"{self.endpoint}/v1/traces", headers=self.headers, timeout=self.timeout)
+        for start in range(0, len(spans), SPAN_BATCH):
+            if span_exporter.export(spans[start : start + SPAN_BATCH]) != sdk["SpanExportResult"].SUCCESS:
+                raise APIError(f"OTLP collector at {self.endpoint} did not accept the spans", hint="check the endpoint, headers and that the collector is running")
+        span_exporter.shutdown()
+        points = 0
+        if metrics is not None:
+            points = sum(len(m.data.data_points) for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
+            metric_exporter = sdk["OTLPMetricExporter"](endpoint=f"{self.endpoint}/v1/metrics", headers=self.headers, timeout=self.timeout)
+            if metric_exporter.export(metrics) != sdk["MetricExportResult"].SUCCESS:
+                raise APIError(f"OTLP collector at {self.endpoint} did not accept the metrics", hint="check the endpoint, headers and that the collector is running")
+            metric_exporter.shutdown()
+        return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
+
+    def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], dict[str, Any]]:
+        rows = self.project.store.fetchall(
+            "SELECT session_id, task_id, model, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
+            "SUM(cost) AS cost FROM cost_records WHERE ts >= ? AND ts < ? GROUP BY session_id, task_id, model",
+            (since - 86400, until),
+        )
+        return {(r["session_id"], r["task_id"]): r for r in rows}
+
+    def _spans(self, sdk: dict[str, Any], resource: Any, since: float, until: float) -> list[Any]:
+        """A parent span per session and a child per finished task attempt, with their real times."""
+        memory = sdk["InMemorySpanExporter"]()
+        provider = sdk["TracerProvider"](resource=resource)
+        provider.add_span_processor(sdk["SimpleSpanProcessor"](memory))
+        tracer = provider.get_tracer(SCOPE)
+        rows = self.project.store.fetchall(
+            "SELECT e.*, s.name AS session_name FROM events e LEFT JOIN sessions s ON s.id = e.session_id "
+            "WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id",
+            (since, until),
+        )
+        usage = self._task_usage(since, until)
+        by_session: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_session[row["session_id"]].append(row)
+        for session_id, attempts in by_session.items():
+            starts = [a["ts"] - (a["duration_ms"] or 0) / 1000 for a in attempts]
+            name = attempts[0]["session_name"] or session_id or "standalone"
+            completed = {a["task_id"] for a in attempts if a["type"] == "task_completed"}
+            failed = any(a["type"] == "task_failed" and a["task_id"] not in completed for a in attempts)
+            parent = tracer.start_span(
+                f"session {name}",
+                start_time=_ns(min(starts)),
+                attributes={
+                    "cicd.pipeline.name": name,
+                    **({"cicd.pipeline.run.id": session_id} if session_id else {}),
+                    "cicd.pipeline.result": "failure" if failed else "success",
+                },
+            )
+            context = sdk["set_span_in_context"](parent)
+            for attempt, start in zip(attempts, starts):
+                self._task_span(sdk, tracer, context, attempt, start, usage.get((session_id, attempt["task_id"])))
+            parent.end(end_time=_ns(max(a["ts"] for a in attempts)))
+        provider.shutdown()
+        return list(memory.get_finished_spans())
+
+    def _task_span(self, sdk: dict[str, Any], tracer: Any, context: Any, row: dict[str, Any], start: float, usage: dict[str, Any] | None) -> None:
+        meta = json.loads(row["data"]) if row["data"] else {}
+        ok = row["type"] == "task_completed"
+        attempt = meta.get("attempt")
+        attributes: dict[str, Any] = {
+            "cicd.pipeline.task.name": row["task_id"] or "task",
+            "cicd.pipeline.task.run.id": "/".join(str(p) for p in (row["session_id"], row["task_id"], attempt) if p is not None),
+            "cicd.pipeline.task.run.result": "success" if ok else "failure",
+        }
+        if row["worker_id"]:
+            attributes["cicd.worker.id"] = row["worker_id"]
+        if attempt is not None:
+            attributes["buildrunner.task.attempt"] = int(attempt)
+        model = meta.get("model") or (usage or {}).get("model")
+        if model:
+            attributes.update({"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": str(model)})
+        if usage:
+            attributes["gen_ai.usage.input_tokens"] = int(usage["input_tokens"] or 0)
+            attributes["gen_ai.usage.output_tokens"] = int(usage["output_tokens"] or 0)
+        cost = row["cost"] if row["cost"] is not None else (usage or {}).get("cost")
+        if cost is not None:
+            attributes["buildrunner.cost_usd"] = float(cost)
+        if not ok and row["error_key"]:
+            attributes["error.type"] = row["error_key"][:100]
+        span = tracer.start_span(f"task {row['task_id'] or 'task'}", context=context, start_time=_ns(start), attributes=attributes)
+        if not ok:
+            span.set_status(sdk["Status"](sdk["StatusCode"].ERROR, row["error"] or "task failed"))
+        span.end(end_time=_ns(row["ts"]))
+
+    def _metrics(self, sdk: dict[str, Any], resource: Any, since: float, until: float) -> Any:
+        """Token usage and operation duration (GenAI names), task outcomes, duration and cost."""
+        reader = sdk["InMemoryMetricReader"]()
+        provider = sdk["MeterProvider"](resource=resource, metric_readers=[reader])
+        meter = provider.get_meter(SCOPE)
+        tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}", description="Tokens used per agent call.")
+        op_duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s", description="Duration of agent calls.")
+        cost = meter.create_counter("buildrunner.cost", unit="USD", description="Spend from the cost records.")
+        task_duration = meter.create_histogram("buildrunner.task.duration", unit="s", description="Duration of finished task attempts.")
+        finished = meter.create_counter("buildrunner.tasks.finished", unit="{task}", description="Finished tasks by result (retried then completed counts once).")
+        for r in self.project.store.fetchall("SELECT model, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= ? AND ts < ?", (since, until)):
+            base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": r["model"]}
+            tokens.record(int(r["input_tokens"]), {**base, "gen_ai.token.type": "input"})
+            tokens.record(int(r["output_tokens"]), {**base, "gen_ai.token.type": "output"})
+            if r["latency_ms"] is not None:
+                op_duration.record(float(r["latency_ms"]) / 1000, base)
+            cost.add(float(r["cost"]), {"gen_ai.request.model": r["model"]})
+        for r in self.project.store.fetchall(
+            "SELECT type, duration_ms FROM events WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= ? AND ts < ?",
+            (since, until),
+        ):
+            task_duration.record(float(r["duration_ms"]) / 1000, {"cicd.pipeline.task.run.result": "success" if r["type"] == "task_completed" else "failure"})
+        m = MetricsAnalyzer(self.project).metrics_between(since, until, with_errors=False)
+        if m.succeeded_tasks:
+            finished.add(m.succeeded_tasks, {"cicd.pipeline.task.run.result": "success"})
+        if m.failed_tasks:
+            finished.add(m.failed_tasks, {"cicd.pipeline.task.run.result": "failure"})
+        data = reader.get_metrics_data()
+        provider.shutdown()
+        return data

@@ -1,0 +1,88 @@
+"""The Prometheus text exposition format (for node_exporter's textfile collector).
+
+Values are over the export window (`--hours`), so every metric is a gauge except the
+task duration, a summary with exact quantiles. Metrics without data are left out
+rather than written as 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from buildrunner.store.base import now
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+PREFIX = "buildrunner_"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+class _Text:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help: str, samples: list[tuple[str, dict[str, str], float]]) -> None:
+        if not samples:
+            return
+        self.lines += [f"# HELP {PREFIX}{name} {help}", f"# TYPE {PREFIX}{name} {kind}"]
+        self.lines += [f"{PREFIX}{name}{suffix}{_labels(labels)} {_number(value)}" for suffix, labels, value in samples]
+
+
+def render_textfile(project: "Project", hours: float = 24) -> str:
+    """Task outcomes, success ratio, duration quantiles, cost per model, events per type, alerts."""
+    from buildrunner.telemetry.alerts import AlertManager
+
+    analyzer = MetricsAnalyzer(project)
+    since, until = window(hours)
+    m = analyzer.metrics_between(since, until, with_errors=False)
+    out = _Text()
+    out.family("window_hours", "gauge", "Length of the window the other metrics cover.", [("", {}, hours)])
+    out.family(
+        "tasks_finished",
+        "gauge",
+        "Tasks finished in the window by outcome (a task retried then completed counts once, as succeeded).",
+        [("", {"outcome": "succeeded"}, m.succeeded_tasks), ("", {"outcome": "failed"}, m.failed_tasks)],
+    )
+    if m.success_rate is not None:
+        out.family("task_success_ratio", "gauge", "Succeeded / finished tasks in the window.", [("", {}, m.success_rate / 100)])
+    stats = analyzer.rows("latency_stats", {"since": since, "until": until})[0]
+    n = int(stats["n"] or 0)
+    if n:
+        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if v is not None]
+        out.family(
+            "task_duration_seconds",
+            "summary",
+            "Duration of finished task attempts (exact nearest-rank quantiles).",
+            [*quantiles, ("_sum", {}, float(stats["avg_ms"]) * n / 1000), ("_count", {}, n)],
+        )
+    costs = analyzer.rows("cost_by_model", {"since": since, "until": until})
+    out.family("cost_usd", "gauge", "Spend in the window by model, from the cost records.", [("", {"model": r["model"]}, float(r["cost"])) for r in costs])
+    out.family(
+        "tokens",
+        "gauge",
+        "Tokens in the window by model and direction.",
+        [("", {"model": r["model"], "direction": d}, int(r[f"{d}_tokens"])) for r in costs for d in ("input", "output")],
+    )
+    by_type = analyzer.rows("events_by_type", {"since": since, "until": until})
+    out.family("events", "gauge", "Events in the window by type.", [("", {"type": r["type"]}, int(r["n"])) for r in by_type])
+    out.family("errors", "gauge", "Error events in the window.", [("", {}, m.error_count)])
+    alerts = AlertManager(project).get_alerts()
+    levels = {level: sum(1 for a in alerts if a.level == level) for level in ("info", "warning", "critical")}
+    out.family("alerts_active", "gauge", "Active alerts by level.", [("", {"level": k}, v) for k, v in levels.items()])
+    out.family("export_timestamp_seconds", "gauge", "When this file was written (UTC epoch seconds).", [("", {}, now())])
+    return "\n".join(out.lines) + "\n"

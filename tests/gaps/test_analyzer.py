@@ -1,0 +1,186 @@
+"""The gap analysis on sample projects with known gaps: each is found, nothing else is high."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from buildrunner.gaps.analyzer import GapAnalyzer
+from buildrunner.project import Project
+
+
+def analyze(root: Path):
+    return GapAnalyzer(Project(root)).analyze()
+
+
+def keys(report, severity: str | None = None) -> set[tuple[str, str, int]]:
+    return {(g.category, g.path, g.line) for g in report.gaps if severity is None or g.severity == severity}
+
+
+def test_every_known_high_gap_is_found_and_nothing_else_is_high(sample: Path, fake_aws_key: str) -> None:
+    report = analyze(sample)
+    assert keys(report, "high") == {
+        ("hardcoded-credential", "src/sample/config.py", 2),
+        ("undeclared-dependency", "src/sample/core.py", 4),
+        ("stub", "src/sample/core.py", 13),
+        ("network-timeout", "src/sample/core.py", 25),
+        ("swallowed-error", "src/sample/core.py", 37),
+    }
+    credential = next(g for g in report.gaps if g.category == "hardcoded-credential")
+    assert fake_aws_key not in credential.message  # masked, never the full value
+    assert all(g.why for g in report.gaps)
+
+
+def test_medium_and_low_gaps_are_found(sample: Path) -> None:
+    found = keys(analyze(sample))
+    for expected in [
+        ("stub", "src/sample/core.py", 18),  # pass-only body
+        ("import-cycle", "src/sample/a.py", 2),
+        ("untested-module", "src/sample/config.py", 1),
+        ("missing-type-hints", "src/sample/core.py", 50),
+        ("missing-docstring", "src/sample/core.py", 50),
+        ("todo", "src/sample/core.py", 51),  # FIXME
+        ("todo", "src/sample/config.py", 3),  # TODO
+        ("dead-code", "src/sample/core.py", 78),
+        ("duplicate-code", "src/sample/stats.py", 6),
+        ("duplicate-code", "src/sample/more_stats.py", 6),
+    ]:
+        assert expected in found, expected
+
+
+def test_exceptions_to_the_rules_are_not_reported(sample: Path) -> None:
+    report = analyze(sample)
+    stubs = {g.line for g in report.gaps if g.category == "stub"}
+    assert stubs == {13, 18}  # abstract method, protocol member, overloads are not stubs
+    swallowed = {g.line for g in report.gaps if g.category == "swallowed-error"}
+    assert swallowed == {37}  # `except KeyError: return ""` is deliberate
+    timeouts = {g.line for g in report.gaps if g.category == "network-timeout"}
+    assert timeouts == {25}  # the call with timeout=5 is fine
+    cycles = [g.message for g in report.gaps if g.category == "import-cycle"]
+    assert cycles == ["import cycle: sample.a -> sample.b -> sample.a"]  # the lazy c/d import is no cycle
+    untested = {g.path for g in report.gaps if g.category == "untested-module"}
+    assert untested == {"src/sample/config.py"}
+
+
+def test_ignored_and_build_folders_are_not_analysed(sample: Path) -> None:
+    paths = {g.path.split("/")[0] for g in analyze(sample).gaps}
+    assert not paths & {"build", ".venv", "ignored_dir"}
+
+
+def test_same_input_same_sorted_output(sample: Path) -> None:
+    first, second = analyze(sample), analyze(sample)
+    assert first.gaps == second.gaps
+    ranks = [(g.severity_rank, g.path, g.line) for g in first.gaps]
+    assert ranks == sorted(ranks)
+
+
+def test_fixing_a_gap_removes_it(sample: Path) -> None:
+    core = sample / "src/sample/core.py"
+    core.write_text(core.read_text().replace("requests.get(url).content", "requests.get(url, timeout=10).content"))
+    assert not [g for g in analyze(sample).gaps if g.category == "network-timeout"]
+
+
+def test_undeclared_import_in_tests_is_medium_and_declared_one_is_quiet(sample: Path, files) -> None:
+    files(sample, {"tests/test_yaml.py": "import yaml\nimport requests\n\n\ndef test_x():\n    assert yaml\n"})
+    report = analyze(sample)
+    in_tests = [g for g in report.gaps if g.path == "tests/test_yaml.py" and g.category == "undeclared-dependency"]
+    assert [(g.line, g.severity) for g in in_tests] == [(1, "medium")]  # requests is declared
+
+
+def test_no_manifest_means_dependencies_are_skipped_with_a_note(tmp_project: Path, files) -> None:
+    files(tmp_project, {"app.py": '"""App."""\nimport yaml\n'})
+    report = analyze(tmp_project)
+    assert not [g for g in report.gaps if g.category == "undeclared-dependency"]
+    assert any("no dependency manifest" in note for note in report.notes)
+
+
+class _Index(BaseHTTPRequestHandler):
+    """A stand-in package index answering the PEP 691 JSON simple API."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path.rstrip("/").endswith("/requests"):
+            body = json.dumps({"name": "requests", "versions": ["2.0.0", "2.31.0", "3.0.0rc1"], "files": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_error(404)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def index_url() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Index)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/simple"
+    server.shutdown()
+
+
+def test_outdated_pinned_dependency_is_reported_with_both_versions(sample: Path, index_url: str, files, quality_config) -> None:
+    files(sample, {"requirements.txt": "requests==2.0.0  # pinned\n"})
+    quality_config(sample, index_url=index_url)
+    report = analyze(sample)
+    outdated = [g for g in report.gaps if g.category == "outdated-dependency"]
+    # the exact pin wins over pyproject's range; the pre-release 3.0.0rc1 is not "latest"
+    assert [(g.path, g.severity, g.message) for g in outdated] == [
+        ("requirements.txt", "low", "outdated dependency: requests 2.0.0 -> 2.31.0")
+    ]
+
+
+def test_unreachable_index_skips_with_a_note_quickly(sample: Path, quality_config) -> None:
+    quality_config(sample, index_url="http://127.0.0.1:9/simple", index_timeout=2)
+    started = time.monotonic()
+    report = analyze(sample)
+    assert time.monotonic() - started < 60
+    assert not [g for g in report.gaps if g.category == "outdated-dependency"]
+    assert any("not reachable" in note for note in report.notes)
+
+
+def test_cli_json_is_stable_and_filterable(sample: Path, run_br) -> None:
+    first = run_br("gaps", "analyze", "--format", "json")
+    second = run_br("gaps", "analyze", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    data.pop("seconds")
+    again = json.loads(second.stdout)
+    again.pop("seconds")
+    assert data == again
+    assert data["counts"]["high"] == 5
+    gap = data["gaps"][0]
+    assert set(gap) >= {"path", "line", "location", "severity", "category", "message", "why"}
+    high = json.loads(run_br("gaps", "analyze", "--format", "json", "--severity", "high").stdout)
+    assert {g["severity"] for g in high["gaps"]} == {"high"} and len(high["gaps"]) == 5
+
+
+def test_cli_text_groups_by_severity(sample: Path, run_br, fake_aws_key: str) -> None:
+    result = run_br("gaps", "analyze")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Gap Analysis Results")
+    assert out.index("HIGH SEVERITY (5):") < out.index("MEDIUM SEVERITY") < out.index("LOW SEVERITY")
+    assert "src/sample/core.py:25: requests.get() without a timeout [network-timeout]" in out
+    assert "why network-timeout:" in out
+    assert fake_aws_key not in out
+
+
+def test_cli_rejects_unknown_severity(sample: Path, run_br) -> None:
+    result = run_br("gaps", "analyze", "--severity", "urgent")
+    assert result.returncode == 2
+    assert "urgent" in result.stderr
+
+
+def test_help_documents_the_severity_rules(run_br) -> None:
+    out = run_br("gaps", "analyze", "--help").stdout
+    for category in ("hardcoded-credential", "stub", "swallowed-error", "network-timeout", "undeclared-dependency", "dead-code"):
+        assert category in out
+    assert "Example:" in out

@@ -1,0 +1,36 @@
+"""Helpers for the parallel tests: fast settings, plan files, waiting on real worker processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FAST = {"heartbeat_timeout": 10, "poll_interval": 0.1, "kill_grace": 1, "retry_backoff": 0.1}
+
+
+def write_config(root: Path, **parallel: Any) -> None:
+    path = root / ".buildrunner" / "config.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("parallel", {}).update({**FAST, **parallel})
+    path.write_text(json.dumps(data))
+
+
+def write_plan(root: Path, plan: dict[str, Any] | list[Any], name: str = "plan.yaml") -> Path:
+    path = root / name
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

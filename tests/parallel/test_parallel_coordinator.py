@@ -1,0 +1,172 @@
+"""Session and task state on both engines: atomic claims, exactly-once results, retries, dependencies, control."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from buildrunner.errors import ConfigError, NotFoundError, ParallelError
+from buildrunner.parallel.plan import validate_plan
+from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.project import Project
+from buildrunner.store import open_store
+
+
+def plan(*tasks: dict[str, object], **defaults: object):  # type: ignore[no-untyped-def]
+    return validate_plan({**defaults, "tasks": list(tasks)}, "test-plan")
+
+
+def test_concurrent_claims_never_hand_out_a_task_twice(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    session = manager.create_session("race", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(60))))
+    claimed: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(4)
+
+    def claim_all() -> None:
+        # Each thread is its own "process": its own connection to the same database.
+        own = Project(pproject.paths.root, config=pproject.config, store=open_store(url=_url(pproject)))
+        coordinator = WorkerCoordinator(session.session_id, own)
+        worker = coordinator.register_worker()
+        ready.wait()
+        while (task := coordinator.get_next_task(worker)) is not None:
+            with lock:
+                claimed.append(task.task_id)
+            if not coordinator.complete_task(worker, task.task_id, task.attempt):
+                refused.append(task.task_id)
+        own.store.close()
+
+    threads = [threading.Thread(target=claim_all) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert refused == []
+    assert sorted(claimed) == sorted(f"t{i}" for i in range(60))
+    status = manager.get_session_status(session.session_id)
+    assert (status.status, status.completed_tasks) == ("completed", 60)
+
+
+def _url(project: Project) -> str:
+    import os
+
+    return os.environ.get("BR_DATABASE_URL") or str(project.paths.database_file)
+
+
+def test_a_lost_workers_late_result_cannot_complete_the_requeued_task(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    session = manager.create_session("lost", plan=plan({"id": "only", "command": "true"}))
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    slow = coordinator.register_worker("slow")
+    task = coordinator.get_next_task(slow)
+    assert task is not None and task.attempt == 1
+    # The slow worker falls silent beyond the heartbeat timeout and is declared lost.
+    pproject.store.execute("UPDATE workers SET last_heartbeat = last_heartbeat - 100 WHERE id = ?", (slow,))
+    assert coordinator.reap_lost_workers() == [slow]
+    assert coordinator.get_next_task(slow) is None  # a lost worker claims nothing more
+    fresh = coordinator.register_worker("fresh")
+    again = coordinator.get_next_task(fresh)
+    assert again is not None and again.attempt == 2
+    assert coordinator.complete_task(slow, "only", 1) is False  # the late result is discarded
+    assert coordinator.fail_task(slow, "only", 1, "late failure") == "stale"
+    assert coordinator.complete_task(fresh, "only", 2) is True
+    assert coordinator.complete_task(fresh, "only", 2) is False  # and never twice
+    attempts = pproject.store.fetchall("SELECT attempt, status FROM task_attempts ORDER BY attempt")
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "lost"), (2, "completed")]
+    assert coordinator.get_worker_health(slow).status == "offline"
+    events = [r["type"] for r in pproject.store.fetchall("SELECT type FROM events WHERE session_id = ? ORDER BY id", (session.session_id,))]
+    assert "worker_lost" in events and "task_retry" in events and events[-1] == "session_completed"
+
+
+def test_failures_retry_with_backoff_then_fail_and_skip_dependents(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    session = manager.create_session(
+        "retry",
+        plan=plan(
+            {"id": "flaky", "command": "false", "retries": 1},
+            {"id": "child", "command": "true", "depends_on": ["flaky"]},
+            {"id": "grandchild", "command": "true", "depends_on": ["child"]},
+            {"id": "free", "command": "true"},
+        ),
+    )
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    first = coordinator.get_next_task(worker)
+    assert first is not None and first.task_id == "flaky"
+    assert coordinator.fail_task(worker, "flaky", 1, "exit code 1", exit_code=1) == "retry"
+    # Backoff: the retry is not claimable at once; the independent task is.
+    nxt = coordinator.get_next_task(worker)
+    assert nxt is not None and nxt.task_id == "free"
+    coordinator.complete_task(worker, "free", 1)
+    assert coordinator.get_next_task(worker) is None
+    time.sleep(pproject.config.parallel.retry_backoff + 0.05)
+    retry = coordinator.get_next_task(worker)
+    assert retry is not None and (retry.task_id, retry.attempt) == ("flaky", 2)
+    assert coordinator.fail_task(worker, "flaky", 2, "exit code 1", exit_code=1) == "failed"
+    status = manager.get_session_status(session.session_id)
+    assert status.status == "failed"
+    tasks = {t.task_id: t for t in manager.list_tasks(session.session_id)}
+    assert tasks["child"].status == "skipped" and tasks["child"].error == "dependency 'flaky' failed"
+    assert tasks["grandchild"].status == "skipped" and "child" in (tasks["grandchild"].error or "")
+    assert tasks["free"].status == "completed"
+
+
+def test_dependencies_wait_for_completion(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    session = manager.create_session("deps", plan=plan({"id": "b", "command": "true", "depends_on": ["a"]}, {"id": "a", "command": "true"}))
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    first = coordinator.get_next_task(worker)
+    assert first is not None and first.task_id == "a"
+    assert coordinator.get_next_task(worker) is None
+    coordinator.complete_task(worker, "a", 1)
+    second = coordinator.get_next_task(worker)
+    assert second is not None and second.task_id == "b"
+
+
+def test_pause_stops_claims_resume_allows_them_stop_cancels(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    session = manager.create_session("ctl", plan=plan({"id": "a", "command": "true"}, {"id": "b", "command": "true"}))
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    manager.pause_session(session.session_id)
+    assert coordinator.get_next_task(worker) is None
+    manager.resume_session(session.session_id, restart_workers=False)
+    assert coordinator.get_next_task(worker) is not None
+    stopped = manager.stop_session(session.session_id)
+    assert stopped.status == "stopped" and stopped.cancelled_tasks == 1 and stopped.running_tasks == 1
+    assert coordinator.control(worker)[1:] == ("stopped", pproject.config.parallel.kill_grace)
+    with pytest.raises(ParallelError):
+        manager.resume_session(session.session_id)
+    with pytest.raises(ParallelError, match="cannot join"):
+        coordinator.register_worker()
+    types = {r["type"] for r in pproject.store.fetchall("SELECT type FROM events WHERE session_id = ?", (session.session_id,))}
+    assert {"session_started", "session_paused", "session_resumed", "session_stopped", "task_started"} <= types
+
+
+def test_list_resolve_and_cleanup(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    done = manager.create_session("old", plan=plan({"id": "a", "command": "true"}))
+    live = manager.create_session("live", plan=plan({"id": "a", "command": "true"}))
+    manager.stop_session(done.session_id)
+    assert manager.resolve(done.session_id[:12]) == done.session_id or len(done.session_id) > 12
+    assert manager.resolve(None) == live.session_id
+    assert [s.session_id for s in manager.list_sessions("stopped")] == [done.session_id]
+    log_dir = pproject.paths.logs_dir / done.session_id
+    log_dir.mkdir(parents=True)
+    assert manager.cleanup(days=7) == []
+    assert manager.cleanup(all_sessions=True) == [done.session_id]
+    assert not log_dir.exists()
+    assert [s.session_id for s in manager.list_sessions()] == [live.session_id]
+    with pytest.raises(NotFoundError):
+        manager.get_session_status(done.session_id)
+
+
+def test_no_plan_is_a_config_error(fast_project: Path) -> None:
+    with pytest.raises(ConfigError, match="no plan"):
+        SessionManager(Project(fast_project)).create_session("x", 3)

@@ -1,0 +1,112 @@
+"""Plans are checked before anything runs: every problem named with its place, exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from buildrunner.errors import ConfigError, NotFoundError
+from buildrunner.parallel.plan import load_plan, validate_plan
+
+
+def test_yaml_json_and_toml_plans_load_the_same_tasks(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("workers: 2\ntasks:\n  - id: a\n    command: echo a\n  - id: b\n    prompt: fix it\n    depends_on: [a]\n")
+    (tmp_path / "p.json").write_text(json.dumps({"workers": 2, "tasks": [{"id": "a", "command": "echo a"}, {"id": "b", "prompt": "fix it", "depends_on": ["a"]}]}))
+    (tmp_path / "p.toml").write_text('workers = 2\n[[tasks]]\nid = "a"\ncommand = "echo a"\n[[tasks]]\nid = "b"\nprompt = "fix it"\ndepends_on = ["a"]\n')
+    plans = [load_plan(tmp_path / name) for name in ("p.yaml", "p.json", "p.toml")]
+    for plan in plans:
+        assert plan.workers == 2
+        assert [(t.id, t.kind, t.depends_on) for t in plan.tasks] == [("a", "command", []), ("b", "prompt", ["a"])]
+        assert plan.has_prompts
+
+
+def test_unknown_key_names_file_line_task_and_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("tasks:\n  - id: build\n    command: make\n  - id: test\n    comand: pytest\n")
+    with pytest.raises(ConfigError) as err:
+        load_plan(path)
+    text = str(err.value)
+    assert f"{path}:5" in text and "tasks[1].comand" in text and "'test'" in text and "did you mean 'command'" in text
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("tasks", "expected"),
+    [
+        ([{"id": "a", "command": "x"}, {"id": "a", "command": "y"}], "duplicate task id 'a' (first at tasks[0])"),
+        ([{"id": "a", "command": "x", "depends_on": ["nope"]}], "tasks[0].depends_on[0] (task 'a'): unknown dependency 'nope'"),
+        ([{"id": "a", "command": "x", "depends_on": ["b"]}, {"id": "b", "command": "y", "depends_on": ["a"]}], "dependency cycle a -> b -> a"),
+        ([{"id": "a", "command": "x", "depends_on": ["a"]}], "dependency cycle a -> a"),
+        ([{"id": "a"}], "exactly one of 'command'"),
+        ([{"id": "a", "command": "x", "prompt": "y"}], "exactly one of 'command'"),
+        ([{"id": "bad id", "command": "x"}], "task ids use letters"),
+        ([{"id": "a", "command": "x", "timeout": -1}], "tasks[0].timeout"),
+        ([], "tasks"),
+    ],
+)
+def test_plan_errors_are_located(tasks: list[dict[str, object]], expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_plan({"tasks": tasks}, "plan.json")
+    assert expected in str(err.value)
+    assert str(err.value).startswith("plan.json")
+
+
+def test_tasks_n_keeps_the_first_n_and_checks_their_dependencies() -> None:
+    plan = validate_plan({"tasks": [{"id": "a", "command": "x"}, {"id": "b", "command": "y"}, {"id": "c", "command": "z", "depends_on": ["a"]}]}, "p")
+    assert [t.id for t in plan.first(2).tasks] == ["a", "b"]
+    with pytest.raises(ConfigError, match="has only 3 tasks"):
+        plan.first(4)
+    later = validate_plan({"tasks": [{"id": "a", "command": "x", "depends_on": ["b"]}, {"id": "b", "command": "y"}]}, "p")
+    with pytest.raises(ConfigError, match="not among the first 1 tasks"):
+        later.first(1)
+
+
+def test_missing_plan_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        load_plan(tmp_path / "absent.yaml")
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Random plans whose dependencies only point backwards (so they are acyclic)."""
+    n = draw(st.integers(1, 25))
+    tasks = []
+    for i in range(n):
+        deps = draw(st.lists(st.integers(0, i - 1), unique=True, max_size=4)) if i else []
+        tasks.append({"id": f"t{i}", "command": "true", "depends_on": [f"t{d}" for d in deps]})
+    return tasks
+
+
+@settings(max_examples=80, deadline=None)
+@given(dags())
+def test_any_acyclic_plan_is_accepted(tasks: list[dict[str, object]]) -> None:
+    assert len(validate_plan({"tasks": tasks}, "p").tasks) == len(tasks)
+
+
+@settings(max_examples=80, deadline=None)
+@given(dags(), st.data())
+def test_a_back_edge_is_always_reported_as_a_cycle(tasks: list[dict[str, object]], data: st.DataObject) -> None:
+    # Add an edge from an ancestor to a task reachable from it (through a chain we make explicit).
+    if len(tasks) < 2:
+        tasks.append({"id": f"t{len(tasks)}", "command": "true", "depends_on": []})
+    low = data.draw(st.integers(0, len(tasks) - 2))
+    high = data.draw(st.integers(low + 1, len(tasks) - 1))
+    tasks[high]["depends_on"] = sorted({*tasks[high]["depends_on"], f"t{low}"})  # type: ignore[misc]
+    tasks[low]["depends_on"] = sorted({*tasks[low]["depends_on"], f"t{high}"})  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="dependency cycle"):
+        validate_plan({"tasks": tasks}, "p")
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=100, deadline=None)
+def test_arbitrary_yaml_text_never_crashes(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_plan(path)
+    except ConfigError:
+        pass

@@ -1,0 +1,267 @@
+"""Real worker processes on a real database, and the faults they must survive."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.project import Project
+
+from parallel_helpers import wait_for, write_config, write_plan
+
+pytestmark = pytest.mark.slow
+
+
+def start(run_br: Any, plan: Path, *args: str) -> dict[str, Any]:
+    result = run_br("parallel", "start", "t", "--config", str(plan), "--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def status(project: Project, sid: str):  # type: ignore[no-untyped-def]
+    return SessionManager(project).get_session_status(sid, activity=0)
+
+
+def finished(project: Project, sid: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    return wait_for(lambda: (s := status(project, sid)).finished and s, timeout, f"session {sid} to finish")
+
+
+def attempts(project: Project, sid: str) -> list[dict[str, Any]]:
+    return project.store.fetchall(
+        "SELECT a.task_id, a.attempt, a.status, a.worker_id, a.error, a.pid FROM task_attempts a WHERE a.session_id = ? ORDER BY a.task_id, a.attempt",
+        (sid,),
+    )
+
+
+def test_start_wait_runs_a_plan_on_detached_worker_processes(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(
+        fast_project,
+        {
+            "retries": 1,
+            "tasks": [
+                {"id": "prepare", "command": "mkdir -p out && echo prepared > out/prepare.txt"},
+                {"id": "use", "command": "cat out/prepare.txt", "depends_on": ["prepare"]},
+                {"id": "flaky", "command": 'test "$BR_TASK_ATTEMPT" -ge 2 || { echo "first try fails"; exit 1; }'},
+                {"id": "leak", "command": "echo token=AKIAIOSFODNN7EXAMPLF in output"},
+                *({"id": f"n{i}", "command": "sleep 0.2"} for i in range(4)),
+            ],
+        },
+    )
+    result = run_br("parallel", "start", "Sprint 42", "--config", str(plan), "--workers", "3", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "Starting parallel session: Sprint 42" in result.stdout and "✅ Session started successfully" in result.stdout
+    assert "Status: completed" in result.stdout and "Progress: 8/8 tasks completed (100%)" in result.stdout
+    sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    project = Project(fast_project)
+    workers = project.store.fetchall("SELECT pid, status, tasks_completed, cpu_seconds, peak_rss_bytes FROM workers WHERE session_id = ?", (sid,))
+    assert len(workers) == 3 and len({w["pid"] for w in workers}) == 3 and os.getpid() not in {w["pid"] for w in workers}
+    assert sum(w["tasks_completed"] for w in workers) == 8
+    assert all(w["peak_rss_bytes"] > 0 for w in workers)
+    flaky = [a for a in attempts(project, sid) if a["task_id"] == "flaky"]
+    assert [a["status"] for a in flaky] == ["failed", "completed"]
+    logs = run_br("parallel", "logs", sid, "flaky")
+    assert "attempt 1 (failed)" in logs.stdout and "first try fails" in logs.stdout
+    leak = run_br("parallel", "logs", sid, "leak").stdout
+    assert "AKIAIOSFODNN7EXAMPLF" not in leak and "AKIA" in leak
+    assert "AKIAIOSFODNN7EXAMPLF" not in (fast_project / ".buildrunner" / "logs" / sid / "leak.1.log").read_text()
+    assert run_br("parallel", "logs", sid, "use").stdout.count("prepared") == 1
+    listed = json.loads(run_br("parallel", "list", "--format", "json").stdout)
+    assert [(s["session_id"], s["status"], s["completed_tasks"]) for s in listed] == [(sid, "completed", 8)]
+    types = {r["type"] for r in project.store.fetchall("SELECT type FROM events WHERE session_id = ?", (sid,))}
+    assert {"session_started", "task_started", "task_completed", "task_failed", "task_retry", "session_completed"} <= types
+    project.close()
+
+
+def test_wait_exits_non_zero_when_a_task_failed(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "bad", "command": "exit 7"}, {"id": "after", "command": "true", "depends_on": ["bad"]}]})
+    result = run_br("parallel", "start", "x", "--config", str(plan), "--workers", "1", "--wait")
+    assert result.returncode == 1
+    assert "1 failed, 1 skipped" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran", "depends_on": ["b"]}, {"id": "b", "command": "true", "depends_on": ["a"]}]})
+    result = run_br("parallel", "start", "x", "--config", str(plan))
+    assert result.returncode == 2
+    assert "dependency cycle a -> b -> a" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
+    assert not (fast_project / "ran").exists()
+    assert run_br("parallel", "start", "x", "--config", "missing.yaml").returncode == 6
+    assert run_br("parallel", "start", "x", "--config", str(plan), "--tasks", "0").returncode == 2
+
+
+def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject: Project, run_br: Any) -> None:
+    plan = write_plan(pproject.paths.root, {"tasks": [{"id": f"t{i}", "command": "sleep 1"} for i in range(6)]})
+    sid = start(run_br, plan, "--workers", "3")["session_id"]
+    victim = wait_for(
+        lambda: pproject.store.fetchone("SELECT id, pid, current_task FROM workers WHERE session_id = ? AND status = 'active'", (sid,)),
+        30, "a busy worker",
+    )
+    os.kill(victim["pid"], signal.SIGKILL)
+    final = finished(pproject, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 6)
+    rows = attempts(pproject, sid)
+    completed = [r["task_id"] for r in rows if r["status"] == "completed"]
+    assert sorted(completed) == [f"t{i}" for i in range(6)]  # each task completed exactly once
+    lost = [r for r in rows if r["status"] == "lost"]
+    assert [r["task_id"] for r in lost] == [victim["current_task"]]
+    redo = [r for r in rows if r["task_id"] == victim["current_task"] and r["status"] == "completed"]
+    assert redo[0]["worker_id"] != victim["id"]
+    assert pproject.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost"
+    assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
+
+
+def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(6)]})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "buildrunner", "parallel", "start", "x", "--config", str(plan), "--workers", "2", "--wait"],
+        cwd=fast_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    project = Project(fast_project)
+    sid = wait_for(lambda: project.store.scalar("SELECT id FROM sessions"), 30, "the session")
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'running'"), 30, "a running task")
+    proc.kill()
+    proc.wait()
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 6)
+    project.close()
+
+
+def test_a_hanging_task_times_out_is_killed_and_retried(fast_project: Path, run_br: Any) -> None:
+    write_config(fast_project, kill_grace=0.5)
+    # The first attempt ignores TERM and never ends; only KILL stops it.
+    hang = 'if [ "$BR_TASK_ATTEMPT" = 1 ]; then trap "" TERM; while :; do sleep 0.1; done; fi; echo second try ok'
+    plan = write_plan(fast_project, {"tasks": [{"id": "hang", "command": hang, "timeout": 1, "retries": 1}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    final = finished(project, sid)
+    assert final.status == "completed"
+    rows = attempts(project, sid)
+    assert [r["status"] for r in rows] == ["timeout", "completed"]
+    assert rows[0]["error"] == "timed out after 1s (killed)"
+    assert not psutil.pid_exists(rows[0]["pid"]) or psutil.Process(rows[0]["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert "second try ok" in run_br("parallel", "logs", sid, "hang", "--attempt", "2").stdout
+    project.close()
+
+
+def test_a_worker_started_against_a_stopped_session_exits_cleanly(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "sleep 30"}]})
+    project = Project(fast_project)
+    manager = SessionManager(project)
+    session = manager.create_session("x", plan=manager.load_plan(plan))
+    manager.stop_session(session.session_id)
+    result = run_br("parallel", "worker", session.session_id, timeout=30)
+    assert result.returncode == 0
+    assert "is stopped; nothing to do" in result.stderr
+    assert project.store.scalar("SELECT COUNT(*) FROM workers") == 0
+    project.close()
+
+
+def test_stop_ends_running_tasks_and_the_workers(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 60"} for i in range(4)]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") == 2, 30, "two running tasks")
+    pids = [r["pid"] for r in project.store.fetchall("SELECT pid FROM workers")]
+    result = run_br("parallel", "stop", sid, "--force")
+    assert result.returncode == 0 and "stopped" in result.stdout
+    wait_for(lambda: all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE for p in pids), 20, "workers to exit")
+    tasks = {r["task_id"]: r["status"] for r in project.store.fetchall("SELECT task_id, status FROM tasks")}
+    assert sorted(tasks.values()) == ["cancelled"] * 4
+    assert {r["status"] for r in project.store.fetchall("SELECT status FROM workers")} == {"stopped"}
+    project.close()
+
+
+def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 2"} for i in range(4)]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
+    assert run_br("parallel", "pause", sid).returncode == 0
+    for row in project.store.fetchall("SELECT pid FROM workers"):  # the machine "crashes"
+        try:
+            os.killpg(row["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    result = run_br("parallel", "resume", sid)
+    assert result.returncode == 0 and "started 2 worker(s)" in result.stdout, result.stderr
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 4)
+    assert project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'lost'") >= 1
+    project.close()
+
+
+def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "true"}, {"id": "b", "command": "false"}]})
+    result = run_br("parallel", "start", "Report", "--config", str(plan), "--workers", "1", "--wait")
+    sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    text = run_br("parallel", "status", sid).stdout
+    assert f"Session: Report ({sid})" in text and "Progress: 1/2 tasks completed (50%)" in text and "Recent Activity:" in text
+    assert "| worker-1 | Completed a" in text and "b (failed, 1 attempt(s)): exit code 1" in text
+    data = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
+    assert (data["completed_tasks"], data["failed_tasks"], data["progress_percent"]) == (1, 1, 50.0)
+    assert {t["task_id"]: t["status"] for t in data["tasks"]} == {"a": "completed", "b": "failed"}
+    workers = json.loads(run_br("parallel", "workers", sid, "--format", "json").stdout)
+    assert [(w["name"], w["tasks_completed"], w["state"]) for w in workers] == [("worker-1", 1, "stopped")]
+    assert "worker-1" in run_br("parallel", "workers", sid).stdout
+    assert run_br("parallel", "list", "--status", "bogus").returncode == 2
+    assert run_br("parallel", "status", "session-nope").returncode == 6
+
+
+def test_tasks_n_runs_only_the_first_tasks_and_cleanup_removes_finished_sessions(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": f"echo {i}"} for i in range(5)]})
+    result = run_br("parallel", "start", "few", "--config", str(plan), "--tasks", "2", "--workers", "2", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "Tasks: 2" in result.stdout and "Progress: 2/2 tasks completed (100%)" in result.stdout
+    sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    assert (fast_project / ".buildrunner" / "logs" / sid / "t1.1.log").read_text() == "1\n"
+    assert run_br("parallel", "cleanup").stdout.strip() == "Removed 0 session(s)."
+    assert run_br("parallel", "cleanup", "--all").stdout.strip() == f"Removed 1 session(s): {sid}"
+    assert not (fast_project / ".buildrunner" / "logs" / sid).exists()
+    assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
+
+
+def test_stop_gives_running_tasks_term_before_kill(fast_project: Path, run_br: Any) -> None:
+    write_config(fast_project, kill_grace=5)
+    # The task cleans up on TERM: the grace period lets it.
+    plan = write_plan(fast_project, {"tasks": [{"id": "graceful", "command": "trap 'echo cleaned up > term.txt; exit 0' TERM; while :; do sleep 0.1; done"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") == 1, 30, "the task to run")
+    assert run_br("parallel", "stop", sid).returncode == 0
+    wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE task_id = 'graceful'") == "cancelled", 30, "the task to be cancelled")
+    assert (fast_project / "term.txt").read_text() == "cleaned up\n"
+    project.close()
+
+
+def test_a_frozen_worker_is_declared_lost_and_its_late_result_is_discarded(fast_project: Path, run_br: Any) -> None:
+    write_config(fast_project, heartbeat_timeout=3)
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 1"} for i in range(3)]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    victim = wait_for(
+        lambda: project.store.fetchone("SELECT id, pid, current_task FROM workers WHERE session_id = ? AND status = 'active'", (sid,)),
+        30, "a busy worker",
+    )
+    os.kill(victim["pid"], signal.SIGSTOP)  # alive but silent: only the heartbeat timeout can tell
+    try:
+        wait_for(lambda: project.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost", 30, "the frozen worker to be declared lost")
+        wait_for(lambda: status(project, sid).finished, 60, "the others to finish the session")
+    finally:
+        os.kill(victim["pid"], signal.SIGCONT)
+    wait_for(lambda: not psutil.pid_exists(victim["pid"]) or psutil.Process(victim["pid"]).status() == psutil.STATUS_ZOMBIE, 30, "the woken worker to exit")
+    rows = attempts(project, sid)
+    assert sorted(r["task_id"] for r in rows if r["status"] == "completed") == ["t0", "t1", "t2"]
+    lost = [r for r in rows if r["status"] == "lost"]
+    assert [(r["task_id"], r["worker_id"]) for r in lost] == [(victim["current_task"], victim["id"])]
+    assert status(project, sid).status == "completed"
+    project.close()

@@ -1,0 +1,71 @@
+"""Small real projects for the quality gate, written into the test's git repo."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write each `relative path -> source` (dedented) under root."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def set_quality_config(root: Path, **settings: object) -> None:
+    (root / ".buildrunner" / "config.json").write_text(json.dumps({"quality": settings}), encoding="utf-8")
+
+
+CALC = '''
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def sub(a: int, b: int) -> int:
+    return a - b
+
+
+def mul(a: int, b: int) -> int:
+    return a * b
+
+
+def div(a: int, b: int) -> float:
+    if b == 0:
+        raise ZeroDivisionError("b")
+    return a / b
+'''
+
+
+@pytest.fixture
+def calc(tmp_project: Path) -> Path:
+    """A one-module project whose single test exercises half of it."""
+    write_files(
+        tmp_project,
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": "from calc import add, sub\n\n\ndef test_add():\n    assert add(1, 2) == 3\n    assert sub(3, 1) == 2\n",
+        },
+    )
+    return tmp_project
+
+
+@pytest.fixture
+def files():
+    """`files(root, {rel: source})` writes project files."""
+    return write_files
+
+
+@pytest.fixture
+def quality_config():
+    """`quality_config(root, key=value, ...)` writes the project's `quality` config section."""
+    return set_quality_config
+
+
+@pytest.fixture
+def calc_source() -> str:
+    return CALC

@@ -1,0 +1,181 @@
+"""The quality gate on real projects: scores move the right way with real inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from buildrunner.project import Project
+from buildrunner.quality.gate import QualityGate
+
+FAKE_AWS_KEY = "AKIA" + "QX7ZL2MV4NWRT5KB"
+
+
+def check(root: Path, **kwargs: object):
+    return QualityGate(Project(root)).check(**kwargs)
+
+
+def documented(source: str) -> str:
+    """CALC with a module docstring and a docstring in every function."""
+    out = ['"""Arithmetic."""']
+    for line in source.splitlines():
+        out.append(line)
+        if line.startswith("def "):
+            out.append('    """Compute it."""')
+    return "\n".join(out) + "\n"
+
+
+def test_adding_docstrings_raises_documentation(calc: Path, calc_source: str) -> None:
+    before = check(calc).category("Documentation")
+    (calc / "calc.py").write_text(documented(calc_source))
+    after = check(calc).category("Documentation")
+    assert before.inputs["docstring_coverage"] == 0
+    assert after.inputs["docstring_coverage"] == 100
+    assert after.score > before.score
+
+
+def test_readme_with_install_and_usage_raises_documentation(calc: Path) -> None:
+    before = check(calc).category("Documentation").score
+    (calc / "README.md").write_text("# Calc\n\n## Install\n\npip install calc\n\n## Usage\n\nadd(1, 2)\n")
+    after = check(calc).category("Documentation")
+    assert after.inputs["readme_covers_install"] and after.inputs["readme_covers_usage"]
+    assert after.score == before + 20
+
+
+def _coverage(root: Path, *args: str) -> None:
+    env = {**os.environ, "COVERAGE_FILE": str(root / ".coverage")}
+    subprocess.run([sys.executable, "-m", "coverage", *args], cwd=root, check=True, capture_output=True, env=env)
+
+
+def test_real_coverage_json_sets_testing(calc: Path) -> None:
+    _coverage(calc, "run", "--source=.", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    _coverage(calc, "json", "-o", "coverage.json")
+    expected = json.loads((calc / "coverage.json").read_text())["totals"]["percent_covered"]
+    testing = check(calc).category("Testing")
+    assert testing.inputs["source"] == "coverage.json"
+    assert testing.score == round(expected, 1)
+    assert 0 < testing.score < 100  # mul and div are never called
+    assert testing.basis.startswith("line coverage")
+
+
+def test_coverage_xml_and_raw_data_file_are_read(calc: Path) -> None:
+    _coverage(calc, "run", "--source=.", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    from_data = check(calc).category("Testing")
+    assert from_data.inputs["source"] == ".coverage"
+    _coverage(calc, "xml", "-o", "coverage.xml")
+    from_xml = check(calc).category("Testing")
+    assert from_xml.inputs["source"] == "coverage.xml"
+    assert abs(from_xml.score - from_data.score) < 1
+
+
+def test_without_coverage_data_testing_is_the_labelled_module_ratio(calc: Path, files) -> None:
+    files(calc, {"untested.py": "def f() -> int:\n    return 1\n"})
+    testing = check(calc).category("Testing")
+    assert testing.basis == "tested-module ratio (no coverage data)"
+    assert testing.inputs["untested"] == ["untested.py"]
+    assert testing.score == 50
+
+
+def test_stale_coverage_data_is_a_warning(calc: Path) -> None:
+    _coverage(calc, "run", "--source=.", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    _coverage(calc, "json", "-o", "coverage.json")
+    later = (calc / "coverage.json").stat().st_mtime + 10
+    os.utime(calc / "calc.py", (later, later))
+    report = check(calc)
+    assert any("older than the code" in w for w in report.warnings)
+
+
+@pytest.mark.slow
+def test_run_coverage_measures_the_suite(calc: Path, run_br) -> None:
+    result = run_br("quality", "check", "--run-coverage", "--format", "json")
+    data = json.loads(result.stdout)
+    testing = next(c for c in data["categories"] if c["name"] == "Testing")
+    assert testing["inputs"]["source"] == ".buildrunner/coverage/.coverage"
+    assert testing["inputs"]["exit_code"] == 0
+    assert "pytest" in testing["inputs"]["command"]
+    assert 0 < testing["score"] < 100
+
+
+def test_complex_function_and_import_cycle_lower_structure(tmp_project: Path, files) -> None:
+    simple = "\n\n".join(f"def f{i}(x: int) -> int:\n    return x + {i}" for i in range(4)) + "\n"
+    files(tmp_project, {"pkg/__init__.py": "", "pkg/a.py": simple, "pkg/b.py": simple})
+    before = check(tmp_project).category("Structure")
+    branches = "".join(f"    if x == {i}:\n        return {i}\n" for i in range(15))
+    files(
+        tmp_project,
+        {
+            "pkg/a.py": "from pkg import b\n\n" + simple + f"\n\ndef tangled(x: int) -> int:\n{branches}    return -1\n",
+            "pkg/b.py": "from pkg import a\n\n" + simple,
+        },
+    )
+    report = check(tmp_project)
+    after = report.category("Structure")
+    assert before.score == 100
+    assert after.score < before.score
+    assert after.inputs["too_complex"] == ["pkg/a.py:16 tangled (cc 16)"]
+    assert after.inputs["import_cycles"] == ["pkg.a -> pkg.b -> pkg.a"]
+    assert any("import cycle" in w for w in report.warnings)
+
+
+def test_hardcoded_secret_lowers_security(calc: Path, files) -> None:
+    clean = check(calc).category("Security")
+    files(calc, {"settings.py": f'KEY = "{FAKE_AWS_KEY}"\n'})
+    dirty = check(calc).category("Security")
+    assert clean.score == 100
+    assert dirty.score < clean.score
+    assert dirty.inputs["findings_by_severity"]["high"] == 1
+    assert dirty.inputs["findings"][0]["location"] == "settings.py:1"
+    assert FAKE_AWS_KEY not in json.dumps(dirty.inputs)
+
+
+def test_other_languages_are_counted_not_scored(tmp_project: Path, files) -> None:
+    files(tmp_project, {"web/app.js": "function f() {\n  return 1;\n}\n", "web/util.ts": "export const x = 1;\n"})
+    report = check(tmp_project)
+    assert {c.language: c.files for c in report.not_analysed} == {"JavaScript": 1, "TypeScript": 1}
+    for name in ("Testing", "Documentation", "Structure"):
+        category = report.category(name)
+        assert category.score is None and category.status == "not analysed"
+    assert report.passed
+    assert any("JavaScript" in note for note in report.notes)
+
+
+def test_gitignored_and_virtualenv_code_is_left_out(calc: Path, files) -> None:
+    baseline = check(calc).category("Documentation").inputs["public_items"]
+    files(calc, {"generated/gen.py": "def g():\n    pass\n", ".gitignore": "generated/\n", ".venv/lib/x.py": "def v():\n    pass\n"})
+    (calc / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    assert check(calc).category("Documentation").inputs["public_items"] == baseline
+
+
+def test_cli_exits_4_below_threshold_and_0_when_met(calc: Path, run_br, quality_config) -> None:
+    failing = run_br("quality", "check")
+    assert failing.returncode == 4
+    assert "Quality Gate Results" in failing.stdout and "Overall Score:" in failing.stdout
+    assert "Documentation" in failing.stderr  # names the category below its threshold
+    quality_config(calc, thresholds={"security": 0, "testing": 0, "documentation": 0, "structure": 0})
+    passing = run_br("quality", "check", "--format", "json")
+    assert passing.returncode == 0, passing.stderr
+    data = json.loads(passing.stdout)
+    assert data["passed"] is True
+    assert [c["name"] for c in data["categories"]] == ["Security", "Testing", "Documentation", "Structure"]
+    assert all("inputs" in c and "threshold" in c for c in data["categories"])
+
+
+def test_cli_strict_fails_on_warnings(calc: Path, run_br, files, quality_config) -> None:
+    quality_config(calc, thresholds={"security": 0, "testing": 0, "documentation": 0, "structure": 0})
+    files(calc, {"pkg/__init__.py": "", "pkg/a.py": "from pkg import b\n", "pkg/b.py": "from pkg import a\n"})
+    assert run_br("quality", "check").returncode == 0
+    strict = run_br("quality", "check", "--strict")
+    assert strict.returncode == 4
+    assert "strict" in strict.stderr
+
+
+def test_cli_bad_threshold_is_a_config_error(calc: Path, run_br, quality_config) -> None:
+    quality_config(calc, thresholds={"testing": 150})
+    result = run_br("quality", "check")
+    assert result.returncode == 2
+    assert "testing" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,240 @@
+"""Cost tracking and budgets, on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from buildrunner.errors import ConfigError
+from buildrunner.project import Project
+from buildrunner.routing.cost_tracker import CostTracker, period_start
+
+CLAUDE_CODE_RESULT = {
+    "type": "result",
+    "subtype": "success",
+    "is_error": False,
+    "duration_ms": 48211,
+    "total_cost_usd": 0.2431,
+    "usage": {"input_tokens": 12, "output_tokens": 2210, "cache_read_input_tokens": 81234, "cache_creation_input_tokens": 10422},
+    "modelUsage": {
+        "claude-sonnet-4-5-20250929": {
+            "inputTokens": 12, "outputTokens": 2210, "cacheReadInputTokens": 81234, "cacheCreationInputTokens": 10422,
+            "webSearchRequests": 0, "costUSD": 0.2101, "contextWindow": 200000,
+        },
+        "claude-haiku-4-5-20251001": {
+            "inputTokens": 3120, "outputTokens": 410, "cacheReadInputTokens": 0, "cacheCreationInputTokens": 0,
+            "webSearchRequests": 0, "costUSD": 0.0330, "contextWindow": 200000,
+        },
+    },
+}
+
+
+@pytest.fixture
+def tracker(any_project: Project) -> CostTracker:
+    return CostTracker(any_project)
+
+
+def test_track_request_prices_and_persists(tracker: CostTracker, any_project: Project) -> None:
+    record = tracker.track_request("sonnet", 1500, 800, 1250, session_id="s1", task_id="t1")
+    assert record.id is not None
+    assert record.cost == pytest.approx((1500 * 3 + 800 * 15) / 1e6)
+    assert (record.model, record.model_id) == ("sonnet", "claude-sonnet-4-5")
+    row = any_project.store.fetchone("SELECT * FROM cost_records WHERE id = ?", (record.id,))
+    assert row is not None
+    assert (row["model"], row["input_tokens"], row["output_tokens"], row["latency_ms"], row["session_id"], row["task_id"]) == ("sonnet", 1500, 800, 1250, "s1", "t1")
+
+
+def test_known_cost_and_cache_tokens(tracker: CostTracker) -> None:
+    record = tracker.track_request("claude-opus-4-5", 10, 20, cache_read_tokens=1_000_000, cost=0.5)
+    assert record.model == "opus" and record.model_id == "claude-opus-4-5" and record.cost == 0.5
+    priced = tracker.track_request("haiku", 0, 0, cache_read_tokens=1_000_000, cache_write_tokens=1_000_000)
+    assert priced.cost == pytest.approx(0.1 + 1.25)
+
+
+def test_summary_by_model_day_and_average(tracker: CostTracker) -> None:
+    tracker.track_request("haiku", 1000, 1000, cost=1.25)
+    tracker.track_request("haiku", 1000, 1000, cost=0.75)
+    tracker.track_request("opus", 1000, 1000, cost=3.0)
+    summary = tracker.get_summary("day")
+    assert summary.period == "day"
+    assert summary.request_count == 3
+    assert summary.total_cost == pytest.approx(5.0)
+    assert summary.by_model == {"haiku": pytest.approx(2.0), "opus": pytest.approx(3.0)}
+    assert summary.requests_by_model == {"haiku": 2, "opus": 1}
+    assert list(summary.by_day.values()) == [pytest.approx(5.0)]
+    assert summary.avg_cost_per_request == pytest.approx(5.0 / 3)
+    assert summary.budget_limit == 10.0 and summary.budget_remaining == pytest.approx(5.0)
+
+
+def test_periods_are_calendar_periods(tracker: CostTracker) -> None:
+    day_start = period_start("day")
+    month_start = period_start("month")
+    assert day_start is not None and month_start is not None
+    tracker.track_request("sonnet", 0, 0, cost=1.0, ts=day_start)  # first instant of today
+    tracker.track_request("sonnet", 0, 0, cost=2.0, ts=day_start - 1)  # last second of yesterday
+    tracker.track_request("sonnet", 0, 0, cost=4.0, ts=month_start - 1)  # last month
+    assert tracker.spent("day") == pytest.approx(1.0)
+    assert tracker.get_summary("day").request_count == 1
+    assert tracker.spent("month") == pytest.approx(1.0 + (2.0 if day_start - 1 >= month_start else 0.0))
+    everything = tracker.get_summary("all")
+    assert everything.total_cost == pytest.approx(7.0) and everything.request_count == 3
+    assert len(everything.by_day) >= 2
+
+
+def test_empty_store_summary(tracker: CostTracker) -> None:
+    summary = tracker.get_summary("week")
+    assert (summary.total_cost, summary.request_count, summary.avg_cost_per_request, summary.by_model) == (0.0, 0, 0.0, {})
+
+
+def test_claude_code_result_one_row_per_model(tracker: CostTracker, any_project: Project) -> None:
+    record = tracker.track_claude_code_result(CLAUDE_CODE_RESULT, model="sonnet", session_id="s", task_id="t")
+    assert record.cost == pytest.approx(0.2431)  # total_cost_usd wins
+    assert record.model == "sonnet"  # the model that cost the most
+    assert [(p.model, p.cost) for p in record.parts] == [("haiku", pytest.approx(0.0330)), ("sonnet", pytest.approx(0.2101))]
+    assert record.parts[0].ts == record.parts[1].ts
+    assert record.cache_read_tokens == 81234 and record.input_tokens == 3132
+    rows = any_project.store.fetchall("SELECT model, model_id, source, task_id FROM cost_records ORDER BY id")
+    assert rows == [
+        {"model": "haiku", "model_id": "claude-haiku-4-5-20251001", "source": "claude-code", "task_id": "t"},
+        {"model": "sonnet", "model_id": "claude-sonnet-4-5-20250929", "source": "claude-code", "task_id": "t"},
+    ]
+    assert tracker.get_summary("day").by_model == {"haiku": pytest.approx(0.033), "sonnet": pytest.approx(0.2101)}
+
+
+def test_claude_code_result_without_model_usage_uses_usage_and_total(tracker: CostTracker) -> None:
+    result = {k: v for k, v in CLAUDE_CODE_RESULT.items() if k != "modelUsage"}
+    record = tracker.track_claude_code_result(result, model="opus")
+    assert (record.model, record.cost, record.latency_ms, record.cache_write_tokens) == ("opus", pytest.approx(0.2431), 48211, 10422)
+    no_cost = tracker.track_claude_code_result({"usage": {"input_tokens": 1_000_000, "output_tokens": 0}}, model="haiku")
+    assert no_cost.cost == pytest.approx(1.0)  # computed from the tier's prices
+
+
+def test_anthropic_usage_dict(tracker: CostTracker) -> None:
+    usage = {"input_tokens": 1000, "output_tokens": 500, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 100}
+    record = tracker.track_anthropic_usage("claude-sonnet-4-5", usage, 900)
+    assert record.cost == pytest.approx((1000 * 3 + 500 * 15 + 2000 * 0.3 + 100 * 3.75) / 1e6)
+    assert record.source == "anthropic" and record.latency_ms == 900
+
+
+def test_unknown_model_needs_a_cost(tracker: CostTracker) -> None:
+    with pytest.raises(ConfigError, match="unknown model 'mystery-1'") as err:
+        tracker.track_request("mystery-1", 10, 10)
+    assert "haiku" in (err.value.hint or "")
+    assert tracker.track_request("mystery-1", 10, 10, cost=0.02).model == "mystery-1"
+    assert tracker.get_summary("day").by_model == {"mystery-1": pytest.approx(0.02)}
+
+
+@pytest.mark.parametrize("kwargs", [{"input_tokens": -1}, {"cost": -0.5}, {"latency_ms": float("nan")}, {"cache_read_tokens": "many"}])
+def test_bad_values_are_rejected_and_nothing_is_stored(tracker: CostTracker, kwargs: dict) -> None:
+    args = {"model": "haiku", "input_tokens": 10, "output_tokens": 10, **kwargs}
+    with pytest.raises(ConfigError):
+        tracker.track_request(**args)
+    assert tracker.get_summary("all").request_count == 0
+
+
+def test_budgets_from_config(write_config, tmp_project: Path, any_project: Project) -> None:
+    write_config({"routing": {"cost_limits": {"daily": 5, "weekly": 3, "monthly": 0}}})
+    tracker = CostTracker(Project(tmp_project, store=any_project.store))
+    assert tracker.budget_limit("month") is None  # 0 = no limit
+    assert tracker.remaining_budget() == pytest.approx(3.0)  # the tightest
+    tracker.track_request("sonnet", 0, 0, cost=2.0)
+    assert tracker.remaining_budget("day") == pytest.approx(3.0)
+    assert tracker.remaining_budget("week") == pytest.approx(1.0)
+    assert tracker.remaining_budget("month") is None
+    assert tracker.would_exceed(0.5) is False
+    assert tracker.would_exceed(1.5) is True
+    assert tracker.would_exceed(1.5, period="day") is False
+    tracker.track_request("sonnet", 0, 0, cost=1.5)
+    assert tracker.remaining_budget() == 0.0  # spent: the runner stops routing work
+
+
+def test_env_limits_override_config(write_config, tmp_project: Path, any_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config({"routing": {"cost_limits": {"daily": 5, "weekly": 50, "monthly": 100}}})
+    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "0.25")
+    tracker = CostTracker(Project(tmp_project, store=any_project.store))
+    tracker.track_request("haiku", 0, 0, cost=0.2)
+    assert tracker.remaining_budget() == pytest.approx(0.05)
+
+
+def test_no_limits_at_all(write_config, tmp_project: Path, any_project: Project) -> None:
+    write_config({"routing": {"cost_limits": {"daily": 0, "weekly": 0, "monthly": 0}}})
+    tracker = CostTracker(Project(tmp_project, store=any_project.store))
+    tracker.track_request("opus", 0, 0, cost=1000.0)
+    assert tracker.remaining_budget() is None and tracker.would_exceed(1e9) is False
+
+
+def test_export_csv(tracker: CostTracker, tmp_path: Path) -> None:
+    tracker.track_request("haiku", 100, 50, 300, task_id="t1")
+    tracker.track_request("opus", 10, 5, cost=0.3)
+    target = tmp_path / "costs.csv"
+    assert tracker.export_csv(target, period="month") == 2
+    rows = list(csv.DictReader(target.open()))
+    assert [r["model"] for r in rows] == ["haiku", "opus"]
+    assert rows[0]["timestamp_utc"].endswith("+00:00") and rows[0]["task_id"] == "t1" and rows[1]["task_id"] == ""
+    assert float(rows[1]["cost"]) == 0.3
+    with pytest.raises(ConfigError, match="cannot write"):
+        tracker.export_csv(tmp_path / "missing" / "dir" / "c.csv")
+
+
+def test_rollup_follows_deletes_and_updates(tracker: CostTracker, any_project: Project) -> None:
+    keep = tracker.track_request("haiku", 0, 0, cost=1.0, latency_ms=100)
+    drop = tracker.track_request("haiku", 0, 0, cost=2.0, latency_ms=300)
+    store = any_project.store
+    with store.transaction():
+        store.execute("DELETE FROM cost_records WHERE id = ?", (drop.id,))
+        store.execute("UPDATE cost_records SET model = 'opus', cost = 5.0 WHERE id = ?", (keep.id,))
+    summary = tracker.get_summary("day")
+    assert summary.by_model == {"opus": pytest.approx(5.0)} and summary.request_count == 1
+    assert tracker.observed_latency() == {"opus": pytest.approx(100.0)}
+
+
+def test_observed_latency_feeds_the_catalogue(tracker: CostTracker, any_project: Project) -> None:
+    from buildrunner.routing.models import catalogue
+
+    tracker.track_request("sonnet", 0, 0, 800)
+    tracker.track_request("sonnet", 0, 0, 1200)
+    models = catalogue(any_project, observed_latency=tracker.observed_latency())
+    assert models["sonnet"].typical_latency_ms == pytest.approx(1000) and models["sonnet"].latency_source == "telemetry"
+    assert models["opus"].latency_source == "config"
+    tracker.track_claude_code_result(CLAUDE_CODE_RESULT)  # a 48 s agent run is not a model latency
+    assert tracker.observed_latency()["sonnet"] == pytest.approx(1000)
+
+
+WRITER = """
+import sys
+from buildrunner.project import Project
+from buildrunner.routing.cost_tracker import CostTracker
+tracker = CostTracker(Project(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    tracker.track_request("haiku", 1000, 100, 5.0)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_writers_keep_totals_exact(tracker: CostTracker, tmp_project: Path, any_project: Project) -> None:
+    env = dict(os.environ)
+    if any_project.store.dialect == "sqlite":  # the fixture's SQLite file, not the project default
+        env["BR_DATABASE_URL"] = any_project.store.url
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_project), "40"], env=env) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    summary = tracker.get_summary("all")
+    raw = any_project.store.fetchone("SELECT COUNT(*) AS n, SUM(cost) AS total FROM cost_records")
+    assert raw is not None
+    assert summary.request_count == raw["n"] == 120
+    assert summary.total_cost == pytest.approx(float(raw["total"]))
+    assert json.dumps(summary.by_model)  # plain data, ready for --format json
+
+
+def test_records_stream_in_pages_in_insertion_order(tracker: CostTracker) -> None:
+    day_start = period_start("day")
+    assert day_start is not None
+    ids = [tracker.track_request("haiku", 0, 0, cost=0.01 * n, ts=day_start + n).id for n in range(5)]
+    tracker.track_request("haiku", 0, 0, cost=9.0, ts=day_start - 86400 * 40)  # outside the month
+    assert [r.id for r in tracker.iter_records("day", page=2)] == ids
+    assert len(tracker.records("all")) == 6

@@ -1,0 +1,79 @@
+"""Model selection: cheapest capable tier within the limits, forced tiers, and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from buildrunner.errors import ConfigError, RoutingError
+from buildrunner.project import Project
+from buildrunner.routing.model_selector import ModelSelector
+
+TASK = "Refactor database queries"
+
+
+@pytest.fixture
+def selector(project: Project) -> ModelSelector:
+    return ModelSelector(project)
+
+
+@pytest.mark.parametrize(("score", "tier"), [(10, "haiku"), (40, "haiku"), (41, "sonnet"), (80, "sonnet"), (81, "opus"), (100, "opus")])
+def test_cheapest_tier_trusted_with_the_score(selector: ModelSelector, score: int, tier: str) -> None:
+    choice = selector.select_model(TASK, complexity_score=score)
+    assert choice.name == tier
+    assert choice.complexity.complexity_score == score
+    assert choice.meets_cost_limit and choice.meets_time_limit
+    assert choice.model_id.startswith(f"claude-{tier}")
+
+
+def test_limits_that_fit_are_reported_as_met(selector: ModelSelector) -> None:
+    choice = selector.select_model(TASK, complexity_score=65, cost_limit=1.0, time_limit=600)
+    assert choice.name == "sonnet"
+    assert 0 < choice.estimated_cost <= 1.0 and choice.estimated_time_minutes <= 600
+    assert any("cost limit" in line for line in choice.reasoning)
+    assert {a["name"] for a in choice.alternatives} == {"haiku", "sonnet", "opus"}
+
+
+def test_cost_limit_nothing_capable_fits_names_the_limit_and_closest(selector: ModelSelector) -> None:
+    with pytest.raises(RoutingError) as err:
+        selector.select_model(TASK, complexity_score=65, cost_limit=0.01)
+    message = str(err.value)
+    assert "$0.01 cost limit" in message and "closest is sonnet" in message
+    assert "--cost-limit" in (err.value.hint or "")
+
+
+def test_time_limit_nothing_fits(selector: ModelSelector) -> None:
+    with pytest.raises(RoutingError, match=r"5 min time limit; closest is opus") as err:
+        selector.select_model(TASK, complexity_score=95, time_limit=5)
+    assert "--time-limit" in (err.value.hint or "")
+
+
+def test_forced_model_still_reports_the_limits(selector: ModelSelector) -> None:
+    choice = selector.select_model("Critical bug fix", complexity_score=20, model="opus", cost_limit=0.0001, time_limit=1)
+    assert choice.name == "opus" and choice.forced
+    assert not choice.meets_cost_limit and not choice.meets_time_limit
+    weak = selector.select_model(TASK, complexity_score=95, model="haiku")
+    assert any("above what haiku is trusted with" in line for line in weak.reasoning)
+
+
+def test_forced_unknown_model_lists_the_known_ones(selector: ModelSelector) -> None:
+    with pytest.raises(ConfigError) as err:
+        selector.select_model(TASK, model="gpt-5")
+    assert "haiku, sonnet, opus" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(("kwargs", "text"), [({"cost_limit": -1}, "cannot be negative"), ({"time_limit": -5}, "cannot be negative"), ({"cost_limit": "cheap"}, "not a number"), ({"complexity_score": 150}, "0 to 100")])
+def test_bad_arguments_are_config_errors(selector: ModelSelector, kwargs: dict, text: str) -> None:
+    with pytest.raises(ConfigError, match=text):
+        selector.select_model(TASK, **kwargs)
+
+
+def test_estimates_from_the_description_when_no_score_given(selector: ModelSelector) -> None:
+    choice = selector.select_model("Fix typo in README")
+    assert choice.complexity.complexity_level == "simple" and choice.name == "haiku"
+
+
+def test_cost_optimisation_off_prefers_the_default_tier(write_config, tmp_project) -> None:
+    write_config({"routing": {"cost_optimization": False, "default_model": "sonnet"}})
+    choice = ModelSelector(Project(tmp_project)).select_model(TASK, complexity_score=10)
+    assert choice.name == "sonnet"
+    assert "cost optimisation is off" in choice.reasoning[0]

@@ -1,0 +1,143 @@
+"""`br routing ...` end to end: real subprocesses, real stores."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from buildrunner.project import Project
+from buildrunner.routing.cost_tracker import CostTracker
+
+
+def one_line_error(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_estimate_text_follows_the_spec(run_br) -> None:
+    result = run_br("routing", "estimate", "Add user authentication with JWT tokens")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Task: Add user authentication with JWT tokens\n\nComplexity: ")
+    for label in ("Recommended Model: ", "Estimated Cost: $", "Estimated Time: ", "Reasoning:\n- Requires security considerations"):
+        assert label in out
+    assert "Factors" not in out
+
+
+def test_estimate_verbose_shows_every_factor(run_br) -> None:
+    result = run_br("routing", "estimate", "Add support for both backends; related to #12", "--verbose")
+    assert result.returncode == 0
+    assert "• baseline: +17.9" in result.stdout
+    assert "• several entities: +" in result.stdout and "• related history: +" in result.stdout
+
+
+def test_estimate_json_is_stable(run_br) -> None:
+    result = run_br("routing", "estimate", "Fix bug in payment processor", "--format", "json")
+    data = json.loads(result.stdout)
+    assert list(data)[:7] == ["task", "complexity_level", "complexity_score", "recommended_model", "estimated_cost", "estimated_time_minutes", "reasoning"]
+    assert data["task"] == "Fix bug in payment processor"
+    assert all(set(f) == {"name", "weight"} for f in data["factors"])
+    verbose = json.loads(run_br("routing", "estimate", "Fix bug", "-f", "json", "-v").stdout)
+    assert all("detail" in f for f in verbose["factors"])
+
+
+def test_estimate_with_files(run_br, tmp_project) -> None:
+    (tmp_project / "a.py").write_text("x = 1\n" * 500)
+    result = run_br("routing", "estimate", "Rename the field", "--file", "a.py", "-f", "json", "-v")
+    assert {"files to change", "code size"} <= {f["name"] for f in json.loads(result.stdout)["factors"]}
+    missing = run_br("routing", "estimate", "Rename the field", "--file", "nope.py")
+    assert missing.returncode == 6 and "nope.py" in one_line_error(missing)
+
+
+def test_estimate_ai_without_key_notes_the_fallback(run_br) -> None:
+    result = run_br("routing", "estimate", "Fix typo", "--ai", "-f", "json", env={"ANTHROPIC_API_KEY": ""})
+    assert result.returncode == 0
+    assert "ANTHROPIC_API_KEY is not set" in json.loads(result.stdout)["reasoning"][-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("estimate", ""), "TASK_DESCRIPTION is empty"),
+        (("select", "  "), "TASK_DESCRIPTION is empty"),
+        (("select", "Fix it", "--cost-limit", "-1"), "--cost-limit -1: cannot be negative"),
+        (("select", "Fix it", "--cost-limit", "cheap"), "--cost-limit 'cheap': not a number"),
+        (("select", "Fix it", "--time-limit", "-3"), "--time-limit -3: cannot be negative"),
+        (("select", "Fix it", "--time-limit", "soon"), "not a number"),
+        (("select", "Fix it", "--model", "gpt-4o"), "use one of: haiku, sonnet, opus"),
+        (("costs", "--period", "year"), "use one of: day, week, month, all"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run_br, args: tuple[str, ...], needle: str) -> None:
+    result = run_br("routing", *args)
+    assert result.returncode == 2
+    assert needle in one_line_error(result)
+
+
+def test_select_text_and_json(run_br) -> None:
+    result = run_br("routing", "select", "Refactor database queries", "--cost-limit", "0.50")
+    assert result.returncode == 0, result.stderr
+    assert "Task: Refactor database queries\nCost Limit: $0.50\n\nSelected Model: haiku\nEstimated Cost: $" in result.stdout
+    assert "✅ Meets cost constraint" in result.stdout
+    data = json.loads(run_br("routing", "select", "Add feature", "--format", "json", "--time-limit", "600").stdout)
+    assert data["selected_model"] in {"haiku", "sonnet", "opus"} and data["meets_time_limit"] is True
+    assert data["model_id"].startswith("claude-")
+
+
+def test_select_forced_model_reports_unmet_limit(run_br) -> None:
+    result = run_br("routing", "select", "Critical bug fix", "--model", "opus", "--cost-limit", "0.001")
+    assert result.returncode == 0
+    assert "Selected Model: opus (forced)" in result.stdout and "❌ Exceeds cost constraint" in result.stdout
+
+
+def test_select_nothing_fits_exits_1(run_br) -> None:
+    result = run_br("routing", "select", "Refactor database queries", "--cost-limit", "0.0001")
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert "cost limit" in line and "closest is haiku" in line
+
+
+def test_costs_text_json_csv(run_br, any_project: Project) -> None:
+    tracker = CostTracker(any_project)
+    for _ in range(3):
+        tracker.track_request("haiku", 1000, 100, cost=0.41)
+    tracker.track_request("sonnet", 1000, 100, cost=1.5, task_id="t9")
+    env = {"BR_DATABASE_URL": any_project.store.url} if any_project.store.dialect == "sqlite" else None
+    text = run_br("routing", "costs", "--period", "week", env=env)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("Cost Summary (This Week)\n\nModel Distribution:\n")
+    assert "Haiku:  3 requests | $1.23" in text.stdout and "Sonnet: 1 requests | $1.50" in text.stdout
+    assert "Total: 4 requests | $2.73" in text.stdout and "Daily Breakdown:" in text.stdout
+    data = json.loads(run_br("routing", "costs", "--format", "json", env=env).stdout)
+    assert data["request_count"] == 4 and data["by_model"] == {"haiku": pytest.approx(1.23), "sonnet": pytest.approx(1.5)}
+    assert data["remaining_budget"] == pytest.approx(10 - 2.73)
+    rows = list(csv.DictReader(io.StringIO(run_br("routing", "costs", "--period", "month", "--format", "csv", env=env).stdout)))
+    assert len(rows) == 4 and rows[-1]["task_id"] == "t9"
+
+
+def test_costs_on_an_empty_store(run_br) -> None:
+    result = run_br("routing", "costs")
+    assert result.returncode == 0 and "No requests recorded in this period." in result.stdout
+
+
+def test_models_table_and_json(run_br) -> None:
+    text = run_br("routing", "models")
+    assert text.returncode == 0
+    assert "Available Models:" in text.stdout
+    assert "│ sonnet │ claude-sonnet-4-5 │ $3.00/1M" in text.stdout and "~1000ms" in text.stdout
+    assert "Recommendations:" in text.stdout and "• opus: Critical bugs" in text.stdout
+    models = json.loads(run_br("routing", "models", "-f", "json").stdout)["models"]
+    assert [m["tier"] for m in models] == ["haiku", "sonnet", "opus"]
+    assert models[2]["output_per_mtok"] == 25.0
+
+
+@pytest.mark.parametrize("command", ["estimate", "select", "costs", "models"])
+def test_help_ends_with_an_example(run_br, command: str) -> None:
+    result = run_br("routing", command, "--help")
+    assert result.returncode == 0
+    assert "Example: br routing " + command in result.stdout

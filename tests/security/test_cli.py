@@ -1,0 +1,197 @@
+"""`br security` end to end: real subprocesses, real git repositories, real commits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import samples, write_config
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=check)
+
+
+def secret_in(line: str) -> str:
+    return line.split('"')[1]
+
+
+@pytest.fixture
+def leaky(tmp_project: Path) -> Path:
+    (tmp_project / "src").mkdir()
+    (tmp_project / "src" / "config.py").write_text("import os\n\n" + samples()["github_token"] + "\n")
+    (tmp_project / "src" / "db.py").write_text('def f(cur, x):\n    cur.execute(f"SELECT * FROM t WHERE id = {x}")\n')
+    return tmp_project
+
+
+def test_scan_file_text_output_as_in_the_spec(run_br, leaky: Path) -> None:
+    r = run_br("security", "scan", "--file", "src/config.py")
+    assert r.returncode == 3
+    token = secret_in(samples()["github_token"])
+    assert r.stdout.startswith("Scanning: src/config.py\n\n❌ SECRETS DETECTED:\n")
+    assert f"  Line 3: [github_token] {token[:4]}...{token[-4:]}\n" in r.stdout
+    assert "💡 Recommendation:\n  • Move secrets to .env file (add to .gitignore)" in r.stdout
+    assert token not in r.stdout + r.stderr
+
+
+def test_scan_project_finds_secrets_and_injection_grouped_by_file(run_br, leaky: Path) -> None:
+    r = run_br("security", "scan")
+    assert r.returncode == 3
+    assert "  src/config.py\n    Line 3: [github_token]" in r.stdout
+    assert "❌ SQL INJECTION RISKS:\n  src/db.py\n    Line 2: [high]" in r.stdout
+    assert "Fix: Pass values as parameters" in r.stdout
+
+
+def test_clean_scan_exits_zero_and_missing_path_six(run_br, tmp_project: Path) -> None:
+    (tmp_project / "ok.py").write_text("x = 1\n")
+    r = run_br("security", "scan", "--directory", ".")
+    assert r.returncode == 0 and "✅ No secrets or SQL injection found" in r.stdout
+    r = run_br("security", "scan", "--file", "missing.py")
+    assert r.returncode == 6 and "missing.py" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_kind_switches(run_br, leaky: Path) -> None:
+    only_secrets = json.loads(run_br("security", "scan", "--secrets", "--format", "json").stdout)
+    assert only_secrets["secrets"] and not only_secrets["sql_injection"]
+    only_sql = json.loads(run_br("security", "scan", "--sql", "--format", "json").stdout)
+    assert only_sql["sql_injection"] and not only_sql["secrets"]
+    no_sql = json.loads(run_br("security", "scan", "--no-sql", "--format", "json").stdout)
+    assert no_sql["secrets"] and not no_sql["sql_injection"]
+    r = run_br("security", "scan", "--no-sql", "--no-secrets")
+    assert r.returncode == 2 and "nothing to check" in r.stderr
+
+
+def test_json_and_sarif_never_hold_the_secret(run_br, leaky: Path) -> None:
+    token = secret_in(samples()["github_token"])
+    j = run_br("security", "scan", "--format", "json")
+    data = json.loads(j.stdout)
+    assert j.returncode == 3 and token not in j.stdout
+    [m] = data["secrets"]
+    assert {"file_path", "line_number", "secret_type", "masked_value", "context", "fingerprint"} <= set(m)
+    assert (m["file_path"], m["line_number"]) == ("src/config.py", 3)
+    s = run_br("security", "scan", "--format", "sarif")
+    sarif = json.loads(s.stdout)
+    assert s.returncode == 3 and token not in s.stdout and sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"github_token", "sql_injection"}
+    loc = results[0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] in {"src/config.py", "src/db.py"} and loc["region"]["startLine"] >= 1
+    rule_ids = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert rule_ids == {"github_token", "sql_injection"}
+
+
+def test_check_staged_reads_the_index_not_the_working_tree(run_br, tmp_project: Path) -> None:
+    path = tmp_project / "app.py"
+    path.write_text(samples()["gitlab_token"] + "\n")
+    git(tmp_project, "add", "app.py")
+    path.write_text("clean = True\n")  # the working tree no longer has it; the index does
+    r = run_br("security", "check", "--staged", "--format", "json")
+    assert r.returncode == 3 and json.loads(r.stdout)["secrets"][0]["file_path"] == "app.py"
+    git(tmp_project, "add", "app.py")
+    path.write_text(samples()["gitlab_token"] + "\n")  # only in the working tree now
+    assert run_br("security", "check", "--staged").returncode == 0
+    assert run_br("security", "check").returncode == 3  # plain check looks at changed files
+
+
+def _commit(cwd: Path, name: str, content: str) -> subprocess.CompletedProcess[str]:
+    (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+    (cwd / name).write_text(content)
+    git(cwd, "add", name)
+    return git(cwd, "commit", "-q", "-m", f"add {name}", check=False)
+
+
+def _commits(cwd: Path) -> int:
+    r = git(cwd, "rev-list", "--count", "HEAD", check=False)
+    return int(r.stdout.strip()) if r.returncode == 0 else 0
+
+
+def test_hook_blocks_secret_and_injection_and_lets_clean_and_allowlisted_through(run_br, tmp_project: Path) -> None:
+    (tmp_project / "pkg" / "sub").mkdir(parents=True)
+    r = run_br("security", "hooks", "install", cwd=tmp_project / "pkg" / "sub")
+    assert r.returncode == 0 and "✅ Pre-commit hook installed" in r.stdout
+    hook = tmp_project / ".git" / "hooks" / "pre-commit"
+    assert os.access(hook, os.X_OK)
+    assert _commit(tmp_project, "clean.py", "x = 1\n").returncode == 0
+    blocked = _commit(tmp_project / "pkg" / "sub", "leak.py", samples()["stripe_key"] + "\n")
+    token = secret_in(samples()["stripe_key"])
+    assert blocked.returncode != 0 and "Commit blocked" in blocked.stderr
+    assert token not in blocked.stdout + blocked.stderr
+    git(tmp_project, "reset", "-q")
+    injection = _commit(tmp_project, "db.py", 'def f(c, x):\n    c.execute("DELETE FROM t WHERE id = " + x)\n')
+    assert injection.returncode != 0
+    git(tmp_project, "reset", "-q")
+    allowed = _commit(tmp_project, "fixture.py", samples()["stripe_key"] + "  # br:allow\n")
+    assert allowed.returncode == 0 and _commits(tmp_project) == 2
+
+
+def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
+    r = run_br("security", "hooks", "status")
+    assert "not installed" in r.stdout
+    run_br("security", "hooks", "install")
+    r = run_br("security", "hooks", "status")
+    assert r.stdout.splitlines() == [
+        "✅ Pre-commit hook installed",
+        f"Location: {tmp_project / '.git' / 'hooks' / 'pre-commit'}",
+        "Permissions: -rwxr-xr-x",
+    ]
+    assert json.loads(run_br("security", "hooks", "status", "--format", "json").stdout)["state"] == "installed"
+    assert run_br("security", "hooks", "uninstall").returncode == 0
+    assert not (tmp_project / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_foreign_hook_is_never_clobbered_without_force_and_is_restored(run_br, tmp_project: Path) -> None:
+    hook = tmp_project / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text("#!/bin/sh\necho lint\n")
+    hook.chmod(0o755)
+    r = run_br("security", "hooks", "install")
+    assert r.returncode == 1 and "--force" in r.stderr and hook.read_text() == "#!/bin/sh\necho lint\n"
+    assert run_br("security", "hooks", "uninstall").returncode == 1 and hook.exists()
+    r = run_br("security", "hooks", "install", "--force")
+    assert r.returncode == 0 and "br-backup" in r.stdout
+    assert (hook.parent / "pre-commit.br-backup").read_text() == "#!/bin/sh\necho lint\n"
+    run_br("security", "hooks", "uninstall")
+    assert hook.read_text() == "#!/bin/sh\necho lint\n"
+
+
+def test_core_hooks_path_is_honoured(run_br, tmp_project: Path) -> None:
+    git(tmp_project, "config", "core.hooksPath", ".githooks")
+    assert run_br("security", "hooks", "install").returncode == 0
+    assert (tmp_project / ".githooks" / "pre-commit").exists()
+    assert not (tmp_project / ".git" / "hooks" / "pre-commit").exists()
+    assert _commit(tmp_project, "leak.env", samples()["database_url"] + "\n").returncode != 0
+
+
+def test_linked_worktree_uses_the_shared_hooks_folder(run_br, tmp_project: Path, tmp_path: Path) -> None:
+    assert _commit(tmp_project, "README", "hi\n").returncode == 0
+    wt = tmp_path / "wt"
+    git(tmp_project, "worktree", "add", "-q", str(wt), "-b", "feature")
+    assert run_br("security", "hooks", "install", cwd=wt).returncode == 0
+    assert (tmp_project / ".git" / "hooks" / "pre-commit").exists()
+    assert _commit(wt, "leak.py", samples()["huggingface_token"] + "\n").returncode != 0
+    git(wt, "reset", "-q")
+    assert _commit(wt, "ok.py", "y = 2\n").returncode == 0
+
+
+def test_enforce_hooks_false_warns_but_lets_the_commit_through(run_br, tmp_project: Path) -> None:
+    write_config(tmp_project, enforce_hooks=False)
+    run_br("security", "hooks", "install")
+    r = _commit(tmp_project, "leak.py", samples()["gitlab_token"] + "\n")
+    assert r.returncode == 0 and "enforce_hooks is false" in r.stderr
+
+
+def test_pre_commit_framework_manifest() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    [hook] = [h for h in manifest if h["id"] == "buildrunner-security"]
+    assert hook["entry"] == "br security precommit" and hook["pass_filenames"] is False
+
+
+def test_every_command_help_ends_with_an_example(run_br, tmp_project: Path) -> None:
+    for cmd in (["check"], ["scan"], ["precommit"], ["hooks", "install"], ["hooks", "status"], ["hooks", "uninstall"]):
+        r = run_br("security", *cmd, "--help")
+        assert r.returncode == 0 and "Example: br security" in r.stdout

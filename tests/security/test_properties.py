@@ -1,0 +1,60 @@
+"""Property-based: the scanner never raises and never lets a secret through unmasked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import samples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buildrunner.project import Project
+from buildrunner.security import SecretScanner, SQLInjectionDetector, mask_secrets
+from buildrunner.security.rules import ruleset
+
+SCANNER = SecretScanner(Project(Path(__file__).parent))
+DETECTOR = SQLInjectionDetector(Project(Path(__file__).parent))
+SECRETS = list(samples().values())
+HOSTILE = st.sampled_from(["(" * 500, "a" * 5000 + "!", "-----BEGIN PRIVATE KEY-----", "\r\n", "\x00", "\ud800", "${", "sk-", "'\"`", "password = "])
+
+
+def _secrets_in(text: str) -> list[str]:
+    return [h.secret for h in ruleset().find(text.encode("utf-8", "surrogatepass"))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.text(), st.sampled_from(SECRETS), HOSTILE), max_size=8), st.sampled_from(["", " ", "\n", "\r\n", "\t", '"']))
+def test_scan_content_never_raises_and_never_emits_a_secret(parts: list[str], sep: str) -> None:
+    text = sep.join(parts)
+    matches = SCANNER.scan_content(text, "prop.txt")
+    shown = "\n".join(f"{m.masked_value} {m.context}" for m in matches)
+    for secret in _secrets_in(text):
+        assert secret not in shown
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000), st.sampled_from(SECRETS))
+def test_scan_bytes_handles_any_bytes(noise: bytes, secret_line: str) -> None:
+    data = noise + b"\n" + secret_line.encode() + b"\n" + noise
+    matches = SCANNER.scan_bytes(data, "blob.bin")
+    assert matches, "the embedded secret is found whatever surrounds it"
+    for m in matches:
+        for secret in _secrets_in(data.decode("utf-8", "replace")):
+            assert secret not in m.context
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=80), st.sampled_from(SECRETS)), max_size=6))
+def test_mask_secrets_removes_every_secret(parts: list[str]) -> None:
+    text = " ".join(parts)
+    masked = mask_secrets(text)
+    for secret in _secrets_in(text):
+        if len(secret) >= 12:
+            assert secret not in masked
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_sql_detector_never_raises_on_any_text(code: str) -> None:
+    for language in ("python", "javascript", "typescript"):
+        DETECTOR.check_code(code, language=language)

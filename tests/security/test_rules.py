@@ -1,0 +1,85 @@
+"""Each shipped rule finds its kind of secret; placeholders, examples and lookups are not findings."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ALNUM, rnd, samples
+
+from buildrunner.security.rules import rules_for, ruleset, shipped_rules
+from buildrunner.security.settings import RuleSettings, SecuritySettings
+
+
+def found(text: str) -> list[str]:
+    return [h.rule.id for h in ruleset().find(text.encode())]
+
+
+@pytest.mark.parametrize("rule_id", sorted(samples()))
+def test_each_rule_finds_its_secret(rule_id: str) -> None:
+    assert found(samples()[rule_id]) == [rule_id]
+
+
+def test_every_kind_the_issue_lists_has_a_rule() -> None:
+    ids = {r.id for r in shipped_rules()}
+    assert set(samples()) <= ids
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'api_key = "your-api-key-here"',
+        'OPENAI_API_KEY = "sk-' + 'proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
+        'token = "<token>"',
+        'token = "${GITHUB_TOKEN}"',
+        'password = "changeme"',
+        'password: "{{ vault_password }}"',
+        'aws_access_key_id = AKIA' + 'IOSFODNN7EXAMPLE',
+        'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY' + 'EXAMPLEKEY',
+        'password = os.environ["DB_PASSWORD"]',
+        'token = os.getenv("API_TOKEN")',
+        "const key = process.env.STRIPE_SECRET_KEY;",
+        'password = settings.DATABASE_PASSWORD',
+        'token_hash = "' + "d41d8cd98f00b204e9800998ecf8427e" + '"',
+        'secret_id = "123e4567-e89b-12d3-a456-426614174000"',
+        'api_key_header = "X-Api-Key-Header-Name"',
+        'password_field = "password_confirmation"',
+        'DATABASE_URL = "postgresql://user:password@localhost/db"',
+        'REDIS_URL = "redis://:${REDIS_PASSWORD}@cache:6379/0"',
+        "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+    ],
+)
+def test_placeholders_examples_and_lookups_are_not_findings(text: str) -> None:
+    assert found(text) == []
+
+
+def test_multi_line_private_key_is_one_finding_spanning_its_lines() -> None:
+    text = "x = 1\n" + samples()["private_key"] + "\ny = 2\n"
+    hits = ruleset().find(text.encode())
+    assert [h.rule.id for h in hits] == ["private_key"]
+    assert text[hits[0].start : hits[0].end].count("\n") >= 8
+
+
+def test_specific_rule_wins_over_generic_for_the_same_value() -> None:
+    text = 'api_key = "' + "sk-" + "ant-api03-" + rnd(40) + '"'
+    assert found(text) == ["anthropic_key"]
+
+
+def test_user_rules_from_config_are_added_and_shipped_ones_can_be_disabled() -> None:
+    settings = SecuritySettings(
+        rules=[RuleSettings(id="acme_token", regex=r"\b(acme_[A-Za-z0-9]{24})\b", keywords=["acme_"], entropy=3.0)],
+        disabled_rules=["jwt"],
+    )
+    rs = ruleset(rules_for(settings))
+    assert [h.rule.id for h in rs.find(("t = acme_" + rnd(24)).encode())] == ["acme_token"]
+    assert rs.find(samples()["jwt"].encode()) == []
+
+
+def test_a_user_regex_re2_cannot_run_is_a_config_error() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="RE2"):
+        RuleSettings(id="bad", regex=r"(a)\1")
+
+
+def test_generic_assignment_needs_entropy() -> None:
+    assert found('password = "aaaaaaaaaaaa1"') == []
+    assert found('password = "' + rnd(14, ALNUM) + '"') == ["generic_secret"]

@@ -1,0 +1,178 @@
+"""SQLInjectionDetector: Python data flow through `ast`, JS/TS through tree-sitter, bandit's labelled sample."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from buildrunner.project import Project
+from buildrunner.security import SQLFinding, SQLInjectionDetector
+
+
+@pytest.fixture
+def detector(tmp_project: Path) -> SQLInjectionDetector:
+    return SQLInjectionDetector(Project(tmp_project))
+
+
+def lines(findings: list[SQLFinding]) -> list[int]:
+    return [f.line_number for f in findings]
+
+
+def test_spec_example(detector: SQLInjectionDetector) -> None:
+    code = '\nquery = f"SELECT * FROM users WHERE id={user_id}"\ncursor.execute(query)\n'
+    [f] = detector.check_code(code, language="python")
+    assert f.line_number == 3 and f.severity == "high"
+    assert "f-string" in f.description and "line 2" in f.description
+    assert "%s" in f.recommendation and "(value,)" in f.recommendation
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        'q = "SELECT * FROM t WHERE id = %s" % uid',
+        'q = "SELECT * FROM t WHERE id = {}".format(uid)',
+        'q = "SELECT * FROM t WHERE id = " + uid',
+        'q = " ".join(["SELECT * FROM t WHERE id =", uid])',
+        'q = "SELECT * FROM t"\n    q += " WHERE id = " + uid',
+        'base = "SELECT * FROM t WHERE id = "\n    q = base + str(uid)',
+    ],
+)
+def test_python_builders_reaching_execute_through_variables(detector: SQLInjectionDetector, build: str) -> None:
+    code = f"def load(cur, uid):\n    {build}\n    cur.execute(q)\n"
+    findings = detector.check_code(code)
+    assert lines(findings) == [code.count("\n")] and findings[0].severity == "high"
+
+
+@pytest.mark.parametrize(
+    "sink",
+    [
+        "conn.executescript(q)",
+        "cur.executemany(q, rows)",
+        "cur.mogrify(q)",
+        "User.objects.raw(q)",
+        "qs.extra(where=[q])",
+        "RawSQL(q, ())",
+        "sqlalchemy.text(q)",
+        "text(q)",
+        "conn.exec_driver_sql(q)",
+        "pd.read_sql(q, con)",
+        "pandas.read_sql_query(q, con)",
+    ],
+)
+def test_every_sink_kind(detector: SQLInjectionDetector, sink: str) -> None:
+    code = f'def f(con, uid, rows, qs, conn, cur):\n    q = f"DELETE FROM t WHERE id = {{uid}}"\n    {sink}\n'
+    assert lines(detector.check_code(code)) == [3]
+
+
+@pytest.mark.parametrize(
+    "safe",
+    [
+        'cur.execute("SELECT * FROM t WHERE id = ?", (uid,))',
+        'cur.execute("SELECT * FROM t WHERE id = %(id)s", {"id": uid})',
+        'ph = ", ".join("?" for _ in ids)\n    cur.execute(f"SELECT * FROM t WHERE id IN ({ph})", ids)',
+        'ph = ",".join(["%s"] * len(ids))\n    cur.execute("SELECT * FROM t WHERE id IN (%s)" % ph, ids)',
+        'TABLE = "users"\n    cur.execute(f"SELECT * FROM {TABLE} WHERE id = ?", (uid,))',
+        'cur.execute(f"SELECT * FROM t LIMIT {int(n)}")',
+        'msg = f"Select {n} items from the list"',
+        'print(f"Please select one from {ids}")',
+        'label = _("Select from active instances")',
+        'cur.execute(sql.SQL("SELECT * FROM {} WHERE id = %s").format(sql.Identifier(tbl)), (uid,))',
+        'logger.info("delete from the cache as the first argument %s" % uid)',
+    ],
+)
+def test_parameterised_and_constant_queries_are_not_findings(detector: SQLInjectionDetector, safe: str) -> None:
+    code = f"def f(cur, uid, ids, n, tbl, logger):\n    {safe}\n"
+    assert detector.check_code(code) == []
+
+
+def test_sql_built_without_a_visible_sink_is_medium(detector: SQLInjectionDetector) -> None:
+    [f] = detector.check_code('def f(name):\n    return "UPDATE users SET name = \'%s\'" % name\n')
+    assert f.severity == "medium" and f.line_number == 2
+
+
+def test_scopes_are_separate(detector: SQLInjectionDetector) -> None:
+    code = 'def a(x):\n    q = f"SELECT * FROM t WHERE id = {x}"\n    return 1\n\ndef b(cur):\n    q = "SELECT 1"\n    cur.execute(q)\n'
+    assert lines(detector.check_code(code)) == [2]
+
+
+def test_nosec_and_br_allow_silence_a_line(detector: SQLInjectionDetector) -> None:
+    code = 'cur.execute(f"SELECT * FROM t WHERE id = {x}")  # nosec\ncur.execute(f"SELECT * FROM t WHERE id = {x}")  # br:allow\n'
+    assert detector.check_code(code) == []
+
+
+def test_unparsable_python_is_skipped_with_a_note(detector: SQLInjectionDetector, tmp_project: Path) -> None:
+    (tmp_project / "py2.py").write_text('print "SELECT * FROM t WHERE id = %s" % x\n')
+    assert detector.check_directory() == []
+    assert detector.last_report.skipped[0].reason == "not parsable as python (SyntaxError)"
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "expected"),
+    [
+        ("javascript", "const q = `SELECT * FROM users WHERE id = ${req.params.id}`;\ndb.query(q);\n", [2]),
+        ("javascript", 'db.query("SELECT * FROM users WHERE name = \'" + name + "\'");\n', [1]),
+        ("typescript", "await prisma.$queryRawUnsafe(`SELECT * FROM users WHERE id = ${id}`);\n", [1]),
+        ("typescript", "let q: string = 'SELECT * FROM t WHERE a = ';\nq += userInput;\nawait knex.raw(q);\n", [3]),
+        ("tsx", "const run = () => conn.execute(`DELETE FROM t WHERE id = ${id}`);\n", [1]),
+        ("javascript", "db.query('SELECT * FROM users WHERE id = $1', [id]);\n", []),
+        ("typescript", "await prisma.$queryRaw`SELECT * FROM users WHERE id = ${id}`;\n", []),
+        ("javascript", "const rows = await sql`SELECT * FROM users WHERE id = ${id}`;\n", []),
+        ("javascript", "const q = `SELECT * FROM users`;\ndb.query(q);\n", []),
+        ("javascript", "el.textContent = `Select ${n} items from the list`;\n", []),
+    ],
+)
+def test_javascript_and_typescript(detector: SQLInjectionDetector, language: str, code: str, expected: list[int]) -> None:
+    assert lines(detector.check_code(code, language=language)) == expected
+
+
+def test_check_file_picks_the_language_from_the_extension(detector: SQLInjectionDetector, tmp_project: Path) -> None:
+    (tmp_project / "a.ts").write_text("db.query(`SELECT * FROM t WHERE id = ${id}`);\n")
+    (tmp_project / "a.py").write_text('cur.execute("SELECT * FROM t WHERE id = " + uid)\n')
+    (tmp_project / "notes.txt").write_text('cur.execute("SELECT * FROM t WHERE id = " + uid)\n')
+    assert [(f.file_path, f.line_number) for f in detector.check_directory()] == [("a.py", 1), ("a.ts", 1)]
+
+
+def _bandit_sample(tmp_path: Path) -> str:
+    """bandit's examples/sql_statements.py from its sdist (pip download), or skip outside CI."""
+    cached = os.environ.get("BANDIT_SDIST")
+    if cached and Path(cached).is_file():
+        sdist = Path(cached)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "bandit", "--no-deps", "--no-binary", ":all:", "-d", str(tmp_path), "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        found = sorted(tmp_path.glob("bandit-*.tar.gz"))
+        if proc.returncode != 0 or not found:
+            if os.environ.get("CI"):
+                pytest.fail(f"could not download bandit's sdist: {proc.stderr.strip()[-300:]}")
+            pytest.skip("bandit's sdist is not downloadable here (no network); set BANDIT_SDIST to a local copy")
+        sdist = found[0]
+    with tarfile.open(sdist) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("examples/sql_statements.py"))
+        return tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_bandit_labelled_sample(detector: SQLInjectionDetector, tmp_path: Path) -> None:
+    source = _bandit_sample(tmp_path)
+    bad, good, label = set(), set(), None
+    for number, line in enumerate(source.splitlines(), 1):
+        if re.match(r"#\s*(bad|good|real world false positives)", line):
+            label = "good" if "good" in line or "false positives" in line else "bad"
+        elif line.startswith("#"):
+            label = None  # e.g. "# bug: ..." lines are neither
+        elif line.strip() and label and not line.startswith((" ", '"', "SELECT")):
+            (bad if label == "bad" else good).add(number)
+    found = set(lines(detector.check_code(source)))
+    assert len(bad) >= 20 and len(good) >= 6
+    assert bad <= found, f"missed bad lines {sorted(bad - found)}"
+    assert not (good & found), f"flagged good lines {sorted(good & found)}"

@@ -1,0 +1,62 @@
+"""A small OTLP/HTTP receiver for tests: decodes what the exporters post, answers 200."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    traces: list[Any] = field(default_factory=list)
+    metrics: list[Any] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+class OtlpReceiver:
+    """`with OtlpReceiver() as rx:` serves http://127.0.0.1:<port>/v1/{traces,metrics}."""
+
+    def __init__(self, status: int = 200) -> None:
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        received = self.received = Received()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.headers.append(dict(self.headers))
+                if self.path == "/v1/traces":
+                    received.traces.append(ExportTraceServiceRequest.FromString(body))
+                elif self.path == "/v1/metrics":
+                    received.metrics.append(ExportMetricsServiceRequest.FromString(body))
+                self.send_response(status if self.path in ("/v1/traces", "/v1/metrics") else 404)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "OtlpReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    """OTLP KeyValue list -> plain dict."""
+    out = {}
+    for kv in kvs:
+        value = kv.value
+        out[kv.key] = getattr(value, value.WhichOneof("value"))
+    return out

@@ -1,0 +1,155 @@
+"""`br telemetry ...` as a user runs it: real subprocesses on a real project store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from telemetry_helpers import add_cost, add_worker, finished
+
+from buildrunner.project import Project
+from buildrunner.telemetry.event_collector import EventCollector
+
+
+@pytest.fixture
+def filled(project: Project) -> Project:
+    now = time.time()
+    EventCollector(project).collect_batch(
+        [
+            {"type": "task_started", "session_id": "s1", "task_id": "task-001", "description": "Add user auth", "timestamp": now - 600},
+            finished("s1", "task-001", True, 82000, age_s=500, cost=0.15),
+            {"type": "task_started", "session_id": "s1", "task_id": "task-002", "description": "Fix bug #123", "timestamp": now - 400},
+            finished("s1", "task-002", False, 1200, age_s=300, error="API timeout"),
+            {"type": "task_retry", "session_id": "s1", "task_id": "task-002", "attempt": 2, "max_attempts": 3, "timestamp": now - 250},
+            finished("s1", "task-002", True, 104000, age_s=200),
+            finished("s1", "task-003", False, 900, age_s=100, error="API rate limit exceeded"),
+            finished("s1", "task-004", False, 900, age_s=90, error="API rate limit exceeded"),
+        ]
+    )
+    add_cost(project, 12.45)
+    add_worker(project, "w1", cpu_seconds=12, peak_rss=245 * 2**20, wall_s=60)
+    return project
+
+
+def test_summary_text_and_json(filled: Project, run_br) -> None:
+    r = run_br("telemetry", "summary")
+    assert r.returncode == 0, r.stderr
+    assert "Telemetry Summary (Last 24 Hours)" in r.stdout
+    assert "Success Rate: 50% (2/4 tasks)" in r.stdout
+    assert "Total Cost: $12.45" in r.stdout and "Error Count: 3" in r.stdout and "Event Count: 8" in r.stdout
+    assert "• API rate limit exceeded (2 times)" in r.stdout
+    assert "Daily Cost (last 7 days)" in r.stdout and "█" in r.stdout
+    data = json.loads(run_br("telemetry", "summary", "--format", "json").stdout)
+    assert data["metrics"]["success_rate"] == 50.0 and data["has_data"] is True
+    assert data["metrics"]["top_errors"][0]["count"] == 2
+
+
+def test_summary_without_data_says_no_data(project: Project, run_br) -> None:
+    r = run_br("telemetry", "summary")
+    assert "Success Rate: no data" in r.stdout and "0%" not in r.stdout
+    assert json.loads(run_br("telemetry", "summary", "-f", "json").stdout)["metrics"]["success_rate"] is None
+
+
+def test_events_listing_and_filters(filled: Project, run_br) -> None:
+    r = run_br("telemetry", "events")
+    lines = [line for line in r.stdout.splitlines() if " | " in line]
+    assert len(lines) == 8
+    assert "| task_started      | task-001 | Add user auth" in lines[0]
+    assert "Duration: 82s" in lines[1] and "Error: API timeout" in lines[3] and "Attempt 2/3" in lines[4]
+    failed = json.loads(run_br("telemetry", "events", "--type", "task_failed", "--format", "json").stdout)
+    assert [e["task_id"] for e in failed] == ["task-002", "task-003", "task-004"]
+    assert len(json.loads(run_br("telemetry", "events", "--limit", "2", "-f", "json").stdout)) == 2
+    typo = run_br("telemetry", "events", "--type", "task_faild")
+    assert typo.returncode == 2 and "did you mean 'task_failed'" in typo.stderr and "Traceback" not in typo.stderr
+
+
+def test_alerts_and_level_filter(filled: Project, run_br) -> None:
+    r = run_br("telemetry", "alerts")
+    assert "Active Alerts" in r.stdout
+    assert "CRITICAL: Daily cost exceeded" in r.stdout and "Current: $12.45" in r.stdout and "Threshold: $10.00" in r.stdout
+    assert "WARNING: Success rate below threshold" in r.stdout and "Current: 50%" in r.stdout
+    critical = json.loads(run_br("telemetry", "alerts", "--level", "critical", "-f", "json").stdout)
+    assert {a["level"] for a in critical} == {"critical"} and critical
+    bad = run_br("telemetry", "alerts", "--level", "urgent")
+    assert bad.returncode == 2 and "urgent" in bad.stderr
+
+
+def test_performance_text_and_json(filled: Project, run_br) -> None:
+    r = run_br("telemetry", "performance")
+    assert "Latency Percentiles:" in r.stdout and "P50: 1200ms" in r.stdout
+    assert "Memory: 245.0 MB" in r.stdout and "Disk:" in r.stdout and "Latency Distribution:" in r.stdout
+    data = json.loads(run_br("telemetry", "performance", "-f", "json").stdout)
+    assert data["p99_latency_ms"] == 104000.0 and data["workers"] == 1 and data["disk_bytes"] > 0
+
+
+def test_export_csv_types_and_export_dir(filled: Project, run_br, tmp_path: Path) -> None:
+    assert run_br("telemetry", "export", "metrics.csv").returncode == 0
+    [today] = [row for row in csv.DictReader(open(filled.paths.root / "metrics.csv")) if row["finished_tasks"] != "0"]
+    assert (today["succeeded_tasks"], today["failed_tasks"], today["success_rate"]) == ("2", "2", "50.0")
+    out = tmp_path / "exports"
+    r = run_br("telemetry", "export", "events.csv", "--type", "events", env={"BR_TELEMETRY_EXPORT_DIR": str(out)})
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(out / "events.csv")))
+    assert len(rows) == 8 and rows[4]["metadata"] == '{"attempt":2,"max_attempts":3}'
+    assert run_br("telemetry", "export", str(tmp_path / "c.csv"), "--type", "costs", "--hours", "168").returncode == 0
+    [cost] = list(csv.DictReader(open(tmp_path / "c.csv")))
+    assert cost["cost"] == "12.45" and cost["model"] == "sonnet"
+
+
+def test_export_bad_type_writes_nothing(filled: Project, run_br) -> None:
+    r = run_br("telemetry", "export", "x.csv", "--type", "everything")
+    assert r.returncode == 2 and "unknown export type" in r.stderr
+    assert not (filled.paths.root / "x.csv").exists()
+    assert run_br("telemetry", "export").returncode == 2
+
+
+def test_prometheus_textfile_parses(filled: Project, run_br) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert run_br("telemetry", "export", "bt.prom", "--type", "prometheus").returncode == 0
+    families = {f.name: f for f in text_string_to_metric_families((filled.paths.root / "bt.prom").read_text())}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert samples[("buildrunner_tasks_finished", (("outcome", "succeeded"),))] == 2
+    assert samples[("buildrunner_task_success_ratio", ())] == 0.5
+    assert samples[("buildrunner_task_duration_seconds", (("quantile", "0.5"),))] == 1.2
+    assert samples[("buildrunner_cost_usd", (("model", "sonnet"),))] == 12.45
+    assert families["buildrunner_task_duration_seconds"].type == "summary"
+
+
+def test_prune_reports_count(project: Project, run_br) -> None:
+    EventCollector(project).collect_batch([{"type": "x", "timestamp": time.time() - d * 86400} for d in (1, 100, 200)])
+    r = run_br("telemetry", "prune")
+    assert r.returncode == 0 and "Pruned 2 events older than 90 days" in r.stderr
+    assert json.loads(run_br("telemetry", "prune", "--days", "0", "-f", "json").stdout) == {"deleted": 0, "retention_days": 0}
+
+
+def test_disabled_by_env_still_reads(project: Project, run_br) -> None:
+    r = run_br("telemetry", "summary", env={"BR_TELEMETRY_ENABLED": "false"})
+    assert r.returncode == 0
+
+
+def test_help_ends_with_example(run_br) -> None:
+    for command in ("summary", "events", "alerts", "performance", "export", "report", "prune"):
+        r = run_br("telemetry", command, "--help")
+        assert r.returncode == 0 and "Example: br telemetry" in r.stdout
+
+
+def test_commands_on_either_store(any_project: Project, run_br) -> None:
+    """The same numbers from the CLI on SQLite and on PostgreSQL (BR_DATABASE_URL)."""
+    EventCollector(any_project).collect_batch(
+        [finished("s", "a", False, 100.0, error="exit status 2"), finished("s", "a", True, 300.0), finished("s", "b", False, 200.0)]
+    )
+    add_cost(any_project, 0.5, model="haiku")
+    env = {"BR_DATABASE_URL": os.environ.get("BR_DATABASE_URL") or any_project.store.url}
+    summary = json.loads(run_br("telemetry", "summary", "-f", "json", env=env).stdout)["metrics"]
+    assert (summary["success_rate"], summary["p50_latency_ms"], summary["total_cost"]) == (50.0, 200.0, 0.5)
+    perf = json.loads(run_br("telemetry", "performance", "-f", "json", env=env).stdout)
+    assert perf["p99_latency_ms"] == 300.0 and sum(b["count"] for b in perf["latency_histogram"]) == 3
+    alerts = json.loads(run_br("telemetry", "alerts", "-f", "json", env=env).stdout)
+    assert [a["key"] for a in alerts] == ["success_rate"]
+    events = json.loads(run_br("telemetry", "events", "-f", "json", env=env).stdout)
+    assert [e["type"] for e in events] == ["task_failed", "task_completed", "task_failed"]

@@ -1,0 +1,116 @@
+"""MetricsAnalyzer on real stores: the success-rate rule, exact percentiles, cost, errors, trends."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pytest
+from telemetry_helpers import add_cost, add_worker, finished
+
+from buildrunner.errors import TelemetryError
+from buildrunner.project import Project
+from buildrunner.telemetry.event_collector import EventCollector
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, nearest_rank
+
+
+def test_empty_window_is_no_data_not_zero_percent(any_project: Project) -> None:
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert m.success_rate is None and not m.has_data
+    assert m.avg_latency_ms is None and m.p50_latency_ms is None and m.p99_latency_ms is None
+    assert (m.event_count, m.error_count, m.total_cost, m.top_errors) == (0, 0, 0.0, [])
+
+
+def test_success_rate_counts_a_retried_then_completed_task_once(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch(
+        [
+            finished("s1", "a", False, attempt=1),
+            {"type": "task_retry", "session_id": "s1", "task_id": "a", "attempt": 2, "max_attempts": 3},
+            finished("s1", "a", False, attempt=2),
+            finished("s1", "a", True, attempt=3),  # a: success, counted once
+            finished("s1", "b", False),  # b: failure
+            finished("s1", "c", True),  # c: success
+            finished("s2", "a", False),  # same task id, other session: its own failure
+            {"type": "task_started", "session_id": "s1", "task_id": "d"},  # not finished: not counted
+        ]
+    )
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert (m.finished_tasks, m.succeeded_tasks, m.failed_tasks) == (4, 2, 2)
+    assert m.success_rate == pytest.approx(50.0)
+    assert m.error_count == 4  # every failed attempt is an error
+
+
+def test_percentiles_are_exact_nearest_rank(collector: EventCollector, any_project: Project) -> None:
+    rng = random.Random(7)
+    durations = [round(rng.lognormvariate(7, 1.2), 3) for _ in range(997)]
+    collector.collect_batch([finished("s", f"t{i}", i % 5 != 0, d) for i, d in enumerate(durations)])
+    m = MetricsAnalyzer(any_project).analyze(24)
+    ordered = sorted(durations)
+    for p, got in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)):
+        assert got == pytest.approx(ordered[math.ceil(p / 100 * len(ordered)) - 1])
+    assert m.avg_latency_ms == pytest.approx(sum(durations) / len(durations))
+
+
+def test_percentiles_of_one_to_hundred(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch([finished("s", f"t{i}", True, float(i)) for i in range(1, 101)])
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert (m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms) == (50.0, 95.0, 99.0)
+    assert nearest_rank(50, 1) == 1 and nearest_rank(99, 100) == 99
+
+
+def test_window_excludes_older_events_and_costs(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch([finished("s", "old", False, age_s=3 * 3600), finished("s", "new", True, age_s=60)])
+    add_cost(any_project, 1.25, age_s=60)
+    add_cost(any_project, 4.00, age_s=3 * 3600)
+    one_hour = MetricsAnalyzer(any_project).analyze(1)
+    assert (one_hour.finished_tasks, one_hour.success_rate, one_hour.total_cost) == (1, 100.0, pytest.approx(1.25))
+    four_hours = MetricsAnalyzer(any_project).analyze(4)
+    assert (four_hours.finished_tasks, four_hours.total_cost) == (2, pytest.approx(5.25))
+
+
+def test_top_errors_group_by_normalised_message(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch(
+        [finished("s", f"t{i}", False, error=f"API timeout after {30 + i}s") for i in range(3)]
+        + [finished("s", "x", False, error="rate limit exceeded")]
+        + [{"type": "task_skipped", "session_id": "s", "task_id": "y", "error": "dependency t1 failed"}]
+        + [{"type": "task_retry", "session_id": "s", "task_id": "x", "attempt": 2, "error": "rate limit exceeded"}]
+    )
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert [(e.message, e.count) for e in m.top_errors] == [("API timeout after <n>s", 3), ("rate limit exceeded", 1)]
+    assert m.top_errors[0].example.startswith("API timeout after 3")
+    assert m.error_count == 4  # a skip's or a retry's reason is not another error
+
+
+def test_trends_per_local_day(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch([finished("s", "a", True, age_s=1), finished("s", "b", False, age_s=1)])
+    trends = MetricsAnalyzer(any_project).get_trends(3)
+    assert len(trends) == 3
+    days = list(trends.values())
+    assert days[-1].success_rate == pytest.approx(50.0) or days[-2].success_rate == pytest.approx(50.0)
+    assert days[0].success_rate is None
+    with pytest.raises(TelemetryError):
+        MetricsAnalyzer(any_project).get_trends(0)
+
+
+def test_performance_reads_workers_and_store_size(collector: EventCollector, any_project: Project) -> None:
+    collector.collect_batch([finished("s1", f"t{i}", True, 150.0 * (i + 1)) for i in range(10)])
+    add_worker(any_project, "w1", cpu_seconds=30, peak_rss=200 * 2**20, wall_s=100)
+    add_worker(any_project, "w2", cpu_seconds=50, peak_rss=300 * 2**20, wall_s=100)
+    p = MetricsAnalyzer(any_project).performance(24)
+    assert p.workers == 2 and p.peak_memory_bytes == 300 * 2**20
+    assert p.cpu_percent == pytest.approx(40.0) and p.cpu_level == "moderate"
+    assert p.disk_bytes > 0
+    assert sum(b.count for b in p.latency_histogram) == 10
+    assert sum(p.hourly_attempts) == 10 and p.tasks_per_hour == pytest.approx(10 / 24)
+    assert p.p50_latency_ms == 750.0
+
+
+def test_performance_without_workers_has_no_cpu_data(any_project: Project) -> None:
+    p = MetricsAnalyzer(any_project).performance(24)
+    assert p.cpu_percent is None and p.cpu_level == "no data" and p.p95_latency_ms is None
+
+
+def test_bad_hours(any_project: Project) -> None:
+    with pytest.raises(TelemetryError, match="hours"):
+        MetricsAnalyzer(any_project).analyze(0)

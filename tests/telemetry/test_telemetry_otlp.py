@@ -1,0 +1,89 @@
+"""OTLP/HTTP export against a real receiver started in the test (the [otel] extra)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+if not os.environ.get("CI"):  # in CI the [otel] extra is installed and these tests must run
+    pytest.importorskip("opentelemetry.sdk", reason="needs the [otel] extra")
+
+from telemetry_helpers import add_cost, finished  # noqa: E402
+from otlp_receiver import OtlpReceiver, attributes  # noqa: E402
+
+from buildrunner.errors import APIError, ConfigError  # noqa: E402
+from buildrunner.project import Project  # noqa: E402
+from buildrunner.telemetry.event_collector import EventCollector  # noqa: E402
+from buildrunner.telemetry.otlp import OtlpExporter  # noqa: E402
+
+
+def spans_of(receiver: OtlpReceiver) -> list:
+    return [span for req in receiver.received.traces for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+def test_spans_and_metrics_with_semconv_names(any_project: Project) -> None:
+    EventCollector(any_project).collect_batch(
+        [
+            finished("s1", "build", False, 2000, age_s=30, error="API timeout after 30s", attempt=1, worker_id="w1"),
+            finished("s1", "build", True, 4000, age_s=20, attempt=2, model="sonnet", worker_id="w1"),
+            finished("s1", "lint", True, 500, age_s=10, attempt=1),
+        ]
+    )
+    add_cost(any_project, 0.25, model="sonnet", session_id="s1", task_id="build", latency_ms=3500)
+    with OtlpReceiver() as rx:
+        result = OtlpExporter(any_project, endpoint=rx.url, headers={"x-api-key": "k1"}).export(24)
+    spans = spans_of(rx)
+    assert result.spans == len(spans) == 4
+    by_name: dict[str, list] = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    [session] = by_name["session s1"]
+    tasks = by_name["task build"] + by_name["task lint"]
+    assert all(t.parent_span_id == session.span_id and t.trace_id == session.trace_id for t in tasks)
+    failed, retried = sorted(by_name["task build"], key=lambda s: s.start_time_unix_nano)
+    assert failed.status.code == 2  # STATUS_CODE_ERROR
+    assert attributes(failed.attributes)["cicd.pipeline.task.run.result"] == "failure"
+    attrs = attributes(retried.attributes)
+    assert attrs["cicd.pipeline.task.name"] == "build" and attrs["cicd.pipeline.task.run.result"] == "success"
+    assert attrs["gen_ai.request.model"] == "sonnet" and attrs["gen_ai.usage.input_tokens"] == 1000
+    assert attrs["cicd.worker.id"] == "w1" and attrs["buildrunner.task.attempt"] == 2
+    assert (retried.end_time_unix_nano - retried.start_time_unix_nano) / 1e6 == pytest.approx(4000, abs=1)
+    assert attributes(session.attributes)["cicd.pipeline.result"] == "success"
+    names = {m.name for req in rx.received.metrics for rm in req.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration", "buildrunner.task.duration", "buildrunner.tasks.finished", "buildrunner.cost"} <= names
+    assert result.metric_points > 0
+    assert all(h.get("x-api-key") == "k1" for h in rx.received.headers)
+    resource = attributes(rx.received.traces[0].resource_spans[0].resource.attributes)
+    assert resource["service.name"] == "buildrunner"
+
+
+def test_endpoint_from_standard_env_and_cli(project: Project, run_br, monkeypatch: pytest.MonkeyPatch) -> None:
+    EventCollector(project).collect_batch([finished("s1", "t", True, 100)])
+    with OtlpReceiver() as rx:
+        r = run_br("telemetry", "export", "--type", "otlp", env={"OTEL_EXPORTER_OTLP_ENDPOINT": rx.url})
+    assert r.returncode == 0, r.stderr
+    assert "Sent 2 spans" in r.stderr and len(spans_of(rx)) == 2
+
+
+def test_no_endpoint_or_dead_collector_is_a_clear_error(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    with pytest.raises(ConfigError, match="no OTLP endpoint"):
+        OtlpExporter(project)
+    EventCollector(project).collect_event(finished("s", "t", True, 100, age_s=1))
+    with OtlpReceiver(status=400) as rx:
+        with pytest.raises(APIError, match="did not accept"):
+            OtlpExporter(project, endpoint=rx.url).export(1)
+
+
+def test_endpoint_and_headers_from_config(tmp_project) -> None:
+    from buildrunner.config import Config
+
+    with OtlpReceiver() as rx:
+        config = Config.model_validate({"telemetry": {"otlp": {"endpoint": rx.url + "/", "headers": {"authorization": "Bearer t0ken"}, "service_name": "ci-runner"}}})
+        with Project(tmp_project, config=config) as project:
+            EventCollector(project).collect_batch([finished("s1", "t", True, 100)])
+            result = OtlpExporter(project).export(1)
+    assert result.endpoint == rx.url and result.spans == 2
+    assert rx.received.headers[0]["authorization"] == "Bearer t0ken"
+    assert attributes(rx.received.traces[0].resource_spans[0].resource.attributes)["service.name"] == "ci-runner"
