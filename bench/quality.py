@@ -1,7 +1,7 @@
 """Quality gate and gap analysis vs radon, interrogate and vulture, on the same corpus in one run.
 
 Corpus: the standard library source of the running Python (1,800 .py files), copied
-outside site-packages into a temporary project.
+outside site-packages into a temporary project (the security bench's copy).
 
   ours:  `br quality check --format json` + `br gaps analyze --format json`
   peers: `radon cc -s -a` + `radon mi` + `interrogate` + `vulture`, each run separately
@@ -16,93 +16,78 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))
+from security import build_corpus, machine, tool  # noqa: E402 - the security bench's corpus and machine helpers
 
 
-def tool(name: str) -> str:
-    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
-    if found is None:
-        sys.exit(f"{name} is not installed: pip install -e '.[bench]'")
-    return found
-
-
-def build_corpus(dest: Path) -> Path:
-    """Copy the stdlib source into `dest/lib` and make `dest` a BuildRunner project root."""
-    src = Path(sysconfig.get_paths()["stdlib"])
-    ignore = shutil.ignore_patterns("site-packages", "dist-packages", "__pycache__", "lib-dynload", "config-3*")
-    shutil.copytree(src, dest / "lib", ignore=ignore, symlinks=True)
-    (dest / ".buildrunner").mkdir()
-    return dest
-
-
-def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+def timed(cmd: list[str], cwd: Path, limit: float) -> tuple[float, str, bool]:
+    """(seconds, stdout, finished); a run past `limit` is stopped and counts as `limit` (a lower bound)."""
     env = {**os.environ, "NO_COLOR": "1"}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return limit, "", False
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1, 3, 4) and "interrogate" not in cmd[0]:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}")
-    return elapsed, proc.stdout
-
-
-def machine() -> str:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return f"{os.cpu_count()} cores, {model}, {platform.python_implementation()} {platform.python_version()}, load {load[0]:.2f}"
+    return elapsed, proc.stdout, True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, help="an existing project folder to use instead of a stdlib copy")
     parser.add_argument("--runs", type=int, default=1, help="runs of each command; the median is reported")
+    parser.add_argument("--limit", type=float, default=1200, help="seconds before a run is stopped (then counted as this, a lower bound)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="br-bench-quality-") as tmp:
-        root = args.corpus.resolve() if args.corpus else build_corpus(Path(tmp) / "stdlib")
-        target = str(root / "lib") if (root / "lib").is_dir() else str(root)
+        if args.corpus:
+            root = args.corpus.resolve()
+        else:
+            root = build_corpus(Path(tmp) / "stdlib")
+            (root / ".buildrunner").mkdir()
+        target = str(root)
         br = [sys.executable, "-m", "buildrunner"]
         commands = {
-            "radon cc -s -a": [tool("radon"), "cc", "-s", "-a", target],
-            "radon mi": [tool("radon"), "mi", target],
-            "interrogate": [tool("interrogate"), "--quiet", target],
-            "vulture": [tool("vulture"), target],
             "br quality check": [*br, "quality", "check", "--format", "json", "-C", str(root)],
             "br gaps analyze": [*br, "gaps", "analyze", "--format", "json", "-C", str(root)],
+            "radon cc -s -a": [tool("radon"), "cc", "-s", "-a", target],
+            "radon mi": [tool("radon"), "mi", target],
+            "interrogate": [tool("interrogate"), target],
+            "vulture": [tool("vulture"), target],
         }
         print(f"corpus: {target} ({sum(1 for _ in Path(target).rglob('*.py'))} .py files)")
         print(f"machine: {machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         times: dict[str, list[float]] = {name: [] for name in commands}
         outputs: dict[str, str] = {}
+        stopped: set[str] = set()
         for _ in range(args.runs):
             for name, cmd in commands.items():
-                elapsed, out = timed(cmd, root)
+                elapsed, out, finished = timed(cmd, root, args.limit)
                 times[name].append(elapsed)
-                outputs[name] = out
-                print(f"  {name:<18} {elapsed:7.2f} s", flush=True)
+                if finished:
+                    outputs[name] = out
+                else:
+                    stopped.add(name)
+                print(f"  {name:<18} {elapsed:7.2f} s{'' if finished else ' (stopped: lower bound)'}", flush=True)
         median = {name: statistics.median(values) for name, values in times.items()}
         peers = sum(median[n] for n in ("radon cc -s -a", "radon mi", "interrogate", "vulture"))
         ours = median["br quality check"] + median["br gaps analyze"]
         gate = json.loads(outputs["br quality check"])
         gaps = json.loads(outputs["br gaps analyze"])
         print()
-        print(f"peers (sum of 4): {peers:.2f} s")
+        if stopped & {"br quality check", "br gaps analyze"}:
+            sys.exit(f"our commands did not finish within {args.limit:.0f} s")
+        bound = " (lower bound: " + ", ".join(sorted(stopped)) + " stopped)" if stopped else ""
+        print(f"peers (sum of 4): {peers:.2f} s{bound}")
         print(f"ours  (sum of 2): {ours:.2f} s")
         print(f"ratio ours / peers: {ours / peers:.2f}  (target <= 1.00: {'met' if ours <= peers else 'NOT met'})")
         print(f"gate: overall {gate['overall']}, " + ", ".join(f"{c['name']} {c['score']}" for c in gate["categories"]))

@@ -184,3 +184,74 @@ def test_help_documents_the_severity_rules(run_br) -> None:
     for category in ("hardcoded-credential", "stub", "swallowed-error", "network-timeout", "undeclared-dependency", "dead-code"):
         assert category in out
     assert "Example:" in out
+
+
+RULES = {
+    "pyproject.toml": '[project]\nname = "rules"\nversion = "1"\ndependencies = ["httpx"]\n',
+    "rules.py": '''
+        """Each rule's edge cases, line by line."""
+        import socket
+        import urllib.request
+        from urllib.request import urlopen
+
+        import httpx
+
+
+        def stub_call_form() -> None:
+            raise NotImplementedError()
+
+
+        def stub_message_form() -> None:
+            raise NotImplementedError("later")
+
+
+        def not_a_stub(flag: bool) -> int:
+            if flag:
+                raise NotImplementedError
+            return 1
+
+
+        def swallow_all(items: list) -> None:
+            for item in items:
+                try:
+                    item()
+                except:
+                    pass
+                try:
+                    item()
+                except (ValueError, Exception):
+                    continue
+
+
+        def logged(item) -> None:
+            try:
+                item()
+            except Exception as exc:
+                print(exc)
+
+
+        def network(url: str) -> None:
+            urlopen(url)
+            urllib.request.urlopen(url, timeout=3)
+            urllib.request.urlopen(url, None, 3)
+            socket.create_connection(("example.org", 80))
+            httpx.get(url)
+            httpx.get(url, timeout=None)
+    ''',
+}
+
+
+def test_rule_edge_cases(tmp_project: Path, files, quality_config) -> None:
+    files(tmp_project, RULES)
+    quality_config(tmp_project, index_url="")
+    report = analyze(tmp_project)
+    found = {(g.category, g.line, g.severity) for g in report.gaps if g.category in {"stub", "swallowed-error", "network-timeout"}}
+    assert found == {
+        ("stub", 9, "high"),
+        ("stub", 13, "high"),
+        ("swallowed-error", 27, "high"),  # bare except: pass
+        ("swallowed-error", 31, "high"),  # a tuple holding Exception, body only continue
+        ("network-timeout", 43, "high"),  # urlopen imported by name
+        ("network-timeout", 46, "high"),  # socket.create_connection
+        ("network-timeout", 48, "high"),  # httpx with its default timeout switched off
+    }

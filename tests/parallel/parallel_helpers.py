@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-FAST = {"heartbeat_timeout": 10, "poll_interval": 0.1, "kill_grace": 1, "retry_backoff": 0.1}
+FAST = {"heartbeat_timeout": 10, "heartbeat_interval": 0.3, "poll_interval": 0.1, "kill_grace": 1, "retry_backoff": 0.1}
 
 
 def write_config(root: Path, **parallel: Any) -> None:

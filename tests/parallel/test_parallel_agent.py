@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from buildrunner.parallel.executor import agent_argv, parse_agent_output
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 
@@ -114,12 +113,3 @@ def test_the_session_pauses_itself_and_alerts_when_the_daily_budget_is_spent(
     assert (alert["current_value"], alert["threshold"]) == (pytest.approx(1.2), 1.0)
     project.close()
 
-
-def test_agent_argv_keeps_each_placeholder_one_argument() -> None:
-    argv = agent_argv("claude -p {prompt} --model {model_id} --output-format json", "fix it; rm -rf / $(x) 'q'", "claude-sonnet-4-5", "sonnet")
-    assert argv == ["claude", "-p", "fix it; rm -rf / $(x) 'q'", "--model", "claude-sonnet-4-5", "--output-format", "json"]
-
-
-def test_agent_output_is_found_after_other_lines() -> None:
-    assert parse_agent_output('warming up\n{"type": "result", "total_cost_usd": 0.5}\n') == {"type": "result", "total_cost_usd": 0.5}
-    assert parse_agent_output("no json here") is None

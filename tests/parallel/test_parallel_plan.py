@@ -110,3 +110,4 @@ def test_arbitrary_yaml_text_never_crashes(tmp_path_factory: pytest.TempPathFact
         load_plan(path)
     except ConfigError:
         pass
+

@@ -96,7 +96,12 @@ def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any
     assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
     assert not (fast_project / "ran").exists()
     assert run_br("parallel", "start", "x", "--config", "missing.yaml").returncode == 6
-    assert run_br("parallel", "start", "x", "--config", str(plan), "--tasks", "0").returncode == 2
+    good = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran"}]}, "good.yaml")
+    for option, value, message in (("--tasks", "0", "--tasks 0: must be at least 1"), ("--tasks", "2", "has only 1 tasks"), ("--workers", "0", "--workers 0")):
+        bad = run_br("parallel", "start", "x", "--config", str(good), option, value)
+        assert bad.returncode == 2 and message in bad.stderr
+    assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
+    assert not (fast_project / "ran").exists()
 
 
 def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject: Project, run_br: Any) -> None:
@@ -265,3 +270,12 @@ def test_a_frozen_worker_is_declared_lost_and_its_late_result_is_discarded(fast_
     assert [(r["task_id"], r["worker_id"]) for r in lost] == [(victim["current_task"], victim["id"])]
     assert status(project, sid).status == "completed"
     project.close()
+
+
+def test_start_wait_json_prints_one_document_the_final_status(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "true"}, {"id": "b", "command": "false"}]})
+    result = run_br("parallel", "start", "ci", "--config", str(plan), "--workers", "2", "--wait", "--format", "json")
+    assert result.returncode == 1
+    final = json.loads(result.stdout)
+    assert (final["status"], final["completed_tasks"], final["failed_tasks"]) == ("failed", 1, 1)
+    assert {t["task_id"]: t["status"] for t in final["tasks"]} == {"a": "completed", "b": "failed"}

@@ -179,3 +179,20 @@ def test_cli_bad_threshold_is_a_config_error(calc: Path, run_br, quality_config)
     result = run_br("quality", "check")
     assert result.returncode == 2
     assert "testing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_nested_gitignore_and_configured_excludes_are_left_out(calc: Path, files, quality_config) -> None:
+    baseline = check(calc).category("Documentation").inputs["public_items"]
+    files(
+        calc,
+        {
+            "pkg/sub/.gitignore": "gen_*.py\n",
+            "pkg/sub/gen_a.py": "def g():\n    pass\n",
+            "pkg/sub/kept.py": "def k():\n    pass\n",
+            "vendor/lib.py": "def v():\n    pass\n",
+        },
+    )
+    quality_config(calc, exclude=["vendor/"])
+    undocumented = check(calc).category("Documentation").inputs["undocumented"]
+    assert [u for u in undocumented if not u.startswith("calc.py")] == ["pkg/sub/kept.py:1 module", "pkg/sub/kept.py:1 k"]
+    assert check(calc).category("Documentation").inputs["public_items"] == baseline + 2

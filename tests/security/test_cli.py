@@ -195,3 +195,19 @@ def test_every_command_help_ends_with_an_example(run_br, tmp_project: Path) -> N
     for cmd in (["check"], ["scan"], ["precommit"], ["hooks", "install"], ["hooks", "status"], ["hooks", "uninstall"]):
         r = run_br("security", *cmd, "--help")
         assert r.returncode == 0 and "Example: br security" in r.stdout
+
+
+def test_staged_check_handles_odd_names_submodule_free_symlinks_and_big_blobs(tmp_project: Path) -> None:
+    from buildrunner.project import Project
+    from buildrunner.security.checks import check_staged
+
+    write_config(tmp_project, max_file_size_mb=0.01)
+    (tmp_project / "we*ird [1] é.py").write_text(samples()["gitlab_token"] + "\n")
+    (tmp_project / "big.txt").write_text("x" * 20_000)
+    os.symlink("we*ird [1] é.py", tmp_project / "link.py")
+    for i in range(300):
+        (tmp_project / f"f{i}.txt").write_text(f"{i}\n")
+    git(tmp_project, "add", "-A")
+    report = check_staged(Project(tmp_project))
+    assert [m.file_path for m in report.secrets] == ["we*ird [1] é.py"]
+    assert [s.path for s in report.skipped] == ["big.txt"] and report.files_scanned == 302

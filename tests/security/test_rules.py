@@ -45,6 +45,10 @@ def test_every_kind_the_issue_lists_has_a_rule() -> None:
         'DATABASE_URL = "postgresql://user:password@localhost/db"',
         'REDIS_URL = "redis://:${REDIS_PASSWORD}@cache:6379/0"',
         "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+        'url = "mysql://scott:tiger@db.example.com/app"',
+        "password: '" + "bm90IGEgcGFzc3dvcmQ=" + "',",
+        "token = r\"[-!#$%&'*+.^_`|~0-9a-zA-Z]+\"",
+        "password = r'([a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{12})'",
     ],
 )
 def test_placeholders_examples_and_lookups_are_not_findings(text: str) -> None:
@@ -83,3 +87,17 @@ def test_a_user_regex_re2_cannot_run_is_a_config_error() -> None:
 def test_generic_assignment_needs_entropy() -> None:
     assert found('password = "aaaaaaaaaaaa1"') == []
     assert found('password = "' + rnd(14, ALNUM) + '"') == ["generic_secret"]
+
+
+@pytest.mark.parametrize("kind", ["RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])
+def test_private_key_kinds(kind: str) -> None:
+    from conftest import pem
+
+    assert found(pem(kind)) == ["private_key"]
+    as_python_string = '"' + pem(kind).replace("\n", '\\n"\n"') + '"'
+    assert found(as_python_string) == ["private_key"]
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg", "mysql", "mongodb+srv", "redis", "rediss", "amqp", "amqps"])
+def test_database_and_broker_urls(scheme: str) -> None:
+    assert found(f"URL = '{scheme}://svc:{rnd(18)}@host.internal:1234/x'") == ["database_url"]

@@ -12,7 +12,7 @@ from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, proje
 app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
-STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nlogs/\ntelemetry/\n"
+STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nlogs/\ntelemetry/\nworktrees/\n"
 
 
 def init(

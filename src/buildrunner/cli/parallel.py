@@ -56,6 +56,12 @@ def _print_status(status: "SessionStatus") -> None:
             out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {failure.error or '-'}", markup=False)
 
 
+def _emit_status(manager: "SessionManager", info: "SessionStatus") -> None:
+    from buildrunner.cli.common import jsonable
+
+    emit_json({**jsonable(info), "progress_percent": info.progress_percent, "tasks": manager.list_tasks(info.session_id)})
+
+
 def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":
     from buildrunner.parallel.dashboard import Dashboard, default_keys
 
@@ -94,7 +100,8 @@ def start(
     session = manager.create_session(name, tasks, workers, config=config)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers)
     if output_format == "json":
-        emit_json(session)
+        if not (wait or watch):  # with --wait the one JSON document is the final status
+            emit_json(session)
     else:
         out = stdout()
         out.print(f"Starting parallel session: {name}", markup=False)
@@ -115,9 +122,12 @@ def start(
         status = manager.wait(session.session_id)
     else:
         return
-    if output_format == "text":
+    final = manager.get_session_status(status.session_id)
+    if output_format == "json":
+        _emit_status(manager, final)
+    else:
         stdout().print()
-        _print_status(manager.get_session_status(status.session_id))
+        _print_status(final)
     if wait:
         _exit_for(status)
 
@@ -132,11 +142,11 @@ def worker(
 
     Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker session-1a2b3c4d
     """
+    from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.worker import Worker
 
     proj = project_for(project)
-    manager = _manager(project)
-    report = Worker(manager.resolve(session_id), proj, name).run()
+    report = Worker(SessionManager(proj).resolve(session_id), proj, name).run()
     stderr().print(
         f"worker {report.worker_id or '-'}: {report.reason}; {report.completed} completed, {report.failed} failed",
         markup=False,
@@ -153,9 +163,7 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
     sid = manager.resolve(session_id)
     info = manager.get_session_status(sid)
     if output_format == "json":
-        from buildrunner.cli.common import jsonable
-
-        emit_json({**jsonable(info), "progress_percent": info.progress_percent, "tasks": manager.list_tasks(sid)})
+        _emit_status(manager, info)
         return
     _print_status(info)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,28 +38,27 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
     files = {m.file_path for m in report.secrets} | {f.file_path for f in report.sql_injection}
     single = len(files) <= 1 and report.files_scanned <= 1
     say(f"Scanning: {report.target}")
-    if report.secrets:
-        say("\n❌ SECRETS DETECTED:")
-        for path, matches in _grouped(report.secrets, single):
-            indent = "  " if path is None else "    "
+    def section(title: str, items: list[Any]) -> Iterator[tuple[str, Any]]:
+        """Print the title and file headings; yield (indent, finding) for the finding lines."""
+        say(f"\n{title}")
+        for path, group in _grouped(items, single):
             if path is not None:
                 say(f"  {path}")
-            for m in matches:
-                say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
+            for item in group:
+                yield ("  " if path is None else "    "), item
+
+    if report.secrets:
+        for indent, m in section("❌ SECRETS DETECTED:", report.secrets):
+            say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
         say("\n💡 Recommendation:")
         for advice in SECRET_ADVICE:
             say(f"  • {advice}")
     if report.sql_injection:
-        say("\n❌ SQL INJECTION RISKS:")
-        for path, findings in _grouped(report.sql_injection, single):
-            indent = "  " if path is None else "    "
-            if path is not None:
-                say(f"  {path}")
-            for f in findings:
-                say(f"{indent}Line {f.line_number}: [{f.severity}] {f.description}")
-                if f.code:
-                    say(f"{indent}  {f.code}")
-                say(f"{indent}  Fix: {f.recommendation}")
+        for indent, f in section("❌ SQL INJECTION RISKS:", report.sql_injection):
+            say(f"{indent}Line {f.line_number}: [{f.severity}] {f.description}")
+            if f.code:
+                say(f"{indent}  {f.code}")
+            say(f"{indent}  Fix: {f.recommendation}")
     for note in report.skipped[:MAX_SKIPPED_SHOWN]:
         err.print(f"note: skipped {note.path}: {note.reason}", markup=False)
     if len(report.skipped) > MAX_SKIPPED_SHOWN:

@@ -166,9 +166,11 @@ def report(
 
     Example: br telemetry report telemetry.html --days 14
     """
+    from contextlib import nullcontext
+
     from buildrunner.telemetry.html_report import write_report
 
-    with project_for(project) as proj:
+    with project_for(project) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
         path = write_report(proj, output_file, days=days)
     stderr().print(f"Wrote the telemetry report to {path}")
 

@@ -1,7 +1,6 @@
 """The gap analysis: what is unfinished or risky in a project, each finding with file:line and why.
 
-Per-file checks run in worker processes alongside vulture (dead code, whole-program);
-project-wide checks (untested modules, import cycles, undeclared and outdated
+Per-file checks (vulture's scan included) run in worker processes; project-wide checks (untested modules, import cycles, undeclared and outdated
 dependencies, duplicated blocks, hardcoded credentials) run on the collected results.
 Same input, same output: findings are sorted by severity, path, line, category.
 """
@@ -20,15 +19,8 @@ from buildrunner.quality.sources import SourceSet, parallel_map, project_sources
 
 if TYPE_CHECKING:
     from buildrunner.gaps.checks import FileGaps
+    from buildrunner.gaps.dead_code import FileUsage
     from buildrunner.project import Project
-
-# Decorators that register a function with a framework, so vulture's "unused" is wrong.
-FRAMEWORK_DECORATORS = [
-    "@*.command", "@*.callback", "@*.group", "@*.fixture", "@*.route", "@*.get", "@*.post", "@*.put",
-    "@*.delete", "@*.patch", "@*.websocket", "@*.task", "@*.hookimpl", "@*.validator", "@*.field_validator",
-    "@*.model_validator", "@*.setter", "@*.register",
-]
-
 
 @dataclass
 class GapReport:
@@ -42,27 +34,12 @@ class GapReport:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Findings per severity."""
         return {sev: sum(1 for g in self.gaps if g.severity == sev) for sev in SEVERITIES}
 
     def only(self, severity: str) -> "GapReport":
         """Only findings of `severity` (the CLI's `--severity` filter)."""
         return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds)
-
-
-def dead_code(paths: list[str], min_confidence: int) -> list[tuple[str, int, str, int]]:
-    """vulture over the whole program: (file, line, message, confidence); runs in a worker process."""
-    import contextlib
-    import io
-
-    import vulture
-
-    finder = vulture.Vulture(ignore_decorators=FRAMEWORK_DECORATORS)
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        finder.scavenge(paths)
-    return [
-        (str(item.filename), int(item.first_lineno), str(item.message), int(item.confidence))
-        for item in finder.get_unused_code(min_confidence=min_confidence)
-    ]
 
 
 class GapAnalyzer:
@@ -83,20 +60,12 @@ class GapAnalyzer:
         root = sources.root
         notes: list[str] = []
         jobs = [(src, self.settings.duplicate_min_lines) for src in sources.python]
-        results, (dead, security) = parallel_map(
-            inspect_file,
-            jobs,
-            progress,
-            side_jobs=[
-                (dead_code, ([str(s.path) for s in sources.python], self.settings.dead_code_min_confidence)),
-                (security_or_none, (str(root),)),
-            ],
-        )
+        results, (security,) = parallel_map(inspect_file, jobs, progress, side_jobs=[(security_or_none, (str(root),))])
         gaps: list[Gap] = [g for r in results for g in r.gaps]
         by_rel = {r.rel: r for r in results}
         gaps += self._untested(sources, by_rel)
         gaps += self._cycles(sources, by_rel)
-        gaps += self._dead_code(sources, dead)
+        gaps += self._dead_code(sources, [r.usage for r in results if r.usage is not None])
         gaps += self._duplicates(by_rel)
         if security is None:
             notes.append("hardcoded credentials not checked: the security scanner is not available in this installation")
@@ -142,15 +111,17 @@ class GapAnalyzer:
             for c in cycles
         ]
 
-    def _dead_code(self, sources: SourceSet, dead: list[tuple[str, int, str, int]]) -> list[Gap]:
-        rel_of = {str(s.path): s for s in sources.python}
+    def _dead_code(self, sources: SourceSet, usages: "list[FileUsage]") -> list[Gap]:
+        from buildrunner.gaps.dead_code import find_dead_code
+
+        rel_of = {s.rel: s for s in sources.python}
         found = []
-        for filename, line, message, confidence in dead:
-            src = rel_of.get(filename)
-            if src is None or src.is_test:
+        for dead in find_dead_code(usages, self.settings.dead_code_min_confidence):
+            src = rel_of.get(dead.filename)
+            if src is None or src.is_test:  # tests keep code alive; their own helpers are not the product
                 continue
-            severity = "medium" if confidence >= 100 else "low"
-            found.append(Gap.make(src.rel, line, "dead-code", severity, f"{message} ({confidence}% confidence)"))
+            severity = "medium" if dead.confidence >= 100 else "low"
+            found.append(Gap.make(src.rel, dead.line, "dead-code", severity, f"{dead.message} ({dead.confidence}% confidence)"))
         return found
 
     def _duplicates(self, by_rel: "dict[str, FileGaps]") -> list[Gap]:

@@ -10,10 +10,11 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
+from buildrunner.gaps.dead_code import FileUsage, scan_file
 from buildrunner.gaps.duplicates import Window, windows
 from buildrunner.gaps.findings import Gap
 from buildrunner.quality.imports import ImportRecord, extract_imports
-from buildrunner.quality.python_api import decorator_names, is_empty_module, public_items, statements_and_string_lines
+from buildrunner.quality.python_api import decorator_names, is_empty_module, public_items
 from buildrunner.quality.sources import SourceFile, read_source
 
 MARKER = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b")
@@ -42,6 +43,7 @@ class FileGaps:
     windows: list[Window] = field(default_factory=list)
     empty: bool = True
     parsed: bool = False
+    usage: FileUsage | None = None
 
 
 def _is_trivial(stmt: ast.stmt) -> bool:
@@ -188,24 +190,30 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
 _NETWORK_MODULES = ("requests", "httpx", "urllib", "http.client", "socket")
 
 
-def _comment_of(line: str) -> str | None:
-    """The comment on one line: a `#` with no quote before it is one; otherwise ask the tokenizer."""
+def _comment_of(line: str) -> tuple[int, str] | None:
+    """(column, text) of the comment on one line: a `#` with no quote before it starts one; else ask the tokenizer."""
     hash_at = line.find("#")
     if hash_at < 0:
         return None
     if "'" not in line[:hash_at] and '"' not in line[:hash_at]:
-        return line[hash_at:]
+        return hash_at, line[hash_at:]
     try:
         for tok in tokenize.generate_tokens(io.StringIO(line).readline):
             if tok.type == tokenize.COMMENT:
-                return tok.string
-    except (tokenize.TokenError, SyntaxError):
+                return tok.start[1], tok.string
         return None
-    return None
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the line ends or continues a multi-line string: take a `#` after its last quote
+    after = line.find("#", max(line.rfind('"'), line.rfind("'")))
+    return (after, line[after:]) if after >= 0 else None
 
 
-def _markers(rel: str, text: str) -> list[Gap]:
-    """TODO/FIXME/XXX/HACK in comments (not in strings), checked line by line."""
+def _markers(rel: str, text: str) -> list[tuple[int, int, Gap]]:
+    """TODO/FIXME/XXX/HACK comments as (line, column, gap), found line by line.
+
+    A `#` inside a multi-line string can look like a comment here; `_outside_strings`
+    drops those once the file is parsed.
+    """
     if not MARKER.search(text):
         return []
     found = []
@@ -213,11 +221,23 @@ def _markers(rel: str, text: str) -> list[Gap]:
         if "#" not in line or not MARKER.search(line):
             continue
         comment = _comment_of(line)
-        match = MARKER.search(comment) if comment else None
-        if match:
+        match = MARKER.search(comment[1]) if comment else None
+        if comment and match:
             severity = "low" if match.group(1) == "TODO" else "medium"
-            found.append(Gap.make(rel, number, "todo", severity, comment.lstrip("#").strip()[:120]))
+            found.append((number, comment[0], Gap.make(rel, number, "todo", severity, comment[1].lstrip("#").strip()[:120])))
     return found
+
+
+def _outside_strings(markers: list[tuple[int, int, Gap]], tree: ast.Module) -> list[Gap]:
+    """The markers not inside a string literal (only files with markers pay for this walk)."""
+    if not markers:
+        return []
+    spans = [
+        ((node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0))
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and (node.end_lineno or node.lineno) > node.lineno
+    ]
+    return [gap for line, col, gap in markers if not any(start <= (line, col) < end for start, end in spans)]
 
 
 def _api_gaps(rel: str, tree: ast.Module) -> list[Gap]:
@@ -236,6 +256,14 @@ def _api_gaps(rel: str, tree: ast.Module) -> list[Gap]:
     return found
 
 
+def _parse(text: str, rel: str) -> ast.Module:
+    """The module's tree with type comments (vulture reads them); without, if only a type comment is malformed."""
+    try:
+        return ast.parse(text, filename=rel, type_comments=True)
+    except SyntaxError:
+        return ast.parse(text, filename=rel)
+
+
 def inspect_file(job: tuple[SourceFile, int]) -> FileGaps:
     """All per-file checks for one Python file (tests get only the marker and duplicate checks)."""
     src, min_lines = job
@@ -243,18 +271,19 @@ def inspect_file(job: tuple[SourceFile, int]) -> FileGaps:
     text = read_source(src.path)
     if text is None:
         return result
-    result.gaps.extend(_markers(src.rel, text))
+    markers = _markers(src.rel, text)
     result.windows = windows(text, min_lines)
     try:
-        tree = ast.parse(text, filename=src.rel)
+        tree = _parse(text, src.rel)
     except (SyntaxError, ValueError) as exc:
         severity = "low" if src.is_test else "high"
         line = getattr(exc, "lineno", None) or 1
         result.gaps.append(Gap.make(src.rel, line, "syntax-error", severity, f"cannot be parsed: {getattr(exc, 'msg', exc)}"))
+        result.gaps.extend(gap for _, _, gap in markers)
         return result
     result.parsed = True
-    _, string_lines = statements_and_string_lines(tree)
-    result.gaps = [g for g in result.gaps if not (g.category == "todo" and g.line in string_lines)]
+    result.gaps.extend(_outside_strings(markers, tree))
+    result.usage = scan_file(text, src.rel, tree)
     result.imports = extract_imports(tree, src)
     result.empty = is_empty_module(tree)
     if src.is_test:

@@ -50,6 +50,7 @@ class Declared:
     own_name: str | None = None
 
     def add(self, spec: str, source: str) -> None:
+        """Record one requirement line (`name[extras] op version ; marker`) declared in `source`."""
         match = REQUIREMENT_NAME.match(spec)
         if not match:
             return
@@ -60,6 +61,7 @@ class Declared:
             self.requirements[name] = Requirement(match.group(1), pin.group(1) if pin else None, source)
 
     def covers(self, name: str) -> bool:
+        """Whether a distribution called `name` is declared (or is the project itself)."""
         key = normalize(name)
         return key in self.requirements or key == self.own_name
 

@@ -48,8 +48,10 @@ class Gap:
 
     @classmethod
     def make(cls, path: str, line: int, category: str, severity: str, message: str) -> "Gap":
+        """A finding with its sort rank and its category's reason filled in."""
         return cls(SEVERITIES.index(severity), path, line, category, message, severity, why(category))
 
     @property
     def location(self) -> str:
+        """`path:line`, as editors and terminals link it."""
         return f"{self.path}:{self.line}"

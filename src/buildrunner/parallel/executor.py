@@ -12,12 +12,14 @@ import json
 import os
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -173,6 +175,33 @@ def run_process(
     return ProcessOutcome(proc.pid, proc.returncode, duration_ms, timed_out, cancelled, stdout, stderr)
 
 
+# Like make: a command with none of these characters means the same with or without a shell,
+# so it is run directly, saving a shell start per task. Anything else goes to /bin/sh -c.
+_SHELL_CHARS = frozenset("\"'`$\\|&;<>(){}[]*?~#!=%\n\r\t")
+# Keywords and builtins with no program of the same name (or one that behaves differently).
+_SHELL_WORDS = frozenset(
+    ". : alias bg break case cd command continue do done elif else esac eval exec exit export fg fi for "
+    "function getopts hash if in jobs kill read readonly return select set shift source then time times "
+    "trap type ulimit umask unalias unset until wait while".split()
+)
+
+
+def direct_argv(command: str, path: str | None) -> list[str] | None:
+    """The argv to run `command` without a shell, or None when only a shell can run it as written."""
+    if not command.strip() or any(char in _SHELL_CHARS for char in command):
+        return None
+    words = command.split()
+    if words[0] in _SHELL_WORDS or "/" in words[0]:  # a relative path would resolve against the worker's folder
+        return None
+    program = _which(words[0], path)
+    return [program, *words[1:]] if program else None
+
+
+@lru_cache(maxsize=256)
+def _which(name: str, path: str | None) -> str | None:
+    return shutil.which(name, path=path)
+
+
 def agent_argv(template: str, prompt: str, model_id: str, model: str) -> list[str]:
     """The agent command: the template split like a shell would, each placeholder one argument."""
     return [
@@ -206,10 +235,11 @@ def _tail(text: str) -> str:
 class Executor:
     """Runs attempts for one worker; `stop` is shared with its watcher thread."""
 
-    def __init__(self, root: Path, logs_dir: Path, *, grace: float, agent_command: str, stop: StopRequest) -> None:
+    def __init__(self, root: Path, logs_dir: Path, *, grace: float, timeout: float, agent_command: str, stop: StopRequest) -> None:
         self.root = root
         self.logs_dir = logs_dir
         self.grace = grace
+        self.timeout = timeout
         self.agent_command = agent_command
         self.stop = stop
         self._mask: Callable[[str], str] | None = None
@@ -251,10 +281,12 @@ class Executor:
         cwd = (base / task.cwd) if task.cwd else base
         if not cwd.is_dir():
             return ExecutionResult("failed", None, 0.0, f"cwd {task.cwd!r} does not exist under {base}")
-        timeout = task.timeout or 3600.0
+        timeout = task.timeout or self.timeout
         if task.kind == "command":
+            env = self._env(task)
+            command = task.command or ""
             outcome = run_process(
-                task.command or "", cwd=cwd, env=self._env(task), timeout=timeout, grace=self.grace,
+                direct_argv(command, env.get("PATH")) or command, cwd=cwd, env=env, timeout=timeout, grace=self.grace,
                 stop=self.stop, log_path=self.log_path(task), mask=self.mask,
             )
             return self._result(outcome, timeout, None)

@@ -148,6 +148,7 @@ class WorkerHealth:
     pid: int
     current_task: str | None
     tasks_completed: int
+    started_at: float
     last_heartbeat: float
     seconds_since_heartbeat: float
     cpu_seconds: float

@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ from buildrunner.parallel.models import (
     WorkerHealth,
 )
 from buildrunner.parallel.plan import Plan, find_plan, load_plan
-from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
 from buildrunner.store import now
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class SessionManager:
         if not self.settings.enabled:
             raise ConfigError("parallel.enabled is false in the config", hint="set it to true in .buildrunner/config.json to run sessions")
         plan = (plan or self.load_plan(config)).first(total_tasks)
-        workers = num_workers or plan.workers or self.settings.default_workers
+        workers = num_workers if num_workers is not None else (plan.workers or self.settings.default_workers)
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
         if plan.has_prompts:
@@ -311,7 +312,12 @@ class SessionManager:
         if restart_workers:
             coordinator = self.coordinator(session_id)
             coordinator.reap_lost_workers()
-            if not any(w.healthy for w in coordinator.list_workers()):
+            host = socket.gethostname()
+            alive = [
+                w for w in coordinator.list_workers()
+                if w.healthy and (w.hostname != host or process_alive(w.pid, w.started_at))
+            ]
+            if not alive:  # the new workers requeue the dead ones' tasks once those miss a heartbeat
                 pids = self.start_workers(session_id, int(row["num_workers"]))
         return self.get_session_status(session_id), pids
 

@@ -95,7 +95,7 @@ class Worker:
         self.lost = False
         self._quitting = False
         self.executor = Executor(
-            project.paths.root, project.paths.logs_dir, grace=self.settings.kill_grace,
+            project.paths.root, project.paths.logs_dir, grace=self.settings.kill_grace, timeout=self.settings.task_timeout,
             agent_command=self.settings.agent_command, stop=self.stop,
         )
         self._tracker: Any = None

@@ -130,6 +130,7 @@ class WorkerCoordinator:
             pid=int(row["pid"]),
             current_task=row["current_task"],
             tasks_completed=int(row["tasks_completed"]),
+            started_at=row["started_at"],
             last_heartbeat=row["last_heartbeat"],
             seconds_since_heartbeat=silent,
             cpu_seconds=float(row["cpu_seconds"]),
@@ -149,15 +150,24 @@ class WorkerCoordinator:
         return [self._health(row, ts) for row in self.store.fetchall(self._q("list_workers"), {"session_id": self.session_id})]
 
     def reap_lost_workers(self) -> list[str]:
-        """Declare lost the workers that stopped heartbeating (or whose process on this machine is gone); requeue their tasks."""
+        """Declare lost the workers that stopped heartbeating; requeue their tasks.
+
+        A worker on this machine whose process is gone is declared lost as soon as it has
+        missed one heartbeat, without waiting for the timeout. (The missed heartbeat guards
+        against another machine with the same host name: its live workers never miss one.)
+        """
         ts = now()
         host = socket.gethostname()
         cutoff = ts - self.settings.heartbeat_timeout
+        missed = ts - self.settings.effective_heartbeat_interval * 1.5
         lost = []
         for row in self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id}):
             if row["last_heartbeat"] < cutoff:
                 lost.append((row, f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"))
-            elif row["hostname"] == host and row["pid"] != os.getpid() and not process_alive(int(row["pid"]), row["started_at"]):
+            elif (
+                row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
+                and not process_alive(int(row["pid"]), row["started_at"])
+            ):
                 lost.append((row, f"process {row['pid']} on {host} is gone"))
         reaped = []
         for row, reason in lost:

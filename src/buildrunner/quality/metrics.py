@@ -87,7 +87,10 @@ def measure_python(src: SourceFile) -> FileMetrics:
         return result
     result.imports = extract_imports(tree, src)
     result.empty = is_empty_module(tree)
-    if src.is_test:  # tests count for what they import, not for their own structure
+    if src.is_test:  # tests count for what they import and their size, not for their structure
+        lines = text.splitlines()
+        result.loc = len(lines)
+        result.sloc = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
         return result
     result.loc, lloc, result.sloc, comments = _raw_counts(text, tree)
     visitor = ComplexityVisitor.from_ast(tree)

@@ -17,6 +17,8 @@ class QualityThresholds(Section):
 
 
 class QualitySettings(Section):
+    """How `br quality check` and `br gaps analyze` measure and judge the code."""
+
     thresholds: QualityThresholds = Field(default_factory=QualityThresholds)
     # Extra paths to leave out, in .gitignore syntax (on top of .gitignore itself).
     exclude: list[str] = Field(default_factory=list)

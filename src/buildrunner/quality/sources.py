@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Directories that never hold the project's own code.
 SKIP_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".buildrunner", ".venv", "venv", ".env", "env", ".tox", ".nox",
+        ".git", ".hg", ".svn", ".buildrunner", ".venv", "venv", ".tox", ".nox",
         "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules",
         "build", "dist", "site-packages", ".eggs", "htmlcov",
     }

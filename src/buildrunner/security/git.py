@@ -50,21 +50,22 @@ class StagedBlob:
 
 
 def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[StagedBlob]:
-    """Added, copied, modified and renamed files as staged in the index (submodules and symlinks left out)."""
-    names = git(cwd, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames").split(b"\0")
-    names = [n for n in names if n]
-    if not names:
-        return
+    """Added, copied and modified files as staged in the index (submodules and symlinks left out).
+
+    One `git diff --cached --raw` names every staged blob (no path list on a command
+    line, so any number of files works); `git cat-file --batch` reads them.
+    """
     top = repo_root(cwd)
+    raw = git(top, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACM").split(b"\0")
     entries = []
-    for record in git(top, "ls-files", "-s", "-z", "--", *[n.decode("utf-8", "surrogateescape") for n in names]).split(b"\0"):
-        if not record:
+    for meta, path in zip(raw[0::2], raw[1::2]):
+        fields = meta.decode("ascii", "replace").lstrip(":").split()
+        if len(fields) < 4:
             continue
-        meta, _, path = record.partition(b"\t")
-        mode, sha, _stage = meta.decode().split()
-        if mode in (SUBMODULE_MODE, SYMLINK_MODE):
+        new_mode, new_sha = fields[1], fields[3]
+        if new_mode in (SUBMODULE_MODE, SYMLINK_MODE):
             continue
-        entries.append((sha, path.decode("utf-8", "replace")))
+        entries.append((new_sha, path.decode("utf-8", "replace")))
     if not entries:
         return
     sizes = git(top, "cat-file", "--batch-check=%(objectsize)", input="".join(f"{sha}\n" for sha, _ in entries).encode()).split()

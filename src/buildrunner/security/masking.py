@@ -6,6 +6,11 @@ Telemetry masks event text and the parallel runner masks captured task logs with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from buildrunner.security.rules import Rule
+
 MIN_VISIBLE_LENGTH = 12
 HIDDEN = "****"
 
@@ -56,7 +61,7 @@ def _mask_copies(text: str, secrets: set[str]) -> str:
     return "".join(out)
 
 
-def mask_secrets(text: str, rules: object = None) -> str:
+def mask_secrets(text: str, rules: "Iterable[Rule] | None" = None) -> str:
     """`text` with every secret the shipped rules find replaced by its masked form.
 
     Never raises: if detection itself fails, the whole text is withheld rather
@@ -66,7 +71,7 @@ def mask_secrets(text: str, rules: object = None) -> str:
         from buildrunner.security.rules import ruleset
 
         data = text.encode("utf-8", "surrogatepass")
-        hits = ruleset(rules).find(data)  # type: ignore[arg-type]
+        hits = ruleset(rules).find(data)
         if not hits:
             return text
         masked = mask_spans(data, [(h.start, h.end, h.secret) for h in hits])

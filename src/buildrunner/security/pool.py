@@ -7,6 +7,7 @@ each worker receives the engine once, then batches of paths of similar total siz
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -52,10 +53,11 @@ def scan_in_processes(engine: PathScanner, files: list["FileEntry"], workers: in
 
 
 def worker_count(files: list["FileEntry"], configured: int | None, min_bytes: float) -> int:
-    """1 for small scans (in-process starts fastest), else one process per core."""
-    import os
-
+    """1 for small scans (in-process starts fastest) and inside daemon processes (they may
+    not have children), else one process per core."""
     cores = configured or os.cpu_count() or 1
+    if multiprocessing.current_process().daemon:
+        return 1
     if cores < 2 or len(files) < 2 or sum(f.size for f in files) < min_bytes:
         return 1
     return min(cores, len(files))

@@ -7,6 +7,7 @@ raises; only the matched secret is decoded (for masking and filtering).
 
 from __future__ import annotations
 
+import base64
 import bisect
 import math
 from collections import Counter
@@ -41,7 +42,8 @@ NOT_A_VALUE_REGEX = (
     r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$|"  # hash digests
     r"^(?:[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64})$|"
     r"^(?:sha|md5|sha1|sha256|sha512)[:-]|"
-    r"^[\d.,:_/-]+$"  # numbers, dates, versions
+    r"^[\d.,:_/-]+$|"  # numbers, dates, versions
+    r"\(\?[:=!<P]|\[[^\]]{1,40}\][+*?{]|\\[dwsSbB]|\]\{\d"  # regular expressions
 )
 
 SEVERITIES = ("high", "medium", "low")
@@ -62,6 +64,17 @@ def shannon_entropy(value: str) -> float:
     counts = Counter(value).values()
     total = sum(table[c] if c < 4097 else c * math.log2(c) for c in counts)
     return math.log2(n) - total / n
+
+
+def _is_encoded_prose(value: str) -> bool:
+    """Base64 of plain words ("not a password") is documentation, not a key."""
+    if len(value) % 4 or len(value) < 12:
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return " " in decoded and all(c.isalpha() or c in " .,'-" for c in decoded)
 
 
 @dataclass(frozen=True)
@@ -183,7 +196,7 @@ class RuleSet:
             return False
         if rule.placeholders and self._placeholder.search(secret):
             return False
-        if rule.generic and self._not_a_value.search(secret):
+        if rule.generic and (self._not_a_value.search(secret) or _is_encoded_prose(secret)):
             return False
         return not any(a.search(secret) for a in self._allows[i])
 

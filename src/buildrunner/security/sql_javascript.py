@@ -13,9 +13,10 @@ from typing import Any
 
 from buildrunner.security.sql_shape import HOLE, RawSQLFinding, looks_like_sql
 
-SINKS = frozenset(
-    {"query", "execute", "raw", "unsafe", "$queryRawUnsafe", "$executeRawUnsafe", "whereRaw", "havingRaw", "orderByRaw", "joinRaw", "selectRaw", "exec"}
-)
+# Calls that only ever take SQL; the common names below also take other text
+# (RegExp.exec, an HTTP client's query), so there only SQL-shaped text counts.
+SQL_ONLY_SINKS = frozenset({"$queryRawUnsafe", "$executeRawUnsafe", "whereRaw", "havingRaw", "orderByRaw", "joinRaw", "selectRaw"})
+SINKS = SQL_ONLY_SINKS | {"query", "execute", "raw", "unsafe", "exec"}
 RECOMMENDATION = "Use placeholders and pass values separately: db.query('SELECT ... WHERE id = $1', [id]) (knex: whereRaw('id = ?', [id]); Prisma: $queryRaw`... ${id}`)."
 CONST, DYNAMIC, UNKNOWN = "const", "dynamic", "unknown"
 EXTENSIONS = {".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
@@ -117,8 +118,8 @@ class _Analysis:
         if kind != DYNAMIC:
             return
         sql = looks_like_sql(text)
-        if not sql and name in {"exec", "execute", "query"} and func.type == "identifier":
-            return  # a bare exec(`...`) is a shell or regex call far more often than SQL
+        if not sql and name not in SQL_ONLY_SINKS:
+            return
         self.findings.append(
             RawSQLFinding(
                 node.start_point[0] + 1,

@@ -50,26 +50,35 @@ class Val:
 UNKNOWN_VAL = Val(UNKNOWN)
 
 
-def _sink(call: ast.Call) -> tuple[str, str] | None:
-    """(name shown, recommendation key) when `call` runs SQL text."""
+@dataclass(frozen=True)
+class Sink:
+    """A call that runs SQL text. `ambiguous`: the name is common outside databases
+    (`text()`, `.raw()`, `.extra()`), so only SQL-shaped text counts there."""
+
+    shown: str
+    recommendation: str
+    ambiguous: bool = False
+
+
+def _sink(call: ast.Call) -> Sink | None:
     func = call.func
     if isinstance(func, ast.Attribute):
         name = func.attr
         if name in EXECUTE_SINKS:
-            return f".{name}()", "execute"
+            return Sink(f".{name}()", "execute")
         if name in DJANGO_SINKS:
-            return f".{name}()", "django"
+            return Sink(f".{name}()", "django", ambiguous=True)
         if name in PANDAS_SINKS:
-            return f"{name}()", "pandas"
+            return Sink(f"{name}()", "pandas")
         if name == "text" and isinstance(func.value, ast.Name) and func.value.id in TEXT_MODULES:
-            return "text()", "text"
+            return Sink("text()", "text")
     elif isinstance(func, ast.Name):
         if func.id == "RawSQL":
-            return "RawSQL()", "django"
+            return Sink("RawSQL()", "django")
         if func.id == "text":
-            return "text()", "text"
+            return Sink("text()", "text", ambiguous=True)
         if func.id in PANDAS_SINKS:
-            return f"{func.id}()", "pandas"
+            return Sink(f"{func.id}()", "pandas")
     return None
 
 
@@ -282,7 +291,7 @@ class _FunctionAnalysis:
             sink = _sink(call)
             if sink is None:
                 continue
-            for arg in _query_args(call, sink[1]):
+            for arg in _query_args(call, sink.recommendation):
                 value = self.eval(arg)
                 if value.kind == DYNAMIC:
                     self.out.sink(value, call, sink, arg)
@@ -344,16 +353,19 @@ class _Collector:
         self.pending[key] = finding
         return Val(value.kind, value.text, value.how, line, None if standalone else key)
 
-    def sink(self, value: Val, call: ast.Call, sink: tuple[str, str], arg: ast.expr) -> None:
+    def sink(self, value: Val, call: ast.Call, sink: Sink, arg: ast.expr) -> None:
         self.sink_args.add(id(arg))
+        sql = looks_like_sql(value.text)
+        if sink.ambiguous and not sql:
+            return
         built_at = ""
         if value.origin is not None:
             self.pending[value.origin] = None
             if value.line and value.line != call.lineno:
                 built_at = f" (built at line {value.line})"
-        severity = "high" if looks_like_sql(value.text) else "medium"
+        severity = "high" if sql else "medium"
         self.findings.append(
-            RawSQLFinding(call.lineno, severity, f"SQL built with {value.how or 'string operations'} from non-constant values reaches {sink[0]}{built_at}", RECOMMENDATIONS[sink[1]])
+            RawSQLFinding(call.lineno, severity, f"SQL built with {value.how or 'string operations'} from non-constant values reaches {sink.shown}{built_at}", RECOMMENDATIONS[sink.recommendation])
         )
 
     def result(self) -> list[RawSQLFinding]:

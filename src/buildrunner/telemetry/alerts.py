@@ -123,23 +123,21 @@ class AlertManager:
         return firing
 
     def _cost_rules(self) -> list[_Firing]:
-        limits = self.project.config.routing.cost_limits
-        today = _dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        periods = (
-            ("daily", "Daily", limits.daily, today),
-            ("weekly", "Weekly", limits.weekly, today - _dt.timedelta(days=6)),
-            ("monthly", "Monthly", limits.monthly, today - _dt.timedelta(days=29)),
-        )
+        """Spend against each budget, over the same calendar periods the CostTracker enforces."""
+        from buildrunner.routing.cost_tracker import BUDGET_PERIODS, CostTracker, period_start
+
+        tracker = CostTracker(self.project)
         out = []
-        end = now() + 1e-3
-        for name, label, limit, start in periods:
-            if limit <= 0:
+        for period, name in BUDGET_PERIODS.items():
+            limit = tracker.budget_limit(period)
+            if limit is None:
                 continue
-            spent = float(self.project.store.scalar("SELECT COALESCE(SUM(cost), 0) AS c FROM cost_records WHERE ts >= ? AND ts < ?", (start.timestamp(), end)) or 0)
+            spent = tracker.spent(period)
+            since = _dt.datetime.fromtimestamp(period_start(period) or 0)
             if spent >= limit:
-                out.append(_Firing(f"cost.{name}", "critical", f"{label} cost exceeded", f"${spent:.2f} spent since {start:%Y-%m-%d}", spent, limit))
+                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"${spent:.2f} spent since {since:%Y-%m-%d}", spent, limit))
             elif spent >= limit * COST_WARNING_SHARE:
-                out.append(_Firing(f"cost.{name}", "warning", f"{label} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
+                out.append(_Firing(f"cost.{name}", "warning", f"{name.capitalize()} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
         return out
 
     def check(self, hours: float = 24) -> list[Alert]:

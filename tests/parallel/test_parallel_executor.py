@@ -1,0 +1,52 @@
+"""Running one attempt: which commands skip the shell, how agent commands are built and read."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from buildrunner.parallel.executor import agent_argv, direct_argv, parse_agent_output
+
+
+@pytest.mark.parametrize(
+    ("command", "direct"),
+    [
+        ("true", True),
+        ("sleep 0.5", True),
+        ("python -m unittest discover -s tests", True),
+        ("echo $HOME", False),
+        ("exit 3", False),
+        ("cd sub && make", False),
+        ("FOO=1 env", False),
+        ("ls *.py", False),
+        ("echo 'quoted words'", False),
+        ("./run.sh", False),
+        ("no-such-program-xyz --flag", False),
+    ],
+)
+def test_simple_commands_skip_the_shell_and_others_keep_it(command: str, direct: bool) -> None:
+    argv = direct_argv(command, os.environ.get("PATH"))
+    assert (argv is not None) == direct
+    if argv:
+        assert os.path.isabs(argv[0]) and argv[1:] == command.split()[1:]
+
+
+
+@given(st.lists(st.text(alphabet="abcxyz019.-_,:+@", min_size=1, max_size=8), max_size=5))
+def test_direct_argv_passes_the_same_words_a_shell_would(args: list[str]) -> None:
+    command = " ".join(["echo", *args])
+    argv = direct_argv(command, os.environ.get("PATH"))
+    assert argv is not None and argv[1:] == args
+
+
+def test_agent_argv_keeps_each_placeholder_one_argument() -> None:
+    argv = agent_argv("claude -p {prompt} --model {model_id} --output-format json", "fix it; rm -rf / $(x) 'q'", "claude-sonnet-4-5", "sonnet")
+    assert argv == ["claude", "-p", "fix it; rm -rf / $(x) 'q'", "--model", "claude-sonnet-4-5", "--output-format", "json"]
+
+
+def test_agent_output_is_found_after_other_lines() -> None:
+    assert parse_agent_output('warming up\n{"type": "result", "total_cost_usd": 0.5}\n') == {"type": "result", "total_cost_usd": 0.5}
+    assert parse_agent_output("no json here") is None
