@@ -60,6 +60,7 @@ def postgres_url() -> Iterator[str]:
     """
     try:
         import psycopg
+        from psycopg import sql
     except ImportError:
         if os.environ.get("CI"):
             pytest.fail("psycopg is not installed; install buildrunner[postgres]")
@@ -71,11 +72,11 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {exc}")
         pytest.skip(f"no PostgreSQL at {PG_URL}: {exc}")
     schema, url = _postgres_schema_url()
-    admin.execute(f'CREATE SCHEMA "{schema}"')
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
         yield url
     finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
         admin.close()
 
 

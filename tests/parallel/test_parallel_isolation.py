@@ -11,7 +11,7 @@ import pytest
 from buildrunner.parallel.isolation import added_lines
 from buildrunner.project import Project
 
-from parallel_helpers import write_plan
+from parallel_helpers import FAKE_AWS_KEY, write_plan
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def test_worktree_tasks_work_on_their_own_branches(fast_project: Path, run_br: A
         {"tasks": [
             {"id": "left", "command": "echo left > app.txt", "isolation": "worktree"},
             {"id": "right", "command": "echo right > app.txt && echo extra > new.txt", "isolation": "worktree"},
-            {"id": "secret", "command": "echo 'aws_key = \"AKIAIOSFODNN7EXAMPLF\"' > config.py", "isolation": "worktree"},
+            {"id": "secret", "command": f"echo 'aws_key = \"{FAKE_AWS_KEY}\"' > config.py", "isolation": "worktree"},
         ]},
     )
     result = run_br("parallel", "start", "iso", "--config", str(plan), "--workers", "3", "--wait")
@@ -43,7 +43,7 @@ def test_worktree_tasks_work_on_their_own_branches(fast_project: Path, run_br: A
     project = Project(fast_project)
     secret = project.store.fetchone("SELECT status, error FROM tasks WHERE session_id = ? AND task_id = 'secret'", (sid,))
     assert secret is not None and secret["status"] == "failed"
-    assert "security: the task added a secret to config.py" in secret["error"] and "AKIAIOSFODNN7EXAMPLF" not in secret["error"]
+    assert "security: the task added a secret to config.py" in secret["error"] and FAKE_AWS_KEY not in secret["error"]
     assert "worktree" not in git(fast_project, "worktree", "list").split("\n", 1)[-1]  # worktrees removed, branches kept
     project.close()
 

@@ -16,7 +16,7 @@ import pytest
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 
-from parallel_helpers import wait_for, write_config, write_plan
+from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_start_wait_runs_a_plan_on_detached_worker_processes(fast_project: Path,
                 {"id": "prepare", "command": "mkdir -p out && echo prepared > out/prepare.txt"},
                 {"id": "use", "command": "cat out/prepare.txt", "depends_on": ["prepare"]},
                 {"id": "flaky", "command": 'test "$BR_TASK_ATTEMPT" -ge 2 || { echo "first try fails"; exit 1; }'},
-                {"id": "leak", "command": "echo token=AKIAIOSFODNN7EXAMPLF in output"},
+                {"id": "leak", "command": f"echo token={FAKE_AWS_KEY} in output"},
                 *({"id": f"n{i}", "command": "sleep 0.2"} for i in range(4)),
             ],
         },
@@ -71,8 +71,8 @@ def test_start_wait_runs_a_plan_on_detached_worker_processes(fast_project: Path,
     logs = run_br("parallel", "logs", sid, "flaky")
     assert "attempt 1 (failed)" in logs.stdout and "first try fails" in logs.stdout
     leak = run_br("parallel", "logs", sid, "leak").stdout
-    assert "AKIAIOSFODNN7EXAMPLF" not in leak and "AKIA" in leak
-    assert "AKIAIOSFODNN7EXAMPLF" not in (fast_project / ".buildrunner" / "logs" / sid / "leak.1.log").read_text()
+    assert FAKE_AWS_KEY not in leak and "AKIA" in leak
+    assert FAKE_AWS_KEY not in (fast_project / ".buildrunner" / "logs" / sid / "leak.1.log").read_text()
     assert run_br("parallel", "logs", sid, "use").stdout.count("prepared") == 1
     listed = json.loads(run_br("parallel", "list", "--format", "json").stdout)
     assert [(s["session_id"], s["status"], s["completed_tasks"]) for s in listed] == [(sid, "completed", 8)]

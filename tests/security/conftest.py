@@ -1,68 +1,11 @@
-"""Fake secrets for the security tests, built at run time.
-
-Nothing secret-looking is written in this repository: every sample is assembled
-from a prefix and pseudo-random characters when the tests run.
-"""
+"""Fixtures for the security tests; the helpers themselves live in security_helpers.py."""
 
 from __future__ import annotations
 
-import json
-import random
-import string
-from pathlib import Path
-
 import pytest
-
-ALNUM = string.ascii_letters + string.digits
-B64 = ALNUM + "+/"
-HEX = "0123456789abcdef"
-
-
-def rnd(n: int, alphabet: str = ALNUM, seed: int = 7) -> str:
-    """Deterministic high-entropy text."""
-    r = random.Random(f"{seed}-{n}-{alphabet}")
-    return "".join(r.choice(alphabet) for _ in range(n))
-
-
-def pem(kind: str = "RSA PRIVATE KEY", lines: int = 8) -> str:
-    body = "\n".join(rnd(64, B64, seed=i) for i in range(lines))
-    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
-
-
-def samples() -> dict[str, str]:
-    """rule id -> a line of code holding one secret of that kind."""
-    return {
-        "anthropic_key": f'ANTHROPIC_API_KEY = "{"sk-" + "ant-api03-" + rnd(40, ALNUM + "_-")}"',
-        "openai_key": f'client = OpenAI(api_key="{"sk-" + "proj-" + rnd(48)}")',
-        "openrouter_key": f'OPENROUTER = "{"sk-" + "or-v1-" + rnd(64, HEX)}"',
-        "aws_access_key_id": f'aws_access_key_id = {"AKIA" + rnd(16, string.ascii_uppercase + "234567")}',
-        "aws_secret_access_key": f'aws_secret_access_key = {rnd(40, B64)}',
-        "github_token": f'GH = "{"ghp_" + rnd(36)}"',
-        "github_fine_grained_token": f'GH = "{"github_" + "pat_" + rnd(22) + "_" + rnd(59)}"',
-        "gitlab_token": f'GL = "{"glpat-" + rnd(20)}"',
-        "slack_token": f'SLACK = "{"xoxb-" + "2" * 11 + "-" + "3" * 13 + "-" + rnd(24)}"',
-        "slack_webhook": f'url = "{"https://hooks" + ".slack.com/services/T" + rnd(10, string.ascii_uppercase) + "/B" + rnd(10, string.ascii_uppercase) + "/" + rnd(24)}"',
-        "stripe_key": f'stripe.api_key = "{"sk_" + "live_" + rnd(24)}"',
-        "google_api_key": f'MAPS = "{"AIza" + rnd(35, ALNUM + "_-")}"',
-        "google_service_account": '{"type": "service_account", "project_id": "demo", "private_key_id": "' + rnd(40, HEX) + '"}',
-        "azure_storage_key": f'conn = "DefaultEndpointsProtocol=https;AccountName=demo;{"Account" + "Key=" + rnd(86, B64)}==;"',
-        "twilio_api_key": f'TWILIO = "{"SK" + rnd(32, HEX)}"',
-        "sendgrid_key": f'SG = "{"SG." + rnd(22) + "." + rnd(43)}"',
-        "npm_token": f'//registry.npmjs.org/:_authToken={"npm_" + rnd(36)}',
-        "pypi_token": f'password = {"pypi-" + "AgEIcHlwaS5vcmc" + rnd(60)}',
-        "huggingface_token": f'HF_TOKEN = "{"hf_" + rnd(34, string.ascii_letters)}"',
-        "jwt": f'auth = "Bearer {"eyJ" + rnd(20) + ".eyJ" + rnd(30) + "." + rnd(43, ALNUM + "_-")}"',
-        "private_key": pem(),
-        "database_url": f'DATABASE_URL = "postgresql://app:{rnd(16)}@db.internal:5432/app"',
-        "generic_secret": f'password = "{rnd(10)}#{rnd(6)}"',
-    }
+from security_helpers import samples
 
 
 @pytest.fixture
 def secret_samples() -> dict[str, str]:
     return samples()
-
-
-def write_config(root: Path, **security: object) -> None:
-    (root / ".buildrunner").mkdir(exist_ok=True)
-    (root / ".buildrunner" / "config.json").write_text(json.dumps({"security": security}))

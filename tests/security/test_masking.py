@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import rnd, samples
+from security_helpers import rnd, samples
 
 from buildrunner.security import mask_secrets, mask_value
 

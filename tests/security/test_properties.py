@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import samples
+from security_helpers import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

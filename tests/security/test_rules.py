@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ALNUM, rnd, samples
+from security_helpers import ALNUM, rnd, samples
 
 from buildrunner.security.rules import rules_for, ruleset, shipped_rules
 from buildrunner.security.settings import RuleSettings, SecuritySettings
@@ -46,6 +46,7 @@ def test_every_kind_the_issue_lists_has_a_rule() -> None:
         'REDIS_URL = "redis://:${REDIS_PASSWORD}@cache:6379/0"',
         "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
         'url = "mysql://scott:tiger@db.example.com/app"',
+        'dsn = f"postgresql://app:{password}@db.internal/app"',
         "password: '" + "bm90IGEgcGFzc3dvcmQ=" + "',",
         "token = r\"[-!#$%&'*+.^_`|~0-9a-zA-Z]+\"",
         "password = r'([a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{12})'",
@@ -91,7 +92,7 @@ def test_generic_assignment_needs_entropy() -> None:
 
 @pytest.mark.parametrize("kind", ["RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])
 def test_private_key_kinds(kind: str) -> None:
-    from conftest import pem
+    from security_helpers import pem
 
     assert found(pem(kind)) == ["private_key"]
     as_python_string = '"' + pem(kind).replace("\n", '\\n"\n"') + '"'

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import rnd, samples, write_config
+from security_helpers import rnd, samples, write_config
 
 from buildrunner.errors import NotFoundError
 from buildrunner.project import Project

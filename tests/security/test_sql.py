@@ -184,3 +184,8 @@ def test_bandit_labelled_sample(detector: SQLInjectionDetector, tmp_path: Path) 
     assert len(bad) >= 20 and len(good) >= 6
     assert bad <= found, f"missed bad lines {sorted(bad - found)}"
     assert not (good & found), f"flagged good lines {sorted(good & found)}"
+
+
+def test_loop_variable_is_not_its_earlier_constant(detector: SQLInjectionDetector) -> None:
+    code = 'def f(cur, names):\n    name = "users"\n    for name in names:\n        cur.execute("DELETE FROM " + name)\n'
+    assert lines(detector.check_code(code)) == [4]

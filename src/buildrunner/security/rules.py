@@ -29,7 +29,7 @@ except ModuleNotFoundError:  # Python 3.10
 # Values that are obviously not real secrets, whatever the rule.
 PLACEHOLDER_REGEX = (
     r"(?i)example|placeholder|changeme|change[_-]me|dummy|redacted|sample|replace[_-]?me|insert[_-]|"
-    r"your[_-]|^your|^<.*>$|x{4,}|\*{3,}|\.{3}|\$\{|\{\{|\$\(|%\(|^\$[A-Za-z_]\w*$|^%[A-Za-z_]\w*%$|"
+    r"your[_-]|^your|^<.*>$|^\{.*\}$|x{4,}|\*{3,}|\.{3}|\$\{|\{\{|\$\(|%\(|^\$[A-Za-z_]\w*$|^%[A-Za-z_]\w*%$|"
     r"^(?:none|null|nil|undefined|true|false|password|secret|token)$"
 )
 # Generic assignments only: identifiers, paths, URLs, UUIDs and hashes are not secrets.

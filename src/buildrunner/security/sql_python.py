@@ -255,6 +255,8 @@ class _FunctionAnalysis:
                 value = self._binop(combined)
                 self.env[node.target.id] = self.out.construction(value, node.lineno) if value.kind == DYNAMIC else value
             return
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            self.assign(node.target, UNKNOWN_VAL, node.target)  # the loop variable is not its old value
         for _, value in ast.iter_fields(node):
             if isinstance(value, ast.expr):
                 self.expr(value)
@@ -268,8 +270,8 @@ class _FunctionAnalysis:
                         self.run(item.body)
                     elif isinstance(item, ast.withitem):
                         self.expr(item.context_expr)
-        if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
-            self.env.pop(node.target.id, None)
+                        if item.optional_vars is not None:
+                            self.assign(item.optional_vars, UNKNOWN_VAL, item.optional_vars)
 
     def assign(self, target: ast.expr, value: Val, node: ast.expr) -> None:
         if isinstance(target, ast.Name):

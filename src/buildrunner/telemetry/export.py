@@ -153,7 +153,8 @@ class TelemetryExporter:
         store = self.project.store
         while True:
             page = store.fetchall(
-                f"SELECT * FROM {table} WHERE ts >= ? AND ts < ? AND id > ? ORDER BY id LIMIT {PAGE}", (since, until, last)
+                f"SELECT * FROM {table} WHERE ts >= ? AND ts < ? AND id > ? ORDER BY id LIMIT {PAGE}",  # br:allow: table is "events" or "cost_records"
+                (since, until, last),
             )
             yield from page
             if len(page) < PAGE:
