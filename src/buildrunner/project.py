@@ -68,3 +68,8 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def ensure_project(project: Project | None) -> Project:
+    """`project`, or the project of the working directory (so `CostTracker()` works as the spec shows)."""
+    return project if project is not None else Project()

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parallel_helpers import write_plan
 
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
-
-from parallel_helpers import write_plan
 
 # A stand-in for the `claude` CLI (which needs an account): it prints the documented
 # `--output-format json` result and records its arguments.

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parallel_helpers import FAKE_AWS_KEY, write_plan
 
 from buildrunner.parallel.isolation import added_lines
 from buildrunner.project import Project
-
-from parallel_helpers import FAKE_AWS_KEY, write_plan
 
 pytestmark = pytest.mark.slow
 

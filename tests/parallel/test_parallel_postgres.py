@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parallel_helpers import wait_for, write_config, write_plan
 
 from buildrunner.project import Project
 from buildrunner.store import open_store
-
-from parallel_helpers import wait_for, write_config, write_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -12,11 +12,10 @@ from typing import Any
 
 import psutil
 import pytest
+from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
-
-from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 
 pytestmark = pytest.mark.slow
 

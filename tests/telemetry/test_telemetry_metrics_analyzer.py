@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import pytest
 from telemetry_helpers import add_cost, add_worker, finished

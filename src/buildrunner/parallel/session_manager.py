@@ -28,6 +28,7 @@ from buildrunner.parallel.models import (
 )
 from buildrunner.parallel.plan import Plan, find_plan, load_plan
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
+from buildrunner.project import ensure_project
 from buildrunner.store import now
 
 if TYPE_CHECKING:
@@ -58,10 +59,7 @@ class SessionManager:
     """Manage parallel sessions."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
         self.settings = project.config.parallel
 

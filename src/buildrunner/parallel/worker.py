@@ -17,6 +17,7 @@ from buildrunner.errors import BuildRunnerError, RoutingError
 from buildrunner.parallel.executor import ExecutionResult, Executor, StopRequest
 from buildrunner.parallel.models import FINAL_SESSION_STATES, Task
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -81,10 +82,7 @@ class Worker:
     """One worker process of a session."""
 
     def __init__(self, session_id: str, project: "Project | None" = None, name: str | None = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
         self.session_id = session_id
         self.name = name

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.models import FINAL_SESSION_STATES, Task, WorkerHealth
+from buildrunner.project import ensure_project
 from buildrunner.store import now
 
 if TYPE_CHECKING:
@@ -48,10 +49,7 @@ class WorkerCoordinator:
     """Coordinate workers and task distribution for one session."""
 
     def __init__(self, session_id: str, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
         self.session_id = session_id
         self.settings = project.config.parallel
@@ -206,6 +204,9 @@ class WorkerCoordinator:
         """Atomically claim the first ready task, or None when nothing is ready (or the session is not running)."""
         ts = now()
         with self.store.transaction():
+            # Session before task rows, as everywhere: a claim's SKIP LOCKED scan can keep a lock on a row
+            # another worker is completing, so without this a claim and a result could deadlock.
+            self.store.fetchone(self._q("share_session"), {"session_id": self.session_id})
             row = self.store.fetchone(self._q("claim_task"), {"session_id": self.session_id, "worker_id": worker_id, "now": ts})
             if row is None:
                 return None

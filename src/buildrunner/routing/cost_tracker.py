@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
+from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -127,10 +128,7 @@ class CostTracker:
     """Records request costs in the project's store and answers budget questions."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self._project = project
         self._models: dict[str, ModelInfo] | None = None
 

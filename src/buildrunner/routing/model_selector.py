@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError, RoutingError
+from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost
 
 if TYPE_CHECKING:
@@ -50,10 +51,7 @@ class ModelSelector:
     """Routes a task to a tier; `select_model` is called by the parallel runner for each prompt task."""
 
     def __init__(self, project: "Project | None" = None, *, estimator: ComplexityEstimator | None = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self._project = project
         self._estimator = estimator or ComplexityEstimator(project)
 

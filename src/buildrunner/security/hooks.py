@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import BuildRunnerError
+from buildrunner.project import ensure_project
 from buildrunner.security.git import hooks_dir
 
 if TYPE_CHECKING:
@@ -52,10 +53,7 @@ class HookManager:
     """Manage BuildRunner's pre-commit hook in the repository's real hooks folder."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
 
     @property

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import ConfigError, TelemetryError
+from buildrunner.project import ensure_project
 from buildrunner.store.base import now
 
 if TYPE_CHECKING:
@@ -188,10 +189,7 @@ class EventCollector:
     """Validate, mask and store events; notify listeners registered per event type."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
         self._mask: Callable[[str], str] | None = None

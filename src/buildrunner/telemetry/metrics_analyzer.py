@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import TelemetryError
+from buildrunner.project import ensure_project
 from buildrunner.store.base import now
 
 if TYPE_CHECKING:
@@ -149,10 +150,7 @@ class MetricsAnalyzer:
     """Read-only analysis of the events, cost records and workers tables."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        if project is None:
-            from buildrunner.project import Project
-
-            project = Project()
+        project = ensure_project(project)
         self.project = project
 
     @property

@@ -191,3 +191,9 @@ SELECT id, status FROM sessions WHERE id = :session_id
 
 -- name: lock_session :postgres
 SELECT id, status FROM sessions WHERE id = :session_id FOR UPDATE
+
+-- name: share_session
+SELECT id, status FROM sessions WHERE id = :session_id
+
+-- name: share_session :postgres
+SELECT id, status FROM sessions WHERE id = :session_id FOR SHARE
