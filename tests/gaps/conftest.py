@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 import textwrap
 from pathlib import Path
 
 import pytest
 
-# Split so this file itself holds no credential; joined only inside the sample project.
-FAKE_AWS_KEY = "AKIA" + "QX7ZL2MV4NWRT5KB"
+# Built at run time: nothing key-shaped is written in this repository.
+_RNG = random.Random(7)
+FAKE_AWS_KEY = "AKIA" + "".join(_RNG.choice(string.ascii_uppercase + "234567") for _ in range(16))
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:

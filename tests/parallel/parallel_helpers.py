@@ -38,3 +38,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "con
 
 # A fake AWS access key id, assembled at run time so the repository holds no key-shaped literal.
 FAKE_AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLF"
+
+
+def session_id_of(stdout: str) -> str:
+    """The session id `br parallel start` prints."""
+    return next(line.split(": ")[1] for line in stdout.splitlines() if line.startswith("Session ID: "))

@@ -15,10 +15,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_demo_plan_completes_and_telemetry_summary_reflects_it(tmp_project: Path, run_br: Any) -> None:
-    shutil.copytree(EXAMPLES, tmp_project / "examples", ignore=shutil.ignore_patterns("build", "__pycache__"))
+    shutil.copytree(EXAMPLES, tmp_project / "examples", ignore=shutil.ignore_patterns("build", "docs", "__pycache__"))
     result = run_br("parallel", "start", "demo", "--config", "examples/demo/plan.yaml", "--workers", "3", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Progress: 9/9 tasks completed (100%)" in result.stdout
+    assert "Progress: 10/10 tasks completed (100%)" in result.stdout
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
     assert "2 * (3 + 4) = 14.0" in run_br("parallel", "logs", sid, "smoke").stdout
     assert "Ran 5 tests" in run_br("parallel", "logs", sid, "unit-tests").stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 import textwrap
 from pathlib import Path
 
@@ -69,3 +71,10 @@ def quality_config():
 @pytest.fixture
 def calc_source() -> str:
     return CALC
+
+
+@pytest.fixture
+def fake_aws_key() -> str:
+    """An AWS-access-key-shaped value, built at run time (nothing key-shaped is written in the repository)."""
+    rng = random.Random(7)
+    return "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))

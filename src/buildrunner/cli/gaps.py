@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -16,7 +16,7 @@ app = typer.Typer(help="List what is missing or unfinished in a codebase.", no_a
 Severity = Literal["high", "medium", "low"]
 
 
-def _render_text(report: "GapReport") -> None:
+def _render_text(report: GapReport) -> None:
     """Findings grouped by severity; each group ends with why its categories matter."""
     import sys
 
@@ -42,7 +42,7 @@ def _render_text(report: "GapReport") -> None:
 def analyze(
     fmt: FormatOption = "text",
     severity: Annotated[
-        Optional[Severity],
+        Severity | None,
         typer.Option("--severity", "-s", help="Show only findings of this severity.", show_default=False),
     ] = None,
     project: ProjectOption = None,

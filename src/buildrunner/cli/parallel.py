@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
+from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout, usd
 
 if TYPE_CHECKING:
     from buildrunner.parallel.models import SessionStatus
@@ -43,7 +43,7 @@ def _print_status(status: "SessionStatus") -> None:
     if extra:
         out.print("Tasks: " + ", ".join(extra), markup=False)
     out.print(f"Workers: {status.active_workers} active", markup=False)
-    out.print(f"Cost: ${status.cost:.4f}", markup=False)
+    out.print(f"Cost: {usd(status.cost)}", markup=False)
     if status.recent_activity:
         out.print()
         out.print("Recent Activity:")

@@ -41,7 +41,7 @@ def _score(value: float | None) -> str:
 STATUS_MARK = {"pass": "✅", "fail": "❌", "not analysed": "not analysed"}
 
 
-def _render_text(report: "QualityReport") -> None:
+def _render_text(report: QualityReport) -> None:
     from rich import box
     from rich.table import Table
 

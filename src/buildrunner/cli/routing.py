@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option, usd
 
 if TYPE_CHECKING:
     from buildrunner.routing.complexity_estimator import ComplexityResult
@@ -115,7 +115,7 @@ def estimate(
     out.print(f"Task: {escape(_first_line(result.task_description))}\n")
     out.print(f"Complexity: {result.complexity_level}" + (f" (score {result.complexity_score}/100)" if verbose else ""))
     out.print(f"Recommended Model: {result.recommended_model}")
-    out.print(f"Estimated Cost: ${result.estimated_cost:.2f}")
+    out.print(f"Estimated Cost: {usd(result.estimated_cost)}")
     out.print(f"Estimated Time: {result.estimated_time_minutes} minutes\n")
     out.print("Reasoning:")
     for line in result.reasoning:
@@ -183,14 +183,14 @@ def _print_selection(s: "ModelSelection") -> None:
     out = stdout()
     out.print(f"Task: {escape(_first_line(s.complexity.task_description))}")
     if s.cost_limit is not None:
-        out.print(f"Cost Limit: ${s.cost_limit:.2f}")
+        out.print(f"Cost Limit: {usd(s.cost_limit)}")
     if s.time_limit is not None:
         out.print(f"Time Limit: {s.time_limit:g} minutes")
     out.print(f"\nSelected Model: {s.name}" + (" (forced)" if s.forced else ""))
-    out.print(f"Estimated Cost: ${s.estimated_cost:.2f}")
+    out.print(f"Estimated Cost: {usd(s.estimated_cost)}")
     out.print(f"Estimated Time: {s.estimated_time_minutes} minutes\n")
     if s.cost_limit is not None:
-        out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint (${s.estimated_cost:.2f} > ${s.cost_limit:.2f})")
+        out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint ({usd(s.estimated_cost)} > {usd(s.cost_limit)})")
     if s.time_limit is not None:
         out.print("✅ Meets time constraint" if s.meets_time_limit else f"❌ Exceeds time constraint ({s.estimated_time_minutes} > {s.time_limit:g} min)")
     for line in s.reasoning:
@@ -240,17 +240,17 @@ def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
         count_width = max(len(f"{counts[m]} requests") for m in summary.by_model)
         for model, cost in summary.by_model.items():
             label = (model.capitalize() if model.islower() else model) + ":"
-            out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | ${cost:.2f}")
-        out.print(f"\nTotal: {summary.request_count} requests | ${summary.total_cost:.2f} (avg ${summary.avg_cost_per_request:.4f}/request)")
+            out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | {usd(cost)}")
+        out.print(f"\nTotal: {summary.request_count} requests | {usd(summary.total_cost)} (avg ${summary.avg_cost_per_request:.4f}/request)")
         if summary.by_day:
             out.print("\nDaily Breakdown:")
             for day, cost in summary.by_day.items():
-                out.print(f"  {day}: ${cost:.2f}")
+                out.print(f"  {day}: {usd(cost)}")
     if summary.budget_limit is not None:
-        out.print(f"\nBudget: ${summary.total_cost:.2f} of ${summary.budget_limit:.2f} ({summary.period}) | ${summary.budget_remaining:.2f} left")
+        out.print(f"\nBudget: {usd(summary.total_cost)} of {usd(summary.budget_limit)} ({summary.period}) | {usd(summary.budget_remaining)} left")
     if remaining is not None:
         note = " — budget spent: new agent work will not be routed" if remaining <= 0 else ""
-        out.print(f"Remaining (tightest budget): ${remaining:.2f}{note}")
+        out.print(f"Remaining (tightest budget): {usd(remaining)}{note}")
     if summary.since is not None:
         out.print(f"[dim]Since {local_time(summary.since)}[/]")
 

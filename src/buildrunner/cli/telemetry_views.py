@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from buildrunner.cli.common import local_time
+from buildrunner.cli.common import local_time, usd
 
 if TYPE_CHECKING:
     from buildrunner.telemetry.alerts import Alert
@@ -71,7 +71,7 @@ def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float
     console.print(f"Average Latency: {ms(m.avg_latency_ms)}")
     if m.p50_latency_ms is not None:
         console.print(f"Latency P50/P95/P99: {ms(m.p50_latency_ms)} / {ms(m.p95_latency_ms)} / {ms(m.p99_latency_ms)}")
-    console.print(f"Total Cost: ${m.total_cost:.2f}")
+    console.print(f"Total Cost: {usd(m.total_cost)}")
     console.print(f"Error Count: {m.error_count}")
     console.print(f"Event Count: {m.event_count}")
     if m.top_errors:
@@ -80,7 +80,7 @@ def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float
             console.print(f"  • {escape(err.example if err.count == 1 else err.message)} ({err.count} time{'s' if err.count != 1 else ''})")
     if any(daily_cost.values()):
         console.print(f"\nDaily Cost (last {len(daily_cost)} days):")
-        bar_chart(console, [(day, cost, f"${cost:.2f}") for day, cost in daily_cost.items()], style="green")
+        bar_chart(console, [(day, cost, usd(cost)) for day, cost in daily_cost.items()], style="green")
 
 
 def event_detail(event: dict[str, Any]) -> str:
@@ -119,7 +119,7 @@ def _value(alert: "Alert", value: float | None) -> str:
     if value is None:
         return "-"
     if alert.unit == "$":
-        return f"${value:.2f}"
+        return usd(value)
     if alert.unit == "%":
         return f"{value:.0f}%"
     return f"{value:.0f}{alert.unit}"

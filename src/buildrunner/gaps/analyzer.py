@@ -37,7 +37,7 @@ class GapReport:
         """Findings per severity."""
         return {sev: sum(1 for g in self.gaps if g.severity == sev) for sev in SEVERITIES}
 
-    def only(self, severity: str) -> "GapReport":
+    def only(self, severity: str) -> GapReport:
         """Only findings of `severity` (the CLI's `--severity` filter)."""
         return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds)
 
@@ -45,7 +45,7 @@ class GapReport:
 class GapAnalyzer:
     """Finds gaps in a project's code; `analyze()` returns a `GapReport`."""
 
-    def __init__(self, project: "Project | None" = None) -> None:
+    def __init__(self, project: Project | None = None) -> None:
         from buildrunner.project import Project
 
         self.project = project or Project()
@@ -91,7 +91,7 @@ class GapAnalyzer:
 
     # -- project-wide checks ------------------------------------------------------------------
 
-    def _untested(self, sources: SourceSet, by_rel: "dict[str, FileGaps]") -> list[Gap]:
+    def _untested(self, sources: SourceSet, by_rel: dict[str, FileGaps]) -> list[Gap]:
         from buildrunner.quality.imports import needs_test, tested_modules
 
         imports = {rel: r.imports for rel, r in by_rel.items()}
@@ -102,16 +102,16 @@ class GapAnalyzer:
             if by_rel[s.rel].parsed and needs_test(s, by_rel[s.rel].empty) and s.module not in tested
         ]
 
-    def _cycles(self, sources: SourceSet, by_rel: "dict[str, FileGaps]") -> list[Gap]:
-        from buildrunner.quality.imports import find_cycles
+    def _cycles(self, sources: SourceSet, by_rel: dict[str, FileGaps]) -> list[Gap]:
+        from buildrunner.quality.imports import describe_cycle, find_cycles
 
         cycles = find_cycles({rel: r.imports for rel, r in by_rel.items()}, sources.python)
         return [
-            Gap.make(c.path, c.line, "import-cycle", "medium", "import cycle: " + " -> ".join(c.modules))
+            Gap.make(c.path, c.line, "import-cycle", "medium", "import cycle: " + describe_cycle(c))
             for c in cycles
         ]
 
-    def _dead_code(self, sources: SourceSet, usages: "list[FileUsage]") -> list[Gap]:
+    def _dead_code(self, sources: SourceSet, usages: list[FileUsage]) -> list[Gap]:
         from buildrunner.gaps.dead_code import find_dead_code
 
         rel_of = {s.rel: s for s in sources.python}
@@ -124,7 +124,7 @@ class GapAnalyzer:
             found.append(Gap.make(src.rel, dead.line, "dead-code", severity, f"{dead.message} ({dead.confidence}% confidence)"))
         return found
 
-    def _duplicates(self, by_rel: "dict[str, FileGaps]") -> list[Gap]:
+    def _duplicates(self, by_rel: dict[str, FileGaps]) -> list[Gap]:
         from buildrunner.gaps.duplicates import find_duplicates
 
         return [
@@ -132,7 +132,7 @@ class GapAnalyzer:
             for d in find_duplicates({rel: r.windows for rel, r in by_rel.items()})
         ]
 
-    def _dependencies(self, sources: SourceSet, by_rel: "dict[str, FileGaps]", notes: list[str]) -> list[Gap]:
+    def _dependencies(self, sources: SourceSet, by_rel: dict[str, FileGaps], notes: list[str]) -> list[Gap]:
         from importlib.metadata import packages_distributions
 
         from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies
@@ -150,7 +150,7 @@ class GapAnalyzer:
         if note:
             notes.append(note)
         found += [
-            Gap.make(o.source, 1, "outdated-dependency", "low", f"outdated dependency: {o.name} {o.current} -> {o.latest}")
+            Gap.make(o.source, o.line, "outdated-dependency", "low", f"outdated dependency: {o.name} {o.current} → {o.latest}")
             for o in outdated
         ]
         return found
@@ -158,7 +158,7 @@ class GapAnalyzer:
     def _undeclared(
         self,
         sources: SourceSet,
-        by_rel: "dict[str, FileGaps]",
+        by_rel: dict[str, FileGaps],
         declared: Any,
         mapping: dict[str, list[str]],
     ) -> list[Gap]:

@@ -39,6 +39,7 @@ class Requirement:
     name: str
     pinned: str | None
     source: str
+    line: int = 1
 
 
 @dataclass
@@ -49,8 +50,8 @@ class Declared:
     requirements: dict[str, Requirement] = field(default_factory=dict)
     own_name: str | None = None
 
-    def add(self, spec: str, source: str) -> None:
-        """Record one requirement line (`name[extras] op version ; marker`) declared in `source`."""
+    def add(self, spec: str, source: str, line: int = 1) -> None:
+        """Record one requirement (`name[extras] op version ; marker`) declared at `source:line`."""
         match = REQUIREMENT_NAME.match(spec)
         if not match:
             return
@@ -58,7 +59,7 @@ class Declared:
         name = normalize(match.group(1))
         known = self.requirements.get(name)
         if known is None or (known.pinned is None and pin):  # an exact pin says more than a range
-            self.requirements[name] = Requirement(match.group(1), pin.group(1) if pin else None, source)
+            self.requirements[name] = Requirement(match.group(1), pin.group(1) if pin else None, source, line)
 
     def covers(self, name: str) -> bool:
         """Whether a distribution called `name` is declared (or is the project itself)."""
@@ -66,8 +67,18 @@ class Declared:
         return key in self.requirements or key == self.own_name
 
 
+def _line_of(text: str, spec: str) -> int:
+    """The line declaring `spec` in a pyproject: the quoted spec, else (Poetry tables) the bare name."""
+    for needle in (f'"{spec}"', f"'{spec}'", f"\n{spec.split('==')[0]} "):
+        at = text.find(needle)
+        if at >= 0:
+            return text.count("\n", 0, at + 1) + 1
+    return 1
+
+
 def _pyproject(path: Path, declared: Declared) -> None:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
     project = data.get("project", {})
     if project.get("name"):
         declared.own_name = normalize(project["name"])
@@ -85,14 +96,14 @@ def _pyproject(path: Path, declared: Declared) -> None:
                 version = spec if isinstance(spec, str) else ""
                 specs.append(f"{name}=={version}" if re.fullmatch(r"[0-9][0-9.]*", version) else name)
     for spec in specs:
-        declared.add(spec, path.name)
+        declared.add(spec, path.name, _line_of(text, spec))
 
 
 def _requirements(path: Path, declared: Declared, root: Path) -> None:
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.split(" #")[0].strip()
+    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        line = raw.split(" #")[0].strip()
         if line and not line.startswith(("#", "-")):
-            declared.add(line, path.relative_to(root).as_posix())
+            declared.add(line, path.relative_to(root).as_posix(), number)
 
 
 def declared_dependencies(root: Path) -> Declared:
@@ -121,6 +132,7 @@ class Outdated:
     current: str
     latest: str
     source: str
+    line: int
 
 
 def _latest(index_url: str, name: str, timeout: float) -> str | None:
@@ -196,7 +208,7 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float) ->
         req, have = current[key]
         try:
             if newest and Version(newest) > Version(have):
-                found.append(Outdated(req.name, have, newest, req.source))
+                found.append(Outdated(req.name, have, newest, req.source, req.line))
         except InvalidVersion:
             continue
     note = f"{failed} package(s) could not be looked up on {index_url}" if failed else None

@@ -47,7 +47,7 @@ class Gap:
     why: str
 
     @classmethod
-    def make(cls, path: str, line: int, category: str, severity: str, message: str) -> "Gap":
+    def make(cls, path: str, line: int, category: str, severity: str, message: str) -> Gap:
         """A finding with its sort rank and its category's reason filled in."""
         return cls(SEVERITIES.index(severity), path, line, category, message, severity, why(category))
 

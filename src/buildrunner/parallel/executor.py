@@ -202,6 +202,11 @@ def _which(name: str, path: str | None) -> str | None:
     return shutil.which(name, path=path)
 
 
+def task_path() -> str:
+    """PATH for tasks and the agent: this Python's bin folder first, so `br` and `python` are this install."""
+    return os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
+
+
 def agent_argv(template: str, prompt: str, model_id: str, model: str) -> list[str]:
     """The agent command: the template split like a shell would, each placeholder one argument."""
     return [
@@ -256,10 +261,9 @@ class Executor:
         return self.logs_dir / task.session_id / f"{task.task_id}.{task.attempt}.log"
 
     def _env(self, task: Task) -> dict[str, str]:
-        """The worker's environment, with its Python's bin folder first on PATH (so `br` and `python` are this install)."""
+        """The worker's environment with `task_path()` as PATH."""
         if self._base_env is None:
-            path = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
-            self._base_env = {**os.environ, "PATH": path}
+            self._base_env = {**os.environ, "PATH": task_path()}
         return {
             **self._base_env,
             **task.env,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from buildrunner.errors import ConfigError, NotFoundError
 
@@ -56,7 +57,20 @@ class PlanModel(BaseModel):
     timeout: float | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0, le=100)
     cost_limit: float | None = Field(None, ge=0)
+    agent_command: str | None = Field(None, min_length=1)
     tasks: list[PlanTask] = Field(min_length=1)
+
+    @field_validator("agent_command")
+    @classmethod
+    def _splittable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                words = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot be split into words ({exc}); fix its quoting") from None
+            if not words:
+                raise ValueError("is empty; give e.g. claude -p {prompt} --model {model_id} --output-format json")
+        return value
 
 
 @dataclass
@@ -70,6 +84,7 @@ class Plan:
     timeout: float | None = None
     retries: int | None = None
     cost_limit: float | None = None
+    agent_command: str | None = None
 
     @property
     def has_prompts(self) -> bool:
@@ -95,7 +110,7 @@ class Plan:
                     f"{self.source}: tasks[{index}] ({task.id}) depends on {missing[0]!r}, which is not among the first {count} tasks",
                     hint="raise --tasks or reorder the plan",
                 )
-        return Plan(self.source, kept, self.name, self.workers, self.timeout, self.retries, self.cost_limit)
+        return replace(self, tasks=kept)
 
 
 def find_plan(root: Path) -> Path | None:
@@ -243,8 +258,25 @@ def _check_graph(tasks: list[PlanTask], locate: _Locator) -> None:
                 path.pop()
 
 
-def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | None = None) -> Plan:
-    """Check a parsed plan; raise ConfigError naming the place of the first problem."""
+def _resolve_agent_command(command: str, base: Path, where: str) -> str:
+    """Words starting with `./` or `../` are paths relative to the plan's folder, so the plan runs from any cwd."""
+    words = shlex.split(command)
+    if not any(word.startswith(("./", "../")) for word in words):
+        return command
+    for index, word in enumerate(words):
+        if word.startswith(("./", "../")):
+            path = (base / word).resolve()
+            if not path.exists():
+                raise ConfigError(f"{where}: {word} ({path}) does not exist", hint="paths starting with ./ are relative to the plan file")
+            words[index] = str(path)
+    return shlex.join(words)
+
+
+def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | None = None, base: Path | None = None) -> Plan:
+    """Check a parsed plan; raise ConfigError naming the place of the first problem.
+
+    `base` (the plan file's folder) anchors `./` paths in `agent_command`; default the cwd.
+    """
     locate = _Locator(source, lines or {}, data)
     if isinstance(data, list):
         data = {"tasks": data}
@@ -256,7 +288,10 @@ def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | No
     except ValidationError as exc:
         raise _explain(exc.errors()[0], locate) from None
     _check_graph(model.tasks, locate)
-    return Plan(source, model.tasks, model.name, model.workers, model.timeout, model.retries, model.cost_limit)
+    agent_command = model.agent_command
+    if agent_command is not None:
+        agent_command = _resolve_agent_command(agent_command, base or Path.cwd(), locate(("agent_command",)))
+    return Plan(source, model.tasks, model.name, model.workers, model.timeout, model.retries, model.cost_limit, agent_command)
 
 
 def load_plan(path: Path) -> Plan:
@@ -268,7 +303,7 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})", hint="check the file's permissions and encoding") from None
     data, lines = _parse(path, text)
-    return validate_plan(data, str(path), lines)
+    return validate_plan(data, str(path), lines, path.parent)
 
 
 __all__ = ["Plan", "PlanTask", "find_plan", "load_plan", "validate_plan"]

@@ -42,16 +42,16 @@ WAIT_CHECK_S = 1.0
 _ACTIONS = {"running": "Started", "completed": "Completed", "failed": "Failed", "timeout": "Timed out", "lost": "Lost", "cancelled": "Cancelled"}
 
 
-def agent_program(template: str) -> str:
-    """The program an agent command template runs (its first word)."""
+def agent_program(template: str, where: str = "parallel.agent_command") -> str:
+    """The program an agent command template runs (its first word); `where` names the template's origin in errors."""
     import shlex
 
     try:
         words = shlex.split(template)
     except ValueError as exc:
-        raise ConfigError(f"parallel.agent_command: {exc}", hint="fix the quoting in .buildrunner/config.json") from None
+        raise ConfigError(f"{where}: {exc}", hint="fix its quoting") from None
     if not words:
-        raise ConfigError("parallel.agent_command is empty", hint="set it to e.g. claude -p {prompt} --model {model_id} --output-format json")
+        raise ConfigError(f"{where} is empty", hint="set it to e.g. claude -p {prompt} --model {model_id} --output-format json")
     return words[0]
 
 
@@ -105,12 +105,7 @@ class SessionManager:
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
         if plan.has_prompts:
-            program = agent_program(self.settings.agent_command)
-            if shutil.which(program) is None:
-                raise APIError(
-                    f"the plan has prompt tasks but the agent program {program!r} is not on PATH",
-                    hint="install Claude Code or set parallel.agent_command in .buildrunner/config.json",
-                )
+            self._check_agent(plan)
         session_id = f"session-{secrets.token_hex(4)}"
         ts = now()
         limit = cost_limit if cost_limit is not None else plan.cost_limit
@@ -136,7 +131,12 @@ class SessionManager:
                     "cost_limit": task.cost_limit,
                 }
             )
-        plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": limit})
+        plan_json = json.dumps(
+            {
+                "source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries,
+                "cost_limit": limit, "agent_command": plan.agent_command,
+            }
+        )
         with self.store.transaction():
             self.store.execute(
                 self._q("insert_session"),
@@ -148,6 +148,20 @@ class SessionManager:
             self.store.executemany(self._q("insert_task"), rows)
             self.coordinator(session_id).emit({"type": "session_started", "description": name, "tasks": len(rows), "workers": workers})
         return Session(session_id, name, "running", len(rows), workers, ts, limit)
+
+    def _check_agent(self, plan: Plan) -> None:
+        """The agent program must exist before any task starts, not fail once per prompt task."""
+        from buildrunner.parallel.executor import task_path
+
+        if plan.agent_command is not None:
+            where = f"{plan.source}: agent_command"
+            hint = "install it or fix the plan's agent_command line; without that line parallel.agent_command is used"
+        else:
+            where = "parallel.agent_command"
+            hint = "install Claude Code or set parallel.agent_command in .buildrunner/config.json"
+        program = agent_program(plan.agent_command or self.settings.agent_command, where)
+        if shutil.which(program, path=task_path()) is None:
+            raise APIError(f"the plan has prompt tasks but the agent program {program!r} is not on PATH ({where})", hint=hint)
 
     def start_workers(self, session_id: str, count: int) -> list[int]:
         """Launch `count` detached `br parallel worker` processes; returns their pids.

@@ -15,7 +15,7 @@ class ParallelSettings(Section):
     heartbeat_timeout: float = Field(30, gt=0, description="Seconds of silence after which a worker is declared lost.")
     heartbeat_interval: float | None = Field(None, gt=0, description="Seconds between heartbeats; default a third of heartbeat_timeout.")
     poll_interval: float = Field(0.5, gt=0, le=60, description="Seconds an idle worker waits before looking for work again.")
-    agent_command: str = Field(DEFAULT_AGENT_COMMAND, min_length=1, description="Run for prompt tasks; {prompt}, {model_id}, {model} are filled in.")
+    agent_command: str = Field(DEFAULT_AGENT_COMMAND, min_length=1, description="Run for prompt tasks; {prompt}, {model_id}, {model} are filled in. A plan's agent_command overrides it.")
     task_timeout: float = Field(3600, gt=0, description="Seconds a task may run unless the plan says otherwise.")
     kill_grace: float = Field(10, ge=0, description="Seconds between TERM and KILL when a task times out or is stopped.")
     retries: int = Field(0, ge=0, le=100, description="Retries per task unless the plan says otherwise.")

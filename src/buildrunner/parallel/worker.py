@@ -7,6 +7,7 @@ process's CPU time and peak memory, reaps lost workers, and notices a stop.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -112,9 +113,13 @@ class Worker:
 
     def run(self) -> WorkerReport:
         """Work until the session ends, is stopped, or this worker is told to quit."""
-        status = self._session()["status"]
-        if status in FINAL_SESSION_STATES:
-            return WorkerReport(None, 0, 0, f"session {self.session_id} is {status}; nothing to do")
+        session = self._session()
+        if session["status"] in FINAL_SESSION_STATES:
+            return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
+        # The plan's agent_command (stored with the session) wins over the config's.
+        plan_agent = json.loads(session["plan"] or "{}").get("agent_command")
+        if plan_agent:
+            self.executor.agent_command = plan_agent
         self.worker_id = self.coordinator.register_worker(self.name)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)

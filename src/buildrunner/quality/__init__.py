@@ -1,30 +1,15 @@
 """BuildRunner quality: the quality gate (scores from real measurements against thresholds).
 
-Classes are imported on first use (PEP 562), so importing a submodule stays cheap.
+Exports are loaded on first use (PEP 562) so importing a submodule stays cheap.
 """
 
-from __future__ import annotations
+from buildrunner._lazy import lazy_exports
 
-from importlib import import_module
-from typing import Any
-
-_EXPORTS: dict[str, str] = {
-    "QualityGate": "gate",
-    "QualityReport": "gate",
-    "CategoryScore": "gate",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "QualityGate": "buildrunner.quality.gate",
+        "QualityReport": "buildrunner.quality.gate",
+        "CategoryScore": "buildrunner.quality.gate",
+    },
+)

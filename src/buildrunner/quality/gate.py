@@ -95,7 +95,7 @@ def _share(good: int, total: int) -> float:
 class QualityGate:
     """Scores a project's code; `check()` returns a `QualityReport`."""
 
-    def __init__(self, project: "Project | None" = None) -> None:
+    def __init__(self, project: Project | None = None) -> None:
         from buildrunner.project import Project
 
         self.project = project or Project()
@@ -132,11 +132,11 @@ class QualityGate:
             progress,
             side_jobs=[(security_or_none, (str(root),))],
         )
-        for m, src in zip(metrics, sources.python):
+        for m, src in zip(metrics, sources.python, strict=True):
             if m.error:  # broken test data (deliberately invalid files) is common: a note, not a warning
                 (notes if src.is_test else warnings).append(f"{m.rel}: not analysed, {m.error}")
         by_rel = {m.rel: m for m in metrics}
-        code = [m for m, s in zip(metrics, sources.python) if not s.is_test and not m.error]
+        code = [m for m, s in zip(metrics, sources.python, strict=True) if not s.is_test and not m.error]
         python_lines = sum(m.sloc for m in metrics)
         other_lines = sum(c.lines for c in sources.other.values())
 
@@ -170,7 +170,7 @@ class QualityGate:
 
     def _security(
         self,
-        findings: "list[SecurityFinding] | None",
+        findings: list[SecurityFinding] | None,
         lines: int,
         warnings: list[str],
         notes: list[str],
@@ -206,8 +206,8 @@ class QualityGate:
     def _testing(
         self,
         sources: SourceSet,
-        by_rel: "dict[str, FileMetrics]",
-        coverage_run: "CoverageRun | None",
+        by_rel: dict[str, FileMetrics],
+        coverage_run: CoverageRun | None,
         warnings: list[str],
         notes: list[str],
     ) -> CategoryScore:
@@ -257,7 +257,7 @@ class QualityGate:
             },
         )
 
-    def _documentation(self, root: Path, code: "list[FileMetrics]") -> CategoryScore:
+    def _documentation(self, root: Path, code: list[FileMetrics]) -> CategoryScore:
         threshold = self.settings.thresholds.documentation
         if not code:
             return CategoryScore("Documentation", None, threshold, NOT_ANALYSED, "no Python code")
@@ -301,11 +301,11 @@ class QualityGate:
     def _structure(
         self,
         sources: SourceSet,
-        by_rel: "dict[str, FileMetrics]",
-        code: "list[FileMetrics]",
+        by_rel: dict[str, FileMetrics],
+        code: list[FileMetrics],
         warnings: list[str],
     ) -> CategoryScore:
-        from buildrunner.quality.imports import find_cycles
+        from buildrunner.quality.imports import describe_cycle, find_cycles
 
         threshold = self.settings.thresholds.structure
         if not code:
@@ -320,7 +320,7 @@ class QualityGate:
         rank_a_sloc = sum(m.sloc for m in measured if m.maintainability >= MI_RANK_A)
         cycles = find_cycles({m.rel: m.imports for m in by_rel.values()}, sources.python)
         for cycle in cycles:
-            warnings.append(f"{cycle.path}:{cycle.line}: import cycle {' -> '.join(cycle.modules)}")
+            warnings.append(f"{cycle.path}:{cycle.line}: import cycle {describe_cycle(cycle)}")
         parts = {
             "complexity": _share(len(functions) - len(complex_), len(functions)),
             "maintainability": _share(rank_a_sloc, total_sloc),
@@ -351,6 +351,6 @@ class QualityGate:
                 "too_long_functions": [f"{rel}:{f.line} {f.name} ({f.lines} lines)" for rel, f in long_],
                 "too_long_modules": [f"{m.rel} ({m.loc} lines)" for m in big_modules],
                 "low_maintainability": [f"{m.rel} (MI {m.maintainability})" for m in measured if m.maintainability < MI_RANK_A],
-                "import_cycles": [" -> ".join(c.modules) for c in cycles],
+                "import_cycles": [describe_cycle(c) for c in cycles],
             },
         )

@@ -30,11 +30,23 @@ class ImportRecord:
 
 @dataclass(frozen=True)
 class ImportCycle:
-    """Modules that import each other at import time, in import order, first module repeated last."""
+    """Modules that import each other at import time: one cycle (first module repeated last) and its whole group.
+
+    `members` is the strongly connected group the cycle belongs to: every module in it
+    is on some cycle, even when `modules` (the shortest cycle through the first one) skips it.
+    """
 
     modules: tuple[str, ...]
+    members: tuple[str, ...]
     path: str
     line: int
+
+
+def describe_cycle(cycle: ImportCycle) -> str:
+    """`a -> b -> a`, plus the rest of the group when it is larger than this one cycle."""
+    text = " -> ".join(cycle.modules)
+    others = [m for m in cycle.members if m not in cycle.modules]
+    return f"{text} (same group: {', '.join(others)})" if others else text
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -200,7 +212,7 @@ def _cycle_through(first: str, members: set[str], graph: dict[str, set[str]]) ->
 
 
 def find_cycles(imports: dict[str, list[ImportRecord]], sources: Iterable[SourceFile]) -> list[ImportCycle]:
-    """Import cycles among project modules through import-time imports, one per cycle group."""
+    """Import cycles among project modules through import-time imports, one per strongly connected group."""
     modules = {src.module: src for src in sources if not src.is_test}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     lines: dict[tuple[str, str], int] = {}
@@ -216,7 +228,7 @@ def find_cycles(imports: dict[str, list[ImportRecord]], sources: Iterable[Source
     for component in _strongly_connected(graph):
         order = _cycle_through(component[0], set(component), graph)
         first_src = modules[order[0]]
-        cycles.append(ImportCycle(tuple(order), first_src.rel, lines.get((order[0], order[1]), 1)))
+        cycles.append(ImportCycle(tuple(order), tuple(component), first_src.rel, lines.get((order[0], order[1]), 1)))
     return sorted(cycles, key=lambda c: (c.path, c.line, c.modules))
 
 

@@ -41,6 +41,26 @@ def _severity(value: object, default: str) -> str:
     return text if text in {"high", "medium", "low"} else default
 
 
+def scan_targets(base: Path) -> list[Path]:
+    """The project's top-level files and folders the gate reads: no virtualenvs, build output or ignored files.
+
+    The scanners honour `.gitignore` inside folders; the same skip list as the code
+    analysis keeps an un-ignored `.venv` (thousands of third-party files) out of the score.
+    """
+    from buildrunner.quality.sources import skipped_dir
+    from buildrunner.security.files import IgnoreRules
+
+    rules = IgnoreRules(base)
+    targets = []
+    for entry in sorted(base.iterdir()):
+        is_dir = entry.is_dir() and not entry.is_symlink()
+        if is_dir and skipped_dir(entry):
+            continue
+        if (is_dir or entry.is_file()) and not rules.ignored(entry.name, is_dir):
+            targets.append(entry)
+    return targets
+
+
 def scan_security(root: str) -> list[SecurityFinding]:
     """Secrets and SQL injection risks anywhere in the project (both scanners honour .gitignore).
 
@@ -54,9 +74,12 @@ def scan_security(root: str) -> list[SecurityFinding]:
     from buildrunner.project import Project
 
     base = Path(root)
+    targets = scan_targets(base)
     findings: list[SecurityFinding] = []
+    if not targets:
+        return findings
     with Project(base) as project:
-        for match in SecretScanner(project).scan_directory(base, recursive=True):
+        for match in SecretScanner(project).scan(targets, recursive=True).matches:
             findings.append(
                 SecurityFinding(
                     path=_relative(base, match.file_path),
@@ -67,7 +90,7 @@ def scan_security(root: str) -> list[SecurityFinding]:
                     detail=str(match.masked_value),
                 )
             )
-        for issue in SQLInjectionDetector(project).check_directory(base, recursive=True):
+        for issue in SQLInjectionDetector(project).scan(targets, recursive=True).matches:
             findings.append(
                 SecurityFinding(
                     path=_relative(base, issue.file_path),

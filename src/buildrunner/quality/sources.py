@@ -110,8 +110,14 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts) or path.parent.name
 
 
-def _is_venv(folder: Path) -> bool:
+def is_virtualenv(folder: Path) -> bool:
+    """A virtual environment (it holds a pyvenv.cfg), whatever its name."""
     return (folder / "pyvenv.cfg").is_file()
+
+
+def skipped_dir(folder: Path) -> bool:
+    """Folders that never hold the project's own code: caches, build output, virtualenvs."""
+    return folder.name in SKIP_DIRS or folder.name.endswith(".egg-info") or is_virtualenv(folder)
 
 
 def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, str]]:
@@ -135,14 +141,7 @@ def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, 
         rel_dir = "" if here == root else here.relative_to(root).as_posix()
         rules.enter(rel_dir, here)
         prefix = rel_dir + "/" if rel_dir else ""
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SKIP_DIRS
-            and not d.endswith(".egg-info")
-            and not _is_venv(here / d)
-            and not ignored(prefix + d, True)
-        )
+        dirnames[:] = sorted(d for d in dirnames if not skipped_dir(here / d) and not ignored(prefix + d, True))
         for name in sorted(filenames):
             rel = prefix + name
             if not ignored(rel, False):
@@ -181,7 +180,7 @@ def collect_sources(root: Path, exclude: Iterable[str] = ()) -> SourceSet:
     return found
 
 
-def project_sources(project: "Project") -> SourceSet:
+def project_sources(project: Project) -> SourceSet:
     """The project's source set with its configured excludes."""
     return collect_sources(project.paths.root, project.config.quality.exclude)
 

@@ -7,6 +7,7 @@ A `FileEngine` holds only picklable state, so the same object scans in-process
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -36,7 +37,7 @@ class ScanReport:
 
 
 @dataclass
-class FileEngine:
+class FileEngine(ABC):
     """Reads files for a check: `check(data, display_path)` is the part each engine supplies."""
 
     whitelist: Whitelist
@@ -58,8 +59,9 @@ class FileEngine:
     def wants(self, path: str) -> bool:
         return True
 
+    @abstractmethod
     def check(self, data: bytes, display_path: str) -> list[Any] | SkippedFile:
-        raise NotImplementedError
+        """Findings in one file's bytes (or a note why it was skipped)."""
 
     def check_named(self, data: bytes, file_path: str) -> list[Any]:
         """Findings in content named `file_path` (a staged blob, a string), whitelist applied.

@@ -127,13 +127,13 @@ def index_url() -> Iterator[str]:
 
 
 def test_outdated_pinned_dependency_is_reported_with_both_versions(sample: Path, index_url: str, files, quality_config) -> None:
-    files(sample, {"requirements.txt": "requests==2.0.0  # pinned\n"})
+    files(sample, {"requirements.txt": "# runtime pins\nrequests==2.0.0  # pinned\n"})
     quality_config(sample, index_url=index_url)
     report = analyze(sample)
     outdated = [g for g in report.gaps if g.category == "outdated-dependency"]
     # the exact pin wins over pyproject's range; the pre-release 3.0.0rc1 is not "latest"
-    assert [(g.path, g.severity, g.message) for g in outdated] == [
-        ("requirements.txt", "low", "outdated dependency: requests 2.0.0 -> 2.31.0")
+    assert [(g.location, g.severity, g.message) for g in outdated] == [
+        ("requirements.txt:2", "low", "outdated dependency: requests 2.0.0 → 2.31.0")
     ]
 
 
@@ -255,3 +255,13 @@ def test_rule_edge_cases(tmp_project: Path, files, quality_config) -> None:
         ("network-timeout", 46, "high"),  # socket.create_connection
         ("network-timeout", 48, "high"),  # httpx with its default timeout switched off
     }
+
+
+def test_declarations_keep_their_line(sample: Path, files) -> None:
+    from buildrunner.gaps.dependencies import declared_dependencies
+
+    files(sample, {"requirements-dev.txt": "# tools\n\npytest>=8\n"})
+    declared = declared_dependencies(sample)
+    assert (declared.requirements["requests"].source, declared.requirements["requests"].line) == ("pyproject.toml", 4)
+    assert (declared.requirements["pytest"].source, declared.requirements["pytest"].line) == ("requirements-dev.txt", 3)
+    assert declared.manifests == ["pyproject.toml", "requirements-dev.txt"]

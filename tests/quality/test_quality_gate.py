@@ -13,8 +13,6 @@ import pytest
 from buildrunner.project import Project
 from buildrunner.quality.gate import QualityGate
 
-FAKE_AWS_KEY = "AKIA" + "QX7ZL2MV4NWRT5KB"
-
 
 def check(root: Path, **kwargs: object):
     return QualityGate(Project(root)).check(**kwargs)
@@ -122,15 +120,15 @@ def test_complex_function_and_import_cycle_lower_structure(tmp_project: Path, fi
     assert any("import cycle" in w for w in report.warnings)
 
 
-def test_hardcoded_secret_lowers_security(calc: Path, files) -> None:
+def test_hardcoded_secret_lowers_security(calc: Path, files, fake_aws_key: str) -> None:
     clean = check(calc).category("Security")
-    files(calc, {"settings.py": f'KEY = "{FAKE_AWS_KEY}"\n'})
+    files(calc, {"settings.py": f'KEY = "{fake_aws_key}"\n'})
     dirty = check(calc).category("Security")
     assert clean.score == 100
     assert dirty.score < clean.score
     assert dirty.inputs["findings_by_severity"]["high"] == 1
     assert dirty.inputs["findings"][0]["location"] == "settings.py:1"
-    assert FAKE_AWS_KEY not in json.dumps(dirty.inputs)
+    assert fake_aws_key not in json.dumps(dirty.inputs)
 
 
 def test_other_languages_are_counted_not_scored(tmp_project: Path, files) -> None:
@@ -196,3 +194,20 @@ def test_nested_gitignore_and_configured_excludes_are_left_out(calc: Path, files
     undocumented = check(calc).category("Documentation").inputs["undocumented"]
     assert [u for u in undocumented if not u.startswith("calc.py")] == ["pkg/sub/kept.py:1 module", "pkg/sub/kept.py:1 k"]
     assert check(calc).category("Documentation").inputs["public_items"] == baseline + 2
+
+
+def test_security_ignores_virtualenvs_and_gitignored_files(calc: Path, files, fake_aws_key: str) -> None:
+    files(calc, {"env_x/lib/site.py": f'KEY = "{fake_aws_key}"\n', "local.secrets": f"{fake_aws_key}\n", ".gitignore": "local.secrets\n"})
+    (calc / "env_x" / "pyvenv.cfg").write_text("home = /usr\n")
+    assert check(calc).category("Security").inputs["findings_by_severity"]["high"] == 0
+    files(calc, {"app_settings.py": f'KEY = "{fake_aws_key}"\n'})
+    assert check(calc).category("Security").inputs["findings"][0]["location"] == "app_settings.py:1"
+
+
+def test_cli_text_marks_unanalysed_categories_and_languages(tmp_project: Path, files, run_br) -> None:
+    files(tmp_project, {"web/app.js": "function f() {\n  return 1;\n}\n"})
+    result = run_br("quality", "check")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
+    assert "not analysed" in rows["Testing"] and "not analysed" in rows["Structure"]
+    assert "note: not analysed: JavaScript (1 files, 3 lines)" in result.stdout
