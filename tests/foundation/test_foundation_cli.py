@@ -89,3 +89,22 @@ def test_errors_are_not_coloured_when_piped(run_br, tmp_project) -> None:
 
 def test_exit_code_table_is_the_specs() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def _leaf_commands(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            yield from _leaf_commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_command_help_has_an_example() -> None:
+    """The brief: `--help` of every command shows an example."""
+    import typer.main
+
+    root = typer.main.get_command(cli_main.app)
+    commands = list(_leaf_commands(root))
+    assert len(commands) > 30
+    missing = [" ".join(path) for path, command in commands if "Example" not in (command.help or "")]
+    assert missing == []

@@ -61,8 +61,6 @@ def _fail(message: str, code: int) -> None:
 
 def run() -> None:
     """Run `br`; turn any error into one line on stderr and the spec's exit code."""
-    from rich.markup import escape
-
     try:
         app(prog_name="br")
     except KeyboardInterrupt:
@@ -71,6 +69,8 @@ def run() -> None:
         sys.stderr.close()
         sys.exit(0)
     except Exception as exc:
+        from rich.markup import escape
+
         from buildrunner.errors import BuildRunnerError, ExitCode
 
         if isinstance(exc, BuildRunnerError):
