@@ -1,7 +1,7 @@
 """Does `ComplexityEstimator` track real difficulty? Ours vs text length vs the majority bucket.
 
 Data: SWE-bench Verified issues with the time buckets human annotators gave them
-(`/work/shared/benchmarks/swebench-verified-difficulty.jsonl`, or pass a path).
+(`../shared/benchmarks/swebench-verified-difficulty.jsonl` beside the checkout, or pass a path).
 Prints, in one run, for all 500 issues and for two fixed halves (split by a hash of the
 instance id, so a weight tuned on one half can be checked on the other):
 
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path("/work/shared/benchmarks/swebench-verified-difficulty.jsonl")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 BUCKETS = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 BOUNDS = ((0, 15), (15, 60), (60, 240), (240, float("inf")))
 

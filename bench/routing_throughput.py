@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-DATA = Path("/work/shared/benchmarks/swebench-verified-difficulty.jsonl")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 RUNS = 5
 
 
