@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,3 +136,27 @@ def run_br(tmp_project: Path):
         return BrResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write each `relative path -> source` (dedented) under root."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+@pytest.fixture
+def files():
+    """`files(root, {rel: source})` writes a sample project's files."""
+    return write_files
+
+
+@pytest.fixture
+def quality_config():
+    """`quality_config(root, key=value, ...)` writes the project's `quality` config section."""
+
+    def write(root: Path, **settings: object) -> None:
+        (root / ".buildrunner" / "config.json").write_text(json.dumps({"quality": settings}), encoding="utf-8")
+
+    return write

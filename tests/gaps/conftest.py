@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import random
 import string
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,17 +12,6 @@ import pytest
 _RNG = random.Random(7)
 FAKE_AWS_KEY = "AKIA" + "".join(_RNG.choice(string.ascii_uppercase + "234567") for _ in range(16))
 
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    """Write each `relative path -> source` (dedented) under root."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-
-
-def set_quality_config(root: Path, **settings: object) -> None:
-    (root / ".buildrunner" / "config.json").write_text(json.dumps({"quality": settings}), encoding="utf-8")
 
 
 DUPLICATED_BLOCK = """
@@ -155,10 +142,10 @@ SAMPLE = {
 
 
 @pytest.fixture
-def sample(tmp_project: Path) -> Path:
+def sample(tmp_project: Path, files, quality_config) -> Path:
     """The sample project; the package index is switched off (offline-safe) unless a test sets one."""
-    write_files(tmp_project, SAMPLE)
-    set_quality_config(tmp_project, index_url="")
+    files(tmp_project, SAMPLE)
+    quality_config(tmp_project, index_url="")
     return tmp_project
 
 
@@ -166,14 +153,3 @@ def sample(tmp_project: Path) -> Path:
 def fake_aws_key() -> str:
     return FAKE_AWS_KEY
 
-
-@pytest.fixture
-def files():
-    """`files(root, {rel: source})` writes a sample project's files."""
-    return write_files
-
-
-@pytest.fixture
-def quality_config():
-    """`quality_config(root, key=value, ...)` writes the project's `quality` config section."""
-    return set_quality_config

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 import string
-import textwrap
 from pathlib import Path
 
 import pytest
-
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    """Write each `relative path -> source` (dedented) under root."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-
-
-def set_quality_config(root: Path, **settings: object) -> None:
-    (root / ".buildrunner" / "config.json").write_text(json.dumps({"quality": settings}), encoding="utf-8")
-
 
 CALC = '''
 def add(a: int, b: int) -> int:
@@ -44,9 +29,9 @@ def div(a: int, b: int) -> float:
 
 
 @pytest.fixture
-def calc(tmp_project: Path) -> Path:
+def calc(tmp_project: Path, files) -> Path:
     """A one-module project whose single test exercises half of it."""
-    write_files(
+    files(
         tmp_project,
         {
             "calc.py": CALC,
@@ -55,17 +40,6 @@ def calc(tmp_project: Path) -> Path:
     )
     return tmp_project
 
-
-@pytest.fixture
-def files():
-    """`files(root, {rel: source})` writes project files."""
-    return write_files
-
-
-@pytest.fixture
-def quality_config():
-    """`quality_config(root, key=value, ...)` writes the project's `quality` config section."""
-    return set_quality_config
 
 
 @pytest.fixture

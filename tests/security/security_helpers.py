@@ -11,7 +11,6 @@ import random
 import string
 from pathlib import Path
 
-
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
 HEX = "0123456789abcdef"

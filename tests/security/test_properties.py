@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from security_helpers import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from security_helpers import samples
 
 from buildrunner.project import Project
 from buildrunner.security import SecretScanner, SQLInjectionDetector, mask_secrets
