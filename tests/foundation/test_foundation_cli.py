@@ -30,7 +30,8 @@ def test_help_does_not_import_the_store_or_heavy_libraries() -> None:
         "import sys\n"
         "from buildrunner.cli.main import app\n"
         "try:\n    app(['--help'], prog_name='br')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('psycopg', 'buildrunner.store', 'pydantic', 're2', 'ahocorasick', 'radon', 'tree_sitter', 'genai_prices', 'psutil') if m in sys.modules]\n"
+        "heavy = [m for m in ('psycopg', 'buildrunner.store', 'pydantic', 're2', 'ahocorasick', 'radon', 'tree_sitter', 'genai_prices', 'psutil',"
+        " 'buildrunner.cli.security', 'buildrunner.cli.parallel', 'buildrunner.cli.telemetry') if m in sys.modules]\n"
         "sys.stderr.write(repr(heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -92,8 +93,10 @@ def test_exit_code_table_is_the_specs() -> None:
 
 
 def _leaf_commands(group, path=()):
-    for name, command in sorted(group.commands.items()):
-        if hasattr(command, "commands"):
+    ctx = group.make_context("br", [], resilient_parsing=True)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if hasattr(command, "list_commands"):
             yield from _leaf_commands(command, (*path, name))
         else:
             yield (*path, name), command

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, stderr, stdout
+from buildrunner.cli.groups import group_help
 
-app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+app = typer.Typer(help=group_help("config"), no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
 STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nlogs/\ntelemetry/\nworktrees/\n"

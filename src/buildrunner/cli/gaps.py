@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption
+from buildrunner.cli.groups import group_help
 
 if TYPE_CHECKING:
     from buildrunner.gaps.analyzer import GapReport
 
-app = typer.Typer(help="List what is missing or unfinished in a codebase.", no_args_is_help=True)
+app = typer.Typer(help=group_help("gaps"), no_args_is_help=True)
 
 Severity = Literal["high", "medium", "low"]
 

@@ -4,16 +4,58 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import lru_cache
+from importlib import import_module
 from typing import Annotated, Optional
 
 import typer
+import typer.main
+from typer import _click as click
+from typer.core import TyperGroup
 
 from buildrunner import __version__
 from buildrunner.cli import config as config_cli
-from buildrunner.cli import gaps, parallel, quality, routing, security, telemetry
+from buildrunner.cli.groups import GROUPS
+
+
+class LazyRoot(TyperGroup):
+    """The root group: lists the groups from `GROUPS` and imports a group's module only to run it.
+
+    While `br --help` is being rendered, a group is stood in for by a command carrying only its
+    name and help, so listing them costs nothing; every other lookup gets the real group.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *GROUPS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in GROUPS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return TyperGroup(name=cmd_name, help=GROUPS[cmd_name][1])
+        return _load_group(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+@lru_cache(maxsize=None)
+def _load_group(name: str) -> click.Command:
+    module = import_module(GROUPS[name][0])
+    group = typer.main.get_group(module.app)
+    group.name = name
+    return group
+
 
 app = typer.Typer(
     name="br",
+    cls=LazyRoot,
     help="BuildRunner: safe, cheap and visible AI-assisted development.\n\n"
     "Example: br security scan --directory src/",
     no_args_is_help=True,
@@ -43,13 +85,6 @@ def root(
 
 
 app.command("init")(config_cli.init)
-app.add_typer(config_cli.app, name="config")
-app.add_typer(security.app, name="security")
-app.add_typer(routing.app, name="routing")
-app.add_typer(telemetry.app, name="telemetry")
-app.add_typer(parallel.app, name="parallel")
-app.add_typer(quality.app, name="quality")
-app.add_typer(gaps.app, name="gaps")
 
 
 def _fail(message: str, code: int) -> None:

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption
+from buildrunner.cli.groups import group_help
 
 if TYPE_CHECKING:
     from buildrunner.quality.gate import QualityReport
 
-app = typer.Typer(help="Grade a codebase against a quality gate.", no_args_is_help=True)
+app = typer.Typer(help=group_help("quality"), no_args_is_help=True)
 
 T = TypeVar("T")
 

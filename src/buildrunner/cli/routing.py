@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option, usd
+from buildrunner.cli.groups import group_help
 
 if TYPE_CHECKING:
     from buildrunner.routing.complexity_estimator import ComplexityResult
     from buildrunner.routing.cost_tracker import CostSummary
     from buildrunner.routing.model_selector import ModelSelection
 
-app = typer.Typer(help="Estimate task complexity, pick the cheapest capable model, track costs against budgets.", no_args_is_help=True)
+app = typer.Typer(help=group_help("routing"), no_args_is_help=True)
 
 Description = Annotated[str, typer.Argument(help="What the task is, in words (an issue text works too).", show_default=False)]
 AiOption = Annotated[

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, List, Optional
 import typer
 
 from buildrunner.cli.common import ProjectOption, TextJsonSarif, format_option
+from buildrunner.cli.groups import group_help
 
 if TYPE_CHECKING:
     from buildrunner.security.checks import SecurityReport
 
-app = typer.Typer(help="Scan code for leaked secrets and SQL injection; block them in a git pre-commit hook.", no_args_is_help=True)
+app = typer.Typer(help=group_help("security"), no_args_is_help=True)
 hooks_app = typer.Typer(help="Install, inspect or remove the git pre-commit hook.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
 

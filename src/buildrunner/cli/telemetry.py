@@ -9,8 +9,9 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, show_progress, stderr, stdout
+from buildrunner.cli.groups import group_help
 
-app = typer.Typer(help="Task events, success rate, latency, cost, alerts and exports.", no_args_is_help=True)
+app = typer.Typer(help=group_help("telemetry"), no_args_is_help=True)
 
 HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help="Last N hours.")]
 
