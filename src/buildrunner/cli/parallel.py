@@ -202,6 +202,9 @@ def list_(
     if output_format == "json":
         emit_json(sessions)
         return
+    if not sessions:
+        stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
+        return
     from rich.table import Table
 
     table = Table(title="Parallel Sessions")
@@ -210,8 +213,6 @@ def list_(
     for s in sessions:
         table.add_row(s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at))
     stdout().print(table)
-    if not sessions:
-        stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
 
 
 @app.command()
