@@ -76,11 +76,8 @@ class GapAnalyzer:
                 if f.kind == "secret"
             ]
         gaps += self._dependencies(sources, by_rel, notes)
-        if sources.other:
-            notes.append(
-                "not analysed: "
-                + ", ".join(f"{c.language} ({c.files} files)" for c in sorted(sources.other.values(), key=lambda c: c.language))
-            )
+        if note := sources.not_analysed_note():
+            notes.append(note)
         return GapReport(
             root=str(root),
             gaps=sorted(set(gaps)),

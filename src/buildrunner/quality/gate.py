@@ -148,11 +148,8 @@ class QualityGate:
         ]
         scored = [c.score for c in categories if c.score is not None]
         overall = round(sum(scored) / len(scored), 1) if scored else None
-        if sources.other:
-            notes.append(
-                "not analysed: "
-                + ", ".join(f"{c.language} ({c.files} files, {c.lines} lines)" for c in sorted(sources.other.values(), key=lambda c: c.language))
-            )
+        if note := sources.not_analysed_note():
+            notes.append(note)
         return QualityReport(
             root=str(root),
             overall=overall,

@@ -74,6 +74,13 @@ class SourceSet:
     python: list[SourceFile] = field(default_factory=list)
     other: dict[str, LanguageCount] = field(default_factory=dict)
 
+    def not_analysed_note(self) -> str | None:
+        """The note both reports carry for languages counted but not analysed (None when there are none)."""
+        if not self.other:
+            return None
+        counts = sorted(self.other.values(), key=lambda c: c.language)
+        return "not analysed: " + ", ".join(f"{c.language} ({c.files} files, {c.lines} lines)" for c in counts)
+
     @property
     def modules(self) -> dict[str, SourceFile]:
         """Module name -> file (first in path order wins when two files claim a name)."""
