@@ -35,32 +35,50 @@ WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry') AND t
 
 -- name: latency_stats
 SELECT COUNT(*) AS n, AVG(duration_ms) AS avg_ms, MIN(duration_ms) AS min_ms, MAX(duration_ms) AS max_ms
-FROM events /*index:events_latency*/
-WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+FROM events /*index:events_type_ts_duration*/
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until AND duration_ms IS NOT NULL
 
--- name: latency_at_offset
--- The duration at a 0-based position in duration order: the index events_latency is already
--- in that order, so this steps through index entries only (no sort, no rows loaded).
+-- name: latency_at_ranks
+-- The durations at 1-based ranks in duration order (exact nearest-rank percentiles): one sort of
+-- the window's durations, read from the covering index events_type_ts_duration (no table rows).
+SELECT rank_no, duration_ms
+FROM (
+    SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) AS rank_no
+    FROM events /*index:events_type_ts_duration*/
+    WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until AND duration_ms IS NOT NULL
+) AS ranked
+WHERE rank_no IN (:r1, :r2, :r3)
+
+-- name: latency_at_offset_between
+-- The duration at a 0-based position among durations in [:low, :high) (one histogram bucket):
+-- only that bucket's entries are sorted, so a percentile whose bucket is known costs little.
 SELECT duration_ms
-FROM events /*index:events_latency*/
-WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+FROM events /*index:events_type_ts_duration*/
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+  AND duration_ms >= :low AND duration_ms < :high
 ORDER BY duration_ms
 LIMIT 1 OFFSET :offset
 
--- name: latency_at_offset_desc
--- The same from the slow end, for high percentiles (p99 steps over 1 % of the entries, not 99 %).
-SELECT duration_ms
-FROM events /*index:events_latency*/
-WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
-ORDER BY duration_ms DESC
-LIMIT 1 OFFSET :offset
+-- name: latency_histogram
+-- Finished attempts per latency bucket in one pass over the covering index: :e0..:e8 are the
+-- bucket upper edges (ms, ascending); bucket is how many edges the duration reaches (0..9, 9
+-- open-ended). Per-bucket sum/min/max give latency_stats' figures in the same pass.
+SELECT (duration_ms >= :e0) + (duration_ms >= :e1) + (duration_ms >= :e2) + (duration_ms >= :e3)
+       + (duration_ms >= :e4) + (duration_ms >= :e5) + (duration_ms >= :e6) + (duration_ms >= :e7)
+       + (duration_ms >= :e8) AS bucket,
+       COUNT(*) AS n, SUM(duration_ms) AS total_ms, MIN(duration_ms) AS min_ms, MAX(duration_ms) AS max_ms
+FROM events /*index:events_type_ts_duration*/
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until AND duration_ms IS NOT NULL
+GROUP BY 1
 
--- name: latency_count_between
--- One histogram bucket: a range seek on events_latency.
-SELECT COUNT(*) AS n
-FROM events /*index:events_latency*/
-WHERE duration_ms IS NOT NULL AND duration_ms >= :low AND duration_ms < :high
-  AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+-- name: latency_histogram :postgres
+SELECT CAST(duration_ms >= :e0 AS INTEGER) + CAST(duration_ms >= :e1 AS INTEGER) + CAST(duration_ms >= :e2 AS INTEGER)
+       + CAST(duration_ms >= :e3 AS INTEGER) + CAST(duration_ms >= :e4 AS INTEGER) + CAST(duration_ms >= :e5 AS INTEGER)
+       + CAST(duration_ms >= :e6 AS INTEGER) + CAST(duration_ms >= :e7 AS INTEGER) + CAST(duration_ms >= :e8 AS INTEGER) AS bucket,
+       COUNT(*) AS n, SUM(duration_ms) AS total_ms, MIN(duration_ms) AS min_ms, MAX(duration_ms) AS max_ms
+FROM events
+WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until AND duration_ms IS NOT NULL
+GROUP BY 1
 
 -- name: top_errors
 SELECT error_key, COUNT(*) AS n, MAX(ts) AS last_ts
