@@ -148,10 +148,7 @@ def worker(
 
     proj = project_for(project)
     report = Worker(SessionManager(proj).resolve(session_id), proj, name).run()
-    stderr().print(
-        f"worker {report.worker_id or '-'}: {report.reason}; {report.completed} completed, {report.failed} failed",
-        markup=False,
-    )
+    stderr().print(str(report), markup=False)
 
 
 @app.command()

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from buildrunner.parallel.models import Task
 
@@ -112,6 +112,15 @@ def _open_pidfd(pid: int) -> int | None:
         return None
 
 
+def _create(path: Path) -> BinaryIO:
+    """Open a new log for writing; its folder is made only when missing (a worker writes all its logs to one)."""
+    try:
+        return open(path, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "wb")
+
+
 def run_process(
     args: str | list[str],
     *,
@@ -125,11 +134,10 @@ def run_process(
     split_stderr: bool = False,
 ) -> ProcessOutcome:
     """Run `args` (a shell command when a string); its output, secrets masked, ends up in `log_path`."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = log_path.with_name(log_path.name + ".err")
     started = time.monotonic()
     timed_out = cancelled = False
-    with open(log_path, "wb") as out, (open(err_path, "wb") if split_stderr else contextlib.nullcontext()) as err:
+    with _create(log_path) as out, (open(err_path, "wb") if split_stderr else contextlib.nullcontext()) as err:
         try:
             proc = subprocess.Popen(
                 args,

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +33,7 @@ if TYPE_CHECKING:
     from buildrunner.store import Store
 
 # `--wait` checks this often: a few cheap reads, and the caller learns of the end promptly.
-WAIT_POLL_S = 0.1
+WAIT_POLL_S = 0.02
 WAIT_CHECK_S = 1.0
 
 _ACTIONS = {"running": "Started", "completed": "Completed", "failed": "Failed", "timeout": "Timed out", "lost": "Lost", "cancelled": "Cancelled"}
@@ -164,28 +161,10 @@ class SessionManager:
             raise APIError(f"the plan has prompt tasks but the agent program {program!r} is not on PATH ({where})", hint=hint)
 
     def start_workers(self, session_id: str, count: int) -> list[int]:
-        """Launch `count` detached `br parallel worker` processes; returns their pids.
+        """Launch `count` detached workers on this machine (see `launcher`); returns their pids."""
+        from buildrunner.parallel.launcher import launch_workers
 
-        Each gets its own process session, so closing the terminal or killing
-        `br parallel start` leaves them running.
-        """
-        log_dir = self.project.paths.logs_dir / session_id
-        log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        pids = []
-        for _ in range(count):
-            with open(log_dir / "workers.log", "ab") as out:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "buildrunner", "parallel", "worker", session_id],
-                    cwd=self.project.paths.root,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            pids.append(proc.pid)
-        return pids
+        return launch_workers(self.project, session_id, count)
 
     # -- read ------------------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ class WorkerReport:
     failed: int
     reason: str
 
+    def __str__(self) -> str:
+        return f"worker {self.worker_id or '-'}: {self.reason}; {self.completed} completed, {self.failed} failed"
+
 
 class _Watcher(threading.Thread):
     """Heartbeats and watches for stop/lost on its own connection, so a long task never silences the worker."""

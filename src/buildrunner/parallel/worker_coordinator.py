@@ -54,6 +54,11 @@ class WorkerCoordinator:
         self.session_id = session_id
         self.settings = project.config.parallel
         self._collector: Any = None
+        self._dependencies: bool | None = None
+        # Inside `record_and_claim`: events wait to be written together, and the end-of-session
+        # check waits to see whether there was a next task to claim.
+        self._batch: list[dict[str, Any]] | None = None
+        self._finish_due = False
 
     @property
     def store(self) -> "Store":
@@ -64,6 +69,12 @@ class WorkerCoordinator:
 
     def emit(self, *events: dict[str, Any]) -> None:
         """Telemetry events, written in the caller's transaction so they commit with the change they describe."""
+        if self._batch is not None:
+            self._batch.extend(events)
+            return
+        self._write_events(list(events))
+
+    def _write_events(self, events: list[dict[str, Any]]) -> None:
         if self._collector is None:
             from buildrunner.telemetry.event_collector import EventCollector
 
@@ -204,9 +215,10 @@ class WorkerCoordinator:
         """Atomically claim the first ready task, or None when nothing is ready (or the session is not running)."""
         ts = now()
         with self.store.transaction():
-            # Session before task rows, as everywhere: a claim's SKIP LOCKED scan can keep a lock on a row
-            # another worker is completing, so without this a claim and a result could deadlock.
-            self.store.fetchone(self._q("share_session"), {"session_id": self.session_id})
+            if self.store.row_locks:
+                # Session before task rows, as everywhere: a claim's SKIP LOCKED scan can keep a lock on a row
+                # another worker is completing, so without this a claim and a result could deadlock.
+                self.store.fetchone(self._q("share_session"), {"session_id": self.session_id})
             row = self.store.fetchone(self._q("claim_task"), {"session_id": self.session_id, "worker_id": worker_id, "now": ts})
             if row is None:
                 return None
@@ -353,13 +365,34 @@ class WorkerCoordinator:
         return True
 
     def record_and_claim(self, worker_id: str, record: Callable[[], T]) -> tuple[T, Task | None]:
-        """Record a result and claim the next task in one transaction: one lock round per task instead of two."""
+        """Record a result and claim the next task in one transaction: one lock round per task instead of two.
+
+        When the claim finds a task the session is plainly not over, so the end-of-session
+        check runs only when it does not; the events of both steps are written in one batch.
+        """
         with self.store.transaction():
-            outcome = record()
-            return outcome, self.get_next_task(worker_id)
+            self._batch, self._finish_due = [], False
+            try:
+                outcome = record()
+                task = self.get_next_task(worker_id)
+                events = self._batch
+            finally:
+                self._batch = None
+            self._write_events(events)
+            if task is None and self._finish_due:
+                self._maybe_finish()
+            return outcome, task
+
+    def _has_dependencies(self) -> bool:
+        """Whether any task of the session waits on another (a plan never changes once stored)."""
+        if self._dependencies is None:
+            self._dependencies = self.store.fetchone(self._q("dependent_task"), {"session_id": self.session_id}) is not None
+        return self._dependencies
 
     def _unblock(self, task_id: str) -> None:
         """Make claimable the blocked tasks whose last unfinished dependency was `task_id`."""
+        if not self._has_dependencies():
+            return
         waiting = [
             (row["task_id"], json.loads(row["depends_on"]))
             for row in self.store.fetchall(self._q("blocked_tasks"), {"session_id": self.session_id})
@@ -407,7 +440,8 @@ class WorkerCoordinator:
         One lock order everywhere (session, then tasks) keeps a result, a stop and a
         lost-worker requeue from deadlocking; on SQLite the write lock already serialises them.
         """
-        self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
+        if self.store.row_locks:
+            self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
 
     def check_finished(self) -> None:
         """End the session if its last task ended (an idle worker's safety net); reads before taking the write lock."""
@@ -422,6 +456,9 @@ class WorkerCoordinator:
         The session row is locked first (PostgreSQL), so of two results committing at
         once the second sees the first and exactly one of them ends the session.
         """
+        if self._batch is not None:
+            self._finish_due = True
+            return
         self._lock_session()
         if self.store.fetchone(self._q("unfinished_task"), {"session_id": self.session_id}):
             return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from buildrunner.errors import ConfigError
 from buildrunner.paths import ProjectPaths
-from buildrunner.store.base import IntegrityError, Row, Store, now, redact_url
+from buildrunner.store.base import IntegrityError, Row, Store, now, open_stores, redact_url
 
 DATABASE_URL_ENV = "BR_DATABASE_URL"
 
@@ -38,4 +38,4 @@ def open_store(paths: ProjectPaths | None = None, url: str | None = None) -> Sto
     )
 
 
-__all__ = ["IntegrityError", "Row", "Store", "database_url", "now", "open_store", "redact_url"]
+__all__ = ["IntegrityError", "Row", "Store", "database_url", "now", "open_store", "open_stores", "redact_url"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import weakref
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -67,6 +68,15 @@ def split_statements(sql: str) -> list[str]:
     return [stmt.strip() for stmt in "\n".join(lines).split(";\n") if stmt.strip().rstrip(";")]
 
 
+# Every store this process has open: a process that forks must hold none (see `open_stores`).
+_OPEN: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+def open_stores() -> int:
+    """How many database connections this process holds; SQLite's must not be carried across a fork."""
+    return len(_OPEN)
+
+
 class Store(ABC):
     """A connection to the project's database.
 
@@ -77,6 +87,9 @@ class Store(ABC):
 
     dialect: str
     url: str
+    # Whether `SELECT ... FOR UPDATE` locks rows (PostgreSQL). On SQLite a transaction
+    # holds the database's one write lock, so row locks would add nothing.
+    row_locks: bool
 
     def query(self, capability: str, name: str) -> str:
         """The named statement from `queries/<capability>.sql`, in this engine's variant."""
@@ -110,8 +123,17 @@ class Store(ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction that holds the write lock from its start; nested calls join it."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Store":
+        store = super().__new__(cls)
+        _OPEN.add(store)
+        return store
+
+    def close(self) -> None:
+        _OPEN.discard(self)
+        self._close()
+
     @abstractmethod
-    def close(self) -> None: ...
+    def _close(self) -> None: ...
 
     @abstractmethod
     def schema_version(self) -> int: ...

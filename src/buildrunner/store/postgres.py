@@ -34,6 +34,7 @@ def to_pyformat(sql: str) -> str:
 
 class PostgresStore(Store):
     dialect = "postgres"
+    row_locks = True
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
@@ -106,6 +107,6 @@ class PostgresStore(Store):
             or 0
         )
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._conn.close()
 

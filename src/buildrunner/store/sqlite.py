@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +15,8 @@ from buildrunner.errors import StoreError
 from buildrunner.store.base import IntegrityError, Params, Row, Store, now, split_statements
 
 BUSY_TIMEOUT_S = 30.0
+# How often a writer retries the lock file: from 20 µs, doubling, to at most 1 ms.
+LOCK_RETRY_S = (20e-6, 1e-3)
 
 
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -20,15 +25,58 @@ def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
 
 
+class _WriterLock:
+    """Our write transactions take turns on a flock of `<db>-lock` before taking SQLite's own lock.
+
+    SQLite's busy handler sleeps 1, 2, 5, 10, ... ms between tries, so workers that each
+    write every millisecond would spend their time asleep while the lock is free. This lock
+    is retried every 20 µs to 1 ms instead, and the kernel releases it when a process dies.
+    Each store opens the file itself, so two stores in one process exclude each other too.
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        delay, longest = LOCK_RETRY_S
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{self.path}: another process has held the write lock for {self.timeout:g}s",
+                        hint="see which br process is stuck (br parallel workers) and stop it",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, longest)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class SQLiteStore(Store):
     dialect = "sqlite"
+    row_locks = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
         self.url = str(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -37,6 +85,7 @@ class SQLiteStore(Store):
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})", hint="check that .buildrunner/ is writable") from None
         self._depth = 0
+        self._writer = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -79,19 +128,28 @@ class SQLiteStore(Store):
             finally:
                 self._depth -= 1
             return
-        self.execute("BEGIN IMMEDIATE")
-        self._depth = 1
         try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self._conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self.execute("COMMIT")
+            self._writer.acquire()
+        except OSError as exc:
+            raise _wrap(sqlite3.OperationalError(f"cannot lock for writing ({exc})"), self.path) from None
+        try:
+            self.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+                self._depth = 0
+                self.execute("COMMIT")
+            except BaseException:
+                self._depth = 0
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        finally:
+            self._writer.release()
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._conn.close()
+        self._writer.close()

@@ -94,6 +94,9 @@ SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = :session_id AND task_
 -- name: blocked_tasks
 SELECT task_id, depends_on FROM tasks WHERE session_id = :session_id AND status = 'blocked'
 
+-- name: dependent_task
+SELECT task_id FROM tasks WHERE session_id = :session_id AND depends_on <> '[]' LIMIT 1
+
 -- name: completed_among
 SELECT task_id FROM tasks WHERE session_id = :session_id AND status = 'completed'
 

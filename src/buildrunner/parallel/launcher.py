@@ -1,0 +1,103 @@
+"""Start a session's local worker processes, detached from the caller.
+
+`br parallel start` has already imported what a worker needs, so where it is safe it
+forks: a forked worker claims its first task a few milliseconds after the session is
+stored, where a fresh `python -m buildrunner parallel worker` needs an interpreter start
+and about 0.2 s of imports. Forking is safe only in a process with one thread and no
+open database connection (SQLite must not be carried across a fork), so the caller's
+store is closed first (it reopens on next use); when something else still holds a
+connection or a thread runs (a test suite, the dashboard), each worker is started as
+`python -m buildrunner parallel worker SESSION_ID` instead. Either way the worker runs
+in its own process session, so closing the terminal or killing `start` leaves it running,
+and writes to `.buildrunner/logs/<session>/workers.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildrunner.errors import BuildRunnerError, ExitCode
+
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
+
+def launch_workers(project: "Project", session_id: str, count: int) -> list[int]:
+    """Start `count` detached workers of `session_id`; returns their pids."""
+    log = project.paths.logs_dir / session_id / "workers.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    project.close()
+    from buildrunner.store import open_stores
+
+    if threading.active_count() == 1 and open_stores() == 0:
+        return [_fork(project, session_id, log) for _ in range(count)]
+    return [_spawn(project.paths.root, session_id, log) for _ in range(count)]
+
+
+def _spawn(root: Path, session_id: str, log: Path) -> int:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "buildrunner", "parallel", "worker", session_id],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def _fork(project: "Project", session_id: str, log: Path) -> int:
+    for stream in (sys.stdout, sys.stderr):  # or the child would write the parent's buffered output again
+        stream.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = int(ExitCode.GENERAL)
+    try:
+        os.setsid()
+        import setproctitle
+
+        setproctitle.setproctitle(f"br parallel worker {session_id}")  # in `ps`, as a spawned worker is
+        _redirect(log)
+        code = _work(project, session_id)
+    finally:
+        os._exit(code)
+
+
+def _redirect(log: Path) -> None:
+    """stdin from /dev/null, stdout and stderr to the log: the caller's terminal or pipes are not held open."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+
+
+def _work(parent: "Project", session_id: str) -> int:
+    """What `br parallel worker SESSION_ID` does, in the forked child; returns the exit code."""
+    from buildrunner.parallel.worker import Worker
+    from buildrunner.project import Project
+
+    project = Project(parent.paths.root, config=parent.config)
+    try:
+        report = Worker(session_id, project).run()
+    except BuildRunnerError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return int(exc.exit_code)
+    except Exception as exc:  # the log is all a detached worker has: say what happened, in one line
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc}\n")
+        return int(ExitCode.GENERAL)
+    finally:
+        sys.stderr.flush()
+        project.close()
+    sys.stderr.write(f"{report}\n")
+    sys.stderr.flush()
+    return int(ExitCode.OK)

@@ -1,0 +1,65 @@
+"""How local workers are started: forked by `br parallel start`, spawned when the caller holds a connection."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from parallel_helpers import wait_for, write_plan
+
+from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.project import Project
+
+pytestmark = pytest.mark.slow
+
+
+def session_done(project: Project, sid: str) -> bool:
+    return SessionManager(project).get_session_status(sid, activity=0).finished
+
+
+def test_start_forks_detached_workers_that_show_as_br_parallel_worker(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(6)]})
+    result = run_br("parallel", "start", "fork", "--config", str(plan), "--workers", "3", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    started = json.loads(result.stdout)
+    sid, pids = started["session_id"], started["worker_pids"]
+    assert len(pids) == 3
+    for pid in pids:  # findable with ps / pgrep, like a spawned worker
+        title = f"br parallel worker {sid}"
+        wait_for(lambda: " ".join(psutil.Process(pid).cmdline()).strip() == title, 10, f"{pid} to be titled {title!r}")
+        assert os.getsid(pid) == pid != os.getsid(0)  # its own session: a closed terminal or killed `start` leaves it be
+    project = Project(fast_project)
+    wait_for(lambda: session_done(project, sid), 60, "the session to finish")
+    workers = project.store.fetchall("SELECT pid, tasks_completed FROM workers WHERE session_id = ?", (sid,))
+    assert sorted(row["pid"] for row in workers) == sorted(pids)
+    assert sum(row["tasks_completed"] for row in workers) == 6
+    log = fast_project / ".buildrunner" / "logs" / sid / "workers.log"
+    wait_for(lambda: log.read_text().count("session completed") == 3, 30, "each worker's report in workers.log")
+    assert all(line.startswith(f"worker {sid}-w") and line.endswith(" failed") for line in log.read_text().splitlines())
+    project.close()
+
+
+def test_a_caller_holding_a_connection_gets_spawned_workers(fast_project: Path) -> None:
+    """Forking would carry the open SQLite connection into the child; the workers are fresh interpreters instead."""
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "true"} for i in range(4)]})
+    project = Project(fast_project)
+    manager = SessionManager(project)
+    other = Project(fast_project)
+    assert other.store.scalar("SELECT COUNT(*) FROM sessions") == 0  # a second connection stays open throughout
+    session = manager.create_session("spawn", config=plan, num_workers=2)
+    pids = manager.start_workers(session.session_id, 2)
+    commands = []
+    for pid in pids:
+        try:
+            commands.append(psutil.Process(pid).cmdline())
+        except psutil.NoSuchProcess:  # already done with 4 trivial tasks
+            continue
+    assert all(cmd[1:] == ["-m", "buildrunner", "parallel", "worker", session.session_id] for cmd in commands)
+    wait_for(lambda: session_done(project, session.session_id), 60, "the session to finish")
+    assert other.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 4
+    other.close()
+    project.close()
