@@ -47,7 +47,7 @@ def test_render_shows_progress_workers_activity_failures_and_cost(fast_project: 
 def test_keys_pause_resume_stop_and_quit(fast_project: Path) -> None:
     project = Project(fast_project)
     manager = SessionManager(project)
-    plan = validate_plan({"tasks": [{"id": "a", "command": "true"}]}, "p")
+    plan = validate_plan({"tasks": [{"id": "a", "command": "sleep 30"}]}, "p")  # still running when `s` stops it
     sid = manager.create_session("Keys", plan=plan).session_id
     board = Dashboard(manager, sid, Console(file=io.StringIO()))
     assert board.handle_key("p") and manager.get_session_status(sid).status == "paused"

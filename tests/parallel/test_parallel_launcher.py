@@ -43,22 +43,23 @@ def test_start_forks_detached_workers_that_show_as_br_parallel_worker(fast_proje
     project.close()
 
 
-def test_a_caller_holding_a_connection_gets_spawned_workers(fast_project: Path) -> None:
-    """Forking would carry the open SQLite connection into the child; the workers are fresh interpreters instead."""
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "true"} for i in range(4)]})
+@pytest.mark.parametrize(
+    ("fork", "hold_connection"),
+    [(False, False), (True, True)],
+    ids=["library-default", "fork-asked-but-a-connection-is-open"],
+)
+def test_workers_are_fresh_interpreters_unless_forking_is_asked_for_and_safe(fast_project: Path, fork: bool, hold_connection: bool) -> None:
+    """A library caller's process is never copied; nor is one holding a SQLite connection a fork would carry into the child."""
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.3"} for i in range(4)]})
     project = Project(fast_project)
     manager = SessionManager(project)
     other = Project(fast_project)
-    assert other.store.scalar("SELECT COUNT(*) FROM sessions") == 0  # a second connection stays open throughout
+    if hold_connection:
+        assert other.store.scalar("SELECT COUNT(*) FROM sessions") == 0  # this connection stays open throughout
     session = manager.create_session("spawn", config=plan, num_workers=2)
-    pids = manager.start_workers(session.session_id, 2)
-    commands = []
+    pids = manager.start_workers(session.session_id, 2, fork=fork)
     for pid in pids:
-        try:
-            commands.append(psutil.Process(pid).cmdline())
-        except psutil.NoSuchProcess:  # already done with 4 trivial tasks
-            continue
-    assert all(cmd[1:] == ["-m", "buildrunner", "parallel", "worker", session.session_id] for cmd in commands)
+        assert psutil.Process(pid).cmdline()[1:] == ["-m", "buildrunner", "parallel", "worker", session.session_id]
     wait_for(lambda: session_done(project, session.session_id), 60, "the session to finish")
     assert other.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 4
     other.close()

@@ -99,7 +99,7 @@ def start(
     """
     manager = _manager(project)
     session = manager.create_session(name, tasks, workers, config=config)
-    session.worker_pids = manager.start_workers(session.session_id, session.num_workers)
+    session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
     if output_format == "json":
         if not (wait or watch):  # with --wait the one JSON document is the final status
             emit_json(session)

@@ -1,15 +1,15 @@
 """Start a session's local worker processes, detached from the caller.
 
-`br parallel start` has already imported what a worker needs, so where it is safe it
-forks: a forked worker claims its first task a few milliseconds after the session is
-stored, where a fresh `python -m buildrunner parallel worker` needs an interpreter start
-and about 0.2 s of imports. Forking is safe only in a process with one thread and no
-open database connection (SQLite must not be carried across a fork), so the caller's
-store is closed first (it reopens on next use); when something else still holds a
-connection or a thread runs (a test suite, the dashboard), each worker is started as
-`python -m buildrunner parallel worker SESSION_ID` instead. Either way the worker runs
-in its own process session, so closing the terminal or killing `start` leaves it running,
-and writes to `.buildrunner/logs/<session>/workers.log`.
+Each worker runs in its own process session, so closing the terminal or killing the
+caller leaves it running, and writes to `.buildrunner/logs/<session>/workers.log`.
+A worker is normally a fresh `python -m buildrunner parallel worker SESSION_ID`.
+`br parallel start` asks for forked workers instead: it has already imported what a
+worker needs, so a forked worker claims its first task a few milliseconds after the
+session is stored rather than after an interpreter start and about 0.2 s of imports.
+Only the `br` command asks, because a fork copies the whole process (a host
+application's sockets and files would live on in every worker), and even then it
+forks only with one thread running and no database connection open (SQLite must not
+be carried across a fork): the caller's store is closed first and reopens on next use.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ if TYPE_CHECKING:
     from buildrunner.project import Project
 
 
-def launch_workers(project: "Project", session_id: str, count: int) -> list[int]:
-    """Start `count` detached workers of `session_id`; returns their pids."""
+def launch_workers(project: "Project", session_id: str, count: int, *, fork: bool = False) -> list[int]:
+    """Start `count` detached workers of `session_id`; returns their pids. `fork`: see the module docstring."""
     log = project.paths.logs_dir / session_id / "workers.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    project.close()
-    from buildrunner.store import open_stores
+    if fork:
+        project.close()
+        from buildrunner.store import open_stores
 
-    if threading.active_count() == 1 and open_stores() == 0:
-        return [_fork(project, session_id, log) for _ in range(count)]
+        if threading.active_count() == 1 and open_stores() == 0:
+            return [_fork(project, session_id, log) for _ in range(count)]
     return [_spawn(project.paths.root, session_id, log) for _ in range(count)]
 
 

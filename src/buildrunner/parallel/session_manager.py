@@ -160,11 +160,14 @@ class SessionManager:
         if shutil.which(program, path=task_path()) is None:
             raise APIError(f"the plan has prompt tasks but the agent program {program!r} is not on PATH ({where})", hint=hint)
 
-    def start_workers(self, session_id: str, count: int) -> list[int]:
-        """Launch `count` detached workers on this machine (see `launcher`); returns their pids."""
+    def start_workers(self, session_id: str, count: int, *, fork: bool = False) -> list[int]:
+        """Launch `count` detached workers on this machine; returns their pids.
+
+        `fork` is for the `br` command only: see `parallel.launcher`.
+        """
         from buildrunner.parallel.launcher import launch_workers
 
-        return launch_workers(self.project, session_id, count)
+        return launch_workers(self.project, session_id, count, fork=fork)
 
     # -- read ------------------------------------------------------------------------------------
 

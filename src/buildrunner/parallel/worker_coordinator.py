@@ -112,12 +112,13 @@ class WorkerCoordinator:
 
     def heartbeat(self, worker_id: str, cpu_seconds: float = 0.0, peak_rss_bytes: int = 0) -> bool:
         """Record that the worker is alive (and its resource use); False if it was declared lost or stopped."""
-        return bool(
-            self.store.execute(
-                self._q("heartbeat"),
-                {"worker_id": worker_id, "now": now(), "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(peak_rss_bytes)},
+        with self.store.transaction():  # takes its turn with the other writers rather than racing them for the lock
+            return bool(
+                self.store.execute(
+                    self._q("heartbeat"),
+                    {"worker_id": worker_id, "now": now(), "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(peak_rss_bytes)},
+                )
             )
-        )
 
     def control(self, worker_id: str) -> tuple[str, str, float | None]:
         """(worker state, session state, stop grace): what a worker's watcher thread polls."""

@@ -17,6 +17,11 @@ from buildrunner.store.base import IntegrityError, Params, Row, Store, now, spli
 BUSY_TIMEOUT_S = 30.0
 # How often a writer retries the lock file: from 20 µs, doubling, to at most 1 ms.
 LOCK_RETRY_S = (20e-6, 1e-3)
+# A connection copies the write-ahead log into the database after this many of its transactions,
+# once it has let go of the write lock, so the copying (and its fsync) holds up no other writer.
+# SQLite's own checkpoint, run inside the commit, is left as a backstop for far larger logs.
+CHECKPOINT_EVERY = 100
+AUTOCHECKPOINT_PAGES = 10_000
 
 
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -81,10 +86,12 @@ class SQLiteStore(Store):
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})", hint="check that .buildrunner/ is writable") from None
         self._depth = 0
+        self._commits = 0
         self._writer = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout)
         self._migrate()
 
@@ -146,6 +153,16 @@ class SQLiteStore(Store):
                 raise
         finally:
             self._writer.release()
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy what other connections are not reading from the write-ahead log into the database, without waiting."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # only housekeeping: the next checkpoint (or SQLite's own) catches up, and a real fault shows on the next write
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
