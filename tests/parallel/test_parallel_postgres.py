@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,4 +58,50 @@ def test_two_worker_groups_share_one_postgres_session(fast_project: Path, tmp_pa
     logs_b = list((machine_b / ".buildrunner" / "logs" / sid).glob("t*.log"))
     assert logs_b and all(str(machine_b) in p.read_text() for p in logs_b)
     project.close()
+    store.close()
+
+
+def test_a_machine_whose_clock_runs_ahead_does_not_declare_the_others_lost(
+    fast_project: Path, tmp_path: Path, postgres_url: str, run_br: Any
+) -> None:
+    """Heartbeats are stamped and judged by the database's clock, not each machine's own."""
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        if os.environ.get("CI"):
+            pytest.fail("faketime is required in CI (apt-get install faketime)")
+        pytest.skip("faketime is not installed (apt-get install faketime)")
+    env = {"BR_DATABASE_URL": postgres_url}
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.3"} for i in range(24)]})
+    started = run_br("parallel", "start", "skew", "--config", str(plan), "--workers", "2", "--format", "json", env=env)
+    assert started.returncode == 0, started.stderr
+    sid = json.loads(started.stdout)["session_id"]
+    # "Machine B", whose clock is two minutes ahead: with its own clock it would see machine A's
+    # heartbeats as two minutes old, far past heartbeat_timeout (10 s here), and reap A's workers.
+    machine_b = tmp_path / "machine-b"
+    (machine_b / ".buildrunner").mkdir(parents=True)
+    write_config(machine_b)
+    group_b = [
+        subprocess.Popen(
+            [faketime, "-f", "+120s", sys.executable, "-m", "buildrunner", "parallel", "worker", sid, "--name", f"ahead-{i}"],
+            # Only the wall clock runs ahead: a faked monotonic clock stalls Python's timed waits.
+            cwd=machine_b, env={**os.environ, **env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]
+    for proc in group_b:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    store = open_store(url=postgres_url)
+    wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
+    assert store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 0
+    assert store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,)) == 0
+    ahead_started = store.scalar("SELECT MIN(started_at) FROM workers WHERE session_id = ? AND name LIKE 'ahead-%'", (sid,))
+    assert ahead_started > time.time() + 60  # machine B really ran ahead: its own timestamps are in the future
+    done = store.fetchall(
+        "SELECT w.name, COUNT(*) AS n FROM task_attempts a JOIN workers w ON w.id = a.worker_id "
+        "WHERE a.session_id = ? AND a.status = 'completed' GROUP BY w.name",
+        (sid,),
+    )
+    assert sum(row["n"] for row in done) == 24 and {row["name"][:5] for row in done} == {"worke", "ahead"}
     store.close()

@@ -153,10 +153,10 @@ class WorkerCoordinator:
         row = self.store.fetchone(self._q("get_worker"), {"worker_id": worker_id})
         if row is None:
             raise NotFoundError(f"worker {worker_id}: not found", hint="list workers with `br parallel workers SESSION_ID`")
-        return self._health(row, now())
+        return self._health(row, self.store.clock())
 
     def list_workers(self) -> list[WorkerHealth]:
-        ts = now()
+        ts = self.store.clock()
         return [self._health(row, ts) for row in self.store.fetchall(self._q("list_workers"), {"session_id": self.session_id})]
 
     def reap_lost_workers(self) -> list[str]:
@@ -165,8 +165,10 @@ class WorkerCoordinator:
         A worker on this machine whose process is gone is declared lost as soon as it has
         missed one heartbeat, without waiting for the timeout. (The missed heartbeat guards
         against another machine with the same host name: its live workers never miss one.)
+        Heartbeats are stamped and judged by the database's clock, so machines whose own
+        clocks disagree do not declare each other's workers lost.
         """
-        ts = now()
+        ts = self.store.clock()
         host = socket.gethostname()
         cutoff = ts - self.settings.heartbeat_timeout
         missed = ts - self.settings.effective_heartbeat_interval * 1.5

@@ -90,14 +90,21 @@ class Store(ABC):
     # Whether `SELECT ... FOR UPDATE` locks rows (PostgreSQL). On SQLite a transaction
     # holds the database's one write lock, so row locks would add nothing.
     row_locks: bool
+    # The database's clock as an SQL expression of epoch seconds: worker liveness is judged by it,
+    # so a machine whose clock runs ahead does not declare the others' workers lost.
+    clock_sql: str
 
     def query(self, capability: str, name: str) -> str:
-        """The named statement from `queries/<capability>.sql`, in this engine's variant."""
+        """The named statement from `queries/<capability>.sql`, in this engine's variant; `{clock}` is `clock_sql`."""
         queries = _query_file(capability)
         sql = queries.get((name, self.dialect)) or queries.get((name, None))
         if sql is None:
             raise StoreError(f"no query named {name!r} in queries/{capability}.sql")
-        return sql
+        return sql.replace("{clock}", self.clock_sql)
+
+    def clock(self) -> float:
+        """Epoch seconds by the database's clock, the one clock all machines sharing the database agree on."""
+        return float(self.scalar(f"SELECT {self.clock_sql} AS t"))
 
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> int:

@@ -35,6 +35,7 @@ def to_pyformat(sql: str) -> str:
 class PostgresStore(Store):
     dialect = "postgres"
     row_locks = True
+    clock_sql = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)

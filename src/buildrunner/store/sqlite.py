@@ -75,6 +75,7 @@ class _WriterLock:
 class SQLiteStore(Store):
     dialect = "sqlite"
     row_locks = False
+    clock_sql = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = path

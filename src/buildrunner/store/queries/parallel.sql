@@ -145,7 +145,7 @@ FROM task_attempts WHERE session_id = :session_id AND status = 'completed'
 
 -- name: insert_worker
 INSERT INTO workers (id, session_id, name, hostname, pid, status, started_at, last_heartbeat)
-VALUES (:id, :session_id, :name, :hostname, :pid, 'idle', :now, :now)
+VALUES (:id, :session_id, :name, :hostname, :pid, 'idle', :now, {clock})
 
 -- name: count_workers
 SELECT COUNT(*) AS n FROM workers WHERE session_id = :session_id
@@ -160,15 +160,15 @@ SELECT * FROM workers WHERE session_id = :session_id ORDER BY started_at, name
 SELECT * FROM workers WHERE session_id = :session_id AND status IN ('active', 'idle')
 
 -- name: worker_busy
-UPDATE workers SET status = 'active', current_task = :task_id, last_heartbeat = :now WHERE id = :worker_id
+UPDATE workers SET status = 'active', current_task = :task_id, last_heartbeat = {clock} WHERE id = :worker_id
 
 -- name: worker_idle
-UPDATE workers SET status = 'idle', current_task = NULL, last_heartbeat = :now,
+UPDATE workers SET status = 'idle', current_task = NULL, last_heartbeat = {clock},
        tasks_completed = tasks_completed + :completed
 WHERE id = :worker_id AND status IN ('active', 'idle')
 
 -- name: heartbeat
-UPDATE workers SET last_heartbeat = :now, cpu_seconds = :cpu_seconds,
+UPDATE workers SET last_heartbeat = {clock}, cpu_seconds = :cpu_seconds,
        peak_rss_bytes = CASE WHEN peak_rss_bytes > :peak_rss_bytes THEN peak_rss_bytes ELSE :peak_rss_bytes END
 WHERE id = :worker_id AND status IN ('active', 'idle')
 
