@@ -20,27 +20,35 @@ from buildrunner.store import open_store
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-def test_two_worker_groups_share_one_postgres_session(fast_project: Path, tmp_path: Path, postgres_url: str, run_br: Any) -> None:
-    env = {"BR_DATABASE_URL": postgres_url}
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.2; echo $PWD"} for i in range(24)]})
-    # "Machine A": the start command's own detached workers.
+def start_on_machine_a(run_br: Any, plan: Path, env: dict[str, str]) -> str:
+    """`br parallel start` with its own 2 detached workers; returns the session id."""
     started = run_br("parallel", "start", "fleet", "--config", str(plan), "--workers", "2", "--format", "json", env=env)
     assert started.returncode == 0, started.stderr
-    sid = json.loads(started.stdout)["session_id"]
-    # "Machine B": another checkout that joins with the same database URL.
-    machine_b = tmp_path / "machine-b"
-    (machine_b / ".buildrunner").mkdir(parents=True)
-    write_config(machine_b)
-    group_b = [
+    return str(json.loads(started.stdout)["session_id"])
+
+
+def join_from_machine_b(root: Path, sid: str, env: dict[str, str], name: str, prefix: list[str] | None = None) -> None:
+    """Two workers from another checkout (`prefix` wraps their command) that join with the same database URL; waits for both."""
+    (root / ".buildrunner").mkdir(parents=True)
+    write_config(root)
+    group = [
         subprocess.Popen(
-            [sys.executable, "-m", "buildrunner", "parallel", "worker", sid, "--name", f"b-{i}"],
-            cwd=machine_b, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [*(prefix or []), sys.executable, "-m", "buildrunner", "parallel", "worker", sid, "--name", f"{name}-{i}"],
+            cwd=root, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for i in range(2)
     ]
-    for proc in group_b:
+    for proc in group:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
+
+
+def test_two_worker_groups_share_one_postgres_session(fast_project: Path, tmp_path: Path, postgres_url: str, run_br: Any) -> None:
+    env = {"BR_DATABASE_URL": postgres_url}
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.2; echo $PWD"} for i in range(24)]})
+    sid = start_on_machine_a(run_br, plan, env)
+    machine_b = tmp_path / "machine-b"
+    join_from_machine_b(machine_b, sid, env, "b")
     store = open_store(url=postgres_url)
     project = Project(fast_project, store=store)
     wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
@@ -72,26 +80,12 @@ def test_a_machine_whose_clock_runs_ahead_does_not_declare_the_others_lost(
         pytest.skip("faketime is not installed (apt-get install faketime)")
     env = {"BR_DATABASE_URL": postgres_url}
     plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.3"} for i in range(24)]})
-    started = run_br("parallel", "start", "skew", "--config", str(plan), "--workers", "2", "--format", "json", env=env)
-    assert started.returncode == 0, started.stderr
-    sid = json.loads(started.stdout)["session_id"]
+    sid = start_on_machine_a(run_br, plan, env)
     # "Machine B", whose clock is two minutes ahead: with its own clock it would see machine A's
     # heartbeats as two minutes old, far past heartbeat_timeout (10 s here), and reap A's workers.
-    machine_b = tmp_path / "machine-b"
-    (machine_b / ".buildrunner").mkdir(parents=True)
-    write_config(machine_b)
-    group_b = [
-        subprocess.Popen(
-            [faketime, "-f", "+120s", sys.executable, "-m", "buildrunner", "parallel", "worker", sid, "--name", f"ahead-{i}"],
-            # Only the wall clock runs ahead: a faked monotonic clock stalls Python's timed waits.
-            cwd=machine_b, env={**os.environ, **env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for i in range(2)
-    ]
-    for proc in group_b:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    # Only the wall clock runs ahead: a faked monotonic clock stalls Python's timed waits.
+    skewed = {**env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    join_from_machine_b(tmp_path / "machine-b", sid, skewed, "ahead", prefix=[faketime, "-f", "+120s"])
     store = open_store(url=postgres_url)
     wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
     assert store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 0
