@@ -37,7 +37,7 @@ def test_render_shows_progress_workers_activity_failures_and_cost(fast_project: 
     console.print(render(manager.get_session_status(sid), manager.list_workers(sid)))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "Dash" in text and sid in text and "failed" in text
-    assert "1/3 completed (33%)" in text and "cost $0.2500" in text
+    assert "1/3 completed (33%)" in text and "cost $0.25" in text
     assert "worker-1" in text and "Completed build" in text and "Failed test" in text
     assert "exit code 1: assertion failed" in text and "dependency 'test' failed" in text
     assert "q quit" in text

@@ -104,12 +104,3 @@ def local_time(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if ts is None:
         return "-"
     return _dt.datetime.fromtimestamp(ts).strftime(fmt)
-
-
-def usd(amount: float | None) -> str:
-    """Dollars as people read them: cents, or four decimals for a sub-cent amount that is not zero."""
-    if amount is None:
-        return "-"
-    if amount == 0 or abs(amount) >= 0.01:
-        return f"${amount:,.2f}"
-    return f"${amount:.4f}"

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option, usd
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
+from buildrunner.money import usd
 from buildrunner.cli.groups import group_help
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from buildrunner.cli.common import local_time, usd
+from buildrunner.cli.common import local_time
+from buildrunner.money import usd
 
 if TYPE_CHECKING:
     from buildrunner.telemetry.alerts import Alert

@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Iterator
 
+from buildrunner.money import usd
 from buildrunner.parallel.models import SessionStatus, WorkerHealth
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def progress_line(status: SessionStatus) -> str:
     return (
         f"{status.session_id} {status.status} {status.completed_tasks}/{status.total_tasks} "
         f"({status.progress_percent:.0f}%) failed {status.failed_tasks} skipped {status.skipped_tasks} "
-        f"running {status.running_tasks} workers {status.active_workers} cost ${status.cost:.4f} eta {_duration(status.eta_seconds)}"
+        f"running {status.running_tasks} workers {status.active_workers} cost {usd(status.cost)} eta {_duration(status.eta_seconds)}"
     )
 
 
@@ -63,7 +64,7 @@ def render(status: SessionStatus, workers: list[WorkerHealth], message: str = ""
     figures = Text(
         f"{status.completed_tasks}/{status.total_tasks} completed ({status.progress_percent:.0f}%)  "
         f"running {status.running_tasks}  waiting {status.pending_tasks}  failed {status.failed_tasks}  "
-        f"skipped {status.skipped_tasks}  cost ${status.cost:.4f}  ETA {_duration(status.eta_seconds)}"
+        f"skipped {status.skipped_tasks}  cost {usd(status.cost)}  ETA {_duration(status.eta_seconds)}"
     )
     table = Table(title="Workers", expand=True)
     for column in ("Worker", "Status", "Host/PID", "Current", "Complete", "Last Ping", "CPU s", "Peak RSS"):
