@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
-from buildrunner.money import usd
 from buildrunner.cli.groups import group_help
+from buildrunner.money import usd
 
 if TYPE_CHECKING:
     from buildrunner.parallel.models import SessionStatus

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
-from buildrunner.money import usd
 from buildrunner.cli.groups import group_help
+from buildrunner.money import usd
 
 if TYPE_CHECKING:
     from buildrunner.routing.complexity_estimator import ComplexityResult

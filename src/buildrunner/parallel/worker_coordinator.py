@@ -116,7 +116,7 @@ class WorkerCoordinator:
             return bool(
                 self.store.execute(
                     self._q("heartbeat"),
-                    {"worker_id": worker_id, "now": now(), "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(peak_rss_bytes)},
+                    {"worker_id": worker_id, "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(peak_rss_bytes)},
                 )
             )
 

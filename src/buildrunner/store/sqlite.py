@@ -56,7 +56,7 @@ class _WriterLock:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise StoreError(
-                        f"{self.path}: another process has held the write lock for {self.timeout:g}s",
+                        f"{self.path}: another connection has held the write lock for {self.timeout:g}s",
                         hint="see which br process is stuck (br parallel workers) and stop it",
                     ) from None
                 time.sleep(delay)
