@@ -142,6 +142,7 @@ def test_unreachable_postgres_is_one_clear_error() -> None:
         ("SELECT * FROM t WHERE a = :a AND b = ?", "SELECT * FROM t WHERE a = %(a)s AND b = %s"),
         ("SELECT x::text FROM t WHERE y LIKE 'a%' AND z = ':notaparam'", "SELECT x::text FROM t WHERE y LIKE 'a%%' AND z = ':notaparam'"),
         ("SELECT 5 % 2", "SELECT 5 %% 2"),
+        ("-- the database's clock, 5% off?\nSELECT :a", "-- the database's clock, 5%% off?\nSELECT %(a)s"),
     ],
 )
 def test_placeholder_rewrite_for_psycopg(sql: str, expected: str) -> None:

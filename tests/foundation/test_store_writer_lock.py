@@ -100,3 +100,20 @@ def test_open_stores_counts_what_a_fork_would_carry(tmp_path: Path) -> None:
     assert open_stores() == before + 1
     store.close()
     assert open_stores() == before
+
+
+def test_the_lock_file_gets_the_databases_permissions(tmp_path: Path) -> None:
+    """A database shared by a group (made group-writable) gets a lock file the group can use too."""
+    db = tmp_path / "br.db"
+    SQLiteStore(db).close()
+    Path(f"{db}-lock").unlink(missing_ok=True)
+    db.chmod(0o664)
+    old = os.umask(0o002)
+    try:
+        store = SQLiteStore(db)
+        with store.transaction():
+            store.execute("INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('g', 'x', 'running', 0, 0)")
+        store.close()
+    finally:
+        os.umask(old)
+    assert Path(f"{db}-lock").stat().st_mode & 0o777 == 0o664

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,4 +66,29 @@ def test_workers_are_fresh_interpreters_unless_forking_is_asked_for_and_safe(fas
     wait_for(lambda: session_done(project, session.session_id), 60, "the session to finish")
     assert other.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 4
     other.close()
+    project.close()
+
+
+def test_forked_workers_hold_nothing_the_caller_passed_and_work_in_the_project(fast_project: Path, tmp_path: Path) -> None:
+    """A CI step reading `br`'s pipes sees them close when `br` exits, not when the session ends; workers run in the project."""
+    plan = write_plan(fast_project, {"tasks": [{"id": "slow", "command": "sleep 3"}]})
+    read_end, write_end = os.pipe()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "buildrunner", "parallel", "start", "fds", "--config", str(plan), "--workers", "1",
+         "--format", "json", "-C", str(fast_project)],
+        cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    started = time.monotonic()
+    assert os.read(read_end, 1) == b""  # end of file: no worker holds the write end
+    assert time.monotonic() - started < 2  # long before the 3 s task ends
+    os.close(read_end)
+    sid, (pid,) = json.loads(out)["session_id"], json.loads(out)["worker_pids"]
+    assert Path(f"/proc/{pid}/cwd").resolve() == fast_project.resolve()  # not the folder `br` was started from
+    project = Project(fast_project)
+    wait_for(lambda: session_done(project, sid), 60, "the session to finish")
     project.close()

@@ -90,8 +90,14 @@ def test_a_machine_whose_clock_runs_ahead_does_not_declare_the_others_lost(
     wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
     assert store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 0
     assert store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,)) == 0
-    ahead_started = store.scalar("SELECT MIN(started_at) FROM workers WHERE session_id = ? AND name LIKE 'ahead-%'", (sid,))
-    assert ahead_started > time.time() + 60  # machine B really ran ahead: its own timestamps are in the future
+    ahead_attempt = store.scalar(
+        "SELECT MIN(a.started_at) FROM task_attempts a JOIN workers w ON w.id = a.worker_id "
+        "WHERE a.session_id = ? AND w.name LIKE 'ahead-%'",
+        (sid,),
+    )
+    assert ahead_attempt > time.time() + 60  # machine B really ran ahead: the times it writes itself are in the future
+    worker_times = store.fetchone("SELECT MAX(started_at) AS started, MAX(stopped_at) AS stopped FROM workers WHERE session_id = ?", (sid,))
+    assert worker_times["stopped"] < time.time() + 5 and worker_times["started"] < time.time() + 5  # but worker times are the database's
     done = store.fetchall(
         "SELECT w.name, COUNT(*) AS n FROM task_attempts a JOIN workers w ON w.id = a.worker_id "
         "WHERE a.session_id = ? AND a.status = 'completed' GROUP BY w.name",

@@ -31,7 +31,7 @@ def launch_workers(project: "Project", session_id: str, count: int, *, fork: boo
     """Start `count` detached workers of `session_id`; returns their pids. `fork`: see the module docstring."""
     log = project.paths.logs_dir / session_id / "workers.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    if fork:
+    if fork and sys.platform.startswith("linux"):  # elsewhere system libraries may not survive a fork
         project.close()
         from buildrunner.store import open_stores
 
@@ -61,14 +61,29 @@ def _fork(project: "Project", session_id: str, log: Path) -> int:
         return pid
     code = int(ExitCode.GENERAL)
     try:
-        os.setsid()
-        import setproctitle
-
-        setproctitle.setproctitle(f"br parallel worker {session_id}")  # in `ps`, as a spawned worker is
-        _redirect(log)
-        code = _work(project, session_id)
+        code = _child(project, session_id, log)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException as exc:  # noqa: BLE001 - the last word of a detached process: say it, then exit
+        sys.stderr.write(f"error: worker process: unexpected {type(exc).__name__}: {exc}\n")
     finally:
-        os._exit(code)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _child(project: "Project", session_id: str, log: Path) -> int:
+    """Become what a spawned worker is: its own session, named like one, in the project, writing to the log."""
+    os.setsid()
+    import setproctitle
+
+    setproctitle.setproctitle(f"br parallel worker {session_id}")  # in `ps`, as a spawned worker is
+    os.chdir(project.paths.root)
+    _redirect(log)
+    _close_inherited()
+    return _work(project, session_id)
 
 
 def _redirect(log: Path) -> None:
@@ -82,23 +97,37 @@ def _redirect(log: Path) -> None:
     os.close(out)
 
 
+def _close_inherited() -> None:
+    """Close what the caller handed `br` beyond stdin, stdout and stderr (a pipe, a held lock file).
+
+    A spawned worker never gets those; a forked one would hold them until it ends. They are the
+    inheritable descriptors: what Python opens itself is close-on-exec and may belong to an object.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                os.close(fd)
+        except OSError:  # the listing's own descriptor, already gone
+            continue
+
+
 def _work(parent: "Project", session_id: str) -> int:
     """What `br parallel worker SESSION_ID` does, in the forked child; returns the exit code."""
     from buildrunner.parallel.worker import Worker
     from buildrunner.project import Project
 
-    project = Project(parent.paths.root, config=parent.config)
     try:
-        report = Worker(session_id, project).run()
+        project = Project(parent.paths.root, config=parent.config)
+        try:
+            report = Worker(session_id, project).run()
+        finally:
+            project.close()
     except BuildRunnerError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return int(exc.exit_code)
     except Exception as exc:  # the log is all a detached worker has: say what happened, in one line
         sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc}\n")
         return int(ExitCode.GENERAL)
-    finally:
-        sys.stderr.flush()
-        project.close()
     sys.stderr.write(f"{report}\n")
-    sys.stderr.flush()
     return int(ExitCode.OK)

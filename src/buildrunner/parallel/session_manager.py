@@ -6,7 +6,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from buildrunner.parallel.models import (
     WorkerHealth,
 )
 from buildrunner.parallel.plan import Plan, find_plan, load_plan
-from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
+from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 
@@ -306,12 +305,7 @@ class SessionManager:
         if restart_workers:
             coordinator = self.coordinator(session_id)
             coordinator.reap_lost_workers()
-            host = socket.gethostname()
-            alive = [
-                w for w in coordinator.list_workers()
-                if w.healthy and (w.hostname != host or process_alive(w.pid, w.started_at))
-            ]
-            if not alive:  # the new workers requeue the dead ones' tasks once those miss a heartbeat
+            if not coordinator.has_live_worker():  # the new workers requeue the dead ones' tasks once those miss a heartbeat
                 pids = self.start_workers(session_id, int(row["num_workers"]))
         return self.get_session_status(session_id), pids
 

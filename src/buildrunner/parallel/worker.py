@@ -172,10 +172,10 @@ class Worker:
     def _idle_wait(self) -> float:
         """Until the next retry becomes due, at most the poll interval."""
         store = self.project.store
-        due = store.scalar(store.query("parallel", "next_ready_at"), {"session_id": self.session_id})
+        due_in = store.scalar(store.query("parallel", "next_ready_in"), {"session_id": self.session_id})
         wait = self.settings.poll_interval
-        if due is not None:
-            wait = min(wait, max(0.01, float(due) - time.time()))
+        if due_in is not None:
+            wait = min(wait, max(0.01, float(due_in)))
         return wait
 
     # -- one task --------------------------------------------------------------------------------

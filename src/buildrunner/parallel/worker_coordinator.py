@@ -34,15 +34,25 @@ def log_path_for(project: "Project", session_id: str, task_id: str, attempt: int
     return str(project.paths.logs_dir / session_id / f"{task_id}.{attempt}.log")
 
 
-def process_alive(pid: int, started_at: float) -> bool:
-    """Whether `pid` on this machine is still the process that registered at `started_at` (not a zombie or a reuse)."""
+def process_started(pid: int) -> float | None:
+    """When process `pid` on this machine started, by this machine's clock; None when it is gone."""
     import psutil
 
     try:
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= started_at + 5
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+        return None
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """Whether `pid` on this machine is still the process that registered having started at `started`.
+
+    Not a zombie, and not another process that was given the same pid later (unknown `started`:
+    a worker registered before migration 0007, matched by pid alone).
+    """
+    now_started = process_started(pid)
+    return now_started is not None and (started is None or abs(now_started - started) < 1.0)
 
 
 class WorkerCoordinator:
@@ -85,7 +95,6 @@ class WorkerCoordinator:
 
     def register_worker(self, name: str | None = None) -> str:
         """Add this process as a worker of the session; returns its id."""
-        ts = now()
         with self.store.transaction():
             session = self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
             if session is None:
@@ -102,13 +111,13 @@ class WorkerCoordinator:
                     "name": name or f"worker-{count + 1}",
                     "hostname": socket.gethostname(),
                     "pid": os.getpid(),
-                    "now": ts,
+                    "process_started": process_started(os.getpid()),
                 },
             )
         return worker_id
 
     def unregister_worker(self, worker_id: str, status: str = "stopped") -> None:
-        self.store.execute(self._q("mark_worker"), {"worker_id": worker_id, "status": status, "now": now()})
+        self.store.execute(self._q("mark_worker"), {"worker_id": worker_id, "status": status})
 
     def heartbeat(self, worker_id: str, cpu_seconds: float = 0.0, peak_rss_bytes: int = 0) -> bool:
         """Record that the worker is alive (and its resource use); False if it was declared lost or stopped."""
@@ -159,6 +168,15 @@ class WorkerCoordinator:
         ts = self.store.clock()
         return [self._health(row, ts) for row in self.store.fetchall(self._q("list_workers"), {"session_id": self.session_id})]
 
+    def has_live_worker(self) -> bool:
+        """Whether some worker still heartbeats (one on this machine also has its process running)."""
+        ts, host = self.store.clock(), socket.gethostname()
+        return any(
+            row["last_heartbeat"] >= ts - self.settings.heartbeat_timeout
+            and (row["hostname"] != host or process_alive(int(row["pid"]), row["process_started"]))
+            for row in self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id})
+        )
+
     def reap_lost_workers(self) -> list[str]:
         """Declare lost the workers that stopped heartbeating; requeue their tasks.
 
@@ -178,14 +196,14 @@ class WorkerCoordinator:
                 lost.append((row, f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"))
             elif (
                 row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
-                and not process_alive(int(row["pid"]), row["started_at"])
+                and not process_alive(int(row["pid"]), row["process_started"])
             ):
                 lost.append((row, f"process {row['pid']} on {host} is gone"))
         reaped = []
         for row, reason in lost:
             with self.store.transaction():
                 self._lock_session()
-                if not self.store.execute(self._q("mark_worker"), {"worker_id": row["id"], "status": "lost", "now": ts}):
+                if not self.store.execute(self._q("mark_worker"), {"worker_id": row["id"], "status": "lost"}):
                     continue  # another worker reaped it first
                 events: list[dict[str, Any]] = [
                     {"type": "worker_lost", "worker_id": row["id"], "error": reason, "description": f"{row['name']} lost: {reason}"}
@@ -208,7 +226,7 @@ class WorkerCoordinator:
             return [failed, *self._fail_final(worker_id, task_id, attempt, f"{reason} ({lost_count} workers lost on it)", None, 0.0, None)]
         self.store.execute(
             self._q("requeue_task"),
-            {**params, "worker_id": worker_id, "not_before": None, "error": reason, "exit_code": None, "cost": 0.0},
+            {**params, "worker_id": worker_id, "delay": None, "error": reason, "exit_code": None, "cost": 0.0},
         )
         return [failed, {"type": "task_retry", "task_id": task_id, "attempt": attempt + 1, "max_attempts": None, "error": reason}]
 
@@ -312,7 +330,7 @@ class WorkerCoordinator:
             if failures < max_attempts:
                 delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
                 self.store.execute(
-                    self._q("requeue_task"), {**params, "not_before": ts + delay, "error": error, "exit_code": exit_code, "cost": cost}
+                    self._q("requeue_task"), {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost}
                 )
                 self.emit(failed, {"type": "task_retry", "task_id": task_id, "attempt": attempt + 1, "max_attempts": max_attempts, "delay_s": delay})
                 return "retry"

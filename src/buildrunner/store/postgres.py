@@ -10,9 +10,9 @@ from typing import Any, Iterable
 from buildrunner.errors import ConfigError, StoreError
 from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements
 
-# A quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
-# Every `%` is doubled (literals too) and params are always passed, so psycopg always unescapes.
-_TOKEN = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%")
+# A `--` comment, a quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
+# Every `%` is doubled (comments and literals too) and params are always passed, so psycopg always unescapes.
+_TOKEN = re.compile(r"--[^\n]*|'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%")
 _MIGRATION_LOCK = 7_243_001
 
 
@@ -35,7 +35,7 @@ def to_pyformat(sql: str) -> str:
 class PostgresStore(Store):
     dialect = "postgres"
     row_locks = True
-    clock_sql = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+    clock_sql = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS DOUBLE PRECISION)"
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)

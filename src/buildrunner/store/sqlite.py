@@ -39,14 +39,15 @@ class _WriterLock:
     Each store opens the file itself, so two stores in one process exclude each other too.
     """
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, mode: int) -> None:
         self.path = path
         self.timeout = timeout
+        self.mode = mode
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if self._fd is None:  # read-only is enough for flock, so any user who may write the database may take it
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, self.mode)
         delay, longest = LOCK_RETRY_S
         deadline = time.monotonic() + self.timeout
         while True:
@@ -89,11 +90,12 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            mode = path.stat().st_mode & 0o666  # the lock file gets it, as SQLite's -wal and -shm files do
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})", hint="check that .buildrunner/ is writable") from None
         self._depth = 0
         self._commits = 0
-        self._writer = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout)
+        self._writer = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout, mode)
         self._migrate()
 
     def _migrate(self) -> None:

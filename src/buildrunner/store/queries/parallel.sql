@@ -41,7 +41,7 @@ UPDATE tasks SET status = 'running', worker_id = :worker_id, attempts = attempts
        claimed_at = :now, started_at = :now, finished_at = NULL, exit_code = NULL, error = NULL
 WHERE session_id = :session_id AND task_id = (
     SELECT task_id FROM tasks
-    WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= :now)
+    WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= {clock})
       AND EXISTS (SELECT 1 FROM sessions WHERE id = :session_id AND status = 'running')
       AND EXISTS (SELECT 1 FROM workers WHERE id = :worker_id AND status IN ('active', 'idle'))
     ORDER BY position LIMIT 1)
@@ -52,7 +52,7 @@ UPDATE tasks SET status = 'running', worker_id = :worker_id, attempts = attempts
        claimed_at = :now, started_at = :now, finished_at = NULL, exit_code = NULL, error = NULL
 WHERE session_id = :session_id AND task_id = (
     SELECT task_id FROM tasks
-    WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= :now)
+    WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= {clock})
       AND EXISTS (SELECT 1 FROM sessions WHERE id = :session_id AND status = 'running')
       AND EXISTS (SELECT 1 FROM workers WHERE id = :worker_id AND status IN ('active', 'idle'))
     ORDER BY position LIMIT 1
@@ -70,7 +70,8 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
 -- name: requeue_task
-UPDATE tasks SET status = 'pending', not_before = :not_before, error = :error, exit_code = :exit_code,
+-- A retry waits `delay` seconds by the database's clock (none when delay is NULL).
+UPDATE tasks SET status = 'pending', not_before = {clock} + :delay, error = :error, exit_code = :exit_code,
        cost = cost + :cost, worker_id = NULL
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
@@ -114,8 +115,8 @@ SELECT task_id FROM tasks WHERE session_id = :session_id AND status IN ('pending
 -- name: running_tasks_of_worker
 SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND worker_id = :worker_id AND status = 'running'
 
--- name: next_ready_at
-SELECT MIN(not_before) AS t FROM tasks WHERE session_id = :session_id AND status = 'pending'
+-- name: next_ready_in
+SELECT MIN(not_before) - {clock} AS seconds FROM tasks WHERE session_id = :session_id AND status = 'pending'
 
 -- name: get_task
 SELECT * FROM tasks WHERE session_id = :session_id AND task_id = :task_id
@@ -144,8 +145,8 @@ SELECT COUNT(*) AS n, COALESCE(MIN(started_at), 0) AS first_start, COALESCE(MAX(
 FROM task_attempts WHERE session_id = :session_id AND status = 'completed'
 
 -- name: insert_worker
-INSERT INTO workers (id, session_id, name, hostname, pid, status, started_at, last_heartbeat)
-VALUES (:id, :session_id, :name, :hostname, :pid, 'idle', :now, {clock})
+INSERT INTO workers (id, session_id, name, hostname, pid, process_started, status, started_at, last_heartbeat)
+VALUES (:id, :session_id, :name, :hostname, :pid, :process_started, 'idle', {clock}, {clock})
 
 -- name: count_workers
 SELECT COUNT(*) AS n FROM workers WHERE session_id = :session_id
@@ -177,7 +178,7 @@ SELECT w.status AS worker_status, s.status AS session_status, s.stop_grace
 FROM workers w JOIN sessions s ON s.id = w.session_id WHERE w.id = :worker_id
 
 -- name: mark_worker
-UPDATE workers SET status = :status, stopped_at = :now, current_task = NULL
+UPDATE workers SET status = :status, stopped_at = {clock}, current_task = NULL
 WHERE id = :worker_id AND status IN ('active', 'idle')
 
 -- name: old_sessions
