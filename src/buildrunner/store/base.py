@@ -104,7 +104,7 @@ class Store(ABC):
 
     def clock(self) -> float:
         """Epoch seconds by the database's clock, the one clock all machines sharing the database agree on."""
-        return float(self.scalar(f"SELECT {self.clock_sql} AS t"))
+        return float(self.scalar(self.query("store", "clock")))
 
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> int:

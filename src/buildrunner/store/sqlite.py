@@ -19,9 +19,9 @@ BUSY_TIMEOUT_S = 30.0
 LOCK_RETRY_S = (20e-6, 1e-3)
 # A connection copies the write-ahead log into the database after this many of its transactions,
 # once it has let go of the write lock, so the copying (and its fsync) holds up no other writer.
-# SQLite's own checkpoint, run inside the commit, is left as a backstop for far larger logs.
+# SQLite's own checkpoint, run inside the commit, is left as a backstop for far larger logs
+# (`wal_autocheckpoint` of 10,000 pages, set when connecting).
 CHECKPOINT_EVERY = 100
-AUTOCHECKPOINT_PAGES = 10_000
 
 
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -88,7 +88,7 @@ class SQLiteStore(Store):
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._conn.execute("PRAGMA foreign_keys=ON")
             mode = path.stat().st_mode & 0o666  # the lock file gets it, as SQLite's -wal and -shm files do
         except (sqlite3.Error, OSError) as exc:

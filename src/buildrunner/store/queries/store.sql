@@ -1,0 +1,4 @@
+-- Statements of the store itself (not of one capability).
+
+-- name: clock
+SELECT {clock} AS t
