@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
 from buildrunner.project import Project
-from buildrunner.routing.complexity_estimator import LEVELS, ComplexityEstimator, level_for, minutes_for
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, minutes_for
+from buildrunner.routing.levels import LEVELS, level_for
 from buildrunner.routing.cost_tracker import CostTracker
 
 HARD = (

@@ -1,4 +1,4 @@
-"""Model selection: cheapest capable tier within the limits, forced tiers, and clear refusals."""
+"""Model selection: cheapest capable tier within the limits, the limits winning over trust, forced tiers, and clear refusals."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ def selector(project: Project) -> ModelSelector:
     return ModelSelector(project)
 
 
-@pytest.mark.parametrize(("score", "tier"), [(10, "haiku"), (40, "haiku"), (41, "sonnet"), (80, "sonnet"), (81, "opus"), (100, "opus")])
+@pytest.mark.parametrize(("score", "tier"), [(10, "haiku"), (29, "haiku"), (30, "sonnet"), (74, "sonnet"), (75, "opus"), (100, "opus")])
 def test_cheapest_tier_trusted_with_the_score(selector: ModelSelector, score: int, tier: str) -> None:
+    """simple -> haiku, moderate -> sonnet, complex and critical -> opus, as the spec recommends."""
     choice = selector.select_model(TASK, complexity_score=score)
     assert choice.name == tier
     assert choice.complexity.complexity_score == score
@@ -33,16 +34,34 @@ def test_limits_that_fit_are_reported_as_met(selector: ModelSelector) -> None:
     assert {a["name"] for a in choice.alternatives} == {"haiku", "sonnet", "opus"}
 
 
-def test_cost_limit_nothing_capable_fits_names_the_limit_and_closest(selector: ModelSelector) -> None:
+def test_the_spec_example_a_cost_limit_below_the_trusted_tier_picks_the_best_tier_within_it(selector: ModelSelector) -> None:
+    trusted = selector.select_model("Add user authentication", complexity_score=65)
+    assert trusted.name == "sonnet" and trusted.estimated_cost > 0.10
+    choice = selector.select_model(task_description="Add user authentication", complexity_score=65, cost_limit=0.10, time_limit=120)
+    assert choice.name == "haiku" and choice.meets_cost_limit and choice.meets_time_limit
+    assert choice.estimated_cost <= 0.10 and choice.estimated_time_minutes <= 120
+    assert choice.reasoning[0].startswith("warning: complexity 65 (moderate) is above what haiku is trusted with")
+    assert "sonnet would be" in choice.reasoning[0]
+
+
+def test_the_most_capable_tier_within_the_limits_is_used(selector: ModelSelector) -> None:
+    opus_only = selector.select_model(TASK, complexity_score=95)
+    assert opus_only.name == "opus"
+    sonnet_cost = next(a["estimated_cost"] for a in opus_only.alternatives if a["name"] == "sonnet")
+    choice = selector.select_model(TASK, complexity_score=95, cost_limit=sonnet_cost)
+    assert choice.name == "sonnet"  # haiku fits too, but sonnet is the more capable of the two
+
+
+def test_cost_limit_nothing_fits_names_the_limit_and_the_cheapest(selector: ModelSelector) -> None:
     with pytest.raises(RoutingError) as err:
-        selector.select_model(TASK, complexity_score=65, cost_limit=0.01)
+        selector.select_model(TASK, complexity_score=65, cost_limit=0.001)
     message = str(err.value)
-    assert "$0.01 cost limit" in message and "closest is sonnet" in message
+    assert "$0.0010 cost limit" in message and "closest is haiku" in message
     assert "--cost-limit" in (err.value.hint or "")
 
 
 def test_time_limit_nothing_fits(selector: ModelSelector) -> None:
-    with pytest.raises(RoutingError, match=r"5 min time limit; closest is opus") as err:
+    with pytest.raises(RoutingError, match=r"5 min time limit; closest is haiku") as err:
         selector.select_model(TASK, complexity_score=95, time_limit=5)
     assert "--time-limit" in (err.value.hint or "")
 

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from buildrunner.errors import APIError, BuildRunnerError, ConfigError
+from buildrunner.routing.levels import level_for
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
     from buildrunner.routing.models import ModelInfo
     from buildrunner.routing.settings import RoutingSettings
 
-# Levels follow the time anchors below: under 15 min, up to an hour, up to four hours, more.
-LEVELS: tuple[tuple[int, str], ...] = ((30, "simple"), (75, "moderate"), (90, "complex"), (101, "critical"))
 BASE_SCORE = 17.9
 
 
@@ -330,10 +329,6 @@ def _context_factors(files: Sequence[str | Path] | None, context: Mapping[str, o
     return out
 
 
-def level_for(score: int) -> str:
-    return next(name for limit, name in LEVELS if score < limit)
-
-
 # (score, minutes) anchors; time grows geometrically between them. 30 and 75 are where the
 # calibration set's quickest quarter ends and its hardest few percent begin.
 TIME_ANCHORS: tuple[tuple[float, float], ...] = ((0, 4), (30, 15), (75, 60), (90, 240), (100, 480))
@@ -353,10 +348,19 @@ def tokens_for(score: float) -> tuple[int, int]:
     return int(5_000 + 400 * score), int(1_000 + 50 * score)
 
 
-def recommend(score: int, models: Mapping[str, "ModelInfo"]) -> "ModelInfo":
-    """The cheapest tier trusted with this score (the most capable one if none is)."""
-    capable = [m for m in models.values() if m.max_complexity >= score]
-    return capable[0] if capable else list(models.values())[-1]
+def tier_order(tiers: Sequence[str], routing: "RoutingSettings | None") -> list[str]:
+    """The order to try tiers in: cheapest first; with cost optimisation off, the default tier and those above it first."""
+    if routing is None or routing.cost_optimization or routing.default_model not in tiers:
+        return list(tiers)
+    start = list(tiers).index(routing.default_model)
+    return [*tiers[start:], *tiers[:start]]
+
+
+def recommend(score: int, models: Mapping[str, "ModelInfo"], routing: "RoutingSettings | None" = None) -> "ModelInfo":
+    """The first tier in `tier_order` trusted with this score (the most capable one if none is)."""
+    capable = [m for m in models.values() if m.max_complexity >= score] or list(models.values())[-1:]
+    order = tier_order(list(models), routing)
+    return min(capable, key=lambda m: order.index(m.tier))
 
 
 def estimate_cost(score: float, model: "ModelInfo") -> float:
@@ -449,7 +453,7 @@ class ComplexityEstimator:
     def result_for(self, description: str, score: int, factors: list[ComplexityFactor], reasoning: list[str] | None = None, source: str = "heuristic") -> ComplexityResult:
         """Level, recommended tier, cost and time for an already-computed score."""
         models = self._models()
-        model = recommend(score, models)
+        model = recommend(score, models, self._proj().config.routing)
         level = level_for(score)
         return ComplexityResult(
             task_description=description.strip(),

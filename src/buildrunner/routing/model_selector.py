@@ -1,4 +1,8 @@
-"""Pick the cheapest tier capable enough for a task that fits its cost and time limits."""
+"""Pick the cheapest tier capable enough for a task that fits its cost and time limits.
+
+When no tier trusted with the task fits the limits but a less capable one does, the limits
+win (they are the user's; the complexity score is an estimate) and the reasoning says so.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError, RoutingError
 from buildrunner.project import ensure_project
-from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost
+from buildrunner.money import usd
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, tier_order
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -30,11 +35,6 @@ class ModelSelection:
     time_limit: float | None = None
     forced: bool = False
     alternatives: list[dict[str, object]] = field(default_factory=list)
-
-
-def usd(amount: float) -> str:
-    """Dollars for people: cents, or four significant digits below a cent."""
-    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4g}"
 
 
 def _check_limit(name: str, value: float | None) -> float | None:
@@ -63,7 +63,8 @@ class ModelSelector:
         time_limit: float | None = None,
         model: str | None = None,
     ) -> ModelSelection:
-        """The cheapest capable tier within both limits; RoutingError naming the limit when none fits."""
+        """The cheapest capable tier within both limits, else the most capable one within them (with a warning);
+        RoutingError naming the limit when no tier fits."""
         from buildrunner.routing.models import catalogue, resolve_model
 
         cost_limit = _check_limit("cost_limit", cost_limit)
@@ -87,23 +88,31 @@ class ModelSelector:
                 reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
             return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives)
 
+        routing = self._project.config.routing
         capable = [o for o in options if o.capable] or options[-1:]
         fitting = [o for o in capable if o.meets_cost and o.meets_time]
-        if not fitting:
-            message, hint = _no_fit(capable, cost_limit, time_limit, score)
-            raise RoutingError(message, hint=hint)
-        default = self._project.config.routing.default_model
-        pick = fitting[0]
-        reasons = [f"complexity {score} ({complexity.complexity_level}): {pick.model.tier} is the cheapest tier trusted with it"]
-        if not self._project.config.routing.cost_optimization:
-            tiers = list(models)
-            preferred = [o for o in fitting if tiers.index(o.model.tier) >= tiers.index(default)]
-            if preferred:
-                pick = preferred[0]
-                reasons = [f"cost optimisation is off: default tier {default} (or the next capable one) is used"]
-        skipped = [o.model.tier for o in capable if o not in fitting and capable.index(o) < capable.index(pick)]
-        if skipped:
-            reasons.append(f"{', '.join(skipped)} skipped: over the limits")
+        if fitting:
+            order = tier_order(list(models), routing)
+            pick = min(fitting, key=lambda o: order.index(o.model.tier))
+            if pick is not fitting[0]:  # the default tier was preferred over a cheaper capable one
+                reasons = [f"cost optimisation is off: default tier {routing.default_model} (or the next capable one) is used"]
+            else:
+                reasons = [f"complexity {score} ({complexity.complexity_level}): {pick.model.tier} is the cheapest tier trusted with it"]
+            skipped = [o.model.tier for o in capable if o not in fitting and capable.index(o) < capable.index(pick)]
+            if skipped:
+                reasons.append(f"{', '.join(skipped)} skipped: over the limits")
+        else:
+            within = [o for o in options if o.meets_cost and o.meets_time]
+            if not within:
+                message, hint = _no_fit(options, cost_limit, time_limit)
+                raise RoutingError(message, hint=hint)
+            pick = within[-1]
+            trusted = capable[0]
+            reasons = [
+                f"warning: complexity {score} ({complexity.complexity_level}) is above what {pick.model.tier} is trusted with "
+                f"({pick.model.max_complexity}); {trusted.model.tier} would be ({usd(trusted.cost)}, {trusted.minutes} min) "
+                "but misses the limits, so the most capable tier within them is used"
+            ]
         if cost_limit is not None:
             reasons.append(f"estimated {usd(pick.cost)} within the {usd(cost_limit)} cost limit")
         if time_limit is not None:
@@ -170,24 +179,24 @@ class _Option:
         )
 
 
-def _no_fit(capable: list[_Option], cost_limit: float | None, time_limit: float | None, score: int) -> tuple[str, str]:
+def _no_fit(options: list[_Option], cost_limit: float | None, time_limit: float | None) -> tuple[str, str]:
     """(message, hint) naming the limit that cannot be met and the closest option.
 
     Only called when some option misses a limit, so the limit it misses is set.
     """
     cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
-    if not any(o.meets_cost for o in capable):
-        closest = min(capable, key=lambda o: o.cost)
-        message = f"no model capable of complexity {score} fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
+    if not any(o.meets_cost for o in options):
+        closest = min(options, key=lambda o: o.cost)
+        message = f"no model fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
         hint = f"raise --cost-limit to at least {closest.cost:.4g} or force a tier with --model"
-    elif not any(o.meets_time for o in capable):
-        closest = min(capable, key=lambda o: o.minutes)
-        message = f"no model capable of complexity {score} fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
+    elif not any(o.meets_time for o in options):
+        closest = min(options, key=lambda o: o.minutes)
+        message = f"no model fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
         hint = f"raise --time-limit to at least {closest.minutes} or split the task"
     else:
-        closest = min(capable, key=lambda o: (o.cost, o.minutes))
+        closest = min(options, key=lambda o: (o.cost, o.minutes))
         message = (
-            f"no model capable of complexity {score} fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
+            f"no model fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
             f"closest is {closest.model.tier} at {usd(closest.cost)}, {closest.minutes} min"
         )
         hint = "raise one of the limits or force a tier with --model"

@@ -6,6 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
+from buildrunner.routing.levels import top_of
 from buildrunner.settings_base import Section
 
 Tier = Literal["haiku", "sonnet", "opus"]
@@ -42,8 +43,8 @@ def _tier(model_id: str, max_complexity: int, latency: float, time_factor: float
 class ModelTiers(Section):
     """Tiers from least to most capable (and expensive)."""
 
-    haiku: TierSettings = Field(default_factory=lambda: _tier("claude-haiku-4-5", 40, 500, 0.8))
-    sonnet: TierSettings = Field(default_factory=lambda: _tier("claude-sonnet-4-5", 80, 1000, 1.0))
+    haiku: TierSettings = Field(default_factory=lambda: _tier("claude-haiku-4-5", top_of("simple"), 500, 0.8))
+    sonnet: TierSettings = Field(default_factory=lambda: _tier("claude-sonnet-4-5", top_of("moderate"), 1000, 1.0))
     opus: TierSettings = Field(default_factory=lambda: _tier("claude-opus-4-5", 100, 2000, 1.25))
 
 
