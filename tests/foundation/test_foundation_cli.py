@@ -92,22 +92,22 @@ def test_exit_code_table_is_the_specs() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
 
 
-def _leaf_commands(group, path=()):
+def _commands(group, path=()):
+    """Every command and command group under `group`, with its path."""
     ctx = group.make_context("br", [], resilient_parsing=True)
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
+        yield (*path, name), command
         if hasattr(command, "list_commands"):
-            yield from _leaf_commands(command, (*path, name))
-        else:
-            yield (*path, name), command
+            yield from _commands(command, (*path, name))
 
 
 def test_every_command_help_has_an_example() -> None:
-    """The brief: `--help` of every command shows an example."""
+    """The brief: `--help` of every command (and of every group) shows an example."""
     import typer.main
 
     root = typer.main.get_command(cli_main.app)
-    commands = list(_leaf_commands(root))
-    assert len(commands) > 30
-    missing = [" ".join(path) for path, command in commands if "Example" not in (command.help or "")]
+    commands = list(_commands(root))
+    assert len(commands) > 38
+    missing = [" ".join(path) for path, command in commands if "Example" not in (command.help or "") + (command.epilog or "")]
     assert missing == []

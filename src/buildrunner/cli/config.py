@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, stderr, stdout
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 
-app = typer.Typer(help=group_help("config"), no_args_is_help=True)
+app = typer.Typer(help=group_help("config"), epilog=group_example("config"), no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
 STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\ncoverage/\nlogs/\ntelemetry/\nworktrees/\n"

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 
 if TYPE_CHECKING:
     from buildrunner.gaps.analyzer import GapReport
 
-app = typer.Typer(help=group_help("gaps"), no_args_is_help=True)
+app = typer.Typer(help=group_help("gaps"), epilog=group_example("gaps"), no_args_is_help=True)
 
 Severity = Literal["high", "medium", "low"]
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 
 if TYPE_CHECKING:
     from buildrunner.parallel.models import SessionStatus
     from buildrunner.parallel.session_manager import SessionManager
 
-app = typer.Typer(help=group_help("parallel"), no_args_is_help=True)
+app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
 
 SESSION_STATES = ("running", "paused", "completed", "failed", "stopped")
 SessionArg = Annotated[str, typer.Argument(help="Session id (or a unique prefix of it).", show_default=False)]

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 
 if TYPE_CHECKING:
     from buildrunner.quality.gate import QualityReport
 
-app = typer.Typer(help=group_help("quality"), no_args_is_help=True)
+app = typer.Typer(help=group_help("quality"), epilog=group_example("quality"), no_args_is_help=True)
 
 T = TypeVar("T")
 

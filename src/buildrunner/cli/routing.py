@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from buildrunner.routing.cost_tracker import CostSummary
     from buildrunner.routing.model_selector import ModelSelection
 
-app = typer.Typer(help=group_help("routing"), no_args_is_help=True)
+app = typer.Typer(help=group_help("routing"), epilog=group_example("routing"), no_args_is_help=True)
 
 Description = Annotated[str, typer.Argument(help="What the task is, in words (an issue text works too).", show_default=False)]
 AiOption = Annotated[

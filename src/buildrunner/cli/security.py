@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Annotated, List, Optional
 import typer
 
 from buildrunner.cli.common import ProjectOption, TextJsonSarif, format_option
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 
 if TYPE_CHECKING:
     from buildrunner.security.checks import SecurityReport
 
-app = typer.Typer(help=group_help("security"), no_args_is_help=True)
-hooks_app = typer.Typer(help="Install, inspect or remove the git pre-commit hook.", no_args_is_help=True)
+app = typer.Typer(help=group_help("security"), epilog=group_example("security"), no_args_is_help=True)
+hooks_app = typer.Typer(
+    help="Install, inspect or remove the git pre-commit hook.", epilog="Example: br security hooks install --force", no_args_is_help=True
+)
 app.add_typer(hooks_app, name="hooks")
 
 SarifFormat = format_option(TextJsonSarif, help="Output format: text for people, json for scripts, sarif (2.1.0) for code-scanning UIs.")

@@ -9,9 +9,9 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, show_progress, stderr, stdout
-from buildrunner.cli.groups import group_help
+from buildrunner.cli.groups import group_example, group_help
 
-app = typer.Typer(help=group_help("telemetry"), no_args_is_help=True)
+app = typer.Typer(help=group_help("telemetry"), epilog=group_example("telemetry"), no_args_is_help=True)
 
 HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help="Last N hours.")]
 
