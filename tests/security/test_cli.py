@@ -134,12 +134,19 @@ def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     r = run_br("security", "hooks", "status")
     assert r.stdout.splitlines() == [
         "✅ Pre-commit hook installed",
-        f"Location: {tmp_project / '.git' / 'hooks' / 'pre-commit'}",
+        "Location: .git/hooks/pre-commit",  # as the spec shows it: relative to the project
         "Permissions: -rwxr-xr-x",
     ]
     assert json.loads(run_br("security", "hooks", "status", "--format", "json").stdout)["state"] == "installed"
     assert run_br("security", "hooks", "uninstall").returncode == 0
     assert not (tmp_project / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_installing_outside_a_git_repository_is_an_installation_failure(run_br, tmp_path: Path) -> None:
+    r = run_br("security", "hooks", "install", cwd=tmp_path)
+    assert r.returncode == 1  # the spec: 1 - installation failed
+    assert r.stderr.startswith("error: cannot install the pre-commit hook:") and "git init" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_foreign_hook_is_never_clobbered_without_force_and_is_restored(run_br, tmp_project: Path) -> None:

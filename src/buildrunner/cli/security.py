@@ -137,7 +137,8 @@ def precommit(project: ProjectOption = None) -> None:
     raise typer.Exit(3)
 
 
-def _show_status(status) -> None:  # type: ignore[no-untyped-def]
+def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
+    """The hook's state, with paths relative to the project (`.git/hooks/pre-commit`) where they lie inside it."""
     from buildrunner.cli.common import stdout
 
     out = stdout()
@@ -147,11 +148,11 @@ def _show_status(status) -> None:  # type: ignore[no-untyped-def]
         out.print("⚠️ A pre-commit hook not managed by BuildRunner is installed")
     else:
         out.print("❌ Pre-commit hook not installed (run: br security hooks install)")
-    out.print(f"Location: {status.path}")
+    out.print(f"Location: {proj.paths.relative(status.path)}")
     if status.permissions:
         out.print(f"Permissions: {status.permissions}")
     if status.backup:
-        out.print(f"Backup of the previous hook: {status.backup}")
+        out.print(f"Backup of the previous hook: {proj.paths.relative(status.backup)}")
 
 
 @hooks_app.command("install")
@@ -166,7 +167,8 @@ def hooks_install(
     from buildrunner.cli.common import project_for
     from buildrunner.security.hooks import HookManager
 
-    _show_status(HookManager(project_for(project)).install(force=force))
+    proj = project_for(project)
+    _show_status(HookManager(proj).install(force=force), proj)
 
 
 @hooks_app.command("status")
@@ -184,11 +186,12 @@ def hooks_status(
 
     if fmt not in {"text", "json"}:
         raise ConfigError(f"--format {fmt!r}", hint="use text or json")
-    status = HookManager(project_for(project)).status()
+    proj = project_for(project)
+    status = HookManager(proj).status()
     if fmt == "json":
         emit_json(status)
     else:
-        _show_status(status)
+        _show_status(status, proj)
 
 
 @hooks_app.command("uninstall")
@@ -200,4 +203,5 @@ def hooks_uninstall(project: ProjectOption = None) -> None:
     from buildrunner.cli.common import project_for
     from buildrunner.security.hooks import HookManager
 
-    _show_status(HookManager(project_for(project)).uninstall())
+    proj = project_for(project)
+    _show_status(HookManager(proj).uninstall(), proj)

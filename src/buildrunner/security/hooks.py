@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildrunner.errors import BuildRunnerError
+from buildrunner.errors import BuildRunnerError, NotFoundError
 from buildrunner.project import ensure_project
 from buildrunner.security.git import hooks_dir
 
@@ -74,8 +74,14 @@ class HookManager:
         return HookStatus("installed" if ours else "foreign", str(path), stat.filemode(mode), bool(mode & stat.S_IXUSR), backup_s)
 
     def install(self, force: bool = False) -> HookStatus:
-        """Write our hook; a foreign hook is kept as `pre-commit.br-backup` and only replaced with `force`."""
-        current = self.status()
+        """Write our hook; a foreign hook is kept as `pre-commit.br-backup` and only replaced with `force`.
+
+        Any failure is an installation failure (exit 1, as the spec says), a missing repository included.
+        """
+        try:
+            current = self.status()
+        except NotFoundError as exc:
+            raise BuildRunnerError(f"cannot install the pre-commit hook: {exc.message}", hint=exc.hint) from None
         path = Path(current.path)
         if current.state == "foreign":
             if not force:
