@@ -218,3 +218,15 @@ def test_staged_check_handles_odd_names_submodule_free_symlinks_and_big_blobs(tm
     report = check_staged(Project(tmp_project))
     assert [m.file_path for m in report.secrets] == ["we*ird [1] é.py"]
     assert [s.path for s in report.skipped] == ["big.txt"] and report.files_scanned == 302
+
+
+def test_a_named_file_that_cannot_be_read_is_an_error_not_a_clean_scan(run_br, tmp_project: Path) -> None:
+    (tmp_project / "dangling.py").symlink_to(tmp_project / "gone.py")
+    os.mkfifo(tmp_project / "pipe")
+    dangling = run_br("security", "scan", "--file", "dangling.py")
+    assert dangling.returncode == 6 and "dangling.py: a symbolic link to" in dangling.stderr and "No secrets" not in dangling.stdout
+    pipe = run_br("security", "scan", "--file", "pipe")
+    assert pipe.returncode == 2 and "pipe: not a regular file or folder" in pipe.stderr
+    assert len(pipe.stderr.strip().splitlines()) == 1
+    walked = run_br("security", "scan", "--directory", ".")  # inside a folder walk they are skipped with a note
+    assert walked.returncode == 0 and "skipped" in walked.stderr

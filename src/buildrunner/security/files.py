@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from buildrunner.errors import NotFoundError
+from buildrunner.errors import ConfigError, NotFoundError
 
 BINARY_SNIFF_BYTES = 8192
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -152,6 +152,20 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:BINARY_SNIFF_BYTES]
 
 
+def _named(raw: str | Path) -> Path:
+    """A path the user named: it must be a folder or a regular file (a scan that read nothing must not say "clean")."""
+    if not str(raw).strip():
+        raise ConfigError("an empty path was given to scan", hint="name a file or folder, or leave the option out to scan the project")
+    path = Path(raw)
+    if not path.exists():
+        if path.is_symlink():
+            raise NotFoundError(f"{raw}: a symbolic link to {os.readlink(path)}, which does not exist", hint="fix or remove the link")
+        raise NotFoundError(f"{raw}: no such file or folder", hint="check the path (relative to the current folder)")
+    if not path.is_dir() and not path.is_file():
+        raise ConfigError(f"{raw}: not a regular file or folder (a pipe, socket or device)", hint="name a file or folder to scan")
+    return path
+
+
 def collect(paths: Iterable[str | Path], root: Path, recursive: bool = True) -> tuple[list[FileEntry], list[SkippedFile]]:
     """The files to scan for `paths` (files as given, folders walked), and the ones skipped while walking.
 
@@ -161,9 +175,7 @@ def collect(paths: Iterable[str | Path], root: Path, recursive: bool = True) -> 
     files: list[FileEntry] = []
     skipped: list[SkippedFile] = []
     for raw in paths:
-        path = Path(raw)
-        if not path.exists() and not path.is_symlink():
-            raise NotFoundError(f"{raw}: no such file or folder", hint="check the path (relative to the current folder)")
+        path = _named(raw)
         if not path.is_dir():
             files.append(FileEntry(str(path), 0))
             continue
