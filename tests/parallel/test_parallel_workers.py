@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,11 @@ def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
     assert "| worker-1 | Completed a" in text and "b (failed, 1 attempt(s)): exit code 1" in text
     data = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
     assert (data["completed_tasks"], data["failed_tasks"], data["progress_percent"]) == (1, 1, 50.0)
+    # The spec's SessionStatus fields: start_time (a datetime) and elapsed_time_seconds (whole seconds, frozen once ended).
+    assert datetime.fromisoformat(data["start_time"]).timestamp() == pytest.approx(data["started_at"], abs=1e-3)
+    assert data["elapsed_time_seconds"] == int(data["finished_at"] - data["started_at"])
+    status = SessionManager(Project(fast_project)).get_session_status(sid)
+    assert status.start_time.tzinfo is not None and isinstance(status.elapsed_time_seconds, int)
     assert {t["task_id"]: t["status"] for t in data["tasks"]} == {"a": "completed", "b": "failed"}
     workers = json.loads(run_br("parallel", "workers", sid, "--format", "json").stdout)
     assert [(w["name"], w["tasks_completed"], w["state"]) for w in workers] == [("worker-1", 1, "stopped")]

@@ -61,7 +61,12 @@ def _print_status(status: "SessionStatus") -> None:
 def _emit_status(manager: "SessionManager", info: "SessionStatus") -> None:
     from buildrunner.cli.common import jsonable
 
-    emit_json({**jsonable(info), "progress_percent": info.progress_percent, "tasks": manager.list_tasks(info.session_id)})
+    emit_json(
+        {
+            **jsonable(info), "progress_percent": info.progress_percent, "start_time": info.start_time.isoformat(),
+            "elapsed_time_seconds": info.elapsed_time_seconds, "tasks": manager.list_tasks(info.session_id),
+        }
+    )
 
 
 def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 # Session states. `running` and `paused` are live; the rest are final.
@@ -109,6 +111,16 @@ class SessionStatus:
     @property
     def progress_percent(self) -> float:
         return 100.0 * self.completed_tasks / self.total_tasks if self.total_tasks else 0.0
+
+    @property
+    def start_time(self) -> datetime:
+        """When the session started (UTC), as the spec's data structure has it."""
+        return datetime.fromtimestamp(self.started_at or self.created_at, tz=timezone.utc)
+
+    @property
+    def elapsed_time_seconds(self) -> int:
+        """Seconds from the start to the end, or to now while it runs."""
+        return max(0, int((self.finished_at or time.time()) - (self.started_at or self.created_at)))
 
     @property
     def finished(self) -> bool:

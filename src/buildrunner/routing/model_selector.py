@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError, RoutingError
-from buildrunner.project import ensure_project
 from buildrunner.money import usd
+from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, tier_order
 
 if TYPE_CHECKING:
