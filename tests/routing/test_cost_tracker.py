@@ -90,6 +90,7 @@ def test_periods_are_calendar_periods(tracker: CostTracker) -> None:
 def test_empty_store_summary(tracker: CostTracker) -> None:
     summary = tracker.get_summary("week")
     assert (summary.total_cost, summary.request_count, summary.avg_cost_per_request, summary.by_model) == (0.0, 0, 0.0, {})
+    assert isinstance(summary.total_cost, float)  # the spec's type, also in JSON ("total_cost": 0.0)
 
 
 def test_claude_code_result_one_row_per_model(tracker: CostTracker, any_project: Project) -> None:

@@ -107,6 +107,12 @@ def test_export_bad_type_writes_nothing(filled: Project, run_br) -> None:
     assert run_br("telemetry", "export").returncode == 2
 
 
+def test_export_to_a_place_that_cannot_be_written_is_one_line(filled: Project, run_br, tmp_path: Path) -> None:
+    r = run_br("telemetry", "export", "/proc/metrics.csv")
+    assert r.returncode == 1 and r.stderr.startswith("error: /proc/metrics.csv: cannot write here")
+    assert "unexpected" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_prometheus_textfile_parses(filled: Project, run_br) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 

@@ -340,7 +340,7 @@ class CostTracker:
         limit = self.budget_limit(period) if period in BUDGET_PERIODS else None
         return CostSummary(
             period=period,
-            total_cost=round(total, 6),
+            total_cost=float(round(total, 6)),
             request_count=count,
             by_model={k: round(v, 6) for k, v in sorted(by_model.items(), key=lambda kv: _tier_order(kv[0]))},
             by_day={k: round(v, 6) for k, v in sorted(by_day.items())},

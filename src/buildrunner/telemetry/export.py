@@ -72,13 +72,19 @@ def atomic_write(path: Path, chunks: Iterator[str]) -> None:
         raise TelemetryError(f"{path.parent}: cannot create the folder ({exc.strerror})", hint="choose a writable location") from None
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder", hint="give a file name, e.g. metrics.csv")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise TelemetryError(f"{path}: cannot write here ({exc.strerror})", hint="choose a writable location") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             for chunk in chunks:
                 handle.write(chunk)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise TelemetryError(f"{path}: writing failed ({exc.strerror}); nothing was written", hint="check free space and permissions") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
