@@ -230,3 +230,18 @@ def test_a_named_file_that_cannot_be_read_is_an_error_not_a_clean_scan(run_br, t
     assert len(pipe.stderr.strip().splitlines()) == 1
     walked = run_br("security", "scan", "--directory", ".")  # inside a folder walk they are skipped with a note
     assert walked.returncode == 0 and "skipped" in walked.stderr
+
+
+def test_findings_raise_the_specs_security_error_exit_3(run_br, tmp_project: Path) -> None:
+    from buildrunner.errors import SecurityError
+    from buildrunner.project import Project
+    from buildrunner.security.checks import scan_paths
+
+    (tmp_project / "leak.py").write_text(samples()["stripe_key"] + "\n")
+    report = scan_paths(Project(tmp_project), [tmp_project / "leak.py"])
+    with pytest.raises(SecurityError) as caught:
+        report.raise_for_findings()
+    assert caught.value.exit_code == 3 and str(caught.value).startswith("1 secret found")
+    r = run_br("security", "scan", "--file", "leak.py", "--format", "json")
+    assert r.returncode == 3 and json.loads(r.stdout)  # stdout stays one JSON document
+    assert r.stderr.strip().splitlines()[-1].startswith("error: 1 secret found (remove them, or allowlist")

@@ -50,8 +50,7 @@ def _emit(report: "SecurityReport", fmt: str) -> None:
         from buildrunner.cli.security_text import render as render_text
 
         render_text(report, stdout(), stderr())
-    if not report.clean:
-        raise typer.Exit(3)
+    report.raise_for_findings()
 
 
 def _run(work, label: str):  # type: ignore[no-untyped-def]
@@ -133,8 +132,8 @@ def precommit(project: ProjectOption = None) -> None:
     if not proj.config.security.enforce_hooks:
         stderr().print("warning: security.enforce_hooks is false, so this commit is not blocked")
         return
-    stderr().print("Commit blocked by BuildRunner: remove the findings above, allowlist false positives, or bypass once with `git commit --no-verify`.")
-    raise typer.Exit(3)
+    stderr().print("Bypass once (not advised) with `git commit --no-verify`.")
+    report.raise_for_findings("Commit blocked by BuildRunner: ")
 
 
 def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]

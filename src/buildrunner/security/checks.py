@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from buildrunner.errors import SecurityError
 from buildrunner.security.files import SkippedFile, is_binary
 from buildrunner.security.git import changed_files, staged_blobs
 from buildrunner.security.scanner import ScanReport, SecretMatch, SecretScanner
@@ -37,6 +38,17 @@ class SecurityReport:
     @property
     def clean(self) -> bool:
         return not self.secrets and not self.sql_injection
+
+    def raise_for_findings(self, prefix: str = "") -> None:
+        """SecurityError (exit 3) when anything was found, e.g. `2 secrets and 1 SQL injection risk found`."""
+        if self.clean:
+            return
+        counts = [(len(self.secrets), "secret", "secrets"), (len(self.sql_injection), "SQL injection risk", "SQL injection risks")]
+        found = " and ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+        raise SecurityError(
+            f"{prefix}{found} found",
+            hint="remove them, or allowlist a false positive with `# br:allow` or in .buildrunner/security/whitelist.txt",
+        )
 
     def add(self, report: ScanReport, kind: str) -> None:
         if kind == "secrets":
