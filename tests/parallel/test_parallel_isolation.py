@@ -50,3 +50,16 @@ def test_worktree_tasks_work_on_their_own_branches(fast_project: Path, run_br: A
 def test_added_lines_reads_only_additions() -> None:
     diff = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n+more\n--- a/gone\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
     assert added_lines(diff) == {"x": "new\nmore\n"}
+
+
+def test_many_worktree_tasks_at_once_each_get_their_branch(fast_project: Path, run_br: Any) -> None:
+    """Workers starting together add worktrees at the same moment; git's shared worktree files must not be raced."""
+    (fast_project / ".gitignore").write_text(".buildrunner/\n")
+    git(fast_project, "add", "-A")
+    git(fast_project, "commit", "-qm", "base")
+    tasks = [{"id": f"t{i}", "command": f"echo {i} > out.txt", "isolation": "worktree"} for i in range(12)]
+    plan = write_plan(fast_project, {"tasks": tasks})
+    result = run_br("parallel", "start", "many", "--config", str(plan), "--workers", "4", "--wait")
+    assert result.returncode == 0, result.stdout + result.stderr
+    sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    assert [git(fast_project, "show", f"br/{sid}/t{i}:out.txt") for i in range(12)] == [f"{i}\n" for i in range(12)]

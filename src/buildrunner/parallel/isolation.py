@@ -7,8 +7,11 @@ task that introduces one fails with the finding.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +29,24 @@ def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
         detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise ParallelError(f"git {' '.join(args[:3])}: {detail[-1] if detail else f'exit {proc.returncode}'}", hint="isolation: worktree needs a git repository with at least one commit")
     return proc
+
+
+@contextmanager
+def _admin_lock(project: "Project") -> Iterator[None]:
+    """One worker at a time adds, prunes or removes worktrees.
+
+    git keeps them in shared files under `.git/worktrees`, and does not lock them: a prune while
+    another worker's `worktree add` is half done deletes its entry ("failed to read commondir").
+    The kernel drops the lock if its holder dies.
+    """
+    folder = project.paths.state_dir / "worktrees"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def added_lines(diff: str) -> dict[str, str]:
@@ -57,13 +78,14 @@ class Worktree:
         root = project.paths.root
         base = _git(root, "rev-parse", "HEAD").stdout.strip()
         path = project.paths.state_dir / "worktrees" / task.session_id / task.task_id
-        if path.exists():
-            _git(root, "worktree", "remove", "--force", str(path), check=False)
-            shutil.rmtree(path, ignore_errors=True)
-        _git(root, "worktree", "prune")
         branch = f"br/{task.session_id}/{task.task_id}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _git(root, "worktree", "add", "--force", "-B", branch, str(path), base)
+        with _admin_lock(project):
+            if path.exists():
+                _git(root, "worktree", "remove", "--force", str(path), check=False)
+                shutil.rmtree(path, ignore_errors=True)
+            _git(root, "worktree", "prune")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _git(root, "worktree", "add", "--force", "-B", branch, str(path), base)
         return cls(project, task, path, branch, base)
 
     def finish(self, succeeded: bool) -> str | None:
@@ -79,7 +101,8 @@ class Worktree:
                     )
                 finding = self._scan_diff()
         finally:
-            _git(self.project.paths.root, "worktree", "remove", "--force", str(self.path), check=False)
+            with _admin_lock(self.project):
+                _git(self.project.paths.root, "worktree", "remove", "--force", str(self.path), check=False)
         return finding
 
     def _scan_diff(self) -> str | None:
