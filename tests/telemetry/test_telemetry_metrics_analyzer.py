@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 
 import pytest
 from telemetry_helpers import add_cost, add_worker, finished
@@ -38,6 +39,26 @@ def test_success_rate_counts_a_retried_then_completed_task_once(collector: Event
     assert (m.finished_tasks, m.succeeded_tasks, m.failed_tasks) == (4, 2, 2)
     assert m.success_rate == pytest.approx(50.0)
     assert m.error_count == 4  # every failed attempt is an error
+
+
+def test_a_failed_attempt_waiting_for_its_retry_is_not_a_finished_failure(collector: EventCollector, any_project: Project) -> None:
+    """A lost or failed attempt that will be retried must not drag the success rate (or raise an alert) meanwhile."""
+    now = time.time()
+
+    def retry(task: str, age_s: float) -> dict:
+        return {"type": "task_retry", "session_id": "s", "task_id": task, "attempt": 2, "timestamp": now - age_s}
+
+    collector.collect_batch(
+        [
+            finished("s", "waiting", False, age_s=30), retry("waiting", 29),  # failed, retry due: not finished yet
+            finished("s", "gave-up", False, age_s=50), retry("gave-up", 50), finished("s", "gave-up", False, age_s=40),
+        ]
+    )
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert (m.finished_tasks, m.succeeded_tasks, m.failed_tasks) == (1, 0, 1)  # only gave-up, whose last attempt failed
+    collector.collect_batch([finished("s", "waiting", True, age_s=10)])
+    m = MetricsAnalyzer(any_project).analyze(24)
+    assert (m.finished_tasks, m.succeeded_tasks) == (2, 1) and m.success_rate == pytest.approx(50.0)
 
 
 def test_percentiles_are_exact_nearest_rank(collector: EventCollector, any_project: Project) -> None:

@@ -2,26 +2,33 @@
 -- (it has no statistics to choose it by itself); PostgreSQL reads it as a comment.
 -- Every window is `ts >= :since AND ts < :until` (UTC epoch seconds).
 -- A finished task is keyed by (session_id, task_id): any task_completed makes it a success
--- (a retried-then-completed task counts once); task_failed without task_completed a failure.
+-- (a retried-then-completed task counts once); a task_failed without task_completed is a
+-- failure unless a task_retry came with or after it (the task is waiting for its next attempt).
 
 -- name: task_outcomes
 SELECT COUNT(*) AS finished, COALESCE(SUM(ok), 0) AS succeeded
 FROM (
-    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok
+    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok,
+           MAX(CASE WHEN type = 'task_failed' THEN ts END) AS failed_at,
+           MAX(CASE WHEN type = 'task_retry' THEN ts END) AS retry_at
     FROM events /*index:events_outcome*/
-    WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+    WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until
     GROUP BY session_id, task_id
 ) AS outcomes
+WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
 
 -- name: finished_tasks
--- Only how many tasks finished (for throughput): the same groups without the outcome, half the work.
+-- Only how many tasks finished (for throughput): the same groups and rule, without counting successes.
 SELECT COUNT(*) AS n
 FROM (
-    SELECT 1 AS one
+    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok,
+           MAX(CASE WHEN type = 'task_failed' THEN ts END) AS failed_at,
+           MAX(CASE WHEN type = 'task_retry' THEN ts END) AS retry_at
     FROM events /*index:events_outcome*/
-    WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
+    WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until
     GROUP BY session_id, task_id
 ) AS finished
+WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
 
 -- name: event_count
 SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until
