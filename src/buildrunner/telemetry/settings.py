@@ -26,7 +26,10 @@ class OtlpSettings(Section):
 
 class TelemetrySettings(Section):
     enabled: bool = True
-    storage_dir: str = ".buildrunner/telemetry"
+    storage_dir: str = Field(
+        ".buildrunner/telemetry",
+        description="Accepted for the spec's config format; events live in the store (.buildrunner/buildrunner.db or BR_DATABASE_URL).",
+    )
     export_dir: str | None = None
     retention_days: int = Field(90, ge=0, description="Events older than this are pruned; 0 keeps them forever.")
     thresholds: TelemetryThresholds = Field(default_factory=TelemetryThresholds)
