@@ -112,3 +112,20 @@ def test_the_session_pauses_itself_and_alerts_when_the_daily_budget_is_spent(
     assert (alert["current_value"], alert["threshold"]) == (pytest.approx(1.2), 1.0)
     project.close()
 
+
+
+def test_a_budget_too_small_for_the_trusted_tier_pauses_rather_than_downgrading(
+    fast_project: Path, fake_claude: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit cost limit may push a task to a cheaper tier; the leftover budget must not: the session waits for budget."""
+    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "0.10")  # haiku (about $0.07) would fit, the trusted opus ($0.34) does not
+    hard = (
+        "Redesign the distributed transaction coordinator across the billing, ledger and payments services "
+        "with a zero-downtime migration, concurrency fixes and a security review"
+    )
+    plan = write_plan(fast_project, {"tasks": [{"id": "hard", "prompt": hard}]})
+    result = run_br("parallel", "start", "tight", "--config", str(plan), "--workers", "1", "--wait")
+    assert result.returncode == 1 and "budget" in result.stderr
+    status = SessionManager(Project(fast_project)).get_session_status(_sid(result.stdout))
+    assert status.status == "paused" and status.pending_tasks == 1
+    assert not fake_claude.exists()  # the agent never ran on a tier below the task

@@ -170,3 +170,25 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
 def test_no_plan_is_a_config_error(fast_project: Path) -> None:
     with pytest.raises(ConfigError, match="no plan"):
         SessionManager(Project(fast_project)).create_session("x", 3)
+
+
+def test_stopping_a_session_ends_a_task_waiting_for_its_retry_as_failed(pproject: Project) -> None:
+    """Telemetry must not keep such a task 'unfinished' forever: its failed attempt was its last."""
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+    manager = SessionManager(pproject)
+    session = manager.create_session("stop", plan=plan({"id": "flaky", "command": "false", "retries": 2}, {"id": "ok", "command": "true"}))
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    first = coordinator.get_next_task(worker)
+    assert first is not None and first.task_id == "flaky"
+    assert coordinator.fail_task(worker, "flaky", first.attempt, "exit code 1") == "retry"
+    second = coordinator.get_next_task(worker)
+    assert second is not None and coordinator.complete_task(worker, second.task_id, second.attempt)
+    before = MetricsAnalyzer(pproject).analyze(1)
+    assert (before.finished_tasks, before.succeeded_tasks) == (1, 1)  # flaky waits for its retry
+    manager.stop_session(session.session_id)
+    after = MetricsAnalyzer(pproject).analyze(1)
+    assert (after.finished_tasks, after.succeeded_tasks, after.failed_tasks) == (2, 1, 1)
+    stopped = pproject.store.fetchone("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'flaky'", (session.session_id,))
+    assert stopped is not None and stopped["status"] == "cancelled"

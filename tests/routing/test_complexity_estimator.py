@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from buildrunner.errors import ConfigError
 from buildrunner.project import Project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, minutes_for
-from buildrunner.routing.levels import LEVELS, level_for
 from buildrunner.routing.cost_tracker import CostTracker
+from buildrunner.routing.levels import LEVELS, level_for
 
 HARD = (
     "Add support for composite foreign key relations across multiple database backends.\n\n"

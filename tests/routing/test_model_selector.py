@@ -96,3 +96,25 @@ def test_cost_optimisation_off_prefers_the_default_tier(write_config, tmp_projec
     choice = ModelSelector(Project(tmp_project)).select_model(TASK, complexity_score=10)
     assert choice.name == "sonnet"
     assert "cost optimisation is off" in choice.reasoning[0]
+
+
+def test_cost_optimisation_off_falls_back_to_the_nearest_tier_below_the_default(write_config, tmp_project) -> None:
+    write_config({"routing": {"cost_optimization": False, "default_model": "opus"}})
+    project = Project(tmp_project)
+    everything = ModelSelector(project).select_model(TASK, complexity_score=10)
+    assert everything.name == "opus"
+    opus = next(a["estimated_cost"] for a in everything.alternatives if a["name"] == "opus")
+    choice = ModelSelector(project).select_model(TASK, complexity_score=10, cost_limit=opus * 0.99)
+    assert choice.name == "sonnet"  # next to the default, not the cheapest
+    assert "default tier opus skipped: over the limits" in choice.reasoning
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    assert ComplexityEstimator(project).estimate(TASK).recommended_model == "opus"  # estimate follows the same config
+
+
+def test_capable_says_whether_the_pick_is_trusted_with_the_task(selector: ModelSelector, run_br) -> None:
+    assert selector.select_model(TASK, complexity_score=65).capable
+    assert not selector.select_model(TASK, complexity_score=65, cost_limit=0.10).capable
+    assert not selector.select_model(TASK, complexity_score=95, model="haiku").capable
+    out = run_br("routing", "select", "Redesign the billing, ledger and payments services with a zero-downtime migration", "--cost-limit", "0.08")
+    assert out.returncode == 0 and "⚠️ Below the tier trusted with complexity" in out.stdout

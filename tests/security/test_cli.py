@@ -245,3 +245,26 @@ def test_findings_raise_the_specs_security_error_exit_3(run_br, tmp_project: Pat
     r = run_br("security", "scan", "--file", "leak.py", "--format", "json")
     assert r.returncode == 3 and json.loads(r.stdout)  # stdout stays one JSON document
     assert r.stderr.strip().splitlines()[-1].startswith("error: 1 secret found (remove them, or allowlist")
+
+
+def test_advice_names_the_configured_whitelist_file(run_br, tmp_project: Path) -> None:
+    write_config(tmp_project, whitelist_file="security/allow.txt")
+    (tmp_project / "leak.py").write_text(samples()["stripe_key"] + "\n")
+    r = run_br("security", "scan", "--file", "leak.py")
+    assert r.returncode == 3
+    assert "fingerprint (--format json) to security/allow.txt" in r.stdout
+    assert "in security/allow.txt)" in r.stderr and ".buildrunner/security/whitelist.txt" not in r.stdout + r.stderr
+
+
+def test_an_empty_file_argument_is_refused_not_a_scan_of_everything(run_br, tmp_project: Path) -> None:
+    r = run_br("security", "scan", "--file", "")
+    assert r.returncode == 2 and "an empty path was given to scan" in r.stderr and "Scanning" not in r.stdout
+
+
+def test_status_of_a_symlinked_hook_shows_the_hook_path(run_br, tmp_project: Path) -> None:
+    run_br("security", "hooks", "install")
+    hooks = tmp_project / ".git" / "hooks"
+    (tmp_project / "scripts").mkdir()
+    (hooks / "pre-commit").rename(tmp_project / "scripts" / "hook")
+    (hooks / "pre-commit").symlink_to(Path("..", "..", "scripts", "hook"))
+    assert "Location: .git/hooks/pre-commit" in run_br("security", "hooks", "status").stdout

@@ -13,7 +13,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
         "br security scan --directory src --format sarif > findings.sarif",
     ),
     "routing": (
-        "buildrunner.cli.routing", "Estimate task complexity, pick the cheapest capable model, track costs against budgets.",
+        "buildrunner.cli.routing", "Estimate task complexity, pick the cheapest capable model within limits, track costs against budgets.",
         'br routing select "Refactor database queries" --cost-limit 0.05',
     ),
     "telemetry": ("buildrunner.cli.telemetry", "Task events, success rate, latency, cost, alerts and exports.", "br telemetry summary --hours 168"),

@@ -138,7 +138,7 @@ def select(
     ai: AiOption = None,
     project: ProjectOption = None,
 ) -> None:
-    """Select the cheapest capable model for a task within cost and time limits (exit 1 when none fits).
+    """Select the cheapest capable model within cost and time limits, else the most capable within them (exit 1 when none fits).
 
     Example: br routing select "Refactor database queries" --cost-limit 0.05
     """
@@ -195,6 +195,8 @@ def _print_selection(s: "ModelSelection") -> None:
         out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint ({usd(s.estimated_cost)} > {usd(s.cost_limit)})")
     if s.time_limit is not None:
         out.print("✅ Meets time constraint" if s.meets_time_limit else f"❌ Exceeds time constraint ({s.estimated_time_minutes} > {s.time_limit:g} min)")
+    if not s.capable:
+        out.print(f"⚠️ Below the tier trusted with complexity {s.complexity.complexity_score}")
     for line in s.reasoning:
         out.print(f"- {escape(line)}")
 

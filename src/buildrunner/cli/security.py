@@ -89,7 +89,7 @@ def check(
 
 @app.command()
 def scan(
-    file: Annotated[Optional[List[Path]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
+    file: Annotated[Optional[List[str]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
     directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False)] = None,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Scan subfolders.")] = True,
     secrets: SecretsOption = None,
@@ -108,7 +108,7 @@ def scan(
 
     want_secrets, want_sql = _kinds(secrets, sql)
     proj = project_for(project)
-    paths: list[Path] = [*(file or []), *(directory or [])] or [proj.paths.root]
+    paths: list[str | Path] = [*(file or []), *(directory or [])] or [proj.paths.root]
     target = ", ".join(str(p) for p in paths)
     report = _run(lambda: scan_paths(proj, paths, recursive=recursive, secrets=want_secrets, sql=want_sql, target=target), "Scanning…")
     _emit(report, fmt)
@@ -136,6 +136,14 @@ def precommit(project: ProjectOption = None) -> None:
     report.raise_for_findings("Commit blocked by BuildRunner: ")
 
 
+def _shown(proj, path: str) -> str:  # type: ignore[no-untyped-def]
+    """`path` as the user knows it: relative to the project when inside it, a symlinked hook not followed."""
+    try:
+        return Path(path).absolute().relative_to(proj.paths.root).as_posix()
+    except ValueError:
+        return path
+
+
 def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
     """The hook's state, with paths relative to the project (`.git/hooks/pre-commit`) where they lie inside it."""
     from buildrunner.cli.common import stdout
@@ -147,11 +155,11 @@ def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
         out.print("⚠️ A pre-commit hook not managed by BuildRunner is installed")
     else:
         out.print("❌ Pre-commit hook not installed (run: br security hooks install)")
-    out.print(f"Location: {proj.paths.relative(status.path)}")
+    out.print(f"Location: {_shown(proj, status.path)}")
     if status.permissions:
         out.print(f"Permissions: {status.permissions}")
     if status.backup:
-        out.print(f"Backup of the previous hook: {proj.paths.relative(status.backup)}")
+        out.print(f"Backup of the previous hook: {_shown(proj, status.backup)}")
 
 
 @hooks_app.command("install")

@@ -14,7 +14,7 @@ SECRET_ADVICE = (
     "Move secrets to .env file (add to .gitignore)",
     "Use environment variables",
     "Never commit API keys to git",
-    "Not a secret? Add `br:allow` to the line, or its fingerprint (--format json) to .buildrunner/security/whitelist.txt",
+    "Not a secret? Add `br:allow` to the line, or its fingerprint (--format json) to {whitelist}",
 )
 MAX_SKIPPED_SHOWN = 10
 
@@ -52,7 +52,7 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
             say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
         say("\n💡 Recommendation:")
         for advice in SECRET_ADVICE:
-            say(f"  • {advice}")
+            say(f"  • {advice.format(whitelist=report.whitelist_file or 'the whitelist file')}")
     if report.sql_injection:
         for indent, f in section("❌ SQL INJECTION RISKS:", report.sql_injection):
             say(f"{indent}Line {f.line_number}: [{f.severity}] {f.description}")

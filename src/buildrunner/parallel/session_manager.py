@@ -320,6 +320,11 @@ class SessionManager:
             current = self._session_row(session_id)["status"]
             if current not in FINAL_SESSION_STATES:
                 self._transition(session_id, current, "stopped", "stopped by user" + (" (forced)" if force else ""), "session_stopped", grace)
+                # A task waiting for a retry ends on its failed attempt: telemetry counts it as failed, not as still running.
+                self.coordinator(session_id).emit(*(
+                    {"type": "task_failed", "task_id": row["task_id"], "attempt": int(row["attempts"]), "error": "session stopped before its retry"}
+                    for row in self.store.fetchall(self._q("retries_waiting"), {"session_id": session_id})
+                ))
                 self.store.execute(self._q("cancel_waiting_tasks"), {"session_id": session_id, "error": "session stopped", "now": now()})
         return self.get_session_status(session_id)
 

@@ -199,7 +199,7 @@ class Worker:
     def _select_model(self, task: Task) -> Any:
         from buildrunner.routing.model_selector import ModelSelector
 
-        limits = [limit for limit in (task.cost_limit, self._session()["cost_limit"], self._budget_left()) if limit is not None]
+        limits = [limit for limit in (task.cost_limit, self._session()["cost_limit"]) if limit is not None]
         selection = ModelSelector(self.project).select_model(
             task.description or task.prompt or task.task_id, cost_limit=min(limits) if limits else None, model=task.model
         )
@@ -228,6 +228,11 @@ class Worker:
                 selection = self._select_model(task)
             except RoutingError as exc:
                 return self._record(task, ExecutionResult("failed", None, 0.0, f"routing: {exc}"), None), None
+            if left is not None and selection.estimated_cost > left:
+                # The budget is not a reason to run the task on a tier it is not trusted with: wait for more budget.
+                self.coordinator.release_task(self.worker_id, task.task_id, task.attempt)
+                self._pause_for_budget()
+                return "released", None
         worktree = None
         if task.isolation == "worktree":
             from buildrunner.parallel.isolation import Worktree

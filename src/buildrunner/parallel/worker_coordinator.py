@@ -85,6 +85,8 @@ class WorkerCoordinator:
         self._write_events(list(events))
 
     def _write_events(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
         if self._collector is None:
             from buildrunner.telemetry.event_collector import EventCollector
 

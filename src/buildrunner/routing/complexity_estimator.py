@@ -349,11 +349,12 @@ def tokens_for(score: float) -> tuple[int, int]:
 
 
 def tier_order(tiers: Sequence[str], routing: "RoutingSettings | None") -> list[str]:
-    """The order to try tiers in: cheapest first; with cost optimisation off, the default tier and those above it first."""
+    """The order to try tiers in: cheapest first; with cost optimisation off, the default tier, those above it,
+    then those below it from the most capable down."""
     if routing is None or routing.cost_optimization or routing.default_model not in tiers:
         return list(tiers)
     start = list(tiers).index(routing.default_model)
-    return [*tiers[start:], *tiers[:start]]
+    return [*tiers[start:], *reversed(tiers[:start])]
 
 
 def recommend(score: int, models: Mapping[str, "ModelInfo"], routing: "RoutingSettings | None" = None) -> "ModelInfo":

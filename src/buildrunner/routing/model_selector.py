@@ -35,6 +35,7 @@ class ModelSelection:
     time_limit: float | None = None
     forced: bool = False
     alternatives: list[dict[str, object]] = field(default_factory=list)
+    capable: bool = True  # False: the tier is below the one trusted with the task (forced, or the only one within the limits)
 
 
 def _check_limit(name: str, value: float | None) -> float | None:
@@ -86,7 +87,7 @@ class ModelSelector:
             reasons = [f"{forced.tier} forced by --model"]
             if not chosen.capable:
                 reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
-            return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives)
+            return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
 
         routing = self._project.config.routing
         capable = [o for o in options if o.capable] or options[-1:]
@@ -94,30 +95,40 @@ class ModelSelector:
         if fitting:
             order = tier_order(list(models), routing)
             pick = min(fitting, key=lambda o: order.index(o.model.tier))
-            if pick is not fitting[0]:  # the default tier was preferred over a cheaper capable one
-                reasons = [f"cost optimisation is off: default tier {routing.default_model} (or the next capable one) is used"]
+            if not routing.cost_optimization and pick.model.tier != fitting[0].model.tier:
+                reasons = [f"cost optimisation is off: default tier {routing.default_model} (or the nearest capable one) is used"]
             else:
                 reasons = [f"complexity {score} ({complexity.complexity_level}): {pick.model.tier} is the cheapest tier trusted with it"]
+            default = next((o for o in options if o.model.tier == routing.default_model), None)
+            if not routing.cost_optimization and default is not None and default is not pick and default.capable and default not in fitting:
+                reasons.append(f"default tier {default.model.tier} skipped: over the limits")
             skipped = [o.model.tier for o in capable if o not in fitting and capable.index(o) < capable.index(pick)]
             if skipped:
                 reasons.append(f"{', '.join(skipped)} skipped: over the limits")
         else:
             within = [o for o in options if o.meets_cost and o.meets_time]
             if not within:
-                message, hint = _no_fit(options, cost_limit, time_limit)
+                message, hint = _no_fit(options, capable[0], cost_limit, time_limit)
                 raise RoutingError(message, hint=hint)
-            pick = within[-1]
-            trusted = capable[0]
+            pick, trusted = within[-1], capable[0]
             reasons = [
                 f"warning: complexity {score} ({complexity.complexity_level}) is above what {pick.model.tier} is trusted with "
                 f"({pick.model.max_complexity}); {trusted.model.tier} would be ({usd(trusted.cost)}, {trusted.minutes} min) "
                 "but misses the limits, so the most capable tier within them is used"
             ]
+        return pick.selection(
+            complexity, cost_limit, time_limit, [*reasons, *self._limit_reasons(pick, cost_limit, time_limit)],
+            alternatives=alternatives, capable=pick.capable,
+        )
+
+    @staticmethod
+    def _limit_reasons(pick: "_Option", cost_limit: float | None, time_limit: float | None) -> list[str]:
+        reasons = []
         if cost_limit is not None:
             reasons.append(f"estimated {usd(pick.cost)} within the {usd(cost_limit)} cost limit")
         if time_limit is not None:
             reasons.append(f"estimated {pick.minutes} min within the {time_limit:g} min time limit")
-        return pick.selection(complexity, cost_limit, time_limit, reasons, alternatives=alternatives)
+        return reasons
 
     @staticmethod
     def _option(model: "ModelInfo", complexity: ComplexityResult, cost_limit: float | None, time_limit: float | None) -> "_Option":
@@ -162,6 +173,7 @@ class _Option:
         *,
         forced: bool = False,
         alternatives: list[dict[str, object]],
+        capable: bool = True,
     ) -> ModelSelection:
         return ModelSelection(
             name=self.model.tier,
@@ -176,10 +188,11 @@ class _Option:
             time_limit=time_limit,
             forced=forced,
             alternatives=alternatives,
+            capable=capable,
         )
 
 
-def _no_fit(options: list[_Option], cost_limit: float | None, time_limit: float | None) -> tuple[str, str]:
+def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None) -> tuple[str, str]:
     """(message, hint) naming the limit that cannot be met and the closest option.
 
     Only called when some option misses a limit, so the limit it misses is set.
@@ -188,11 +201,11 @@ def _no_fit(options: list[_Option], cost_limit: float | None, time_limit: float 
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: o.cost)
         message = f"no model fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
-        hint = f"raise --cost-limit to at least {closest.cost:.4g} or force a tier with --model"
+        hint = f"raise --cost-limit to at least {closest.cost:.4g} ({trusted.cost:.4g} for {trusted.model.tier}, trusted with the task) or force a tier with --model"
     elif not any(o.meets_time for o in options):
         closest = min(options, key=lambda o: o.minutes)
         message = f"no model fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
-        hint = f"raise --time-limit to at least {closest.minutes} or split the task"
+        hint = f"raise --time-limit to at least {closest.minutes} ({trusted.minutes} for {trusted.model.tier}, trusted with the task) or split the task"
     else:
         closest = min(options, key=lambda o: (o.cost, o.minutes))
         message = (

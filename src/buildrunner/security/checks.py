@@ -34,6 +34,7 @@ class SecurityReport:
     seconds: float = 0.0
     checked_secrets: bool = True
     checked_sql: bool = True
+    whitelist_file: str = ""  # where false positives are allowlisted (`security.whitelist_file`), for advice
 
     @property
     def clean(self) -> bool:
@@ -47,7 +48,7 @@ class SecurityReport:
         found = " and ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
         raise SecurityError(
             f"{prefix}{found} found",
-            hint="remove them, or allowlist a false positive with `# br:allow` or in .buildrunner/security/whitelist.txt",
+            hint=f"remove them, or allowlist a false positive with `# br:allow` or in {self.whitelist_file or 'the whitelist file'}",
         )
 
     def add(self, report: ScanReport, kind: str) -> None:
@@ -65,7 +66,10 @@ def scan_paths(project: "Project", paths: Iterable[str | Path], *, recursive: bo
     """Scan files and folders for secrets and/or SQL injection."""
     paths = list(paths)
     started = time.perf_counter()
-    report = SecurityReport(target or ", ".join(str(p) for p in paths), checked_secrets=secrets, checked_sql=sql)
+    report = SecurityReport(
+        target or ", ".join(str(p) for p in paths), checked_secrets=secrets, checked_sql=sql,
+        whitelist_file=project.config.security.whitelist_file,
+    )
     if secrets:
         report.add(SecretScanner(project).scan(paths, recursive=recursive), "secrets")
     if sql:
@@ -85,7 +89,7 @@ def check_staged(project: "Project", *, secrets: bool = True, sql: bool = True) 
     from buildrunner.security.git import repo_root
 
     started = time.perf_counter()
-    report = SecurityReport("staged changes", checked_secrets=secrets, checked_sql=sql)
+    report = SecurityReport("staged changes", checked_secrets=secrets, checked_sql=sql, whitelist_file=project.config.security.whitelist_file)
     scanner, detector = SecretScanner(project), SQLInjectionDetector(project)
     max_bytes = scanner.engine.max_bytes
     top = repo_root(project.paths.root)

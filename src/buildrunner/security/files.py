@@ -7,6 +7,7 @@ instead of failing the scan.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -159,7 +160,11 @@ def _named(raw: str | Path) -> Path:
     path = Path(raw)
     if not path.exists():
         if path.is_symlink():
-            raise NotFoundError(f"{raw}: a symbolic link to {os.readlink(path)}, which does not exist", hint="fix or remove the link")
+            try:
+                os.stat(path)
+            except OSError as exc:
+                reason = "a symbolic link loop" if exc.errno == errno.ELOOP else f"a symbolic link to {os.readlink(path)}, which does not exist"
+                raise NotFoundError(f"{raw}: {reason}", hint="fix or remove the link") from None
         raise NotFoundError(f"{raw}: no such file or folder", hint="check the path (relative to the current folder)")
     if not path.is_dir() and not path.is_file():
         raise ConfigError(f"{raw}: not a regular file or folder (a pipe, socket or device)", hint="name a file or folder to scan")

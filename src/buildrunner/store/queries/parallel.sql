@@ -105,6 +105,9 @@ SELECT task_id FROM tasks WHERE session_id = :session_id AND status = 'completed
 UPDATE tasks SET status = :status, error = :error, finished_at = :finished_at
 WHERE session_id = :session_id AND task_id = :task_id AND status = :from_status
 
+-- name: retries_waiting
+SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND status = 'pending' AND attempts > 0
+
 -- name: cancel_waiting_tasks
 UPDATE tasks SET status = 'cancelled', error = :error, finished_at = :now
 WHERE session_id = :session_id AND status IN ('pending', 'blocked')
