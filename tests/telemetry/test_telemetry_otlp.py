@@ -87,3 +87,23 @@ def test_endpoint_and_headers_from_config(tmp_project) -> None:
     assert result.endpoint == rx.url and result.spans == 2
     assert rx.received.headers[0]["authorization"] == "Bearer t0ken"
     assert attributes(rx.received.traces[0].resource_spans[0].resource.attributes)["service.name"] == "ci-runner"
+
+
+def test_a_stored_sessions_result_is_its_own_state(any_project: Project) -> None:
+    """A session still retrying is not reported as failed: running has no result yet, then its end state."""
+    from buildrunner.parallel.plan import validate_plan
+    from buildrunner.parallel.session_manager import SessionManager
+
+    manager = SessionManager(any_project)
+    sid = manager.create_session("otlp", plan=validate_plan({"tasks": [{"id": "a", "command": "true"}]}, "p")).session_id
+    EventCollector(any_project).collect_batch([finished(sid, "a", False, 1000, age_s=20, attempt=1)])
+
+    def session_result() -> str | None:
+        with OtlpReceiver() as rx:
+            OtlpExporter(any_project, endpoint=rx.url).export(24)
+        [session] = [s for s in spans_of(rx) if s.name == "session otlp"]
+        return attributes(session.attributes).get("cicd.pipeline.result")
+
+    assert session_result() is None  # running: its failed attempt may still be retried
+    manager.stop_session(sid)
+    assert session_result() == "cancellation"

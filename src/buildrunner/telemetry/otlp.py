@@ -39,6 +39,19 @@ def _ns(ts: float) -> int:
     return int(ts * 1e9)
 
 
+# A stored session's end state as OpenTelemetry's cicd.pipeline.result; a running or paused one has none yet.
+_SESSION_RESULTS = {"completed": "success", "failed": "failure", "stopped": "cancellation"}
+
+
+def _pipeline_result(attempts: list[dict[str, Any]]) -> str | None:
+    """The session's own state when it is stored here; else (events from elsewhere) failure if a task never completed."""
+    status = attempts[0]["session_status"]
+    if status is not None:
+        return _SESSION_RESULTS.get(status)
+    completed = {a["task_id"] for a in attempts if a["type"] == "task_completed"}
+    return "failure" if any(a["type"] == "task_failed" and a["task_id"] not in completed for a in attempts) else "success"
+
+
 def _import_sdk() -> dict[str, Any]:
     """The SDK classes by name (imported here: the `[otel]` extra is optional)."""
     try:
@@ -122,7 +135,7 @@ class OtlpExporter:
         provider.add_span_processor(sdk["SimpleSpanProcessor"](memory))
         tracer = provider.get_tracer(SCOPE)
         rows = self.project.store.fetchall(
-            "SELECT e.*, s.name AS session_name FROM events e LEFT JOIN sessions s ON s.id = e.session_id "
+            "SELECT e.*, s.name AS session_name, s.status AS session_status FROM events e LEFT JOIN sessions s ON s.id = e.session_id "
             "WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id",
             (since, until),
         )
@@ -133,15 +146,14 @@ class OtlpExporter:
         for session_id, attempts in by_session.items():
             starts = [a["ts"] - (a["duration_ms"] or 0) / 1000 for a in attempts]
             name = attempts[0]["session_name"] or session_id or "standalone"
-            completed = {a["task_id"] for a in attempts if a["type"] == "task_completed"}
-            failed = any(a["type"] == "task_failed" and a["task_id"] not in completed for a in attempts)
+            result = _pipeline_result(attempts)
             parent = tracer.start_span(
                 f"session {name}",
                 start_time=_ns(min(starts)),
                 attributes={
                     "cicd.pipeline.name": name,
                     **({"cicd.pipeline.run.id": session_id} if session_id else {}),
-                    "cicd.pipeline.result": "failure" if failed else "success",
+                    **({"cicd.pipeline.result": result} if result else {}),
                 },
             )
             context = sdk["set_span_in_context"](parent)
