@@ -320,7 +320,7 @@ class MetricsAnalyzer:
             avg_latency_ms=float(latency["avg_ms"]) if n else None,
             max_latency_ms=float(latency["max_ms"]) if n else None,
             latency_histogram=histogram,
-            tasks_per_hour=int(self.rows("finished_tasks", params)[0]["n"] or 0) / hours,
+            tasks_per_hour=int(self.rows("task_outcomes", params)[0]["finished"] or 0) / hours,
             events_per_hour=events / hours,
             hourly_attempts=hourly,
             workers=int(usage["workers"] or 0),

@@ -17,19 +17,6 @@ FROM (
 ) AS outcomes
 WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
 
--- name: finished_tasks
--- Only how many tasks finished (for throughput): the same groups and rule, without counting successes.
-SELECT COUNT(*) AS n
-FROM (
-    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok,
-           MAX(CASE WHEN type = 'task_failed' THEN ts END) AS failed_at,
-           MAX(CASE WHEN type = 'task_retry' THEN ts END) AS retry_at
-    FROM events /*index:events_outcome*/
-    WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until
-    GROUP BY session_id, task_id
-) AS finished
-WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
-
 -- name: event_count
 SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until
 
