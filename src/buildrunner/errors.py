@@ -81,6 +81,10 @@ class StoreError(BuildRunnerError):
     """The database could not be opened, migrated or written."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (a lost connection, a lock held too long): worth retrying."""
+
+
 __all__ = [
     "APIError",
     "BuildRunnerError",
@@ -92,5 +96,6 @@ __all__ = [
     "RoutingError",
     "SecurityError",
     "StoreError",
+    "StoreUnavailable",
     "TelemetryError",
 ]

@@ -12,6 +12,19 @@ DATABASE_FILE_NAME = "buildrunner.db"
 LOGS_DIR_NAME = "logs"
 
 
+def make_private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents private to their owner (0700): state, logs and worktrees hold
+    commands, environment values and task output. Returns `path`."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """The first folder upward holding `.buildrunner/` or `.git`; else `start` itself.
 

@@ -16,6 +16,7 @@ from buildrunner.paths import ProjectPaths
 if TYPE_CHECKING:
     from buildrunner.config import Config, LoadedConfig
     from buildrunner.store import Store
+    from buildrunner.telemetry.event_collector import EventCollector
 
 
 class Project:
@@ -57,6 +58,13 @@ class Project:
 
         self.loaded  # a bad config is reported before the database is touched
         return open_store(self.paths)
+
+    @cached_property
+    def events(self) -> "EventCollector":
+        """The project's one event collector (its listeners see every event the project's code emits)."""
+        from buildrunner.telemetry.event_collector import EventCollector
+
+        return EventCollector(self)
 
     def close(self) -> None:
         if self._owns_store and "store" in self.__dict__:

@@ -10,6 +10,7 @@ import pytest
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.plan import validate_plan
+from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import Project
@@ -22,7 +23,7 @@ def plan(*tasks: dict[str, object], **defaults: object):  # type: ignore[no-unty
 
 def test_concurrent_claims_never_hand_out_a_task_twice(pproject: Project) -> None:
     manager = SessionManager(pproject)
-    session = manager.create_session("race", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(60))))
+    session = manager.create_session("race", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(60))), start_workers=False)
     claimed: list[str] = []
     refused: list[str] = []
     lock = threading.Lock()
@@ -60,14 +61,14 @@ def _url(project: Project) -> str:
 
 def test_a_lost_workers_late_result_cannot_complete_the_requeued_task(pproject: Project) -> None:
     manager = SessionManager(pproject)
-    session = manager.create_session("lost", plan=plan({"id": "only", "command": "true"}))
+    session = manager.create_session("lost", plan=plan({"id": "only", "command": "true"}), start_workers=False)
     coordinator = WorkerCoordinator(session.session_id, pproject)
     slow = coordinator.register_worker("slow")
     task = coordinator.get_next_task(slow)
     assert task is not None and task.attempt == 1
     # The slow worker falls silent beyond the heartbeat timeout and is declared lost.
     pproject.store.execute("UPDATE workers SET last_heartbeat = last_heartbeat - 100 WHERE id = ?", (slow,))
-    assert coordinator.reap_lost_workers() == [slow]
+    assert reap(coordinator) == [slow]
     assert coordinator.get_next_task(slow) is None  # a lost worker claims nothing more
     fresh = coordinator.register_worker("fresh")
     again = coordinator.get_next_task(fresh)
@@ -92,7 +93,7 @@ def test_failures_retry_with_backoff_then_fail_and_skip_dependents(pproject: Pro
             {"id": "child", "command": "true", "depends_on": ["flaky"]},
             {"id": "grandchild", "command": "true", "depends_on": ["child"]},
             {"id": "free", "command": "true"},
-        ),
+        ),start_workers=False
     )
     coordinator = WorkerCoordinator(session.session_id, pproject)
     worker = coordinator.register_worker()
@@ -112,13 +113,13 @@ def test_failures_retry_with_backoff_then_fail_and_skip_dependents(pproject: Pro
     assert status.status == "failed"
     tasks = {t.task_id: t for t in manager.list_tasks(session.session_id)}
     assert tasks["child"].status == "skipped" and tasks["child"].error == "dependency 'flaky' failed"
-    assert tasks["grandchild"].status == "skipped" and "child" in (tasks["grandchild"].error or "")
+    assert tasks["grandchild"].status == "skipped" and tasks["grandchild"].error == "dependency 'flaky' failed (upstream)"
     assert tasks["free"].status == "completed"
 
 
 def test_dependencies_wait_for_completion(pproject: Project) -> None:
     manager = SessionManager(pproject)
-    session = manager.create_session("deps", plan=plan({"id": "b", "command": "true", "depends_on": ["a"]}, {"id": "a", "command": "true"}))
+    session = manager.create_session("deps", plan=plan({"id": "b", "command": "true", "depends_on": ["a"]}, {"id": "a", "command": "true"}), start_workers=False)
     coordinator = WorkerCoordinator(session.session_id, pproject)
     worker = coordinator.register_worker()
     first = coordinator.get_next_task(worker)
@@ -131,7 +132,7 @@ def test_dependencies_wait_for_completion(pproject: Project) -> None:
 
 def test_pause_stops_claims_resume_allows_them_stop_cancels(pproject: Project) -> None:
     manager = SessionManager(pproject)
-    session = manager.create_session("ctl", plan=plan({"id": "a", "command": "true"}, {"id": "b", "command": "true"}))
+    session = manager.create_session("ctl", plan=plan({"id": "a", "command": "true"}, {"id": "b", "command": "true"}), start_workers=False)
     coordinator = WorkerCoordinator(session.session_id, pproject)
     worker = coordinator.register_worker()
     manager.pause_session(session.session_id)
@@ -151,8 +152,8 @@ def test_pause_stops_claims_resume_allows_them_stop_cancels(pproject: Project) -
 
 def test_list_resolve_and_cleanup(pproject: Project) -> None:
     manager = SessionManager(pproject)
-    done = manager.create_session("old", plan=plan({"id": "a", "command": "true"}))
-    live = manager.create_session("live", plan=plan({"id": "a", "command": "true"}))
+    done = manager.create_session("old", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    live = manager.create_session("live", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     manager.stop_session(done.session_id)
     assert manager.resolve(done.session_id[:12]) == done.session_id or len(done.session_id) > 12
     assert manager.resolve(None) == live.session_id
@@ -177,7 +178,7 @@ def test_stopping_a_session_ends_a_task_waiting_for_its_retry_as_failed(pproject
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
     manager = SessionManager(pproject)
-    session = manager.create_session("stop", plan=plan({"id": "flaky", "command": "false", "retries": 2}, {"id": "ok", "command": "true"}))
+    session = manager.create_session("stop", plan=plan({"id": "flaky", "command": "false", "retries": 2}, {"id": "ok", "command": "true"}), start_workers=False)
     coordinator = WorkerCoordinator(session.session_id, pproject)
     worker = coordinator.register_worker()
     first = coordinator.get_next_task(worker)

@@ -18,7 +18,7 @@ from buildrunner.project import Project
 def _session(project: Project) -> tuple[SessionManager, str]:
     manager = SessionManager(project)
     plan = validate_plan({"tasks": [{"id": "build", "command": "true"}, {"id": "test", "command": "false"}, {"id": "ship", "command": "true", "depends_on": ["test"]}]}, "p")
-    sid = manager.create_session("Dash", plan=plan).session_id
+    sid = manager.create_session("Dash", plan=plan, start_workers=False).session_id
     coordinator = WorkerCoordinator(sid, project)
     worker = coordinator.register_worker()
     first = coordinator.get_next_task(worker)
@@ -48,7 +48,7 @@ def test_keys_pause_resume_stop_and_quit(fast_project: Path) -> None:
     project = Project(fast_project)
     manager = SessionManager(project)
     plan = validate_plan({"tasks": [{"id": "a", "command": "sleep 30"}]}, "p")  # still running when `s` stops it
-    sid = manager.create_session("Keys", plan=plan).session_id
+    sid = manager.create_session("Keys", plan=plan, start_workers=False).session_id
     board = Dashboard(manager, sid, Console(file=io.StringIO()))
     assert board.handle_key("p") and manager.get_session_status(sid).status == "paused"
     assert board.handle_key("P") and manager.get_session_status(sid).status == "running"

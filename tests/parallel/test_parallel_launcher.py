@@ -59,7 +59,7 @@ def test_workers_are_fresh_interpreters_unless_forking_is_asked_for_and_safe(fas
     other = Project(fast_project)
     if hold_connection:
         assert other.store.scalar("SELECT COUNT(*) FROM sessions") == 0  # this connection stays open throughout
-    session = manager.create_session("spawn", config=plan, num_workers=2)
+    session = manager.create_session("spawn", config=plan, num_workers=2, start_workers=False)
     pids = manager.start_workers(session.session_id, 2, fork=fork)
     for pid in pids:
         assert psutil.Process(pid).cmdline()[1:] == ["-m", "buildrunner", "parallel", "worker", session.session_id]

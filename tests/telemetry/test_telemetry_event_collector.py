@@ -193,13 +193,18 @@ def test_normalised_errors_ignore_numbers_and_are_stable(template: str, numbers:
     assert normalise_error(message) == normalise_error(other)
 
 
-def test_retention_applies_on_a_collectors_first_write(tmp_project) -> None:
+def test_retention_is_applied_explicitly_at_most_once_a_day_never_as_a_side_effect_of_a_write(tmp_project) -> None:
     config = Config.model_validate({"telemetry": {"retention_days": 7}})
     with Project(tmp_project, config=config) as project:
-        EventCollector(project).collect_batch([{"type": "x", "timestamp": time.time() - 30 * 86400}])
-        assert count(project) == 1  # written by this collector after its retention pass
-        EventCollector(project).collect_event({"type": "y"})
-        assert [e["type"] for e in EventCollector(project).get_events(hours=24 * 60)] == ["y"]
+        collector = EventCollector(project)
+        collector.collect_batch([{"type": "x", "timestamp": time.time() - 30 * 86400}])
+        collector.collect_event({"type": "y"})
+        assert count(project) == 2  # writing prunes nothing
+        assert collector.prune_if_due() == 1  # the scheduled pass (a worker runs it when it starts)
+        assert [e["type"] for e in collector.get_events(hours=24 * 60)] == ["y"]
+        collector.collect_batch([{"type": "x", "timestamp": time.time() - 30 * 86400}])
+        assert EventCollector(project).prune_if_due() == 0  # it ran less than a day ago, for anyone sharing the store
+        assert collector.prune() == 1  # an explicit prune (`br telemetry prune`, `br parallel cleanup`) always runs
 
 
 def test_secrets_are_masked_before_storage(any_project: Project) -> None:

@@ -95,7 +95,7 @@ def test_a_stored_sessions_result_is_its_own_state(any_project: Project) -> None
     from buildrunner.parallel.session_manager import SessionManager
 
     manager = SessionManager(any_project)
-    sid = manager.create_session("otlp", plan=validate_plan({"tasks": [{"id": "a", "command": "true"}]}, "p")).session_id
+    sid = manager.create_session("otlp", plan=validate_plan({"tasks": [{"id": "a", "command": "true"}]}, "p"), start_workers=False).session_id
     EventCollector(any_project).collect_batch([finished(sid, "a", False, 1000, age_s=20, attempt=1)])
 
     def session_result() -> str | None:

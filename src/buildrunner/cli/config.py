@@ -25,12 +25,12 @@ def init(
     Example: br init
     """
     from buildrunner.config import default_config_dict
-    from buildrunner.paths import ProjectPaths
+    from buildrunner.paths import ProjectPaths, make_private_dir
 
     paths = ProjectPaths.discover(project) if project else ProjectPaths.discover()
     config_file = paths.state_dir / "config.json"
     err = stderr()
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(paths.state_dir)
     if config_file.exists() and not force:
         err.print(f"{paths.relative(config_file)} already exists (use --force to rewrite it with the defaults)")
     else:

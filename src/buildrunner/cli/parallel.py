@@ -104,7 +104,7 @@ def start(
     Example: br parallel start demo --config examples/demo/plan.yaml --workers 3 --wait
     """
     manager = _manager(project)
-    session = manager.create_session(name, tasks, workers, config=config)
+    session = manager.create_session(name, tasks, workers, config=config, start_workers=False)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
     if output_format == "json":
         if not (wait or watch):  # with --wait the one JSON document is the final status

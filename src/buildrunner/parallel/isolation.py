@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from buildrunner.errors import ParallelError
 from buildrunner.parallel.models import Task
+from buildrunner.paths import make_private_dir
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -40,7 +41,7 @@ def _admin_lock(project: "Project") -> Iterator[None]:
     The kernel drops the lock if its holder dies.
     """
     folder = project.paths.state_dir / "worktrees"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
     with open(folder / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -19,9 +19,14 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import setproctitle
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import BuildRunnerError, ExitCode
+from buildrunner.parallel.worker import Worker
+from buildrunner.paths import make_private_dir
+from buildrunner.project import Project
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -30,7 +35,7 @@ if TYPE_CHECKING:
 def launch_workers(project: "Project", session_id: str, count: int, *, fork: bool = False) -> list[int]:
     """Start `count` detached workers of `session_id`; returns their pids. `fork`: see the module docstring."""
     log = project.paths.logs_dir / session_id / "workers.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(log.parent)
     if fork and sys.platform.startswith("linux"):  # elsewhere system libraries may not survive a fork
         project.close()
         from buildrunner.store import open_stores
@@ -41,7 +46,8 @@ def launch_workers(project: "Project", session_id: str, count: int, *, fork: boo
 
 
 def _spawn(root: Path, session_id: str, log: Path) -> int:
-    with open(log, "ab") as out:
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "buildrunner", "parallel", "worker", session_id],
             cwd=root,
@@ -50,6 +56,8 @@ def _spawn(root: Path, session_id: str, log: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    finally:
+        os.close(out)
     return proc.pid
 
 
@@ -77,8 +85,6 @@ def _fork(project: "Project", session_id: str, log: Path) -> int:
 def _child(project: "Project", session_id: str, log: Path) -> int:
     """Become what a spawned worker is: its own session, named like one, in the project, writing to the log."""
     os.setsid()
-    import setproctitle
-
     setproctitle.setproctitle(f"br parallel worker {session_id}")  # in `ps`, as a spawned worker is
     os.chdir(project.paths.root)
     _redirect(log)
@@ -89,7 +95,7 @@ def _child(project: "Project", session_id: str, log: Path) -> int:
 def _redirect(log: Path) -> None:
     """stdin from /dev/null, stdout and stderr to the log: the caller's terminal or pipes are not held open."""
     null = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
@@ -114,9 +120,6 @@ def _close_inherited() -> None:
 
 def _work(parent: "Project", session_id: str) -> int:
     """What `br parallel worker SESSION_ID` does, in the forked child; returns the exit code."""
-    from buildrunner.parallel.worker import Worker
-    from buildrunner.project import Project
-
     try:
         project = Project(parent.paths.root, config=parent.config)
         try:

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-# Session states. `running` and `paused` are live; the rest are final.
-LIVE_SESSION_STATES = ("running", "paused")
-FINAL_SESSION_STATES = ("completed", "failed", "stopped")
-# Task states: `blocked` waits for dependencies, `pending` is claimable (after `not_before`).
-UNFINISHED_TASK_STATES = ("blocked", "pending", "running")
+from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState
+
 # The `status_reason` of a session that paused itself because the cost budget is used up starts with this.
 BUDGET_REASON = "budget:"
+
+
+NO_ISOLATION = "none"
 
 
 @dataclass
@@ -41,15 +41,17 @@ class Task:
     command: str | None
     prompt: str | None
     model: str | None
-    timeout: float | None
+    timeout: float
     max_retries: int
     env: dict[str, str]
     cwd: str | None
-    isolation: str | None
+    isolation: str  # none | worktree
     cost_limit: float | None
+    agent_command: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Task":
+        """A task row as stored: its defaults were resolved when the session was created."""
         return cls(
             session_id=row["session_id"],
             task_id=row["task_id"],
@@ -59,12 +61,13 @@ class Task:
             command=row["command"],
             prompt=row["prompt"],
             model=row["model"],
-            timeout=row["timeout"],
+            timeout=float(row["timeout"]),
             max_retries=int(row["max_retries"]),
             env=json.loads(row["env"] or "{}"),
             cwd=row["cwd"],
-            isolation=row["isolation"],
+            isolation=row["isolation"] or NO_ISOLATION,
             cost_limit=row.get("cost_limit"),
+            agent_command=row.get("agent_command"),
         )
 
 
@@ -107,6 +110,12 @@ class SessionStatus:
     eta_seconds: float | None
     recent_activity: list[Activity] = field(default_factory=list)
     failures: list[TaskFailure] = field(default_factory=list)
+    workers_ran: int = 0
+
+    @property
+    def stalled(self) -> bool:
+        """Running with tasks left and no live worker: nothing moves until someone runs `resume`."""
+        return self.status == SessionState.RUNNING and self.active_workers == 0 and (self.pending_tasks + self.running_tasks) > 0
 
     @property
     def progress_percent(self) -> float:
@@ -147,6 +156,7 @@ class SessionSummary:
     num_workers: int
     live_workers: int
     created_at: float
+    workers_ran: int = 0
 
 
 @dataclass

@@ -1,19 +1,23 @@
-"""Sessions: create one from a plan, launch its workers, report, pause, resume, stop, clean up."""
+"""Sessions: create one from a plan, launch its workers, report, pause, resume, stop, clean up.
+
+Reading and reporting live here; every change of state is made by `WorkerCoordinator`.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
+import shlex
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError
+from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
+from buildrunner.parallel.executor import task_path
+from buildrunner.parallel.launcher import launch_workers
 from buildrunner.parallel.models import (
     BUDGET_REASON,
-    FINAL_SESSION_STATES,
     Activity,
     Session,
     SessionStatus,
@@ -23,6 +27,8 @@ from buildrunner.parallel.models import (
     WorkerHealth,
 )
 from buildrunner.parallel.plan import Plan, find_plan, load_plan
+from buildrunner.parallel.reaper import reap
+from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
 from buildrunner.store import now
@@ -40,8 +46,6 @@ _ACTIONS = {"running": "Started", "completed": "Completed", "failed": "Failed", 
 
 def agent_program(template: str, where: str = "parallel.agent_command") -> str:
     """The program an agent command template runs (its first word); `where` names the template's origin in errors."""
-    import shlex
-
     try:
         words = shlex.split(template)
     except ValueError as exc:
@@ -90,8 +94,14 @@ class SessionManager:
         plan: Plan | None = None,
         config: Path | None = None,
         cost_limit: float | None = None,
+        start_workers: bool = True,
     ) -> Session:
-        """Validate the plan (first `total_tasks` of it) and store the session and its tasks, ready to claim."""
+        """Validate the plan (its first `total_tasks` tasks), store the session and start its workers on this machine.
+
+        The plan is `plan`, else the file `config`, else the project's `.buildrunner/plan.yaml`
+        (or `.yml`, `.json`, `.toml`). With `start_workers=False` nothing runs until workers
+        join (`start_workers`, or `br parallel worker SESSION_ID` on any machine).
+        """
         if not name.strip():
             raise ConfigError("session name is empty", hint='give a name, e.g. br parallel start "Sprint 42"')
         if not self.settings.enabled:
@@ -102,53 +112,15 @@ class SessionManager:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
         if plan.has_prompts:
             self._check_agent(plan)
-        session_id = f"session-{secrets.token_hex(4)}"
-        ts = now()
-        limit = cost_limit if cost_limit is not None else plan.cost_limit
-        rows: list[dict[str, Any]] = []
-        for position, task in enumerate(plan.tasks):
-            rows.append(
-                {
-                    "session_id": session_id,
-                    "task_id": task.id,
-                    "position": position,
-                    "description": task.description or (task.command or task.prompt or "")[:200],
-                    "kind": task.kind,
-                    "command": task.command,
-                    "prompt": task.prompt,
-                    "model": task.model,
-                    "depends_on": json.dumps(task.depends_on),
-                    "timeout": task.timeout or plan.timeout or self.settings.task_timeout,
-                    "max_retries": task.retries if task.retries is not None else (plan.retries if plan.retries is not None else self.settings.retries),
-                    "env": json.dumps(task.env),
-                    "cwd": task.cwd,
-                    "isolation": task.isolation if task.isolation != "none" else None,
-                    "status": "blocked" if task.depends_on else "pending",
-                    "cost_limit": task.cost_limit,
-                }
-            )
-        plan_json = json.dumps(
-            {
-                "source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries,
-                "cost_limit": limit, "agent_command": plan.agent_command,
-            }
+        session = WorkerCoordinator.create_session(
+            self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit
         )
-        with self.store.transaction():
-            self.store.execute(
-                self._q("insert_session"),
-                {
-                    "id": session_id, "name": name, "plan": plan_json, "project_root": str(self.project.paths.root),
-                    "total_tasks": len(rows), "num_workers": workers, "cost_limit": limit, "now": ts,
-                },
-            )
-            self.store.executemany(self._q("insert_task"), rows)
-            self.coordinator(session_id).emit({"type": "session_started", "description": name, "tasks": len(rows), "workers": workers})
-        return Session(session_id, name, "running", len(rows), workers, ts, limit)
+        if start_workers:
+            session.worker_pids = self.start_workers(session.session_id, workers)
+        return session
 
     def _check_agent(self, plan: Plan) -> None:
         """The agent program must exist before any task starts, not fail once per prompt task."""
-        from buildrunner.parallel.executor import task_path
-
         if plan.agent_command is not None:
             where = f"{plan.source}: agent_command"
             hint = "install it or fix the plan's agent_command line; without that line parallel.agent_command is used"
@@ -164,8 +136,6 @@ class SessionManager:
 
         `fork` is for the `br` command only: see `parallel.launcher`.
         """
-        from buildrunner.parallel.launcher import launch_workers
-
         return launch_workers(self.project, session_id, count, fork=fork)
 
     # -- read ------------------------------------------------------------------------------------
@@ -201,18 +171,15 @@ class SessionManager:
 
         cost = float(self.store.scalar(self._q("session_cost"), {"session_id": session_id}) or 0.0)
         workers = self.coordinator(session_id).list_workers()
-        recent = [
-            Activity(r["finished_at"] or r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS.get(r["status"], r["status"]), r["error"])
-            for r in self.store.fetchall(self._q("recent_attempts"), {"session_id": session_id, "limit": activity})
-        ]
+        recent = [_activity(r) for r in self.store.fetchall(self._q("recent_attempts"), {"session_id": session_id, "limit": activity})]
         failures = [
             TaskFailure(r["task_id"], r["status"], r["error"], int(r["attempts"]))
             for r in self.store.fetchall(self._q("recent_failures"), {"session_id": session_id, "limit": 10})
         ]
-        completed = count("completed")
-        remaining = count("pending") + count("blocked") + count("running")
+        completed = count(TaskState.COMPLETED)
+        remaining = count(TaskState.PENDING) + count(TaskState.BLOCKED) + count(TaskState.RUNNING)
         eta = None
-        if completed and remaining and row["started_at"] and row["status"] == "running":
+        if completed and remaining and row["started_at"] and row["status"] == SessionState.RUNNING:
             eta = (now() - row["started_at"]) / completed * remaining
         return SessionStatus(
             session_id=session_id,
@@ -220,11 +187,11 @@ class SessionManager:
             status=row["status"],
             total_tasks=int(row["total_tasks"]),
             completed_tasks=completed,
-            failed_tasks=count("failed"),
-            running_tasks=count("running"),
-            pending_tasks=count("pending") + count("blocked"),
-            skipped_tasks=count("skipped"),
-            cancelled_tasks=count("cancelled"),
+            failed_tasks=count(TaskState.FAILED),
+            running_tasks=count(TaskState.RUNNING),
+            pending_tasks=count(TaskState.PENDING) + count(TaskState.BLOCKED),
+            skipped_tasks=count(TaskState.SKIPPED),
+            cancelled_tasks=count(TaskState.CANCELLED),
             active_workers=sum(1 for w in workers if w.healthy),
             num_workers=int(row["num_workers"]),
             cost=cost,
@@ -235,11 +202,15 @@ class SessionManager:
             eta_seconds=eta,
             recent_activity=recent,
             failures=failures,
+            workers_ran=len(workers),
         )
 
     def list_sessions(self, status: str | None = None) -> list[SessionSummary]:
         return [
-            SessionSummary(r["id"], r["name"], r["status"], int(r["total_tasks"]), int(r["completed_tasks"]), int(r["num_workers"]), int(r["live_workers"]), r["created_at"])
+            SessionSummary(
+                r["id"], r["name"], r["status"], int(r["total_tasks"]), int(r["completed_tasks"]), int(r["num_workers"]), int(r["live_workers"]),
+                r["created_at"], int(r["workers_ran"]),
+            )
             for r in self.store.fetchall(self._q("list_sessions"))
             if status is None or r["status"] == status
         ]
@@ -267,110 +238,118 @@ class SessionManager:
 
     # -- control ---------------------------------------------------------------------------------
 
-    def _transition(self, session_id: str, from_status: str, to_status: str, reason: str | None, event: str, stop_grace: float | None = None) -> bool:
-        with self.store.transaction():
-            changed = self.store.execute(
-                self._q("set_session_status"),
-                {"session_id": session_id, "status": to_status, "reason": reason, "now": now(), "from_status": from_status, "stop_grace": stop_grace},
-            )
-            if changed:
-                self.coordinator(session_id).emit({"type": event, "error": reason if event == "session_paused" and reason else None, "description": reason or to_status})
-        return bool(changed)
-
     def pause_session(self, session_id: str, reason: str | None = None) -> SessionStatus:
         """No new claims; running tasks finish."""
         row = self._session_row(session_id)
-        if row["status"] != "paused" and not self._transition(session_id, "running", "paused", reason, "session_paused"):
+        if row["status"] != SessionState.PAUSED and not self.coordinator(session_id).pause(reason):
             raise ParallelError(f"session {session_id} is {row['status']}; only a running session can be paused")
         return self.get_session_status(session_id)
-
-    def pause_for_budget(self, session_id: str, spent: float, limit: float | None) -> bool:
-        """The cost budget is used up: pause instead of spending on, and raise the critical cost alert. False if already paused."""
-        from buildrunner.telemetry.alerts import AlertManager
-
-        note = f"{BUDGET_REASON} ${spent:.2f} spent of the ${limit:.2f} daily limit" if limit is not None else f"{BUDGET_REASON} a cost limit is reached"
-        if not self._transition(session_id, "running", "paused", note, "session_paused"):
-            return False
-        AlertManager(self.project).check()
-        return True
 
     def resume_session(self, session_id: str, restart_workers: bool = True) -> tuple[SessionStatus, list[int]]:
         """Let workers claim again; start workers when none is alive (after a crash or reboot). Returns the new pids."""
         row = self._session_row(session_id)
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
-        if row["status"] == "paused":
-            self._transition(session_id, "paused", "running", None, "session_resumed")
+        coordinator = self.coordinator(session_id)
+        coordinator.resume()
         pids: list[int] = []
         if restart_workers:
-            coordinator = self.coordinator(session_id)
-            coordinator.reap_lost_workers()
-            if not coordinator.has_live_worker():  # the new workers requeue the dead ones' tasks once those miss a heartbeat
+            reap(coordinator)
+            if not coordinator.has_live_worker():
                 pids = self.start_workers(session_id, int(row["num_workers"]))
         return self.get_session_status(session_id), pids
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
         """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force)."""
-        row = self._session_row(session_id)
-        if row["status"] in FINAL_SESSION_STATES:
-            return self.get_session_status(session_id)
-        self.coordinator(session_id).reap_lost_workers()
-        grace = 0.0 if force else self.settings.kill_grace
-        with self.store.transaction():
-            current = self._session_row(session_id)["status"]
-            if current not in FINAL_SESSION_STATES:
-                self._transition(session_id, current, "stopped", "stopped by user" + (" (forced)" if force else ""), "session_stopped", grace)
-                # A task waiting for a retry ends on its failed attempt: telemetry counts it as failed, not as still running.
-                self.coordinator(session_id).emit(*(
-                    {"type": "task_failed", "task_id": row["task_id"], "attempt": int(row["attempts"]), "error": "session stopped before its retry"}
-                    for row in self.store.fetchall(self._q("retries_waiting"), {"session_id": session_id})
-                ))
-                self.store.execute(self._q("cancel_waiting_tasks"), {"session_id": session_id, "error": "session stopped", "now": now()})
+        coordinator = self.coordinator(session_id)
+        self._session_row(session_id)
+        coordinator.stop(force=force)
+        reap(coordinator)
         return self.get_session_status(session_id)
 
-    def wait(self, session_id: str, poll: float | None = None, timeout: float | None = None) -> SessionStatus:
+    def wait(
+        self,
+        session_id: str,
+        poll: float | None = None,
+        timeout: float | None = None,
+        on_change: Callable[[list[Activity]], None] | None = None,
+    ) -> SessionStatus:
         """Block until the session ends (or pauses itself for budget); reap lost workers meanwhile.
 
         Each poll reads one row; the fuller check (lost workers, is anyone alive) runs once a second,
-        so waiting costs the workers next to no CPU.
+        so waiting costs the workers next to no CPU. `on_change` gets the attempts that started
+        or ended since the last check (for progress lines). A session left with no live worker
+        ends the wait with a `ParallelError` saying to resume it (and is noted in telemetry);
+        a store out of reach is retried for `parallel.store_outage_window` seconds.
         """
         poll = poll or min(self.settings.poll_interval, WAIT_POLL_S)
         deadline = None if timeout is None else time.monotonic() + timeout
         coordinator = self.coordinator(session_id)
         idle_since: float | None = None
         next_check = 0.0
+        seen = 0.0
+        outage: float | None = None
         while True:
-            row = self._session_row(session_id)
-            budget_pause = row["status"] == "paused" and (row["status_reason"] or "").startswith(BUDGET_REASON)
-            if row["status"] in FINAL_SESSION_STATES or budget_pause:
-                return self.get_session_status(session_id, activity=0)
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + WAIT_CHECK_S
-                coordinator.reap_lost_workers()
-                status = self.get_session_status(session_id, activity=0)
-                if status.active_workers == 0 and status.status == "running":
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since > max(5.0, 3 * poll):
-                        raise ParallelError(
-                            f"session {session_id}: no worker is alive and {status.pending_tasks + status.running_tasks} task(s) remain",
-                            hint=f"run `br parallel resume {session_id}` to start workers again",
-                        )
-                else:
-                    idle_since = None
+            try:
+                row = self._session_row(session_id)
+                if on_change is not None:
+                    seen = self._report_changes(session_id, seen, on_change)
+                if row["status"] in FINAL_SESSION_STATES or self._budget_paused(row):
+                    return self._settled_status(session_id)
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + WAIT_CHECK_S
+                    reap(coordinator)
+                    status = self.get_session_status(session_id, activity=0)
+                    if status.stalled:
+                        idle_since = idle_since or time.monotonic()
+                        if time.monotonic() - idle_since > max(5.0, 3 * poll):
+                            coordinator.note_stalled()
+                            raise ParallelError(
+                                f"session {session_id}: no worker is alive and {status.pending_tasks + status.running_tasks} task(s) remain",
+                                hint=f"run `br parallel resume {session_id}` to start workers again",
+                            )
+                    else:
+                        idle_since = None
+                outage = None
+            except StoreUnavailable:
+                outage = outage or time.monotonic()
+                if time.monotonic() - outage > self.settings.store_outage_window:
+                    raise
             if deadline is not None and time.monotonic() > deadline:
                 return self.get_session_status(session_id, activity=0)
             time.sleep(poll)
 
+    def _budget_paused(self, row: dict[str, Any]) -> bool:
+        return row["status"] == SessionState.PAUSED and (row["status_reason"] or "").startswith(BUDGET_REASON)
+
+    def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None]) -> float:
+        rows = self.store.fetchall(self._q("attempt_changes"), {"session_id": session_id, "since": since})
+        if rows:
+            on_change([_activity(r) for r in rows])
+            since = max(max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows)
+        return since
+
+    def _settled_status(self, session_id: str) -> SessionStatus:
+        """The final status once this machine's workers have noticed the end and left (a second at most)."""
+        settle_by = time.monotonic() + WAIT_CHECK_S
+        while time.monotonic() < settle_by and self.coordinator(session_id).has_live_worker():
+            time.sleep(WAIT_POLL_S)
+        return self.get_session_status(session_id, activity=0)
+
     def cleanup(self, days: int = 7, all_sessions: bool = False) -> list[str]:
-        """Delete finished sessions older than `days` (or all finished ones), with their logs."""
+        """Delete finished sessions older than `days` (or all finished ones), with their logs; prune old events."""
         if days < 0:
             raise ConfigError(f"--days {days}: must be 0 or more", hint="pass --days 7, for example")
         rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * 86400})
         removed = []
         for row in rows:
-            with self.store.transaction():
-                self.store.execute(self._q("delete_session"), {"session_id": row["id"]})
+            self.coordinator(row["id"]).delete()
             shutil.rmtree(self.project.paths.logs_dir / row["id"], ignore_errors=True)
             shutil.rmtree(self.project.paths.state_dir / "worktrees" / row["id"], ignore_errors=True)
             removed.append(str(row["id"]))
+        self.project.events.prune()
         return removed
+
+
+def _activity(row: dict[str, Any]) -> Activity:
+    return Activity(row["finished_at"] or row["started_at"], row["worker"] or "-", row["task_id"], _ACTIONS.get(row["status"], row["status"]), row["error"])

@@ -1,27 +1,44 @@
 """The worker loop (`br parallel worker SESSION_ID`): claim, run, record, repeat.
 
-State changes all go through `WorkerCoordinator`; this module only loops. A
-watcher thread with its own database connection heartbeats, records the
-process's CPU time and peak memory, reaps lost workers, and notices a stop.
+State changes all go through `WorkerCoordinator`; this module only loops. The worker is one
+thread: while an attempt runs (in its supervisor, `parallel.supervisor`) it heartbeats, renews
+the supervisor's lease, watches for a stop or for being declared lost, and reaps other
+workers. When the store is out of reach it keeps the attempt running and retries with
+backoff for `parallel.store_outage_window` seconds; an attempt's result waits meanwhile (its
+supervisor has also recorded it on disk). A task that cannot be started fails alone.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from buildrunner.errors import BuildRunnerError, RoutingError
-from buildrunner.parallel.executor import ExecutionResult, Executor, StopRequest
-from buildrunner.parallel.models import FINAL_SESSION_STATES, Task
+import psutil
+
+from buildrunner.errors import BuildRunnerError, NotFoundError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError
+from buildrunner.parallel.models import Task
+from buildrunner.parallel.reaper import reap
+from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
+from buildrunner.parallel.supervisor import Supervisor, record_path
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.paths import make_private_dir
 from buildrunner.project import ensure_project
+from buildrunner.telemetry.events import ModelSelected, StoreOutage
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
+
+T = TypeVar("T")
+
+_STATUS = {
+    "completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT,
+    "cancelled": AttemptState.CANCELLED, "lost": AttemptState.LOST,
+}
 
 
 @dataclass
@@ -35,51 +52,8 @@ class WorkerReport:
         return f"worker {self.worker_id or '-'}: {self.reason}; {self.completed} completed, {self.failed} failed"
 
 
-class _Watcher(threading.Thread):
-    """Heartbeats and watches for stop/lost on its own connection, so a long task never silences the worker."""
-
-    def __init__(self, worker: "Worker") -> None:
-        super().__init__(name="br-heartbeat", daemon=True)
-        self.worker = worker
-        self.done = threading.Event()
-        self.peak_rss = 0
-
-    def _usage(self) -> tuple[float, int]:
-        import psutil
-
-        proc = psutil.Process()
-        times = proc.cpu_times()
-        self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
-        return times.user + times.system + times.children_user + times.children_system, self.peak_rss
-
-    def run(self) -> None:
-        from buildrunner.project import Project
-        from buildrunner.store import open_store
-
-        parent = self.worker.project
-        settings = parent.config.parallel
-        project = Project(parent.paths.root, config=parent.config, store=open_store(parent.paths))
-        coordinator = WorkerCoordinator(self.worker.session_id, project)
-        last_beat = 0.0
-        try:
-            while not self.done.is_set():
-                try:
-                    if time.monotonic() - last_beat >= settings.effective_heartbeat_interval:
-                        cpu, rss = self._usage()
-                        coordinator.heartbeat(self.worker.worker_id or "", cpu, rss)
-                        coordinator.reap_lost_workers()
-                        last_beat = time.monotonic()
-                    worker_state, session_state, grace = coordinator.control(self.worker.worker_id or "")
-                    if worker_state not in ("active", "idle"):
-                        self.worker.lost = True
-                        self.worker.stop.set(f"worker declared {worker_state}", 0.0)
-                    elif session_state == "stopped":
-                        self.worker.stop.set("session stopped", grace)
-                except BuildRunnerError:
-                    pass  # the database is briefly unreachable: try again next round
-                self.done.wait(min(settings.poll_interval, settings.effective_heartbeat_interval))
-        finally:
-            project.store.close()
+class _GiveUp(Exception):
+    """The store stayed out of reach for the whole outage window."""
 
 
 class Worker:
@@ -92,80 +66,147 @@ class Worker:
         self.name = name
         self.settings = project.config.parallel
         self.coordinator = WorkerCoordinator(session_id, project)
-        self.stop = StopRequest()
+        self.executor = Executor(project.paths.root, project.paths.logs_dir, grace=self.settings.kill_grace)
         self.worker_id: str | None = None
+        self.supervisor: Supervisor | None = None
         self.lost = False
-        self._quitting = False
-        self.executor = Executor(
-            project.paths.root, project.paths.logs_dir, grace=self.settings.kill_grace, timeout=self.settings.task_timeout,
-            agent_command=self.settings.agent_command, stop=self.stop,
-        )
+        self._quit = threading.Event()
+        self._quit_reason = ""
+        self._stop_reason: str | None = None  # why the running attempt is being ended by us
+        self._next_beat = 0.0
+        self._next_control = 0.0
+        self._outage_since: float | None = None
+        self._next_try = 0.0
         self._tracker: Any = None
+        self._peak_rss = 0
+
+    # -- the store, through outages --------------------------------------------------------------
+
+    def _db(self, call: Callable[[], T]) -> T:
+        """`call()`, retried with backoff while the store is unreachable; `_GiveUp` after the outage window."""
+        while True:
+            try:
+                result = call()
+            except StoreUnavailable as exc:
+                self._in_outage(exc)
+                continue
+            self._back_from_outage()
+            return result
+
+    def _in_outage(self, exc: StoreError) -> None:
+        """Wait before the next try (keeping a running attempt's lease); give up after the window."""
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._backoff = 0.25
+        elif now - self._outage_since > self.settings.store_outage_window:
+            raise _GiveUp(f"the store has been unreachable for {now - self._outage_since:.0f}s ({exc.message})")
+        self._backoff = min(self._backoff * 2, 10.0)
+        self._next_try = now + self._backoff
+        self._pause(self._backoff)
+
+    def _back_from_outage(self) -> None:
+        if self._outage_since is None:
+            return
+        seconds = time.monotonic() - self._outage_since
+        self._outage_since = None
+        self._next_beat = 0.0
+        try:
+            self.coordinator.emit(StoreOutage(worker_id=self.worker_id, seconds=seconds, description=f"store unreachable for {seconds:.1f}s; the worker carried on"))
+        except StoreError:
+            pass
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, renewing the running attempt's lease; wakes early when the worker is told to quit."""
+        deadline = time.monotonic() + seconds
+        while not self._quit.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.supervisor is not None and self.supervisor.current is not None:
+                self.supervisor.renew()
+            self._quit.wait(min(left, self._tick_interval()))
+
+    # -- the loop --------------------------------------------------------------------------------
 
     def _session(self) -> dict[str, Any]:
-        from buildrunner.errors import NotFoundError
-
-        row = self.project.store.fetchone(self.project.store.query("parallel", "get_session"), {"session_id": self.session_id})
+        store = self.project.store
+        row = store.fetchone(store.query("parallel", "get_session"), {"session_id": self.session_id})
         if row is None:
             raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
         return row
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        self._quitting = True
-        self.stop.set(f"worker received {signal.Signals(signum).name}", self.settings.kill_grace)
+        self._quit_reason = f"worker received {signal.Signals(signum).name}"
+        self._quit.set()
 
     def run(self) -> WorkerReport:
         """Work until the session ends, is stopped, or this worker is told to quit."""
         session = self._session()
         if session["status"] in FINAL_SESSION_STATES:
             return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
-        # The plan's agent_command (stored with the session) wins over the config's.
-        plan_agent = json.loads(session["plan"] or "{}").get("agent_command")
-        if plan_agent:
-            self.executor.agent_command = plan_agent
         self.worker_id = self.coordinator.register_worker(self.name)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
-        watcher = _Watcher(self)
-        watcher.start()
+        self._start_supervisor()
+        self.project.events.prune_if_due()
         completed = failed = 0
         reason = "session finished"
         task: Task | None = None
         try:
             while True:
-                if self.stop.is_set():
-                    reason = self.stop.reason
+                self._tick()
+                if self._quit.is_set() or self.lost:
+                    reason = self._quit_reason or "declared lost"
                     break
                 if task is None:
-                    task = self.coordinator.get_next_task(self.worker_id)
+                    task = self._db(lambda: self.coordinator.get_next_task(self.worker_id or ""))
                 if task is None:
-                    session = self._session()
-                    if session["status"] in FINAL_SESSION_STATES or session["status"] == "paused":
-                        # A paused session releases its workers; `resume` starts new ones.
-                        reason = f"session {session['status']}"
+                    state = self._db(lambda: self._session()["status"])
+                    if state in FINAL_SESSION_STATES or state == SessionState.PAUSED:
+                        reason = f"session {state}"  # a paused session releases its workers; `resume` starts new ones
                         break
-                    self.coordinator.reap_lost_workers()
-                    self.coordinator.check_finished()
-                    self.stop.wait(self._idle_wait())
+                    self._db(lambda: reap(self.coordinator))
+                    self._db(self.coordinator.check_finished)
+                    self._quit.wait(self._idle_wait())
                     continue
-                outcome, task = self._run_task(task)
+                outcome, task = self._run_task_safely(task)
                 completed += outcome == "completed"
                 failed += outcome == "failed"
+        except _GiveUp as exc:
+            reason = f"{exc}; gave up (server {self.project.store.url})"
+            task = None
         finally:
-            watcher.done.set()
-            watcher.join(timeout=10)
-            if task is not None and not self.lost:
-                self._hand_back(task)
-            if not self.lost:
-                self.coordinator.unregister_worker(self.worker_id)
+            self._shut_down(task)
         return WorkerReport(self.worker_id, completed, failed, reason)
+
+    def _start_supervisor(self) -> None:
+        from buildrunner.security.rules import rules_for, ruleset
+
+        rules = ruleset(rules_for(self.project.config.security))
+        rules.find(b"")  # compiled now, so the forked supervisor inherits it
+        path = record_path(self.project.paths.logs_dir, self.session_id, self.worker_id or "")
+        make_private_dir(path.parent)
+        self.supervisor = Supervisor.start(rules, self.settings.heartbeat_timeout, path)
+
+    def _shut_down(self, task: Task | None) -> None:
+        if self.supervisor is not None:
+            self.supervisor.close()
+        if self.lost or self.worker_id is None:
+            return
+        try:
+            if task is not None:
+                self._hand_back(task)
+            self.coordinator.unregister_worker(self.worker_id)
+        except StoreError:
+            pass  # the store is gone: the reaper will find this worker silent and settle what it held
 
     def _hand_back(self, task: Task) -> None:
         """A task claimed together with the last result but never started: cancel it if stopped, else requeue it untried."""
         assert self.worker_id is not None
-        if self._session()["status"] == "stopped":
-            self.coordinator.cancel_task(self.worker_id, task.task_id, task.attempt, "session stopped")
+        if self._session()["status"] == SessionState.STOPPED:
+            self.coordinator.finish_attempt(self.worker_id, task.task_id, task.attempt, AttemptState.CANCELLED, error="session stopped")
         else:
             self.coordinator.release_task(self.worker_id, task.task_id, task.attempt)
 
@@ -178,6 +219,63 @@ class Worker:
             wait = min(wait, max(0.01, float(due_in)))
         return wait
 
+    def _tick_interval(self) -> float:
+        return min(self.settings.poll_interval, self.settings.effective_heartbeat_interval)
+
+    def _tick(self) -> None:
+        """Heartbeat, reap and watch for a stop when they are due; an outage only delays them."""
+        now = time.monotonic()
+        if self._outage_since is not None and now < self._next_try:
+            return
+        try:
+            if now >= self._next_beat:
+                self._next_beat = now + self.settings.effective_heartbeat_interval
+                if not self.coordinator.heartbeat(self.worker_id or "", *self._usage()):
+                    self._declared_lost()
+                    return
+                reap(self.coordinator)
+            if now >= self._next_control:
+                self._next_control = now + self.settings.poll_interval
+                worker_state, session_state, grace = self.coordinator.control(self.worker_id or "")
+                if worker_state not in LIVE_WORKER_STATES:
+                    self._declared_lost()
+                elif session_state == SessionState.STOPPED:
+                    self._end_attempt("session stopped", force=grace == 0)
+        except StoreUnavailable as exc:
+            if self._outage_since is None:
+                self._outage_since, self._backoff = now, 0.25
+            elif now - self._outage_since > self.settings.store_outage_window:
+                self._end_attempt(f"the store is unreachable ({exc.message})", force=True)
+                raise _GiveUp(f"the store has been unreachable for {now - self._outage_since:.0f}s ({exc.message})") from None
+            self._backoff = min(self._backoff * 2, 10.0)
+            self._next_try = now + self._backoff
+        else:
+            self._back_from_outage()
+
+    def _declared_lost(self) -> None:
+        """Another worker declared this one lost (it was frozen or cut off): end the attempt at once, record nothing."""
+        self.lost = True
+        self._end_attempt("worker declared lost", force=True)
+
+    def _end_attempt(self, reason: str, *, force: bool = False) -> None:
+        if self.supervisor is not None and self.supervisor.current is not None and self._stop_reason is None:
+            self._stop_reason = reason
+            self.supervisor.stop(force=force)
+
+    def _usage(self) -> tuple[float, int]:
+        """CPU seconds of the worker and of its supervisor with the tasks it ran; the worker's peak memory."""
+        me = psutil.Process()
+        times = me.cpu_times()
+        cpu = times.user + times.system
+        if self.supervisor is not None:
+            try:
+                sup = psutil.Process(self.supervisor.pid).cpu_times()
+                cpu += sup.user + sup.system + sup.children_user + sup.children_system
+            except psutil.Error:
+                pass
+        self._peak_rss = max(self._peak_rss, me.memory_info().rss)
+        return cpu, self._peak_rss
+
     # -- one task --------------------------------------------------------------------------------
 
     def _cost_tracker(self) -> Any:
@@ -188,10 +286,11 @@ class Worker:
         return self._tracker
 
     def _pause_for_budget(self) -> None:
-        from buildrunner.parallel.session_manager import SessionManager
-
         tracker = self._cost_tracker()
-        SessionManager(self.project).pause_for_budget(self.session_id, tracker.spent("day"), tracker.budget_limit("day"))
+        self.coordinator.pause_for_budget(tracker.spent("day"), tracker.budget_limit("day"))
+        from buildrunner.telemetry.alerts import AlertManager
+
+        AlertManager(self.project).check()
 
     def _budget_left(self) -> float | None:
         return self._cost_tracker().remaining_budget()
@@ -204,34 +303,41 @@ class Worker:
             task.description or task.prompt or task.task_id, cost_limit=min(limits) if limits else None, model=task.model
         )
         self.coordinator.emit(
-            {
-                "type": "model_selected", "task_id": task.task_id, "worker_id": self.worker_id, "model": selection.name,
-                "model_id": selection.model_id, "cost": selection.estimated_cost, "description": "; ".join(selection.reasoning)[:500],
-            }
+            ModelSelected(
+                task_id=task.task_id, worker_id=self.worker_id, model=selection.name, model_id=selection.model_id,
+                cost=selection.estimated_cost, description="; ".join(selection.reasoning)[:500],
+            )
         )
         return selection
 
-    def _run_task(self, task: Task) -> tuple[str, Task | None]:
-        """Run one claimed attempt and record its outcome (completed, failed, retry, cancelled, released or stale).
+    def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:
+        """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker."""
+        try:
+            return self._run_task(task)
+        except (_GiveUp, StoreUnavailable):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one task's fault must not take the worker (and the session) down
+            error = f"internal error running the task: {type(exc).__name__}: {exc}"
+            return self._record(task, ExecutionResult("failed", None, 0.0, error[:500]), None), None
 
-        Also returns the next task, claimed in the same transaction as the result.
-        """
+    def _run_task(self, task: Task) -> tuple[str, Task | None]:
+        """Run one claimed attempt and record its outcome; also returns the next task when it was claimed with the result."""
         assert self.worker_id is not None
         selection = None
         if task.kind == "prompt":
-            left = self._budget_left()
+            left = self._db(self._budget_left)
             if left is not None and left <= 0:
-                self.coordinator.release_task(self.worker_id, task.task_id, task.attempt)
-                self._pause_for_budget()
+                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
+                self._db(self._pause_for_budget)
                 return "released", None
             try:
-                selection = self._select_model(task)
+                selection = self._db(lambda: self._select_model(task))
             except RoutingError as exc:
                 return self._record(task, ExecutionResult("failed", None, 0.0, f"routing: {exc}"), None), None
             if left is not None and selection.estimated_cost > left:
                 # The budget is not a reason to run the task on a tier it is not trusted with: wait for more budget.
-                self.coordinator.release_task(self.worker_id, task.task_id, task.attempt)
-                self._pause_for_budget()
+                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
+                self._db(self._pause_for_budget)
                 return "released", None
         worktree = None
         if task.isolation == "worktree":
@@ -241,16 +347,15 @@ class Worker:
                 worktree = Worktree.prepare(self.project, task)
             except BuildRunnerError as exc:
                 return self._record(task, ExecutionResult("failed", None, 0.0, str(exc)), None), None
-        result = self.executor.run(
-            task,
-            workdir=worktree.path if worktree else None,
-            model_id=selection.model_id if selection else None,
-            model=selection.name if selection else None,
-        )
+        result = self._execute(task, worktree.path if worktree else None, selection)
+        if self.lost:
+            return "stale", None
         cost = 0.0
         if selection is not None and result.agent_result is not None:
-            record = self._cost_tracker().track_claude_code_result(
-                result.agent_result, model=selection.name, session_id=self.session_id, task_id=task.task_id
+            record = self._db(
+                lambda: self._cost_tracker().track_claude_code_result(
+                    result.agent_result, model=selection.name, session_id=self.session_id, task_id=task.task_id
+                )
             )
             cost = float(record.cost)
         if worktree is not None:
@@ -259,31 +364,55 @@ class Worker:
                 result = ExecutionResult("failed", result.exit_code, result.duration_ms, finding, pid=result.pid)
         if selection is not None:
             outcome = self._record(task, result, selection.name, cost)
-            left = self._budget_left()
+            left = self._db(self._budget_left)
             if left is not None and left <= 0:
-                self._pause_for_budget()
+                self._db(self._pause_for_budget)
             return outcome, None
-        if self.stop.is_set():
+        if self._quit.is_set() or self._stop_reason is not None:
             return self._record(task, result, None, cost), None
-        return self.coordinator.record_and_claim(self.worker_id, lambda: self._record(task, result, None, cost))
+        return self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, None, cost)))
+
+    def _execute(self, task: Task, workdir: Any, selection: Any) -> ExecutionResult:
+        """Launch the attempt in the supervisor and wait for it, ticking meanwhile."""
+        assert self.supervisor is not None
+        self._stop_reason = None
+        try:
+            launch = self.executor.launch(
+                task, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
+            )
+        except LaunchError as exc:
+            return ExecutionResult("failed", None, 0.0, str(exc))
+        if self._quit.is_set():
+            return ExecutionResult("lost", None, 0.0, f"worker {self.worker_id} shut down before the task started: {self._quit_reason}")
+        self.supervisor.run(launch)
+        while True:
+            record = self.supervisor.wait(self._tick_interval())
+            if record is not None:
+                break
+            self.supervisor.renew()
+            if self._quit.is_set():
+                self._end_attempt(self._quit_reason)
+            try:
+                self._tick()
+            except _GiveUp:
+                self.supervisor.stop(force=True)
+                while self.supervisor.wait(1.0) is None:
+                    pass
+                raise
+        stopped = None
+        if self._stop_reason is not None and not self.lost:
+            stopped = self._stop_reason
+        result = self.executor.result(task, record, stopped)
+        if result.status == "cancelled" and self._quit.is_set():
+            # This worker is shutting down (not the session): the attempt is lost, the task goes back to the queue.
+            result = ExecutionResult("lost", result.exit_code, result.duration_ms, f"worker {self.worker_id} shut down: {self._quit_reason}", pid=result.pid)
+        return result
 
     def _record(self, task: Task, result: ExecutionResult, model: str | None, cost: float = 0.0) -> str:
-        assert self.worker_id is not None
-        args = (self.worker_id, task.task_id, task.attempt)
-        if result.status == "completed":
-            done = self.coordinator.complete_task(
-                *args, exit_code=result.exit_code, duration_ms=result.duration_ms, cost=cost, model=model, pid=result.pid
-            )
-            return "completed" if done else "stale"
-        if result.status == "cancelled":
-            if self.lost:
-                return "stale"
-            if self._quitting:
-                self.coordinator.abandon_task(*args, f"worker {self.worker_id} shut down: {result.error}")
-                return "cancelled"
-            self.coordinator.cancel_task(*args, result.error or "session stopped", result.duration_ms, result.pid)
-            return "cancelled"
-        return self.coordinator.fail_task(
-            *args, result.error or "failed", exit_code=result.exit_code, status=result.status,
+        return self._db(lambda: self._record_now(task, result, model, cost))
+
+    def _record_now(self, task: Task, result: ExecutionResult, model: str | None, cost: float = 0.0) -> str:
+        return self.coordinator.finish_attempt(
+            self.worker_id or "", task.task_id, task.attempt, _STATUS[result.status], error=result.error, exit_code=result.exit_code,
             duration_ms=result.duration_ms, cost=cost, model=model, pid=result.pid,
         )

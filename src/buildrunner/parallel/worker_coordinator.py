@@ -1,25 +1,57 @@
-"""The state of a session's tasks and workers: claims, results, retries, heartbeats, lost workers.
+"""The one owner of session, task, attempt and worker state.
 
-Every state change is one transaction. A claim takes the write lock first
-(SQLite `BEGIN IMMEDIATE`; PostgreSQL `FOR UPDATE SKIP LOCKED`), so no task is
-claimed twice. A result is a conditional update on (task, attempt, worker): a
-worker declared lost whose task was requeued cannot complete it a second time.
+Every write to those four goes through this class, as a move of their state machines
+(`parallel.states`), in one transaction with the events that describe it. A claim takes the
+write lock first (SQLite `BEGIN IMMEDIATE`; PostgreSQL `FOR UPDATE SKIP LOCKED`), so no task
+is claimed twice. A result is a compare-and-set on (task, attempt, worker): once a worker
+is declared lost, its late result is a move from a state the task is no longer in, and
+changes nothing. Dependencies are edges (`task_deps`): a result touches only the tasks that
+wait on it, so a session costs O(tasks + edges) however its graph is shaped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import NotFoundError, ParallelError
-from buildrunner.parallel.models import FINAL_SESSION_STATES, Task, WorkerHealth
+from buildrunner.parallel.models import BUDGET_REASON, NO_ISOLATION, Session, Task, WorkerHealth
+from buildrunner.parallel.states import (
+    FINAL_SESSION_STATES,
+    LIVE_SESSION_STATES,
+    LIVE_WORKER_STATES,
+    AttemptState,
+    SessionState,
+    TaskState,
+    WorkerState,
+    check_move,
+)
+from buildrunner.parallel.supervisor import AttemptFiles
 from buildrunner.project import ensure_project
 from buildrunner.store import now
+from buildrunner.telemetry.events import (
+    SessionCompleted,
+    SessionPaused,
+    SessionResumed,
+    SessionStalled,
+    SessionStarted,
+    SessionStopped,
+    TaskCancelled,
+    TaskCompleted,
+    TaskFailed,
+    TaskRetry,
+    TaskSkipped,
+    TaskStarted,
+    TelemetryEvent,
+    WorkerLost,
+)
 
 if TYPE_CHECKING:
+    from buildrunner.parallel.plan import Plan
     from buildrunner.project import Project
     from buildrunner.store import Store
 
@@ -27,11 +59,6 @@ T = TypeVar("T")
 
 # A task whose worker died this many times is failed rather than requeued (it may be what kills them).
 MAX_LOST_REQUEUES = 3
-
-
-def log_path_for(project: "Project", session_id: str, task_id: str, attempt: int) -> str:
-    """Where one attempt's output goes: `.buildrunner/logs/<session>/<task>.<attempt>.log`."""
-    return str(project.paths.logs_dir / session_id / f"{task_id}.{attempt}.log")
 
 
 def process_started(pid: int) -> float | None:
@@ -63,11 +90,10 @@ class WorkerCoordinator:
         self.project = project
         self.session_id = session_id
         self.settings = project.config.parallel
-        self._collector: Any = None
         self._dependencies: bool | None = None
         # Inside `record_and_claim`: events wait to be written together, and the end-of-session
         # check waits to see whether there was a next task to claim.
-        self._batch: list[dict[str, Any]] | None = None
+        self._batch: list[TelemetryEvent] | None = None
         self._finish_due = False
 
     @property
@@ -77,28 +103,146 @@ class WorkerCoordinator:
     def _q(self, name: str) -> str:
         return self.store.query("parallel", name)
 
-    def emit(self, *events: dict[str, Any]) -> None:
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        return {"session_id": self.session_id, "now": now(), **extra}
+
+    def emit(self, *events: TelemetryEvent) -> None:
         """Telemetry events, written in the caller's transaction so they commit with the change they describe."""
         if self._batch is not None:
             self._batch.extend(events)
             return
         self._write_events(list(events))
 
-    def _write_events(self, events: list[dict[str, Any]]) -> None:
-        if not events:
-            return
-        if self._collector is None:
-            from buildrunner.telemetry.event_collector import EventCollector
+    def _write_events(self, events: list[TelemetryEvent]) -> None:
+        if events:
+            self.project.events.collect_batch([event.model_copy(update={"session_id": self.session_id}) for event in events])
 
-            self._collector = EventCollector(self.project)
-        self._collector.collect_batch([{"session_id": self.session_id, **event} for event in events])
+    # -- sessions --------------------------------------------------------------------------------
+
+    @classmethod
+    def create_session(cls, project: "Project", name: str, plan: "Plan", workers: int, cost_limit: float | None) -> Session:
+        """Store a validated plan as a new running session: its tasks, their dependencies, resolved defaults."""
+        settings = project.config.parallel
+        session_id = f"session-{secrets.token_hex(4)}"
+        ts = now()
+        agent = plan.agent_command or settings.agent_command
+        tasks, deps = [], []
+        for position, task in enumerate(plan.tasks):
+            tasks.append(
+                {
+                    "session_id": session_id,
+                    "task_id": task.id,
+                    "position": position,
+                    "description": task.description or (task.command or task.prompt or "")[:200],
+                    "kind": task.kind,
+                    "command": task.command,
+                    "prompt": task.prompt,
+                    "model": task.model,
+                    "depends_on": json.dumps(task.depends_on),
+                    "timeout": task.timeout or plan.timeout or settings.task_timeout,
+                    "max_retries": next(r for r in (task.retries, plan.retries, settings.retries) if r is not None),
+                    "env": json.dumps(task.env),
+                    "cwd": task.cwd,
+                    "isolation": task.isolation or NO_ISOLATION,
+                    "status": TaskState.BLOCKED if task.depends_on else TaskState.PENDING,
+                    "cost_limit": task.cost_limit,
+                    "waiting_on": len(task.depends_on),
+                    "agent_command": agent if task.kind == "prompt" else None,
+                }
+            )
+            deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
+        plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
+        store = project.store
+        with store.transaction():
+            store.execute(
+                store.query("parallel", "insert_session"),
+                {
+                    "id": session_id, "name": name, "plan": plan_json, "project_root": str(project.paths.root),
+                    "total_tasks": len(tasks), "num_workers": workers, "cost_limit": cost_limit, "now": ts,
+                },
+            )
+            store.executemany(store.query("parallel", "insert_task"), tasks)
+            if deps:
+                store.executemany(store.query("parallel", "insert_dep"), deps)
+            cls(session_id, project).emit(SessionStarted(description=name, tasks=len(tasks), workers=workers))
+        return Session(session_id, name, SessionState.RUNNING, len(tasks), workers, ts, cost_limit)
+
+    def _move_session(self, source: SessionState, target: SessionState, reason: str | None = None, stop_grace: float | None = None) -> bool:
+        check_move(source, target)
+        return bool(
+            self.store.execute(
+                self._q("set_session_status"),
+                self._params(status=target, reason=reason, from_status=source, stop_grace=stop_grace),
+            )
+        )
+
+    def _session_row(self) -> dict[str, Any]:
+        row = self.store.fetchone(self._q("get_session"), {"session_id": self.session_id})
+        if row is None:
+            raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
+        return row
+
+    def pause(self, reason: str | None = None) -> bool:
+        """running -> paused: no new claims; running tasks finish. False if it was not running."""
+        with self.store.transaction():
+            self._lock_session()
+            if not self._move_session(SessionState.RUNNING, SessionState.PAUSED, reason):
+                return False
+            self.emit(SessionPaused(error=reason, description=reason or "paused"))
+        return True
+
+    def pause_for_budget(self, spent: float, limit: float | None) -> bool:
+        """The cost budget is used up: pause instead of spending on. False if already paused."""
+        note = f"{BUDGET_REASON} ${spent:.2f} spent of the ${limit:.2f} daily limit" if limit is not None else f"{BUDGET_REASON} a cost limit is reached"
+        return self.pause(note)
+
+    def resume(self) -> bool:
+        """paused -> running. False if it was not paused."""
+        with self.store.transaction():
+            self._lock_session()
+            if not self._move_session(SessionState.PAUSED, SessionState.RUNNING):
+                return False
+            self.emit(SessionResumed(description="resumed"))
+        return True
+
+    def stop(self, *, force: bool = False) -> bool:
+        """running|paused -> stopped: waiting tasks are cancelled; workers end running ones (TERM, then KILL after the grace)."""
+        grace = 0.0 if force else self.settings.kill_grace
+        with self.store.transaction():
+            row = self._lock_session()
+            source = SessionState(row["status"]) if row else None
+            if source not in LIVE_SESSION_STATES:
+                return False
+            self._move_session(source, SessionState.STOPPED, "stopped by request", stop_grace=grace)
+            events: list[TelemetryEvent] = [SessionStopped(description="stopped" + (" (forced)" if force else ""), force=force)]
+            events += [
+                TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), error="session stopped before its retry", outcome="cancelled")
+                for r in self.store.fetchall(self._q("retries_waiting"), {"session_id": self.session_id})
+            ]
+            self.store.execute(self._q("cancel_waiting_tasks"), self._params(error="session stopped"))
+            self.emit(*events)
+        return True
+
+    def note_stalled(self) -> bool:
+        """Say once (telemetry) that the session runs with tasks left and no live worker; True when newly noted."""
+        with self.store.transaction():
+            remaining = int(self.store.scalar(self._q("unfinished_count"), {"session_id": self.session_id}) or 0)
+            if not remaining or not self.store.execute(self._q("mark_stalled"), self._params()):
+                return False
+            self.emit(SessionStalled(remaining=remaining, description=f"no live worker; {remaining} task(s) remain (run `br parallel resume`)"))
+        return True
+
+    def delete(self) -> None:
+        """Remove a finished session and everything of it from the store."""
+        with self.store.transaction():
+            self.store.execute(self._q("delete_session"), {"session_id": self.session_id})
 
     # -- workers ---------------------------------------------------------------------------------
 
     def register_worker(self, name: str | None = None) -> str:
         """Add this process as a worker of the session; returns its id."""
         with self.store.transaction():
-            session = self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
+            session = self._lock_session()
             if session is None:
                 raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
             if session["status"] in FINAL_SESSION_STATES:
@@ -116,10 +260,26 @@ class WorkerCoordinator:
                     "process_started": process_started(os.getpid()),
                 },
             )
+            self.store.execute(self._q("clear_stalled"), {"session_id": self.session_id})
         return worker_id
 
-    def unregister_worker(self, worker_id: str, status: str = "stopped") -> None:
-        self.store.execute(self._q("mark_worker"), {"worker_id": worker_id, "status": status})
+    def _move_worker(self, worker_id: str, target: WorkerState) -> bool:
+        """A live worker -> stopped | lost (compare-and-set: only one reaper declares a worker lost)."""
+        check_move(WorkerState.IDLE, target)
+        return bool(self.store.execute(self._q("mark_worker"), {"worker_id": worker_id, "status": target}))
+
+    def unregister_worker(self, worker_id: str, status: str = WorkerState.STOPPED) -> None:
+        with self.store.transaction():
+            self._move_worker(worker_id, WorkerState(status))
+
+    def declare_lost(self, worker_id: str, reason: str, name: str) -> bool:
+        """A live worker -> lost; its attempts wait for a reaper (`reaper.settle`). False if already done."""
+        with self.store.transaction():
+            self._lock_session()
+            if not self._move_worker(worker_id, WorkerState.LOST):
+                return False
+            self.emit(WorkerLost(worker_id=worker_id, error=reason, description=f"{name} lost: {reason}"))
+        return True
 
     def heartbeat(self, worker_id: str, cpu_seconds: float = 0.0, peak_rss_bytes: int = 0) -> bool:
         """Record that the worker is alive (and its resource use); False if it was declared lost or stopped."""
@@ -132,15 +292,15 @@ class WorkerCoordinator:
             )
 
     def control(self, worker_id: str) -> tuple[str, str, float | None]:
-        """(worker state, session state, stop grace): what a worker's watcher thread polls."""
+        """(worker state, session state, stop grace): what a worker checks between heartbeats."""
         row = self.store.fetchone(self._q("worker_control"), {"worker_id": worker_id})
         if row is None:
-            return "lost", "stopped", 0.0
+            return WorkerState.LOST, SessionState.STOPPED, 0.0
         return row["worker_status"], row["session_status"], row["stop_grace"]
 
     def _health(self, row: dict[str, Any], ts: float) -> WorkerHealth:
         silent = max(0.0, ts - row["last_heartbeat"])
-        live = row["status"] in ("active", "idle") and silent <= self.settings.heartbeat_timeout
+        live = row["status"] in LIVE_WORKER_STATES and silent <= self.settings.heartbeat_timeout
         return WorkerHealth(
             worker_id=row["id"],
             name=row["name"],
@@ -170,72 +330,30 @@ class WorkerCoordinator:
         ts = self.store.clock()
         return [self._health(row, ts) for row in self.store.fetchall(self._q("list_workers"), {"session_id": self.session_id})]
 
+    def live_worker_rows(self) -> list[dict[str, Any]]:
+        return self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id})
+
     def has_live_worker(self) -> bool:
         """Whether some worker still heartbeats (one on this machine also has its process running)."""
         ts, host = self.store.clock(), socket.gethostname()
         return any(
             row["last_heartbeat"] >= ts - self.settings.heartbeat_timeout
             and (row["hostname"] != host or process_alive(int(row["pid"]), row["process_started"]))
-            for row in self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id})
+            for row in self.live_worker_rows()
         )
 
-    def reap_lost_workers(self) -> list[str]:
-        """Declare lost the workers that stopped heartbeating; requeue their tasks.
-
-        A worker on this machine whose process is gone is declared lost as soon as it has
-        missed one heartbeat, without waiting for the timeout. (The missed heartbeat guards
-        against another machine with the same host name: its live workers never miss one.)
-        Heartbeats are stamped and judged by the database's clock, so machines whose own
-        clocks disagree do not declare each other's workers lost.
-        """
-        ts = self.store.clock()
-        host = socket.gethostname()
-        cutoff = ts - self.settings.heartbeat_timeout
-        missed = ts - self.settings.effective_heartbeat_interval * 1.5
-        lost = []
-        for row in self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id}):
-            if row["last_heartbeat"] < cutoff:
-                lost.append((row, f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"))
-            elif (
-                row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
-                and not process_alive(int(row["pid"]), row["process_started"])
-            ):
-                lost.append((row, f"process {row['pid']} on {host} is gone"))
-        reaped = []
-        for row, reason in lost:
-            with self.store.transaction():
-                self._lock_session()
-                if not self.store.execute(self._q("mark_worker"), {"worker_id": row["id"], "status": "lost"}):
-                    continue  # another worker reaped it first
-                events: list[dict[str, Any]] = [
-                    {"type": "worker_lost", "worker_id": row["id"], "error": reason, "description": f"{row['name']} lost: {reason}"}
-                ]
-                for task in self.store.fetchall(self._q("running_tasks_of_worker"), {"session_id": self.session_id, "worker_id": row["id"]}):
-                    events += self._requeue_lost(row["id"], task["task_id"], int(task["attempts"]), f"worker {row['name']} lost: {reason}")
-                self.emit(*events)
-                self._maybe_finish()
-            reaped.append(row["id"])
-        return reaped
-
-    def _requeue_lost(self, worker_id: str, task_id: str, attempt: int, reason: str) -> list[dict[str, Any]]:
-        params = {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "now": now()}
-        self.store.execute(
-            self._q("finish_attempt"), {**params, "status": "lost", "exit_code": None, "error": reason, "duration_ms": None, "cost": 0.0, "model": None, "pid": None}
-        )
-        lost_count = int(self.store.scalar(self._q("lost_attempts"), params) or 0)
-        failed = {"type": "task_failed", "task_id": task_id, "worker_id": worker_id, "error": reason, "attempt": attempt}
-        if lost_count > MAX_LOST_REQUEUES:
-            return [failed, *self._fail_final(worker_id, task_id, attempt, f"{reason} ({lost_count} workers lost on it)", None, 0.0, None)]
-        self.store.execute(
-            self._q("requeue_task"),
-            {**params, "worker_id": worker_id, "delay": None, "error": reason, "exit_code": None, "cost": 0.0},
-        )
-        return [failed, {"type": "task_retry", "task_id": task_id, "attempt": attempt + 1, "max_attempts": None, "error": reason}]
+    def orphaned_attempts(self) -> list[dict[str, Any]]:
+        """Running tasks held by workers declared lost (for `reaper.settle`)."""
+        return self.store.fetchall(self._q("orphaned_attempts"), {"session_id": self.session_id})
 
     # -- tasks -----------------------------------------------------------------------------------
 
+    def log_files(self, task_id: str, attempt: int) -> AttemptFiles:
+        return AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task_id, attempt)
+
     def get_next_task(self, worker_id: str) -> Task | None:
         """Atomically claim the first ready task, or None when nothing is ready (or the session is not running)."""
+        check_move(TaskState.PENDING, TaskState.RUNNING)
         ts = now()
         with self.store.transaction():
             if self.store.row_locks:
@@ -247,11 +365,9 @@ class WorkerCoordinator:
                 return None
             task = Task.from_row(row)
             params = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt, "worker_id": worker_id, "now": ts}
-            self.store.execute(self._q("insert_attempt"), {**params, "log_path": log_path_for(self.project, self.session_id, task.task_id, task.attempt)})
+            self.store.execute(self._q("insert_attempt"), {**params, "log_path": str(self.log_files(task.task_id, task.attempt).log)})
             self.store.execute(self._q("worker_busy"), params)
-            self.emit(
-                {"type": "task_started", "task_id": task.task_id, "worker_id": worker_id, "attempt": task.attempt, "description": task.description or task.task_id}
-            )
+            self.emit(TaskStarted(task_id=task.task_id, worker_id=worker_id, attempt=task.attempt, description=task.description or task.task_id))
         return task
 
     def _current_attempt(self, task_id: str) -> int:
@@ -274,24 +390,10 @@ class WorkerCoordinator:
     ) -> bool:
         """Mark the attempt completed; False (and nothing changed) if this worker no longer holds it."""
         attempt = self._current_attempt(task_id) if attempt is None else attempt
-        ts = now()
-        params = {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "worker_id": worker_id, "now": ts}
-        with self.store.transaction():
-            self._lock_session()
-            done = self.store.execute(self._q("finish_task"), {**params, "status": "completed", "exit_code": exit_code, "error": None, "cost": cost, "model": model})
-            if not done:
-                return False
-            self.store.execute(
-                self._q("finish_attempt"),
-                {**params, "status": "completed", "exit_code": exit_code, "error": None, "duration_ms": duration_ms, "cost": cost, "model": model, "pid": pid},
-            )
-            self.store.execute(self._q("worker_idle"), {**params, "completed": 1})
-            self._unblock(task_id)
-            self.emit(
-                {"type": "task_completed", "task_id": task_id, "worker_id": worker_id, "duration_ms": duration_ms, "cost": cost, "attempt": attempt, "model": model}
-            )
-            self._maybe_finish()
-        return True
+        outcome = self.finish_attempt(
+            worker_id, task_id, attempt, AttemptState.COMPLETED, exit_code=exit_code, duration_ms=duration_ms, cost=cost, model=model, pid=pid
+        )
+        return outcome == "completed"
 
     def fail_task(
         self,
@@ -301,90 +403,141 @@ class WorkerCoordinator:
         error: str,
         *,
         exit_code: int | None = None,
-        status: str = "failed",
+        status: str = AttemptState.FAILED,
         duration_ms: float | None = None,
         cost: float = 0.0,
         model: str | None = None,
         pid: int | None = None,
     ) -> str:
-        """Record a failed attempt (`status` failed or timeout); requeue it while retries remain.
+        """Record a failed attempt (`status` failed or timeout); returns "retry", "failed" or "stale"."""
+        return self.finish_attempt(
+            worker_id, task_id, attempt, AttemptState(status), error=error, exit_code=exit_code, duration_ms=duration_ms, cost=cost, model=model, pid=pid
+        )
 
-        Returns "retry", "failed", or "stale" when this worker no longer holds the attempt.
+    def finish_attempt(
+        self,
+        worker_id: str,
+        task_id: str,
+        attempt: int,
+        status: AttemptState,
+        *,
+        error: str | None = None,
+        exit_code: int | None = None,
+        duration_ms: float | None = None,
+        cost: float = 0.0,
+        model: str | None = None,
+        pid: int | None = None,
+    ) -> str:
+        """Record how an attempt ended and move its task on; the one way an attempt ends.
+
+        Returns what happened to the task: "completed", "retry" (another attempt later),
+        "requeued" (a lost attempt: not the task's fault), "failed", "cancelled", or "stale"
+        when `worker_id` no longer holds this attempt (it was declared lost, or another
+        reaper settled it first), in which case nothing changed.
         """
-        ts = now()
-        params = {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "worker_id": worker_id, "now": ts}
+        check_move(AttemptState.RUNNING, status)
+        params = self._params(task_id=task_id, attempt=attempt, worker_id=worker_id)
         with self.store.transaction():
-            self._lock_session()
+            session = self._lock_session()
             row = self.store.fetchone(self._q("get_task"), params)
-            if row is None or row["status"] != "running" or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
+            if row is None or row["status"] != TaskState.RUNNING or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
                 return "stale"
             self.store.execute(
                 self._q("finish_attempt"),
                 {**params, "status": status, "exit_code": exit_code, "error": error, "duration_ms": duration_ms, "cost": cost, "model": model, "pid": pid},
             )
-            self.store.execute(self._q("worker_idle"), {**params, "completed": 0})
-            failures = attempt - int(self.store.scalar(self._q("lost_attempts"), params) or 0)
-            max_attempts = int(row["max_retries"]) + 1
-            failed = {
-                "type": "task_failed", "task_id": task_id, "worker_id": worker_id, "error": error, "attempt": attempt,
-                "duration_ms": duration_ms, "cost": cost, "exit_code": exit_code, "timed_out": status == "timeout",
-            }
-            if failures < max_attempts:
-                delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
-                self.store.execute(
-                    self._q("requeue_task"), {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost}
-                )
-                self.emit(failed, {"type": "task_retry", "task_id": task_id, "attempt": attempt + 1, "max_attempts": max_attempts, "delay_s": delay})
-                return "retry"
-            self.emit(failed, *self._fail_final(worker_id, task_id, attempt, error, exit_code, cost, model))
-            self._maybe_finish()
+            self.store.execute(self._q("worker_idle"), {**params, "completed": int(status == AttemptState.COMPLETED)})
+            stopped = session is not None and session["status"] == SessionState.STOPPED
+            if status == AttemptState.COMPLETED:
+                outcome = self._complete(params, duration_ms, cost, model)
+            elif status == AttemptState.CANCELLED or (stopped and status == AttemptState.LOST):
+                outcome = self._cancel(params, error or "session stopped", cost)
+            elif status == AttemptState.LOST:
+                outcome = self._requeue_lost(params, error or "worker lost")
+            else:
+                outcome = self._fail(params, row, status, error or "failed", exit_code, duration_ms, cost, model, retry=not stopped)
+            if outcome in ("completed", "failed", "cancelled"):
+                self._maybe_finish()
+        return outcome
+
+    def _move_task(self, source: TaskState, target: TaskState, query: str, params: dict[str, Any]) -> int:
+        check_move(source, target)
+        return self.store.execute(self._q(query), params)
+
+    def _complete(self, params: dict[str, Any], duration_ms: float | None, cost: float, model: str | None) -> str:
+        self._move_task(
+            TaskState.RUNNING, TaskState.COMPLETED, "finish_task",
+            {**params, "status": TaskState.COMPLETED, "exit_code": 0, "error": None, "cost": cost, "model": model},
+        )
+        if self._has_dependencies():
+            self._move_task(TaskState.BLOCKED, TaskState.PENDING, "unblock_dependents", params)
+        self.emit(
+            TaskCompleted(
+                task_id=params["task_id"], worker_id=params["worker_id"], duration_ms=duration_ms, cost=cost, attempt=params["attempt"], model=model
+            )
+        )
+        return "completed"
+
+    def _cancel(self, params: dict[str, Any], reason: str, cost: float) -> str:
+        self._move_task(
+            TaskState.RUNNING, TaskState.CANCELLED, "finish_task",
+            {**params, "status": TaskState.CANCELLED, "exit_code": None, "error": reason, "cost": cost, "model": None},
+        )
+        self.emit(TaskCancelled(task_id=params["task_id"], worker_id=params["worker_id"], attempt=params["attempt"], error=reason))
+        return "cancelled"
+
+    def _requeue_lost(self, params: dict[str, Any], reason: str) -> str:
+        lost_count = int(self.store.scalar(self._q("lost_attempts"), params) or 0)
+        failed = TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=reason, attempt=params["attempt"], outcome=AttemptState.LOST)
+        if lost_count > MAX_LOST_REQUEUES:
+            self.emit(failed, *self._fail_final(params, f"{reason} ({lost_count} workers lost on it)", None, 0.0, None))
+            return "failed"
+        self._move_task(
+            TaskState.RUNNING, TaskState.PENDING, "requeue_task", {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0}
+        )
+        self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, error=reason))
+        return "requeued"
+
+    def _fail(
+        self, params: dict[str, Any], row: dict[str, Any], status: AttemptState, error: str, exit_code: int | None,
+        duration_ms: float | None, cost: float, model: str | None, *, retry: bool,
+    ) -> str:
+        attempt = params["attempt"]
+        failures = attempt - int(self.store.scalar(self._q("lost_attempts"), params) or 0)
+        max_attempts = int(row["max_retries"]) + 1
+        failed = TaskFailed(
+            task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=attempt, duration_ms=duration_ms, cost=cost,
+            exit_code=exit_code, timed_out=status == AttemptState.TIMEOUT, outcome=status,
+        )
+        if retry and failures < max_attempts:
+            delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
+            self._move_task(
+                TaskState.RUNNING, TaskState.PENDING, "requeue_task", {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost}
+            )
+            self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=attempt + 1, max_attempts=max_attempts, delay_s=delay))
+            return "retry"
+        self.emit(failed, *self._fail_final(params, error, exit_code, cost, model))
         return "failed"
 
-    def _fail_final(
-        self, worker_id: str, task_id: str, attempt: int, error: str, exit_code: int | None, cost: float, model: str | None
-    ) -> list[dict[str, Any]]:
-        self.store.execute(
-            self._q("finish_task"),
-            {
-                "session_id": self.session_id, "task_id": task_id, "attempt": attempt, "worker_id": worker_id, "now": now(),
-                "status": "failed", "exit_code": exit_code, "error": error, "cost": cost, "model": model,
-            },
+    def _fail_final(self, params: dict[str, Any], error: str, exit_code: int | None, cost: float, model: str | None) -> list[TelemetryEvent]:
+        self._move_task(
+            TaskState.RUNNING, TaskState.FAILED, "finish_task",
+            {**params, "status": TaskState.FAILED, "exit_code": exit_code, "error": error, "cost": cost, "model": model},
         )
-        return self._skip_dependents(task_id)
-
-    def cancel_task(
-        self, worker_id: str, task_id: str, attempt: int, reason: str, duration_ms: float | None = None, pid: int | None = None
-    ) -> bool:
-        """The session was stopped while this attempt ran: record it cancelled."""
-        params = {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "worker_id": worker_id, "now": now()}
-        with self.store.transaction():
-            if not self.store.execute(self._q("finish_task"), {**params, "status": "cancelled", "exit_code": None, "error": reason, "cost": 0.0, "model": None}):
-                return False
-            self.store.execute(
-                self._q("finish_attempt"), {**params, "status": "cancelled", "exit_code": None, "error": reason, "duration_ms": duration_ms, "cost": 0.0, "model": None, "pid": pid}
-            )
-            self.store.execute(self._q("worker_idle"), {**params, "completed": 0})
-        return True
+        if not self._has_dependencies():
+            return []
+        check_move(TaskState.BLOCKED, TaskState.SKIPPED)
+        skipped = self.store.fetchall(self._q("skip_dependents"), {**params, "error": f"dependency {params['task_id']!r} failed"})
+        return [TaskSkipped(task_id=r["task_id"], error=r["error"]) for r in skipped]
 
     def release_task(self, worker_id: str, task_id: str, attempt: int) -> bool:
         """Give a claimed task back untried (the session paused itself before it ran): the attempt does not count."""
-        params = {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "worker_id": worker_id, "now": now()}
+        params = self._params(task_id=task_id, attempt=attempt, worker_id=worker_id)
         with self.store.transaction():
-            if not self.store.execute(self._q("unclaim_task"), params):
+            if not self._move_task(TaskState.RUNNING, TaskState.PENDING, "unclaim_task", params):
                 return False
             self.store.execute(self._q("delete_attempt"), params)
             self.store.execute(self._q("worker_idle"), {**params, "completed": 0})
-        return True
-
-    def abandon_task(self, worker_id: str, task_id: str, attempt: int, reason: str) -> bool:
-        """This worker is shutting down mid-task: requeue it as if the worker were lost (not the task's fault)."""
-        with self.store.transaction():
-            self._lock_session()
-            row = self.store.fetchone(self._q("get_task"), {"session_id": self.session_id, "task_id": task_id})
-            if row is None or row["status"] != "running" or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
-                return False
-            self.emit(*self._requeue_lost(worker_id, task_id, attempt, reason))
-            self._maybe_finish()
         return True
 
     def record_and_claim(self, worker_id: str, record: Callable[[], T]) -> tuple[T, Task | None]:
@@ -409,62 +562,16 @@ class WorkerCoordinator:
     def _has_dependencies(self) -> bool:
         """Whether any task of the session waits on another (a plan never changes once stored)."""
         if self._dependencies is None:
-            self._dependencies = self.store.fetchone(self._q("dependent_task"), {"session_id": self.session_id}) is not None
+            self._dependencies = self.store.fetchone(self._q("has_dependencies"), {"session_id": self.session_id}) is not None
         return self._dependencies
 
-    def _unblock(self, task_id: str) -> None:
-        """Make claimable the blocked tasks whose last unfinished dependency was `task_id`."""
-        if not self._has_dependencies():
-            return
-        waiting = [
-            (row["task_id"], json.loads(row["depends_on"]))
-            for row in self.store.fetchall(self._q("blocked_tasks"), {"session_id": self.session_id})
-        ]
-        candidates = [(tid, deps) for tid, deps in waiting if task_id in deps]
-        if not candidates:
-            return
-        completed = {row["task_id"] for row in self.store.fetchall(self._q("completed_among"), {"session_id": self.session_id})}
-        for tid, deps in candidates:
-            if all(dep in completed for dep in deps):
-                self.store.execute(
-                    self._q("set_task_status"),
-                    {"session_id": self.session_id, "task_id": tid, "status": "pending", "error": None, "finished_at": None, "from_status": "blocked"},
-                )
-
-    def _skip_dependents(self, failed_id: str) -> list[dict[str, Any]]:
-        """Mark skipped every blocked task that (transitively) depends on `failed_id`."""
-        waiting = {
-            row["task_id"]: json.loads(row["depends_on"])
-            for row in self.store.fetchall(self._q("blocked_tasks"), {"session_id": self.session_id})
-        }
-        gone = {failed_id: f"dependency {failed_id!r} failed"}
-        events = []
-        changed = True
-        while changed:
-            changed = False
-            for tid, deps in list(waiting.items()):
-                culprit = next((dep for dep in deps if dep in gone), None)
-                if culprit is None:
-                    continue
-                reason = f"dependency {culprit!r} failed" if culprit == failed_id else f"dependency {culprit!r} was skipped"
-                self.store.execute(
-                    self._q("set_task_status"),
-                    {"session_id": self.session_id, "task_id": tid, "status": "skipped", "error": reason, "finished_at": now(), "from_status": "blocked"},
-                )
-                events.append({"type": "task_skipped", "task_id": tid, "error": reason})
-                gone[tid] = reason
-                del waiting[tid]
-                changed = True
-        return events
-
-    def _lock_session(self) -> None:
-        """Lock the session row (PostgreSQL) before any task row a result changes.
+    def _lock_session(self) -> dict[str, Any] | None:
+        """The session row, locked (PostgreSQL) before any task row a change touches.
 
         One lock order everywhere (session, then tasks) keeps a result, a stop and a
         lost-worker requeue from deadlocking; on SQLite the write lock already serialises them.
         """
-        if self.store.row_locks:
-            self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
+        return self.store.fetchone(self._q("lock_session"), {"session_id": self.session_id})
 
     def check_finished(self) -> None:
         """End the session if its last task ended (an idle worker's safety net); reads before taking the write lock."""
@@ -482,31 +589,24 @@ class WorkerCoordinator:
         if self._batch is not None:
             self._finish_due = True
             return
-        self._lock_session()
+        session = self._lock_session()
+        if session is None or session["status"] not in LIVE_SESSION_STATES:
+            return
         if self.store.fetchone(self._q("unfinished_task"), {"session_id": self.session_id}):
             return
         counts = {row["status"]: (int(row["n"]), float(row["cost"])) for row in self.store.fetchall(self._q("task_counts"), {"session_id": self.session_id})}
-        failed = counts.get("failed", (0, 0.0))[0]
-        final = "failed" if failed else "completed"
+        failed = counts.get(TaskState.FAILED, (0, 0.0))[0]
+        final = SessionState.FAILED if failed else SessionState.COMPLETED
         ts = now()
-        for from_status in ("running", "paused"):
-            changed = self.store.execute(
-                self._q("set_session_status"),
-                {"session_id": self.session_id, "status": final, "reason": f"{failed} task(s) failed" if failed else None,
-                 "now": ts, "from_status": from_status, "stop_grace": None},
-            )
-            if changed:
-                session = self.store.fetchone(self._q("get_session"), {"session_id": self.session_id}) or {}
-                self.emit(
-                    {
-                        "type": "session_completed",
-                        "duration_ms": (ts - (session.get("started_at") or ts)) * 1000,
-                        "cost": sum(cost for _, cost in counts.values()),
-                        "description": f"session {final}: {failed} task(s) failed" if failed else f"session {final}",
-                        "status": final,
-                        "completed": counts.get("completed", (0, 0.0))[0],
-                        "failed": failed,
-                        "skipped": counts.get("skipped", (0, 0.0))[0],
-                    }
+        if self._move_session(SessionState(session["status"]), final, f"{failed} task(s) failed" if failed else None):
+            self.emit(
+                SessionCompleted(
+                    duration_ms=(ts - (self._session_row().get("started_at") or ts)) * 1000,
+                    cost=sum(cost for _, cost in counts.values()),
+                    description=f"session {final}: {failed} task(s) failed" if failed else f"session {final}",
+                    status=final.value,
+                    completed=counts.get(TaskState.COMPLETED, (0, 0.0))[0],
+                    failed=failed,
+                    skipped=counts.get(TaskState.SKIPPED, (0, 0.0))[0],
                 )
-                return
+            )

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
-from buildrunner.errors import StoreError
+from buildrunner.errors import StoreError, StoreUnavailable
+from buildrunner.paths import make_private_dir
 from buildrunner.store.base import IntegrityError, Params, Row, Store, now, split_statements
 
 BUSY_TIMEOUT_S = 30.0
@@ -27,6 +28,8 @@ CHECKPOINT_EVERY = 100
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(f"{path}: {exc}")
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("database is locked", "disk I/O error", "unable to open")):
+        return StoreUnavailable(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
     return StoreError(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
 
 
@@ -56,7 +59,7 @@ class _WriterLock:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StoreError(
+                    raise StoreUnavailable(
                         f"{self.path}: another connection has held the write lock for {self.timeout:g}s",
                         hint="see which br process is stuck (br parallel workers) and stop it",
                     ) from None
@@ -82,7 +85,10 @@ class SQLiteStore(Store):
         self.path = path
         self.url = str(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            # Private to its owner: the database holds commands, prompts and environment values.
+            # SQLite gives the -wal and -shm files the database's permissions, and the lock file gets them too.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
             self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

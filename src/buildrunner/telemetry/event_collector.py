@@ -2,9 +2,12 @@
 
 Validation happens before anything is written, so a bad event (no type, a
 non-numeric duration) raises `TelemetryError` and leaves the store untouched;
-`collect_batch` writes all of its events in one transaction or none. Free text is
-masked with the security scanner's masking before it is stored, so no full
-secret ever reaches the events table.
+`collect_batch` writes all of its events in one transaction or none. BuildRunner's
+own events are typed (`telemetry.events`) and were validated when made; a dict
+from a caller of the spec's API is checked here. Free text is masked with the
+security scanner's masking before it is stored, so no full secret ever reaches
+the events table. Retention is applied explicitly (`prune`, `prune_if_due`),
+never as a side effect of a write.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from buildrunner.errors import ConfigError, TelemetryError
 from buildrunner.project import ensure_project
 from buildrunner.store.base import now
+from buildrunner.telemetry.events import KNOWN_EVENT_TYPES, TelemetryEvent
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -36,13 +40,9 @@ ALL_EVENTS = "*"
 MAX_TYPE_LENGTH = 64
 MAX_TEXT_LENGTH = 4000
 FUTURE_SLACK_S = 86_400.0
-
-# The event types BuildRunner itself emits (the parallel runner, the router); others are allowed.
-KNOWN_EVENT_TYPES = (
-    "session_started", "session_paused", "session_resumed", "session_stopped", "session_completed",
-    "task_started", "task_completed", "task_failed", "task_retry", "task_skipped",
-    "worker_lost", "model_selected",
-)
+# `prune_if_due` prunes at most this often (a worker asks when it starts).
+PRUNE_EVERY_S = 86_400.0
+PRUNE_JOB = "telemetry_retention"
 
 # Keys with their own column; everything else lands in the JSON `data` column as metadata.
 _COLUMNS = ("ts", "type", "session_id", "task_id", "worker_id", "duration_ms", "cost", "error", "message", "data", "error_key")
@@ -50,30 +50,11 @@ _KNOWN = frozenset({"type", "timestamp", "ts", "session_id", "task_id", "worker_
 _TYPE_RE = re.compile(r"^[A-Za-z][\w.:-]*$")
 _PLAIN_NUMBERS = (int, float)
 _SCALARS = (int, float, bool)
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _not_serialisable(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _fast_dumps() -> Callable[[Any], str]:
-    """`_dumps` without its per-call setup: the C encoder, made once (json builds one per call).
-
-    Half the cost of metadata encoding at batch rates; falls back to `_dumps` without the C module.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return _dumps
-    encode = make(None, _not_serialisable, json.encoder.c_encode_basestring, None, ":", ",", False, False, True)
-    join = "".join
-    return lambda value: join(encode(value, 0))
-
-
-_encode_data = _fast_dumps()
+_encode_data = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 MASK_MEMO_SIZE = 50_000
+# `LIMIT :limit` when the caller wants every row (both engines take a large integer; NULL only PostgreSQL).
+NO_LIMIT = 2**62
 MASK_MEMO_MAX_TEXT = 256
-INSERT_SQL = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 # Error normalisation: the variable parts of a message (ids, numbers, quoted values,
 # paths) become placeholders so "timeout after 31s" and "timeout after 45s" group together.
@@ -175,7 +156,7 @@ def _check_type(etype: Any) -> str:
 
 def check_event_type(store: "Store", event_type: str) -> None:
     """Reject a `--type` filter that names no known type and no type in the store (a typo)."""
-    if event_type in KNOWN_EVENT_TYPES or store.scalar("SELECT 1 AS found FROM events WHERE type = ? LIMIT 1", (event_type,)):
+    if event_type in KNOWN_EVENT_TYPES or store.scalar(store.query("telemetry", "event_type_exists"), {"type": event_type}):
         return
     import difflib
 
@@ -221,7 +202,6 @@ class EventCollector:
         self._mask_memo: dict[str, str] = {}
         self._seen_types: set[str] = set()
         self._latest_ts = now() + FUTURE_SLACK_S
-        self._retention_applied = False
 
     @property
     def enabled(self) -> bool:
@@ -267,7 +247,9 @@ class EventCollector:
 
         Written for the batch path: common, well-formed values take the cheap branches.
         """
-        if not isinstance(event, Mapping):
+        if isinstance(event, TelemetryEvent):
+            event = event.record()
+        elif not isinstance(event, Mapping):
             raise TelemetryError(f"event {event!r}: expected a dict with at least a 'type'")
         get = event.get
         etype = get("type")
@@ -331,7 +313,8 @@ class EventCollector:
         stored = event_from_row(dict(zip(_COLUMNS, row)))
         if not self.enabled:
             return stored
-        stored["id"] = self._writable_store().scalar(INSERT_SQL + " RETURNING id", row)
+        store = self.project.store
+        stored["id"] = store.scalar(store.query("telemetry", "insert_event_returning_id"), row)
         self._notify([stored])
         return stored
 
@@ -348,21 +331,12 @@ class EventCollector:
                 raise TelemetryError(f"batch event #{index}: {exc.message}", hint=exc.hint or "nothing from this batch was stored") from None
         if not rows or not self.enabled:
             return 0
-        store = self._writable_store()
+        store = self.project.store
         with store.transaction():
-            store.executemany(INSERT_SQL, rows)
+            store.executemany(store.query("telemetry", "insert_event"), rows)
         if self._listeners:
             self._notify([event_from_row(dict(zip(_COLUMNS, row))) for row in rows])
         return len(rows)
-
-    def _writable_store(self) -> "Store":
-        """The store, after applying `telemetry.retention_days` once per collector (its first write)."""
-        if not self._retention_applied:
-            self._retention_applied = True
-            removed = self.prune()
-            if removed:
-                log.info("telemetry retention: pruned %d events older than %d days", removed, self.project.config.telemetry.retention_days)
-        return self.project.store
 
     def _notify(self, events: list[Event]) -> None:
         for event in events:
@@ -384,19 +358,10 @@ class EventCollector:
             raise TelemetryError(f"hours={hours}: must be greater than 0")
         if limit is not None and limit <= 0:
             raise TelemetryError(f"limit={limit}: must be greater than 0")
-        sql = "SELECT * FROM events WHERE ts >= :since"
-        params: dict[str, Any] = {"since": now() - hours * 3600}
-        if event_type:
-            sql += " AND type = :type"
-            params["type"] = event_type
-        if session_id:
-            sql += " AND session_id = :session_id"
-            params["session_id"] = session_id
-        sql += " ORDER BY ts DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT :limit"
-            params["limit"] = int(limit)
-        return [event_from_row(row) for row in self.project.store.fetchall(sql, params)]
+        store = self.project.store
+        name = "events" + ("_of_type" if event_type else "") + ("_of_session" if session_id else "")
+        params = {"since": now() - hours * 3600, "type": event_type, "session_id": session_id, "limit": NO_LIMIT if limit is None else int(limit)}
+        return [event_from_row(row) for row in store.fetchall(store.query("telemetry", name), params)]
 
     def prune(self, days: int | None = None) -> int:
         """Delete events older than `days` (default `telemetry.retention_days`); returns how many.
@@ -410,4 +375,21 @@ class EventCollector:
             return 0
         store = self.project.store
         with store.transaction():
-            return store.execute("DELETE FROM events WHERE ts < ?", (now() - keep * 86400,))
+            return store.execute(store.query("telemetry", "delete_events_before"), {"before": now() - keep * 86400})
+
+    def prune_if_due(self) -> int:
+        """`prune()` when the last pruning (by anyone sharing the store) is a day old or more.
+
+        The schedule: a worker asks when it starts; `br parallel cleanup` and `br telemetry prune`
+        prune whenever they run.
+        """
+        store = self.project.store
+        with store.transaction():
+            last = store.scalar(store.query("store", "maintenance_last_run"), {"job": PRUNE_JOB})
+            if last is not None and now() - float(last) < PRUNE_EVERY_S:
+                return 0
+            store.execute(store.query("store", "maintenance_ran"), {"job": PRUNE_JOB, "now": now()})
+        removed = self.prune()
+        if removed:
+            log.info("telemetry retention: pruned %d events older than %d days", removed, self.project.config.telemetry.retention_days)
+        return removed

@@ -1,4 +1,6 @@
--- Parallel sessions: every statement the session manager and the worker coordinator run.
+-- Parallel sessions. Every write here is made by WorkerCoordinator, the one owner of session, task,
+-- attempt and worker state; each state change is a compare-and-set on the stored state (and for a
+-- task on the worker and attempt holding it), so a move whose state has moved on changes nothing.
 
 -- name: insert_session
 INSERT INTO sessions (id, name, status, plan, project_root, total_tasks, num_workers, cost_limit,
@@ -7,9 +9,12 @@ VALUES (:id, :name, 'running', :plan, :project_root, :total_tasks, :num_workers,
 
 -- name: insert_task
 INSERT INTO tasks (session_id, task_id, position, description, kind, command, prompt, model, depends_on,
-                   timeout, max_retries, env, cwd, isolation, status, cost_limit)
+                   timeout, max_retries, env, cwd, isolation, status, cost_limit, waiting_on, agent_command)
 VALUES (:session_id, :task_id, :position, :description, :kind, :command, :prompt, :model, :depends_on,
-        :timeout, :max_retries, :env, :cwd, :isolation, :status, :cost_limit)
+        :timeout, :max_retries, :env, :cwd, :isolation, :status, :cost_limit, :waiting_on, :agent_command)
+
+-- name: insert_dep
+INSERT INTO task_deps (session_id, task_id, depends_on) VALUES (:session_id, :task_id, :depends_on)
 
 -- name: get_session
 SELECT * FROM sessions WHERE id = :session_id
@@ -23,6 +28,7 @@ SELECT id FROM sessions ORDER BY CASE WHEN status IN ('running', 'paused') THEN 
 -- name: list_sessions
 SELECT s.*,
        (SELECT COUNT(*) FROM tasks t WHERE t.session_id = s.id AND t.status = 'completed') AS completed_tasks,
+       (SELECT COUNT(*) FROM workers w WHERE w.session_id = s.id) AS workers_ran,
        (SELECT COUNT(*) FROM workers w WHERE w.session_id = s.id AND w.status IN ('active', 'idle')) AS live_workers
 FROM sessions s
 ORDER BY s.created_at DESC
@@ -35,6 +41,13 @@ UPDATE sessions SET status = :status, status_reason = :reason, updated_at = :now
        finished_at = CASE WHEN :status IN ('completed', 'failed', 'stopped') THEN :now ELSE finished_at END,
        stop_grace = :stop_grace
 WHERE id = :session_id AND status = :from_status
+
+-- name: mark_stalled
+-- Once per stall: cleared when a worker registers.
+UPDATE sessions SET stalled_at = :now WHERE id = :session_id AND status = 'running' AND stalled_at IS NULL
+
+-- name: clear_stalled
+UPDATE sessions SET stalled_at = NULL WHERE id = :session_id AND stalled_at IS NOT NULL
 
 -- name: claim_task
 UPDATE tasks SET status = 'running', worker_id = :worker_id, attempts = attempts + 1,
@@ -64,19 +77,21 @@ INSERT INTO task_attempts (session_id, task_id, attempt, worker_id, status, star
 VALUES (:session_id, :task_id, :attempt, :worker_id, 'running', :now, :log_path)
 
 -- name: finish_task
+-- running -> completed | failed | cancelled, only by the worker and attempt holding the task.
 UPDATE tasks SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error,
        cost = cost + :cost, selected_model = COALESCE(:model, selected_model)
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
 -- name: requeue_task
--- A retry waits `delay` seconds by the database's clock (none when delay is NULL).
+-- running -> pending for another attempt, `delay` seconds from now by the database's clock (none when NULL).
 UPDATE tasks SET status = 'pending', not_before = {clock} + :delay, error = :error, exit_code = :exit_code,
        cost = cost + :cost, worker_id = NULL
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
 -- name: unclaim_task
+-- running -> pending, handed back untried: the attempt does not count.
 UPDATE tasks SET status = 'pending', attempts = attempts - 1, worker_id = NULL
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
@@ -92,18 +107,29 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND
 -- name: lost_attempts
 SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id AND status = 'lost'
 
--- name: blocked_tasks
-SELECT task_id, depends_on FROM tasks WHERE session_id = :session_id AND status = 'blocked'
+-- name: unblock_dependents
+-- One finished dependency fewer for each task waiting on :task_id; those left waiting on none become claimable.
+-- (SET reads the row as it was, so `waiting_on = 1` means "this was its last one".)
+UPDATE tasks SET waiting_on = waiting_on - 1,
+       status = CASE WHEN waiting_on = 1 AND status = 'blocked' THEN 'pending' ELSE status END
+WHERE session_id = :session_id
+  AND task_id IN (SELECT task_id FROM task_deps WHERE session_id = :session_id AND depends_on = :task_id)
 
--- name: dependent_task
-SELECT task_id FROM tasks WHERE session_id = :session_id AND depends_on <> '[]' LIMIT 1
+-- name: skip_dependents
+-- blocked -> skipped for every task that depends on :task_id, directly or through others.
+WITH RECURSIVE doomed(task_id) AS (
+    SELECT task_id FROM task_deps WHERE session_id = :session_id AND depends_on = :task_id
+    UNION
+    SELECT d.task_id FROM task_deps d JOIN doomed ON d.depends_on = doomed.task_id WHERE d.session_id = :session_id
+)
+UPDATE tasks SET status = 'skipped', finished_at = :now,
+       error = CASE WHEN EXISTS (SELECT 1 FROM task_deps d WHERE d.session_id = :session_id AND d.task_id = tasks.task_id
+                                 AND d.depends_on = :task_id) THEN :error ELSE :error || ' (upstream)' END
+WHERE session_id = :session_id AND status = 'blocked' AND task_id IN (SELECT task_id FROM doomed)
+RETURNING task_id, error
 
--- name: completed_among
-SELECT task_id FROM tasks WHERE session_id = :session_id AND status = 'completed'
-
--- name: set_task_status
-UPDATE tasks SET status = :status, error = :error, finished_at = :finished_at
-WHERE session_id = :session_id AND task_id = :task_id AND status = :from_status
+-- name: has_dependencies
+SELECT 1 AS found FROM task_deps WHERE session_id = :session_id LIMIT 1
 
 -- name: retries_waiting
 SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND status = 'pending' AND attempts > 0
@@ -115,8 +141,14 @@ WHERE session_id = :session_id AND status IN ('pending', 'blocked')
 -- name: unfinished_task
 SELECT task_id FROM tasks WHERE session_id = :session_id AND status IN ('pending', 'blocked', 'running') LIMIT 1
 
--- name: running_tasks_of_worker
-SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND worker_id = :worker_id AND status = 'running'
+-- name: unfinished_count
+SELECT COUNT(*) AS n FROM tasks WHERE session_id = :session_id AND status IN ('pending', 'blocked', 'running')
+
+-- name: orphaned_attempts
+-- Running tasks whose worker has been declared lost: their attempts wait for a reaper to settle them.
+SELECT t.task_id, t.attempts, t.worker_id, w.hostname, w.last_heartbeat
+FROM tasks t JOIN workers w ON w.id = t.worker_id
+WHERE t.session_id = :session_id AND t.status = 'running' AND w.status = 'lost'
 
 -- name: next_ready_in
 SELECT MIN(not_before) - {clock} AS seconds FROM tasks WHERE session_id = :session_id AND status = 'pending'
@@ -130,6 +162,13 @@ SELECT * FROM tasks WHERE session_id = :session_id ORDER BY position
 -- name: task_attempts
 SELECT * FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id ORDER BY attempt
 
+-- name: attempt_changes
+-- Attempts started or finished since :since (for progress lines), oldest first.
+SELECT a.task_id, a.attempt, a.status, a.started_at, a.finished_at, a.error, COALESCE(w.name, a.worker_id) AS worker
+FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id
+WHERE a.session_id = :session_id AND (a.started_at > :since OR a.finished_at > :since)
+ORDER BY COALESCE(a.finished_at, a.started_at), a.id
+
 -- name: recent_attempts
 SELECT a.task_id, a.attempt, a.status, a.started_at, a.finished_at, a.error, a.cost,
        COALESCE(w.name, a.worker_id) AS worker
@@ -142,10 +181,6 @@ LIMIT :limit
 SELECT task_id, status, error, attempts, finished_at FROM tasks
 WHERE session_id = :session_id AND status IN ('failed', 'skipped')
 ORDER BY finished_at DESC LIMIT :limit
-
--- name: completed_durations
-SELECT COUNT(*) AS n, COALESCE(MIN(started_at), 0) AS first_start, COALESCE(MAX(finished_at), 0) AS last_finish
-FROM task_attempts WHERE session_id = :session_id AND status = 'completed'
 
 -- name: insert_worker
 INSERT INTO workers (id, session_id, name, hostname, pid, process_started, status, started_at, last_heartbeat)
@@ -164,7 +199,8 @@ SELECT * FROM workers WHERE session_id = :session_id ORDER BY started_at, name
 SELECT * FROM workers WHERE session_id = :session_id AND status IN ('active', 'idle')
 
 -- name: worker_busy
-UPDATE workers SET status = 'active', current_task = :task_id, last_heartbeat = {clock} WHERE id = :worker_id
+UPDATE workers SET status = 'active', current_task = :task_id, last_heartbeat = {clock}
+WHERE id = :worker_id AND status IN ('active', 'idle')
 
 -- name: worker_idle
 UPDATE workers SET status = 'idle', current_task = NULL, last_heartbeat = {clock},

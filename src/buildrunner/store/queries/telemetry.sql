@@ -126,3 +126,30 @@ FROM workers WHERE last_heartbeat >= :since AND started_at < :until
 
 -- name: events_by_type
 SELECT type, COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until GROUP BY type ORDER BY type
+
+-- name: insert_event
+INSERT INTO events (ts, type, session_id, task_id, worker_id, duration_ms, cost, error, message, data, error_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_event_returning_id
+INSERT INTO events (ts, type, session_id, task_id, worker_id, duration_ms, cost, error, message, data, error_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: event_type_exists
+SELECT 1 AS found FROM events WHERE type = :type LIMIT 1
+
+-- name: events
+SELECT * FROM events WHERE ts >= :since ORDER BY ts DESC, id DESC LIMIT :limit
+
+-- name: events_of_type
+SELECT * FROM events WHERE ts >= :since AND type = :type ORDER BY ts DESC, id DESC LIMIT :limit
+
+-- name: events_of_session
+SELECT * FROM events WHERE ts >= :since AND session_id = :session_id ORDER BY ts DESC, id DESC LIMIT :limit
+
+-- name: events_of_type_of_session
+SELECT * FROM events WHERE ts >= :since AND type = :type AND session_id = :session_id ORDER BY ts DESC, id DESC LIMIT :limit
+
+-- name: delete_events_before
+DELETE FROM events WHERE ts < :before

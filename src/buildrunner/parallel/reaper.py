@@ -1,0 +1,99 @@
+"""Reaping: declare lost the workers that went silent, and settle the attempts they held.
+
+A worker is lost when it has not heartbeated for `parallel.heartbeat_timeout` seconds by the
+database's clock, or — on this machine — as soon as its process is gone. Its running attempt
+is then settled by a reaper on the worker's own machine, which can see the attempt's process
+tree and record: the supervisor is told to end the tree at once, and the record says whether
+the task had finished by itself first (its result counts: completed or failed as it ran) or
+not (the attempt is lost and the task goes back to the queue). No retry runs while the first
+attempt's tree is alive. A reaper on another machine settles an attempt only when no live
+worker is left on the lost worker's machine and the lost worker's supervisor has had time to
+end the tree by itself (its lease lapses at the heartbeat timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from buildrunner.parallel.executor import Executor
+from buildrunner.parallel.models import Task
+from buildrunner.parallel.states import AttemptState
+from buildrunner.parallel.supervisor import ExitRecord, end_orphan, record_path
+from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
+
+# Extra seconds a reaper on another machine gives a lost worker's supervisor to end the tree.
+REMOTE_MARGIN_S = 5.0
+
+_STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
+
+
+def reap(coordinator: WorkerCoordinator) -> list[str]:
+    """Declare lost the silent workers of the session, then settle every attempt held by a lost worker.
+
+    Returns the ids of the workers declared lost by this call.
+    """
+    store, settings = coordinator.store, coordinator.settings
+    ts = store.clock()
+    host = socket.gethostname()
+    cutoff = ts - settings.heartbeat_timeout
+    missed = ts - settings.effective_heartbeat_interval * 1.5
+    reaped = []
+    for row in coordinator.live_worker_rows():
+        if row["last_heartbeat"] < cutoff:
+            reason = f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"
+        elif (
+            row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
+            and not process_alive(int(row["pid"]), row["process_started"])
+        ):
+            reason = f"process {row['pid']} on {host} is gone"
+        else:
+            continue
+        if coordinator.declare_lost(row["id"], reason, row["name"]):
+            reaped.append(row["id"])
+    settle(coordinator)
+    return reaped
+
+
+def settle(coordinator: WorkerCoordinator) -> int:
+    """Settle the attempts held by lost workers that this process can settle; returns how many it did."""
+    orphans = coordinator.orphaned_attempts()
+    if not orphans:
+        return 0
+    store, settings, project = coordinator.store, coordinator.settings, coordinator.project
+    host = socket.gethostname()
+    ts = store.clock()
+    live_hosts = {row["hostname"] for row in coordinator.live_worker_rows() if row["last_heartbeat"] >= ts - settings.heartbeat_timeout}
+    executor = Executor(project.paths.root, project.paths.logs_dir, grace=settings.kill_grace)
+    settled = 0
+    for orphan in orphans:
+        task_id, attempt, worker_id = orphan["task_id"], int(orphan["attempts"]), orphan["worker_id"]
+        if orphan["hostname"] == host:
+            path = record_path(project.paths.logs_dir, coordinator.session_id, worker_id)
+            record = end_orphan(path, task_id, attempt, timeout=settings.kill_grace + REMOTE_MARGIN_S)
+        elif orphan["hostname"] in live_hosts:
+            continue  # a worker on its own machine will settle it, seeing its process tree and record
+        elif orphan["last_heartbeat"] > ts - (settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S):
+            continue  # its supervisor may still be ending the tree
+        else:
+            record = ExitRecord()
+        settled += _settle_one(coordinator, executor, task_id, attempt, worker_id, record)
+    return settled
+
+
+def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str, attempt: int, worker_id: str, record: ExitRecord) -> int:
+    row = coordinator.store.fetchone(coordinator.store.query("parallel", "get_task"), {"session_id": coordinator.session_id, "task_id": task_id})
+    if row is None:
+        return 0
+    lost = f"its worker {worker_id} was lost"
+    if record.own_result:
+        result = executor.result(Task.from_row({**row, "attempts": attempt}), record)
+        status = _STATUS.get(result.status, AttemptState.LOST)
+        error = f"{result.error} (recorded after {lost})" if result.error else None
+    else:
+        status, error = AttemptState.LOST, lost + (f"; {record.exit.get('reason')}" if record.exit and record.exit.get("reason") else "")
+        result = None
+    outcome = coordinator.finish_attempt(
+        worker_id, task_id, attempt, status, error=error,
+        exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
+    )
+    return int(outcome != "stale")
