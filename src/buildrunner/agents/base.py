@@ -229,7 +229,7 @@ class Agent(ABC):
             raise ConfigError(f"agent {self.name}: the prompt must be text, got {type(prompt).__name__}")
         if not model_id or "\0" in model_id:
             raise ConfigError(f"agent {self.name}: model id {model_id!r} is empty or holds a NUL character", hint="fix the tier's model id")
-        if max_cost_usd is not None and not (isinstance(max_cost_usd, (int, float)) and math.isfinite(max_cost_usd) and max_cost_usd > 0):
+        if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, (int, float)) or not math.isfinite(max_cost_usd) or max_cost_usd <= 0):
             raise ConfigError(f"max_cost_usd={max_cost_usd!r}: must be a positive number of dollars", hint="pass e.g. 0.50, or None for no cap")
         tier = next((t for t, m in self.models.items() if m == model_id), "")
         values = {"model_id": model_id, "model": tier or model_id}

@@ -129,6 +129,7 @@ class GeminiRun(AgentRun):
             return []
         self._in_turn = True
         self.turns += 1
+        self._parts = []  # the final text is the last turn's
         return [TurnStarted(self.turns)]
 
     def _event(self, kind: str, line: dict[str, Any]) -> list[AgentEvent]:

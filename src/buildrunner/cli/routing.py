@@ -233,6 +233,7 @@ def costs(
 def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
     from buildrunner.cli.common import local_time, stdout
     from buildrunner.routing.cost_tracker import DIRECT
+    from buildrunner.routing.models import TIERS
 
     out = stdout()
     out.print(f"Cost Summary ({PERIOD_TITLES[summary.period]})\n")
@@ -244,7 +245,7 @@ def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
         counts = summary.requests_by_model
         count_width = max(len(f"{counts[m]} requests") for m in summary.by_model)
         for model, cost in summary.by_model.items():
-            label = (model.capitalize() if model.islower() else model) + ":"
+            label = (model.capitalize() if model in TIERS else model) + ":"
             out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | {usd(cost)}")
         if any(agent != DIRECT for agent in summary.by_agent):
             out.print("\nBy Agent and Model:")
