@@ -167,6 +167,9 @@ def test_claude_running_totals_count_a_message_once_however_many_lines_carry_it(
     costs = [e.cost_usd for e in events if isinstance(e, UsageUpdate)]
     assert costs == sorted(costs) and costs[-1] == pytest.approx(progress.cost_usd)
     assert progress.priced and progress.tokens.total > 0
+    feed_all(run, lines[-1:])  # the result: from now on the cost is the dollars Claude Code states
+    assert run.cost_usd == json_lines("claude", "success")[-1]["total_cost_usd"]
+    assert run.cost_by_model == {m: u["costUSD"] for m, u in json_lines("claude", "success")[-1]["modelUsage"].items()}
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -56,10 +56,6 @@ class Invocation:
     stdin: bytes | None
     env: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def program(self) -> str:
-        return self.argv[0]
-
 
 # --- what an agent prints, as typed events -----------------------------------------------------
 
@@ -276,6 +272,7 @@ class AgentRun(ABC):
         self.malformed: str | None = None
         self._cut: str | None = None  # an unfinished last line that did not parse
         self._tokens: dict[str, TokenCounts] = {}
+        self._stated: tuple[float, dict[str, float]] | None = None  # (total, by model) in dollars the agent reported
 
     # running totals
 
@@ -285,20 +282,23 @@ class AgentRun(ABC):
 
     @property
     def cost_by_model(self) -> dict[str, float]:
-        """Dollars so far per model: from token counts at list prices (unknown prices count 0)."""
+        """Dollars so far per model: as the agent stated them, else token counts at list prices (unknown prices count 0)."""
+        if self._stated is not None:
+            return dict(self._stated[1])
         out: dict[str, float] = {}
         for model, counts in self._tokens.items():
-            cost = token_cost(self.agent.provider, model, counts)
-            out[model] = cost or 0.0
+            out[model] = token_cost(self.agent.provider, model, counts) or 0.0
         return out
 
     @property
     def cost_usd(self) -> float:
         """The attempt's cost so far; what a cap is checked against."""
-        return sum(self.cost_by_model.values())
+        return self._stated[0] if self._stated is not None else sum(self.cost_by_model.values())
 
     @property
     def unpriced(self) -> tuple[str, ...]:
+        if self._stated is not None:
+            return ()
         return tuple(m for m, c in self._tokens.items() if c.total and token_cost(self.agent.provider, m, c) is None)
 
     def progress(self) -> AgentProgress:
@@ -361,6 +361,10 @@ class AgentRun(ABC):
         self._tokens[model] = counts
         return UsageUpdate(model, counts, self.cost_usd)
 
+    def state_cost(self, total: float, by_model: dict[str, float]) -> None:
+        """The agent's own dollars: from now on they are the attempt's cost, not its tokens at list prices."""
+        self._stated = (total, dict(by_model))
+
     def tool(self, name: str, detail: str | None) -> ToolCall:
         action = one_line(f"{name}: {detail}" if detail else name, ACTION_CHARS)
         self.last_action = action
@@ -372,21 +376,9 @@ class AgentRun(ABC):
             return f"{self.agent.name} printed output that is not its documented format: {self.malformed}"
         return self.truncated_reason()
 
-    def result(
-        self,
-        outcome: Outcome,
-        reason: str | None,
-        exit_code: int | None,
-        *,
-        cost_usd: float | None = None,
-        cost_by_model: dict[str, float] | None = None,
-        tokens_by_model: dict[str, TokenCounts] | None = None,
-        turns: int | None = None,
-        unpriced: tuple[str, ...] | None = None,
-        **extra: Any,
-    ) -> AgentResult:
-        """An AgentResult with the run's running totals wherever the agent's final word gave none."""
-        by_model = self.cost_by_model if cost_by_model is None else cost_by_model
+    def result(self, outcome: Outcome, reason: str | None, exit_code: int | None, *, turns: int | None = None, **extra: Any) -> AgentResult:
+        """An AgentResult with the run's totals; `extra` adds the agent's subtype, text and duration."""
+        by_model = self.cost_by_model
         priced = {m: c for m, c in by_model.items() if c}
         return AgentResult(
             agent=self.agent.name,
@@ -394,13 +386,14 @@ class AgentRun(ABC):
             reason=one_line(reason, REASON_CHARS) if reason else None,
             exit_code=exit_code,
             model=max(priced, key=priced.__getitem__) if priced else self.model,
-            cost_usd=float(sum(by_model.values()) if cost_usd is None else cost_usd),
+            cost_usd=self.cost_usd,
             provider=self.agent.provider,
-            cost_by_model=dict(by_model),
-            tokens_by_model=dict(tokens_by_model or self._tokens),
+            cost_by_model=by_model,
+            tokens_by_model=dict(self._tokens),
             turns=turns or self.turns,
             session_id=self.session_id,
-            unpriced=self.unpriced if unpriced is None else unpriced,
+            cost_source="agent" if self._stated is not None else "tokens",
+            unpriced=self.unpriced,
             **extra,
         )
 

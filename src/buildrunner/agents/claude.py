@@ -37,6 +37,7 @@ from buildrunner.agents.base import (
     MalformedOutput,
     SessionStarted,
     TurnStarted,
+    UsageUpdate,
     count,
     dollars,
     first_text,
@@ -176,15 +177,19 @@ class ClaudeRun(AgentRun):
         subtype = line.get("subtype")
         if not isinstance(subtype, str):
             raise MalformedOutput("result without subtype")
-        dollars(line.get("total_cost_usd"))
-        tokens, _ = _model_usage(line.get("modelUsage"))
+        total = dollars(line.get("total_cost_usd"))
+        tokens, costs = _model_usage(line.get("modelUsage"))
         _usage(line.get("usage"))
         count(line.get("num_turns"))
         self._final = line
         self.session_id = text_of(line.get("session_id")) or self.session_id
         self._text = text_of(line.get("result"))
+        if tokens:
+            self._tokens = dict(tokens)  # the run's own per-model totals replace the per-message sums
+        if total is not None:
+            self.state_cost(total, costs or {self.model or self.requested_model: total})
         ok = subtype == "success" and line.get("is_error") is not True
-        return [FinalResult(ok, subtype, self._text)]
+        return [*(UsageUpdate(m, c, self.cost_usd) for m, c in tokens.items()), FinalResult(ok, subtype, self._text)]
 
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
@@ -199,23 +204,19 @@ class ClaudeRun(AgentRun):
             else:
                 tail = stderr_tail(stderr)
                 reason = f"{name} exited with code {exit_code} before its final result" + (f": {tail}" if tail else "")
-            return self.result("failed", reason, exit_code, cost_source="tokens")
-        tokens, costs = _model_usage(final.get("modelUsage"))
-        total = dollars(final.get("total_cost_usd"))
-        numbers: dict[str, Any] = {"cost_source": "tokens"}
-        if total is not None:
-            by_model = costs if costs else {self.model or self.requested_model: total}
-            numbers = {"cost_usd": total, "cost_by_model": by_model, "cost_source": "agent", "unpriced": ()}
-        if tokens:
-            numbers["tokens_by_model"] = tokens
-        numbers["turns"] = count(final.get("num_turns"))
+            return self.result("failed", reason, exit_code)
         duration = final.get("duration_ms")
-        numbers["duration_ms"] = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
         subtype = str(final["subtype"])
-        numbers["subtype"] = subtype
-        numbers["text"] = self._text
-        outcome, reason = self._judge(final, subtype, exit_code, total)
-        return self.result(outcome, reason, exit_code, **numbers)
+        outcome, reason = self._judge(final, subtype, exit_code, self.cost_usd if self._stated is not None else None)
+        return self.result(
+            outcome,
+            reason,
+            exit_code,
+            turns=count(final.get("num_turns")),
+            subtype=subtype,
+            text=self._text,
+            duration_ms=float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+        )
 
     def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None, total: float | None) -> tuple[str, str | None]:
         name = self.agent.name
