@@ -35,6 +35,7 @@ from buildrunner.agents.base import (
     AgentRun,
     FinalResult,
     MalformedOutput,
+    Outcome,
     SessionStarted,
     TurnStarted,
     UsageUpdate,
@@ -207,7 +208,7 @@ class ClaudeRun(AgentRun):
             return self.result("failed", reason, exit_code)
         duration = final.get("duration_ms")
         subtype = str(final["subtype"])
-        outcome, reason = self._judge(final, subtype, exit_code, self.cost_usd if self._stated is not None else None)
+        outcome, reason = self._judge(final, subtype, exit_code)
         return self.result(
             outcome,
             reason,
@@ -218,20 +219,19 @@ class ClaudeRun(AgentRun):
             duration_ms=float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
         )
 
-    def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None, total: float | None) -> tuple[str, str | None]:
+    def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None) -> tuple[Outcome, str | None]:
         name = self.agent.name
         if self.problem():
             return "failed", self.problem()
         if subtype == "error_max_budget_usd":
-            spent = f" after spending ${total:.2f}" if total is not None else ""
-            return "budget_exceeded", f"{name} {SUBTYPE_REASONS[subtype]}{spent}"
+            return "budget_exceeded", f"{name} {SUBTYPE_REASONS[subtype]} after spending ${self.cost_usd:.2f}"
         detail = self._detail(final)
         if subtype == "error_max_turns":
             return "failed", f"{name} {SUBTYPE_REASONS[subtype]} after {count(final.get('num_turns'))} turns"
         if subtype != "success":
             return "failed", f"{name} {SUBTYPE_REASONS.get(subtype, f'ended with {subtype}')}" + (f": {detail}" if detail else "")
         if final.get("is_error") is True:
-            return "failed", f"{name} reported an error: {detail or 'is_error with no message'}"
+            return "failed", f"{name} reported an error: {detail or 'no message'}"
         if exit_code not in (0, None):
             return "failed", f"{name} exited with code {exit_code} after reporting success"
         return "passed", None

@@ -311,26 +311,7 @@ class CostTracker:
                 )
                 for model_id, raw in ordered
             ]
-        if len(parts) == 1:
-            return parts[0]
-        main = max(parts, key=lambda p: p.cost)
-        return CostRecord(
-            id=None,
-            ts=main.ts,
-            model=main.model,
-            model_id=main.model_id,
-            input_tokens=sum(p.input_tokens for p in parts),
-            output_tokens=sum(p.output_tokens for p in parts),
-            cache_read_tokens=sum(p.cache_read_tokens for p in parts),
-            cache_write_tokens=sum(p.cache_write_tokens for p in parts),
-            cost=float(total) if isinstance(total, (int, float)) else sum(p.cost for p in parts),
-            latency_ms=latency,
-            session_id=session_id,
-            task_id=task_id,
-            source=AGENT_SOURCE,
-            agent="claude",
-            parts=parts,
-        )
+        return _combined(parts, float(total) if isinstance(total, (int, float)) else sum(p.cost for p in parts), latency)
 
     def track_agent_result(self, result: "AgentResult", *, session_id: str | None = None, task_id: str | None = None) -> CostRecord | None:
         """Store what an agent attempt cost (`buildrunner.agents`): one row per model it used.
@@ -375,26 +356,7 @@ class CostTracker:
                 )
                 for name, model_id, counts in rows
             ]
-        if len(parts) == 1:
-            return parts[0]
-        main = max(parts, key=lambda p: p.cost)
-        return CostRecord(
-            id=None,
-            ts=stamp,
-            model=main.model,
-            model_id=main.model_id,
-            input_tokens=sum(p.input_tokens for p in parts),
-            output_tokens=sum(p.output_tokens for p in parts),
-            cache_read_tokens=sum(p.cache_read_tokens for p in parts),
-            cache_write_tokens=sum(p.cache_write_tokens for p in parts),
-            cost=_amount("cost", result.cost_usd),
-            latency_ms=result.duration_ms,
-            session_id=session_id,
-            task_id=task_id,
-            source=source,
-            agent=result.agent,
-            parts=parts,
-        )
+        return _combined(parts, _amount("cost", result.cost_usd), result.duration_ms)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -505,6 +467,30 @@ class CostTracker:
             if limit is not None and self.spent(p) + amount > limit:
                 return True
         return False
+
+
+def _combined(parts: list[CostRecord], cost: float, latency_ms: float | None) -> CostRecord:
+    """One agent run's stored rows as one record: the only row, or the totals with the rows in `parts`."""
+    if len(parts) == 1:
+        return parts[0]
+    main = max(parts, key=lambda p: p.cost)
+    return CostRecord(
+        id=None,
+        ts=main.ts,
+        model=main.model,
+        model_id=main.model_id,
+        input_tokens=sum(p.input_tokens for p in parts),
+        output_tokens=sum(p.output_tokens for p in parts),
+        cache_read_tokens=sum(p.cache_read_tokens for p in parts),
+        cache_write_tokens=sum(p.cache_write_tokens for p in parts),
+        cost=cost,
+        latency_ms=latency_ms,
+        session_id=main.session_id,
+        task_id=main.task_id,
+        source=main.source,
+        agent=main.agent,
+        parts=parts,
+    )
 
 
 def _tier_order(name: str) -> tuple[int, str]:
