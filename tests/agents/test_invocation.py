@@ -53,6 +53,8 @@ def test_claude_gets_its_own_spend_cap_and_the_others_have_none() -> None:
     config = Config()
     argv = get_agent("claude", config).invocation("x", "claude-opus-4-5", max_cost_usd=0.25).argv
     assert argv[-2:] == ["--max-budget-usd", "0.25"]
+    tiny = get_agent("claude", config).invocation("x", "claude-opus-4-5", max_cost_usd=0.0000004).argv
+    assert float(tiny[-1]) == 0.0000004
     for name in ("codex", "gemini"):
         agent = get_agent(name, config)
         assert agent.invocation("x", agent.model_for("opus"), max_cost_usd=0.25).argv == agent.invocation("x", agent.model_for("opus")).argv

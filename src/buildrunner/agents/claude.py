@@ -105,7 +105,7 @@ class ClaudeCode(Agent):
     def output_args(self, max_cost_usd: float | None) -> list[str]:
         args = ["-p", "--output-format", "stream-json", "--verbose"]
         if max_cost_usd is not None:
-            args += ["--max-budget-usd", f"{max_cost_usd:.6f}".rstrip("0").rstrip(".")]
+            args += ["--max-budget-usd", repr(float(max_cost_usd))]  # shortest exact form: 0.25, 1e-05
         return args
 
     def start(self, model_id: str) -> "ClaudeRun":
