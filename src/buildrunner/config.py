@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
+from buildrunner.agents.settings import AgentsSettings
 from buildrunner.errors import ConfigError
 from buildrunner.parallel.settings import ParallelSettings
 from buildrunner.paths import ProjectPaths
@@ -34,6 +35,7 @@ class Config(Section):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
 
 def _parse_float(var: str, raw: str) -> float:

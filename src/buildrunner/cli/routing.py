@@ -27,7 +27,7 @@ FilesOption = Annotated[
     Optional[list[Path]],
     typer.Option("--file", "-F", help="A file the task will touch (repeatable); their count, size and languages count.", show_default=False),
 ]
-CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, json (the summary) or csv (one row per request).")
+CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, json (the summary) or csv (one row per request, with its agent).")
 PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}
 
 
@@ -207,7 +207,7 @@ def costs(
     output_format: CostsFormat = "text",
     project: ProjectOption = None,
 ) -> None:
-    """View the cost summary for a period, with the budget left.
+    """View the cost summary for a period, by model and by agent, with the budget left (budgets count every agent).
 
     Example: br routing costs --period month --format csv > costs.csv
     """
@@ -232,6 +232,8 @@ def costs(
 
 def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
     from buildrunner.cli.common import local_time, stdout
+    from buildrunner.routing.cost_tracker import DIRECT
+    from buildrunner.routing.models import TIERS
 
     out = stdout()
     out.print(f"Cost Summary ({PERIOD_TITLES[summary.period]})\n")
@@ -243,8 +245,16 @@ def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
         counts = summary.requests_by_model
         count_width = max(len(f"{counts[m]} requests") for m in summary.by_model)
         for model, cost in summary.by_model.items():
-            label = (model.capitalize() if model.islower() else model) + ":"
+            label = (model.capitalize() if model in TIERS else model) + ":"
             out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | {usd(cost)}")
+        if any(agent != DIRECT for agent in summary.by_agent):
+            out.print("\nBy Agent and Model:")
+            for agent, models in summary.by_agent_model.items():
+                requests = summary.requests_by_agent[agent]
+                out.print(f"  {agent}: {requests} request{'s' if requests != 1 else ''} | {usd(summary.by_agent[agent])}")
+                model_width = max(len(m) for m in models) + 1
+                for model, cost in models.items():
+                    out.print(f"    {model + ':':<{model_width}} {usd(cost)}")
         out.print(f"\nTotal: {summary.request_count} requests | {usd(summary.total_cost)} (avg ${summary.avg_cost_per_request:.4f}/request)")
         if summary.by_day:
             out.print("\nDaily Breakdown:")

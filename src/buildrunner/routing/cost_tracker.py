@@ -18,6 +18,7 @@ from buildrunner.errors import ConfigError, StoreError
 from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
+    from buildrunner.agents.base import AgentResult
     from buildrunner.project import Project
     from buildrunner.routing.models import ModelInfo
     from buildrunner.store import Store
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 PERIODS: tuple[str, ...] = ("day", "week", "month", "all")
 BUDGET_PERIODS: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
 _LATENCY_WINDOW_S = 7 * 86400
-# Source of Claude Code agent runs; migration 0002 keeps their durations out of model latency.
+# Source of Claude Code agent runs (migration 0011 keeps every agent's durations out of model latency).
 AGENT_SOURCE = "claude-code"
+# The agent name summaries give records that no coding agent made (direct API requests).
+DIRECT = "api"
 # (input, output, cache read, cache write) token keys in each usage format we ingest.
 ANTHROPIC_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 CLAUDE_CODE_USAGE_KEYS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheCreationInputTokens")
@@ -49,12 +52,16 @@ class CostRecord:
     session_id: str | None
     task_id: str | None
     source: str
+    agent: str | None = None  # the coding agent that made the calls; None for a direct API request
     parts: list["CostRecord"] = field(default_factory=list)
 
 
 @dataclass
 class CostSummary:
-    """The spec's summary for one period, plus per-model request counts and the period's budget."""
+    """The spec's summary for one period, plus per-model and per-agent totals and the period's budget.
+
+    `by_agent` and `by_agent_model` name direct API requests "api"; budgets count every agent.
+    """
 
     period: str
     total_cost: float
@@ -63,6 +70,9 @@ class CostSummary:
     by_day: dict[str, float]
     avg_cost_per_request: float
     requests_by_model: dict[str, int] = field(default_factory=dict)
+    by_agent: dict[str, float] = field(default_factory=dict)
+    requests_by_agent: dict[str, int] = field(default_factory=dict)
+    by_agent_model: dict[str, dict[str, float]] = field(default_factory=dict)
     since: float | None = None
     budget_limit: float | None = None
     budget_remaining: float | None = None
@@ -174,6 +184,7 @@ class CostTracker:
         task_id: str | None = None,
         source: str = "api",
         ts: float | None = None,
+        agent: str | None = None,
     ) -> CostRecord:
         """Store one request; its cost is computed from the model's prices unless `cost` is known."""
         from buildrunner.routing.models import cost_of, known_models_hint
@@ -197,6 +208,7 @@ class CostTracker:
             session_id=session_id,
             task_id=task_id,
             source=source,
+            agent=agent,
             input_tokens=fresh,
             output_tokens=output,
             cache_read_tokens=cache_read,
@@ -224,6 +236,7 @@ class CostTracker:
         session_id: str | None,
         task_id: str | None,
         ts: float | None = None,
+        agent: str | None = None,
     ) -> CostRecord:
         """Store a usage object whose (input, output, cache read, cache write) counts sit under `keys`."""
         usage = _as_dict(usage)
@@ -240,6 +253,7 @@ class CostTracker:
             task_id=task_id,
             source=source,
             ts=ts,
+            agent=agent,
         )
 
     def track_anthropic_usage(
@@ -276,7 +290,7 @@ class CostTracker:
         total = result.get("total_cost_usd")
         if not per_model:
             chosen = model or self._project.config.routing.default_model
-            return self._track_usage(chosen, result.get("usage") or {}, ANTHROPIC_USAGE_KEYS, latency, total, AGENT_SOURCE, session_id, task_id)
+            return self._track_usage(chosen, result.get("usage") or {}, ANTHROPIC_USAGE_KEYS, latency, total, AGENT_SOURCE, session_id, task_id, agent="claude")
         # One timestamp and a fixed order (by the name recorded), so concurrent runs take the
         # rollup's row locks in the same order on PostgreSQL and cannot deadlock.
         stamp = _now()
@@ -293,28 +307,56 @@ class CostTracker:
                     session_id,
                     task_id,
                     stamp,
+                    agent="claude",
                 )
                 for model_id, raw in ordered
             ]
-        if len(parts) == 1:
-            return parts[0]
-        main = max(parts, key=lambda p: p.cost)
-        return CostRecord(
-            id=None,
-            ts=main.ts,
-            model=main.model,
-            model_id=main.model_id,
-            input_tokens=sum(p.input_tokens for p in parts),
-            output_tokens=sum(p.output_tokens for p in parts),
-            cache_read_tokens=sum(p.cache_read_tokens for p in parts),
-            cache_write_tokens=sum(p.cache_write_tokens for p in parts),
-            cost=float(total) if isinstance(total, (int, float)) else sum(p.cost for p in parts),
-            latency_ms=latency,
-            session_id=session_id,
-            task_id=task_id,
-            source=AGENT_SOURCE,
-            parts=parts,
-        )
+        return _combined(parts, float(total) if isinstance(total, (int, float)) else sum(p.cost for p in parts), latency)
+
+    def track_agent_result(self, result: "AgentResult", *, session_id: str | None = None, task_id: str | None = None) -> CostRecord | None:
+        """Store what an agent attempt cost (`buildrunner.agents`): one row per model it used.
+
+        The returned record carries the attempt's totals (the agent's stated total wins over the
+        rows' sum) with the stored rows in `parts`; its `model` is the model that cost the most.
+        None when the attempt used no tokens and cost nothing (it never reached a model).
+        Claude models that are routing tiers are recorded under the tier's name, as
+        track_claude_code_result does; other agents' models under their model id.
+        """
+        models = sorted(set(result.cost_by_model) | set(result.tokens_by_model))
+        if not models or (not result.cost_usd and not result.tokens.total):
+            return None
+        source = AGENT_SOURCE if result.provider == "anthropic" else result.agent
+        latency = result.duration_ms if len(models) == 1 else None
+        stamp = _now()
+        rows = []
+        for model_id in models:
+            counts = result.tokens_by_model.get(model_id)
+            name = self._price(model_id)[0] if result.provider == "anthropic" else model_id
+            rows.append((name, model_id, counts))
+        rows.sort(key=lambda row: (row[0], row[1]))  # a fixed order, so concurrent runs cannot deadlock on PostgreSQL
+        with self._store.transaction():
+            parts = [
+                self._insert(
+                    CostRecord(
+                        id=None,
+                        ts=stamp,
+                        model=name,
+                        model_id=model_id,
+                        input_tokens=counts.input if counts else 0,
+                        output_tokens=counts.output if counts else 0,
+                        cache_read_tokens=counts.cache_read if counts else 0,
+                        cache_write_tokens=counts.cache_write if counts else 0,
+                        cost=_amount("cost", result.cost_by_model.get(model_id, 0.0)),
+                        latency_ms=_amount("latency_ms", latency, "milliseconds") if latency is not None else None,
+                        session_id=session_id,
+                        task_id=task_id,
+                        source=source,
+                        agent=result.agent,
+                    )
+                )
+                for name, model_id, counts in rows
+            ]
+        return _combined(parts, _amount("cost", result.cost_usd), result.duration_ms)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -328,16 +370,26 @@ class CostTracker:
         )
         by_model: dict[str, float] = {}
         requests_by_model: dict[str, int] = {}
+        by_agent: dict[str, float] = {}
+        requests_by_agent: dict[str, int] = {}
+        by_agent_model: dict[str, dict[str, float]] = {}
         by_day: dict[str, float] = {}
         for row in rows:
             cost = float(row["cost"] or 0)
-            by_model[row["model"]] = by_model.get(row["model"], 0.0) + cost
-            requests_by_model[row["model"]] = requests_by_model.get(row["model"], 0) + int(row["requests"])
+            requests = int(row["requests"])
+            model, agent = row["model"], row["agent"] or DIRECT
+            by_model[model] = by_model.get(model, 0.0) + cost
+            requests_by_model[model] = requests_by_model.get(model, 0) + requests
+            by_agent[agent] = by_agent.get(agent, 0.0) + cost
+            requests_by_agent[agent] = requests_by_agent.get(agent, 0) + requests
+            models = by_agent_model.setdefault(agent, {})
+            models[model] = models.get(model, 0.0) + cost
             day = (dt.date(1970, 1, 1) + dt.timedelta(days=int(row["day"]))).isoformat()
             by_day[day] = by_day.get(day, 0.0) + cost
         total = sum(by_model.values())
         count = sum(requests_by_model.values())
         limit = self.budget_limit(period) if period in BUDGET_PERIODS else None
+        agents = sorted(by_agent, key=lambda a: (a == DIRECT, -by_agent[a], a))
         return CostSummary(
             period=period,
             total_cost=float(round(total, 6)),
@@ -346,6 +398,9 @@ class CostTracker:
             by_day={k: round(v, 6) for k, v in sorted(by_day.items())},
             avg_cost_per_request=round(total / count, 6) if count else 0.0,
             requests_by_model=dict(sorted(requests_by_model.items(), key=lambda kv: _tier_order(kv[0]))),
+            by_agent={a: round(by_agent[a], 6) for a in agents},
+            requests_by_agent={a: requests_by_agent[a] for a in agents},
+            by_agent_model={a: {m: round(c, 6) for m, c in sorted(by_agent_model[a].items(), key=lambda kv: _tier_order(kv[0]))} for a in agents},
             since=start,
             budget_limit=limit,
             budget_remaining=max(0.0, limit - total) if limit is not None else None,
@@ -412,6 +467,30 @@ class CostTracker:
             if limit is not None and self.spent(p) + amount > limit:
                 return True
         return False
+
+
+def _combined(parts: list[CostRecord], cost: float, latency_ms: float | None) -> CostRecord:
+    """One agent run's stored rows as one record: the only row, or the totals with the rows in `parts`."""
+    if len(parts) == 1:
+        return parts[0]
+    main = max(parts, key=lambda p: p.cost)
+    return CostRecord(
+        id=None,
+        ts=main.ts,
+        model=main.model,
+        model_id=main.model_id,
+        input_tokens=sum(p.input_tokens for p in parts),
+        output_tokens=sum(p.output_tokens for p in parts),
+        cache_read_tokens=sum(p.cache_read_tokens for p in parts),
+        cache_write_tokens=sum(p.cache_write_tokens for p in parts),
+        cost=cost,
+        latency_ms=latency_ms,
+        session_id=main.session_id,
+        task_id=main.task_id,
+        source=main.source,
+        agent=main.agent,
+        parts=parts,
+    )
 
 
 def _tier_order(name: str) -> tuple[int, str]:

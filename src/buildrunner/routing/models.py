@@ -45,13 +45,13 @@ class ModelInfo:
 
 
 @lru_cache(maxsize=64)
-def _genai_rates(model_id: str) -> tuple[float, float, float, float]:
+def _genai_rates(model_id: str, provider: str = PROVIDER) -> tuple[float, float, float, float]:
     """(input, output, cache read, cache write) per MTok from genai-prices' bundled snapshot."""
     from genai_prices import Usage, calc_price
 
     def rate(**tokens: int) -> float:
         try:
-            calc = calc_price(Usage(**tokens), model_id, provider_id=PROVIDER)
+            calc = calc_price(Usage(**tokens), model_id, provider_id=provider)
         except LookupError:
             raise ConfigError(
                 f"model {model_id!r}: no price known to genai-prices",
@@ -144,9 +144,9 @@ def tier_of(model_id: str, models: dict[str, ModelInfo]) -> ModelInfo | None:
         return None
 
 
-def price_of_unconfigured(model_id: str) -> ModelInfo:
-    """Prices for a model id no tier names (e.g. a sub-agent's model in a Claude Code result)."""
-    rates = _genai_rates(model_id)
+def price_of_unconfigured(model_id: str, provider: str = PROVIDER) -> ModelInfo:
+    """Prices for a model id no tier names (a sub-agent's model in a Claude Code result, a Codex or Gemini model)."""
+    rates = _genai_rates(model_id, provider)
     return ModelInfo(model_id, model_id, *rates, typical_latency_ms=0.0)
 
 

@@ -151,7 +151,11 @@ def render_report(project: "Project", days: int = 30) -> str:
                 "{:.0f}",
             ),
             bar_svg("Cost per day (USD)", list(daily_cost), list(daily_cost.values()), "${:.2f}"),
-            hbar_svg(f"Cost per model, last {days} days (USD)", costs.by_model, "${:.2f}"),
+            hbar_svg(
+                f"Cost per model (by agent), last {days} days (USD)",
+                {f"{agent} · {model}": cost for agent, models in costs.by_agent_model.items() for model, cost in models.items()},
+                "${:.2f}",
+            ),
         ]
     )
     errors = "".join(f"<tr><td>{_esc(e.message)}</td><td>{e.count}</td><td>{_esc(e.example)}</td></tr>" for e in overall.top_errors)

@@ -103,11 +103,12 @@ class PerformanceMetrics:
 
 @dataclass
 class CostBreakdown:
-    """Spend in a window from the cost records, per model."""
+    """Spend in a window from the cost records, per model and per coding agent and model ("api": direct requests)."""
 
     total: float
     requests: int
     by_model: dict[str, float]
+    by_agent_model: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def window(hours: float, until: float | None = None) -> tuple[float, float]:
@@ -278,13 +279,19 @@ class MetricsAnalyzer:
         return out
 
     def costs(self, hours: float = 24) -> CostBreakdown:
-        """Spend per model from the cost records (per day: `daily_costs`)."""
+        """Spend per model, and per agent and model, from the cost records (per day: `daily_costs`)."""
         since, until = window(hours)
-        models = self.rows("cost_by_model", {"since": since, "until": until})
+        rows = self.rows("cost_by_agent_model", {"since": since, "until": until})
+        by_model: dict[str, float] = {}
+        by_agent_model: dict[str, dict[str, float]] = {}
+        for r in rows:
+            by_model[str(r["model"])] = by_model.get(str(r["model"]), 0.0) + float(r["cost"])
+            by_agent_model.setdefault(str(r["agent"] or "api"), {})[str(r["model"])] = float(r["cost"])
         return CostBreakdown(
-            total=sum(float(r["cost"]) for r in models),
-            requests=sum(int(r["n"]) for r in models),
-            by_model={str(r["model"]): float(r["cost"]) for r in models},
+            total=sum(by_model.values()),
+            requests=sum(int(r["n"]) for r in rows),
+            by_model=dict(sorted(by_model.items(), key=lambda kv: -kv[1])),
+            by_agent_model=by_agent_model,
         )
 
     def daily_costs(self, days: int, until: float | None = None) -> dict[str, float]:

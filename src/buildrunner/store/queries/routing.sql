@@ -1,11 +1,12 @@
 -- Routing: cost records, summaries and budgets. Times are UTC epoch seconds.
--- Summaries read cost_rollup (per 15-minute bucket and model, kept by triggers; migration 0002).
+-- Summaries read cost_rollup (per 15-minute bucket, agent and model, kept by triggers; migrations 0002, 0011).
+-- Its agent is '' for requests made directly through an API, not by a coding agent.
 
 -- name: insert_cost
 INSERT INTO cost_records (ts, model, model_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                          cost, latency_ms, session_id, task_id, source)
+                          cost, latency_ms, session_id, task_id, source, agent)
 VALUES (:ts, :model, :model_id, :input_tokens, :output_tokens, :cache_read_tokens, :cache_write_tokens,
-        :cost, :latency_ms, :session_id, :task_id, :source)
+        :cost, :latency_ms, :session_id, :task_id, :source, :agent)
 RETURNING id
 
 -- name: spent_since
@@ -14,23 +15,23 @@ SELECT COALESCE(SUM(cost), 0) AS spent FROM cost_rollup WHERE bucket >= :bucket
 
 -- name: cost_by_day_and_model
 -- `offset` shifts UTC to the local day.
-SELECT CAST((bucket * 900 + :offset) / 86400 AS INTEGER) AS day, model, SUM(requests) AS requests, SUM(cost) AS cost
+SELECT CAST((bucket * 900 + :offset) / 86400 AS INTEGER) AS day, agent, model, SUM(requests) AS requests, SUM(cost) AS cost
 FROM cost_rollup
 WHERE bucket >= :bucket
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 HAVING SUM(requests) > 0
 
 -- name: cost_by_day_and_model :postgres
-SELECT FLOOR((bucket * 900 + :offset) / 86400)::bigint AS day, model, SUM(requests) AS requests, SUM(cost) AS cost
+SELECT FLOOR((bucket * 900 + :offset) / 86400)::bigint AS day, agent, model, SUM(requests) AS requests, SUM(cost) AS cost
 FROM cost_rollup
 WHERE bucket >= :bucket
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 HAVING SUM(requests) > 0
 
 -- name: records_page
 -- Keyset pagination in insertion order, so exports stream in constant memory.
 SELECT id, ts, model, model_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-       cost, latency_ms, session_id, task_id, source
+       cost, latency_ms, session_id, task_id, source, agent
 FROM cost_records
 WHERE ts >= :start AND id > :after
 ORDER BY id

@@ -117,6 +117,12 @@ SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
 FROM cost_records WHERE ts >= :since AND ts < :until
 GROUP BY model ORDER BY cost DESC
 
+-- name: cost_by_agent_model
+-- Spend per coding agent and model (agent '' for direct API requests; the column is migration 0011's).
+SELECT COALESCE(agent, '') AS agent, model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n
+FROM cost_records WHERE ts >= :since AND ts < :until
+GROUP BY COALESCE(agent, ''), model ORDER BY cost DESC
+
 -- name: worker_usage
 -- Workers that were alive during the window; the runner writes cpu_seconds and peak_rss_bytes.
 SELECT COUNT(*) AS workers, COALESCE(SUM(cpu_seconds), 0) AS cpu_seconds,

@@ -1,0 +1,272 @@
+"""Every adapter against every recorded fixture: events, running totals, outcome, reason and cost to the cent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from buildrunner.agents import get_agent
+from buildrunner.agents.base import AgentResult, MalformedLine, ToolCall, UsageUpdate
+from buildrunner.config import Config
+
+from .conftest import PROVIDERS, VENDORS, base_rate_price, cents, feed_all, fixture_lines, json_lines, list_price, scenarios
+
+MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5.1-codex", "gemini": "gemini-2.5-flash"}
+
+# (vendor, scenario) -> (outcome, words the one-line reason must hold)
+EXPECTED: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("claude", "success"): ("passed", ()),
+    ("claude", "json-success"): ("passed", ()),
+    ("claude", "max-turns"): ("failed", ("claude", "turn limit", "error_max_turns", "after 2 turns")),
+    ("claude", "during-execution"): ("failed", ("claude", "error_during_execution", "Overloaded")),
+    ("claude", "max-budget"): ("budget_exceeded", ("claude", "spend cap", "error_max_budget_usd", "$0.08")),
+    ("claude", "api-error"): ("failed", ("claude", "reported an error", "Invalid API key")),
+    ("claude", "cap"): ("passed", ()),
+    ("claude", "hang"): ("failed", ("claude", "stopped before its final result")),
+    ("claude", "malformed"): ("failed", ("claude", "not its documented format", "✻ Thinking… (esc to interrupt)")),
+    ("claude", "truncated"): ("failed", ("claude", "truncated")),
+    ("claude", "crash"): ("failed", ("claude", "exited with code 1", "Invalid API key · Please run /login")),
+    ("codex", "success"): ("passed", ()),
+    ("codex", "edit"): ("passed", ()),
+    ("codex", "turn-failed"): ("failed", ("codex", "turn failed", "stream disconnected before completion")),
+    ("codex", "error"): ("failed", ("codex", "model is not supported")),
+    ("codex", "cap"): ("passed", ()),
+    ("codex", "hang"): ("failed", ("codex", "stopped before it finished")),
+    ("codex", "malformed"): ("failed", ("codex", "not its documented format", "WARN codex_core::exec")),
+    ("codex", "truncated"): ("failed", ("codex", "truncated")),
+    ("codex", "crash"): ("failed", ("codex", "exited with code 1", "Not inside a trusted directory")),
+    ("gemini", "success"): ("passed", ()),
+    ("gemini", "json-success"): ("passed", ()),
+    ("gemini", "api-error"): ("failed", ("gemini", "API_KEY_INVALID", "exit 1")),
+    ("gemini", "turn-limit"): ("failed", ("gemini", "MaxSessionTurnsError", "53", "turn limit")),
+    ("gemini", "input-error"): ("failed", ("gemini", "code 42", "input error", "No input provided via stdin")),
+    ("gemini", "auth-error"): ("failed", ("gemini", "code 41", "authentication", "Please set an Auth method")),
+    ("gemini", "cap"): ("passed", ()),
+    ("gemini", "hang"): ("failed", ("gemini", "stopped before its final result")),
+    ("gemini", "malformed"): ("failed", ("gemini", "not its documented format", "Loaded cached credentials.")),
+    ("gemini", "truncated"): ("failed", ("gemini", "truncated")),
+}
+CASES = [(v, s) for v in VENDORS for s in scenarios(v)]
+
+
+def run_fixture(vendor: str, scenario: str) -> tuple[Any, AgentResult]:
+    spec = scenarios(vendor)[scenario]
+    run = get_agent(vendor, Config()).start(MODEL[vendor])
+    feed_all(run, fixture_lines(vendor, scenario))
+    exit_code = None if spec.get("hang") else spec["exit"]
+    return run, run.finish(exit_code, stderr=spec.get("stderr", ""))
+
+
+def test_every_recorded_scenario_has_an_expectation() -> None:
+    assert sorted(EXPECTED) == sorted(CASES)
+
+
+@pytest.mark.parametrize(("vendor", "scenario"), CASES)
+def test_outcome_and_one_line_reason(vendor: str, scenario: str) -> None:
+    _, result = run_fixture(vendor, scenario)
+    outcome, words = EXPECTED[(vendor, scenario)]
+    assert result.outcome == outcome, result.reason
+    assert result.agent == vendor and result.provider == PROVIDERS[vendor]
+    if outcome == "passed":
+        assert result.reason is None and result.passed
+    else:
+        assert result.reason is not None and "\n" not in result.reason and not result.passed
+        for word in words:
+            assert word in result.reason
+
+
+def expected_cost(vendor: str, scenario: str) -> dict[str, float]:
+    """Per-model dollars the fixture's own numbers give, priced here."""
+    lines = json_lines(vendor, scenario)
+    provider = PROVIDERS[vendor]
+    price = base_rate_price if scenario == "cap" else list_price
+    if vendor == "claude":
+        final = next((line for line in lines if line.get("type") == "result"), None)
+        if final is not None:
+            return {m: u["costUSD"] for m, u in final["modelUsage"].items()} if final["modelUsage"] else {}
+        usage: dict[str, tuple[str, dict[str, int]]] = {}
+        for line in lines:
+            if line.get("type") == "assistant":
+                usage[line["message"]["id"]] = (line["message"]["model"], line["message"]["usage"])
+        out: dict[str, float] = {}
+        for model, u in usage.values():
+            written, read = u["cache_creation_input_tokens"], u["cache_read_input_tokens"]
+            out[model] = out.get(model, 0.0) + list_price(
+                provider, model, total_input=u["input_tokens"] + read + written, cache_read=read, cache_write=written, output=u["output_tokens"]
+            )
+        return out
+    if vendor == "codex":
+        completed = [line for line in lines if line.get("type") == "turn.completed"]
+        if not completed:
+            return {}
+        u = completed[-1]["usage"]  # the thread's running total
+        return {MODEL["codex"]: price(provider, MODEL["codex"], total_input=u["input_tokens"], cache_read=u["cached_input_tokens"], output=u["output_tokens"])}
+    final = next((line for line in lines if line.get("type") == "result"), None)
+    if scenario == "json-success":
+        import json
+
+        from .conftest import FIXTURES
+
+        doc = json.loads((FIXTURES / "gemini" / "json-success.json").read_text(encoding="utf-8"))
+        return {
+            m: list_price(provider, m, total_input=t["prompt"] + t["tool"], cache_read=t["cached"], output=t["candidates"] + t["thoughts"])
+            for m, t in ((m, v["tokens"]) for m, v in doc["stats"]["models"].items())
+        }
+    if final is None:
+        return {}
+    return {
+        m: price(provider, m, total_input=s["input_tokens"], cache_read=s["cached"], output=s["total_tokens"] - s["input_tokens"])
+        for m, s in final["stats"]["models"].items()
+    }
+
+
+@pytest.mark.parametrize(("vendor", "scenario"), CASES)
+def test_cost_to_the_cent(vendor: str, scenario: str) -> None:
+    _, result = run_fixture(vendor, scenario)
+    expected = expected_cost(vendor, scenario)
+    assert set(m for m, c in result.cost_by_model.items() if c) == set(m for m, c in expected.items() if c)
+    for model, cost in expected.items():
+        assert result.cost_by_model.get(model, 0.0) == pytest.approx(cost, rel=1e-9, abs=1e-12)
+    total = sum(expected.values())
+    assert cents(result.cost_usd) == cents(total)
+    assert result.cost_usd == pytest.approx(total, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("scenario", [s for s in scenarios("claude") if scenarios("claude")[s].get("file")])
+def test_claude_states_dollars_when_it_has_a_result(scenario: str) -> None:
+    _, result = run_fixture("claude", scenario)
+    final = next((line for line in json_lines("claude", scenario) if line.get("type") == "result"), None)
+    if final is None:
+        assert result.cost_source == "tokens"
+        return
+    assert result.cost_source == "agent"
+    assert result.cost_usd == final["total_cost_usd"]
+    assert result.turns == final["num_turns"] or final["num_turns"] == 0
+    assert result.subtype == final["subtype"]
+    for model, usage in final["modelUsage"].items():
+        counts = result.tokens_by_model[model]
+        assert (counts.input, counts.output, counts.cache_read, counts.cache_write) == (
+            usage["inputTokens"], usage["outputTokens"], usage["cacheReadInputTokens"], usage["cacheCreationInputTokens"],
+        )
+
+
+def test_claude_running_totals_count_a_message_once_however_many_lines_carry_it() -> None:
+    run = get_agent("claude", Config()).start("claude-sonnet-4-5")
+    lines = fixture_lines("claude", "success")
+    events = feed_all(run, lines[:2])  # init, first assistant line of msg_01
+    first = run.cost_usd
+    assert first > 0 and run.turns == 1 and run.session_id == "4f7c9a52-3b1e-4d8a-9c2f-6e1d0b7a8c35"
+    events += feed_all(run, lines[2:3])  # msg_01 again, with its Bash call and the same usage
+    assert run.cost_usd == first and run.turns == 1
+    assert run.last_action == "Bash: ls calc tests"
+    events += feed_all(run, lines[3:-1])
+    progress = run.progress()
+    assert (progress.agent, progress.model, progress.turns, progress.last_action) == ("claude", "claude-sonnet-4-5-20250929", 3, "Write: /home/user/project/docs/API.md")
+    assert [e.tool for e in events if isinstance(e, ToolCall)] == ["Bash", "Write"]
+    costs = [e.cost_usd for e in events if isinstance(e, UsageUpdate)]
+    assert costs == sorted(costs) and costs[-1] == pytest.approx(progress.cost_usd)
+    assert progress.priced and progress.tokens.total > 0
+    feed_all(run, lines[-1:])  # the result: from now on the cost is the dollars Claude Code states
+    assert run.cost_usd == json_lines("claude", "success")[-1]["total_cost_usd"]
+    assert run.cost_by_model == {m: u["costUSD"] for m, u in json_lines("claude", "success")[-1]["modelUsage"].items()}
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_cap_is_crossed_mid_stream_only_where_the_agent_reports_spend(vendor: str) -> None:
+    """Claude reports usage per message and Codex per turn, so a running cap sees the cost climb before the end;
+    Gemini CLI reports tokens only in its final result (documented: nothing to stop on earlier)."""
+    cap = 0.10
+    run = get_agent(vendor, Config()).start(MODEL[vendor])
+    lines = fixture_lines(vendor, "cap")
+    crossed_at = None
+    seen = []
+    for index, line in enumerate(lines):
+        run.feed(line)
+        seen.append(run.cost_usd)
+        if crossed_at is None and run.cost_usd > cap:
+            crossed_at = index
+    assert seen == sorted(seen), "the running cost never goes down"
+    if vendor == "gemini":
+        assert crossed_at == len(lines) - 1
+    else:
+        assert crossed_at is not None and crossed_at < len(lines) // 2
+
+
+def test_codex_usage_is_the_threads_running_total_not_a_sum() -> None:
+    run = get_agent("codex", Config()).start("gpt-5.1-codex")
+    completed = 0
+    for line in fixture_lines("codex", "cap"):
+        run.feed(line)
+        if '"turn.completed"' in line:
+            completed += 1
+            if completed == 2:
+                break
+    usage = [line for line in json_lines("codex", "cap") if line["type"] == "turn.completed"][1]["usage"]
+    expected = list_price("openai", "gpt-5.1-codex", total_input=usage["input_tokens"], cache_read=usage["cached_input_tokens"], output=usage["output_tokens"])
+    assert run.cost_usd == pytest.approx(expected, rel=1e-9)
+    assert run.turns == 2
+
+
+def test_codex_and_gemini_describe_what_they_are_doing() -> None:
+    codex = get_agent("codex", Config()).start("gpt-5.1-codex")
+    actions = [e.action for e in feed_all(codex, fixture_lines("codex", "edit")) if isinstance(e, ToolCall)]
+    assert actions == ["command: rg --files calc", "edit: add docs/API.md", "command: python -m unittest -q"]
+    gemini = get_agent("gemini", Config()).start("gemini-2.5-flash")
+    events = feed_all(gemini, fixture_lines("gemini", "success"))
+    assert [e.action for e in events if isinstance(e, ToolCall)] == ["read_many_files", "write_file: /home/user/project/docs/API.md"]
+    assert gemini.session_id == "c88f0bb1-0bd1-4749-8c99-2a37ed946e74" and gemini.turns == 3
+    assert gemini.finish(0).text == "Wrote docs/API.md with the public API of calc."
+
+
+def test_a_malformed_line_is_quoted_to_200_characters() -> None:
+    long_line = "x" * 500 + "\n"
+    run = get_agent("codex", Config()).start("gpt-5.1-codex")
+    lines = fixture_lines("codex", "success")
+    events = feed_all(run, [*lines[:2], long_line, *lines[2:]])
+    assert [e.snippet for e in events if isinstance(e, MalformedLine)] == ["x" * 200]
+    result = run.finish(0)
+    assert result.outcome == "failed" and result.reason is not None and result.reason.endswith(": " + "x" * 200)
+
+
+def test_an_unfinished_line_with_more_output_after_it_is_malformed_not_truncation() -> None:
+    run = get_agent("claude", Config()).start("claude-sonnet-4-5")
+    lines = fixture_lines("claude", "success")
+    feed_all(run, [lines[0], '{"type":"assistant","mess', *lines[1:]])
+    result = run.finish(0)
+    assert result.outcome == "failed" and "not its documented format" in (result.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (1, "general error or API failure"),
+        (41, "authentication error"),
+        (42, "input error"),
+        (52, "configuration error"),
+        (53, "turn limit exceeded"),
+        (54, "fatal tool execution error"),
+        (130, "cancelled"),
+        (7, "exited with code 7 (error)"),
+    ],
+)
+def test_gemini_exit_codes_say_what_went_wrong(code: int, words: str) -> None:
+    run = get_agent("gemini", Config()).start("gemini-2.5-flash")
+    result = run.finish(code, stderr="some detail\n")
+    assert result.outcome == "failed" and words in (result.reason or "") and "some detail" in (result.reason or "")
+    assert result.exit_code == code
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_clean_exit_without_a_final_result_fails(vendor: str) -> None:
+    run = get_agent(vendor, Config()).start(MODEL[vendor])
+    result = run.finish(0)
+    assert result.outcome == "failed" and "truncated" in (result.reason or "") and result.cost_usd == 0
+
+
+def test_a_model_genai_prices_does_not_know_is_named_not_guessed() -> None:
+    run = get_agent("codex", Config()).start("codex-made-up-model-9")
+    feed_all(run, fixture_lines("codex", "success"))
+    result = run.finish(0)
+    assert result.passed and result.cost_usd == 0 and result.unpriced == ("codex-made-up-model-9",)
+    assert not run.progress().priced
