@@ -27,8 +27,12 @@ def start_on_machine_a(run_br: Any, plan: Path, env: dict[str, str]) -> str:
     return str(json.loads(started.stdout)["session_id"])
 
 
-def join_from_machine_b(root: Path, sid: str, env: dict[str, str], name: str, prefix: list[str] | None = None) -> None:
-    """Two workers from another checkout (`prefix` wraps their command) that join with the same database URL; waits for both."""
+def join_from_machine_b(
+    root: Path, sid: str, env: dict[str, str], name: str, prefix: list[str] | None = None, joined: Any = None
+) -> None:
+    """Two workers from another checkout (`prefix` wraps their command) that join with the same database URL; waits for both.
+
+    `joined()` runs once both are started (before waiting for them to end)."""
     (root / ".buildrunner").mkdir(parents=True)
     write_config(root)
     group = [
@@ -38,6 +42,8 @@ def join_from_machine_b(root: Path, sid: str, env: dict[str, str], name: str, pr
         )
         for i in range(2)
     ]
+    if joined is not None:
+        joined()
     for proc in group:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
@@ -45,11 +51,17 @@ def join_from_machine_b(root: Path, sid: str, env: dict[str, str], name: str, pr
 
 def test_two_worker_groups_share_one_postgres_session(fast_project: Path, tmp_path: Path, postgres_url: str, run_br: Any) -> None:
     env = {"BR_DATABASE_URL": postgres_url}
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.2; echo $PWD"} for i in range(24)]})
+    gate = tmp_path / "gate"  # every task waits for it, so both groups hold tasks when the work starts, however slow the machine
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": f"while [ ! -e {gate} ]; do sleep 0.05; done; echo $PWD"} for i in range(24)]})
     sid = start_on_machine_a(run_br, plan, env)
     machine_b = tmp_path / "machine-b"
-    join_from_machine_b(machine_b, sid, env, "b")
     store = open_store(url=postgres_url)
+
+    def open_gate() -> None:
+        wait_for(lambda: store.scalar("SELECT COUNT(*) FROM workers WHERE session_id = ? AND status = 'active'", (sid,)) == 4, 60, "four busy workers")
+        gate.touch()
+
+    join_from_machine_b(machine_b, sid, env, "b", joined=open_gate)
     project = Project(fast_project, store=store)
     wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
     done = store.fetchall(
