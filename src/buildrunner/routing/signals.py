@@ -25,6 +25,7 @@ SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")
 COUNTS = ("distinct", "matches", "characters")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Text:
     prose: str
     code: str
     title: str
+    prose_words: int = 0
 
     @classmethod
     def of(cls, description: str, listing: re.Pattern[str] | None = None) -> "Text":
@@ -45,7 +47,7 @@ class Text:
             code += listing.findall(prose)
             prose = listing.sub(" ", prose)
         title = next((line for line in prose.strip().splitlines() if line.strip()), "")
-        return cls(text=description, prose=prose, code="\n".join(code), title=title)
+        return cls(text=description, prose=prose, code="\n".join(code), title=title, prose_words=len(_WORD.findall(prose)))
 
     def region(self, name: str) -> str:
         return getattr(self, name)
@@ -58,8 +60,8 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
         stem = word.rstrip("*")
         body = r"\s+".join(map(re.escape, stem.split()))
         parts.append(body + (r"[\w-]*" if word.endswith("*") else ""))
-    # Not inside a longer word, a dotted name (transaction.atomic) or a call (thread()): those are code.
-    return re.compile(r"(?<![\w.-])(?:" + "|".join(parts) + r")(?![\w-]|\.\w|\s*\()", re.IGNORECASE)
+    # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread()): those are code.
+    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\s*\()", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,13 @@ class Signal:
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
         )
 
-    def measure(self, text: Text) -> tuple[float, tuple[str, ...]]:
-        """(count, what matched): distinct matches (lower-cased, white space folded), every match, or characters / unit."""
+    def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
+        """(count, what matched): distinct matches (lower-cased, white space folded), every match, or characters / unit.
+
+        For a word list in a description longer than `topic_words` words, the count is what the words'
+        share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
+        names the task in a one-liner is only a passing mention in a long report unless it recurs.
+        """
         region = text.region(self.region)
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
@@ -112,7 +119,10 @@ class Signal:
         if self.count == "matches":
             return float(len(found)), ()
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
-        return float(len(distinct)), tuple(distinct)
+        count = float(len(distinct))
+        if self.words and topic_words and text.prose_words > topic_words:
+            count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
+        return count, tuple(distinct)
 
     def points(self, count: float) -> float:
         return self.weight * math.log2(1 + count)
@@ -126,6 +136,7 @@ class SignalSet:
     signals: tuple[Signal, ...]
     base_source: str = ""
     listing: re.Pattern[str] | None = None
+    topic_words: float = 0.0
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -143,6 +154,7 @@ class SignalSet:
             signals=tuple(replace(s, weight=float(weights.get(s.name, s.weight))) for s in self.signals),
             base_source=self.base_source,
             listing=self.listing,
+            topic_words=self.topic_words,
         )
 
     def text(self, description: str) -> Text:
@@ -181,7 +193,14 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         listing = re.compile(data["listing"]) if data.get("listing") else None
     except re.error as exc:
         raise ConfigError(f"{origin}: listing: {exc}", hint="fix the regular expression") from None
-    return SignalSet(base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")), listing=listing)
+    try:
+        topic_words = float(data.get("topic_words", 0.0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: topic_words must be a number", hint="e.g. topic_words = 40") from None
+    return SignalSet(
+        base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
+        listing=listing, topic_words=topic_words,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -196,7 +215,7 @@ def hits(signals: SignalSet, description: str) -> list[Hit]:
     text = signals.text(description)
     out = []
     for signal in signals.signals:
-        count, words = signal.measure(text)
+        count, words = signal.measure(text, signals.topic_words)
         if count > 0:
             out.append(Hit(signal, count, words, signal.points(count)))
     return out
@@ -205,4 +224,4 @@ def hits(signals: SignalSet, description: str) -> list[Hit]:
 def features(signals: SignalSet, description: str) -> list[float]:
     """log2(1 + count) per signal, in file order: the score is base + weights . features (for fitting)."""
     text = signals.text(description)
-    return [math.log2(1 + s.measure(text)[0]) for s in signals.signals]
+    return [math.log2(1 + s.measure(text, signals.topic_words)[0]) for s in signals.signals]
