@@ -25,7 +25,7 @@ SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")
 COUNTS = ("distinct", "matches", "characters")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-_WORD = re.compile(r"\w+")
+_TOKEN = re.compile(r"[\w-]+")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Text:
     code: str
     title: str
     prose_words: int = 0
+    tokens: frozenset[str] = frozenset()  # lower-cased words of the prose: a cheap test before a signal's regex runs
 
     @classmethod
     def of(cls, description: str, listing: re.Pattern[str] | None = None) -> "Text":
@@ -47,7 +48,11 @@ class Text:
             code += listing.findall(prose)
             prose = listing.sub(" ", prose)
         title = next((line for line in prose.strip().splitlines() if line.strip()), "")
-        return cls(text=description, prose=prose, code="\n".join(code), title=title, prose_words=len(_WORD.findall(prose)))
+        words = _TOKEN.findall(prose)
+        return cls(
+            text=description, prose=prose, code="\n".join(code), title=title,
+            prose_words=len(words), tokens=frozenset(w.lower() for w in words),
+        )
 
     def region(self, name: str) -> str:
         return getattr(self, name)
@@ -64,6 +69,14 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\s*\()", re.IGNORECASE)
 
 
+def _first_words(words: Iterable[str]) -> frozenset[str]:
+    """The first word of every entry, or nothing when a stem (`x*`) could match a word not listed."""
+    entries = [str(w).lower() for w in words]
+    if any(w.endswith("*") for w in entries):
+        return frozenset()
+    return frozenset(_TOKEN.findall(w)[0] for w in entries if _TOKEN.findall(w))
+
+
 @dataclass(frozen=True)
 class Signal:
     """One entry of `signals.toml`."""
@@ -78,6 +91,7 @@ class Signal:
     region: str = "prose"
     count: str = "distinct"
     unit: float = 1.0
+    firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -103,6 +117,7 @@ class Signal:
         return cls(
             name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
+            firsts=_first_words(words or ()),
         )
 
     def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
@@ -112,6 +127,8 @@ class Signal:
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         """
+        if self.firsts and self.firsts.isdisjoint(text.tokens):
+            return 0.0, ()
         region = text.region(self.region)
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
