@@ -26,6 +26,7 @@ def test_estimate_text_follows_the_spec(run_br) -> None:
     assert out.startswith("Task: Add user authentication with JWT tokens\n\nComplexity: ")
     for label in ("Recommended Model: ", "Estimated Cost: $", "Estimated Time: ", "Reasoning:\n- Requires security considerations"):
         assert label in out
+    assert out.endswith("\nRouting: default thresholds (no calibration; see br routing calibrate)\n")
     assert "Factors" not in out
 
 

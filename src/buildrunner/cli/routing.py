@@ -128,8 +128,8 @@ def estimate(
     out.print("Reasoning:")
     for line in result.reasoning:
         out.print(f"- {escape(line)}")
+    out.print(f"\n{escape(_calibration_line(result.calibration))}")
     if verbose:
-        out.print(f"\n{escape(_calibration_line(result.calibration))}")
         out.print(f"Factors (weights sum to the score, clamped to 0-100; source: {result.source}):")
         for factor in result.factors:
             said = f"words: {', '.join(factor.words)}" if factor.words else factor.detail
