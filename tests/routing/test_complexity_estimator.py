@@ -1,26 +1,42 @@
-"""The complexity estimator: transparent factors, whole-word matching, context, AI fallback."""
+"""The complexity estimator: judgement that carries to task descriptions it was not written from.
+
+The descriptions here come from tests/routing/data/independent_tasks*.yaml (written and labelled
+by judgement before the signals, and never fitted on) or are ordinary tickets; none is built from
+the words in routing/signals.toml.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.stats import spearmanr
 
 from buildrunner.errors import ConfigError
 from buildrunner.project import Project
-from buildrunner.routing.complexity_estimator import ComplexityEstimator, minutes_for
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, minutes_for, minutes_on
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.routing.levels import LEVELS, level_for
+from buildrunner.routing.models import catalogue
 
-HARD = (
-    "Add support for composite foreign key relations across multiple database backends.\n\n"
-    "The query compiler and every subclass of the abstract base need to handle both cases; "
-    "should ordering on annotations be supported too? Related to #1234 and #2345. "
-    "The documentation and examples need updating as well."
-)
-EASY = "Typo in the error message: `ValueError: invalid str value` should be fixed. Simple patch attached, python 3.11 on linux."
+DATA = Path(__file__).parent / "data"
+LEVEL_NAMES = [name for _, name in LEVELS]
+INDEPENDENT = yaml.safe_load((DATA / "independent_tasks.yaml").read_text(encoding="utf-8"))["tasks"]
+BLIND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
+LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
+ONE_LINER = "Update the copyright year in the site footer to 2025"
+
+# The issue's table: what a senior engineer says about five tasks of clearly different difficulty.
+FIVE_TASKS = [
+    ("Fix a typo in the README", {"haiku"}),
+    ("Add a --verbose flag to the CLI", {"haiku", "sonnet"}),
+    ("Refactor the config module into smaller modules", {"sonnet"}),
+    ("Fix a race condition in a lock-free queue", {"opus"}),
+    ("Design a distributed consensus protocol for the job scheduler", {"opus"}),
+]
 
 
 @pytest.fixture
@@ -29,39 +45,94 @@ def estimator(project: Project) -> ComplexityEstimator:
 
 
 def test_result_has_the_spec_fields_and_factors_add_up(estimator: ComplexityEstimator) -> None:
-    result = estimator.estimate(HARD)
-    assert result.task_description == HARD.strip()
-    assert result.complexity_level in {name for _, name in LEVELS}
+    result = estimator.estimate(LONG_ISSUE)
+    assert result.task_description == LONG_ISSUE.strip()
+    assert result.complexity_level in LEVEL_NAMES
     assert 0 <= result.complexity_score <= 100
     assert result.recommended_model in {"haiku", "sonnet", "opus"}
     assert result.estimated_cost > 0 and result.estimated_time_minutes > 0
     assert result.reasoning and all(isinstance(line, str) for line in result.reasoning)
-    names = [f.name for f in result.factors]
-    assert names[0] == "baseline"
-    assert {"data and queries", "class hierarchy", "several entities", "new capability", "related history"} <= set(names)
+    assert result.factors[0].name == "baseline" and len(result.factors) > 2
     # Transparent: the weights are the score (it is only clamped to 0-100).
-    assert min(100, round(sum(f.weight for f in result.factors))) == result.complexity_score
+    assert min(100, max(0, round(sum(f.weight for f in result.factors)))) == result.complexity_score
+    assert result.calibration is None
 
 
-def test_harder_description_scores_higher_and_takes_longer(estimator: ComplexityEstimator) -> None:
-    hard, easy = estimator.estimate(HARD), estimator.estimate(EASY)
-    assert hard.complexity_score > easy.complexity_score + 20
-    assert hard.estimated_time_minutes > easy.estimated_time_minutes
-    assert easy.complexity_level == "simple" and easy.recommended_model == "haiku"
-    assert hard.estimated_cost > easy.estimated_cost
+def test_the_five_tasks_order_as_a_senior_engineer_orders_them(estimator: ComplexityEstimator) -> None:
+    results = [estimator.estimate(text) for text, _ in FIVE_TASKS]
+    for (text, tiers), result in zip(FIVE_TASKS, results):
+        assert result.recommended_model in tiers, (text, result.complexity_score)
+    scores = [r.complexity_score for r in results]
+    assert scores == sorted(scores), scores
+    assert len(set(scores)) == len(scores)  # the refactor is above adding a flag, strictly
+    assert results[0].complexity_level == "simple"
+    assert results[-1].complexity_level == "critical"
 
 
-def test_words_are_matched_as_whole_words(estimator: ComplexityEstimator) -> None:
-    base = estimator.estimate("Update the mailing address label")
-    assert "new capability" not in [f.name for f in base.factors]  # "address" is not "add"
-    assert "new capability" in [f.name for f in estimator.estimate("Add the mailing address label").factors]
-    assert "fix suggested" not in [f.name for f in estimator.estimate("Prefix and suffix handling in the parser").factors]
+def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> None:
+    race = estimator.estimate("Fix a race condition in a lock-free queue")
+    assert all(f.weight > 0 for f in race.factors)
 
 
-def test_code_blocks_do_not_count_as_prose(estimator: ComplexityEstimator) -> None:
-    in_code = estimator.estimate("Crash when saving.\n```python\nclass Child(Parent):  # subclass of abstract proxy\n    pass\n```")
-    assert "class hierarchy" not in [f.name for f in in_code.factors]
-    assert "code in description" in [f.name for f in in_code.factors]
+@pytest.mark.parametrize(("name", "tasks"), [("independent", INDEPENDENT), ("blind", BLIND)])
+def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: str, tasks: list[dict]) -> None:
+    """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more."""
+    to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
+    assert to_haiku == []
+
+
+@pytest.mark.parametrize(("name", "tasks", "floor"), [("independent", INDEPENDENT, 0.6), ("blind", BLIND, 0.45)])
+def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: str, tasks: list[dict], floor: float) -> None:
+    """A regression guard at the measured figures (bench/RESULTS.md): 0.73 on the first set, 0.52 on the blind one."""
+    scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
+    labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
+    assert spearmanr(scores, labels)[0] >= floor
+    means = [sum(s for s, y in zip(scores, labels) if y == level) / labels.count(level) for level in range(4)]
+    assert means == sorted(means), means
+
+
+def test_a_long_report_is_not_hard_for_one_passing_word(estimator: ComplexityEstimator) -> None:
+    """In a one-liner a word names the task; in a long report it must recur to be its topic."""
+    short = estimator.estimate("Make the session cache thread-safe")
+    padding = " ".join(["The dashboard shows the wrong total after the nightly import finishes."] * 30)
+    passing = estimator.estimate(padding + " I first noticed it on a day when our thread-safe logger was also updated.")
+    weight = lambda r: next((f.weight for f in r.factors if f.name == "concurrency"), 0.0)  # noqa: E731
+    assert 0 < weight(passing) < weight(short) / 2
+
+
+def test_verbose_factors_name_the_words_that_fired(estimator: ComplexityEstimator) -> None:
+    result = estimator.estimate("Fix a race condition in a lock-free queue")
+    concurrency = next(f for f in result.factors if f.name == "concurrency")
+    assert concurrency.words == ("lock-free", "race condition")
+    assert "lock-free" in concurrency.detail
+
+
+def test_estimate_and_select_agree_on_time(project: Project) -> None:
+    from buildrunner.routing.model_selector import ModelSelector
+
+    for text in ("Add feature", ONE_LINER, LONG_ISSUE, "Design a distributed consensus protocol for the job scheduler"):
+        estimate = ComplexityEstimator(project, use_ai=False).estimate(text)
+        selection = ModelSelector(project).select_model(text)
+        assert selection.name == estimate.recommended_model
+        assert selection.estimated_time_minutes == estimate.estimated_time_minutes
+        assert selection.estimated_cost == estimate.estimated_cost
+
+
+def test_words_are_matched_as_whole_words_in_prose(estimator: ComplexityEstimator) -> None:
+    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
+    assert "new behaviour" not in names("Update the mailing address")  # "address" is not "add"
+    assert "new behaviour" in names("Add the mailing address")
+    assert "security and cryptography" not in names("Move auth/helpers.py into the utils package")  # a path is code
+    assert "concurrency" not in names("Wrap the save in transaction.atomic() and retry")  # so is a dotted name
+    assert "concurrency" in names("Saving is not atomic when two requests arrive together")
+
+
+def test_code_blocks_and_environment_dumps_do_not_count_as_prose(estimator: ComplexityEstimator) -> None:
+    in_code = estimator.estimate("Crash when saving.\n```python\nclass Child(Base):  # a subclass, thread-safe\n    pass\n```")
+    assert {"class hierarchy", "concurrency"}.isdisjoint(f.name for f in in_code.factors)
+    assert "code to read" in [f.name for f in in_code.factors]
+    dump = estimator.estimate("Plot title is cut off.\n\nnumpy: 1.26.4\ndistributed: 2024.1.0\ndask: None\n")
+    assert "distributed systems" not in [f.name for f in dump.factors]
 
 
 def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_project: Path) -> None:
@@ -70,8 +141,8 @@ def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_proj
         path = tmp_project / name
         path.write_text("x" * size)
         files.append(path)
-    alone = estimator.estimate("Rename the status field")
-    with_files = estimator.estimate("Rename the status field", files=files)
+    alone = estimator.estimate(ONE_LINER)
+    with_files = estimator.estimate(ONE_LINER, files=files)
     factors = {f.name: f for f in with_files.factors}
     assert factors["files to change"].detail == "3 files"
     assert factors["code size"].detail == "18000 bytes"
@@ -91,7 +162,7 @@ def test_any_text_gets_a_consistent_estimate(estimator: ComplexityEstimator, tex
     result = estimator.estimate(text)
     assert 0 <= result.complexity_score <= 100
     assert result.complexity_level == level_for(result.complexity_score)
-    assert result.estimated_time_minutes == minutes_for(result.complexity_score)
+    assert result.estimated_time_minutes == minutes_on(result.complexity_score, catalogue(estimator._proj())[result.recommended_model])
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -116,13 +187,13 @@ def test_time_matches_the_annotation_buckets_at_the_level_edges() -> None:
 
 def test_ai_requested_without_key_falls_back_with_a_note(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    result = ComplexityEstimator(project, use_ai=True).estimate(HARD)
+    result = ComplexityEstimator(project, use_ai=True).estimate(LONG_ISSUE)
     assert result.source == "heuristic"
     assert "ANTHROPIC_API_KEY is not set" in result.reasoning[-1]
 
 
 def test_ai_estimate_from_the_messages_api_is_used_and_its_cost_recorded(project: Project, fake_anthropic) -> None:
-    result = ComplexityEstimator(project, use_ai=True).estimate(HARD)
+    result = ComplexityEstimator(project, use_ai=True).estimate(LONG_ISSUE)
     assert result.source == "ai"
     assert result.complexity_score == 72
     assert result.reasoning[0] == "Touches authentication"
@@ -137,14 +208,14 @@ def test_ai_estimate_from_the_messages_api_is_used_and_its_cost_recorded(project
 @pytest.mark.parametrize("reply", ["I think it is hard", '{"score": 140}', '{"score": "high"}'])
 def test_unusable_ai_answer_falls_back(project: Project, fake_anthropic, reply: str) -> None:
     fake_anthropic.reply_text = reply
-    result = ComplexityEstimator(project, use_ai=True).estimate(HARD)
+    result = ComplexityEstimator(project, use_ai=True).estimate(LONG_ISSUE)
     assert result.source == "heuristic"
     assert "AI estimation unavailable" in result.reasoning[-1]
 
 
 def test_ai_server_error_falls_back_without_leaking_the_key(project: Project, fake_anthropic) -> None:
     fake_anthropic.status = 529
-    result = ComplexityEstimator(project, use_ai=True).estimate(HARD)
+    result = ComplexityEstimator(project, use_ai=True).estimate(LONG_ISSUE)
     assert result.source == "heuristic"
     assert "AI estimation unavailable" in result.reasoning[-1]
     assert "0123456789abcdefghij" not in " ".join(result.reasoning)
@@ -152,7 +223,7 @@ def test_ai_server_error_falls_back_without_leaking_the_key(project: Project, fa
 
 def test_config_switch_enables_ai(write_config, tmp_project: Path, fake_anthropic) -> None:
     write_config({"routing": {"ai_estimation": True, "ai_model": "sonnet"}})
-    result = ComplexityEstimator(Project(tmp_project)).estimate(EASY)
+    result = ComplexityEstimator(Project(tmp_project)).estimate(ONE_LINER)
     assert result.source == "ai"
     assert fake_anthropic.requests[0]["body"]["model"] == "claude-sonnet-4-5"
 
@@ -184,17 +255,14 @@ def test_ai_answer_parser_finds_the_json_in_chatty_replies(score: int, reasons: 
 BENCHMARK = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 
 
-@pytest.mark.skipif(not BENCHMARK.is_file(), reason="calibration set not present")
-def test_vocabularies_hold_no_benchmark_repository_names() -> None:
+@pytest.mark.skipif(not BENCHMARK.is_file(), reason="SWE-bench Verified file not present")
+def test_signals_hold_no_benchmark_repository_names() -> None:
     import json
 
-    from buildrunner.routing.complexity_estimator import SIGNALS
+    from buildrunner.routing.signals import shipped_signals
 
     rows = [json.loads(line) for line in BENCHMARK.read_text(encoding="utf-8").splitlines() if line.strip()]
     names = {part.lower() for r in rows for part in r["repo"].split("/")}
-    checked = 0
-    for signal in SIGNALS:
-        words = getattr(signal.count, "words", frozenset())
-        checked += len(words)
-        assert not words & names, signal.name
-    assert checked > 150
+    words = {w for s in shipped_signals().signals for w in s.words}
+    assert len(words) > 300
+    assert not {w for w in words if set(w.split()) & names}

@@ -26,14 +26,17 @@ def test_estimate_text_follows_the_spec(run_br) -> None:
     assert out.startswith("Task: Add user authentication with JWT tokens\n\nComplexity: ")
     for label in ("Recommended Model: ", "Estimated Cost: $", "Estimated Time: ", "Reasoning:\n- Requires security considerations"):
         assert label in out
+    assert out.endswith("\nRouting: default thresholds (no calibration; see br routing calibrate)\n")
     assert "Factors" not in out
 
 
-def test_estimate_verbose_shows_every_factor(run_br) -> None:
-    result = run_br("routing", "estimate", "Add support for both backends; related to #12", "--verbose")
+def test_estimate_verbose_lists_the_signals_that_fired_and_their_words(run_br) -> None:
+    result = run_br("routing", "estimate", "Fix a race condition in a lock-free queue", "--verbose")
     assert result.returncode == 0
-    assert "• baseline: +17.9" in result.stdout
-    assert "• several entities: +" in result.stdout and "• related history: +" in result.stdout
+    assert "Complexity: critical (score 95/100)\nRecommended Model: opus" in result.stdout
+    assert "• baseline: +36  (every task starts here)" in result.stdout
+    assert "• concurrency: +57.1  (words: lock-free, race condition)" in result.stdout
+    assert "Routing: default thresholds (no calibration" in result.stdout
 
 
 def test_estimate_json_is_stable(run_br) -> None:
@@ -80,10 +83,11 @@ def test_bad_input_is_one_line_exit_2(run_br, args: tuple[str, ...], needle: str
 
 
 def test_select_text_and_json(run_br) -> None:
-    result = run_br("routing", "select", "Refactor database queries", "--cost-limit", "0.50")
+    result = run_br("routing", "select", "Refactor database queries", "--cost-limit", "0.05")  # the spec's example
     assert result.returncode == 0, result.stderr
-    assert "Task: Refactor database queries\nCost Limit: $0.50\n\nSelected Model: haiku\nEstimated Cost: $" in result.stdout
+    assert "Task: Refactor database queries\nCost Limit: $0.05\n\nSelected Model: haiku\nEstimated Cost: $" in result.stdout
     assert "✅ Meets cost constraint" in result.stdout
+    assert "⚠️ Below the tier trusted with complexity" in result.stdout  # a refactor is moderate: sonnet would be trusted
     data = json.loads(run_br("routing", "select", "Add feature", "--format", "json", "--time-limit", "600").stdout)
     assert data["selected_model"] in {"haiku", "sonnet", "opus"} and data["meets_time_limit"] is True
     assert data["model_id"].startswith("claude-")
@@ -136,7 +140,7 @@ def test_models_table_and_json(run_br) -> None:
     assert models[2]["output_per_mtok"] == 25.0
 
 
-@pytest.mark.parametrize("command", ["estimate", "select", "costs", "models"])
+@pytest.mark.parametrize("command", ["estimate", "select", "calibrate", "costs", "models"])
 def test_help_ends_with_an_example(run_br, command: str) -> None:
     result = run_br("routing", command, "--help")
     assert result.returncode == 0

@@ -12,6 +12,7 @@ from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 
 if TYPE_CHECKING:
+    from buildrunner.routing.calibration import CalibrationReport
     from buildrunner.routing.complexity_estimator import ComplexityResult
     from buildrunner.routing.cost_tracker import CostSummary
     from buildrunner.routing.model_selector import ModelSelection
@@ -78,10 +79,15 @@ def _estimate_json(result: "ComplexityResult", verbose: bool) -> dict[str, Any]:
         "reasoning": result.reasoning,
         "factors": jsonable(result.factors),
         "source": result.source,
+        "calibration": result.calibration,
     }
     if not verbose:
         out["factors"] = [{"name": f.name, "weight": f.weight} for f in result.factors]
     return out
+
+
+def _calibration_line(calibration: str | None) -> str:
+    return f"Routing: {calibration}" if calibration else "Routing: default thresholds (no calibration; see br routing calibrate)"
 
 
 def _first_line(text: str, width: int = 100) -> str:
@@ -93,7 +99,7 @@ def _first_line(text: str, width: int = 100) -> str:
 def estimate(
     task_description: Description,
     output_format: FormatOption = "text",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every factor and its weight.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every signal that fired, its weight and the words that triggered it.")] = False,
     ai: AiOption = None,
     files: FilesOption = None,
     project: ProjectOption = None,
@@ -122,10 +128,12 @@ def estimate(
     out.print("Reasoning:")
     for line in result.reasoning:
         out.print(f"- {escape(line)}")
+    out.print(f"\n{escape(_calibration_line(result.calibration))}")
     if verbose:
-        out.print(f"\nFactors (weights sum to the score, clamped to 0-100; source: {result.source}):")
+        out.print(f"Factors (weights sum to the score, clamped to 0-100; source: {result.source}):")
         for factor in result.factors:
-            out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(factor.detail)})[/]" if factor.detail else ""))
+            said = f"words: {', '.join(factor.words)}" if factor.words else factor.detail
+            out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(said)})[/]" if said else ""))
 
 
 @app.command()
@@ -174,6 +182,7 @@ def _selection_json(s: "ModelSelection") -> dict[str, Any]:
         "complexity_score": s.complexity.complexity_score,
         "reasoning": s.reasoning,
         "alternatives": s.alternatives,
+        "calibration": s.complexity.calibration,
     }
 
 
@@ -199,6 +208,70 @@ def _print_selection(s: "ModelSelection") -> None:
         out.print(f"⚠️ Below the tier trusted with complexity {s.complexity.complexity_score}")
     for line in s.reasoning:
         out.print(f"- {escape(line)}")
+    out.print(escape(_calibration_line(s.complexity.calibration)))
+
+
+@app.command()
+def calibrate(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Fit and report, but leave the config unchanged.")] = False,
+    output_format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Fit the tier thresholds (and, with 200+ outcomes, the signal weights) to this project's finished tasks.
+
+    Cross-validated: shows before -> after on held-out outcomes and writes routing.calibration to the
+    config only when the fitted routing does better there.
+
+    Example: br routing calibrate --dry-run
+    """
+    from buildrunner.cli.common import emit_json, jsonable, project_for
+    from buildrunner.routing.calibration import calibrate as fit
+
+    with project_for(project) as proj:
+        report = fit(proj, dry_run=dry_run)
+        shown = proj.paths.relative(report.config_file) if report.config_file else None
+    if output_format == "json":
+        emit_json({**jsonable(report), "dry_run": dry_run})
+        return
+    _print_calibration(report, dry_run, shown)
+
+
+def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: str | None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from buildrunner.cli.common import stdout
+    from buildrunner.routing.calibration import MIN_OUTCOMES, MIN_OUTCOMES_FOR_WEIGHTS
+
+    out = stdout()
+    if report.needed:
+        out.print(
+            f"{report.outcomes} finished prompt tasks recorded; calibration needs at least {MIN_OUTCOMES} "
+            f"({report.needed} more). Routing keeps its current thresholds."
+        )
+        return
+    before, after = report.before, report.after
+    assert before is not None and after is not None
+    out.print(f"Routing calibration on {report.outcomes} outcomes ({report.folds}-fold cross-validation; figures on held-out outcomes)\n")
+    table = Table(box=box.SIMPLE)
+    for column in ("", "current", "calibrated"):
+        table.add_column(column, no_wrap=True)
+    for tier in report.current:
+        table.add_row(f"{tier} trusted up to", str(report.current[tier]), str(report.fitted.get(tier, report.current[tier])))
+    table.add_row("first-try pass rate", f"{before.first_try_pass_rate:.1%}", f"{after.first_try_pass_rate:.1%}")
+    table.add_row("cost per passed task", usd(before.cost_per_passed_task), usd(after.cost_per_passed_task))
+    table.add_row("escalations", f"{before.escalations:g}", f"{after.escalations:g}")
+    weights = "refitted" if report.weights_refitted else f"shipped (refit from {MIN_OUTCOMES_FOR_WEIGHTS} outcomes)"
+    table.add_row("signal weights", "as configured", weights)
+    out.print(table)
+    if report.imputed_share:
+        out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
+    if not report.better:
+        out.print("Not better than the current routing on held-out outcomes: config unchanged.")
+    elif dry_run:
+        out.print(f"Better on held-out outcomes; --dry-run: {config_file} unchanged.")
+    else:
+        out.print(f"✅ Better on held-out outcomes: wrote routing.calibration to {config_file}.")
 
 
 @app.command()

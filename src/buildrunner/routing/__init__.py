@@ -20,5 +20,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "catalogue": "models",
         "cost_of": "models",
         "resolve_model": "models",
+        "TaskOutcome": "outcomes",
+        "LadderStep": "outcomes",
+        "record_outcome": "outcomes",
+        "load_outcomes": "outcomes",
     },
 )

@@ -13,17 +13,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from buildrunner.errors import APIError
+from buildrunner.routing.levels import LEVELS
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 MAX_DESCRIPTION_CHARS = 12_000
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
+# What each level means, in the level bands of routing/levels.py (one place for the cut points).
+_LEVEL_GUIDE = {
+    "simple": "a small local change any model can do (a typo, a rename, a docstring, a version bump, one obvious line)",
+    "moderate": "an ordinary feature or bug within one area, with some reading and testing",
+    "complex": "crosses components, or correctness is subtle (concurrency, security, data, money), or the cause is unknown",
+    "critical": "design-level or high-risk work where a mistake is costly or irreversible (distributed systems, cryptography, production data)",
+}
+
+
+def _score_guide() -> str:
+    bounds = [0, *(limit for limit, _ in LEVELS)]
+    return "; ".join(f"{lo}-{min(hi, 101) - 1} {name}: {_LEVEL_GUIDE[name]}" for (lo, hi, name) in zip(bounds, bounds[1:], (n for _, n in LEVELS)))
+
+
 SYSTEM_PROMPT = (
-    "You estimate how hard a software engineering task is for an experienced developer who knows the codebase. "
+    "You estimate how hard a software engineering task is for an experienced developer (or a coding agent) who knows the codebase. "
     "Answer with one JSON object only: "
     '{"score": <integer 0-100>, "minutes": <integer>, "reasoning": [<up to 4 short strings>]}. '
-    "Score guide: 0-29 a quick local fix under 15 minutes; 30-59 up to an hour; "
-    "60-79 one to four hours across several places; 80-100 more than four hours, design work or risky changes."
+    f"Score guide: {_score_guide()}. Under-rating is the costly mistake: when unsure between two levels, pick the higher."
 )
 
 

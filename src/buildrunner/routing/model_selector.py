@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import ConfigError, RoutingError
 from buildrunner.money import usd
 from buildrunner.project import ensure_project
-from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, tier_order
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, minutes_on, tier_order
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -133,7 +133,7 @@ class ModelSelector:
     @staticmethod
     def _option(model: "ModelInfo", complexity: ComplexityResult, cost_limit: float | None, time_limit: float | None) -> "_Option":
         cost = round(estimate_cost(complexity.complexity_score, model), 4)
-        minutes = max(1, int(round(complexity.estimated_time_minutes * model.time_factor)))
+        minutes = minutes_on(complexity.complexity_score, model)
         return _Option(
             model=model,
             cost=cost,

@@ -104,13 +104,18 @@ def _config(source: "Project | Config | None") -> "Config":
 def catalogue(source: "Project | Config | None" = None, observed_latency: dict[str, float] | None = None) -> dict[str, ModelInfo]:
     """The tiers, cheapest first, for a project or a config (default: the current project).
 
+    A calibration (`routing.calibration`) replaces the tiers' configured `max_complexity`.
+
     `observed_latency` (tier -> ms, e.g. from `CostTracker.observed_latency()`) replaces the
     configured typical latency where telemetry has data.
     """
-    models = _config(source).routing.models
+    routing = _config(source).routing
+    calibrated = routing.calibration.max_complexity if routing.calibration is not None else {}
     out: dict[str, ModelInfo] = {}
     for tier in TIERS:
-        info = _info(tier, getattr(models, tier))
+        info = _info(tier, getattr(routing.models, tier))
+        if tier in calibrated:
+            info = replace(info, max_complexity=calibrated[tier])
         if observed_latency and observed_latency.get(tier):
             info = replace(info, typical_latency_ms=float(observed_latency[tier]), latency_source="telemetry")
         out[tier] = info

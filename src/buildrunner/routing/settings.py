@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from buildrunner.routing.levels import top_of
 from buildrunner.settings_base import Section
@@ -48,6 +48,32 @@ class ModelTiers(Section):
     opus: TierSettings = Field(default_factory=lambda: _tier("claude-opus-4-5", 100, 2000, 1.25))
 
 
+class Calibration(Section):
+    """Written by `br routing calibrate` when thresholds fitted to the project's outcomes did better on
+    held-out outcomes than the ones in use; delete the key to go back to the defaults."""
+
+    fitted_at: str = Field(min_length=1, description="when it was fitted (UTC, ISO 8601)")
+    outcomes: int = Field(ge=0, description="how many finished tasks it was fitted on")
+    max_complexity: dict[Tier, int] = Field(description="highest score each tier is trusted with; overrides models.<tier>.max_complexity")
+    weights: dict[str, float] = Field(default_factory=dict, description="refitted signal weights (empty: the shipped ones)")
+    base: Optional[float] = Field(None, description="refitted base score (None: the shipped one)")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "Calibration":
+        for tier, value in self.max_complexity.items():
+            if not 0 <= value <= 100:
+                raise ValueError(f"max_complexity.{tier} must be from 0 to 100")
+        ordered = [self.max_complexity[t] for t in ("haiku", "sonnet", "opus") if t in self.max_complexity]
+        if ordered != sorted(ordered):
+            raise ValueError("max_complexity must not fall from a cheaper tier to a more capable one")
+        return self
+
+    def summary(self) -> str:
+        """One line for `estimate` and `select`."""
+        what = "thresholds and signal weights" if self.weights else "thresholds"
+        return f"{what} calibrated {self.fitted_at} on {self.outcomes} outcomes"
+
+
 class RoutingSettings(Section):
     default_model: Tier = "sonnet"
     cost_optimization: bool = True
@@ -56,3 +82,4 @@ class RoutingSettings(Section):
     ai_estimation: bool = Field(False, description="ask a model to estimate complexity when ANTHROPIC_API_KEY is set")
     ai_model: Tier = "haiku"
     ai_timeout_s: float = Field(20.0, gt=0, le=300)
+    calibration: Optional[Calibration] = Field(None, description="written by `br routing calibrate`")

@@ -44,3 +44,22 @@ FROM cost_rollup
 WHERE bucket >= :bucket
 GROUP BY model
 HAVING SUM(latency_count) > 0
+
+-- name: upsert_outcome
+-- One row per finished task: recording it again (a retry of the bookkeeping) replaces it.
+INSERT INTO routing_outcomes (session_id, task_id, description, agent, score, level, factors, source, calibration,
+                              start_tier, passed_tier, attempts, ladder, cost, finished_at)
+VALUES (:session_id, :task_id, :description, :agent, :score, :level, :factors, :source, :calibration,
+        :start_tier, :passed_tier, :attempts, :ladder, :cost, :finished_at)
+ON CONFLICT (session_id, task_id) DO UPDATE SET
+    description = excluded.description, agent = excluded.agent, score = excluded.score, level = excluded.level,
+    factors = excluded.factors, source = excluded.source, calibration = excluded.calibration,
+    start_tier = excluded.start_tier, passed_tier = excluded.passed_tier, attempts = excluded.attempts,
+    ladder = excluded.ladder, cost = excluded.cost, finished_at = excluded.finished_at
+
+-- name: outcomes_since
+SELECT session_id, task_id, description, agent, score, level, factors, source, calibration,
+       start_tier, passed_tier, attempts, ladder, cost, finished_at
+FROM routing_outcomes
+WHERE finished_at >= :since
+ORDER BY finished_at, session_id, task_id

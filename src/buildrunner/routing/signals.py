@@ -1,0 +1,244 @@
+"""Complexity signals as data (`signals.toml`), and the one engine that applies them.
+
+The engine knows no word: it splits a description into prose, code and title, counts
+what each signal describes (distinct words, pattern matches or characters) and turns a
+count `n` into points as `weight x log2(1 + n)`. See the header of `signals.toml`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+from buildrunner.errors import ConfigError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+SIGNALS_FILE = "signals.toml"
+REGIONS = ("prose", "code", "title", "text")
+COUNTS = ("distinct", "matches", "characters")
+_FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_TOKEN = re.compile(r"[\w-]+")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A description split into the regions signals count in."""
+
+    text: str
+    prose: str
+    code: str
+    title: str
+    prose_words: int = 0
+    tokens: frozenset[str] = frozenset()  # lower-cased words of the prose: a cheap test before a signal's regex runs
+
+    @classmethod
+    def of(cls, description: str, listing: re.Pattern[str] | None = None) -> "Text":
+        """Fenced blocks are code; so are `listing` lines (e.g. an environment dump) outside them."""
+        code = _FENCE.findall(description)
+        prose = _FENCE.sub(" ", description)
+        if listing is not None:
+            code += listing.findall(prose)
+            prose = listing.sub(" ", prose)
+        title = next((line for line in prose.strip().splitlines() if line.strip()), "")
+        words = _TOKEN.findall(prose)
+        return cls(
+            text=description, prose=prose, code="\n".join(code), title=title,
+            prose_words=len(words), tokens=frozenset(w.lower() for w in words),
+        )
+
+    def region(self, name: str) -> str:
+        return getattr(self, name)
+
+
+def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
+    """Whole words or phrases, case-insensitive; phrase spaces match any white space; `x*` matches x + any word ending."""
+    parts = []
+    for word in sorted(words, key=len, reverse=True):  # longest first, so "race conditions" wins over "race condition"
+        stem = word.rstrip("*")
+        body = r"\s+".join(map(re.escape, stem.split()))
+        parts.append(body + (r"[\w-]*" if word.endswith("*") else ""))
+    # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread()): those are code.
+    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\s*\()", re.IGNORECASE)
+
+
+def _first_words(words: Iterable[str]) -> frozenset[str]:
+    """The first word of every entry, or nothing when a stem (`x*`) could match a word not listed."""
+    entries = [str(w).lower() for w in words]
+    if any(w.endswith("*") for w in entries):
+        return frozenset()
+    return frozenset(_TOKEN.findall(w)[0] for w in entries if _TOKEN.findall(w))
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One entry of `signals.toml`."""
+
+    name: str
+    label: str
+    why: str
+    weight: float
+    source: str
+    regex: re.Pattern[str]
+    words: tuple[str, ...] = ()
+    region: str = "prose"
+    count: str = "distinct"
+    unit: float = 1.0
+    firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
+        name = str(raw.get("name", "")).strip()
+        where = f"{origin}: signal {name or '?'!r}"
+        words, pattern = raw.get("words"), raw.get("pattern")
+        if not name or (words is None) == (pattern is None):
+            raise ConfigError(f"{where}: needs a name and exactly one of words or pattern", hint="see the header of signals.toml")
+        try:
+            weight = float(raw["weight"])
+            region = str(raw.get("in", "prose"))
+            count = str(raw.get("count", "distinct"))
+            unit = float(raw.get("unit", 1.0))
+            regex = _word_regex(words) if words is not None else re.compile(str(pattern))
+        except KeyError:
+            raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
+        except (TypeError, ValueError, re.error) as exc:
+            raise ConfigError(f"{where}: {exc}", hint="see the header of signals.toml") from None
+        if region not in REGIONS or count not in COUNTS or unit <= 0:
+            raise ConfigError(f"{where}: in={region!r}, count={count!r}, unit={unit}", hint=f"in: {', '.join(REGIONS)}; count: {', '.join(COUNTS)}; unit > 0")
+        if words is not None and (region != "prose" or count != "distinct"):
+            raise ConfigError(f"{where}: word lists count distinct words in the prose", hint="drop 'in' and 'count' or use a pattern")
+        return cls(
+            name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
+            words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
+            firsts=_first_words(words or ()),
+        )
+
+    def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
+        """(count, what matched): distinct matches (lower-cased, white space folded), every match, or characters / unit.
+
+        For a word list in a description longer than `topic_words` words, the count is what the words'
+        share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
+        names the task in a one-liner is only a passing mention in a long report unless it recurs.
+        """
+        if self.firsts and self.firsts.isdisjoint(text.tokens):
+            return 0.0, ()
+        region = text.region(self.region)
+        if self.count == "characters":
+            return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
+        found = [m.group(1) if m.re.groups else m.group(0) for m in self.regex.finditer(region)]
+        if self.count == "matches":
+            return float(len(found)), ()
+        distinct = sorted({" ".join(f.lower().split()) for f in found if f})
+        count = float(len(distinct))
+        if self.words and topic_words and text.prose_words > topic_words:
+            count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
+        return count, tuple(distinct)
+
+    def points(self, count: float) -> float:
+        return self.weight * math.log2(1 + count)
+
+
+@dataclass(frozen=True)
+class SignalSet:
+    """The base score and the signals, in file order."""
+
+    base: float
+    signals: tuple[Signal, ...]
+    base_source: str = ""
+    listing: re.Pattern[str] | None = None
+    topic_words: float = 0.0
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.signals]
+
+    def with_weights(self, weights: Mapping[str, float], base: float | None = None) -> "SignalSet":
+        """The same signals with some weights (and the base) replaced, e.g. by a calibration."""
+        unknown = set(weights) - set(self.names())
+        if unknown:
+            raise ConfigError(
+                f"routing.calibration.weights: unknown signal {sorted(unknown)[0]!r}",
+                hint="run `br routing calibrate` again (the shipped signals changed) or remove the key",
+            )
+        return SignalSet(
+            base=self.base if base is None else base,
+            signals=tuple(replace(s, weight=float(weights.get(s.name, s.weight))) for s in self.signals),
+            base_source=self.base_source,
+            listing=self.listing,
+            topic_words=self.topic_words,
+        )
+
+    def text(self, description: str) -> Text:
+        return Text.of(description, self.listing)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A signal that fired: how often, on which words, for how many points."""
+
+    signal: Signal
+    count: float
+    words: tuple[str, ...]
+    points: float
+
+    @property
+    def detail(self) -> str:
+        if self.words:
+            return ", ".join(self.words[:8]) + (f" (+{len(self.words) - 8} more)" if len(self.words) > 8 else "")
+        if self.signal.count == "characters":
+            return f"{int(round(self.count * self.signal.unit))} characters"
+        return f"{int(self.count)} found"
+
+
+def parse_signals(text: str, origin: str) -> SignalSet:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: invalid TOML: {exc}", hint="fix the syntax") from None
+    signals = tuple(Signal.from_dict(raw, origin) for raw in data.get("signal", []))
+    names = [s.name for s in signals]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"{origin}: signal {duplicate!r} appears twice", hint="give each signal its own name")
+    try:
+        listing = re.compile(data["listing"]) if data.get("listing") else None
+    except re.error as exc:
+        raise ConfigError(f"{origin}: listing: {exc}", hint="fix the regular expression") from None
+    try:
+        topic_words = float(data.get("topic_words", 0.0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: topic_words must be a number", hint="e.g. topic_words = 40") from None
+    return SignalSet(
+        base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
+        listing=listing, topic_words=topic_words,
+    )
+
+
+@lru_cache(maxsize=1)
+def shipped_signals() -> SignalSet:
+    """The signals shipped in the package (`routing/signals.toml`)."""
+    text = resources.files("buildrunner.routing").joinpath(SIGNALS_FILE).read_text(encoding="utf-8")
+    return parse_signals(text, SIGNALS_FILE)
+
+
+def hits(signals: SignalSet, description: str) -> list[Hit]:
+    """Every signal that fired on `description`, in file order."""
+    text = signals.text(description)
+    out = []
+    for signal in signals.signals:
+        count, words = signal.measure(text, signals.topic_words)
+        if count > 0:
+            out.append(Hit(signal, count, words, signal.points(count)))
+    return out
+
+
+def features(signals: SignalSet, description: str) -> list[float]:
+    """log2(1 + count) per signal, in file order: the score is base + weights . features (for fitting)."""
+    text = signals.text(description)
+    return [math.log2(1 + s.measure(text, signals.topic_words)[0]) for s in signals.signals]

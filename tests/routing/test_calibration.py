@@ -1,0 +1,144 @@
+"""`br routing calibrate`: thresholds fitted to a real history in a real store, written only when better."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from buildrunner.project import Project
+from buildrunner.routing import LadderStep, TaskOutcome, record_outcome
+from buildrunner.routing.calibration import MIN_OUTCOMES, calibrate
+from buildrunner.routing.complexity_estimator import ComplexityEstimator
+from buildrunner.routing.models import TIERS
+
+DATA = Path(__file__).parent / "data"
+DESCRIPTIONS = [t["text"] for name in ("independent_tasks.yaml", "independent_tasks_2.yaml") for t in yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["tasks"]]
+COST = {"haiku": 0.02, "sonnet": 0.08, "opus": 0.40}
+
+
+def run_history(project: Project, lowest_capable: Callable[[int], int], *, count: int | None = None, session: str = "s1", force: Callable[[int], str | None] = lambda s: None) -> None:
+    """Record one outcome per description as the escalation loop would: start on the routed tier (or a forced
+    one), climb one tier per failure; `lowest_capable(score)` is the cheapest tier that passes."""
+    estimator = ComplexityEstimator(project, use_ai=False)
+    for i, text in enumerate(DESCRIPTIONS[:count]):
+        estimate = estimator.estimate(text)
+        start = force(estimate.complexity_score) or estimate.recommended_model
+        ladder = []
+        for tier in TIERS[TIERS.index(start) :]:
+            ok = TIERS.index(tier) >= lowest_capable(estimate.complexity_score)
+            ladder.append(LadderStep(tier, f"claude-{tier}", COST[tier], "passed" if ok else "failed", "" if ok else "verify failed"))
+            if ok:
+                break
+        record_outcome(project, TaskOutcome.from_attempts(estimate, ladder, session_id=session, task_id=f"t{i}", finished_at=1_700_000_000.0 + i))
+
+
+def config(project: Project) -> dict:
+    path = project.paths.config_file
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def scores(project: Project) -> list[int]:
+    estimator = ComplexityEstimator(project, use_ai=False)
+    return [estimator.estimate(t).complexity_score for t in DESCRIPTIONS]
+
+
+def test_too_few_outcomes_says_how_many_more(project: Project) -> None:
+    run_history(project, lambda s: 0, count=MIN_OUTCOMES - 7)
+    report = calibrate(project)
+    assert (report.outcomes, report.needed, report.written) == (MIN_OUTCOMES - 7, 7, False)
+    assert config(project) == {}
+
+
+def test_a_tier_that_keeps_failing_gets_fewer_tasks(any_project: Project) -> None:
+    # haiku passes only the easiest tasks; everything else it is given fails and escalates to sonnet
+    project = any_project
+    cut = sorted(s for s in scores(project) if s <= 29)[3]
+    run_history(project, lambda s: 0 if s < cut else (1 if s < 85 else 2))
+    report = calibrate(project)
+    assert report.current == {"haiku": 29, "sonnet": 74}
+    assert report.fitted["haiku"] < cut <= 29
+    assert report.better and report.written
+    assert report.after.first_try_pass_rate > report.before.first_try_pass_rate
+    assert report.after.escalations < report.before.escalations
+    assert report.after.cost_per_passed_task < report.before.cost_per_passed_task
+    written = config(project)["routing"]["calibration"]
+    assert written["max_complexity"]["haiku"] == report.fitted["haiku"] and written["outcomes"] == report.outcomes
+
+    reloaded = Project(project.paths.root)
+    task = next(t for t, s in zip(DESCRIPTIONS, scores(project)) if cut <= s <= 29)
+    result = ComplexityEstimator(reloaded, use_ai=False).estimate(task)
+    assert result.recommended_model == "sonnet"  # was haiku before the calibration
+    assert result.calibration and f"on {report.outcomes} outcomes" in result.calibration
+
+
+def test_dry_run_reports_but_leaves_the_config_alone(project: Project, write_config) -> None:
+    write_config({"routing": {"default_model": "sonnet"}})
+    cut = sorted(s for s in scores(project) if s <= 29)[3]
+    run_history(project, lambda s: 0 if s < cut else 1)
+    report = calibrate(project, dry_run=True)
+    assert report.better and not report.written
+    assert config(project) == {"routing": {"default_model": "sonnet"}}
+
+
+def test_routing_that_already_fits_the_history_is_left_alone(project: Project) -> None:
+    run_history(project, lambda s: 0 if s <= 29 else (1 if s <= 74 else 2))
+    report = calibrate(project)
+    assert not report.better and not report.written
+    assert report.after.first_try_pass_rate == pytest.approx(report.before.first_try_pass_rate) == 1.0
+    assert config(project) == {}
+
+
+def test_a_tier_is_never_trusted_with_scores_it_has_no_outcomes_for(project: Project) -> None:
+    # every task haiku was given passed, but it was never given anything above 29: no reason to raise it
+    run_history(project, lambda s: 0 if s <= 29 else 1)
+    assert calibrate(project).fitted["haiku"] <= 29
+
+
+def test_a_tier_that_passes_where_it_was_tried_gets_more_tasks(project: Project) -> None:
+    # some tasks scored 30-45 were forced onto haiku (a plan's `model:`) and passed there
+    run_history(project, lambda s: 0 if s <= 45 else 1, force=lambda s: "haiku" if 30 <= s <= 45 else None)
+    report = calibrate(project)
+    assert 29 < report.fitted["haiku"] <= 45
+    assert report.better and report.after.cost_per_passed_task < report.before.cost_per_passed_task
+
+
+def test_with_a_long_history_the_signal_weights_are_refitted_or_kept_by_cross_validation(project: Project) -> None:
+    cut = sorted(s for s in scores(project) if s <= 29)[3]
+    for session in ("s1", "s2"):
+        run_history(project, lambda s: 0 if s < cut else (1 if s < 85 else 2), session=session)
+    report = calibrate(project)
+    assert report.outcomes >= 200 and report.written
+    if report.weights_refitted:
+        assert report.weights and report.calibration.base is not None
+        ComplexityEstimator(Project(project.paths.root), use_ai=False).estimate(DESCRIPTIONS[0])  # the config is usable
+    else:
+        assert report.weights == {}
+
+
+def test_calibrate_command_text_and_json(run_br, project: Project) -> None:
+    few = run_br("routing", "calibrate")
+    assert few.returncode == 0 and f"needs at least {MIN_OUTCOMES} ({MIN_OUTCOMES} more)" in few.stdout
+    cut = sorted(s for s in scores(project) if s <= 29)[3]
+    run_history(project, lambda s: 0 if s < cut else 1)
+    dry = run_br("routing", "calibrate", "--dry-run", "--format", "json")
+    data = json.loads(dry.stdout)
+    assert dry.returncode == 0 and data["dry_run"] and data["better"] and not data["written"]
+    assert data["before"]["first_try_pass_rate"] < data["after"]["first_try_pass_rate"]
+    text = run_br("routing", "calibrate")
+    assert text.returncode == 0, text.stderr
+    assert "haiku trusted up to" in text.stdout and "first-try pass rate" in text.stdout
+    assert "wrote routing.calibration to .buildrunner/config.json" in text.stdout
+    estimate = json.loads(run_br("routing", "estimate", "Fix typo in README", "-f", "json").stdout)
+    assert estimate["calibration"].startswith("thresholds calibrated ")
+    select = run_br("routing", "select", "Fix typo in README")
+    assert "Routing: thresholds calibrated " in select.stdout
+
+
+def test_estimate_and_select_say_when_no_calibration_is_used(run_br) -> None:
+    assert json.loads(run_br("routing", "estimate", "Fix typo in README", "-f", "json").stdout)["calibration"] is None
+    assert json.loads(run_br("routing", "select", "Fix typo in README", "-f", "json").stdout)["calibration"] is None
+    assert "Routing: default thresholds" in run_br("routing", "select", "Fix typo in README").stdout

@@ -1,0 +1,81 @@
+"""Signals are data: the shipped file is complete, bad entries are clear errors, and matching follows the file's rules."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from buildrunner.errors import ConfigError
+from buildrunner.routing.signals import hits, parse_signals, shipped_signals
+
+
+def test_every_shipped_signal_says_why_and_where_its_weight_came_from() -> None:
+    signals = shipped_signals()
+    assert signals.base_source and 0 < signals.base < 100
+    assert len(signals.signals) >= 20
+    for signal in signals.signals:
+        assert signal.why and signal.source and signal.label, signal.name
+        assert signal.weight != 0, signal.name
+    assert any(s.weight < 0 for s in signals.signals) and any(s.weight > 0 for s in signals.signals)
+
+
+def test_no_verb_counts_as_evidence_of_an_easy_task() -> None:
+    easy_words = {w for s in shipped_signals().signals if s.weight < 0 for w in s.words}
+    assert {"fix", "fixed", "fixes", "change", "update", "replace"}.isdisjoint(easy_words)
+
+
+def _one(spec: str) -> str:
+    return f'base = 10\ntopic_words = 40\n[[signal]]\nname = "s"\nwhy = "w"\nweight = 8\nsource = "t"\n{spec}\n'
+
+
+def test_words_phrases_and_stems() -> None:
+    signals = parse_signals(_one('words = ["race condition", "deprecat*", "api"]'), "test.toml")
+    found = hits(signals, "A race\n  condition in the deprecated API, and in RAPID apis")
+    assert [h.words for h in found] == [("api", "deprecated", "race condition")]
+    assert found[0].points == pytest.approx(8 * 2)  # three distinct hits: weight x log2(1 + 3)
+
+
+def test_patterns_count_in_their_region() -> None:
+    spec = 'pattern = \'\'\'\\bfoo\\(\'\'\'\nin = "code"\ncount = "matches"'
+    signals = parse_signals(_one(spec), "test.toml")
+    assert hits(signals, "foo( in prose") == []
+    assert hits(signals, "text\n```\nfoo(1)\nfoo(2)\n```")[0].count == 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ('words = ["a"]\npattern = "b"', "exactly one of words or pattern"),
+        ('pattern = "("', "signal 's'"),
+        ('words = ["a"]\nin = "code"', "word lists count distinct words in the prose"),
+        ('pattern = "a"\ncount = "lines"', "count='lines'"),
+    ],
+)
+def test_bad_signal_entries_are_config_errors_naming_the_signal(spec: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match="test.toml") as err:
+        parse_signals(_one(spec), "test.toml")
+    assert needle in str(err.value)
+
+
+def test_duplicate_names_and_bad_toml_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="appears twice"):
+        parse_signals(_one('words = ["a"]') + '[[signal]]\nname = "s"\nweight = 1\nwords = ["b"]\n', "test.toml")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        parse_signals("base = = 1", "test.toml")
+
+
+def test_calibrated_weights_replace_shipped_ones_by_name() -> None:
+    signals = shipped_signals()
+    changed = signals.with_weights({"concurrency": 5.0}, base=30.0)
+    assert changed.base == 30.0
+    assert next(s for s in changed.signals if s.name == "concurrency").weight == 5.0
+    assert next(s for s in signals.signals if s.name == "concurrency").weight != 5.0
+    with pytest.raises(ConfigError, match="unknown signal 'no such signal'"):
+        signals.with_weights({"no such signal": 1.0})
+
+
+@given(st.text(max_size=2000))
+def test_any_text_is_measured_without_error(text: str) -> None:
+    for hit in hits(shipped_signals(), text):
+        assert hit.count > 0 and hit.points == pytest.approx(hit.signal.points(hit.count))
