@@ -44,7 +44,9 @@ def _print_status(status: "SessionStatus") -> None:
     ) if n]
     if extra:
         out.print("Tasks: " + ", ".join(extra), markup=False)
-    out.print(f"Workers: {status.active_workers} active", markup=False)
+    out.print(f"Workers: {status.active_workers} active ({status.workers_ran} ran)", markup=False)
+    if status.stalled:
+        out.print(f"⚠️  No live worker: nothing runs until you start workers again (`br parallel resume {status.session_id}`).", markup=False)
     out.print(f"Cost: {usd(status.cost)}", markup=False)
     if status.recent_activity:
         out.print()
@@ -63,7 +65,7 @@ def _emit_status(manager: "SessionManager", info: "SessionStatus") -> None:
 
     emit_json(
         {
-            **jsonable(info), "progress_percent": info.progress_percent, "start_time": info.start_time.isoformat(),
+            **jsonable(info), "progress_percent": info.progress_percent, "stalled": info.stalled, "start_time": info.start_time.isoformat(),
             "elapsed_time_seconds": info.elapsed_time_seconds, "tasks": manager.list_tasks(info.session_id),
         }
     )

@@ -27,10 +27,13 @@ REMOTE_MARGIN_S = 5.0
 _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
 
 
-def reap(coordinator: WorkerCoordinator) -> list[str]:
+def reap(coordinator: WorkerCoordinator, *, judge_silence: bool = True) -> list[str]:
     """Declare lost the silent workers of the session, then settle every attempt held by a lost worker.
 
-    Returns the ids of the workers declared lost by this call.
+    `judge_silence=False` when the caller itself has not been connected to the store for a whole
+    heartbeat timeout (it has just started, or come back from an outage): everyone's heartbeats
+    may be old then because nobody could write, so only workers whose process is gone (on this
+    machine) are declared lost. Returns the ids of the workers declared lost by this call.
     """
     store, settings = coordinator.store, coordinator.settings
     ts = store.clock()
@@ -39,7 +42,7 @@ def reap(coordinator: WorkerCoordinator) -> list[str]:
     missed = ts - settings.effective_heartbeat_interval * 1.5
     reaped = []
     for row in coordinator.live_worker_rows():
-        if row["last_heartbeat"] < cutoff:
+        if judge_silence and row["last_heartbeat"] < cutoff:
             reason = f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"
         elif (
             row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()

@@ -289,6 +289,7 @@ class SessionManager:
         next_check = 0.0
         seen = 0.0
         outage: float | None = None
+        connected_since = time.monotonic()
         while True:
             try:
                 row = self._session_row(session_id)
@@ -298,7 +299,7 @@ class SessionManager:
                     return self._settled_status(session_id)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + WAIT_CHECK_S
-                    reap(coordinator)
+                    reap(coordinator, judge_silence=time.monotonic() - connected_since >= self.settings.heartbeat_timeout)
                     status = self.get_session_status(session_id, activity=0)
                     if status.stalled:
                         idle_since = idle_since or time.monotonic()
@@ -313,6 +314,7 @@ class SessionManager:
                 outage = None
             except StoreUnavailable:
                 outage = outage or time.monotonic()
+                connected_since = time.monotonic()
                 if time.monotonic() - outage > self.settings.store_outage_window:
                     raise
             if deadline is not None and time.monotonic() > deadline:

@@ -76,6 +76,7 @@ class Worker:
         self._next_beat = 0.0
         self._next_control = 0.0
         self._outage_since: float | None = None
+        self._connected_since = time.monotonic()  # since the store last came back (or the worker started)
         self._next_try = 0.0
         self._tracker: Any = None
         self._peak_rss = 0
@@ -101,7 +102,7 @@ class Worker:
             self._backoff = 0.25
         elif now - self._outage_since > self.settings.store_outage_window:
             raise _GiveUp(f"the store has been unreachable for {now - self._outage_since:.0f}s ({exc.message})")
-        self._backoff = min(self._backoff * 2, 10.0)
+        self._backoff = min(self._backoff * 2, self._max_backoff())
         self._next_try = now + self._backoff
         self._pause(self._backoff)
 
@@ -110,11 +111,20 @@ class Worker:
             return
         seconds = time.monotonic() - self._outage_since
         self._outage_since = None
+        self._connected_since = time.monotonic()
         self._next_beat = 0.0
         try:
             self.coordinator.emit(StoreOutage(worker_id=self.worker_id, seconds=seconds, description=f"store unreachable for {seconds:.1f}s; the worker carried on"))
         except StoreError:
             pass
+
+    def _max_backoff(self) -> float:
+        """Retry about as often as the worker heartbeats, so it is back soon after the store is."""
+        return max(0.25, self.settings.effective_heartbeat_interval)
+
+    def _judges_silence(self) -> bool:
+        """Whether this worker has been connected long enough to take others' silence for their death."""
+        return time.monotonic() - self._connected_since >= self.settings.heartbeat_timeout
 
     def _pause(self, seconds: float) -> None:
         """Sleep, renewing the running attempt's lease; wakes early when the worker is told to quit."""
@@ -167,7 +177,7 @@ class Worker:
                     if state in FINAL_SESSION_STATES or state == SessionState.PAUSED:
                         reason = f"session {state}"  # a paused session releases its workers; `resume` starts new ones
                         break
-                    self._db(lambda: reap(self.coordinator))
+                    self._db(lambda: reap(self.coordinator, judge_silence=self._judges_silence()))
                     self._db(self.coordinator.check_finished)
                     self._quit.wait(self._idle_wait())
                     continue
@@ -233,7 +243,7 @@ class Worker:
                 if not self.coordinator.heartbeat(self.worker_id or "", *self._usage()):
                     self._declared_lost()
                     return
-                reap(self.coordinator)
+                reap(self.coordinator, judge_silence=self._judges_silence())
             if now >= self._next_control:
                 self._next_control = now + self.settings.poll_interval
                 worker_state, session_state, grace = self.coordinator.control(self.worker_id or "")
@@ -247,7 +257,7 @@ class Worker:
             elif now - self._outage_since > self.settings.store_outage_window:
                 self._end_attempt(f"the store is unreachable ({exc.message})", force=True)
                 raise _GiveUp(f"the store has been unreachable for {now - self._outage_since:.0f}s ({exc.message})") from None
-            self._backoff = min(self._backoff * 2, 10.0)
+            self._backoff = min(self._backoff * 2, self._max_backoff())
             self._next_try = now + self._backoff
         else:
             self._back_from_outage()

@@ -299,8 +299,12 @@ class WorkerCoordinator:
         return row["worker_status"], row["session_status"], row["stop_grace"]
 
     def _health(self, row: dict[str, Any], ts: float) -> WorkerHealth:
+        """Live while it heartbeats; one on this machine also needs its process (a crash shows at once)."""
         silent = max(0.0, ts - row["last_heartbeat"])
-        live = row["status"] in LIVE_WORKER_STATES and silent <= self.settings.heartbeat_timeout
+        live = (
+            row["status"] in LIVE_WORKER_STATES and silent <= self.settings.heartbeat_timeout
+            and (row["hostname"] != socket.gethostname() or process_alive(int(row["pid"]), row["process_started"]))
+        )
         return WorkerHealth(
             worker_id=row["id"],
             name=row["name"],
@@ -335,12 +339,8 @@ class WorkerCoordinator:
 
     def has_live_worker(self) -> bool:
         """Whether some worker still heartbeats (one on this machine also has its process running)."""
-        ts, host = self.store.clock(), socket.gethostname()
-        return any(
-            row["last_heartbeat"] >= ts - self.settings.heartbeat_timeout
-            and (row["hostname"] != host or process_alive(int(row["pid"]), row["process_started"]))
-            for row in self.live_worker_rows()
-        )
+        ts = self.store.clock()
+        return any(self._health(row, ts).healthy for row in self.live_worker_rows())
 
     def orphaned_attempts(self) -> list[dict[str, Any]]:
         """Running tasks held by workers declared lost (for `reaper.settle`)."""

@@ -7,13 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Iterable
 
-from buildrunner.errors import ConfigError, StoreError
+from buildrunner.errors import ConfigError, StoreError, StoreUnavailable
 from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements
 
 # A `--` comment, a quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
 # Every `%` is doubled (comments and literals too) and params are always passed, so psycopg always unescapes.
 _TOKEN = re.compile(r"--[^\n]*|'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%")
 _MIGRATION_LOCK = 7_243_001
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def to_pyformat(sql: str) -> str:
@@ -39,21 +44,45 @@ class PostgresStore(Store):
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
+        self._full_url = url
         try:
             import psycopg
-            from psycopg.rows import dict_row
         except ImportError:
             raise ConfigError(
                 "BR_DATABASE_URL points at PostgreSQL but psycopg is not installed",
                 hint="pip install 'buildrunner[postgres]'",
             ) from None
         self._psycopg = psycopg
-        try:
-            self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
-        except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"{self.url}: cannot connect ({first})", hint="check BR_DATABASE_URL and that the server is running") from None
+        self._depth = 0
+        self._conn = self._connect()
         self._migrate()
+
+    def _connect(self) -> Any:
+        from psycopg.rows import dict_row
+
+        try:
+            return self._psycopg.connect(self._full_url, autocommit=True, row_factory=dict_row, connect_timeout=10)
+        except self._psycopg.Error as exc:
+            raise StoreUnavailable(f"{self.url}: cannot connect ({_first_line(exc)})", hint="check BR_DATABASE_URL and that the server is running") from None
+
+    def _live(self) -> Any:
+        """The connection, reconnecting first when the last one broke (a server restart, a network cut).
+
+        Never inside a transaction: that one is lost with its connection, and its caller retries it whole.
+        """
+        if self._conn.closed or self._conn.broken:
+            if self._depth:
+                raise StoreUnavailable(f"{self.url}: the connection was lost", hint="the server may be restarting; try again")
+            self._conn = self._connect()
+        return self._conn
+
+    def _error(self, exc: Exception) -> StoreError:
+        psycopg = self._psycopg
+        if isinstance(exc, psycopg.errors.IntegrityError):
+            return IntegrityError(f"{self.url}: {_first_line(exc)}")
+        if isinstance(exc, psycopg.OperationalError) or self._conn.broken or self._conn.closed:
+            return StoreUnavailable(f"{self.url}: {_first_line(exc)}", hint="the server may be restarting or out of reach; try again")
+        return StoreError(f"{self.url}: {_first_line(exc)}")
 
     def _migrate(self) -> None:
         self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
@@ -70,22 +99,22 @@ class PostgresStore(Store):
         return int(self.scalar("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version") or 0)
 
     def _run(self, sql: str, params: Params) -> Any:
+        conn = self._live()
         try:
-            return self._conn.execute(to_pyformat(sql), params)
-        except self._psycopg.errors.IntegrityError as exc:
-            raise IntegrityError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+            return conn.execute(to_pyformat(sql), params)
         except self._psycopg.Error as exc:
-            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
+            raise self._error(exc) from None
 
     def execute(self, sql: str, params: Params = ()) -> int:
         return self._run(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        conn = self._live()
         try:
-            with self._conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.executemany(to_pyformat(sql), list(rows))
         except self._psycopg.Error as exc:
-            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+            raise self._error(exc) from None
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self._run(sql, params)
@@ -93,11 +122,16 @@ class PostgresStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        conn = self._live()
         try:
-            with self._conn.transaction():
-                yield
+            with conn.transaction():
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
         except self._psycopg.Error as exc:
-            raise StoreError(f"{self.url}: {str(exc).strip().splitlines()[0]}") from None
+            raise self._error(exc) from None
 
     def size_bytes(self) -> int:
         return int(
