@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,20 @@ from buildrunner.errors import ConfigError, NotFoundError
 
 PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Hostile plans: YAML aliases may add at most this many nodes beyond those written out ("billion laughs"),
+# and no plan nests deeper than this (a real one nests four levels).
+MAX_ALIAS_EXPANSION = 100_000
+MAX_DEPTH = 32
+MAX_SECONDS = 7 * 86_400.0
+MAX_COST = 1_000_000.0
+
+
+def _no_nul(value: str | None) -> str | None:
+    """The kernel cannot pass a NUL byte in an argument or environment value: refuse it here, with its place."""
+    if value is not None and "\x00" in value:
+        raise ValueError("contains a NUL byte, which no program can receive; remove it")
+    return value
 
 
 class PlanTask(BaseModel):
@@ -30,12 +45,27 @@ class PlanTask(BaseModel):
     prompt: str | None = Field(None, min_length=1)
     depends_on: list[str] = Field(default_factory=list)
     model: str | None = None
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     isolation: Literal["none", "worktree"] | None = None
-    cost_limit: float | None = Field(None, ge=0)
+    cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)
+
+    @field_validator("description", "command", "prompt", "model", "cwd")
+    @classmethod
+    def _strings(cls, value: str | None) -> str | None:
+        return _no_nul(value)
+
+    @field_validator("env")
+    @classmethod
+    def _environment(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not re.fullmatch(ENV_NAME_PATTERN, name):
+                raise ValueError(f"variable name {name[:40]!r}: use letters, digits and '_' (not starting with a digit)")
+            if "\x00" in value:
+                raise ValueError(f"{name}: the value contains a NUL byte, which no program can receive; remove it")
+        return env
 
     @model_validator(mode="after")
     def _one_action(self) -> "PlanTask":
@@ -54,15 +84,16 @@ class PlanModel(BaseModel):
     name: str | None = None
     description: str = ""
     workers: int | None = Field(None, ge=1, le=256)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
-    cost_limit: float | None = Field(None, ge=0)
+    cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)
     agent_command: str | None = Field(None, min_length=1)
     tasks: list[PlanTask] = Field(min_length=1)
 
     @field_validator("agent_command")
     @classmethod
     def _splittable(cls, value: str | None) -> str | None:
+        _no_nul(value)
         if value is not None:
             try:
                 words = shlex.split(value)
@@ -122,29 +153,83 @@ def find_plan(root: Path) -> Path | None:
     return None
 
 
-def _yaml_lines(text: str) -> dict[tuple[Any, ...], int]:
-    """Line (1-based) of every key path in a YAML document, for error locations."""
+def _yaml_lines(root: Any) -> dict[tuple[Any, ...], int]:
+    """Line (1-based) of every key path in a composed YAML document, for error locations."""
     import yaml
 
     lines: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: Any, path: tuple[Any, ...]) -> None:
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
         lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:  # an alias: its lines are those of its anchor
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 lines[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
+                stack.append((value, path + (key.value,)))
         elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, path + (index,))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
+            stack.extend((item, path + (index,)) for index, item in enumerate(node.value))
     return lines
 
 
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_yaml_shape(root: Any, where: str) -> None:
+    """Refuse alias expansion far beyond what is written ("billion laughs") and absurd nesting, before building anything."""
+    sizes: dict[int, int] = {}
+    order: list[Any] = []
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: nested deeper than {MAX_DEPTH} levels", hint="a plan is a mapping with a list of tasks; flatten it")
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = 0
+        order.append(node)
+        stack.extend((child, depth + 1) for child in _children(node))
+    for node in reversed(order):  # children before parents: the size each would have with its aliases written out
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+    if sizes[id(root)] > len(order) + MAX_ALIAS_EXPANSION:
+        raise ConfigError(
+            f"{where}: its aliases expand to {sizes[id(root)]:,} values from {len(order):,} written ones",
+            hint="write the repeated parts out, or use fewer nested aliases",
+        )
+
+
+def _check_depth(data: Any, where: str) -> None:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: nested deeper than {MAX_DEPTH} levels", hint="a plan is a mapping with a list of tasks; flatten it")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
 def _parse(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    try:
+        data, lines = _parse_format(path, text)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels", hint="a plan is a mapping with a list of tasks; flatten it") from None
+    except ValueError as exc:  # Python refuses integers of thousands of digits
+        raise ConfigError(f"{path}: a number is out of range ({str(exc).split(':')[0]})", hint="fix the number") from None
+    _check_depth(data, str(path))
+    return data, lines
+
+
+def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
@@ -164,7 +249,15 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         import yaml
 
         try:
-            return yaml.safe_load(text), _yaml_lines(text)
+            loader = yaml.SafeLoader(text)
+            try:
+                root = loader.get_single_node()
+                if root is None:
+                    return None, {}
+                _check_yaml_shape(root, str(path))
+                return loader.construct_document(root), _yaml_lines(root)
+            finally:
+                loader.dispose()
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -180,9 +180,10 @@ def kill_tree(root: psutil.Process, sig: int) -> int:
 def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 10.0) -> ExitRecord:
     """End a lost worker's attempt on this machine and return its record.
 
-    When the supervisor is still running it is told to end the tree at once and awaited; if it
-    is gone without recording an exit, the task's process group is killed. The record then
-    says whether the task finished by itself before that (its result counts) or not (retry).
+    When the attempt is still running, its supervisor is told to end the tree at once and the
+    record is read until it holds the exit; a supervisor that is gone (or does not answer
+    within `timeout`) has the task's tree killed directly. The record then says whether the
+    task finished by itself first (its result counts) or not (the task is retried).
     """
     record = read_record(path, task_id, attempt)
     if record.exit is not None or record.supervisor_pid is None:
@@ -191,19 +192,24 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 10.0) ->
     if supervisor is not None:
         try:
             supervisor.send_signal(KILL_SIGNAL)
-            supervisor.wait(timeout)
-        except psutil.TimeoutExpired:
-            kill_tree(supervisor, signal.SIGKILL)
-            supervisor.kill()
         except psutil.Error:
-            pass
+            supervisor = None
+    deadline = time.monotonic() + timeout
+    while supervisor is not None and time.monotonic() < deadline:
         record = read_record(path, task_id, attempt)
-    if record.exit is None and record.task_pid:
+        if record.exit is not None:
+            return record
+        if not supervisor.is_running() or supervisor.status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.02)
+    if supervisor is not None and supervisor.is_running():  # it did not answer: end what it ran ourselves
+        kill_tree(supervisor, signal.SIGKILL)
+    if record.task_pid:
         try:
             os.killpg(record.task_pid, signal.SIGKILL)
         except OSError:
             pass
-    return record
+    return read_record(path, task_id, attempt)
 
 
 def _stdin_fd(data: bytes | None) -> int:
@@ -438,6 +444,7 @@ class _Attempt:
 
     def run(self) -> dict[str, Any]:
         self.started = time.monotonic()
+        self.serve.signals.clear()  # a reaper's signal meant for an attempt that had already ended
         try:
             self.task, self.outputs = self._spawn()
         except (OSError, ValueError) as exc:
