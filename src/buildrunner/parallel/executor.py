@@ -149,7 +149,9 @@ class Executor:
             "BR_TASK_ATTEMPT": str(task.attempt),
         }
 
-    def launch(self, task: Task, *, workdir: Path | None = None, model_id: str | None = None, model: str | None = None) -> Launch:
+    def launch(
+        self, task: Task, *, claimed: float, workdir: Path | None = None, model_id: str | None = None, model: str | None = None
+    ) -> Launch:
         """What the supervisor runs for this attempt; `LaunchError` when it cannot be run as written."""
         base = workdir or self.root
         cwd = (base / task.cwd) if task.cwd else base
@@ -173,7 +175,7 @@ class Executor:
             argv[0] = str((cwd / program) if not os.path.isabs(program) else program)
         make_private_dir(self.files(task).log.parent)
         return Launch(
-            argv=argv, cwd=cwd, env=env, files=self.files(task), timeout=task.timeout, grace=self.grace,
+            argv=argv, cwd=cwd, env=env, files=self.files(task), timeout=task.timeout, grace=self.grace, claimed=claimed,
             split_stderr=task.kind == "prompt",
         )
 

@@ -23,6 +23,9 @@ from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_a
 
 # Extra seconds a reaper on another machine gives a lost worker's supervisor to end the tree.
 REMOTE_MARGIN_S = 5.0
+# How long a reaper waits for a lost worker's supervisor to record the attempt it was told to end at once,
+# before killing the tree itself (short: the reaper's own heartbeat and lease wait meanwhile).
+ANSWER_S = 1.0
 
 _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
 
@@ -72,7 +75,7 @@ def settle(coordinator: WorkerCoordinator) -> int:
         task_id, attempt, worker_id = orphan["task_id"], int(orphan["attempts"]), orphan["worker_id"]
         if orphan["hostname"] == host:
             path = record_path(project.paths.logs_dir, coordinator.session_id, worker_id)
-            record = end_orphan(path, task_id, attempt, timeout=settings.kill_grace + REMOTE_MARGIN_S)
+            record = end_orphan(path, task_id, attempt, timeout=ANSWER_S)
         elif orphan["hostname"] in live_hosts:
             continue  # a worker on its own machine will settle it, seeing its process tree and record
         elif orphan["last_heartbeat"] > ts - (settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S):

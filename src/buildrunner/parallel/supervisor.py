@@ -28,6 +28,7 @@ tables) and creating a file about 0.2 ms, against about 1.6 ms for all of xargs'
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -36,12 +37,15 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from buildrunner.paths import make_private_dir
 from buildrunner.security.stream_masking import StreamMasker
 
 if TYPE_CHECKING:
@@ -89,6 +93,7 @@ class Launch:
     files: AttemptFiles
     timeout: float
     grace: float
+    claimed: float  # when the worker claimed the attempt (time.monotonic(), this machine)
     stdin: bytes | None = None
     split_stderr: bool = False
 
@@ -177,16 +182,51 @@ def kill_tree(root: psutil.Process, sig: int) -> int:
     return len(found)
 
 
+def fence_path(record: Path) -> Path:
+    """Attempts a reaper settled before their supervisor started them: never to be started after all."""
+    return record.with_suffix(".fence")
+
+
+def _fenced(record: Path, task_id: str, attempt: int) -> bool:
+    try:
+        text = fence_path(record).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    return json.dumps([task_id, attempt]) in text.splitlines()
+
+
+@contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    """The record file's lock: a supervisor starting an attempt and a reaper settling it take turns."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 10.0) -> ExitRecord:
     """End a lost worker's attempt on this machine and return its record.
 
-    When the attempt is still running, its supervisor is told to end the tree at once and the
-    record is read until it holds the exit; a supervisor that is gone (or does not answer
-    within `timeout`) has the task's tree killed directly. The record then says whether the
-    task finished by itself first (its result counts) or not (the task is retried).
+    Under the record's lock: an attempt its supervisor has not started yet is fenced (it never
+    will be: its worker may only have been frozen between claiming it and asking for it). One
+    still running is ended at once by its supervisor, and the record read until it holds the
+    exit; a supervisor that is gone (or does not answer within `timeout`) has the task's tree
+    killed directly. The record then says whether the task finished by itself first (its
+    result counts) or not (the task is retried).
     """
-    record = read_record(path, task_id, attempt)
-    if record.exit is not None or record.supervisor_pid is None:
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        with _locked(fd):
+            record = read_record(path, task_id, attempt)
+            if record.exit is None and record.supervisor_pid is None:
+                with open(fence_path(path), "a", encoding="utf-8", opener=_private) as fence:
+                    fence.write(json.dumps([task_id, attempt]) + "\n")
+                return record
+    finally:
+        os.close(fd)
+    if record.exit is not None:
         return record
     supervisor = _same_process(record.supervisor_pid, record.supervisor_started)
     if supervisor is not None:
@@ -210,6 +250,25 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 10.0) ->
         except OSError:
             pass
     return read_record(path, task_id, attempt)
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every descriptor the worker had open except `keep`: above all its database connection.
+
+    A copy of the worker's socket held here would keep the worker's session (and any row lock of
+    a transaction it was in) open on the server after the worker is killed, stalling every
+    other worker until the supervisor exits. Closing the copy leaves the worker's own intact.
+    """
+    highest = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096
+    low = 0
+    for fd in [*sorted(set(keep)), highest]:
+        if low < fd:  # closerange(n, n) would close everything on some Pythons
+            os.closerange(low, fd)
+        low = fd + 1
 
 
 def _stdin_fd(data: bytes | None) -> int:
@@ -275,8 +334,7 @@ class Supervisor:
         if pid == 0:
             code = 1
             try:
-                os.close(control_w)
-                os.close(replies_r)
+                _close_all_but(0, 1, 2, control_r, replies_w)
                 code = _Serve(rules, lease_timeout, control_r, replies_w, record).run()
             except BaseException as exc:  # noqa: BLE001 - a forked child must never return into the worker's code
                 os.write(2, f"error: supervisor: unexpected {type(exc).__name__}: {exc}\n".encode("utf-8", "replace"))
@@ -300,6 +358,7 @@ class Supervisor:
         self._send({"run": {
             "argv": launch.argv, "cwd": str(launch.cwd), "env": launch.env, "timeout": launch.timeout, "grace": launch.grace,
             "task": launch.files.task_id, "attempt": launch.files.attempt, "files": [str(launch.files.log), str(launch.files.err)],
+            "claimed": launch.claimed,
             "stdin": None if launch.stdin is None else launch.stdin.decode("utf-8", "surrogateescape"),
             "split_stderr": launch.split_stderr,
         }})
@@ -445,19 +504,32 @@ class _Attempt:
     def run(self) -> dict[str, Any]:
         self.started = time.monotonic()
         self.serve.signals.clear()  # a reaper's signal meant for an attempt that had already ended
-        try:
-            self.task, self.outputs = self._spawn()
-        except (OSError, ValueError) as exc:
-            return self._record({"outcome": "error", "error": f"could not start {self.spec['argv'][0]}: {exc}", "duration_ms": 0.0})
+        with _locked(self.serve.record):
+            refusal = self._refusal()
+            if refusal is not None:
+                return self._record({"outcome": "ended", "reason": refusal, "duration_ms": 0.0})
+            try:
+                self.task, self.outputs = self._spawn()
+            except (OSError, ValueError) as exc:
+                return self._record({"outcome": "error", "error": f"could not start {self.spec['argv'][0]}: {exc}", "duration_ms": 0.0})
+            self.started_entry = {"supervisor": os.getpid(), "created": self.serve.created, "task": self.task}
+            self._write({"started": self.started_entry})
         self.reading = dict(self.outputs)  # the pipes not yet at their end
-        self.started_entry = {"supervisor": os.getpid(), "created": self.serve.created, "task": self.task}
-        self._write({"started": self.started_entry})
         self.deadline = self.started + float(self.spec["timeout"])
         while self.exit is None:
             self._step()
         self._end_leftovers()
         self._drain()
         return self.exit
+
+    def _refusal(self) -> str | None:
+        """Why this attempt must not start, if it must not: its worker may have lost it meanwhile."""
+        if _fenced(self.serve.record_path, self.files.task_id, self.files.attempt):
+            return "settled by a reaper before it started (its worker was declared lost)"
+        lease = self.serve.lease_timeout
+        if lease > 0 and time.monotonic() - float(self.spec["claimed"]) > lease:
+            return "claimed too long ago: its worker was silent past the heartbeat timeout and may have been declared lost"
+        return None
 
     def _spawn(self) -> tuple[int, dict[int, _Output]]:
         spec = self.spec
@@ -506,9 +578,9 @@ class _Attempt:
         for fd in self.serve.poll(None if soonest == float("inf") else max(0.0, soonest - now), self.reading):
             if not self._read(fd):
                 del self.reading[fd]
+        self._reap()  # first: a task that has already exited keeps its own result whatever else arrived
         self._handle_messages()
         self._handle_signals()
-        self._reap()
         now = time.monotonic()
         for output in self.outputs.values():
             if output.masker.holding and now - output.last_data >= IDLE_FLUSH_S:
@@ -547,6 +619,9 @@ class _Attempt:
                 self._end("stopped", self.grace)
 
     def _end(self, reason: str, grace: float) -> None:
+        self._reap()
+        if self.exit is not None:
+            return  # it finished by itself first: that is its result
         if self.ending is None:
             self.ending = reason
             self._signal_tree(signal.SIGTERM if grace > 0 else signal.SIGKILL)

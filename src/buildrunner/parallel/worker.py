@@ -77,6 +77,9 @@ class Worker:
         self._next_control = 0.0
         self._outage_since: float | None = None
         self._connected_since = time.monotonic()  # since the store last came back (or the worker started)
+        # When the store last confirmed this worker still live (a heartbeat or a claim began): no reaper can
+        # have taken its attempt before this plus the heartbeat timeout; the supervisor refuses one older.
+        self._alive_at = time.monotonic()
         self._next_try = 0.0
         self._tracker: Any = None
         self._peak_rss = 0
@@ -171,7 +174,7 @@ class Worker:
                     reason = self._quit_reason or "declared lost"
                     break
                 if task is None:
-                    task = self._db(lambda: self.coordinator.get_next_task(self.worker_id or ""))
+                    task = self._db(self._claim)
                 if task is None:
                     state = self._db(lambda: self._session()["status"])
                     if state in FINAL_SESSION_STATES or state == SessionState.PAUSED:
@@ -190,6 +193,13 @@ class Worker:
         finally:
             self._shut_down(task)
         return WorkerReport(self.worker_id, completed, failed, reason)
+
+    def _claim(self) -> Task | None:
+        began = time.monotonic()
+        task = self.coordinator.get_next_task(self.worker_id or "")
+        if task is not None:
+            self._alive_at = began
+        return task
 
     def _start_supervisor(self) -> None:
         from buildrunner.security.rules import rules_for, ruleset
@@ -243,6 +253,7 @@ class Worker:
                 if not self.coordinator.heartbeat(self.worker_id or "", *self._usage()):
                     self._declared_lost()
                     return
+                self._alive_at = now
                 reap(self.coordinator, judge_silence=self._judges_silence())
             if now >= self._next_control:
                 self._next_control = now + self.settings.poll_interval
@@ -380,7 +391,11 @@ class Worker:
             return outcome, None
         if self._quit.is_set() or self._stop_reason is not None:
             return self._record(task, result, None, cost), None
-        return self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, None, cost)))
+        began = time.monotonic()
+        outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, None, cost)))
+        if claimed is not None:
+            self._alive_at = began
+        return outcome, claimed
 
     def _execute(self, task: Task, workdir: Any, selection: Any) -> ExecutionResult:
         """Launch the attempt in the supervisor and wait for it, ticking meanwhile."""
@@ -388,7 +403,7 @@ class Worker:
         self._stop_reason = None
         try:
             launch = self.executor.launch(
-                task, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
+                task, claimed=self._alive_at, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
             )
         except LaunchError as exc:
             return ExecutionResult("failed", None, 0.0, str(exc))

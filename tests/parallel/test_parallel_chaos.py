@@ -1,0 +1,141 @@
+"""Chaos: 1,000 tasks while workers are killed, frozen past the heartbeat timeout, and their tasks' children killed.
+
+Each task appends its id to a file once its work is done, so the file counts what tasks *did*, not only what
+the store says: every id must be there exactly once (0 lost, 0 duplicated side effects), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+
+import psutil
+import pytest
+from parallel_helpers import wait_for, write_config
+
+from buildrunner.parallel.plan import validate_plan
+from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.project import Project
+
+pytestmark = pytest.mark.slow
+
+TASKS = 1000
+HEARTBEAT_TIMEOUT = 2.0
+CHAOS_ACTIONS = 45
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _signal(pid: int, sig: int) -> bool:
+    try:
+        os.kill(pid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
+
+
+def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> None:
+    write_config(pproject.paths.root, heartbeat_timeout=HEARTBEAT_TIMEOUT, heartbeat_interval=0.25, kill_grace=0.5)
+    project = Project(pproject.paths.root, store=pproject.store)
+    out = pproject.paths.root / "side-effects.txt"
+    rng = random.Random(int(os.environ.get("BR_CHAOS_SEED", "20261202")))
+    tasks = [
+        {"id": f"t{i:04d}", "command": f"sleep 0.0{rng.randint(3, 9)} && echo $BR_TASK_ID >> {out}", "retries": 10}
+        for i in range(TASKS)
+    ]
+    manager = SessionManager(project)
+    session = manager.create_session("chaos", plan=validate_plan({"tasks": tasks}, "chaos"), num_workers=3)
+    sid = session.session_id
+    store = project.store
+    stats: Counter[str] = Counter()
+    frozen: dict[int, float] = {}
+
+    def live_workers() -> list[int]:
+        rows = store.fetchall("SELECT pid FROM workers WHERE session_id = ? AND status IN ('active', 'idle')", (sid,))
+        return [r["pid"] for r in rows if r["pid"] not in frozen and _alive(r["pid"])]
+
+    def finished() -> bool:
+        return store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) in ("completed", "failed", "stopped")
+
+    try:
+        wait_for(lambda: store.scalar("SELECT COUNT(*) FROM tasks WHERE session_id = ? AND status = 'completed'", (sid,)) >= 20, 120, "work to start")
+        for _ in range(CHAOS_ACTIONS):
+            if finished():
+                break
+            now = time.monotonic()
+            for pid, thaw_at in list(frozen.items()):
+                if now >= thaw_at:
+                    _signal(pid, signal.SIGCONT)
+                    del frozen[pid]
+            workers = live_workers()
+            action = rng.choice(["kill", "kill", "stop", "child", "child", "child"])
+            if action == "stop" and frozen:
+                action = "child"
+            if action in ("kill", "stop") and workers:
+                pid = rng.choice(workers)
+                if not _signal(pid, signal.SIGKILL if action == "kill" else signal.SIGSTOP):
+                    continue  # it had just exited
+                if action == "stop":  # silent past the heartbeat timeout: declared lost, then woken
+                    frozen[pid] = now + HEARTBEAT_TIMEOUT + 1.5
+                stats[action] += 1
+                manager.start_workers(sid, 1)  # keep three at work
+            elif action == "child":
+                sleeps = [p for w in workers for p in _descendants(w) if _name(p) == "sleep"]
+                if sleeps:
+                    try:
+                        rng.choice(sleeps).kill()  # the task fails (`&&`) and is retried
+                        stats["child"] += 1
+                    except psutil.Error:
+                        pass
+            time.sleep(rng.uniform(0.15, 0.5))
+    finally:
+        for pid in frozen:
+            _signal(pid, signal.SIGCONT)
+    if not finished() and not live_workers():
+        manager.start_workers(sid, 3)
+    wait_for(finished, 600, "the session to end")
+    status = manager.get_session_status(sid)
+    failed_attempts = store.fetchall(
+        "SELECT a.task_id, a.attempt, a.status, a.worker_id, a.error, a.started_at, a.finished_at FROM task_attempts a JOIN tasks t "
+        "ON t.session_id = a.session_id AND t.task_id = a.task_id WHERE a.session_id = ? AND t.status <> 'completed'", (sid,),
+    )
+    assert (status.status, status.completed_tasks) == ("completed", TASKS), failed_attempts
+    ran = Counter(out.read_text().split())
+    missing = [t["id"] for t in tasks if t["id"] not in ran]
+    repeated = {tid: n for tid, n in ran.items() if n > 1}
+    detail = store.fetchall(
+        "SELECT task_id, attempt, status, worker_id, error, started_at, finished_at FROM task_attempts WHERE session_id = ? AND task_id IN ("
+        + ",".join("?" * len(repeated or {"-": 0})) + ") ORDER BY task_id, attempt", (sid, *(repeated or {"-": 0})),
+    )
+    assert (missing, repeated) == ([], {}), detail
+    per_task = store.fetchall("SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = ? AND status = 'completed' GROUP BY task_id", (sid,))
+    assert len(per_task) == TASKS and {r["n"] for r in per_task} == {1}
+    lost = store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,))
+    assert stats["kill"] >= 3 and stats["stop"] >= 1 and stats["child"] >= 3 and lost >= stats["kill"] // 2, (stats, lost)
+    wait_for(
+        lambda: not [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])],
+        30, "no task process left behind",
+    )
+    print(f"chaos on {store.dialect}: {dict(stats)}, {lost} lost attempts, all {TASKS} side effects exactly once")
