@@ -109,7 +109,7 @@ def test_nosec_and_br_allow_silence_a_line(detector: SQLInjectionDetector) -> No
 def test_unparsable_python_is_skipped_with_a_note(detector: SQLInjectionDetector, tmp_project: Path) -> None:
     (tmp_project / "py2.py").write_text('print "SELECT * FROM t WHERE id = %s" % x\n')
     assert detector.check_directory() == []
-    assert detector.last_report.skipped[0].reason == "not parsable as python (SyntaxError)"
+    assert detector.last_report.skipped[0].reason == "not analysed: not parsable as python (SyntaxError)"
 
 
 @pytest.mark.parametrize(

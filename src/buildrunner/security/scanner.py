@@ -14,8 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from buildrunner.security.engine import FileEngine, ScanReport, default_project, engine_fields, run_scan
+from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_spans, mask_value
+from buildrunner.security.report import ScanReport
 from buildrunner.security.rules import Hit, Rule, RuleSet, rules_for, ruleset
 from buildrunner.security.whitelist import inline_allowed
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from buildrunner.errors import ConfigError
-from buildrunner.security.engine import FileEngine, ScanReport, default_project, engine_fields, run_scan
-from buildrunner.security.files import SkippedFile
+from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_secrets
+from buildrunner.security.report import NOT_ANALYSED, ScanReport, SkippedFile
 from buildrunner.security.sql_javascript import EXTENSIONS as JS_EXTENSIONS
 from buildrunner.security.sql_javascript import analyse_javascript
 from buildrunner.security.sql_python import analyse_python
@@ -85,7 +85,7 @@ class _SQLEngine(FileEngine):
             else:
                 raw = analyse_javascript(data, language)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return SkippedFile(display_path, f"not parsable as {language} ({type(exc).__name__})")
+            return SkippedFile(display_path, f"not analysed: not parsable as {language} ({type(exc).__name__})", NOT_ANALYSED)
         return self._finish(raw, data, display_path)
 
     def _relevance(self, data: bytes) -> Callable[[int, int], bool]:
