@@ -41,7 +41,7 @@ def test_scan_project_finds_secrets_and_injection_grouped_by_file(run_br, leaky:
     r = run_br("security", "scan")
     assert r.returncode == 3
     assert "  src/config.py\n    Line 3: [github_token]" in r.stdout
-    assert "❌ SQL INJECTION RISKS:\n  src/db.py\n    Line 2: [high]" in r.stdout
+    assert "❌ SQL INJECTION RISKS:\n  src/db.py\n    Line 2: [medium]" in r.stdout
     assert "Fix: Pass values as parameters" in r.stdout
 
 

@@ -45,8 +45,8 @@ class FileEngine(ABC):
         return True
 
     @abstractmethod
-    def check(self, data: bytes, display_path: str) -> list[Any] | SkippedFile:
-        """Findings in one file's bytes (or a note why it was skipped)."""
+    def check(self, data: bytes, display_path: str) -> ScanReport:
+        """Findings in one file's bytes, with notes on what was not analysed (`skipped`)."""
 
     def display(self, file_path: str) -> str:
         """How results and the whitelist name `file_path`: a relative name is relative to the project root."""
@@ -60,15 +60,9 @@ class FileEngine(ABC):
     def check_content(self, data: bytes, file_path: str) -> ScanReport:
         """`check_named` with what was skipped: findings plus any note (e.g. "not analysed")."""
         display = self.display(file_path)
-        report = ScanReport()
         if not self.wants(file_path) or self.whitelist.path_allowed(display):
-            return report
-        result = self.check(data, display)
-        if isinstance(result, SkippedFile):
-            report.skipped.append(result)
-        else:
-            report.matches.extend(result)
-        return report
+            return ScanReport()
+        return self.check(data, display)
 
     def scan_paths(self, paths: Iterable[str]) -> ScanReport:
         report = ScanReport()
@@ -82,11 +76,7 @@ class FileEngine(ABC):
                 continue
             report.files_scanned += 1
             report.bytes_scanned += len(data)
-            result = self.check(data, display)
-            if isinstance(result, SkippedFile):
-                report.skipped.append(result)
-            else:
-                report.matches.extend(result)
+            report.merge(self.check(data, display))
         return report
 
 
@@ -115,7 +105,8 @@ def run_scan(engine: FileEngine, project: "Project", paths: Iterable[str | Path]
     files = [f for f in files if engine.wants(f.path)]
     settings = project.config.security
     workers = worker_count(files, settings.workers, settings.parallel_min_mb * 1_000_000)
-    report = ScanReport(skipped=[SkippedFile(engine.rel(s.path), s.reason, s.kind) for s in skipped if not engine.whitelist.path_allowed(engine.rel(s.path))])
+    shown = [SkippedFile(engine.rel(s.path), s.reason, s.kind) for s in skipped if engine.wants(s.path)]
+    report = ScanReport(skipped=[s for s in shown if not engine.whitelist.path_allowed(s.path)])
     if workers == 1:
         report.merge(engine.scan_paths([f.path for f in files]))
     else:

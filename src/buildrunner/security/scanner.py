@@ -107,8 +107,8 @@ class _Engine(FileEngine):
     def ruleset(self) -> RuleSet:
         return ruleset(self.rules, self.filters)
 
-    def check(self, data: bytes, display_path: str) -> list[SecretMatch]:
-        return self.scan_bytes(data, display_path)
+    def check(self, data: bytes, display_path: str) -> ScanReport:
+        return ScanReport(matches=self.scan_bytes(data, display_path))
 
     def scan_bytes(self, data: bytes, display_path: str) -> list[SecretMatch]:
         hits = self.ruleset.find(data)
