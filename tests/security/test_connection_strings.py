@@ -20,33 +20,18 @@ from buildrunner.security.rules import ruleset
 
 SCANNER = SecretScanner(Project(Path(__file__).parent))
 
-# (shape, the rule that reports it); {pw} is the password.
-SHAPES = [
-    ('REDIS_URL = "redis://:{pw}@cache:6379/0"', "database_url"),
-    ("CACHE=rediss://default:{pw}@cache.internal:6380", "database_url"),
-    ("    command: redis-server --requirepass {pw}", "redis_password"),
-    ("requirepass {pw}", "redis_password"),
-    ("redis-cli -h cache -a {pw} ping", "redis_password"),
-    ('DATABASE_URL = "postgres://app:{pw}@db:5432/app"', "database_url"),
-    ("SQLALCHEMY_DATABASE_URI=postgresql+psycopg://app:{pw}@db/app", "database_url"),
-    ("url: mysql://root:{pw}@localhost:3306/shop", "database_url"),
-    ('MONGO = "mongodb+srv://admin:{pw}@cluster0.ab1cd.mongodb.net/test?retryWrites=true"', "database_url"),
-    ("BROKER_URL=amqp://worker:{pw}@rabbit:5672/jobs", "database_url"),
-    ("spring.datasource.url=jdbc:mysql://db:3306/app?user=app&password={pw}&useSSL=true", "jdbc_password"),
-    ('String url = "jdbc:postgresql://db/app?user=app&password={pw}";', "jdbc_password"),
-    ("jdbc:sqlserver://db:1433;databaseName=app;user=sa;password={pw};", "jdbc_password"),
-    ("jdbc:oracle:thin:scott/{pw}@db:1521:orcl", "jdbc_password"),
-    ("mysql -u root -p{pw} shop < dump.sql", "database_cli_password"),
-    ("mysql -h db -u app -p {pw} shop", "database_cli_password"),
-    ("mysqldump -uroot --password={pw} shop > shop.sql", "database_cli_password"),
-    ("psql -h db -U app -p {pw} app", "database_cli_password"),
-    ("PGPASSWORD={pw} psql -h db -U app -c 'select 1'", "database_password_env"),
-    ("      MYSQL_ROOT_PASSWORD: {pw}", "database_password_env"),
-    ('  "ConnectionStrings": {{ "Default": "Server=db;Database=app;User Id=sa;Password={pw};" }}', "connection_string_password"),
-    ('<add name="Shop" connectionString="Data Source=db;Initial Catalog=shop;User ID=app;Password={pw}" />', "connection_string_password"),
-    ("Driver={{ODBC Driver 18 for SQL Server}};Server=tcp:db,1433;Uid=app;Pwd={pw};Encrypt=yes;", "connection_string_password"),
-]
+def _corpus() -> tuple[list[tuple[str, str]], list[str]]:
+    """The shapes (template with {pw}, rule) and placeholder lines of tests/security/corpus/secrets/connection_strings.txt."""
+    shapes, placeholders = [], []
+    for line in (Path(__file__).parent / "corpus" / "secrets" / "connection_strings.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, _, text = line.partition(" | ")
+            (placeholders.append(text) if kind == "placeholder" else shapes.append((text, kind)))
+    return shapes, placeholders
 
+
+SHAPES, PLACEHOLDER_LINES = _corpus()
+# Placeholder values seen in the tools' own docs, tried in every shape.
 PLACEHOLDERS = [
     "${REDIS_PASSWORD}",
     "<password>",
@@ -90,6 +75,11 @@ def test_placeholders_stay_quiet_in_every_shape(shape: str, rule_id: str, placeh
     assert found(shape.format(pw=placeholder)) == []
 
 
+@pytest.mark.parametrize("line", PLACEHOLDER_LINES)
+def test_placeholder_lines_of_the_corpus_stay_quiet(line: str) -> None:
+    assert found(line) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -110,7 +100,7 @@ def test_connection_strings_without_a_password_are_not_findings(text: str) -> No
 def test_user_placeholders_from_the_config(tmp_project: Path) -> None:
     from security_helpers import write_config
 
-    line = 'REDIS_URL = "redis://:Vault-Ref-0f3c91aa77@cache:6379/0"'
+    line = f'REDIS_URL = "redis://:Vault-Ref-{rnd(10, "0123456789abcdef")}@cache:6379/0"'
     assert [m.secret_type for m in SecretScanner(Project(tmp_project)).scan_content(line)] == ["database_url"]
     write_config(tmp_project, placeholders=["^Vault-Ref-[0-9a-f]+$"])
     assert SecretScanner(Project(tmp_project)).scan_content(line) == []

@@ -200,6 +200,7 @@ class Collector:
         if not value.built or value.clean or value.origin is not None or not looks_like_sql(value.text):
             return value
         key = len(self.pending)
+        line = value.line or line  # where the SQL text is written, not where it is passed on
         who = f" (untrusted input: {value.source})" if value.untrusted and value.source else ""
         self.pending[key] = RawSQLFinding(line, "medium", f"SQL statement built with {value.how or 'string operations'} from non-constant values{who}", recommendation)
         return replace(value, origin=key, line=line)
