@@ -510,3 +510,12 @@ def test_findings_carry_the_fix_for_their_library(detector: SQLInjectionDetector
     code = "import asyncpg\nfrom django.db import models\nasync def f(conn, v):\n    await conn.fetch('SELECT * FROM t WHERE a = ' + v)\n    M.objects.raw('SELECT * FROM t WHERE a = ' + v)\n"
     fixes = [f.recommendation for f in detector.check_code(code)]
     assert "$1" in fixes[0] and "Model.objects.raw" in fixes[1]
+
+
+def test_a_file_too_big_for_the_sql_analysis_is_a_note_not_a_pass(detector: SQLInjectionDetector) -> None:
+    from buildrunner.security.sql_detector import ANALYSIS_MAX_BYTES
+
+    code = "cur.execute('SELECT * FROM t WHERE a = ' + x)\n" + "y = 1\n" * (ANALYSIS_MAX_BYTES // 6)
+    assert detector.check_code(code) == []
+    [note] = detector.last_report.skipped
+    assert note.kind == "not_analysed" and "larger than 2 MB for the SQL analysis" in note.reason

@@ -38,6 +38,9 @@ SQL_LITERAL = (
     rb"(?:create|drop|alter|truncate)\s+(?:temp\w*\s+)?(?:table|view|index|database|schema)\s)"
 )
 CODE_WIDTH = 200
+# The analysis holds a file's whole syntax tree: CPython's takes about 350 MB per MB of dense
+# code. Bigger files (generated code, in practice) get a note instead of a memory spike.
+ANALYSIS_MAX_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class _SQLEngine(FileEngine):
     def check_bytes(self, data: bytes, display_path: str, language: str) -> ScanReport:
         if not self.prefilter.search(data):
             return ScanReport()
+        if len(data) > ANALYSIS_MAX_BYTES:
+            reason = f"not analysed: larger than {ANALYSIS_MAX_BYTES / 1e6:g} MB for the SQL analysis (secrets are still scanned)"
+            return ScanReport(skipped=[SkippedFile(display_path, reason, NOT_ANALYSED)])
         try:
             if language == "python":
                 result = analyse_python(data)
