@@ -10,7 +10,9 @@ import json
 import os
 import random
 import string
+import textwrap
 from pathlib import Path
+from typing import Any
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -88,3 +90,14 @@ def remove_tree(top: Path) -> None:
         os.rmdir(names.pop(), dir_fd=fd)
     os.close(fd)
     os.rmdir(top)
+
+
+def sql_found(detector: Any, code: str, language: str = "python") -> list[tuple[int, str]]:
+    """(line, severity) of each SQL-injection finding in `code` (dedented)."""
+    return [(f.line_number, f.severity) for f in detector.check_code(textwrap.dedent(code).lstrip("\n"), language=language)]
+
+
+def marked(code: str) -> list[int]:
+    """Lines of `code` (dedented) ending in `# <-` or `// <-`: where a finding must be."""
+    lines = textwrap.dedent(code).lstrip("\n").splitlines()
+    return [n for n, line in enumerate(lines, 1) if line.rstrip().endswith(("# <-", "// <-"))]

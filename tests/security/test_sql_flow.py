@@ -11,23 +11,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from security_helpers import marked, sql_found
 
 from buildrunner.project import Project
-from buildrunner.security import SQLFinding, SQLInjectionDetector
+from buildrunner.security import SQLInjectionDetector
 
 
-@pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> SQLInjectionDetector:
-    return SQLInjectionDetector(Project(tmp_path_factory.mktemp("sqlflow")))
+@pytest.fixture
+def detector(sql_detector: SQLInjectionDetector) -> SQLInjectionDetector:
+    return sql_detector
 
 
 def found(detector: SQLInjectionDetector, code: str, language: str = "python") -> list[tuple[int, str]]:
-    return [(f.line_number, f.severity) for f in detector.check_code(textwrap.dedent(code).lstrip("\n"), language=language)]
-
-
-def marked(code: str) -> list[int]:
-    """Lines of `code` ending in `# <-`: where the finding must be."""
-    return [n for n, line in enumerate(textwrap.dedent(code).lstrip("\n").splitlines(), 1) if line.rstrip().endswith("# <-")]
+    return sql_found(detector, code, language)
 
 
 FLASK = "from flask import request\nimport sqlite3\ndb = sqlite3.connect('x')\n"

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
+from security_helpers import marked, sql_found
 
-from buildrunner.project import Project
 from buildrunner.security import SQLInjectionDetector
 
 
-@pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> SQLInjectionDetector:
-    return SQLInjectionDetector(Project(tmp_path_factory.mktemp("sqljs")))
+@pytest.fixture
+def detector(sql_detector: SQLInjectionDetector) -> SQLInjectionDetector:
+    return sql_detector
 
 
 def found(detector: SQLInjectionDetector, code: str, language: str = "javascript") -> list[tuple[int, str]]:
-    return [(f.line_number, f.severity) for f in detector.check_code(textwrap.dedent(code).lstrip("\n"), language=language)]
-
-
-def marked(code: str) -> list[int]:
-    return [n for n, line in enumerate(textwrap.dedent(code).lstrip("\n").splitlines(), 1) if line.rstrip().endswith("// <-")]
+    return sql_found(detector, code, language)
 
 
 # library -> (import line, a call running {sql})

@@ -18,68 +18,62 @@ from buildrunner.project import Project
 from buildrunner.security import SQLInjectionDetector
 
 DETECTOR = SQLInjectionDetector(Project(Path(__file__).parent))
-KINDS = ["const", "source", "sanitised", "concat", "fstring", "format", "join", "strip", "branch", "loop", "guard", "helper"]
+# kind -> (Python statement, JavaScript statement or None, which inputs the new value holds):
+# "" none, "source" request data, "j" / "jk" those of the earlier variables vj / vk.
+KINDS = {
+    "const": ('{v} = "SELECT * FROM t WHERE c = "', "const {v} = 'SELECT * FROM t WHERE c = ';", ""),
+    "source": ("{v} = {source}", "const {v} = {source};", "source"),
+    "sanitised": ('{v} = str(int(request.args["n"]))', "const {v} = String(parseInt(req.query.n, 10));", ""),
+    "concat": ('{v} = {vj} + " AND " + {vk}', "const {v} = {vj} + ' AND ' + {vk};", "jk"),
+    "template": ("{v} = f\"{{{vj}}} AND b = '{{{vk}}}'\"", "const {v} = `${{{vj}}} AND b = '${{{vk}}}'`;", "jk"),
+    "join": ('{v} = " ".join([{vj}, {vk}])', "const {v} = [{vj}, {vk}].join(' ');", "jk"),
+    "strip": ("{v} = {vj}.strip()", "const {v} = {vj}.trim();", "j"),
+    "branch": (
+        "if request.args.get('flag'):\n        {v} = {vj}\n    else:\n        {v} = {vk}",
+        "const {v} = req.query.flag ? {vj} : {vk};",
+        "jk",
+    ),
+    "guard": ('{v} = {vj} if {vj} in ("a", "b") else "a"', "const {v} = ['a', 'b'].includes({vj}) ? {vj} : 'a';", ""),
+    "format": ('{v} = "{{}} OR {{}}".format({vj}, {vk})', None, "jk"),
+    "loop": ("{v} = {vj}\n    for _ in range(3):\n        {v} += {vk}", None, "jk"),
+    "helper": ("{v} = wrap({vj}, {vk})", None, "j"),
+}
+SOURCES = {
+    "python": ['request.args["p"]', 'request.form.get("p")', 'request.get_json()["p"]', 'request.cookies["p"]'],
+    "javascript": ["req.query.p", "req.params.p", "req.body.p", "req.query[`p`]"],
+}
+FRAME = {
+    "python": (
+        "from flask import request\nimport sqlite3\ncur = sqlite3.connect('x').cursor()\n\n"
+        "def wrap(a, b):\n    return 'SELECT ' + a\n\ndef view():\n    {body}\n    cur.execute({last})\n"
+    ),
+    "javascript": "const {{ Pool }} = require('pg');\nconst pool = new Pool();\napp.get('/x', async (req, res) => {{\n  {body}\n  await pool.query({last});\n}});\n",
+}
 
 
 @st.composite
-def python_programs(draw: st.DrawFn) -> tuple[str, bool]:
-    """(a Flask view whose last variable reaches cursor.execute, whether that variable holds request data)."""
+def programs(draw: st.DrawFn, language: str) -> tuple[str, bool]:
+    """(a web handler whose last variable reaches the driver, whether that variable holds request data).
+
+    The second element comes from following the statements here, not from the analysis.
+    """
+    column = 0 if language == "python" else 1
+    kinds = [k for k, templates in KINDS.items() if templates[column] is not None]
     tainted: list[bool] = []
     body: list[str] = []
     count = draw(st.integers(1, 12))
     for i in range(count):
-        kind = draw(st.sampled_from(KINDS if i else ["const", "source", "sanitised"]))
-        j = draw(st.integers(0, max(i - 1, 0)))
-        k = draw(st.integers(0, max(i - 1, 0)))
-        v, vj, vk = f"v{i}", f"v{j}", f"v{k}"
-        if kind == "const":
-            body.append(f'{v} = "SELECT * FROM t WHERE c{i} = "')
-            tainted.append(False)
-        elif kind == "source":
-            attribute = draw(st.sampled_from(['request.args["p"]', 'request.form.get("p")', 'request.get_json()["p"]', 'request.cookies["p"]']))
-            body.append(f"{v} = {attribute}")
-            tainted.append(True)
-        elif kind == "sanitised":
-            body.append(f'{v} = str(int(request.args["n"]))')
-            tainted.append(False)
-        elif kind == "concat":
-            body.append(f'{v} = {vj} + " AND " + {vk}')
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "fstring":
-            body.append(f"{v} = f\"{{{vj}}} AND b = '{{{vk}}}'\"")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "format":
-            body.append(f'{v} = "{{}} OR {{}}".format({vj}, {vk})')
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "join":
-            body.append(f'{v} = " ".join([{vj}, {vk}])')
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "strip":
-            body.append(f"{v} = {vj}.strip()")
-            tainted.append(tainted[j])
-        elif kind == "branch":
-            body.append(f"if request.args.get('flag'):\n        {v} = {vj}\n    else:\n        {v} = {vk}")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "loop":
-            body.append(f"{v} = {vj}\n    for _ in range(3):\n        {v} += {vk}")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "guard":
-            body.append(f'{v} = {vj} if {vj} in ("a", "b") else "a"')
-            tainted.append(False)
-        else:
-            body.append(f"{v} = wrap({vj}, {vk})")
-            tainted.append(tainted[j])
-    lines = "\n    ".join(body)
-    code = (
-        "from flask import request\nimport sqlite3\ncur = sqlite3.connect('x').cursor()\n\n"
-        "def wrap(a, b):\n    return 'SELECT ' + a\n\n"
-        f"def view():\n    {lines}\n    cur.execute(v{count - 1})\n"
-    )
-    return code, tainted[-1]
+        kind = draw(st.sampled_from(kinds if i else ["const", "source", "sanitised"]))
+        j, k = draw(st.integers(0, max(i - 1, 0))), draw(st.integers(0, max(i - 1, 0)))
+        template, holds = KINDS[kind][column], KINDS[kind][2]
+        body.append(template.format(v=f"v{i}", vj=f"v{j}", vk=f"v{k}", source=draw(st.sampled_from(SOURCES[language]))))  # type: ignore[union-attr]
+        tainted.append(holds == "source" or ("j" in holds and tainted[j]) or ("k" in holds and tainted[k]))
+    indent = "\n    " if language == "python" else "\n  "
+    return FRAME[language].format(body=indent.join(body), last=f"v{count - 1}"), tainted[-1]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(python_programs())
+@given(programs("python"))
 def test_python_sink_is_reported_exactly_when_request_data_reaches_it(program: tuple[str, bool]) -> None:
     code, tainted = program
     sink_line = code.count("\n")
@@ -89,50 +83,8 @@ def test_python_sink_is_reported_exactly_when_request_data_reaches_it(program: t
     assert DETECTOR.last_report.skipped == []
 
 
-@st.composite
-def javascript_programs(draw: st.DrawFn) -> tuple[str, bool]:
-    tainted: list[bool] = []
-    body: list[str] = []
-    count = draw(st.integers(1, 12))
-    for i in range(count):
-        kind = draw(st.sampled_from(["const", "source", "sanitised", "concat", "template", "join", "trim", "ternary", "guard"] if i else ["const", "source", "sanitised"]))
-        j = draw(st.integers(0, max(i - 1, 0)))
-        k = draw(st.integers(0, max(i - 1, 0)))
-        v, vj, vk = f"v{i}", f"v{j}", f"v{k}"
-        if kind == "const":
-            body.append(f"const {v} = 'SELECT * FROM t WHERE c{i} = ';")
-            tainted.append(False)
-        elif kind == "source":
-            body.append(f"const {v} = {draw(st.sampled_from(['req.query.p', 'req.params.p', 'req.body.p', 'req.query[`p`]']))};")
-            tainted.append(True)
-        elif kind == "sanitised":
-            body.append(f"const {v} = String(parseInt(req.query.n, 10));")
-            tainted.append(False)
-        elif kind == "concat":
-            body.append(f"const {v} = {vj} + ' AND ' + {vk};")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "template":
-            body.append(f"const {v} = `${{{vj}}} AND b = '${{{vk}}}'`;")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "join":
-            body.append(f"const {v} = [{vj}, {vk}].join(' ');")
-            tainted.append(tainted[j] or tainted[k])
-        elif kind == "trim":
-            body.append(f"const {v} = {vj}.trim();")
-            tainted.append(tainted[j])
-        elif kind == "ternary":
-            body.append(f"const {v} = req.query.flag ? {vj} : {vk};")
-            tainted.append(tainted[j] or tainted[k])
-        else:
-            body.append(f"const {v} = ['a', 'b'].includes({vj}) ? {vj} : 'a';")
-            tainted.append(False)
-    lines = "\n  ".join(body)
-    code = f"const {{ Pool }} = require('pg');\nconst pool = new Pool();\napp.get('/x', async (req, res) => {{\n  {lines}\n  await pool.query(v{count - 1});\n}});\n"
-    return code, tainted[-1]
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(javascript_programs())
+@given(programs("javascript"))
 def test_javascript_sink_is_reported_exactly_when_request_data_reaches_it(program: tuple[str, bool]) -> None:
     code, tainted = program
     sink_line = code.count("\n") - 1

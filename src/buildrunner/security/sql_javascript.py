@@ -15,35 +15,39 @@ work is linear in the file, and what is given up on is a note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Iterator
 
 from buildrunner.security.sql_rules import IGNORE, LanguageRules, Sink, sql_rules
-from buildrunner.security.sql_shape import RawSQLFinding, looks_like_sql
+from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.sql_taint import (
     CLEAN,
     UNKNOWN,
+    MAX_DEPTH,
     Collector,
     Env,
+    Summary,
+    TooDeep,
     Val,
+    Walk,
+    bottom_up,
     concat,
     const,
     container_of,
     derived,
-    describe,
     element,
     flatten,
     join,
     join_all,
     merge,
     param,
-    substitute,
+    reach_sink,
+    through,
     untrusted,
 )
 
 EXTENSIONS = {".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
-MAX_DEPTH = 120
 FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration", "function_expression", "function", "arrow_function", "generator_function", "method_definition"})
 WRAPPERS = frozenset({"parenthesized_expression", "await_expression", "as_expression", "non_null_expression", "satisfies_expression", "type_assertion", "spread_element"})
 STRING_METHODS = frozenset({"trim", "trimStart", "trimEnd", "toLowerCase", "toUpperCase", "toLocaleLowerCase", "toLocaleUpperCase", "toString", "normalize", "padStart", "padEnd", "slice", "substring", "substr", "repeat"})
@@ -63,10 +67,6 @@ def _parser(language: str) -> Any:
 
         lang = grammar.language_tsx() if language == "tsx" else grammar.language_typescript()
     return tree_sitter.Parser(tree_sitter.Language(lang))
-
-
-class _TooDeep(Exception):
-    """Code nested deeper than MAX_DEPTH."""
 
 
 def _text(node: Any) -> str:
@@ -96,21 +96,6 @@ def _dotted(node: Any) -> str | None:
 
 def _string_value(node: Any) -> str:
     return "".join(_text(c) for c in node.named_children if c.type in ("string_fragment", "escape_sequence"))
-
-
-@dataclass(frozen=True)
-class SinkUse:
-    sink: str
-    line: int
-    certain: bool
-    built_inside: bool
-    via: str = ""
-
-
-@dataclass
-class Summary:
-    returns: Val = CLEAN
-    sinks: dict[int, SinkUse] = field(default_factory=dict)
 
 
 @dataclass
@@ -261,22 +246,7 @@ class _File:
         return function.summary
 
     def _bottom_up(self) -> Iterator[Function]:
-        state: dict[str, int] = {}
-        for root in list(self.functions.values()):
-            if state.get(root.key):
-                continue
-            state[root.key] = 1
-            stack: list[tuple[Function, Iterator[Function]]] = [(root, self._callees(root))]
-            while stack:
-                function, callees = stack[-1]
-                nxt = next(callees, None)
-                if nxt is None:
-                    stack.pop()
-                    state[function.key] = 2
-                    yield function
-                elif not state.get(nxt.key):
-                    state[nxt.key] = 1
-                    stack.append((nxt, self._callees(nxt)))
+        return bottom_up(self.functions.values(), self._callees)
 
     def _callees(self, function: Function) -> Iterator[Function]:
         seen: set[str] = set()
@@ -314,19 +284,13 @@ def _fold(node: Any) -> Val | None:
     return None
 
 
-class _Analysis:
+class _Analysis(Walk):
     """One function (or the file's top level): statements in order, values in an `Env`."""
 
     def __init__(self, file: _File, function: Function | None) -> None:
+        super().__init__(file.rules, file.out)
         self.f = file
-        self.rules = file.rules
-        self.out = file.out
         self.function = function
-        self.summary = Summary()
-        self.env = Env()
-        self.depth = 0
-        self.returns: list[Val] = []
-        self.requests: set[str] = set(self.rules.request_objects)
         self.sql_properties: dict[int, Val] = {}  # object literal -> the value of its text/sql/query property
         self.callback_items = UNKNOWN  # what a callback passed to an array method receives
 
@@ -345,23 +309,13 @@ class _Analysis:
         return self.summary
 
     def run_body(self, body: Any) -> None:
-        try:
+        def walk() -> None:
             if body.type in ("statement_block", "program", "class_body"):
                 self.block(body.named_children)
             else:  # an arrow function's expression body
                 self.returns.append(self.escape(self.expr(body), _line(body)))
-        except _TooDeep:
-            where = "the file's top level" if self.function is None else f"{self.function.key}()"
-            self.out.note(f"not analysed: code nested more than {MAX_DEPTH} levels deep in {where}")
 
-    def _enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.depth = 0
-            raise _TooDeep
-
-    def escape(self, value: Val, line: int) -> Val:
-        return self.out.construction(value, line, self.rules.fix("none"))
+        self.run(walk, "the file's top level" if self.function is None else f"{self.function.key}()")
 
     # --- statements -----------------------------------------------------------------
     def block(self, statements: list[Any]) -> None:
@@ -371,24 +325,7 @@ class _Analysis:
             self.stmt(stmt)
 
     def _branch(self, body: Any | None, narrowed: dict[str, Val] | None = None) -> Env:
-        parent = self.env
-        branch = Env(parent)
-        if narrowed:
-            branch.vars.update(narrowed)
-        self.env = branch
-        try:
-            if body is not None:
-                self.stmt(body)
-        finally:
-            self.env = parent
-        return branch
-
-    def stmt(self, node: Any) -> None:
-        self._enter()
-        try:
-            self._stmt(node)
-        finally:
-            self.depth -= 1
+        return self.run_branch([body] if body is not None else [], narrowed)
 
     def _stmt(self, node: Any) -> None:
         kind = node.type
@@ -566,13 +503,6 @@ class _Analysis:
                 self.bind(child, derived(value))
 
     # --- expressions ----------------------------------------------------------------------
-    def expr(self, node: Any) -> Val:
-        self._enter()
-        try:
-            return self._expr(node)
-        finally:
-            self.depth -= 1
-
     def _expr(self, node: Any) -> Val:
         kind = node.type
         if kind == "string":
@@ -668,17 +598,7 @@ class _Analysis:
         return UNKNOWN
 
     def _narrowed(self, node: Any | None, safe: dict[str, Val]) -> Val:
-        if node is None:
-            return UNKNOWN
-        if not safe:
-            return self.expr(node)
-        parent = self.env
-        self.env = Env(parent)
-        self.env.vars.update(safe)
-        try:
-            return self.expr(node)
-        finally:
-            self.env = parent
+        return self.narrowed(node, safe) if node is not None else UNKNOWN
 
     # --- narrowing (guards) ----------------------------------------------------------------
     def _key(self, node: Any) -> str | None:
@@ -758,7 +678,7 @@ class _Analysis:
             return untrusted(dotted) if self._is_source(dotted) else UNKNOWN
         parts = dotted.split(".")
         if len(parts) > MAX_DEPTH:
-            raise _TooDeep
+            raise TooDeep
         value = self.env.get(parts[0]) or self.f.constants.get(parts[0]) or UNKNOWN
         prefix = parts[0]
         for part in parts[1:]:
@@ -906,48 +826,12 @@ class _Analysis:
     def _sink(self, node: Any, found: tuple[Sink, bool, str], arg_node: Any, value: Val, consumed: set[int]) -> None:
         sink, certain, shown = found
         consumed.add(0)
-        value = self._sql_value(arg_node, value)
-        if value.clean:
-            return
-        fix = self.rules.fix(sink.fix)
-        sql = looks_like_sql(value.text)
-        line = _line(node)
-        if value.built and (certain or sql):
-            claimed = self.out.claim(value)
-            severity, description = describe(value, shown, claimed if value.line != line else "")
-            self.out.add(line, severity, description, fix)
-        elif not value.built and value.untrusted and certain:
-            severity, description = describe(value, shown, "")
-            self.out.add(line, severity, description, fix)
-        for p in value.params():
-            if not value.built or certain or sql:
-                self.summary.sinks.setdefault(p, SinkUse(shown, line, certain, value.built))
+        reach_sink(self.out, self.summary, self._sql_value(arg_node, value), shown, certain, _line(node), self.rules.fix(sink.fix))
 
     def _through(self, callee: Function, node: Any, args: list[Val], consumed: set[int]) -> Val:
-        summary = self.f.summarise(callee)
-        by_param = dict(enumerate(args))
-        name = f"{callee.key}()"
-        line = _line(node)
-        fix = self.rules.fix("query")
-        for p, use in summary.sinks.items():
-            value = by_param.get(p)
-            if value is None or value.clean:
-                continue
-            consumed.add(p)
-            sql = looks_like_sql(value.text)
-            via = f" through {name}" + (f" and {use.via}" if use.via else "")
-            if value.untrusted and (use.certain or sql or use.built_inside):
-                claimed = self.out.claim(value) if value.built else ""
-                self.out.add(line, "high", f"untrusted input ({value.source or 'request data'}) reaches {use.sink} (line {use.line}){via}{claimed if value.line != line else ''}", fix)
-            elif value.built and not use.built_inside and (use.certain or sql):
-                claimed = self.out.claim(value)
-                self.out.add(line, "medium", f"SQL built with {value.how or 'string operations'} from non-constant values reaches {use.sink} (line {use.line}){via}{claimed if value.line != line else ''}", fix)
-            for q in value.params():
-                self.summary.sinks.setdefault(q, SinkUse(use.sink, use.line, use.certain, use.built_inside or value.built, name + (f" and {use.via}" if use.via else "")))
-        for p in summary.returns.params():  # arguments the function hands back: they leave with its result
-            consumed.add(p)
-        result = substitute(summary.returns, by_param)
-        return replace(result, line=result.line or line) if result.built else result
+        used, result = through(self.out, self.summary, self.f.summarise(callee), dict(enumerate(args)), f"{callee.key}()", _line(node))
+        consumed.update(used)
+        return result
 
 
 @dataclass

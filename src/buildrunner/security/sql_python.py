@@ -20,24 +20,28 @@ from __future__ import annotations
 import ast
 import re
 import string
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from buildrunner.security.sql_rules import IGNORE, LanguageRules, Sink, sql_rules
-from buildrunner.security.sql_shape import HOLE, RawSQLFinding, looks_like_sql
+from buildrunner.security.sql_shape import HOLE, RawSQLFinding
 from buildrunner.security.sql_taint import (
     CLEAN,
     MAX_ITEMS,
     NUMERIC_CONVERSIONS,
     UNKNOWN,
+    MAX_DEPTH,
     Collector,
     Env,
+    Summary,
+    TooDeep,
     Val,
+    Walk,
+    bottom_up,
     concat,
     const,
     derived,
     container_of,
-    describe,
     element,
     flatten,
     join,
@@ -46,34 +50,12 @@ from buildrunner.security.sql_taint import (
     numeric_spec,
     param,
     percent_fields,
-    substitute,
+    reach_sink,
+    through,
     untrusted,
 )
 
-MAX_DEPTH = 120  # nesting of expressions and blocks followed before giving up on one (with a note)
 STRING_METHODS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "casefold", "title", "capitalize", "encode", "decode", "expandtabs", "removeprefix", "removesuffix", "zfill", "ljust", "rjust", "center", "swapcase"})
-
-
-class _TooDeep(Exception):
-    """An expression or block nested deeper than MAX_DEPTH."""
-
-
-@dataclass(frozen=True)
-class SinkUse:
-    """A parameter of a function reaches a sink (directly, or through other functions)."""
-
-    sink: str  # shown name, ".execute()"
-    line: int  # where the sink is
-    certain: bool  # the sink surely runs SQL (else only SQL-shaped text counts)
-    built_inside: bool  # the function builds SQL from the parameter itself (a finding there already)
-    fix: str
-    via: str = ""  # "through f() and g()"
-
-
-@dataclass
-class Summary:
-    returns: Val = CLEAN
-    sinks: dict[int, SinkUse] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,10 +79,6 @@ def _dotted(node: ast.expr) -> str | None:
         return None
     parts.append(node.id)
     return ".".join(reversed(parts))
-
-
-def _terminates(body: list[ast.stmt]) -> bool:
-    return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Break, ast.Continue))
 
 
 class _Module:
@@ -241,23 +219,7 @@ class _Module:
         return function.summary
 
     def _bottom_up(self) -> Iterator[Function]:
-        """Functions callees first (iterative depth-first post-order; cycles broken anywhere)."""
-        state: dict[str, int] = {}
-        for root in list(self.functions.values()):
-            if state.get(root.key):
-                continue
-            stack: list[tuple[Function, Iterator[Function]]] = [(root, self._callees(root))]
-            state[root.key] = 1
-            while stack:
-                function, callees = stack[-1]
-                nxt = next(callees, None)
-                if nxt is None:
-                    stack.pop()
-                    state[function.key] = 2
-                    yield function
-                elif not state.get(nxt.key):
-                    state[nxt.key] = 1
-                    stack.append((nxt, self._callees(nxt)))
+        return bottom_up(self.functions.values(), self._callees)
 
     def _callees(self, function: Function) -> Iterator[Function]:
         seen: set[str] = set()
@@ -310,19 +272,13 @@ def _fold_constant(node: ast.expr, known: dict[str, Val]) -> Val | None:
     return None
 
 
-class _Analysis:
+class _Analysis(Walk):
     """One function (or the module's top level): its statements in order, values in an `Env`."""
 
     def __init__(self, module: _Module, function: Function) -> None:
+        super().__init__(module.rules, module.out)
         self.m = module
-        self.rules = module.rules
-        self.out = module.out
         self.function = function
-        self.summary = Summary()
-        self.env = Env()
-        self.depth = 0
-        self.requests: set[str] = set(self.rules.request_objects)
-        self.returns: list[Val] = []
 
     # --- entry points ------------------------------------------------------------
     def run_function(self) -> Summary:
@@ -346,11 +302,7 @@ class _Analysis:
         return self.summary
 
     def run_body(self, body: list[ast.stmt]) -> None:
-        try:
-            self.block(body)
-        except _TooDeep:
-            where = "the module" if self.function.key == "<module>" else f"{self.function.key}()"
-            self.out.note(f"not analysed: code nested more than {MAX_DEPTH} levels deep in {where}")
+        self.run(lambda: self.block(body), "the module" if self.function.key == "<module>" else f"{self.function.key}()")
 
     def _handler_parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, set[str]]:
         """Parameter index -> (names that are safe) for a web handler's request-data parameters; {} for other functions."""
@@ -410,34 +362,8 @@ class _Analysis:
                 return
             self.stmt(stmt)
 
-    def _enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.depth = 0
-            raise _TooDeep
-
-    def _branch(self, body: list[ast.stmt], narrowed: dict[str, Val] | None = None) -> Env:
-        """Run `body` in a new branch of the current Env; returns it (not merged)."""
-        parent = self.env
-        branch = Env(parent)
-        if narrowed:
-            branch.vars.update(narrowed)
-        self.env = branch
-        try:
-            self.block(body)
-        finally:
-            self.env = parent
-        return branch
-
     def _merge(self, branches: list[Env], fallthrough: bool) -> None:
         merge(self.env, branches, fallthrough)
-
-    def stmt(self, node: ast.stmt) -> None:
-        self._enter()
-        try:
-            self._stmt(node)
-        finally:
-            self.depth -= 1
 
     def _stmt(self, node: ast.stmt) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -474,8 +400,8 @@ class _Analysis:
         elif isinstance(node, ast.If):
             then_safe, else_safe = self.narrowing(node.test)
             self.expr(node.test)
-            then = self._branch(node.body, then_safe)
-            other = self._branch(node.orelse, else_safe)
+            then = self.run_branch(node.body, then_safe)
+            other = self.run_branch(node.orelse, else_safe)
             self._merge([then, other], fallthrough=False)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             items = self.expr(node.iter)
@@ -493,7 +419,7 @@ class _Analysis:
         elif isinstance(node, ast.While):
             then_safe, _ = self.narrowing(node.test)
             self.expr(node.test)
-            body = self._branch(node.body, then_safe)
+            body = self.run_branch(node.body, then_safe)
             body.dead = False
             self._merge([body], fallthrough=True)
             if node.orelse:
@@ -522,7 +448,7 @@ class _Analysis:
                     self.expr(child)
 
     def _try(self, node: ast.Try) -> None:
-        body = self._branch(node.body)
+        body = self.run_branch(node.body)
         after_body = Env(body)
         after_body.dead = body.dead
         branches = []
@@ -624,10 +550,6 @@ class _Analysis:
         elif isinstance(target, ast.Starred):
             self.assign(target.value, value, line, escape=False)
 
-    def escape(self, value: Val, line: int) -> Val:
-        """`value` leaves string building (assigned, returned, passed on): SQL built in it is recorded."""
-        return self.out.construction(value, line, self.rules.fix("none"))
-
     # --- narrowing (guards) --------------------------------------------------------------
     def narrowing(self, test: ast.expr) -> tuple[dict[str, Val], dict[str, Val]]:
         """(names safe where `test` holds, names safe where it does not)."""
@@ -687,13 +609,6 @@ class _Analysis:
         return None
 
     # --- expressions ------------------------------------------------------------------
-    def expr(self, node: ast.expr) -> Val:
-        self._enter()
-        try:
-            return self._expr(node)
-        finally:
-            self.depth -= 1
-
     def _expr(self, node: ast.expr) -> Val:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Constant):
@@ -724,7 +639,7 @@ class _Analysis:
         if isinstance(node, ast.IfExp):
             then_safe, else_safe = self.narrowing(node.test)
             self.expr(node.test)
-            return join(self._narrowed(node.body, then_safe), self._narrowed(node.orelse, else_safe))
+            return join(self.narrowed(node.body, then_safe), self.narrowed(node.orelse, else_safe))
         if isinstance(node, ast.BoolOp):
             values = [self.expr(v) for v in node.values]
             return join_all(values)
@@ -763,17 +678,6 @@ class _Analysis:
             return CLEAN
         return UNKNOWN  # lambda and anything else: not followed
 
-    def _narrowed(self, node: ast.expr, safe: dict[str, Val]) -> Val:
-        if not safe:
-            return self.expr(node)
-        parent = self.env
-        self.env = Env(parent)
-        self.env.vars.update(safe)
-        try:
-            return self.expr(node)
-        finally:
-            self.env = parent
-
     def _name(self, node: ast.Name | ast.Attribute) -> Val:
         dotted = _dotted(node)
         if dotted is None:  # an attribute of a call's result, a subscript, ...
@@ -788,7 +692,7 @@ class _Analysis:
             return UNKNOWN
         parts = dotted.split(".")
         if len(parts) > MAX_DEPTH:
-            raise _TooDeep
+            raise TooDeep
         value = self._lookup_dotted(parts[0]) or UNKNOWN  # walk the chain from its root: a.b, a.b.c, ...
         prefix = parts[0]
         for part in parts[1:]:
@@ -1042,56 +946,20 @@ class _Analysis:
 
     def _sink(self, node: ast.Call, found: tuple[Sink, bool, str], args: list[Val], kwargs: dict[str, Val], consumed: set[int]) -> None:
         sink, certain, shown = found
-        fix = self.rules.fix(sink.fix)
         for index, value in self._sql_args(node, sink, args, kwargs):
             if index >= 0:
                 consumed.add(index)
-            if value.clean:
-                continue
-            sql = looks_like_sql(value.text)
-            if value.built and (certain or sql):
-                claimed = self.out.claim(value)
-                built_at = claimed if value.line != node.lineno else ""
-                severity, description = describe(value, shown, built_at)
-                self.out.add(node.lineno, severity, description, fix)
-            elif not value.built and value.untrusted and certain:
-                severity, description = describe(value, shown, "")
-                self.out.add(node.lineno, severity, description, fix)
-            for p in value.params():
-                if value.built and not (certain or sql):
-                    continue
-                self.summary.sinks.setdefault(p, SinkUse(shown, node.lineno, certain, value.built, fix))
+            reach_sink(self.out, self.summary, value, shown, certain, node.lineno, self.rules.fix(sink.fix))
 
     def _through(self, callee: Function, node: ast.Call, args: list[Val], kwargs: dict[str, Val], consumed: set[int]) -> Val:
         """A call of the module's own function: its summary says where the arguments go."""
         summary = self.m.summarise(callee)
         offset = 1 if callee.cls is not None and isinstance(node.func, ast.Attribute) and callee.params[:1] in (["self"], ["cls"]) else 0
-        by_param: dict[int, Val] = {}
-        for i, value in enumerate(args):
-            by_param[i + offset] = value
-        for key, value in kwargs.items():
-            if key in callee.params:
-                by_param[callee.params.index(key)] = value
-        name = f"{callee.key.replace('.<locals>', '')}()"
-        for p, use in summary.sinks.items():
-            value = by_param.get(p)
-            if value is None or value.clean:
-                continue
-            consumed.add(p - offset)
-            sql = looks_like_sql(value.text)
-            via = f" through {name}" + (f" and {use.via}" if use.via else "")
-            if value.untrusted and (use.certain or sql or use.built_inside):
-                built_at = self.out.claim(value) if value.built and value.line != node.lineno else ""
-                self.out.add(node.lineno, "high", f"untrusted input ({value.source or 'request data'}) reaches {use.sink} (line {use.line}){via}{built_at}", use.fix)
-            elif value.built and not use.built_inside and (use.certain or sql):
-                built_at = self.out.claim(value) if value.line != node.lineno else ""
-                self.out.add(node.lineno, "medium", f"SQL built with {value.how or 'string operations'} from non-constant values reaches {use.sink} (line {use.line}){via}{built_at}", use.fix)
-            for q in value.params():
-                self.summary.sinks.setdefault(q, SinkUse(use.sink, use.line, use.certain, use.built_inside or value.built, use.fix, f"{name}" + (f" and {use.via}" if use.via else "")))
-        for p in summary.returns.params():  # arguments the function hands back: they leave with its result
-            consumed.add(p - offset)
-        result = substitute(summary.returns, by_param)
-        return replace(result, line=result.line or node.lineno) if result.built else result
+        by_param = {i + offset: value for i, value in enumerate(args)}
+        by_param.update({callee.params.index(key): value for key, value in kwargs.items() if key in callee.params})
+        used, result = through(self.out, self.summary, summary, by_param, f"{callee.key.replace('.<locals>', '')}()", node.lineno)
+        consumed.update(p - offset for p in used)
+        return result
 
 
 def _literal_pattern(pattern: ast.pattern) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
@@ -48,16 +48,16 @@ class Sink:
 class LanguageRules:
     """One language's table: what is untrusted, what runs SQL, what makes a value safe."""
 
-    request_objects: frozenset[str]
-    request_attributes: frozenset[str]
-    calls: frozenset[str]
-    attributes: frozenset[str]
-    sanitiser_functions: frozenset[str]
-    sanitiser_methods: frozenset[str]
-    propagators: frozenset[str]
-    mutators: frozenset[str]
     sinks: tuple[Sink, ...]
     fixes: dict[str, str]
+    request_objects: frozenset[str] = frozenset()  # names of request objects: `request`, `req`, `ctx`
+    request_attributes: frozenset[str] = frozenset()  # their untrusted parts: `GET`, `args`, `query`
+    calls: frozenset[str] = frozenset()  # calls that return untrusted input: `input`, `.parse_args`
+    attributes: frozenset[str] = frozenset()  # attributes that are untrusted input: `sys.argv`
+    sanitiser_functions: frozenset[str] = frozenset()
+    sanitiser_methods: frozenset[str] = frozenset()
+    propagators: frozenset[str] = frozenset()  # calls that hand their argument's text through
+    mutators: frozenset[str] = frozenset()  # methods that put their argument into the receiver
     request_types: frozenset[str] = frozenset()
     route_decorators: frozenset[str] = frozenset()
     safe_annotations: frozenset[str] = frozenset()
@@ -69,29 +69,9 @@ class LanguageRules:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "LanguageRules":
-        def names(key: str) -> frozenset[str]:
-            return frozenset(str(v) for v in raw.get(key, ()))
-
-        return cls(
-            request_objects=names("request_objects"),
-            request_attributes=names("request_attributes"),
-            calls=names("calls"),
-            attributes=names("attributes"),
-            sanitiser_functions=names("sanitiser_functions"),
-            sanitiser_methods=names("sanitiser_methods"),
-            propagators=names("propagators"),
-            mutators=names("mutators"),
-            sinks=tuple(Sink.from_dict(s) for s in raw.get("sink", ())),
-            fixes={str(k): str(v) for k, v in raw.get("fix", {}).items()},
-            request_types=names("request_types"),
-            route_decorators=names("route_decorators"),
-            safe_annotations=names("safe_annotations"),
-            not_request_parameters=names("not_request_parameters"),
-            view_first_parameters=names("view_first_parameters"),
-            guard_methods=names("guard_methods"),
-            guard_functions=names("guard_functions"),
-            iteration_methods=names("iteration_methods"),
-        )
+        """Every list in the table becomes a frozenset field of the same name; sinks and fixes are typed."""
+        names = {f.name: frozenset(str(v) for v in raw.get(f.name, ())) for f in fields(cls) if f.name not in ("sinks", "fixes")}
+        return cls(**names, sinks=tuple(Sink.from_dict(s) for s in raw.get("sink", ())), fixes={str(k): str(v) for k, v in raw.get("fix", {}).items()})
 
     @cached_property
     def _sinks_by_name(self) -> dict[str, tuple[Sink, ...]]:

@@ -14,8 +14,11 @@ is linear in its input however the strings grow (`q = q + q` a thousand times).
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import Any, Callable, Iterable, Iterator
+
+from buildrunner.security.sql_rules import LanguageRules
 
 from buildrunner.security.sql_shape import HOLE, RawSQLFinding, looks_like_sql
 
@@ -24,6 +27,7 @@ OTHER = -2  # non-constant, origin unknown (an attribute, a call's result, a glo
 TEXT_CAP = 256  # characters of text kept per value
 MAX_ITEMS = 64  # elements of a literal list/tuple kept (for " ".join([...]))
 MAX_PARAMS = 64  # parameters tracked per function
+MAX_DEPTH = 120  # nesting of expressions and blocks followed before giving up on a function (with a note)
 
 EMPTY: frozenset[int] = frozenset()
 _OTHER = frozenset({OTHER})
@@ -280,3 +284,182 @@ def describe(value: Val, sink: str, built_at: str) -> tuple[str, str]:
             return "high", f"SQL built with {value.how or 'string operations'} from untrusted input ({value.source or 'request data'}) reaches {sink}{built_at}"
         return "medium", f"SQL built with {value.how or 'string operations'} from non-constant values reaches {sink}{built_at}"
     return "high", f"untrusted input ({value.source or 'request data'}) is used as SQL text by {sink}"
+
+
+@dataclass(frozen=True)
+class SinkUse:
+    """A parameter of a function reaches a sink (directly, or through other functions)."""
+
+    sink: str  # shown name, ".execute()"
+    line: int  # where the sink is
+    certain: bool  # the sink surely runs SQL (else only SQL-shaped text counts)
+    built_inside: bool  # the function builds SQL from the parameter itself (a finding there already)
+    fix: str
+    via: str = ""  # "f() and g()": the functions in between
+
+
+@dataclass
+class Summary:
+    """What a function does with its parameters: which reach a sink, what its return value is made of."""
+
+    returns: Val = CLEAN
+    sinks: dict[int, SinkUse] = field(default_factory=dict)
+
+
+def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bool, line: int, fix: str) -> None:
+    """`value` is the SQL text of a sink call at `line`: report it, and note in `own` which parameters reach the sink.
+
+    Built text counts where the sink is certain or the text is shaped like SQL; untrusted input
+    used as the whole SQL text counts where the sink is certain. A parameter passed through
+    unchanged is not a finding here: the callers that pass request data are.
+    """
+    if value.clean:
+        return
+    sql = looks_like_sql(value.text)
+    if value.built and (certain or sql):
+        claimed = out.claim(value)
+        severity, description = describe(value, shown, claimed if value.line != line else "")
+        out.add(line, severity, description, fix)
+    elif not value.built and value.untrusted and certain:
+        severity, description = describe(value, shown, "")
+        out.add(line, severity, description, fix)
+    for p in value.params():
+        if not value.built or certain or sql:
+            own.sinks.setdefault(p, SinkUse(shown, line, certain, value.built, fix))
+
+
+def through(out: Collector, own: Summary, summary: Summary, by_param: dict[int, Val], name: str, line: int) -> tuple[set[int], Val]:
+    """A call at `line` of the file's own function `name` (its `summary`) with arguments `by_param`.
+
+    Reports the arguments that reach a sink inside it (high for untrusted input; medium for SQL
+    built here from other values and run there unchanged), passes on to `own` the caller's
+    parameters that do, and returns (the parameters consumed, the call's value).
+    """
+    consumed: set[int] = set()
+    for p, use in summary.sinks.items():
+        value = by_param.get(p)
+        if value is None or value.clean:
+            continue
+        consumed.add(p)
+        sql = looks_like_sql(value.text)
+        chain = name + (f" and {use.via}" if use.via else "")
+        if value.untrusted and (use.certain or sql or use.built_inside):
+            claimed = out.claim(value) if value.built else ""
+            built_at = claimed if value.line != line else ""
+            out.add(line, "high", f"untrusted input ({value.source or 'request data'}) reaches {use.sink} (line {use.line}) through {chain}{built_at}", use.fix)
+        elif value.built and not use.built_inside and (use.certain or sql):
+            claimed = out.claim(value)
+            built_at = claimed if value.line != line else ""
+            out.add(line, "medium", f"SQL built with {value.how or 'string operations'} from non-constant values reaches {use.sink} (line {use.line}) through {chain}{built_at}", use.fix)
+        for q in value.params():
+            own.sinks.setdefault(q, SinkUse(use.sink, use.line, use.certain, use.built_inside or value.built, use.fix, chain))
+    consumed |= summary.returns.params()  # arguments the function hands back leave with its result
+    result = substitute(summary.returns, by_param)
+    return consumed, replace(result, line=result.line or line) if result.built else result
+
+
+def bottom_up(functions: Iterable[Any], callees: Callable[[Any], Iterator[Any]]) -> Iterator[Any]:
+    """Functions (objects with a `key`) callees first: iterative depth-first post-order, cycles broken anywhere."""
+    state: dict[str, int] = {}
+    for root in list(functions):
+        if state.get(root.key):
+            continue
+        state[root.key] = 1
+        stack: list[tuple[Any, Iterator[Any]]] = [(root, callees(root))]
+        while stack:
+            function, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                state[function.key] = 2
+                yield function
+            elif not state.get(nxt.key):
+                state[nxt.key] = 1
+                stack.append((nxt, callees(nxt)))
+
+
+class TooDeep(Exception):
+    """Code nested deeper than MAX_DEPTH: the function is given up on, with a note."""
+
+
+class Walk:
+    """What the Python and the JavaScript analyses share while walking one function: the branch
+    they are in (`env`), how deep they are, what they found and what the function returns.
+
+    A subclass supplies `_stmt(node)`, `_expr(node) -> Val` and `block(nodes)`.
+    """
+
+    def __init__(self, rules: LanguageRules, out: Collector) -> None:
+        self.rules = rules
+        self.out = out
+        self.summary = Summary()
+        self.env = Env()
+        self.depth = 0
+        self.returns: list[Val] = []
+        self.requests: set[str] = set(rules.request_objects)
+
+    def run(self, walk: Callable[[], None], where: str) -> None:
+        """Run `walk()`; nesting deeper than MAX_DEPTH ends it with a note instead of a silent pass."""
+        try:
+            walk()
+        except TooDeep:
+            self.out.note(f"not analysed: code nested more than {MAX_DEPTH} levels deep in {where}")
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.depth = 0
+            raise TooDeep
+
+    def stmt(self, node: Any) -> None:
+        self.enter()
+        try:
+            self._stmt(node)
+        finally:
+            self.depth -= 1
+
+    def expr(self, node: Any) -> Val:
+        self.enter()
+        try:
+            return self._expr(node)
+        finally:
+            self.depth -= 1
+
+    def _stmt(self, node: Any) -> None:
+        raise NotImplementedError
+
+    def _expr(self, node: Any) -> Val:
+        raise NotImplementedError
+
+    def block(self, nodes: list[Any]) -> None:
+        raise NotImplementedError
+
+    def escape(self, value: Val, line: int) -> Val:
+        """`value` leaves string building (assigned, returned, passed on): SQL built in it is recorded."""
+        return self.out.construction(value, line, self.rules.fix("none"))
+
+    @contextmanager
+    def branch(self, narrowed: dict[str, Val] | None = None) -> Iterator[Env]:
+        """A new branch of the current Env (with `narrowed` values safe in it), current while the block runs."""
+        parent = self.env
+        env = Env(parent)
+        if narrowed:
+            env.vars.update(narrowed)
+        self.env = env
+        try:
+            yield env
+        finally:
+            self.env = parent
+
+    def run_branch(self, body: list[Any], narrowed: dict[str, Val] | None = None) -> Env:
+        """Run statements in a new branch; returns it, not yet merged."""
+        with self.branch(narrowed) as env:
+            self.block(body)
+        return env
+
+    def narrowed(self, node: Any, safe: dict[str, Val]) -> Val:
+        """`node`'s value where `safe` holds (the arm of a conditional expression)."""
+        if not safe:
+            return self.expr(node)
+        with self.branch(safe):
+            return self.expr(node)
