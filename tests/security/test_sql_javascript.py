@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from security_helpers import marked, sql_found
 
