@@ -144,10 +144,12 @@ def hostile(br: str, work: Path) -> list[str]:
     cases = {
         "q_plus_q.py": "import sqlite3\nq = 'SELECT * FROM t WHERE a = ' + input()\n" + "q = q + q\n" * 40 + "sqlite3.connect('x').execute(q)\n",
         "q_plus_q.js": "const { Pool } = require('pg');\nlet q = 'SELECT * FROM t WHERE a = ' + process.argv[2];\n" + "q = q + q;\n" * 40 + "new Pool().query(q);\n",
-        "q_plus_q_100k.py": "q = 'SELECT * FROM t WHERE a = ' + x\n" + "q = q + q\n" * 100_000 + "cur.execute(q)\n",
+        "q_plus_q_50k.py": "q = 'SELECT * FROM t WHERE a = ' + x\n" + "q = q + q\n" * 50_000 + "cur.execute(q)\n",
     }
     rows = []
     detector = SQLInjectionDetector(Project(project))
+    detector.check_code("cur.execute('SELECT 1')")  # load the rules and parsers before timing
+    detector.check_code("db.query('SELECT 1');", language="javascript")
     for name, text in cases.items():
         (project / name).write_text(text)
         language = "javascript" if name.endswith(".js") else "python"

@@ -514,4 +514,4 @@ def test_a_file_too_big_for_the_sql_analysis_is_a_note_not_a_pass(detector: SQLI
     code = "cur.execute('SELECT * FROM t WHERE a = ' + x)\n" + "y = 1\n" * (ANALYSIS_MAX_BYTES // 6)
     assert detector.check_code(code) == []
     [note] = detector.last_report.skipped
-    assert note.kind == "not_analysed" and "larger than 2 MB for the SQL analysis" in note.reason
+    assert note.kind == "not_analysed" and "larger than 1 MB for the SQL analysis" in note.reason

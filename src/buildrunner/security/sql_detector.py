@@ -40,7 +40,7 @@ SQL_LITERAL = (
 CODE_WIDTH = 200
 # The analysis holds a file's whole syntax tree: CPython's takes about 350 MB per MB of dense
 # code. Bigger files (generated code, in practice) get a note instead of a memory spike.
-ANALYSIS_MAX_BYTES = 2_000_000
+ANALYSIS_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
