@@ -148,8 +148,8 @@ def hostile(br: str, work: Path) -> list[str]:
     }
     rows = []
     detector = SQLInjectionDetector(Project(project))
-    detector.check_code("cur.execute('SELECT 1')")  # load the rules and parsers before timing
-    detector.check_code("db.query('SELECT 1');", language="javascript")
+    detector.check_code("cur.execute('SELECT * FROM t WHERE a = ' + x)")  # load rules, parsers and masking first
+    detector.check_code("db.query('SELECT * FROM t WHERE a = ' + x);", language="javascript")
     for name, text in cases.items():
         (project / name).write_text(text)
         language = "javascript" if name.endswith(".js") else "python"
@@ -220,15 +220,18 @@ def main() -> None:
         for t in [*tools, all_cores]:
             med = statistics.median(t.seconds)
             print(f"| {t.label} | {med:.2f} s | {min(t.seconds):.2f} s | {max(t.seconds):.2f} s | {mb / med:.1f} | {t.findings} |")
-        by = {t.label: statistics.median(t.seconds) for t in tools}
-        ours_secrets, ours_sql = by[tools[0].label], by[tools[1].label]
-        print(f"\nSQL: br is {by[tools[2].label] / ours_sql:.1f}x bandit's throughput on one core (target >= 10x)")
+        def ratio(peer: Tool, ours: Tool) -> str:
+            """Median over the rounds of peer time / our time in the same round (both saw that round's load)."""
+            per_round = [p / o for p, o in zip(peer.seconds, ours.seconds)]
+            return f"{statistics.median(per_round):.1f}x (rounds: {', '.join(f'{r:.1f}' for r in per_round)})"
+
+        print(f"\nSQL: br is {ratio(tools[2], tools[1])} bandit's throughput on one core (target >= 10x)")
         if args.gitleaks:
-            print(f"secrets: br is {by[tools[3].label] / ours_secrets:.2f}x gitleaks' throughput on one core (target >= 1x)")
+            print(f"secrets: br is {ratio(tools[3], tools[0])} gitleaks' throughput on one core (target >= 1x)")
         else:
             print("secrets: no gitleaks binary given (--gitleaks PATH): the >= 1x gitleaks target was not measured")
         if args.detect_secrets:
-            print(f"secrets: br is {by[tools[-1].label] / ours_secrets:.0f}x detect-secrets' throughput on one core")
+            print(f"secrets: br is {ratio(tools[-1], tools[0])} detect-secrets' throughput on one core")
 
         if not args.skip_hostile:
             print("\n| hostile input | analysis alone | `br` process | peak memory (`br`) | result |\n| --- | --- | --- | --- | --- |")
