@@ -247,3 +247,23 @@ def test_this_repository_scans_clean() -> None:
     assert [(m.file_path, m.line_number, m.secret_type) for m in report.secrets] == []
     assert [(f.file_path, f.line_number, f.description) for f in report.sql_injection] == []
     assert report.not_analysed == [] and report.files_scanned > 100
+
+
+def test_check_of_changed_files_fails_on_a_file_it_could_not_scan(run_br, tmp_project: Path) -> None:
+    write_config(tmp_project, max_file_size_mb=0.5)
+    big_file_with_a_key(tmp_project / "export.csv", 1)  # untracked, not ignored: a changed file
+    r = run_br("security", "check")
+    assert r.returncode == 1 and "not scanned: export.csv: larger than 0.5 MB" in r.stderr
+    (tmp_project / ".gitignore").write_text("export.csv\n")
+    assert run_br("security", "check").returncode == 0
+
+
+def test_what_the_sql_analysis_gave_up_on_is_listed_in_every_format(run_br, tmp_project: Path) -> None:
+    (tmp_project / "legacy.py").write_text('print "SELECT * FROM t WHERE id = %s" % x\n')
+    text = run_br("security", "scan", "--sql")
+    assert text.returncode == 0 and "note: legacy.py: not analysed: not parsable as python (SyntaxError at line 1)" in text.stderr
+    data = json.loads(run_br("security", "scan", "--sql", "--format", "json").stdout)
+    assert [(n["path"], n["kind"]) for n in data["not_analysed"]] == [("legacy.py", "not_analysed")] and data["not_scanned"] == []
+    sarif = json.loads(run_br("security", "scan", "--sql", "--format", "sarif").stdout)
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [(n["level"], n["message"]["text"]) for n in notes] == [("note", "legacy.py: not analysed: not parsable as python (SyntaxError at line 1)")]
