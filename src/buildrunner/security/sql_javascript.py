@@ -34,12 +34,14 @@ from buildrunner.security.sql_taint import (
     bottom_up,
     concat,
     const,
+    container,
     container_of,
     derived,
     element,
     flatten,
     join,
     join_all,
+    join_text,
     merge,
     param,
     reach_sink,
@@ -564,7 +566,7 @@ class _Analysis(Walk):
             return combined
         if kind == "array":
             values = [self.escape(self.expr(c), _line(c)) for c in node.named_children]
-            return self._container(values)
+            return container(values)
         if kind == "object":
             values = []
             for child in node.named_children:
@@ -578,7 +580,7 @@ class _Analysis(Walk):
                     values.append(self.env.get(_text(child)) or UNKNOWN)
                 elif child.type == "spread_element":
                     values.append(self.expr(child))
-            return self._container(values)
+            return container(values)
         if kind in FUNCTIONS:
             if node.id not in self.f.named_nodes:
                 self._inline_function(node)
@@ -729,12 +731,6 @@ class _Analysis(Walk):
             return join(lv, rv)
         return CLEAN  # arithmetic and comparisons give numbers and booleans
 
-    def _container(self, values: list[Val]) -> Val:
-        if all(v.clean for v in values):
-            return Val(allow=all(v.text or v.allow for v in values), items=tuple(values) if len(values) <= 64 else None)
-        merged = join_all(values)
-        return replace(merged, items=tuple(values) if len(values) <= 64 else None, allow=False)
-
     def _call(self, node: Any) -> Val:
         func = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
@@ -791,7 +787,7 @@ class _Analysis(Walk):
             if self._is_source(dotted):
                 return untrusted(f"{dotted}()")
             if method == "join":
-                return self._join(receiver, args[0] if args else const(","), line)
+                return join_text(receiver, args[0] if args else const(","), "join()", line)
             if method == "concat" and (receiver.text or receiver.items is None):
                 return concat([receiver, *args], "concat()", line) if receiver.text else join_all([receiver, *args])
             if method in ("replace", "replaceAll") and receiver.text:
@@ -804,18 +800,6 @@ class _Analysis(Walk):
                 return CLEAN
             return derived(receiver) if not receiver.clean else UNKNOWN
         return UNKNOWN
-
-    def _join(self, items: Val, sep: Val, line: int) -> Val:
-        if items.items is not None:
-            pieces: list[Val] = []
-            for i, item in enumerate(items.items):
-                if i:
-                    pieces.append(sep)
-                pieces.append(item)
-            return concat(pieces, "join()", line)
-        if items.clean:
-            return CLEAN
-        return Val(items.labels, True, items.text if items.built else "\x00", items.how or "join()", line, items.origin, items.source)
 
     def _sql_value(self, arg_node: Any, value: Val) -> Val:
         """The SQL text of a sink's first argument: itself, or the `text`/`sql` property of an options object."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from buildrunner.security.sql_rules import IGNORE, LanguageRules, Sink, sql_rules
-from buildrunner.security.sql_shape import HOLE, RawSQLFinding
+from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.sql_taint import (
     CLEAN,
     MAX_ITEMS,
@@ -40,12 +40,14 @@ from buildrunner.security.sql_taint import (
     bottom_up,
     concat,
     const,
+    container,
     derived,
     container_of,
     element,
     flatten,
     join,
     join_all,
+    join_text,
     merge,
     numeric_spec,
     param,
@@ -651,12 +653,12 @@ class _Analysis(Walk):
                 return CLEAN  # a number
             return CLEAN
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            return self._container([self.escape(self.expr(e.value if isinstance(e, ast.Starred) else e), line) for e in node.elts], node)
+            return container([self.escape(self.expr(e.value if isinstance(e, ast.Starred) else e), line) for e in node.elts])
         if isinstance(node, ast.Dict):
             for key in node.keys:
                 if key is not None:
                     self.expr(key)
-            return self._container([self.escape(self.expr(v), line) for v in node.values], node)
+            return container([self.escape(self.expr(v), line) for v in node.values])
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self._comprehension(node)
         if isinstance(node, ast.NamedExpr):
@@ -737,7 +739,7 @@ class _Analysis(Walk):
             if not any(v.text for v in values) and not any(v.items is not None for v in values):
                 return Val(frozenset().union(*(v.labels for v in values)), source=next((v.source for v in values if v.source), ""))
             if all(v.items is not None for v in values):  # list + list
-                return self._container([i for v in values for i in (v.items or ())], node)
+                return container([i for v in values for i in (v.items or ())])
             return concat(values, "+ concatenation", node.lineno)
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.op, ast.Mod) and left.text:
@@ -807,14 +809,6 @@ class _Analysis(Walk):
                 value = join_all([*args, *kwargs.values()], UNKNOWN)
             pieces.append(const("0") if spec and numeric_spec(spec) and not conversion else value)
         return concat(pieces, ".format()", node.lineno)
-
-    def _container(self, values: list[Val], node: ast.expr) -> Val:
-        if not values:
-            return Val(allow=True, items=())
-        if all(v.clean for v in values):
-            return Val(allow=all(v.text or v.allow for v in values), items=tuple(values[:MAX_ITEMS]) if len(values) <= MAX_ITEMS else None)
-        merged = join_all(values)
-        return replace(merged, items=tuple(values) if len(values) <= MAX_ITEMS else None, allow=False)
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> Val:
         parent = self.env
@@ -895,7 +889,7 @@ class _Analysis(Walk):
             if attr in ("substitute", "safe_substitute") and receiver.text:  # string.Template
                 return concat([receiver, join_all([*args, *kwargs.values()])], "Template.substitute()", line) if args or kwargs else receiver
             if attr == "join" and len(args) == 1:
-                return self._join(receiver, args[0], line)
+                return join_text(args[0], receiver, "str.join()", line)
             if attr == "replace" and receiver.text:
                 return concat([receiver, *args[1:2]], ".replace()", line) if not all(a.clean for a in args[1:2]) else receiver
             if attr in STRING_METHODS or attr in {"split", "rsplit", "splitlines", "partition", "rpartition"}:
@@ -912,20 +906,6 @@ class _Analysis(Walk):
         if isinstance(func, ast.Name) and func.id in self.m.class_constants:
             return Val(UNKNOWN.labels, instance=func.id)  # an object of the module's class: its methods resolve
         return UNKNOWN
-
-    def _join(self, sep: Val, items: Val, line: int) -> Val:
-        if not sep.clean:
-            return concat([sep, items], "str.join()", line)
-        if items.items is not None:
-            pieces: list[Val] = []
-            for i, item in enumerate(items.items):
-                if i:
-                    pieces.append(sep)
-                pieces.append(item)
-            return concat(pieces, "str.join()", line)
-        if items.clean:
-            return const("", line) if items.allow else CLEAN
-        return Val(items.labels, True, HOLE if not items.built else items.text, items.how or "str.join()", line, items.origin, items.source)
 
     # --- sinks ------------------------------------------------------------------------
     def _sql_args(self, node: ast.Call, sink: Sink, args: list[Val], kwargs: dict[str, Val]) -> list[tuple[int, Val]]:

@@ -93,6 +93,30 @@ def container_of(value: Val) -> Val:
     return replace(value, items=None, allow=False)
 
 
+def container(values: list[Val]) -> Val:
+    """A list, tuple, set or object literal: an allow-list when every element is a constant."""
+    items = tuple(values) if len(values) <= MAX_ITEMS else None
+    if all(v.clean for v in values):
+        return Val(allow=all(v.text or v.allow for v in values), items=items)
+    return replace(join_all(values), items=items, allow=False)
+
+
+def join_text(items: Val, sep: Val, how: str, line: int) -> Val:
+    """`sep.join(items)` / `items.join(sep)`: the elements with `sep` between them."""
+    if not sep.clean:
+        return concat([sep, items], how, line)
+    if items.items is not None:
+        pieces: list[Val] = []
+        for i, item in enumerate(items.items):
+            if i:
+                pieces.append(sep)
+            pieces.append(item)
+        return concat(pieces, how, line)
+    if items.clean:
+        return const("", line) if items.allow else CLEAN
+    return Val(items.labels, True, items.text if items.built else HOLE, items.how or how, line, items.origin, items.source)
+
+
 def join(a: Val, b: Val) -> Val:
     """Either value (after an `if`, across loop iterations): what both may hold."""
     if a is b:
