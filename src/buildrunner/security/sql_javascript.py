@@ -23,8 +23,8 @@ from buildrunner.security.sql_rules import IGNORE, LanguageRules, Sink, sql_rule
 from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.sql_taint import (
     CLEAN,
-    UNKNOWN,
     MAX_DEPTH,
+    UNKNOWN,
     Collector,
     Env,
     Summary,

@@ -27,10 +27,10 @@ from buildrunner.security.sql_rules import IGNORE, LanguageRules, Sink, sql_rule
 from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.sql_taint import (
     CLEAN,
+    MAX_DEPTH,
     MAX_ITEMS,
     NUMERIC_CONVERSIONS,
     UNKNOWN,
-    MAX_DEPTH,
     Collector,
     Env,
     Summary,
@@ -41,8 +41,8 @@ from buildrunner.security.sql_taint import (
     concat,
     const,
     container,
-    derived,
     container_of,
+    derived,
     element,
     flatten,
     join,
