@@ -792,7 +792,7 @@ class _Analysis(Walk):
             fields = [(fmt.text, None, None, None)]
         pieces: list[Val] = []
         auto = 0
-        starred = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+        starred = any(isinstance(a, ast.Starred) for a in node.args) or "**" in kwargs
         for literal, name, spec, conversion in fields:
             pieces.append(const(literal))
             if name is None:
@@ -839,9 +839,9 @@ class _Analysis(Walk):
         receiver = self.expr(func.value) if isinstance(func, ast.Attribute) else CLEAN
         args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords if k.arg is not None}
-        for k in node.keywords:
-            if k.arg is None:
-                self.expr(k.value)
+        spread = [self.expr(k.value) for k in node.keywords if k.arg is None]
+        if spread:
+            kwargs["**"] = join_all(spread)  # f(**mapping): any of its values
         dotted = _dotted(func) or ""
         qualified, imported = self.m.qualified(func, dotted)
         callee = self.m.resolve(node, self.function, receiver)
@@ -865,7 +865,7 @@ class _Analysis(Walk):
 
     def _builds(self, func: ast.expr, dotted: str) -> bool:
         """String-building calls: their arguments are parts of a string, not values leaving it."""
-        if isinstance(func, ast.Attribute) and func.attr in {"format", "format_map", "join", "replace", "append", "extend", "insert", "add"}:
+        if isinstance(func, ast.Attribute) and (func.attr in {"format", "format_map", "join", "replace"} or func.attr in self.rules.mutators):
             return True
         return dotted in self.rules.propagators or dotted in self.rules.sanitiser_functions
 
@@ -884,8 +884,10 @@ class _Analysis(Walk):
                 return CLEAN
             if self._request_attribute(dotted) or self.rules.is_source_chain(dotted):
                 return untrusted(f"{dotted}()")
-            if attr in ("format", "format_map"):
-                return self._format(receiver, node, args, kwargs if attr == "format" else {"": join_all(args)})
+            if attr == "format":
+                return self._format(receiver, node, args, kwargs)
+            if attr == "format_map":
+                return self._format(receiver, node, [], {"**": join_all(args)})
             if attr in ("substitute", "safe_substitute") and receiver.text:  # string.Template
                 return concat([receiver, join_all([*args, *kwargs.values()])], "Template.substitute()", line) if args or kwargs else receiver
             if attr == "join" and len(args) == 1:
