@@ -155,14 +155,17 @@ class _File:
         self.modules: set[str] = set()
         self.functions: dict[str, Function] = {}
         self.named_nodes: set[int] = set()
+        self._key_of: dict[int, str] = {}  # a named function's node -> its key
+        self.calls: dict[str, list[Any]] = {}  # function key ("" for the top level) -> the calls in its own body
         self.classes: set[str] = set()
         self.constants: dict[str, Val] = {}
         self._scan()
 
     def _scan(self) -> None:
-        stack: list[tuple[Any, str | None]] = [(self.root, None)]
+        """One pass over the tree: imports, classes, named functions and the calls each one makes."""
+        stack: list[tuple[Any, str | None, str]] = [(self.root, None, "")]
         while stack:
-            node, cls = stack.pop()
+            node, cls, owner = stack.pop()
             kind = node.type
             if kind == "import_statement":
                 source = node.child_by_field_name("source")
@@ -192,7 +195,10 @@ class _File:
                 cls = _text(name) if name is not None else cls
                 if name is not None:
                     self.classes.add(_text(name))
-            stack.extend((child, cls) for child in node.named_children)
+            owner = self._key_of.get(node.id, owner)
+            if kind == "call_expression":
+                self.calls.setdefault(owner, []).append(node)
+            stack.extend((child, cls, owner) for child in node.named_children)
         for child in self.root.named_children:  # const TABLE = "users" at the top level
             decl = child.named_children[0] if child.type == "export_statement" and child.named_children else child
             if decl.type == "lexical_declaration" and _text(decl).startswith("const"):
@@ -206,6 +212,7 @@ class _File:
     def _add(self, key: str, node: Any, cls: str | None) -> None:
         self.functions.setdefault(key, Function(key, node, cls, _parameters(node)))
         self.named_nodes.add(node.id)
+        self._key_of.setdefault(node.id, key)
 
     def imports_any(self, modules: tuple[str, ...]) -> bool:
         return any(m == want or m.startswith(want + "/") for m in self.modules for want in modules)
@@ -252,16 +259,12 @@ class _File:
 
     def _callees(self, function: Function) -> Iterator[Function]:
         seen: set[str] = set()
-        stack = [function.node]
-        while stack:
-            node = stack.pop()
-            if node.type == "call_expression":
-                func = node.child_by_field_name("function")
-                callee = self.resolve(func, function) if func is not None else None
-                if callee is not None and callee.key != function.key and callee.key not in seen:
-                    seen.add(callee.key)
-                    yield callee
-            stack.extend(node.named_children)
+        for node in self.calls.get(function.key, ()):
+            func = node.child_by_field_name("function")
+            callee = self.resolve(func, function) if func is not None else None
+            if callee is not None and callee.key != function.key and callee.key not in seen:
+                seen.add(callee.key)
+                yield callee
 
 
 def _fold(node: Any) -> Val | None:
