@@ -7,9 +7,12 @@ from a prefix and pseudo-random characters when the tests run.
 from __future__ import annotations
 
 import json
+import os
 import random
 import string
+import textwrap
 from pathlib import Path
+from typing import Any
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -59,3 +62,42 @@ def samples() -> dict[str, str]:
 def write_config(root: Path, **security: object) -> None:
     (root / ".buildrunner").mkdir(exist_ok=True)
     (root / ".buildrunner" / "config.json").write_text(json.dumps({"security": security}))
+
+
+def remove_tree(top: Path) -> None:
+    """Remove a tree of any depth, deeper than PATH_MAX included (shutil.rmtree recurses once per level)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY
+    fd = os.open(top, flags)
+    names: list[str] = []
+    while True:
+        with os.scandir(fd) as it:
+            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+        for name, is_dir in entries:
+            if not is_dir:
+                os.unlink(name, dir_fd=fd)
+        folders = [name for name, is_dir in entries if is_dir]
+        if folders:
+            child = os.open(folders[0], flags, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            names.append(folders[0])
+            continue
+        if not names:
+            break
+        parent = os.open("..", flags, dir_fd=fd)
+        os.close(fd)
+        fd = parent
+        os.rmdir(names.pop(), dir_fd=fd)
+    os.close(fd)
+    os.rmdir(top)
+
+
+def sql_found(detector: Any, code: str, language: str = "python") -> list[tuple[int, str]]:
+    """(line, severity) of each SQL-injection finding in `code` (dedented)."""
+    return [(f.line_number, f.severity) for f in detector.check_code(textwrap.dedent(code).lstrip("\n"), language=language)]
+
+
+def marked(code: str) -> list[int]:
+    """Lines of `code` (dedented) ending in `# <-` or `// <-`: where a finding must be."""
+    lines = textwrap.dedent(code).lstrip("\n").splitlines()
+    return [n for n, line in enumerate(lines, 1) if line.rstrip().endswith(("# <-", "// <-"))]

@@ -149,14 +149,19 @@ def test_symlink_loops_and_dangling_links_do_not_stall(tmp_project: Path) -> Non
     assert reasons["self"].startswith("unreadable") and reasons["dangling"].startswith("unreadable")
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="uses permissions and /proc")
+@pytest.mark.skipif(sys.platform != "linux", reason="uses /proc")
+def test_a_file_that_fails_to_read_is_skipped_as_unreadable() -> None:
+    from buildrunner.security.files import read_text_file
+
+    skipped = read_text_file("/proc/self/mem", 1_000_000)  # fails to read for everyone, root included
+    assert not isinstance(skipped, bytes) and skipped.kind == "unreadable" and skipped.not_scanned
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.geteuid() == 0, reason="root reads a file whatever its permissions")
 def test_unreadable_file_is_skipped(tmp_project: Path) -> None:
-    if os.geteuid() == 0:  # root reads any file; /proc/self/mem fails to read for everyone
-        os.symlink("/proc/self/mem", tmp_project / "secret.txt")
-    else:
-        path = tmp_project / "secret.txt"
-        path.write_text(samples()["github_token"])
-        path.chmod(0)
+    path = tmp_project / "secret.txt"
+    path.write_text(samples()["github_token"])
+    path.chmod(0)
     sc = scanner(tmp_project)
     assert sc.scan_directory() == []
     assert sc.last_report.skipped[0].path == "secret.txt"

@@ -26,9 +26,15 @@ def lines(findings: list[SQLFinding]) -> list[int]:
 def test_spec_example(detector: SQLInjectionDetector) -> None:
     code = '\nquery = f"SELECT * FROM users WHERE id={user_id}"\ncursor.execute(query)\n'
     [f] = detector.check_code(code, language="python")
-    assert f.line_number == 3 and f.severity == "high"
+    assert f.line_number == 3 and f.severity == "medium"  # user_id's origin is unknown: not proven untrusted
     assert "f-string" in f.description and "line 2" in f.description
     assert "%s" in f.recommendation and "(value,)" in f.recommendation
+
+
+def test_spec_example_with_request_data_is_high(detector: SQLInjectionDetector) -> None:
+    code = 'from flask import request\nuser_id = request.args["id"]\nquery = f"SELECT * FROM users WHERE id={user_id}"\ncursor.execute(query)\n'
+    [f] = detector.check_code(code)
+    assert (f.line_number, f.severity) == (4, "high") and "request.args" in f.description
 
 
 @pytest.mark.parametrize(
@@ -42,10 +48,11 @@ def test_spec_example(detector: SQLInjectionDetector) -> None:
         'base = "SELECT * FROM t WHERE id = "\n    q = base + str(uid)',
     ],
 )
-def test_python_builders_reaching_execute_through_variables(detector: SQLInjectionDetector, build: str) -> None:
-    code = f"def load(cur, uid):\n    {build}\n    cur.execute(q)\n"
+@pytest.mark.parametrize(("header", "severity"), [("def load(cur, uid):", "medium"), ("def load(cur, request):\n    uid = request.GET['id']", "high")])
+def test_python_builders_reaching_execute_through_variables(detector: SQLInjectionDetector, build: str, header: str, severity: str) -> None:
+    code = f"{header}\n    {build}\n    cur.execute(q)\n"
     findings = detector.check_code(code)
-    assert lines(findings) == [code.count("\n")] and findings[0].severity == "high"
+    assert lines(findings) == [code.count("\n")] and findings[0].severity == severity
 
 
 @pytest.mark.parametrize(
@@ -109,7 +116,7 @@ def test_nosec_and_br_allow_silence_a_line(detector: SQLInjectionDetector) -> No
 def test_unparsable_python_is_skipped_with_a_note(detector: SQLInjectionDetector, tmp_project: Path) -> None:
     (tmp_project / "py2.py").write_text('print "SELECT * FROM t WHERE id = %s" % x\n')
     assert detector.check_directory() == []
-    assert detector.last_report.skipped[0].reason == "not parsable as python (SyntaxError)"
+    assert detector.last_report.skipped[0].reason == "not analysed: not parsable as python (SyntaxError at line 1)"
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, List, Optional
+from typing import TYPE_CHECKING, Annotated, List, Literal, Optional
 
 import typer
 
@@ -20,16 +20,24 @@ hooks_app = typer.Typer(
 app.add_typer(hooks_app, name="hooks")
 
 SarifFormat = format_option(TextJsonSarif, help="Output format: text for people, json for scripts, sarif (2.1.0) for code-scanning UIs.")
-SecretsOption = Annotated[Optional[bool], typer.Option("--secrets/--no-secrets", help="--secrets: only secrets; --no-secrets: skip secret detection.", show_default=False)]
-SqlOption = Annotated[Optional[bool], typer.Option("--sql/--no-sql", help="--sql: only SQL injection; --no-sql: skip SQL-injection detection.", show_default=False)]
+SecretsOption = Annotated[bool, typer.Option("--secrets", help="Check only for secrets.")]
+NoSecretsOption = Annotated[bool, typer.Option("--no-secrets", help="Skip secret detection.")]
+SqlOption = Annotated[bool, typer.Option("--sql", help="Check only for SQL injection.")]
+NoSqlOption = Annotated[bool, typer.Option("--no-sql", help="Skip SQL-injection detection.")]
+SeverityOption = Annotated[
+    Literal["low", "medium", "high"], typer.Option("--min-severity", help="Report only findings at or above this severity.", show_default=True)
+]
 
 
-def _kinds(secrets: bool | None, sql: bool | None) -> tuple[bool, bool]:
-    """`--secrets` alone means only secrets, `--sql` alone only SQL; `--no-x` switches one off."""
+def _kinds(secrets: bool, no_secrets: bool, sql: bool, no_sql: bool) -> tuple[bool, bool]:
+    """`--secrets` alone means only secrets, `--sql` alone only SQL; `--no-x` switches one off; contradictions are refused."""
     from buildrunner.errors import ConfigError
 
-    want_secrets = secrets if secrets is not None else sql is not True
-    want_sql = sql if sql is not None else secrets is not True
+    for on, off, name in ((secrets, no_secrets, "secrets"), (sql, no_sql, "sql")):
+        if on and off:
+            raise ConfigError(f"--{name} and --no-{name} contradict each other", hint=f"give one of --{name} or --no-{name}")
+    want_secrets = not no_secrets and (secrets or not sql)
+    want_sql = not no_sql and (sql or not secrets)
     if not (want_secrets or want_sql):
         raise ConfigError("--no-secrets and --no-sql leave nothing to check", hint="drop one of them")
     return want_secrets, want_sql
@@ -66,24 +74,28 @@ def _run(work, label: str):  # type: ignore[no-untyped-def]
 @app.command()
 def check(
     staged: Annotated[bool, typer.Option("--staged", help="Check the staged content in the git index (what the next commit holds).")] = False,
-    secrets: SecretsOption = None,
-    sql: SqlOption = None,
+    secrets: SecretsOption = False,
+    no_secrets: NoSecretsOption = False,
+    sql: SqlOption = False,
+    no_sql: NoSqlOption = False,
+    min_severity: SeverityOption = "low",
     fmt: SarifFormat = "text",
     project: ProjectOption = None,
 ) -> None:
     """Check changed files (or, with --staged, the staged blobs) for secrets and SQL injection.
 
-    Exit 0 when clean, 3 when something is found.
+    Exit 0 when clean, 3 when something is found, 1 when a file could not be scanned
+    (too big, unreadable) or the project is not a git repository.
 
     Example: br security check --staged
     """
     from buildrunner.cli.common import project_for
     from buildrunner.security.checks import check_changed, check_staged
 
-    want_secrets, want_sql = _kinds(secrets, sql)
+    want_secrets, want_sql = _kinds(secrets, no_secrets, sql, no_sql)
     proj = project_for(project)
     runner = check_staged if staged else check_changed
-    report = _run(lambda: runner(proj, secrets=want_secrets, sql=want_sql), "Checking…")
+    report = _run(lambda: runner(proj, secrets=want_secrets, sql=want_sql, min_severity=min_severity), "Checking…")
     _emit(report, fmt)
 
 
@@ -92,31 +104,42 @@ def scan(
     file: Annotated[Optional[List[str]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
     directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False)] = None,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Scan subfolders.")] = True,
-    secrets: SecretsOption = None,
-    sql: SqlOption = None,
+    secrets: SecretsOption = False,
+    no_secrets: NoSecretsOption = False,
+    sql: SqlOption = False,
+    no_sql: NoSqlOption = False,
+    min_severity: SeverityOption = "low",
     fmt: SarifFormat = "text",
     project: ProjectOption = None,
 ) -> None:
     """Scan files or folders for secrets and SQL injection (.gitignore and the whitelist honoured).
 
-    Exit 0 when clean, 3 when something is found, 6 when a path does not exist.
+    Exit 0 when clean, 3 when something is found, 1 when a file named with --file could
+    not be scanned (too big, unreadable, a link leaving the project), 6 when a path does not exist.
+    Files inside folders that could not be scanned are listed and counted.
 
     Example: br security scan --directory src/ --format sarif
     """
     from buildrunner.cli.common import project_for
     from buildrunner.security.checks import scan_paths
 
-    want_secrets, want_sql = _kinds(secrets, sql)
+    want_secrets, want_sql = _kinds(secrets, no_secrets, sql, no_sql)
     proj = project_for(project)
     paths: list[str | Path] = [*(file or []), *(directory or [])] or [proj.paths.root]
     target = ", ".join(str(p) for p in paths)
-    report = _run(lambda: scan_paths(proj, paths, recursive=recursive, secrets=want_secrets, sql=want_sql, target=target), "Scanning…")
+    report = _run(
+        lambda: scan_paths(proj, paths, recursive=recursive, secrets=want_secrets, sql=want_sql, target=target, min_severity=min_severity),
+        "Scanning…",
+    )
     _emit(report, fmt)
 
 
 @app.command()
 def precommit(project: ProjectOption = None) -> None:
-    """Check the staged changes and block the commit on findings (run by the git hook).
+    """Check the staged changes and block the commit on findings or on a staged file that could not be scanned (run by the git hook).
+
+    Exit 0 when the commit may go ahead, 3 on findings, 1 when a staged file was not scanned
+    (larger than security.max_file_size_mb: raise it, or allowlist the path).
 
     Example: br security precommit
     """
@@ -126,7 +149,9 @@ def precommit(project: ProjectOption = None) -> None:
 
     proj = project_for(project)
     report = check_staged(proj)
-    if report.clean:
+    if report.passed:
+        for note in report.not_analysed:
+            stderr().print(f"note: {note.path}: {note.reason}", markup=False)
         return
     render(report, stdout(), stderr())
     if not proj.config.security.enforce_hooks:

@@ -1,4 +1,9 @@
-"""JSON rendering of a security report (stable keys)."""
+"""JSON rendering of a security report (stable keys, documented in the README).
+
+A check that did not run is `null` (never an empty list that would read as "none
+found"); every file not read is in `not_scanned` (and, with binaries and SQL notes,
+in `skipped`), every file the SQL analysis gave up on in `not_analysed`.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,12 @@ def as_dict(report: "SecurityReport") -> dict[str, Any]:
     return {
         "target": report.target,
         "clean": report.clean,
-        "secrets": jsonable(report.secrets),
-        "sql_injection": jsonable(report.sql_injection),
+        "passed": report.passed,
+        "checked": {"secrets": report.checked_secrets, "sql_injection": report.checked_sql},
+        "secrets": jsonable(report.secrets) if report.checked_secrets else None,
+        "sql_injection": jsonable(report.sql_injection) if report.checked_sql else None,
+        "not_scanned": jsonable(report.not_scanned),
+        "not_analysed": jsonable(report.not_analysed),
         "skipped": jsonable(report.skipped),
         "files_scanned": report.files_scanned,
         "bytes_scanned": report.bytes_scanned,

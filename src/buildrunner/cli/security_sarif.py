@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from buildrunner.security.checks import SecurityReport
+    from buildrunner.security.report import SkippedFile
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
@@ -21,6 +22,17 @@ def _location(path: str, line: int, column: int = 1) -> dict[str, Any]:
             "artifactLocation": artifact,
             "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
         }
+    }
+
+
+def _notification(skipped: "SkippedFile") -> dict[str, Any]:
+    """A file not scanned is a warning, a binary or a SQL analysis note is a note; both name the file."""
+    text = skipped.reason if skipped.reason.startswith("not analysed") else f"{'not scanned' if skipped.not_scanned else 'skipped'}: {skipped.reason}"
+    return {
+        "level": "warning" if skipped.not_scanned else "note",
+        "message": {"text": f"{skipped.path}: {text}"},
+        "locations": [_location(skipped.path, 1)],
+        "descriptor": {"id": skipped.kind},
     }
 
 
@@ -60,8 +72,9 @@ def as_sarif(report: "SecurityReport") -> dict[str, Any]:
                 "results": results,
                 "invocations": [
                     {
-                        "executionSuccessful": True,
-                        "toolExecutionNotifications": [{"level": "note", "message": {"text": f"skipped {s.path}: {s.reason}"}} for s in report.skipped],
+                        # Successful only when every file that had to be read was read.
+                        "executionSuccessful": not report.not_scanned,
+                        "toolExecutionNotifications": [_notification(s) for s in report.skipped],
                     }
                 ],
             }

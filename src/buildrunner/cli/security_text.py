@@ -16,32 +16,34 @@ SECRET_ADVICE = (
     "Never commit API keys to git",
     "Not a secret? Add `br:allow` to the line, or its fingerprint (--format json) to {whitelist}",
 )
-MAX_SKIPPED_SHOWN = 10
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _grouped(items: list[Any], single_file: bool) -> list[tuple[str | None, list[Any]]]:
-    if single_file:
+def _grouped(items: list[Any], single_file: str | None) -> list[tuple[str | None, list[Any]]]:
+    """Findings by file; no heading when the target is the one file they are all in (the spec's layout)."""
+    if single_file is not None and all(i.file_path == single_file for i in items):
         return [(None, items)]
     return [(path, list(group)) for path, group in groupby(items, key=lambda m: m.file_path)]
 
 
 def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
-    """Findings to `out`, skip notes to `err`; printed without markup so `[rule]` stays literal."""
+    """Findings and the summary to `out`; every file not scanned or not analysed to `err`.
+
+    Printed without markup so `[rule]` stays literal.
+    """
 
     def say(text: str) -> None:
         out.print(text, markup=False)
 
-    files = {m.file_path for m in report.secrets} | {f.file_path for f in report.sql_injection}
-    single = len(files) <= 1 and report.files_scanned <= 1
     say(f"Scanning: {report.target}")
+
     def section(title: str, items: list[Any]) -> Iterator[tuple[str, Any]]:
         """Print the title and file headings; yield (indent, finding) for the finding lines."""
         say(f"\n{title}")
-        for path, group in _grouped(items, single):
+        for path, group in _grouped(items, report.single_file):
             if path is not None:
                 say(f"  {path}")
             for item in group:
@@ -59,14 +61,18 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
             if f.code:
                 say(f"{indent}  {f.code}")
             say(f"{indent}  Fix: {f.recommendation}")
-    for note in report.skipped[:MAX_SKIPPED_SHOWN]:
-        err.print(f"note: skipped {note.path}: {note.reason}", markup=False)
-    if len(report.skipped) > MAX_SKIPPED_SHOWN:
-        err.print(f"note: {len(report.skipped) - MAX_SKIPPED_SHOWN} more files skipped (see --format json)", markup=False)
+    for note in report.not_scanned:
+        err.print(f"not scanned: {note.path}: {note.reason}", markup=False)
+    for note in report.not_analysed:
+        err.print(f"note: {note.path}: {note.reason}", markup=False)
     size = f"{report.bytes_scanned / 1e6:.1f} MB" if report.bytes_scanned >= 100_000 else f"{report.bytes_scanned / 1e3:.1f} KB"
-    summary = f"{_plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s"
+    extras = [f"{_plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
+    if report.not_scanned:
+        extras.append(f"{_plural(len(report.not_scanned), 'file')} not scanned")
+    summary = f"{_plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)
     if report.clean:
         checked = " or ".join(k for k, on in (("secrets", report.checked_secrets), ("SQL injection", report.checked_sql)) if on)
-        say(f"\n✅ No {checked} found ({summary})")
+        mark = "⚠️" if report.not_scanned else "✅"
+        say(f"\n{mark} No {checked} found ({summary})")
     else:
-        say(f"\n{_plural(len(report.secrets), 'secret')}, {_plural(len(report.sql_injection), 'SQL injection risk')} ({summary})")
+        say(f"\n{report.counts()} ({summary})")

@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "SecretScanner": "buildrunner.security.scanner",
         "SecretMatch": "buildrunner.security.scanner",
-        "ScanReport": "buildrunner.security.scanner",
+        "ScanReport": "buildrunner.security.report",
         "SQLInjectionDetector": "buildrunner.security.sql_detector",
         "SQLFinding": "buildrunner.security.sql_detector",
         "HookManager": "buildrunner.security.hooks",

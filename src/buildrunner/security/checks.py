@@ -1,29 +1,43 @@
 """One security check over a target: secrets and/or SQL injection, as one report.
 
-`br security scan`, `check`, `check --staged` and the pre-commit hook are all
-thin wrappers over these functions.
+`check_contents` is the engine: it checks named contents (staged blobs, a commit's
+files, strings) for secrets and SQL injection at or above a severity. `br security
+check --staged`, the pre-commit hook and `check_revisions` (a branch against its
+base) feed it git blobs; `scan_paths` (`br security scan`, `check`) reads files.
+
+A check never passes silently over what it did not read: files not scanned are
+listed in the report, and for staged or changed files (and files named with
+`--file`) they fail it (`raise_for_findings`) unless allowlisted.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from buildrunner.errors import SecurityError
-from buildrunner.security.files import SkippedFile, is_binary
-from buildrunner.security.git import changed_files, staged_blobs
-from buildrunner.security.scanner import ScanReport, SecretMatch, SecretScanner
+from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
+from buildrunner.security.files import is_binary
+from buildrunner.security.git import Blob, changed_files, repo_root, revision_blobs, staged_blobs
+from buildrunner.security.report import BINARY, NOT_ANALYSED, ScanReport, SkippedFile, too_big
+from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
 
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
 
 @dataclass
 class SecurityReport:
-    """Everything one check found; `clean` decides the exit code (0 or 3)."""
+    """Everything one check found and everything it could not read; `raise_for_findings` decides the exit code."""
 
     target: str
     secrets: list[SecretMatch] = field(default_factory=list)
@@ -35,21 +49,65 @@ class SecurityReport:
     checked_secrets: bool = True
     checked_sql: bool = True
     whitelist_file: str = ""  # where false positives are allowlisted (`security.whitelist_file`), for advice
+    single_file: str | None = None  # the one file the target names: its findings need no file heading
+    strict: bool = False  # every file not scanned fails the check (staged or changed files)
+    named: set[str] = field(default_factory=set)  # files named explicitly: any of them not scanned fails the scan
 
     @property
     def clean(self) -> bool:
+        """No findings (files not scanned are `unscanned`, not findings)."""
         return not self.secrets and not self.sql_injection
 
+    @property
+    def not_scanned(self) -> list[SkippedFile]:
+        """Files whose content was not read: too big, unreadable, vanished, too deep, links leaving the project."""
+        return [s for s in self.skipped if s.not_scanned]
+
+    @property
+    def not_analysed(self) -> list[SkippedFile]:
+        """Files (or parts) read but not analysed for SQL injection, with why."""
+        return [s for s in self.skipped if s.kind == NOT_ANALYSED]
+
+    @property
+    def binary(self) -> list[SkippedFile]:
+        return [s for s in self.skipped if s.kind == BINARY]
+
+    @property
+    def unscanned(self) -> list[SkippedFile]:
+        """Files not scanned that fail the check: all of them for staged/changed files, else the named ones."""
+        return [s for s in self.not_scanned if self.strict or s.path in self.named]
+
+    @property
+    def passed(self) -> bool:
+        return self.clean and not self.unscanned
+
+    def counts(self) -> str:
+        """`2 secrets, 1 SQL injection risk`: only the checks that ran."""
+        parts = []
+        if self.checked_secrets:
+            parts.append(_plural(len(self.secrets), "secret", "secrets"))
+        if self.checked_sql:
+            parts.append(_plural(len(self.sql_injection), "SQL injection risk", "SQL injection risks"))
+        return ", ".join(parts)
+
     def raise_for_findings(self, prefix: str = "") -> None:
-        """SecurityError (exit 3) when anything was found, e.g. `2 secrets and 1 SQL injection risk found`."""
-        if self.clean:
-            return
-        counts = [(len(self.secrets), "secret", "secrets"), (len(self.sql_injection), "SQL injection risk", "SQL injection risks")]
-        found = " and ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
-        raise SecurityError(
-            f"{prefix}{found} found",
-            hint=f"remove them, or allowlist a false positive with `# br:allow` or in {self.whitelist_file or 'the whitelist file'}",
-        )
+        """SecurityError (exit 3) for findings; else BuildRunnerError (exit 1) for files that had to be scanned and were not."""
+        allow = f"`# br:allow` or in {self.whitelist_file or 'the whitelist file'}"
+        unscanned = self.unscanned
+        missed = ""
+        if unscanned:
+            first = unscanned[0]
+            more = f" and {len(unscanned) - 1} more" if len(unscanned) > 1 else ""
+            missed = f"{_plural(len(unscanned), 'file', 'files')} not scanned ({first.path}: {first.reason}{more})"
+        if not self.clean:
+            counts = [(len(self.secrets), "secret", "secrets"), (len(self.sql_injection), "SQL injection risk", "SQL injection risks")]
+            found = " and ".join(_plural(n, one, many) for n, one, many in counts if n)
+            raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove them, or allowlist a false positive with {allow}")
+        if unscanned:
+            raise BuildRunnerError(
+                f"{prefix}{missed}",
+                hint=f"raise security.max_file_size_mb or fix the file's permissions, or allowlist the path in {self.whitelist_file or 'the whitelist file'}",
+            )
 
     def add(self, report: ScanReport, kind: str) -> None:
         if kind == "secrets":
@@ -61,51 +119,116 @@ class SecurityReport:
         self.files_scanned = max(self.files_scanned, report.files_scanned)
         self.bytes_scanned = max(self.bytes_scanned, report.bytes_scanned)
 
+    def keep_at_least(self, min_severity: str) -> None:
+        """Drop findings below `min_severity` (low < medium < high)."""
+        if min_severity not in SEVERITY_RANK:
+            raise ConfigError(f"severity {min_severity!r}", hint="use low, medium or high")
+        floor = SEVERITY_RANK[min_severity]
+        self.secrets = [m for m in self.secrets if SEVERITY_RANK.get(m.severity, 3) >= floor]
+        self.sql_injection = [f for f in self.sql_injection if SEVERITY_RANK.get(f.severity, 3) >= floor]
 
-def scan_paths(project: "Project", paths: Iterable[str | Path], *, recursive: bool = True, secrets: bool = True, sql: bool = True, target: str = "") -> SecurityReport:
-    """Scan files and folders for secrets and/or SQL injection."""
+
+def _new_report(project: "Project", target: str, secrets: bool, sql: bool, **kw: Any) -> SecurityReport:
+    return SecurityReport(target, checked_secrets=secrets, checked_sql=sql, whitelist_file=project.config.security.whitelist_file, **kw)
+
+
+def scan_paths(
+    project: "Project",
+    paths: Iterable[str | Path],
+    *,
+    recursive: bool = True,
+    secrets: bool = True,
+    sql: bool = True,
+    target: str = "",
+    min_severity: str = "low",
+    strict: bool = False,
+) -> SecurityReport:
+    """Scan files and folders for secrets and/or SQL injection.
+
+    A file named in `paths` (not found by walking a folder) must be scanned: if it
+    is not, `raise_for_findings` fails. With `strict`, every file must be.
+    """
     paths = list(paths)
     started = time.perf_counter()
-    report = SecurityReport(
-        target or ", ".join(str(p) for p in paths), checked_secrets=secrets, checked_sql=sql,
-        whitelist_file=project.config.security.whitelist_file,
-    )
+    scanner, detector = SecretScanner(project), SQLInjectionDetector(project)
+    named = {scanner.engine.rel(str(p)) for p in paths if not Path(p).is_dir()}
+    single = next(iter(named)) if len(paths) == 1 and len(named) == 1 else None
+    report = _new_report(project, target or ", ".join(str(p) for p in paths), secrets, sql, single_file=single, strict=strict, named=named)
     if secrets:
-        report.add(SecretScanner(project).scan(paths, recursive=recursive), "secrets")
+        report.add(scanner.scan(paths, recursive=recursive), "secrets")
     if sql:
-        report.add(SQLInjectionDetector(project).scan(paths, recursive=recursive), "sql")
+        report.add(detector.scan(paths, recursive=recursive), "sql")
+    report.keep_at_least(min_severity)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def check_changed(project: "Project", *, secrets: bool = True, sql: bool = True) -> SecurityReport:
-    """Files that differ from HEAD in the working tree, plus untracked ones."""
+def check_changed(project: "Project", *, secrets: bool = True, sql: bool = True, min_severity: str = "low") -> SecurityReport:
+    """Files that differ from HEAD in the working tree, plus untracked ones; each must be scanned."""
     files = changed_files(project.paths.root)
-    return scan_paths(project, files, secrets=secrets, sql=sql, target="changed files")
+    return scan_paths(project, files, secrets=secrets, sql=sql, target="changed files", min_severity=min_severity, strict=True)
 
 
-def check_staged(project: "Project", *, secrets: bool = True, sql: bool = True) -> SecurityReport:
-    """The staged blobs in the git index: exactly what the next commit would contain."""
-    from buildrunner.security.git import repo_root
+def check_contents(
+    project: "Project",
+    files: Mapping[str, bytes | str] | Iterable[Blob],
+    *,
+    secrets: bool = True,
+    sql: bool = True,
+    min_severity: str = "low",
+    target: str = "contents",
+) -> SecurityReport:
+    """Check named contents for secrets and SQL injection at or above `min_severity`: the engine of every check.
 
+    `files` maps a name (relative to the project root, or absolute) to its content,
+    or is a sequence of `Blob`s (a blob whose `data` is None was too big to read).
+    The name picks the SQL language and is matched against the whitelist. Every
+    content that is not scanned (too big) is in `unscanned`, so `raise_for_findings`
+    fails on it unless the name is allowlisted.
+    """
     started = time.perf_counter()
-    report = SecurityReport("staged changes", checked_secrets=secrets, checked_sql=sql, whitelist_file=project.config.security.whitelist_file)
+    report = _new_report(project, target, secrets, sql, strict=True)
     scanner, detector = SecretScanner(project), SQLInjectionDetector(project)
-    max_bytes = scanner.engine.max_bytes
-    top = repo_root(project.paths.root)
-    for blob in staged_blobs(project.paths.root, max_bytes):
-        full = str(top / blob.path)
+    engine = scanner.engine
+    blobs = [Blob(name, content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content, len(content)) for name, content in files.items()] if isinstance(files, Mapping) else files
+    for blob in blobs:
+        display = engine.display(blob.path)
+        if engine.whitelist.path_allowed(display):
+            continue
         if blob.data is None:
-            report.skipped.append(SkippedFile(blob.path, f"larger than {max_bytes / 1e6:g} MB (raise security.max_file_size_mb to scan it)"))
+            report.skipped.append(too_big(display, engine.max_bytes))
             continue
         if is_binary(blob.data):
-            report.skipped.append(SkippedFile(blob.path, "binary"))
+            report.skipped.append(SkippedFile(display, "binary", BINARY))
             continue
         report.files_scanned += 1
         report.bytes_scanned += len(blob.data)
         if secrets:
-            report.secrets.extend(scanner.scan_bytes(blob.data, full))
+            report.add(scanner.engine.check_content(blob.data, blob.path), "secrets")
         if sql:
-            report.sql_injection.extend(detector.check_bytes(blob.data, full))
+            report.add(detector.engine.check_content(blob.data, blob.path), "sql")
+    report.keep_at_least(min_severity)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _absolute(top: Path, blobs: Iterable[Blob]) -> Iterable[Blob]:
+    """Blob paths are relative to the repository; the project may be a folder inside it."""
+    for blob in blobs:
+        yield Blob(os.path.join(top, blob.path), blob.data, blob.size)
+
+
+def check_staged(project: "Project", *, secrets: bool = True, sql: bool = True, min_severity: str = "low") -> SecurityReport:
+    """The staged blobs in the git index: exactly what the next commit would contain."""
+    root = project.paths.root
+    max_bytes = SecretScanner(project).engine.max_bytes
+    blobs = _absolute(repo_root(root), staged_blobs(root, max_bytes))
+    return check_contents(project, blobs, secrets=secrets, sql=sql, min_severity=min_severity, target="staged changes")
+
+
+def check_revisions(project: "Project", base: str, head: str = "HEAD", *, secrets: bool = True, sql: bool = True, min_severity: str = "low") -> SecurityReport:
+    """The files `head` adds or changes against `base` (e.g. a task's branch against the commit it started from)."""
+    root = project.paths.root
+    max_bytes = SecretScanner(project).engine.max_bytes
+    blobs = _absolute(repo_root(root), revision_blobs(root, base, head, max_bytes))
+    return check_contents(project, blobs, secrets=secrets, sql=sql, min_severity=min_severity, target=f"{base}..{head}")

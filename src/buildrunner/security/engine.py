@@ -8,32 +8,17 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from buildrunner.security.files import SkippedFile, collect, read_text_file
+from buildrunner.security.files import collect, read_text_file
 from buildrunner.security.pool import scan_in_processes, worker_count
+from buildrunner.security.report import ScanReport, SkippedFile
 from buildrunner.security.whitelist import Whitelist
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
-
-
-@dataclass
-class ScanReport:
-    """What a scan found, what it read and what it skipped (with reasons)."""
-
-    matches: list[Any] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
-    files_scanned: int = 0
-    bytes_scanned: int = 0
-
-    def merge(self, other: "ScanReport") -> None:
-        self.matches.extend(other.matches)
-        self.skipped.extend(other.skipped)
-        self.files_scanned += other.files_scanned
-        self.bytes_scanned += other.bytes_scanned
 
 
 @dataclass
@@ -60,19 +45,24 @@ class FileEngine(ABC):
         return True
 
     @abstractmethod
-    def check(self, data: bytes, display_path: str) -> list[Any] | SkippedFile:
-        """Findings in one file's bytes (or a note why it was skipped)."""
+    def check(self, data: bytes, display_path: str) -> ScanReport:
+        """Findings in one file's bytes, with notes on what was not analysed (`skipped`)."""
+
+    def display(self, file_path: str) -> str:
+        """How results and the whitelist name `file_path`: a relative name is relative to the project root."""
+        return self.rel(file_path) if os.path.isabs(file_path) else Path(file_path).as_posix()
 
     def check_named(self, data: bytes, file_path: str) -> list[Any]:
-        """Findings in content named `file_path` (a staged blob, a string), whitelist applied.
+        """Findings in content named `file_path` (a staged blob, a string), whitelist applied."""
+        result = self.check_content(data, file_path)
+        return result.matches
 
-        A relative name is taken as relative to the project root, whatever the working folder.
-        """
-        display = self.rel(file_path) if os.path.isabs(file_path) else Path(file_path).as_posix()
+    def check_content(self, data: bytes, file_path: str) -> ScanReport:
+        """`check_named` with what was skipped: findings plus any note (e.g. "not analysed")."""
+        display = self.display(file_path)
         if not self.wants(file_path) or self.whitelist.path_allowed(display):
-            return []
-        result = self.check(data, display)
-        return [] if isinstance(result, SkippedFile) else result
+            return ScanReport()
+        return self.check(data, display)
 
     def scan_paths(self, paths: Iterable[str]) -> ScanReport:
         report = ScanReport()
@@ -82,15 +72,11 @@ class FileEngine(ABC):
                 continue
             data = read_text_file(path, self.max_bytes)
             if isinstance(data, SkippedFile):
-                report.skipped.append(SkippedFile(display, data.reason))
+                report.skipped.append(SkippedFile(display, data.reason, data.kind))
                 continue
             report.files_scanned += 1
             report.bytes_scanned += len(data)
-            result = self.check(data, display)
-            if isinstance(result, SkippedFile):
-                report.skipped.append(result)
-            else:
-                report.matches.extend(result)
+            report.merge(self.check(data, display))
         return report
 
 
@@ -119,7 +105,8 @@ def run_scan(engine: FileEngine, project: "Project", paths: Iterable[str | Path]
     files = [f for f in files if engine.wants(f.path)]
     settings = project.config.security
     workers = worker_count(files, settings.workers, settings.parallel_min_mb * 1_000_000)
-    report = ScanReport(skipped=[SkippedFile(engine.rel(s.path), s.reason) for s in skipped])
+    shown = [SkippedFile(engine.rel(s.path), s.reason, s.kind) for s in skipped if engine.wants(s.path)]
+    report = ScanReport(skipped=[s for s in shown if not engine.whitelist.path_allowed(s.path)])
     if workers == 1:
         report.merge(engine.scan_paths([f.path for f in files]))
     else:

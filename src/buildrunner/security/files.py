@@ -1,8 +1,10 @@
 """Which files a scan reads: `.gitignore`-aware walking, and safe reading of one file.
 
-Symlinked folders are not followed (no loops), special files (FIFOs, sockets) are
-never opened, and binary, oversized or unreadable files are reported as skipped
-instead of failing the scan.
+Symlinked folders are not followed (no loops), symlinks whose target leaves the
+project are never read, special files (FIFOs, sockets) are never opened, and
+binary, oversized, unreadable, vanished or too deeply nested files are reported
+as skipped (with a kind and a reason) instead of failing the scan or passing
+silently.
 """
 
 from __future__ import annotations
@@ -15,17 +17,23 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from buildrunner.errors import ConfigError, NotFoundError
+from buildrunner.security.report import (
+    BINARY,
+    FOLDER_LINK,
+    NOT_REGULAR,
+    OUTSIDE_LINK,
+    TOO_DEEP,
+    UNREADABLE,
+    VANISHED,
+    SkippedFile,
+    too_big,
+)
+
+__all__ = ["FileEntry", "IgnoreRules", "SkippedFile", "collect", "is_binary", "read_text_file", "walk"]
 
 BINARY_SNIFF_BYTES = 8192
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file the scan did not read, and why (shown as a note)."""
-
-    path: str
-    reason: str
+OUTSIDE_REASON = "symlink leaving the project (not followed)"
 
 
 @dataclass(frozen=True)
@@ -40,15 +48,35 @@ def _spec(lines: list[str]) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _read_ignore(path: Path) -> list[str]:
+def _read_ignore(path: Path | str) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read().splitlines()
     except OSError:
         return []
 
 
+def os_skip(path: str, exc: OSError, what: str = "") -> SkippedFile:
+    """The SkippedFile an OSError means: vanished, too deep or unreadable."""
+    if exc.errno == errno.ENOENT:
+        return SkippedFile(path, f"vanished before it was read{what}", VANISHED)
+    if exc.errno == errno.ENAMETOOLONG:
+        return SkippedFile(path, f"too deep: the path is longer than the system allows{what}", TOO_DEEP)
+    if exc.errno == errno.ELOOP:
+        return SkippedFile(path, f"unreadable (a symbolic link loop){what}", UNREADABLE)
+    return SkippedFile(path, f"unreadable{what} ({exc.strerror or exc})", UNREADABLE)
+
+
+# One .gitignore in force: (length of its folder's relative path plus the slash, its spec).
+Chain = tuple[tuple[int, Any], ...]
+
+
 class IgnoreRules:
-    """The `.gitignore` files (and `.git/info/exclude`) from `base` down to each folder walked."""
+    """The `.gitignore` files (and `.git/info/exclude`) from `base` down to each folder walked.
+
+    `walk` passes each folder the chain of specs in force there, so checking an entry
+    costs one match per `.gitignore` above it, however deep the tree is.
+    """
 
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -62,71 +90,105 @@ class IgnoreRules:
             lines = _read_ignore(abs_dir / ".gitignore")
             self._specs[rel_dir] = _spec(lines) if lines else None
 
+    def chain(self, rel_dir: str, parent: Chain | None = None) -> Chain:
+        """The specs in force in folder `rel_dir`: the parent folder's plus its own, if it has one."""
+        if parent is None:  # the walk's first folder: every ancestor from the base down
+            parent = ((0, self._specs[""]),) if self._specs[""] is not None else ()
+            acc = ""
+            for part in rel_dir.split("/") if rel_dir else ():
+                acc = f"{acc}/{part}" if acc else part
+                if acc != rel_dir:
+                    self.enter(acc, self.base / acc)
+                    if self._specs[acc] is not None:
+                        parent += ((len(acc) + 1, self._specs[acc]),)
+        if not rel_dir:
+            return parent
+        self.enter(rel_dir, self.base / rel_dir)
+        own = self._specs[rel_dir]
+        return parent + ((len(rel_dir) + 1, own),) if own is not None else parent
+
+    @staticmethod
+    def ignored_in(chain: Chain, rel: str, is_dir: bool) -> bool:
+        suffix = "/" if is_dir else ""
+        return any(spec.match_file(rel[start:] + suffix) for start, spec in chain)
+
     def ignored(self, rel: str, is_dir: bool) -> bool:
-        parts = rel.split("/")
-        for depth in range(len(parts)):
-            spec = self._specs.get("/".join(parts[:depth]))
+        """Whether `rel` is ignored by any `.gitignore` loaded so far above it."""
+        suffix = "/" if is_dir else ""
+        for folder, spec in self._specs.items():
             if spec is None:
                 continue
-            sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
-            if spec.match_file(sub):
+            if not folder:
+                if spec.match_file(rel + suffix):
+                    return True
+            elif rel.startswith(folder + "/") and spec.match_file(rel[len(folder) + 1 :] + suffix):
                 return True
         return False
 
 
-def walk(start: Path, base: Path, recursive: bool = True) -> Iterator[FileEntry | SkippedFile]:
-    """Every regular file under `start` not ignored by git rules rooted at `base` (an ancestor of `start`)."""
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies below it (both already resolved)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def walk(start: Path, base: Path, recursive: bool = True, boundary: str | None = None) -> Iterator[FileEntry | SkippedFile]:
+    """Every regular file under `start` not ignored by git rules rooted at `base` (an ancestor of `start`).
+
+    A symlink is read only when its target lies inside `boundary` (a resolved folder;
+    default: `base`); links to folders are never followed.
+    """
     rules = IgnoreRules(base)
+    fence = boundary or os.path.realpath(base)
     try:
         rel_start = start.relative_to(base).as_posix()
     except ValueError:
         rel_start = ""
     rel_start = "" if rel_start == "." else rel_start
-    if rel_start:
-        acc = ""
-        for part in rel_start.split("/"):
-            acc = f"{acc}/{part}" if acc else part
-            rules.enter(acc, base / acc)
-    stack = [(start, rel_start)]
+    stack: list[tuple[str, str, Chain | None]] = [(str(start), rel_start, None)]
     while stack:
-        folder, rel_folder = stack.pop()
+        folder, rel_folder, parent_chain = stack.pop()
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            yield SkippedFile(str(folder), f"unreadable folder ({exc.strerror or exc})")
+            yield os_skip(folder, exc, " (folder)")
             continue
+        chain = rules.chain(rel_folder, parent_chain)
         subdirs = []
         for entry in entries:
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
+            except OSError as exc:
+                yield os_skip(entry.path, exc)
                 continue
             if is_dir:
-                if entry.name in ALWAYS_SKIPPED_DIRS or not recursive or rules.ignored(rel, True):
+                if entry.name in ALWAYS_SKIPPED_DIRS or not recursive or rules.ignored_in(chain, rel, True):
                     continue
-                subdirs.append((Path(entry.path), rel))
+                subdirs.append((entry.path, rel))
                 continue
-            if rules.ignored(rel, False):
+            if rules.ignored_in(chain, rel, False):
                 continue
             try:
                 st = os.stat(entry.path)
             except OSError as exc:
-                yield SkippedFile(entry.path, f"unreadable ({exc.strerror or exc})")
+                dangling = is_link and exc.errno == errno.ENOENT
+                yield SkippedFile(entry.path, "unreadable (a symbolic link to nothing)", UNREADABLE) if dangling else os_skip(entry.path, exc)
+                continue
+            if is_link and not inside(os.path.realpath(entry.path), fence):
+                yield SkippedFile(entry.path, OUTSIDE_REASON, OUTSIDE_LINK)
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if is_link:
-                    yield SkippedFile(entry.path, "symlink to a folder (not followed)")
+                    yield SkippedFile(entry.path, "symlink to a folder (not followed)", FOLDER_LINK)
                 continue
             if not stat.S_ISREG(st.st_mode):
-                yield SkippedFile(entry.path, "not a regular file")
+                yield SkippedFile(entry.path, "not a regular file", NOT_REGULAR)
                 continue
             yield FileEntry(entry.path, st.st_size)
         for path, rel in reversed(subdirs):
-            rules.enter(rel, path)
-            stack.append((path, rel))
+            stack.append((path, rel, chain))
 
 
 def read_text_file(path: str, max_bytes: int) -> bytes | SkippedFile:
@@ -134,17 +196,17 @@ def read_text_file(path: str, max_bytes: int) -> bytes | SkippedFile:
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
-            return SkippedFile(path, "not a regular file")
+            return SkippedFile(path, "not a regular file", NOT_REGULAR)
         if st.st_size > max_bytes:
-            return SkippedFile(path, f"larger than {max_bytes / 1e6:g} MB (raise security.max_file_size_mb to scan it)")
+            return too_big(path, max_bytes)
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        return SkippedFile(path, f"unreadable ({exc.strerror or exc})")
+        return os_skip(path, exc)
     if len(data) > max_bytes:
-        return SkippedFile(path, f"larger than {max_bytes / 1e6:g} MB (raise security.max_file_size_mb to scan it)")
+        return too_big(path, max_bytes)
     if is_binary(data):
-        return SkippedFile(path, "binary")
+        return SkippedFile(path, "binary", BINARY)
     return data
 
 
@@ -158,7 +220,11 @@ def _named(raw: str | Path) -> Path:
     if not str(raw).strip():
         raise ConfigError("an empty path was given to scan", hint="name a file or folder, or leave the option out to scan the project")
     path = Path(raw)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the system allows
+        raise NotFoundError(f"{raw}: {exc.strerror or exc}", hint="check the path") from None
+    if not exists:
         if path.is_symlink():
             try:
                 os.stat(path)
@@ -171,21 +237,37 @@ def _named(raw: str | Path) -> Path:
     return path
 
 
+def boundary_for(path: Path, root: Path) -> tuple[Path, str]:
+    """(the folder whose `.gitignore` rules apply, the resolved folder symlinks may not leave) for a named path.
+
+    Inside the project both are the project root; outside it, the named folder itself
+    (or a named file's folder).
+    """
+    absolute = Path(os.path.abspath(path))
+    if absolute == root or root in absolute.parents:
+        return root, os.path.realpath(root)
+    folder = absolute if path.is_dir() else absolute.parent
+    return folder, os.path.realpath(folder)
+
+
 def collect(paths: Iterable[str | Path], root: Path, recursive: bool = True) -> tuple[list[FileEntry], list[SkippedFile]]:
     """The files to scan for `paths` (files as given, folders walked), and the ones skipped while walking.
 
     `.gitignore` rules are read from `root` down when a folder lies inside the
-    project, else from the folder itself.
+    project, else from the folder itself. A named file or folder reached through a
+    symlink that leaves the project is skipped, not read.
     """
     files: list[FileEntry] = []
     skipped: list[SkippedFile] = []
     for raw in paths:
         path = _named(raw)
+        base, fence = boundary_for(path, root)
+        if not inside(os.path.realpath(path), fence):
+            skipped.append(SkippedFile(str(path), OUTSIDE_REASON, OUTSIDE_LINK))
+            continue
         if not path.is_dir():
             files.append(FileEntry(str(path), 0))
             continue
-        absolute = path.absolute()
-        base = root if absolute == root or root in absolute.parents else absolute
-        for item in walk(absolute, base, recursive):
+        for item in walk(Path(os.path.abspath(path)), base, recursive, fence):
             (skipped if isinstance(item, SkippedFile) else files).append(item)  # type: ignore[arg-type]
     return files, skipped

@@ -2,10 +2,15 @@
 
 Staged content comes from the index (`git cat-file --batch`), never the working
 tree, so what is checked is exactly what would be committed.
+
+"Not a git repository" is one rule, here: `NotARepository`, exit 1 for every
+command that needs a repository (the spec gives 1 to `hooks install` failing, and
+`hooks status`, `check` and `precommit` follow it).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +20,10 @@ from buildrunner.errors import BuildRunnerError, NotFoundError
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
+
+
+class NotARepository(BuildRunnerError):
+    """The command needs a git repository and the project is not inside one (exit 1)."""
 
 
 def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
@@ -27,7 +36,7 @@ def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         message = detail[-1] if detail else f"exit {proc.returncode}"
         if "not a git repository" in message:
-            raise NotFoundError(f"{cwd}: not inside a git repository", hint="run `git init` first or pass --project") from None
+            raise NotARepository(f"{cwd}: not inside a git repository", hint="run `git init` first or pass --project") from None
         raise BuildRunnerError(f"git {args[0]} failed in {cwd}: {message}")
     return proc.stdout
 
@@ -43,20 +52,21 @@ def hooks_dir(cwd: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class StagedBlob:
+class Blob:
+    """One file's content as git holds it (staged, or at a commit)."""
+
     path: str  # relative to the repository root, posix
     data: bytes | None  # None when too big to read
     size: int
 
 
-def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[StagedBlob]:
-    """Added, copied and modified files as staged in the index (submodules and symlinks left out).
+def _diff_blobs(top: Path, revisions: list[str], max_bytes: int) -> Iterator[Blob]:
+    """The new side of every added, copied or modified file of a `git diff --raw` (submodules and symlinks left out).
 
-    One `git diff --cached --raw` names every staged blob (no path list on a command
-    line, so any number of files works); `git cat-file --batch` reads them.
+    One `git diff --raw -z` names every blob (no path list on a command line, so any
+    number of files works); `git cat-file --batch` reads them.
     """
-    top = repo_root(cwd)
-    raw = git(top, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACM").split(b"\0")
+    raw = git(top, "diff", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACM", *revisions, "--").split(b"\0")
     entries = []
     for meta, path in zip(raw[0::2], raw[1::2]):
         fields = meta.decode("ascii", "replace").lstrip(":").split()
@@ -73,7 +83,7 @@ def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[StagedBlob]:
     small = [(sha, path, size) for sha, path, size in wanted if size <= max_bytes]
     for _, path, size in wanted:
         if size > max_bytes:
-            yield StagedBlob(path, None, size)
+            yield Blob(path, None, size)
     if not small:
         return
     out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha, _, _ in small).encode())
@@ -82,12 +92,25 @@ def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[StagedBlob]:
         header_end = out.index(b"\n", pos)
         size = int(out[pos:header_end].split()[2])
         start = header_end + 1
-        yield StagedBlob(path, out[start : start + size], size)
+        yield Blob(path, out[start : start + size], size)
         pos = start + size + 1
 
 
+def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[Blob]:
+    """Added, copied and modified files as staged in the index (what the next commit holds)."""
+    return _diff_blobs(repo_root(cwd), ["--cached"], max_bytes)
+
+
+def revision_blobs(cwd: Path, base: str, head: str, max_bytes: int) -> Iterator[Blob]:
+    """Added, copied and modified files of `head` against `base` (e.g. a task branch against where it started)."""
+    return _diff_blobs(repo_root(cwd), [base, head], max_bytes)
+
+
 def changed_files(cwd: Path) -> list[Path]:
-    """Working-tree files that differ from HEAD plus untracked, not-ignored ones (absolute paths)."""
+    """Working-tree files that differ from HEAD plus untracked, not-ignored ones (absolute paths).
+
+    Symlinks are left out, as for staged changes: git records the link, not what it points at.
+    """
     top = repo_root(cwd)
     has_head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=top, capture_output=True).returncode == 0
     names: set[bytes] = set()
@@ -96,5 +119,5 @@ def changed_files(cwd: Path) -> list[Path]:
     else:
         names.update(git(top, "ls-files", "-z", "--cached").split(b"\0"))
     names.update(git(top, "ls-files", "-z", "--others", "--exclude-standard").split(b"\0"))
-    paths = [top / n.decode("utf-8", "surrogateescape") for n in names if n]
-    return sorted(p for p in paths if p.is_file())
+    paths = [top / os.fsdecode(n) for n in names if n]
+    return sorted(p for p in paths if not p.is_symlink() and p.is_file())

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildrunner.errors import BuildRunnerError, NotFoundError
+from buildrunner.errors import BuildRunnerError
 from buildrunner.project import ensure_project
-from buildrunner.security.git import hooks_dir
+from buildrunner.security.git import NotARepository, hooks_dir
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -80,7 +80,7 @@ class HookManager:
         """
         try:
             current = self.status()
-        except NotFoundError as exc:
+        except NotARepository as exc:
             raise BuildRunnerError(f"cannot install the pre-commit hook: {exc.message}", hint=exc.hint) from None
         path = Path(current.path)
         if current.state == "foreign":

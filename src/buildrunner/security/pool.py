@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from buildrunner.security.files import FileEntry
-    from buildrunner.security.scanner import ScanReport
+    from buildrunner.security.report import ScanReport
 
 
 class PathScanner(Protocol):

@@ -26,26 +26,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-# Values that are obviously not real secrets, whatever the rule.
-PLACEHOLDER_REGEX = (
-    r"(?i)example|placeholder|changeme|change[_-]me|dummy|redacted|sample|replace[_-]?me|insert[_-]|"
-    r"your[_-]|^your|^<.*>$|^\{.*\}$|x{4,}|\*{3,}|\.{3}|\$\{|\{\{|\$\(|%\(|^\$[A-Za-z_]\w*$|^%[A-Za-z_]\w*%$|"
-    r"^(?:none|null|nil|undefined|true|false|password|secret|token)$"
-)
-# Generic assignments only: identifiers, paths, URLs, UUIDs and hashes are not secrets.
-NOT_A_VALUE_REGEX = (
-    r"^[A-Za-z_.-]+$|"  # words and identifiers without digits
-    r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|"  # dotted names: self.token2, settings.API_KEY
-    r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|"  # CONSTANT_NAMES
-    r"^(?:https?|file|s3|gs)://|^/|^\.{1,2}/|^~/|"  # URLs and paths
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|"  # UUID
-    r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$|"  # hash digests
-    r"^(?:[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64})$|"
-    r"^(?:sha|md5|sha1|sha256|sha512)[:-]|"
-    r"^[\d.,:_/-]+$|"  # numbers, dates, versions
-    r"\(\?[:=!<P]|\[[^\]]{1,40}\][+*?{]|\\[dwsSbB]|\]\{\d"  # regular expressions
-)
-
 SEVERITIES = ("high", "medium", "low")
 
 
@@ -122,14 +102,44 @@ class Hit:
     secret: str
 
 
+@dataclass(frozen=True)
+class Filters:
+    """The value filters every rule shares (`[filters]` in `rules.toml`): RE2 regexes, any of which rules a value out."""
+
+    placeholder: tuple[str, ...] = ()
+    not_a_value: tuple[str, ...] = ()
+
+    def plus_placeholders(self, extra: Iterable[str]) -> "Filters":
+        extra = tuple(extra)
+        return Filters(self.placeholder + extra, self.not_a_value) if extra else self
+
+
 @lru_cache(maxsize=1)
-def _shipped() -> tuple[Rule, ...]:
+def _shipped_data() -> tuple[tuple[Rule, ...], Filters]:
     text = resources.files("buildrunner.security").joinpath("rules.toml").read_text(encoding="utf-8")
-    return tuple(Rule.from_dict(raw, "rules.toml") for raw in tomllib.loads(text)["rule"])
+    data = tomllib.loads(text)
+    filters = data.get("filters", {})
+    return (
+        tuple(Rule.from_dict(raw, "rules.toml") for raw in data["rule"]),
+        Filters(tuple(filters.get("placeholder", ())), tuple(filters.get("not_a_value", ()))),
+    )
+
+
+def _shipped() -> tuple[Rule, ...]:
+    return _shipped_data()[0]
 
 
 def shipped_rules() -> list[Rule]:
     return list(_shipped())
+
+
+def shipped_filters() -> Filters:
+    return _shipped_data()[1]
+
+
+def filters_for(settings: "SecuritySettings | None") -> Filters:
+    """The shipped filters plus the user's `security.placeholders`."""
+    return shipped_filters().plus_placeholders(settings.placeholders if settings is not None else ())
 
 
 def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
@@ -149,6 +159,7 @@ class RuleSet:
     """Compiled rules: the one engine every secret search goes through."""
 
     rules: list[Rule]
+    filters: Filters = field(default_factory=shipped_filters)
     _regexes: list[Any] = field(init=False, repr=False)
     _allows: list[list[Any]] = field(init=False, repr=False)
     _always: list[int] = field(init=False, repr=False)
@@ -168,8 +179,8 @@ class RuleSet:
             except re2.error as exc:
                 raise ConfigError(f"secret rule {rule.id}: regex does not compile in RE2: {exc}", hint="fix the regex (RE2 syntax: no backreferences or lookaround)") from None
         self._allows = [[re2.compile(a, options) for a in rule.allow] for rule in self.rules]
-        self._placeholder = re2.compile(PLACEHOLDER_REGEX)
-        self._not_a_value = re2.compile(NOT_A_VALUE_REGEX)
+        self._placeholder = _any_of(self.filters.placeholder, options)
+        self._not_a_value = _any_of(self.filters.not_a_value, options)
         self._always = [i for i, r in enumerate(self.rules) if not r.keywords]
         by_keyword: dict[str, list[int]] = {}
         for i, rule in enumerate(self.rules):
@@ -194,9 +205,9 @@ class RuleSet:
         rule = self.rules[i]
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return False
-        if rule.placeholders and self._placeholder.search(secret):
+        if rule.placeholders and self._placeholder is not None and self._placeholder.search(secret):
             return False
-        if rule.generic and (self._not_a_value.search(secret) or _is_encoded_prose(secret)):
+        if rule.generic and ((self._not_a_value is not None and self._not_a_value.search(secret)) or _is_encoded_prose(secret)):
             return False
         return not any(a.search(secret) for a in self._allows[i])
 
@@ -234,16 +245,23 @@ class RuleSet:
         return hits
 
 
+def _any_of(patterns: tuple[str, ...], options: Any) -> Any:
+    """One RE2 regex matching any of `patterns` (each keeps its own flags), or None for none."""
+    import re2
+
+    if not patterns:
+        return None
+    try:
+        return re2.compile("|".join(f"(?:{p})" for p in patterns), options)
+    except re2.error as exc:
+        raise ConfigError(f"a placeholder filter does not compile in RE2: {exc}", hint="fix the regex in security.placeholders") from None
+
+
 @lru_cache(maxsize=8)
-def _compiled(rules: tuple[Rule, ...]) -> RuleSet:
-    return RuleSet(list(rules))
+def _compiled(rules: tuple[Rule, ...], filters: Filters) -> RuleSet:
+    return RuleSet(list(rules), filters)
 
 
-def ruleset(rules: Iterable[Rule] | None = None) -> RuleSet:
-    """A compiled RuleSet, cached per distinct rule list (compiling costs milliseconds)."""
-    return _compiled(tuple(rules)) if rules is not None else _default_ruleset()
-
-
-@lru_cache(maxsize=1)
-def _default_ruleset() -> RuleSet:
-    return _compiled(_shipped())
+def ruleset(rules: Iterable[Rule] | None = None, filters: Filters | None = None) -> RuleSet:
+    """A compiled RuleSet, cached per distinct rule list and filters (compiling costs milliseconds)."""
+    return _compiled(tuple(rules) if rules is not None else _shipped(), filters or shipped_filters())

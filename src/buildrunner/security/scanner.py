@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from buildrunner.security.engine import FileEngine, ScanReport, default_project, engine_fields, run_scan
+from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_spans, mask_value
-from buildrunner.security.rules import Hit, Rule, RuleSet, rules_for, ruleset
+from buildrunner.security.report import ScanReport
+from buildrunner.security.rules import Filters, Hit, Rule, RuleSet, filters_for, rules_for, ruleset
 from buildrunner.security.whitelist import inline_allowed
 
 if TYPE_CHECKING:
@@ -100,13 +101,14 @@ class _Engine(FileEngine):
     """The picklable part of a scanner: what a worker process needs to scan files."""
 
     rules: tuple[Rule, ...] = ()
+    filters: Filters | None = None
 
     @cached_property
     def ruleset(self) -> RuleSet:
-        return ruleset(self.rules)
+        return ruleset(self.rules, self.filters)
 
-    def check(self, data: bytes, display_path: str) -> list[SecretMatch]:
-        return self.scan_bytes(data, display_path)
+    def check(self, data: bytes, display_path: str) -> ScanReport:
+        return ScanReport(matches=self.scan_bytes(data, display_path))
 
     def scan_bytes(self, data: bytes, display_path: str) -> list[SecretMatch]:
         hits = self.ruleset.find(data)
@@ -163,7 +165,7 @@ class SecretScanner:
 
     @cached_property
     def engine(self) -> _Engine:
-        return _Engine(rules=tuple(rules_for(self.settings)), **engine_fields(self.project))
+        return _Engine(rules=tuple(rules_for(self.settings)), filters=filters_for(self.settings), **engine_fields(self.project))
 
     def scan_content(self, content: str, file_path: str = "<content>") -> list[SecretMatch]:
         """Secrets in a string (`file_path` names it in the results and for the whitelist)."""

@@ -28,12 +28,13 @@ class RuleSettings(Section):
         _check_re2(value)
         return value
 
-    @field_validator("allow")
-    @classmethod
-    def _allow_compiles(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            _check_re2(pattern)
-        return value
+    _allow_compiles = field_validator("allow")(classmethod(lambda cls, value: _check_all_re2(value)))
+
+
+def _check_all_re2(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        _check_re2(pattern)
+    return patterns
 
 
 def _check_re2(pattern: str) -> None:
@@ -54,6 +55,11 @@ class SecuritySettings(Section):
     whitelist_file: str = ".buildrunner/security/whitelist.txt"
     rules: list[RuleSettings] = Field(default_factory=list, description="Extra secret rules, added after the shipped ones.")
     disabled_rules: list[str] = Field(default_factory=list, description="Shipped rule ids to switch off.")
+    placeholders: list[str] = Field(
+        default_factory=list, description="Extra RE2 regexes for values that are placeholders, never secrets (added to the shipped [filters])."
+    )
     max_file_size_mb: float = Field(default=5.0, gt=0, le=4096, description="Bigger files are skipped with a note.")
     parallel_min_mb: float = Field(default=8.0, ge=0, description="Directory scans this big or bigger use a process per core.")
     workers: Optional[int] = Field(default=None, ge=1, le=256, description="Processes for big scans (default: the CPU count).")
+
+    _placeholders_compile = field_validator("placeholders")(classmethod(lambda cls, value: _check_all_re2(value)))

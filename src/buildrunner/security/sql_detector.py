@@ -1,25 +1,28 @@
 """SQL-injection detection (the spec's `SQLInjectionDetector`): Python via `ast`, JS/TS via tree-sitter.
 
 A cheap byte-level prefilter skips files that contain no SQL-looking text and no
-SQL sink, so only candidates are parsed.
+SQL sink, so only candidates are parsed. What the analyses give up on (a file that
+does not parse, code nested too deeply) comes back as a "not analysed" note.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from buildrunner.errors import ConfigError
-from buildrunner.security.engine import FileEngine, ScanReport, default_project, engine_fields, run_scan
-from buildrunner.security.files import SkippedFile
+from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_secrets
+from buildrunner.security.report import NOT_ANALYSED, ScanReport, SkippedFile
 from buildrunner.security.sql_javascript import EXTENSIONS as JS_EXTENSIONS
 from buildrunner.security.sql_javascript import analyse_javascript
 from buildrunner.security.sql_python import analyse_python
+from buildrunner.security.sql_rules import sql_rules
 from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.whitelist import inline_allowed
 
@@ -28,22 +31,26 @@ if TYPE_CHECKING:
 
 PYTHON_EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
 LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS}
-# A file can only hold a finding if it calls a sink or holds a string literal that
-# starts like a SQL statement; the analyses report nothing else, so others are not parsed.
-PREFILTER = (
-    rb"(?i)\.(?:execute|executemany|executescript|mogrify|exec_driver_sql|raw|extra|query|unsafe|"
-    rb"\$?queryrawunsafe|\$?executerawunsafe|(?:where|having|orderby|join|select)raw)\s*\(|"
-    rb"(?:^|[^.\w])(?:rawsql|text|read_sql\w*)\s*\(|(?:sqlalchemy|sa|sql|expression)\.text\s*\(|"
+# Text that starts like a SQL statement, right after a string's opening quote.
+SQL_LITERAL = (
     rb"(?:[\"'`][ \t(]*|\"\"\"\s*|'''\s*)(?:select\s|insert\s+(?:or\s+\w+\s+)?into\s|replace\s+into\s|delete\s+from\s|"
     rb"update\s+\S+\s+set\s|with\s+(?:recursive\s+)?\w+\s+as\s*\(|merge\s+into\s|"
     rb"(?:create|drop|alter|truncate)\s+(?:temp\w*\s+)?(?:table|view|index|database|schema)\s)"
 )
 CODE_WIDTH = 200
+# The analysis holds a file's whole syntax tree: CPython's takes about 350 MB per MB of dense
+# code. Bigger files (generated code, in practice) get a note instead of a memory spike.
+ANALYSIS_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
 class SQLFinding:
-    """One SQL-injection risk: where, how bad, what, and the parameterised fix."""
+    """One SQL-injection risk: where, how bad, what, and the parameterised fix.
+
+    `severity` is high when untrusted input (request data, argv, environment,
+    `input()`) provably reaches the sink, medium when only a function parameter or a
+    value of unknown origin does (or SQL is built from one with no sink in sight).
+    """
 
     file_path: str
     line_number: int
@@ -53,6 +60,30 @@ class SQLFinding:
     code: str = ""
     rule_id: str = "sql_injection"
     fingerprint: str = ""
+
+
+def prefilter_regex() -> bytes:
+    """What a file must contain to hold a finding, from `sql_rules.toml`: a call of a sink that
+    needs no import, the name of a module that makes other sinks certain, or a SQL-shaped literal.
+    Files holding none of them are not parsed."""
+    methods: set[str] = set()
+    functions: set[str] = set()
+    modules: set[str] = set()
+    for rules in sql_rules().values():
+        for sink in rules.sinks:
+            if sink.modules:
+                modules.update(m.lstrip("@").split("/")[0] for m in sink.modules)
+            else:
+                methods.update(sink.methods)
+                functions.update(sink.functions)
+
+    def words(names: set[str]) -> str:
+        return "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
+
+    parts = [rf"\.(?:{words(methods)})\s*\(".encode(), rf"\b(?:{words(modules)})\b".encode(), SQL_LITERAL]
+    if functions:
+        parts.insert(1, rf"(?:^|[^.\w])(?:{words(functions)})\s*\(".encode())
+    return b"(?i)" + b"|".join(parts)
 
 
 def language_of(path: str) -> str | None:
@@ -68,41 +99,33 @@ class _SQLEngine(FileEngine):
     def prefilter(self) -> Any:
         import re2
 
-        return re2.compile(PREFILTER)
+        return re2.compile(prefilter_regex())
 
     def wants(self, path: str) -> bool:
         return language_of(path) is not None
 
-    def check(self, data: bytes, display_path: str) -> list[SQLFinding] | SkippedFile:
+    def check(self, data: bytes, display_path: str) -> ScanReport:
         return self.check_bytes(data, display_path, language_of(display_path) or "python")
 
-    def check_bytes(self, data: bytes, display_path: str, language: str) -> list[SQLFinding] | SkippedFile:
+    def check_bytes(self, data: bytes, display_path: str, language: str) -> ScanReport:
         if not self.prefilter.search(data):
-            return []
+            return ScanReport()
+        if len(data) > ANALYSIS_MAX_BYTES:
+            reason = f"not analysed: larger than {ANALYSIS_MAX_BYTES / 1e6:g} MB for the SQL analysis (secrets are still scanned)"
+            return ScanReport(skipped=[SkippedFile(display_path, reason, NOT_ANALYSED)])
         try:
             if language == "python":
-                raw = analyse_python(data, self._relevance(data))
+                result = analyse_python(data)
             else:
-                raw = analyse_javascript(data, language)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return SkippedFile(display_path, f"not parsable as {language} ({type(exc).__name__})")
-        return self._finish(raw, data, display_path)
-
-    def _relevance(self, data: bytes) -> Callable[[int, int], bool]:
-        """Whether lines first..last (1-based) pass the prefilter."""
-        starts = [0]
-        pos = data.find(b"\n")
-        while pos >= 0:
-            starts.append(pos + 1)
-            pos = data.find(b"\n", pos + 1)
-        starts.append(len(data))
-
-        def relevant(first: int, last: int) -> bool:
-            lo = starts[min(first, len(starts)) - 1]
-            hi = starts[min(last, len(starts) - 1)]
-            return self.prefilter.search(data[lo:hi]) is not None
-
-        return relevant
+                result = analyse_javascript(data, language)
+        except SyntaxError as exc:
+            where = f" at line {exc.lineno}" if exc.lineno else ""
+            return ScanReport(skipped=[SkippedFile(display_path, f"not analysed: not parsable as {language} (SyntaxError{where})", NOT_ANALYSED)])
+        except (ValueError, RecursionError, MemoryError) as exc:
+            reason = "nested too deeply for the parser" if isinstance(exc, (RecursionError, MemoryError)) else f"not parsable as {language} ({type(exc).__name__})"
+            return ScanReport(skipped=[SkippedFile(display_path, f"not analysed: {reason}", NOT_ANALYSED)])
+        notes = [SkippedFile(display_path, note, NOT_ANALYSED) for note in result.notes]
+        return ScanReport(matches=self._finish(result.findings, data, display_path), skipped=notes)
 
     def _finish(self, raw: list[RawSQLFinding], data: bytes, display_path: str) -> list[SQLFinding]:
         lines = data.split(b"\n")
@@ -131,15 +154,19 @@ class SQLInjectionDetector:
         return _SQLEngine(**engine_fields(self.project))
 
     def check_code(self, code: str, language: str = "python", file_path: str = "<code>") -> list[SQLFinding]:
-        """Findings in source text; `language` is python, javascript, typescript or tsx."""
+        """Findings in source text; `language` is python, javascript, typescript or tsx.
+
+        What the analysis could not follow is in `last_report.skipped` ("not analysed: ...").
+        """
         if language not in {"python", "javascript", "typescript", "tsx"}:
             raise ConfigError(f"language {language!r} is not supported", hint="use python, javascript, typescript or tsx")
-        result = self.engine.check_bytes(code.encode("utf-8", "surrogatepass"), file_path, language)
-        return [] if isinstance(result, SkippedFile) else result
+        self.last_report = self.engine.check_bytes(code.encode("utf-8", "surrogatepass"), file_path, language)
+        return self.last_report.matches
 
     def check_bytes(self, data: bytes, file_path: str) -> list[SQLFinding]:
         """Findings in raw file content (e.g. a staged blob); the language comes from the name."""
-        return self.engine.check_named(data, file_path)
+        self.last_report = self.engine.check_content(data, file_path)
+        return self.last_report.matches
 
     def check_file(self, path: str | Path) -> list[SQLFinding]:
         """Findings in one Python or JS/TS file (other files yield none)."""
