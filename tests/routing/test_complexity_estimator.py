@@ -135,6 +135,32 @@ def test_code_blocks_and_environment_dumps_do_not_count_as_prose(estimator: Comp
     assert "distributed systems" not in [f.name for f in dump.factors]
 
 
+def test_an_issue_templates_comments_and_a_pasted_session_are_not_the_authors_prose(estimator: ComplexityEstimator) -> None:
+    report = "Plot legend overlaps the axis label when the figure is narrow.\n\nExpected: the legend moves inside."
+    template = (
+        "<!-- Thanks for reporting! If this is a security vulnerability, do not file it here: write to the\n"
+        "maintainers. Say whether it happens intermittently or every time, on all platforms or only on one. -->\n"
+    )
+    session = "\n>>> fig = make_figure(width=3, threads=4)\n>>> fig.save('out.png')  # the security camera frames\n"
+    plain = estimator.estimate(report)
+    templated = estimator.estimate(template + report + session)
+    assert {f.name for f in templated.factors} - {f.name for f in plain.factors} <= {"code to read", "functions involved"}
+    assert templated.complexity_level == plain.complexity_level
+
+
+def test_a_ticket_that_names_the_wanted_value_ranks_below_one_that_leaves_it_open(estimator: ComplexityEstimator) -> None:
+    named = estimator.estimate("The order confirmation email's subject line should be 'Your order is on its way'.")
+    open_ended = estimator.estimate("Customers find the order confirmation email's subject line confusing; make it clearer.")
+    assert named.complexity_score < open_ended.complexity_score
+    assert (named.recommended_model, open_ended.recommended_model) == ("haiku", "sonnet")
+
+
+def test_behaviour_that_differs_between_cases_ranks_above_one_behaviour(estimator: ComplexityEstimator) -> None:
+    one = estimator.estimate("Search ignores accents in book titles.")
+    differs = estimator.estimate("Search ignores accents in book titles for French editions, unlike German editions where it works.")
+    assert one.complexity_score < differs.complexity_score
+
+
 def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_project: Path) -> None:
     files = []
     for name, size in (("api.py", 9000), ("ui.ts", 6000), ("schema.sql", 3000)):
