@@ -125,7 +125,8 @@ class Signal:
         )
 
     def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
-        """(count, what matched): distinct matches (lower-cased, white space folded), every match, or characters / unit.
+        """(count, what matched): distinct matches (lower-cased, white space folded), every match (the words are
+        still the distinct ones), or characters / unit.
 
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
@@ -137,9 +138,9 @@ class Signal:
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
         found = [m.group(1) if m.re.groups else m.group(0) for m in self.regex.finditer(region)]
-        if self.count == "matches":
-            return float(len(found)), ()
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
+        if self.count == "matches":
+            return float(len(found)), tuple(distinct)
         count = float(len(distinct))
         if self.words and topic_words and text.prose_words > topic_words:
             count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
