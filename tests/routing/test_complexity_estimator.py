@@ -192,7 +192,7 @@ def test_any_text_gets_a_consistent_estimate(estimator: ComplexityEstimator, tex
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(["```", "`", "\n", "foo(", "#12", "?", "add", "x" * 40, "Traceback"]), min_size=1, max_size=200))
+@given(st.lists(st.sampled_from(["```", "`", "\n", "foo(", "#12", "?", "add", "x" * 40, "Traceback", "<!--", "-->", ">>> ", "https://x.org/a", "should be `", "every"]), min_size=1, max_size=200))
 def test_unbalanced_markup_never_breaks_the_scanner(estimator: ComplexityEstimator, parts: list[str]) -> None:
     text = " ".join(parts)
     if text.strip():
