@@ -25,7 +25,8 @@ from buildrunner.routing.models import catalogue
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
 INDEPENDENT = yaml.safe_load((DATA / "independent_tasks.yaml").read_text(encoding="utf-8"))["tasks"]
-BLIND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
+SECOND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
+THIRD = yaml.safe_load((DATA / "independent_tasks_3.yaml").read_text(encoding="utf-8"))["tasks"]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
 
@@ -74,16 +75,16 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors)
 
 
-@pytest.mark.parametrize(("name", "tasks"), [("independent", INDEPENDENT), ("blind", BLIND)])
+@pytest.mark.parametrize(("name", "tasks"), [("first", INDEPENDENT), ("second", SECOND), ("third", THIRD)])
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: str, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
     assert to_haiku == []
 
 
-@pytest.mark.parametrize(("name", "tasks", "floor"), [("independent", INDEPENDENT, 0.6), ("blind", BLIND, 0.45)])
+@pytest.mark.parametrize(("name", "tasks", "floor"), [("first", INDEPENDENT, 0.6), ("second", SECOND, 0.45), ("third", THIRD, 0.6)])
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: str, tasks: list[dict], floor: float) -> None:
-    """A regression guard at the measured figures (bench/RESULTS.md): 0.73 on the first set, 0.52 on the blind one."""
+    """A regression guard under the measured figures (bench/RESULTS.md): 0.74, 0.48 and 0.64 (the third set's one blind score)."""
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
     assert spearmanr(scores, labels)[0] >= floor
