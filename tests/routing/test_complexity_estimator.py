@@ -25,7 +25,8 @@ from buildrunner.routing.models import catalogue
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
 INDEPENDENT = yaml.safe_load((DATA / "independent_tasks.yaml").read_text(encoding="utf-8"))["tasks"]
-BLIND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
+SECOND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
+THIRD = yaml.safe_load((DATA / "independent_tasks_3.yaml").read_text(encoding="utf-8"))["tasks"]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
 
@@ -74,16 +75,16 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors)
 
 
-@pytest.mark.parametrize(("name", "tasks"), [("independent", INDEPENDENT), ("blind", BLIND)])
+@pytest.mark.parametrize(("name", "tasks"), [("first", INDEPENDENT), ("second", SECOND), ("third", THIRD)])
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: str, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
     assert to_haiku == []
 
 
-@pytest.mark.parametrize(("name", "tasks", "floor"), [("independent", INDEPENDENT, 0.6), ("blind", BLIND, 0.45)])
+@pytest.mark.parametrize(("name", "tasks", "floor"), [("first", INDEPENDENT, 0.6), ("second", SECOND, 0.45), ("third", THIRD, 0.6)])
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: str, tasks: list[dict], floor: float) -> None:
-    """A regression guard at the measured figures (bench/RESULTS.md): 0.73 on the first set, 0.52 on the blind one."""
+    """A regression guard under the measured figures (bench/RESULTS.md): 0.74, 0.48 and 0.64 (the third set's one blind score)."""
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
     assert spearmanr(scores, labels)[0] >= floor
@@ -135,6 +136,32 @@ def test_code_blocks_and_environment_dumps_do_not_count_as_prose(estimator: Comp
     assert "distributed systems" not in [f.name for f in dump.factors]
 
 
+def test_an_issue_templates_comments_and_a_pasted_session_are_not_the_authors_prose(estimator: ComplexityEstimator) -> None:
+    report = "Plot legend overlaps the axis label when the figure is narrow.\n\nExpected: the legend moves inside."
+    template = (
+        "<!-- Thanks for reporting! If this is a security vulnerability, do not file it here: write to the\n"
+        "maintainers. Say whether it happens intermittently or every time, on all platforms or only on one. -->\n"
+    )
+    session = "\n>>> fig = make_figure(width=3, threads=4)\n>>> fig.save('out.png')  # the security camera frames\n"
+    plain = estimator.estimate(report)
+    templated = estimator.estimate(template + report + session)
+    assert {f.name for f in templated.factors} - {f.name for f in plain.factors} <= {"code to read", "functions involved"}
+    assert templated.complexity_level == plain.complexity_level
+
+
+def test_a_ticket_that_names_the_wanted_value_ranks_below_one_that_leaves_it_open(estimator: ComplexityEstimator) -> None:
+    named = estimator.estimate("The order confirmation email's subject line should be 'Your order is on its way'.")
+    open_ended = estimator.estimate("Customers find the order confirmation email's subject line confusing; make it clearer.")
+    assert named.complexity_score < open_ended.complexity_score
+    assert (named.recommended_model, open_ended.recommended_model) == ("haiku", "sonnet")
+
+
+def test_behaviour_that_differs_between_cases_ranks_above_one_behaviour(estimator: ComplexityEstimator) -> None:
+    one = estimator.estimate("Search ignores accents in book titles.")
+    differs = estimator.estimate("Search ignores accents in book titles for French editions, unlike German editions where it works.")
+    assert one.complexity_score < differs.complexity_score
+
+
 def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_project: Path) -> None:
     files = []
     for name, size in (("api.py", 9000), ("ui.ts", 6000), ("schema.sql", 3000)):
@@ -166,7 +193,7 @@ def test_any_text_gets_a_consistent_estimate(estimator: ComplexityEstimator, tex
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(["```", "`", "\n", "foo(", "#12", "?", "add", "x" * 40, "Traceback"]), min_size=1, max_size=200))
+@given(st.lists(st.sampled_from(["```", "`", "\n", "foo(", "#12", "?", "add", "x" * 40, "Traceback", "<!--", "-->", ">>> ", "https://x.org/a", "should be `", "every"]), min_size=1, max_size=200))
 def test_unbalanced_markup_never_breaks_the_scanner(estimator: ComplexityEstimator, parts: list[str]) -> None:
     text = " ".join(parts)
     if text.strip():

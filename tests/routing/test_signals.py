@@ -79,3 +79,34 @@ def test_calibrated_weights_replace_shipped_ones_by_name() -> None:
 def test_any_text_is_measured_without_error(text: str) -> None:
     for hit in hits(shipped_signals(), text):
         assert hit.count > 0 and hit.points == pytest.approx(hit.signal.points(hit.count))
+
+
+def test_hidden_parts_and_listings_are_not_prose() -> None:
+    spec = 'words = ["deadlock"]\n'
+    text = (
+        'hidden = [\'\'\'(?s)<!--.*?(?:-->|\\Z)\'\'\']\n'
+        'listing = [\'\'\'(?m)^>>> .*$\'\'\', \'\'\'(?m)^\\w+: \\d[\\w.]*$\'\'\']\n'
+    )
+    signals = parse_signals(text + _one(spec), "test.toml")
+    assert len(signals.listings) == 2 and len(signals.hidden) == 1
+    report = "Saving hangs.\n<!-- Does it deadlock? Describe it here. -->\n>>> save(deadlock=True)\nlibdeadlock: 1.2\n"
+    assert hits(signals, report) == []
+    parsed = signals.text(report)
+    assert "save(deadlock=True)" in parsed.code and "libdeadlock: 1.2" in parsed.code
+    assert "Describe it" not in parsed.prose and "Describe it" not in parsed.code
+    assert [h.words for h in hits(signals, report + "It looks like a deadlock between the two writers.")] == [("deadlock",)]
+
+
+def test_a_bad_hidden_or_listing_pattern_is_a_config_error() -> None:
+    for key in ("hidden", "listing"):
+        with pytest.raises(ConfigError, match=f"test.toml: {key}"):
+            parse_signals(f'{key} = ["("]\n' + _one('words = ["a"]'), "test.toml")
+
+
+def test_fitted_weights_name_their_data_and_held_out_check() -> None:
+    signals = shipped_signals().signals
+    fitted = [s for s in signals if s.fitted]
+    assert fitted and len(fitted) < len(signals) / 2  # most weights are judgement; a few shape signals are fitted
+    for signal in fitted:
+        assert "half A" in signal.source and "half B" in signal.source, signal.name
+        assert not signal.words, signal.name  # fitted signals read a description's shape, not a vocabulary

@@ -40,13 +40,16 @@ class Text:
     tokens: frozenset[str] = frozenset()  # lower-cased words of the prose: a cheap test before a signal's regex runs
 
     @classmethod
-    def of(cls, description: str, listing: re.Pattern[str] | None = None) -> "Text":
-        """Fenced blocks are code; so are `listing` lines (e.g. an environment dump) outside them."""
+    def of(cls, description: str, listings: Iterable[re.Pattern[str]] = (), hidden: Iterable[re.Pattern[str]] = ()) -> "Text":
+        """Fenced blocks are code; so are `listings` lines (an environment dump, an interpreter session) outside
+        them. `hidden` parts (template comments, links) are neither: nobody wrote them to describe the task."""
         code = _FENCE.findall(description)
         prose = _FENCE.sub(" ", description)
-        if listing is not None:
-            code += listing.findall(prose)
-            prose = listing.sub(" ", prose)
+        for pattern in hidden:
+            prose = pattern.sub(" ", prose)
+        for pattern in listings:
+            code += [m.group(0) for m in pattern.finditer(prose)]
+            prose = pattern.sub(" ", prose)
         title = next((line for line in prose.strip().splitlines() if line.strip()), "")
         words = _TOKEN.findall(prose)
         return cls(
@@ -92,6 +95,7 @@ class Signal:
     count: str = "distinct"
     unit: float = 1.0
     firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
+    fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -117,11 +121,12 @@ class Signal:
         return cls(
             name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
-            firsts=_first_words(words or ()),
+            firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)),
         )
 
     def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
-        """(count, what matched): distinct matches (lower-cased, white space folded), every match, or characters / unit.
+        """(count, what matched): distinct matches (lower-cased, white space folded), every match (the words are
+        still the distinct ones), or characters / unit.
 
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
@@ -133,9 +138,9 @@ class Signal:
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
         found = [m.group(1) if m.re.groups else m.group(0) for m in self.regex.finditer(region)]
-        if self.count == "matches":
-            return float(len(found)), ()
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
+        if self.count == "matches":
+            return float(len(found)), tuple(distinct)
         count = float(len(distinct))
         if self.words and topic_words and text.prose_words > topic_words:
             count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
@@ -152,7 +157,8 @@ class SignalSet:
     base: float
     signals: tuple[Signal, ...]
     base_source: str = ""
-    listing: re.Pattern[str] | None = None
+    listings: tuple[re.Pattern[str], ...] = ()
+    hidden: tuple[re.Pattern[str], ...] = ()
     topic_words: float = 0.0
 
     def names(self) -> list[str]:
@@ -170,12 +176,13 @@ class SignalSet:
             base=self.base if base is None else base,
             signals=tuple(replace(s, weight=float(weights.get(s.name, s.weight))) for s in self.signals),
             base_source=self.base_source,
-            listing=self.listing,
+            listings=self.listings,
+            hidden=self.hidden,
             topic_words=self.topic_words,
         )
 
     def text(self, description: str) -> Text:
-        return Text.of(description, self.listing)
+        return Text.of(description, self.listings, self.hidden)
 
 
 @dataclass(frozen=True)
@@ -206,18 +213,25 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise ConfigError(f"{origin}: signal {duplicate!r} appears twice", hint="give each signal its own name")
-    try:
-        listing = re.compile(data["listing"]) if data.get("listing") else None
-    except re.error as exc:
-        raise ConfigError(f"{origin}: listing: {exc}", hint="fix the regular expression") from None
+    listings = _patterns(data, "listing", origin)
+    hidden = _patterns(data, "hidden", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: topic_words must be a number", hint="e.g. topic_words = 40") from None
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
-        listing=listing, topic_words=topic_words,
+        listings=listings, hidden=hidden, topic_words=topic_words,
     )
+
+
+def _patterns(data: Mapping[str, Any], key: str, origin: str) -> tuple[re.Pattern[str], ...]:
+    """A key holding one regular expression or a list of them."""
+    raw = data.get(key) or []
+    try:
+        return tuple(re.compile(str(p)) for p in ([raw] if isinstance(raw, str) else raw))
+    except re.error as exc:
+        raise ConfigError(f"{origin}: {key}: {exc}", hint="fix the regular expression") from None
 
 
 @lru_cache(maxsize=1)
