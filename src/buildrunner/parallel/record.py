@@ -1,0 +1,224 @@
+"""The record of a worker's attempts on its machine: which task process each started, and how it ended.
+
+One file per worker (`<logs>/<session>/<worker id>.run`), JSON lines appended: for each
+attempt `{"task", "attempt", "started": {...}}` with the task's pid and the worker's
+supervisor, then `{"task", "attempt", "exit": {...}}`. The worker writes the exit the moment it
+sees the task's end, before it reaps the process; if the worker dies first, the task's
+zombie (or the task, still running) passes to its supervisor, which writes it. So a task that
+ends while its worker is frozen or dead keeps its result, and a reaper on the same machine
+reads it here (`end_orphan`) rather than running the task again.
+
+A reaper that settles an attempt whose task never started *fences* it (under the record's
+lock, which the worker also takes to start a task), so a worker frozen between claiming a task
+and starting it never starts it after all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from buildrunner.paths import make_private_dir
+
+# Sent by a reaper to a lost worker's supervisor: end the worker and its attempt at once.
+LOST_SIGNAL = signal.SIGUSR1
+
+
+@dataclass(frozen=True)
+class AttemptFiles:
+    """Where one attempt's output goes, derived here only: its log and, for agents, its stderr log.
+
+    A log exists only once the attempt printed something.
+    """
+
+    task_id: str
+    attempt: int
+    log: Path
+    err: Path
+
+    @classmethod
+    def of(cls, logs_dir: Path, session_id: str, task_id: str, attempt: int) -> "AttemptFiles":
+        folder = logs_dir / session_id
+        return cls(task_id, attempt, log=folder / f"{task_id}.{attempt}.log", err=folder / f"{task_id}.{attempt}.err.log")
+
+
+def record_path(logs_dir: Path, session_id: str, worker_id: str) -> Path:
+    """The record file of a worker's attempts."""
+    return logs_dir / session_id / f"{worker_id}.run"
+
+
+def fence_path(record: Path) -> Path:
+    """Attempts a reaper settled before their task started: never to be started after all."""
+    return record.with_suffix(".fence")
+
+
+@dataclass
+class ExitRecord:
+    """What the record says of one attempt: whether its task started, and how it ended (None while it runs)."""
+
+    supervisor_pid: int | None = None
+    supervisor_started: float | None = None
+    task_pid: int | None = None
+    exit: dict[str, Any] | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """exited | timeout | ended | error, or None when no exit was recorded."""
+        return None if self.exit is None else str(self.exit.get("outcome"))
+
+    @property
+    def own_result(self) -> bool:
+        """The task ended by itself (or timed out): a result, not an attempt cut short by us."""
+        return self.outcome in ("exited", "timeout", "error")
+
+
+def read_record(path: Path, task_id: str, attempt: int) -> ExitRecord:
+    """What the record file says of one attempt, as far as it was written (a torn last line is ignored)."""
+    record = ExitRecord()
+    for entry in _entries(path):
+        if entry.get("task") != task_id or entry.get("attempt") != attempt:
+            continue
+        if "started" in entry:
+            started = entry["started"]
+            record.supervisor_pid, record.supervisor_started, record.task_pid = started.get("supervisor"), started.get("created"), started.get("task")
+        elif "exit" in entry:
+            record.exit = entry["exit"]
+    return record
+
+
+def last_unfinished(path: Path) -> tuple[str, int, int] | None:
+    """(task id, attempt, task pid) of the attempt the record shows started and not ended, if any."""
+    open_attempts: dict[tuple[str, int], int] = {}
+    for entry in _entries(path):
+        key = (entry.get("task"), entry.get("attempt"))
+        if "started" in entry:
+            open_attempts[key] = int(entry["started"].get("task") or 0)  # type: ignore[index]
+        elif "exit" in entry:
+            open_attempts.pop(key, None)  # type: ignore[arg-type]
+    if not open_attempts:
+        return None
+    (task_id, attempt), pid = list(open_attempts.items())[-1]
+    return str(task_id), int(attempt), pid
+
+
+def _entries(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            yield entry
+
+
+@contextmanager
+def locked(fd: int) -> Iterator[None]:
+    """The record's lock: a worker starting a task and a reaper settling its attempt take turns."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def open_record(path: Path) -> int:
+    """The record file, opened for appending (created private to its owner)."""
+    make_private_dir(path.parent)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+def append(fd: int, task_id: str, attempt: int, entry: dict[str, Any]) -> None:
+    """One line of the record, in one write: a crash leaves it whole or absent."""
+    os.write(fd, (json.dumps({"task": task_id, "attempt": attempt, **entry}) + "\n").encode())
+
+
+def fenced(record: Path, task_id: str, attempt: int) -> bool:
+    try:
+        text = fence_path(record).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    return json.dumps([task_id, attempt]) in text.splitlines()
+
+
+def process(pid: int | None, created: float | None) -> psutil.Process | None:
+    """`pid` if it is still the process that started at `created` (not a later one given the pid)."""
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE or (created is not None and abs(proc.create_time() - created) > 1.0):
+            return None
+        return proc
+    except psutil.Error:
+        return None
+
+
+def kill_tree(root: psutil.Process, sig: int) -> int:
+    """Send `sig` to every descendant of `root` (found through /proc); returns how many got it."""
+    try:
+        found = root.children(recursive=True)
+    except psutil.Error:
+        return 0
+    for proc in found:
+        try:
+            proc.send_signal(sig)
+        except psutil.Error:
+            pass
+    return len(found)
+
+
+def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> ExitRecord:
+    """End a lost worker's attempt on this machine and return its record.
+
+    Under the record's lock: an attempt whose task has not started is fenced (it never will).
+    One still running: its supervisor is told to end the worker and the task at once, and the
+    record read until it holds the exit; a supervisor that is gone (or does not answer within
+    `timeout`) has the task's tree killed here. The record then says whether the task finished
+    by itself first (its result counts) or not (the task is retried).
+    """
+    fd = open_record(path)
+    try:
+        with locked(fd):
+            record = read_record(path, task_id, attempt)
+            if record.exit is None and record.task_pid is None:
+                with open(fence_path(path), "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fence:
+                    fence.write(json.dumps([task_id, attempt]) + "\n")
+                return record
+    finally:
+        os.close(fd)
+    if record.exit is not None:
+        return record
+    supervisor = process(record.supervisor_pid, record.supervisor_started)
+    if supervisor is not None:
+        try:
+            supervisor.send_signal(LOST_SIGNAL)
+        except psutil.Error:
+            supervisor = None
+    deadline = time.monotonic() + timeout
+    while supervisor is not None and time.monotonic() < deadline:
+        record = read_record(path, task_id, attempt)
+        if record.exit is not None:
+            return record
+        time.sleep(0.02)
+    if record.task_pid:  # no supervisor answered: end the tree here (its group; the supervisor's descendants)
+        try:
+            os.killpg(record.task_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if supervisor is not None:
+        kill_tree(supervisor, signal.SIGKILL)
+    return read_record(path, task_id, attempt)
