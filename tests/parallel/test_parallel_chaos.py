@@ -102,13 +102,16 @@ def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> No
                 stats[action] += 1
                 manager.start_workers(sid, 1)  # keep three at work
             elif action == "child":
-                sleeps = [p for w in workers for p in _descendants(w) if _name(p) == "sleep"]
-                if sleeps:
-                    try:
-                        rng.choice(sleeps).kill()  # the task fails (`&&`) and is retried
-                        stats["child"] += 1
-                    except psutil.Error:
-                        pass
+                for _ in range(20):  # a task's `sleep` lives a few tens of milliseconds: look again until one is there
+                    sleeps = [p for w in workers for p in _descendants(w) if _name(p) == "sleep"]
+                    if sleeps:
+                        try:
+                            rng.choice(sleeps).kill()  # the task fails (`&&`) and is retried
+                            stats["child"] += 1
+                            break
+                        except psutil.Error:
+                            pass
+                    time.sleep(0.01)
             time.sleep(rng.uniform(0.15, 0.5))
     finally:
         for pid in frozen:

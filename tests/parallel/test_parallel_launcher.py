@@ -36,9 +36,11 @@ def test_start_forks_detached_workers_that_show_as_br_parallel_worker(fast_proje
         wait_for(lambda: " ".join(psutil.Process(pid).cmdline()).strip() == title, 10, f"{pid} to be titled {title!r}")
         assert os.getsid(pid) == pid != os.getsid(0)  # its own session: a closed terminal or killed `start` leaves it be
     project = Project(fast_project)
+    # Each launched process is a worker's supervisor; the worker that registers is its child.
+    registered = wait_for(lambda: len(rows := project.store.fetchall("SELECT pid FROM workers WHERE session_id = ?", (sid,))) == 3 and rows, 30, "three workers")
+    assert sorted(psutil.Process(row["pid"]).ppid() for row in registered) == sorted(pids)
     wait_for(lambda: session_done(project, sid), 60, "the session to finish")
     workers = project.store.fetchall("SELECT pid, tasks_completed FROM workers WHERE session_id = ?", (sid,))
-    assert sorted(row["pid"] for row in workers) == sorted(pids)
     assert sum(row["tasks_completed"] for row in workers) == 6
     log = fast_project / ".buildrunner" / "logs" / sid / "workers.log"
     wait_for(lambda: log.read_text().count("session completed") == 3, 30, "each worker's report in workers.log")

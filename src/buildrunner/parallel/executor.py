@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from buildrunner.parallel.models import Task
-from buildrunner.parallel.supervisor import AttemptFiles, ExitRecord, Launch
+from buildrunner.parallel.attempt import Launch
+from buildrunner.parallel.record import AttemptFiles, ExitRecord
 from buildrunner.paths import make_private_dir
 
 MAX_ERROR_CHARS = 500
@@ -149,9 +150,7 @@ class Executor:
             "BR_TASK_ATTEMPT": str(task.attempt),
         }
 
-    def launch(
-        self, task: Task, *, claimed: float, workdir: Path | None = None, model_id: str | None = None, model: str | None = None
-    ) -> Launch:
+    def launch(self, task: Task, *, workdir: Path | None = None, model_id: str | None = None, model: str | None = None) -> Launch:
         """What the supervisor runs for this attempt; `LaunchError` when it cannot be run as written."""
         base = workdir or self.root
         cwd = (base / task.cwd) if task.cwd else base
@@ -175,7 +174,7 @@ class Executor:
             argv[0] = str((cwd / program) if not os.path.isabs(program) else program)
         make_private_dir(self.files(task).log.parent)
         return Launch(
-            argv=argv, cwd=cwd, env=env, files=self.files(task), timeout=task.timeout, grace=self.grace, claimed=claimed,
+            argv=argv, cwd=cwd, env=env, files=self.files(task), timeout=task.timeout, grace=self.grace,
             split_stderr=task.kind == "prompt",
         )
 

@@ -1,8 +1,9 @@
 """The record of a worker's attempts on its machine: which task process each started, and how it ended.
 
 One file per worker (`<logs>/<session>/<worker id>.run`), JSON lines appended: for each
-attempt `{"task", "attempt", "started": {...}}` with the task's pid and the worker's
-supervisor, then `{"task", "attempt", "exit": {...}}`. The worker writes the exit the moment it
+attempt `{"task", "attempt", "starting": {...}}` (naming the worker's supervisor) just before the
+task is spawned, `{"task", "attempt", "started": {"task": pid}}` just after, then
+`{"task", "attempt", "exit": {...}}`. The worker writes the exit the moment it
 sees the task's end, before it reaps the process; if the worker dies first, the task's
 zombie (or the task, still running) passes to its supervisor, which writes it. So a task that
 ends while its worker is frozen or dead keeps its result, and a reaper on the same machine
@@ -70,6 +71,7 @@ class ExitRecord:
     supervisor_started: float | None = None
     task_pid: int | None = None
     exit: dict[str, Any] | None = None
+    starting: bool = False  # the worker was about to spawn the task (it may have, if no pid follows)
 
     @property
     def outcome(self) -> str | None:
@@ -88,21 +90,25 @@ def read_record(path: Path, task_id: str, attempt: int) -> ExitRecord:
     for entry in _entries(path):
         if entry.get("task") != task_id or entry.get("attempt") != attempt:
             continue
-        if "started" in entry:
-            started = entry["started"]
-            record.supervisor_pid, record.supervisor_started, record.task_pid = started.get("supervisor"), started.get("created"), started.get("task")
+        if "starting" in entry:
+            record.starting = True
+            record.supervisor_pid, record.supervisor_started = entry["starting"].get("supervisor"), entry["starting"].get("created")
+        elif "started" in entry:
+            record.task_pid = entry["started"].get("task")
         elif "exit" in entry:
             record.exit = entry["exit"]
     return record
 
 
-def last_unfinished(path: Path) -> tuple[str, int, int] | None:
-    """(task id, attempt, task pid) of the attempt the record shows started and not ended, if any."""
-    open_attempts: dict[tuple[str, int], int] = {}
+def last_unfinished(path: Path) -> tuple[str, int, int | None] | None:
+    """(task id, attempt, task pid or None if none was written) of the attempt being started or run, if any."""
+    open_attempts: dict[tuple[str, int], int | None] = {}
     for entry in _entries(path):
         key = (entry.get("task"), entry.get("attempt"))
-        if "started" in entry:
-            open_attempts[key] = int(entry["started"].get("task") or 0)  # type: ignore[index]
+        if "starting" in entry:
+            open_attempts[key] = None  # type: ignore[index]
+        elif "started" in entry:
+            open_attempts[key] = int(entry["started"].get("task") or 0) or None  # type: ignore[index]
         elif "exit" in entry:
             open_attempts.pop(key, None)  # type: ignore[arg-type]
     if not open_attempts:
@@ -184,30 +190,36 @@ def kill_tree(root: psutil.Process, sig: int) -> int:
 def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> ExitRecord:
     """End a lost worker's attempt on this machine and return its record.
 
-    Under the record's lock: an attempt whose task has not started is fenced (it never will).
-    One still running: its supervisor is told to end the worker and the task at once, and the
-    record read until it holds the exit; a supervisor that is gone (or does not answer within
-    `timeout`) has the task's tree killed here. The record then says whether the task finished
-    by itself first (its result counts) or not (the task is retried).
+    Under the record's lock: an attempt that was not being started is fenced (it never will be).
+    Otherwise its supervisor is told to end the worker and the task at once, and the record is
+    read until it holds the exit (the supervisor writes it); a supervisor that is gone or does
+    not answer within `timeout` has the task's tree killed here. The record then says whether
+    the task finished by itself first (its result counts) or not (the task is retried).
+    A worker frozen while holding the lock is ended by its supervisor first.
     """
+    record = read_record(path, task_id, attempt)
+    supervisor = process(record.supervisor_pid, record.supervisor_started)
     fd = open_record(path)
     try:
-        with locked(fd):
+        if not _lock_within(fd, timeout):
+            if supervisor is not None:
+                _signal(supervisor, LOST_SIGNAL)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # the worker holding it is being ended; the kernel releases it then
+        try:
             record = read_record(path, task_id, attempt)
-            if record.exit is None and record.task_pid is None:
+            if record.exit is None and not record.starting:
                 with open(fence_path(path), "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fence:
                     fence.write(json.dumps([task_id, attempt]) + "\n")
                 return record
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
     if record.exit is not None:
         return record
     supervisor = process(record.supervisor_pid, record.supervisor_started)
     if supervisor is not None:
-        try:
-            supervisor.send_signal(LOST_SIGNAL)
-        except psutil.Error:
-            supervisor = None
+        _signal(supervisor, LOST_SIGNAL)
     deadline = time.monotonic() + timeout
     while supervisor is not None and time.monotonic() < deadline:
         record = read_record(path, task_id, attempt)
@@ -222,3 +234,22 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> 
     if supervisor is not None:
         kill_tree(supervisor, signal.SIGKILL)
     return read_record(path, task_id, attempt)
+
+
+def _signal(proc: psutil.Process, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except psutil.Error:
+        pass
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)

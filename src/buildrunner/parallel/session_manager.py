@@ -192,7 +192,7 @@ class SessionManager:
             pending_tasks=count(TaskState.PENDING) + count(TaskState.BLOCKED),
             skipped_tasks=count(TaskState.SKIPPED),
             cancelled_tasks=count(TaskState.CANCELLED),
-            active_workers=sum(1 for w in workers if w.healthy),
+            active_workers=0 if row["status"] in FINAL_SESSION_STATES else sum(1 for w in workers if w.healthy),  # the rest are leaving
             num_workers=int(row["num_workers"]),
             cost=cost,
             created_at=row["created_at"],
@@ -296,7 +296,7 @@ class SessionManager:
                 if on_change is not None:
                     seen = self._report_changes(session_id, seen, on_change)
                 if row["status"] in FINAL_SESSION_STATES or self._budget_paused(row):
-                    return self._settled_status(session_id)
+                    return self.get_session_status(session_id, activity=0)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + WAIT_CHECK_S
                     reap(coordinator, judge_silence=time.monotonic() - connected_since >= self.settings.heartbeat_timeout)
@@ -330,13 +330,6 @@ class SessionManager:
             on_change([_activity(r) for r in rows])
             since = max(max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows)
         return since
-
-    def _settled_status(self, session_id: str) -> SessionStatus:
-        """The final status once this machine's workers have noticed the end and left (a second at most)."""
-        settle_by = time.monotonic() + WAIT_CHECK_S
-        while time.monotonic() < settle_by and self.coordinator(session_id).has_live_worker():
-            time.sleep(WAIT_POLL_S)
-        return self.get_session_status(session_id, activity=0)
 
     def cleanup(self, days: int = 7, all_sessions: bool = False) -> list[str]:
         """Delete finished sessions older than `days` (or all finished ones), with their logs; prune old events."""

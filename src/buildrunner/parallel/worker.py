@@ -1,9 +1,10 @@
 """The worker loop (`br parallel worker SESSION_ID`): claim, run, record, repeat.
 
-State changes all go through `WorkerCoordinator`; this module only loops. The worker is one
-thread: while an attempt runs (in its supervisor, `parallel.supervisor`) it heartbeats, renews
-the supervisor's lease, watches for a stop or for being declared lost, and reaps other
-workers. When the store is out of reach it keeps the attempt running and retries with
+State changes all go through `WorkerCoordinator`; this module only loops. A worker process
+is the child of its supervisor (`parallel.supervisor`), which settles its running attempt if
+it dies. The worker is one thread: while an attempt runs (`parallel.attempt`) it streams the
+task's output, heartbeats, tells its supervisor it is alive, watches for a stop or for being
+declared lost, and reaps other workers. When the store is out of reach it keeps the attempt running and retries with
 backoff for `parallel.store_outage_window` seconds; an attempt's result waits meanwhile (its
 supervisor has also recorded it on disk). A task that cannot be started fails alone.
 """
@@ -19,14 +20,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
-from buildrunner.errors import BuildRunnerError, NotFoundError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.errors import BuildRunnerError, ExitCode, NotFoundError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.parallel.attempt import Attempt, RecordFile
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.reaper import reap
+from buildrunner.parallel.record import open_record, record_path
 from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
-from buildrunner.parallel.supervisor import Supervisor, record_path
+from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
-from buildrunner.paths import make_private_dir
 from buildrunner.project import ensure_project
 from buildrunner.telemetry.events import ModelSelected, StoreOutage
 
@@ -68,7 +70,10 @@ class Worker:
         self.coordinator = WorkerCoordinator(session_id, project)
         self.executor = Executor(project.paths.root, project.paths.logs_dir, grace=self.settings.kill_grace)
         self.worker_id: str | None = None
-        self.supervisor: Supervisor | None = None
+        self.link: Link | None = None
+        self.record: RecordFile | None = None
+        self.attempt: Attempt | None = None
+        self.rules: Any = None
         self.lost = False
         self._quit = threading.Event()
         self._quit_reason = ""
@@ -78,7 +83,7 @@ class Worker:
         self._outage_since: float | None = None
         self._connected_since = time.monotonic()  # since the store last came back (or the worker started)
         # When the store last confirmed this worker still live (a heartbeat or a claim began): no reaper can
-        # have taken its attempt before this plus the heartbeat timeout; the supervisor refuses one older.
+        # have taken its attempt before this plus the heartbeat timeout; an attempt older than that is not started.
         self._alive_at = time.monotonic()
         self._next_try = 0.0
         self._tracker: Any = None
@@ -136,8 +141,7 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if self.supervisor is not None and self.supervisor.current is not None:
-                self.supervisor.renew()
+            self._alive()
             self._quit.wait(min(left, self._tick_interval()))
 
     # -- the loop --------------------------------------------------------------------------------
@@ -154,15 +158,37 @@ class Worker:
         self._quit.set()
 
     def run(self) -> WorkerReport:
-        """Work until the session ends, is stopped, or this worker is told to quit."""
+        """Work until the session ends, is stopped, or this worker is told to quit (in a supervised child process)."""
         session = self._session()
         if session["status"] in FINAL_SESSION_STATES:
             return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
-        self.worker_id = self.coordinator.register_worker(self.name)
+        self.project.close()  # the child opens its own connection; none is carried across the fork
+        code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
+        if report is None:
+            return WorkerReport(None, 0, 0, f"the worker process ended unexpectedly (exit code {code}); its task was settled by its supervisor")
+        if "error" in report:
+            error = BuildRunnerError(report["error"])
+            error.exit_code = ExitCode(report["exit_code"])
+            raise error
+        return WorkerReport(**report)
+
+    def _work(self, link: Link) -> int:
+        """The worker child's life: register, loop, and send the report to the supervisor."""
+        self.link = link
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
-        self._start_supervisor()
+        try:
+            report = self._loop()
+        except BuildRunnerError as exc:
+            link.report({"error": str(exc), "exit_code": int(exc.exit_code)})
+            return int(exc.exit_code)
+        link.report({"worker_id": report.worker_id, "completed": report.completed, "failed": report.failed, "reason": report.reason})
+        return 0
+
+    def _loop(self) -> WorkerReport:
+        self.worker_id = self.coordinator.register_worker(self.name)
+        self._open_record()
         self.project.events.prune_if_due()
         completed = failed = 0
         reason = "session finished"
@@ -182,7 +208,7 @@ class Worker:
                         break
                     self._db(lambda: reap(self.coordinator, judge_silence=self._judges_silence()))
                     self._db(self.coordinator.check_finished)
-                    self._quit.wait(self._idle_wait())
+                    self._pause(self._idle_wait())
                     continue
                 outcome, task = self._run_task_safely(task)
                 completed += outcome == "completed"
@@ -194,6 +220,10 @@ class Worker:
             self._shut_down(task)
         return WorkerReport(self.worker_id, completed, failed, reason)
 
+    def _alive(self) -> None:
+        if self.link is not None:
+            self.link.alive()
+
     def _claim(self) -> Task | None:
         began = time.monotonic()
         task = self.coordinator.get_next_task(self.worker_id or "")
@@ -201,18 +231,16 @@ class Worker:
             self._alive_at = began
         return task
 
-    def _start_supervisor(self) -> None:
+    def _open_record(self) -> None:
         from buildrunner.security.rules import rules_for, ruleset
 
-        rules = ruleset(rules_for(self.project.config.security))
-        rules.find(b"")  # compiled now, so the forked supervisor inherits it
+        self.rules = ruleset(rules_for(self.project.config.security))
         path = record_path(self.project.paths.logs_dir, self.session_id, self.worker_id or "")
-        make_private_dir(path.parent)
-        self.supervisor = Supervisor.start(rules, self.settings.heartbeat_timeout, path)
+        assert self.link is not None
+        self.record = RecordFile(path, open_record(path), self.link.supervisor, self.link.supervisor_started)
+        self.link.record(str(path))
 
     def _shut_down(self, task: Task | None) -> None:
-        if self.supervisor is not None:
-            self.supervisor.close()
         if self.lost or self.worker_id is None:
             return
         try:
@@ -244,6 +272,7 @@ class Worker:
 
     def _tick(self) -> None:
         """Heartbeat, reap and watch for a stop when they are due; an outage only delays them."""
+        self._alive()
         now = time.monotonic()
         if self._outage_since is not None and now < self._next_try:
             return
@@ -279,23 +308,16 @@ class Worker:
         self._end_attempt("worker declared lost", force=True)
 
     def _end_attempt(self, reason: str, *, force: bool = False) -> None:
-        if self.supervisor is not None and self.supervisor.current is not None and self._stop_reason is None:
+        if self.attempt is not None and self._stop_reason is None:
             self._stop_reason = reason
-            self.supervisor.stop(force=force)
+            self.attempt.stop(reason, force=force)
 
     def _usage(self) -> tuple[float, int]:
-        """CPU seconds of the worker and of its supervisor with the tasks it ran; the worker's peak memory."""
+        """CPU seconds of the worker and the tasks it ran; its peak memory."""
         me = psutil.Process()
         times = me.cpu_times()
-        cpu = times.user + times.system
-        if self.supervisor is not None:
-            try:
-                sup = psutil.Process(self.supervisor.pid).cpu_times()
-                cpu += sup.user + sup.system + sup.children_user + sup.children_system
-            except psutil.Error:
-                pass
         self._peak_rss = max(self._peak_rss, me.memory_info().rss)
-        return cpu, self._peak_rss
+        return times.user + times.system + times.children_user + times.children_system, self._peak_rss
 
     # -- one task --------------------------------------------------------------------------------
 
@@ -398,36 +420,35 @@ class Worker:
         return outcome, claimed
 
     def _execute(self, task: Task, workdir: Any, selection: Any) -> ExecutionResult:
-        """Launch the attempt in the supervisor and wait for it, ticking meanwhile."""
-        assert self.supervisor is not None
+        """Run the attempt, ticking meanwhile."""
+        assert self.record is not None
         self._stop_reason = None
         try:
             launch = self.executor.launch(
-                task, claimed=self._alive_at, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
+                task, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
             )
         except LaunchError as exc:
             return ExecutionResult("failed", None, 0.0, str(exc))
         if self._quit.is_set():
             return ExecutionResult("lost", None, 0.0, f"worker {self.worker_id} shut down before the task started: {self._quit_reason}")
-        self.supervisor.run(launch)
-        while True:
-            record = self.supervisor.wait(self._tick_interval())
-            if record is not None:
-                break
-            self.supervisor.renew()
-            if self._quit.is_set():
-                self._end_attempt(self._quit_reason)
-            try:
-                self._tick()
-            except _GiveUp:
-                self.supervisor.stop(force=True)
-                while self.supervisor.wait(1.0) is None:
-                    pass
-                raise
-        stopped = None
-        if self._stop_reason is not None and not self.lost:
-            stopped = self._stop_reason
-        result = self.executor.result(task, record, stopped)
+        attempt = Attempt(launch, self.rules, self.record, claimed=self._alive_at, lease=self.settings.heartbeat_timeout)
+        self.attempt = attempt
+        try:
+            attempt.start()
+            while not attempt.wait(self._tick_interval()):
+                if self._quit.is_set():
+                    self._end_attempt(self._quit_reason)
+                try:
+                    self._tick()
+                except _GiveUp:
+                    attempt.stop("the store is unreachable", force=True)
+                    while not attempt.wait(1.0):
+                        pass
+                    raise
+        finally:
+            self.attempt = None
+        stopped = self._stop_reason if self._stop_reason is not None and not self.lost else None
+        result = self.executor.result(task, attempt.result(), stopped)
         if result.status == "cancelled" and self._quit.is_set():
             # This worker is shutting down (not the session): the attempt is lost, the task goes back to the queue.
             result = ExecutionResult("lost", result.exit_code, result.duration_ms, f"worker {self.worker_id} shut down: {self._quit_reason}", pid=result.pid)

@@ -30,7 +30,7 @@ from buildrunner.parallel.states import (
     WorkerState,
     check_move,
 )
-from buildrunner.parallel.supervisor import AttemptFiles
+from buildrunner.parallel.record import AttemptFiles
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 from buildrunner.telemetry.events import (

@@ -76,6 +76,19 @@ class _WriterLock:
             self._fd = None
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file private to its owner: it holds commands, prompts and environment values.
+
+    SQLite gives the -wal and -shm files the database's permissions, and the lock file gets them too.
+    Only a file that does not exist yet is opened here: closing a descriptor of a database this
+    process already has open would drop that connection's POSIX locks (and let writes be lost).
+    """
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass
+
+
 class SQLiteStore(Store):
     dialect = "sqlite"
     row_locks = False
@@ -86,9 +99,7 @@ class SQLiteStore(Store):
         self.url = str(path)
         try:
             make_private_dir(path.parent)
-            # Private to its owner: the database holds commands, prompts and environment values.
-            # SQLite gives the -wal and -shm files the database's permissions, and the lock file gets them too.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            _create_private(path)
             self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
