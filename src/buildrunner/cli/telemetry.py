@@ -153,8 +153,10 @@ def export(
     if format == "json":
         emit_json(result)
     else:
+        from buildrunner.output import describe
+
         unit = "lines" if kind == "prometheus" else f"{kind} rows"
-        stderr().print(f"Wrote {result.rows} {unit} to {result.path}")
+        stderr().print(f"Wrote {result.rows} {unit} to {describe(result.path)}", markup=False)
 
 
 @app.command()
@@ -173,7 +175,9 @@ def report(
 
     with project_for(project) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
         path = write_report(proj, output_file, days=days)
-    stderr().print(f"Wrote the telemetry report to {path}")
+    from buildrunner.output import describe
+
+    stderr().print(f"Wrote the telemetry report to {describe(path)}", markup=False)
 
 
 @app.command()

@@ -15,7 +15,8 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from buildrunner.telemetry.export import atomic_write, resolve_output
+from buildrunner.output import write_output
+from buildrunner.telemetry.export import resolve_output
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, TelemetryMetrics
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ def render_report(project: "Project", days: int = 30) -> str:
 
 
 def write_report(project: "Project", file: str | Path, days: int = 30) -> Path:
-    """Render the report and write it atomically; returns the path written."""
+    """Render the report and write it (`buildrunner.output`'s rules); returns the path written."""
     path = resolve_output(project, file)
-    atomic_write(path, iter([render_report(project, days)]))
+    write_output(path, [render_report(project, days)])
     return path

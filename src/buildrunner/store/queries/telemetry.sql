@@ -126,3 +126,58 @@ FROM workers WHERE last_heartbeat >= :since AND started_at < :until
 
 -- name: events_by_type
 SELECT type, COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until GROUP BY type ORDER BY type
+
+-- name: events_page
+-- `br telemetry export --type events`: the window's events a page at a time, keyset on id.
+SELECT * FROM events WHERE ts >= :since AND ts < :until AND id > :after ORDER BY id LIMIT :page
+
+-- name: cost_records_page
+SELECT * FROM cost_records WHERE ts >= :since AND ts < :until AND id > :after ORDER BY id LIMIT :page
+
+-- name: lost_workers
+SELECT COUNT(*) AS n FROM events WHERE type = 'worker_lost' AND ts >= :since AND ts < :until
+
+-- name: alert_refire
+-- An alert rule still firing: keep its first-triggered time, count the trigger.
+UPDATE alerts SET level = :level, title = :title, message = :message, current_value = :current,
+       threshold = :threshold, last_triggered = :now, trigger_count = trigger_count + 1
+WHERE key = :key AND resolved_at IS NULL
+
+-- name: alert_forget
+DELETE FROM alerts WHERE key = :key
+
+-- name: alert_open
+INSERT INTO alerts (key, level, title, message, current_value, threshold, first_triggered, last_triggered, trigger_count)
+VALUES (:key, :level, :title, :message, :current, :threshold, :now, :now, 1)
+
+-- name: alert_active_keys
+SELECT key FROM alerts WHERE resolved_at IS NULL
+
+-- name: alert_resolve
+UPDATE alerts SET resolved_at = :now WHERE key = :key AND resolved_at IS NULL
+
+-- name: alert_list
+-- :all_states 1 includes resolved alerts; a NULL :level means every level.
+SELECT * FROM alerts
+WHERE (:all_states = 1 OR resolved_at IS NULL) AND (CAST(:level AS TEXT) IS NULL OR level = :level)
+ORDER BY last_triggered DESC, key
+
+-- name: otlp_task_usage
+-- Tokens and spend per (session, task, model) for the task spans; a day before the window too,
+-- so an attempt that started before the window still finds its agent's usage.
+SELECT session_id, task_id, model, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
+FROM cost_records WHERE ts >= :since - 86400 AND ts < :until
+GROUP BY session_id, task_id, model
+
+-- name: otlp_finished_attempts
+SELECT e.*, s.name AS session_name, s.status AS session_status
+FROM events e LEFT JOIN sessions s ON s.id = e.session_id
+WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= :since AND e.ts < :until
+ORDER BY e.ts, e.id
+
+-- name: otlp_cost_records
+SELECT model, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
+
+-- name: otlp_attempt_durations
+SELECT type, duration_ms FROM events
+WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
