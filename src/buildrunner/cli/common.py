@@ -88,6 +88,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, float) and value != value:
+        return None  # NaN is not JSON; it is how "no data" travels (buildrunner.telemetry NO_DATA)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from buildrunner.cli.common import local_time
 from buildrunner.money import usd
+from buildrunner.telemetry.metrics_analyzer import known
 
 if TYPE_CHECKING:
     from buildrunner.telemetry.alerts import Alert
@@ -29,7 +30,7 @@ def period(hours: float) -> str:
 
 
 def ms(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.0f}ms"
+    return "no data" if known(value) is None else f"{value:.0f}ms"
 
 
 def size(n: int) -> str:
@@ -65,12 +66,12 @@ def bar_chart(console: Console, rows: list[tuple[str, float, str]], style: str =
 
 def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float]) -> None:
     console.print(f"Telemetry Summary ({period(m.period_hours)})\n")
-    if m.success_rate is None:
+    if not m.has_data:
         console.print("Success Rate: no data (no finished tasks)")
     else:
         console.print(f"Success Rate: {m.success_rate:.0f}% ({m.succeeded_tasks}/{m.finished_tasks} tasks)")
     console.print(f"Average Latency: {ms(m.avg_latency_ms)}")
-    if m.p50_latency_ms is not None:
+    if known(m.p50_latency_ms) is not None:
         console.print(f"Latency P50/P95/P99: {ms(m.p50_latency_ms)} / {ms(m.p95_latency_ms)} / {ms(m.p99_latency_ms)}")
     console.print(f"Total Cost: {usd(m.total_cost)}")
     console.print(f"Error Count: {m.error_count}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from buildrunner.errors import TelemetryError
 from buildrunner.store.base import now
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -84,7 +84,7 @@ class AlertManager:
         since, until = window(hours)
         metrics = self.analyzer.metrics_between(since, until, with_errors=False)
         firing: list[_Firing] = []
-        if metrics.success_rate is not None and metrics.success_rate < thresholds.success_rate_warning:
+        if metrics.has_data and metrics.success_rate < thresholds.success_rate_warning:
             critical = metrics.success_rate < thresholds.success_rate_warning * CRITICAL_SUCCESS_SHARE
             firing.append(
                 _Firing(
@@ -97,7 +97,7 @@ class AlertManager:
                 )
             )
         limit_ms = thresholds.latency_warning_ms
-        if metrics.avg_latency_ms is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
+        if known(metrics.avg_latency_ms) is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
             critical = metrics.avg_latency_ms > limit_ms * CRITICAL_LATENCY_MULTIPLE
             firing.append(
                 _Firing(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import ConfigError
 from buildrunner.output import is_stdout, write_output
 from buildrunner.telemetry.event_collector import iso
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -114,8 +114,8 @@ class TelemetryExporter:
                 m = self.analyzer.metrics_between(since, m.until, with_errors=False)
             yield (
                 day, m.finished_tasks, m.succeeded_tasks, m.failed_tasks,
-                None if m.success_rate is None else round(m.success_rate, 2),
-                m.avg_latency_ms, m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms,
+                None if known(m.success_rate) is None else round(m.success_rate, 2),
+                *(known(v) for v in (m.avg_latency_ms, m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms)),
                 round(m.total_cost, 6), m.error_count, m.event_count,
             )
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from buildrunner.money import usd, usd_scale
 from buildrunner.output import write_output
 from buildrunner.telemetry.export import resolve_output
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, TelemetryMetrics
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, TelemetryMetrics, known
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -82,7 +82,7 @@ def bar_svg(
     ticks: Callable[[list[float]], list[str]] | None = None,
 ) -> str:
     """Vertical bars; a None (or NaN: no data) value is drawn as "no data", not as zero."""
-    values = [None if v is None or v != v else v for v in values]
+    values = [known(v) for v in values]
     top = ymax if ymax is not None else nice_top(max([v for v in values if v is not None] or [0]))
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     step_w = (WIDTH - PAD_LEFT) / max(1, len(labels))
@@ -105,7 +105,7 @@ def bar_svg(
 
 def lines_svg(title: str, labels: list[str], series: dict[str, list[float | None]], fmt: Format) -> str:
     """One polyline per series; gaps where a day has no data."""
-    series = {name: [None if v is None or v != v else v for v in values] for name, values in series.items()}
+    series = {name: [known(v) for v in values] for name, values in series.items()}
     top = nice_top(max([v for vs in series.values() for v in vs if v is not None] or [0]))
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     step_w = (WIDTH - PAD_LEFT) / max(1, len(labels))
@@ -153,12 +153,7 @@ def _card(label: str, value: str) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "no data" if value is None or value != value else f"{value:.0f} ms"
-
-
-def _known(value: float | None) -> float | None:
-    """None for "no data" (None or NaN), for JSON."""
-    return None if value is None or value != value else value
+    return "no data" if known(value) is None else f"{value:.0f} ms"
 
 
 @dataclass
@@ -196,7 +191,7 @@ def _day_row_html(row: DayRow) -> str:
         quiet = "no activity" if row.days == 1 else f"no activity for {row.days} days"
         return f'<tr class="day-row empty-run"><td>{_esc(row.label)}</td><td colspan="7" class="empty">{quiet}</td></tr>'
     m = row.metrics
-    rate = "no data" if _known(m.success_rate) is None else f"{m.success_rate:.1f}%"
+    rate = "no data" if known(m.success_rate) is None else f"{m.success_rate:.1f}%"
     cells = [str(m.finished_tasks), rate, *(_ms(v).removesuffix(" ms") for v in (m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms)), usd(row.cost), str(m.error_count)]
     return f'<tr class="day-row"><td>{_esc(row.label)}</td>' + "".join(f'<td class="num">{_esc(c)}</td>' for c in cells) + "</tr>"
 
@@ -209,7 +204,7 @@ def render_report(project: "Project", days: int = 30) -> str:
     daily_cost = analyzer.daily_costs(days)
     labels = list(trends)
     per_day: list[TelemetryMetrics] = list(trends.values())
-    rate = _known(overall.success_rate)
+    rate = known(overall.success_rate)
     cards = "".join(
         [
             _card("Success rate", "no data" if rate is None else f"{rate:.1f}% ({overall.succeeded_tasks}/{overall.finished_tasks})"),
@@ -238,8 +233,8 @@ def render_report(project: "Project", days: int = 30) -> str:
     data = {
         "days": [
             {
-                "day": d, "finished": m.finished_tasks, "success_rate": _known(m.success_rate), "p50": _known(m.p50_latency_ms),
-                "p95": _known(m.p95_latency_ms), "p99": _known(m.p99_latency_ms), "cost": daily_cost.get(d, 0.0), "errors": m.error_count,
+                "day": d, "finished": m.finished_tasks, "success_rate": known(m.success_rate), "p50": known(m.p50_latency_ms),
+                "p95": known(m.p95_latency_ms), "p99": known(m.p99_latency_ms), "cost": daily_cost.get(d, 0.0), "errors": m.error_count,
             }
             for d, m in trends.items()
         ]

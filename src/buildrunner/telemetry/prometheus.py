@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.store.base import now
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -62,12 +62,12 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
         "Tasks finished in the window by outcome (a task retried then completed counts once, as succeeded).",
         [("", {"outcome": "succeeded"}, m.succeeded_tasks), ("", {"outcome": "failed"}, m.failed_tasks)],
     )
-    if m.success_rate is not None:
+    if m.has_data:
         out.family("task_success_ratio", "gauge", "Succeeded / finished tasks in the window.", [("", {}, m.success_rate / 100)])
     stats = analyzer.rows("latency_stats", {"since": since, "until": until})[0]
     n = int(stats["n"] or 0)
     if n:
-        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if v is not None]
+        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if known(v) is not None]
         out.family(
             "task_duration_seconds",
             "summary",
