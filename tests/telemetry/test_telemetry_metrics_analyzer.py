@@ -177,3 +177,16 @@ def test_the_spec_example_runs_on_a_fresh_project_and_says_there_is_no_data(tmp_
 def test_no_data_formats_keep_their_layout() -> None:
     assert f"{NO_DATA:>6.1f}|{NO_DATA:<5.0f}|{NO_DATA:*^8.2%}|{NO_DATA}" == "    --|--   |***--***|no data"
     assert not NO_DATA and NO_DATA != 0.0 and NO_DATA == NO_DATA and not (NO_DATA < 80)
+
+
+def test_a_cost_given_only_on_an_event_counts_once(collector: EventCollector, any_project: Project) -> None:
+    """The spec's collect_event(..., "cost": 0.15) is spend; the runner's event + cost record is not counted twice."""
+    collector.collect_event({"type": "task_completed", "task_id": "task-001", "duration_ms": 82000, "cost": 0.15})
+    collector.collect_event({"type": "task_completed", "task_id": "task-002", "cost": 0.05, "metadata": {"model": "opus"}})
+    collector.collect_event({"type": "model_selected", "task_id": "task-003", "cost": 0.5, "metadata": {"model": "opus"}})  # an estimate
+    collector.collect_event({"type": "task_completed", "session_id": "s1", "task_id": "task-004", "cost": 0.2})
+    add_cost(any_project, 0.2, model="haiku", session_id="s1", task_id="task-004")
+    analyzer = MetricsAnalyzer(any_project)
+    assert analyzer.analyze(24).total_cost == pytest.approx(0.4)
+    assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.4)
+    assert analyzer.costs(24).by_model == pytest.approx({"unspecified": 0.15, "opus": 0.05, "haiku": 0.2})

@@ -97,24 +97,71 @@ FROM events
 WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
 GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 
+-- Spend (cost_total, cost_by_day, cost_by_model) is the cost records plus each cost given only on
+-- an event (`collect_event({..., "cost": 0.15})`, as in the spec): an event's cost counts unless it
+-- is model_selected's estimate, or a cost record of the same task (and session) holds that spend,
+-- as the parallel runner writes both. Each query repeats that event arm; keep them alike.
+
 -- name: cost_total
-SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM cost_records WHERE ts >= :since AND ts < :until
+SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
+    SELECT cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.cost FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
+                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+) AS spend
 
 -- name: cost_by_day
 -- The offset parameter is the local UTC offset in seconds, so days are the user's calendar days.
 SELECT CAST((ts + :offset) / 86400 AS INTEGER) AS day, COALESCE(SUM(cost), 0) AS cost
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.ts, e.cost FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
+                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+) AS spend
 GROUP BY CAST((ts + :offset) / 86400 AS INTEGER)
 
 -- name: cost_by_day :postgres
 SELECT CAST(FLOOR((ts + :offset) / 86400) AS BIGINT) AS day, COALESCE(SUM(cost), 0) AS cost
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.ts, e.cost FROM events e
+    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
+                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+) AS spend
 GROUP BY CAST(FLOOR((ts + :offset) / 86400) AS BIGINT)
 
 -- name: cost_by_model
+-- An event's spend is put on the model its metadata names, else on 'unspecified'; it has no tokens.
 SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
        COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT COALESCE(CAST(json_extract(e.data, '$.model') AS TEXT), 'unspecified'), e.cost, 0, 0 FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
+                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+) AS spend
+GROUP BY model ORDER BY cost DESC
+
+-- name: cost_by_model :postgres
+SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
+       COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens
+FROM (
+    SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT COALESCE(CAST(e.data AS json) ->> 'model', 'unspecified'), e.cost, 0, 0 FROM events e
+    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
+                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+) AS spend
 GROUP BY model ORDER BY cost DESC
 
 -- name: worker_usage
