@@ -67,14 +67,31 @@ ENV_OVERRIDES: dict[str, tuple[tuple[str, ...], Callable[[str, str], Any]]] = {
 
 @dataclass
 class LoadedConfig:
-    """The effective config plus where each value came from ("default", the file, or an env var)."""
+    """The effective config, where each value came from ("default", the file, or an env var),
+    and the built-in default of each value that differs from it (`changed`: a file written by
+    `br init` repeats every default, so its keys alone do not say what a user changed)."""
 
     config: Config
     paths: ProjectPaths
     sources: dict[str, str] = field(default_factory=dict)
+    changed: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.config.model_dump(mode="json")
+
+    def values(self) -> dict[str, Any]:
+        """Every key (dotted) with its effective value, in `sources` order."""
+        return _flatten(self.as_dict())
+
+
+def _flatten(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Dotted key -> leaf value (an empty object is a leaf)."""
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    return {".".join(prefix): node}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -170,7 +187,10 @@ def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | Non
         raise _explain(exc, str(config_path), env_keys) from None
     sources: dict[str, str] = {}
     _collect_sources(config.model_dump(mode="json"), (), file_data, env_keys, str(config_path), sources)
-    return LoadedConfig(config=config, paths=paths, sources=sources)
+    defaults = _flatten(default_config_dict())
+    values = _flatten(config.model_dump(mode="json"))
+    changed = {key: defaults.get(key) for key, value in values.items() if key not in defaults or defaults[key] != value}
+    return LoadedConfig(config=config, paths=paths, sources=sources, changed=changed)
 
 
 def _collect_sources(

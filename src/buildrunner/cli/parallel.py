@@ -28,10 +28,6 @@ def _manager(project: Path | None) -> "SessionManager":
     return SessionManager(project_for(project))
 
 
-def _ago(seconds: float) -> str:
-    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
-
-
 def _print_status(status: "SessionStatus") -> None:
     out = stdout()
     out.print(f"Session: {status.name} ({status.session_id})", markup=False)
@@ -208,14 +204,11 @@ def list_(
     if not sessions:
         stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import Column, print_table
 
-    table = Table(title="Parallel Sessions")
-    for column in ("Session ID", "Name", "Status", "Progress", "Workers", "Created"):
-        table.add_column(column)
-    for s in sessions:
-        table.add_row(s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at))
-    stdout().print(table)
+    columns = [Column("Session ID", key=True), "Name", "Status", "Progress", "Workers", "Created"]
+    rows = [[s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at)] for s in sessions]
+    print_table(stdout(), columns, rows, title="Parallel Sessions")
 
 
 @app.command()
@@ -230,17 +223,10 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
     if output_format == "json":
         emit_json(found)
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import print_table
+    from buildrunner.parallel.dashboard import WORKER_COLUMNS, worker_row
 
-    table = Table(title=f"Workers ({sid})")
-    for column in ("Worker", "Status", "Current", "Complete", "Last Ping", "Host/PID", "CPU s", "Peak RSS"):
-        table.add_column(column)
-    for w in found:
-        table.add_row(
-            w.name, w.status if w.healthy or w.state in ("active", "idle") else w.state, w.current_task or "-",
-            str(w.tasks_completed), _ago(w.seconds_since_heartbeat), f"{w.hostname}/{w.pid}", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
-        )
-    stdout().print(table)
+    print_table(stdout(), WORKER_COLUMNS, [worker_row(w) for w in found], title=f"Workers ({sid})")
 
 
 @app.command()

@@ -278,17 +278,16 @@ def models(
         emit_json({"models": list(tiers.values())})
         return
     from rich import box
-    from rich.table import Table
 
-    table = Table(box=box.SQUARE)
-    for column in ("Model", "Model ID", "Input Cost", "Output Cost", "Typical Latency"):
-        table.add_column(column, no_wrap=True)
-    for m in tiers.values():
-        latency = f"~{m.typical_latency_ms:.0f}ms" + ("*" if m.latency_source == "telemetry" else "")
-        table.add_row(m.tier, m.model_id, f"${m.input_per_mtok:.2f}/1M", f"${m.output_per_mtok:.2f}/1M", latency)
+    from buildrunner.cli.tables import Column, print_table
+
+    rows = [
+        [m.tier, m.model_id, f"${m.input_per_mtok:.2f}/1M", f"${m.output_per_mtok:.2f}/1M", f"~{m.typical_latency_ms:.0f}ms" + ("*" if m.latency_source == "telemetry" else "")]
+        for m in tiers.values()
+    ]
     out = stdout()
     out.print("Available Models:\n")
-    out.print(table)
+    print_table(out, [Column("Model", key=True), Column("Model ID", key=True), "Input Cost", "Output Cost", "Typical Latency"], rows, box=box.SQUARE)
     out.print("Cache read / write per 1M: " + ", ".join(f"{m.tier} ${m.cache_read_per_mtok:.2f} / ${m.cache_write_per_mtok:.2f}" for m in tiers.values()))
     if any(m.latency_source == "telemetry" for m in tiers.values()):
         out.print("* observed: mean over the last 7 days of tracked requests")
