@@ -1,7 +1,8 @@
 """Conventions every `br` command follows, in one place.
 
 - `--format` text | json (csv / sarif where a command offers them): data to stdout.
-- `--project DIR`: the project to act on (default: found upward from the working directory).
+- `--project DIR` (`-C DIR`): run as if started in DIR, as `git -C` and `make -C` do, so the
+  project is found from DIR and relative paths in other options are DIR's.
 - Messages, progress and errors go to stderr; colour is off when stdout is not a
   terminal or `NO_COLOR` is set (Rich does both).
 
@@ -15,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
@@ -32,15 +34,31 @@ TextJsonSarif = Literal["text", "json", "sarif"]
 
 FORMAT_HELP = "Output format: text for people, json for scripts (stable keys, see README)."
 
+def _enter_project(value: Optional[Path]) -> Optional[Path]:
+    """`-C DIR`: change into DIR before anything else is read (the option is eager), and pass it on absolute."""
+    if value is None:
+        return None
+    folder = value.expanduser()
+    if not folder.is_dir():
+        from buildrunner.errors import NotFoundError
+
+        raise NotFoundError(f"{value}: no such project directory", hint="pass an existing folder")
+    folder = folder.resolve()
+    os.chdir(folder)
+    return folder
+
+
 FormatOption = Annotated[TextJson, typer.Option("--format", "-f", help=FORMAT_HELP)]
 ProjectOption = Annotated[
     Optional[Path],
     typer.Option(
         "--project",
         "-C",
-        help="Project folder (default: the first folder upward holding .buildrunner/ or .git).",
+        help="Run as if started in this folder (its project; relative paths are its own). Default: the working directory.",
         file_okay=False,
         show_default=False,
+        is_eager=True,
+        callback=_enter_project,
     ),
 ]
 

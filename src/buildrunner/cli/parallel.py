@@ -22,6 +22,23 @@ SessionArg = Annotated[str, typer.Argument(help="Session id (or a unique prefix 
 OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id or prefix (default: the running or latest session).", show_default=False)]
 
 
+NO_SESSIONS = "No sessions{}. Start one with `br parallel start NAME --config plan.yaml`."
+
+
+def _shown_session(manager: "SessionManager", session_id: str | None, output_format: str = "text") -> str | None:
+    """The session a viewing command shows; None after saying so when none was named and there are none yet.
+
+    Nothing to show is not an error (exit 0, as `list` does); a named session that does not exist is (exit 6).
+    """
+    if session_id is None and not manager.list_sessions():
+        if output_format == "json":
+            emit_json(None)
+        else:
+            stderr().print(NO_SESSIONS.format(""), markup=False)
+        return None
+    return manager.resolve(session_id)
+
+
 def _manager(project: Path | None) -> "SessionManager":
     from buildrunner.parallel.session_manager import SessionManager
 
@@ -160,7 +177,9 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
     Example: br parallel status session-1a2b3c4d
     """
     manager = _manager(project)
-    sid = manager.resolve(session_id)
+    sid = _shown_session(manager, session_id, output_format)
+    if sid is None:
+        return
     info = manager.get_session_status(sid)
     if output_format == "json":
         _emit_status(manager, info)
@@ -175,7 +194,9 @@ def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = No
     Example: br parallel dashboard session-1a2b3c4d
     """
     manager = _manager(project)
-    sid = manager.resolve(session_id)
+    sid = _shown_session(manager, session_id)
+    if sid is None:
+        return
     from buildrunner.parallel.dashboard import Dashboard, default_keys
 
     console = stdout()
@@ -202,7 +223,7 @@ def list_(
         emit_json(sessions)
         return
     if not sessions:
-        stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
+        stderr().print(NO_SESSIONS.format(f" with status {status_filter}" if status_filter else ""), markup=False)
         return
     from buildrunner.cli.tables import Column, print_table
 
@@ -218,7 +239,9 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
     Example: br parallel workers session-1a2b3c4d
     """
     manager = _manager(project)
-    sid = manager.resolve(session_id)
+    sid = _shown_session(manager, session_id, output_format)
+    if sid is None:
+        return
     found = manager.list_workers(sid)
     if output_format == "json":
         emit_json(found)
@@ -290,11 +313,15 @@ def logs(
     session_id: SessionArg,
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
     attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
+    output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
     """Print a task's captured output (secrets masked), attempt by attempt.
 
-    Example: br parallel logs session-1a2b3c4d tests
+    JSON: a list of {session_id, task_id, attempt, status, log_path, output}; output is null when
+    the log is not on this machine (or the attempt is still starting).
+
+    Example: br parallel logs session-1a2b3c4d tests --format json
     """
     import sys
 
@@ -305,10 +332,19 @@ def logs(
     found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
     if not found:
         raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
+    entries = []
     for number, state, path in found:
-        sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text: str | None = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
+            text = None
+        entries.append({"session_id": sid, "task_id": task_id, "attempt": number, "status": state, "log_path": str(path), "output": text})
+    if output_format == "json":
+        emit_json(entries)
+        return
+    for entry in entries:
+        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']} ({entry['status']}) {entry['log_path']} ===\n")
+        text = entry["output"]
+        if text is None:
             text = "(no output captured: the log is not on this machine or the attempt is still starting)\n"
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")

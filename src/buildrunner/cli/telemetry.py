@@ -45,7 +45,7 @@ def events(
     format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
-    """List recent events, oldest first.
+    """List recent events, oldest first: the newest --limit of them (stderr says when more matched).
 
     Example: br telemetry events --type task_failed --hours 1
     """
@@ -54,7 +54,13 @@ def events(
     with project_for(project) as proj:
         if event_type:
             check_event_type(proj.store, event_type)
-        found = list(reversed(EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit, session_id=session)))
+        newest = EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit + 1, session_id=session)
+    found = list(reversed(newest[:limit]))
+    if len(newest) > limit:
+        stderr().print(
+            f"note: showing the newest {limit} events; more match in the last {hours} hours (raise --limit, or narrow with --type or --session)",
+            markup=False,
+        )
     if format == "json":
         emit_json(found)
         return
