@@ -86,3 +86,44 @@ def test_events_say_on_stderr_when_the_limit_cut_them(project: Project, run_br) 
     assert len(json.loads(whole.stdout)) == 7 and whole.stderr == ""
     text = run_br("telemetry", "events", "--limit", "3")
     assert "newest 3 events" in text.stderr
+
+
+READ_ONLY = [
+    ("routing", "costs"), ("routing", "costs", "--format", "json"), ("routing", "models"), ("routing", "estimate", "Fix the login redirect"),
+    ("telemetry", "summary"), ("telemetry", "events"), ("telemetry", "alerts"), ("telemetry", "performance"), ("telemetry", "prune"),
+    ("parallel", "status"), ("parallel", "list"), ("parallel", "workers"), ("config", "show"),
+]
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_read_only_commands_outside_a_project_create_nothing_and_say_so(run_br, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    sub = plain / "sub"
+    sub.mkdir(parents=True)
+    for args in READ_ONLY:
+        r = run_br(*args, cwd=sub)
+        assert r.returncode == 0, (args, r.stderr)
+        assert "no BuildRunner project in" in r.stderr and "br init" in r.stderr, args
+        assert _tree(plain) == ["sub"], (args, _tree(plain))
+    assert run_br("telemetry", "export", "-", "--type", "costs", cwd=sub).returncode == 0
+    assert _tree(plain) == ["sub"]
+
+
+def test_read_only_commands_in_a_new_repository_create_no_database(run_br, tmp_path: Path) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    for args in READ_ONLY:
+        r = run_br(*args, cwd=repo)
+        assert r.returncode == 0, (args, r.stderr)
+        assert "no BuildRunner project" not in r.stderr
+    assert not (repo / ".buildrunner").exists()
+    (repo / "plan.yaml").write_text("tasks:\n  - id: a\n    command: 'true'\n")
+    assert run_br("parallel", "start", "s", "--config", "plan.yaml", "--workers", "1", "--wait", cwd=repo).returncode == 0
+    assert (repo / ".buildrunner" / "buildrunner.db").is_file()  # writing commands still make the store
+    assert json.loads(run_br("parallel", "list", "-f", "json", cwd=repo).stdout)[0]["name"] == "s"

@@ -186,6 +186,7 @@ def test_a_cost_given_only_on_an_event_counts_once(collector: EventCollector, an
     collector.collect_event({"type": "model_selected", "task_id": "task-003", "cost": 0.5, "metadata": {"model": "opus"}})  # an estimate
     collector.collect_event({"type": "task_completed", "session_id": "s1", "task_id": "task-004", "cost": 0.2})
     add_cost(any_project, 0.2, model="haiku", session_id="s1", task_id="task-004")
+    collector.collect_event({"type": "session_completed", "session_id": "s1", "cost": 0.2})  # the session's total of its tasks
     analyzer = MetricsAnalyzer(any_project)
     assert analyzer.analyze(24).total_cost == pytest.approx(0.4)
     assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.4)

@@ -68,11 +68,22 @@ def format_option(choices: Any, help: str = FORMAT_HELP) -> Any:
     return Annotated[choices, typer.Option("--format", "-f", help=help)]
 
 
-def project_for(project: Path | None) -> "Project":
-    """The project a command acts on (`--project` or discovered)."""
+def project_for(project: Path | None, *, reading: bool = False) -> "Project":
+    """The project a command acts on (`--project` or discovered).
+
+    `reading`: the command only reads, so it creates no database; outside any project it says
+    so on stderr and answers from an empty store (nothing is recorded there).
+    """
     from buildrunner.project import Project
 
-    return Project(project)
+    proj = Project(project, create=not reading)
+    if reading and not proj.paths.found and not os.environ.get("BR_DATABASE_URL", "").strip():
+        stderr().print(
+            f"note: no BuildRunner project in {proj.paths.root} or above (no .buildrunner/ or .git): nothing is recorded here "
+            "(run `br init` in your project, or pass -C DIR)",
+            markup=False,
+        )
+    return proj
 
 
 def stdout() -> "Console":

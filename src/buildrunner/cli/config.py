@@ -55,7 +55,7 @@ def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
     """
     from buildrunner.store import database_url, redact_url
 
-    ctx = project_for(project)
+    ctx = project_for(project, reading=True)
     loaded = ctx.loaded
     database = redact_url(database_url(ctx.paths))
     values = loaded.values()

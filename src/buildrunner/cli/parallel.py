@@ -39,10 +39,10 @@ def _shown_session(manager: "SessionManager", session_id: str | None, output_for
     return manager.resolve(session_id)
 
 
-def _manager(project: Path | None) -> "SessionManager":
+def _manager(project: Path | None, *, reading: bool = False) -> "SessionManager":
     from buildrunner.parallel.session_manager import SessionManager
 
-    return SessionManager(project_for(project))
+    return SessionManager(project_for(project, reading=reading))
 
 
 def _print_status(status: "SessionStatus") -> None:
@@ -176,7 +176,7 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
 
     Example: br parallel status session-1a2b3c4d
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = _shown_session(manager, session_id, output_format)
     if sid is None:
         return
@@ -193,7 +193,7 @@ def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = No
 
     Example: br parallel dashboard session-1a2b3c4d
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = _shown_session(manager, session_id)
     if sid is None:
         return
@@ -218,7 +218,7 @@ def list_(
 
     if status_filter is not None and status_filter not in SESSION_STATES:
         raise ConfigError(f"--status {status_filter}: unknown state", hint=f"use one of {', '.join(SESSION_STATES)}")
-    sessions = _manager(project).list_sessions(status_filter)
+    sessions = _manager(project, reading=True).list_sessions(status_filter)
     if output_format == "json":
         emit_json(sessions)
         return
@@ -238,7 +238,7 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
 
     Example: br parallel workers session-1a2b3c4d
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = _shown_session(manager, session_id, output_format)
     if sid is None:
         return
@@ -327,7 +327,7 @@ def logs(
 
     from buildrunner.errors import NotFoundError
 
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
     found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
     if not found:

@@ -106,7 +106,7 @@ def estimate(
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
 
     text = _description(task_description)
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         result = ComplexityEstimator(proj, use_ai=ai).estimate(text, files=_files(files))
     if output_format == "json":
         emit_json(_estimate_json(result, verbose))
@@ -148,7 +148,7 @@ def select(
 
     text = _description(task_description)
     costs, minutes = _limit("--cost-limit", cost_limit), _limit("--time-limit", time_limit)
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         selection = ModelSelector(proj, estimator=ComplexityEstimator(proj, use_ai=ai)).select_model(
             text, cost_limit=costs, time_limit=minutes, model=model
         )
@@ -217,7 +217,7 @@ def costs(
     from buildrunner.routing.cost_tracker import CostTracker, period_start, write_csv
 
     period_start(period)  # a bad --period is one line, exit 2
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         tracker = CostTracker(proj)
         if output_format == "csv":
             write_csv(sys.stdout, tracker.iter_records(period))
@@ -272,7 +272,7 @@ def models(
     from buildrunner.routing.cost_tracker import CostTracker
     from buildrunner.routing.models import TIER_USE, catalogue
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         tiers = catalogue(proj, observed_latency=CostTracker(proj).observed_latency())
     if output_format == "json":
         emit_json({"models": list(tiers.values())})

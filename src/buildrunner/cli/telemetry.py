@@ -24,7 +24,7 @@ def summary(hours: HoursOption = 24, format: FormatOption = "text", project: Pro
     """
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         analyzer = MetricsAnalyzer(proj)
         metrics = analyzer.analyze(hours)
         daily = analyzer.daily_costs(min(31, max(7, math.ceil(hours / 24))))
@@ -51,7 +51,7 @@ def events(
     """
     from buildrunner.telemetry.event_collector import EventCollector, check_event_type
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         if event_type:
             check_event_type(proj.store, event_type)
         newest = EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit + 1, session_id=session)
@@ -82,7 +82,7 @@ def alerts(
     """
     from buildrunner.telemetry.alerts import AlertManager
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         manager = AlertManager(proj)
         manager.check(hours)
         found = manager.get_alerts(level=level)
@@ -102,7 +102,7 @@ def performance(hours: HoursOption = 24, format: FormatOption = "text", project:
     """
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         perf = MetricsAnalyzer(proj).performance(hours)
     if format == "json":
         emit_json(perf)
@@ -130,7 +130,7 @@ def export(
 
     if kind not in EXPORT_TYPES:
         raise ConfigError(f"--type {kind!r}: unknown export type", hint=f"use one of {', '.join(EXPORT_TYPES)}")
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         if kind == "otlp":
             from buildrunner.telemetry.otlp import OtlpExporter
 
@@ -179,7 +179,7 @@ def report(
 
     from buildrunner.telemetry.html_report import write_report
 
-    with project_for(project) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
+    with project_for(project, reading=True) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
         path = write_report(proj, output_file, days=days)
     from buildrunner.output import describe
 
@@ -198,7 +198,7 @@ def prune(
     """
     from buildrunner.telemetry.event_collector import EventCollector
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         keep = proj.config.telemetry.retention_days if days is None else days
         removed = EventCollector(proj).prune(keep)
     if format == "json":

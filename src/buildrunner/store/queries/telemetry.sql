@@ -98,16 +98,17 @@ WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
 GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 
 -- Spend (cost_total, cost_by_day, cost_by_model) is the cost records plus each cost given only on
--- an event (`collect_event({..., "cost": 0.15})`, as in the spec): an event's cost counts unless it
--- is model_selected's estimate, or a cost record of the same task (and session) holds that spend,
--- as the parallel runner writes both. Each query repeats that event arm; keep them alike.
+-- an event (`collect_event({..., "cost": 0.15})`, as in the spec). An event's cost counts unless it
+-- is not spend (model_selected's is an estimate, a session event's the total of its tasks), or a
+-- cost record of the same task (and session) holds it, as the parallel runner writes both. Each
+-- query repeats that event arm, and migration 0012's events_spend index its first line: keep them alike.
 
 -- name: cost_total
 SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
     SELECT cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.cost FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
                       AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
 ) AS spend
@@ -119,7 +120,7 @@ FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.ts, e.cost FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
                       AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
 ) AS spend
@@ -131,7 +132,7 @@ FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.ts, e.cost FROM events e
-    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
                       AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
 ) AS spend
@@ -145,7 +146,7 @@ FROM (
     SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT COALESCE(CAST(json_extract(e.data, '$.model') AS TEXT), 'unspecified'), e.cost, 0, 0 FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
                       AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
 ) AS spend
@@ -158,7 +159,7 @@ FROM (
     SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT COALESCE(CAST(e.data AS json) ->> 'model', 'unspecified'), e.cost, 0, 0 FROM events e
-    WHERE e.cost > 0 AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
                       AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
 ) AS spend
