@@ -28,7 +28,7 @@ def test_usage_errors_are_one_line_exit_2_and_say_where_help_is(run_br, args: tu
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error: ") and fragment in lines[0] and "--help`)" in lines[0]
+    assert lines[0].startswith("error: ") and fragment.lower() in lines[0].lower() and "--help`)" in lines[0]
     assert "╭" not in r.stderr and "Usage:" not in r.stderr
 
 
