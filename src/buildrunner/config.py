@@ -11,29 +11,34 @@ import difflib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
 from buildrunner.errors import ConfigError
-from buildrunner.parallel.settings import ParallelSettings
 from buildrunner.paths import ProjectPaths
-from buildrunner.quality.settings import QualitySettings
-from buildrunner.routing.settings import RoutingSettings
-from buildrunner.security.settings import SecuritySettings
-from buildrunner.settings_base import Section
-from buildrunner.telemetry.settings import TelemetrySettings
+from buildrunner.settings_base import Section, pydantic_plugins_off
+
+with pydantic_plugins_off():  # the sections' models are built as these modules load
+    from buildrunner.parallel.settings import ParallelSettings
+    from buildrunner.quality.settings import QualitySettings
+    from buildrunner.routing.settings import RoutingSettings
+    from buildrunner.security.settings import SecuritySettings
+    from buildrunner.telemetry.settings import TelemetrySettings
 
 
-class Config(Section):
-    """`.buildrunner/config.json`, all sections."""
+with pydantic_plugins_off():
 
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    security: SecuritySettings = Field(default_factory=SecuritySettings)
-    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
-    parallel: ParallelSettings = Field(default_factory=ParallelSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)
+    class Config(Section):
+        """`.buildrunner/config.json`, all sections."""
+
+        routing: RoutingSettings = Field(default_factory=RoutingSettings)
+        security: SecuritySettings = Field(default_factory=SecuritySettings)
+        telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+        parallel: ParallelSettings = Field(default_factory=ParallelSettings)
+        quality: QualitySettings = Field(default_factory=QualitySettings)
 
 
 def _parse_float(var: str, raw: str) -> float:
@@ -74,10 +79,15 @@ class LoadedConfig:
     config: Config
     paths: ProjectPaths
     sources: dict[str, str] = field(default_factory=dict)
-    changed: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.config.model_dump(mode="json")
+
+    @cached_property
+    def changed(self) -> dict[str, Any]:
+        """Dotted key -> built-in default, for every value that differs from it."""
+        defaults = _flatten(default_config_dict())
+        return {key: defaults.get(key) for key, value in self.values().items() if key not in defaults or defaults[key] != value}
 
     def values(self) -> dict[str, Any]:
         """Every key (dotted) with its effective value, in `sources` order."""
@@ -187,10 +197,7 @@ def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | Non
         raise _explain(exc, str(config_path), env_keys) from None
     sources: dict[str, str] = {}
     _collect_sources(config.model_dump(mode="json"), (), file_data, env_keys, str(config_path), sources)
-    defaults = _flatten(default_config_dict())
-    values = _flatten(config.model_dump(mode="json"))
-    changed = {key: defaults.get(key) for key, value in values.items() if key not in defaults or defaults[key] != value}
-    return LoadedConfig(config=config, paths=paths, sources=sources, changed=changed)
+    return LoadedConfig(config=config, paths=paths, sources=sources)
 
 
 def _collect_sources(
