@@ -12,7 +12,7 @@ import os
 import sys
 from functools import lru_cache
 from importlib import import_module
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.main
@@ -87,10 +87,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[
-        Optional[bool],
+    version: Annotated[  # a plain bool flag: Typer 0.27+ then needs no pydantic TypeAdapter for it on every command
+        bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
-    ] = None,
+    ] = False,
 ) -> None:
     """BuildRunner: safe, cheap and visible AI-assisted development.
 
