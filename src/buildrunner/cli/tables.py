@@ -2,7 +2,8 @@
 
 - A *key* column holds what users type back (session, worker and task ids, config keys): it is
   never shortened and never broken across lines.
-- Other columns wrap between words; a word is never cut and nothing gets an ellipsis.
+- Other columns wrap between words, and fold a word only when it is longer than
+  `FOLD_AT` cells (a URL, a path); nothing gets an ellipsis.
 - When even that does not fit the terminal, the table turns vertical: one block per row,
   `Header: value` per line (where an id still breaks only if the terminal is narrower than it).
 - Off a terminal (a pipe, a file) a table is as wide as its content, one row per line, so
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 Cell = Union[str, Text]
+FOLD_AT = 12  # a word up to this long keeps its line in a wrapping column; a longer one may fold
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def fit(
     for i, col in enumerate(cols):
         cells = [row[i] for row in texts] + ([col.header] if show_header else [])
         natural.append(max([_widest_line(c) for c in cells] + [1]))
-        least.append(natural[-1] if col.key else max([_longest_word(c) for c in cells] + [1]))
+        words = max([min(_longest_word(c), FOLD_AT) for c in cells] + [_longest_word(col.header) if show_header else 1, 1])
+        least.append(natural[-1] if col.key else words)
     if width is None:
         return _table(cols, rows, natural, options)
     room = width - _chrome(console, cols, options)

@@ -92,14 +92,14 @@ def event_detail(event: dict[str, Any]) -> str:
     if etype == "task_completed" and event.get("duration_ms") is not None:
         duration = event["duration_ms"]
         shown = f"{duration:.0f}ms" if duration < 1000 else f"{duration / 1000:.0f}s"
-        return f"Duration: {shown}" + (f", ${event['cost']:.4f}" if event.get("cost") else "")
+        return f"Duration: {shown}" + (f", {usd(event['cost'])}" if event.get("cost") else "")
     if etype == "task_retry" and meta.get("attempt") is not None:
         return f"Attempt {meta['attempt']}" + (f"/{meta['max_attempts']}" if meta.get("max_attempts") is not None else "")
     if event.get("error"):
         return ("Skipped: " if etype == "task_skipped" else "Error: ") + event["error"]
     if etype == "model_selected" and "model" in meta:
         estimate = event.get("cost") if event.get("cost") is not None else meta.get("estimated_cost")
-        return f"Model: {meta['model']}" + (f" (est. ${float(estimate):.4f})" if estimate is not None else "")
+        return f"Model: {meta['model']}" + (f" (est. {usd(float(estimate))})" if estimate is not None else "")
     if event.get("message"):
         return event["message"]
     return ", ".join(f"{k}={v}" for k, v in meta.items())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 from buildrunner.errors import TelemetryError
+from buildrunner.money import usd
 from buildrunner.store.base import now
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
@@ -130,7 +131,7 @@ class AlertManager:
             spent = tracker.spent(period)
             since = _dt.datetime.fromtimestamp(period_start(period) or 0)
             if spent >= limit:
-                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"${spent:.2f} spent since {since:%Y-%m-%d}", spent, limit))
+                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"{usd(spent)} spent since {since:%Y-%m-%d}", spent, limit))
             elif spent >= limit * COST_WARNING_SHARE:
                 out.append(_Firing(f"cost.{name}", "warning", f"{name.capitalize()} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
         return out
