@@ -42,7 +42,7 @@ def test_summary_text_and_json(filled: Project, run_br) -> None:
     assert r.returncode == 0, r.stderr
     assert "Telemetry Summary (Last 24 Hours)" in r.stdout
     assert "Success Rate: 50% (2/4 tasks)" in r.stdout
-    assert "Total Cost: $12.60" in r.stdout and "Error Count: 3" in r.stdout  # the $12.45 record and task-001's event cost and "Event Count: 8" in r.stdout
+    assert "Total Cost: $12.45" in r.stdout and "Error Count: 3" in r.stdout  # task-001's $0.15 is session s1's: its records count and "Event Count: 8" in r.stdout
     assert "• API rate limit exceeded (2 times)" in r.stdout
     assert "Daily Cost (last 7 days)" in r.stdout and "█" in r.stdout
     data = json.loads(run_br("telemetry", "summary", "--format", "json").stdout)

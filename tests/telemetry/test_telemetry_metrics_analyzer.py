@@ -180,14 +180,16 @@ def test_no_data_formats_keep_their_layout() -> None:
 
 
 def test_a_cost_given_only_on_an_event_counts_once(collector: EventCollector, any_project: Project) -> None:
-    """The spec's collect_event(..., "cost": 0.15) is spend; the runner's event + cost record is not counted twice."""
+    """The spec's collect_event(..., "cost": 0.15) is spend; a session's spend is its cost records (the runner writes both)."""
     collector.collect_event({"type": "task_completed", "task_id": "task-001", "duration_ms": 82000, "cost": 0.15})
     collector.collect_event({"type": "task_completed", "task_id": "task-002", "cost": 0.05, "metadata": {"model": "opus"}})
     collector.collect_event({"type": "model_selected", "task_id": "task-003", "cost": 0.5, "metadata": {"model": "opus"}})  # an estimate
     collector.collect_event({"type": "task_completed", "session_id": "s1", "task_id": "task-004", "cost": 0.2})
     add_cost(any_project, 0.2, model="haiku", session_id="s1", task_id="task-004")
     collector.collect_event({"type": "session_completed", "session_id": "s1", "cost": 0.2})  # the session's total of its tasks
+    collector.collect_event({"type": "task_completed", "task_id": "task-006", "cost": 0.07})
+    add_cost(any_project, 0.07, model="haiku", task_id="task-006")  # the same spend, also tracked
     analyzer = MetricsAnalyzer(any_project)
-    assert analyzer.analyze(24).total_cost == pytest.approx(0.4)
-    assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.4)
-    assert analyzer.costs(24).by_model == pytest.approx({"unspecified": 0.15, "opus": 0.05, "haiku": 0.2})
+    assert analyzer.analyze(24).total_cost == pytest.approx(0.15 + 0.05 + 0.2 + 0.07)
+    assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.47)
+    assert analyzer.costs(24).by_model == pytest.approx({"unspecified": 0.15, "opus": 0.05, "haiku": 0.27})

@@ -97,20 +97,21 @@ FROM events
 WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
 GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 
--- Spend (cost_total, cost_by_day, cost_by_model) is the cost records plus each cost given only on
--- an event (`collect_event({..., "cost": 0.15})`, as in the spec). An event's cost counts unless it
--- is not spend (model_selected's is an estimate, a session event's the total of its tasks), or a
--- cost record of the same task (and session) holds it, as the parallel runner writes both. Each
--- query repeats that event arm, and migration 0012's events_spend index its first line: keep them alike.
+-- Spend (cost_total, cost_by_day, cost_by_model) is the cost records plus each cost given on an
+-- event outside any session (`collect_event({..., "cost": 0.15})`, as in the spec). Within a
+-- session the spend is its cost records: the parallel runner records every agent call there and
+-- also puts the cost on its task events (and a session's total on its session events), so those
+-- are not added again. Not counted either: model_selected's cost (an estimate) and an event whose
+-- task already has a cost record. Each query repeats that event arm, and migration 0012's
+-- events_spend index its first line: keep them alike.
 
 -- name: cost_total
 SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
     SELECT cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.cost FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
-                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 
 -- name: cost_by_day
@@ -120,9 +121,8 @@ FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.ts, e.cost FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
-                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 GROUP BY CAST((ts + :offset) / 86400 AS INTEGER)
 
@@ -132,9 +132,8 @@ FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT e.ts, e.cost FROM events e
-    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
-                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 GROUP BY CAST(FLOOR((ts + :offset) / 86400) AS BIGINT)
 
@@ -146,9 +145,8 @@ FROM (
     SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT COALESCE(CAST(json_extract(e.data, '$.model') AS TEXT), 'unspecified'), e.cost, 0, 0 FROM events e /*index:events_spend*/
-    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
-                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 GROUP BY model ORDER BY cost DESC
 
@@ -159,9 +157,8 @@ FROM (
     SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
     SELECT COALESCE(CAST(e.data AS json) ->> 'model', 'unspecified'), e.cost, 0, 0 FROM events e
-    WHERE e.cost > 0 AND e.type NOT IN ('model_selected', 'session_started', 'session_paused', 'session_resumed', 'session_stopped', 'session_completed') AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id
-                      AND (c.session_id = e.session_id OR (c.session_id IS NULL AND e.session_id IS NULL)))
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 GROUP BY model ORDER BY cost DESC
 
