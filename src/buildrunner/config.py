@@ -11,31 +11,36 @@ import difflib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from buildrunner.agents.settings import AgentsSettings
 from buildrunner.errors import ConfigError
-from buildrunner.parallel.settings import ParallelSettings
 from buildrunner.paths import ProjectPaths
-from buildrunner.quality.settings import QualitySettings
-from buildrunner.routing.settings import RoutingSettings
-from buildrunner.security.settings import SecuritySettings
-from buildrunner.settings_base import Section
-from buildrunner.telemetry.settings import TelemetrySettings
+from buildrunner.settings_base import Section, pydantic_plugins_off
+
+with pydantic_plugins_off():  # the sections' models are built as these modules load
+    from buildrunner.agents.settings import AgentsSettings
+    from buildrunner.parallel.settings import ParallelSettings
+    from buildrunner.quality.settings import QualitySettings
+    from buildrunner.routing.settings import RoutingSettings
+    from buildrunner.security.settings import SecuritySettings
+    from buildrunner.telemetry.settings import TelemetrySettings
 
 
-class Config(Section):
-    """`.buildrunner/config.json`, all sections."""
+with pydantic_plugins_off():
 
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    security: SecuritySettings = Field(default_factory=SecuritySettings)
-    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
-    parallel: ParallelSettings = Field(default_factory=ParallelSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)
-    agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    class Config(Section):
+        """`.buildrunner/config.json`, all sections."""
+
+        routing: RoutingSettings = Field(default_factory=RoutingSettings)
+        security: SecuritySettings = Field(default_factory=SecuritySettings)
+        telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+        parallel: ParallelSettings = Field(default_factory=ParallelSettings)
+        quality: QualitySettings = Field(default_factory=QualitySettings)
+        agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
 
 def _parse_float(var: str, raw: str) -> float:
@@ -69,7 +74,9 @@ ENV_OVERRIDES: dict[str, tuple[tuple[str, ...], Callable[[str, str], Any]]] = {
 
 @dataclass
 class LoadedConfig:
-    """The effective config plus where each value came from ("default", the file, or an env var)."""
+    """The effective config, where each value came from ("default", the file, or an env var),
+    and the built-in default of each value that differs from it (`changed`: a file written by
+    `br init` repeats every default, so its keys alone do not say what a user changed)."""
 
     config: Config
     paths: ProjectPaths
@@ -77,6 +84,26 @@ class LoadedConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return self.config.model_dump(mode="json")
+
+    @cached_property
+    def changed(self) -> dict[str, Any]:
+        """Dotted key -> built-in default, for every value that differs from it."""
+        defaults = _flatten(default_config_dict())
+        return {key: defaults.get(key) for key, value in self.values().items() if key not in defaults or defaults[key] != value}
+
+    def values(self) -> dict[str, Any]:
+        """Every key (dotted) with its effective value, in `sources` order."""
+        return _flatten(self.as_dict())
+
+
+def _flatten(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Dotted key -> leaf value (an empty object is a leaf)."""
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    return {".".join(prefix): node}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -1,12 +1,38 @@
-"""How amounts of money are written, the same on every screen (CLI tables, dashboard, reports)."""
+"""How amounts of money are written, the same on every screen (CLI tables, dashboard, HTML report)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 
-def usd(amount: float | None) -> str:
-    """Dollars as people read them: cents, or four decimals for a sub-cent amount that is not zero."""
+SUB_CENT_PLACES = 4  # at least this many decimals for an amount under a cent
+SIGNIFICANT = 2  # ... and enough to show two significant digits of a smaller one
+
+
+def _sub_cent_places(amount: float) -> int:
+    return max(SUB_CENT_PLACES, SIGNIFICANT - 1 - math.floor(math.log10(abs(amount))))
+
+
+def usd(amount: float | None, places: int | None = None) -> str:
+    """Dollars as people read them: cents, or a sub-cent amount that is not zero with its first two digits.
+
+    $0.00 only for nothing at all: $0.0014 and $0.00004 are shown as such. `places` fixes the
+    decimals (`usd_scale` uses it so the ticks of one axis read alike).
+    """
     if amount is None:
         return "-"
-    if amount == 0 or abs(amount) >= 0.01:
+    if places is not None:
+        return f"${amount:,.{places}f}"
+    if amount == 0 or abs(amount) >= 0.00995:  # rounds to a cent or more
         return f"${amount:,.2f}"
-    return f"${amount:.4f}"
+    text = f"{amount:.{_sub_cent_places(amount)}f}"
+    whole, _, decimals = text.partition(".")
+    return f"${whole}.{decimals[:SUB_CENT_PLACES] + decimals[SUB_CENT_PLACES:].rstrip('0')}"
+
+
+def usd_scale(amounts: Sequence[float]) -> list[str]:
+    """Labels for the ticks of one money axis: the same decimals for all, as few as keep every tick distinct (at least cents)."""
+    places = 2
+    while places < 12 and len({f"{a:.{places}f}" for a in amounts}) < len(set(amounts)):
+        places += 1
+    return [usd(a, places) for a in amounts]

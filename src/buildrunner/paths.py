@@ -49,6 +49,11 @@ class ProjectPaths:
         return cls(find_project_root(start))
 
     @property
+    def found(self) -> bool:
+        """True when the root really is a project (it holds `.buildrunner/` or `.git`), not the fallback folder."""
+        return (self.root / STATE_DIR_NAME).is_dir() or (self.root / ".git").exists()
+
+    @property
     def state_dir(self) -> Path:
         return self.root / STATE_DIR_NAME
 

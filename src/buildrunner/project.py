@@ -2,6 +2,7 @@
 
 Every library class takes an optional `Project`; without one it discovers the
 project from the working directory, so the spec's `CostTracker()` works as written.
+A `Project(create=False)` only reads: it never creates the database (see `open_store`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Project:
         *,
         config: "Config | None" = None,
         store: "Store | None" = None,
+        create: bool = True,
     ) -> None:
         if root is not None and not Path(root).is_dir():
             raise NotFoundError(f"{root}: no such project directory", hint="pass an existing folder")
@@ -37,6 +39,7 @@ class Project:
         if store is not None:
             self.__dict__["store"] = store
         self._owns_store = store is None
+        self._create = create
 
     @cached_property
     def paths(self) -> ProjectPaths:
@@ -57,7 +60,7 @@ class Project:
         from buildrunner.store import open_store
 
         self.loaded  # a bad config is reported before the database is touched
-        return open_store(self.paths)
+        return open_store(self.paths, create=self._create)
 
     @cached_property
     def events(self) -> "EventCollector":

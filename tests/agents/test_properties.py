@@ -97,13 +97,22 @@ def test_a_line_that_is_not_json_always_fails_the_attempt(text: str) -> None:
         assert quoted in (result.reason or "") or (result.reason or "").endswith("…")
 
 
+def _format(argv: list[str]) -> str | None:
+    """The output format the options ask for (the words before `--` only: a prompt may say anything)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    for flag in ("--output-format", "-o"):
+        if flag in options[:-1]:
+            return options[options.index(flag) + 1]
+    return None
+
+
 def run_standin(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as record:
         proc = subprocess.run(
             argv,
             input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
-            env={**env, "BR_STANDIN_RECORD": record, "BR_STANDIN_SCENARIO": "success" if "json" not in argv[-3:] else "json-success"},
+            env={**env, "BR_STANDIN_RECORD": record, "BR_STANDIN_SCENARIO": "json-success" if _format(argv) == "json" else "success"},
             capture_output=True,
             timeout=60,
         )

@@ -118,3 +118,24 @@ def test_init_keeps_an_existing_config_unless_forced(run_br, tmp_project: Path) 
     assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 9
     assert run_br("init", "--force").returncode == 0
     assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 3
+
+
+def test_config_show_after_init_says_which_values_differ_from_the_defaults(run_br, tmp_project: Path) -> None:
+    assert run_br("init").returncode == 0
+    fresh = run_br("config", "show")
+    assert "none (every value is the default)" in fresh.stdout
+    assert "config.json" not in "".join(line for line in fresh.stdout.splitlines()[4:])  # no value is "from the file"
+    config_file = tmp_project / ".buildrunner" / "config.json"
+    data = json.loads(config_file.read_text())
+    data["routing"]["cost_limits"]["monthly"] = 150.0
+    config_file.write_text(json.dumps(data))
+    shown = run_br("config", "show", env={"BR_COST_LIMIT_DAILY": "4"})
+    assert "2 of" in shown.stdout and "values differ from the defaults" in shown.stdout
+    [monthly] = [line for line in shown.stdout.splitlines() if line.startswith("routing.cost_limits.monthly")]
+    assert ".buildrunner/config.json (default 200.0)" in monthly
+    [daily] = [line for line in shown.stdout.splitlines() if line.startswith("routing.cost_limits.daily")]
+    assert "env BR_COST_LIMIT_DAILY (default 10.0)" in daily
+    [weekly] = [line for line in shown.stdout.splitlines() if line.startswith("routing.cost_limits.weekly")]
+    assert weekly.split()[-1] == "default"
+    changed = json.loads(run_br("config", "show", "-f", "json").stdout)["changed"]
+    assert changed == {"routing.cost_limits.monthly": {"value": 150.0, "default": 200.0, "source": str(config_file)}}

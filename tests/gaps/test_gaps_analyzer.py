@@ -265,3 +265,23 @@ def test_declarations_keep_their_line(sample: Path, files) -> None:
     assert (declared.requirements["requests"].source, declared.requirements["requests"].line) == ("pyproject.toml", 4)
     assert (declared.requirements["pytest"].source, declared.requirements["pytest"].line) == ("requirements-dev.txt", 3)
     assert declared.manifests == ["pyproject.toml", "requirements-dev.txt"]
+
+
+def test_gaps_lists_every_security_finding_the_quality_gate_counts(tmp_project: Path, fake_aws_key: str, run_br) -> None:
+    """Two copies of one key on a line and two SQL injections: the gate says 4 (2 + 2) and gaps lists those 4."""
+    (tmp_project / "app.py").write_text(
+        f'PRIMARY = "{fake_aws_key}"; BACKUP = "{fake_aws_key}"\n\n\n'
+        "def find(conn, name):\n"
+        '    return conn.execute(f"SELECT * FROM users WHERE name = \'{name}\'")\n\n\n'
+        "def drop(conn, uid):\n"
+        '    return conn.execute("DELETE FROM users WHERE id = " + uid)\n'
+    )
+    quality = json.loads(run_br("quality", "check", "--format", "json").stdout)
+    security = next(c for c in quality["categories"] if c["name"] == "Security")
+    counted = [(f["location"], f["kind"]) for f in security["inputs"]["findings"]]
+    assert sorted(counted) == sorted([("app.py:1", "secret")] * 2 + [("app.py:5", "sql-injection"), ("app.py:9", "sql-injection")])
+    assert any("4 security findings (2 secrets, 2 SQL injection risks)" in w for w in quality["warnings"])
+    gaps = json.loads(run_br("gaps", "analyze", "--format", "json").stdout)
+    listed = [(f"{g['path']}:{g['line']}", g["category"]) for g in gaps["gaps"] if g["category"] in ("hardcoded-credential", "sql-injection")]
+    assert sorted(listed) == sorted([("app.py:1", "hardcoded-credential")] * 2 + [("app.py:5", "sql-injection"), ("app.py:9", "sql-injection")])
+    assert fake_aws_key not in json.dumps(gaps)

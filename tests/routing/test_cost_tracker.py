@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from buildrunner.errors import ConfigError
+from buildrunner.errors import BuildRunnerError, ConfigError
 from buildrunner.project import Project
 from buildrunner.routing.cost_tracker import CostTracker, period_start
 
@@ -179,8 +179,10 @@ def test_export_csv(tracker: CostTracker, tmp_path: Path) -> None:
     assert [r["model"] for r in rows] == ["haiku", "opus"]
     assert rows[0]["timestamp_utc"].endswith("+00:00") and rows[0]["task_id"] == "t1" and rows[1]["task_id"] == ""
     assert float(rows[1]["cost"]) == 0.3
-    with pytest.raises(ConfigError, match="cannot write"):
-        tracker.export_csv(tmp_path / "missing" / "dir" / "c.csv")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(BuildRunnerError, match="cannot"):
+        tracker.export_csv(blocker / "c.csv")
 
 
 def test_rollup_follows_deletes_and_updates(tracker: CostTracker, any_project: Project) -> None:

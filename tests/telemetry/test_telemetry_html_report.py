@@ -55,9 +55,10 @@ def test_report_is_self_contained(report: Path) -> None:
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     dom = chromium(tmp_path, "--dump-dom", report.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert 'data-rendered="7"' in dom.stdout  # the inline script ran and built the per-day table
-    assert dom.stdout.count('class="day-row"') == 7
-    assert "75.0%" in dom.stdout and "$1.50" in dom.stdout
+    # Today, yesterday (spend only), and the five quiet days before them as one row.
+    assert dom.stdout.count('class="day-row') == 3
+    assert "no activity for 5 days" in dom.stdout
+    assert "75.0%" in dom.stdout and "$1.50" in dom.stdout and "$3.00" in dom.stdout
     shot = tmp_path / "shot.png"
     r = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1000", report.as_uri())
     assert r.returncode == 0 and shot.is_file(), r.stderr[-2000:]
@@ -67,3 +68,27 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     chromium(tmp_path, f"--screenshot={blank}", "--window-size=1280,1000", blank_html.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 5 * blank.stat().st_size  # charts and text drawn, not an empty page
+
+
+def _figure(html: str, caption: str) -> str:
+    start = html.index(f"<figcaption>{caption}")
+    return html[start : html.index("</figure>", start)]
+
+
+def test_small_amounts_read_as_the_cli_writes_them_and_quiet_days_are_one_row(project: Project, run_br, tmp_path: Path) -> None:
+    """The README demo costs $0.0014: the report must not round it to $0.00 anywhere."""
+    EventCollector(project).collect_batch([finished("s", f"t{i}", True, 200.0 + i) for i in range(10)])
+    add_cost(project, 0.0014, model="haiku")
+    r = run_br("telemetry", "report", str(tmp_path / "r.html"))  # 30 days by default
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert '<div class="label">Total cost</div><div class="value">$0.0014</div>' in html
+    ticks = re.findall(r'class="tick">([^<]*)<', _figure(html, "Cost per day"))
+    assert len(ticks) == 5 and len(set(ticks)) == 5, ticks
+    assert ticks[0] in ("$0.0000", "$0.000") and all(t.startswith("$0.00") for t in ticks)
+    assert 'class="bar-value">$0.0014<' in _figure(html, "Cost per model")
+    rows = re.findall(r'<tr class="day-row[^"]*">(.*?)</tr>', html)
+    assert len(rows) == 2 and "no activity for 29 days" in rows[1] and "$0.0014" in rows[0]
+    dom = chromium(tmp_path, "--dump-dom", (tmp_path / "r.html").as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("$0.0014") >= 3 and "no activity for 29 days" in dom.stdout

@@ -12,13 +12,14 @@ from telemetry_helpers import add_cost, add_worker, finished
 from buildrunner.errors import TelemetryError
 from buildrunner.project import Project
 from buildrunner.telemetry.event_collector import EventCollector
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, nearest_rank
+from buildrunner.telemetry.metrics_analyzer import NO_DATA, MetricsAnalyzer, known, nearest_rank
 
 
 def test_empty_window_is_no_data_not_zero_percent(any_project: Project) -> None:
     m = MetricsAnalyzer(any_project).analyze(24)
-    assert m.success_rate is None and not m.has_data
-    assert m.avg_latency_ms is None and m.p50_latency_ms is None and m.p99_latency_ms is None
+    assert m.success_rate is NO_DATA and not m.has_data and m.success_rate != 0 and math.isnan(m.success_rate)
+    assert m.avg_latency_ms is NO_DATA and m.p50_latency_ms is NO_DATA and m.p99_latency_ms is NO_DATA
+    assert known(m.success_rate) is None and known(0.0) == 0.0
     assert (m.event_count, m.error_count, m.total_cost, m.top_errors) == (0, 0, 0.0, [])
 
 
@@ -108,7 +109,7 @@ def test_trends_per_local_day(collector: EventCollector, any_project: Project) -
     assert len(trends) == 3
     days = list(trends.values())
     assert days[-1].success_rate == pytest.approx(50.0) or days[-2].success_rate == pytest.approx(50.0)
-    assert days[0].success_rate is None
+    assert days[0].success_rate is NO_DATA
     with pytest.raises(TelemetryError):
         MetricsAnalyzer(any_project).get_trends(0)
 
@@ -128,9 +129,67 @@ def test_performance_reads_workers_and_store_size(collector: EventCollector, any
 
 def test_performance_without_workers_has_no_cpu_data(any_project: Project) -> None:
     p = MetricsAnalyzer(any_project).performance(24)
-    assert p.cpu_percent is None and p.cpu_level == "no data" and p.p95_latency_ms is None
+    assert p.cpu_percent is None and p.cpu_level == "no data" and p.p95_latency_ms is NO_DATA
 
 
 def test_bad_hours(any_project: Project) -> None:
     with pytest.raises(TelemetryError, match="hours"):
         MetricsAnalyzer(any_project).analyze(0)
+
+
+SPEC_EXAMPLE = """
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+analyzer = MetricsAnalyzer()
+
+# Calculate metrics
+metrics = analyzer.analyze(hours=24)
+
+print(f"Success rate: {metrics.success_rate:.1f}%")
+print(f"Average latency: {metrics.avg_latency_ms:.0f}ms")
+print(f"P95 latency: {metrics.p95_latency_ms:.0f}ms")
+print(f"Total cost: ${metrics.total_cost:.2f}")
+print(f"Error count: {metrics.error_count}")
+
+# Get trends
+trends = analyzer.get_trends(days=7)
+for day, day_metrics in trends.items():
+    print(f"{day}: {day_metrics.success_rate:.1f}% success")
+"""
+
+
+def test_the_spec_example_runs_on_a_fresh_project_and_says_there_is_no_data(tmp_project) -> None:
+    import subprocess
+    import sys
+
+    fresh = subprocess.run([sys.executable, "-c", SPEC_EXAMPLE], cwd=tmp_project, capture_output=True, text=True)
+    assert fresh.returncode == 0, fresh.stderr
+    lines = fresh.stdout.splitlines()
+    assert lines[:5] == ["Success rate: --%", "Average latency: --ms", "P95 latency: --ms", "Total cost: $0.00", "Error count: 0"]
+    assert len(lines) == 12 and all(line.endswith(": --% success") for line in lines[5:])
+    with Project(tmp_project) as project:
+        EventCollector(project).collect_batch([finished("s", "a", True, 1200.0, age_s=5), finished("s", "b", False, 800.0, age_s=5)])
+    filled = subprocess.run([sys.executable, "-c", SPEC_EXAMPLE], cwd=tmp_project, capture_output=True, text=True)
+    assert filled.stdout.splitlines()[:3] == ["Success rate: 50.0%", "Average latency: 1000ms", "P95 latency: 1200ms"]
+    assert filled.stdout.splitlines()[-1].endswith(": 50.0% success")
+
+
+def test_no_data_formats_keep_their_layout() -> None:
+    assert f"{NO_DATA:>6.1f}|{NO_DATA:<5.0f}|{NO_DATA:*^8.2%}|{NO_DATA}" == "    --|--   |***--***|no data"
+    assert not NO_DATA and NO_DATA != 0.0 and NO_DATA == NO_DATA and not (NO_DATA < 80)
+
+
+def test_a_cost_given_only_on_an_event_counts_once(collector: EventCollector, any_project: Project) -> None:
+    """The spec's collect_event(..., "cost": 0.15) is spend; a session's spend is its cost records (the runner writes both)."""
+    collector.collect_event({"type": "task_completed", "task_id": "task-001", "duration_ms": 82000, "cost": 0.15})
+    collector.collect_event({"type": "task_completed", "task_id": "task-002", "cost": 0.05, "metadata": {"model": "opus"}})
+    collector.collect_event({"type": "model_selected", "task_id": "task-003", "cost": 0.5, "metadata": {"model": "opus"}})  # an estimate
+    collector.collect_event({"type": "task_completed", "session_id": "s1", "task_id": "task-004", "cost": 0.2})
+    add_cost(any_project, 0.2, model="haiku", session_id="s1", task_id="task-004")
+    collector.collect_event({"type": "session_completed", "session_id": "s1", "cost": 0.2})  # the session's total of its tasks
+    collector.collect_event({"type": "task_completed", "task_id": "task-006", "cost": 0.07})
+    add_cost(any_project, 0.07, model="haiku", task_id="task-006")  # the same spend, also tracked
+    analyzer = MetricsAnalyzer(any_project)
+    assert analyzer.analyze(24).total_cost == pytest.approx(0.15 + 0.05 + 0.2 + 0.07)
+    assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.47)
+    assert analyzer.costs(24).by_model == pytest.approx({"unspecified": 0.15, "opus": 0.05, "haiku": 0.27})

@@ -1,7 +1,8 @@
 """Conventions every `br` command follows, in one place.
 
 - `--format` text | json (csv / sarif where a command offers them): data to stdout.
-- `--project DIR`: the project to act on (default: found upward from the working directory).
+- `--project DIR` (`-C DIR`): run as if started in DIR, as `git -C` and `make -C` do, so the
+  project is found from DIR and relative paths in other options are DIR's.
 - Messages, progress and errors go to stderr; colour is off when stdout is not a
   terminal or `NO_COLOR` is set (Rich does both).
 
@@ -15,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
@@ -32,15 +34,31 @@ TextJsonSarif = Literal["text", "json", "sarif"]
 
 FORMAT_HELP = "Output format: text for people, json for scripts (stable keys, see README)."
 
+def _enter_project(value: Optional[Path]) -> Optional[Path]:
+    """`-C DIR`: change into DIR before anything else is read (the option is eager), and pass it on absolute."""
+    if value is None:
+        return None
+    folder = value.expanduser()
+    if not folder.is_dir():
+        from buildrunner.errors import NotFoundError
+
+        raise NotFoundError(f"{value}: no such project directory", hint="pass an existing folder")
+    folder = folder.resolve()
+    os.chdir(folder)
+    return folder
+
+
 FormatOption = Annotated[TextJson, typer.Option("--format", "-f", help=FORMAT_HELP)]
 ProjectOption = Annotated[
     Optional[Path],
     typer.Option(
         "--project",
         "-C",
-        help="Project folder (default: the first folder upward holding .buildrunner/ or .git).",
+        help="Run as if started in this folder (its project; relative paths are its own). Default: the working directory.",
         file_okay=False,
         show_default=False,
+        is_eager=True,
+        callback=_enter_project,
     ),
 ]
 
@@ -50,11 +68,22 @@ def format_option(choices: Any, help: str = FORMAT_HELP) -> Any:
     return Annotated[choices, typer.Option("--format", "-f", help=help)]
 
 
-def project_for(project: Path | None) -> "Project":
-    """The project a command acts on (`--project` or discovered)."""
+def project_for(project: Path | None, *, reading: bool = False) -> "Project":
+    """The project a command acts on (`--project` or discovered).
+
+    `reading`: the command only reads, so it creates no database; outside any project it says
+    so on stderr and answers from an empty store (nothing is recorded there).
+    """
     from buildrunner.project import Project
 
-    return Project(project)
+    proj = Project(project, create=not reading)
+    if reading and not proj.paths.found and not os.environ.get("BR_DATABASE_URL", "").strip():
+        stderr().print(
+            f"note: no BuildRunner project in {proj.paths.root} or above (no .buildrunner/ or .git): nothing is recorded here "
+            "(run `br init` in your project, or pass -C DIR)",
+            markup=False,
+        )
+    return proj
 
 
 def stdout() -> "Console":
@@ -88,6 +117,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, float) and value != value:
+        return None  # NaN is not JSON; it is how "no data" travels (buildrunner.telemetry NO_DATA)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value

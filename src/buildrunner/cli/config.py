@@ -46,17 +46,19 @@ def init(
 
 @app.command("show")
 def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
-    """Print the effective configuration and where each value came from.
+    """Print the effective configuration, where each value came from, and which values differ from the defaults.
 
-    Sources: "default", the config file, or the environment variable that set it.
+    Sources: "default", the config file, or the environment variable that set it. A value equal
+    to its default shows as "default" even when the file repeats it (as `br init` writes them all).
 
     Example: br config show --format json
     """
     from buildrunner.store import database_url, redact_url
 
-    ctx = project_for(project)
+    ctx = project_for(project, reading=True)
     loaded = ctx.loaded
     database = redact_url(database_url(ctx.paths))
+    values = loaded.values()
     if fmt == "json":
         emit_json(
             {
@@ -66,23 +68,26 @@ def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
                 "database": database,
                 "config": loaded.as_dict(),
                 "sources": loaded.sources,
+                "changed": {key: {"value": values[key], "default": default, "source": loaded.sources[key]} for key, default in loaded.changed.items()},
             }
         )
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import Column, print_table
 
     out = stdout()
-    out.print(f"Project root: {ctx.paths.root}")
+    out.print(f"Project root: {ctx.paths.root}", markup=False)
     exists = "" if ctx.paths.config_file.is_file() else " (not present: defaults in use)"
-    out.print(f"Config file:  {ctx.paths.config_file}{exists}")
-    out.print(f"Database:     {database}\n")
-    table = Table("Key", "Value", "Source", box=None, pad_edge=False)
-    for column in table.columns:
-        column.overflow = "fold"
-    values = loaded.as_dict()
+    out.print(f"Config file:  {ctx.paths.config_file}{exists}", markup=False)
+    out.print(f"Database:     {database}", markup=False)
+    count = len(loaded.changed)
+    out.print(f"Changed:      {count} of {len(values)} values differ from the defaults" if count else "Changed:      none (every value is the default)", markup=False)
+    out.print()
+    rows = []
     for key, source in loaded.sources.items():
-        node = values
-        for part in key.split("."):
-            node = node[part]
-        table.add_row(key, json.dumps(node), ctx.paths.relative(source) if source != "default" and not source.startswith("env ") else source)
-    out.print(table)
+        if key in loaded.changed:
+            origin = source if source.startswith("env ") else ctx.paths.relative(source)
+            shown = f"{origin} (default {json.dumps(loaded.changed[key])})"
+        else:
+            shown = "default"
+        rows.append([key, json.dumps(values[key]), shown])
+    print_table(out, [Column("Key", key=True), Column("Value"), Column("Source")], rows, box=None, pad_edge=False)

@@ -52,7 +52,9 @@ def analyze(
 
     Severity rules:
 
-    hardcoded-credential: high (from BuildRunner's secret scanner)
+    hardcoded-credential: the secret rule's severity (from BuildRunner's secret scanner)
+
+    sql-injection: the detector's severity (from BuildRunner's SQL-injection detector); these two are the findings `br quality check` counts
 
     stub: high for `raise NotImplementedError`, medium for bodies of only pass/... (abstract methods, protocols and overloads excepted)
 

@@ -1,4 +1,10 @@
-"""The `br` entry point: the root Typer app, its groups, and the one error handler."""
+"""The `br` entry point: the root Typer app, its groups, and the one error handler.
+
+Help is click's plain formatter (`rich_markup_mode=None` on every command): Typer's Rich help
+imports Markdown, Pygments-style tracebacks and pretty-printing, about 100 ms of every
+`--help` with today's Typer and Rich. Usage errors are turned into one line here, like every
+other error, instead of Typer's boxed panel.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import os
 import sys
 from functools import lru_cache
 from importlib import import_module
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.main
@@ -45,12 +51,20 @@ class LazyRoot(TyperGroup):
             self._listing = False
 
 
+def _plain_help(command: click.Command) -> click.Command:
+    """`command` and every command under it render help with click's formatter (see the module doc)."""
+    command.rich_markup_mode = None  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+    return command
+
+
 @lru_cache(maxsize=None)
 def _load_group(name: str) -> click.Command:
     module = import_module(GROUPS[name][0])
     group = typer.main.get_group(module.app)
     group.name = name
-    return group
+    return _plain_help(group)
 
 
 app = typer.Typer(
@@ -60,7 +74,7 @@ app = typer.Typer(
     "Example: br security scan --directory src/",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -73,10 +87,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[
-        Optional[bool],
+    version: Annotated[  # a plain bool flag: Typer 0.27+ then needs no pydantic TypeAdapter for it on every command
+        bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
-    ] = None,
+    ] = False,
 ) -> None:
     """BuildRunner: safe, cheap and visible AI-assisted development.
 
@@ -94,15 +108,32 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def usage_line(exc: click.ClickException) -> str:
+    """A usage error (bad option, missing argument, unknown command) as one line naming what to run for help."""
+    message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "br"
+    return f"{message} (see `{path} --help`)"
+
+
 def run() -> None:
     """Run `br`; turn any error into one line on stderr and the spec's exit code."""
     try:
-        app(prog_name="br")
+        code = app(prog_name="br", standalone_mode=False)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except click.ClickException as exc:
+        from rich.markup import escape
+
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `br` or `br parallel` alone: their help, as --help shows it
+            sys.stdout.write(exc.format_message() + "\n")
+            sys.exit(0)
+        _fail(escape(usage_line(exc)), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     except Exception as exc:
         from rich.markup import escape
 
@@ -117,3 +148,4 @@ def run() -> None:
             "(run with BR_DEBUG=1 for the traceback)",
             int(ExitCode.GENERAL),
         )
+    sys.exit(code if isinstance(code, int) else 0)

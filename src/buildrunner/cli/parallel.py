@@ -22,14 +22,27 @@ SessionArg = Annotated[str, typer.Argument(help="Session id (or a unique prefix 
 OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id or prefix (default: the running or latest session).", show_default=False)]
 
 
-def _manager(project: Path | None) -> "SessionManager":
+NO_SESSIONS = "No sessions{}. Start one with `br parallel start NAME --config plan.yaml`."
+
+
+def _shown_session(manager: "SessionManager", session_id: str | None, output_format: str = "text") -> str | None:
+    """The session a viewing command shows; None after saying so when none was named and there are none yet.
+
+    Nothing to show is not an error (exit 0, as `list` does); a named session that does not exist is (exit 6).
+    """
+    if session_id is None and not manager.list_sessions():
+        if output_format == "json":
+            emit_json(None)
+        else:
+            stderr().print(NO_SESSIONS.format(""), markup=False)
+        return None
+    return manager.resolve(session_id)
+
+
+def _manager(project: Path | None, *, reading: bool = False) -> "SessionManager":
     from buildrunner.parallel.session_manager import SessionManager
 
-    return SessionManager(project_for(project))
-
-
-def _ago(seconds: float) -> str:
-    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
+    return SessionManager(project_for(project, reading=reading))
 
 
 def _print_status(status: "SessionStatus") -> None:
@@ -165,8 +178,10 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
 
     Example: br parallel status session-1a2b3c4d
     """
-    manager = _manager(project)
-    sid = manager.resolve(session_id)
+    manager = _manager(project, reading=True)
+    sid = _shown_session(manager, session_id, output_format)
+    if sid is None:
+        return
     info = manager.get_session_status(sid)
     if output_format == "json":
         _emit_status(manager, info)
@@ -180,8 +195,10 @@ def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = No
 
     Example: br parallel dashboard session-1a2b3c4d
     """
-    manager = _manager(project)
-    sid = manager.resolve(session_id)
+    manager = _manager(project, reading=True)
+    sid = _shown_session(manager, session_id)
+    if sid is None:
+        return
     from buildrunner.parallel.dashboard import Dashboard, default_keys
 
     console = stdout()
@@ -203,21 +220,18 @@ def list_(
 
     if status_filter is not None and status_filter not in SESSION_STATES:
         raise ConfigError(f"--status {status_filter}: unknown state", hint=f"use one of {', '.join(SESSION_STATES)}")
-    sessions = _manager(project).list_sessions(status_filter)
+    sessions = _manager(project, reading=True).list_sessions(status_filter)
     if output_format == "json":
         emit_json(sessions)
         return
     if not sessions:
-        stderr().print("No sessions" + (f" with status {status_filter}" if status_filter else "") + ". Start one with `br parallel start NAME --config plan.yaml`.", markup=False)
+        stderr().print(NO_SESSIONS.format(f" with status {status_filter}" if status_filter else ""), markup=False)
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import Column, print_table
 
-    table = Table(title="Parallel Sessions")
-    for column in ("Session ID", "Name", "Status", "Progress", "Workers", "Created"):
-        table.add_column(column)
-    for s in sessions:
-        table.add_row(s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at))
-    stdout().print(table)
+    columns = [Column("Session ID", key=True), "Name", "Status", "Progress", "Workers", "Created"]
+    rows = [[s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at)] for s in sessions]
+    print_table(stdout(), columns, rows, title="Parallel Sessions")
 
 
 @app.command()
@@ -226,23 +240,18 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
 
     Example: br parallel workers session-1a2b3c4d
     """
-    manager = _manager(project)
-    sid = manager.resolve(session_id)
+    manager = _manager(project, reading=True)
+    sid = _shown_session(manager, session_id, output_format)
+    if sid is None:
+        return
     found = manager.list_workers(sid)
     if output_format == "json":
         emit_json(found)
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import print_table
+    from buildrunner.parallel.dashboard import WORKER_COLUMNS, worker_row
 
-    table = Table(title=f"Workers ({sid})")
-    for column in ("Worker", "Status", "Current", "Complete", "Last Ping", "Host/PID", "CPU s", "Peak RSS"):
-        table.add_column(column)
-    for w in found:
-        table.add_row(
-            w.name, w.status if w.healthy or w.state in ("active", "idle") else w.state, w.current_task or "-",
-            str(w.tasks_completed), _ago(w.seconds_since_heartbeat), f"{w.hostname}/{w.pid}", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
-        )
-    stdout().print(table)
+    print_table(stdout(), WORKER_COLUMNS, [worker_row(w) for w in found], title=f"Workers ({sid})")
 
 
 @app.command()
@@ -306,25 +315,38 @@ def logs(
     session_id: SessionArg,
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
     attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
+    output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
     """Print a task's captured output (secrets masked), attempt by attempt.
 
-    Example: br parallel logs session-1a2b3c4d tests
+    JSON: a list of {session_id, task_id, attempt, status, log_path, output}; output is null when
+    the log is not on this machine (or the attempt is still starting).
+
+    Example: br parallel logs session-1a2b3c4d tests --format json
     """
     import sys
 
     from buildrunner.errors import NotFoundError
 
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
     found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
     if not found:
         raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
+    entries = []
     for number, state, path in found:
-        sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text: str | None = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
+            text = None
+        entries.append({"session_id": sid, "task_id": task_id, "attempt": number, "status": state, "log_path": str(path), "output": text})
+    if output_format == "json":
+        emit_json(entries)
+        return
+    for entry in entries:
+        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']} ({entry['status']}) {entry['log_path']} ===\n")
+        text = entry["output"]
+        if text is None:
             text = "(no output captured: the log is not on this machine or the attempt is still starting)\n"
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")

@@ -44,20 +44,16 @@ STATUS_MARK = {"pass": "✅", "fail": "❌", "not analysed": "not analysed"}
 
 def _render_text(report: QualityReport) -> None:
     from rich import box
-    from rich.table import Table
 
     from buildrunner.cli.common import stdout
+    from buildrunner.cli.tables import print_table
 
     out = stdout()
     out.print("Quality Gate Results\n")
     mark = "✅" if report.passed else "❌"
     out.print(f"Overall Score: {_score(report.overall)}/100 {mark}\n")
-    table = Table(box=box.SQUARE, show_lines=False)
-    for column in ("Category", "Score", "Threshold", "Status", "Based on"):
-        table.add_column(column)
-    for cat in report.categories:
-        table.add_row(cat.name, _score(cat.score), f"{cat.threshold:g}", STATUS_MARK[cat.status], cat.basis)
-    out.print(table)
+    rows = [[cat.name, _score(cat.score), f"{cat.threshold:g}", STATUS_MARK[cat.status], cat.basis] for cat in report.categories]
+    print_table(out, ["Category", "Score", "Threshold", "Status", "Based on"], rows, box=box.SQUARE, show_lines=False)
     for warning in report.warnings:
         out.print(f"warning: {warning}", markup=False)
     for note in report.notes:

@@ -112,7 +112,7 @@ def estimate(
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
 
     text = _description(task_description)
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         result = ComplexityEstimator(proj, use_ai=ai).estimate(text, files=_files(files))
     if output_format == "json":
         emit_json(_estimate_json(result, verbose))
@@ -156,7 +156,7 @@ def select(
 
     text = _description(task_description)
     costs, minutes = _limit("--cost-limit", cost_limit), _limit("--time-limit", time_limit)
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         selection = ModelSelector(proj, estimator=ComplexityEstimator(proj, use_ai=ai)).select_model(
             text, cost_limit=costs, time_limit=minutes, model=model
         )
@@ -290,7 +290,7 @@ def costs(
     from buildrunner.routing.cost_tracker import CostTracker, period_start, write_csv
 
     period_start(period)  # a bad --period is one line, exit 2
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         tracker = CostTracker(proj)
         if output_format == "csv":
             write_csv(sys.stdout, tracker.iter_records(period))
@@ -355,23 +355,22 @@ def models(
     from buildrunner.routing.cost_tracker import CostTracker
     from buildrunner.routing.models import TIER_USE, catalogue
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         tiers = catalogue(proj, observed_latency=CostTracker(proj).observed_latency())
     if output_format == "json":
         emit_json({"models": list(tiers.values())})
         return
     from rich import box
-    from rich.table import Table
 
-    table = Table(box=box.SQUARE)
-    for column in ("Model", "Model ID", "Input Cost", "Output Cost", "Typical Latency"):
-        table.add_column(column, no_wrap=True)
-    for m in tiers.values():
-        latency = f"~{m.typical_latency_ms:.0f}ms" + ("*" if m.latency_source == "telemetry" else "")
-        table.add_row(m.tier, m.model_id, f"${m.input_per_mtok:.2f}/1M", f"${m.output_per_mtok:.2f}/1M", latency)
+    from buildrunner.cli.tables import Column, print_table
+
+    rows = [
+        [m.tier, m.model_id, f"${m.input_per_mtok:.2f}/1M", f"${m.output_per_mtok:.2f}/1M", f"~{m.typical_latency_ms:.0f}ms" + ("*" if m.latency_source == "telemetry" else "")]
+        for m in tiers.values()
+    ]
     out = stdout()
     out.print("Available Models:\n")
-    out.print(table)
+    print_table(out, [Column("Model", key=True), Column("Model ID", key=True), "Input Cost", "Output Cost", "Typical Latency"], rows, box=box.SQUARE)
     out.print("Cache read / write per 1M: " + ", ".join(f"{m.tier} ${m.cache_read_per_mtok:.2f} / ${m.cache_write_per_mtok:.2f}" for m in tiers.values()))
     if any(m.latency_source == "telemetry" for m in tiers.values()):
         out.print("* observed: mean over the last 7 days of tracked requests")

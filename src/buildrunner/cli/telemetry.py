@@ -24,7 +24,7 @@ def summary(hours: HoursOption = 24, format: FormatOption = "text", project: Pro
     """
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         analyzer = MetricsAnalyzer(proj)
         metrics = analyzer.analyze(hours)
         daily = analyzer.daily_costs(min(31, max(7, math.ceil(hours / 24))))
@@ -45,16 +45,22 @@ def events(
     format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
-    """List recent events, oldest first.
+    """List recent events, oldest first: the newest --limit of them (stderr says when more matched).
 
     Example: br telemetry events --type task_failed --hours 1
     """
     from buildrunner.telemetry.event_collector import EventCollector, check_event_type
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         if event_type:
             check_event_type(proj.store, event_type)
-        found = list(reversed(EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit, session_id=session)))
+        newest = EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit + 1, session_id=session)
+    found = list(reversed(newest[:limit]))
+    if len(newest) > limit:
+        stderr().print(
+            f"note: showing the newest {limit} events; more match in the last {hours} hours (raise --limit, or narrow with --type or --session)",
+            markup=False,
+        )
     if format == "json":
         emit_json(found)
         return
@@ -76,7 +82,7 @@ def alerts(
     """
     from buildrunner.telemetry.alerts import AlertManager
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         manager = AlertManager(proj)
         manager.check(hours)
         found = manager.get_alerts(level=level)
@@ -96,7 +102,7 @@ def performance(hours: HoursOption = 24, format: FormatOption = "text", project:
     """
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         perf = MetricsAnalyzer(proj).performance(hours)
     if format == "json":
         emit_json(perf)
@@ -124,7 +130,7 @@ def export(
 
     if kind not in EXPORT_TYPES:
         raise ConfigError(f"--type {kind!r}: unknown export type", hint=f"use one of {', '.join(EXPORT_TYPES)}")
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         if kind == "otlp":
             from buildrunner.telemetry.otlp import OtlpExporter
 
@@ -153,8 +159,10 @@ def export(
     if format == "json":
         emit_json(result)
     else:
+        from buildrunner.output import describe
+
         unit = "lines" if kind == "prometheus" else f"{kind} rows"
-        stderr().print(f"Wrote {result.rows} {unit} to {result.path}")
+        stderr().print(f"Wrote {result.rows} {unit} to {describe(result.path)}", markup=False)
 
 
 @app.command()
@@ -171,9 +179,11 @@ def report(
 
     from buildrunner.telemetry.html_report import write_report
 
-    with project_for(project) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
+    with project_for(project, reading=True) as proj, (stderr().status(f"Charting {days} days of telemetry") if show_progress() else nullcontext()):
         path = write_report(proj, output_file, days=days)
-    stderr().print(f"Wrote the telemetry report to {path}")
+    from buildrunner.output import describe
+
+    stderr().print(f"Wrote the telemetry report to {describe(path)}", markup=False)
 
 
 @app.command()
@@ -188,7 +198,7 @@ def prune(
     """
     from buildrunner.telemetry.event_collector import EventCollector
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:
         keep = proj.config.telemetry.retention_days if days is None else days
         removed = EventCollector(proj).prune(keep)
     if format == "json":

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from buildrunner.cli.common import local_time
 from buildrunner.money import usd
+from buildrunner.telemetry.metrics_analyzer import known
 
 if TYPE_CHECKING:
     from buildrunner.telemetry.alerts import Alert
@@ -29,7 +30,7 @@ def period(hours: float) -> str:
 
 
 def ms(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.0f}ms"
+    return "no data" if known(value) is None else f"{value:.0f}ms"
 
 
 def size(n: int) -> str:
@@ -65,12 +66,12 @@ def bar_chart(console: Console, rows: list[tuple[str, float, str]], style: str =
 
 def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float]) -> None:
     console.print(f"Telemetry Summary ({period(m.period_hours)})\n")
-    if m.success_rate is None:
+    if not m.has_data:
         console.print("Success Rate: no data (no finished tasks)")
     else:
         console.print(f"Success Rate: {m.success_rate:.0f}% ({m.succeeded_tasks}/{m.finished_tasks} tasks)")
     console.print(f"Average Latency: {ms(m.avg_latency_ms)}")
-    if m.p50_latency_ms is not None:
+    if known(m.p50_latency_ms) is not None:
         console.print(f"Latency P50/P95/P99: {ms(m.p50_latency_ms)} / {ms(m.p95_latency_ms)} / {ms(m.p99_latency_ms)}")
     console.print(f"Total Cost: {usd(m.total_cost)}")
     console.print(f"Error Count: {m.error_count}")
@@ -91,14 +92,14 @@ def event_detail(event: dict[str, Any]) -> str:
     if etype == "task_completed" and event.get("duration_ms") is not None:
         duration = event["duration_ms"]
         shown = f"{duration:.0f}ms" if duration < 1000 else f"{duration / 1000:.0f}s"
-        return f"Duration: {shown}" + (f", ${event['cost']:.4f}" if event.get("cost") else "")
+        return f"Duration: {shown}" + (f", {usd(event['cost'])}" if event.get("cost") else "")
     if etype == "task_retry" and meta.get("attempt") is not None:
         return f"Attempt {meta['attempt']}" + (f"/{meta['max_attempts']}" if meta.get("max_attempts") is not None else "")
     if event.get("error"):
         return ("Skipped: " if etype == "task_skipped" else "Error: ") + event["error"]
     if etype == "model_selected" and "model" in meta:
         estimate = event.get("cost") if event.get("cost") is not None else meta.get("estimated_cost")
-        return f"Model: {meta['model']}" + (f" (est. ${float(estimate):.4f})" if estimate is not None else "")
+        return f"Model: {meta['model']}" + (f" (est. {usd(float(estimate))})" if estimate is not None else "")
     if event.get("message"):
         return event["message"]
     return ", ".join(f"{k}={v}" for k, v in meta.items())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.gaps.findings import SEVERITIES, Gap
-from buildrunner.quality.security_inputs import security_or_none
+from buildrunner.quality.security_inputs import SecurityFinding, security_or_none
 from buildrunner.quality.sources import SourceSet, parallel_map, project_sources
 
 if TYPE_CHECKING:
@@ -40,6 +40,13 @@ class GapReport:
     def only(self, severity: str) -> GapReport:
         """Only findings of `severity` (the CLI's `--severity` filter)."""
         return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds)
+
+
+def security_gap(finding: SecurityFinding) -> Gap:
+    """A scanner finding as a gap: every one of them, as the quality gate counts them (the column keeps two on one line apart)."""
+    if finding.kind == "secret":
+        return Gap.make(finding.path, finding.line, "hardcoded-credential", finding.severity, f"{finding.title}: {finding.detail} (column {finding.column})")
+    return Gap.make(finding.path, finding.line, "sql-injection", finding.severity, finding.title)
 
 
 class GapAnalyzer:
@@ -68,13 +75,9 @@ class GapAnalyzer:
         gaps += self._dead_code(sources, [r.usage for r in results if r.usage is not None])
         gaps += self._duplicates(by_rel)
         if security is None:
-            notes.append("hardcoded credentials not checked: the security scanner is not available in this installation")
+            notes.append("hardcoded credentials and SQL injection not checked: the security scanner is not available in this installation")
         else:
-            gaps += [
-                Gap.make(f.path, f.line, "hardcoded-credential", "high", f"{f.title}: {f.detail}")
-                for f in security
-                if f.kind == "secret"
-            ]
+            gaps += [security_gap(f) for f in security]
         gaps += self._dependencies(sources, by_rel, notes)
         if note := sources.not_analysed_note():
             notes.append(note)

@@ -13,6 +13,7 @@ SEVERITIES = ("high", "medium", "low")
 # category -> why findings of it matter. The severity rules are in `br gaps analyze --help`.
 CATEGORIES: dict[str, str] = {
     "hardcoded-credential": "anyone with the code has the credential; rotate it and load it from the environment",
+    "sql-injection": "input can rewrite the query to read or destroy data; pass values as query parameters",
     "stub": "the code looks finished but does nothing or raises when called",
     "swallowed-error": "failures disappear silently, so bugs surface far from their cause",
     "network-timeout": "a call without a timeout can hang the program forever on a stalled server",

@@ -14,15 +14,23 @@ import time
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Iterator
 
+from buildrunner.cli.tables import Column
 from buildrunner.money import usd
 from buildrunner.parallel.models import SessionStatus, WorkerHealth
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
     from buildrunner.parallel.session_manager import SessionManager
 
 REFRESH_S = 2.0
+PANEL_CHROME = 4  # the panel's two borders and its padding of one column each side
+# The workers table, here and in `br parallel workers`: ids are key columns (never shortened).
+WORKER_COLUMNS: tuple[Column, ...] = (
+    Column("Worker", key=True), Column("Status"), Column("Current", key=True), Column("Complete", justify="right"),
+    Column("Last Ping"), Column("Host/PID", key=True), Column("CPU s", justify="right"), Column("Peak RSS", justify="right"),
+)
 
 
 def _duration(seconds: float | None) -> str:
@@ -36,6 +44,21 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
+
+
+def worker_row(w: WorkerHealth) -> list["str | Text"]:
+    """One worker as a row of WORKER_COLUMNS."""
+    from rich.text import Text
+
+    status = w.status if w.healthy or w.state in ("active", "idle") else w.state
+    return [
+        w.name, Text(status, style={"active": "green", "idle": "cyan"}.get(status, "red")), w.current_task or "-", str(w.tasks_completed),
+        _ago(w.seconds_since_heartbeat), f"{w.hostname}/{w.pid}", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
+    ]
+
+
 def progress_line(status: SessionStatus) -> str:
     """One line for logs: `session-x running 12/20 (60%) failed 1 running 3 workers 3 cost $0.12 eta 40s`."""
     return (
@@ -45,50 +68,40 @@ def progress_line(status: SessionStatus) -> str:
     )
 
 
-def render(status: SessionStatus, workers: list[WorkerHealth], message: str = "") -> "RenderableType":
-    """The dashboard as one Rich renderable."""
-    from rich.console import Group
+def render(status: SessionStatus, workers: list[WorkerHealth], message: str = "", width: int | None = None) -> "RenderableType":
+    """The dashboard as one Rich renderable, its tables fitted to `width` columns (None: as wide as they need)."""
+    from rich.console import Console, Group
+    from rich.padding import Padding
     from rich.panel import Panel
     from rich.progress_bar import ProgressBar
-    from rich.table import Table
     from rich.text import Text
 
     from buildrunner.cli.common import local_time
+    from buildrunner.cli.tables import fit
 
+    inner = None if width is None else width - PANEL_CHROME
+    measure = Console(width=inner or 10_000)
     header = Text.assemble(
         (f"{status.name} ", "bold"), (f"({status.session_id})  ", "dim"), (status.status, "bold cyan"),
         (f"  {status.status_reason}" if status.status_reason else "", "yellow"),
     )
     done = status.completed_tasks + status.failed_tasks + status.skipped_tasks + status.cancelled_tasks
-    bar = ProgressBar(total=max(status.total_tasks, 1), completed=done, width=50)
+    bar = ProgressBar(total=max(status.total_tasks, 1), completed=done, width=50 if inner is None else min(50, inner))
     figures = Text(
         f"{status.completed_tasks}/{status.total_tasks} completed ({status.progress_percent:.0f}%)  "
         f"running {status.running_tasks}  waiting {status.pending_tasks}  failed {status.failed_tasks}  "
         f"skipped {status.skipped_tasks}  cost {usd(status.cost)}  ETA {_duration(status.eta_seconds)}"
     )
-    table = Table(title="Workers", expand=True)
-    for column in ("Worker", "Status", "Host/PID", "Current", "Complete", "Last Ping", "CPU s", "Peak RSS"):
-        table.add_column(column)
-    for w in workers:
-        style = {"active": "green", "idle": "cyan"}.get(w.status, "red")
-        table.add_row(
-            w.name, Text(w.status, style=style), f"{w.hostname}/{w.pid}", w.current_task or "-", str(w.tasks_completed),
-            f"{w.seconds_since_heartbeat:.0f}s ago", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
-        )
-    activity = Table(title="Recent activity", expand=True, show_header=False)
-    activity.add_column("time")
-    activity.add_column("worker")
-    activity.add_column("what")
-    for item in status.recent_activity:
-        activity.add_row(local_time(item.ts, "%H:%M:%S"), item.worker, f"{item.action} {item.task_id}")
-    parts: list[RenderableType] = [header, bar, figures, table, activity]
+    table = fit(measure, WORKER_COLUMNS, [worker_row(w) for w in workers], inner, title="Workers", expand=inner is not None)
+    activity_rows = [[local_time(item.ts, "%H:%M:%S"), item.worker, f"{item.action} {item.task_id}"] for item in status.recent_activity]
+    activity = fit(
+        measure, [Column("time"), Column("worker", key=True), Column("what", key=True)], activity_rows, inner,
+        title="Recent activity", show_header=False,
+    )
+    parts: list[RenderableType] = [header, Padding(bar, 0), figures, table, activity]
     if status.failures:
-        failures = Table(title="Failures", expand=True, show_header=False)
-        failures.add_column("task")
-        failures.add_column("why")
-        for failure in status.failures:
-            failures.add_row(f"{failure.task_id} ({failure.status})", failure.error or "-")
-        parts.append(failures)
+        failure_rows = [[f"{failure.task_id} ({failure.status})", failure.error or "-"] for failure in status.failures]
+        parts.append(fit(measure, [Column("task", key=True), Column("why")], failure_rows, inner, title="Failures", show_header=False))
     parts.append(Text(message or "q quit  r refresh  p pause/resume  s stop", style="dim"))
     return Panel(Group(*parts), title="BuildRunner parallel session")
 
@@ -138,10 +151,10 @@ class Dashboard:
     def run_live(self) -> SessionStatus:
         from rich.live import Live
 
-        with _cbreak(self.keys) as keys, Live(render(*self.snapshot()), console=self.console, auto_refresh=False, screen=False) as live:
+        with _cbreak(self.keys) as keys, Live(render(*self.snapshot(), width=self.console.width), console=self.console, auto_refresh=False, screen=False) as live:
             while True:
                 status, workers = self.snapshot()
-                live.update(render(status, workers, self.message), refresh=True)
+                live.update(render(status, workers, self.message, self.console.width), refresh=True)
                 if status.halted:
                     return status
                 key = _read_key(keys, REFRESH_S)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.quality.security_inputs import summary
 from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class QualityGate:
         kloc = max(1.0, lines / 1000)
         score = round(max(0.0, 100 - weighted / kloc), 1)
         if findings:
-            warnings.append(f"{len(findings)} security finding(s): run `br gaps analyze` or `br security scan` for the list")
+            warnings.append(f"{summary(findings)}: `br gaps analyze` lists each one, as does `br security scan`")
         return CategoryScore(
             "Security",
             score,

@@ -1,7 +1,8 @@
 """Security findings for the gate and the gap analysis, from BuildRunner's own scanners.
 
 Secrets come from `security.scanner.SecretScanner` (already masked: full values never
-leave it), SQL injection risks from `security.sql_detector.SQLInjectionDetector`.
+leave it), SQL injection risks from `security.sql_detector.SQLInjectionDetector`. The gate
+counts and the gap analysis lists this one list, so their numbers always agree (`summary`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ class SecurityFinding:
     severity: str  # "high" | "medium" | "low"
     title: str
     detail: str
+    column: int = 1
+
+
+def summary(findings: list[SecurityFinding]) -> str:
+    """`6 security findings (4 secrets, 2 SQL injection risks)`: how the gate names what `br gaps analyze` lists."""
+    secrets = sum(1 for f in findings if f.kind == "secret")
+    sql = len(findings) - secrets
+    return (
+        f"{len(findings)} security finding{'s' if len(findings) != 1 else ''} "
+        f"({secrets} secret{'s' if secrets != 1 else ''}, {sql} SQL injection risk{'s' if sql != 1 else ''})"
+    )
 
 
 def _relative(root: Path, path: object) -> str:
@@ -88,6 +100,7 @@ def scan_security(root: str) -> list[SecurityFinding]:
                     severity=_severity(getattr(match, "severity", None), "high"),
                     title=f"hardcoded {match.secret_type}",
                     detail=str(match.masked_value),
+                    column=int(getattr(match, "column", 1) or 1),
                 )
             )
         for issue in SQLInjectionDetector(project).scan(targets, recursive=True).matches:
@@ -101,7 +114,7 @@ def scan_security(root: str) -> list[SecurityFinding]:
                     detail=str(getattr(issue, "recommendation", "") or ""),
                 )
             )
-    return sorted(findings, key=lambda f: (f.path, f.line, f.kind, f.title))
+    return sorted(findings, key=lambda f: (f.path, f.line, f.column, f.kind, f.title))
 
 
 def security_or_none(root: str) -> list[SecurityFinding] | None:

@@ -422,17 +422,11 @@ class CostTracker:
         return list(self.iter_records(period))
 
     def export_csv(self, path: str | Path, period: str = "month") -> int:
-        """Write the period's records to `path` (one row per request) atomically; returns the row count."""
-        target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        try:
-            with tmp.open("w", newline="", encoding="utf-8") as fh:
-                count = write_csv(fh, self.iter_records(period))
-            tmp.replace(target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ConfigError(f"{target}: cannot write the CSV ({exc.strerror})", hint="choose a writable path") from None
-        return count
+        """Write the period's records to `path` (one row per request; `buildrunner.output`'s rules: `-` is stdout); returns the row count."""
+        from buildrunner.output import open_output
+
+        with open_output(path) as fh:
+            return write_csv(fh, self.iter_records(period))
 
     def observed_latency(self) -> dict[str, float]:
         """Mean latency per tier over the last week of cost records that carried one."""

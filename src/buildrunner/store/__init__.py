@@ -20,8 +20,12 @@ def database_url(paths: ProjectPaths | None = None) -> str:
     return str((paths or ProjectPaths.discover()).database_file)
 
 
-def open_store(paths: ProjectPaths | None = None, url: str | None = None) -> Store:
-    """Open (and migrate) the project's database."""
+def open_store(paths: ProjectPaths | None = None, url: str | None = None, *, create: bool = True) -> Store:
+    """Open (and migrate) the project's database.
+
+    `create=False` is for reading: a SQLite file that does not exist yet is not created, and an
+    empty in-memory database stands in for it.
+    """
     url = url or database_url(paths)
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme in {"postgres", "postgresql"}:
@@ -29,9 +33,12 @@ def open_store(paths: ProjectPaths | None = None, url: str | None = None) -> Sto
 
         return PostgresStore(url)
     if scheme in {"", "sqlite"}:
-        from buildrunner.store.sqlite import SQLiteStore
+        from buildrunner.store.sqlite import MemoryStore, SQLiteStore
 
-        return SQLiteStore(Path(url.split("://", 1)[1] if scheme else url))
+        path = Path(url.split("://", 1)[1] if scheme else url)
+        if not create and not path.exists():
+            return MemoryStore()
+        return SQLiteStore(path)
     raise ConfigError(
         f"{DATABASE_URL_ENV}={url.split('://', 1)[0]}://...: unsupported database",
         hint="use postgresql://user@host/db or unset it for the SQLite default",

@@ -190,3 +190,38 @@ class SQLiteStore(Store):
     def _close(self) -> None:
         self._conn.close()
         self._writer.close()
+
+
+class MemoryStore(SQLiteStore):
+    """An empty database in memory, schema and all: what a read sees where nothing was recorded yet.
+
+    `open_store(create=False)` returns one for a missing SQLite file, so a read-only command
+    (`br routing costs` in a fresh folder) answers "nothing yet" and creates no `.buildrunner/`.
+    """
+
+    def __init__(self) -> None:
+        self.path = Path(":memory:")
+        self.url = ":memory:"
+        self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self._commits = 0
+        self._writer = _NoWriterLock()
+        self._migrate()
+
+    def size_bytes(self) -> int:
+        return 0
+
+
+class _NoWriterLock:
+    """One connection to a private in-memory database has no other writer to take turns with."""
+
+    def acquire(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -8,6 +8,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "EventCollector": "event_collector",
         "MetricsAnalyzer": "metrics_analyzer",
         "TelemetryMetrics": "metrics_analyzer",
+        "NO_DATA": "metrics_analyzer",
+        "NoData": "metrics_analyzer",
         "ErrorSummary": "metrics_analyzer",
         "PerformanceMetrics": "metrics_analyzer",
         "AlertManager": "alerts",

@@ -13,8 +13,9 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 from buildrunner.errors import TelemetryError
+from buildrunner.money import usd
 from buildrunner.store.base import now
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -84,7 +85,7 @@ class AlertManager:
         since, until = window(hours)
         metrics = self.analyzer.metrics_between(since, until, with_errors=False)
         firing: list[_Firing] = []
-        if metrics.success_rate is not None and metrics.success_rate < thresholds.success_rate_warning:
+        if metrics.has_data and metrics.success_rate < thresholds.success_rate_warning:
             critical = metrics.success_rate < thresholds.success_rate_warning * CRITICAL_SUCCESS_SHARE
             firing.append(
                 _Firing(
@@ -97,7 +98,7 @@ class AlertManager:
                 )
             )
         limit_ms = thresholds.latency_warning_ms
-        if metrics.avg_latency_ms is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
+        if known(metrics.avg_latency_ms) is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
             critical = metrics.avg_latency_ms > limit_ms * CRITICAL_LATENCY_MULTIPLE
             firing.append(
                 _Firing(
@@ -110,12 +111,7 @@ class AlertManager:
                 )
             )
         firing.extend(self._cost_rules())
-        lost = int(
-            self.project.store.scalar(
-                "SELECT COUNT(*) AS n FROM events WHERE type = 'worker_lost' AND ts >= ? AND ts < ?", (since, until)
-            )
-            or 0
-        )
+        lost = int(self.analyzer.rows("lost_workers", {"since": since, "until": until})[0]["n"] or 0)
         if lost:
             firing.append(
                 _Firing("workers.lost", "info", "Workers lost", f"{lost} worker(s) stopped heartbeating in the last {hours:g} hours; their tasks were requeued", lost, None)
@@ -135,7 +131,7 @@ class AlertManager:
             spent = tracker.spent(period)
             since = _dt.datetime.fromtimestamp(period_start(period) or 0)
             if spent >= limit:
-                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"${spent:.2f} spent since {since:%Y-%m-%d}", spent, limit))
+                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"{usd(spent)} spent since {since:%Y-%m-%d}", spent, limit))
             elif spent >= limit * COST_WARNING_SHARE:
                 out.append(_Firing(f"cost.{name}", "warning", f"{name.capitalize()} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
         return out
@@ -147,39 +143,22 @@ class AlertManager:
         stamp = now()
         with store.transaction():
             for rule in firing:
-                changed = store.execute(
-                    "UPDATE alerts SET level = :level, title = :title, message = :message, current_value = :current, "
-                    "threshold = :threshold, last_triggered = :now, trigger_count = trigger_count + 1 "
-                    "WHERE key = :key AND resolved_at IS NULL",
-                    {**rule.__dict__, "now": stamp},
-                )
-                if changed:
+                params = {**rule.__dict__, "now": stamp}
+                if store.execute(store.query("telemetry", "alert_refire"), params):
                     continue
                 # New, or firing again after it was resolved: a new episode starts now.
-                store.execute("DELETE FROM alerts WHERE key = ?", (rule.key,))
-                store.execute(
-                    "INSERT INTO alerts (key, level, title, message, current_value, threshold, first_triggered, last_triggered, trigger_count) "
-                    "VALUES (:key, :level, :title, :message, :current, :threshold, :now, :now, 1)",
-                    {**rule.__dict__, "now": stamp},
-                )
-            keys = [rule.key for rule in firing]
-            active = store.fetchall("SELECT key FROM alerts WHERE resolved_at IS NULL")
-            for row in active:
+                store.execute(store.query("telemetry", "alert_forget"), {"key": rule.key})
+                store.execute(store.query("telemetry", "alert_open"), params)
+            keys = {rule.key for rule in firing}
+            for row in store.fetchall(store.query("telemetry", "alert_active_keys")):
                 if row["key"] not in keys:
-                    store.execute("UPDATE alerts SET resolved_at = ? WHERE key = ?", (stamp, row["key"]))
+                    store.execute(store.query("telemetry", "alert_resolve"), {"key": row["key"], "now": stamp})
         return self.get_alerts()
 
     def get_alerts(self, level: str | None = None, include_resolved: bool = False) -> list[Alert]:
         """Recorded alerts, most severe then newest first; only active ones unless asked."""
         if level is not None and level not in LEVELS:
             raise TelemetryError(f"level {level!r}: expected one of {', '.join(LEVELS)}")
-        sql = "SELECT * FROM alerts WHERE 1 = 1"
-        params: list[object] = []
-        if not include_resolved:
-            sql += " AND resolved_at IS NULL"
-        if level:
-            sql += " AND level = ?"
-            params.append(level)
-        rows = self.project.store.fetchall(sql + " ORDER BY last_triggered DESC, key", params)
+        rows = self.analyzer.rows("alert_list", {"all_states": 1 if include_resolved else 0, "level": level})
         alerts = [_row_to_alert(row) for row in rows]
         return sorted(alerts, key=lambda a: -LEVELS.index(a.level))

@@ -1,24 +1,23 @@
 """`br telemetry export`: metrics, events or costs as CSV, or a Prometheus textfile.
 
-Files are written to a temporary sibling and renamed into place, so a failed export
-never leaves half a file (and a Prometheus textfile collector never reads one).
-A relative path goes under `telemetry.export_dir` (`BR_TELEMETRY_EXPORT_DIR`) when set.
+Output goes through `buildrunner.output` (`-` is standard output; a device, FIFO or symlink
+keeps its type; a regular file is replaced whole or not at all). A relative path goes under
+`telemetry.export_dir` (`BR_TELEMETRY_EXPORT_DIR`) when set.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildrunner.errors import ConfigError, TelemetryError
+from buildrunner.errors import ConfigError
+from buildrunner.output import is_stdout, write_output
 from buildrunner.telemetry.event_collector import iso
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -45,9 +44,9 @@ class ExportResult:
 
 
 def resolve_output(project: "Project", file: str | Path) -> Path:
-    """Where `file` goes: as given when absolute, else under the export dir (when set) or the cwd."""
+    """Where `file` goes: as given when absolute (or `-`, standard output), else under the export dir (when set) or the cwd."""
     path = Path(file).expanduser()
-    if path.is_absolute():
+    if path.is_absolute() or is_stdout(file):
         return path
     export_dir = project.config.telemetry.export_dir
     if export_dir:
@@ -56,38 +55,6 @@ def resolve_output(project: "Project", file: str | Path) -> Path:
             base = project.paths.root / base
         return base / path
     return Path.cwd() / path
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def atomic_write(path: Path, chunks: Iterator[str]) -> None:
-    """Write `chunks` to a temporary sibling, then rename it over `path` (all or nothing)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TelemetryError(f"{path.parent}: cannot create the folder ({exc.strerror})", hint="choose a writable location") from None
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder", hint="give a file name, e.g. metrics.csv")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise TelemetryError(f"{path}: cannot write here ({exc.strerror})", hint="choose a writable location") from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise TelemetryError(f"{path}: writing failed ({exc.strerror}); nothing was written", hint="check free space and permissions") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_lines(header: tuple[str, ...], rows: Iterator[tuple[object, ...]], counter: list[int], on_rows: Callable[[int], None] | None) -> Iterator[str]:
@@ -130,10 +97,10 @@ class TelemetryExporter:
             from buildrunner.telemetry.prometheus import render_textfile
 
             text = render_textfile(self.project, hours)
-            atomic_write(path, iter([text]))
+            write_output(path, [text])
             return ExportResult(path, kind, text.count("\n"))
         header, rows = {"metrics": (METRICS_COLUMNS, self._metric_rows), "events": (EVENT_COLUMNS, self._event_rows), "costs": (COST_COLUMNS, self._cost_rows)}[kind]
-        atomic_write(path, _csv_lines(header, rows(hours), counter, on_rows))
+        write_output(path, _csv_lines(header, rows(hours), counter, on_rows))
         return ExportResult(path, kind, counter[0])
 
     def _metric_rows(self, hours: float) -> Iterator[tuple[object, ...]]:
@@ -147,30 +114,26 @@ class TelemetryExporter:
                 m = self.analyzer.metrics_between(since, m.until, with_errors=False)
             yield (
                 day, m.finished_tasks, m.succeeded_tasks, m.failed_tasks,
-                None if m.success_rate is None else round(m.success_rate, 2),
-                m.avg_latency_ms, m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms,
+                None if known(m.success_rate) is None else round(m.success_rate, 2),
+                *(known(v) for v in (m.avg_latency_ms, m.p50_latency_ms, m.p95_latency_ms, m.p99_latency_ms)),
                 round(m.total_cost, 6), m.error_count, m.event_count,
             )
 
-    def _paged(self, table: str, hours: float) -> Iterator[dict]:
-        """Rows of `table` in the window, oldest first, a page at a time (keyset on id)."""
+    def _paged(self, query: str, hours: float) -> Iterator[dict]:
+        """Rows of the named page query in the window, oldest first, a page at a time (keyset on id)."""
         since, until = window(hours)
         last = -1
-        store = self.project.store
         while True:
-            page = store.fetchall(
-                f"SELECT * FROM {table} WHERE ts >= ? AND ts < ? AND id > ? ORDER BY id LIMIT {PAGE}",  # br:allow: table is "events" or "cost_records"
-                (since, until, last),
-            )
+            page = self.analyzer.rows(query, {"since": since, "until": until, "after": last, "page": PAGE})
             yield from page
             if len(page) < PAGE:
                 return
             last = page[-1]["id"]
 
     def _event_rows(self, hours: float) -> Iterator[tuple[object, ...]]:
-        for r in self._paged("events", hours):
+        for r in self._paged("events_page", hours):
             yield (r["id"], iso(r["ts"]), r["type"], r["session_id"], r["task_id"], r["worker_id"], r["duration_ms"], r["cost"], r["error"], r["message"], r["data"])
 
     def _cost_rows(self, hours: float) -> Iterator[tuple[object, ...]]:
-        for r in self._paged("cost_records", hours):
+        for r in self._paged("cost_records_page", hours):
             yield (r["id"], iso(r["ts"]), *(r[c] for c in COST_COLUMNS[2:]))

@@ -4,7 +4,7 @@ Aggregation stays in the database (`queries/telemetry.sql`): a million events ar
 summarised without loading them into Python. Percentiles are exact nearest-rank
 values (the smallest duration with at least p % of durations at or below it), the
 same definition as PostgreSQL's `percentile_disc`. An empty window has no success
-rate (`None`, shown as "no data"), never 0 %.
+rate and no latency: `NO_DATA`, never 0 % or 0 ms (see `NoData`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,57 @@ LATENCY_BUCKETS_MS = (100, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 300_00
 MAX_HOURS = 24 * 3660
 MAX_DURATION_MS = float("inf")
 _INDEX_HINT = re.compile(r"/\*index:(\w+)\*/")
+_FORMAT_LAYOUT = re.compile(r"^(?:(?P<fill>.)?(?P<align>[<>^=]))?[-+ ]?z?#?0?(?P<width>\d*)")
+
+
+class NoData(float):
+    """"No data" (a window without finished tasks) where a rate or a latency is expected.
+
+    A float, so the spec's `f"{metrics.success_rate:.1f}%"` runs: it is NaN (comparisons are
+    false, so no threshold fires on it), is written `--` in any number format (`--%`), reads
+    "no data" as `str()`, is falsy, and is `null` in `--format json`. Tell it from a real 0 with
+    `metrics.has_data`, `is NO_DATA`, `math.isnan` or `known(value)`.
+    """
+
+    def __new__(cls) -> "NoData":
+        return super().__new__(cls, "nan")
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        layout = _FORMAT_LAYOUT.match(spec)
+        fill, align, width = (layout.group("fill") or "", layout.group("align") or ">", layout.group("width")) if layout else ("", ">", "")
+        return format("--", f"{fill}{'>' if align == '=' else align}{width}")
+
+    def __str__(self) -> str:
+        return "no data"
+
+    def __repr__(self) -> str:
+        return "NO_DATA"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoData)
+
+    def __hash__(self) -> int:
+        return hash("NO_DATA")
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (NoData, ())
+
+
+NO_DATA = NoData()
+
+
+def known(value: float | None) -> float | None:
+    """`value`, or None for no data (`NO_DATA`, NaN or None): for JSON, CSV and "is there a number" checks."""
+    return None if value is None or value != value else float(value)
+
+
+def _or_no_data(value: float | None) -> float:
+    return NO_DATA if value is None else value
 
 
 @dataclass
@@ -47,19 +98,19 @@ class ErrorSummary:
 class TelemetryMetrics:
     """The spec's TelemetryMetrics, plus p50 and the counts behind the rate.
 
-    Rates and latencies are None when the window holds no finished task ("no data").
+    Rates and latencies are `NO_DATA` when the window holds no finished task (`has_data` is False).
     """
 
     period_hours: float
-    success_rate: float | None
-    avg_latency_ms: float | None
-    p95_latency_ms: float | None
-    p99_latency_ms: float | None
+    success_rate: float
+    avg_latency_ms: float
+    p95_latency_ms: float
+    p99_latency_ms: float
     total_cost: float
     error_count: int
     event_count: int
     top_errors: list[ErrorSummary] = field(default_factory=list)
-    p50_latency_ms: float | None = None
+    p50_latency_ms: float = NO_DATA
     finished_tasks: int = 0
     succeeded_tasks: int = 0
     failed_tasks: int = 0
@@ -84,11 +135,11 @@ class PerformanceMetrics:
     """What `br telemetry performance` shows: latency, throughput and resource use."""
 
     period_hours: float
-    p50_latency_ms: float | None
-    p95_latency_ms: float | None
-    p99_latency_ms: float | None
-    avg_latency_ms: float | None
-    max_latency_ms: float | None
+    p50_latency_ms: float
+    p95_latency_ms: float
+    p99_latency_ms: float
+    avg_latency_ms: float
+    max_latency_ms: float
     latency_histogram: list[LatencyBucket]
     tasks_per_hour: float
     events_per_hour: float
@@ -243,15 +294,15 @@ class MetricsAnalyzer:
         cost = self.rows("cost_total", {"since": since, "until": until})[0]
         return TelemetryMetrics(
             period_hours=round((until - since) / 3600, 3),
-            success_rate=100.0 * succeeded / finished if finished else None,
-            avg_latency_ms=float(latency["avg_ms"]) if n else None,
-            p95_latency_ms=pct[95],
-            p99_latency_ms=pct[99],
+            success_rate=100.0 * succeeded / finished if finished else NO_DATA,
+            avg_latency_ms=float(latency["avg_ms"]) if n else NO_DATA,
+            p95_latency_ms=_or_no_data(pct[95]),
+            p99_latency_ms=_or_no_data(pct[99]),
             total_cost=float(cost["total"] or 0),
             error_count=int(self.rows("error_count", {"since": since, "until": until})[0]["n"] or 0),
             event_count=int(self.rows("event_count", {"since": since, "until": until})[0]["n"] or 0),
             top_errors=self.top_errors(since, until) if with_errors else [],
-            p50_latency_ms=pct[50],
+            p50_latency_ms=_or_no_data(pct[50]),
             finished_tasks=finished,
             succeeded_tasks=succeeded,
             failed_tasks=finished - succeeded,
@@ -279,18 +330,26 @@ class MetricsAnalyzer:
         return out
 
     def costs(self, hours: float = 24) -> CostBreakdown:
-        """Spend per model, and per agent and model, from the cost records (per day: `daily_costs`)."""
+        """Spend per model (cost records and spend reported only on events), and per agent and model (per day: `daily_costs`).
+
+        Spend known only from events has no agent: it is shown under "api", with direct API requests.
+        """
         since, until = window(hours)
-        rows = self.rows("cost_by_agent_model", {"since": since, "until": until})
-        by_model: dict[str, float] = {}
+        models = self.rows("cost_by_model", {"since": since, "until": until})
+        by_model = {str(r["model"]): float(r["cost"]) for r in models}
         by_agent_model: dict[str, dict[str, float]] = {}
-        for r in rows:
-            by_model[str(r["model"])] = by_model.get(str(r["model"]), 0.0) + float(r["cost"])
+        recorded: dict[str, float] = {}
+        for r in self.rows("cost_by_agent_model", {"since": since, "until": until}):
             by_agent_model.setdefault(str(r["agent"] or "api"), {})[str(r["model"])] = float(r["cost"])
+            recorded[str(r["model"])] = recorded.get(str(r["model"]), 0.0) + float(r["cost"])
+        for model, cost in by_model.items():
+            if cost - recorded.get(model, 0.0) > 1e-12:
+                api = by_agent_model.setdefault("api", {})
+                api[model] = api.get(model, 0.0) + cost - recorded.get(model, 0.0)
         return CostBreakdown(
             total=sum(by_model.values()),
-            requests=sum(int(r["n"]) for r in rows),
-            by_model=dict(sorted(by_model.items(), key=lambda kv: -kv[1])),
+            requests=sum(int(r["n"]) for r in models),
+            by_model=by_model,
             by_agent_model=by_agent_model,
         )
 
@@ -321,11 +380,11 @@ class MetricsAnalyzer:
         cpu_percent = 100.0 * cpu_seconds / wall if wall > 0 else None
         return PerformanceMetrics(
             period_hours=hours,
-            p50_latency_ms=pct[50],
-            p95_latency_ms=pct[95],
-            p99_latency_ms=pct[99],
-            avg_latency_ms=float(latency["avg_ms"]) if n else None,
-            max_latency_ms=float(latency["max_ms"]) if n else None,
+            p50_latency_ms=_or_no_data(pct[50]),
+            p95_latency_ms=_or_no_data(pct[95]),
+            p99_latency_ms=_or_no_data(pct[99]),
+            avg_latency_ms=float(latency["avg_ms"]) if n else NO_DATA,
+            max_latency_ms=float(latency["max_ms"]) if n else NO_DATA,
             latency_histogram=histogram,
             tasks_per_hour=int(self.rows("task_outcomes", params)[0]["finished"] or 0) / hours,
             events_per_hour=events / hours,

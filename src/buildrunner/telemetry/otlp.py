@@ -73,7 +73,8 @@ class OtlpExporter:
     """Export the spans and metrics of the last `hours` to an OTLP/HTTP endpoint."""
 
     def __init__(self, project: "Project | None" = None, endpoint: str | None = None, headers: dict[str, str] | None = None) -> None:
-        self.project = MetricsAnalyzer(project).project
+        self.analyzer = MetricsAnalyzer(project)
+        self.project = self.analyzer.project
         settings = self.project.config.telemetry.otlp
         base = endpoint or settings.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         if not base:
@@ -121,11 +122,7 @@ class OtlpExporter:
         return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
 
     def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], dict[str, Any]]:
-        rows = self.project.store.fetchall(
-            "SELECT session_id, task_id, model, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
-            "SUM(cost) AS cost FROM cost_records WHERE ts >= ? AND ts < ? GROUP BY session_id, task_id, model",
-            (since - 86400, until),
-        )
+        rows = self.analyzer.rows("otlp_task_usage", {"since": since, "until": until})
         return {(r["session_id"], r["task_id"]): r for r in rows}
 
     def _spans(self, sdk: dict[str, Any], resource: Any, since: float, until: float) -> list[Any]:
@@ -134,11 +131,7 @@ class OtlpExporter:
         provider = sdk["TracerProvider"](resource=resource)
         provider.add_span_processor(sdk["SimpleSpanProcessor"](memory))
         tracer = provider.get_tracer(SCOPE)
-        rows = self.project.store.fetchall(
-            "SELECT e.*, s.name AS session_name, s.status AS session_status FROM events e LEFT JOIN sessions s ON s.id = e.session_id "
-            "WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id",
-            (since, until),
-        )
+        rows = self.analyzer.rows("otlp_finished_attempts", {"since": since, "until": until})
         usage = self._task_usage(since, until)
         by_session: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -202,19 +195,17 @@ class OtlpExporter:
         cost = meter.create_counter("buildrunner.cost", unit="USD", description="Spend from the cost records.")
         task_duration = meter.create_histogram("buildrunner.task.duration", unit="s", description="Duration of finished task attempts.")
         finished = meter.create_counter("buildrunner.tasks.finished", unit="{task}", description="Finished tasks by result (retried then completed counts once).")
-        for r in self.project.store.fetchall("SELECT model, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= ? AND ts < ?", (since, until)):
+        window_params = {"since": since, "until": until}
+        for r in self.analyzer.rows("otlp_cost_records", window_params):
             base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": r["model"]}
             tokens.record(int(r["input_tokens"]), {**base, "gen_ai.token.type": "input"})
             tokens.record(int(r["output_tokens"]), {**base, "gen_ai.token.type": "output"})
             if r["latency_ms"] is not None:
                 op_duration.record(float(r["latency_ms"]) / 1000, base)
             cost.add(float(r["cost"]), {"gen_ai.request.model": r["model"]})
-        for r in self.project.store.fetchall(
-            "SELECT type, duration_ms FROM events WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= ? AND ts < ?",
-            (since, until),
-        ):
+        for r in self.analyzer.rows("otlp_attempt_durations", window_params):
             task_duration.record(float(r["duration_ms"]) / 1000, {"cicd.pipeline.task.run.result": "success" if r["type"] == "task_completed" else "failure"})
-        m = MetricsAnalyzer(self.project).metrics_between(since, until, with_errors=False)
+        m = self.analyzer.metrics_between(since, until, with_errors=False)
         if m.succeeded_tasks:
             finished.add(m.succeeded_tasks, {"cicd.pipeline.task.run.result": "success"})
         if m.failed_tasks:

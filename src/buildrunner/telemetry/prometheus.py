@@ -1,4 +1,4 @@
-"""The Prometheus text exposition format (for node_exporter's textfile collector).
+"""The Prometheus text exposition format (for node_exporter's textfile collector), written by `prometheus_client`.
 
 Values are over the export window (`--hours`), so every metric is a gauge except the
 task duration, a summary with exact quantiles. Metrics without data are left out
@@ -7,40 +7,44 @@ rather than written as 0.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from buildrunner.store.base import now
-from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
 
 PREFIX = "buildrunner_"
+Sample = tuple[str, dict[str, str], float]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Families:
+    """Metric families for `prometheus_client`'s exposition writer; a family without samples is left out."""
 
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
-
-
-def _number(value: float) -> str:
-    return str(value) if isinstance(value, int) else repr(float(value))
-
-
-class _Text:
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.metrics: list[Any] = []
 
-    def family(self, name: str, kind: str, help: str, samples: list[tuple[str, dict[str, str], float]]) -> None:
+    def family(self, name: str, kind: str, help: str, samples: list[Sample]) -> None:
+        from prometheus_client.metrics_core import Metric
+
         if not samples:
             return
-        self.lines += [f"# HELP {PREFIX}{name} {help}", f"# TYPE {PREFIX}{name} {kind}"]
-        self.lines += [f"{PREFIX}{name}{suffix}{_labels(labels)} {_number(value)}" for suffix, labels, value in samples]
+        metric = Metric(PREFIX + name, help, kind)
+        for suffix, labels, value in samples:
+            metric.add_sample(PREFIX + name + suffix, labels, value)
+        self.metrics.append(metric)
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.metrics
+
+    def text(self) -> str:
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry).decode("utf-8")
 
 
 def render_textfile(project: "Project", hours: float = 24) -> str:
@@ -50,7 +54,7 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
     analyzer = MetricsAnalyzer(project)
     since, until = window(hours)
     m = analyzer.metrics_between(since, until, with_errors=False)
-    out = _Text()
+    out = _Families()
     out.family("window_hours", "gauge", "Length of the window the other metrics cover.", [("", {}, hours)])
     out.family(
         "tasks_finished",
@@ -58,12 +62,12 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
         "Tasks finished in the window by outcome (a task retried then completed counts once, as succeeded).",
         [("", {"outcome": "succeeded"}, m.succeeded_tasks), ("", {"outcome": "failed"}, m.failed_tasks)],
     )
-    if m.success_rate is not None:
+    if m.has_data:
         out.family("task_success_ratio", "gauge", "Succeeded / finished tasks in the window.", [("", {}, m.success_rate / 100)])
     stats = analyzer.rows("latency_stats", {"since": since, "until": until})[0]
     n = int(stats["n"] or 0)
     if n:
-        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if v is not None]
+        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if known(v) is not None]
         out.family(
             "task_duration_seconds",
             "summary",
@@ -85,4 +89,4 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
     levels = {level: sum(1 for a in alerts if a.level == level) for level in ("info", "warning", "critical")}
     out.family("alerts_active", "gauge", "Active alerts by level.", [("", {"level": k}, v) for k, v in levels.items()])
     out.family("export_timestamp_seconds", "gauge", "When this file was written (UTC epoch seconds).", [("", {}, now())])
-    return "\n".join(out.lines) + "\n"
+    return out.text()

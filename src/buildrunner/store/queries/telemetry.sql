@@ -97,24 +97,69 @@ FROM events
 WHERE type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
 GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 
+-- Spend (cost_total, cost_by_day, cost_by_model) is the cost records plus each cost given on an
+-- event outside any session (`collect_event({..., "cost": 0.15})`, as in the spec). Within a
+-- session the spend is its cost records: the parallel runner records every agent call there and
+-- also puts the cost on its task events (and a session's total on its session events), so those
+-- are not added again. Not counted either: model_selected's cost (an estimate) and an event whose
+-- task already has a cost record. Each query repeats that event arm, and migration 0012's
+-- events_spend index its first line: keep them alike.
+
 -- name: cost_total
-SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM cost_records WHERE ts >= :since AND ts < :until
+SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
+    SELECT cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.cost FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+) AS spend
 
 -- name: cost_by_day
 -- The offset parameter is the local UTC offset in seconds, so days are the user's calendar days.
 SELECT CAST((ts + :offset) / 86400 AS INTEGER) AS day, COALESCE(SUM(cost), 0) AS cost
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.ts, e.cost FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+) AS spend
 GROUP BY CAST((ts + :offset) / 86400 AS INTEGER)
 
 -- name: cost_by_day :postgres
 SELECT CAST(FLOOR((ts + :offset) / 86400) AS BIGINT) AS day, COALESCE(SUM(cost), 0) AS cost
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT e.ts, e.cost FROM events e
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+) AS spend
 GROUP BY CAST(FLOOR((ts + :offset) / 86400) AS BIGINT)
 
 -- name: cost_by_model
+-- An event's spend is put on the model its metadata names, else on 'unspecified'; it has no tokens.
 SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
        COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens
-FROM cost_records WHERE ts >= :since AND ts < :until
+FROM (
+    SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT COALESCE(CAST(json_extract(e.data, '$.model') AS TEXT), 'unspecified'), e.cost, 0, 0 FROM events e /*index:events_spend*/
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+) AS spend
+GROUP BY model ORDER BY cost DESC
+
+-- name: cost_by_model :postgres
+SELECT model, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS n,
+       COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens
+FROM (
+    SELECT model, cost, input_tokens, output_tokens FROM cost_records WHERE ts >= :since AND ts < :until
+    UNION ALL
+    SELECT COALESCE(CAST(e.data AS json) ->> 'model', 'unspecified'), e.cost, 0, 0 FROM events e
+    WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+) AS spend
 GROUP BY model ORDER BY cost DESC
 
 -- name: cost_by_agent_model
@@ -159,3 +204,58 @@ SELECT * FROM events WHERE ts >= :since AND type = :type AND session_id = :sessi
 
 -- name: delete_events_before
 DELETE FROM events WHERE ts < :before
+
+-- name: events_page
+-- `br telemetry export --type events`: the window's events a page at a time, keyset on id.
+SELECT * FROM events WHERE ts >= :since AND ts < :until AND id > :after ORDER BY id LIMIT :page
+
+-- name: cost_records_page
+SELECT * FROM cost_records WHERE ts >= :since AND ts < :until AND id > :after ORDER BY id LIMIT :page
+
+-- name: lost_workers
+SELECT COUNT(*) AS n FROM events WHERE type = 'worker_lost' AND ts >= :since AND ts < :until
+
+-- name: alert_refire
+-- An alert rule still firing: keep its first-triggered time, count the trigger.
+UPDATE alerts SET level = :level, title = :title, message = :message, current_value = :current,
+       threshold = :threshold, last_triggered = :now, trigger_count = trigger_count + 1
+WHERE key = :key AND resolved_at IS NULL
+
+-- name: alert_forget
+DELETE FROM alerts WHERE key = :key
+
+-- name: alert_open
+INSERT INTO alerts (key, level, title, message, current_value, threshold, first_triggered, last_triggered, trigger_count)
+VALUES (:key, :level, :title, :message, :current, :threshold, :now, :now, 1)
+
+-- name: alert_active_keys
+SELECT key FROM alerts WHERE resolved_at IS NULL
+
+-- name: alert_resolve
+UPDATE alerts SET resolved_at = :now WHERE key = :key AND resolved_at IS NULL
+
+-- name: alert_list
+-- :all_states 1 includes resolved alerts; a NULL :level means every level.
+SELECT * FROM alerts
+WHERE (:all_states = 1 OR resolved_at IS NULL) AND (CAST(:level AS TEXT) IS NULL OR level = :level)
+ORDER BY last_triggered DESC, key
+
+-- name: otlp_task_usage
+-- Tokens and spend per (session, task, model) for the task spans; a day before the window too,
+-- so an attempt that started before the window still finds its agent's usage.
+SELECT session_id, task_id, model, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
+FROM cost_records WHERE ts >= :since - 86400 AND ts < :until
+GROUP BY session_id, task_id, model
+
+-- name: otlp_finished_attempts
+SELECT e.*, s.name AS session_name, s.status AS session_status
+FROM events e LEFT JOIN sessions s ON s.id = e.session_id
+WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= :since AND e.ts < :until
+ORDER BY e.ts, e.id
+
+-- name: otlp_cost_records
+SELECT model, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
+
+-- name: otlp_attempt_durations
+SELECT type, duration_ms FROM events
+WHERE duration_ms IS NOT NULL AND type IN ('task_completed', 'task_failed') AND ts >= :since AND ts < :until
