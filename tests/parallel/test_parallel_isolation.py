@@ -337,3 +337,19 @@ def test_tasks_of_one_session_never_share_a_branch(task_ids: list[str]) -> None:
     names = [branch_name("s", task_id) for task_id in task_ids]
     assert len(set(names)) == len(names)
 
+
+
+def test_a_project_inside_a_larger_repository_works_in_its_own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    top = tmp_path / "mono"
+    (top / "svc" / ".buildrunner").mkdir(parents=True)
+    git(top, "init", "-q", "-b", "main")
+    git(top, "config", "user.email", "test@example.com")
+    git(top, "config", "user.name", "Test")
+    commit_all(top, {".gitignore": ".buildrunner/\n", "svc/app.py": "x = 1\n", "other/readme": "r\n"})
+    project = Project(top / "svc")
+    worktree = Worktree.prepare(project, make_task(), session_name="s", setup="pwd")
+    assert worktree.workdir == worktree.path / "svc"
+    assert (top / "svc" / ".buildrunner" / "logs" / "session-test" / "t1.1.setup.log").read_text().strip() == str(worktree.workdir)
+    (worktree.workdir / "app.py").write_text("x = 2\n")
+    assert worktree.diff_files() == {"svc/app.py": b"x = 2\n"}
+    project.close()

@@ -305,8 +305,8 @@ def cleanup(
 _STEP_MARKS = {"merged": "✓", "would_merge": "✓", "already_merged": "=", "no_changes": "=", "conflict": "✗", "verify_failed": "✗", "not_reached": "·"}
 
 
-def _step_line(step: "MergeStep") -> str:
-    line = f"  {_STEP_MARKS.get(step.status, '?')} {step.task_id}  {step.status.replace('_', ' ')}  {step.branch}"
+def _step_line(step: "MergeStep", width: int) -> str:
+    line = f"  {_STEP_MARKS.get(step.status, '?')} {step.task_id:<{width}}  {step.status.replace('_', ' '):<14} {step.branch}"
     if step.merge_commit and step.status in ("merged", "would_merge"):
         line += f" -> {step.merge_commit[:12]}"
     if step.conflicts:
@@ -336,8 +336,7 @@ def merge(
 ) -> None:
     """Merge a session's passing task branches into a branch, in dependency order, one merge commit each, re-running each task's verify on the merged result.
 
-    Stops at the first conflict or failing verify (exit 1), leaving the branch as it was before that merge;
-    run it again once fixed: tasks already merged are skipped.
+    Stops at the first conflict or failing verify (exit 1), leaving the branch as it was before that merge; run it again once fixed: tasks already merged are skipped.
 
     Example: br parallel merge session-1a2b3c4d --into main --dry-run
     """
@@ -351,11 +350,13 @@ def merge(
     plan = merge_session_from_store(manager.project, sid)
     out = stdout()
     text = output_format == "text"
-    if text:
-        out.print(f"Merging session {plan.name} ({sid}) into {into or plan.base_branch or '?'}" + (" (dry run)" if dry_run else ""), markup=False)
+    target = into or plan.base_branch
+    if text and target:
+        out.print(f"Merging session {plan.name} ({sid}) into {target}" + (" (dry run)" if dry_run else ""), markup=False)
+    width = max((len(task.task_id) for task in plan.tasks), default=0)
     report = merge_session(
         manager.project, plan, into=into, dry_run=dry_run, verify_timeout=verify_timeout,
-        on_step=(lambda step: out.print(_step_line(step), markup=False)) if text else None,
+        on_step=(lambda step: out.print(_step_line(step, width), markup=False)) if text else None,
     )
     if text:
         if not report.steps:

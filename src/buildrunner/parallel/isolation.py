@@ -225,6 +225,11 @@ def worktrees_dir(project: "Project", session_id: str) -> Path:
     return project.paths.state_dir / "worktrees" / session_id
 
 
+def project_prefix(project: "Project") -> str:
+    """Where the project sits in its repository ("" at the top, else e.g. "services/api/"): the same place in a worktree."""
+    return git(project.paths.root, "rev-parse", "--show-prefix").stdout.strip()
+
+
 def attempt_dir(project: "Project", task: Task) -> Path:
     return worktrees_dir(project, task.session_id) / f"{task.task_id}.{task.attempt}"
 
@@ -359,10 +364,15 @@ def run_step(
     output = _MaskedLog(log, rules)
     started = time.monotonic()
     timed_out = False
-    proc = subprocess.Popen(
-        [SHELL, "-c", command], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            [SHELL, "-c", command], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:  # a folder that is not there, a NUL byte: the step fails, nothing else
+        output.write(f"cannot start: {exc}\n".encode())
+        output.close()
+        return StepResult(command, 127, False, time.monotonic() - started, log, output.last_line())
     assert proc.stdout is not None
     pipe = _Pipe(proc.stdout.fileno())
     try:
@@ -464,11 +474,16 @@ def _end_group(pgid: int, grace: float, pump: Callable[[], None], tick: Tick) ->
 
 @dataclass
 class Worktree:
-    """One attempt's worktree (detached at `base_commit`) and the branch its result goes to."""
+    """One attempt's worktree (detached at `base_commit`) and the branch its result goes to.
+
+    `path` is the worktree's top; `workdir` the project's folder in it (the same unless the
+    project is a folder inside a larger repository): tasks and `setup` run there.
+    """
 
     project: "Project"
     task: Task
     path: Path
+    workdir: Path
     branch: str
     base_commit: str
     session_name: str
@@ -492,8 +507,9 @@ class Worktree:
         base = resolve_commit(root, base_commit or "HEAD")
         name = session_name if session_name is not None else _stored_session_name(project, task.session_id)
         path = attempt_dir(project, task)
+        prefix = project_prefix(project)
         add_worktree(project, path, base, tick)
-        worktree = cls(project, task, path, branch_name(name, task.task_id), base, name, tick)
+        worktree = cls(project, task, path, path / prefix, branch_name(name, task.task_id), base, name, tick)
         if setup:
             try:
                 worktree._setup(setup, setup_timeout if setup_timeout is not None else task.timeout)
@@ -504,15 +520,15 @@ class Worktree:
         return worktree
 
     def env(self) -> dict[str, str]:
-        """What `setup` sees: the task's environment and identity, and where the project's own checkout is."""
+        """What `setup` sees: the task's environment and identity; `BR_PROJECT_ROOT` is the project in the user's checkout, `BR_WORKTREE` in this one."""
         return {
             **os.environ, "PATH": task_path(), **self.task.env, "BR_SESSION_ID": self.task.session_id, "BR_TASK_ID": self.task.task_id,
-            "BR_TASK_ATTEMPT": str(self.task.attempt), "BR_PROJECT_ROOT": str(self.project.paths.root), "BR_WORKTREE": str(self.path),
+            "BR_TASK_ATTEMPT": str(self.task.attempt), "BR_PROJECT_ROOT": str(self.project.paths.root), "BR_WORKTREE": str(self.workdir),
         }
 
     def _setup(self, command: str, timeout: float | None) -> None:
         result = run_step(
-            command, cwd=self.path, env=self.env(), log=setup_log(self.project, self.task), rules=masking_rules(self.project), timeout=timeout,
+            command, cwd=self.workdir, env=self.env(), log=setup_log(self.project, self.task), rules=masking_rules(self.project), timeout=timeout,
             grace=self.project.config.parallel.kill_grace, tick=self.tick,
         )
         if not result.passed:

@@ -47,6 +47,7 @@ from buildrunner.parallel.isolation import (
     git,
     masking_rules,
     no_tick,
+    project_prefix,
     remove_worktree,
     run_step,
     worktrees_dir,
@@ -80,6 +81,7 @@ class MergeTask:
     verify: str | None = None
     depends_on: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None  # the task's folder, relative to the project: verify runs there
     timeout: float | None = None  # for verify; default `verify_timeout`, else parallel.task_timeout
 
 
@@ -162,6 +164,8 @@ def merge_session(
     exception: the report says it (`ok` is False).
     """
     repo = project.paths.root
+    if git(repo, "rev-parse", "--git-dir", check=False).returncode != 0:
+        raise ParallelError(f"{repo} is not in a git repository: there is nothing to merge", hint="run `br parallel merge` in the project the session ran in")
     target = into or session.base_branch
     if not target:
         raise ConfigError(f"session {session.session_id} was started on a detached HEAD: no branch to merge into", hint="pass --into BRANCH")
@@ -192,6 +196,7 @@ class _Landing:
         self.tip = git(self.repo, "rev-parse", ref).stdout.strip()
         self.checkout = _checkout_of(self.repo, ref)
         self.worktree = worktrees_dir(project, session.session_id) / MERGE_FOLDER
+        self.workdir = self.worktree / project_prefix(project)  # the project's folder in it
         self.created = False
         self.set_up = False
         self.report = MergeReport(session.session_id, session.name, target, dry_run, self.tip, self.tip)
@@ -278,7 +283,10 @@ class _Landing:
         else:
             detail = [line for line in (merged.stderr + merged.stdout).splitlines() if line.strip()]
             self.report.error = f"task {task.task_id} ({task.branch}) cannot be merged into {self.target}: {detail[-1] if detail else 'git merge failed'}"
-        self.report.next_step = f"{self.target} is left as it was before this merge. " + self._by_hand(task)
+        self.report.next_step = (
+            f"Nothing was changed (dry run): the merge would stop here, after landing the tasks before it. " if self.dry_run
+            else f"{self.target} is left as it was before this merge. "
+        ) + self._by_hand(task)
         return MergeStep(task.task_id, task.branch, task.commit, StepStatus.CONFLICT, conflicts=conflicts)
 
     def _by_hand(self, task: MergeTask) -> str:
@@ -291,11 +299,11 @@ class _Landing:
         settings = self.project.config.parallel
         env = {
             **os.environ, "PATH": task_path(), **task.env, "BR_SESSION_ID": self.session.session_id, "BR_TASK_ID": task.task_id,
-            "BR_PROJECT_ROOT": str(self.repo), "BR_WORKTREE": str(self.worktree),
+            "BR_PROJECT_ROOT": str(self.repo), "BR_WORKTREE": str(self.workdir),
         }
         if self.session.setup and not self.set_up:
             setup = run_step(
-                self.session.setup, cwd=self.worktree, env=env, log=self._log("merge.setup.log"), rules=masking_rules(self.project),
+                self.session.setup, cwd=self.workdir, env=env, log=self._log("merge.setup.log"), rules=masking_rules(self.project),
                 timeout=settings.task_timeout, grace=settings.kill_grace, tick=self.tick,
             )
             if not setup.passed:
@@ -306,7 +314,7 @@ class _Landing:
             self.set_up = True
         timeout = self.verify_timeout or task.timeout or settings.task_timeout
         return run_step(
-            task.verify or "", cwd=self.worktree, env=env, log=self._log(f"merge.{task.task_id}.verify.log"), rules=masking_rules(self.project),
+            task.verify or "", cwd=self.workdir / (task.cwd or ""), env=env, log=self._log(f"merge.{task.task_id}.verify.log"), rules=masking_rules(self.project),
             timeout=timeout, grace=settings.kill_grace, tick=self.tick,
         )
 
@@ -414,7 +422,8 @@ def merge_session_from_store(project: "Project", session_id: str) -> MergeSessio
         tasks.append(
             MergeTask(
                 task["task_id"], branch, tip.stdout.strip() if tip.returncode == 0 else None, verify=task.get("verify"),
-                depends_on=tuple(json.loads(task["depends_on"] or "[]")), env=json.loads(task["env"] or "{}"), timeout=task["timeout"],
+                depends_on=tuple(json.loads(task["depends_on"] or "[]")), env=json.loads(task["env"] or "{}"), cwd=task["cwd"],
+                timeout=task["timeout"],
             )
         )
     plan = json.loads(row["plan"] or "{}")
