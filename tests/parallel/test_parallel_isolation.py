@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -353,3 +354,16 @@ def test_a_project_inside_a_larger_repository_works_in_its_own_folder(tmp_path: 
     (worktree.workdir / "app.py").write_text("x = 2\n")
     assert worktree.diff_files() == {"svc/app.py": b"x = 2\n"}
     project.close()
+
+
+def test_worktrees_are_replaced_and_removed_without_touching_the_users_own(repo: Path, project: Project, tmp_path: Path) -> None:
+    mine = tmp_path / "on-a-usb-stick"
+    git(repo, "worktree", "add", "-q", "--detach", str(mine))
+    shutil.rmtree(mine)  # the user's worktree is missing for now (a drive not mounted): git still knows it
+    first = Worktree.prepare(project, make_task(), session_name="s")
+    shutil.rmtree(first.path)  # deleted by hand: git's record of it is stale
+    again = Worktree.prepare(project, make_task(), session_name="s")
+    assert again.path == first.path and (again.path / "app.txt").read_text() == "v1\n"
+    Worktree.prepare(project, make_task(attempt=2), session_name="s")
+    remove_session_worktrees(project, "session-test")
+    assert registered_worktrees(repo) == [str(mine)]

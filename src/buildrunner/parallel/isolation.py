@@ -22,7 +22,7 @@ worker makes, in order:
   worktrees stay until `br parallel cleanup` (`remove_session_worktrees`).
 
 Long git and setup steps call `tick()` at least every `TICK_S` seconds, so a single-threaded
-worker keeps heartbeating. Worktrees are added, pruned and removed under one flock
+worker keeps heartbeating. Worktrees are added and removed under one flock
 (`_admin_lock`): git does not lock `.git/worktrees` itself.
 """
 
@@ -166,11 +166,11 @@ def tree_changes(repo: Path, old: str, new: str) -> dict[str, tuple[str, str, st
     return changes
 
 
-def read_blobs(repo: Path, shas: list[str]) -> list[bytes]:
+def read_blobs(repo: Path, shas: list[str], tick: Tick = no_tick) -> list[bytes]:
     """The contents of blobs, in order (one `git cat-file --batch` for all of them)."""
     if not shas:
         return []
-    batch = git(repo, "cat-file", "--batch", input="".join(f"{sha}\n" for sha in shas).encode())
+    batch = git(repo, "cat-file", "--batch", input="".join(f"{sha}\n" for sha in shas).encode(), tick=tick)
     out, pos, blobs = batch.stdout.encode("utf-8", "surrogateescape"), 0, []  # the bytes git wrote, exactly
     for _ in shas:
         header_end = out.index(b"\n", pos)
@@ -262,7 +262,7 @@ def flock(path: Path, tick: Tick = no_tick) -> Iterator[None]:
 
 
 def _admin_lock(project: "Project", tick: Tick = no_tick) -> AbstractContextManager[None]:
-    """One process at a time adds, prunes or removes worktrees.
+    """One process at a time adds or removes worktrees.
 
     git keeps them in shared files under `.git/worktrees`, and does not lock them: a prune while
     another worker's `worktree add` is half done deletes its entry ("failed to read commondir").
@@ -270,22 +270,26 @@ def _admin_lock(project: "Project", tick: Tick = no_tick) -> AbstractContextMana
     return flock(project.paths.state_dir / "worktrees" / ".lock", tick)
 
 
-def discard_worktree(repo: Path, path: Path) -> None:
-    """Unregister and delete the worktree at `path` (call under `_admin_lock`); no error if it is half gone."""
-    git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+def discard_worktree(repo: Path, path: Path, tick: Tick = no_tick) -> None:
+    """Unregister and delete the worktree at `path` (call under `_admin_lock`); no error if it is half gone or missing.
+
+    Only this worktree's record goes: no `git worktree prune`, which would also drop the user's own
+    worktrees that are merely missing for now (on a drive not mounted).
+    """
+    git(repo, "worktree", "remove", "--force", "--force", str(path), check=False, tick=tick)
     shutil.rmtree(path, ignore_errors=True)
-    git(repo, "worktree", "prune", check=False)
 
 
 def add_worktree(project: "Project", path: Path, commit: str, tick: Tick = no_tick) -> None:
     """A detached worktree of `commit` at `path` (replacing whatever is there), checked out outside the lock."""
     root = project.paths.root
     with _admin_lock(project, tick):
-        if path.exists():
-            discard_worktree(root, path)
-        git(root, "worktree", "prune")
+        discard_worktree(root, path, tick)
         make_private_dir(path.parent)
-        git(root, "worktree", "add", "--detach", "--no-checkout", str(path), commit, hint="isolation: worktree needs a git repository with at least one commit")
+        git(
+            root, "worktree", "add", "--force", "--detach", "--no-checkout", str(path), commit,
+            hint="isolation: worktree needs a git repository with at least one commit",
+        )
     try:
         git(path, "reset", "--hard", "--quiet", tick=tick)  # the long part (every file written): other workers need not wait
     except BaseException:
@@ -296,7 +300,7 @@ def add_worktree(project: "Project", path: Path, commit: str, tick: Tick = no_ti
 def remove_worktree(project: "Project", path: Path, tick: Tick = no_tick) -> None:
     """Delete one worktree (its branch, if any, stays)."""
     with _admin_lock(project, tick):
-        discard_worktree(project.paths.root, path)
+        discard_worktree(project.paths.root, path, tick)
 
 
 def remove_session_worktrees(project: "Project", session_id: str) -> None:
@@ -304,9 +308,13 @@ def remove_session_worktrees(project: "Project", session_id: str) -> None:
     folder = worktrees_dir(project, session_id)
     if not folder.exists():
         return
+    root = project.paths.root
     with _admin_lock(project):
+        listed = git(root, "worktree", "list", "--porcelain", "-z", check=False).stdout.split("\0")
+        for line in listed:
+            if line.startswith("worktree ") and Path(line[len("worktree "):]).resolve().parent == folder.resolve():
+                discard_worktree(root, Path(line[len("worktree "):]))
         shutil.rmtree(folder, ignore_errors=True)
-        git(project.paths.root, "worktree", "prune", check=False)
 
 
 # -- running a shell step (setup, verify) --------------------------------------------------------
@@ -540,27 +548,27 @@ class Worktree:
 
     def _tree(self, *, exclude_setup: bool = True) -> str:
         """The tree of everything in the worktree now (git's ignore rules honoured), its own index untouched."""
-        index = Path(git(self.path, "rev-parse", "--path-format=absolute", "--git-path", "index").stdout.strip())
+        index = Path(git(self.path, "rev-parse", "--path-format=absolute", "--git-path", "index", tick=self.tick).stdout.strip())
         with tempfile.TemporaryDirectory(prefix="br-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             if index.exists():
                 shutil.copyfile(index, env["GIT_INDEX_FILE"])  # its stat data spares re-reading unchanged files
             git(self.path, "add", "--all", tick=self.tick, env=env)
-            tree = git(self.path, "write-tree", env=env).stdout.strip()
+            tree = git(self.path, "write-tree", env=env, tick=self.tick).stdout.strip()
             if exclude_setup and self.setup_changes:
                 current = tree_changes(self.path, self.base_commit, tree)
                 untouched = [path for path, change in self.setup_changes.items() if current.get(path) == change]
                 if untouched:
                     entries = "".join(f"{self.setup_changes[p][0]} {self.setup_changes[p][1]}\t{p}\0" for p in untouched)
-                    git(self.path, "update-index", "-z", "--index-info", input=entries.encode("utf-8", "surrogateescape"), env=env)
-                    tree = git(self.path, "write-tree", env=env).stdout.strip()
+                    git(self.path, "update-index", "-z", "--index-info", input=entries.encode("utf-8", "surrogateescape"), env=env, tick=self.tick)
+                    tree = git(self.path, "write-tree", env=env, tick=self.tick).stdout.strip()
         return tree
 
     def diff_files(self) -> dict[str, bytes]:
         """Path (relative to the repository) -> content of every file the attempt added or changed (links and submodules left out)."""
         changes = tree_changes(self.path, self.base_commit, self._tree())
         files = [(path, new_sha) for path, (_, _, new_mode, new_sha) in changes.items() if new_mode not in (DELETED, *SYMLINK_OR_SUBMODULE)]
-        return dict(zip([path for path, _ in files], read_blobs(self.path, [sha for _, sha in files])))
+        return dict(zip([path for path, _ in files], read_blobs(self.path, [sha for _, sha in files], self.tick)))
 
     def commit(self, *, agent: str | None, model: str | None, author: Identity = DEFAULT_AUTHOR) -> str | None:
         """Commit the attempt's result on `base_commit` as branch `self.branch`; its sha, or None when nothing changed.
