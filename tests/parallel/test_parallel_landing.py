@@ -250,6 +250,17 @@ def test_uncommitted_changes_the_merge_would_overwrite_are_refused_before_anythi
     assert registered_worktrees(repo) == []
 
 
+@pytest.mark.parametrize("checked_out", [True, False])
+def test_a_target_that_moves_during_verify_is_not_overwritten(repo: Path, project: Project, passing: BuildTask, base: str, checked_out: bool) -> None:
+    target = "main" if checked_out else "release"
+    git(repo, "branch", "release", base)
+    meanwhile = f'git -C "$BR_PROJECT_ROOT" commit-tree -p {target} -m meanwhile {target}^{{tree}} | xargs git -C "$BR_PROJECT_ROOT" update-ref refs/heads/{target}'
+    task = passing("fix", {"fix.txt": "fixed\n"}, verify=meanwhile)
+    with pytest.raises(ParallelError, match=f"{target} moved while task fix was being merged"):
+        merge_session(project, session_of(task), into=target)
+    assert git(repo, "log", "-1", "--format=%s", target).strip() == "meanwhile"
+
+
 def test_an_unknown_target_or_none_at_all_is_a_clear_error(project: Project, passing: BuildTask) -> None:
     task = passing("fix", {"fix.txt": "fixed\n"})
     with pytest.raises(NotFoundError, match="branch nosuch: not found"):

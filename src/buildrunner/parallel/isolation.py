@@ -114,6 +114,11 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def step_env(**values: str) -> dict[str, str]:
+    """The environment of a setup or verify step: the caller's (without a calling hook's `GIT_DIR` & co.), PATH as tasks get it, `values`."""
+    return {**{key: value for key, value in os.environ.items() if key not in _repo_env_vars()}, "PATH": task_path(), **values}
+
+
 def git(
     cwd: Path, *args: str, tick: Tick = no_tick, input: bytes | None = None, env: Mapping[str, str] | None = None,
     check: bool = True, hint: str | None = None,
@@ -529,10 +534,10 @@ class Worktree:
 
     def env(self) -> dict[str, str]:
         """What `setup` sees: the task's environment and identity; `BR_PROJECT_ROOT` is the project in the user's checkout, `BR_WORKTREE` in this one."""
-        return {
-            **os.environ, "PATH": task_path(), **self.task.env, "BR_SESSION_ID": self.task.session_id, "BR_TASK_ID": self.task.task_id,
-            "BR_TASK_ATTEMPT": str(self.task.attempt), "BR_PROJECT_ROOT": str(self.project.paths.root), "BR_WORKTREE": str(self.workdir),
-        }
+        return step_env(
+            **self.task.env, BR_SESSION_ID=self.task.session_id, BR_TASK_ID=self.task.task_id, BR_TASK_ATTEMPT=str(self.task.attempt),
+            BR_PROJECT_ROOT=str(self.project.paths.root), BR_WORKTREE=str(self.workdir),
+        )
 
     def _setup(self, command: str, timeout: float | None) -> None:
         result = run_step(

@@ -26,7 +26,6 @@ lead wires `SessionManager.merge_plan` to the stored base branch, commits and ve
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
-from buildrunner.parallel.executor import task_path
 from buildrunner.parallel.isolation import (
     DEFAULT_AUTHOR,
     StepResult,
@@ -50,6 +48,7 @@ from buildrunner.parallel.isolation import (
     project_prefix,
     remove_worktree,
     run_step,
+    step_env,
     worktrees_dir,
 )
 from buildrunner.parallel.states import TaskState
@@ -297,10 +296,9 @@ class _Landing:
 
     def _verify(self, task: MergeTask) -> StepResult:
         settings = self.project.config.parallel
-        env = {
-            **os.environ, "PATH": task_path(), **task.env, "BR_SESSION_ID": self.session.session_id, "BR_TASK_ID": task.task_id,
-            "BR_PROJECT_ROOT": str(self.repo), "BR_WORKTREE": str(self.workdir),
-        }
+        env = step_env(
+            **task.env, BR_SESSION_ID=self.session.session_id, BR_TASK_ID=task.task_id, BR_PROJECT_ROOT=str(self.repo), BR_WORKTREE=str(self.workdir)
+        )
         if self.session.setup and not self.set_up:
             setup = run_step(
                 self.session.setup, cwd=self.workdir, env=env, log=self._log("merge.setup.log"), rules=masking_rules(self.project),
@@ -324,22 +322,23 @@ class _Landing:
     def _land(self, new: str, task: MergeTask) -> None:
         """Move the target from `self.tip` to `new`, and the checkout that has it, or nothing at all."""
         if self.checkout is None:
-            git(
-                self.repo, "update-ref", "-m", f"br parallel merge: task {task.task_id}", self.ref, new, self.tip,
-                hint=f"{self.target} moved while merging; run `br parallel merge {self.session.session_id}` again",
-            )
+            moved = git(self.repo, "update-ref", "-m", f"br parallel merge: task {task.task_id}", self.ref, new, self.tip, check=False)
         else:
             moved = git(
                 self.checkout, "merge", "--ff-only", "--no-stat", "--quiet", "--no-autostash", "--no-verify-signatures", new,
                 check=False, tick=self.tick,
             )
-            if moved.returncode != 0:
-                detail = [line.strip() for line in moved.stderr.splitlines() if line.strip()]
-                raise ParallelError(
-                    f"{self.target} is checked out in {self.checkout} and git refused to update it for task {task.task_id}: "
-                    + " ".join(detail[:3]),
-                    hint=f"commit or stash your changes there, then run `br parallel merge {self.session.session_id}` again",
-                )
+        if moved.returncode != 0:
+            again = f"run `br parallel merge {self.session.session_id}` again"
+            if git(self.repo, "rev-parse", self.ref).stdout.strip() != self.tip:
+                raise ParallelError(f"{self.target} moved while task {task.task_id} was being merged (a new commit)", hint=f"{again} to merge onto it")
+            detail = " ".join(line.strip() for line in moved.stderr.splitlines()[:3] if line.strip())
+            if self.checkout is None:
+                raise ParallelError(f"git refused to move {self.target} for task {task.task_id}: {detail}", hint=again)
+            raise ParallelError(
+                f"{self.target} is checked out in {self.checkout} and git refused to update it for task {task.task_id}: {detail}",
+                hint=f"commit or stash your changes there, then {again}",
+            )
         self.tip = new
 
     def _refuse_overwrite(self, tasks: list[MergeTask]) -> None:
