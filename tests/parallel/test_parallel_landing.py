@@ -267,6 +267,10 @@ def test_an_unknown_target_or_none_at_all_is_a_clear_error(project: Project, pas
         merge_session(project, session_of(task), into="nosuch")
     with pytest.raises(ConfigError, match="detached HEAD"):
         merge_session(project, MergeSession("session-test", "s", None, (task,)))
+    elsewhere = MergeTask("remote", "br/Sprint-42/remote", "ab" * 20)  # made by a worker on another machine, never fetched
+    with pytest.raises(NotFoundError, match="task remote: its commit abababababab .* is not in"):
+        merge_session(project, session_of(task, elsewhere))
+    assert git(project.paths.root, "log", "-1", "--format=%s", "main").strip() == "base"  # checked before anything merged
 
 
 def test_a_task_without_changes_or_already_merged_is_skipped(repo: Path, project: Project, passing: BuildTask) -> None:

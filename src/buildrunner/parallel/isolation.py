@@ -51,6 +51,7 @@ from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.supervisor import AttemptFiles
 from buildrunner.paths import make_private_dir
+from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.rules import rules_for, ruleset
 from buildrunner.security.stream_masking import StreamMasker
@@ -602,8 +603,6 @@ class Worktree:
         A failed attempt's worktree is kept for inspection, and so is one whose changes hold a secret
         (nothing of it is committed).
         """
-        from buildrunner.security.checks import check_contents
-
         if not succeeded:
             return None
         report = check_contents(self.project, self.diff_files(), sql=False, target=f"task {self.task.task_id}")

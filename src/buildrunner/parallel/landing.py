@@ -201,6 +201,12 @@ class _Landing:
         self.report = MergeReport(session.session_id, session.name, target, dry_run, self.tip, self.tip)
 
     def run(self, tasks: list[MergeTask], on_step: Callable[[MergeStep], None]) -> MergeReport:
+        for task in tasks:
+            if task.commit is not None and git(self.repo, "cat-file", "-e", f"{task.commit}^{{commit}}", check=False).returncode != 0:
+                raise NotFoundError(
+                    f"task {task.task_id}: its commit {task.commit[:12]} ({task.branch}) is not in {self.repo}",
+                    hint="merge in the repository its worker ran in, or fetch its branch here first",
+                )
         if self.checkout is not None and not self.dry_run:
             self._refuse_overwrite(tasks)
         keep = False
@@ -273,8 +279,6 @@ class _Landing:
     def _conflict(self, task: MergeTask, merged: subprocess.CompletedProcess[str]) -> MergeStep:
         paths = git(self.worktree, "diff", "--name-only", "--diff-filter=U", "-z").stdout.split("\0")
         conflicts = sorted(path for path in paths if path)
-        git(self.worktree, "merge", "--abort", check=False)
-        git(self.worktree, "reset", "--hard", "--quiet", self.tip, tick=self.tick)
         what = "would conflict" if self.dry_run else "conflicts"
         if conflicts:
             shown = ", ".join(conflicts[:10]) + (f" (+{len(conflicts) - 10} more)" if len(conflicts) > 10 else "")
