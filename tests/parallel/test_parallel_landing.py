@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from parallel_helpers import FAKE_AWS_KEY, session_id_of, write_plan
-from test_parallel_isolation import alive, commit_all, git, make_task, registered_worktrees
+from test_parallel_isolation import alive, commit_all, git, make_task, registered_worktrees, wait_for_file
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.isolation import Worktree
@@ -119,7 +119,7 @@ def test_verify_failing_on_the_merged_result_stops_with_the_target_untouched(rep
 def test_a_verify_that_hangs_is_ended_with_its_children(repo: Path, project: Project, passing: BuildTask, tmp_path: Path) -> None:
     pid_file = tmp_path / "verify-child.pid"
     slow = passing("slow", {"slow.txt": "x\n"}, verify=f"sleep 300 & echo $! > {pid_file}; wait")
-    report = merge_session(project, session_of(slow), verify_timeout=0.5)
+    report = merge_session(project, session_of(slow), verify_timeout=0.5, tick=wait_for_file(pid_file, once=repo / ".buildrunner" / "logs" / "session-test" / "merge.slow.verify.log"))
     step = report.steps[0]
     assert step.status == StepStatus.VERIFY_FAILED and step.verify is not None and step.verify.timed_out
     assert "timed out" in (report.error or "")
