@@ -10,8 +10,10 @@ worker makes, in order:
   `.buildrunner/logs/<session id>/<task id>.<attempt>.setup.log`). A failed or timed-out
   setup raises `ParallelError` (command, exit code, last output line, masked) and removes the
   worktree; so does anything else that goes wrong, `tick` raising included: nothing leaks.
-- `Worktree.diff_files() -> dict[str, bytes]`: the files the attempt added or changed against
-  `base_commit` (committed by the agent, staged, unstaged or new and not ignored), with their
+  The task runs in `worktree.workdir`: the project's folder in the worktree (its top, unless the
+  project is a folder inside a larger repository).
+- `Worktree.diff_files() -> dict[str, bytes]`: the files (paths relative to the repository) the
+  attempt added or changed against `base_commit` (committed by the agent, staged, unstaged or new and not ignored), with their
   content, for the security check. Files `setup` wrote and the task left alone are not the
   attempt's work: they are neither returned nor committed (a copied `.env` stays out).
 - `Worktree.commit(*, agent, model, author) -> sha | None`: one commit of the attempt's result on
@@ -391,12 +393,12 @@ def run_step(
     pipe = _Pipe(proc.stdout.fileno())
     try:
         deadline = None if timeout is None else started + timeout
-        while not _exited(proc.pid):
+        while not _exited(proc):
             output.write(pipe.read(TICK_S))
             tick()
             if deadline is not None and time.monotonic() >= deadline:
                 timed_out = True
-                _end_group(proc.pid, grace, lambda: output.write(pipe.read(TICK_S)), tick)
+                _end_group(proc, grace, lambda: output.write(pipe.read(TICK_S)), tick)
                 break
         _kill_group(proc.pid)  # what the step left running (its leader, unreaped, keeps the group id ours)
         drain_until = time.monotonic() + 1.0
@@ -461,9 +463,11 @@ class _Pipe:
         return data
 
 
-def _exited(pid: int) -> bool:
-    """Whether the process has ended, leaving it unreaped (so its process group id cannot be reused yet)."""
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+def _exited(proc: "subprocess.Popen[bytes]") -> bool:
+    """Whether the process has ended, left unreaped where the system allows (so its group id cannot be reused yet)."""
+    if hasattr(os, "waitid"):
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    return proc.poll() is not None
 
 
 def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
@@ -473,14 +477,14 @@ def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
-def _end_group(pgid: int, grace: float, pump: Callable[[], None], tick: Tick) -> None:
-    """TERM the group, KILL it after `grace` seconds if its leader is still there."""
-    _kill_group(pgid, signal.SIGTERM)
+def _end_group(proc: "subprocess.Popen[bytes]", grace: float, pump: Callable[[], None], tick: Tick) -> None:
+    """TERM the step's group, KILL it after `grace` seconds if its leader is still there."""
+    _kill_group(proc.pid, signal.SIGTERM)
     until = time.monotonic() + grace
-    while time.monotonic() < until and not _exited(pgid):
+    while time.monotonic() < until and not _exited(proc):
         pump()
         tick()
-    _kill_group(pgid)
+    _kill_group(proc.pid)
 
 
 # -- the worktree of one attempt ------------------------------------------------------------------
