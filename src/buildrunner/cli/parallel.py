@@ -12,6 +12,7 @@ from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 
 if TYPE_CHECKING:
+    from buildrunner.parallel.landing import MergeReport, MergeStep
     from buildrunner.parallel.models import SessionStatus
     from buildrunner.parallel.session_manager import SessionManager
 
@@ -308,6 +309,74 @@ def cleanup(
     """
     removed = _manager(project).cleanup(days, all_sessions)
     stdout().print(f"Removed {len(removed)} session(s)" + (f": {', '.join(removed)}" if removed else "."), markup=False)
+
+
+_STEP_MARKS = {"merged": "✓", "would_merge": "✓", "already_merged": "=", "no_changes": "=", "conflict": "✗", "verify_failed": "✗", "not_reached": "·"}
+
+
+def _step_line(step: "MergeStep", width: int) -> str:
+    line = f"  {_STEP_MARKS.get(step.status, '?')} {step.task_id:<{width}}  {step.status.replace('_', ' '):<14} {step.branch}"
+    if step.merge_commit and step.status in ("merged", "would_merge"):
+        line += f" -> {step.merge_commit[:12]}"
+    if step.conflicts:
+        line += f"  conflicts: {', '.join(step.conflicts)}"
+    if step.verify is not None:
+        line += f"  (verify {'passed' if step.verify.passed else step.verify.describe()}, {step.verify.duration_s:.1f}s)"
+    return line
+
+
+def _merge_summary(report: "MergeReport") -> str:
+    count = len(report.merged)
+    if report.dry_run:
+        return f"{report.target}: dry run, {count} task(s) would merge; nothing changed"
+    if report.tip_after == report.tip_before:
+        return f"{report.target}: unchanged at {report.tip_before[:12]}"
+    return f"{report.target}: {report.tip_before[:12]} -> {report.tip_after[:12]} ({count} task(s) merged)"
+
+
+@app.command()
+def merge(
+    session_id: SessionArg,
+    into: Annotated[Optional[str], typer.Option("--into", help="Branch to merge into (default: the branch the session was started from).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would merge and whether it merges cleanly; no branch moves.")] = False,
+    verify_timeout: Annotated[Optional[float], typer.Option("--verify-timeout", help="Seconds each task's verify may run (default: the task's timeout).", show_default=False)] = None,
+    output_format: FormatOption = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Merge a session's passing task branches into a branch, in dependency order, one merge commit each, re-running each task's verify on the merged result.
+
+    Stops at the first conflict or failing verify (exit 1), leaving the branch as it was before that merge; run it again once fixed: tasks already merged are skipped.
+
+    Example: br parallel merge session-1a2b3c4d --into main --dry-run
+    """
+    from buildrunner.errors import ConfigError, ParallelError
+    from buildrunner.parallel.landing import merge_session, merge_session_from_store
+
+    if verify_timeout is not None and not 0 < verify_timeout <= 7 * 86_400:
+        raise ConfigError(f"--verify-timeout {verify_timeout:g}: must be more than 0 and at most a week", hint="pass seconds, e.g. --verify-timeout 600")
+    manager = _manager(project)
+    sid = manager.resolve(session_id)
+    plan = merge_session_from_store(manager.project, sid)
+    out = stdout()
+    text = output_format == "text"
+    target = into or plan.base_branch
+    if text and target:
+        out.print(f"Merging session {plan.name} ({sid}) into {target}" + (" (dry run)" if dry_run else ""), markup=False)
+    width = max((len(task.task_id) for task in plan.tasks), default=0)
+    report = merge_session(
+        manager.project, plan, into=into, dry_run=dry_run, verify_timeout=verify_timeout,
+        on_step=(lambda step: out.print(_step_line(step, width), markup=False)) if text else None,
+    )
+    if text:
+        if not report.steps:
+            out.print("  (no passing task with isolation: worktree: nothing to merge)", markup=False)
+        out.print(_merge_summary(report), markup=False)
+    else:
+        from buildrunner.cli.common import jsonable
+
+        emit_json({**jsonable(report), "ok": report.ok})
+    if not report.ok:
+        raise ParallelError(report.error or "merge stopped", hint=report.next_step)
 
 
 @app.command()
