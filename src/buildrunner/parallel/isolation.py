@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
-from buildrunner.parallel.supervisor import AttemptFiles
+from buildrunner.parallel.record import AttemptFiles
 from buildrunner.paths import make_private_dir
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
