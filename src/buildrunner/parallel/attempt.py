@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from buildrunner.parallel.record import AttemptFiles, ExitRecord, append, fenced, kill_tree, locked
+from buildrunner.security.stream_masking import StreamMasker
 
 if TYPE_CHECKING:
     from buildrunner.security.rules import RuleSet
@@ -44,6 +46,7 @@ class Launch:
     grace: float
     stdin: bytes | None = None
     split_stderr: bool = False
+    on_line: Callable[[str], None] | None = None  # each line of standard output, masked, as it comes
 
 
 @dataclass(frozen=True)
@@ -57,24 +60,34 @@ class RecordFile:
 
 
 class _Output:
-    """One output stream of the task: masked as it arrives, appended to its log (made on the first output)."""
+    """One output stream of the task: masked as it arrives, appended to its log (made on the first output).
 
-    def __init__(self, path: Path, rules: "RuleSet") -> None:
-        from buildrunner.security.stream_masking import StreamMasker
+    `on_line` gets each complete line, masked, as it is written (an agent's JSON lines, for live progress).
+    """
 
+    def __init__(self, path: Path, rules: "RuleSet", on_line: Callable[[str], None] | None = None) -> None:
         self.path = path
         self.fd: int | None = None
         self.masker = StreamMasker(rules)
         self.last_data = time.monotonic()
+        self.on_line = on_line
+        self._partial = ""
 
     def write(self, text: str) -> None:
         if text:
             if self.fd is None:
                 self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
             os.write(self.fd, text.encode("utf-8", "replace"))
+            if self.on_line is not None:
+                *lines, self._partial = (self._partial + text).split("\n")
+                for line in lines:
+                    self.on_line(line + "\n")
 
     def close(self) -> None:
         self.write(self.masker.flush())
+        if self.on_line is not None and self._partial:
+            self.on_line(self._partial)  # a last line without its newline (a truncated stream)
+            self._partial = ""
         if self.fd is not None:
             os.close(self.fd)
 
@@ -151,7 +164,7 @@ class Attempt:
     def _spawn(self) -> int:
         launch = self.launch
         out_r, out_w = os.pipe()
-        self.outputs = {out_r: _Output(launch.files.log, self.rules)}
+        self.outputs = {out_r: _Output(launch.files.log, self.rules, launch.on_line)}
         err_w = out_w
         if launch.split_stderr:
             err_r, err_w = os.pipe()

@@ -9,21 +9,25 @@ attempt with a one-line reason, never an exception that could take the worker do
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import shutil
 import signal
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from buildrunner.parallel.models import Task
+from buildrunner.agents.registry import LEGACY_NAME, get_agent, legacy_agent
 from buildrunner.parallel.attempt import Launch
+from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
+from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
 from buildrunner.paths import make_private_dir
+
+if TYPE_CHECKING:
+    from buildrunner.agents.base import Agent, Invocation
+    from buildrunner.config import Config
 
 MAX_ERROR_CHARS = 500
 TAIL_BYTES = 8192
@@ -38,7 +42,6 @@ class ExecutionResult:
     exit_code: int | None
     duration_ms: float
     error: str | None = None
-    agent_result: dict[str, Any] | None = None
     pid: int | None = None
 
 
@@ -79,28 +82,26 @@ def task_path() -> str:
     return os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
 
 
-def agent_argv(template: str, prompt: str, model_id: str, model: str) -> list[str]:
-    """The agent command: the template split like a shell would, each placeholder one argument."""
-    return [
-        word.replace("{prompt}", prompt).replace("{model_id}", model_id).replace("{model}", model)
-        for word in shlex.split(template)
-    ]
+def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str | None, config: "Config") -> tuple[str, str | None]:
+    """Which agent runs a prompt task, resolved once when the session is created: (name, legacy template).
+
+    The task's `agent`, else the plan's; else a plan's `agent_command` template, else a
+    `parallel.agent_command` changed from its default (both run as Claude-format custom agents);
+    else `agents.default`.
+    """
+    if task_agent or plan_agent:
+        return str(task_agent or plan_agent), None
+    template = plan_command or (config.parallel.agent_command if config.parallel.agent_command != DEFAULT_AGENT_COMMAND else None)
+    if template:
+        return LEGACY_NAME, template
+    return config.agents.default, None
 
 
-def parse_agent_output(stdout: str) -> dict[str, Any] | None:
-    """Claude Code's `--output-format json` result: the whole output, or its last JSON-object line."""
-    text = stdout.strip()
-    candidates = [text, *reversed(text.splitlines())]
-    for candidate in candidates:
-        candidate = candidate.strip()
-        if candidate.startswith("{"):
-            try:
-                value = json.loads(candidate)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
+def agent_of(task: Task, config: "Config") -> "Agent":
+    """The agent object that runs `task` (a prompt task)."""
+    if task.agent == LEGACY_NAME:
+        return legacy_agent(task.agent_command or "", config)
+    return get_agent(task.agent, config)
 
 
 def _last_line(text: str) -> str:
@@ -150,36 +151,45 @@ class Executor:
             "BR_TASK_ATTEMPT": str(task.attempt),
         }
 
-    def launch(self, task: Task, *, workdir: Path | None = None, model_id: str | None = None, model: str | None = None) -> Launch:
-        """What the supervisor runs for this attempt; `LaunchError` when it cannot be run as written."""
+    def launch(
+        self,
+        task: Task,
+        *,
+        workdir: Path | None = None,
+        invocation: "Invocation | None" = None,
+        command: str | None = None,
+        files: AttemptFiles | None = None,
+        timeout: float | None = None,
+    ) -> Launch:
+        """What this attempt runs: the task's command, an agent's `invocation`, or another `command` (verify).
+
+        `LaunchError` when it cannot be run as written (a missing folder or program).
+        """
+        files = files or self.files(task)
         base = workdir or self.root
         cwd = (base / task.cwd) if task.cwd else base
         if not cwd.is_dir():
             raise LaunchError(f"cwd {task.cwd!r} does not exist under {base}")
         env = self._env(task)
         path = env.get("PATH")
-        if task.kind == "command":
-            command = task.command or ""
-            argv = direct_argv(command, path) or [SHELL, "-c", command]
-        else:
-            try:
-                argv = agent_argv(task.agent_command or "", task.prompt or "", model_id or "", model or "")
-            except ValueError as exc:
-                raise LaunchError(f"agent command: {exc}") from None
-            if not argv:
-                raise LaunchError("the agent command is empty")
+        stdin = None
+        if invocation is not None:
+            argv, stdin, env = list(invocation.argv), invocation.stdin, {**env, **invocation.env}
             program = argv[0] if "/" in argv[0] else _which(argv[0], path)
             if program is None:
-                raise LaunchError(f"agent program {argv[0]!r} is not on PATH")
+                raise LaunchError(f"agent {invocation.agent}: {argv[0]!r} is not on PATH")
             argv[0] = str((cwd / program) if not os.path.isabs(program) else program)
-        make_private_dir(self.files(task).log.parent)
+        else:
+            command = command if command is not None else (task.command or "")
+            argv = direct_argv(command, path) or [SHELL, "-c", command]
+        make_private_dir(files.log.parent)
         return Launch(
-            argv=argv, cwd=cwd, env=env, files=self.files(task), timeout=task.timeout, grace=self.grace,
-            split_stderr=task.kind == "prompt",
+            argv=argv, cwd=cwd, env=env, files=files, timeout=timeout or task.timeout, grace=self.grace,
+            stdin=stdin, split_stderr=invocation is not None,
         )
 
-    def result(self, task: Task, record: ExitRecord, stopped: str | None = None) -> ExecutionResult:
-        """What the attempt's end means. `stopped`: why the worker ended it (session stopped, worker quitting)."""
+    def result(self, task: Task, record: ExitRecord, stopped: str | None = None, files: AttemptFiles | None = None) -> ExecutionResult:
+        """What the process's end means. `stopped`: why the worker ended it (session stopped, worker quitting, a cap)."""
         exit = record.exit or {"outcome": "ended", "reason": "no exit was recorded"}
         outcome = exit.get("outcome")
         code = exit.get("code")
@@ -192,17 +202,9 @@ class Executor:
             return ExecutionResult("cancelled" if stopped else "lost", code, duration, reason, pid=pid)
         if outcome == "timeout":
             return ExecutionResult("timeout", code, duration, f"timed out after {float(exit.get('timeout_s') or task.timeout):g}s (killed)", pid=pid)
-        files = self.files(task)
-        parsed = parse_agent_output(_read(files.log)) if task.kind == "prompt" else None
         if code != 0:
+            files = files or self.files(task)
             detail = _last_line(_read(files.err, tail=True)) or _last_line(_read(files.log, tail=True))
             what = f"killed by {_signal_name(code)}" if isinstance(code, int) and code < 0 else f"exit code {code}"
-            return ExecutionResult("failed", code, duration, what + (f": {detail}" if detail else ""), parsed, pid)
-        if task.kind == "prompt":
-            program = Path(shlex.split(task.agent_command or "agent")[0]).name
-            if parsed is None:
-                return ExecutionResult("failed", 0, duration, f"{program} printed no JSON result (is the agent command using --output-format json?)", None, pid)
-            if parsed.get("is_error"):
-                detail = _last_line(str(parsed.get("result") or parsed.get("subtype") or "is_error"))
-                return ExecutionResult("failed", 0, duration, f"agent reported an error: {detail}", parsed, pid)
-        return ExecutionResult("completed", 0, duration, None, parsed, pid)
+            return ExecutionResult("failed", code, duration, what + (f": {detail}" if detail else ""), pid=pid)
+        return ExecutionResult("completed", 0, duration, None, pid=pid)

@@ -155,6 +155,18 @@ def git(
     return result
 
 
+def repo_base(root: Path) -> tuple[str | None, str | None]:
+    """(branch, commit) the repository at `root` is on; None for what it does not have (no repository, no commit, detached)."""
+    try:
+        commit = git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    except NotFoundError:  # no git: only worktree tasks need it, and they say so when they start
+        return None, None
+    if commit.returncode != 0:
+        return None, None
+    branch = git(root, "symbolic-ref", "--short", "-q", "HEAD", check=False)
+    return (branch.stdout.strip() or None) if branch.returncode == 0 else None, commit.stdout.strip()
+
+
 def resolve_commit(repo: Path, revision: str) -> str:
     """The full sha of `revision` as a commit; `NotFoundError` when there is none."""
     found = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}", check=False)

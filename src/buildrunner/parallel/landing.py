@@ -287,7 +287,7 @@ class _Landing:
             detail = [line for line in (merged.stderr + merged.stdout).splitlines() if line.strip()]
             self.report.error = f"task {task.task_id} ({task.branch}) cannot be merged into {self.target}: {detail[-1] if detail else 'git merge failed'}"
         self.report.next_step = (
-            f"Nothing was changed (dry run): the merge would stop here, after landing the tasks before it. " if self.dry_run
+            "Nothing was changed (dry run): the merge would stop here, after landing the tasks before it. " if self.dry_run
             else f"{self.target} is left as it was before this merge. "
         ) + self._by_hand(task)
         return MergeStep(task.task_id, task.branch, task.commit, StepStatus.CONFLICT, conflicts=conflicts)

@@ -19,9 +19,9 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import setproctitle
-from typing import TYPE_CHECKING
 
 from buildrunner.errors import BuildRunnerError, ExitCode
 from buildrunner.parallel.worker import Worker

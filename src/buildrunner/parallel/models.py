@@ -27,6 +27,7 @@ class Session:
     created_at: float
     cost_limit: float | None = None
     worker_pids: list[int] = field(default_factory=list)
+    budget_note: str | None = None  # a budget already spent when the session started: its prompt tasks wait
 
 
 @dataclass
@@ -48,6 +49,11 @@ class Task:
     isolation: str  # none | worktree
     cost_limit: float | None
     agent_command: str | None = None
+    agent: str | None = None
+    verify: str | None = None
+    escalate: bool = True
+    next_tier: str | None = None  # the tier this attempt runs on, when an earlier one failed (escalation)
+    context: str | None = None  # what the last failed attempt's check said: added to the prompt
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Task":
@@ -68,6 +74,11 @@ class Task:
             isolation=row["isolation"] or NO_ISOLATION,
             cost_limit=row.get("cost_limit"),
             agent_command=row.get("agent_command"),
+            agent=row.get("agent"),
+            verify=row.get("verify"),
+            escalate=bool(row.get("escalate", 1)),
+            next_tier=row.get("next_tier"),
+            context=row.get("context"),
         )
 
 

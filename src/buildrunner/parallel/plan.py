@@ -51,8 +51,12 @@ class PlanTask(BaseModel):
     cwd: str | None = None
     isolation: Literal["none", "worktree"] | None = None
     cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)
+    max_cost: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False, description="USD one task may spend, all its attempts together")
+    agent: str | None = Field(None, min_length=1, description="claude, codex, gemini or a custom agent (default: the plan's, else agents.default)")
+    verify: str | None = Field(None, min_length=1, description="run after the task exits 0; the attempt passes only if it exits 0 too")
+    escalate: bool | None = None
 
-    @field_validator("description", "command", "prompt", "model", "cwd")
+    @field_validator("description", "command", "prompt", "model", "cwd", "agent", "verify")
     @classmethod
     def _strings(cls, value: str | None) -> str | None:
         return _no_nul(value)
@@ -71,6 +75,12 @@ class PlanTask(BaseModel):
     def _one_action(self) -> "PlanTask":
         if (self.command is None) == (self.prompt is None):
             raise ValueError("give exactly one of 'command' (a shell command) or 'prompt' (for the agent)")
+        if self.max_cost is not None and self.cost_limit is not None:
+            raise ValueError("give max_cost or its old name cost_limit, not both")
+        if self.max_cost is not None:
+            self.cost_limit = self.max_cost
+        if self.command is not None and self.agent is not None:
+            raise ValueError("'agent' is for prompt tasks; a command task runs its command")
         return self
 
     @property
@@ -87,8 +97,20 @@ class PlanModel(BaseModel):
     timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
     cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)
+    max_cost: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False, description="USD the whole session may spend")
     agent_command: str | None = Field(None, min_length=1)
+    agent: str | None = Field(None, min_length=1)
+    verify: str | None = Field(None, min_length=1, description="the default verify command of the plan's tasks")
+    escalate: bool = True
+    isolation: Literal["none", "worktree"] | None = None
+    setup: str | None = Field(None, min_length=1, description="run once in each new worktree before its task (copy .env, install dependencies)")
+    merge: bool = False
     tasks: list[PlanTask] = Field(min_length=1)
+
+    @field_validator("agent", "verify", "setup")
+    @classmethod
+    def _plan_strings(cls, value: str | None) -> str | None:
+        return _no_nul(value)
 
     @field_validator("agent_command")
     @classmethod
@@ -116,6 +138,12 @@ class Plan:
     retries: int | None = None
     cost_limit: float | None = None
     agent_command: str | None = None
+    agent: str | None = None
+    verify: str | None = None
+    escalate: bool = True
+    isolation: str | None = None
+    setup: str | None = None
+    merge: bool = False
 
     @property
     def has_prompts(self) -> bool:
@@ -384,7 +412,13 @@ def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | No
     agent_command = model.agent_command
     if agent_command is not None:
         agent_command = _resolve_agent_command(agent_command, base or Path.cwd(), locate(("agent_command",)))
-    return Plan(source, model.tasks, model.name, model.workers, model.timeout, model.retries, model.cost_limit, agent_command)
+    if model.max_cost is not None and model.cost_limit is not None:
+        raise ConfigError(f"{locate(('max_cost',))}: give max_cost or its old name cost_limit, not both", hint="fix the plan; nothing was started")
+    return Plan(
+        source, model.tasks, model.name, model.workers, model.timeout, model.retries,
+        model.max_cost if model.max_cost is not None else model.cost_limit, agent_command,
+        agent=model.agent, verify=model.verify, escalate=model.escalate, isolation=model.isolation, setup=model.setup, merge=model.merge,
+    )
 
 
 def load_plan(path: Path) -> Plan:

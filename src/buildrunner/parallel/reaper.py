@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import socket
+
 from buildrunner.parallel.executor import Executor
 from buildrunner.parallel.models import Task
-from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
+from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
 
 # Extra seconds a reaper on another machine gives a lost worker's supervisor to end the tree.

@@ -6,15 +6,16 @@ Reading and reporting live here; every change of state is made by `WorkerCoordin
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
-from buildrunner.parallel.executor import task_path
+from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
+from buildrunner.errors import ConfigError, NotFoundError, ParallelError, StoreUnavailable
+from buildrunner.parallel.executor import agent_name, task_path
+from buildrunner.parallel.isolation import repo_base
 from buildrunner.parallel.launcher import launch_workers
 from buildrunner.parallel.models import (
     BUDGET_REASON,
@@ -31,6 +32,7 @@ from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
+from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.store import now
 
 if TYPE_CHECKING:
@@ -42,17 +44,6 @@ WAIT_POLL_S = 0.02
 WAIT_CHECK_S = 1.0
 
 _ACTIONS = {"running": "Started", "completed": "Completed", "failed": "Failed", "timeout": "Timed out", "lost": "Lost", "cancelled": "Cancelled"}
-
-
-def agent_program(template: str, where: str = "parallel.agent_command") -> str:
-    """The program an agent command template runs (its first word); `where` names the template's origin in errors."""
-    try:
-        words = shlex.split(template)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}", hint="fix its quoting") from None
-    if not words:
-        raise ConfigError(f"{where} is empty", hint="set it to e.g. claude -p {prompt} --model {model_id} --output-format json")
-    return words[0]
 
 
 class SessionManager:
@@ -110,26 +101,27 @@ class SessionManager:
         workers = num_workers if num_workers is not None else (plan.workers or self.settings.default_workers)
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
+        spent = None
         if plan.has_prompts:
-            self._check_agent(plan)
+            self._check_agents(plan)
+            spent = CostTracker(self.project).spent_budget()
         session = WorkerCoordinator.create_session(
-            self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit
+            self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit,
+            base=repo_base(self.project.paths.root), prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
         )
+        session.budget_note = spent.describe() if spent else None
         if start_workers:
             session.worker_pids = self.start_workers(session.session_id, workers)
         return session
 
-    def _check_agent(self, plan: Plan) -> None:
-        """The agent program must exist before any task starts, not fail once per prompt task."""
-        if plan.agent_command is not None:
-            where = f"{plan.source}: agent_command"
-            hint = "install it or fix the plan's agent_command line; without that line parallel.agent_command is used"
-        else:
-            where = "parallel.agent_command"
-            hint = "install Claude Code or set parallel.agent_command in .buildrunner/config.json"
-        program = agent_program(plan.agent_command or self.settings.agent_command, where)
-        if shutil.which(program, path=task_path()) is None:
-            raise APIError(f"the plan has prompt tasks but the agent program {program!r} is not on PATH ({where})", hint=hint)
+    def _check_agents(self, plan: Plan) -> None:
+        """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""
+        config = self.project.config
+        names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
+        path = task_path()
+        for name, template in sorted(names, key=str):
+            agent = legacy_agent(template, config) if template else get_agent(name, config)
+            require_installed(agent, path=path)
 
     def start_workers(self, session_id: str, count: int, *, fork: bool = False) -> list[int]:
         """Launch `count` detached workers on this machine; returns their pids.

@@ -19,7 +19,9 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import NotFoundError, ParallelError
+from buildrunner.parallel.executor import agent_name
 from buildrunner.parallel.models import BUDGET_REASON, NO_ISOLATION, Session, Task, WorkerHealth
+from buildrunner.parallel.record import AttemptFiles
 from buildrunner.parallel.states import (
     FINAL_SESSION_STATES,
     LIVE_SESSION_STATES,
@@ -30,7 +32,6 @@ from buildrunner.parallel.states import (
     WorkerState,
     check_move,
 )
-from buildrunner.parallel.record import AttemptFiles
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 from buildrunner.telemetry.events import (
@@ -120,14 +121,21 @@ class WorkerCoordinator:
     # -- sessions --------------------------------------------------------------------------------
 
     @classmethod
-    def create_session(cls, project: "Project", name: str, plan: "Plan", workers: int, cost_limit: float | None) -> Session:
-        """Store a validated plan as a new running session: its tasks, their dependencies, resolved defaults."""
+    def create_session(
+        cls, project: "Project", name: str, plan: "Plan", workers: int, cost_limit: float | None, *,
+        base: tuple[str | None, str | None] = (None, None), prompts_held: str | None = None,
+    ) -> Session:
+        """Store a validated plan as a new running session: its tasks, their dependencies, resolved defaults.
+
+        `base`: the (branch, commit) the project's repository is at (worktrees branch from it; merges land on it).
+        `prompts_held`: why prompt tasks must wait from the start (a budget already spent), if they must.
+        """
         settings = project.config.parallel
         session_id = f"session-{secrets.token_hex(4)}"
         ts = now()
-        agent = plan.agent_command or settings.agent_command
         tasks, deps = [], []
         for position, task in enumerate(plan.tasks):
+            agent, template = agent_name(task.agent, plan.agent, plan.agent_command, project.config) if task.kind == "prompt" else (None, None)
             tasks.append(
                 {
                     "session_id": session_id,
@@ -143,11 +151,14 @@ class WorkerCoordinator:
                     "max_retries": next(r for r in (task.retries, plan.retries, settings.retries) if r is not None),
                     "env": json.dumps(task.env),
                     "cwd": task.cwd,
-                    "isolation": task.isolation or NO_ISOLATION,
+                    "isolation": task.isolation or plan.isolation or NO_ISOLATION,
                     "status": TaskState.BLOCKED if task.depends_on else TaskState.PENDING,
                     "cost_limit": task.cost_limit,
                     "waiting_on": len(task.depends_on),
-                    "agent_command": agent if task.kind == "prompt" else None,
+                    "agent_command": template,
+                    "agent": agent,
+                    "verify": task.verify or plan.verify,
+                    "escalate": int(task.escalate if task.escalate is not None else plan.escalate),
                 }
             )
             deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
@@ -159,6 +170,8 @@ class WorkerCoordinator:
                 {
                     "id": session_id, "name": name, "plan": plan_json, "project_root": str(project.paths.root),
                     "total_tasks": len(tasks), "num_workers": workers, "cost_limit": cost_limit, "now": ts,
+                    "base_branch": base[0], "base_commit": base[1], "setup": plan.setup, "merge_on_pass": int(plan.merge),
+                    "prompts_held": prompts_held,
                 },
             )
             store.executemany(store.query("parallel", "insert_task"), tasks)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
+from buildrunner.money import usd
 from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
@@ -91,6 +92,38 @@ def _since(period: str, at: float | None = None) -> float:
 def _bucket(start: float | None) -> int:
     """The first cost_rollup bucket at or after `start` (None: all of them)."""
     return -(2**62) if start is None else math.ceil(start / BUCKET_S)
+
+
+# The environment variable that overrides each budget, where there is one (config.ENV_OVERRIDES).
+BUDGET_ENV = {"daily": "BR_COST_LIMIT_DAILY", "weekly": "BR_COST_LIMIT_WEEKLY"}
+
+
+@dataclass(frozen=True)
+class SpentBudget:
+    """A budget that is used up: which, how much of it, and when it starts over."""
+
+    name: str  # daily | weekly | monthly
+    spent: float
+    limit: float
+    resets_at: float
+
+    def describe(self) -> str:
+        """One line: which budget, spent vs limit, how to raise it, when it resets."""
+        raise_it = f"routing.cost_limits.{self.name}" + (f" or {BUDGET_ENV[self.name]}" if self.name in BUDGET_ENV else "")
+        resets = dt.datetime.fromtimestamp(self.resets_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        return f"{self.name} budget spent: {usd(self.spent)} of {usd(self.limit)} (raise {raise_it}; it resets at {resets})"
+
+
+def period_end(period: str, at: float | None = None) -> float:
+    """When the current local day / week / month ends (the next one starts)."""
+    start = dt.datetime.fromtimestamp(period_start(period, at) or 0).astimezone()
+    if period == "day":
+        end = start + dt.timedelta(days=1)
+    elif period == "week":
+        end = start + dt.timedelta(days=7)
+    else:
+        end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return end.timestamp()
 
 
 def period_start(period: str, at: float | None = None) -> float | None:
@@ -451,6 +484,15 @@ class CostTracker:
         periods = [period] if period is not None else list(BUDGET_PERIODS)
         left = [limit - self.spent(p) for p in periods if (limit := self.budget_limit(p)) is not None]
         return max(0.0, min(left)) if left else None
+
+    def spent_budget(self) -> "SpentBudget | None":
+        """The first budget (day, week, month) already used up, if any: what holds agent work back."""
+        for period, name in BUDGET_PERIODS.items():
+            limit = self.budget_limit(period)
+            spent = self.spent(period)
+            if limit is not None and spent >= limit:
+                return SpentBudget(name, spent, limit, period_end(period))
+        return None
 
     def would_exceed(self, amount: float, period: str | None = None) -> bool:
         """Would spending `amount` more break a budget? The runner asks before each agent run."""

@@ -4,14 +4,17 @@
 
 -- name: insert_session
 INSERT INTO sessions (id, name, status, plan, project_root, total_tasks, num_workers, cost_limit,
-                      created_at, started_at, updated_at)
-VALUES (:id, :name, 'running', :plan, :project_root, :total_tasks, :num_workers, :cost_limit, :now, :now, :now)
+                      created_at, started_at, updated_at, base_branch, base_commit, setup, merge_on_pass, prompts_held)
+VALUES (:id, :name, 'running', :plan, :project_root, :total_tasks, :num_workers, :cost_limit, :now, :now, :now,
+        :base_branch, :base_commit, :setup, :merge_on_pass, :prompts_held)
 
 -- name: insert_task
 INSERT INTO tasks (session_id, task_id, position, description, kind, command, prompt, model, depends_on,
-                   timeout, max_retries, env, cwd, isolation, status, cost_limit, waiting_on, agent_command)
+                   timeout, max_retries, env, cwd, isolation, status, cost_limit, waiting_on, agent_command,
+                   agent, verify, escalate)
 VALUES (:session_id, :task_id, :position, :description, :kind, :command, :prompt, :model, :depends_on,
-        :timeout, :max_retries, :env, :cwd, :isolation, :status, :cost_limit, :waiting_on, :agent_command)
+        :timeout, :max_retries, :env, :cwd, :isolation, :status, :cost_limit, :waiting_on, :agent_command,
+        :agent, :verify, :escalate)
 
 -- name: insert_dep
 INSERT INTO task_deps (session_id, task_id, depends_on) VALUES (:session_id, :task_id, :depends_on)
