@@ -323,6 +323,13 @@ def remove_worktree(project: "Project", path: Path, tick: Tick = no_tick) -> Non
         discard_worktree(project.paths.root, path, tick)
 
 
+@contextmanager
+def landing_lock(project: "Project", session_id: str, tick: Tick = no_tick) -> Iterator[None]:
+    """One merge into a session's target at a time (workers of a `merge: true` session pass together)."""
+    with flock(worktrees_dir(project, session_id) / ".landing.lock", tick):
+        yield
+
+
 def remove_session_worktrees(project: "Project", session_id: str) -> None:
     """Delete every worktree of a session (failed attempts', a kept merge) and git's records of them (for `cleanup`)."""
     folder = worktrees_dir(project, session_id)

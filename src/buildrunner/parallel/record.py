@@ -48,9 +48,11 @@ class AttemptFiles:
     err: Path
 
     @classmethod
-    def of(cls, logs_dir: Path, session_id: str, task_id: str, attempt: int) -> "AttemptFiles":
+    def of(cls, logs_dir: Path, session_id: str, task_id: str, attempt: int, step: str | None = None) -> "AttemptFiles":
+        """The attempt's files; a `step` of it (verify) has its own logs and its own entries in the record."""
         folder = logs_dir / session_id
-        return cls(task_id, attempt, log=folder / f"{task_id}.{attempt}.log", err=folder / f"{task_id}.{attempt}.err.log")
+        name = f"{task_id}.{attempt}" + (f".{step}" if step else "")
+        return cls(f"{task_id}#{step}" if step else task_id, attempt, log=folder / f"{name}.log", err=folder / f"{name}.err.log")
 
 
 def record_path(logs_dir: Path, session_id: str, worker_id: str) -> Path:

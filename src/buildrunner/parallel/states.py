@@ -48,6 +48,7 @@ class AttemptState(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     LOST = "lost"  # its worker died, froze or shut down: not the task's fault
+    BUDGET_EXCEEDED = "budget_exceeded"  # ended when its running cost would cross a spend cap
 
 
 class WorkerState(StrEnum):

@@ -15,22 +15,29 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
-from buildrunner.errors import BuildRunnerError, ExitCode, NotFoundError, RoutingError, StoreError, StoreUnavailable
-from buildrunner.parallel.attempt import Attempt, RecordFile
-from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError
-from buildrunner.parallel.models import Task
+from buildrunner.errors import BuildRunnerError, ConfigError, ExitCode, NotFoundError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.money import usd
+from buildrunner.parallel.attempt import Attempt, Launch, RecordFile
+from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of
+from buildrunner.parallel.isolation import Worktree, landing_lock, resolve_commit
+from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
+from buildrunner.parallel.loop import Check, next_tier, prompt_with_context, record_outcome, security_check, tail
+from buildrunner.parallel.models import BUDGET_REASON, Task
 from buildrunner.parallel.reaper import reap
-from buildrunner.parallel.record import open_record, record_path
+from buildrunner.parallel.record import AttemptFiles, open_record, record_path
 from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
 from buildrunner.parallel.supervisor import Link, supervise
-from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
 from buildrunner.project import ensure_project
-from buildrunner.telemetry.events import ModelSelected, StoreOutage
+from buildrunner.routing.cost_tracker import CostTracker
+from buildrunner.routing.model_selector import ModelSelector
+from buildrunner.security.masking import mask_secrets
+from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -39,8 +46,9 @@ T = TypeVar("T")
 
 _STATUS = {
     "completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT,
-    "cancelled": AttemptState.CANCELLED, "lost": AttemptState.LOST,
+    "cancelled": AttemptState.CANCELLED, "lost": AttemptState.LOST, "budget_exceeded": AttemptState.BUDGET_EXCEEDED,
 }
+BUDGET_CAP = "the budget"  # the cap an attempt met was a daily/weekly/monthly budget (prompt tasks are held, not failed)
 
 
 @dataclass
@@ -87,6 +95,7 @@ class Worker:
         self._alive_at = time.monotonic()
         self._next_try = 0.0
         self._tracker: Any = None
+        self._facts: dict[str, Any] | None = None
         self._peak_rss = 0
 
     # -- the store, through outages --------------------------------------------------------------
@@ -323,35 +332,46 @@ class Worker:
 
     def _cost_tracker(self) -> Any:
         if self._tracker is None:
-            from buildrunner.routing.cost_tracker import CostTracker
-
             self._tracker = CostTracker(self.project)
         return self._tracker
 
-    def _pause_for_budget(self) -> None:
-        tracker = self._cost_tracker()
-        self.coordinator.pause_for_budget(tracker.spent("day"), tracker.budget_limit("day"))
-        from buildrunner.telemetry.alerts import AlertManager
+    def _session_facts(self) -> dict[str, Any]:
+        """What a session fixes when it is created (name, base commit, setup, caps): read once."""
+        if self._facts is None:
+            self._facts = self._db(self._session)
+        return self._facts
 
-        AlertManager(self.project).check()
-
-    def _budget_left(self) -> float | None:
-        return self._cost_tracker().remaining_budget()
-
-    def _select_model(self, task: Task) -> Any:
-        from buildrunner.routing.model_selector import ModelSelector
-
-        limits = [limit for limit in (task.cost_limit, self._session()["cost_limit"]) if limit is not None]
-        selection = ModelSelector(self.project).select_model(
-            task.description or task.prompt or task.task_id, cost_limit=min(limits) if limits else None, model=task.model
-        )
+    def _select_tier(self, task: Task, cap: float | None) -> str:
+        """The tier this attempt runs on: the escalated one, else the one routing picks (within the cap)."""
+        if task.next_tier:
+            return task.next_tier
+        selection = ModelSelector(self.project).select_model(task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model)
         self.coordinator.emit(
             ModelSelected(
                 task_id=task.task_id, worker_id=self.worker_id, model=selection.name, model_id=selection.model_id,
                 cost=selection.estimated_cost, description="; ".join(selection.reasoning)[:500],
             )
         )
-        return selection
+        return str(selection.name)
+
+    def _caps(self, task: Task) -> tuple[float | None, str | None]:
+        """(USD this attempt may still spend, which cap that is): the task's, the session's and the budgets' together."""
+        store = self.project.store
+        caps: list[tuple[float, str]] = []
+        if task.cost_limit is not None:
+            row = store.fetchone(store.query("parallel", "get_task"), {"session_id": self.session_id, "task_id": task.task_id}) or {}
+            caps.append((task.cost_limit - float(row.get("cost") or 0.0), f"the task's max_cost of {usd(task.cost_limit)}"))
+        limit = self._session_facts().get("cost_limit")
+        if limit is not None:
+            spent = float(store.scalar(store.query("parallel", "session_cost"), {"session_id": self.session_id}) or 0.0)
+            caps.append((float(limit) - spent, f"the session's max_cost of {usd(float(limit))}"))
+        left = self._cost_tracker().remaining_budget()
+        if left is not None:
+            caps.append((left, BUDGET_CAP))
+        if not caps:
+            return None, None
+        amount, which = min(caps)
+        return max(0.0, amount), which
 
     def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:
         """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker."""
@@ -364,71 +384,90 @@ class Worker:
             return self._record(task, ExecutionResult("failed", None, 0.0, error[:500]), None), None
 
     def _run_task(self, task: Task) -> tuple[str, Task | None]:
-        """Run one claimed attempt and record its outcome; also returns the next task when it was claimed with the result."""
-        assert self.worker_id is not None
-        selection = None
-        if task.kind == "prompt":
-            left = self._db(self._budget_left)
-            if left is not None and left <= 0:
-                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
-                self._db(self._pause_for_budget)
-                return "released", None
-            try:
-                selection = self._db(lambda: self._select_model(task))
-            except RoutingError as exc:
-                return self._record(task, ExecutionResult("failed", None, 0.0, f"routing: {exc}"), None), None
-            if left is not None and selection.estimated_cost > left:
-                # The budget is not a reason to run the task on a tier it is not trusted with: wait for more budget.
-                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
-                self._db(self._pause_for_budget)
-                return "released", None
-        worktree = None
-        if task.isolation == "worktree":
-            from buildrunner.parallel.isolation import Worktree
+        """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
 
+        Returns the outcome, and the next task when it was claimed with the result (command tasks).
+        """
+        assert self.worker_id is not None
+        rung = _Rung(task)
+        if task.kind == "prompt":
+            spent = self._db(lambda: self._cost_tracker().spent_budget())
+            if spent is not None:  # the budget ran out since this task was claimable: hold prompt tasks, shell tasks go on
+                self._db(lambda: self.coordinator.hold_prompts(f"{BUDGET_REASON} {spent.describe()}"))
+                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
+                return "released", None
+            rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
+            if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:
+                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent")
+                return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason)), None
+            rung.agent = agent_of(task, self.project.config)
             try:
-                worktree = Worktree.prepare(self.project, task)
+                rung.tier = self._db(lambda: self._select_tier(task, None if rung.cap_name == BUDGET_CAP else rung.cap))
+            except RoutingError as exc:
+                return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}")), None
+            rung.model_id = rung.agent.model_for(rung.tier)
+        facts = self._session_facts()
+        if task.isolation == "worktree":
+            try:
+                rung.worktree = Worktree.prepare(
+                    self.project, task, session_name=facts["name"], base_commit=self._base_for_worktree(), setup=facts.get("setup"),
+                    tick=self._tick, setup_timeout=task.timeout,
+                )
             except BuildRunnerError as exc:
-                return self._record(task, ExecutionResult("failed", None, 0.0, str(exc)), None), None
-        result = self._execute(task, worktree.path if worktree else None, selection)
+                return self._finish(rung, ExecutionResult("failed", None, 0.0, str(exc))), None
+        workdir = rung.worktree.workdir if rung.worktree is not None else None
+        result = self._execute(task, rung, workdir)
         if self.lost:
             return "stale", None
-        cost = 0.0
-        if selection is not None and result.agent_result is not None:
-            record = self._db(
-                lambda: self._cost_tracker().track_claude_code_result(
-                    result.agent_result, model=selection.name, session_id=self.session_id, task_id=task.task_id
-                )
-            )
-            cost = float(record.cost)
-        if worktree is not None:
-            finding = worktree.finish(result.status == "completed")
-            if finding and result.status == "completed":
-                result = ExecutionResult("failed", result.exit_code, result.duration_ms, finding, pid=result.pid)
-        if selection is not None:
-            outcome = self._record(task, result, selection.name, cost)
-            left = self._db(self._budget_left)
-            if left is not None and left <= 0:
-                self._db(self._pause_for_budget)
-            return outcome, None
-        if self._quit.is_set() or self._stop_reason is not None:
-            return self._record(task, result, None, cost), None
+        if result.status == "completed" and task.verify:
+            result = self._verify(task, rung, workdir, result)
+        if result.status == "completed":
+            check = security_check(self.project, rung.worktree, workdir or self.project.paths.root)
+            if check is not None:
+                rung.check = check
+                result = ExecutionResult("failed", result.exit_code, result.duration_ms, check.reason, pid=result.pid)
+        if rung.worktree is not None:
+            self._land(rung, result)
+        if task.kind == "prompt" or self._quit.is_set() or self._stop_reason is not None:
+            return self._finish(rung, result), None
         began = time.monotonic()
-        outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, None, cost)))
+        outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, rung)))
         if claimed is not None:
             self._alive_at = began
         return outcome, claimed
 
-    def _execute(self, task: Task, workdir: Any, selection: Any) -> ExecutionResult:
-        """Run the attempt, ticking meanwhile."""
+    def _base_for_worktree(self) -> str | None:
+        """The commit a new worktree starts from: the session's base, or the target's tip when passing work is merged as it passes."""
+        facts = self._session_facts()
+        if facts.get("merge_on_pass") and facts.get("base_branch"):
+            try:
+                return resolve_commit(self.project.paths.root, str(facts["base_branch"]))
+            except BuildRunnerError:
+                pass
+        return facts.get("base_commit")
+
+    def _execute(self, task: Task, rung: "_Rung", workdir: Any) -> ExecutionResult:
+        """Run the attempt's command or agent, ticking meanwhile; for an agent, follow it live and hold its caps."""
+        try:
+            if rung.agent is not None:
+                rung.run = rung.agent.start(rung.model_id or "")
+                prompt = prompt_with_context(task.prompt or "", task.context)
+                invocation = rung.agent.invocation(prompt, rung.model_id or "", max_cost_usd=rung.cap)
+                launch = self.executor.launch(task, workdir=workdir, invocation=invocation)
+                launch = replace(launch, on_line=lambda line: self._agent_line(task, rung, line))
+            else:
+                launch = self.executor.launch(task, workdir=workdir)
+        except (LaunchError, ConfigError) as exc:
+            return ExecutionResult("failed", None, 0.0, str(exc)[:500])
+        result = self._run_attempt(task, launch, rung)
+        if rung.run is not None:
+            return self._agent_result(task, rung, result, launch)
+        return result
+
+    def _run_attempt(self, task: Task, launch: Launch, rung: "_Rung | None" = None) -> ExecutionResult:
+        """Start `launch` and wait for it, ticking (and publishing an agent's progress) meanwhile."""
         assert self.record is not None
         self._stop_reason = None
-        try:
-            launch = self.executor.launch(
-                task, workdir=workdir, model_id=selection.model_id if selection else None, model=selection.name if selection else None
-            )
-        except LaunchError as exc:
-            return ExecutionResult("failed", None, 0.0, str(exc))
         if self._quit.is_set():
             return ExecutionResult("lost", None, 0.0, f"worker {self.worker_id} shut down before the task started: {self._quit_reason}")
         attempt = Attempt(launch, self.rules, self.record, claimed=self._alive_at, lease=self.settings.heartbeat_timeout)
@@ -438,6 +477,8 @@ class Worker:
             while not attempt.wait(self._tick_interval()):
                 if self._quit.is_set():
                     self._end_attempt(self._quit_reason)
+                if rung is not None and rung.run is not None:
+                    self._publish(task, rung)
                 try:
                     self._tick()
                 except _GiveUp:
@@ -448,17 +489,196 @@ class Worker:
         finally:
             self.attempt = None
         stopped = self._stop_reason if self._stop_reason is not None and not self.lost else None
-        result = self.executor.result(task, attempt.result(), stopped)
+        result = self.executor.result(task, attempt.result(), stopped, launch.files)
+        if rung is not None and rung.capped is not None and result.status in ("cancelled", "failed", "timeout"):
+            return ExecutionResult("budget_exceeded", result.exit_code, result.duration_ms, rung.capped, pid=result.pid)
         if result.status == "cancelled" and self._quit.is_set():
             # This worker is shutting down (not the session): the attempt is lost, the task goes back to the queue.
             result = ExecutionResult("lost", result.exit_code, result.duration_ms, f"worker {self.worker_id} shut down: {self._quit_reason}", pid=result.pid)
         return result
 
-    def _record(self, task: Task, result: ExecutionResult, model: str | None, cost: float = 0.0) -> str:
-        return self._db(lambda: self._record_now(task, result, model, cost))
+    # -- an agent's attempt ----------------------------------------------------------------------
 
-    def _record_now(self, task: Task, result: ExecutionResult, model: str | None, cost: float = 0.0) -> str:
+    def _agent_line(self, task: Task, rung: "_Rung", line: str) -> None:
+        """One line of the agent's output (masked): its events go to telemetry, its running cost against the cap."""
+        assert rung.run is not None
+        for event in rung.run.feed(line):
+            rung.events.append(
+                AgentActivity(
+                    task_id=task.task_id, worker_id=self.worker_id, attempt=task.attempt, agent=rung.run.agent.name, kind=event.kind,
+                    model=rung.run.model, description=_describe(event)[:500], cost=rung.run.cost_usd, turns=rung.run.turns,
+                )
+            )
+        if rung.cap is not None and rung.capped is None and rung.run.cost_usd > rung.cap:
+            rung.capped = f"{rung.cap_name} would be crossed: {usd(rung.run.cost_usd)} spent of {usd(rung.cap)} allowed for this attempt"
+            self._end_attempt(rung.capped, force=True)
+
+    def _publish(self, task: Task, rung: "_Rung") -> None:
+        """An agent's progress so far: its events to telemetry, its turns, last action and cost to the attempt's row."""
+        assert rung.run is not None
+        events, rung.events = rung.events, []
+        progress = rung.run.progress()
+        shown = (progress.turns, progress.last_action, round(progress.cost_usd, 6))
+        try:
+            if events:
+                self.coordinator.emit(*events)
+            if shown != rung.shown:
+                self.coordinator.progress(
+                    task.task_id, task.attempt, agent=progress.agent, tier=rung.tier, model=progress.model or rung.model_id,
+                    turns=progress.turns, last_action=progress.last_action, cost=progress.cost_usd,
+                )
+                rung.shown = shown
+        except StoreUnavailable:
+            rung.events = events + rung.events  # published once the store is back
+
+    def _agent_result(self, task: Task, rung: "_Rung", result: ExecutionResult, launch: Launch) -> ExecutionResult:
+        """The attempt as the agent tells it: its final result, its cost (recorded), why it failed."""
+        assert rung.run is not None
+        self._publish(task, rung)
+        code = result.exit_code if result.status in ("completed", "failed") else None
+        agent_result = rung.run.finish(code, stderr=tail(launch.files.err, 2000))
+        rung.cost = agent_result.cost_usd
+        rung.model = agent_result.model or rung.model_id
+        self._db(lambda: self._cost_tracker().track_agent_result(agent_result, session_id=self.session_id, task_id=task.task_id))
+        if result.status != "completed":
+            if result.status in ("failed", "timeout") and rung.check is None:
+                rung.check = Check("timeout" if result.status == "timeout" else "agent_error", result.error or "failed")
+            return result
+        if agent_result.outcome == "budget_exceeded":
+            rung.check = Check("budget_exceeded", mask_secrets(agent_result.reason or "the agent's own spend cap was reached"))
+            return ExecutionResult("budget_exceeded", 0, result.duration_ms, rung.check.reason, pid=result.pid)
+        if not agent_result.passed:
+            reason = mask_secrets(agent_result.reason or f"{agent_result.agent} reported a failure")
+            rung.check = Check("agent_error", reason, reason)
+            return ExecutionResult("failed", 0, result.duration_ms, reason[:500], pid=result.pid)
+        return result
+
+    # -- checks and landing ----------------------------------------------------------------------
+
+    def _verify(self, task: Task, rung: "_Rung", workdir: Any, result: ExecutionResult) -> ExecutionResult:
+        """Run the task's `verify` in its working folder, masked to its own log, within the task's timeout."""
+        files = AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task.task_id, task.attempt, step="verify")
+        remaining = max(1.0, task.timeout - result.duration_ms / 1000)
+        try:
+            launch = self.executor.launch(task, workdir=workdir, command=task.verify, files=files, timeout=remaining)
+        except LaunchError as exc:
+            rung.check = Check("verify_failed", f"verify could not start: {exc}")
+            return ExecutionResult("failed", None, result.duration_ms, rung.check.reason)
+        checked = self._run_attempt(task, launch)
+        rung.verify_exit = checked.exit_code
+        passed = checked.status == "completed"
+        self.coordinator.emit(
+            VerifyResult(
+                task_id=task.task_id, worker_id=self.worker_id, attempt=task.attempt, passed=passed, exit_code=checked.exit_code,
+                duration_ms=checked.duration_ms, error=None if passed else checked.error, description=f"verify: {task.verify}"[:500],
+            )
+        )
+        if passed or checked.status in ("cancelled", "lost"):
+            return result if passed else checked
+        rung.check = Check("verify_failed", f"verify failed ({checked.error})", tail(launch.files.log) or checked.error)
+        return ExecutionResult("failed", checked.exit_code, result.duration_ms + checked.duration_ms, rung.check.reason[:500], pid=result.pid)
+
+    def _land(self, rung: "_Rung", result: ExecutionResult) -> None:
+        """A passing attempt's work goes onto its branch (and the target, with `merge: true`); a failed one's worktree stays for inspection."""
+        worktree = rung.worktree
+        assert worktree is not None
+        rung.worktree_path = str(worktree.path)
+        if result.status != "completed":
+            return
+        agent = rung.agent.name if rung.agent is not None else None
+        rung.commit = worktree.commit(agent=agent, model=rung.model or rung.model_id)
+        rung.branch = worktree.branch
+        worktree.remove()
+        rung.worktree_path = None
+        if self._session_facts().get("merge_on_pass") and rung.commit:
+            self._merge_now(rung)
+
+    def _merge_now(self, rung: "_Rung") -> None:
+        """`merge: true`: land this task's branch on the session's target now (verified there); a conflict is reported, the task stays passed."""
+        facts = self._session_facts()
+        task = rung.task
+        merge = MergeSession(
+            self.session_id, facts["name"], facts.get("base_branch"),
+            (MergeTask(task.task_id, rung.branch or "", rung.commit, task.verify, env=task.env, cwd=task.cwd, timeout=task.timeout),),
+            setup=facts.get("setup"),
+        )
+        with landing_lock(self.project, self.session_id, tick=self._tick):
+            report = merge_session(self.project, merge, tick=self._tick)
+        if not report.ok:
+            self.coordinator.emit(
+                MergeFailed(task_id=task.task_id, worker_id=self.worker_id, error=mask_secrets(report.error or "merge failed")[:500],
+                            description=mask_secrets(report.next_step or "")[:500])
+            )
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _finish(self, rung: "_Rung", result: ExecutionResult) -> str:
+        """Record the attempt (with its rung of the ladder) and, for a prompt task that ended, its outcome for routing."""
+        task = rung.task
+        escalate_to = hold = None
+        if result.status in ("failed", "timeout") and task.kind == "prompt" and task.escalate and rung.check is not None:
+            if rung.check.outcome in ("agent_error", "verify_failed", "security", "timeout"):
+                escalate_to = next_tier(rung.tier)
+        if result.status == "budget_exceeded" and rung.cap_name == BUDGET_CAP:
+            spent = self._db(lambda: self._cost_tracker().spent_budget())
+            hold = f"{BUDGET_REASON} {spent.describe()}" if spent else f"{BUDGET_REASON} {result.error}"
+        outcome = self._record(task, result, rung, escalate_to=escalate_to, hold=hold)
+        if task.kind == "prompt" and outcome in ("completed", "failed"):
+            rows = self._db(lambda: self.coordinator.ladder(task.task_id))
+            self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.description or task.prompt or task.task_id,
+                                            rung.agent.name if rung.agent else task.agent, rows, time.time()))
+        if hold is not None:
+            self._db(self.coordinator.pause_if_only_held)
+        return outcome
+
+    def _record(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
+        return self._db(lambda: self._record_now(task, result, rung, **moves))
+
+    def _record_now(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
+        rung = rung or _Rung(task)
+        check = rung.check
+        detail = AttemptDetail(
+            agent=rung.agent.name if rung.agent is not None else None, tier=rung.tier,
+            outcome="passed" if result.status == "completed" else (check.outcome if check else result.status),
+            verify_exit=rung.verify_exit, branch=rung.branch, commit_sha=rung.commit, worktree=rung.worktree_path,
+        )
         return self.coordinator.finish_attempt(
             self.worker_id or "", task.task_id, task.attempt, _STATUS[result.status], error=result.error, exit_code=result.exit_code,
-            duration_ms=result.duration_ms, cost=cost, model=model, pid=result.pid,
+            duration_ms=result.duration_ms, cost=rung.cost, model=rung.model or rung.model_id, pid=result.pid, detail=detail,
+            context=check.context if check is not None else None, **moves,
         )
+
+
+@dataclass
+class _Rung:
+    """One attempt of a task as the worker runs it: a rung of its ladder when it is a prompt task."""
+
+    task: Task
+    agent: Any = None
+    tier: str | None = None
+    model_id: str | None = None
+    model: str | None = None
+    cap: float | None = None
+    cap_name: str | None = None
+    capped: str | None = None  # why the attempt was ended at a spend cap
+    run: Any = None
+    events: list[Any] = field(default_factory=list)
+    shown: tuple[Any, ...] = ()
+    cost: float = 0.0
+    check: Check | None = None
+    worktree: Any = None
+    worktree_path: str | None = None
+    verify_exit: int | None = None
+    branch: str | None = None
+    commit: str | None = None
+
+
+def _describe(event: Any) -> str:
+    """An agent event in a few words, for telemetry."""
+    for attribute in ("action", "text", "message", "snippet"):
+        value = getattr(event, attribute, None)
+        if value:
+            return f"{getattr(event, 'tool', '')} {value}".strip() if attribute == "action" else str(value)
+    if hasattr(event, "turn"):
+        return f"turn {event.turn}"
+    return event.kind

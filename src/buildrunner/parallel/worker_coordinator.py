@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, dataclass
 import secrets
 import socket
 import uuid
@@ -57,6 +58,21 @@ if TYPE_CHECKING:
     from buildrunner.store import Store
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AttemptDetail:
+    """What an attempt of a prompt task was on the ladder, and where its work is."""
+
+    agent: str | None = None
+    tier: str | None = None
+    outcome: str | None = None  # passed | agent_error | verify_failed | security | budget_exceeded | ...
+    verify_exit: int | None = None
+    branch: str | None = None
+    commit_sha: str | None = None
+    worktree: str | None = None
+    turns: int | None = None
+    last_action: str | None = None
 
 # A task whose worker died this many times is failed rather than requeued (it may be what kills them).
 MAX_LOST_REQUEUES = 3
@@ -440,13 +456,21 @@ class WorkerCoordinator:
         cost: float = 0.0,
         model: str | None = None,
         pid: int | None = None,
+        detail: AttemptDetail | None = None,
+        escalate_to: str | None = None,
+        context: str | None = None,
+        hold: str | None = None,
     ) -> str:
         """Record how an attempt ended and move its task on; the one way an attempt ends.
 
-        Returns what happened to the task: "completed", "retry" (another attempt later),
-        "requeued" (a lost attempt: not the task's fault), "failed", "cancelled", or "stale"
-        when `worker_id` no longer holds this attempt (it was declared lost, or another
-        reaper settled it first), in which case nothing changed.
+        `detail`: the rung of a prompt task's ladder (agent, tier, why it failed, verify, branch).
+        `escalate_to`: a failed attempt's next attempt runs on this tier (it is not a retry);
+        `context`: what the failed check said, for the next attempt's prompt. `hold`: a budget ran
+        out mid-attempt: the task goes back to the queue without a failure and prompt tasks are
+        held (with this reason) while shell tasks go on. Returns what happened to the task:
+        "completed", "retry" (another attempt later), "requeued" (not the task's fault: a lost
+        worker, a spent budget), "failed", "cancelled", or "stale" when `worker_id` no longer
+        holds this attempt (it was declared lost, or another reaper settled it first).
         """
         check_move(AttemptState.RUNNING, status)
         params = self._params(task_id=task_id, attempt=attempt, worker_id=worker_id)
@@ -455,23 +479,99 @@ class WorkerCoordinator:
             row = self.store.fetchone(self._q("get_task"), params)
             if row is None or row["status"] != TaskState.RUNNING or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
                 return "stale"
+            detail = detail or AttemptDetail()
             self.store.execute(
                 self._q("finish_attempt"),
-                {**params, "status": status, "exit_code": exit_code, "error": error, "duration_ms": duration_ms, "cost": cost, "model": model, "pid": pid},
+                {
+                    **params, "status": status, "exit_code": exit_code, "error": error, "duration_ms": duration_ms, "cost": cost, "model": model,
+                    "pid": pid, **asdict(detail),
+                },
             )
             self.store.execute(self._q("worker_idle"), {**params, "completed": int(status == AttemptState.COMPLETED)})
             stopped = session is not None and session["status"] == SessionState.STOPPED
             if status == AttemptState.COMPLETED:
                 outcome = self._complete(params, duration_ms, cost, model)
-            elif status == AttemptState.CANCELLED or (stopped and status == AttemptState.LOST):
+            elif status == AttemptState.CANCELLED or (stopped and status in (AttemptState.LOST, AttemptState.BUDGET_EXCEEDED)):
                 outcome = self._cancel(params, error or "session stopped", cost)
             elif status == AttemptState.LOST:
                 outcome = self._requeue_lost(params, error or "worker lost")
+            elif status == AttemptState.BUDGET_EXCEEDED and hold is not None:
+                outcome = self._hold(params, error or hold, cost, hold)
+            elif escalate_to is not None and not stopped:
+                outcome = self._escalate(params, status, error or "failed", exit_code, duration_ms, cost, escalate_to, context)
             else:
-                outcome = self._fail(params, row, status, error or "failed", exit_code, duration_ms, cost, model, retry=not stopped)
+                outcome = self._fail(
+                    params, row, status, error or "failed", exit_code, duration_ms, cost, model,
+                    retry=not stopped and status != AttemptState.BUDGET_EXCEEDED, context=context,
+                )
             if outcome in ("completed", "failed", "cancelled"):
                 self._maybe_finish()
         return outcome
+
+    def _escalate(
+        self, params: dict[str, Any], status: AttemptState, error: str, exit_code: int | None, duration_ms: float | None, cost: float,
+        tier: str, context: str | None,
+    ) -> str:
+        """A failed rung of the ladder: the next attempt runs one tier up, with what the check said."""
+        self._move_task(
+            TaskState.RUNNING, TaskState.PENDING, "requeue_task",
+            {**params, "delay": None, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": tier, "context": context},
+        )
+        self.emit(
+            TaskFailed(
+                task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=params["attempt"], duration_ms=duration_ms,
+                cost=cost, exit_code=exit_code, outcome=status,
+            ),
+            TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, description=f"escalated to {tier}"),
+        )
+        return "retry"
+
+    def _hold(self, params: dict[str, Any], error: str, cost: float, reason: str) -> str:
+        """A budget ran out mid-attempt: back to the queue (not a failure), and prompt tasks wait while shell tasks go on."""
+        self._move_task(
+            TaskState.RUNNING, TaskState.PENDING, "requeue_task",
+            {**params, "delay": None, "error": error, "exit_code": None, "cost": cost, "next_tier": None, "context": None},
+        )
+        self.store.execute(self._q("set_prompts_held"), {"session_id": self.session_id, "reason": reason})
+        self.emit(
+            TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=params["attempt"], cost=cost, outcome=AttemptState.BUDGET_EXCEEDED),
+            TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, description="waits for budget"),
+        )
+        return "requeued"
+
+    def hold_prompts(self, reason: str | None) -> None:
+        """Hold prompt tasks back (a budget is spent: `reason` says which), or let them run again (None)."""
+        with self.store.transaction():
+            self.store.execute(self._q("set_prompts_held"), {"session_id": self.session_id, "reason": reason})
+
+    def pause_if_only_held(self) -> bool:
+        """Pause the session (for budget) when nothing but held prompt tasks is left to run; True if it did."""
+        with self.store.transaction():
+            session = self._lock_session()
+            if session is None or session["status"] != SessionState.RUNNING:
+                return False
+            row = self._session_row()
+            if not row.get("prompts_held") or int(self.store.scalar(self._q("runnable_count"), {"session_id": self.session_id}) or 0):
+                return False
+            if not self.store.fetchone(self._q("unfinished_task"), {"session_id": self.session_id}):
+                return False
+            if not self._move_session(SessionState.RUNNING, SessionState.PAUSED, row["prompts_held"]):
+                return False
+            self.emit(SessionPaused(error=row["prompts_held"], description=row["prompts_held"]))
+        return True
+
+    def progress(self, task_id: str, attempt: int, *, agent: str, tier: str | None, model: str | None, turns: int, last_action: str | None, cost: float) -> None:
+        """A running prompt attempt's live progress (turns, last action, cost so far), for status and the dashboard."""
+        with self.store.transaction():
+            self.store.execute(
+                self._q("attempt_progress"),
+                {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "agent": agent, "tier": tier, "model": model,
+                 "turns": turns, "last_action": last_action, "cost": cost},
+            )
+
+    def ladder(self, task_id: str) -> list[dict[str, Any]]:
+        """The attempts of a task, in order (the tiers it climbed)."""
+        return self.store.fetchall(self._q("task_ladder"), {"session_id": self.session_id, "task_id": task_id})
 
     def _move_task(self, source: TaskState, target: TaskState, query: str, params: dict[str, Any]) -> int:
         check_move(source, target)
@@ -506,17 +606,23 @@ class WorkerCoordinator:
             self.emit(failed, *self._fail_final(params, f"{reason} ({lost_count} workers lost on it)", None, 0.0, None))
             return "failed"
         self._move_task(
-            TaskState.RUNNING, TaskState.PENDING, "requeue_task", {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0}
+            TaskState.RUNNING, TaskState.PENDING, "requeue_task",
+            {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0, "next_tier": None, "context": None},
         )
         self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, error=reason))
         return "requeued"
 
     def _fail(
         self, params: dict[str, Any], row: dict[str, Any], status: AttemptState, error: str, exit_code: int | None,
-        duration_ms: float | None, cost: float, model: str | None, *, retry: bool,
+        duration_ms: float | None, cost: float, model: str | None, *, retry: bool, context: str | None = None,
     ) -> str:
         attempt = params["attempt"]
-        failures = attempt - int(self.store.scalar(self._q("lost_attempts"), params) or 0)
+        # Retries count the failures on this attempt's tier: the rungs a prompt task climbed to get here do not use them up.
+        tier = next((r["tier"] for r in self.ladder(params["task_id"]) if int(r["attempt"]) == attempt), None)
+        failures = sum(
+            1 for r in self.ladder(params["task_id"])
+            if r["tier"] == tier and r["status"] in (AttemptState.FAILED, AttemptState.TIMEOUT, AttemptState.BUDGET_EXCEEDED)
+        )
         max_attempts = int(row["max_retries"]) + 1
         failed = TaskFailed(
             task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=attempt, duration_ms=duration_ms, cost=cost,
@@ -525,7 +631,8 @@ class WorkerCoordinator:
         if retry and failures < max_attempts:
             delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
             self._move_task(
-                TaskState.RUNNING, TaskState.PENDING, "requeue_task", {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost}
+                TaskState.RUNNING, TaskState.PENDING, "requeue_task",
+                {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context},
             )
             self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=attempt + 1, max_attempts=max_attempts, delay_s=delay))
             return "retry"

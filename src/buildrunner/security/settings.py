@@ -59,6 +59,9 @@ class SecuritySettings(Section):
         default_factory=list, description="Extra RE2 regexes for values that are placeholders, never secrets (added to the shipped [filters])."
     )
     max_file_size_mb: float = Field(default=5.0, gt=0, le=4096, description="Bigger files are skipped with a note.")
+    block_severity: Literal["high", "medium", "low"] = Field(
+        "medium", description="An agent task's attempt fails its security check on findings at or above this severity."
+    )
     parallel_min_mb: float = Field(default=8.0, ge=0, description="Directory scans this big or bigger use a process per core.")
     workers: Optional[int] = Field(default=None, ge=1, le=256, description="Processes for big scans (default: the CPU count).")
 

@@ -115,6 +115,32 @@ class StoreOutage(TelemetryEvent):
     seconds: Amount
 
 
+class AgentActivity(TelemetryEvent):
+    """Something a running agent did: a turn, a tool call or command, a message, usage (tokens, cost so far), its result."""
+
+    type: ClassVar[str] = "agent_activity"
+    attempt: int
+    agent: str
+    kind: str
+    model: str | None = None
+    turns: int = 0
+
+
+class VerifyResult(TelemetryEvent):
+    """A task's `verify` command ran after its attempt: passed or not."""
+
+    type: ClassVar[str] = "verify_result"
+    attempt: int
+    passed: bool
+    exit_code: int | None = None
+
+
+class MergeFailed(TelemetryEvent):
+    """`merge: true`: a passing task's branch did not land on the target (a conflict, a failing verify)."""
+
+    type: ClassVar[str] = "merge_failed"
+
+
 class ModelSelected(TelemetryEvent):
     type: ClassVar[str] = "model_selected"
     model: str
@@ -124,7 +150,7 @@ class ModelSelected(TelemetryEvent):
 EVENT_CLASSES: tuple[type[TelemetryEvent], ...] = (
     SessionStarted, SessionPaused, SessionResumed, SessionStopped, SessionStalled, SessionCompleted,
     TaskStarted, TaskCompleted, TaskFailed, TaskRetry, TaskSkipped, TaskCancelled,
-    WorkerLost, StoreOutage, ModelSelected,
+    WorkerLost, StoreOutage, ModelSelected, AgentActivity, VerifyResult, MergeFailed,
 )
 # The event types BuildRunner itself emits; `br telemetry events --type` checks against these.
 KNOWN_EVENT_TYPES: tuple[str, ...] = tuple(cls.type for cls in EVENT_CLASSES)

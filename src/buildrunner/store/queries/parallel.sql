@@ -45,6 +45,28 @@ UPDATE sessions SET status = :status, status_reason = :reason, updated_at = :now
        stop_grace = :stop_grace
 WHERE id = :session_id AND status = :from_status
 
+-- name: set_prompts_held
+-- Why prompt tasks wait (a spent budget), or NULL to let them run again; shell tasks are not held.
+UPDATE sessions SET prompts_held = :reason WHERE id = :session_id
+
+-- name: runnable_count
+-- Tasks that can still move while prompt tasks are held: running ones, and waiting ones that are not prompts.
+SELECT COUNT(*) AS n FROM tasks
+WHERE session_id = :session_id AND (status = 'running' OR (status IN ('pending', 'blocked') AND kind <> 'prompt'))
+
+-- name: task_ladder
+-- A task's attempts, in order: the rungs it climbed (tier, model, cost, how each ended).
+SELECT attempt, status, tier, model, agent, cost, outcome, error, verify_exit, branch, commit_sha, worktree, turns, last_action,
+       started_at, finished_at
+FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id ORDER BY attempt
+
+-- name: running_prompt_attempts
+-- What each running prompt task's agent is doing (for status and the dashboard).
+SELECT a.task_id, a.attempt, a.agent, a.tier, a.model, a.turns, a.last_action, a.cost, a.started_at
+FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
+WHERE a.session_id = :session_id AND a.status = 'running' AND t.kind = 'prompt'
+ORDER BY a.started_at
+
 -- name: mark_stalled
 -- Once per stall: cleared when a worker registers.
 UPDATE sessions SET stalled_at = :now WHERE id = :session_id AND status = 'running' AND stalled_at IS NULL
@@ -58,7 +80,7 @@ UPDATE tasks SET status = 'running', worker_id = :worker_id, attempts = attempts
 WHERE session_id = :session_id AND task_id = (
     SELECT task_id FROM tasks
     WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= {clock})
-      AND EXISTS (SELECT 1 FROM sessions WHERE id = :session_id AND status = 'running')
+      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = :session_id AND s.status = 'running' AND (kind <> 'prompt' OR s.prompts_held IS NULL))
       AND EXISTS (SELECT 1 FROM workers WHERE id = :worker_id AND status IN ('active', 'idle'))
     ORDER BY position LIMIT 1)
 RETURNING *
@@ -69,7 +91,7 @@ UPDATE tasks SET status = 'running', worker_id = :worker_id, attempts = attempts
 WHERE session_id = :session_id AND task_id = (
     SELECT task_id FROM tasks
     WHERE session_id = :session_id AND status = 'pending' AND (not_before IS NULL OR not_before <= {clock})
-      AND EXISTS (SELECT 1 FROM sessions WHERE id = :session_id AND status = 'running')
+      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = :session_id AND s.status = 'running' AND (kind <> 'prompt' OR s.prompts_held IS NULL))
       AND EXISTS (SELECT 1 FROM workers WHERE id = :worker_id AND status IN ('active', 'idle'))
     ORDER BY position LIMIT 1
     FOR UPDATE SKIP LOCKED)
@@ -87,9 +109,10 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
 -- name: requeue_task
--- running -> pending for another attempt, `delay` seconds from now by the database's clock (none when NULL).
+-- running -> pending for another attempt, `delay` seconds from now by the database's clock (none when NULL);
+-- with a tier to climb to and what the failed attempt's check said, for the next attempt of a prompt task.
 UPDATE tasks SET status = 'pending', not_before = {clock} + :delay, error = :error, exit_code = :exit_code,
-       cost = cost + :cost, worker_id = NULL
+       cost = cost + :cost, worker_id = NULL, next_tier = COALESCE(:next_tier, next_tier), context = COALESCE(:context, context)
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
@@ -104,7 +127,15 @@ DELETE FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id 
 
 -- name: finish_attempt
 UPDATE task_attempts SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error,
-       duration_ms = :duration_ms, cost = :cost, model = :model, pid = :pid
+       duration_ms = :duration_ms, cost = :cost, model = :model, pid = :pid,
+       agent = :agent, tier = :tier, outcome = :outcome, verify_exit = :verify_exit,
+       branch = :branch, commit_sha = :commit_sha, worktree = :worktree,
+       turns = COALESCE(:turns, turns), last_action = COALESCE(:last_action, last_action)
+WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
+
+-- name: attempt_progress
+-- An agent's live progress on its running attempt (turns, last action, cost so far), for status and the dashboard.
+UPDATE task_attempts SET agent = :agent, tier = :tier, model = :model, turns = :turns, last_action = :last_action, cost = :cost
 WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
 
 -- name: lost_attempts

@@ -1,0 +1,127 @@
+"""The loop around an attempt: the checks it must pass, the tier its retry climbs to, what routing learns.
+
+An attempt passes when its command or agent exits 0 (and the agent reports success), its
+`verify` command exits 0, and the security check of what it changed (secrets and SQL injection,
+the engine of `br security check`) finds nothing at or above `security.block_severity`. A
+prompt task whose attempt fails climbs one tier (haiku -> sonnet -> opus) for the next, with
+what the failed check said added to its prompt; a task that ends, passed or not, is recorded
+for `br routing calibrate`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildrunner.routing.models import TIERS
+from buildrunner.security.checks import check_contents
+from buildrunner.security.masking import mask_secrets
+
+if TYPE_CHECKING:
+    from buildrunner.parallel.isolation import Worktree
+    from buildrunner.project import Project
+
+CONTEXT_CHARS = 4000  # of a failed check's output, added to the next attempt's prompt
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check an attempt failed: why (one line), its kind, and what to tell the next attempt."""
+
+    outcome: str  # agent_error | verify_failed | security | budget_exceeded | timeout
+    reason: str
+    context: str | None = None
+
+
+def next_tier(tier: str | None) -> str | None:
+    """The tier above `tier` (None at the top, or for no tier)."""
+    if tier not in TIERS:
+        return None
+    index = TIERS.index(tier)
+    return TIERS[index + 1] if index + 1 < len(TIERS) else None
+
+
+def prompt_with_context(prompt: str, context: str | None) -> str:
+    """The task's prompt, with what the previous attempt's failed check said."""
+    if not context:
+        return prompt
+    return f"{prompt}\n\nA previous attempt at this task did not pass its check. What the check reported:\n\n{context}\n"
+
+
+def tail(path: Path, chars: int = CONTEXT_CHARS) -> str:
+    """The end of a (masked) log, for a failed check's context."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text[-chars:].strip()
+
+
+def changed_files(root: Path) -> dict[str, bytes]:
+    """Files an attempt without a worktree left changed in the project: modified against HEAD, and new ones git does not ignore."""
+    def git(*args: str) -> list[str]:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return [line for line in proc.stdout.splitlines() if line] if proc.returncode == 0 else []
+
+    names = set(git("diff", "--name-only", "HEAD")) | set(git("ls-files", "--others", "--exclude-standard"))
+    files = {}
+    for name in sorted(names):
+        path = root / name
+        if path.is_file() and not path.is_symlink():
+            files[name] = path.read_bytes()
+    return files
+
+
+def security_check(project: "Project", worktree: "Worktree | None", root: Path) -> Check | None:
+    """The security check of what the attempt changed; None when it passed."""
+    files = worktree.diff_files() if worktree is not None else changed_files(root)
+    if not files:
+        return None
+    level = project.config.security.block_severity
+    report = check_contents(project, files, min_severity=level, target="the attempt's changes")
+    if report.passed:
+        return None
+    if report.secrets:
+        secret = report.secrets[0]
+        reason = f"security: the attempt's changes hold {report.counts()}: {secret.secret_type} {secret.masked_value} at {secret.file_path}:{secret.line_number}"
+    elif report.sql_injection:
+        risk = report.sql_injection[0]
+        reason = f"security: the attempt's changes hold {report.counts()}: {risk.severity} {risk.description} at {risk.file_path}:{risk.line_number}"
+    else:
+        first_unscanned = report.unscanned[0]
+        reason = f"security: {first_unscanned.path} could not be checked ({first_unscanned.reason})"
+    return Check("security", mask_secrets(reason)[:500], mask_secrets(reason))
+
+
+def ladder_steps(rows: list[dict[str, Any]]) -> list[Any]:
+    """The attempts of a finished prompt task as routing's ladder (attempts not run on a tier are left out)."""
+    from buildrunner.routing.outcomes import LadderStep
+
+    steps = []
+    for row in rows:
+        if row["tier"] not in TIERS or row["status"] in ("lost", "cancelled"):
+            continue
+        if row["status"] == "completed":
+            outcome = "passed"
+        elif row["outcome"] in ("verify_failed", "security", "agent_error", "timeout"):
+            outcome = "failed"
+        else:
+            outcome = "error"  # a spent budget, a crash: says nothing about the tier
+        steps.append(LadderStep(tier=row["tier"], model=row["model"] or "", cost=float(row["cost"] or 0.0), outcome=outcome, reason=(row["error"] or "")[:200]))
+    return steps
+
+
+def record_outcome(project: "Project", session_id: str, task_id: str, description: str, agent: str | None, rows: list[dict[str, Any]], finished_at: float) -> None:
+    """Record a finished prompt task for routing's calibration (its estimate, the tiers it climbed, what passed)."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+    from buildrunner.routing.outcomes import TaskOutcome
+    from buildrunner.routing.outcomes import record_outcome as store_outcome
+
+    steps = ladder_steps(rows)
+    if not steps:
+        return
+    estimate = ComplexityEstimator(project).estimate(description)
+    store_outcome(project, TaskOutcome.from_attempts(estimate, steps, session_id=session_id, task_id=task_id, finished_at=finished_at, agent=agent))
+
