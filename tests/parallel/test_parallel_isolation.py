@@ -82,7 +82,7 @@ def test_worktree_tasks_work_on_their_own_branches(fast_project: Path, run_br: A
     project = Project(fast_project)
     secret = project.store.fetchone("SELECT status, error FROM tasks WHERE session_id = ? AND task_id = 'secret'", (sid,))
     assert secret is not None and secret["status"] == "failed"
-    assert "security: the task added a secret to config.py" in secret["error"] and FAKE_AWS_KEY not in secret["error"]
+    assert "security: the attempt's changes hold 1 secret" in secret["error"] and "config.py:1" in secret["error"] and FAKE_AWS_KEY not in secret["error"]
     assert not git(fast_project, "branch", "--list", "br/iso-run/secret")  # nothing of it was committed
     # Passing attempts' worktrees are gone; the failed one's is kept for inspection.
     assert [Path(p).name for p in registered_worktrees(fast_project)] == ["secret.1"]

@@ -10,10 +10,11 @@ import typer
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
+from buildrunner.parallel.models import BUDGET_REASON
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import SessionStatus
+    from buildrunner.parallel.models import AgentStatus, SessionStatus
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -62,6 +63,13 @@ def _print_status(status: "SessionStatus") -> None:
     if status.stalled:
         out.print(f"⚠️  No live worker: nothing runs until you start workers again (`br parallel resume {status.session_id}`).", markup=False)
     out.print(f"Cost: {usd(status.cost)}", markup=False)
+    if status.prompts_held:
+        out.print(f"⚠️  Prompt tasks wait: {status.prompts_held.removeprefix(BUDGET_REASON).strip()}; shell tasks go on.", markup=False)
+    if status.agents:
+        out.print()
+        out.print("Agents:")
+        for agent in status.agents:
+            out.print(f"  {_agent_line(agent)}", markup=False)
     if status.recent_activity:
         out.print()
         out.print("Recent Activity:")
@@ -72,6 +80,13 @@ def _print_status(status: "SessionStatus") -> None:
         out.print("Failures:")
         for failure in status.failures:
             out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {failure.error or '-'}", markup=False)
+
+
+def _agent_line(agent: "AgentStatus") -> str:
+    """`api-docs: claude on sonnet (claude-sonnet-4-5), turn 3, $0.0123 so far; last: Bash ls calc`."""
+    tier = f" on {agent.tier}" if agent.tier else ""
+    last = f"; last: {agent.last_action}" if agent.last_action else ""
+    return f"{agent.task_id}: {agent.agent or 'agent'}{tier} ({agent.model or '?'}), turn {agent.turns}, {usd(agent.cost)} so far{last}"
 
 
 def _emit_status(manager: "SessionManager", info: "SessionStatus") -> None:
@@ -135,6 +150,8 @@ def start(
         out.print(f"Status: {session.status}")
         out.print()
         out.print("✅ Session started successfully")
+    if session.budget_note:
+        stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
     from buildrunner.cli.common import show_progress
 
     if watch or (wait and show_progress()):
@@ -276,6 +293,8 @@ def resume(session_id: SessionArg, project: ProjectOption = None) -> None:
     info, pids = manager.resume_session(manager.resolve(session_id))
     note = f"; started {len(pids)} worker(s)" if pids else f"; {info.active_workers} worker(s) alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
+    if info.prompts_held:
+        stderr().print(f"⚠️  {info.prompts_held.removeprefix(BUDGET_REASON).strip()}: prompt tasks wait; shell tasks run.", markup=False)
 
 
 @app.command()
@@ -350,13 +369,13 @@ def merge(
     Example: br parallel merge session-1a2b3c4d --into main --dry-run
     """
     from buildrunner.errors import ConfigError, ParallelError
-    from buildrunner.parallel.landing import merge_session, merge_session_from_store
+    from buildrunner.parallel.landing import merge_session
 
     if verify_timeout is not None and not 0 < verify_timeout <= 7 * 86_400:
         raise ConfigError(f"--verify-timeout {verify_timeout:g}: must be more than 0 and at most a week", hint="pass seconds, e.g. --verify-timeout 600")
     manager = _manager(project)
     sid = manager.resolve(session_id)
-    plan = merge_session_from_store(manager.project, sid)
+    plan = manager.merge_plan(sid)
     out = stdout()
     text = output_format == "text"
     target = into or plan.base_branch
@@ -384,10 +403,11 @@ def logs(
     session_id: SessionArg,
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
     attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing the running attempt's output (and an agent's progress) until the task ends.")] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
-    """Print a task's captured output (secrets masked), attempt by attempt.
+    """Print a task's captured output (secrets masked), attempt by attempt; `--follow` the one running.
 
     JSON: a list of {session_id, task_id, attempt, status, log_path, output}; output is null when
     the log is not on this machine (or the attempt is still starting).
@@ -400,6 +420,9 @@ def logs(
 
     manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
+    if follow:
+        _follow(manager, sid, task_id)
+        return
     found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
     if not found:
         raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
@@ -417,5 +440,38 @@ def logs(
         sys.stdout.write(f"=== {task_id} attempt {entry['attempt']} ({entry['status']}) {entry['log_path']} ===\n")
         text = entry["output"]
         if text is None:
-            text = "(no output captured: the log is not on this machine or the attempt is still starting)\n"
+            text = "(no output: the attempt printed nothing, or its log is on another machine)\n"
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
+    """Print the task's latest attempt as it is written, and a line whenever its agent's progress changes."""
+    import sys
+    import time
+
+    offset, current, shown = 0, None, None
+    while True:
+        attempts = manager.task_logs(session_id, task_id)
+        if attempts:
+            number, state, path = attempts[-1]
+            if number != current:
+                current, offset = number, 0
+                sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read()
+            except FileNotFoundError:
+                data = b""
+            if data:
+                offset += len(data)
+                sys.stdout.write(data.decode("utf-8", "replace"))
+            agent = next((a for a in manager.get_session_status(session_id, activity=0).agents if a.task_id == task_id), None)
+            if agent is not None and (line := _agent_line(agent)) != shown:
+                stderr().print(line, markup=False)
+                shown = line
+            sys.stdout.flush()
+            task = next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
+            if task is not None and task.status not in ("running", "pending", "blocked") and state != "running":
+                return
+        time.sleep(0.5)

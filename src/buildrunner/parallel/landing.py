@@ -19,17 +19,14 @@ It stops at the first conflict or failing verify, with the target exactly as it 
 that task's merge, and says which task, which files and what to do next. `dry_run` merges in
 the temporary worktree only (no verify): no branch moves. One merge runs at a time per project.
 
-`merge_session_from_store` builds the `MergeSession` from what the store holds today; the
-lead wires `SessionManager.merge_plan` to the stored base branch, commits and verify results.
+`SessionManager.merge_plan` builds the `MergeSession` from the store.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +37,6 @@ from buildrunner.parallel.isolation import (
     StepResult,
     Tick,
     add_worktree,
-    branch_name,
     flock,
     git,
     masking_rules,
@@ -51,7 +47,7 @@ from buildrunner.parallel.isolation import (
     step_env,
     worktrees_dir,
 )
-from buildrunner.parallel.states import TaskState
+from buildrunner.parallel.states import StrEnum
 from buildrunner.security.masking import mask_secrets
 
 if TYPE_CHECKING:
@@ -400,35 +396,3 @@ def _identity(repo: Path) -> dict[str, str]:
 def _one_line(command: str, limit: int = 100) -> str:
     line = " ".join(command.split())
     return mask_secrets(line if len(line) <= limit else line[: limit - 1] + "…")
-
-
-def merge_session_from_store(project: "Project", session_id: str) -> MergeSession:
-    """The `MergeSession` of a stored session, from what the store holds today.
-
-    Interim, until `SessionManager.merge_plan` reads the columns issue 13 adds: the base branch
-    is taken from the session's stored `base_branch` if there is one, else the branch checked out
-    in the project now; each completed `isolation: worktree` task's commit is the tip of its
-    branch `br/<session name>/<task id>` (None when there is no branch: it changed nothing);
-    `verify` and `setup` are read when the task row and the stored plan have them.
-    """
-    store = project.store
-    row = store.fetchone(store.query("parallel", "get_session"), {"session_id": session_id})
-    if row is None:
-        raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
-    repo = project.paths.root
-    tasks = []
-    for task in store.fetchall(store.query("parallel", "list_tasks"), {"session_id": session_id}):
-        if task["status"] != TaskState.COMPLETED or task["isolation"] != "worktree":
-            continue
-        branch = branch_name(row["name"], task["task_id"])
-        tip = git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
-        tasks.append(
-            MergeTask(
-                task["task_id"], branch, tip.stdout.strip() if tip.returncode == 0 else None, verify=task.get("verify"),
-                depends_on=tuple(json.loads(task["depends_on"] or "[]")), env=json.loads(task["env"] or "{}"), cwd=task["cwd"],
-                timeout=task["timeout"],
-            )
-        )
-    plan = json.loads(row["plan"] or "{}")
-    base = row.get("base_branch") or git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip() or None
-    return MergeSession(session_id, row["name"], base, tuple(tasks), setup=plan.get("setup"))

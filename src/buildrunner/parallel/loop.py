@@ -20,7 +20,6 @@ from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
 
 if TYPE_CHECKING:
-    from buildrunner.parallel.isolation import Worktree
     from buildrunner.project import Project
 
 CONTEXT_CHARS = 4000  # of a failed check's output, added to the next attempt's prompt
@@ -59,8 +58,8 @@ def tail(path: Path, chars: int = CONTEXT_CHARS) -> str:
     return text[-chars:].strip()
 
 
-def changed_files(root: Path) -> dict[str, bytes]:
-    """Files an attempt without a worktree left changed in the project: modified against HEAD, and new ones git does not ignore."""
+def working_changes(root: Path) -> dict[str, bytes]:
+    """The files of a working tree that differ from HEAD: modified ones and new ones git does not ignore."""
     def git(*args: str) -> list[str]:
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return [line for line in proc.stdout.splitlines() if line] if proc.returncode == 0 else []
@@ -74,9 +73,13 @@ def changed_files(root: Path) -> dict[str, bytes]:
     return files
 
 
-def security_check(project: "Project", worktree: "Worktree | None", root: Path) -> Check | None:
-    """The security check of what the attempt changed; None when it passed."""
-    files = worktree.diff_files() if worktree is not None else changed_files(root)
+def changed_since(before: dict[str, bytes], root: Path) -> dict[str, bytes]:
+    """What an attempt without a worktree changed: files whose content differs from the snapshot taken before it."""
+    return {name: data for name, data in working_changes(root).items() if before.get(name) != data}
+
+
+def security_check(project: "Project", files: dict[str, bytes]) -> Check | None:
+    """The security check of what the attempt changed (`files`); None when it passed."""
     if not files:
         return None
     level = project.config.security.block_severity

@@ -122,6 +122,8 @@ class SessionStatus:
     recent_activity: list[Activity] = field(default_factory=list)
     failures: list[TaskFailure] = field(default_factory=list)
     workers_ran: int = 0
+    prompts_held: str | None = None  # why prompt tasks wait (a spent budget); shell tasks go on
+    agents: list["AgentStatus"] = field(default_factory=list)  # what each running prompt task's agent is doing
 
     @property
     def stalled(self) -> bool:
@@ -155,6 +157,38 @@ class SessionStatus:
     def halted(self) -> bool:
         """Ended, or stuck on the budget: what `--wait` and the dashboard wait for."""
         return self.finished or self.budget_paused
+
+
+@dataclass
+class AgentStatus:
+    """A running prompt task's agent, live: for `status`, the dashboard and `logs --follow`."""
+
+    task_id: str
+    attempt: int
+    agent: str | None
+    tier: str | None
+    model: str | None
+    turns: int
+    last_action: str | None
+    cost: float
+
+
+@dataclass
+class LadderRung:
+    """One attempt of a task as `status --format json` shows it: the tier it ran on and how it ended."""
+
+    attempt: int
+    status: str
+    tier: str | None
+    model: str | None
+    agent: str | None
+    cost: float
+    outcome: str | None
+    error: str | None
+    verify_exit: int | None
+    branch: str | None
+    commit: str | None
+    worktree: str | None
 
 
 @dataclass
@@ -201,3 +235,4 @@ class TaskRecord:
     cost: float
     selected_model: str | None
     log_paths: list[str] = field(default_factory=list)
+    ladder: list[LadderRung] = field(default_factory=list)  # its attempts in order (the tiers a prompt task climbed)

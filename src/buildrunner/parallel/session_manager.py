@@ -5,6 +5,7 @@ Reading and reporting live here; every change of state is made by `WorkerCoordin
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -13,13 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
-from buildrunner.errors import ConfigError, NotFoundError, ParallelError, StoreUnavailable
+from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
 from buildrunner.parallel.executor import agent_name, task_path
-from buildrunner.parallel.isolation import repo_base
+from buildrunner.parallel.isolation import remove_session_worktrees, repo_base
+from buildrunner.parallel.landing import MergeSession, MergeTask
 from buildrunner.parallel.launcher import launch_workers
 from buildrunner.parallel.models import (
     BUDGET_REASON,
+    NO_ISOLATION,
     Activity,
+    AgentStatus,
+    LadderRung,
     Session,
     SessionStatus,
     SessionSummary,
@@ -121,7 +126,12 @@ class SessionManager:
         path = task_path()
         for name, template in sorted(names, key=str):
             agent = legacy_agent(template, config) if template else get_agent(name, config)
-            require_installed(agent, path=path)
+            try:
+                require_installed(agent, path=path)
+            except APIError as exc:
+                if template is not None and template == plan.agent_command:  # name the plan line, not the config key
+                    raise APIError(f"{exc.message} ({plan.source}: agent_command)", hint="install it, or fix the plan's agent_command line") from None
+                raise
 
     def start_workers(self, session_id: str, count: int, *, fork: bool = False) -> list[int]:
         """Launch `count` detached workers on this machine; returns their pids.
@@ -195,6 +205,11 @@ class SessionManager:
             recent_activity=recent,
             failures=failures,
             workers_ran=len(workers),
+            prompts_held=row.get("prompts_held"),
+            agents=[
+                AgentStatus(r["task_id"], int(r["attempt"]), r["agent"], r["tier"], r["model"], int(r["turns"] or 0), r["last_action"], float(r["cost"] or 0.0))
+                for r in self.store.fetchall(self._q("running_prompt_attempts"), {"session_id": session_id})
+            ],
         )
 
     def list_sessions(self, status: str | None = None) -> list[SessionSummary]:
@@ -212,11 +227,42 @@ class SessionManager:
         return self.coordinator(session_id).list_workers()
 
     def list_tasks(self, session_id: str) -> list[TaskRecord]:
+        """Every task of the session, with the ladder of its attempts."""
         self._session_row(session_id)
+        coordinator = self.coordinator(session_id)
         return [
-            TaskRecord(r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"])
+            TaskRecord(
+                r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"],
+                ladder=[
+                    LadderRung(
+                        int(a["attempt"]), a["status"], a["tier"], a["model"], a["agent"], float(a["cost"] or 0.0), a["outcome"], a["error"],
+                        a["verify_exit"], a["branch"], a["commit_sha"], a["worktree"],
+                    )
+                    for a in coordinator.ladder(r["task_id"])
+                ] if int(r["attempts"]) else [],
+            )
             for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id})
         ]
+
+    def merge_plan(self, session_id: str) -> MergeSession:
+        """What `br parallel merge` lands: each passing worktree task's commit, in the order of the plan (dependencies first)."""
+        row = self._session_row(session_id)
+        coordinator = self.coordinator(session_id)
+        tasks = []
+        for task in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
+            if task["status"] != TaskState.COMPLETED or (task["isolation"] or NO_ISOLATION) != "worktree":
+                continue
+            passed = next((a for a in reversed(coordinator.ladder(task["task_id"])) if a["status"] == "completed"), None)
+            if passed is None or not passed["branch"]:
+                continue
+            tasks.append(
+                MergeTask(
+                    task["task_id"], passed["branch"], passed["commit_sha"], verify=task["verify"],
+                    depends_on=tuple(json.loads(task["depends_on"] or "[]")), env=json.loads(task["env"] or "{}"), cwd=task["cwd"],
+                    timeout=task["timeout"],
+                )
+            )
+        return MergeSession(session_id, row["name"], row["base_branch"], tuple(tasks), setup=row["setup"])
 
     def task_logs(self, session_id: str, task_id: str) -> list[tuple[int, str, Path]]:
         """(attempt, status, log file) of every attempt of a task."""
@@ -238,11 +284,19 @@ class SessionManager:
         return self.get_session_status(session_id)
 
     def resume_session(self, session_id: str, restart_workers: bool = True) -> tuple[SessionStatus, list[int]]:
-        """Let workers claim again; start workers when none is alive (after a crash or reboot). Returns the new pids."""
+        """Let workers claim again; start workers when none is alive (after a crash or reboot). Returns the new pids.
+
+        Prompt tasks stay held while a budget is still spent (the status says which); when nothing
+        else is left to run, the session is not resumed and the error says which budget to raise.
+        """
         row = self._session_row(session_id)
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
         coordinator = self.coordinator(session_id)
+        spent = CostTracker(self.project).spent_budget()
+        coordinator.hold_prompts(f"{BUDGET_REASON} {spent.describe()}" if spent else None)
+        if spent is not None and not int(self.store.scalar(self._q("runnable_count"), {"session_id": session_id}) or 0):
+            raise ParallelError(f"session {session_id} stays paused: {spent.describe()}", hint="only prompt tasks are left, and they wait for budget")
         coordinator.resume()
         pids: list[int] = []
         if restart_workers:
@@ -332,7 +386,7 @@ class SessionManager:
         for row in rows:
             self.coordinator(row["id"]).delete()
             shutil.rmtree(self.project.paths.logs_dir / row["id"], ignore_errors=True)
-            shutil.rmtree(self.project.paths.state_dir / "worktrees" / row["id"], ignore_errors=True)
+            remove_session_worktrees(self.project, row["id"])
             removed.append(str(row["id"]))
         self.project.events.prune()
         return removed

@@ -26,7 +26,16 @@ from buildrunner.parallel.attempt import Attempt, Launch, RecordFile
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of
 from buildrunner.parallel.isolation import Worktree, landing_lock, resolve_commit
 from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
-from buildrunner.parallel.loop import Check, next_tier, prompt_with_context, record_outcome, security_check, tail
+from buildrunner.parallel.loop import (
+    Check,
+    changed_since,
+    next_tier,
+    prompt_with_context,
+    record_outcome,
+    security_check,
+    tail,
+    working_changes,
+)
 from buildrunner.parallel.models import BUDGET_REASON, Task
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.record import AttemptFiles, open_record, record_path
@@ -37,6 +46,7 @@ from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.routing.model_selector import ModelSelector
 from buildrunner.security.masking import mask_secrets
+from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
 
 if TYPE_CHECKING:
@@ -217,6 +227,7 @@ class Worker:
                         break
                     self._db(lambda: reap(self.coordinator, judge_silence=self._judges_silence()))
                     self._db(self.coordinator.check_finished)
+                    self._db(self.coordinator.pause_if_only_held)
                     self._pause(self._idle_wait())
                     continue
                 outcome, task = self._run_task_safely(task)
@@ -393,8 +404,8 @@ class Worker:
         if task.kind == "prompt":
             spent = self._db(lambda: self._cost_tracker().spent_budget())
             if spent is not None:  # the budget ran out since this task was claimable: hold prompt tasks, shell tasks go on
-                self._db(lambda: self.coordinator.hold_prompts(f"{BUDGET_REASON} {spent.describe()}"))
                 self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
+                self._db(lambda: self._hold_for_budget(f"{BUDGET_REASON} {spent.describe()}"))
                 return "released", None
             rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
             if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:
@@ -416,13 +427,18 @@ class Worker:
             except BuildRunnerError as exc:
                 return self._finish(rung, ExecutionResult("failed", None, 0.0, str(exc))), None
         workdir = rung.worktree.workdir if rung.worktree is not None else None
+        # Checked tasks (agents, tasks with a verify, worktrees) pass only if what they changed passes the security check;
+        # without a worktree, what they changed is what differs from a snapshot taken before they ran.
+        checked = task.kind == "prompt" or bool(task.verify) or rung.worktree is not None
+        before = working_changes(self.project.paths.root) if checked and rung.worktree is None else {}
         result = self._execute(task, rung, workdir)
         if self.lost:
             return "stale", None
         if result.status == "completed" and task.verify:
             result = self._verify(task, rung, workdir, result)
-        if result.status == "completed":
-            check = security_check(self.project, rung.worktree, workdir or self.project.paths.root)
+        if result.status == "completed" and checked:
+            changed = rung.worktree.diff_files() if rung.worktree is not None else changed_since(before, self.project.paths.root)
+            check = security_check(self.project, changed)
             if check is not None:
                 rung.check = check
                 result = ExecutionResult("failed", result.exit_code, result.duration_ms, check.reason, pid=result.pid)
@@ -628,8 +644,15 @@ class Worker:
             self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.description or task.prompt or task.task_id,
                                             rung.agent.name if rung.agent else task.agent, rows, time.time()))
         if hold is not None:
-            self._db(self.coordinator.pause_if_only_held)
+            self._db(lambda: self._hold_for_budget(None))
         return outcome
+
+    def _hold_for_budget(self, reason: str | None) -> None:
+        """Prompt tasks wait for budget (`reason`, unless already held); the session pauses once nothing else can run; the cost alert fires."""
+        if reason is not None:
+            self.coordinator.hold_prompts(reason)
+        self.coordinator.pause_if_only_held()
+        AlertManager(self.project).check()
 
     def _record(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
         return self._db(lambda: self._record_now(task, result, rung, **moves))

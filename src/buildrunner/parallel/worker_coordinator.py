@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 import secrets
 import socket
 import uuid
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import NotFoundError, ParallelError
