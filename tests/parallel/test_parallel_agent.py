@@ -1,131 +1,187 @@
-"""Prompt tasks: routed model, the agent command run, Claude Code's JSON result parsed, cost tracked, budget kept."""
+"""Prompt tasks end to end through `br parallel start`: each agent (its stand-in), cost, live progress, caps, budgets.
+
+The stand-ins in tests/agents/standins print each vendor's documented output byte for byte (see
+tests/agents/README.md); prices come from genai-prices, read here independently of BuildRunner's code.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import stat
-import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from parallel_helpers import write_plan
+from genai_prices import Usage, calc_price
+from parallel_helpers import wait_for, write_config, write_plan
 
-from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
+from buildrunner.routing.cost_tracker import CostTracker
 
-# A stand-in for the `claude` CLI (which needs an account): it prints the documented
-# `--output-format json` result and records its arguments.
-FAKE_CLAUDE = """#!{python}
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_CLAUDE_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-prompt = args[args.index("-p") + 1]
-error = "FAIL" in prompt
-print(json.dumps({{
-    "type": "result", "subtype": "error_during_execution" if error else "success", "is_error": error,
-    "duration_ms": 1500, "duration_api_ms": 1200, "num_turns": 2, "result": "could not do it" if error else "done",
-    "session_id": "3f2a", "total_cost_usd": float(os.environ.get("FAKE_CLAUDE_COST", "0.0123")),
-    "usage": {{"input_tokens": 1200, "output_tokens": 340, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}},
-}}))
-"""
+STANDINS = Path(__file__).resolve().parents[1] / "agents" / "standins"
+FIXTURES = STANDINS.parent / "fixtures"
 
 
 @pytest.fixture
-def fake_claude(fast_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "claude"
-    script.write_text(FAKE_CLAUDE.format(python=sys.executable))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    log = tmp_path / "claude-calls.jsonl"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_CLAUDE_LOG", str(log))
-    return log
+def agents_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in `claude`, `codex` and `gemini` first on PATH (workers inherit it)."""
+    monkeypatch.setenv("PATH", f"{STANDINS}{os.pathsep}{os.environ['PATH']}")
 
 
-def _sid(stdout: str) -> str:
-    return next(line.split(": ")[1] for line in stdout.splitlines() if line.startswith("Session ID: "))
+def _lines(vendor: str, scenario: str) -> list[dict[str, Any]]:
+    name = json.loads((FIXTURES / vendor / "scenarios.json").read_text())["scenarios"][scenario]["file"]
+    return [json.loads(line) for line in (FIXTURES / vendor / name).read_text().splitlines() if line.strip()]
 
 
-def test_prompt_tasks_run_the_agent_with_the_routed_model_and_record_cost(fast_project: Path, fake_claude: Path, run_br: Any) -> None:
+def _expected_cost(vendor: str, model: str) -> float:
+    """What the success fixture's run costs: Claude states it; Codex's and Gemini's tokens at genai-prices' list prices."""
+    lines = _lines(vendor, "success")
+    if vendor == "claude":
+        return float(next(line for line in lines if line.get("type") == "result")["total_cost_usd"])
+    if vendor == "codex":
+        usage = [line for line in lines if line.get("type") == "turn.completed"][-1]["usage"]
+        tokens = Usage(input_tokens=usage["input_tokens"], cache_read_tokens=usage["cached_input_tokens"], output_tokens=usage["output_tokens"])
+        return float(calc_price(tokens, model, provider_id="openai").total_price)
+    stats = next(line for line in lines if line.get("type") == "result")["stats"]["models"]
+    return sum(
+        float(calc_price(Usage(input_tokens=s["input_tokens"], cache_read_tokens=s["cached"], output_tokens=s["output_tokens"]), name, provider_id="google").total_price)
+        for name, s in stats.items()
+    )
+
+
+def _start(run_br: Any, plan: Path, *args: str) -> Any:
+    return run_br("parallel", "start", "agents", "--config", str(plan), *args)
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
+def test_each_agent_runs_a_prompt_task_with_its_cost_recorded_to_the_cent(
+    fast_project: Path, agents_on_path: None, run_br: Any, agent: str
+) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "docs", "prompt": "Document the public API", "agent": agent, "env": {"BR_STANDIN_DELAY": "0"}}]})
+    result = _start(run_br, plan, "--workers", "1", "--wait", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    final = json.loads(result.stdout)
+    assert final["status"] == "completed"
+    (rung,) = final["tasks"][0]["ladder"]
+    assert (rung["agent"], rung["outcome"]) == (agent, "passed") and rung["tier"] in ("haiku", "sonnet", "opus")
+    records = [r for r in CostTracker(Project(fast_project)).records("all") if r.task_id == "docs"]
+    assert {r.agent for r in records} == {agent}
+    expected = _expected_cost(agent, rung["model"])
+    assert round(sum(r.cost for r in records), 2) == round(expected, 2) and expected > 0
+    assert round(final["cost"], 2) == round(expected, 2)
+    events = {e["type"] for e in json.loads(run_br("telemetry", "events", "--format", "json", "--limit", "500").stdout)}
+    assert "agent_activity" in events
+
+
+def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "slow", "prompt": "Refactor the parser", "agent": "claude", "env": {"BR_STANDIN_SCENARIO": "cap", "BR_STANDIN_DELAY": "0.3"}}]})
+    sid = json.loads(_start(run_br, plan, "--workers", "1", "--format", "json").stdout)["session_id"]
+
+    def live() -> dict[str, Any] | None:
+        status = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
+        agents = [a for a in status["agents"] if a["turns"] >= 2 and a["cost"] > 0]
+        return agents[0] if agents else None
+
+    agent = wait_for(live, 60, "the agent's turns and cost in status")
+    assert agent["agent"] == "claude" and agent["model"] and agent["last_action"]
+    text = run_br("parallel", "status", sid).stdout
+    assert "Agents:" in text and "slow: claude" in text and "so far" in text
+    project = Project(fast_project)
+    activity = project.store.scalar("SELECT COUNT(*) FROM events WHERE type = 'agent_activity' AND session_id = ?", (sid,))
+    assert activity >= 2  # written while the agent runs, not when it ends
+    run_br("parallel", "stop", sid, "--force")
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_a_cap_crossed_mid_run_ends_the_agent_within_seconds_with_its_cost_recorded(
+    fast_project: Path, agents_on_path: None, run_br: Any, agent: str
+) -> None:
     plan = write_plan(
         fast_project,
-        {"tasks": [
-            {"id": "typo", "prompt": "Fix the typo in the README", "description": "fix a typo in docs"},
-            {"id": "pinned", "prompt": "Design the new storage layer", "model": "opus"},
-            {"id": "broken", "prompt": "FAIL on purpose"},
+        {"tasks": [{"id": "costly", "prompt": "Rewrite everything", "agent": agent, "model": "sonnet", "max_cost": 0.05, "env": {"BR_STANDIN_SCENARIO": "cap"}}]},
+    )
+    result = _start(run_br, plan, "--workers", "1", "--wait", "--format", "json")
+    assert result.returncode == 1
+    final = json.loads(result.stdout)
+    (rung,) = final["tasks"][0]["ladder"]
+    assert rung["status"] == "budget_exceeded" and "max_cost" in rung["error"]
+    assert 0.05 < rung["cost"] < 0.5  # recorded, and it stopped long before the run's end (~$0.75)
+    project = Project(fast_project)
+    row = project.store.fetchone("SELECT started_at, finished_at FROM task_attempts WHERE task_id = 'costly'")
+    assert row["finished_at"] - row["started_at"] < 30  # the full run lasts minutes at its pace
+    assert final["tasks"][0]["status"] == "failed" and final["tasks"][0]["attempts"] == 1  # not retried on that cap
+    assert sum(r.cost for r in CostTracker(project).records("all")) == pytest.approx(rung["cost"])
+
+
+def test_a_hostile_prompt_reaches_the_agent_intact_and_is_never_an_option(fast_project: Path, agents_on_path: None, run_br: Any, tmp_path: Path) -> None:
+    prompt = "--dangerously-skip-permissions {model_id} $(rm -rf /) `id` 'quoted' \"double\" \\ ; && |"
+    record = tmp_path / "seen"
+    plan = write_plan(fast_project, {"tasks": [{"id": "odd", "prompt": prompt, "agent": "claude", "env": {"BR_STANDIN_RECORD": str(record), "BR_STANDIN_DELAY": "0"}}]})
+    result = _start(run_br, plan, "--workers", "1", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert (record / "prompt.bin").read_bytes() == prompt.encode()
+    options = json.loads((record / "options.json").read_text())
+    assert options["dangerously_skip_permissions"] is False
+    assert "{model_id}" not in json.loads((record / "argv.json").read_text())  # filled in the template, never in the prompt
+
+
+def test_a_spent_budget_is_said_at_start_in_status_and_in_the_exit_and_shell_tasks_still_run(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    project = Project(fast_project)
+    write_config(fast_project)
+    config = fast_project / ".buildrunner" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "routing": {"cost_limits": {"daily": 1.0}}}))
+    CostTracker(project).track_request("sonnet", 1000, 1000, cost=1.25)
+    plan = write_plan(
+        fast_project,
+        {"tasks": [{"id": "agent-work", "prompt": "Add a flag", "agent": "claude"}, *({"id": f"shell{i}", "command": "true"} for i in range(5))]},
+    )
+    result = _start(run_br, plan, "--workers", "2", "--wait")
+    assert "daily budget spent: $1.25 of $1.00" in result.stderr and "BR_COST_LIMIT_DAILY" in result.stderr
+    assert result.returncode == 1 and "daily budget spent" in result.stderr.splitlines()[-1]
+    sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    status = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
+    assert status["completed_tasks"] == 5 and status["status"] == "paused" and "daily budget spent" in status["prompts_held"]
+    assert "Prompt tasks wait: daily budget spent" in run_br("parallel", "status", sid).stdout
+    resumed = run_br("parallel", "resume", sid)
+    assert resumed.returncode == 1 and "daily budget spent: $1.25 of $1.00" in resumed.stderr and len(resumed.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast_project: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    plan = write_plan(fast_project, {"tasks": [{"id": "p", "prompt": "do it", "agent": "codex"}]})
+    result = run_br("parallel", "start", "x", "--config", str(plan), env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 5
+    assert "'codex' is not on PATH" in result.stderr and "npm install -g @openai/codex" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("scenario", "words"), [("malformed", "claude"), ("crash", "exit code"), ("truncated", "claude")])
+def test_an_agent_that_fails_or_prints_garbage_fails_its_attempt_in_one_line_and_the_worker_carries_on(
+    fast_project: Path, agents_on_path: None, run_br: Any, scenario: str, words: str
+) -> None:
+    plan = write_plan(
+        fast_project,
+        {"escalate": False, "tasks": [
+            {"id": "bad", "prompt": "x", "agent": "claude", "env": {"BR_STANDIN_SCENARIO": scenario, "BR_STANDIN_DELAY": "0"}},
+            {"id": "after", "command": "true", "depends_on": []},
         ]},
     )
-    result = run_br("parallel", "start", "agents", "--config", str(plan), "--workers", "2", "--wait")
-    assert result.returncode == 1  # `broken` failed
-    sid = _sid(result.stdout)
-    calls = [json.loads(line) for line in fake_claude.read_text().splitlines()]
-    by_prompt = {call[call.index("-p") + 1]: call for call in calls}
-    assert by_prompt["Fix the typo in the README"][-2:] == ["--output-format", "json"]
-    assert "opus" in by_prompt["Design the new storage layer"][by_prompt["Design the new storage layer"].index("--model") + 1]
+    result = _start(run_br, plan, "--workers", "1", "--wait", "--format", "json")
+    final = json.loads(result.stdout)
+    tasks = {t["task_id"]: t for t in final["tasks"]}
+    assert tasks["bad"]["status"] == "failed" and words in tasks["bad"]["error"] and "\n" not in tasks["bad"]["error"]
+    assert tasks["after"]["status"] == "completed"
+
+
+def test_status_answers_while_an_agent_hangs_and_stop_ends_it(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "stuck", "prompt": "x", "agent": "gemini", "env": {"BR_STANDIN_SCENARIO": "hang"}}]})
+    sid = json.loads(_start(run_br, plan, "--workers", "1", "--format", "json").stdout)["session_id"]
     project = Project(fast_project)
-    costs = project.store.fetchall("SELECT task_id, cost, input_tokens, output_tokens, source FROM cost_records WHERE session_id = ? ORDER BY task_id", (sid,))
-    assert [(c["task_id"], round(c["cost"], 4), c["input_tokens"], c["source"]) for c in costs] == [
-        ("broken", 0.0123, 1200, "claude-code"), ("pinned", 0.0123, 1200, "claude-code"), ("typo", 0.0123, 1200, "claude-code")
-    ]
-    tasks = {t.task_id: t for t in SessionManager(project).list_tasks(sid)}
-    assert tasks["typo"].status == "completed" and tasks["typo"].selected_model
-    assert tasks["pinned"].selected_model == "opus"
-    assert tasks["broken"].status == "failed" and "agent reported an error: could not do it" in (tasks["broken"].error or "")
-    assert SessionManager(project).get_session_status(sid).cost == pytest.approx(0.0369)
-    selected = project.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'model_selected'", (sid,))
-    assert selected == 3
-    project.close()
-
-
-def test_a_missing_agent_program_fails_at_start_not_per_task(fast_project: Path, run_br: Any) -> None:
-    config = fast_project / ".buildrunner" / "config.json"
-    data = json.loads(config.read_text())
-    data["parallel"]["agent_command"] = "no-such-agent-xyz -p {prompt}"
-    config.write_text(json.dumps(data))
-    plan = write_plan(fast_project, {"tasks": [{"id": f"p{i}", "prompt": "do it"} for i in range(20)]})
-    result = run_br("parallel", "start", "x", "--config", str(plan))
-    assert result.returncode == 5
-    assert "'no-such-agent-xyz' is not on PATH" in result.stderr
-    assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
-
-
-def test_the_session_pauses_itself_and_alerts_when_the_daily_budget_is_spent(
-    fast_project: Path, fake_claude: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FAKE_CLAUDE_COST", "0.6")
-    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "1.0")
-    plan = write_plan(fast_project, {"tasks": [{"id": f"p{i}", "prompt": "Fix the typo in the README"} for i in range(5)]})
-    result = run_br("parallel", "start", "budget", "--config", str(plan), "--workers", "1", "--wait")
-    assert result.returncode == 1 and "budget" in result.stderr
-    sid = _sid(result.stdout)
-    project = Project(fast_project)
-    status = SessionManager(project).get_session_status(sid)
-    assert status.status == "paused" and (status.status_reason or "").startswith("budget: $1.20 spent of the $1.00 daily limit")
-    assert status.completed_tasks == 2 and status.pending_tasks == 3  # no third agent run
-    assert len(fake_claude.read_text().splitlines()) == 2
-    alert = project.store.fetchone("SELECT level, title, current_value, threshold FROM alerts WHERE key = 'cost.daily' AND resolved_at IS NULL")
-    assert alert is not None and alert["level"] == "critical"
-    assert (alert["current_value"], alert["threshold"]) == (pytest.approx(1.2), 1.0)
-    project.close()
-
-
-
-def test_a_budget_too_small_for_the_trusted_tier_pauses_rather_than_downgrading(
-    fast_project: Path, fake_claude: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An explicit cost limit may push a task to a cheaper tier; the leftover budget must not: the session waits for budget."""
-    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "0.10")  # haiku (about $0.07) would fit, the trusted opus ($0.34) does not
-    hard = (
-        "Redesign the distributed transaction coordinator across the billing, ledger and payments services "
-        "with a zero-downtime migration, concurrency fixes and a security review"
-    )
-    plan = write_plan(fast_project, {"tasks": [{"id": "hard", "prompt": hard}]})
-    result = run_br("parallel", "start", "tight", "--config", str(plan), "--workers", "1", "--wait")
-    assert result.returncode == 1 and "budget" in result.stderr
-    status = SessionManager(Project(fast_project)).get_session_status(_sid(result.stdout))
-    assert status.status == "paused" and status.pending_tasks == 1
-    assert not fake_claude.exists()  # the agent never ran on a tier below the task
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM task_attempts WHERE status = 'running'"), 30, "the agent to run")
+    started = time.monotonic()
+    assert run_br("parallel", "stop", sid, "--force").returncode == 0
+    wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE task_id = 'stuck'") == "cancelled", 30, "the agent to be ended")
+    assert time.monotonic() - started < 20

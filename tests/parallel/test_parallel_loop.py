@@ -1,0 +1,159 @@
+"""The loop: verify each attempt, climb a tier when it fails, land what passes (issue 13).
+
+The agent is the Claude Code stand-in (tests/agents/standins), behind a wrapper that does the
+"work" the way a model of each tier would: only sonnet and opus write a correct `add()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from parallel_helpers import FAKE_AWS_KEY, write_plan
+
+from buildrunner.project import Project
+from buildrunner.routing.outcomes import load_outcomes
+
+STANDIN = Path(__file__).resolve().parents[1] / "agents" / "standins" / "claude"
+WRAPPER = """#!{python}
+import os, sys
+args = sys.argv[1:]
+model = args[args.index("--model") + 1] if "--model" in args else "?"
+work = os.environ.get("FAKE_WORK", "add")
+if work == "add":
+    capable = "sonnet" in model or "opus" in model
+    open("calc.py", "w").write("def add(a, b):\\n    return a " + ("+" if capable else "-") + " b\\n")
+elif work == "secret":
+    open("settings.py", "w").write("AWS_ACCESS_KEY_ID = '" + os.environ["FAKE_KEY"] + "'\\n")
+else:
+    open("shared.txt", "w").write(work + "\\n")
+os.environ["BR_STANDIN_RECORD"] = os.path.join(os.environ["FAKE_RECORD"], os.environ["BR_TASK_ID"] + "." + os.environ["BR_TASK_ATTEMPT"])
+os.environ["BR_STANDIN_DELAY"] = "0"
+os.execv({standin!r}, [{standin!r}, *args])
+"""
+VERIFY = "python -c 'import calc; assert calc.add(2, 3) == 5, calc.add(2, 3)'"
+
+
+@pytest.fixture
+def repo(fast_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with a commit, and the wrapped stand-in as `claude` first on PATH."""
+    (fast_project / "calc.py").write_text("def add(a, b):\n    raise NotImplementedError\n")
+    (fast_project / "shared.txt").write_text("base\n")
+    (fast_project / ".gitignore").write_text(".buildrunner/\n")
+    for args in (["add", "-A"], ["commit", "-qm", "base"]):
+        git(fast_project, *args)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "claude"
+    wrapper.write_text(WRAPPER.format(python=sys.executable, standin=str(STANDIN)))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_RECORD", str(tmp_path / "seen"))
+    monkeypatch.setenv("FAKE_KEY", FAKE_AWS_KEY)
+    return fast_project
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _start(run_br: Any, plan: Path, name: str = "loop") -> dict[str, Any]:
+    result = run_br("parallel", "start", name, "--config", str(plan), "--workers", "2", "--wait", "--format", "json")
+    return {"returncode": result.returncode, "stderr": result.stderr, **json.loads(result.stdout)}
+
+
+def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_lands_it(repo: Path, run_br: Any, tmp_path: Path) -> None:
+    plan = write_plan(repo, {"isolation": "worktree", "verify": VERIFY, "tasks": [{"id": "add", "prompt": "Implement add() in calc.py", "model": "haiku"}]})
+    final = _start(run_br, plan)
+    assert final["returncode"] == 0, final["stderr"]
+    (task,) = final["tasks"]
+    haiku, sonnet = task["ladder"]
+    assert (haiku["tier"], haiku["status"], haiku["outcome"]) == ("haiku", "failed", "verify_failed") and haiku["verify_exit"] == 1
+    assert (sonnet["tier"], sonnet["status"], sonnet["outcome"]) == ("sonnet", "completed", "passed")
+    assert haiku["cost"] > 0 and sonnet["cost"] > 0 and task["cost"] == pytest.approx(haiku["cost"] + sonnet["cost"])
+    assert haiku["worktree"] and Path(haiku["worktree"]).is_dir()  # kept for inspection until cleanup
+    # The second attempt was told what the check said.
+    second_prompt = (tmp_path / "seen" / "add.2" / "prompt.bin").read_bytes().decode()
+    assert second_prompt.startswith("Implement add() in calc.py") and "AssertionError" in second_prompt
+    branch = sonnet["branch"]
+    assert branch == "br/loop/add" and "return a + b" in git(repo, "show", f"{branch}:calc.py")
+    assert "raise NotImplementedError" in (repo / "calc.py").read_text()  # nothing landed yet
+    log = git(repo, "log", "-1", "--format=%an%n%B", branch)
+    assert "BuildRunner" in log and "add" in log and "claude" in log
+    merged = run_br("parallel", "merge", final["session_id"], "--format", "json")
+    assert merged.returncode == 0, merged.stderr
+    assert "return a + b" in git(repo, "show", "main:calc.py") and "return a + b" in (repo / "calc.py").read_text()
+    outcome = next(o for o in load_outcomes(Project(repo)) if o.task_id == "add")
+    assert (outcome.start_tier, outcome.passed_tier, outcome.attempts) == ("haiku", "sonnet", 2)
+    assert outcome.cost == pytest.approx(task["cost"], abs=1e-6)
+
+
+def test_escalate_false_keeps_the_tier_and_spends_the_usual_retries(repo: Path, run_br: Any) -> None:
+    plan = write_plan(repo, {"verify": VERIFY, "tasks": [{"id": "add", "prompt": "Implement add()", "model": "haiku", "escalate": False, "retries": 1}]})
+    final = _start(run_br, plan)
+    assert final["returncode"] == 1
+    assert [(r["tier"], r["outcome"]) for r in final["tasks"][0]["ladder"]] == [("haiku", "verify_failed"), ("haiku", "verify_failed")]
+
+
+def test_an_agent_that_writes_a_secret_fails_the_security_check_and_is_never_merged(repo: Path, run_br: Any) -> None:
+    plan = write_plan(
+        repo, {"isolation": "worktree", "escalate": False, "tasks": [{"id": "leaky", "prompt": "Configure AWS", "env": {"FAKE_WORK": "secret"}}]}
+    )
+    final = _start(run_br, plan)
+    assert final["returncode"] == 1
+    (rung,) = final["tasks"][0]["ladder"]
+    assert rung["outcome"] == "security" and "aws" in rung["error"].lower() and FAKE_AWS_KEY not in json.dumps(final)
+    assert rung["branch"] is None
+    before = git(repo, "rev-parse", "main")
+    merged = run_br("parallel", "merge", final["session_id"], "--format", "json")
+    assert merged.returncode == 0 and git(repo, "rev-parse", "main") == before and not (repo / "settings.py").exists()
+
+
+def test_a_conflicting_pair_stops_the_merge_at_the_second_with_the_target_as_it_was(repo: Path, run_br: Any) -> None:
+    plan = write_plan(
+        repo,
+        {"isolation": "worktree", "tasks": [
+            {"id": "one", "prompt": "Write shared.txt", "env": {"FAKE_WORK": "one"}},
+            {"id": "two", "prompt": "Write shared.txt too", "env": {"FAKE_WORK": "two"}, "depends_on": ["one"]},
+        ]},
+    )
+    final = _start(run_br, plan)
+    assert final["returncode"] == 0, final["stderr"]
+    merged = run_br("parallel", "merge", final["session_id"], "--format", "json")
+    assert merged.returncode == 1
+    report = json.loads(merged.stdout)
+    assert "shared.txt" in json.dumps(report) and "two" in json.dumps(report)
+    after_first = git(repo, "rev-parse", "main")
+    assert (repo / "shared.txt").read_text() == "one\n" and git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    assert git(repo, "log", "-1", "--format=%s", after_first).count("one")
+
+
+def test_merge_true_lands_each_passing_task_as_it_passes_and_dependents_build_on_it(repo: Path, run_br: Any) -> None:
+    plan = write_plan(
+        repo,
+        {"isolation": "worktree", "merge": True, "verify": VERIFY, "tasks": [
+            {"id": "add", "prompt": "Implement add()", "model": "sonnet"},
+            {"id": "docs", "command": "grep -q 'return a + b' calc.py && echo '# add' > ADD.md", "depends_on": ["add"], "verify": "test -f ADD.md"},
+        ]},
+    )
+    final = _start(run_br, plan)
+    assert final["returncode"] == 0, final["stderr"]
+    assert "return a + b" in git(repo, "show", "main:calc.py") and git(repo, "show", "main:ADD.md") == "# add"
+
+
+def test_setup_runs_in_each_new_worktree_and_its_failure_fails_the_attempt_without_leaking_it(repo: Path, run_br: Any) -> None:
+    (repo / ".env").write_text("TOKEN_NAME=demo\n")
+    plan = write_plan(repo, {"isolation": "worktree", "setup": 'cp "$BR_PROJECT_ROOT/.env" .env', "tasks": [{"id": "env", "command": "grep -q demo .env"}]})
+    assert _start(run_br, plan, "setup-ok")["returncode"] == 0
+    broken = write_plan(repo, {"isolation": "worktree", "setup": "echo broken install; exit 3", "tasks": [{"id": "env", "command": "true"}]}, "broken.yaml")
+    final = _start(run_br, broken, "setup-bad")
+    assert final["returncode"] == 1
+    error = final["tasks"][0]["error"]
+    assert "setup" in error and "exit code 3" in error and "broken install" in error
+    assert not list((repo / ".buildrunner" / "worktrees" / final["session_id"]).glob("env.*"))
