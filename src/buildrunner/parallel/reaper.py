@@ -92,8 +92,10 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
     if row is None:
         return 0
     lost = f"its worker {worker_id} was lost"
-    if record.own_result:
-        result = executor.result(Task.from_row({**row, "attempts": attempt}), record)
+    task = Task.from_row({**row, "attempts": attempt})
+    checked = task.kind == "prompt" or bool(task.verify) or task.isolation == "worktree"
+    if record.own_result and not checked:  # a checked task's end is not its result: its checks never ran
+        result = executor.result(task, record)
         status = _STATUS.get(result.status, AttemptState.LOST)
         error = f"{result.error} (recorded after {lost})" if result.error else None
     else:
