@@ -11,8 +11,8 @@ a real one. The token counts are derived deterministically from what it read and
 those tokens at the model's list prices (genai-prices, via `buildrunner.routing.models`).
 
 To use real Claude Code instead, install it (`claude` on PATH, logged in) and drop the
-`agent_command:` line from examples/demo/plan.yaml: the config's `parallel.agent_command`
-(default `claude -p {prompt} --model {model_id} --output-format json`) then runs.
+`agent_command:` line from examples/demo/plan.yaml: the built-in `claude` agent then runs
+(`agents.default`; `agent: codex` or `agent: gemini` in the plan picks another).
 """
 
 from __future__ import annotations
