@@ -248,7 +248,10 @@ def list_(
     from buildrunner.cli.tables import Column, print_table
 
     columns = [Column("Session ID", key=True), "Name", "Status", "Progress", "Workers", "Created"]
-    rows = [[s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", str(s.num_workers), local_time(s.created_at)] for s in sessions]
+    rows = [
+        [s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", f"{s.live_workers} live, {s.workers_ran} ran", local_time(s.created_at)]
+        for s in sessions
+    ]
     print_table(stdout(), columns, rows, title="Parallel Sessions")
 
 

@@ -98,7 +98,21 @@ def render(status: SessionStatus, workers: list[WorkerHealth], message: str = ""
         measure, [Column("time"), Column("worker", key=True), Column("what", key=True)], activity_rows, inner,
         title="Recent activity", show_header=False,
     )
-    parts: list[RenderableType] = [header, Padding(bar, 0), figures, table, activity]
+    parts: list[RenderableType] = [header, Padding(bar, 0), figures, table]
+    if status.agents:
+        agent_rows = [
+            [a.task_id, f"{a.agent or 'agent'} {a.tier or ''}".strip(), a.model or "-", str(a.turns), usd(a.cost), a.last_action or "-"]
+            for a in status.agents
+        ]
+        parts.append(
+            fit(
+                measure, [Column("task", key=True), Column("agent"), Column("model"), Column("turns"), Column("cost"), Column("last action")],
+                agent_rows, inner, title="Agents",
+            )
+        )
+    if status.prompts_held:
+        parts.append(Text(f"prompt tasks wait: {status.prompts_held}", style="yellow"))
+    parts.append(activity)
     if status.failures:
         failure_rows = [[f"{failure.task_id} ({failure.status})", failure.error or "-"] for failure in status.failures]
         parts.append(fit(measure, [Column("task", key=True), Column("why")], failure_rows, inner, title="Failures", show_header=False))
