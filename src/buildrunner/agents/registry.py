@@ -12,7 +12,7 @@ from buildrunner.agents.claude import ClaudeCode
 from buildrunner.agents.codex import Codex
 from buildrunner.agents.gemini import GeminiCli
 from buildrunner.agents.pricing import TokenCounts, token_cost
-from buildrunner.agents.settings import BUILTIN_AGENTS, TierModels, check_template
+from buildrunner.agents.settings import BUILTIN_AGENTS, LEGACY_NAME, TierModels, check_template
 from buildrunner.errors import APIError, ConfigError
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 ADAPTERS: dict[str, type[Agent]] = {"claude": ClaudeCode, "codex": Codex, "gemini": GeminiCli}
 TIERS: tuple[str, ...] = ("haiku", "sonnet", "opus")
-LEGACY_NAME = "agent_command"
 
 
 def _tiers(models: TierModels, fallback: "Config | None") -> dict[str, str]:

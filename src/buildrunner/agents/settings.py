@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from buildrunner.settings_base import Section
 
 BUILTIN_AGENTS: tuple[str, ...] = ("claude", "codex", "gemini")
+LEGACY_NAME = "agent_command"  # the agent of a plan's (or parallel.) agent_command template
 Format = Literal["claude", "codex", "gemini"]
 PromptMode = Literal["stdin", "argument"]
 PLACEHOLDERS: tuple[str, ...] = ("{model_id}", "{model}")

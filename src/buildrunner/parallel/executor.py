@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildrunner.agents.registry import LEGACY_NAME, get_agent, legacy_agent
+from buildrunner.agents.settings import LEGACY_NAME
 from buildrunner.parallel.attempt import Launch
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
@@ -99,6 +99,8 @@ def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str
 
 def agent_of(task: Task, config: "Config") -> "Agent":
     """The agent object that runs `task` (a prompt task)."""
+    from buildrunner.agents.registry import get_agent, legacy_agent  # the adapters: only a worker running a prompt task needs them
+
     if task.agent == LEGACY_NAME:
         return legacy_agent(task.agent_command or "", config)
     return get_agent(task.agent, config)

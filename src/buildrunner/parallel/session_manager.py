@@ -13,12 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
 from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
 from buildrunner.parallel.executor import agent_name, task_path
-from buildrunner.parallel.isolation import remove_session_worktrees, repo_base
-from buildrunner.parallel.landing import MergeSession, MergeTask
-from buildrunner.parallel.launcher import launch_workers
 from buildrunner.parallel.models import (
     BUDGET_REASON,
     NO_ISOLATION,
@@ -37,10 +33,10 @@ from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
-from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.store import now
 
 if TYPE_CHECKING:
+    from buildrunner.parallel.landing import MergeSession
     from buildrunner.project import Project
     from buildrunner.store import Store
 
@@ -106,6 +102,9 @@ class SessionManager:
         workers = num_workers if num_workers is not None else (plan.workers or self.settings.default_workers)
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
+        from buildrunner.parallel.isolation import repo_base
+        from buildrunner.routing.cost_tracker import CostTracker
+
         spent = None
         if plan.has_prompts:
             self._check_agents(plan)
@@ -121,6 +120,8 @@ class SessionManager:
 
     def _check_agents(self, plan: Plan) -> None:
         """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""
+        from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
+
         config = self.project.config
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
         path = task_path()
@@ -138,6 +139,8 @@ class SessionManager:
 
         `fork` is for the `br` command only: see `parallel.launcher`.
         """
+        from buildrunner.parallel.launcher import launch_workers  # the worker's imports: heavy, and no read needs them
+
         return launch_workers(self.project, session_id, count, fork=fork)
 
     # -- read ------------------------------------------------------------------------------------
@@ -244,8 +247,10 @@ class SessionManager:
             for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id})
         ]
 
-    def merge_plan(self, session_id: str) -> MergeSession:
+    def merge_plan(self, session_id: str) -> "MergeSession":
         """What `br parallel merge` lands: each passing worktree task's commit, in the order of the plan (dependencies first)."""
+        from buildrunner.parallel.landing import MergeSession, MergeTask
+
         row = self._session_row(session_id)
         coordinator = self.coordinator(session_id)
         tasks = []
@@ -292,6 +297,8 @@ class SessionManager:
         row = self._session_row(session_id)
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
+        from buildrunner.routing.cost_tracker import CostTracker
+
         coordinator = self.coordinator(session_id)
         spent = CostTracker(self.project).spent_budget()
         coordinator.hold_prompts(f"{BUDGET_REASON} {spent.describe()}" if spent else None)
@@ -381,6 +388,8 @@ class SessionManager:
         """Delete finished sessions older than `days` (or all finished ones), with their logs; prune old events."""
         if days < 0:
             raise ConfigError(f"--days {days}: must be 0 or more", hint="pass --days 7, for example")
+        from buildrunner.parallel.isolation import remove_session_worktrees
+
         rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * 86400})
         removed = []
         for row in rows:
