@@ -78,6 +78,8 @@ def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_
     assert (sonnet["tier"], sonnet["status"], sonnet["outcome"]) == ("sonnet", "completed", "passed")
     assert haiku["cost"] > 0 and sonnet["cost"] > 0 and task["cost"] == pytest.approx(haiku["cost"] + sonnet["cost"])
     assert haiku["worktree"] and Path(haiku["worktree"]).is_dir()  # kept for inspection until cleanup
+    text = run_br("parallel", "status", final["session_id"]).stdout
+    assert "add: haiku ✗ verify_failed, verify exit 1" in text and "→ sonnet ✓" in text and "(branch br/loop/add)" in text
     # The second attempt was told what the check said.
     second_prompt = (tmp_path / "seen" / "add.2" / "prompt.bin").read_bytes().decode()
     assert second_prompt.startswith("Implement add() in calc.py") and "AssertionError" in second_prompt

@@ -205,6 +205,26 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
         _emit_status(manager, info)
         return
     _print_status(info)
+    _print_ladders(manager, sid)
+
+
+def _print_ladders(manager: "SessionManager", session_id: str) -> None:
+    """Tasks that ran more than once or on a tier: each rung, how it ended (verify, security, a cap)."""
+    rows = [task for task in manager.list_tasks(session_id) if len(task.ladder) > 1 or any(r.tier for r in task.ladder)]
+    if not rows:
+        return
+    out = stdout()
+    out.print()
+    out.print("Attempts:")
+    for task in rows:
+        rungs = []
+        for rung in task.ladder:
+            mark = "✓" if rung.status == "completed" else ("…" if rung.status == "running" else "✗")
+            where = f"{rung.tier} " if rung.tier else ""
+            why = "" if rung.status in ("completed", "running") else f" {rung.outcome or rung.status}"
+            verify = f", verify exit {rung.verify_exit}" if rung.verify_exit not in (None, 0) else ""
+            rungs.append(f"{where}{mark}{why}{verify} {usd(rung.cost)}" if rung.tier else f"#{rung.attempt} {mark}{why}{verify}")
+        out.print(f"  {task.task_id}: {' → '.join(rungs)}" + (f"  (branch {task.ladder[-1].branch})" if task.ladder[-1].branch else ""), markup=False)
 
 
 @app.command()
