@@ -15,6 +15,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,8 @@ def _stdin_fd(data: bytes | None) -> int:
 class Attempt:
     """Start with `start()`, then call `wait()` until it returns True; `stop()` ends it early."""
 
-    def __init__(self, launch: Launch, rules: "RuleSet", record: RecordFile, *, claimed: float, lease: float) -> None:
+    def __init__(self, launch: Launch, rules: "RuleSet", record: RecordFile | None, *, claimed: float, lease: float) -> None:
+        """`record`: the worker's record file, or None for a step run outside any attempt (`isolation.run_step`)."""
         self.launch = launch
         self.rules = rules
         self.record = record
@@ -130,22 +132,21 @@ class Attempt:
 
     def start(self) -> None:
         """Spawn the task, unless a reaper fenced the attempt or the claim is older than the lease (then it is ended)."""
-        files = self.launch.files
         self.started = time.monotonic()
-        with locked(self.record.fd):
+        with locked(self.record.fd) if self.record is not None else nullcontext():
             refusal = self._refusal()
             if refusal is not None:
                 self._record({"outcome": "ended", "reason": refusal, "duration_ms": 0.0})
                 return
             # Before the spawn: if the worker dies between the two, its supervisor still knows an attempt began.
-            starting = {"supervisor": self.record.supervisor, "created": self.record.supervisor_started}
-            append(self.record.fd, files.task_id, files.attempt, {"starting": starting})
+            if self.record is not None:
+                self._append({"starting": {"supervisor": self.record.supervisor, "created": self.record.supervisor_started}})
             try:
                 self.task = self._spawn()
             except (OSError, ValueError) as exc:
                 self._record({"outcome": "error", "error": f"could not start {self.launch.argv[0]}: {exc}", "duration_ms": 0.0})
                 return
-            append(self.record.fd, files.task_id, files.attempt, {"started": {"task": self.task}})
+            self._append({"started": {"task": self.task}})
         self.deadline = self.started + self.launch.timeout
         try:
             self._pidfd = os.pidfd_open(self.task)
@@ -155,7 +156,7 @@ class Attempt:
     def _refusal(self) -> str | None:
         """Why this attempt must not start, if it must not: the worker may have lost it meanwhile."""
         files = self.launch.files
-        if fenced(self.record.path, files.task_id, files.attempt):
+        if self.record is not None and fenced(self.record.path, files.task_id, files.attempt):
             return "settled by a reaper before it started (its worker was declared lost)"
         if self.lease > 0 and time.monotonic() - self.claimed > self.lease:
             return "the worker was silent past the heartbeat timeout since it claimed the task: it may have been declared lost"
@@ -195,8 +196,11 @@ class Attempt:
 
     def _record(self, exit: dict[str, Any]) -> None:
         self.exit = exit
-        files = self.launch.files
-        append(self.record.fd, files.task_id, files.attempt, {"exit": exit})
+        self._append({"exit": exit})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self.record is not None:
+            append(self.record.fd, self.launch.files.task_id, self.launch.files.attempt, entry)
 
     # -- run -------------------------------------------------------------------------------------
 
@@ -240,6 +244,8 @@ class Attempt:
             self._end(reason, 0.0 if force else self.launch.grace)
 
     def result(self) -> ExitRecord:
+        if self.record is None:
+            return ExitRecord(task_pid=self.task, exit=self.exit)
         return ExitRecord(self.record.supervisor, self.record.supervisor_started, self.task, self.exit)
 
     def _poll(self, seconds: float) -> list[int]:

@@ -34,7 +34,6 @@ import fcntl
 import hashlib
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -51,12 +50,12 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
+from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.record import AttemptFiles
+from buildrunner.parallel.settings import WEEK_S
 from buildrunner.paths import make_private_dir
-from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.rules import rules_for, ruleset
-from buildrunner.security.stream_masking import StreamMasker
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -389,121 +388,41 @@ def run_step(
     command: str, *, cwd: Path, env: Mapping[str, str], log: Path, rules: "RuleSet", timeout: float | None = None,
     grace: float = 5.0, tick: Tick = no_tick,
 ) -> StepResult:
-    """Run `command` with `/bin/sh -c` in its own process group, its output masked as it streams into `log`.
-
-    At `timeout` the group gets TERM, then KILL after `grace`. When the shell exits, anything it left
-    running in its group is ended too: a step's processes never outlive it. `tick` is called at least
-    every `TICK_S` seconds; if it raises, the step is ended and the exception passes on.
+    """Run `command` with `/bin/sh -c` the way a task's attempt runs (`parallel.attempt`): its output masked as
+    it streams into `log`, its whole process tree ended when it ends, at `timeout` (TERM, then KILL after
+    `grace`). `tick` is called at least every `TICK_S` seconds; if it raises, the step is ended and the
+    exception passes on.
     """
     make_private_dir(log.parent)
-    output = _MaskedLog(log, rules)
-    started = time.monotonic()
-    timed_out = False
+    files = AttemptFiles("step", 0, log=log, err=log.with_suffix(".err.log"))
+    launch = Launch([SHELL, "-c", command], cwd, dict(env), files, timeout if timeout is not None else WEEK_S, grace)
+    attempt = Attempt(launch, rules, None, claimed=time.monotonic(), lease=0)
+    attempt.start()
     try:
-        proc = subprocess.Popen(
-            [SHELL, "-c", command], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    except (OSError, ValueError) as exc:  # a folder that is not there, a NUL byte: the step fails, nothing else
-        output.write(f"cannot start: {exc}\n".encode())
-        output.close()
-        return StepResult(command, 127, False, time.monotonic() - started, log, output.last_line())
-    assert proc.stdout is not None
-    pipe = _Pipe(proc.stdout.fileno())
-    try:
-        deadline = None if timeout is None else started + timeout
-        while not _exited(proc):
-            output.write(pipe.read(TICK_S))
+        while not attempt.wait(TICK_S):
             tick()
-            if deadline is not None and time.monotonic() >= deadline:
-                timed_out = True
-                _end_group(proc, grace, lambda: output.write(pipe.read(TICK_S)), tick)
-                break
-        _kill_group(proc.pid)  # what the step left running (its leader, unreaped, keeps the group id ours)
-        drain_until = time.monotonic() + 1.0
-        while not pipe.ended and time.monotonic() < drain_until:
-            output.write(pipe.read(TICK_S))
-    finally:
-        _kill_group(proc.pid)
-        proc.wait()
-        proc.stdout.close()
-        output.close()
-    return StepResult(command, None if timed_out else proc.returncode, timed_out, time.monotonic() - started, log, output.last_line())
+    except BaseException:
+        attempt.stop("ended with its caller", force=True)
+        while not attempt.wait(TICK_S):
+            pass
+        raise
+    exit = attempt.exit or {}
+    timed_out = exit.get("outcome") == "timeout"
+    code = None if timed_out else exit.get("code", 127 if exit.get("outcome") == "error" else None)
+    if exit.get("outcome") == "error":
+        with open(log, "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as handle:
+            handle.write(f"cannot start: {exit.get('error')}\n")
+        code = 127
+    return StepResult(command, code, timed_out, float(exit.get("duration_ms") or 0.0) / 1000, log, _last_line(log))
 
 
-class _MaskedLog:
-    """A step's log file (0600): output is masked as it arrives; the end is kept to quote the last line."""
-
-    def __init__(self, path: Path, rules: "RuleSet") -> None:
-        self.masker = StreamMasker(rules)
-        self.file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb")
-        self.tail = ""
-
-    def write(self, data: bytes) -> None:
-        if data:
-            self._put(self.masker.feed(data))
-
-    def _put(self, text: str) -> None:
-        if text:
-            self.file.write(text.encode("utf-8", "replace"))
-            self.file.flush()
-            self.tail = (self.tail + text)[-4096:]
-
-    def close(self) -> None:
-        self._put(self.masker.flush())
-        self.file.close()
-
-    def last_line(self) -> str:
-        lines = [line.strip() for line in self.tail.splitlines() if line.strip()]
-        return (lines[-1] if lines else "")[:MAX_LINE]
-
-
-class _Pipe:
-    """The read end of a step's output, read without blocking past a wait."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.ended = False
-        os.set_blocking(fd, False)
-
-    def read(self, wait: float) -> bytes:
-        """What arrived within `wait` seconds (b"" for nothing; after the end, just waits)."""
-        if self.ended:
-            time.sleep(wait)
-            return b""
-        ready, _, _ = select.select([self.fd], [], [], wait)
-        if not ready:
-            return b""
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return b""
-        self.ended = not data
-        return data
-
-
-def _exited(proc: "subprocess.Popen[bytes]") -> bool:
-    """Whether the process has ended, left unreaped where the system allows (so its group id cannot be reused yet)."""
-    if hasattr(os, "waitid"):
-        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    return proc.poll() is not None
-
-
-def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+def _last_line(log: Path) -> str:
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _end_group(proc: "subprocess.Popen[bytes]", grace: float, pump: Callable[[], None], tick: Tick) -> None:
-    """TERM the step's group, KILL it after `grace` seconds if its leader is still there."""
-    _kill_group(proc.pid, signal.SIGTERM)
-    until = time.monotonic() + grace
-    while time.monotonic() < until and not _exited(proc):
-        pump()
-        tick()
-    _kill_group(proc.pid)
+        text = log.read_text(encoding="utf-8", errors="replace")[-4096:]
+    except FileNotFoundError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "")[:MAX_LINE]
 
 
 # -- the worktree of one attempt ------------------------------------------------------------------
@@ -530,7 +449,7 @@ class Worktree:
 
     @classmethod
     def prepare(
-        cls, project: "Project", task: Task, *, session_name: str | None = None, base_commit: str | None = None,
+        cls, project: "Project", task: Task, *, session_name: str, base_commit: str | None = None,
         setup: str | None = None, tick: Tick | None = None, setup_timeout: float | None = None,
     ) -> "Worktree":
         """A fresh worktree for this attempt at `base_commit` (default: the project's HEAD), `setup` run in it.
@@ -542,7 +461,7 @@ class Worktree:
         tick = tick or no_tick
         root = project.paths.root
         base = resolve_commit(root, base_commit or "HEAD")
-        name = session_name if session_name is not None else _stored_session_name(project, task.session_id)
+        name = session_name
         path = attempt_dir(project, task)
         prefix = project_prefix(project)
         add_worktree(project, path, base, tick)
@@ -619,25 +538,6 @@ class Worktree:
         """Delete the worktree (its branch stays)."""
         remove_worktree(self.project, self.path, self.tick)
 
-    def finish(self, succeeded: bool) -> str | None:
-        """Transitional, for today's worker (issue 13 moves these steps into it): a secret check of a
-        completed attempt's changes, then commit and remove; returns the finding that fails the attempt.
-
-        A failed attempt's worktree is kept for inspection, and so is one whose changes hold a secret
-        (nothing of it is committed).
-        """
-        if not succeeded:
-            return None
-        report = check_contents(self.project, self.diff_files(), sql=False, target=f"task {self.task.task_id}")
-        if report.secrets:
-            first = report.secrets[0]
-            more = f" (+{len(report.secrets) - 1} more)" if len(report.secrets) > 1 else ""
-            return f"security: the task added a secret to {first.file_path}: {first.secret_type} {first.masked_value}{more}; its worktree {self.path} is kept for review"
-        self.commit(agent=None, model=None)
-        self.remove()
-        return None
-
-
 def commit_message(session_name: str, task: Task, *, agent: str | None, model: str | None) -> str:
     """Subject naming the task, then git trailers: session, task, attempt, agent, model (masked: plans may hold anything)."""
     summary = (task.description.strip().splitlines() or [""])[0]
@@ -657,9 +557,3 @@ def _short(text: str, limit: int = 100) -> str:
     line = " ".join(text.split())
     line = line if len(line) <= limit else line[: limit - 1] + "…"
     return mask_secrets(line)
-
-
-def _stored_session_name(project: "Project", session_id: str) -> str:
-    """Transitional: the session's name from the store, until the worker passes `session_name`."""
-    row = project.store.fetchone(project.store.query("parallel", "get_session"), {"session_id": session_id})
-    return str(row["name"]) if row else session_id
