@@ -83,16 +83,19 @@ class StreamMasker:
             return None
         lowered = pending.lower()
         pos = max(0, len(pending) - self.window)
+        start, closed_at = 0, -1
         while True:
             found = [at for at in (lowered.find(keyword, pos) for keyword in self._openers) if at >= 0]
             if not found:
                 return None
             first = min(found)
             line = pending.rfind(b"\n", 0, first) + 1
+            if line >= closed_at:  # holding from here cuts no earlier match (else: from where that match's line began)
+                start = line
             ends = [line + hit.end for hit in self.rules.find(pending[line:]) if line + hit.end > first]
             if not ends or max(ends) > cut:
-                return line
-            pos = max(ends)  # closed by a match: look for another keyword after it
+                return start
+            pos = closed_at = max(ends)  # closed by a match: look for another keyword after it
 
     def _release(self, cut: int) -> str:
         if cut <= 0:
