@@ -314,6 +314,7 @@ def postgres(url: str) -> Iterator[Store | None]:
     """A store on a fresh schema of the PostgreSQL server, dropped afterwards; None when there is no server."""
     try:
         import psycopg
+        import psycopg.sql
 
         admin = psycopg.connect(url, autocommit=True, connect_timeout=5)
     except Exception as exc:  # noqa: BLE001 - no server: the SQLite parts still run
@@ -321,13 +322,13 @@ def postgres(url: str) -> Iterator[Store | None]:
         yield None
         return
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
+    admin.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
     try:
         sep = "&" if "?" in url else "?"
         with open_store(url=f"{url}{sep}options=-csearch_path%3D{schema}") as store:
             yield store
     finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(schema)))
         admin.close()
 
 
