@@ -14,7 +14,9 @@ Modes (default: all of them, in one run):
 
 Throughput and dependency runs are interleaved (`--runs` rounds, each measuring every pair, the
 order of each pair alternating between rounds), so a burst of load from elsewhere hits ours and
-the peer alike; figures are medians. A chain cannot run in parallel: with 3 workers its ratio
+the peer alike; figures are medians. Each figure also gives the CPU seconds of the run and of
+everything it started (the bench is a child subreaper, so it reaps the detached workers and
+their tasks): unlike wall time on a shared machine, that does not move with other load. A chain cannot run in parallel: with 3 workers its ratio
 to the flat run is bounded by the parallelism the flat run gets, not by the cost of
 dependencies, which the 1-worker pair isolates.
 
@@ -25,9 +27,11 @@ real `br` (python -m buildrunner parallel start ... --wait) and real worker proc
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -85,17 +89,40 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("BR_")} | {"NO_COLOR": "1"}
 
 
-def timed(cmd: list[str] | str, cwd: Path | None = None, shell: bool = False) -> float:
+def become_subreaper() -> None:
+    """Orphans of our runs (the detached workers, their supervisors and tasks) become our children, so we reap them
+    and their CPU time is counted in ours (RUSAGE_CHILDREN): the CPU a run costs, whatever else the machine runs."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str] | str, cwd: Path | None = None, shell: bool = False, cpu: list[float] | None = None) -> float:
+    """Wall seconds of `cmd`; with `cpu`, also appends the CPU seconds of it and of everything it started."""
+    cpu_started = children_cpu()
     started = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, shell=shell, check=True, env=env(), stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    while True:  # the workers it left, once they have exited (after the clock stopped)
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    if cpu is not None:
+        cpu.append(children_cpu() - cpu_started)
+    return seconds
 
 
-def ours(base: Path, tasks: int, workers: int, shape: str = "flat", name: str = "throughput") -> tuple[float, dict[str, int]]:
-    """Wall time of `br parallel start --wait` on a fresh project, and what it persisted."""
+def ours(base: Path, tasks: int, workers: int, shape: str = "flat", name: str = "throughput") -> tuple[float, dict[str, float]]:
+    """Wall time of `br parallel start --wait` on a fresh project, and what it persisted and its CPU seconds (`cpu_seconds`)."""
     root = project(base, name)
     path = plan(root, tasks, "true", shape)
-    seconds = timed([*BR, "parallel", "start", "bench", "--config", str(path), "--workers", str(workers), "--wait"], cwd=root)
+    cpu: list[float] = []
+    seconds = timed([*BR, "parallel", "start", "bench", "--config", str(path), "--workers", str(workers), "--wait"], cwd=root, cpu=cpu)
     from buildrunner.store import open_store
 
     with open_store(url=str(root / ".buildrunner" / "buildrunner.db")) as store:
@@ -104,6 +131,7 @@ def ours(base: Path, tasks: int, workers: int, shape: str = "flat", name: str = 
             "attempt_rows": store.scalar("SELECT COUNT(*) FROM task_attempts"),
             "events": store.scalar("SELECT COUNT(*) FROM events"),
             "log_files": len(list((root / ".buildrunner" / "logs").glob("*/*.log"))),
+            "cpu_seconds": round(cpu[0], 3),
         }
     return seconds, counts
 
@@ -169,42 +197,45 @@ def big_start(base: Path, count: int) -> dict[str, float]:
     return {"tasks": count, "start_seconds": round(seconds, 3)}
 
 
-def median_line(label: str, values: list[float], tasks: int) -> str:
+def median_line(label: str, values: list[float], tasks: int, cpu: list[float]) -> str:
     m = statistics.median(values)
-    return f"{label}: {tasks} tasks in {m:6.2f} s  ({tasks / m:7.1f} tasks/s)  median of {len(values)}: {fmt(values)}"
+    return (f"{label}: {tasks} tasks in {m:6.2f} s  ({tasks / m:7.1f} tasks/s)  median of {len(values)}: {fmt(values)}; "
+            f"CPU {statistics.median(cpu):6.2f} s ({fmt(cpu)})")
 
 
-def throughput_round(base: Path, run: int, n: int, w: int, has_gnu: bool, runs: dict[str, list[float]]) -> dict[str, int]:
+def throughput_round(base: Path, run: int, n: int, w: int, has_gnu: bool, runs: dict[str, list[float]], cpu: dict[str, list[float]]) -> dict[str, float]:
     """One round: xargs, xargs with a shell, GNU parallel and ours, in an order that alternates by round."""
     # `true` is run directly by xargs (-n 1) and by us (a command without shell syntax skips the
     # shell, as make does); `xargs_sh` shows the cost of a shell per task for reference.
     peers = [("xargs", f"seq {n} | xargs -P {w} -n 1 true"), ("xargs_sh", f"seq {n} | xargs -P {w} -I{{}} sh -c true")]
     if has_gnu:
         peers.append(("gnu", f"seq {n} | parallel -j {w} true"))
-    counts: dict[str, int] = {}
+    counts: dict[str, float] = {}
 
     def run_ours() -> None:
         seconds, found = ours(base / f"throughput{run}", n, w)
         runs["ours"].append(seconds)
+        cpu.setdefault("ours", []).append(found["cpu_seconds"])
         counts.update(found)
 
-    steps = [*[(lambda key=key, cmd=cmd: runs[key].append(timed(cmd, shell=True))) for key, cmd in peers], run_ours]
+    steps = [*[(lambda key=key, cmd=cmd: runs[key].append(timed(cmd, shell=True, cpu=cpu.setdefault(key, [])))) for key, cmd in peers], run_ours]
     for step in steps if run % 2 == 0 else reversed(steps):
         step()
     return counts
 
 
-def throughput_report(runs: dict[str, list[float]], n: int, w: int, has_gnu: bool, counts: dict[str, int]) -> None:
-    print(f"== throughput: {n} `true` tasks")
-    print(median_line(f"xargs -P {w} -n 1 true", runs["xargs"], n))
-    print(median_line(f"xargs -P {w} sh -c true", runs["xargs_sh"], n))
+def throughput_report(runs: dict[str, list[float]], cpu: dict[str, list[float]], n: int, w: int, has_gnu: bool, counts: dict[str, float]) -> None:
+    print(f"== throughput: {n} `true` tasks (CPU: of the run and all it started, whatever else the machine runs)")
+    print(median_line(f"xargs -P {w} -n 1 true", runs["xargs"], n, cpu["xargs"]))
+    print(median_line(f"xargs -P {w} sh -c true", runs["xargs_sh"], n, cpu["xargs_sh"]))
     if has_gnu:
-        print(median_line(f"GNU parallel -j {w}", runs["gnu"], n))
-    print(median_line(f"br parallel ({w} workers)", runs["ours"], n))
+        print(median_line(f"GNU parallel -j {w}", runs["gnu"], n, cpu["gnu"]))
+    print(median_line(f"br parallel ({w} workers)", runs["ours"], n, cpu["ours"]))
     print(f"  persisted (last run): {counts}")
     seconds = statistics.median(runs["ours"])
     xargs, xargs_sh = statistics.median(runs["xargs"]), statistics.median(runs["xargs_sh"])
-    print(f"ratio vs xargs: {xargs / seconds:.2f}x throughput (target >= 0.5x); vs xargs with a shell per task: {xargs_sh / seconds:.2f}x")
+    print(f"ratio vs xargs: {xargs / seconds:.2f}x throughput (target >= 0.5x); vs xargs with a shell per task: {xargs_sh / seconds:.2f}x; "
+          f"CPU ours / xargs: {statistics.median(cpu['ours']) / statistics.median(cpu['xargs']):.2f}x")
     if has_gnu:
         print(f"ratio vs GNU parallel: {statistics.median(runs['gnu']) / seconds:.2f}x throughput (target >= 2x)")
 
@@ -213,7 +244,7 @@ def throughput_report(runs: dict[str, list[float]], n: int, w: int, has_gnu: boo
 DEP_CASES = (("fanin", 10_001, "fanin"), ("chain", 5_000, "chain"))
 
 
-def deps_round(base: Path, run: int, worker_counts: list[int], scale: float, runs: dict[str, list[float]]) -> None:
+def deps_round(base: Path, run: int, worker_counts: list[int], scale: float, runs: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
     """One round: every (case, workers) pair, dependency run and flat run back to back, order alternating by round."""
     for workers in worker_counts:
         for case, count, shape in DEP_CASES:
@@ -224,18 +255,21 @@ def deps_round(base: Path, run: int, worker_counts: list[int], scale: float, run
                 if found["completed_tasks"] != count:
                     raise SystemExit(f"{key}: {found['completed_tasks']} of {count} tasks completed")
                 runs.setdefault(key, []).append(seconds)
+                cpu.setdefault(key, []).append(found["cpu_seconds"])
 
 
-def deps_report(runs: dict[str, list[float]], worker_counts: list[int], scale: float) -> None:
+def deps_report(runs: dict[str, list[float]], cpu: dict[str, list[float]], worker_counts: list[int], scale: float) -> None:
     print("== dependency scaling (target: each <= 1.5x its flat run)")
     for workers in worker_counts:
         for case, count, shape in DEP_CASES:
             count = max(2, int(count * scale))
             deps, flat = runs[f"{case}/{workers}/deps"], runs[f"{case}/{workers}/flat"]
+            deps_cpu, flat_cpu = cpu[f"{case}/{workers}/deps"], cpu[f"{case}/{workers}/flat"]
             ratio = statistics.median(deps) / statistics.median(flat)
-            print(median_line(f"{case} ({workers} workers)", deps, count))
-            print(median_line(f"  same tasks, no deps ({workers} workers)", flat, count))
-            print(f"  ratio {case}/{workers} workers: {ratio:.2f}x the flat run's wall time (target <= 1.5x)")
+            print(median_line(f"{case} ({workers} workers)", deps, count, deps_cpu))
+            print(median_line(f"  same tasks, no deps ({workers} workers)", flat, count, flat_cpu))
+            print(f"  ratio {case}/{workers} workers: {ratio:.2f}x the flat run's wall time (target <= 1.5x); "
+                  f"CPU {statistics.median(deps_cpu) / statistics.median(flat_cpu):.2f}x")
 
 
 def main() -> None:
@@ -260,18 +294,20 @@ def main() -> None:
         if "throughput" in modes and not has_gnu:
             print("GNU parallel: not installed, skipped (apt-get install parallel)")
         runs: dict[str, list[float]] = {"xargs": [], "xargs_sh": [], "gnu": [], "ours": []}
-        counts: dict[str, int] = {}
+        cpu: dict[str, list[float]] = {}
+        counts: dict[str, float] = {}
+        become_subreaper()
         for run in range(args.runs):
             # Interleaved: every pair is measured in every round, so load from elsewhere hits all alike.
             if "throughput" in modes:
-                counts = throughput_round(base, run, n, w, has_gnu, runs)
+                counts = throughput_round(base, run, n, w, has_gnu, runs, cpu)
             if "deps" in modes:
-                deps_round(base, run, dep_workers, args.dep_scale, runs)
+                deps_round(base, run, dep_workers, args.dep_scale, runs, cpu)
             print(f"round {run + 1} of {args.runs} done, load {load()}", file=sys.stderr)
         if "throughput" in modes:
-            throughput_report(runs, n, w, has_gnu, counts)
+            throughput_report(runs, cpu, n, w, has_gnu, counts)
         if "deps" in modes:
-            deps_report(runs, dep_workers, args.dep_scale)
+            deps_report(runs, cpu, dep_workers, args.dep_scale)
         print(f"load after the interleaved runs: {load()}")
         if "kill" in modes:
             print("kill -9 run:", json.dumps(kill_run(base, args.kill_tasks, w)))
