@@ -123,8 +123,9 @@ class PostgresStore(Store):
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self._run(sql, params)
-        # `rownumber` says whether there are rows to fetch without building `description` (a Column per field).
-        return cur.fetchall() if cur.rownumber is not None else []
+        # Whether the statement returned rows, as `description` decides it, without building a Column per field.
+        result = cur.pgresult
+        return cur.fetchall() if result is not None and result.nfields else []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
