@@ -143,6 +143,7 @@ def test_unreachable_postgres_is_one_clear_error() -> None:
         ("SELECT x::text FROM t WHERE y LIKE 'a%' AND z = ':notaparam'", "SELECT x::text FROM t WHERE y LIKE 'a%%' AND z = ':notaparam'"),
         ("SELECT 5 % 2", "SELECT 5 %% 2"),
         ("-- the database's clock, 5% off?\nSELECT :a", "-- the database's clock, 5%% off?\nSELECT %(a)s"),
+        ("SELECT n FROM events /*index:events_outcome, 5%*/ WHERE ts >= :a", "SELECT n FROM events /*index:events_outcome, 5%%*/ WHERE ts >= %(a)s"),
     ],
 )
 def test_placeholder_rewrite_for_psycopg(sql: str, expected: str) -> None:
