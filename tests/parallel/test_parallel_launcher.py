@@ -63,8 +63,9 @@ def test_workers_are_fresh_interpreters_unless_forking_is_asked_for_and_safe(fas
         assert other.store.scalar("SELECT COUNT(*) FROM sessions") == 0  # this connection stays open throughout
     session = manager.create_session("spawn", config=plan, num_workers=2, start_workers=False)
     pids = manager.start_workers(session.session_id, 2, fork=fork)
-    for pid in pids:
-        assert psutil.Process(pid).cmdline()[1:] == ["-m", "buildrunner", "parallel", "worker", session.session_id]
+    expected = ["-m", "buildrunner", "parallel", "worker", session.session_id]
+    for pid in pids:  # Popen returns at exec's close-on-exec, a moment before the kernel points cmdline at the new args
+        wait_for(lambda: psutil.Process(pid).cmdline()[1:] == expected, 10, f"{pid} to run {expected}")
     wait_for(lambda: session_done(project, session.session_id), 60, "the session to finish")
     assert other.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 4
     other.close()
