@@ -68,3 +68,24 @@ def test_plain_progress_line_when_not_a_terminal(fast_project: Path, run_br: Any
     assert result.stdout.splitlines() == [line]  # one plain line: the session is over
     assert "\x1b[" not in result.stdout
     project.close()
+
+
+def test_wait_off_a_terminal_prints_a_plain_line_per_task_change(fast_project: Path, run_br: Any) -> None:
+    """`--wait | cat` in CI: each attempt's start or end, and the progress after it, without control characters."""
+    plan = fast_project / "plan.yaml"
+    plan.write_text(
+        "tasks:\n"
+        "  - {id: first, command: 'sleep 0.2'}\n"
+        "  - {id: broken, command: 'exit 3'}\n"
+        "  - {id: last, command: 'true', depends_on: [first]}\n"
+    )
+    result = run_br("parallel", "start", "ci", "--config", str(plan), "--workers", "2", "--wait", env={"NO_COLOR": None, "TERM": "xterm-256color"})
+    assert result.returncode == 1, result.stderr  # a task failed: --wait says so for CI
+    lines = result.stderr.splitlines()
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    for task, action in (("first", "completed"), ("broken", "failed"), ("last", "completed")):
+        assert any(f" {task} {action} (" in line for line in lines), (task, action, lines)
+    assert any(" broken failed (" in line and line.endswith(": exit code 3") for line in lines)
+    progress = [line for line in lines if line.startswith("session-") and " workers " in line]
+    assert len(progress) >= 2  # one after each batch of changes, the last one final
+    assert " failed 2/3 (67%) failed 1 " in progress[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,7 +16,7 @@ from buildrunner.parallel.models import BUDGET_REASON
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import AgentStatus, SessionStatus
+    from buildrunner.parallel.models import Activity, AgentStatus, SessionStatus
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -108,6 +110,22 @@ def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":
     return dashboard.run_live() if console.is_terminal else dashboard.run_plain()
 
 
+def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[list[Activity]], None]":
+    """Off a terminal (a CI log, `| cat`): a plain line per attempt that starts or ends, then the session's progress."""
+    from buildrunner.parallel.dashboard import progress_line
+
+    err = stderr()
+
+    def show(changes: "list[Activity]") -> None:
+        for change in changes:
+            when = time.strftime("%H:%M:%S", time.localtime(change.ts))
+            why = f": {change.error.splitlines()[0][:120]}" if change.error and change.action != "Started" else ""
+            err.print(f"{when} {change.task_id} {change.action.lower()} ({change.worker}){why}", markup=False, highlight=False)
+        err.print(progress_line(manager.get_session_status(session_id, activity=0)), markup=False, highlight=False)
+
+    return show
+
+
 def _exit_for(status: "SessionStatus") -> None:
     from buildrunner.errors import ParallelError
 
@@ -159,7 +177,7 @@ def start(
         if wait and not status.halted:  # the dashboard was quit early: keep waiting
             status = manager.wait(session.session_id)
     elif wait:
-        status = manager.wait(session.session_id)
+        status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
     else:
         return
     final = manager.get_session_status(status.session_id)
