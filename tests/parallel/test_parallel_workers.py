@@ -287,6 +287,67 @@ def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwh
     project.close()
 
 
+def _frozen_after_its_task_finished(fast_project: Path, run_br: Any) -> tuple[Project, str, dict[str, Any], psutil.Process]:
+    """A worker frozen while its task finishes: the task is a zombie only its parent (frozen) or supervisor can reap."""
+    write_config(fast_project, heartbeat_timeout=2)
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "done-while-frozen", "command": "until [ -e go ]; do sleep 0.05; done; echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt"},
+        {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done; echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt"},
+    ]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    victim = wait_for(
+        lambda: project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 'done-while-frozen'", (sid,)),
+        30, "a worker on the task",
+    )
+    supervisor = psutil.Process(victim["pid"]).parent()
+    assert supervisor is not None
+    os.kill(victim["pid"], signal.SIGSTOP)
+    (fast_project / "go").touch()
+    wait_for(lambda: (fast_project / "ran.txt").exists() and "done-while-frozen-1" in (fast_project / "ran.txt").read_text(), 30, "the task's work")
+    return project, sid, victim, supervisor
+
+
+def _settled_or_asked(project: Project, sid: str, victim: dict[str, Any], fast_project: Path) -> bool:
+    record = fast_project / ".buildrunner" / "logs" / sid / f"{victim['id']}.run"
+    settled = project.store.scalar("SELECT status FROM task_attempts WHERE session_id = ? AND task_id = 'done-while-frozen' AND attempt = 1", (sid,))
+    return settled != "running" or '"asked"' in record.read_text()
+
+
+def test_a_lost_workers_slow_supervisor_is_waited_for_not_raced(fast_project: Path, run_br: Any) -> None:
+    """On a loaded machine the supervisor may answer a reaper late: the task it finds finished is not run again."""
+    project, sid, victim, supervisor = _frozen_after_its_task_finished(fast_project, run_br)
+    supervisor.suspend()  # as slow as it gets: it cannot answer until woken
+    try:
+        wait_for(lambda: project.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost", 30, "the worker to be declared lost")
+        wait_for(lambda: _settled_or_asked(project, sid, victim, fast_project), 30, "a reaper to ask its supervisor")
+    finally:
+        supervisor.resume()
+    wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'done-while-frozen'", (sid,)) != "running", 60, "the attempt to be settled")
+    (fast_project / "end").touch()
+    finished(project, sid)
+    rows = [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)]
+    assert rows == [("done-while-frozen", 1, "completed"), ("other", 1, "completed")]
+    assert sorted((fast_project / "ran.txt").read_text().split()) == ["done-while-frozen-1", "other-1"]
+    project.close()
+
+
+def test_a_lost_workers_finished_task_keeps_its_result_when_its_supervisor_is_gone(fast_project: Path, run_br: Any) -> None:
+    """Worker frozen, supervisor killed: the reaper reads how the task ended from its zombie and does not run it again."""
+    project, sid, victim, supervisor = _frozen_after_its_task_finished(fast_project, run_br)
+    supervisor.kill()
+    try:
+        wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'done-while-frozen'", (sid,)) != "running", 60, "the attempt to be settled")
+    finally:
+        os.kill(victim["pid"], signal.SIGCONT)  # its supervisor's death signal (TERM) was waiting: it shuts down
+    (fast_project / "end").touch()
+    finished(project, sid)
+    rows = [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)]
+    assert rows == [("done-while-frozen", 1, "completed"), ("other", 1, "completed")]
+    assert sorted((fast_project / "ran.txt").read_text().split()) == ["done-while-frozen-1", "other-1"]
+    project.close()
+
+
 def test_start_wait_json_prints_one_document_the_final_status(fast_project: Path, run_br: Any) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "true"}, {"id": "b", "command": "false"}]})
     result = run_br("parallel", "start", "ci", "--config", str(plan), "--workers", "2", "--wait", "--format", "json")

@@ -22,10 +22,11 @@ from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
 from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
 
-# Extra seconds a reaper on another machine gives a lost worker's supervisor to end the tree.
+# Extra seconds a reaper gives a lost worker's supervisor to end the tree (on another machine: before settling
+# without the record; on this one: before ending the tree itself).
 REMOTE_MARGIN_S = 5.0
-# How long a reaper waits for a lost worker's supervisor to record the attempt it was told to end at once,
-# before killing the tree itself (short: the reaper's own heartbeat and lease wait meanwhile).
+# How long a reaper waits in one pass for a lost worker's supervisor to record the attempt it was told to end
+# at once (short: the reaper's own heartbeat and lease wait meanwhile); a slower one is asked again next pass.
 ANSWER_S = 1.0
 
 _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
@@ -76,7 +77,10 @@ def settle(coordinator: WorkerCoordinator) -> int:
         task_id, attempt, worker_id = orphan["task_id"], int(orphan["attempts"]), orphan["worker_id"]
         if orphan["hostname"] == host:
             path = record_path(project.paths.logs_dir, coordinator.session_id, worker_id)
-            record = end_orphan(path, task_id, attempt, timeout=ANSWER_S)
+            answered = end_orphan(path, task_id, attempt, timeout=ANSWER_S, patience=settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S)
+            if answered is None:
+                continue  # its supervisor is still ending it: settled on a later pass, from what it records
+            record = answered
         elif orphan["hostname"] in live_hosts:
             continue  # a worker on its own machine will settle it, seeing its process tree and record
         elif orphan["last_heartbeat"] > ts - (settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S):

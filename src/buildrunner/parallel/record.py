@@ -3,7 +3,7 @@
 One file per worker (`<logs>/<session>/<worker id>.run`), JSON lines appended: for each
 attempt `{"task", "attempt", "starting": {...}}` (naming the worker's supervisor) just before the
 task is spawned, `{"task", "attempt", "started": {"task": pid}}` just after, then
-`{"task", "attempt", "exit": {...}}`. The worker writes the exit the moment it
+`{"task", "attempt", "exit": {...}}` (and `"asked"` when a reaper first asks the supervisor to end it). The worker writes the exit the moment it
 sees the task's end, before it reaps the process; if the worker dies first, the task's
 zombie (or the task, still running) passes to its supervisor, which writes it. So a task that
 ends while its worker is frozen or dead keeps its result, and a reaper on the same machine
@@ -74,6 +74,7 @@ class ExitRecord:
     task_pid: int | None = None
     exit: dict[str, Any] | None = None
     starting: bool = False  # the worker was about to spawn the task (it may have, if no pid follows)
+    asked: float | None = None  # when a reaper first asked the supervisor to end it (epoch seconds)
 
     @property
     def outcome(self) -> str | None:
@@ -99,6 +100,8 @@ def read_record(path: Path, task_id: str, attempt: int) -> ExitRecord:
             record.task_pid = entry["started"].get("task")
         elif "exit" in entry:
             record.exit = entry["exit"]
+        elif "asked" in entry and record.asked is None:
+            record.asked = float(entry["asked"])
     return record
 
 
@@ -189,15 +192,17 @@ def kill_tree(root: psutil.Process, sig: int) -> int:
     return len(found)
 
 
-def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> ExitRecord:
-    """End a lost worker's attempt on this machine and return its record.
+def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0, patience: float = 10.0) -> ExitRecord | None:
+    """End a lost worker's attempt on this machine and return its record, or None to be asked again later.
 
     Under the record's lock: an attempt that was not being started is fenced (it never will be).
     Otherwise its supervisor is told to end the worker and the task at once, and the record is
-    read until it holds the exit (the supervisor writes it); a supervisor that is gone or does
-    not answer within `timeout` has the task's tree killed here. The record then says whether
-    the task finished by itself first (its result counts) or not (the task is retried).
-    A worker frozen while holding the lock is ended by its supervisor first.
+    read for up to `timeout` seconds until it holds the exit (the supervisor writes it). A
+    supervisor that is alive but slower than that (a loaded machine) is left to finish: None
+    says to settle on a later pass, so the attempt is never called lost while the task may yet
+    be found to have finished. Only a supervisor that is gone, or has not answered for
+    `patience` seconds since it was first asked, has the tree ended here; a task that had
+    already exited then keeps its result, read from its zombie's status.
     """
     record = read_record(path, task_id, attempt)
     supervisor = process(record.supervisor_pid, record.supervisor_started)
@@ -206,13 +211,17 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> 
         if not _lock_within(fd, timeout):
             if supervisor is not None:
                 _signal(supervisor, LOST_SIGNAL)
-            fcntl.flock(fd, fcntl.LOCK_EX)  # the worker holding it is being ended; the kernel releases it then
+                return None  # the worker holding it is being ended by its supervisor
+            fcntl.flock(fd, fcntl.LOCK_EX)  # no supervisor: the kernel releases the lock when the holder dies
         try:
             record = read_record(path, task_id, attempt)
             if record.exit is None and not record.starting:
                 with open(fence_path(path), "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fence:
                     fence.write(json.dumps([task_id, attempt]) + "\n")
                 return record
+            if record.exit is None and record.asked is None:
+                record.asked = time.time()
+                append(fd, task_id, attempt, {"asked": record.asked})
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -222,20 +231,58 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0) -> 
     supervisor = process(record.supervisor_pid, record.supervisor_started)
     if supervisor is not None:
         _signal(supervisor, LOST_SIGNAL)
-    deadline = time.monotonic() + timeout
-    while supervisor is not None and time.monotonic() < deadline:
-        record = read_record(path, task_id, attempt)
-        if record.exit is not None:
-            return record
-        time.sleep(0.02)
-    if record.task_pid:  # no supervisor answered: end the tree here (its group; the supervisor's descendants)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = read_record(path, task_id, attempt)
+            if record.exit is not None:
+                return record
+            time.sleep(0.02)
+        if time.time() - (record.asked or 0.0) < patience and process(record.supervisor_pid, record.supervisor_started) is not None:
+            return None
+    return _end_here(path, task_id, attempt, record, supervisor)
+
+
+def _end_here(path: Path, task_id: str, attempt: int, record: ExitRecord, supervisor: psutil.Process | None) -> ExitRecord:
+    """No supervisor answered: keep a finished task's result from its zombie, end the tree, and read the record.
+
+    Only a task that exited counts: one killed by a signal more likely went down with its worker
+    and supervisor (a crash, an OOM kill) than ended by itself, so it is retried.
+    """
+    status = zombie_status(record.task_pid)
+    if status is not None and os.WIFEXITED(status):
+        fd = open_record(path)
+        try:
+            with locked(fd):
+                if read_record(path, task_id, attempt).exit is None:
+                    append(fd, task_id, attempt, {"exit": {"outcome": "exited", "code": os.waitstatus_to_exitcode(status), "duration_ms": None}})
+        finally:
+            os.close(fd)
+    if record.task_pid:
         try:
             os.killpg(record.task_pid, signal.SIGKILL)
         except OSError:
             pass
     if supervisor is not None:
         kill_tree(supervisor, signal.SIGKILL)
+        _signal(supervisor, signal.SIGKILL)
     return read_record(path, task_id, attempt)
+
+
+def zombie_status(pid: int | None) -> int | None:
+    """The wait status of `pid` if it has exited and is not yet reaped (Linux: /proc/PID/stat's last field), else None.
+
+    Anyone may read it, not only the parent: how a lost worker's task ended, while its parent is frozen.
+    """
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if not fields or fields[0] != "Z" or len(fields) < 50:
+        return None
+    return int(fields[-1])
 
 
 def _signal(proc: psutil.Process, sig: int) -> None:
