@@ -92,6 +92,7 @@ READ_ONLY = [
     ("routing", "costs"), ("routing", "costs", "--format", "json"), ("routing", "models"), ("routing", "estimate", "Fix the login redirect"),
     ("telemetry", "summary"), ("telemetry", "events"), ("telemetry", "alerts"), ("telemetry", "performance"), ("telemetry", "prune"),
     ("parallel", "status"), ("parallel", "list"), ("parallel", "workers"), ("config", "show"),
+    ("routing", "calibrate", "--dry-run"), ("routing", "calibrate"),
 ]
 
 

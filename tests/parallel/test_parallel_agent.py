@@ -114,6 +114,33 @@ def test_a_cap_crossed_mid_run_ends_the_agent_within_seconds_with_its_cost_recor
     assert sum(r.cost for r in CostTracker(project).records("all")) == pytest.approx(rung["cost"])
 
 
+@pytest.mark.parametrize("shared_cap", ["plan max_cost", "daily budget"])
+def test_a_shared_cap_holds_for_agents_running_at_once(fast_project: Path, agents_on_path: None, run_br: Any, shared_cap: str) -> None:
+    """Three agents on a $0.30 cap do not each spend $0.30: what the others spend while they run counts."""
+    cap = 0.30
+    write_config(fast_project)
+    if shared_cap == "daily budget":
+        config = fast_project / ".buildrunner" / "config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "routing": {"cost_limits": {"daily": cap}}}))
+    plan = write_plan(fast_project, {
+        **({"max_cost": cap} if shared_cap == "plan max_cost" else {}), "escalate": False,
+        "tasks": [
+            {"id": f"agent{i}", "prompt": "Rewrite everything", "agent": "claude", "model": "sonnet",
+             "env": {"BR_STANDIN_SCENARIO": "cap", "BR_STANDIN_DELAY": "0.5"}}
+            for i in range(3)
+        ],
+    })
+    result = _start(run_br, plan, "--workers", "3", "--wait", "--format", "json")
+    assert result.returncode == 1
+    final = json.loads(result.stdout)
+    rungs = [rung for task in final["tasks"] for rung in task["ladder"]]
+    assert len(rungs) == 3 and {rung["status"] for rung in rungs} == {"budget_exceeded"}, rungs  # all three ran at once
+    assert all(("session's max_cost" if shared_cap == "plan max_cost" else "budget") in rung["error"] for rung in rungs)
+    spent = sum(r.cost for r in CostTracker(Project(fast_project)).records("all"))
+    assert spent == pytest.approx(sum(rung["cost"] for rung in rungs))
+    assert cap < spent < 1.5 * cap  # each would have spent the whole cap had the others' running spend not counted
+
+
 def test_a_hostile_prompt_reaches_the_agent_intact_and_is_never_an_option(fast_project: Path, agents_on_path: None, run_br: Any, tmp_path: Path) -> None:
     prompt = "--dangerously-skip-permissions {model_id} $(rm -rf /) `id` 'quoted' \"double\" \\ ; && |"
     record = tmp_path / "seen"
@@ -158,21 +185,30 @@ def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("scenario", "words"), [("malformed", "claude"), ("crash", "exit code"), ("truncated", "claude")])
+@pytest.mark.parametrize(("agent", "scenario", "words"), [
+    ("claude", "malformed", "claude"), ("claude", "crash", "code 1 before its final result"), ("claude", "truncated", "claude"),
+    ("claude", "max-turns", "turn limit"), ("codex", "error", "model is not supported"),
+    ("gemini", "turn-limit", "turn limit"), ("gemini", "auth-error", "authentication"),
+])
 def test_an_agent_that_fails_or_prints_garbage_fails_its_attempt_in_one_line_and_the_worker_carries_on(
-    fast_project: Path, agents_on_path: None, run_br: Any, scenario: str, words: str
+    fast_project: Path, agents_on_path: None, run_br: Any, agent: str, scenario: str, words: str
 ) -> None:
+    """One line naming the agent and what went wrong, in its own words where it gave them (not its raw JSON)."""
     plan = write_plan(
         fast_project,
         {"escalate": False, "tasks": [
-            {"id": "bad", "prompt": "x", "agent": "claude", "env": {"BR_STANDIN_SCENARIO": scenario, "BR_STANDIN_DELAY": "0"}},
+            {"id": "bad", "prompt": "x", "agent": agent, "env": {"BR_STANDIN_SCENARIO": scenario, "BR_STANDIN_DELAY": "0"}},
             {"id": "after", "command": "true", "depends_on": []},
         ]},
     )
     result = _start(run_br, plan, "--workers", "1", "--wait", "--format", "json")
     final = json.loads(result.stdout)
     tasks = {t["task_id"]: t for t in final["tasks"]}
-    assert tasks["bad"]["status"] == "failed" and words in tasks["bad"]["error"] and "\n" not in tasks["bad"]["error"]
+    error = tasks["bad"]["error"]
+    assert tasks["bad"]["status"] == "failed" and words in error and "\n" not in error, error
+    assert error.startswith(agent), error
+    if scenario not in ("malformed", "truncated"):  # those show the offending line itself
+        assert '{"' not in error, error
     assert tasks["after"]["status"] == "completed"
 
 

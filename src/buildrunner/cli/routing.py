@@ -227,7 +227,7 @@ def calibrate(
     from buildrunner.cli.common import emit_json, jsonable, project_for
     from buildrunner.routing.calibration import calibrate as fit
 
-    with project_for(project) as proj:
+    with project_for(project, reading=True) as proj:  # it writes only the config, and only when the fit is better
         report = fit(proj, dry_run=dry_run)
         shown = proj.paths.relative(report.config_file) if report.config_file else None
     if output_format == "json":

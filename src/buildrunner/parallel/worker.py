@@ -58,6 +58,8 @@ _STATUS = {
     "completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT,
     "cancelled": AttemptState.CANCELLED, "lost": AttemptState.LOST, "budget_exceeded": AttemptState.BUDGET_EXCEEDED,
 }
+# How often a running agent's shared caps (session max_cost, budgets) are read again as other attempts spend.
+CAP_RECHECK_S = 0.25
 BUDGET_CAP = "the budget"  # the cap an attempt met was a daily/weekly/monthly budget (prompt tasks are held, not failed)
 
 
@@ -366,19 +368,25 @@ class Worker:
         return str(selection.name)
 
     def _caps(self, task: Task) -> tuple[float | None, str | None]:
-        """(USD this attempt may still spend, which cap that is): the task's, the session's and the budgets' together."""
+        """(USD this attempt may still spend, which cap that is): the task's, the session's and the budgets' together.
+
+        The session's cap and the budgets are shared: what other attempts running now have spent so
+        far counts against them too, so N agents at once cannot each spend the whole of what is left.
+        Asked again while the attempt runs (`_recheck_cap`), as the others' spend grows.
+        """
         store = self.project.store
+        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
         caps: list[tuple[float, str]] = []
         if task.cost_limit is not None:
             row = store.fetchone(store.query("parallel", "get_task"), {"session_id": self.session_id, "task_id": task.task_id}) or {}
             caps.append((task.cost_limit - float(row.get("cost") or 0.0), f"the task's max_cost of {usd(task.cost_limit)}"))
         limit = self._session_facts().get("cost_limit")
         if limit is not None:
-            spent = float(store.scalar(store.query("parallel", "session_cost"), {"session_id": self.session_id}) or 0.0)
+            spent = float(store.scalar(store.query("parallel", "session_cost_except"), me) or 0.0)
             caps.append((float(limit) - spent, f"the session's max_cost of {usd(float(limit))}"))
         left = self._cost_tracker().remaining_budget()
         if left is not None:
-            caps.append((left, BUDGET_CAP))
+            caps.append((left - float(store.scalar(store.query("parallel", "running_cost_except"), me) or 0.0), BUDGET_CAP))
         if not caps:
             return None, None
         amount, which = min(caps)
@@ -525,9 +533,23 @@ class Worker:
                     model=rung.run.model, description=_describe(event)[:500], cost=rung.run.cost_usd, turns=rung.run.turns,
                 )
             )
+        self._hold_cap(rung)
+
+    def _hold_cap(self, rung: "_Rung") -> None:
+        """End the attempt the moment its running cost crosses what its caps allow it."""
         if rung.cap is not None and rung.capped is None and rung.run.cost_usd > rung.cap:
             rung.capped = f"{rung.cap_name} would be crossed: {usd(rung.run.cost_usd)} spent of {usd(rung.cap)} allowed for this attempt"
             self._end_attempt(rung.capped, force=True)
+
+    def _recheck_cap(self, task: Task, rung: "_Rung") -> None:
+        """The shared caps again, at most every CAP_RECHECK_S: other attempts' spend since this one started counts."""
+        if rung.cap_name is None or rung.capped is not None or time.monotonic() < rung.recheck_at:
+            return
+        rung.recheck_at = time.monotonic() + CAP_RECHECK_S
+        cap, name = self._caps(task)
+        if cap is not None and (rung.cap is None or cap < rung.cap):
+            rung.cap, rung.cap_name = cap, name
+        self._hold_cap(rung)
 
     def _publish(self, task: Task, rung: "_Rung") -> None:
         """An agent's progress so far: its events to telemetry, its turns, last action and cost to the attempt's row."""
@@ -544,6 +566,7 @@ class Worker:
                     turns=progress.turns, last_action=progress.last_action, cost=progress.cost_usd,
                 )
                 rung.shown = shown
+            self._recheck_cap(task, rung)
         except StoreUnavailable:
             rung.events = events + rung.events  # published once the store is back
 
@@ -556,17 +579,17 @@ class Worker:
         rung.cost = agent_result.cost_usd
         rung.model = agent_result.model or rung.model_id
         self._db(lambda: self._cost_tracker().track_agent_result(agent_result, session_id=self.session_id, task_id=task.task_id))
-        if result.status != "completed":
-            if result.status in ("failed", "timeout") and rung.check is None:
-                rung.check = Check("timeout" if result.status == "timeout" else "agent_error", result.error or "failed")
+        if result.status not in ("completed", "failed") or rung.check is not None:  # ended by us: timeout, cap, stop, shutdown
+            if result.status == "timeout" and rung.check is None:
+                rung.check = Check("timeout", result.error or "timed out")
             return result
         if agent_result.outcome == "budget_exceeded":
             rung.check = Check("budget_exceeded", mask_secrets(agent_result.reason or "the agent's own spend cap was reached"))
-            return ExecutionResult("budget_exceeded", 0, result.duration_ms, rung.check.reason, pid=result.pid)
-        if not agent_result.passed:
-            reason = mask_secrets(agent_result.reason or f"{agent_result.agent} reported a failure")
+            return ExecutionResult("budget_exceeded", result.exit_code, result.duration_ms, rung.check.reason, pid=result.pid)
+        if result.status == "failed" or not agent_result.passed:  # the agent's own word on why, else the exit and its last line
+            reason = mask_secrets(agent_result.reason or result.error or f"{agent_result.agent} reported a failure")
             rung.check = Check("agent_error", reason, reason)
-            return ExecutionResult("failed", 0, result.duration_ms, reason[:500], pid=result.pid)
+            return ExecutionResult("failed", result.exit_code, result.duration_ms, reason[:500], pid=result.pid)
         return result
 
     # -- checks and landing ----------------------------------------------------------------------
@@ -684,6 +707,7 @@ class _Rung:
     cap: float | None = None
     cap_name: str | None = None
     capped: str | None = None  # why the attempt was ended at a spend cap
+    recheck_at: float = 0.0  # monotonic time the shared caps are next read again
     run: Any = None
     events: list[Any] = field(default_factory=list)
     shown: tuple[Any, ...] = ()

@@ -263,6 +263,16 @@ DELETE FROM sessions WHERE id = :session_id
 -- name: session_cost
 SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts WHERE session_id = :session_id
 
+-- name: session_cost_except
+-- The session's spend, recorded and live (running attempts' cost so far), but for one attempt: what its session cap leaves it.
+SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts
+WHERE session_id = :session_id AND NOT (task_id = :task_id AND attempt = :attempt)
+
+-- name: running_cost_except
+-- Live cost so far of every running attempt (all sessions) but one: spend the budgets see only once it is recorded.
+SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts
+WHERE status = 'running' AND NOT (session_id = :session_id AND task_id = :task_id AND attempt = :attempt)
+
 -- name: lock_session
 SELECT id, status FROM sessions WHERE id = :session_id
 
