@@ -357,6 +357,10 @@ class AgentRun(ABC):
 
     # helpers for adapters
 
+    def clear_tokens(self) -> None:
+        """Forget the token counts so far (an estimate the agent's own final figures replace)."""
+        self._tokens.clear()
+
     def set_tokens(self, model: str, counts: TokenCounts) -> UsageUpdate:
         self._tokens[model] = counts
         return UsageUpdate(model, counts, self.cost_usd)

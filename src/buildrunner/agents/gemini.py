@@ -19,7 +19,11 @@ Sources of every field read here (re-check them when Gemini CLI changes its outp
   one object over many lines) with `session_id`, `response`, `stats.models[<model>].tokens{prompt,
   candidates, total, cached, thoughts, tool}` (docs/cli/headless.md example) and `error{type,
   message, code}`; errors in json mode go to stderr (`packages/cli/src/utils/errors.ts`).
-Gemini reports no dollars, and tokens only in its final result.
+Gemini reports no dollars, and tokens only in its final result. So that a spend cap holds while
+it runs, its running cost is a floor estimated from what it streams: each model request (turn)
+reads at least the CLI's system prompt and tool declarations (`REQUEST_FLOOR_TOKENS`) plus the
+conversation streamed so far, at 4 characters a token; what it writes counts as output. The
+exact tokens of the final result replace the estimate.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ EXIT_MEANINGS = {
     130: "cancelled",
 }
 TOOL_DETAIL_KEYS = ("command", "file_path", "absolute_path", "path", "dir_path", "pattern", "query", "url", "prompt", "description")
+# Input tokens every Gemini CLI request carries at least: its system prompt and built-in tool declarations
+# (well over this with its default tools; a floor, so the running estimate stays below the real spend).
+REQUEST_FLOOR_TOKENS = 8_000
+CHARS_PER_TOKEN = 4
 _JSON_KEYS = frozenset({"session_id", "response", "stats", "error", "version", "finish_reason", "warnings"})
 
 
@@ -101,6 +109,9 @@ class GeminiRun(AgentRun):
         self._in_turn = False
         self._final: tuple[bool, str | None, str | None] | None = None
         self._parts: list[str] = []
+        self._seen = 0  # characters of conversation streamed so far (what each later request re-reads)
+        self._written = 0  # characters the model wrote
+        self._estimate: TokenCounts | None = None  # running floor until the final result's tokens
 
     def parse(self, text: str) -> list[AgentEvent]:
         if self._doc is not None:
@@ -130,7 +141,18 @@ class GeminiRun(AgentRun):
         self._in_turn = True
         self.turns += 1
         self._parts = []  # the final text is the last turn's
-        return [TurnStarted(self.turns)]
+        return [TurnStarted(self.turns), self._estimated()]
+
+    def _estimated(self) -> AgentEvent:
+        """A new request: the running cost floor grows by what it must have read, and what was written so far."""
+        read = TokenCounts(input=REQUEST_FLOOR_TOKENS + self._seen // CHARS_PER_TOKEN)
+        self._estimate = (self._estimate or TokenCounts()) + read
+        return self.set_tokens(self.model or self.requested_model, self._estimate + TokenCounts(output=self._written // CHARS_PER_TOKEN))
+
+    def _stream(self, text: str, *, written: bool = False) -> None:
+        self._seen += len(text)
+        if written:
+            self._written += len(text)
 
     def _event(self, kind: str, line: dict[str, Any]) -> list[AgentEvent]:
         if kind == "init":
@@ -141,6 +163,7 @@ class GeminiRun(AgentRun):
             return [SessionStarted(self.session_id, model or self.model)]
         if kind == "message":
             content = text_of(line.get("content")) or ""
+            self._stream(content, written=line.get("role") == "assistant")
             if line.get("role") != "assistant":
                 self._in_turn = False
                 return []
@@ -152,11 +175,13 @@ class GeminiRun(AgentRun):
                 self._parts = [content]
             return events
         if kind == "tool_use":
+            self._stream(json.dumps(line.get("parameters")), written=True)
             events = self._turn()
             name = text_of(line.get("tool_name")) or "tool"
             events.append(self.tool(name, first_text(line.get("parameters"), TOOL_DETAIL_KEYS)))
             return events
         if kind == "tool_result":
+            self._stream(json.dumps(line.get("output")) + json.dumps(line.get("error")))
             self._in_turn = False
             error = line.get("error")
             if line.get("status") == "error" and isinstance(error, dict):
@@ -177,6 +202,7 @@ class GeminiRun(AgentRun):
         if stats is not None:
             if not isinstance(stats, dict):
                 raise MalformedOutput("stats")
+            self.clear_tokens()  # the exact counts replace the running estimate
             models = stats.get("models")
             if isinstance(models, dict) and models:
                 for model, raw in models.items():
