@@ -155,13 +155,19 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
     done = manager.create_session("old", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     live = manager.create_session("live", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     manager.stop_session(done.session_id)
-    assert manager.resolve(done.session_id[:12]) == done.session_id or len(done.session_id) > 12
+    assert manager.resolve(done.session_id[:12]) == done.session_id
     assert manager.resolve(None) == live.session_id
-    assert [s.session_id for s in manager.list_sessions("stopped")] == [done.session_id]
+    assert manager.resolve("old") == done.session_id  # a name stands for its session, as the branches br/<name>/... say
+    again = manager.create_session("old", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert manager.resolve("old") == again.session_id  # the running one of that name before an older one
+    manager.stop_session(again.session_id)
+    with pytest.raises(NotFoundError):
+        manager.resolve("never-started")
+    assert {s.session_id for s in manager.list_sessions("stopped")} == {done.session_id, again.session_id}
     log_dir = pproject.paths.logs_dir / done.session_id
     log_dir.mkdir(parents=True)
     assert manager.cleanup(days=7) == []
-    assert manager.cleanup(all_sessions=True) == [done.session_id]
+    assert sorted(manager.cleanup(all_sessions=True)) == sorted([done.session_id, again.session_id])
     assert not log_dir.exists()
     assert [s.session_id for s in manager.list_sessions()] == [live.session_id]
     with pytest.raises(NotFoundError):

@@ -88,7 +88,11 @@ def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_
     assert "raise NotImplementedError" in (repo / "calc.py").read_text()  # nothing landed yet
     log = git(repo, "log", "-1", "--format=%an%n%B", branch)
     assert "BuildRunner" in log and "add" in log and "claude" in log
-    merged = run_br("parallel", "merge", final["session_id"], "--format", "json")
+    logs = json.loads(run_br("parallel", "logs", "loop", "add", "--format", "json").stdout)  # by the session's name
+    verify_logs = [(e["attempt"], e["output"]) for e in logs if e["step"] == "verify"]
+    assert [n for n, _ in verify_logs] == [1] and "AssertionError: -1" in verify_logs[0][1]  # the passing verify printed nothing
+    assert "=== add attempt 1 verify (failed)" in run_br("parallel", "logs", final["session_id"], "add").stdout
+    merged = run_br("parallel", "merge", "loop", "--format", "json")
     assert merged.returncode == 0, merged.stderr
     assert "return a + b" in git(repo, "show", "main:calc.py") and "return a + b" in (repo / "calc.py").read_text()
     outcome = next(o for o in load_outcomes(Project(repo)) if o.task_id == "add")

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
 
 SESSION_STATES = ("running", "paused", "completed", "failed", "stopped")
-SessionArg = Annotated[str, typer.Argument(help="Session id (or a unique prefix of it).", show_default=False)]
-OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id or prefix (default: the running or latest session).", show_default=False)]
+SessionArg = Annotated[str, typer.Argument(help="Session id, a unique prefix of it, or the session's name.", show_default=False)]
+OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id, prefix or name (default: the running or latest session).", show_default=False)]
 
 
 NO_SESSIONS = "No sessions{}. Start one with `br parallel start NAME --config plan.yaml`."
@@ -450,8 +450,10 @@ def logs(
 ) -> None:
     """Print a task's captured output (secrets masked), attempt by attempt; `--follow` the one running.
 
-    JSON: a list of {session_id, task_id, attempt, status, log_path, output}; output is null when
-    the log is not on this machine (or the attempt is still starting).
+    Each attempt's own output is followed by its setup and verify output, where it had them.
+    JSON: a list of {session_id, task_id, attempt, step, status, log_path, output}; step is null for
+    the attempt's own output, "setup" or "verify" for a step's; output is null when the log is not on
+    this machine (or the attempt is still starting).
 
     Example: br parallel logs session-1a2b3c4d tests --format json
     """
@@ -464,21 +466,25 @@ def logs(
     if follow:
         _follow(manager, sid, task_id)
         return
-    found = [entry for entry in manager.task_logs(sid, task_id) if attempt is None or entry[0] == attempt]
+    found = [log for log in manager.task_logs(sid, task_id, steps=True) if attempt is None or log.attempt == attempt]
     if not found:
         raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
     entries = []
-    for number, state, path in found:
+    for log in found:
         try:
-            text: str | None = path.read_text(encoding="utf-8", errors="replace")
+            text: str | None = log.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             text = None
-        entries.append({"session_id": sid, "task_id": task_id, "attempt": number, "status": state, "log_path": str(path), "output": text})
+        entries.append({
+            "session_id": sid, "task_id": task_id, "attempt": log.attempt, "step": log.step, "status": log.status,
+            "log_path": str(log.path), "output": text,
+        })
     if output_format == "json":
         emit_json(entries)
         return
     for entry in entries:
-        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']} ({entry['status']}) {entry['log_path']} ===\n")
+        step = f" {entry['step']}" if entry["step"] else ""
+        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {entry['log_path']} ===\n")
         text = entry["output"]
         if text is None:
             text = "(no output: the attempt printed nothing, or its log is on another machine)\n"
@@ -494,7 +500,7 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
     while True:
         attempts = manager.task_logs(session_id, task_id)
         if attempts:
-            number, state, path = attempts[-1]
+            number, state, path = attempts[-1].attempt, attempts[-1].status, attempts[-1].path
             if number != current:
                 current, offset = number, 0
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")

@@ -203,7 +203,7 @@ class Executor:
             reason = stopped or str(exit.get("reason") or "ended")
             return ExecutionResult("cancelled" if stopped else "lost", code, duration, reason, pid=pid)
         if outcome == "timeout":
-            return ExecutionResult("timeout", code, duration, f"timed out after {float(exit.get('timeout_s') or task.timeout):g}s (killed)", pid=pid)
+            return ExecutionResult("timeout", code, duration, f"timed out after {round(float(exit.get('timeout_s') or task.timeout), 1):g}s (killed)", pid=pid)
         if code != 0:
             files = files or self.files(task)
             detail = _last_line(_read(files.err, tail=True)) or _last_line(_read(files.log, tail=True))

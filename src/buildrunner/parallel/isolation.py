@@ -51,7 +51,7 @@ from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.attempt import Attempt, Launch
-from buildrunner.parallel.record import AttemptFiles
+from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
 from buildrunner.paths import make_private_dir
 from buildrunner.security.masking import mask_secrets
@@ -255,8 +255,7 @@ def attempt_dir(project: "Project", task: Task) -> Path:
 
 def setup_log(project: "Project", task: Task) -> Path:
     """Next to the attempt's own log: `<task>.<attempt>.setup.log`."""
-    log = AttemptFiles.of(project.paths.logs_dir, task.session_id, task.task_id, task.attempt).log
-    return log.with_name(log.name.removesuffix(".log") + ".setup.log")
+    return AttemptFiles.of(project.paths.logs_dir, task.session_id, task.task_id, task.attempt, step=SETUP_STEP).log
 
 
 @contextmanager

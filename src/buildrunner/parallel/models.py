@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState
@@ -236,3 +237,13 @@ class TaskRecord:
     selected_model: str | None
     log_paths: list[str] = field(default_factory=list)
     ladder: list[LadderRung] = field(default_factory=list)  # its attempts in order (the tiers a prompt task climbed)
+
+
+@dataclass
+class TaskLog:
+    """One log of a task's attempt: its own output (`step` None) or a step's (setup, verify), for `br parallel logs`."""
+
+    attempt: int
+    status: str
+    path: Path
+    step: str | None = None

@@ -35,6 +35,12 @@ from buildrunner.paths import make_private_dir
 LOST_SIGNAL = signal.SIGUSR1
 
 
+# The steps of an attempt that have logs of their own, in the order they run.
+SETUP_STEP = "setup"
+VERIFY_STEP = "verify"
+STEPS = (SETUP_STEP, VERIFY_STEP)
+
+
 @dataclass(frozen=True)
 class AttemptFiles:
     """Where one attempt's output goes, derived here only: its log and, for agents, its stderr log.

@@ -25,11 +25,13 @@ from buildrunner.parallel.models import (
     SessionStatus,
     SessionSummary,
     TaskFailure,
+    TaskLog,
     TaskRecord,
     WorkerHealth,
 )
 from buildrunner.parallel.plan import Plan, find_plan, load_plan
 from buildrunner.parallel.reaper import reap
+from buildrunner.parallel.record import STEPS, AttemptFiles
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
@@ -146,7 +148,10 @@ class SessionManager:
     # -- read ------------------------------------------------------------------------------------
 
     def resolve(self, session_id: str | None) -> str:
-        """A full session id from an id, a unique prefix, or None (the running or most recent session)."""
+        """A full session id from an id, a unique prefix, a session's name, or None (the running or most recent session).
+
+        A name stands for the running or paused session of that name, else its latest (names may repeat).
+        """
         if session_id is None:
             found = self.store.scalar(self._q("current_session"))
             if found is None:
@@ -159,6 +164,9 @@ class SessionManager:
             matches = self.store.fetchall(self._q("find_sessions_by_prefix"), {"prefix": session_id + "%"})
         if len(matches) == 1:
             return str(matches[0]["id"])
+        named = self.store.scalar(self._q("find_session_by_name"), {"name": session_id})
+        if named is not None:
+            return str(named)
         raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
 
     def _session_row(self, session_id: str) -> dict[str, Any]:
@@ -269,15 +277,21 @@ class SessionManager:
             )
         return MergeSession(session_id, row["name"], row["base_branch"], tuple(tasks), setup=row["setup"])
 
-    def task_logs(self, session_id: str, task_id: str) -> list[tuple[int, str, Path]]:
-        """(attempt, status, log file) of every attempt of a task."""
+    def task_logs(self, session_id: str, task_id: str, *, steps: bool = False) -> list[TaskLog]:
+        """The log of every attempt of a task, in order; with `steps`, each followed by its setup and verify logs that exist."""
         self._session_row(session_id)
         if self.store.fetchone(self._q("get_task"), {"session_id": session_id, "task_id": task_id}) is None:
             raise NotFoundError(f"task {task_id}: not in session {session_id}", hint=f"see the task ids with `br parallel status {session_id}`")
-        return [
-            (int(r["attempt"]), r["status"], Path(r["log_path"]))
-            for r in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id})
-        ]
+        found = []
+        for row in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id}):
+            attempt = int(row["attempt"])
+            found.append(TaskLog(attempt, row["status"], Path(row["log_path"])))
+            if steps:
+                for step in STEPS:
+                    log = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt, step=step).log
+                    if log.exists():
+                        found.append(TaskLog(attempt, row["status"], log, step))
+        return found
 
     # -- control ---------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from buildrunner.parallel.loop import (
 )
 from buildrunner.parallel.models import BUDGET_REASON, Task
 from buildrunner.parallel.reaper import reap
-from buildrunner.parallel.record import AttemptFiles, open_record, record_path
+from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, open_record, record_path
 from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
 from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
@@ -596,7 +596,7 @@ class Worker:
 
     def _verify(self, task: Task, rung: "_Rung", workdir: Any, result: ExecutionResult) -> ExecutionResult:
         """Run the task's `verify` in its working folder, masked to its own log, within the task's timeout."""
-        files = AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task.task_id, task.attempt, step="verify")
+        files = AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task.task_id, task.attempt, step=VERIFY_STEP)
         remaining = max(1.0, task.timeout - result.duration_ms / 1000)
         try:
             launch = self.executor.launch(task, workdir=workdir, command=task.verify, files=files, timeout=remaining)

@@ -25,6 +25,11 @@ SELECT * FROM sessions WHERE id = :session_id
 -- name: find_sessions_by_prefix
 SELECT id FROM sessions WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 2
 
+-- name: find_session_by_name
+-- The session a name stands for: the running or paused one of that name, else its latest.
+SELECT id FROM sessions WHERE name = :name
+ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
+
 -- name: current_session
 SELECT id FROM sessions ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
 
