@@ -60,7 +60,9 @@ def test_start_wait_runs_a_plan_on_detached_worker_processes(fast_project: Path,
     assert result.returncode == 0, result.stderr
     assert "Starting parallel session: Sprint 42" in result.stdout and "✅ Session started successfully" in result.stdout
     assert "Status: completed" in result.stdout and "Progress: 8/8 tasks completed (100%)" in result.stdout
+    assert "Workers: 0 active (3 ran)" in result.stdout  # after --wait: none left running, three did the work
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
+    assert "0 live, 3 ran" in run_br("parallel", "list").stdout
     project = Project(fast_project)
     workers = project.store.fetchall("SELECT pid, status, tasks_completed, cpu_seconds, peak_rss_bytes FROM workers WHERE session_id = ?", (sid,))
     assert len(workers) == 3 and len({w["pid"] for w in workers}) == 3 and os.getpid() not in {w["pid"] for w in workers}
