@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,22 @@ def test_scan_of_a_named_file_that_is_too_big_counts_it_and_exits_1(run_br, tmp_
     assert r.stderr.strip().splitlines()[-1].startswith("error: 1 file not scanned (big.txt")
     folder = run_br("security", "scan", "--directory", ".")  # found by walking: listed and counted, no failure
     assert folder.returncode == 0 and "1 file not scanned" in folder.stdout and "not scanned: big.txt" in folder.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/setpriv") and os.geteuid() == 0, reason="as root, needs setpriv to give up reading every file")
+def test_a_named_file_it_cannot_read_is_said_and_fails_the_scan(run_br, tmp_project: Path) -> None:
+    """Unreadable (permissions) is never a silent pass; as root too, once root's power to read anything is dropped."""
+    (tmp_project / "secret.py").write_text(f"KEY = '{aws_key()}'\n")
+    (tmp_project / "secret.py").chmod(0)
+    prefix = []
+    if os.geteuid() == 0:  # drop the capabilities that let root read any file, for `br` and what it starts
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    r = subprocess.run(
+        [*prefix, sys.executable, "-m", "buildrunner", "security", "scan", "--file", "secret.py"],
+        cwd=tmp_project, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}, timeout=120,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "not scanned: secret.py: unreadable (Permission denied)" in r.stderr and aws_key() not in r.stdout + r.stderr
 
 
 def test_every_format_lists_the_files_not_scanned(run_br, tmp_project: Path, tmp_path: Path) -> None:
