@@ -95,3 +95,48 @@ def test_forked_workers_hold_nothing_the_caller_passed_and_work_in_the_project(f
     project = Project(fast_project)
     wait_for(lambda: session_done(project, sid), 60, "the session to finish")
     project.close()
+
+
+SESSION_MANAGER_EXAMPLE = """\
+from buildrunner.parallel.session_manager import SessionManager
+
+manager = SessionManager()
+
+# Create session
+session = manager.create_session(
+    name="Sprint 42",
+    total_tasks=20,
+    num_workers=3
+)
+
+print(f"Session ID: {session.session_id}")
+
+# Check status
+status = manager.get_session_status(session.session_id)
+print(f"Progress: {status.completed_tasks}/{status.total_tasks}")
+
+# Pause/resume
+manager.pause_session(session.session_id)
+manager.resume_session(session.session_id)
+
+# Stop
+manager.stop_session(session.session_id)
+"""
+
+
+def test_the_spec_session_manager_example_runs_as_written_after_br_init(tmp_project: Path, run_br: Any) -> None:
+    """`br init` writes an example plan, so the spec's create_session(name, total_tasks, num_workers) has work to start."""
+    assert run_br("init").returncode == 0
+    assert "tasks:" in (tmp_project / ".buildrunner" / "plan.yaml").read_text()
+    ran = subprocess.run([sys.executable, "-c", SESSION_MANAGER_EXAMPLE], cwd=tmp_project, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    sid_line, progress = ran.stdout.splitlines()
+    sid = sid_line.removeprefix("Session ID: ")
+    assert sid.startswith("session-") and progress.endswith("/3")  # the example plan's three tasks (of the 20 asked for)
+    project = Project(tmp_project)
+    wait_for(lambda: session_done(project, sid), 60, "the session to end")
+    assert SessionManager(project).get_session_status(sid).status == "stopped"
+    assert (tmp_project / ".buildrunner" / "logs" / sid / "workers.log").exists()  # it launched workers (they found it stopped)
+    again = run_br("init")  # an existing plan is the user's: never rewritten
+    assert again.returncode == 0 and "plan.yaml" not in again.stderr
+    project.close()

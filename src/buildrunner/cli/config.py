@@ -20,11 +20,12 @@ def init(
     project: ProjectOption = None,
     force: Annotated[bool, typer.Option("--force", help="Rewrite an existing config.json with the defaults.")] = False,
 ) -> None:
-    """Create .buildrunner/config.json with the defaults and make git ignore the database and logs.
+    """Create .buildrunner/config.json with the defaults, an example plan.yaml if there is no plan, and make git ignore the database and logs.
 
     Example: br init
     """
     from buildrunner.config import default_config_dict
+    from buildrunner.parallel.plan import find_plan, starter_plan
     from buildrunner.paths import ProjectPaths, make_private_dir
 
     paths = ProjectPaths.discover(project) if project else ProjectPaths.discover()
@@ -41,6 +42,10 @@ def init(
     ignore = paths.state_dir / ".gitignore"
     if not ignore.exists() or ignore.read_text(encoding="utf-8") != STATE_GITIGNORE:
         ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+    if find_plan(paths.root) is None:
+        plan = paths.state_dir / "plan.yaml"
+        plan.write_text(starter_plan(), encoding="utf-8")
+        err.print(f"Wrote {plan} (an example plan: `br parallel start NAME` runs it)")
     err.print(f"Project root: {paths.root}")
 
 

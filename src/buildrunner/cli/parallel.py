@@ -168,6 +168,8 @@ def start(
         out.print(f"Status: {session.status}")
         out.print()
         out.print("✅ Session started successfully")
+    if tasks is not None and tasks > session.total_tasks:
+        stderr().print(f"note: --tasks {tasks}: the plan has only {session.total_tasks} tasks; all of them run", markup=False)
     if session.budget_note:
         stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
     from buildrunner.cli.common import show_progress

@@ -150,16 +150,13 @@ class Plan:
         return any(task.prompt is not None for task in self.tasks)
 
     def first(self, count: int | None) -> "Plan":
-        """The plan cut to its first `count` tasks (`--tasks N`)."""
+        """The plan cut to its first `count` tasks (`--tasks N`, `total_tasks`): all of them when it has no more."""
         if count is None:
             return self
         if count < 1:
             raise ConfigError(f"--tasks {count}: must be at least 1", hint="pass how many of the plan's tasks to run")
-        if count > len(self.tasks):
-            raise ConfigError(
-                f"--tasks {count}: {self.source} has only {len(self.tasks)} tasks",
-                hint=f"pass --tasks {len(self.tasks)} or fewer, or omit it to run them all",
-            )
+        if count >= len(self.tasks):
+            return self
         kept = self.tasks[:count]
         ids = {task.id for task in kept}
         for index, task in enumerate(kept):
@@ -170,6 +167,11 @@ class Plan:
                     hint="raise --tasks or reorder the plan",
                 )
         return replace(self, tasks=kept)
+
+
+def starter_plan() -> str:
+    """The commented example plan `br init` writes to `.buildrunner/plan.yaml` when a project has none."""
+    return (Path(__file__).with_name("starter_plan.yaml")).read_text(encoding="utf-8")
 
 
 def find_plan(root: Path) -> Path | None:
