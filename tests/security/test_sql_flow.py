@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from security_helpers import marked, sql_found
 
 from buildrunner.project import Project
@@ -515,3 +517,31 @@ def test_a_file_too_big_for_the_sql_analysis_is_a_note_not_a_pass(detector: SQLI
     assert detector.check_code(code) == []
     [note] = detector.last_report.skipped
     assert note.kind == "not_analysed" and "larger than 1 MB for the SQL analysis" in note.reason
+
+
+def test_dense_code_over_the_token_budget_is_a_note_and_code_within_it_is_analysed(detector: SQLInjectionDetector) -> None:
+    """`q = q + q` a node every two bytes: a file of it well under 1 MB would take hundreds of MB to parse."""
+    def hostile(lines: int) -> str:
+        return "def f(request):\n    q = request.GET['q']\n" + "    q = q + q\n" * lines + "    cursor.execute(q)\n"
+
+    assert len(hostile(60_000)) < 1_000_000
+    assert detector.check_code(hostile(60_000)) == []
+    [note] = detector.last_report.skipped
+    assert note.kind == "not_analysed" and "tokens, over the SQL analysis's budget" in note.reason
+    [finding] = detector.check_code(hostile(2_000))
+    assert finding.severity == "high" and finding.line_number == 2_003
+
+
+@given(st.lists(st.sampled_from([*"ab_(),.+=:[]'\" \n\t1é", "not ", " if ", " else ", "lambda:", "**"]), max_size=60).map("".join))
+def test_the_token_estimate_is_never_below_the_real_count(parts: str) -> None:
+    """Whatever the tokenizer can read, the estimate is at least its token count: the budget cannot be slipped under."""
+    import io
+    import tokenize
+
+    from buildrunner.security.sql_detector import estimated_tokens
+
+    try:
+        real = [t for t in tokenize.generate_tokens(io.StringIO(parts).readline) if t.type in (tokenize.OP, tokenize.NAME, tokenize.NUMBER, tokenize.STRING)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return
+    assert estimated_tokens(parts.encode()) >= len(real)
