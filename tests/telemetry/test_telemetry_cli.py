@@ -14,6 +14,7 @@ import pytest
 from telemetry_helpers import add_cost, add_worker, finished
 
 from buildrunner.project import Project
+from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.telemetry.event_collector import EventCollector
 
 
@@ -100,6 +101,9 @@ def test_export_csv_types_and_export_dir(filled: Project, run_br, tmp_path: Path
     assert run_br("telemetry", "export", str(tmp_path / "c.csv"), "--type", "costs", "--hours", "168").returncode == 0
     [cost] = list(csv.DictReader(open(tmp_path / "c.csv")))
     assert cost["cost"] == "12.45" and cost["model"] == "sonnet"
+    CostTracker(filled).export_csv(tmp_path / "same.csv", period="all")  # the library's export: the same layout
+    with open(tmp_path / "c.csv") as telemetry, open(tmp_path / "same.csv") as routing:
+        assert next(csv.reader(telemetry)) == next(csv.reader(routing)) and "agent" in cost and "timestamp_utc" in cost
 
 
 def test_export_bad_type_writes_nothing(filled: Project, run_br) -> None:

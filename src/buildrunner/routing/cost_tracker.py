@@ -535,15 +535,23 @@ def _tier_order(name: str) -> tuple[int, str]:
     return (TIERS.index(name) if name in TIERS else len(TIERS), name)
 
 
+# The one CSV layout of cost records: `export_csv`, `br routing costs --format csv`, `br telemetry export --type costs`.
+CSV_HEADER: tuple[str, ...] = ("id", "timestamp_utc", *RECORD_COLUMNS[2:])
+
+
+def csv_row(row: Mapping[str, Any]) -> tuple[object, ...]:
+    """A stored cost record (a row, or a CostRecord's fields) as a CSV row under CSV_HEADER."""
+    stamp = dt.datetime.fromtimestamp(row["ts"], dt.timezone.utc).isoformat(timespec="seconds")
+    return (row["id"], stamp, *("" if row[c] is None else row[c] for c in RECORD_COLUMNS[2:]))
+
+
 def write_csv(fh: Any, records: Iterable[CostRecord]) -> int:
     """One CSV for records, used by `export_csv` and `br routing costs --format csv`; returns the row count."""
     writer = csv.writer(fh)
-    rest = RECORD_COLUMNS[2:]
-    writer.writerow(["id", "timestamp_utc", *rest])
+    writer.writerow(CSV_HEADER)
     count = 0
     for r in records:
-        stamp = dt.datetime.fromtimestamp(r.ts, dt.timezone.utc).isoformat(timespec="seconds")
-        writer.writerow([r.id, stamp, *("" if getattr(r, c) is None else getattr(r, c) for c in rest)])
+        writer.writerow(csv_row({c: getattr(r, c) for c in RECORD_COLUMNS}))
         count += 1
     return count
 

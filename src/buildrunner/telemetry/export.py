@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError
 from buildrunner.output import is_stdout, write_output
+from buildrunner.routing.cost_tracker import CSV_HEADER, csv_row
 from buildrunner.telemetry.event_collector import iso
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
@@ -30,10 +31,6 @@ METRICS_COLUMNS = (
     "p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "total_cost", "error_count", "event_count",
 )
 EVENT_COLUMNS = ("id", "timestamp", "type", "session_id", "task_id", "worker_id", "duration_ms", "cost", "error", "message", "metadata")
-COST_COLUMNS = (
-    "id", "timestamp", "model", "model_id", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost", "latency_ms", "session_id", "task_id", "source",
-)
 
 
 @dataclass
@@ -99,7 +96,7 @@ class TelemetryExporter:
             text = render_textfile(self.project, hours)
             write_output(path, [text])
             return ExportResult(path, kind, text.count("\n"))
-        header, rows = {"metrics": (METRICS_COLUMNS, self._metric_rows), "events": (EVENT_COLUMNS, self._event_rows), "costs": (COST_COLUMNS, self._cost_rows)}[kind]
+        header, rows = {"metrics": (METRICS_COLUMNS, self._metric_rows), "events": (EVENT_COLUMNS, self._event_rows), "costs": (CSV_HEADER, self._cost_rows)}[kind]
         write_output(path, _csv_lines(header, rows(hours), counter, on_rows))
         return ExportResult(path, kind, counter[0])
 
@@ -136,4 +133,4 @@ class TelemetryExporter:
 
     def _cost_rows(self, hours: float) -> Iterator[tuple[object, ...]]:
         for r in self._paged("cost_records_page", hours):
-            yield (r["id"], iso(r["ts"]), *(r[c] for c in COST_COLUMNS[2:]))
+            yield csv_row(r)
