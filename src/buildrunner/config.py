@@ -70,9 +70,10 @@ ENV_OVERRIDES: dict[str, tuple[tuple[str, ...], Callable[[str, str], Any]]] = {
 
 @dataclass
 class LoadedConfig:
-    """The effective config as JSON values (`data`), where each value came from ("default", the
-    file, or an env var), and the built-in default of each value that differs from it (`changed`:
-    a file written by `br init` repeats every default, so its keys alone do not say what a user changed)."""
+    """The effective config: its values as loaded, as JSON (`data`), where each value came from
+    ("default", the file, or an env var), and the built-in default of each value that differs from
+    it (`changed`: a file written by `br init` repeats every default, so its keys alone do not say
+    what a user changed). Once the typed `config` is built, values are read from it (code may set them)."""
 
     data: dict[str, Any]
     paths: ProjectPaths
@@ -80,27 +81,30 @@ class LoadedConfig:
 
     @classmethod
     def of(cls, config: "Config", paths: ProjectPaths) -> "LoadedConfig":
-        """A config built in code (no file, no environment)."""
+        """The loaded form of a validated `config`."""
         loaded = cls(data=config.model_dump(mode="json"), paths=paths)
         loaded.__dict__["config"] = config
         return loaded
 
     @cached_property
     def config(self) -> "Config":
-        """The typed config (built from `data`, already known to be valid, on first use)."""
+        """The typed config, built on first use from `data` (already known to be valid)."""
         from buildrunner.config_model import validate
 
         return validate(self.data, str(self.paths.config_file), {})
 
-    def get(self, key: str) -> Any:
-        """The JSON value at a dotted key (`routing.cost_limits.daily`), without building `config`."""
-        node: Any = self.data
-        for part in key.split("."):
-            node = node[part]
-        return copy.deepcopy(node)
-
     def as_dict(self) -> dict[str, Any]:
+        """Every value as JSON, by section (a copy)."""
+        if "config" in self.__dict__:
+            return self.config.model_dump(mode="json")
         return copy.deepcopy(self.data)
+
+    def get(self, key: str) -> Any:
+        """The value at a dotted key (`routing.cost_limits.daily`: a leaf), without building `config` when it is not built yet."""
+        node: Any = self.config if "config" in self.__dict__ else self.data
+        for part in key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        return node
 
     @cached_property
     def changed(self) -> dict[str, Any]:
@@ -110,7 +114,7 @@ class LoadedConfig:
 
     def values(self) -> dict[str, Any]:
         """Every key (dotted) with its effective value, in `sources` order."""
-        return _flatten(self.data)
+        return _flatten(self.as_dict())
 
 
 def _flatten(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+import typer
 from typer import _click as click
 
 try:  # Typer 0.29+
@@ -76,7 +77,7 @@ def _leaf(annotation: Any, info: Any, value: Any, param: click.Parameter, ctx: c
             return _TYPER
         try:
             return coerce_cli_path(annotation(value), info, path_type=annotation, param=param, ctx=ctx)
-        except click.BadParameter:
+        except typer.BadParameter:
             return _TYPER
     return _TYPER
 

@@ -18,9 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from buildrunner.agents.settings import LEGACY_NAME
 from buildrunner.parallel.attempt import Launch
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
+from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
 from buildrunner.paths import make_private_dir
 
 if TYPE_CHECKING:
@@ -87,9 +89,6 @@ def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str
     `parallel.agent_command` changed from its default (both run as Claude-format custom agents);
     else `agents.default`.
     """
-    from buildrunner.agents.settings import LEGACY_NAME  # the config's models: listing sessions needs none of them
-    from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
-
     if task_agent or plan_agent:
         return str(task_agent or plan_agent), None
     template = plan_command or (config.parallel.agent_command if config.parallel.agent_command != DEFAULT_AGENT_COMMAND else None)
@@ -101,7 +100,6 @@ def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str
 def agent_of(task: Task, config: "Config") -> "Agent":
     """The agent object that runs `task` (a prompt task)."""
     from buildrunner.agents.registry import get_agent, legacy_agent  # the adapters: only a worker running a prompt task needs them
-    from buildrunner.agents.settings import LEGACY_NAME
 
     if task.agent == LEGACY_NAME:
         return legacy_agent(task.agent_command or "", config)

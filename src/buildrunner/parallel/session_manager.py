@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
-from buildrunner.parallel.executor import agent_name, task_path
 from buildrunner.parallel.models import (
     BUDGET_REASON,
     NO_ISOLATION,
@@ -131,6 +130,7 @@ class SessionManager:
     def _check_agents(self, plan: Plan) -> None:
         """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""
         from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
+        from buildrunner.parallel.executor import agent_name, task_path
 
         config = self.project.config
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
