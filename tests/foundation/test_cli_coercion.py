@@ -75,7 +75,7 @@ def _run(args: list[str], plain: bool) -> tuple[str, Any]:
         ["--count", "99999999999999999999999"],
         ["--ratio", "1e3"],
         ["--ratio", "-1"],
-        ["--ratio", "nan"],
+        ["--ratio", "inf"],
         ["--where", "pyproject.toml"],
         ["--where", ""],
         ["--file", ""],
