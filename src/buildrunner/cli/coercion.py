@@ -23,7 +23,13 @@ from typer import _click as click
 
 try:  # Typer 0.29+
     from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
-    from typer._param_types import choice_coercion_annotation, coerce_cli_choice, coerce_cli_path, lenient_issubclass, routes_to_path
+    from typer._param_types import (
+        choice_coercion_annotation,
+        coerce_cli_choice,
+        coerce_cli_path,
+        lenient_issubclass,
+        routes_to_path,
+    )
 except ImportError:  # Typer 0.26-0.28: click types, no pydantic
     RuntimeParam = None
 
@@ -63,12 +69,9 @@ def _leaf(annotation: Any, info: Any, value: Any, param: click.Parameter, ctx: c
         return value if isinstance(value, bool) else _TYPER
     if annotation in (int, float) and not info.clamp:
         pattern = _WHOLE if annotation is int else _DECIMAL
-        if isinstance(value, str) and pattern.fullmatch(value):
-            number = annotation(value)
-        elif type(value) is int or (annotation is float and type(value) is float):
-            number = annotation(value)
-        else:
+        if not ((isinstance(value, str) and pattern.fullmatch(value)) or type(value) is int or (annotation is float and type(value) is float)):
             return _TYPER
+        number = annotation(value)
         if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):
             return _TYPER
         return number

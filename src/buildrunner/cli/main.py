@@ -94,7 +94,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[  # a plain bool flag: Typer 0.27+ then needs no pydantic TypeAdapter for it on every command
+    version: Annotated[  # a plain bool flag: Typer 0.29 then needs no pydantic TypeAdapter for it on every command
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
