@@ -5,7 +5,7 @@ which a busy machine inflates far less than wall time) over `--runs` runs, inter
 `python -c pass` so both see the same load, and the difference from bare Python.
 
 Floors: a minimal Typer app with the same root entries rendering `--help`, and the same app
-running a command with one option (Typer 0.27+ builds a pydantic TypeAdapter per option, so
+running a command with one option (Typer 0.29 builds a pydantic TypeAdapter per option, so
 any command with options imports pydantic).
 
 `--fresh` measures what a new user gets: a throw-away virtualenv with `pip install <this repo>`

@@ -1,46 +1,42 @@
 """The effective configuration: defaults < config file < environment < flags.
 
-Each capability owns its section model (`<capability>/settings.py`); this module
-only composes them, reads the file and the environment, and explains errors in
-one line that names the file or variable, the key and the fix.
+Each capability owns its section model (`<capability>/settings.py`, composed in
+`buildrunner.config_model`); this module reads the file and the environment, and explains
+errors in one line that names the file or variable, the key and the fix.
+
+Loading imports no pydantic when every value the file and the environment set equals its
+default (no file, or the one `br init` wrote): the defaults come from `config_defaults.json`,
+the models' defaults as JSON, and are valid by construction. Anything else is validated by the
+models at once, so a bad value is reported before any command runs. The typed `Config` is
+built on first use of `LoadedConfig.config`; `LoadedConfig.get` reads a value without it.
 """
 
 from __future__ import annotations
 
-import difflib
+import copy
 import json
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Callable
-
-from pydantic import BaseModel, Field, ValidationError
+from typing import TYPE_CHECKING, Any, Callable
 
 from buildrunner.errors import ConfigError
 from buildrunner.paths import ProjectPaths
-from buildrunner.settings_base import Section, pydantic_plugins_off
 
-with pydantic_plugins_off():  # the sections' models are built as these modules load
-    from buildrunner.agents.settings import AgentsSettings
-    from buildrunner.parallel.settings import ParallelSettings
-    from buildrunner.quality.settings import QualitySettings
-    from buildrunner.routing.settings import RoutingSettings
-    from buildrunner.security.settings import SecuritySettings
-    from buildrunner.telemetry.settings import TelemetrySettings
+if TYPE_CHECKING:
+    from buildrunner.config_model import Config
+
+DEFAULTS_FILE = Path(__file__).with_name("config_defaults.json")
 
 
-with pydantic_plugins_off():
+def __getattr__(name: str) -> Any:
+    """`Config`, the pydantic model of the whole file, is imported from `buildrunner.config_model` on first use."""
+    if name == "Config":
+        from buildrunner.config_model import Config
 
-    class Config(Section):
-        """`.buildrunner/config.json`, all sections."""
-
-        routing: RoutingSettings = Field(default_factory=RoutingSettings)
-        security: SecuritySettings = Field(default_factory=SecuritySettings)
-        telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
-        parallel: ParallelSettings = Field(default_factory=ParallelSettings)
-        quality: QualitySettings = Field(default_factory=QualitySettings)
-        agents: AgentsSettings = Field(default_factory=AgentsSettings)
+        return Config
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _parse_float(var: str, raw: str) -> float:
@@ -74,16 +70,41 @@ ENV_OVERRIDES: dict[str, tuple[tuple[str, ...], Callable[[str, str], Any]]] = {
 
 @dataclass
 class LoadedConfig:
-    """The effective config, where each value came from ("default", the file, or an env var),
-    and the built-in default of each value that differs from it (`changed`: a file written by
-    `br init` repeats every default, so its keys alone do not say what a user changed)."""
+    """The effective config: its values as loaded, as JSON (`data`), where each value came from
+    ("default", the file, or an env var), and the built-in default of each value that differs from
+    it (`changed`: a file written by `br init` repeats every default, so its keys alone do not say
+    what a user changed). Once the typed `config` is built, values are read from it (code may set them)."""
 
-    config: Config
+    data: dict[str, Any]
     paths: ProjectPaths
     sources: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, config: "Config", paths: ProjectPaths) -> "LoadedConfig":
+        """The loaded form of a validated `config`."""
+        loaded = cls(data=config.model_dump(mode="json"), paths=paths)
+        loaded.__dict__["config"] = config
+        return loaded
+
+    @cached_property
+    def config(self) -> "Config":
+        """The typed config, built on first use from `data` (already known to be valid)."""
+        from buildrunner.config_model import validate
+
+        return validate(self.data, str(self.paths.config_file), {})
+
     def as_dict(self) -> dict[str, Any]:
-        return self.config.model_dump(mode="json")
+        """Every value as JSON, by section (a copy)."""
+        if "config" in self.__dict__:
+            return self.config.model_dump(mode="json")
+        return copy.deepcopy(self.data)
+
+    def get(self, key: str) -> Any:
+        """The value at a dotted key (`routing.cost_limits.daily`: a leaf), without building `config` when it is not built yet."""
+        node: Any = self.config if "config" in self.__dict__ else self.data
+        for part in key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        return node
 
     @cached_property
     def changed(self) -> dict[str, Any]:
@@ -147,34 +168,21 @@ def _has_path(data: dict[str, Any], keys: tuple[str, ...]) -> bool:
     return True
 
 
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The section model that owns the last key of `loc`, for "did you mean"."""
-    current: type[BaseModel] = model
-    for key in loc[:-1]:
-        info = current.model_fields.get(str(key))
-        annotation = getattr(info, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return None
-        current = annotation
-    return current
+def _only_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    """Whether `data` (the file and the environment) sets nothing but defaults: each section left
+    out or repeated whole, as `br init` writes it, every value of its default's JSON type."""
+    return all(section in defaults and _same(value, defaults[section]) for section, value in data.items())
 
 
-def _explain(exc: ValidationError, origin: str, env_keys: dict[tuple[str, ...], str]) -> ConfigError:
-    err = exc.errors()[0]
-    loc = tuple(str(part) for part in err["loc"])
-    key = ".".join(loc)
-    source = env_keys.get(loc, origin)
-    if err["type"] == "extra_forbidden":
-        owner = _model_at(Config, loc)
-        known = list(owner.model_fields) if owner else []
-        close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
-        return ConfigError(f"{source}: unknown key '{key}'", hint=hint)
-    got = err.get("input")
-    return ConfigError(
-        f"{source}: {key}: {err['msg'].lower()}, got {json.dumps(got) if not isinstance(got, dict) else 'an object'}",
-        hint="fix the value or remove the key to use the default",
-    )
+def _same(value: Any, default: Any) -> bool:
+    """Equal, with the same JSON types and keys all the way down (10 is not 10.0, true is not 1)."""
+    if type(value) is not type(default):
+        return False
+    if isinstance(value, dict):
+        return value.keys() == default.keys() and all(_same(item, default[key]) for key, item in value.items())
+    if isinstance(value, list):
+        return len(value) == len(default) and all(map(_same, value, default))
+    return bool(value == default)
 
 
 def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | None = None) -> LoadedConfig:
@@ -193,13 +201,15 @@ def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | Non
             continue
         _set_path(data, keys, parse(var, raw))
         env_keys[keys] = var
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise _explain(exc, str(config_path), env_keys) from None
-    sources: dict[str, str] = {}
-    _collect_sources(config.model_dump(mode="json"), (), file_data, env_keys, str(config_path), sources)
-    return LoadedConfig(config=config, paths=paths, sources=sources)
+    defaults = default_config_dict()
+    if _only_defaults(data, defaults):
+        loaded = LoadedConfig(data=defaults, paths=paths)
+    else:
+        from buildrunner.config_model import validate
+
+        loaded = LoadedConfig.of(validate(data, str(config_path), env_keys), paths)
+    _collect_sources(loaded.data, (), file_data, env_keys, str(config_path), loaded.sources)
+    return loaded
 
 
 def _collect_sources(
@@ -223,5 +233,10 @@ def _collect_sources(
 
 
 def default_config_dict() -> dict[str, Any]:
-    """The defaults as written by `br init`."""
-    return Config().model_dump(mode="json")
+    """The defaults as written by `br init` (the section models' defaults, see `buildrunner.config_model`)."""
+    return copy.deepcopy(_defaults())
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    return json.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))

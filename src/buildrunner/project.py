@@ -35,7 +35,7 @@ class Project:
         if config is not None:
             from buildrunner.config import LoadedConfig
 
-            self.__dict__["loaded"] = LoadedConfig(config=config, paths=self.paths)
+            self.__dict__["loaded"] = LoadedConfig.of(config, self.paths)
         if store is not None:
             self.__dict__["store"] = store
         self._owns_store = store is None

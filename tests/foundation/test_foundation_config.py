@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +142,84 @@ def test_config_show_after_init_says_which_values_differ_from_the_defaults(run_b
     assert weekly.split()[-1] == "default"
     changed = json.loads(run_br("config", "show", "-f", "json").stdout)["changed"]
     assert changed == {"routing.cost_limits.monthly": {"value": 150.0, "default": 200.0, "source": str(config_file)}}
+
+
+def test_the_defaults_snapshot_is_the_models_defaults() -> None:
+    """`config_defaults.json` (read when the config is all defaults) is what the section models say, key order included."""
+    from buildrunner.config import DEFAULTS_FILE
+    from buildrunner.config_model import defaults_json
+
+    assert DEFAULTS_FILE.read_text(encoding="utf-8") == defaults_json(), "a default changed: run `python -m buildrunner.config_model`"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {},  # as `br init` wrote it
+        {"routing": {"cost_limits": {"daily": 10}}},  # an int where the default is a float: pydantic's coercion decides
+        {"telemetry": {"enabled": 1}},  # likewise for a bool
+        {"routing": {"cost_limits": {"daily": 2.5}}},
+        {"agents": {"custom": {"mine": {"command": "mine --model {model_id}", "format": "claude"}}}},
+    ],
+)
+def test_an_all_default_file_loads_as_the_models_validate_it(tmp_project: Path, edit: dict[str, Any]) -> None:
+    """The fast path (every value its default) and the models give the same values, sources and typed config."""
+    from buildrunner.config import default_config_dict
+    from buildrunner.config_model import Config
+
+    data = default_config_dict()
+    for section, values in edit.items():
+        _merge(data[section], values)
+    config_file = write_config(tmp_project, data)
+    loaded = load_config(ProjectPaths(tmp_project), environ={})
+    expected = Config.model_validate(data)
+    assert json.dumps(loaded.as_dict()) == json.dumps(expected.model_dump(mode="json"))
+    assert loaded.config == expected
+    assert loaded.sources["routing.cost_limits.daily"] == str(config_file)
+    assert loaded.get("routing.cost_limits.daily") == expected.routing.cost_limits.daily
+
+
+def _merge(into: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict) and into[key]:
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ({"parallel": {"default_workers": 0}}, ["parallel.default_workers", "greater than or equal to 1"]),
+        ({"quality": {"max_complexty": 10}}, ["quality.max_complexty", "did you mean 'max_complexity'"]),
+        ({"telemetry": {"thresholds": {"success_rate_warning": "high"}}}, ["telemetry.thresholds.success_rate_warning", "valid number"]),
+    ],
+)
+def test_one_bad_value_in_a_file_of_defaults_is_one_line_exit_2(run_br, tmp_project: Path, edit: dict[str, Any], expected: list[str]) -> None:
+    from buildrunner.config import default_config_dict
+
+    data = default_config_dict()
+    for section, values in edit.items():
+        _merge(data[section], values)
+    write_config(tmp_project, data)
+    for args in (("config", "show"), ("routing", "costs"), ("parallel", "list")):
+        result = run_br(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert "config.json" in line and all(fragment in line for fragment in expected), line
+
+
+def test_commands_on_a_default_config_do_not_import_pydantic(run_br, tmp_project: Path) -> None:
+    """Start-up: with only defaults set, reading commands neither validate the config nor convert options with pydantic."""
+    assert run_br("init").returncode == 0
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('pydantic imported' if 'pydantic' in sys.modules else 'no pydantic'))\n"
+        "from buildrunner.cli.main import run\n"
+        "sys.argv = ['br', *sys.argv[1:]]\n"
+        "run()\n"
+    )
+    for args in (["config", "show"], ["routing", "costs"], ["routing", "costs", "-f", "json", "-p", "week"], ["telemetry", "summary", "--hours", "5"], ["parallel", "list"]):
+        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, "BR_COST_LIMIT_WEEKLY": "50.0"})
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.endswith("no pydantic"), (args, result.stderr)

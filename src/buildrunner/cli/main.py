@@ -21,7 +21,10 @@ from typer.core import TyperGroup
 
 from buildrunner import __version__
 from buildrunner.cli import config as config_cli
+from buildrunner.cli.coercion import plain_conversion
 from buildrunner.cli.groups import GROUPS
+
+HELP_OPTION_NAMES = ["-h", "--help"]
 
 
 class LazyRoot(TyperGroup):
@@ -32,6 +35,10 @@ class LazyRoot(TyperGroup):
     """
 
     _listing = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        plain_conversion(self, HELP_OPTION_NAMES)  # here, not in __init__: Typer adds the completion options after building the group
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *GROUPS]
@@ -64,7 +71,7 @@ def _load_group(name: str) -> click.Command:
     module = import_module(GROUPS[name][0])
     group = typer.main.get_group(module.app)
     group.name = name
-    return _plain_help(group)
+    return plain_conversion(_plain_help(group), HELP_OPTION_NAMES)
 
 
 app = typer.Typer(
@@ -75,7 +82,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
@@ -87,7 +94,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[  # a plain bool flag: Typer 0.27+ then needs no pydantic TypeAdapter for it on every command
+    version: Annotated[  # a plain bool flag: Typer 0.29 then needs no pydantic TypeAdapter for it on every command
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,

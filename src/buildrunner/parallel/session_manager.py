@@ -10,11 +10,11 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
-from buildrunner.parallel.executor import agent_name, task_path
 from buildrunner.parallel.models import (
     BUDGET_REASON,
     NO_ISOLATION,
@@ -29,16 +29,15 @@ from buildrunner.parallel.models import (
     TaskRecord,
     WorkerHealth,
 )
-from buildrunner.parallel.plan import Plan, find_plan, load_plan
-from buildrunner.parallel.reaper import reap
-from buildrunner.parallel.record import STEPS, AttemptFiles
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
-from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeSession
+    from buildrunner.parallel.plan import Plan
+    from buildrunner.parallel.settings import ParallelSettings
+    from buildrunner.parallel.worker_coordinator import WorkerCoordinator
     from buildrunner.project import Project
     from buildrunner.store import Store
 
@@ -53,9 +52,12 @@ class SessionManager:
     """Manage parallel sessions."""
 
     def __init__(self, project: "Project | None" = None) -> None:
-        project = ensure_project(project)
-        self.project = project
-        self.settings = project.config.parallel
+        self.project = ensure_project(project)
+
+    @cached_property
+    def settings(self) -> "ParallelSettings":
+        """The config's `parallel` section (built when first needed: listing sessions needs none of it)."""
+        return self.project.config.parallel
 
     @property
     def store(self) -> "Store":
@@ -64,13 +66,18 @@ class SessionManager:
     def _q(self, name: str) -> str:
         return self.store.query("parallel", name)
 
-    def coordinator(self, session_id: str) -> WorkerCoordinator:
+    def coordinator(self, session_id: str) -> "WorkerCoordinator":
+        """The session's coordinator (imported here: its events are pydantic models, and listing sessions needs none)."""
+        from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+
         return WorkerCoordinator(session_id, self.project)
 
     # -- create and launch -----------------------------------------------------------------------
 
     def load_plan(self, config: Path | None = None) -> Plan:
         """`config`, else the project's `.buildrunner/plan.*`."""
+        from buildrunner.parallel.plan import find_plan, load_plan  # pydantic: reading sessions needs no plan
+
         path = config or find_plan(self.project.paths.root)
         if path is None:
             raise ConfigError(
@@ -105,6 +112,7 @@ class SessionManager:
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
         from buildrunner.parallel.isolation import repo_base
+        from buildrunner.parallel.worker_coordinator import WorkerCoordinator
         from buildrunner.routing.cost_tracker import CostTracker
 
         spent = None
@@ -123,6 +131,7 @@ class SessionManager:
     def _check_agents(self, plan: Plan) -> None:
         """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""
         from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
+        from buildrunner.parallel.executor import agent_name, task_path
 
         config = self.project.config
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
@@ -282,6 +291,8 @@ class SessionManager:
         self._session_row(session_id)
         if self.store.fetchone(self._q("get_task"), {"session_id": session_id, "task_id": task_id}) is None:
             raise NotFoundError(f"task {task_id}: not in session {session_id}", hint=f"see the task ids with `br parallel status {session_id}`")
+        from buildrunner.parallel.record import STEPS, AttemptFiles
+
         found = []
         for row in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id}):
             attempt = int(row["attempt"])
@@ -311,6 +322,7 @@ class SessionManager:
         row = self._session_row(session_id)
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
+        from buildrunner.parallel.reaper import reap
         from buildrunner.routing.cost_tracker import CostTracker
 
         coordinator = self.coordinator(session_id)
@@ -328,6 +340,8 @@ class SessionManager:
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
         """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force)."""
+        from buildrunner.parallel.reaper import reap
+
         coordinator = self.coordinator(session_id)
         self._session_row(session_id)
         coordinator.stop(force=force)
@@ -349,6 +363,8 @@ class SessionManager:
         ends the wait with a `ParallelError` saying to resume it (and is noted in telemetry);
         a store out of reach is retried for `parallel.store_outage_window` seconds.
         """
+        from buildrunner.parallel.reaper import reap
+
         poll = poll or min(self.settings.poll_interval, WAIT_POLL_S)
         deadline = None if timeout is None else time.monotonic() + timeout
         coordinator = self.coordinator(session_id)

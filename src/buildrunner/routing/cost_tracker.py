@@ -476,7 +476,7 @@ class CostTracker:
         """The configured limit for day/week/month; None when it is 0 (no limit)."""
         if period not in BUDGET_PERIODS:
             raise ConfigError(f"period {period!r} has no budget", hint="use day, week or month")
-        value = getattr(self._project.config.routing.cost_limits, BUDGET_PERIODS[period])
+        value = self._project.loaded.get(f"routing.cost_limits.{BUDGET_PERIODS[period]}")
         return float(value) if value else None
 
     def remaining_budget(self, period: str | None = None) -> float | None:

@@ -11,11 +11,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError
-from buildrunner.routing.settings import TierSettings
 
 if TYPE_CHECKING:
     from buildrunner.config import Config
     from buildrunner.project import Project
+    from buildrunner.routing.settings import TierSettings
 
 TIERS: tuple[str, ...] = ("haiku", "sonnet", "opus")
 TIER_USE: dict[str, str] = {
