@@ -11,7 +11,10 @@ any command with options imports pydantic).
 `--fresh` measures what a new user gets: a throw-away virtualenv with `pip install <this repo>`
 (no extras), so the dependency versions are what pip resolves today; they are printed.
 
-Run: python bench/startup.py [--runs 20] [--fresh]
+`--changed-config`: the project's config.json sets a value of its own (validated once by pydantic,
+then read as validated: the measured runs are the later ones).
+
+Run: python bench/startup.py [--runs 20] [--fresh] [--changed-config]
 Target (issue 16): every command within 150 ms of bare Python, `--help` and `br routing costs` included.
 """
 
@@ -103,12 +106,17 @@ def fresh_env(root: Path) -> Path:
     return venv / "bin"
 
 
-def project(root: Path, python: str) -> Path:
-    """A git repository whose store exists, so the commands read a real (empty) database."""
+def project(root: Path, python: str, changed_config: bool) -> Path:
+    """A git repository whose store exists, so the commands read a real (empty) database.
+
+    `changed_config`: its config.json sets a value of its own (a daily budget), as most projects' do.
+    """
     folder = root / "project"
     folder.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     subprocess.run([python, "-c", "from buildrunner.store import open_store; open_store().close()"], cwd=folder, check=True)
+    if changed_config:
+        (folder / ".buildrunner" / "config.json").write_text('{"routing": {"cost_limits": {"daily": 5.0}}}\n')
     return folder
 
 
@@ -116,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--fresh", action="store_true", help="measure in a new virtualenv with today's resolved versions")
+    parser.add_argument("--changed-config", action="store_true", help="a project whose config.json sets a value of its own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -124,8 +133,9 @@ def main() -> None:
         br = shutil.which("br", path=str(bindir))
         if br is None:
             sys.exit("br is not installed in this environment: pip install -e .")
-        cwd = project(root, python)
+        cwd = project(root, python, args.changed_config)
         print(f"environment: {'fresh virtualenv (pip install .)' if args.fresh else sys.prefix}")
+        print(f"project config: {'routing.cost_limits.daily set to 5.0' if args.changed_config else 'defaults (no config.json)'}")
         print(f"versions: {versions(python)}")
         print(f"load before: {os.getloadavg()[0]:.2f}  nproc: {os.cpu_count()}  runs: {args.runs} (medians; bare Python interleaved)")
         bare = [python, "-c", "pass"]

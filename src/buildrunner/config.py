@@ -7,13 +7,16 @@ errors in one line that names the file or variable, the key and the fix.
 Loading imports no pydantic when every value the file and the environment set equals its
 default (no file, or the one `br init` wrote): the defaults come from `config_defaults.json`,
 the models' defaults as JSON, and are valid by construction. Anything else is validated by the
-models at once, so a bad value is reported before any command runs. The typed `Config` is
+models at once, so a bad value is reported before any command runs; what validated is kept in
+`.buildrunner/config.validated.json`, keyed by the values read and the models' code, so the next
+command with the same file and environment starts without pydantic too. The typed `Config` is
 built on first use of `LoadedConfig.config`; `LoadedConfig.get` reads a value without it.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from buildrunner.config_model import Config
 
 DEFAULTS_FILE = Path(__file__).with_name("config_defaults.json")
+VALIDATED_FILE = "config.validated.json"  # in the project's state folder (git-ignored)
 
 
 def __getattr__(name: str) -> Any:
@@ -205,11 +209,56 @@ def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | Non
     if _only_defaults(data, defaults):
         loaded = LoadedConfig(data=defaults, paths=paths)
     else:
-        from buildrunner.config_model import validate
-
-        loaded = LoadedConfig.of(validate(data, str(config_path), env_keys), paths)
+        loaded = _validated(data, paths, env_keys)
     _collect_sources(loaded.data, (), file_data, env_keys, str(config_path), loaded.sources)
     return loaded
+
+
+def _validated(data: dict[str, Any], paths: ProjectPaths, env_keys: dict[tuple[str, ...], str]) -> LoadedConfig:
+    """`data` validated by the models, or as they validated it last time (same values, same models' code)."""
+    key = hashlib.sha256(json.dumps([data, _models_stamp()], sort_keys=True, default=str).encode()).hexdigest()
+    kept = paths.state_dir / VALIDATED_FILE
+    try:
+        cached = json.loads(kept.read_text(encoding="utf-8"))
+        if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("data"), dict):
+            return LoadedConfig(data=cached["data"], paths=paths)
+    except (OSError, ValueError):
+        pass
+    from buildrunner.config_model import validate
+
+    loaded = LoadedConfig.of(validate(data, str(paths.config_file), env_keys), paths)
+    if paths.state_dir.is_dir():  # never creates the project folder: reading commands leave no trace outside a project
+        _keep(kept, {"key": key, "data": loaded.data})
+    return loaded
+
+
+@cache
+def _models_stamp() -> list[Any]:
+    """What validation depends on besides the values: this package's version and its settings models' files."""
+    from buildrunner import __version__
+
+    package = Path(__file__).parent
+    files = [DEFAULTS_FILE, package / "config_model.py", *sorted(package.glob("*/settings.py"))]
+    stamps: list[Any] = [__version__]
+    for path in files:
+        try:
+            stat = path.stat()
+            stamps.append([path.name, stat.st_size, stat.st_mtime_ns])
+        except OSError:
+            stamps.append([path.name, None])
+    return stamps
+
+
+def _keep(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically, private to the owner; a store that cannot be written just means validating again next time."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _collect_sources(

@@ -109,7 +109,7 @@ def test_init_writes_defaults_and_git_ignores_the_store(run_br, tmp_project: Pat
     config = json.loads((tmp_project / ".buildrunner" / "config.json").read_text())
     assert config["routing"]["cost_limits"]["monthly"] == 200.0
     assert not (sub / ".buildrunner").exists()
-    for name in (".buildrunner/buildrunner.db", ".buildrunner/buildrunner.db-wal", ".buildrunner/logs/s1/t.1.log"):
+    for name in (".buildrunner/buildrunner.db", ".buildrunner/buildrunner.db-wal", ".buildrunner/logs/s1/t.1.log", ".buildrunner/config.validated.json"):
         check = subprocess.run(["git", "check-ignore", "-q", name], cwd=tmp_project)
         assert check.returncode == 0, f"{name} is not ignored"
     assert subprocess.run(["git", "check-ignore", "-q", ".buildrunner/config.json"], cwd=tmp_project).returncode == 1
@@ -223,3 +223,32 @@ def test_commands_on_a_default_config_do_not_import_pydantic(run_br, tmp_project
         result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, "BR_COST_LIMIT_WEEKLY": "50.0"})
         assert result.returncode == 0, result.stderr
         assert result.stderr.endswith("no pydantic"), (args, result.stderr)
+
+
+def test_a_changed_config_is_validated_once_then_read_as_validated_until_it_changes(run_br, tmp_project: Path) -> None:
+    """Start-up with a project's own settings: pydantic validates them once; a later edit or variable is validated again."""
+    write_config(tmp_project, {"routing": {"cost_limits": {"daily": 5.0}}})
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('pydantic imported' if 'pydantic' in sys.modules else 'no pydantic'))\n"
+        "from buildrunner.cli.main import run\n"
+        "sys.argv = ['br', *sys.argv[1:]]\n"
+        "run()\n"
+    )
+
+    def br(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, **env})
+
+    first = br("config", "show", "-f", "json")
+    assert first.returncode == 0 and first.stderr.endswith("pydantic imported")
+    again = br("config", "show", "-f", "json")
+    assert again.returncode == 0 and again.stderr.endswith("no pydantic") and again.stdout == first.stdout
+    assert json.loads(again.stdout)["config"]["routing"]["cost_limits"]["daily"] == 5.0
+    assert br("routing", "costs").stderr.endswith("no pydantic")
+    by_env = br("config", "show", "-f", "json", BR_COST_LIMIT_DAILY="7")  # different values: validated, and shown
+    assert by_env.stderr.endswith("pydantic imported") and json.loads(by_env.stdout)["config"]["routing"]["cost_limits"]["daily"] == 7.0
+    write_config(tmp_project, {"routing": {"cost_limits": {"daily": -1}}})  # an edit that breaks it is caught at once
+    bad = br("routing", "costs")
+    assert bad.returncode == 2 and "routing.cost_limits.daily" in bad.stderr
+    kept = tmp_project / ".buildrunner" / "config.validated.json"
+    assert kept.stat().st_mode & 0o077 == 0

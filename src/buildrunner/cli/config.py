@@ -13,7 +13,7 @@ from buildrunner.cli.groups import group_example, group_help
 app = typer.Typer(help=group_help("config"), epilog=group_example("config"), no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
-STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\ncoverage/\nlogs/\ntelemetry/\nworktrees/\n"
+STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nconfig.validated.json\ncoverage/\nlogs/\ntelemetry/\nworktrees/\n"
 
 
 def init(
