@@ -118,6 +118,10 @@ def test_costs_cli_shows_agents_in_text_json_and_csv(run_br: Any, tmp_project: P
     assert set(data["by_agent_model"]["claude"]) == {"haiku", "sonnet"}
     table = list(csv.DictReader(io.StringIO(run_br("routing", "costs", "--format", "csv").stdout)))
     assert [r["agent"] for r in table] == ["claude", "claude", "codex"]
+    summary = run_br("telemetry", "summary")  # telemetry groups spend by agent and model too
+    assert "claude · sonnet:" in summary.stdout and "codex · gpt-5.1-codex:" in summary.stdout
+    by_agent = json.loads(run_br("telemetry", "summary", "--format", "json").stdout)["cost_by_agent_model"]
+    assert set(by_agent) == {"claude", "codex"} and sum(by_agent["claude"].values()) == pytest.approx(data["by_agent"]["claude"], abs=1e-6)
 
 
 def test_telemetry_cost_view_shows_the_agent(tracker: CostTracker, any_project: Project) -> None:

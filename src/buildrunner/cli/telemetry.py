@@ -18,7 +18,9 @@ HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help=
 
 @app.command()
 def summary(hours: HoursOption = 24, format: FormatOption = "text", project: ProjectOption = None) -> None:
-    """View telemetry metrics summary: success rate, latency, cost, errors, daily cost chart.
+    """View telemetry metrics summary: success rate, latency, cost (by agent and model), errors, daily cost chart.
+
+    JSON: {metrics, has_data, daily_cost, cost_by_agent_model: {agent ("api" for direct requests): {model: USD}}}.
 
     Example: br telemetry summary --hours 168
     """
@@ -28,12 +30,13 @@ def summary(hours: HoursOption = 24, format: FormatOption = "text", project: Pro
         analyzer = MetricsAnalyzer(proj)
         metrics = analyzer.analyze(hours)
         daily = analyzer.daily_costs(min(31, max(7, math.ceil(hours / 24))))
+        costs = analyzer.costs(hours)
     if format == "json":
-        emit_json({"metrics": metrics, "has_data": metrics.has_data, "daily_cost": daily})
+        emit_json({"metrics": metrics, "has_data": metrics.has_data, "daily_cost": daily, "cost_by_agent_model": costs.by_agent_model})
         return
     from buildrunner.cli import telemetry_views
 
-    telemetry_views.summary(stdout(), metrics, daily)
+    telemetry_views.summary(stdout(), metrics, daily, costs)
 
 
 @app.command()

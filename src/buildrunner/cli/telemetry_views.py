@@ -17,7 +17,7 @@ from buildrunner.telemetry.metrics_analyzer import known
 
 if TYPE_CHECKING:
     from buildrunner.telemetry.alerts import Alert
-    from buildrunner.telemetry.metrics_analyzer import PerformanceMetrics, TelemetryMetrics
+    from buildrunner.telemetry.metrics_analyzer import CostBreakdown, PerformanceMetrics, TelemetryMetrics
 
 SPARKS = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 30
@@ -64,7 +64,7 @@ def bar_chart(console: Console, rows: list[tuple[str, float, str]], style: str =
         console.print(line)
 
 
-def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float]) -> None:
+def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float], costs: "CostBreakdown") -> None:
     console.print(f"Telemetry Summary ({period(m.period_hours)})\n")
     if not m.has_data:
         console.print("Success Rate: no data (no finished tasks)")
@@ -74,6 +74,9 @@ def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float
     if known(m.p50_latency_ms) is not None:
         console.print(f"Latency P50/P95/P99: {ms(m.p50_latency_ms)} / {ms(m.p95_latency_ms)} / {ms(m.p99_latency_ms)}")
     console.print(f"Total Cost: {usd(m.total_cost)}")
+    for agent, models in sorted(costs.by_agent_model.items()):
+        for model, cost in sorted(models.items(), key=lambda item: -item[1]):
+            console.print(f"  {agent} · {model}: {usd(cost)}")
     console.print(f"Error Count: {m.error_count}")
     console.print(f"Event Count: {m.event_count}")
     if m.top_errors:
