@@ -91,14 +91,21 @@ def test_a_machine_whose_clock_runs_ahead_does_not_declare_the_others_lost(
             pytest.fail("faketime is required in CI (apt-get install faketime)")
         pytest.skip("faketime is not installed (apt-get install faketime)")
     env = {"BR_DATABASE_URL": postgres_url}
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": "sleep 0.3"} for i in range(24)]})
+    gate = tmp_path / "go"  # no task finishes before machine B has joined: both machines get work however loaded
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": f"until [ -e {gate} ]; do sleep 0.05; done"} for i in range(24)]})
     sid = start_on_machine_a(run_br, plan, env)
     # "Machine B", whose clock is two minutes ahead: with its own clock it would see machine A's
     # heartbeats as two minutes old, far past heartbeat_timeout (10 s here), and reap A's workers.
     # Only the wall clock runs ahead: a faked monotonic clock stalls Python's timed waits.
     skewed = {**env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    join_from_machine_b(tmp_path / "machine-b", sid, skewed, "ahead", prefix=[faketime, "-f", "+120s"])
     store = open_store(url=postgres_url)
+
+    def open_the_gate() -> None:
+        taken = "SELECT COUNT(*) FROM task_attempts a JOIN workers w ON w.id = a.worker_id WHERE a.session_id = ? AND w.name LIKE 'ahead-%'"
+        wait_for(lambda: store.scalar(taken, (sid,)), 60, "machine B to take a task")
+        gate.touch()
+
+    join_from_machine_b(tmp_path / "machine-b", sid, skewed, "ahead", prefix=[faketime, "-f", "+120s"], joined=open_the_gate)
     wait_for(lambda: store.scalar("SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 60, "the session to complete")
     assert store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 0
     assert store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,)) == 0

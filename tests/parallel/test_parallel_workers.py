@@ -189,7 +189,8 @@ def test_stop_ends_running_tasks_and_the_workers(fast_project: Path, run_br: Any
 
 
 def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br: Any) -> None:
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 2"} for i in range(4)]})
+    # Tasks wait for a file created only after the crash: none can finish before it, however loaded the machine.
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "until [ -e go ]; do sleep 0.05; done"} for i in range(4)]})
     sid = start(run_br, plan, "--workers", "2")["session_id"]
     project = Project(fast_project)
     wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
@@ -207,6 +208,7 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
                 pass
     result = run_br("parallel", "resume", sid)
     assert result.returncode == 0 and "started 2 worker(s)" in result.stdout, result.stderr
+    (fast_project / "go").touch()
     final = finished(project, sid)
     assert (final.status, final.completed_tasks) == ("completed", 4)
     assert project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'lost'") >= 1

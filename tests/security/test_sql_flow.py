@@ -490,8 +490,8 @@ def test_q_equals_q_plus_q_is_linear_and_still_found(detector: SQLInjectionDetec
     assert [(f.line_number, f.severity) for f in findings] == [(43, "high")]
     assert detector.last_report.skipped == []
     assert peak < 20_000_000  # the abstract text is capped; 2**40 characters before
-    big = "q = 'SELECT * FROM t WHERE a = ' + x\n" + "q = q + q\n" * 20_000 + "cur.execute(q)\n"
-    assert [f.line_number for f in detector.check_code(big)] == [20_002]
+    big = "q = 'SELECT * FROM t WHERE a = ' + x\n" + "q = q + q\n" * 6_000 + "cur.execute(q)\n"  # near the token budget
+    assert [f.line_number for f in detector.check_code(big)] == [6_002]
 
 
 def test_what_the_analysis_gives_up_on_is_a_note(detector: SQLInjectionDetector) -> None:
