@@ -162,6 +162,13 @@ def test_behaviour_that_differs_between_cases_ranks_above_one_behaviour(estimato
     assert one.complexity_score < differs.complexity_score
 
 
+def test_behaviour_set_by_an_external_rule_ranks_above_the_same_change_without_one(estimator: ComplexityEstimator) -> None:
+    plain = estimator.estimate("Parse the date header of incoming webhooks.")
+    ruled = estimator.estimate("Parse the date header of incoming webhooks according to RFC 7231, which allows three formats.")
+    assert plain.complexity_score < ruled.complexity_score
+    assert "external rule" in {f.name for f in ruled.factors}
+
+
 def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_project: Path) -> None:
     files = []
     for name, size in (("api.py", 9000), ("ui.ts", 6000), ("schema.sql", 3000)):
