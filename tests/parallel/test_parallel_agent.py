@@ -6,9 +6,12 @@ tests/agents/README.md); prices come from genai-prices, read here independently 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,11 @@ from typing import Any
 import psutil
 import pytest
 from genai_prices import Usage, calc_price
+from rich.console import Console
 from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 
+from buildrunner.parallel.dashboard import render
+from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 from buildrunner.routing.cost_tracker import CostTracker
 
@@ -96,7 +102,19 @@ def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen
     project = Project(fast_project)
     activity = project.store.scalar("SELECT COUNT(*) FROM events WHERE type = 'agent_activity' AND session_id = ?", (sid,))
     assert activity >= 2  # written while the agent runs, not when it ends
-    run_br("parallel", "stop", sid, "--force")
+    manager = SessionManager(project)
+    board = io.StringIO()
+    Console(file=board, width=200).print(render(manager.get_session_status(sid), manager.list_workers(sid)))
+    assert "claude" in board.getvalue() and "slow" in board.getvalue()  # the dashboard shows the running agent
+    follow = subprocess.Popen([sys.executable, "-m", "buildrunner", "parallel", "logs", sid, "slow", "--follow"], cwd=fast_project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        line = wait_for(lambda: follow.stderr.readline(), 60, "a progress line from --follow")  # type: ignore[union-attr]
+        assert line.startswith("slow: claude") and ", turn " in line and "so far" in line
+    finally:
+        run_br("parallel", "stop", sid, "--force")
+    out, _ = follow.communicate(timeout=60)  # --follow ends when the task does
+    assert follow.returncode == 0 and out.startswith("=== slow attempt 1")
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])  # gemini: on its running floor (tokens come only at its end)
