@@ -219,9 +219,11 @@ def _validated(data: dict[str, Any], paths: ProjectPaths, env_keys: dict[tuple[s
     key = hashlib.sha256(json.dumps([data, _models_stamp()], sort_keys=True, default=str).encode()).hexdigest()
     kept = paths.state_dir / VALIDATED_FILE
     try:
-        cached = json.loads(kept.read_text(encoding="utf-8"))
-        if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("data"), dict):
-            return LoadedConfig(data=cached["data"], paths=paths)
+        info = kept.stat()
+        if info.st_uid == os.getuid() and not info.st_mode & 0o022:  # only what this user wrote: no one else can plant values
+            cached = json.loads(kept.read_text(encoding="utf-8"))
+            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("data"), dict):
+                return LoadedConfig(data=cached["data"], paths=paths)
     except (OSError, ValueError):
         pass
     from buildrunner.config_model import validate
@@ -234,16 +236,25 @@ def _validated(data: dict[str, Any], paths: ProjectPaths, env_keys: dict[tuple[s
 
 @cache
 def _models_stamp() -> list[Any]:
-    """What validation depends on besides the values: this package's version and its settings models' files."""
+    """What validation depends on besides the values: this package's code and pydantic's (their files' sizes and times).
+
+    Every module of the package counts (settings models, their shared base and the types they use)
+    so an edit or an upgrade validates again; stat calls only, no import of pydantic.
+    """
+    from importlib.util import find_spec
+
     from buildrunner import __version__
 
     package = Path(__file__).parent
-    files = [DEFAULTS_FILE, package / "config_model.py", *sorted(package.glob("*/settings.py"))]
+    files = sorted(package.rglob("*.py")) + [DEFAULTS_FILE]
+    spec = find_spec("pydantic")
+    if spec is not None and spec.origin:
+        files.append(Path(spec.origin).with_name("version.py"))
     stamps: list[Any] = [__version__]
     for path in files:
         try:
             stat = path.stat()
-            stamps.append([path.name, stat.st_size, stat.st_mtime_ns])
+            stamps.append([str(path.relative_to(package)) if path.is_relative_to(package) else path.name, stat.st_size, stat.st_mtime_ns])
         except OSError:
             stamps.append([path.name, None])
     return stamps

@@ -252,3 +252,11 @@ def test_a_changed_config_is_validated_once_then_read_as_validated_until_it_chan
     assert bad.returncode == 2 and "routing.cost_limits.daily" in bad.stderr
     kept = tmp_project / ".buildrunner" / "config.validated.json"
     assert kept.stat().st_mode & 0o077 == 0
+    write_config(tmp_project, {"routing": {"cost_limits": {"daily": 5.0}}})
+    assert br("config", "show").returncode == 0  # validated and kept again
+    planted = json.loads(kept.read_text())
+    planted["data"]["routing"]["cost_limits"]["daily"] = 999.0
+    kept.write_text(json.dumps(planted))
+    kept.chmod(0o666)  # writable by others: never trusted
+    shown = br("config", "show", "-f", "json")
+    assert shown.stderr.endswith("pydantic imported") and json.loads(shown.stdout)["config"]["routing"]["cost_limits"]["daily"] == 5.0

@@ -117,7 +117,7 @@ def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen
     assert follow.returncode == 0 and out.startswith("=== slow attempt 1")
 
 
-@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])  # gemini: on its running floor (tokens come only at its end)
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])  # gemini: on its running estimate (tokens come only at its end)
 def test_a_cap_crossed_mid_run_ends_the_agent_within_seconds_with_its_cost_recorded(
     fast_project: Path, agents_on_path: None, run_br: Any, agent: str
 ) -> None:
@@ -163,6 +163,33 @@ def test_a_shared_cap_holds_for_agents_running_at_once(fast_project: Path, agent
     spent = sum(r.cost for r in CostTracker(Project(fast_project)).records("all"))
     assert spent == pytest.approx(sum(rung["cost"] for rung in rungs))
     assert cap < spent < 1.5 * cap  # each would have spent the whole cap had the others' running spend not counted
+
+
+def test_a_finished_agents_cost_counts_once_against_the_budget_while_its_verify_runs(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """Recorded cost is not also counted as live spend: B, started during A's verify, gets the budget that is really left."""
+    write_config(fast_project)
+    config = fast_project / ".buildrunner" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "routing": {"cost_limits": {"daily": 0.15}}}))  # room for both ($0.053 each)
+    quiet = {"BR_STANDIN_DELAY": "0"}
+    plan = write_plan(fast_project, {"escalate": False, "tasks": [
+        {"id": "a", "prompt": "Document the API", "agent": "claude", "env": quiet,
+         "verify": "touch a-verifying; until [ -e go ]; do sleep 0.05; done"},
+        {"id": "wait-for-a", "command": "until [ -e a-verifying ]; do sleep 0.05; done"},
+        {"id": "b", "prompt": "Document the CLI", "agent": "claude", "env": quiet, "depends_on": ["wait-for-a"]},
+    ]})
+    sid = json.loads(_start(run_br, plan, "--workers", "2", "--format", "json").stdout)["session_id"]
+    project = Project(fast_project)
+    try:
+        wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'b'", (sid,)) in ("completed", "failed"), 60, "b to end while a verifies")
+    finally:
+        (fast_project / "go").touch()
+    wait_for(lambda: SessionManager(project).get_session_status(sid, activity=0).finished, 60, "the session to end")
+    tasks = {t["task_id"]: t for t in json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)["tasks"]}
+    assert tasks["b"]["status"] == "completed", tasks["b"]  # counted twice, A's $0.053 left b $0.044: ended at the cap
+    assert tasks["a"]["status"] == "completed" and sum(r.cost for r in CostTracker(project).records("all")) < 0.15
+    project.close()
 
 
 def test_a_hostile_prompt_reaches_the_agent_intact_and_is_never_an_option(fast_project: Path, agents_on_path: None, run_br: Any, tmp_path: Path) -> None:

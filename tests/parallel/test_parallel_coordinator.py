@@ -163,11 +163,14 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
     manager.stop_session(again.session_id)
     with pytest.raises(NotFoundError):
         manager.resolve("never-started")
-    assert {s.session_id for s in manager.list_sessions("stopped")} == {done.session_id, again.session_id}
+    named_like_a_prefix = manager.create_session("sess", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert manager.resolve("sess") == named_like_a_prefix.session_id  # its name, not the ids that start with "sess"
+    manager.stop_session(named_like_a_prefix.session_id)
+    assert {s.session_id for s in manager.list_sessions("stopped")} == {done.session_id, again.session_id, named_like_a_prefix.session_id}
     log_dir = pproject.paths.logs_dir / done.session_id
     log_dir.mkdir(parents=True)
     assert manager.cleanup(days=7) == []
-    assert sorted(manager.cleanup(all_sessions=True)) == sorted([done.session_id, again.session_id])
+    assert sorted(manager.cleanup(all_sessions=True)) == sorted([done.session_id, again.session_id, named_like_a_prefix.session_id])
     assert not log_dir.exists()
     assert [s.session_id for s in manager.list_sessions()] == [live.session_id]
     with pytest.raises(NotFoundError):

@@ -545,3 +545,14 @@ def test_the_token_estimate_is_never_below_the_real_count(parts: str) -> None:
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return
     assert estimated_tokens(parts.encode()) >= len(real)
+
+
+def test_words_split_by_unicode_spaces_count_as_tokens(detector: SQLInjectionDetector) -> None:
+    """JavaScript reads U+2028, U+00A0 and friends as separators: a file of them is as dense as one of newlines."""
+    from buildrunner.security.sql_detector import ANALYSIS_MAX_TOKENS, estimated_tokens
+
+    for separator in ("\u2028", "\u00a0", "\u3000", "\ufeff"):
+        assert estimated_tokens(("a" + separator).encode() * 40_000) > ANALYSIS_MAX_TOKENS
+    code = "db.query('SELECT * FROM t WHERE a = ' + process.argv[2]);\n" + "a\u2028" * 40_000
+    assert detector.check_code(code, language="javascript") == [] and detector.last_report.skipped[0].kind == "not_analysed"
+

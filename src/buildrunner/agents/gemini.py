@@ -20,10 +20,11 @@ Sources of every field read here (re-check them when Gemini CLI changes its outp
   candidates, total, cached, thoughts, tool}` (docs/cli/headless.md example) and `error{type,
   message, code}`; errors in json mode go to stderr (`packages/cli/src/utils/errors.ts`).
 Gemini reports no dollars, and tokens only in its final result. So that a spend cap holds while
-it runs, its running cost is a floor estimated from what it streams: each model request (turn)
-reads at least the CLI's system prompt and tool declarations (`REQUEST_FLOOR_TOKENS`) plus the
-conversation streamed so far, at 4 characters a token; what it writes counts as output. The
-exact tokens of the final result replace the estimate.
+it runs, its running cost is estimated from what it streams: each model request (turn) reads the
+CLI's system prompt and tool declarations (`REQUEST_FLOOR_TOKENS`) plus the conversation streamed
+so far, at 4 characters a token and the input rate; what it writes counts as output. It is an
+estimate, not a bound: Gemini's implicit cache can make the bill lower, large files its tools read
+(streamed only in part) higher. The exact tokens of the final result replace it.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ EXIT_MEANINGS = {
     130: "cancelled",
 }
 TOOL_DETAIL_KEYS = ("command", "file_path", "absolute_path", "path", "dir_path", "pattern", "query", "url", "prompt", "description")
-# Input tokens every Gemini CLI request carries at least: its system prompt and built-in tool declarations
-# (well over this with its default tools; a floor, so the running estimate stays below the real spend).
+# Input tokens every Gemini CLI request carries: its system prompt and built-in tool declarations (more with
+# extensions or MCP tools; the running estimate's fixed part per request).
 REQUEST_FLOOR_TOKENS = 8_000
 CHARS_PER_TOKEN = 4
 _JSON_KEYS = frozenset({"session_id", "response", "stats", "error", "version", "finish_reason", "warnings"})
@@ -111,7 +112,7 @@ class GeminiRun(AgentRun):
         self._parts: list[str] = []
         self._seen = 0  # characters of conversation streamed so far (what each later request re-reads)
         self._written = 0  # characters the model wrote
-        self._estimate: TokenCounts | None = None  # running floor until the final result's tokens
+        self._estimate: TokenCounts | None = None  # running estimate until the final result's tokens
 
     def parse(self, text: str) -> list[AgentEvent]:
         if self._doc is not None:
@@ -144,7 +145,11 @@ class GeminiRun(AgentRun):
         return [TurnStarted(self.turns), self._estimated()]
 
     def _estimated(self) -> AgentEvent:
-        """A new request: the running cost floor grows by what it must have read, and what was written so far."""
+        """A new request: the running estimate grows by what it must have read, and what was written so far.
+
+        Re-read context is priced at the input rate: with Gemini's implicit cache the bill can be lower
+        (the final figures then replace it, down), but a runaway run is never priced as nearly free.
+        """
         read = TokenCounts(input=REQUEST_FLOOR_TOKENS + self._seen // CHARS_PER_TOKEN)
         self._estimate = (self._estimate or TokenCounts()) + read
         return self.set_tokens(self.model or self.requested_model, self._estimate + TokenCounts(output=self._written // CHARS_PER_TOKEN))
@@ -175,13 +180,13 @@ class GeminiRun(AgentRun):
                 self._parts = [content]
             return events
         if kind == "tool_use":
-            self._stream(json.dumps(line.get("parameters")), written=True)
+            self._stream(json.dumps(line.get("parameters"), ensure_ascii=False), written=True)
             events = self._turn()
             name = text_of(line.get("tool_name")) or "tool"
             events.append(self.tool(name, first_text(line.get("parameters"), TOOL_DETAIL_KEYS)))
             return events
         if kind == "tool_result":
-            self._stream(json.dumps(line.get("output")) + json.dumps(line.get("error")))
+            self._stream(json.dumps(line.get("output"), ensure_ascii=False) + json.dumps(line.get("error"), ensure_ascii=False))
             self._in_turn = False
             error = line.get("error")
             if line.get("status") == "error" and isinstance(error, dict):
@@ -202,12 +207,13 @@ class GeminiRun(AgentRun):
         if stats is not None:
             if not isinstance(stats, dict):
                 raise MalformedOutput("stats")
-            self.clear_tokens()  # the exact counts replace the running estimate
             models = stats.get("models")
             if isinstance(models, dict) and models:
+                self.clear_tokens()  # the exact counts replace the running estimate
                 for model, raw in models.items():
                     events.append(self.set_tokens(model, _stream_tokens(raw)))
             elif any(key in stats for key in ("input_tokens", "output_tokens", "total_tokens")):
+                self.clear_tokens()
                 events.append(self.set_tokens(self.model or self.requested_model, _stream_tokens(stats)))
         error = line.get("error") if isinstance(line.get("error"), dict) else {}
         text = "".join(self._parts) or None

@@ -146,7 +146,7 @@ class Attempt:
             except (OSError, ValueError) as exc:
                 self._record({"outcome": "error", "error": f"could not start {self.launch.argv[0]}: {exc}", "duration_ms": 0.0})
                 return
-            self._append({"started": {"task": self.task}})
+            self._append({"started": {"task": self.task, "created": _created(self.task)}})
         self.deadline = self.started + self.launch.timeout
         try:
             self._pidfd = os.pidfd_open(self.task)
@@ -350,3 +350,11 @@ def _reap_any() -> bool:
             return False
         if pid == 0:
             return True
+
+
+def _created(pid: int) -> float | None:
+    """The process's start time (to know it later from a process that reuses its pid)."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None

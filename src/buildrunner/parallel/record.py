@@ -80,7 +80,8 @@ class ExitRecord:
     task_pid: int | None = None
     exit: dict[str, Any] | None = None
     starting: bool = False  # the worker was about to spawn the task (it may have, if no pid follows)
-    asked: float | None = None  # when a reaper first asked the supervisor to end it (epoch seconds)
+    task_started: float | None = None  # the task process's start time (psutil's create_time), to tell it from a reused pid
+    asked: float | None = None  # when a reaper first asked the supervisor to end it (this machine's monotonic clock)
 
     @property
     def outcome(self) -> str | None:
@@ -103,7 +104,7 @@ def read_record(path: Path, task_id: str, attempt: int) -> ExitRecord:
             record.starting = True
             record.supervisor_pid, record.supervisor_started = entry["starting"].get("supervisor"), entry["starting"].get("created")
         elif "started" in entry:
-            record.task_pid = entry["started"].get("task")
+            record.task_pid, record.task_started = entry["started"].get("task"), entry["started"].get("created")
         elif "exit" in entry:
             record.exit = entry["exit"]
         elif "asked" in entry and record.asked is None:
@@ -164,6 +165,7 @@ def append(fd: int, task_id: str, attempt: int, entry: dict[str, Any]) -> None:
 
 
 def fenced(record: Path, task_id: str, attempt: int) -> bool:
+    """Whether a reaper fenced this attempt (settled it before its task started): it must never start."""
     try:
         text = fence_path(record).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -203,31 +205,33 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0, pat
 
     Under the record's lock: an attempt that was not being started is fenced (it never will be).
     Otherwise its supervisor is told to end the worker and the task at once, and the record is
-    read for up to `timeout` seconds until it holds the exit (the supervisor writes it). A
-    supervisor that is alive but slower than that (a loaded machine) is left to finish: None
-    says to settle on a later pass, so the attempt is never called lost while the task may yet
-    be found to have finished. Only a supervisor that is gone, or has not answered for
-    `patience` seconds since it was first asked, has the tree ended here; a task that had
-    already exited then keeps its result, read from its zombie's status.
+    read until it holds the exit (the supervisor writes it) — for up to `timeout` seconds the first
+    time, once on later passes. A supervisor that is alive but slower than that (a loaded machine)
+    is left to finish: None says to settle on a later pass, so the attempt is never called lost
+    while the task may yet be found to have finished. Only a supervisor that is gone, or has not
+    answered for `patience` seconds since it was first asked, has the tree ended here; a task that
+    had already exited then keeps its result, read from its zombie's status.
     """
     record = read_record(path, task_id, attempt)
-    supervisor = process(record.supervisor_pid, record.supervisor_started)
+    supervisor = process(*_supervisor_of(path, record))
+    first_ask = record.asked is None
     fd = open_record(path)
     try:
-        if not _lock_within(fd, timeout):
-            if supervisor is not None:
-                _signal(supervisor, LOST_SIGNAL)
-                return None  # the worker holding it is being ended by its supervisor
-            fcntl.flock(fd, fcntl.LOCK_EX)  # no supervisor: the kernel releases the lock when the holder dies
+        if not _lock_within(fd, timeout if first_ask else 0.0):
+            # The worker holds it (it froze while starting the task): its supervisor ends it, and the kernel frees the lock.
+            asked = _ask(fd, task_id, attempt, record, supervisor)
+            if supervisor is None or time.monotonic() - asked < patience:
+                return None  # asked again next pass; with no supervisor known, never block the reaper on a frozen holder
+            _end_supervisor(supervisor)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             record = read_record(path, task_id, attempt)
             if record.exit is None and not record.starting:
                 with open(fence_path(path), "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fence:
                     fence.write(json.dumps([task_id, attempt]) + "\n")
                 return record
-            if record.exit is None and record.asked is None:
-                record.asked = time.time()
-                append(fd, task_id, attempt, {"asked": record.asked})
+            if record.exit is None:
+                _ask(fd, task_id, attempt, record, None)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -237,15 +241,44 @@ def end_orphan(path: Path, task_id: str, attempt: int, timeout: float = 1.0, pat
     supervisor = process(record.supervisor_pid, record.supervisor_started)
     if supervisor is not None:
         _signal(supervisor, LOST_SIGNAL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + (timeout if first_ask else 0.0)
+        while True:
             record = read_record(path, task_id, attempt)
             if record.exit is not None:
                 return record
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.02)
-        if time.time() - (record.asked or 0.0) < patience and process(record.supervisor_pid, record.supervisor_started) is not None:
+        if time.monotonic() - (record.asked or 0.0) < patience and process(record.supervisor_pid, record.supervisor_started) is not None:
             return None
     return _end_here(path, task_id, attempt, record, supervisor)
+
+
+def _supervisor_of(path: Path, record: ExitRecord) -> tuple[int | None, float | None]:
+    """The worker's supervisor: named by the attempt's `starting`, else by any earlier attempt's (one worker, one supervisor)."""
+    if record.supervisor_pid is not None:
+        return record.supervisor_pid, record.supervisor_started
+    for entry in _entries(path):
+        if "starting" in entry:
+            return entry["starting"].get("supervisor"), entry["starting"].get("created")
+    return None, None
+
+
+def _ask(fd: int, task_id: str, attempt: int, record: ExitRecord, supervisor: psutil.Process | None) -> float:
+    """Note (once) when the supervisor was first asked to end the attempt, and ask it; returns that time."""
+    if record.asked is None:
+        record.asked = time.monotonic()
+        append(fd, task_id, attempt, {"asked": record.asked})
+    if supervisor is not None:
+        _signal(supervisor, LOST_SIGNAL)
+    return record.asked
+
+
+def _end_supervisor(supervisor: psutil.Process | None) -> None:
+    """Kill a supervisor that did not answer, with everything under it (its worker, the task)."""
+    if supervisor is not None:
+        kill_tree(supervisor, signal.SIGKILL)
+        _signal(supervisor, signal.SIGKILL)
 
 
 def _end_here(path: Path, task_id: str, attempt: int, record: ExitRecord, supervisor: psutil.Process | None) -> ExitRecord:
@@ -254,7 +287,7 @@ def _end_here(path: Path, task_id: str, attempt: int, record: ExitRecord, superv
     Only a task that exited counts: one killed by a signal more likely went down with its worker
     and supervisor (a crash, an OOM kill) than ended by itself, so it is retried.
     """
-    status = zombie_status(record.task_pid)
+    status = zombie_status(record.task_pid, record.task_started)
     if status is not None and os.WIFEXITED(status):
         fd = open_record(path)
         try:
@@ -268,25 +301,29 @@ def _end_here(path: Path, task_id: str, attempt: int, record: ExitRecord, superv
             os.killpg(record.task_pid, signal.SIGKILL)
         except OSError:
             pass
-    if supervisor is not None:
-        kill_tree(supervisor, signal.SIGKILL)
-        _signal(supervisor, signal.SIGKILL)
+    _end_supervisor(supervisor)
     return read_record(path, task_id, attempt)
 
 
-def zombie_status(pid: int | None) -> int | None:
-    """The wait status of `pid` if it has exited and is not yet reaped (Linux: /proc/PID/stat's last field), else None.
+def zombie_status(pid: int | None, created: float | None) -> int | None:
+    """The wait status of our task `pid` if it has exited and is not yet reaped (Linux: /proc/PID/stat's last field).
 
-    Anyone may read it, not only the parent: how a lost worker's task ended, while its parent is frozen.
+    Anyone may read it, not only the parent: how a lost worker's task ended, while its parent is
+    frozen. None unless the zombie is that task (its start time matches `created`) and ours to read
+    (same user, or root): the kernel shows 0 to a reader it does not trust.
     """
-    if not pid:
+    if not pid or created is None:
         return None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        owners = [line.split()[1:] for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(("Uid:", "Gid:"))]
+        started = psutil.Process(pid).create_time()
+    except (OSError, psutil.Error):
         return None
     fields = stat[stat.rindex(")") + 2:].split()
-    if not fields or fields[0] != "Z" or len(fields) < 50:
+    if not fields or fields[0] != "Z" or len(fields) < 50 or abs(started - created) > 1.0:
+        return None
+    if os.geteuid() != 0 and any(ids != [str(os.geteuid() if i == 0 else os.getegid())] * len(ids) for i, ids in enumerate(owners)):
         return None
     return int(fields[-1])
 

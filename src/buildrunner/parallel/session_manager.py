@@ -168,14 +168,14 @@ class SessionManager:
             return str(found)
         if self.store.fetchone(self._q("get_session"), {"session_id": session_id}):
             return session_id
+        named = self.store.scalar(self._q("find_session_by_name"), {"name": session_id})
+        if named is not None:  # a name before a prefix: "s" names session "s", not whichever id starts with it
+            return str(named)
         matches = []
         if re.fullmatch(r"[A-Za-z0-9-]+", session_id):  # ids are `session-<hex>`: no LIKE wildcards to escape
             matches = self.store.fetchall(self._q("find_sessions_by_prefix"), {"prefix": session_id + "%"})
         if len(matches) == 1:
             return str(matches[0]["id"])
-        named = self.store.scalar(self._q("find_session_by_name"), {"name": session_id})
-        if named is not None:
-            return str(named)
         raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
 
     def _session_row(self, session_id: str) -> dict[str, Any]:
@@ -339,13 +339,21 @@ class SessionManager:
         return self.get_session_status(session_id), pids
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
-        """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force)."""
-        from buildrunner.parallel.reaper import reap
+        """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force).
+
+        Attempts of lost workers are settled before it returns (a stopped session has no worker left to
+        do it later): a slow supervisor on this machine is waited for, up to the reaper's patience.
+        """
+        from buildrunner.parallel.reaper import REMOTE_MARGIN_S, reap, settle
 
         coordinator = self.coordinator(session_id)
         self._session_row(session_id)
         coordinator.stop(force=force)
         reap(coordinator)
+        deadline = time.monotonic() + self.settings.heartbeat_timeout + self.settings.kill_grace + REMOTE_MARGIN_S + 1.0
+        while coordinator.orphaned_attempts() and time.monotonic() < deadline:
+            time.sleep(0.1)
+            settle(coordinator)
         return self.get_session_status(session_id)
 
     def wait(

@@ -560,15 +560,20 @@ class Worker:
         try:
             if events:
                 self.coordinator.emit(*events)
+                events = []  # written: never queued again, whatever fails next
             if shown != rung.shown:
                 self.coordinator.progress(
                     task.task_id, task.attempt, agent=progress.agent, tier=rung.tier, model=progress.model or rung.model_id,
                     turns=progress.turns, last_action=progress.last_action, cost=progress.cost_usd,
                 )
                 rung.shown = shown
-            self._recheck_cap(task, rung)
         except StoreUnavailable:
             rung.events = events + rung.events  # published once the store is back
+            return
+        try:
+            self._recheck_cap(task, rung)
+        except StoreUnavailable:
+            pass  # read again on the next tick; the cap known at the start still holds meanwhile
 
     def _agent_result(self, task: Task, rung: "_Rung", result: ExecutionResult, launch: Launch) -> ExecutionResult:
         """The attempt as the agent tells it: its final result, its cost (recorded), why it failed."""
@@ -579,6 +584,7 @@ class Worker:
         rung.cost = agent_result.cost_usd
         rung.model = agent_result.model or rung.model_id
         self._db(lambda: self._cost_tracker().track_agent_result(agent_result, session_id=self.session_id, task_id=task.task_id))
+        self._db(lambda: self.coordinator.cost_recorded(task.task_id, task.attempt, agent_result.cost_usd))
         if result.status not in ("completed", "failed") or rung.check is not None:  # ended by us: timeout, cap, stop, shutdown
             if result.status == "timeout" and rung.check is None:
                 rung.check = Check("timeout", result.error or "timed out")
@@ -587,7 +593,8 @@ class Worker:
             rung.check = Check("budget_exceeded", mask_secrets(agent_result.reason or "the agent's own spend cap was reached"))
             return ExecutionResult("budget_exceeded", result.exit_code, result.duration_ms, rung.check.reason, pid=result.pid)
         if result.status == "failed" or not agent_result.passed:  # the agent's own word on why, else the exit and its last line
-            reason = mask_secrets(agent_result.reason or result.error or f"{agent_result.agent} reported a failure")
+            said = result.error if result.exit_code is None and result.error else agent_result.reason  # no exit: it never started
+            reason = mask_secrets(said or result.error or f"{agent_result.agent} reported a failure")
             rung.check = Check("agent_error", reason, reason)
             return ExecutionResult("failed", result.exit_code, result.duration_ms, reason[:500], pid=result.pid)
         return result

@@ -569,6 +569,11 @@ class WorkerCoordinator:
                  "turns": turns, "last_action": last_action, "cost": cost},
             )
 
+    def cost_recorded(self, task_id: str, attempt: int, cost: float) -> None:
+        """The running attempt's cost is recorded by the cost tracker: the budgets count it there from now on."""
+        with self.store.transaction():
+            self.store.execute(self._q("attempt_cost_recorded"), {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "cost": cost})
+
     def ladder(self, task_id: str) -> list[dict[str, Any]]:
         """The attempts of a task, in order (the tiers it climbed)."""
         return self.store.fetchall(self._q("task_ladder"), {"session_id": self.session_id, "task_id": task_id})

@@ -49,13 +49,20 @@ ANALYSIS_MAX_TOKENS = 60_000
 _WORDS_AND_SPACE = bytes(c for c in range(256) if chr(c).isalnum() or chr(c) in "_ \t\r\n\f\v" or c >= 128)
 
 
+# Separators JavaScript (and tree-sitter) accept that `bytes.split` does not: no-break and other Unicode spaces,
+# the line and paragraph separators, the byte-order mark. Each may stand between two tokens.
+_UNICODE_SEPARATORS = tuple(chr(c).encode() for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF))
+
+
 def estimated_tokens(data: bytes) -> int:
     """At least the tokens `data` holds, counted at C speed: its whitespace-separated chunks and twice its punctuation.
 
-    A chunk of k words has at least k - 1 marks between them, and every operator is one mark or more,
-    so keyword operators (`not not not x`) and long unbroken runs (`a.b.c`) cannot slip under it.
+    A chunk of k words has at least k - 1 marks or separators between them, and every operator is one
+    mark or more, so keyword operators (`not not not x`), long unbroken runs (`a.b.c`) and words split
+    by Unicode spaces cannot slip under it.
     """
-    return len(data.split()) + 2 * len(data.translate(None, _WORDS_AND_SPACE))
+    unicode_gaps = sum(data.count(separator) for separator in _UNICODE_SEPARATORS)
+    return len(data.split()) + 2 * len(data.translate(None, _WORDS_AND_SPACE)) + 2 * unicode_gaps
 
 
 @dataclass(frozen=True)

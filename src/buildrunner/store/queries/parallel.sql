@@ -274,9 +274,16 @@ SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts
 WHERE session_id = :session_id AND NOT (task_id = :task_id AND attempt = :attempt)
 
 -- name: running_cost_except
--- Live cost so far of every running attempt (all sessions) but one: spend the budgets see only once it is recorded.
-SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts
-WHERE status = 'running' AND NOT (session_id = :session_id AND task_id = :task_id AND attempt = :attempt)
+-- Live cost so far of every running attempt (of live sessions) but one, not yet in cost_records: spend the budgets
+-- would otherwise see only when it is recorded.
+SELECT COALESCE(SUM(a.cost), 0) AS cost FROM task_attempts a JOIN sessions s ON s.id = a.session_id
+WHERE a.status = 'running' AND a.cost_recorded = 0 AND s.status IN ('running', 'paused')
+  AND NOT (a.session_id = :session_id AND a.task_id = :task_id AND a.attempt = :attempt)
+
+-- name: attempt_cost_recorded
+-- The attempt's cost is in cost_records now: the budgets count it there, not as live spend.
+UPDATE task_attempts SET cost = :cost, cost_recorded = 1
+WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
 
 -- name: lock_session
 SELECT id, status FROM sessions WHERE id = :session_id
