@@ -10,6 +10,18 @@ STATE_DIR_NAME = ".buildrunner"
 CONFIG_FILE_NAME = "config.json"
 DATABASE_FILE_NAME = "buildrunner.db"
 LOGS_DIR_NAME = "logs"
+# What BuildRunner keeps in `.buildrunner/` for itself (gitignore patterns, relative to that folder): the store and
+# its -wal, -shm and -lock files, logs, worktrees, exports. Git never sees them (`br init` writes them to
+# `.buildrunner/.gitignore`), and nothing that reads a project's files reads them: opening and closing the
+# database file in a process that has it open drops that connection's locks, which can corrupt it.
+STATE_IGNORED: tuple[str, ...] = (
+    DATABASE_FILE_NAME, f"{DATABASE_FILE_NAME}-*", "config.validated.json", "coverage/", f"{LOGS_DIR_NAME}/", "telemetry/", "worktrees/",
+)
+
+
+def state_ignore_patterns() -> list[str]:
+    """STATE_IGNORED as gitignore patterns from the project root."""
+    return [f"{STATE_DIR_NAME}/{entry}" for entry in STATE_IGNORED]
 
 
 def make_private_dir(path: Path) -> Path:

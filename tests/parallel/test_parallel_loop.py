@@ -163,3 +163,17 @@ def test_setup_runs_in_each_new_worktree_and_its_failure_fails_the_attempt_witho
     error = final["tasks"][0]["error"]
     assert "setup" in error and "exit code 3" in error and "broken install" in error
     assert not list((repo / ".buildrunner" / "worktrees" / final["session_id"]).glob("env.*"))
+
+
+def test_an_attempts_changes_never_include_buildrunners_own_state(tmp_path: Path) -> None:
+    """Reading the open database to snapshot it would drop the worker's SQLite locks (and could corrupt it)."""
+    from buildrunner.parallel.loop import working_changes
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    state = tmp_path / ".buildrunner"
+    (state / "logs" / "s").mkdir(parents=True)
+    for name in ("buildrunner.db", "buildrunner.db-wal", "buildrunner.db-shm", "buildrunner.db-lock", "config.validated.json", "logs/s/t.1.log"):
+        (state / name).write_text("state\n")
+    (state / "plan.yaml").write_text("tasks: []\n")  # the user's own files there still count
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    assert sorted(working_changes(tmp_path)) == [".buildrunner/plan.yaml", "app.py"]

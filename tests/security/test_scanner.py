@@ -168,6 +168,17 @@ def test_unreadable_file_is_skipped(tmp_project: Path) -> None:
     assert sc.last_report.skipped[0].reason.startswith("unreadable")
 
 
+def test_buildrunners_own_state_is_never_read_even_without_br_init(tmp_project: Path) -> None:
+    """The store (open in the scanning process, perhaps) and the logs are skipped; the user's config is scanned."""
+    state = tmp_project / ".buildrunner"
+    (state / "logs" / "s").mkdir(parents=True, exist_ok=True)
+    for name in ("buildrunner.db", "buildrunner.db-wal", "logs/s/t.1.log"):
+        (state / name).write_text(samples()["github_token"])
+    (state / "plan.yaml").write_text(f"tasks:\n  - id: a\n    command: echo {samples()['github_token']}\n")
+    sc = scanner(tmp_project)
+    assert [finding.file_path for finding in sc.scan_directory()] == [".buildrunner/plan.yaml"]
+
+
 def test_fifo_is_never_opened(tmp_project: Path) -> None:
     os.mkfifo(tmp_project / "pipe")
     sc = scanner(tmp_project)

@@ -9,11 +9,12 @@ import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, stderr, stdout
 from buildrunner.cli.groups import group_example, group_help
+from buildrunner.paths import STATE_IGNORED
 
 app = typer.Typer(help=group_help("config"), epilog=group_example("config"), no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
-STATE_GITIGNORE = "buildrunner.db\nbuildrunner.db-*\nconfig.validated.json\ncoverage/\nlogs/\ntelemetry/\nworktrees/\n"
+STATE_GITIGNORE = "".join(f"{entry}\n" for entry in STATE_IGNORED)
 
 
 def init(

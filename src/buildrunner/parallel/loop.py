@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.paths import state_ignore_patterns
 from buildrunner.routing.models import TIERS
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
@@ -64,7 +65,8 @@ def working_changes(root: Path) -> dict[str, bytes]:
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return [line for line in proc.stdout.splitlines() if line] if proc.returncode == 0 else []
 
-    names = set(git("diff", "--name-only", "HEAD")) | set(git("ls-files", "--others", "--exclude-standard"))
+    own_state = [f":(exclude,glob){pattern}{'**' if pattern.endswith('/') else ''}" for pattern in state_ignore_patterns()]  # never read the open store
+    names = set(git("diff", "--name-only", "HEAD", "--", ".", *own_state)) | set(git("ls-files", "--others", "--exclude-standard", "--", ".", *own_state))
     files = {}
     for name in sorted(names):
         path = root / name

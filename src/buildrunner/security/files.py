@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from buildrunner.errors import ConfigError, NotFoundError
+from buildrunner.paths import state_ignore_patterns
 from buildrunner.security.report import (
     BINARY,
     FOLDER_LINK,
@@ -81,7 +82,8 @@ class IgnoreRules:
     def __init__(self, base: Path) -> None:
         self.base = base
         self._specs: dict[str, Any] = {}
-        root_lines = _read_ignore(base / ".git" / "info" / "exclude") + _read_ignore(base / ".gitignore")
+        # BuildRunner's own state (the open database above all) is never read, whether or not `br init` ignored it.
+        root_lines = state_ignore_patterns() + _read_ignore(base / ".git" / "info" / "exclude") + _read_ignore(base / ".gitignore")
         self._specs[""] = _spec(root_lines) if root_lines else None
 
     def enter(self, rel_dir: str, abs_dir: Path) -> None:
