@@ -209,18 +209,21 @@ def test_one_bad_value_in_a_file_of_defaults_is_one_line_exit_2(run_br, tmp_proj
         assert "config.json" in line and all(fragment in line for fragment in expected), line
 
 
+# Runs `br ARGS`, then says on stderr whether the command imported pydantic.
+PYDANTIC_PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('pydantic imported' if 'pydantic' in sys.modules else 'no pydantic'))\n"
+    "from buildrunner.cli.main import run\n"
+    "sys.argv = ['br', *sys.argv[1:]]\n"
+    "run()\n"
+)
+
+
 def test_commands_on_a_default_config_do_not_import_pydantic(run_br, tmp_project: Path) -> None:
     """Start-up: with only defaults set, reading commands neither validate the config nor convert options with pydantic."""
     assert run_br("init").returncode == 0
-    probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write('pydantic imported' if 'pydantic' in sys.modules else 'no pydantic'))\n"
-        "from buildrunner.cli.main import run\n"
-        "sys.argv = ['br', *sys.argv[1:]]\n"
-        "run()\n"
-    )
     for args in (["config", "show"], ["routing", "costs"], ["routing", "costs", "-f", "json", "-p", "week"], ["telemetry", "summary", "--hours", "5"], ["parallel", "list"]):
-        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, "BR_COST_LIMIT_WEEKLY": "50.0"})
+        result = subprocess.run([sys.executable, "-c", PYDANTIC_PROBE, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, "BR_COST_LIMIT_WEEKLY": "50.0"})
         assert result.returncode == 0, result.stderr
         assert result.stderr.endswith("no pydantic"), (args, result.stderr)
 
@@ -228,16 +231,9 @@ def test_commands_on_a_default_config_do_not_import_pydantic(run_br, tmp_project
 def test_a_changed_config_is_validated_once_then_read_as_validated_until_it_changes(run_br, tmp_project: Path) -> None:
     """Start-up with a project's own settings: pydantic validates them once; a later edit or variable is validated again."""
     write_config(tmp_project, {"routing": {"cost_limits": {"daily": 5.0}}})
-    probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write('pydantic imported' if 'pydantic' in sys.modules else 'no pydantic'))\n"
-        "from buildrunner.cli.main import run\n"
-        "sys.argv = ['br', *sys.argv[1:]]\n"
-        "run()\n"
-    )
 
     def br(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, **env})
+        return subprocess.run([sys.executable, "-c", PYDANTIC_PROBE, *args], cwd=tmp_project, capture_output=True, text=True, env={**os.environ, **env})
 
     first = br("config", "show", "-f", "json")
     assert first.returncode == 0 and first.stderr.endswith("pydantic imported")

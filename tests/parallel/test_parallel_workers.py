@@ -314,6 +314,16 @@ def _frozen_after_its_task_finished(fast_project: Path, run_br: Any) -> tuple[Pr
     return project, sid, victim, supervisor
 
 
+def _assert_each_task_ran_once(fast_project: Path, project: Project, sid: str) -> None:
+    """Let the other task end; the finished one kept its result: one completed attempt each, one side effect each."""
+    (fast_project / "end").touch()
+    finished(project, sid)
+    rows = [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)]
+    assert rows == [("done-while-frozen", 1, "completed"), ("other", 1, "completed")]
+    assert sorted((fast_project / "ran.txt").read_text().split()) == ["done-while-frozen-1", "other-1"]
+    project.close()
+
+
 def _settled_or_asked(project: Project, sid: str, victim: dict[str, Any], fast_project: Path) -> bool:
     record = fast_project / ".buildrunner" / "logs" / sid / f"{victim['id']}.run"
     settled = project.store.scalar("SELECT status FROM task_attempts WHERE session_id = ? AND task_id = 'done-while-frozen' AND attempt = 1", (sid,))
@@ -330,12 +340,7 @@ def test_a_lost_workers_slow_supervisor_is_waited_for_not_raced(fast_project: Pa
     finally:
         supervisor.resume()
     wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'done-while-frozen'", (sid,)) != "running", 60, "the attempt to be settled")
-    (fast_project / "end").touch()
-    finished(project, sid)
-    rows = [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)]
-    assert rows == [("done-while-frozen", 1, "completed"), ("other", 1, "completed")]
-    assert sorted((fast_project / "ran.txt").read_text().split()) == ["done-while-frozen-1", "other-1"]
-    project.close()
+    _assert_each_task_ran_once(fast_project, project, sid)
 
 
 def test_a_lost_workers_finished_task_keeps_its_result_when_its_supervisor_is_gone(fast_project: Path, run_br: Any) -> None:
@@ -346,12 +351,7 @@ def test_a_lost_workers_finished_task_keeps_its_result_when_its_supervisor_is_go
         wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'done-while-frozen'", (sid,)) != "running", 60, "the attempt to be settled")
     finally:
         os.kill(victim["pid"], signal.SIGCONT)  # its supervisor's death signal (TERM) was waiting: it shuts down
-    (fast_project / "end").touch()
-    finished(project, sid)
-    rows = [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)]
-    assert rows == [("done-while-frozen", 1, "completed"), ("other", 1, "completed")]
-    assert sorted((fast_project / "ran.txt").read_text().split()) == ["done-while-frozen-1", "other-1"]
-    project.close()
+    _assert_each_task_ran_once(fast_project, project, sid)
 
 
 def test_start_wait_json_prints_one_document_the_final_status(fast_project: Path, run_br: Any) -> None:

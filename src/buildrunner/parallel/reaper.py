@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from buildrunner.parallel.executor import Executor
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
 from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
+
+if TYPE_CHECKING:
+    from buildrunner.parallel.settings import ParallelSettings
 
 # Extra seconds a reaper gives a lost worker's supervisor to end the tree (on another machine: before settling
 # without the record; on this one: before ending the tree itself).
@@ -30,6 +34,11 @@ REMOTE_MARGIN_S = 5.0
 ANSWER_S = 1.0
 
 _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
+
+
+def supervisor_patience(settings: ParallelSettings) -> float:
+    """Seconds a lost worker's supervisor has to end its attempt's tree (its lease, the kill grace, a margin)."""
+    return settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S
 
 
 def reap(coordinator: WorkerCoordinator, *, judge_silence: bool = True) -> list[str]:
@@ -77,13 +86,13 @@ def settle(coordinator: WorkerCoordinator) -> int:
         task_id, attempt, worker_id = orphan["task_id"], int(orphan["attempts"]), orphan["worker_id"]
         if orphan["hostname"] == host:
             path = record_path(project.paths.logs_dir, coordinator.session_id, worker_id)
-            answered = end_orphan(path, task_id, attempt, timeout=ANSWER_S, patience=settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S)
+            answered = end_orphan(path, task_id, attempt, timeout=ANSWER_S, patience=supervisor_patience(settings))
             if answered is None:
                 continue  # its supervisor is still ending it: settled on a later pass, from what it records
             record = answered
         elif orphan["hostname"] in live_hosts:
             continue  # a worker on its own machine will settle it, seeing its process tree and record
-        elif orphan["last_heartbeat"] > ts - (settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S):
+        elif orphan["last_heartbeat"] > ts - supervisor_patience(settings):
             continue  # its supervisor may still be ending the tree
         else:
             record = ExitRecord()

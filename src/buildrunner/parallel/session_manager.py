@@ -344,13 +344,13 @@ class SessionManager:
         Attempts of lost workers are settled before it returns (a stopped session has no worker left to
         do it later): a slow supervisor on this machine is waited for, up to the reaper's patience.
         """
-        from buildrunner.parallel.reaper import REMOTE_MARGIN_S, reap, settle
+        from buildrunner.parallel.reaper import reap, settle, supervisor_patience
 
         coordinator = self.coordinator(session_id)
         self._session_row(session_id)
         coordinator.stop(force=force)
         reap(coordinator)
-        deadline = time.monotonic() + self.settings.heartbeat_timeout + self.settings.kill_grace + REMOTE_MARGIN_S + 1.0
+        deadline = time.monotonic() + supervisor_patience(self.settings) + 1.0
         while coordinator.orphaned_attempts() and time.monotonic() < deadline:
             time.sleep(0.1)
             settle(coordinator)
