@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -266,6 +268,24 @@ def test_commit_needs_no_user_config(repo: Path, project: Project, tmp_path: Pat
     sha = worktree.commit(agent="codex", model="gpt-5")
     assert sha is not None
     assert git(repo, "log", "-1", "--format=%an <%ae>", sha).strip() == f"{DEFAULT_AUTHOR.name} <{DEFAULT_AUTHOR.email}>"
+
+
+def test_a_change_made_in_the_second_of_the_checkout_is_committed(repo: Path, project: Project) -> None:
+    """An agent that rewrites a file (same size) in the second git checked it out: only the index's own mtime
+    tells git to look at the content ("racy git"). Here that moment is set up exactly: the entry, the file and
+    the index all carry one past mtime (ctime is left out, as `core.trustctime false` does)."""
+    git(repo, "config", "core.trustctime", "false")
+    worktree = Worktree.prepare(project, make_task(), session_name="s")
+    app = worktree.path / "app.txt"
+    past = (time.time_ns() // 10**9 - 60) * 10**9
+    os.utime(app, ns=(past, past))
+    git(worktree.path, "update-index", "--refresh")  # the entry now records that mtime
+    index = Path(git(worktree.path, "rev-parse", "--path-format=absolute", "--git-path", "index").strip())
+    app.write_text("v2\n")
+    os.utime(app, ns=(past, past))
+    os.utime(index, ns=(past, past))  # the index written in that second, as a checkout writes it
+    sha = worktree.commit(agent=None, model=None)
+    assert sha is not None and git(repo, "show", f"{sha}:app.txt") == "v2\n"
 
 
 def test_commit_ignores_signing_and_hooks_of_the_user(repo: Path, project: Project, tmp_path: Path) -> None:

@@ -499,7 +499,10 @@ class Worktree:
         with tempfile.TemporaryDirectory(prefix="br-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             if index.exists():
-                shutil.copyfile(index, env["GIT_INDEX_FILE"])  # its stat data spares re-reading unchanged files
+                # Its stat data spares re-reading unchanged files. The copy keeps the index's mtime: git compares
+                # the content of an entry as new as its index ("racy git"), or a same-size edit made in the
+                # second of the checkout is taken for unchanged.
+                shutil.copy2(index, env["GIT_INDEX_FILE"])
             git(self.path, "add", "--all", tick=self.tick, env=env)
             tree = git(self.path, "write-tree", env=env, tick=self.tick).stdout.strip()
             if exclude_setup and self.setup_changes:
