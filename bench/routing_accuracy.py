@@ -47,7 +47,10 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 SWEBENCH = ROOT.parent / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 DATA = ROOT / "tests/routing/data"
-SETS = {"first": DATA / "independent_tasks.yaml", "second": DATA / "independent_tasks_2.yaml", "third (blind)": DATA / "independent_tasks_3.yaml"}
+SETS = {
+    "first": DATA / "independent_tasks.yaml", "second": DATA / "independent_tasks_2.yaml", "third": DATA / "independent_tasks_3.yaml",
+    "fourth (blind)": DATA / "independent_tasks_4.yaml",
+}
 BUCKETS = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 BOUNDS_MINUTES = (15, 60, 240)
 LEVELS = ("simple", "moderate", "complex", "critical")
