@@ -45,6 +45,20 @@ def test_scan_project_finds_secrets_and_injection_grouped_by_file(run_br, leaky:
     assert "Fix: Pass values as parameters" in r.stdout
 
 
+def test_paths_may_be_given_as_arguments_like_other_scanners(run_br, leaky: Path) -> None:
+    """`br security scan src/db.py src/config.py` as with bandit or semgrep: a file, a folder, or several."""
+    both = run_br("security", "scan", "src/db.py", "src/config.py")
+    assert both.returncode == 3
+    assert "  src/config.py\n    Line 3: [github_token]" in both.stdout and "  src/db.py\n    Line 2: [medium]" in both.stdout
+    only_sql = run_br("security", "scan", "src/db.py", "--format", "json")
+    report = json.loads(only_sql.stdout)
+    assert only_sql.returncode == 3 and report["secrets"] == [] and {f["file_path"] for f in report["sql_injection"]} == {"src/db.py"}
+    folder = run_br("security", "scan", "src")
+    assert folder.returncode == 3 and "src/config.py" in folder.stdout and "src/db.py" in folder.stdout
+    missing = run_br("security", "scan", "nope/")
+    assert missing.returncode == 6 and "nope" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_clean_scan_exits_zero_and_missing_path_six(run_br, tmp_project: Path) -> None:
     (tmp_project / "ok.py").write_text("x = 1\n")
     r = run_br("security", "scan", "--directory", ".")

@@ -101,6 +101,7 @@ def check(
 
 @app.command()
 def scan(
+    targets: Annotated[Optional[List[str]], typer.Argument(metavar="PATH", help="Files or folders to scan, as with --file / --directory.", show_default=False)] = None,
     file: Annotated[Optional[List[str]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
     directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False)] = None,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Scan subfolders.")] = True,
@@ -118,14 +119,14 @@ def scan(
     not be scanned (too big, unreadable, a link leaving the project), 6 when a path does not exist.
     Files inside folders that could not be scanned are listed and counted.
 
-    Example: br security scan --directory src/ --format sarif
+    Example: br security scan src/ settings.py --format sarif
     """
     from buildrunner.cli.common import project_for
     from buildrunner.security.checks import scan_paths
 
     want_secrets, want_sql = _kinds(secrets, no_secrets, sql, no_sql)
     proj = project_for(project)
-    paths: list[str | Path] = [*(file or []), *(directory or [])] or [proj.paths.root]
+    paths: list[str | Path] = [*(targets or []), *(file or []), *(directory or [])] or [proj.paths.root]
     target = ", ".join(str(p) for p in paths)
     report = _run(
         lambda: scan_paths(proj, paths, recursive=recursive, secrets=want_secrets, sql=want_sql, target=target, min_severity=min_severity),
