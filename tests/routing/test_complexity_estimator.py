@@ -211,6 +211,25 @@ def test_a_change_stated_to_stay_in_one_file_ranks_below_the_same_change_everywh
     assert local.complexity_score < everywhere.complexity_score
 
 
+@pytest.mark.parametrize(
+    ("small", "work"),
+    [
+        ("Fix the broken link to the OAuth setup page in the getting started guide", "Add OAuth login with Google to the web app"),
+        ("Update the docs for the Raft leader election", "Implement Raft leader election for the job scheduler"),
+        ("Fix a typo in the error message of the lock-free queue", "Fix a race condition in a lock-free queue"),
+    ],
+)
+def test_a_small_change_to_a_hard_subject_is_not_the_subjects_work(estimator: ComplexityEstimator, small: str, work: str) -> None:
+    """Docs, a typo, a link: the subject (security, consensus, concurrency) counts half, and the work on it stays above."""
+    small_result, work_result = estimator.estimate(small), estimator.estimate(work)
+    assert small_result.complexity_score < work_result.complexity_score
+    assert small_result.recommended_model != "opus"
+    subject = {f.name: f.weight for f in work_result.factors if f.weight >= 10 and f.name != "baseline"}
+    shared = {f.name: f.weight for f in small_result.factors if f.name in subject}
+    assert shared and all(weight <= subject[name] / 2 for name, weight in shared.items()), (shared, subject)
+    assert all("a small change" in f.detail for f in small_result.factors if f.name in shared)  # --verbose says why it counts less
+
+
 def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_project: Path) -> None:
     files = []
     for name, size in (("api.py", 9000), ("ui.ts", 6000), ("schema.sql", 3000)):

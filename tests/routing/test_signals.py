@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
-from buildrunner.routing.signals import hits, parse_signals, shipped_signals
+from buildrunner.routing.signals import features, hits, parse_signals, shipped_signals
 
 
 def test_every_shipped_signal_says_why_and_where_its_weight_came_from() -> None:
@@ -50,6 +50,7 @@ def test_patterns_count_in_their_region() -> None:
         ('pattern = "("', "signal 's'"),
         ('words = ["a"]\nin = "code"', "word lists count distinct words in the prose"),
         ('pattern = "a"\ncount = "lines"', "count='lines'"),
+        ('words = ["a"]\nrole = "easy"', "role='easy'"),
     ],
 )
 def test_bad_signal_entries_are_config_errors_naming_the_signal(spec: str, needle: str) -> None:
@@ -63,6 +64,42 @@ def test_duplicate_names_and_bad_toml_are_config_errors() -> None:
         parse_signals(_one('words = ["a"]') + '[[signal]]\nname = "s"\nweight = 1\nwords = ["b"]\n', "test.toml")
     with pytest.raises(ConfigError, match="invalid TOML"):
         parse_signals("base = = 1", "test.toml")
+
+
+ROLES = """base = 36
+small_change_topic_factor = 0.5
+[[signal]]
+name = "oauth"
+weight = 20
+role = "topic"
+words = ["oauth"]
+[[signal]]
+name = "docs"
+weight = -16
+role = "small change"
+words = ["broken link"]
+[[signal]]
+name = "other"
+weight = 4
+words = ["guide"]
+"""
+
+
+def test_a_small_change_counts_its_topic_at_the_files_factor() -> None:
+    """A broken link in the OAuth guide is a docs fix: the topic counts half; signals without a role are untouched."""
+    signals = parse_signals(ROLES, "test.toml")
+    alone = {h.signal.name: h.points for h in hits(signals, "OAuth guide: add the PKCE flow")}
+    fix = {h.signal.name: h.points for h in hits(signals, "OAuth guide: fix the broken link")}
+    assert alone == {"oauth": 20, "other": 4}
+    assert fix == {"oauth": 10, "docs": -16, "other": 4}
+    # The features the weights are fitted on carry the same factor, so base + weights . features is the score.
+    assert features(signals, "OAuth guide: fix the broken link") == [0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", '"half"'])
+def test_the_small_change_factor_is_a_number_between_0_and_1(value: str) -> None:
+    with pytest.raises(ConfigError, match="small_change_topic_factor"):
+        parse_signals(ROLES.replace("small_change_topic_factor = 0.5", f"small_change_topic_factor = {value}"), "test.toml")
 
 
 def test_calibrated_weights_replace_shipped_ones_by_name() -> None:

@@ -132,7 +132,7 @@ def estimate(
     if verbose:
         out.print(f"Factors (weights sum to the score, clamped to 0-100; source: {result.source}):")
         for factor in result.factors:
-            said = f"words: {', '.join(factor.words)}" if factor.words else factor.detail
+            said = ("words: " if factor.words else "") + factor.detail
             out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(said)})[/]" if said else ""))
 
 

@@ -23,6 +23,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")
+ROLES = ("", "topic", "small change")
 COUNTS = ("distinct", "matches", "characters")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
@@ -96,6 +97,7 @@ class Signal:
     unit: float = 1.0
     firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
     fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
+    role: str = ""  # "topic" (what the system is about) or "small change" (the kind of change asked for); see SignalSet.small_change_topic_factor
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -114,6 +116,9 @@ class Signal:
             raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
         except (TypeError, ValueError, re.error) as exc:
             raise ConfigError(f"{where}: {exc}", hint="see the header of signals.toml") from None
+        role = str(raw.get("role", ""))
+        if role not in ROLES:
+            raise ConfigError(f"{where}: role={role!r}", hint='role: "topic", "small change" or none')
         if region not in REGIONS or count not in COUNTS or unit <= 0:
             raise ConfigError(f"{where}: in={region!r}, count={count!r}, unit={unit}", hint=f"in: {', '.join(REGIONS)}; count: {', '.join(COUNTS)}; unit > 0")
         if words is not None and (region != "prose" or count != "distinct"):
@@ -121,7 +126,7 @@ class Signal:
         return cls(
             name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
-            firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)),
+            firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
         )
 
     def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
@@ -160,6 +165,7 @@ class SignalSet:
     listings: tuple[re.Pattern[str], ...] = ()
     hidden: tuple[re.Pattern[str], ...] = ()
     topic_words: float = 0.0
+    small_change_topic_factor: float = 1.0
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -179,10 +185,20 @@ class SignalSet:
             listings=self.listings,
             hidden=self.hidden,
             topic_words=self.topic_words,
+            small_change_topic_factor=self.small_change_topic_factor,
         )
 
     def text(self, description: str) -> Text:
         return Text.of(description, self.listings, self.hidden)
+
+    def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], float]]:
+        """(signal, count, what matched, scale) for every signal, in file order. `scale` is
+        `small_change_topic_factor` for a "topic" signal when a "small change" signal fired, else 1:
+        a typo in the OAuth guide is a typo, whatever the guide is about."""
+        text = self.text(description)
+        counts = [(s, *s.measure(text, self.topic_words)) for s in self.signals]
+        small = any(count > 0 and s.role == "small change" for s, count, _ in counts)
+        return [(s, count, words, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words in counts]
 
 
 @dataclass(frozen=True)
@@ -193,9 +209,13 @@ class Hit:
     count: float
     words: tuple[str, ...]
     points: float
+    scale: float = 1.0  # below 1 when a small change counts this topic at SignalSet.small_change_topic_factor
 
     @property
     def detail(self) -> str:
+        return self._found() + (f"; x{self.scale:g}: a small change to this subject" if self.scale != 1.0 else "")
+
+    def _found(self) -> str:
         if self.words:
             return ", ".join(self.words[:8]) + (f" (+{len(self.words) - 8} more)" if len(self.words) > 8 else "")
         if self.signal.count == "characters":
@@ -217,11 +237,14 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     hidden = _patterns(data, "hidden", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
+        factor = float(data.get("small_change_topic_factor", 1.0))
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: topic_words must be a number", hint="e.g. topic_words = 40") from None
+        raise ConfigError(f"{origin}: topic_words and small_change_topic_factor must be numbers", hint="e.g. topic_words = 40") from None
+    if not 0.0 <= factor <= 1.0:
+        raise ConfigError(f"{origin}: small_change_topic_factor = {factor}", hint="a factor between 0 and 1")
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
-        listings=listings, hidden=hidden, topic_words=topic_words,
+        listings=listings, hidden=hidden, topic_words=topic_words, small_change_topic_factor=factor,
     )
 
 
@@ -243,16 +266,13 @@ def shipped_signals() -> SignalSet:
 
 def hits(signals: SignalSet, description: str) -> list[Hit]:
     """Every signal that fired on `description`, in file order."""
-    text = signals.text(description)
-    out = []
-    for signal in signals.signals:
-        count, words = signal.measure(text, signals.topic_words)
-        if count > 0:
-            out.append(Hit(signal, count, words, signal.points(count)))
-    return out
+    return [
+        Hit(signal, count, words, signal.points(count) * scale, scale)
+        for signal, count, words, scale in signals.measure(description)
+        if count > 0
+    ]
 
 
 def features(signals: SignalSet, description: str) -> list[float]:
-    """log2(1 + count) per signal, in file order: the score is base + weights . features (for fitting)."""
-    text = signals.text(description)
-    return [math.log2(1 + s.measure(text, signals.topic_words)[0]) for s in signals.signals]
+    """log2(1 + count) (times the signal's scale) per signal, in file order: the score is base + weights . features (for fitting)."""
+    return [math.log2(1 + count) * scale for _, count, _, scale in signals.measure(description)]
