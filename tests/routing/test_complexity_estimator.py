@@ -28,6 +28,7 @@ INDEPENDENT = yaml.safe_load((DATA / "independent_tasks.yaml").read_text(encodin
 SECOND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
 THIRD = yaml.safe_load((DATA / "independent_tasks_3.yaml").read_text(encoding="utf-8"))["tasks"]
 FOURTH = yaml.safe_load((DATA / "independent_tasks_4.yaml").read_text(encoding="utf-8"))["tasks"]
+FIFTH = yaml.safe_load((DATA / "independent_tasks_5.yaml").read_text(encoding="utf-8"))["tasks"]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
 
@@ -76,7 +77,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors)
 
 
-@pytest.mark.parametrize(("name", "tasks"), [("first", INDEPENDENT), ("second", SECOND), ("third", THIRD), ("fourth", FOURTH)])
+@pytest.mark.parametrize(("name", "tasks"), [("first", INDEPENDENT), ("second", SECOND), ("third", THIRD), ("fourth", FOURTH), ("fifth", FIFTH)])
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: str, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
@@ -84,10 +85,10 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
 
 
 @pytest.mark.parametrize(
-    ("name", "tasks", "floor"), [("first", INDEPENDENT, 0.6), ("second", SECOND, 0.45), ("third", THIRD, 0.6), ("fourth", FOURTH, 0.5)],
+    ("name", "tasks", "floor"), [("first", INDEPENDENT, 0.6), ("second", SECOND, 0.45), ("third", THIRD, 0.6), ("fourth", FOURTH, 0.5), ("fifth", FIFTH, 0.55)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: str, tasks: list[dict], floor: float) -> None:
-    """A regression guard under the measured figures (bench/RESULTS.md): 0.73, 0.51, 0.71 and 0.61 (the fourth set's one blind score was 0.46)."""
+    """A regression guard under the measured figures (bench/RESULTS.md): 0.76, 0.54, 0.73, 0.63 and 0.66 (blind scores: fourth 0.46, fifth 0.60)."""
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
     assert spearmanr(scores, labels)[0] >= floor
@@ -196,6 +197,9 @@ def test_deleting_stored_data_ranks_above_editing_code_and_more_so_in_production
         ("The mobile app shows a stale unread count", "The mobile app's unread count drifts out of sync with the web app"),
         ("Run the payments service in one more availability zone", "Run the payments service active-active in two regions"),
         ("Export the users table to CSV", "Export the users table to CSV without the personal data (GDPR)"),
+        ("test_invoice_pdf_render fails on CI", "test_invoice_pdf_render fails about 1 in 20 CI runs"),
+        ("Search requests time out", "About 3% of search requests time out"),
+        ("Workout streaks reset at the wrong time", "Workout streaks reset at midnight UTC instead of the user's local day"),
     ],
 )
 def test_what_makes_the_same_report_harder_raises_its_score(estimator: ComplexityEstimator, plain: str, harder: str) -> None:
