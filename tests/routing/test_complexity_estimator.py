@@ -197,9 +197,9 @@ def test_deleting_stored_data_ranks_above_editing_code_and_more_so_in_production
         ("The mobile app shows a stale unread count", "The mobile app's unread count drifts out of sync with the web app"),
         ("Run the payments service in one more availability zone", "Run the payments service active-active in two regions"),
         ("Export the users table to CSV", "Export the users table to CSV without the personal data (GDPR)"),
-        ("test_invoice_pdf_render fails on CI", "test_invoice_pdf_render fails about 1 in 20 CI runs"),
-        ("Search requests time out", "About 3% of search requests time out"),
+        ("test_invoice_pdf_render fails on CI", "test_invoice_pdf_render fails on CI, never locally"),
         ("Workout streaks reset at the wrong time", "Workout streaks reset at midnight UTC instead of the user's local day"),
+        ("Customers see an empty cart", "Customers are seeing someone else's cart"),
     ],
 )
 def test_what_makes_the_same_report_harder_raises_its_score(estimator: ComplexityEstimator, plain: str, harder: str) -> None:

@@ -102,14 +102,6 @@ def test_the_small_change_factor_is_a_number_between_0_and_1(value: str) -> None
         parse_signals(ROLES.replace("small_change_topic_factor = 0.5", f"small_change_topic_factor = {value}"), "test.toml")
 
 
-@given(st.integers(1, 999), st.integers(2, 100_000), st.sampled_from(["runs", "CI runs", "builds", "requests", "deploys"]), st.sampled_from(["", "~", "about "]))
-def test_a_failure_given_as_a_rate_is_read_as_an_unknown_cause(n: int, m: int, what: str, approx: str) -> None:
-    names = {h.signal.name for h in hits(shipped_signals(), f"The export job fails {approx}{n} in {m} {what}.")}
-    assert "failure rate" in names
-    percent = {h.signal.name for h in hits(shipped_signals(), f"{n % 100}% of the {what.split()[-1]} fail.")}
-    assert "failure rate" in percent
-
-
 def test_calibrated_weights_replace_shipped_ones_by_name() -> None:
     signals = shipped_signals()
     changed = signals.with_weights({"concurrency": 5.0}, base=30.0)

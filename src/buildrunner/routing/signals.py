@@ -193,11 +193,14 @@ class SignalSet:
 
     def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], float]]:
         """(signal, count, what matched, scale) for every signal, in file order. `scale` is
-        `small_change_topic_factor` for a "topic" signal when a "small change" signal fired, else 1:
-        a typo in the OAuth guide is a typo, whatever the guide is about."""
+        `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
+        description of at most `topic_words` words, else 1: a typo in the OAuth guide is a typo,
+        whatever the guide is about; but "update the runbook" as one step of a long plan does not
+        make the plan a docs task."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words)) for s in self.signals]
-        small = any(count > 0 and s.role == "small change" for s, count, _ in counts)
+        short = not self.topic_words or text.prose_words <= self.topic_words
+        small = short and any(count > 0 and s.role == "small change" for s, count, _ in counts)
         return [(s, count, words, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words in counts]
 
 
