@@ -51,6 +51,7 @@ SETS = {
     "first": DATA / "independent_tasks.yaml", "second": DATA / "independent_tasks_2.yaml", "third": DATA / "independent_tasks_3.yaml",
     "fourth": DATA / "independent_tasks_4.yaml", "fifth": DATA / "independent_tasks_5.yaml", "sixth": DATA / "independent_tasks_6.yaml",
     "seventh": DATA / "independent_tasks_7.yaml",
+    "eighth (blind)": DATA / "independent_tasks_8.yaml",
 }
 BUCKETS = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 BOUNDS_MINUTES = (15, 60, 240)
