@@ -149,11 +149,12 @@ def test_code_blocks_and_environment_dumps_do_not_count_as_prose(estimator: Comp
     assert "distributed systems" not in [f.name for f in dump.factors]
 
 
-def test_an_issue_templates_comments_and_a_pasted_session_are_not_the_authors_prose(estimator: ComplexityEstimator) -> None:
+def test_an_issue_templates_comments_and_headings_and_a_pasted_session_are_not_the_authors_prose(estimator: ComplexityEstimator) -> None:
     report = "Plot legend overlaps the axis label when the figure is narrow.\n\nExpected: the legend moves inside."
     template = (
         "<!-- Thanks for reporting! If this is a security vulnerability, do not file it here: write to the\n"
         "maintainers. Say whether it happens intermittently or every time, on all platforms or only on one. -->\n"
+        "### Bug summary (performance, security and concurrency issues have their own templates)\n"
     )
     session = "\n>>> fig = make_figure(width=3, threads=4)\n>>> fig.save('out.png')  # the security camera frames\n"
     plain = estimator.estimate(report)
