@@ -97,7 +97,7 @@ class Signal:
     unit: float = 1.0
     firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
     fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
-    role: str = ""  # "topic" (what the system is about) or "small change" (the kind of change asked for); see SignalSet.small_change_topic_factor
+    role: str = ""  # "topic" (what the system is about) or "small change" (a change that alters no behaviour); see SignalSet.measure
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
