@@ -14,7 +14,7 @@ Three checks, in one run (statistics by scipy and scikit-learn; `pip install -e 
    predictions are cut at the training half's bucket shares).
 2. The independent sets in tests/routing/data (task descriptions as teams write them, labelled by judgement,
    never fitted on): Spearman against the labels, level accuracy, and how many complex/critical tasks go to haiku.
-   Only the newest set is blind; the header of each says when it was written and looked at.
+   Only the newest set is blind; bench/RESULTS.md says when each was written, first scored and read.
 3. The five tasks of issue 14, as measured.
 
 With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the independent sets too.
