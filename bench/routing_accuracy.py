@@ -48,10 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEBENCH = ROOT.parent / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 DATA = ROOT / "tests/routing/data"
 SETS = {
-    "first": DATA / "independent_tasks.yaml", "second": DATA / "independent_tasks_2.yaml", "third": DATA / "independent_tasks_3.yaml",
-    "fourth": DATA / "independent_tasks_4.yaml", "fifth": DATA / "independent_tasks_5.yaml", "sixth": DATA / "independent_tasks_6.yaml",
-    "seventh": DATA / "independent_tasks_7.yaml",
-    "eighth (blind)": DATA / "independent_tasks_8.yaml",
+    name: DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml"
+    for n, name in enumerate(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth (blind)"), start=1)
 }
 BUCKETS = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 BOUNDS_MINUTES = (15, 60, 240)

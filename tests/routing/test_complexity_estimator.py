@@ -24,12 +24,9 @@ from buildrunner.routing.models import catalogue
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-INDEPENDENT = yaml.safe_load((DATA / "independent_tasks.yaml").read_text(encoding="utf-8"))["tasks"]
-SECOND = yaml.safe_load((DATA / "independent_tasks_2.yaml").read_text(encoding="utf-8"))["tasks"]
-THIRD = yaml.safe_load((DATA / "independent_tasks_3.yaml").read_text(encoding="utf-8"))["tasks"]
-FOURTH = yaml.safe_load((DATA / "independent_tasks_4.yaml").read_text(encoding="utf-8"))["tasks"]
-FIFTH = yaml.safe_load((DATA / "independent_tasks_5.yaml").read_text(encoding="utf-8"))["tasks"]
-SIXTH, SEVENTH, EIGHTH = (yaml.safe_load((DATA / f"independent_tasks_{n}.yaml").read_text(encoding="utf-8"))["tasks"] for n in (6, 7, 8))
+INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = (
+    yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 9)
+)
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
 

@@ -502,7 +502,8 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
     while True:
         attempts = manager.task_logs(session_id, task_id)
         if attempts:
-            number, state, path = attempts[-1].attempt, attempts[-1].status, attempts[-1].path
+            last = attempts[-1]
+            number, state, path = last.attempt, last.status, last.path
             if number != current:
                 current, offset = number, 0
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
