@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from buildrunner.errors import ConfigError
-from buildrunner.paths import ProjectPaths
+from buildrunner.paths import ProjectPaths, write_private_json
 
 if TYPE_CHECKING:
     from buildrunner.config_model import Config
@@ -262,14 +262,10 @@ def _models_stamp() -> list[Any]:
 
 def _keep(path: Path, document: dict[str, Any]) -> None:
     """Write atomically, private to the owner; a store that cannot be written just means validating again next time."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh)
-        os.replace(tmp, path)
+        write_private_json(path, document)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def _collect_sources(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import psutil
 import pytest
@@ -23,6 +25,7 @@ from buildrunner.project import Project
 pytestmark = pytest.mark.slow
 
 TASKS = 1000
+CHECKED_TASKS = 150  # each makes, checks, commits and removes a git worktree
 HEARTBEAT_TIMEOUT = 2.0
 CHAOS_ACTIONS = 45
 
@@ -56,15 +59,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> None:
+def _git(root: Path, *args: str, input: str | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, input=input).stdout
+
+
+def _chaos(pproject: Project, tasks: list[dict[str, object]], out: Path, rng: random.Random) -> tuple[Project, str]:
+    """Run `tasks` on three workers while killing, freezing and thawing them and killing their tasks' `sleep`s;
+    assert every task completed once and appended its id to `out` exactly once."""
     write_config(pproject.paths.root, heartbeat_timeout=HEARTBEAT_TIMEOUT, heartbeat_interval=0.25, kill_grace=0.5)
     project = Project(pproject.paths.root, store=pproject.store)
-    out = pproject.paths.root / "side-effects.txt"
-    rng = random.Random(int(os.environ.get("BR_CHAOS_SEED", "20261202")))
-    tasks = [
-        {"id": f"t{i:04d}", "command": f"sleep 0.0{rng.randint(3, 9)} && echo $BR_TASK_ID >> {out}", "retries": 10}
-        for i in range(TASKS)
-    ]
     manager = SessionManager(project)
     session = manager.create_session("chaos", plan=validate_plan({"tasks": tasks}, "chaos"), num_workers=3)
     sid = session.session_id
@@ -124,7 +127,9 @@ def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> No
         "SELECT a.task_id, a.attempt, a.status, a.worker_id, a.error, a.started_at, a.finished_at FROM task_attempts a JOIN tasks t "
         "ON t.session_id = a.session_id AND t.task_id = a.task_id WHERE a.session_id = ? AND t.status <> 'completed'", (sid,),
     )
-    assert (status.status, status.completed_tasks) == ("completed", TASKS), failed_attempts
+    assert (status.status, status.completed_tasks) == ("completed", len(tasks)), "\n".join(
+        f"{r['task_id']} #{r['attempt']} {r['status']}: {r['error']}" for r in failed_attempts
+    )
     ran = Counter(out.read_text().split())
     missing = [t["id"] for t in tasks if t["id"] not in ran]
     repeated = {tid: n for tid, n in ran.items() if n > 1}
@@ -134,11 +139,54 @@ def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> No
     )
     assert (missing, repeated) == ([], {}), detail
     per_task = store.fetchall("SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = ? AND status = 'completed' GROUP BY task_id", (sid,))
-    assert len(per_task) == TASKS and {r["n"] for r in per_task} == {1}
+    assert len(per_task) == len(tasks) and {r["n"] for r in per_task} == {1}
     lost = store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,))
     assert stats["kill"] >= 3 and stats["stop"] >= 1 and stats["child"] >= 3 and lost >= 1, (stats, lost)  # the chaos did hit running work
     wait_for(
         lambda: not [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])],
         30, "no task process left behind",
     )
-    print(f"chaos on {store.dialect}: {dict(stats)}, {lost} lost attempts, all {TASKS} side effects exactly once")
+    print(f"chaos on {store.dialect}: {dict(stats)}, {lost} lost attempts, all {len(tasks)} side effects exactly once")
+    return project, sid
+
+
+def _seed() -> random.Random:
+    return random.Random(int(os.environ.get("BR_CHAOS_SEED", "20261202")))
+
+
+def test_chaos_loses_nothing_and_repeats_no_side_effect(pproject: Project) -> None:
+    out = pproject.paths.root / "side-effects.txt"
+    rng = _seed()
+    tasks: list[dict[str, object]] = [
+        {"id": f"t{i:04d}", "command": f"sleep 0.0{rng.randint(3, 9)} && echo $BR_TASK_ID >> {out}", "retries": 10}
+        for i in range(TASKS)
+    ]
+    _chaos(pproject, tasks, out, rng)
+
+
+def test_chaos_of_checked_tasks_repeats_no_side_effect_and_lands_every_result(pproject: Project) -> None:
+    """Worktree tasks with a verify: a worker lost after the command exited has its work checked by the next attempt, not redone.
+
+    The verify holds no `sleep`, so a child kill only ever fails a command (before its side effect), never a check after it.
+    """
+    root = pproject.paths.root
+    out = root / "side-effects.txt"
+    (root / ".gitignore").write_text(".buildrunner/\nside-effects.txt\n")
+    (root / "work.txt").write_text("base\n")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    rng = _seed()
+    tasks: list[dict[str, object]] = [
+        {
+            "id": f"c{i:03d}", "isolation": "worktree", "retries": 10,
+            "command": f"sleep 0.0{rng.randint(3, 9)} && echo $BR_TASK_ID >> {out} && echo $BR_TASK_ID > work.txt",
+            "verify": "grep -qx $BR_TASK_ID work.txt && i=0 && while [ $i -lt 3000 ]; do i=$((i+1)); done",
+        }
+        for i in range(CHECKED_TASKS)
+    ]
+    _, sid = _chaos(pproject, tasks, out, rng)
+    wanted = "".join(f"br/chaos/{task['id']}:work.txt\n" for task in tasks)
+    landed = [line for line in _git(root, "cat-file", "--batch", input=wanted).splitlines() if line and " blob " not in line]  # contents (or "missing")
+    assert landed == [str(task["id"]) for task in tasks]  # every result committed on its branch, each its own
+    adopted = pproject.store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND error LIKE '%checks its work'", (sid,))
+    print(f"{adopted} attempts' work was checked by the next attempt instead of run again")

@@ -145,6 +145,23 @@ def test_a_task_that_changes_a_file_setup_wrote_commits_it(repo: Path, project: 
     assert worktree.diff_files() == {"config.local": b"edited by the task\n"}
 
 
+def test_a_later_attempt_adopts_a_worktree_with_what_setup_changed_still_left_out(repo: Path, project: Project) -> None:
+    """What a lost worker's attempt left is checked and committed by the next one as if it were its own (a new process: nothing in memory)."""
+    base = git(repo, "rev-parse", "HEAD").strip()
+    first = Worktree.prepare(project, make_task(attempt=1), session_name="s", setup="echo generated > config.local && echo v1-setup > app.txt")
+    (first.path / "lib" / "util.py").write_text("x = 2\n")  # the task's work
+    commit_all(repo, {"app.txt": "v2\n"}, "main moves on meanwhile")
+    adopted = Worktree.adopt(project, make_task(attempt=2), 1, session_name="s")
+    assert adopted is not None and (adopted.path, adopted.base_commit) == (first.path, base)
+    assert adopted.diff_files() == {"lib/util.py": b"x = 2\n"}  # setup's two changes are still not the attempt's work
+    sha = adopted.commit(agent=None, model=None)
+    assert sha is not None and git(repo, "rev-parse", f"{sha}^").strip() == base
+    assert "BuildRunner-Attempt: 2" in git(repo, "log", "-1", "--format=%B", sha)
+    adopted.remove()
+    assert Worktree.adopt(project, make_task(attempt=3), 1, session_name="s") is None  # gone: the next attempt runs the task afresh
+    assert Worktree.adopt(project, make_task(attempt=3), 7, session_name="s") is None  # never existed
+
+
 def test_a_failing_setup_fails_with_its_output_logged_and_leaves_no_worktree(repo: Path, project: Project) -> None:
     setup = f"echo installing; echo 'token {FAKE_AWS_KEY} rejected' >&2; exit 3"
     with pytest.raises(ParallelError) as failure:

@@ -12,6 +12,10 @@ worker makes, in order:
   worktree; so does anything else that goes wrong, `tick` raising included: nothing leaks.
   The task runs in `worktree.workdir`: the project's folder in the worktree (its top, unless the
   project is a folder inside a larger repository).
+- `Worktree.adopt(project, task, attempt, *, session_name, tick) -> Worktree | None`: the worktree an
+  earlier attempt left when its worker was lost after its task exited, for the next attempt to
+  check and land instead of running the task again (`prepare` keeps, beside each worktree, the two
+  facts git does not: its base commit and what `setup` changed).
 - `Worktree.diff_files() -> dict[str, bytes]`: the files (paths relative to the repository) the
   attempt added or changed against `base_commit` (committed by the agent, staged, unstaged or new and not ignored), with their
   content, for the security check. Files `setup` wrote and the task left alone are not the
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -53,7 +58,7 @@ from buildrunner.parallel.models import Task
 from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
-from buildrunner.paths import make_private_dir
+from buildrunner.paths import make_private_dir, write_private_json
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.rules import rules_for, ruleset
 
@@ -249,8 +254,14 @@ def project_prefix(project: "Project") -> str:
     return git(project.paths.root, "rev-parse", "--show-prefix").stdout.strip()
 
 
-def attempt_dir(project: "Project", task: Task) -> Path:
-    return worktrees_dir(project, task.session_id) / f"{task.task_id}.{task.attempt}"
+def attempt_dir(project: "Project", task: Task, attempt: int | None = None) -> Path:
+    """The worktree of the task's attempt (`attempt`, default the one `task` is)."""
+    return worktrees_dir(project, task.session_id) / f"{task.task_id}.{task.attempt if attempt is None else attempt}"
+
+
+def facts_file(path: Path) -> Path:
+    """Beside a worktree: what its attempt must remember to have its work checked by a later one (base, setup's changes)."""
+    return path.with_name(path.name + ".json")
 
 
 def setup_log(project: "Project", task: Task) -> Path:
@@ -296,6 +307,7 @@ def discard_worktree(repo: Path, path: Path, tick: Tick = no_tick) -> None:
     """
     git(repo, "worktree", "remove", "--force", "--force", str(path), check=False, tick=tick)
     shutil.rmtree(path, ignore_errors=True)
+    facts_file(path).unlink(missing_ok=True)
 
 
 def add_worktree(project: "Project", path: Path, commit: str, tick: Tick = no_tick) -> None:
@@ -465,14 +477,36 @@ class Worktree:
         prefix = project_prefix(project)
         add_worktree(project, path, base, tick)
         worktree = cls(project, task, path, path / prefix, branch_name(name, task.task_id), base, name, tick)
-        if setup:
-            try:
+        try:
+            if setup:
                 worktree._setup(setup, setup_timeout if setup_timeout is not None else task.timeout)
-            except BaseException:
-                worktree.tick = no_tick  # tick may be what raised (the worker was declared lost)
-                worktree.remove()
-                raise
+            worktree._save_facts()
+        except BaseException:
+            worktree.tick = no_tick  # tick may be what raised (the worker was declared lost)
+            worktree.remove()
+            raise
         return worktree
+
+    @classmethod
+    def adopt(cls, project: "Project", task: Task, attempt: int, *, session_name: str, tick: Tick | None = None) -> "Worktree | None":
+        """The worktree an earlier `attempt` of the task left (its worker was lost after the task exited), for
+        `task`'s attempt to check and land its work; None when it is gone (or never got as far as its task)."""
+        path = attempt_dir(project, task, attempt)
+        try:
+            facts = json.loads(facts_file(path).read_text(encoding="utf-8")) if path.is_dir() else None
+        except (OSError, ValueError):
+            facts = None
+        if facts is None:
+            return None
+        changes = {name: (old_mode, old_sha, new_mode, new_sha) for name, (old_mode, old_sha, new_mode, new_sha) in facts["setup_changes"].items()}
+        return cls(
+            project, task, path, path / project_prefix(project), branch_name(session_name, task.task_id), facts["base_commit"], session_name,
+            tick or no_tick, changes,
+        )
+
+    def _save_facts(self) -> None:
+        """Written once the worktree is ready for its task: what `adopt` needs, which git does not keep."""
+        write_private_json(facts_file(self.path), {"base_commit": self.base_commit, "setup_changes": self.setup_changes})
 
     def env(self) -> dict[str, str]:
         """What `setup` sees: the task's environment and identity; `BR_PROJECT_ROOT` is the project in the user's checkout, `BR_WORKTREE` in this one."""

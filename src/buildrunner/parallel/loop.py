@@ -10,12 +10,14 @@ for `br routing calibrate`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.paths import state_ignore_patterns
+from buildrunner.paths import state_ignore_patterns, write_private_json
 from buildrunner.routing.models import TIERS
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
@@ -59,6 +61,14 @@ def tail(path: Path, chars: int = CONTEXT_CHARS) -> str:
     return text[-chars:].strip()
 
 
+def log_lines(path: Path) -> list[str]:
+    """The lines of a (masked) log, as they were streamed; none when it was never written."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 def working_changes(root: Path) -> dict[str, bytes]:
     """The files of a working tree that differ from HEAD: modified ones and new ones git does not ignore."""
     def git(*args: str) -> list[str]:
@@ -75,9 +85,32 @@ def working_changes(root: Path) -> dict[str, bytes]:
     return files
 
 
-def changed_since(before: dict[str, bytes], root: Path) -> dict[str, bytes]:
+def snapshot(root: Path) -> dict[str, str]:
+    """What the working tree holds before an attempt without a worktree runs: a digest per changed file (no content kept)."""
+    return {name: _digest(data) for name, data in working_changes(root).items()}
+
+
+def changed_since(before: dict[str, str], root: Path) -> dict[str, bytes]:
     """What an attempt without a worktree changed: files whose content differs from the snapshot taken before it."""
-    return {name: data for name, data in working_changes(root).items() if before.get(name) != data}
+    return {name: data for name, data in working_changes(root).items() if before.get(name) != _digest(data)}
+
+
+def save_snapshot(path: Path, before: dict[str, str]) -> None:
+    """Kept on disk (private) so that the attempt that adopts this one's work, if its worker is lost, knows what it changed."""
+    write_private_json(path, before)
+
+
+def load_snapshot(path: Path) -> dict[str, str] | None:
+    """A snapshot `save_snapshot` kept; None when there is none to read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def security_check(project: "Project", files: dict[str, bytes]) -> Check | None:

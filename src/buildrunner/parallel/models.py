@@ -55,6 +55,12 @@ class Task:
     escalate: bool = True
     next_tier: str | None = None  # the tier this attempt runs on, when an earlier one failed (escalation)
     context: str | None = None  # what the last failed attempt's check said: added to the prompt
+    adopt_attempt: int | None = None  # an earlier attempt whose command exited unchecked (its worker was lost): adopt its work
+
+    @property
+    def checked(self) -> bool:
+        """Whether an attempt passes only after checks that follow its command (an agent's result, `verify`, the security check of a worktree)."""
+        return self.kind == "prompt" or bool(self.verify) or self.isolation == "worktree"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Task":
@@ -80,6 +86,7 @@ class Task:
             escalate=bool(row.get("escalate", 1)),
             next_tier=row.get("next_tier"),
             context=row.get("context"),
+            adopt_attempt=row.get("adopt_attempt"),
         )
 
 

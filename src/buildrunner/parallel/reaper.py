@@ -4,7 +4,8 @@ A worker is lost when it has not heartbeated for `parallel.heartbeat_timeout` se
 database's clock, or — on this machine — as soon as its process is gone. Its running attempt
 is then settled by a reaper on the worker's own machine, which can see the attempt's process
 tree and record: the supervisor is told to end the tree at once, and the record says whether
-the task had finished by itself first (its result counts: completed or failed as it ran) or
+the task had finished by itself first (its result counts: completed or failed as it ran; for a
+checked task, whose checks never ran, the next attempt adopts its work and runs only the checks) or
 not (the attempt is lost and the task goes back to the queue). No retry runs while the first
 attempt's tree is alive. A reaper on another machine settles an attempt only when no live
 worker is left on the lost worker's machine and the lost worker's supervisor has had time to
@@ -106,16 +107,19 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
         return 0
     lost = f"its worker {worker_id} was lost"
     task = Task.from_row({**row, "attempts": attempt})
-    checked = task.kind == "prompt" or bool(task.verify) or task.isolation == "worktree"
-    if record.own_result and not checked:  # a checked task's end is not its result: its checks never ran
-        result = executor.result(task, record)
+    result = executor.result(task, record) if record.own_result else None
+    unchecked = result is not None and task.checked
+    error: str | None
+    if result is None:
+        status, error = AttemptState.LOST, lost + (f"; {record.exit.get('reason')}" if record.exit and record.exit.get("reason") else "")
+    elif unchecked:  # its checks (agent result, verify, security, commit) never ran: the next attempt runs them on this one's work
+        status, error = AttemptState.LOST, f"{lost} after the task ended ({result.error or 'exit code 0'}) and before its checks: the next attempt checks its work"
+    else:
         status = _STATUS.get(result.status, AttemptState.LOST)
         error = f"{result.error} (recorded after {lost})" if result.error else None
-    else:
-        status, error = AttemptState.LOST, lost + (f"; {record.exit.get('reason')}" if record.exit and record.exit.get("reason") else "")
-        result = None
     outcome = coordinator.finish_attempt(
         worker_id, task_id, attempt, status, error=error,
         exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
+        unchecked=unchecked,
     )
     return int(outcome != "stale")

@@ -60,6 +60,11 @@ class AttemptFiles:
         name = f"{task_id}.{attempt}" + (f".{step}" if step else "")
         return cls(f"{task_id}#{step}" if step else task_id, attempt, log=folder / f"{name}.log", err=folder / f"{name}.err.log")
 
+    @property
+    def snapshot(self) -> Path:
+        """What the working tree held before the attempt (digests), when it runs without a worktree but is checked."""
+        return self.log.with_name(self.log.name.removesuffix(".log") + ".before.json")
+
 
 def record_path(logs_dir: Path, session_id: str, worker_id: str) -> Path:
     """The record file of a worker's attempts."""

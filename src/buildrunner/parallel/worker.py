@@ -12,6 +12,7 @@ supervisor has also recorded it on disk). A task that cannot be started fails al
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,16 +30,19 @@ from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
 from buildrunner.parallel.loop import (
     Check,
     changed_since,
+    load_snapshot,
+    log_lines,
     next_tier,
     prompt_with_context,
     record_outcome,
+    save_snapshot,
     security_check,
+    snapshot,
     tail,
-    working_changes,
 )
 from buildrunner.parallel.models import BUDGET_REASON, Task
 from buildrunner.parallel.reaper import reap
-from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, open_record, record_path
+from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
 from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
 from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
@@ -405,47 +409,24 @@ class Worker:
     def _run_task(self, task: Task) -> tuple[str, Task | None]:
         """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
 
-        Returns the outcome, and the next task when it was claimed with the result (command tasks).
+        An attempt whose task has work waiting to be checked (an earlier attempt's command exited,
+        then its worker was lost) adopts that work and runs only the checks: the command is never
+        run twice. Returns the outcome, and the next task when it was claimed with the result (command tasks).
         """
         assert self.worker_id is not None
         rung = _Rung(task)
-        if task.kind == "prompt":
-            spent = self._db(lambda: self._cost_tracker().spent_budget())
-            if spent is not None:  # the budget ran out since this task was claimable: hold prompt tasks, shell tasks go on
-                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
-                self._db(lambda: self._hold_for_budget(f"{BUDGET_REASON} {spent.describe()}"))
-                return "released", None
-            rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
-            if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:
-                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent")
-                return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason)), None
-            rung.agent = agent_of(task, self.project.config)
-            try:
-                rung.tier = self._db(lambda: self._select_tier(task, None if rung.cap_name == BUDGET_CAP else rung.cap))
-            except RoutingError as exc:
-                return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}")), None
-            rung.model_id = rung.agent.model_for(rung.tier)
-        facts = self._session_facts()
-        if task.isolation == "worktree":
-            try:
-                rung.worktree = Worktree.prepare(
-                    self.project, task, session_name=facts["name"], base_commit=self._base_for_worktree(), setup=facts.get("setup"),
-                    tick=self._tick, setup_timeout=task.timeout,
-                )
-            except BuildRunnerError as exc:
-                return self._finish(rung, ExecutionResult("failed", None, 0.0, str(exc))), None
-        workdir = rung.worktree.workdir if rung.worktree is not None else None
-        # Checked tasks (agents, tasks with a verify, worktrees) pass only if what they changed passes the security check;
-        # without a worktree, what they changed is what differs from a snapshot taken before they ran.
-        checked = task.kind == "prompt" or bool(task.verify) or rung.worktree is not None
-        before = working_changes(self.project.paths.root) if checked and rung.worktree is None else {}
-        result = self._execute(task, rung, workdir)
+        result = self._adopt(task, rung) if task.adopt_attempt is not None else None
+        if result is None:
+            ended = self._prepare(task, rung)
+            if ended is not None:
+                return ended, None
+            result = self._execute(task, rung, rung.workdir)
         if self.lost:
             return "stale", None
         if result.status == "completed" and task.verify:
-            result = self._verify(task, rung, workdir, result)
-        if result.status == "completed" and checked:
-            changed = rung.worktree.diff_files() if rung.worktree is not None else changed_since(before, self.project.paths.root)
+            result = self._verify(task, rung, rung.workdir, result)
+        if result.status == "completed" and task.checked:
+            changed = rung.worktree.diff_files() if rung.worktree is not None else changed_since(rung.before or {}, self.project.paths.root)
             check = security_check(self.project, changed)
             if check is not None:
                 rung.check = check
@@ -453,12 +434,80 @@ class Worker:
         if rung.worktree is not None:
             self._land(rung, result)
         if task.kind == "prompt" or self._quit.is_set() or self._stop_reason is not None:
-            return self._finish(rung, result), None
-        began = time.monotonic()
-        outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, rung)))
-        if claimed is not None:
-            self._alive_at = began
+            outcome, claimed = self._finish(rung, result), None
+        else:
+            began = time.monotonic()
+            outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, rung)))
+            if claimed is not None:
+                self._alive_at = began
+        if rung.worktree is not None and result.status == "completed" and outcome != "stale" and not self.lost:
+            rung.worktree.remove()  # landed and recorded: until then, were this worker lost, the next attempt would adopt it
         return outcome, claimed
+
+    def _prepare(self, task: Task, rung: "_Rung") -> str | None:
+        """Before the command or agent runs: its tier and caps (prompt tasks), its worktree, what the tree holds.
+
+        Returns the outcome when the attempt ends here (released for budget, a cap spent, routing or setup failed).
+        """
+        if task.kind == "prompt":
+            spent = self._db(lambda: self._cost_tracker().spent_budget())
+            if spent is not None:  # the budget ran out since this task was claimable: hold prompt tasks, shell tasks go on
+                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
+                self._db(lambda: self._hold_for_budget(f"{BUDGET_REASON} {spent.describe()}"))
+                return "released"
+            rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
+            if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:
+                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent")
+                return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason))
+            rung.agent = agent_of(task, self.project.config)
+            try:
+                rung.tier = self._db(lambda: self._select_tier(task, None if rung.cap_name == BUDGET_CAP else rung.cap))
+            except RoutingError as exc:
+                return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}"))
+            rung.model_id = rung.agent.model_for(rung.tier)
+        if task.isolation == "worktree":
+            facts = self._session_facts()
+            try:
+                rung.worktree = Worktree.prepare(
+                    self.project, task, session_name=facts["name"], base_commit=self._base_for_worktree(), setup=facts.get("setup"),
+                    tick=self._tick, setup_timeout=task.timeout,
+                )
+            except BuildRunnerError as exc:
+                return self._finish(rung, ExecutionResult("failed", None, 0.0, str(exc)))
+        elif task.checked:
+            # What the attempt changes is what differs from this snapshot when it ends (kept on disk for an adopting attempt).
+            rung.before = snapshot(self.project.paths.root)
+            save_snapshot(self.executor.files(task).snapshot, rung.before)
+        return None
+
+    def _adopt(self, task: Task, rung: "_Rung") -> ExecutionResult | None:
+        """Take over the work of the attempt whose command exited before its worker was lost: its result as the record
+        holds it, its worktree or snapshot, an agent's result and cost read back from its log. None when that work is
+        out of reach (another machine's, or gone): this attempt then runs the task afresh."""
+        source = task.adopt_attempt
+        assert source is not None
+        row = self._db(lambda: self.coordinator.adoptable(task.task_id, source))
+        files = AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task.task_id, source)
+        record = ExitRecord()
+        if row is not None and row["hostname"] == socket.gethostname():
+            record = read_record(record_path(self.project.paths.logs_dir, self.session_id, row["worker_id"]), task.task_id, source)
+        if record.own_result and task.isolation == "worktree":
+            rung.worktree = Worktree.adopt(self.project, task, source, session_name=self._session_facts()["name"], tick=self._tick)
+        elif record.own_result:
+            rung.before = load_snapshot(files.snapshot)
+        if row is None or (rung.worktree is None and rung.before is None):
+            self._db(lambda: self.coordinator.forget_adoption(self.worker_id or "", task.task_id, task.attempt))
+            return None
+        result = self.executor.result(replace(task, attempt=source), record, files=files)
+        if task.kind == "prompt":
+            rung.agent = agent_of(task, self.project.config)
+            rung.tier = row["tier"] or task.next_tier or self._db(lambda: self._select_tier(task, None))
+            rung.model_id = rung.agent.model_for(rung.tier)
+            rung.run = rung.agent.start(rung.model_id or "")
+            for line in log_lines(files.log):
+                rung.run.feed(line)
+            result = self._agent_result(task, rung, result, files, tracked=bool(row["cost_recorded"]))
+        return result
 
     def _base_for_worktree(self) -> str | None:
         """The commit a new worktree starts from: the session's base, or the target's tip when passing work is merged as it passes."""
@@ -485,7 +534,7 @@ class Worker:
             return ExecutionResult("failed", None, 0.0, str(exc)[:500])
         result = self._run_attempt(task, launch, rung)
         if rung.run is not None:
-            return self._agent_result(task, rung, result, launch)
+            return self._agent_result(task, rung, result, launch.files)
         return result
 
     def _run_attempt(self, task: Task, launch: Launch, rung: "_Rung | None" = None) -> ExecutionResult:
@@ -575,16 +624,23 @@ class Worker:
         except StoreUnavailable:
             pass  # read again on the next tick; the cap known at the start still holds meanwhile
 
-    def _agent_result(self, task: Task, rung: "_Rung", result: ExecutionResult, launch: Launch) -> ExecutionResult:
-        """The attempt as the agent tells it: its final result, its cost (recorded), why it failed."""
+    def _record_spend(self, task: Task, agent_result: Any, tracked: bool) -> None:
+        """The agent's cost into the cost records (unless `tracked` there already) and onto the attempt, in one transaction:
+        a worker lost in between must leave it counted once, not twice or never."""
+        with self.project.store.transaction():
+            if not tracked:
+                self._cost_tracker().track_agent_result(agent_result, session_id=self.session_id, task_id=task.task_id)
+            self.coordinator.cost_recorded(task.task_id, task.attempt, agent_result.cost_usd)
+
+    def _agent_result(self, task: Task, rung: "_Rung", result: ExecutionResult, files: AttemptFiles, *, tracked: bool = False) -> ExecutionResult:
+        """The attempt as the agent tells it: its final result, its cost (recorded, unless `tracked` by the attempt it adopts), why it failed."""
         assert rung.run is not None
         self._publish(task, rung)
         code = result.exit_code if result.status in ("completed", "failed") else None
-        agent_result = rung.run.finish(code, stderr=tail(launch.files.err, 2000))
+        agent_result = rung.run.finish(code, stderr=tail(files.err, 2000))
         rung.cost = agent_result.cost_usd
         rung.model = agent_result.model or rung.model_id
-        self._db(lambda: self._cost_tracker().track_agent_result(agent_result, session_id=self.session_id, task_id=task.task_id))
-        self._db(lambda: self.coordinator.cost_recorded(task.task_id, task.attempt, agent_result.cost_usd))
+        self._db(lambda: self._record_spend(task, agent_result, tracked))
         if result.status not in ("completed", "failed") or rung.check is not None:  # ended by us: timeout, cap, stop, shutdown
             if result.status == "timeout" and rung.check is None:
                 rung.check = Check("timeout", result.error or "timed out")
@@ -634,7 +690,6 @@ class Worker:
         agent = rung.agent.name if rung.agent is not None else None
         rung.commit = worktree.commit(agent=agent, model=rung.model or rung.model_id)
         rung.branch = worktree.branch
-        worktree.remove()
         rung.worktree_path = None
         if self._session_facts().get("merge_on_pass") and rung.commit:
             self._merge_now(rung)
@@ -722,9 +777,16 @@ class _Rung:
     check: Check | None = None
     worktree: Any = None
     worktree_path: str | None = None
+    before: dict[str, str] | None = None  # without a worktree: digests of what the working tree held before the attempt
     verify_exit: int | None = None
     branch: str | None = None
     commit: str | None = None
+
+
+    @property
+    def workdir(self) -> Any:
+        """Where the attempt runs: its worktree's project folder, or None for the project itself."""
+        return self.worktree.workdir if self.worktree is not None else None
 
 
 def _describe(event: Any) -> str:

@@ -460,6 +460,7 @@ class WorkerCoordinator:
         escalate_to: str | None = None,
         context: str | None = None,
         hold: str | None = None,
+        unchecked: bool = False,
     ) -> str:
         """Record how an attempt ended and move its task on; the one way an attempt ends.
 
@@ -467,7 +468,8 @@ class WorkerCoordinator:
         `escalate_to`: a failed attempt's next attempt runs on this tier (it is not a retry);
         `context`: what the failed check said, for the next attempt's prompt. `hold`: a budget ran
         out mid-attempt: the task goes back to the queue without a failure and prompt tasks are
-        held (with this reason) while shell tasks go on. Returns what happened to the task:
+        held (with this reason) while shell tasks go on. `unchecked` (with `LOST`): the task's command exited but its
+        worker was lost before the attempt's checks ran: the next attempt adopts this one's work. Returns what happened to the task:
         "completed", "retry" (another attempt later), "requeued" (not the task's fault: a lost
         worker, a spent budget), "failed", "cancelled", or "stale" when `worker_id` no longer
         holds this attempt (it was declared lost, or another reaper settled it first).
@@ -494,7 +496,7 @@ class WorkerCoordinator:
             elif status == AttemptState.CANCELLED or (stopped and status in (AttemptState.LOST, AttemptState.BUDGET_EXCEEDED)):
                 outcome = self._cancel(params, error or "session stopped", cost)
             elif status == AttemptState.LOST:
-                outcome = self._requeue_lost(params, error or "worker lost")
+                outcome = self._requeue_lost(params, error or "worker lost", attempt if unchecked else row.get("adopt_attempt"))
             elif status == AttemptState.BUDGET_EXCEEDED and hold is not None:
                 outcome = self._hold(params, error or hold, cost, hold)
             elif escalate_to is not None and not stopped:
@@ -515,7 +517,7 @@ class WorkerCoordinator:
         """A failed rung of the ladder: the next attempt runs one tier up, with what the check said."""
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-            {**params, "delay": None, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": tier, "context": context},
+            {**params, "delay": None, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": tier, "context": context, "adopt_attempt": None},
         )
         self.emit(
             TaskFailed(
@@ -530,7 +532,7 @@ class WorkerCoordinator:
         """A budget ran out mid-attempt: back to the queue (not a failure), and prompt tasks wait while shell tasks go on."""
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-            {**params, "delay": None, "error": error, "exit_code": None, "cost": cost, "next_tier": None, "context": None},
+            {**params, "delay": None, "error": error, "exit_code": None, "cost": cost, "next_tier": None, "context": None, "adopt_attempt": None},
         )
         self.store.execute(self._q("set_prompts_held"), {"session_id": self.session_id, "reason": reason})
         self.emit(
@@ -574,6 +576,15 @@ class WorkerCoordinator:
         with self.store.transaction():
             self.store.execute(self._q("attempt_cost_recorded"), {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "cost": cost})
 
+    def adoptable(self, task_id: str, attempt: int) -> dict[str, Any] | None:
+        """The attempt whose exited work a task's next attempt checks: its worker, machine, agent and tier."""
+        return self.store.fetchone(self._q("adoptable_attempt"), {"session_id": self.session_id, "task_id": task_id, "adopt_attempt": attempt})
+
+    def forget_adoption(self, worker_id: str, task_id: str, attempt: int) -> None:
+        """This attempt cannot reach the work it was to adopt: it runs the task afresh (and is what a later attempt adopts)."""
+        with self.store.transaction():
+            self.store.execute(self._q("forget_adoption"), self._params(task_id=task_id, attempt=attempt, worker_id=worker_id))
+
     def ladder(self, task_id: str) -> list[dict[str, Any]]:
         """The attempts of a task, in order (the tiers it climbed)."""
         return self.store.fetchall(self._q("task_ladder"), {"session_id": self.session_id, "task_id": task_id})
@@ -604,7 +615,8 @@ class WorkerCoordinator:
         self.emit(TaskCancelled(task_id=params["task_id"], worker_id=params["worker_id"], attempt=params["attempt"], error=reason))
         return "cancelled"
 
-    def _requeue_lost(self, params: dict[str, Any], reason: str) -> str:
+    def _requeue_lost(self, params: dict[str, Any], reason: str, adopt: int | None) -> str:
+        """Back to the queue, not the task's fault; `adopt`: the attempt whose exited work the next attempt checks instead of running again."""
         lost_count = int(self.store.scalar(self._q("lost_attempts"), params) or 0)
         failed = TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=reason, attempt=params["attempt"], outcome=AttemptState.LOST)
         if lost_count > MAX_LOST_REQUEUES:
@@ -612,7 +624,7 @@ class WorkerCoordinator:
             return "failed"
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-            {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0, "next_tier": None, "context": None},
+            {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0, "next_tier": None, "context": None, "adopt_attempt": adopt},
         )
         self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, error=reason))
         return "requeued"
@@ -637,7 +649,7 @@ class WorkerCoordinator:
             delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
             self._move_task(
                 TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-                {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context},
+                {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context, "adopt_attempt": None},
             )
             self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=attempt + 1, max_attempts=max_attempts, delay_s=delay))
             return "retry"

@@ -11,6 +11,7 @@ Environment (all optional):
   BR_STANDIN_RECORD     a folder: argv.json, options.json and prompt.bin (the prompt exactly as received) are written there
   BR_STANDIN_WRITE      a path relative to the working folder: the stand-in writes the prompt there (work done)
   BR_STANDIN_FIXTURES   the fixtures root, default ../fixtures next to this file
+  BR_STANDIN_RUNS       a file: each run appends one line to it (how many times the agent really ran)
 
 Only the standard library is used: these run under any python3 on PATH.
 """
@@ -158,6 +159,10 @@ def main(vendor: str) -> int:
     except Refused as exc:
         sys.stderr.write(f"{exc}\n")
         return exc.code
+    runs = os.environ.get("BR_STANDIN_RUNS")
+    if runs:
+        with open(runs, "a", encoding="utf-8") as handle:
+            handle.write(f"{vendor} {os.getpid()}\n")
     target = os.environ.get("BR_STANDIN_WRITE")
     if target:
         path = Path(target)

@@ -115,9 +115,11 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
 
 -- name: requeue_task
 -- running -> pending for another attempt, `delay` seconds from now by the database's clock (none when NULL);
--- with a tier to climb to and what the failed attempt's check said, for the next attempt of a prompt task.
+-- with a tier to climb to and what the failed attempt's check said, for the next attempt of a prompt task;
+-- with the attempt whose work the next one adopts and checks (a lost worker's exited task), else none.
 UPDATE tasks SET status = 'pending', not_before = {clock} + :delay, error = :error, exit_code = :exit_code,
-       cost = cost + :cost, worker_id = NULL, next_tier = COALESCE(:next_tier, next_tier), context = COALESCE(:context, context)
+       cost = cost + :cost, worker_id = NULL, next_tier = COALESCE(:next_tier, next_tier), context = COALESCE(:context, context),
+       adopt_attempt = :adopt_attempt
 WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
   AND worker_id = :worker_id AND status = 'running'
 
@@ -131,12 +133,27 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt
 DELETE FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt
 
 -- name: finish_attempt
+-- Agent, tier and model keep what the attempt's live progress recorded when the one ending it does not know them (a reaper).
 UPDATE task_attempts SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error,
-       duration_ms = :duration_ms, cost = :cost, model = :model, pid = :pid,
-       agent = :agent, tier = :tier, outcome = :outcome, verify_exit = :verify_exit,
+       duration_ms = :duration_ms, cost = :cost, model = COALESCE(:model, model), pid = :pid,
+       agent = COALESCE(:agent, agent), tier = COALESCE(:tier, tier), outcome = :outcome, verify_exit = :verify_exit,
        branch = :branch, commit_sha = :commit_sha, worktree = :worktree,
        turns = COALESCE(:turns, turns), last_action = COALESCE(:last_action, last_action)
 WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
+
+-- name: adoptable_attempt
+-- The attempt whose exited work a task's next attempt adopts: where it ran (the work is on that machine), on what tier,
+-- and whether its agent's spend is in cost_records already (recorded by it, or by an earlier attempt that adopted it).
+SELECT a.worker_id, a.tier, w.hostname,
+       (SELECT MAX(b.cost_recorded) FROM task_attempts b
+        WHERE b.session_id = a.session_id AND b.task_id = a.task_id AND b.attempt >= a.attempt) AS cost_recorded
+FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id
+WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.attempt = :adopt_attempt
+
+-- name: forget_adoption
+-- The work to adopt is out of this worker's reach (another machine's, or gone): the attempt runs afresh.
+UPDATE tasks SET adopt_attempt = NULL
+WHERE session_id = :session_id AND task_id = :task_id AND attempts = :attempt AND worker_id = :worker_id AND status = 'running'
 
 -- name: attempt_progress
 -- An agent's live progress on its running attempt (turns, last action, cost so far), for status and the dashboard.
