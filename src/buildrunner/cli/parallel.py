@@ -117,11 +117,15 @@ def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[li
     err = stderr()
 
     def show(changes: "list[Activity]") -> None:
+        lines = []
         for change in changes:
             when = time.strftime("%H:%M:%S", time.localtime(change.ts))
             why = f": {change.error.splitlines()[0][:120]}" if change.error and change.action != "Started" else ""
-            err.print(f"{when} {change.task_id} {change.action.lower()} ({change.worker}){why}", markup=False, highlight=False)
-        err.print(progress_line(manager.get_session_status(session_id, activity=0)), markup=False, highlight=False)
+            lines.append(f"{when} {change.task_id} {change.action.lower()} ({change.worker}){why}")
+        lines.append(progress_line(manager.get_session_status(session_id, activity=0)))
+        # Plain text in one write: Rich's per-line layout cost more CPU than the workers' bookkeeping on a busy session.
+        err.file.write("\n".join(lines) + "\n")
+        err.file.flush()
 
     return show
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import bisect
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -154,6 +155,10 @@ def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
     return [r for r in rules if not r.generic] + user + generic
 
 
+# A regex that can match across a line break: `[\s\S]`, `\n`, or the dot-all flag.
+_SPANS_LINES = re.compile(r"\[\\s\\S\]|\[\\S\\s\]|\\n|\(\?[a-z]*s[a-z]*\)")
+
+
 @dataclass
 class RuleSet:
     """Compiled rules: the one engine every secret search goes through."""
@@ -192,6 +197,13 @@ class RuleSet:
         if by_keyword:
             automaton.make_automaton()
         self._automaton = automaton if by_keyword else None
+
+    @cached_property
+    def line_spanning_keywords(self) -> tuple[bytes, ...]:
+        """Keywords of the rules that can match across a line break (a PEM key): where streamed output waits for more.
+
+        Worked out once per rule set: every attempt's output stream asks."""
+        return tuple(keyword.encode() for rule in self.rules if _SPANS_LINES.search(rule.regex) for keyword in rule.keywords)
 
     def _triggered(self, data: bytes) -> list[int]:
         found = set(self._always)

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from buildrunner.security.rules import RuleSet
 
 DEFAULT_WINDOW = 16 * 1024
-# A regex that can match across a line break: `[\s\S]`, `\n`, or the dot-all flag.
-_SPANS_LINES = re.compile(r"\[\\s\\S\]|\[\\S\\s\]|\\n|\(\?[a-z]*s[a-z]*\)")
 _WHITESPACE = re.compile(rb"\s")
 
 
@@ -32,12 +30,7 @@ class StreamMasker:
         self.window = window
         self._pending = b""
         self._seen: set[str] = set()
-        self._openers = tuple(
-            keyword.encode()
-            for rule in rules.rules
-            if _SPANS_LINES.search(rule.regex)
-            for keyword in rule.keywords
-        )
+        self._openers = rules.line_spanning_keywords
 
     @property
     def holding(self) -> bool:
