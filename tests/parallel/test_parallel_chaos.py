@@ -22,7 +22,7 @@ from buildrunner.parallel.plan import validate_plan
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
 TASKS = 1000
 CHECKED_TASKS = 150  # each makes, checks, commits and removes a git worktree

@@ -103,6 +103,9 @@ def test_a_machine_whose_clock_runs_ahead_does_not_declare_the_others_lost(
     def open_the_gate() -> None:
         taken = "SELECT COUNT(*) FROM task_attempts a JOIN workers w ON w.id = a.worker_id WHERE a.session_id = ? AND w.name LIKE 'ahead-%'"
         wait_for(lambda: store.scalar(taken, (sid,)), 60, "machine B to take a task")
+        # Both of B's workers joined: on a loaded machine the second one's start can outlast the whole session otherwise.
+        joined = "SELECT COUNT(*) FROM workers WHERE session_id = ? AND name LIKE 'ahead-%'"
+        wait_for(lambda: store.scalar(joined, (sid,)) == 2, 60, "both of machine B's workers to join")
         gate.touch()
 
     join_from_machine_b(tmp_path / "machine-b", sid, skewed, "ahead", prefix=[faketime, "-f", "+120s"], joined=open_the_gate)
