@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from parallel_helpers import wait_for, write_config
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.plan import validate_plan
@@ -85,6 +85,8 @@ def test_a_lost_workers_late_result_cannot_complete_the_requeued_task(pproject: 
 
 
 def test_failures_retry_with_backoff_then_fail_and_skip_dependents(pproject: Project) -> None:
+    write_config(pproject.paths.root, retry_backoff=3)  # long enough that "not claimable at once" holds on a loaded machine
+    pproject = Project(pproject.paths.root, store=pproject.store)
     manager = SessionManager(pproject)
     session = manager.create_session(
         "retry",
@@ -105,8 +107,7 @@ def test_failures_retry_with_backoff_then_fail_and_skip_dependents(pproject: Pro
     assert nxt is not None and nxt.task_id == "free"
     coordinator.complete_task(worker, "free", 1)
     assert coordinator.get_next_task(worker) is None
-    time.sleep(pproject.config.parallel.retry_backoff + 0.05)
-    retry = coordinator.get_next_task(worker)
+    retry = wait_for(lambda: coordinator.get_next_task(worker), 30, "the retry to become due")
     assert retry is not None and (retry.task_id, retry.attempt) == ("flaky", 2)
     assert coordinator.fail_task(worker, "flaky", 2, "exit code 1", exit_code=1) == "failed"
     status = manager.get_session_status(session.session_id)

@@ -25,7 +25,8 @@ def session_done(project: Project, sid: str) -> bool:
 
 
 def test_start_forks_detached_workers_that_show_as_br_parallel_worker(fast_project: Path, run_br: Any) -> None:
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(6)]})
+    gate = fast_project / "go"  # the workers stay until they have been looked at, however loaded the machine
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": f"until [ -e {gate} ]; do sleep 0.05; done"} for i in range(6)]})
     result = run_br("parallel", "start", "fork", "--config", str(plan), "--workers", "3", "--format", "json")
     assert result.returncode == 0, result.stderr
     started = json.loads(result.stdout)
@@ -39,6 +40,7 @@ def test_start_forks_detached_workers_that_show_as_br_parallel_worker(fast_proje
     # Each launched process is a worker's supervisor; the worker that registers is its child.
     registered = wait_for(lambda: len(rows := project.store.fetchall("SELECT pid FROM workers WHERE session_id = ?", (sid,))) == 3 and rows, 30, "three workers")
     assert sorted(psutil.Process(row["pid"]).ppid() for row in registered) == sorted(pids)
+    gate.touch()
     wait_for(lambda: session_done(project, sid), 60, "the session to finish")
     workers = project.store.fetchall("SELECT pid, tasks_completed FROM workers WHERE session_id = ?", (sid,))
     assert sum(row["tasks_completed"] for row in workers) == 6

@@ -37,16 +37,23 @@ def _scalar(url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
 
 def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(fast_project: Path, server: PrivateServer, run_br: Any) -> None:
     """8 s without the database mid-session: workers keep their tasks, wait, carry on; every task's work happens once."""
-    out = fast_project / "ran.txt"
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i:02d}", "command": f"sleep 0.3; echo $BR_TASK_ID >> {out}"} for i in range(40)]})
+    out, gate = fast_project / "ran.txt", fast_project / "go"
+    # The first tasks pass at once; the rest wait for the gate, opened after the outage, so every worker holds a
+    # task through it however loaded the machine (the session cannot end before the server goes away).
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": f"t{i:02d}", "command": ("" if i < 5 else f"until [ -e {gate} ]; do sleep 0.05; done; ") + f"echo $BR_TASK_ID >> {out}"}
+        for i in range(40)
+    ]})
     env = {"BR_DATABASE_URL": server.url}
     started = run_br("parallel", "start", "outage", "--config", str(plan), "--workers", "3", "--format", "json", env=env)
     assert started.returncode == 0, started.stderr
     sid = json.loads(started.stdout)["session_id"]
-    wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM tasks WHERE status = 'completed'") >= 5, 60, "some tasks to complete")
+    wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM tasks WHERE status = 'completed'") >= 5, 60, "the first tasks to complete")
+    wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM tasks WHERE status = 'running'") == 3, 60, "each worker to hold a task")
     server.stop()
-    time.sleep(8)
+    time.sleep(8)  # the outage itself: how long the server is away, not a wait for something to happen
     server.start()
+    gate.touch()
     wait_for(lambda: _scalar(server.url, "SELECT status FROM sessions WHERE id = ?", (sid,)) == "completed", 120, "the session to complete")
     ran = Counter(out.read_text().split())
     assert sorted(ran) == [f"t{i:02d}" for i in range(40)] and set(ran.values()) == {1}, ran
