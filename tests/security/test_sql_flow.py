@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from security_helpers import marked, sql_found
 
@@ -533,6 +533,8 @@ def test_dense_code_over_the_token_budget_is_a_note_and_code_within_it_is_analys
 
 
 @given(st.lists(st.sampled_from([*"ab_(),.+=:[]'\" \n\t1é", "not ", " if ", " else ", "lambda:", "**"]), max_size=60).map("".join))
+@example("1a")  # a number run into a name: two tokens in one chunk (found by this test under load)
+@example("x = 1if 1else 2")
 def test_the_token_estimate_is_never_below_the_real_count(parts: str) -> None:
     """Whatever the tokenizer can read, the estimate is at least its token count: the budget cannot be slipped under."""
     import io
