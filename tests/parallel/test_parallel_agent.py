@@ -87,7 +87,8 @@ def test_each_agent_runs_a_prompt_task_with_its_cost_recorded_to_the_cent(
 
 
 def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
-    plan = write_plan(fast_project, {"tasks": [{"id": "slow", "prompt": "Refactor the parser", "agent": "claude", "env": {"BR_STANDIN_SCENARIO": "cap", "BR_STANDIN_DELAY": "0.3"}}]})
+    # A line a second: the agent still runs when --follow starts below, however loaded the machine (a minute and a half in all).
+    plan = write_plan(fast_project, {"tasks": [{"id": "slow", "prompt": "Refactor the parser", "agent": "claude", "env": {"BR_STANDIN_SCENARIO": "cap", "BR_STANDIN_DELAY": "1"}}]})
     sid = json.loads(_start(run_br, plan, "--workers", "1", "--format", "json").stdout)["session_id"]
 
     def live() -> dict[str, Any] | None:
