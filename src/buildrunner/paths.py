@@ -52,6 +52,14 @@ def write_private_json(path: Path, document: Any) -> None:
         raise
 
 
+def read_json(path: Path) -> Any:
+    """The JSON document at `path`, or None when it is missing or unreadable (callers treat both as "not kept")."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """The first folder upward holding `.buildrunner/` or `.git`; else `start` itself.
 

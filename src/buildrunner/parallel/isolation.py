@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -58,7 +57,7 @@ from buildrunner.parallel.models import Task
 from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
-from buildrunner.paths import make_private_dir, write_private_json
+from buildrunner.paths import make_private_dir, read_json, write_private_json
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.rules import rules_for, ruleset
 
@@ -492,10 +491,7 @@ class Worktree:
         """The worktree an earlier `attempt` of the task left (its worker was lost after the task exited), for
         `task`'s attempt to check and land its work; None when it is gone (or never got as far as its task)."""
         path = attempt_dir(project, task, attempt)
-        try:
-            facts = json.loads(facts_file(path).read_text(encoding="utf-8")) if path.is_dir() else None
-        except (OSError, ValueError):
-            facts = None
+        facts = read_json(facts_file(path)) if path.is_dir() else None
         if facts is None:
             return None
         changes = {name: (old_mode, old_sha, new_mode, new_sha) for name, (old_mode, old_sha, new_mode, new_sha) in facts["setup_changes"].items()}

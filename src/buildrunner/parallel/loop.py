@@ -11,13 +11,12 @@ for `br routing calibrate`.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.paths import state_ignore_patterns, write_private_json
+from buildrunner.paths import read_json, state_ignore_patterns, write_private_json
 from buildrunner.routing.models import TIERS
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
@@ -102,10 +101,7 @@ def save_snapshot(path: Path, before: dict[str, str]) -> None:
 
 def load_snapshot(path: Path) -> dict[str, str] | None:
     """A snapshot `save_snapshot` kept; None when there is none to read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = read_json(path)
     return data if isinstance(data, dict) else None
 
 

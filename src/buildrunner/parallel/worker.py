@@ -487,7 +487,8 @@ class Worker:
         source = task.adopt_attempt
         assert source is not None
         row = self._db(lambda: self.coordinator.adoptable(task.task_id, source))
-        files = AttemptFiles.of(self.project.paths.logs_dir, self.session_id, task.task_id, source)
+        adopted = replace(task, attempt=source)
+        files = self.executor.files(adopted)
         record = ExitRecord()
         if row is not None and row["hostname"] == socket.gethostname():
             record = read_record(record_path(self.project.paths.logs_dir, self.session_id, row["worker_id"]), task.task_id, source)
@@ -498,7 +499,7 @@ class Worker:
         if row is None or (rung.worktree is None and rung.before is None):
             self._db(lambda: self.coordinator.forget_adoption(self.worker_id or "", task.task_id, task.attempt))
             return None
-        result = self.executor.result(replace(task, attempt=source), record, files=files)
+        result = self.executor.result(adopted, record, files=files)
         if task.kind == "prompt":
             rung.agent = agent_of(task, self.project.config)
             rung.tier = row["tier"] or task.next_tier or self._db(lambda: self._select_tier(task, None))
@@ -781,7 +782,6 @@ class _Rung:
     verify_exit: int | None = None
     branch: str | None = None
     commit: str | None = None
-
 
     @property
     def workdir(self) -> Any:

@@ -577,7 +577,7 @@ class WorkerCoordinator:
             self.store.execute(self._q("attempt_cost_recorded"), {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "cost": cost})
 
     def adoptable(self, task_id: str, attempt: int) -> dict[str, Any] | None:
-        """The attempt whose exited work a task's next attempt checks: its worker, machine, agent and tier."""
+        """The attempt whose exited work a task's next attempt checks: its worker, machine, tier, and whether its spend is recorded."""
         return self.store.fetchone(self._q("adoptable_attempt"), {"session_id": self.session_id, "task_id": task_id, "adopt_attempt": attempt})
 
     def forget_adoption(self, worker_id: str, task_id: str, attempt: int) -> None:

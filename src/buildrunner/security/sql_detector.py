@@ -55,7 +55,7 @@ _UNICODE_SEPARATORS = tuple(chr(c).encode() for c in (0x85, 0xA0, 0x1680, *range
 # Each byte as its class (z: a zero, d: another digit, a: a letter, `_` or non-ASCII, space: anything else), to count
 # at C speed where a number may end with the next token run into it: `1if x else y` and `09` are two tokens each.
 _NUMBER_CLASSES = bytes(
-    ord("z") if c == ord("0") else ord("d") if chr(c).isdigit() else ord("a") if chr(c).isalpha() or c == ord("_") or c >= 128 else ord(" ")
+    ord("z") if c == ord("0") else ord("d") if ord("1") <= c <= ord("9") else ord("a") if chr(c).isalpha() or c == ord("_") or c >= 128 else ord(" ")
     for c in range(256)
 )
 
