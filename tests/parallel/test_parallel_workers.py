@@ -107,13 +107,18 @@ def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any
 
 
 def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject: Project, run_br: Any) -> None:
-    plan = write_plan(pproject.paths.root, {"tasks": [{"id": f"t{i}", "command": "sleep 1"} for i in range(6)]})
+    """The killed worker's task is still running (it waits for `go`): its tree is ended, and it runs again once, elsewhere."""
+    root = pproject.paths.root
+    wait = f"until [ -e {root}/go ]; do sleep 0.05; done"
+    plan = write_plan(root, {"tasks": [{"id": f"t{i}", "command": f"{wait}; echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> {root}/ran.txt"} for i in range(6)]})
     sid = start(run_br, plan, "--workers", "3")["session_id"]
     victim = wait_for(
         lambda: pproject.store.fetchone("SELECT id, pid, current_task FROM workers WHERE session_id = ? AND status = 'active'", (sid,)),
         30, "a busy worker",
     )
     os.kill(victim["pid"], signal.SIGKILL)
+    wait_for(lambda: any(r["status"] == "lost" for r in attempts(pproject, sid)), 60, "the killed worker's attempt to be settled")
+    (root / "go").touch()
     final = finished(pproject, sid)
     assert (final.status, final.completed_tasks) == ("completed", 6)
     rows = attempts(pproject, sid)
@@ -123,8 +128,35 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert [r["task_id"] for r in lost] == [victim["current_task"]]
     redo = [r for r in rows if r["task_id"] == victim["current_task"] and r["status"] == "completed"]
     assert redo[0]["worker_id"] != victim["id"]
+    assert sorted((root / "ran.txt").read_text().split()) == sorted(f"t{i}-{2 if f't{i}' == victim['current_task'] else 1}" for i in range(6))
     assert pproject.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost"
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
+
+
+def test_a_task_finishing_as_its_worker_is_killed_keeps_its_result(fast_project: Path, run_br: Any) -> None:
+    """The worker dies in the instant between the task's side effect and its exit: the task may finish, and is not run again.
+
+    Ended at once, it would be retried and its side effect would happen twice; its supervisor gives it a moment to exit.
+    """
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "t", "command": "echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; touch did; until [ -e go ]; do sleep 0.01; done"},
+        {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done"},  # keeps a worker alive to settle the lost one's attempt
+    ]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: (fast_project / "did").exists(), 30, "the task's side effect")
+    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 't'", (sid,))
+    assert victim is not None
+    os.kill(victim["pid"], signal.SIGKILL)
+    (fast_project / "go").touch()  # the task exits by itself now, after its worker died
+    wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 't'", (sid,)) != "running", 60, "the attempt to be settled")
+    (fast_project / "end").touch()
+    finished(project, sid)
+    assert [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid)] == [("other", 1, "completed"), ("t", 1, "completed")]
+    assert project.store.scalar("SELECT worker_id FROM task_attempts WHERE session_id = ? AND task_id = 't'", (sid,)) == victim["id"]
+    assert (fast_project / "ran.txt").read_text().split() == ["t-1"]
+    assert status(project, sid).status == "completed"
+    project.close()
 
 
 def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path) -> None:

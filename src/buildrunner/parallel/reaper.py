@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from buildrunner.parallel.executor import Executor
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
+from buildrunner.parallel.supervisor import FINISHING_S
 from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
 
@@ -38,8 +39,8 @@ _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "
 
 
 def supervisor_patience(settings: ParallelSettings) -> float:
-    """Seconds a lost worker's supervisor has to end its attempt's tree (its lease, the kill grace, a margin)."""
-    return settings.heartbeat_timeout + settings.kill_grace + REMOTE_MARGIN_S
+    """Seconds a lost worker's supervisor has to end its attempt's tree (its lease, the task's time to finish, the kill grace, a margin)."""
+    return settings.heartbeat_timeout + FINISHING_S + settings.kill_grace + REMOTE_MARGIN_S
 
 
 def reap(coordinator: WorkerCoordinator, *, judge_silence: bool = True) -> list[str]:

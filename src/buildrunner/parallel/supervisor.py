@@ -34,6 +34,9 @@ import psutil
 
 from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unfinished, open_record
 
+# Seconds a task whose worker died may take to exit by itself before it is ended (see `_Supervisor._task_end`).
+FINISHING_S = 0.5
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -256,21 +259,23 @@ class _Supervisor:
         return min(born, key=born.__getitem__) if born else None
 
     def _task_end(self, task: int, reason: str) -> dict[str, Any]:
-        """How the orphaned task ended: by itself before anyone signalled it (its result counts), or ended now."""
+        """How the orphaned task ended: by itself (its result counts), or ended now.
+
+        A task is given `FINISHING_S` to exit by itself first: one killed between its last action and
+        its exit (its worker died in that instant, which a loaded machine stretches) would be retried,
+        and its side effect would happen twice.
+        """
         started = time.monotonic()
-        self._reap()
-        status = self.reaped.get(task)
-        if status is None:
-            try:
-                info = os.waitid(os.P_PID, task, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                info = None
-            if info is not None:
-                status = info.si_status << 8 if info.si_code == os.CLD_EXITED else info.si_status
+        while True:
+            status = self._exit_status(task)
+            if status is not None or time.monotonic() - started >= FINISHING_S:
+                break
+            time.sleep(0.01)
         if status is not None:
             code = os.waitstatus_to_exitcode(status)
             if code != -signal.SIGPIPE:  # a task killed by writing to its dead worker's pipe did not end by itself
                 return {"outcome": "exited", "code": code, "duration_ms": None}
+        started = time.monotonic()
         try:
             os.killpg(task, signal.SIGTERM)
         except OSError:
@@ -286,3 +291,16 @@ class _Supervisor:
                 pass
             kill_tree(psutil.Process(), signal.SIGKILL)
         return {"outcome": "ended", "reason": reason, "duration_ms": None}
+
+    def _exit_status(self, task: int) -> int | None:
+        """The task's wait status if it has exited (it may stay a zombie, for `_settle`'s tree walk), else None."""
+        self._reap()
+        status = self.reaped.get(task)
+        if status is None:
+            try:
+                info = os.waitid(os.P_PID, task, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+            if info is not None:
+                status = info.si_status << 8 if info.si_code == os.CLD_EXITED else info.si_status
+        return status
