@@ -23,8 +23,8 @@ aiosql is in the `bench` extra (pip install -e '.[bench]').
 from __future__ import annotations
 
 import argparse
-import cProfile
 import contextlib
+import cProfile
 import logging
 import os
 import pstats

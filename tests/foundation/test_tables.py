@@ -53,7 +53,8 @@ def _session_with_long_names(root: Path) -> tuple[str, list[str]]:
         plan = validate_plan({"tasks": [{"id": "compile-the-reconciliation-service-bundle", "command": "true"}]}, "p")
         sid = manager.create_session(LONG_NAME, plan=plan).session_id
         coordinator = WorkerCoordinator(sid, project)
-        workers = [coordinator.register_worker(name=f"ci-runner-eu-west-{i}-payments") for i in range(2)]
+        for i in range(2):
+            coordinator.register_worker(name=f"ci-runner-eu-west-{i}-payments")
         names = [w.name for w in manager.list_workers(sid)]
     return sid, names
 

@@ -19,8 +19,8 @@ from typing import Any
 import psutil
 import pytest
 from genai_prices import Usage, calc_price
-from rich.console import Console
 from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
+from rich.console import Console
 
 from buildrunner.parallel.dashboard import render
 from buildrunner.parallel.session_manager import SessionManager

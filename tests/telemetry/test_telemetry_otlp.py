@@ -9,8 +9,8 @@ import pytest
 if not os.environ.get("CI"):  # in CI the [otel] extra is installed and these tests must run
     pytest.importorskip("opentelemetry.sdk", reason="needs the [otel] extra")
 
-from telemetry_helpers import add_cost, finished  # noqa: E402
 from otlp_receiver import OtlpReceiver, attributes  # noqa: E402
+from telemetry_helpers import add_cost, finished  # noqa: E402
 
 from buildrunner.errors import APIError, ConfigError  # noqa: E402
 from buildrunner.project import Project  # noqa: E402

@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import NotFoundError, ParallelError
+from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
-from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
 from buildrunner.paths import make_private_dir, read_json, write_private_json

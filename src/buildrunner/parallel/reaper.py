@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from buildrunner.parallel.executor import Executor
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
-from buildrunner.parallel.supervisor import FINISHING_S
 from buildrunner.parallel.states import AttemptState
+from buildrunner.parallel.supervisor import FINISHING_S
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ work is linear in the file, and what is given up on is a note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 

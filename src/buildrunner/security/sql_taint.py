@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from buildrunner.security.sql_rules import LanguageRules
-
 from buildrunner.security.sql_shape import HOLE, RawSQLFinding, looks_like_sql
 
 SOURCE = -1  # untrusted input: request data, argv, environment, input()
