@@ -93,6 +93,15 @@ class _Output:
             os.close(self.fd)
 
 
+def write_note(path: Path, text: str) -> None:
+    """A line of BuildRunner's own in an attempt's log (private, as the log is), where its output would be."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
+
+
 def _stdin_fd(data: bytes | None) -> int:
     """A descriptor to read `data` from (a memory file, never on disk, where the kernel has them), or /dev/null."""
     if data is None:

@@ -23,7 +23,7 @@ import psutil
 
 from buildrunner.errors import BuildRunnerError, ConfigError, ExitCode, NotFoundError, RoutingError, StoreError, StoreUnavailable
 from buildrunner.money import usd
-from buildrunner.parallel.attempt import Attempt, Launch, RecordFile
+from buildrunner.parallel.attempt import Attempt, Launch, RecordFile, write_note
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of
 from buildrunner.parallel.isolation import Worktree, landing_lock, resolve_commit
 from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
@@ -499,6 +499,11 @@ class Worker:
         if row is None or (rung.worktree is None and rung.before is None):
             self._db(lambda: self.coordinator.forget_adoption(self.worker_id or "", task.task_id, task.attempt))
             return None
+        write_note(
+            self.executor.files(task).log,
+            f"[br] attempt {task.attempt} adopts attempt {source}'s work: its command exited before its worker was lost, "
+            f"so its work is checked here, not run again (its output is attempt {source}'s)\n",
+        )
         result = self.executor.result(adopted, record, files=files)
         if task.kind == "prompt":
             rung.agent = agent_of(task, self.project.config)
