@@ -4,7 +4,8 @@ Run: python bench/parallel.py [--runs 3] [--mode throughput --mode deps --mode k
 
 Modes (default: all of them, in one run):
   throughput  1,000 `true` tasks on 3 workers against `xargs -P 3` and GNU `parallel -j 3`
-              (target, issues 6 and 11: >= 0.5x xargs; >= 2x GNU parallel)
+              (target, issues 6 and 11: >= 0.5x xargs; >= 2x GNU parallel), and a session of one
+              task: the fixed cost, against which the time 0.5x leaves for the other tasks is shown
   deps        a 10,000-task fan-in (10,000 tasks and one that depends on all of them) against the
               same 10,001 tasks without dependencies, and a 5,000-task chain against the same
               5,000 tasks without dependencies, each with 3 workers and with 1 worker
@@ -218,7 +219,12 @@ def throughput_round(base: Path, run: int, n: int, w: int, has_gnu: bool, runs: 
         cpu.setdefault("ours", []).append(found["cpu_seconds"])
         counts.update(found)
 
-    steps = [*[(lambda key=key, cmd=cmd: runs[key].append(timed(cmd, shell=True, cpu=cpu.setdefault(key, [])))) for key, cmd in peers], run_ours]
+    def run_one() -> None:  # the fixed cost of a session: start-up, storing, launching, waiting, the final status
+        seconds, found = ours(base / f"one{run}", 1, w, name="one")
+        runs.setdefault("one", []).append(seconds)
+        cpu.setdefault("one", []).append(found["cpu_seconds"])
+
+    steps = [*[(lambda key=key, cmd=cmd: runs[key].append(timed(cmd, shell=True, cpu=cpu.setdefault(key, [])))) for key, cmd in peers], run_ours, run_one]
     for step in steps if run % 2 == 0 else reversed(steps):
         step()
     return counts
@@ -238,6 +244,11 @@ def throughput_report(runs: dict[str, list[float]], cpu: dict[str, list[float]],
           f"CPU ours / xargs: {statistics.median(cpu['ours']) / statistics.median(cpu['xargs']):.2f}x")
     if has_gnu:
         print(f"ratio vs GNU parallel: {statistics.median(runs['gnu']) / seconds:.2f}x throughput (target >= 2x)")
+    one = statistics.median(runs["one"])
+    print(median_line("br parallel, a 1-task session", runs["one"], 1, cpu["one"]))
+    left = 2 * xargs - one
+    print(f"floor: 0.5x xargs means {n} tasks in {2 * xargs:.2f} s; a session of one task takes {one:.2f} s, which leaves "
+          + (f"{left * 1000 / (n - 1):.2f} ms per further task (xargs spends {xargs * 1000 / n:.2f} ms per task)" if left > 0 else "nothing for the others"))
 
 
 # (name, tasks, shape): each dependency run is paired with the same tasks without dependencies.
