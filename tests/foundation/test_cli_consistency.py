@@ -49,6 +49,10 @@ def test_dash_c_runs_as_if_started_in_that_folder(run_br, tmp_project: Path, tmp
         r = run_br("security", "scan", *args, "--format", "json", cwd=elsewhere)
         assert r.returncode == 3, r.stderr
         assert "settings.py" in r.stdout and token not in r.stdout
+    r = run_br("-C", str(tmp_project), "security", "scan", "--directory", "sub", "--format", "json", cwd=elsewhere)  # before the command, as git -C
+    assert r.returncode == 3 and "settings.py" in r.stdout, r.stderr
+    missing = run_br("-C", str(tmp_path / "nowhere"), "security", "scan")
+    assert missing.returncode == 6 and "nowhere: no such project directory" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
     r = run_br("telemetry", "export", "out.csv", "-C", "proj", cwd=tmp_project.parent)
     assert r.returncode == 0, r.stderr
     assert (tmp_project / "out.csv").is_file() and not (tmp_project.parent / "out.csv").exists()

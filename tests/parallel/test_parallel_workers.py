@@ -99,7 +99,10 @@ def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any
     assert not (fast_project / "ran").exists()
     assert run_br("parallel", "start", "x", "--config", "missing.yaml").returncode == 6
     good = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran"}]}, "good.yaml")
-    for option, value, message in (("--tasks", "0", "--tasks 0: must be at least 1"), ("--workers", "0", "--workers 0")):
+    for option, value, message in (
+        ("--tasks", "0", "--tasks 0: must be at least 1"), ("--workers", "0", "--workers 0"),
+        ("--workers", "100000", "--workers 100000: must be 1 to 256"),  # a typo, not 100,000 processes forked until the machine refuses
+    ):
         bad = run_br("parallel", "start", "x", "--config", str(good), option, value)
         assert bad.returncode == 2 and message in bad.stderr
     assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []

@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 from buildrunner import __version__
 from buildrunner.cli import config as config_cli
 from buildrunner.cli.coercion import plain_conversion
+from buildrunner.cli.common import ProjectOption
 from buildrunner.cli.groups import GROUPS
 
 HELP_OPTION_NAMES = ["-h", "--help"]
@@ -78,7 +79,7 @@ app = typer.Typer(
     name="br",
     cls=LazyRoot,
     help="BuildRunner: safe, cheap and visible AI-assisted development.\n\n"
-    "Example: br security scan --directory src/",
+    "Example: br security scan --directory src/ (in another folder, as with git: br -C ../api security scan)",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -98,6 +99,7 @@ def root(
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    project: ProjectOption = None,
 ) -> None:
     """BuildRunner: safe, cheap and visible AI-assisted development.
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import setproctitle
 
-from buildrunner.errors import BuildRunnerError, ExitCode
+from buildrunner.errors import BuildRunnerError, ExitCode, ParallelError
 from buildrunner.parallel.worker import Worker
 from buildrunner.paths import make_private_dir
 from buildrunner.project import Project
@@ -36,13 +36,22 @@ def launch_workers(project: "Project", session_id: str, count: int, *, fork: boo
     """Start `count` detached workers of `session_id`; returns their pids. `fork`: see the module docstring."""
     log = project.paths.logs_dir / session_id / "workers.log"
     make_private_dir(log.parent)
+    forking = False
     if fork and sys.platform.startswith("linux"):  # elsewhere system libraries may not survive a fork
         project.close()
         from buildrunner.store import open_stores
 
-        if threading.active_count() == 1 and open_stores() == 0:
-            return [_fork(project, session_id, log) for _ in range(count)]
-    return [_spawn(project.paths.root, session_id, log) for _ in range(count)]
+        forking = threading.active_count() == 1 and open_stores() == 0
+    pids: list[int] = []
+    for _ in range(count):
+        try:
+            pids.append(_fork(project, session_id, log) if forking else _spawn(project.paths.root, session_id, log))
+        except OSError as exc:  # the machine's process limit, or memory
+            raise ParallelError(
+                f"session {session_id}: started {len(pids)} of {count} workers, then the system refused another ({exc.strerror or exc})",
+                hint=(f"the {len(pids)} started keep working; " if pids else "") + "ask for fewer workers, or raise the process limit (ulimit -u)",
+            ) from None
+    return pids
 
 
 def _spawn(root: Path, session_id: str, log: Path) -> int:

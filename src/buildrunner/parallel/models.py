@@ -16,6 +16,8 @@ BUDGET_REASON = "budget:"
 
 
 NO_ISOLATION = "none"
+# Workers one session starts on one machine at most: more is a typo (`--workers 100000` would fork until the machine refuses).
+MAX_WORKERS = 256
 
 
 @dataclass

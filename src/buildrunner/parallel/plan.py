@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from buildrunner.errors import ConfigError, NotFoundError
+from buildrunner.parallel.models import MAX_WORKERS
 
 PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -93,7 +94,7 @@ class PlanModel(BaseModel):
 
     name: str | None = None
     description: str = ""
-    workers: int | None = Field(None, ge=1, le=256)
+    workers: int | None = Field(None, ge=1, le=MAX_WORKERS)
     timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
     cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
 from buildrunner.parallel.models import (
     BUDGET_REASON,
+    MAX_WORKERS,
     NO_ISOLATION,
     Activity,
     AgentStatus,
@@ -109,8 +110,7 @@ class SessionManager:
             raise ConfigError("parallel.enabled is false in the config", hint="set it to true in .buildrunner/config.json to run sessions")
         plan = (plan or self.load_plan(config)).first(total_tasks)
         workers = num_workers if num_workers is not None else (plan.workers or self.settings.default_workers)
-        if workers < 1:
-            raise ConfigError(f"--workers {workers}: must be at least 1", hint="pass --workers 3, for example")
+        _check_workers(workers)
         from buildrunner.parallel.isolation import repo_base
         from buildrunner.parallel.worker_coordinator import WorkerCoordinator
         from buildrunner.routing.cost_tracker import CostTracker
@@ -152,6 +152,7 @@ class SessionManager:
         """
         from buildrunner.parallel.launcher import launch_workers  # the worker's imports: heavy, and no read needs them
 
+        _check_workers(count)
         return launch_workers(self.project, session_id, count, fork=fork)
 
     # -- read ------------------------------------------------------------------------------------
@@ -437,6 +438,11 @@ class SessionManager:
             removed.append(str(row["id"]))
         self.project.events.prune()
         return removed
+
+
+def _check_workers(count: int) -> None:
+    if not 1 <= count <= MAX_WORKERS:
+        raise ConfigError(f"--workers {count}: must be 1 to {MAX_WORKERS} on one machine", hint="pass --workers 3, for example; more machines add more workers")
 
 
 def _activity(row: dict[str, Any]) -> Activity:

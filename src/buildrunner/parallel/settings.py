@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from buildrunner.parallel.models import MAX_WORKERS
 from buildrunner.settings_base import Section
 
 DEFAULT_AGENT_COMMAND = "claude -p {prompt} --model {model_id} --output-format json"
@@ -16,7 +17,7 @@ WEEK_S = 7 * DAY_S
 
 class ParallelSettings(Section):
     enabled: bool = True
-    default_workers: int = Field(3, ge=1, le=256)
+    default_workers: int = Field(3, ge=1, le=MAX_WORKERS)
     heartbeat_timeout: float = Field(30, gt=0, le=DAY_S, description="Seconds of silence after which a worker is declared lost.")
     heartbeat_interval: float | None = Field(None, gt=0, le=DAY_S, description="Seconds between heartbeats; default a third of heartbeat_timeout.")
     poll_interval: float = Field(0.5, gt=0, le=60, description="Seconds an idle worker waits before looking for work again.")
