@@ -94,6 +94,18 @@ def test_worktree_tasks_work_on_their_own_branches(fast_project: Path, run_br: A
     project.close()
 
 
+def test_a_worktree_plan_in_a_repository_without_a_commit_is_refused_up_front(fast_project: Path, run_br: Any) -> None:
+    """A worktree branches from a commit: without one the plan cannot run, said before anything is stored or started."""
+    plan = write_plan(fast_project, {"isolation": "worktree", "tasks": [{"id": "plain", "command": "true", "isolation": "none"}, {"id": "edit", "command": "touch ran"}]})
+    result = run_br("parallel", "start", "x", "--config", str(plan), "--wait")
+    assert result.returncode == 2, result.stderr
+    assert "task 'edit': isolation: worktree needs a git repository with at least one commit" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "git commit --allow-empty" in result.stderr
+    assert run_br("parallel", "list", "--format", "json").stdout.strip() == "[]" and not (fast_project / "ran").exists()
+    commit_all(fast_project, {".gitignore": ".buildrunner/\n"})
+    assert run_br("parallel", "start", "x", "--config", str(plan), "--wait").returncode == 0  # one commit is all it needs
+
+
 @pytest.mark.slow
 def test_many_worktree_tasks_at_once_each_get_their_branch(fast_project: Path, run_br: Any) -> None:
     """Workers starting together add worktrees at the same moment; git's shared worktree files must not be raced."""

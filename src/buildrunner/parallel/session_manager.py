@@ -115,13 +115,20 @@ class SessionManager:
         from buildrunner.parallel.worker_coordinator import WorkerCoordinator
         from buildrunner.routing.cost_tracker import CostTracker
 
+        base = repo_base(self.project.paths.root)
+        isolated = next((task.id for task in plan.tasks if (task.isolation or plan.isolation) == "worktree"), None)
+        if isolated is not None and base[1] is None:
+            raise ConfigError(
+                f"task {isolated!r}: isolation: worktree needs a git repository with at least one commit, and {self.project.paths.root} has none",
+                hint="commit once (git commit --allow-empty -m init), or run the plan without isolation: worktree",
+            )
         spent = None
         if plan.has_prompts:
             self._check_agents(plan)
             spent = CostTracker(self.project).spent_budget()
         session = WorkerCoordinator.create_session(
             self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit,
-            base=repo_base(self.project.paths.root), prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
+            base=base, prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
         )
         session.budget_note = spent.describe() if spent else None
         if start_workers:
