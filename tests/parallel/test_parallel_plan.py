@@ -34,6 +34,20 @@ def test_unknown_key_names_file_line_task_and_suggestion(tmp_path: Path) -> None
     assert err.value.exit_code == 2
 
 
+def test_yaml_values_that_are_not_text_are_explained(tmp_path: Path) -> None:
+    """`command: true` is YAML's boolean, not the `true` program: the error says so and how to write it."""
+    path = tmp_path / "plan.yaml"
+    path.write_text("tasks:\n  - id: ok\n    command: make\n  - id: t\n    command: true\n  - id: v\n    command: 1.10\n")
+    with pytest.raises(ConfigError) as err:
+        load_plan(path)
+    assert f"{path}:5: tasks[1].command (task 't'): expected text, got a boolean (true)" in str(err.value)
+    assert "put the value in quotes" in (err.value.hint or "") and "YAML reads true" in (err.value.hint or "")
+    path.write_text('tasks:\n  - id: t\n    command: "true"\n')
+    assert load_plan(path).tasks[0].command == "true"
+    with pytest.raises(ConfigError, match=r"expected text, got a number \(5\)"):
+        validate_plan({"tasks": [{"id": "a", "command": 5}]}, "plan.json")
+
+
 @pytest.mark.parametrize(
     ("tasks", "expected"),
     [

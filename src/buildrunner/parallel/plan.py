@@ -332,6 +332,13 @@ def _explain(error: dict[str, Any], locate: _Locator) -> ConfigError:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
         message = "task ids use letters, digits, '.', '_' and '-' (they name log files and branches)"
+    value = error.get("input")
+    if error["type"] == "string_type" and isinstance(value, (bool, int, float)):
+        kind = "a boolean" if isinstance(value, bool) else "a number"
+        hint = "put the value in quotes, as written"
+        if locate.source.endswith((".yaml", ".yml")):  # YAML reads `command: true` (or yes, on, 1.10) as a boolean or a number
+            hint += ": YAML reads true, yes, on and numbers as values, not text"
+        return ConfigError(f"{locate(loc)}: expected text, got {kind} ({str(value).lower() if isinstance(value, bool) else value})", hint=hint)
     return ConfigError(f"{locate(loc)}: {message}", hint="fix the plan; nothing was started")
 
 
