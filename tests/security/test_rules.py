@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from security_helpers import ALNUM, rnd, samples
 
+from buildrunner.errors import ConfigError
 from buildrunner.security.rules import rules_for, ruleset, shipped_rules
 from buildrunner.security.settings import RuleSettings, SecuritySettings
 
@@ -76,6 +77,12 @@ def test_user_rules_from_config_are_added_and_shipped_ones_can_be_disabled() -> 
     rs = ruleset(rules_for(settings))
     assert [h.rule.id for h in rs.find(("t = acme_" + rnd(24)).encode())] == ["acme_token"]
     assert rs.find(samples()["jwt"].encode()) == []
+
+
+def test_disabling_a_rule_id_that_does_not_exist_is_a_config_error_not_a_rule_left_on() -> None:
+    with pytest.raises(ConfigError, match="'jwtt' is not a shipped rule id") as err:
+        rules_for(SecuritySettings(disabled_rules=["jwt", "jwtt"]))
+    assert err.value.hint == "did you mean 'jwt'?" and err.value.exit_code == 2
 
 
 def test_a_user_regex_re2_cannot_run_is_a_config_error() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import difflib
 import math
 import re
 from collections import Counter
@@ -149,6 +150,13 @@ def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
     if settings is None:
         return rules
     disabled = set(settings.disabled_rules)
+    known = {r.id for r in rules}
+    for rule_id in sorted(disabled - known):  # a typo would leave the rule on, silently
+        close = difflib.get_close_matches(rule_id, sorted(known), n=1)
+        raise ConfigError(
+            f"security.disabled_rules: {rule_id!r} is not a shipped rule id",
+            hint=f"did you mean {close[0]!r}?" if close else "rule ids are the names in brackets in `br security scan` findings, e.g. aws_access_key_id",
+        )
     rules = [r for r in rules if r.id not in disabled]
     user = [Rule.from_dict(r.model_dump(), "config security.rules") for r in settings.rules]
     generic = [r for r in rules if r.generic]
