@@ -97,6 +97,26 @@ def test_json_and_sarif_never_hold_the_secret(run_br, leaky: Path) -> None:
     assert rule_ids == {"github_token", "sql_injection"}
 
 
+def test_file_names_that_are_not_plain_text_are_scanned_and_reported_as_valid_json_and_uris(run_br, tmp_project: Path) -> None:
+    """A name with a space and '#', and one whose bytes are not UTF-8 (legal on Linux): found, and every output stays valid."""
+    (tmp_project / ".gitignore").write_text("*.log\n")  # ignore rules are matched against every name
+    src = tmp_project / "src"
+    src.mkdir()
+    spaced = src / "my notes#1.py"
+    raw = src / os.fsdecode(b"bad\xffname.py")
+    for path in (spaced, raw):
+        path.write_text(samples()["github_token"] + "\n")
+    j = run_br("security", "scan", "--format", "json")  # stdout decoded as strict UTF-8 by the harness
+    assert j.returncode == 3, j.stderr
+    found = sorted(m["file_path"] for m in json.loads(j.stdout)["secrets"])
+    assert found == sorted(["src/my notes#1.py", "src/" + raw.name]) and (tmp_project / found[0]).exists() and (tmp_project / found[1]).exists()
+    sarif = json.loads(run_br("security", "scan", "--format", "sarif").stdout)
+    uris = sorted(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"])
+    assert uris == ["src/bad%FFname.py", "src/my%20notes%231.py"]  # URI references: percent-encoded bytes
+    assert run_br("quality", "check", "--format", "json").returncode in (0, 4)  # a verdict, not a crash (exit 1)
+    assert run_br("gaps", "analyze", "--format", "json").returncode == 0
+
+
 def test_check_staged_reads_the_index_not_the_working_tree(run_br, tmp_project: Path) -> None:
     path = tmp_project / "app.py"
     path.write_text(samples()["gitlab_token"] + "\n")

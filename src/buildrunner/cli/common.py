@@ -125,8 +125,13 @@ def jsonable(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    """Write `value` as indented JSON to stdout."""
-    sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    """Write `value` as indented JSON to stdout, valid UTF-8 whatever it holds.
+
+    A file name that is not UTF-8 reaches Python as lone surrogates; they are written as JSON's
+    `\\udcXX` escapes (Python's json reads them back to the same name), never as raw bytes.
+    """
+    text = json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
     sys.stdout.flush()
 
 

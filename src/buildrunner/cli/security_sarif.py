@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_from_bytes
 
 if TYPE_CHECKING:
     from buildrunner.security.checks import SecurityReport
@@ -13,10 +16,12 @@ LEVELS = {"high": "error", "medium": "warning", "low": "note"}
 
 
 def _location(path: str, line: int, column: int = 1) -> dict[str, Any]:
-    from pathlib import Path
-
-    # Paths inside the project are relative to its root; others are absolute file URIs.
-    artifact = {"uri": Path(path).as_uri()} if Path(path).is_absolute() else {"uri": path, "uriBaseId": "%SRCROOT%"}
+    # Paths inside the project are relative to its root; others are absolute file URIs. Either way a URI:
+    # a space, '#' or '%' is percent-encoded, as is each byte of a name that is not UTF-8.
+    if Path(path).is_absolute():
+        artifact = {"uri": Path(path).as_uri()}
+    else:
+        artifact = {"uri": quote_from_bytes(os.fsencode(path)), "uriBaseId": "%SRCROOT%"}
     return {
         "physicalLocation": {
             "artifactLocation": artifact,

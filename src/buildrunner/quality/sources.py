@@ -133,11 +133,9 @@ def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, 
     The ignore rules are the security scanner's (`security.files.IgnoreRules`), so every
     BuildRunner command agrees on which files are ignored.
     """
-    import pathspec
+    from buildrunner.security.files import IgnoreRules, IgnoreSpec
 
-    from buildrunner.security.files import IgnoreRules
-
-    extra = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    extra = IgnoreSpec(exclude)
     rules = IgnoreRules(root)
 
     def ignored(rel: str, is_dir: bool) -> bool:

@@ -43,10 +43,27 @@ class FileEntry:
     size: int
 
 
-def _spec(lines: list[str]) -> Any:
-    import pathspec
+class IgnoreSpec:
+    """Gitignore patterns (pathspec), matched against any file name: also one that is not valid UTF-8.
 
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    Python gives such a name's bytes as surrogates, which pathspec's RE2 backend cannot encode;
+    they are matched as U+FFFD instead (a pattern naming those bytes is rare; `*.py` still matches).
+    """
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        import pathspec  # the scanner's hot path imports it only when a .gitignore is there
+
+        self._spec = pathspec.GitIgnoreSpec.from_lines(list(lines))
+
+    def match_file(self, rel: str) -> bool:
+        try:
+            return bool(self._spec.match_file(rel))
+        except UnicodeEncodeError:
+            return bool(self._spec.match_file(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
+
+
+def _spec(lines: list[str]) -> IgnoreSpec:
+    return IgnoreSpec(lines)
 
 
 def _read_ignore(path: Path | str) -> list[str]:

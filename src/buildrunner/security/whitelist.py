@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from buildrunner.security.files import IgnoreSpec
 
 INLINE_ALLOW = re.compile(rb"br:allow|pragma:\s*allowlist[ -]secret|gitleaks:allow|nosec")
 _FINGERPRINT = re.compile(r"^(?:fingerprint:)?([0-9a-f]{16})$")
@@ -26,7 +27,7 @@ class Whitelist:
     globs: list[str] = field(default_factory=list)
     lines: set[tuple[str, int]] = field(default_factory=set)
     fingerprints: set[str] = field(default_factory=set)
-    _spec: Any = field(default=None, init=False, repr=False)
+    _spec: IgnoreSpec | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> "Whitelist":
@@ -55,10 +56,8 @@ class Whitelist:
         if not self.globs:
             return False
         if self._spec is None:
-            import pathspec
-
-            self._spec = pathspec.GitIgnoreSpec.from_lines(self.globs)
-        return bool(self._spec.match_file(rel_path))
+            self._spec = IgnoreSpec(self.globs)
+        return self._spec.match_file(rel_path)
 
     def allows(self, rel_path: str, line: int, fingerprint: str | None = None) -> bool:
         return (
