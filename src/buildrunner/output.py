@@ -67,12 +67,17 @@ def _descriptor(fd: int) -> Iterator[IO[str]]:
     sys.stderr.flush()
     handle = os.fdopen(os.dup(fd), "w", encoding="utf-8", newline="")
     try:
-        yield handle
-    finally:
         try:
-            handle.close()
-        except BrokenPipeError:
-            pass
+            yield handle
+        finally:
+            try:
+                handle.close()
+            except BrokenPipeError:
+                pass
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # standard output is a full disk or device
+        raise BuildRunnerError(f"standard output: writing failed ({exc.strerror}); the output is incomplete", hint="check free space where it goes") from None
 
 
 @contextmanager
@@ -82,8 +87,11 @@ def _write_through(path: str) -> Iterator[IO[str]]:
         handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise _failed(path, exc) from None
-    with handle:
-        yield handle
+    try:
+        with handle:
+            yield handle
+    except OSError as exc:  # a full disk or device shows when the buffer is flushed
+        raise BuildRunnerError(f"{path}: writing failed ({exc.strerror}); the output is incomplete", hint="check free space on it, or write elsewhere") from None
 
 
 @contextmanager

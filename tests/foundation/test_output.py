@@ -93,6 +93,22 @@ def test_an_unwritable_place_is_one_clear_error(tmp_path: Path) -> None:
         write_output(blocker / "out.csv", ["x"])
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full (a device that is always full)")
+def test_a_full_device_or_standard_output_is_one_clear_error_not_a_crash(tmp_project: Path) -> None:
+    """Writing fails at flush time (ENOSPC): an export, a report, and plain standard output each say so in one line."""
+    for args, stdout in (
+        (("telemetry", "export", "/dev/full"), None),
+        (("telemetry", "report", "/dev/full"), None),
+        (("telemetry", "export", "-"), "/dev/full"),
+        (("config", "show", "--format", "json"), "/dev/full"),
+    ):
+        with open(stdout or os.devnull, "w") as out:
+            proc = subprocess.run([sys.executable, "-m", "buildrunner", *args], stdout=out, stderr=subprocess.PIPE, text=True, cwd=tmp_project)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "No space left on device" in proc.stderr and "unexpected" not in proc.stderr, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
 WRITE = "import sys\nfrom buildrunner.output import write_output\nwrite_output(sys.argv[1], ['line\\n'])\n"
 
 

@@ -8,6 +8,7 @@ other error, instead of Typer's boxed panel.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from functools import lru_cache
@@ -125,6 +126,10 @@ def usage_line(exc: click.ClickException) -> str:
     return f"{message} (see `{path} --help`)"
 
 
+# Write failures that are the machine's, not a bug of ours: said in one line, without "unexpected".
+_FULL_OR_BROKEN = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
 def run() -> None:
     """Run `br`; turn any error into one line on stderr and the spec's exit code."""
     try:
@@ -150,6 +155,9 @@ def run() -> None:
 
         if isinstance(exc, BuildRunnerError):
             _fail(escape(str(exc)), int(exc.exit_code))
+        if isinstance(exc, OSError) and exc.errno in _FULL_OR_BROKEN and not os.environ.get("BR_DEBUG"):
+            where = f"{exc.filename}: " if exc.filename else "writing the output: "  # no file name: standard output
+            _fail(escape(f"{where}{exc.strerror} (free some space, or send the output somewhere else)"), int(ExitCode.GENERAL))
         if os.environ.get("BR_DEBUG"):
             raise
         _fail(
