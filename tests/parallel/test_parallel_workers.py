@@ -220,6 +220,8 @@ def test_stop_ends_running_tasks_and_the_workers(fast_project: Path, run_br: Any
     tasks = {r["task_id"]: r["status"] for r in project.store.fetchall("SELECT task_id, status FROM tasks")}
     assert sorted(tasks.values()) == ["cancelled"] * 4
     assert {r["status"] for r in project.store.fetchall("SELECT status FROM workers")} == {"stopped"}
+    again = run_br("parallel", "stop", sid)
+    assert again.returncode == 0 and f"Session {sid} is already stopped: nothing to stop." in again.stdout
     project.close()
 
 

@@ -355,7 +355,12 @@ def stop(
     Example: br parallel stop session-1a2b3c4d --force
     """
     manager = _manager(project)
-    info = manager.stop_session(manager.resolve(session_id), force=force)
+    sid = manager.resolve(session_id)
+    before = manager.get_session_status(sid, activity=0)
+    if before.finished and not before.running_tasks:  # a stopped session's tasks still ending may yet be forced
+        stdout().print(f"Session {sid} is already {before.status}: nothing to stop.", markup=False)
+        return
+    info = manager.stop_session(sid, force=force)
     stdout().print(
         f"⏹  Session {info.session_id} {info.status}: {info.completed_tasks}/{info.total_tasks} completed, "
         f"{info.running_tasks} running task(s) being ended" + (" now (forced)" if force else ""),

@@ -163,7 +163,10 @@ def merge_session(
         raise ParallelError(f"{repo} is not in a git repository: there is nothing to merge", hint="run `br parallel merge` in the project the session ran in")
     target = into or session.base_branch
     if not target:
-        raise ConfigError(f"session {session.session_id} was started on a detached HEAD: no branch to merge into", hint="pass --into BRANCH")
+        raise ConfigError(
+            f"session {session.session_id} was started on no branch (a detached HEAD, or a repository without a commit): no branch to merge into",
+            hint="pass --into BRANCH",
+        )
     ref = f"refs/heads/{target}"
     found = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
     if found.returncode != 0:
