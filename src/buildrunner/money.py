@@ -1,9 +1,15 @@
-"""How amounts of money are written, the same on every screen (CLI tables, dashboard, HTML report)."""
+"""How amounts of money are written, the same on every screen (CLI tables, dashboard, HTML report), and the most one record may hold."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+# The most one record of spend may hold (a model call, an agent run, a telemetry event): beyond these a value is
+# garbage (a stand-in's bug, an overflow), and stored it would turn every total into infinity.
+MAX_USD = 1_000_000.0
+MAX_TOKENS = 10**12
+MAX_DURATION_MS = 10**12  # about 31 years
 
 SUB_CENT_PLACES = 4  # at least this many decimals for an amount under a cent
 SIGNIFICANT = 2  # ... and enough to show two significant digits of a smaller one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -247,6 +248,19 @@ def test_a_malformed_line_is_quoted_to_200_characters() -> None:
     assert [e.snippet for e in events if isinstance(e, MalformedLine)] == ["x" * 200]
     result = run.finish(0)
     assert result.outcome == "failed" and result.reason is not None and result.reason.endswith(": " + "x" * 200)
+
+
+@pytest.mark.parametrize("field, value", [("total_cost_usd", 1e308), ("total_cost_usd", 2e6)])
+def test_claude_stating_an_absurd_cost_is_malformed_not_recorded(field: str, value: float) -> None:
+    """More than one record may hold (money.MAX_USD) is a broken agent's number: stored, every total would be infinite."""
+    lines = json_lines("claude", "success")
+    final = next(line for line in lines if line.get("type") == "result")
+    broken = [json.dumps({**line, field: value}) + "\n" if line is final else json.dumps(line) + "\n" for line in lines]
+    run = get_agent("claude", Config()).start(MODEL["claude"])
+    events = feed_all(run, broken)
+    assert [e.snippet[:12] for e in events if isinstance(e, MalformedLine)] == [json.dumps({**final, field: value})[:12]]
+    result = run.finish(0)
+    assert result.outcome == "failed" and 0 <= result.cost_usd < 1_000  # the documented rule for output not in the format
 
 
 def test_an_unfinished_line_with_more_output_after_it_is_malformed_not_truncation() -> None:

@@ -116,6 +116,13 @@ def test_claude_code_result_without_model_usage_uses_usage_and_total(tracker: Co
     assert no_cost.cost == pytest.approx(1.0)  # computed from the tier's prices
 
 
+def test_an_agent_result_with_an_absurd_cost_is_refused_and_totals_stay_finite(tracker: CostTracker) -> None:
+    with pytest.raises(ConfigError, match="cost=1e"):
+        tracker.track_claude_code_result({"total_cost_usd": 1e308, "usage": {}}, model="haiku")
+    tracker.track_claude_code_result({"total_cost_usd": 0.25, "usage": {}}, model="haiku")
+    assert tracker.get_summary("day").total_cost == pytest.approx(0.25)
+
+
 def test_anthropic_usage_dict(tracker: CostTracker) -> None:
     usage = {"input_tokens": 1000, "output_tokens": 500, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 100}
     record = tracker.track_anthropic_usage("claude-sonnet-4-5", usage, 900)
@@ -131,7 +138,13 @@ def test_unknown_model_needs_a_cost(tracker: CostTracker) -> None:
     assert tracker.get_summary("day").by_model == {"mystery-1": pytest.approx(0.02)}
 
 
-@pytest.mark.parametrize("kwargs", [{"input_tokens": -1}, {"cost": -0.5}, {"latency_ms": float("nan")}, {"cache_read_tokens": "many"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"input_tokens": -1}, {"cost": -0.5}, {"latency_ms": float("nan")}, {"cache_read_tokens": "many"},
+        {"cost": 1e308}, {"input_tokens": 10**30}, {"latency_ms": 1e300},  # garbage, not a cost: stored, every total would be infinite
+    ],
+)
 def test_bad_values_are_rejected_and_nothing_is_stored(tracker: CostTracker, kwargs: dict) -> None:
     args = {"model": "haiku", "input_tokens": 10, "output_tokens": 10, **kwargs}
     with pytest.raises(ConfigError):

@@ -64,6 +64,8 @@ def test_timestamps_iso_naive_aware_and_epoch(any_project: Project) -> None:
         ({"type": "  "}, "without a 'type'"),
         ({"type": "task_completed", "duration_ms": "fast"}, "duration_ms='fast': not a number"),
         ({"type": "task_completed", "cost": -1}, "cost=-1"),
+        ({"type": "task_completed", "cost": 1e308}, "must be a number from 0 to 1,000,000"),  # summed, every total would be inf
+        ({"type": "task_completed", "duration_ms": 1e300}, "must be a number from 0 to 1,000,000,000,000"),
         ({"type": "task_completed", "timestamp": "yesterday"}, "not ISO 8601"),
         ({"type": "task_completed", "timestamp": time.time() * 1000}, "out of range"),
         ({"type": "task_completed", "metadata": [1, 2]}, "metadata"),

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal, Mapping
 from buildrunner.agents.pricing import TokenCounts, token_cost
 from buildrunner.agents.settings import PromptMode
 from buildrunner.errors import ConfigError
+from buildrunner.money import MAX_TOKENS, MAX_USD
 
 Outcome = Literal["passed", "failed", "budget_exceeded"]
 SNIPPET_CHARS = 200  # of an offending line, in a malformed-output reason
@@ -426,7 +427,7 @@ def count(value: Any) -> int:
     """A token count from an agent's JSON; anything else is malformed output."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_TOKENS:
         raise MalformedOutput(f"token count {value!r}")
     return int(value)
 
@@ -434,7 +435,7 @@ def count(value: Any) -> int:
 def dollars(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_USD:
         raise MalformedOutput(f"cost {value!r}")
     return float(value)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
-from buildrunner.money import usd
+from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, usd
 from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
@@ -156,14 +156,17 @@ def _utc_offset(at: float) -> float:
 def _count(name: str, value: Any) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise ConfigError(f"{name}={value!r}: must be a non-negative token count", hint="pass 0 or a positive integer")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not 0 <= value <= MAX_TOKENS:
+        raise ConfigError(f"{name}={value!r}: must be a token count from 0 to {MAX_TOKENS:,}", hint="pass 0 or a positive integer")
     return int(value)
 
 
-def _amount(name: str, value: Any, unit: str = "USD") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name}={value!r}: must be a non-negative number ({unit})", hint="pass 0 or a positive number")
+def _amount(name: str, value: Any, unit: str = "USD", most: float | None = None) -> float:
+    """A finite, non-negative amount; one to be recorded also at most what one record may hold (`money.MAX_*`)."""
+    most = most if most is not None else MAX_USD if unit == "USD" else MAX_DURATION_MS
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= most:
+        bound = f"a number from 0 to {most:,.0f}" if math.isfinite(most) else "a finite number from 0 up"
+        raise ConfigError(f"{name}={value!r}: must be {bound} ({unit})", hint="pass 0 or a positive number")
     return float(value)
 
 
@@ -496,7 +499,7 @@ class CostTracker:
 
     def would_exceed(self, amount: float, period: str | None = None) -> bool:
         """Would spending `amount` more break a budget? The runner asks before each agent run."""
-        amount = _amount("amount", amount)
+        amount = _amount("amount", amount, most=math.inf)  # a question, not a record: any finite amount
         periods = [period] if period is not None else list(BUDGET_PERIODS)
         for p in periods:
             limit = self.budget_limit(p)

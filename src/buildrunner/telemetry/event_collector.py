@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import ConfigError, TelemetryError
+from buildrunner.money import MAX_DURATION_MS, MAX_USD
 from buildrunner.project import ensure_project
 from buildrunner.store.base import now
 from buildrunner.telemetry.events import KNOWN_EVENT_TYPES, TelemetryEvent
@@ -133,8 +134,9 @@ def _number(event: Mapping[str, Any], key: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise TelemetryError(f"event {key}={value!r}: not a number", hint=f"give {key} as a number, e.g. 1250") from None
-    if not math.isfinite(number) or number < 0:
-        raise TelemetryError(f"event {key}={value!r}: must be a finite number >= 0")
+    most = MAX_USD if key == "cost" else MAX_DURATION_MS
+    if not math.isfinite(number) or not 0 <= number <= most:
+        raise TelemetryError(f"event {key}={value!r}: must be a number from 0 to {most:,.0f}")
     return number
 
 
@@ -261,10 +263,10 @@ class EventCollector:
             stamp = get("ts")
         ts = stamp if type(stamp) is float and 0 <= stamp <= self._latest_ts else parse_timestamp(stamp)
         duration = get("duration_ms")
-        if duration is not None and not (type(duration) in _PLAIN_NUMBERS and 0 <= duration < math.inf):
+        if duration is not None and not (type(duration) in _PLAIN_NUMBERS and 0 <= duration <= MAX_DURATION_MS):
             duration = _number(event, "duration_ms")
         cost = get("cost")
-        if cost is not None and not (type(cost) in _PLAIN_NUMBERS and 0 <= cost < math.inf):
+        if cost is not None and not (type(cost) in _PLAIN_NUMBERS and 0 <= cost <= MAX_USD):
             cost = _number(event, "cost")
         error = get("error")
         if error is not None:
