@@ -111,3 +111,19 @@ def test_every_command_help_has_an_example() -> None:
     assert len(commands) > 38
     missing = [" ".join(path) for path, command in commands if "Example" not in (command.help or "") + (command.epilog or "")]
     assert missing == []
+
+
+def test_json_output_is_always_valid_json(capsys) -> None:
+    """Numbers JSON cannot hold (NaN: no data; infinity) become null, a file name that is not UTF-8 an escape: never invalid JSON."""
+    import json
+    import os
+
+    from buildrunner.cli.common import emit_json
+
+    name = os.fsdecode(b"bad\xffname.py")
+    emit_json({"rate": float("nan"), "total": float("inf"), "low": float("-inf"), "ok": 1.5, "file": name})
+    out = capsys.readouterr().out
+    assert json.loads(out, parse_constant=lambda token: pytest.fail(f"{token} is not JSON")) == {
+        "rate": None, "total": None, "low": None, "ok": 1.5, "file": name,
+    }
+    out.encode("utf-8")  # valid UTF-8 text: no lone surrogate reaches the output

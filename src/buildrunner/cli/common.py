@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -117,8 +118,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, float) and value != value:
-        return None  # NaN is not JSON; it is how "no data" travels (buildrunner.telemetry NO_DATA)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinity are not JSON; NaN is how "no data" travels (buildrunner.telemetry NO_DATA)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value
