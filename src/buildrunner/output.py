@@ -67,17 +67,12 @@ def _descriptor(fd: int) -> Iterator[IO[str]]:
     sys.stderr.flush()
     handle = os.fdopen(os.dup(fd), "w", encoding="utf-8", newline="")
     try:
+        yield handle
+    finally:
         try:
-            yield handle
-        finally:
-            try:
-                handle.close()
-            except BrokenPipeError:
-                pass
-    except BrokenPipeError:
-        raise
-    except OSError as exc:  # standard output is a full disk or device
-        raise BuildRunnerError(f"standard output: writing failed ({exc.strerror}); the output is incomplete", hint="check free space where it goes") from None
+            handle.close()
+        except BrokenPipeError:
+            pass
 
 
 @contextmanager

@@ -275,13 +275,13 @@ class _Supervisor:
             code = os.waitstatus_to_exitcode(status)
             if code != -signal.SIGPIPE:  # a task killed by writing to its dead worker's pipe did not end by itself
                 return {"outcome": "exited", "code": code, "duration_ms": None}
-        started = time.monotonic()
+        termed = time.monotonic()
         try:
             os.killpg(task, signal.SIGTERM)
         except OSError:
             pass
         kill_tree(psutil.Process(), signal.SIGTERM)
-        while task not in self.reaped and time.monotonic() - started < self.grace:
+        while task not in self.reaped and time.monotonic() - termed < self.grace:
             time.sleep(0.01)
             self._reap()
         if task not in self.reaped:

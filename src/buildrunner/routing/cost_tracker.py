@@ -161,9 +161,8 @@ def _count(name: str, value: Any) -> int:
     return int(value)
 
 
-def _amount(name: str, value: Any, unit: str = "USD", most: float | None = None) -> float:
-    """A finite, non-negative amount; one to be recorded also at most what one record may hold (`money.MAX_*`)."""
-    most = most if most is not None else MAX_USD if unit == "USD" else MAX_DURATION_MS
+def _amount(name: str, value: Any, unit: str = "USD", most: float = MAX_USD) -> float:
+    """A finite, non-negative amount, at most `most` (for a record: what one may hold, `money.MAX_*`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= most:
         bound = f"a number from 0 to {most:,.0f}" if math.isfinite(most) else "a finite number from 0 up"
         raise ConfigError(f"{name}={value!r}: must be {bound} ({unit})", hint="pass 0 or a positive number")
@@ -233,7 +232,7 @@ class CostTracker:
                 raise ConfigError(f"unknown model {model!r} and no cost given", hint=known_models_hint(self._catalogue()))
             cost = cost_of(info, fresh, output, cache_read, cache_write)
         if latency_ms is not None:
-            latency_ms = _amount("latency_ms", latency_ms, "milliseconds")
+            latency_ms = _amount("latency_ms", latency_ms, "milliseconds", MAX_DURATION_MS)
         record = CostRecord(
             id=None,
             ts=_now() if ts is None else float(ts),
@@ -383,7 +382,7 @@ class CostTracker:
                         cache_read_tokens=counts.cache_read if counts else 0,
                         cache_write_tokens=counts.cache_write if counts else 0,
                         cost=_amount("cost", result.cost_by_model.get(model_id, 0.0)),
-                        latency_ms=_amount("latency_ms", latency, "milliseconds") if latency is not None else None,
+                        latency_ms=_amount("latency_ms", latency, "milliseconds", MAX_DURATION_MS) if latency is not None else None,
                         session_id=session_id,
                         task_id=task_id,
                         source=source,

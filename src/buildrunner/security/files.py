@@ -62,10 +62,6 @@ class IgnoreSpec:
             return bool(self._spec.match_file(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
 
 
-def _spec(lines: list[str]) -> IgnoreSpec:
-    return IgnoreSpec(lines)
-
-
 def _read_ignore(path: Path | str) -> list[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -101,13 +97,13 @@ class IgnoreRules:
         self._specs: dict[str, Any] = {}
         # BuildRunner's own state (the open database above all) is never read, whether or not `br init` ignored it.
         root_lines = state_ignore_patterns() + _read_ignore(base / ".git" / "info" / "exclude") + _read_ignore(base / ".gitignore")
-        self._specs[""] = _spec(root_lines) if root_lines else None
+        self._specs[""] = IgnoreSpec(root_lines) if root_lines else None
 
     def enter(self, rel_dir: str, abs_dir: Path) -> None:
         """Load `abs_dir/.gitignore` (relative path `rel_dir`) when walking into it."""
         if rel_dir and rel_dir not in self._specs:
             lines = _read_ignore(abs_dir / ".gitignore")
-            self._specs[rel_dir] = _spec(lines) if lines else None
+            self._specs[rel_dir] = IgnoreSpec(lines) if lines else None
 
     def chain(self, rel_dir: str, parent: Chain | None = None) -> Chain:
         """The specs in force in folder `rel_dir`: the parent folder's plus its own, if it has one."""

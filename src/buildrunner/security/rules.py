@@ -151,7 +151,9 @@ def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
         return rules
     disabled = set(settings.disabled_rules)
     known = {r.id for r in rules}
-    for rule_id in sorted(disabled - known):  # a typo would leave the rule on, silently
+    unknown = sorted(disabled - known)
+    if unknown:  # a typo would leave the rule on, silently
+        rule_id = unknown[0]
         close = difflib.get_close_matches(rule_id, sorted(known), n=1)
         raise ConfigError(
             f"security.disabled_rules: {rule_id!r} is not a shipped rule id",

@@ -124,7 +124,7 @@ def parse_timestamp(value: Any) -> float:
     return ts
 
 
-def _number(event: Mapping[str, Any], key: str) -> float | None:
+def _number(event: Mapping[str, Any], key: str, most: float) -> float | None:
     value = event.get(key)
     if value is None:
         return None
@@ -134,7 +134,6 @@ def _number(event: Mapping[str, Any], key: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise TelemetryError(f"event {key}={value!r}: not a number", hint=f"give {key} as a number, e.g. 1250") from None
-    most = MAX_USD if key == "cost" else MAX_DURATION_MS
     if not math.isfinite(number) or not 0 <= number <= most:
         raise TelemetryError(f"event {key}={value!r}: must be a number from 0 to {most:,.0f}")
     return number
@@ -264,10 +263,10 @@ class EventCollector:
         ts = stamp if type(stamp) is float and 0 <= stamp <= self._latest_ts else parse_timestamp(stamp)
         duration = get("duration_ms")
         if duration is not None and not (type(duration) in _PLAIN_NUMBERS and 0 <= duration <= MAX_DURATION_MS):
-            duration = _number(event, "duration_ms")
+            duration = _number(event, "duration_ms", MAX_DURATION_MS)
         cost = get("cost")
         if cost is not None and not (type(cost) in _PLAIN_NUMBERS and 0 <= cost <= MAX_USD):
-            cost = _number(event, "cost")
+            cost = _number(event, "cost", MAX_USD)
         error = get("error")
         if error is not None:
             error = self._masked(error if type(error) is str else str(error))[:MAX_TEXT_LENGTH]
