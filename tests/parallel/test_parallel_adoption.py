@@ -86,7 +86,8 @@ def test_a_worktree_task_whose_worker_died_in_verify_is_checked_and_landed_not_r
     assert git(root, "show", "br/t/edit:work.txt") == "done\n"
     assert git(root, "ls-tree", "--name-only", "br/t/edit").split() == [".gitignore", "app.txt", "work.txt"]  # setup's file stayed out
     worktrees = root / ".buildrunner" / "worktrees" / sid
-    assert not (worktrees / "edit.1").exists() and not (worktrees / "edit.1.json").exists()  # landed: the adopted worktree is gone
+    # Landed: the adopted worktree and its facts go, right after the result is recorded (the session may end first).
+    wait_for(lambda: not (worktrees / "edit.1").exists() and not (worktrees / "edit.1.json").exists(), 30, "the adopted worktree to be removed")
     logs = json.loads(run_br("parallel", "logs", sid, "edit", "--attempt", "2", "--format", "json").stdout)
     own = next(entry["output"] for entry in logs if entry["step"] is None)
     assert "adopts attempt 1's work" in own and "not run again" in own  # says why it has no output of its own
