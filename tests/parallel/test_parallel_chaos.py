@@ -150,7 +150,9 @@ def _chaos(pproject: Project, tasks: list[dict[str, object]], out: Path, rng: ra
         "SELECT task_id, attempt, status, worker_id, error, started_at, finished_at FROM task_attempts WHERE session_id = ? AND task_id IN ("
         + ",".join("?" * len(repeated or {"-": 0})) + ") ORDER BY task_id, attempt", (sid, *(repeated or {"-": 0})),
     )
-    assert (missing, repeated) == ([], {}), detail
+    assert (missing, repeated) == ([], {}), "\n".join(  # every attempt of a repeated task, its error whole (a dict's repr is cut short)
+        f"{r['task_id']} #{r['attempt']} {r['status']} on {r['worker_id']}: {r['error']}" for r in detail
+    )
     per_task = store.fetchall("SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = ? AND status = 'completed' GROUP BY task_id", (sid,))
     assert len(per_task) == len(tasks) and {r["n"] for r in per_task} == {1}
     lost = store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'lost'", (sid,))
