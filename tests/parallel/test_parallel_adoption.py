@@ -153,3 +153,32 @@ def test_an_agent_is_not_run_again_and_its_spend_is_recorded_once(
     assert (lost["status"], lost["agent"], lost["cost"]) == ("lost", "claude", 0.0)  # its spend moved to the attempt that adopted it
     assert (passed["outcome"], passed["agent"], passed["tier"]) == ("passed", "claude", lost["tier"])
     project.close()
+
+
+def test_work_whose_commit_failed_is_checked_again_not_run_again(pproject: Project, run_br: Any, tmp_path: Path) -> None:
+    """A step of ours failing after the command exited (here the commit: another git process holds the branch's lock)
+    fails the attempt, but the work is done: the retry adopts it and commits it, the command is not run a second time."""
+    root = pproject.paths.root
+    make_repo(root)
+    lock = root / ".git" / "refs" / "heads" / "br" / "t" / "edit.lock"
+    plan = write_plan(root, {"tasks": [{
+        "id": "edit", "isolation": "worktree", "retries": 2,
+        "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> {tmp_path}/ran.txt; echo done > work.txt",
+        "verify": f"touch {tmp_path}/verifying-$BR_TASK_ATTEMPT; until [ -e {tmp_path}/go-$BR_TASK_ATTEMPT ]; do sleep 0.05; done; test -s work.txt",
+    }]})
+    sid = start(run_br, plan)
+    wait_for(lambda: (tmp_path / "verifying-1").exists(), 60, "the first attempt's verify")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()  # as `git branch -f br/t/edit ...` would, at the moment the attempt commits
+    (tmp_path / "go-1").touch()
+    wait_for(lambda: (tmp_path / "verifying-2").exists(), 60, "the next attempt to check the work")
+    lock.unlink()
+    (tmp_path / "go-2").touch()
+    wait_for(lambda: SessionManager(pproject).get_session_status(sid, activity=0).finished, 60, "the session to end")
+    assert (tmp_path / "ran.txt").read_text().split() == ["edit-1"]  # the command ran once
+    rows = attempts(pproject, sid, "edit")
+    assert [(r["attempt"], r["status"]) for r in rows] == [(1, "failed"), (2, "completed")], rows
+    assert "edit.lock" in rows[0]["error"] and "the next attempt checks its work" in rows[0]["error"]
+    assert git(root, "show", "br/t/edit:work.txt") == "done\n"
+    logs = json.loads(run_br("parallel", "logs", sid, "edit", "--attempt", "2", "--format", "json").stdout)
+    assert "adopts attempt 1's work" in next(entry["output"] for entry in logs if entry["step"] is None)

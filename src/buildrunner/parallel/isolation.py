@@ -154,7 +154,9 @@ def git(
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out.decode("utf-8", "surrogateescape"), err.decode("utf-8", "surrogateescape"))
     if check and result.returncode != 0:
         detail = [line for line in (result.stderr.strip() or result.stdout.strip()).splitlines() if line.strip()]
-        raise ParallelError(f"git {args[0]} failed in {cwd}: {detail[-1] if detail else f'exit code {result.returncode}'}", hint=hint)
+        # git's own verdict, not the advice it prints after it ("remove the file manually to continue.")
+        said = [line for line in detail if line.startswith(("fatal: ", "error: "))] or detail
+        raise ParallelError(f"git {args[0]} failed in {cwd}: {said[-1] if said else f'exit code {result.returncode}'}", hint=hint)
     return result
 
 

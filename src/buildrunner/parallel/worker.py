@@ -397,16 +397,23 @@ class Worker:
         return max(0.0, amount), which
 
     def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:
-        """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker."""
+        """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker.
+
+        When it went wrong after the command exited, in a step of ours (a check that could not run, the
+        commit, the record), the work is done and kept: the next attempt adopts it and runs only the
+        checks, as after a lost worker, rather than running the command a second time.
+        """
+        rung = _Rung(task)
         try:
-            return self._run_task(task)
+            return self._run_task(task, rung)
         except (_GiveUp, StoreUnavailable):
             raise
         except Exception as exc:  # noqa: BLE001 - one task's fault must not take the worker (and the session) down
-            error = f"internal error running the task: {type(exc).__name__}: {exc}"
-            return self._record(task, ExecutionResult("failed", None, 0.0, error[:500]), None), None
+            kept = rung.exited and task.checked
+            error = f"internal error running the task: {type(exc).__name__}: {exc}" + ("; the next attempt checks its work" if kept else "")
+            return self._record(task, ExecutionResult("failed", None, 0.0, error[:500]), None, unchecked=kept), None
 
-    def _run_task(self, task: Task) -> tuple[str, Task | None]:
+    def _run_task(self, task: Task, rung: "_Rung") -> tuple[str, Task | None]:
         """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
 
         An attempt whose task has work waiting to be checked (an earlier attempt's command exited,
@@ -414,13 +421,13 @@ class Worker:
         run twice. Returns the outcome, and the next task when it was claimed with the result (command tasks).
         """
         assert self.worker_id is not None
-        rung = _Rung(task)
         result = self._adopt(task, rung) if task.adopt_attempt is not None else None
         if result is None:
             ended = self._prepare(task, rung)
             if ended is not None:
                 return ended, None
             result = self._execute(task, rung, rung.workdir)
+        rung.exited = result.status == "completed"
         if self.lost:
             return "stale", None
         if result.status == "completed" and task.verify:
@@ -501,8 +508,8 @@ class Worker:
             return None
         write_note(
             self.executor.files(task).log,
-            f"[br] attempt {task.attempt} adopts attempt {source}'s work: its command exited before its worker was lost, "
-            f"so its work is checked here, not run again (its output is attempt {source}'s)\n",
+            f"[br] attempt {task.attempt} adopts attempt {source}'s work: its command exited and its checks did not finish "
+            f"(its worker was lost, or a step of ours failed), so its work is checked here, not run again (its output is attempt {source}'s)\n",
         )
         result = self.executor.result(adopted, record, files=files)
         if task.kind == "prompt":
@@ -787,6 +794,7 @@ class _Rung:
     verify_exit: int | None = None
     branch: str | None = None
     commit: str | None = None
+    exited: bool = False  # the command (or agent) passed by itself: its work is done, and on disk until the attempt lands
 
     @property
     def workdir(self) -> Any:

@@ -468,8 +468,9 @@ class WorkerCoordinator:
         `escalate_to`: a failed attempt's next attempt runs on this tier (it is not a retry);
         `context`: what the failed check said, for the next attempt's prompt. `hold`: a budget ran
         out mid-attempt: the task goes back to the queue without a failure and prompt tasks are
-        held (with this reason) while shell tasks go on. `unchecked` (with `LOST`): the task's command exited but its
-        worker was lost before the attempt's checks ran: the next attempt adopts this one's work. Returns what happened to the task:
+        held (with this reason) while shell tasks go on. `unchecked`: the task's command exited but the attempt's checks
+        did not finish (with `LOST`: its worker was lost; with `FAILED`: a step of ours failed): the next attempt adopts this
+        one's work (or the work this one adopted) and runs only the checks. Returns what happened to the task:
         "completed", "retry" (another attempt later), "requeued" (not the task's fault: a lost
         worker, a spent budget), "failed", "cancelled", or "stale" when `worker_id` no longer
         holds this attempt (it was declared lost, or another reaper settled it first).
@@ -481,6 +482,7 @@ class WorkerCoordinator:
             row = self.store.fetchone(self._q("get_task"), params)
             if row is None or row["status"] != TaskState.RUNNING or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
                 return "stale"
+            adopt = (row.get("adopt_attempt") or attempt) if unchecked else row.get("adopt_attempt")
             detail = detail or AttemptDetail()
             self.store.execute(
                 self._q("finish_attempt"),
@@ -496,7 +498,7 @@ class WorkerCoordinator:
             elif status == AttemptState.CANCELLED or (stopped and status in (AttemptState.LOST, AttemptState.BUDGET_EXCEEDED)):
                 outcome = self._cancel(params, error or "session stopped", cost)
             elif status == AttemptState.LOST:
-                outcome = self._requeue_lost(params, error or "worker lost", attempt if unchecked else row.get("adopt_attempt"))
+                outcome = self._requeue_lost(params, error or "worker lost", adopt)
             elif status == AttemptState.BUDGET_EXCEEDED and hold is not None:
                 outcome = self._hold(params, error or hold, cost, hold)
             elif escalate_to is not None and not stopped:
@@ -504,7 +506,7 @@ class WorkerCoordinator:
             else:
                 outcome = self._fail(
                     params, row, status, error or "failed", exit_code, duration_ms, cost, model,
-                    retry=not stopped and status != AttemptState.BUDGET_EXCEEDED, context=context,
+                    retry=not stopped and status != AttemptState.BUDGET_EXCEEDED, context=context, adopt=adopt if unchecked else None,
                 )
             if outcome in ("completed", "failed", "cancelled"):
                 self._maybe_finish()
@@ -631,7 +633,7 @@ class WorkerCoordinator:
 
     def _fail(
         self, params: dict[str, Any], row: dict[str, Any], status: AttemptState, error: str, exit_code: int | None,
-        duration_ms: float | None, cost: float, model: str | None, *, retry: bool, context: str | None = None,
+        duration_ms: float | None, cost: float, model: str | None, *, retry: bool, context: str | None = None, adopt: int | None = None,
     ) -> str:
         attempt = params["attempt"]
         # Retries count the failures on this attempt's tier: the rungs a prompt task climbed to get here do not use them up.
@@ -649,7 +651,7 @@ class WorkerCoordinator:
             delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)
             self._move_task(
                 TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-                {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context, "adopt_attempt": None},
+                {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context, "adopt_attempt": adopt},
             )
             self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=attempt + 1, max_attempts=max_attempts, delay_s=delay))
             return "retry"
