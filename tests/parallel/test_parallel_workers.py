@@ -16,6 +16,7 @@ import pytest
 from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 
 from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.parallel.supervisor import Link
 from buildrunner.project import Project
 
 pytestmark = pytest.mark.slow
@@ -398,3 +399,21 @@ def test_start_wait_json_prints_one_document_the_final_status(fast_project: Path
     final = json.loads(result.stdout)
     assert (final["status"], final["completed_tasks"], final["failed_tasks"]) == ("failed", 1, 1)
     assert {t["task_id"]: t["status"] for t in final["tasks"]} == {"a": "completed", "b": "failed"}
+
+
+def test_a_busy_worker_wakes_its_supervisor_at_most_once_per_interval() -> None:
+    """A worker running short tasks says "alive" many times a second; its supervisor is woken for one of them per
+    interval (each wake-up is CPU the tasks need), and again once the interval has passed, so silence still means frozen."""
+    read, write = os.pipe()
+    try:
+        os.set_blocking(read, False)
+        link = Link(write, os.getpid(), every=3600)
+        for _ in range(100):
+            link.alive()
+        assert os.read(read, 4096) == b"\n"
+        link.every = 0  # the interval has passed
+        link.alive()
+        assert os.read(read, 4096) == b"\n"
+    finally:
+        os.close(read)
+        os.close(write)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 import select
 import signal
@@ -36,6 +37,9 @@ from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unf
 
 # Seconds a task whose worker died may take to exit by itself before it is ended (see `_Supervisor._task_end`).
 FINISHING_S = 0.5
+# At most how often a worker tells its supervisor it is alive (a tenth of the lease when that is shorter): every
+# message wakes the supervisor, and a worker running short tasks would otherwise send several per task.
+ALIVE_EVERY_S = 0.1
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -64,12 +68,15 @@ def become_subreaper() -> None:
 class Link:
     """The worker's end of the line to its supervisor: its record file once known, and that it is alive."""
 
-    def __init__(self, fd: int, supervisor: int) -> None:
+    def __init__(self, fd: int, supervisor: int, every: float = ALIVE_EVERY_S) -> None:
         self.fd = fd
         self.supervisor = supervisor
         self.supervisor_started = psutil.Process(supervisor).create_time()
+        self.every = every
+        self.sent = -math.inf
 
     def _send(self, line: str) -> None:
+        self.sent = time.monotonic()
         try:
             os.write(self.fd, line.encode() + b"\n")
         except (BlockingIOError, BrokenPipeError):
@@ -79,7 +86,8 @@ class Link:
         self._send("record " + path)
 
     def alive(self) -> None:
-        self._send("")
+        if time.monotonic() - self.sent >= self.every:
+            self._send("")
 
     def report(self, report: dict[str, Any]) -> None:
         self._send("report " + json.dumps(report))
@@ -106,7 +114,7 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
                 os.kill(os.getpid(), signal.SIGTERM)
             os.set_blocking(link_w, False)
             become_subreaper()
-            code = work(Link(link_w, parent))
+            code = work(Link(link_w, parent, min(ALIVE_EVERY_S, lease / 10) if lease > 0 else ALIVE_EVERY_S))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         except BaseException as exc:  # noqa: BLE001 - a forked child must never return into the caller's code
