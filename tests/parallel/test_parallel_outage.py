@@ -35,6 +35,17 @@ def _scalar(url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return store.scalar(sql, params)
 
 
+def _exited(pids: list[int]) -> bool:
+    """Every one of these processes has exited (a zombie has)."""
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
 def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(fast_project: Path, server: PrivateServer, run_br: Any) -> None:
     """8 s without the database mid-session: workers keep their tasks, wait, carry on; every task's work happens once."""
     out, gate = fast_project / "ran.txt", fast_project / "go"
@@ -47,7 +58,7 @@ def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(
     env = {"BR_DATABASE_URL": server.url}
     started = run_br("parallel", "start", "outage", "--config", str(plan), "--workers", "3", "--format", "json", env=env)
     assert started.returncode == 0, started.stderr
-    sid = json.loads(started.stdout)["session_id"]
+    sid, pids = json.loads(started.stdout)["session_id"], json.loads(started.stdout)["worker_pids"]
     wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM tasks WHERE status = 'completed'") >= 5, 60, "the first tasks to complete")
     wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM tasks WHERE status = 'running'") == 3, 60, "each worker to hold a task")
     server.stop()
@@ -61,6 +72,8 @@ def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(
         assert store.scalar("SELECT COUNT(*) FROM task_attempts WHERE session_id = ? AND status = 'completed'", (sid,)) == 40
         assert store.scalar("SELECT COUNT(*) FROM workers WHERE session_id = ? AND status = 'lost'", (sid,)) == 0
         assert store.scalar("SELECT COUNT(*) FROM events WHERE type = 'store_outage' AND session_id = ?", (sid,)) >= 1
+    # The workers leave once they see the session over (before the server is stopped for good, or they would wait out its window).
+    wait_for(lambda: _exited(pids), 60, "the workers to exit")
     workers_log = (fast_project / ".buildrunner" / "logs" / sid / "workers.log").read_text()
     assert "gave up" not in workers_log
 
@@ -77,7 +90,7 @@ def test_an_outage_longer_than_the_window_ends_the_workers_with_one_line_and_the
     sid, pids = json.loads(started.stdout)["session_id"], json.loads(started.stdout)["worker_pids"]
     wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM workers WHERE status = 'active'") == 2, 60, "two busy workers")
     server.stop()
-    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids), 60, "the workers to give up")
+    wait_for(lambda: _exited(pids), 60, "the workers to give up")
     log = (fast_project / ".buildrunner" / "logs" / sid / "workers.log").read_text()
     lines = [line for line in log.splitlines() if "gave up" in line]
     assert len(lines) == 2 and all("127.0.0.1" in line for line in lines), log
