@@ -182,3 +182,27 @@ def test_work_whose_commit_failed_is_checked_again_not_run_again(pproject: Proje
     assert git(root, "show", "br/t/edit:work.txt") == "done\n"
     logs = json.loads(run_br("parallel", "logs", sid, "edit", "--attempt", "2", "--format", "json").stdout)
     assert "adopts attempt 1's work" in next(entry["output"] for entry in logs if entry["step"] is None)
+
+
+def test_a_worker_asked_to_stop_while_its_task_is_checked_leaves_the_work_to_the_next_attempt(pproject: Project, run_br: Any, tmp_path: Path) -> None:
+    """SIGTERM (a user stopping one worker) during verify: the worker ends the check and leaves; the command had
+    finished, so the next attempt adopts its work instead of running it again."""
+    root = pproject.paths.root
+    make_repo(root)
+    plan = write_plan(root, {"tasks": [{
+        "id": "edit", "isolation": "worktree", "verify": waiting_verify(tmp_path) + " && test -s work.txt",
+        "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> {tmp_path}/ran.txt; echo done > work.txt",
+    }]})
+    sid = start(run_br, plan)
+    wait_for(lambda: (tmp_path / "verifying-1").exists(), 60, "the first attempt's verify")
+    victim = pproject.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 'edit'", (sid,))
+    assert victim is not None
+    os.kill(victim["pid"], signal.SIGTERM)
+    wait_for(lambda: (tmp_path / "verifying-2").exists(), 60, "the next attempt to check the work")
+    (tmp_path / "go").touch()
+    wait_for(lambda: SessionManager(pproject).get_session_status(sid, activity=0).finished, 60, "the session to end")
+    assert (tmp_path / "ran.txt").read_text().split() == ["edit-1"]  # the command ran once
+    rows = attempts(pproject, sid, "edit")
+    assert [(r["attempt"], r["status"]) for r in rows] == [(1, "lost"), (2, "completed")], rows
+    assert rows[0]["worker_id"] == victim["id"]
+    assert git(root, "show", "br/t/edit:work.txt") == "done\n"

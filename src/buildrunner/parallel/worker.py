@@ -758,6 +758,8 @@ class Worker:
     def _record_now(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
         rung = rung or _Rung(task)
         check = rung.check
+        if result.status == "lost" and rung.exited and task.checked:
+            moves.setdefault("unchecked", True)  # the worker left during the checks: the command's work is done, the next attempt adopts it
         detail = AttemptDetail(
             agent=rung.agent.name if rung.agent is not None else None, tier=rung.tier,
             outcome="passed" if result.status == "completed" else (check.outcome if check else result.status),
