@@ -303,6 +303,15 @@ def test_stop_gives_running_tasks_term_before_kill(fast_project: Path, run_br: A
     project.close()
 
 
+def _wait_started(fast_project: Path, sid: str, worker_id: str, task_id: str) -> None:
+    """Until the worker's record holds the task's process: a worker frozen before that never starts it (its attempt is
+    fenced and retried, tested in test_parallel_executor), which is not what these tests freeze it for."""
+    record = fast_project / ".buildrunner" / "logs" / sid / f"{worker_id}.run"
+    wait_for(lambda: record.exists() and any(
+        entry.get("task") == task_id and "started" in entry for entry in map(json.loads, record.read_text().split("\n")[:-1])  # whole lines only
+    ), 30, f"task {task_id} to start")
+
+
 def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwhile_counts(fast_project: Path, run_br: Any) -> None:
     """The task ends while its worker is frozen: its supervisor recorded the exit, so it is not run again."""
     write_config(fast_project, heartbeat_timeout=3)
@@ -313,6 +322,7 @@ def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwh
         lambda: project.store.fetchone("SELECT id, pid, current_task FROM workers WHERE session_id = ? AND status = 'active'", (sid,)),
         30, "a busy worker",
     )
+    _wait_started(fast_project, sid, victim["id"], victim["current_task"])
     os.kill(victim["pid"], signal.SIGSTOP)  # alive but silent: only the heartbeat timeout can tell
     try:
         wait_for(lambda: project.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost", 30, "the frozen worker to be declared lost")
@@ -331,6 +341,39 @@ def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwh
     project.close()
 
 
+def test_a_worker_frozen_between_claiming_and_starting_a_task_never_starts_it(fast_project: Path, run_br: Any, tmp_path: Path) -> None:
+    """Frozen while its task's setup runs, declared lost, its task given to another worker: woken, it must not start the
+    command as well (its supervisor is frozen too, so only the worker itself can hold back)."""
+    write_config(fast_project, heartbeat_timeout=2)
+    (fast_project / ".gitignore").write_text(".buildrunner/\n")
+    subprocess.run(["git", "add", "-A"], cwd=fast_project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=fast_project, check=True)
+    plan = write_plan(fast_project, {
+        "setup": f"touch {tmp_path}/setup-$BR_TASK_ATTEMPT; until [ -e {tmp_path}/go ]; do sleep 0.05; done",
+        "tasks": [{"id": "once", "isolation": "worktree", "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> {tmp_path}/ran.txt"}],
+    })
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: (tmp_path / "setup-1").exists(), 30, "the first attempt's setup")
+    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 'once'", (sid,))
+    assert victim is not None
+    supervisor = psutil.Process(victim["pid"]).parent()
+    assert supervisor is not None
+    supervisor.suspend()
+    os.kill(victim["pid"], signal.SIGSTOP)
+    try:
+        wait_for(lambda: (tmp_path / "setup-2").exists(), 60, "the task to be given to the other worker")
+        os.kill(victim["pid"], signal.SIGCONT)  # woken, with its claim gone
+        (tmp_path / "go").touch()
+        finished(project, sid)
+        wait_for(lambda: not psutil.pid_exists(victim["pid"]) or psutil.Process(victim["pid"]).status() == psutil.STATUS_ZOMBIE, 30, "the woken worker to leave")
+    finally:
+        supervisor.resume()
+    assert (tmp_path / "ran.txt").read_text().split() == ["once-2"]
+    assert [(r["attempt"], r["status"], r["worker_id"] == victim["id"]) for r in attempts(project, sid)] == [(1, "lost", True), (2, "completed", False)]
+    project.close()
+
+
 def _frozen_after_its_task_finished(fast_project: Path, run_br: Any) -> tuple[Project, str, dict[str, Any], psutil.Process]:
     """A worker frozen while its task finishes: the task is a zombie only its parent (frozen) or supervisor can reap."""
     write_config(fast_project, heartbeat_timeout=2)
@@ -346,6 +389,7 @@ def _frozen_after_its_task_finished(fast_project: Path, run_br: Any) -> tuple[Pr
     )
     supervisor = psutil.Process(victim["pid"]).parent()
     assert supervisor is not None
+    _wait_started(fast_project, sid, victim["id"], "done-while-frozen")
     os.kill(victim["pid"], signal.SIGSTOP)
     (fast_project / "go").touch()
     wait_for(lambda: (fast_project / "ran.txt").exists() and "done-while-frozen-1" in (fast_project / "ran.txt").read_text(), 30, "the task's work")
