@@ -461,3 +461,25 @@ def test_a_busy_worker_wakes_its_supervisor_at_most_once_per_interval() -> None:
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_a_landed_worktree_that_cannot_be_removed_does_not_strand_the_next_task(fast_project: Path, run_br: Any, tmp_path: Path) -> None:
+    """The next task is claimed together with a result; removing the landed worktree comes after. When that fails, the
+    claimed task still runs (it was left `running` on a live worker: the session never ended), and the log says why."""
+    (fast_project / ".gitignore").write_text(".buildrunner/\n")
+    subprocess.run(["git", "add", "-A"], cwd=fast_project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=fast_project, check=True)
+    lock = fast_project / ".buildrunner" / "worktrees" / ".lock"
+    plan = write_plan(fast_project, {"tasks": [
+        # Its verify puts a folder where the worktrees' lock file is: removing this worktree then fails.
+        {"id": "a", "isolation": "worktree", "command": "echo a > a.txt", "verify": f"rm -f {lock} && mkdir {lock}"},
+        {"id": "b", "command": f"echo b >> {tmp_path}/ran.txt"},
+    ]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    final = finished(project, sid, timeout=30)
+    assert (final.status, final.completed_tasks) == ("completed", 2)
+    assert (tmp_path / "ran.txt").read_text() == "b\n"
+    logs = json.loads(run_br("parallel", "logs", sid, "a", "--format", "json").stdout)
+    assert "could not be removed" in next(entry["output"] for entry in logs if entry["step"] is None)
+    project.close()

@@ -448,7 +448,10 @@ class Worker:
             if claimed is not None:
                 self._alive_at = began
         if rung.worktree is not None and result.status == "completed" and outcome != "stale" and not self.lost:
-            rung.worktree.remove()  # landed and recorded: until then, were this worker lost, the next attempt would adopt it
+            try:
+                rung.worktree.remove()  # landed and recorded: until then, were this worker lost, the next attempt would adopt it
+            except (OSError, BuildRunnerError) as exc:  # the work is on its branch; the task claimed with the result must still run
+                write_note(self.executor.files(task).log, f"[br] the worktree {rung.worktree.path} could not be removed ({exc}); `br parallel cleanup` removes it\n")
         return outcome, claimed
 
     def _prepare(self, task: Task, rung: "_Rung") -> str | None:
