@@ -178,7 +178,7 @@ def test_work_whose_commit_failed_is_checked_again_not_run_again(pproject: Proje
     assert (tmp_path / "ran.txt").read_text().split() == ["edit-1"]  # the command ran once
     rows = attempts(pproject, sid, "edit")
     assert [(r["attempt"], r["status"]) for r in rows] == [(1, "failed"), (2, "completed")], rows
-    assert "edit.lock" in rows[0]["error"] and "the next attempt checks its work" in rows[0]["error"]
+    assert "edit.lock" in rows[0]["error"] and "a retry checks it instead of running the command again" in rows[0]["error"]
     assert git(root, "show", "br/t/edit:work.txt") == "done\n"
     logs = json.loads(run_br("parallel", "logs", sid, "edit", "--attempt", "2", "--format", "json").stdout)
     assert "adopts attempt 1's work" in next(entry["output"] for entry in logs if entry["step"] is None)

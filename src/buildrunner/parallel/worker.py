@@ -410,8 +410,9 @@ class Worker:
             raise
         except Exception as exc:  # noqa: BLE001 - one task's fault must not take the worker (and the session) down
             kept = rung.exited and task.checked
-            error = f"internal error running the task: {type(exc).__name__}: {exc}" + ("; the next attempt checks its work" if kept else "")
-            return self._record(task, ExecutionResult("failed", None, 0.0, error[:500]), None, unchecked=kept), None
+            kept_note = "; its work is kept: a retry checks it instead of running the command again" if kept else ""
+            error = f"internal error running the task: {type(exc).__name__}: {exc}"[: 500 - len(kept_note)] + kept_note
+            return self._record(task, ExecutionResult("failed", None, 0.0, error), None, unchecked=kept), None
 
     def _run_task(self, task: Task, rung: "_Rung") -> tuple[str, Task | None]:
         """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
