@@ -409,10 +409,9 @@ class Worker:
         except (_GiveUp, StoreUnavailable):
             raise
         except Exception as exc:  # noqa: BLE001 - one task's fault must not take the worker (and the session) down
-            kept = rung.exited and task.checked
-            kept_note = "; its work is kept: a retry checks it instead of running the command again" if kept else ""
+            kept_note = "; its work is kept: a retry checks it instead of running the command again" if rung.adoptable else ""
             error = f"internal error running the task: {type(exc).__name__}: {exc}"[: 500 - len(kept_note)] + kept_note
-            return self._record(task, ExecutionResult("failed", None, 0.0, error), None, unchecked=kept), None
+            return self._record(task, ExecutionResult("failed", None, 0.0, error), None, unchecked=rung.adoptable), None
 
     def _run_task(self, task: Task, rung: "_Rung") -> tuple[str, Task | None]:
         """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
@@ -762,7 +761,7 @@ class Worker:
     def _record_now(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
         rung = rung or _Rung(task)
         check = rung.check
-        if result.status == "lost" and rung.exited and task.checked:
+        if result.status == "lost" and rung.adoptable:
             moves.setdefault("unchecked", True)  # the worker left during the checks: the command's work is done, the next attempt adopts it
         detail = AttemptDetail(
             agent=rung.agent.name if rung.agent is not None else None, tier=rung.tier,
@@ -801,6 +800,11 @@ class _Rung:
     branch: str | None = None
     commit: str | None = None
     exited: bool = False  # the command (or agent) passed by itself: its work is done, and on disk until the attempt lands
+
+    @property
+    def adoptable(self) -> bool:
+        """The command passed and checks follow it: were the attempt cut short now, the next one would adopt its work."""
+        return self.exited and self.task.checked
 
     @property
     def workdir(self) -> Any:
