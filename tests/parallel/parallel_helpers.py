@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 FAST = {"heartbeat_timeout": 10, "heartbeat_interval": 0.3, "poll_interval": 0.1, "kill_grace": 1, "retry_backoff": 0.1}
@@ -43,3 +45,22 @@ FAKE_AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLF"
 def session_id_of(stdout: str) -> str:
     """The session id `br parallel start` prints."""
     return next(line.split(": ")[1] for line in stdout.splitlines() if line.startswith("Session ID: "))
+
+
+def exited(pids: list[int]) -> bool:
+    """Every one of these processes has exited (a zombie has, its parent not having reaped it yet)."""
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+def make_repo(root: Path) -> None:
+    """A first commit in the project's repository (worktree tasks start from it): `.gitignore` and `app.txt`."""
+    (root / ".gitignore").write_text(".buildrunner/\n")
+    (root / "app.txt").write_text("v1\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=root, check=True)

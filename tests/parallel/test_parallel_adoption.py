@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from parallel_helpers import FAKE_AWS_KEY, wait_for, write_plan
+from parallel_helpers import FAKE_AWS_KEY, make_repo, wait_for, write_plan
 
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
@@ -29,13 +29,6 @@ STANDINS = Path(__file__).resolve().parents[1] / "agents" / "standins"
 
 def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
-def make_repo(root: Path) -> None:
-    (root / ".gitignore").write_text(".buildrunner/\n")
-    (root / "app.txt").write_text("v1\n")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
 
 
 def waiting_verify(marks: Path) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 import pytest
-from parallel_helpers import wait_for, write_config, write_plan
+from parallel_helpers import exited, wait_for, write_config, write_plan
 from pg_server import PrivateServer
 
 from buildrunner.errors import ParallelError
@@ -33,17 +33,6 @@ def server() -> Iterator[PrivateServer]:
 def _scalar(url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
     with open_store(url=url) as store:
         return store.scalar(sql, params)
-
-
-def _exited(pids: list[int]) -> bool:
-    """Every one of these processes has exited (a zombie has)."""
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            pass
-    return True
 
 
 def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(fast_project: Path, server: PrivateServer, run_br: Any) -> None:
@@ -73,7 +62,7 @@ def test_an_outage_shorter_than_the_window_loses_nothing_and_runs_nothing_twice(
         assert store.scalar("SELECT COUNT(*) FROM workers WHERE session_id = ? AND status = 'lost'", (sid,)) == 0
         assert store.scalar("SELECT COUNT(*) FROM events WHERE type = 'store_outage' AND session_id = ?", (sid,)) >= 1
     # The workers leave once they see the session over (before the server is stopped for good, or they would wait out its window).
-    wait_for(lambda: _exited(pids), 60, "the workers to exit")
+    wait_for(lambda: exited(pids), 60, "the workers to exit")
     workers_log = (fast_project / ".buildrunner" / "logs" / sid / "workers.log").read_text()
     assert "gave up" not in workers_log
 
@@ -90,7 +79,7 @@ def test_an_outage_longer_than_the_window_ends_the_workers_with_one_line_and_the
     sid, pids = json.loads(started.stdout)["session_id"], json.loads(started.stdout)["worker_pids"]
     wait_for(lambda: _scalar(server.url, "SELECT COUNT(*) FROM workers WHERE status = 'active'") == 2, 60, "two busy workers")
     server.stop()
-    wait_for(lambda: _exited(pids), 60, "the workers to give up")
+    wait_for(lambda: exited(pids), 60, "the workers to give up")
     log = (fast_project / ".buildrunner" / "logs" / sid / "workers.log").read_text()
     lines = [line for line in log.splitlines() if "gave up" in line]
     assert len(lines) == 2 and all("127.0.0.1" in line for line in lines), log

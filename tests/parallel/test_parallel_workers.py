@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
-from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
+from parallel_helpers import FAKE_AWS_KEY, exited, make_repo, wait_for, write_config, write_plan
 
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.parallel.supervisor import Link
@@ -191,7 +191,7 @@ def test_a_hanging_task_times_out_is_killed_and_retried(fast_project: Path, run_
     rows = attempts(project, sid)
     assert [r["status"] for r in rows] == ["timeout", "completed"]
     assert rows[0]["error"] == "timed out after 1s (killed)"
-    assert not psutil.pid_exists(rows[0]["pid"]) or psutil.Process(rows[0]["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert exited([rows[0]["pid"]])
     assert "second try ok" in run_br("parallel", "logs", sid, "hang", "--attempt", "2").stdout
     project.close()
 
@@ -217,7 +217,7 @@ def test_stop_ends_running_tasks_and_the_workers(fast_project: Path, run_br: Any
     pids = [r["pid"] for r in project.store.fetchall("SELECT pid FROM workers")]
     result = run_br("parallel", "stop", sid, "--force")
     assert result.returncode == 0 and "stopped" in result.stdout
-    wait_for(lambda: all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE for p in pids), 20, "workers to exit")
+    wait_for(lambda: exited(pids), 20, "workers to exit")
     tasks = {r["task_id"]: r["status"] for r in project.store.fetchall("SELECT task_id, status FROM tasks")}
     assert sorted(tasks.values()) == ["cancelled"] * 4
     assert {r["status"] for r in project.store.fetchall("SELECT status FROM workers")} == {"stopped"}
@@ -332,7 +332,7 @@ def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwh
             os.kill(victim["pid"], signal.SIGCONT)
         except ProcessLookupError:
             pass  # its supervisor ended it when it stayed silent past the lease
-    wait_for(lambda: not psutil.pid_exists(victim["pid"]) or psutil.Process(victim["pid"]).status() == psutil.STATUS_ZOMBIE, 30, "the frozen worker to exit")
+    wait_for(lambda: exited([victim["pid"]]), 30, "the frozen worker to exit")
     rows = attempts(project, sid)
     assert sorted((r["task_id"], r["status"]) for r in rows) == [("t0", "completed"), ("t1", "completed"), ("t2", "completed")]
     assert next(r["worker_id"] for r in rows if r["task_id"] == victim["current_task"]) == victim["id"]
@@ -345,9 +345,7 @@ def test_a_worker_frozen_between_claiming_and_starting_a_task_never_starts_it(fa
     """Frozen while its task's setup runs, declared lost, its task given to another worker: woken, it must not start the
     command as well (its supervisor is frozen too, so only the worker itself can hold back)."""
     write_config(fast_project, heartbeat_timeout=2)
-    (fast_project / ".gitignore").write_text(".buildrunner/\n")
-    subprocess.run(["git", "add", "-A"], cwd=fast_project, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=fast_project, check=True)
+    make_repo(fast_project)
     plan = write_plan(fast_project, {
         "setup": f"touch {tmp_path}/setup-$BR_TASK_ATTEMPT; until [ -e {tmp_path}/go ]; do sleep 0.05; done",
         "tasks": [{"id": "once", "isolation": "worktree", "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> {tmp_path}/ran.txt"}],
@@ -366,7 +364,7 @@ def test_a_worker_frozen_between_claiming_and_starting_a_task_never_starts_it(fa
         os.kill(victim["pid"], signal.SIGCONT)  # woken, with its claim gone
         (tmp_path / "go").touch()
         finished(project, sid)
-        wait_for(lambda: not psutil.pid_exists(victim["pid"]) or psutil.Process(victim["pid"]).status() == psutil.STATUS_ZOMBIE, 30, "the woken worker to leave")
+        wait_for(lambda: exited([victim["pid"]]), 30, "the woken worker to leave")
     finally:
         supervisor.resume()
     assert (tmp_path / "ran.txt").read_text().split() == ["once-2"]
@@ -466,9 +464,7 @@ def test_a_busy_worker_wakes_its_supervisor_at_most_once_per_interval() -> None:
 def test_a_landed_worktree_that_cannot_be_removed_does_not_strand_the_next_task(fast_project: Path, run_br: Any, tmp_path: Path) -> None:
     """The next task is claimed together with a result; removing the landed worktree comes after. When that fails, the
     claimed task still runs (it was left `running` on a live worker: the session never ended), and the log says why."""
-    (fast_project / ".gitignore").write_text(".buildrunner/\n")
-    subprocess.run(["git", "add", "-A"], cwd=fast_project, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=fast_project, check=True)
+    make_repo(fast_project)
     lock = fast_project / ".buildrunner" / "worktrees" / ".lock"
     plan = write_plan(fast_project, {"tasks": [
         # Its verify puts a folder where the worktrees' lock file is: removing this worktree then fails.
