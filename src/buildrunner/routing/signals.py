@@ -69,8 +69,9 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
         stem = word.rstrip("*")
         body = r"\s+".join(map(re.escape, stem.split()))
         parts.append(body + (r"[\w-]*" if word.endswith("*") else ""))
-    # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread()): those are code.
-    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\s*\()", re.IGNORECASE)
+    # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread(), lock (x)):
+    # those are code. A word before a parenthetical aside ("idempotent (the app retries)") is prose.
+    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\(|\s+\([^()\s]*\))", re.IGNORECASE)
 
 
 def _first_words(words: Iterable[str]) -> frozenset[str]:
