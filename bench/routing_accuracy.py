@@ -13,8 +13,9 @@ Three checks, in one run (statistics by scipy and scikit-learn; `pip install -e 
    Bucket accuracy: the share of `estimated_time_minutes` in the annotated bucket (for refitted weights, their
    predictions are cut at the training half's bucket shares).
 2. The independent sets in tests/routing/data (task descriptions as teams write them, labelled by judgement,
-   never fitted on): Spearman against the labels, level accuracy, and how many complex/critical tasks go to haiku.
-   Only the newest set is blind; bench/RESULTS.md says when each was written, first scored and read.
+   never fitted on): Spearman against the labels, level accuracy, and how many complex/critical tasks go to haiku;
+   and over all sets, the mean Spearman and the complex/critical tasks sent to haiku. A set is blind only until
+   its first score; bench/RESULTS.md says when each was written, first scored and read.
 3. The five tasks of issue 14, as measured.
 
 With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the independent sets too.
@@ -46,9 +47,13 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 SWEBENCH = ROOT.parent / "shared" / "benchmarks" / "swebench-verified-difficulty.jsonl"
 DATA = ROOT / "tests/routing/data"
+# Every independent set, in the order written (independent_tasks.yaml, _2, _3, ...). Which of them were blind
+# to which version of the estimator is recorded in bench/RESULTS.md, not here.
 SETS = {
-    name: DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml"
-    for n, name in enumerate(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth (blind)"), start=1)
+    f"set {n}": path
+    for n, path in sorted(
+        (int(p.stem.rpartition("_")[2]) if p.stem != "independent_tasks" else 1, p) for p in DATA.glob("independent_tasks*.yaml")
+    )
 }
 BUCKETS = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 BOUNDS_MINUTES = (15, 60, 240)
@@ -199,6 +204,13 @@ def independent(estimator: Any, ai: Any | None) -> dict[str, Any]:
     return out
 
 
+def summary(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Over all independent sets: their mean and lowest Spearman, and every complex/critical task sent to haiku."""
+    rhos = [m["spearman"] for m in sets.values()]
+    return {"sets": len(sets), "tasks": sum(m["n"] for m in sets.values()), "mean_spearman": float(np.mean(rhos)), "min_spearman": float(min(rhos)),
+            "complex_or_critical_to_haiku": [f"{name}: {task}" for name, m in sets.items() for task in m["complex_or_critical_to_haiku"]]}
+
+
 def _score_set(tasks: list[dict], labels: np.ndarray, scores: list[int], tiers: list[str], levels: list[str]) -> dict[str, Any]:
     hard = labels >= 2
     return {
@@ -272,7 +284,8 @@ def main(argv: list[str]) -> int:
         report = {
             "load_average": [round(v, 2) for v in load],
             "swebench": swebench(args.swebench, estimator) if args.swebench.is_file() else None,
-            "independent": independent(estimator, ai_scorer(project)),
+            "independent": (sets := independent(estimator, ai_scorer(project))),
+            "independent_summary": summary(sets),
             "five_tasks": five_tasks(estimator),
             "ai": "compared" if os.environ.get("ANTHROPIC_API_KEY", "").strip() else "skipped: ANTHROPIC_API_KEY is not set",
         }
@@ -318,7 +331,7 @@ def _print(report: dict[str, Any], path: Path) -> None:
                 f"majority — / {b['majority']['bucket_accuracy']:.1%}"
             )
         print(f"  predicted buckets {sw['predicted_buckets']} vs annotated {sw['annotated_buckets']}")
-    print("\nindependent task sets (labelled by judgement, never fitted on; only the newest is blind):")
+    print("\nindependent task sets (labelled by judgement, never fitted on; blind only until first scored, see bench/RESULTS.md):")
     for name, m in report["independent"].items():
         print(
             f"  {name:<12} n={m['n']:<3} Spearman {m['spearman']:.3f}  level accuracy {m['level_accuracy']:.1%}  "
@@ -330,6 +343,9 @@ def _print(report: dict[str, Any], path: Path) -> None:
             print(f"  {'':<12} AI ({a['model']}): Spearman {a['spearman']:.3f}, complex/critical -> haiku: {len(a['complex_or_critical_to_haiku'])}, failed requests {a['failed_requests']}")
     if report["ai"] != "compared":
         print(f"  AI-assisted estimate: {report['ai']}")
+    sm = report["independent_summary"]
+    print(f"  all {sm['sets']} sets ({sm['tasks']} tasks): mean Spearman {sm['mean_spearman']:.3f}, lowest {sm['min_spearman']:.3f}; "
+          f"complex/critical -> haiku: {len(sm['complex_or_critical_to_haiku'])} {sm['complex_or_critical_to_haiku'] or ''}")
     print("\nthe five tasks of issue 14:")
     for row in report["five_tasks"]:
         print(f"  {row['score']:>3} {row['level']:<9} {row['tier']:<6} {row['minutes']:>4} min  {row['task']}  (senior engineer: {row['senior_engineer']})")
