@@ -408,6 +408,9 @@ def test_a_documentation_step_in_a_larger_task_does_not_make_it_a_docs_task(esti
     task = estimator.estimate("Validate the new dose calculation against the reference measurements and document the deviations before clinical use")
     assert "documentation only" not in {f.name for f in task.factors}
     assert task.recommended_model != "haiku"
+    docs = estimator.estimate("Document the public functions of the geometry module")  # documenting code is the task itself
+    assert "documentation only" in {f.name for f in docs.factors}
+    assert docs.recommended_model == "haiku"
 
 
 def test_a_delivery_driver_is_not_a_device_driver(estimator: ComplexityEstimator) -> None:
