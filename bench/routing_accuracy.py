@@ -18,12 +18,13 @@ Three checks, in one run (statistics by scipy and scikit-learn; `pip install -e 
    its first score; bench/RESULTS.md says when each was written, first scored and read.
 3. The five tasks of issue 14, as measured.
 
-With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the independent sets too.
+With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the newest independent sets too
+(`--ai-sets N`, default 4, 0 for all: each task is one request, so the default bounds the spend to 400 requests).
 
 `--fit` instead fits the weights of the signals marked `fitted` in routing/signals.toml on SWE-bench half A
 (and, to show how stable they are, on half B), and prints them with the held-out check on the other half.
 
-Usage: python bench/routing_accuracy.py [--swebench PATH] [--json] [--fit]
+Usage: python bench/routing_accuracy.py [--swebench PATH] [--json] [--fit] [--ai-sets N]
 """
 
 from __future__ import annotations
@@ -191,14 +192,16 @@ def fit_shape_weights(path: Path, train_half: str = "A") -> dict[str, Any]:
     }
 
 
-def independent(estimator: Any, ai: Any | None) -> dict[str, Any]:
+def independent(estimator: Any, ai: Any | None, ai_sets: int) -> dict[str, Any]:
+    """Every set by the heuristic; the newest `ai_sets` (0: all) also by the AI estimate, one request per task."""
     out = {}
+    with_ai = list(SETS)[-ai_sets:] if ai_sets else list(SETS)
     for name, path in SETS.items():
         tasks = yaml.safe_load(path.read_text(encoding="utf-8"))["tasks"]
         labels = np.array([LEVELS.index(t["level"]) for t in tasks])
         results = [estimator.estimate(t["text"]) for t in tasks]
         row = _score_set(tasks, labels, [r.complexity_score for r in results], [r.recommended_model for r in results], [r.complexity_level for r in results])
-        if ai is not None:
+        if ai is not None and name in with_ai:
             row["ai"] = ai(tasks, labels)
         out[name] = row
     return out
@@ -264,6 +267,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--swebench", type=Path, default=SWEBENCH)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the `fitted` signals' weights on half A (and B) and print them")
+    parser.add_argument("--ai-sets", type=int, default=4, help="with ANTHROPIC_API_KEY set, score the newest N independent sets with the AI estimate "
+                        "too (one request per task, 100 per set); 0 scores all of them")
     args = parser.parse_args(argv)
     if args.fit:
         fits = [fit_shape_weights(args.swebench, half) for half in ("A", "B")]
@@ -284,7 +289,7 @@ def main(argv: list[str]) -> int:
         report = {
             "load_average": [round(v, 2) for v in load],
             "swebench": swebench(args.swebench, estimator) if args.swebench.is_file() else None,
-            "independent": (sets := independent(estimator, ai_scorer(project))),
+            "independent": (sets := independent(estimator, ai_scorer(project), args.ai_sets)),
             "independent_summary": summary(sets),
             "five_tasks": five_tasks(estimator),
             "ai": "compared" if os.environ.get("ANTHROPIC_API_KEY", "").strip() else "skipped: ANTHROPIC_API_KEY is not set",
