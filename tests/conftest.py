@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from buildrunner.project import Project
 from buildrunner.store import Store, open_store
 
 PG_URL = os.environ.get("BR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# Property tests must not race the clock: under `pytest -n 8` on a loaded 2-core machine one example, or drawing
+# it, can take seconds (a `too_slow` health check failed a gaps parser test that way). What they check stays the same.
+settings.register_profile("buildrunner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("buildrunner")
 
 
 def git(cwd: Path, *args: str) -> str:
