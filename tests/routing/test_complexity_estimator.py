@@ -44,6 +44,11 @@ def estimator(project: Project) -> ComplexityEstimator:
     return ComplexityEstimator(project, use_ai=False)
 
 
+def fired(estimator: ComplexityEstimator, text: str) -> set[str]:
+    """The names of the signals that fired on `text`."""
+    return {f.name for f in estimator.estimate(text).factors}
+
+
 def test_result_has_the_spec_fields_and_factors_add_up(estimator: ComplexityEstimator) -> None:
     result = estimator.estimate(LONG_ISSUE)
     assert result.task_description == LONG_ISSUE.strip()
@@ -138,12 +143,11 @@ def test_estimate_and_select_agree_on_time(project: Project) -> None:
 
 
 def test_words_are_matched_as_whole_words_in_prose(estimator: ComplexityEstimator) -> None:
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
-    assert "new behaviour" not in names("Update the mailing address")  # "address" is not "add"
-    assert "new behaviour" in names("Add the mailing address")
-    assert "security and cryptography" not in names("Move auth/helpers.py into the utils package")  # a path is code
-    assert "concurrency" not in names("Wrap the save in transaction.atomic() and retry")  # so is a dotted name
-    assert "concurrency" in names("Saving is not atomic when two requests arrive together")
+    assert "new behaviour" not in fired(estimator, "Update the mailing address")  # "address" is not "add"
+    assert "new behaviour" in fired(estimator, "Add the mailing address")
+    assert "security and cryptography" not in fired(estimator, "Move auth/helpers.py into the utils package")  # a path is code
+    assert "concurrency" not in fired(estimator, "Wrap the save in transaction.atomic() and retry")  # so is a dotted name
+    assert "concurrency" in fired(estimator, "Saving is not atomic when two requests arrive together")
 
 
 def test_code_blocks_and_environment_dumps_do_not_count_as_prose(estimator: ComplexityEstimator) -> None:
@@ -383,9 +387,8 @@ def test_signals_hold_no_benchmark_repository_names() -> None:
 
 
 def test_a_word_before_a_parenthetical_aside_is_prose_and_a_call_is_code(estimator: ComplexityEstimator) -> None:
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
-    assert "distributed systems" in names("Make order placement idempotent (the app retries on timeout and we get duplicate orders)")
-    assert "concurrency" not in names("Call lock (self) before the loop in worker.py")  # a call with its argument
+    assert "distributed systems" in fired(estimator, "Make order placement idempotent (the app retries on timeout and we get duplicate orders)")
+    assert "concurrency" not in fired(estimator, "Call lock (self) before the loop in worker.py")  # a call with its argument
 
 
 @pytest.mark.parametrize(
@@ -407,38 +410,34 @@ def test_work_that_is_hard_for_reasons_said_in_plain_words_ranks_above_its_plain
 
 
 def test_a_documentation_step_in_a_larger_task_does_not_make_it_a_docs_task(estimator: ComplexityEstimator) -> None:
-    task = estimator.estimate("Validate the new dose calculation against the reference measurements and document the deviations before clinical use")
-    assert "documentation only" not in {f.name for f in task.factors}
-    assert task.recommended_model != "haiku"
-    docs = estimator.estimate("Document the public functions of the geometry module")  # documenting code is the task itself
-    assert "documentation only" in {f.name for f in docs.factors}
-    assert docs.recommended_model == "haiku"
+    step = "Validate the new dose calculation against the reference measurements and document the deviations before clinical use"
+    assert "documentation only" not in fired(estimator, step)
+    assert estimator.estimate(step).recommended_model != "haiku"
+    docs = "Document the public functions of the geometry module"  # documenting code is the task itself
+    assert "documentation only" in fired(estimator, docs)
+    assert estimator.estimate(docs).recommended_model == "haiku"
 
 
 def test_a_delivery_driver_is_not_a_device_driver(estimator: ComplexityEstimator) -> None:
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
-    assert "low-level systems" not in names("Driver app: show the next stop's address in bold")
-    assert "low-level systems" in names("The USB device driver hangs the machine on resume from sleep")
+    assert "low-level systems" not in fired(estimator, "Driver app: show the next stop's address in bold")
+    assert "low-level systems" in fired(estimator, "The USB device driver hangs the machine on resume from sleep")
 
 
 def test_a_measured_figure_is_not_a_target_value(estimator: ComplexityEstimator) -> None:
     """'p99 went from 180ms to 2s' reports a measurement; 'change the retries from 3 to 5' gives the value to write."""
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
-    assert "target given" not in names("p99 on the search API went from 180ms to 2s after the release")
-    assert "target given" not in names("Get the e2e suite from 85% to 99% green")
-    assert "target given" in names("Change the webhook retry count from 3 to 5")
+    assert "target given" not in fired(estimator, "p99 on the search API went from 180ms to 2s after the release")
+    assert "target given" not in fired(estimator, "Get the e2e suite from 85% to 99% green")
+    assert "target given" in fired(estimator, "Change the webhook retry count from 3 to 5")
 
 
 def test_a_change_told_as_history_is_not_the_value_asked_for(estimator: ComplexityEstimator) -> None:
     """'1.42 changed the rule from X to "Y"' says what happened (a regression to find); 'change X to "Y"' asks for it."""
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
     told = 'Since 1.42 parties land on far servers; 1.42 changed region selection from "best for the leader" to "median ping".'
-    assert "target given" not in names(told)
-    assert "target given" in names('Change region selection from "best for the leader" to "median ping".')
+    assert "target given" not in fired(estimator, told)
+    assert "target given" in fired(estimator, 'Change region selection from "best for the leader" to "median ping".')
 
 
 def test_money_named_as_money_and_a_leader_who_is_not_elected(estimator: ComplexityEstimator) -> None:
-    names = lambda text: {f.name for f in estimator.estimate(text).factors}  # noqa: E731
-    assert "money" in names("We store money amounts as floats everywhere; round them properly")
-    assert "distributed systems" not in names("Show the team leader's name at the top of the roster page")
-    assert "distributed systems" in names("Leader election sometimes picks two schedulers after a network partition")
+    assert "money" in fired(estimator, "We store money amounts as floats everywhere; round them properly")
+    assert "distributed systems" not in fired(estimator, "Show the team leader's name at the top of the roster page")
+    assert "distributed systems" in fired(estimator, "Leader election sometimes picks two schedulers after a network partition")
