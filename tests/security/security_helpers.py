@@ -55,7 +55,11 @@ def samples() -> dict[str, str]:
         "jwt": f'auth = "Bearer {"eyJ" + rnd(20) + ".eyJ" + rnd(30) + "." + rnd(43, ALNUM + "_-")}"',
         "private_key": pem(),
         "database_url": f'DATABASE_URL = "postgresql://app:{rnd(16)}@db.internal:5432/app"',
-        "generic_secret": f'password = "{rnd(10)}#{rnd(6)}"',
+        "generic_secret": f'client_secret = "{rnd(10)}#{rnd(6)}"',
+        "password": f"  password: {rnd(5)}&{rnd(6)}",
+        "url_credentials": f'REPO = "https://deploy:{rnd(12)}@git.internal.test/app.git"',
+        "cli_user_password": f"curl -u admin:{rnd(10)} https://api.internal.test/health",
+        "bearer_token": f'headers = {{"Authorization": "Bearer {rnd(40)}"}}',
     }
 
 

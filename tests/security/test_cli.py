@@ -303,3 +303,47 @@ def test_status_of_a_symlinked_hook_shows_the_hook_path(run_br, tmp_project: Pat
     (hooks / "pre-commit").rename(tmp_project / "scripts" / "hook")
     (hooks / "pre-commit").symlink_to(Path("..", "..", "scripts", "hook"))
     assert "Location: .git/hooks/pre-commit" in run_br("security", "hooks", "status").stdout
+
+
+def test_the_hook_checks_a_subfolder_project_with_that_projects_rules_and_allowlist(run_br, tmp_project: Path) -> None:
+    app = tmp_project / "services" / "app"
+    (app / ".buildrunner" / "security").mkdir(parents=True)
+    write_config(app, rules=[{"id": "acme_key", "regex": r"\b(ACME_[A-Za-z0-9]{24})\b", "keywords": ["acme_"]}])
+    (app / ".buildrunner" / "security" / "whitelist.txt").write_text("tests/**\n")
+    assert run_br("security", "hooks", "install", cwd=app).returncode == 0
+    key = "ACME_" + "Zq8kLm2Xw4Rt6Yp1Nb3Vc5Hd"
+    blocked = _commit(app, "svc.py", f'KEY = "{key}"\n')  # only the subfolder project's own rule knows this key
+    assert blocked.returncode != 0 and "acme_key" in blocked.stdout + blocked.stderr
+    assert key not in blocked.stdout + blocked.stderr
+    git(tmp_project, "reset", "-q")
+    allowed = _commit(app, "tests/fixture.py", samples()["stripe_key"] + "\n")  # that project's allowlist covers its tests
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_hooks_status_warns_when_git_would_skip_the_hook(run_br, tmp_project: Path) -> None:
+    run_br("security", "hooks", "install")
+    (tmp_project / ".git" / "hooks" / "pre-commit").chmod(0o644)
+    r = run_br("security", "hooks", "status")
+    assert r.stdout.splitlines()[0].startswith("⚠️ Pre-commit hook installed but not executable: git skips it")
+    run_br("security", "hooks", "install")
+    assert run_br("security", "hooks", "status").stdout.startswith("✅ Pre-commit hook installed")
+
+
+def test_a_tracked_file_is_scanned_even_when_gitignore_names_it(run_br, tmp_project: Path) -> None:
+    (tmp_project / ".gitignore").write_text(".env\nbuild/\n")
+    (tmp_project / ".env").write_text(samples()["github_token"] + "\n")
+    git(tmp_project, "add", "-f", ".env", ".gitignore")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "env")
+    (tmp_project / "build").mkdir()
+    (tmp_project / "build" / "out.py").write_text(samples()["gitlab_token"] + "\n")  # ignored and untracked: not read
+    r = run_br("security", "scan", "--format", "json")
+    assert r.returncode == 3
+    assert sorted(s["file_path"] for s in json.loads(r.stdout)["secrets"]) == [".env"]
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_and_reported(run_br, tmp_project: Path) -> None:
+    name = os.fsdecode(b"db\xfe.py")
+    (tmp_project / name).write_text('def f(c, x):\n    c.execute("SELECT * FROM t WHERE a = " + x)\n')
+    r = run_br("security", "scan", "--format", "json")
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert len(json.loads(r.stdout)["sql_injection"]) == 1

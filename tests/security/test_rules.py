@@ -93,8 +93,41 @@ def test_a_user_regex_re2_cannot_run_is_a_config_error() -> None:
 
 
 def test_generic_assignment_needs_entropy() -> None:
-    assert found('password = "aaaaaaaaaaaa1"') == []
-    assert found('password = "' + rnd(14, ALNUM) + '"') == ["generic_secret"]
+    assert found('secret = "aaaaaaaaaaaa1"') == []
+    assert found('secret = "' + rnd(14, ALNUM) + '"') == ["generic_secret"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "db:\n  password: {pw}\n",  # YAML, unquoted, with punctuation
+        "DB_PASSWORD={pw}\n",  # .env
+        "spring.datasource.password={pw}\n",  # .properties
+        "[db]\npassword = {pw}\n",  # .ini
+        '{{"password": "{pw}"}}',  # JSON
+        'connect(user="app", password="{pw}")',  # code, short
+    ],
+)
+def test_people_made_passwords_are_found_in_config_files(line: str) -> None:
+    for pw in (rnd(4) + "&" + rnd(5), rnd(7) + "!", rnd(3) + "@" + rnd(5) + "#1"):
+        assert found(line.format(pw=pw)) == ["password"], line.format(pw=pw)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "password_policy: strong-2024",
+        "PASSWORD_MIN_LENGTH = 12",
+        'password_reset_url = reverse("password_reset")',
+        'password = self.cleaned_data.get("password1")',
+        "password: ${{ secrets.DB_PASSWORD }}",
+        "password=args.password",
+        'password = "aaaaaaaa"',
+        "pwd=$(pwd)",
+    ],
+)
+def test_settings_about_passwords_and_look_ups_are_not_passwords(line: str) -> None:
+    assert found(line) == []
 
 
 @pytest.mark.parametrize("kind", ["RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])

@@ -175,7 +175,9 @@ def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
     from buildrunner.cli.common import stdout
 
     out = stdout()
-    if status.state == "installed":
+    if status.state == "installed" and not status.executable:
+        out.print("⚠️ Pre-commit hook installed but not executable: git skips it (run: br security hooks install)")
+    elif status.state == "installed":
         out.print("✅ Pre-commit hook installed")
     elif status.state == "foreign":
         out.print("⚠️ A pre-commit hook not managed by BuildRunner is installed")

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.paths import state_ignore_patterns
+from buildrunner.security.git import tracked_files
 from buildrunner.security.report import (
     BINARY,
     FOLDER_LINK,
@@ -96,8 +97,10 @@ class IgnoreRules:
         self.base = base
         self._specs: dict[str, Any] = {}
         # BuildRunner's own state (the open database above all) is never read, whether or not `br init` ignored it.
-        root_lines = state_ignore_patterns() + _read_ignore(base / ".git" / "info" / "exclude") + _read_ignore(base / ".gitignore")
+        self._state = IgnoreSpec(state_ignore_patterns())
+        root_lines = _read_ignore(base / ".git" / "info" / "exclude") + _read_ignore(base / ".gitignore")
         self._specs[""] = IgnoreSpec(root_lines) if root_lines else None
+        self._tracked: frozenset[str] | None = None  # files git tracks, and their folders: read at the first ignored match
 
     def enter(self, rel_dir: str, abs_dir: Path) -> None:
         """Load `abs_dir/.gitignore` (relative path `rel_dir`) when walking into it."""
@@ -122,14 +125,25 @@ class IgnoreRules:
         own = self._specs[rel_dir]
         return parent + ((len(rel_dir) + 1, own),) if own is not None else parent
 
-    @staticmethod
-    def ignored_in(chain: Chain, rel: str, is_dir: bool) -> bool:
+    def skipped_in(self, chain: Chain, rel: str, is_dir: bool) -> bool:
+        """Whether the walk leaves `rel` out: BuildRunner's state always; what the `.gitignore` files in `chain`
+        ignore unless git tracks it (git ignores `.gitignore` for tracked files, and so must a secret scan)."""
         suffix = "/" if is_dir else ""
-        return any(spec.match_file(rel[start:] + suffix) for start, spec in chain)
+        if self._state.match_file(rel + suffix):
+            return True
+        return any(spec.match_file(rel[start:] + suffix) for start, spec in chain) and not self._is_tracked(rel, is_dir)
+
+    def _is_tracked(self, rel: str, is_dir: bool) -> bool:
+        if self._tracked is None:
+            files = tracked_files(self.base)
+            self._tracked = files | {parent for f in files for parent in _parents(f)}
+        return rel in self._tracked
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
-        """Whether `rel` is ignored by any `.gitignore` loaded so far above it."""
+        """Whether `rel` is BuildRunner's state or ignored by any `.gitignore` loaded so far above it."""
         suffix = "/" if is_dir else ""
+        if self._state.match_file(rel + suffix):
+            return True
         for folder, spec in self._specs.items():
             if spec is None:
                 continue
@@ -139,6 +153,13 @@ class IgnoreRules:
             elif rel.startswith(folder + "/") and spec.match_file(rel[len(folder) + 1 :] + suffix):
                 return True
         return False
+
+
+def _parents(rel: str) -> Iterator[str]:
+    """The folders above a relative posix path: a/b/c.py -> a/b, a."""
+    while "/" in rel:
+        rel = rel.rsplit("/", 1)[0]
+        yield rel
 
 
 def inside(path: str, folder: str) -> bool:
@@ -179,11 +200,11 @@ def walk(start: Path, base: Path, recursive: bool = True, boundary: str | None =
                 yield os_skip(entry.path, exc)
                 continue
             if is_dir:
-                if entry.name in ALWAYS_SKIPPED_DIRS or not recursive or rules.ignored_in(chain, rel, True):
+                if entry.name in ALWAYS_SKIPPED_DIRS or not recursive or rules.skipped_in(chain, rel, True):
                     continue
                 subdirs.append((entry.path, rel))
                 continue
-            if rules.ignored_in(chain, rel, False):
+            if rules.skipped_in(chain, rel, False):
                 continue
             try:
                 st = os.stat(entry.path)

@@ -41,6 +41,16 @@ def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
     return proc.stdout
 
 
+def tracked_files(cwd: Path) -> frozenset[str]:
+    """The files git tracks under `cwd`, relative to it (posix; names that are not UTF-8 as os.scandir gives
+    them); empty outside a repository or without git."""
+    try:
+        out = git(cwd, "ls-files", "-z", "--cached")
+    except (BuildRunnerError, OSError):
+        return frozenset()
+    return frozenset(os.fsdecode(p) for p in out.split(b"\0") if p)
+
+
 def repo_root(cwd: Path) -> Path:
     return Path(git(cwd, "rev-parse", "--show-toplevel").decode().strip())
 

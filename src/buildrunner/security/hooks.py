@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from buildrunner.errors import BuildRunnerError
 from buildrunner.project import ensure_project
-from buildrunner.security.git import NotARepository, hooks_dir
+from buildrunner.security.git import NotARepository, hooks_dir, repo_root
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -23,18 +23,22 @@ MARKER = "# buildrunner-managed-hook"
 BACKUP_SUFFIX = ".br-backup"
 
 
-def hook_script(python: str = sys.executable) -> str:
-    """The hook: run `br security precommit` with this Python, or `br` from PATH if it moved."""
+def hook_script(python: str = sys.executable, project: str = ".") -> str:
+    """The hook: run `br security precommit` with this Python, or `br` from PATH if it moved.
+
+    git runs a hook from the top of the working tree; `project` is the project's folder relative to it
+    (a project in a subfolder of a monorepo), so the hook checks with that project's rules and allowlist."""
     py = shlex.quote(python)
+    br = "" if project == "." else f"-C {shlex.quote(project)} "
     return (
         "#!/bin/sh\n"
         f"{MARKER}\n"
         "# Installed by `br security hooks install`; remove with `br security hooks uninstall`.\n"
         "# Blocks commits that stage secrets or SQL injection. Bypass once: git commit --no-verify\n"
         f"if [ -x {py} ]; then\n"
-        f"    exec {py} -m buildrunner security precommit\n"
+        f"    exec {py} -m buildrunner {br}security precommit\n"
         "fi\n"
-        "exec br security precommit\n"
+        f"exec br {br}security precommit\n"
     )
 
 
@@ -95,7 +99,8 @@ class HookManager:
             os.replace(path, backup)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{HOOK_NAME}.br-tmp")
-        tmp.write_text(hook_script(), encoding="utf-8")
+        root = self.project.paths.root.resolve()
+        tmp.write_text(hook_script(project=root.relative_to(repo_root(root).resolve()).as_posix()), encoding="utf-8")
         tmp.chmod(0o755)
         os.replace(tmp, path)
         return self.status()
