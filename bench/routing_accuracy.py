@@ -167,7 +167,7 @@ def fit_shape_weights(path: Path, train_half: str = "A") -> dict[str, Any]:
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     signals = shipped_signals()
-    fitted = np.array([s.fitted for s in signals.signals])
+    fitted = np.array([s.fitted and s.vocabulary is None for s in signals.signals])  # the vocabulary is fitted on its own corpus
     weights = np.array([s.weight for s in signals.signals])
     X = np.array([features(signals, r["problem_statement"]) for r in rows])
     y = np.array([BUCKETS.index(r["difficulty"]) for r in rows])
@@ -176,7 +176,7 @@ def fit_shape_weights(path: Path, train_half: str = "A") -> dict[str, Any]:
     sign = np.concatenate([[1.0], np.sign(weights[fitted])])
     model, scaler = ridge_fit(np.column_stack([judgement, X[:, fitted]]), y, train, sign)
     points = model.coef_[1:] / scaler.scale_[1:] * POINTS_PER_BUCKET * sign[1:]
-    names = [s.name for s in signals.signals if s.fitted]
+    names = [s.name for s, f in zip(signals.signals, fitted) if f]
     new = weights.copy()
     new[fitted] = np.round(points, 1)
     score = np.clip(signals.base + X @ new, 0, 100)

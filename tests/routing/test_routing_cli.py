@@ -33,9 +33,14 @@ def test_estimate_text_follows_the_spec(run_br) -> None:
 def test_estimate_verbose_lists_the_signals_that_fired_and_their_words(run_br) -> None:
     result = run_br("routing", "estimate", "Fix a race condition in a lock-free queue", "--verbose")
     assert result.returncode == 0
-    assert "Complexity: critical (score 95/100)\nRecommended Model: opus" in result.stdout
+    assert "Complexity: critical (score 90/100)\nRecommended Model: opus" in result.stdout
     assert "• baseline: +36  (every task starts here)" in result.stdout
     assert "• concurrency: +57.1  (words: lock-free, race condition)" in result.stdout
+    [learned] = [line for line in result.stdout.splitlines() if "• learned vocabulary:" in line]
+    points, parts = learned.split(": ", 1)[1].split("  (words: ")
+    shown = [float(p.rsplit(" ", 1)[1]) for p in parts.rstrip(")").replace("; offset ", ", offset ").split(", ")]
+    assert "lock" in parts and "race" in parts and "fix" not in parts.split()
+    assert sum(shown) == pytest.approx(float(points), abs=0.1 * len(shown))  # the words' points add up to the factor
     assert "Routing: default thresholds (no calibration" in result.stdout
 
 

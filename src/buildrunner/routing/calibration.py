@@ -27,7 +27,7 @@ from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
 from buildrunner.routing.models import TIERS, catalogue
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
 from buildrunner.routing.settings import Calibration
-from buildrunner.routing.signals import SignalSet, features
+from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, features
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -114,7 +114,7 @@ def _costs(outcome: TaskOutcome, score: int, models: dict[str, "ModelInfo"]) -> 
 
 
 def _context_points(outcome: TaskOutcome, signals: SignalSet) -> float:
-    names = {*signals.names(), "baseline", "ai estimate"}
+    names = {*signals.names(), "baseline", "ai estimate", SIMPLE_FLOOR_FACTOR}
     return sum(f.weight for f in outcome.factors if f.name not in names)
 
 
@@ -126,13 +126,16 @@ def _cases(outcomes: Sequence[TaskOutcome], signals: SignalSet, models: dict[str
             continue
         x = tuple(features(signals, o.description))
         extra = _context_points(o, signals)
-        score = _clamp(signals.base + sum(w * v for w, v in zip((s.weight for s in signals.signals), x)) + extra)
+        score = _score(signals, signals.base, [s.weight for s in signals.signals], x, extra)
         out.append(_Case(f"{o.session_id}/{o.task_id}", score, span[0], span[1], _costs(o, score, models), x, extra))
     return out
 
 
-def _clamp(raw: float) -> int:
-    return int(round(min(100.0, max(0.0, raw))))
+def _score(signals: SignalSet, base: float, weights: Sequence[float], x: Sequence[float], extra: float) -> int:
+    """The score the estimator gives for these features and weights (the learned signals' guard included)."""
+    points = [w * v for w, v in zip(weights, x)]
+    learned = sum(p for s, p in zip(signals.signals, points) if s.role == "learned")
+    return int(round(min(100.0, max(0.0, signals.guarded(base + sum(points) + extra, learned)))))
 
 
 class _PassRates:
@@ -255,7 +258,7 @@ def _refit_weights(cases: Sequence[_Case], rates: _PassRates, signals: SignalSet
 
 def _rescored(cases: Sequence[_Case], base: float, weights: dict[str, float], signals: SignalSet) -> list[_Case]:
     w = [weights[s.name] for s in signals.signals]
-    return [_Case(c.key, _clamp(base + sum(a * b for a, b in zip(w, c.x)) + c.extra), c.lo, c.hi, c.costs, c.x, c.extra) for c in cases]
+    return [_Case(c.key, _score(signals, base, w, c.x, c.extra), c.lo, c.hi, c.costs, c.x, c.extra) for c in cases]
 
 
 def _fold(key: str, folds: int) -> int:

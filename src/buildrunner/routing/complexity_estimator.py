@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from buildrunner.errors import APIError, BuildRunnerError, ConfigError
 from buildrunner.routing.levels import level_for
-from buildrunner.routing.signals import SignalSet, hits, shipped_signals
+from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, hits, shipped_signals
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -168,7 +168,10 @@ class ComplexityEstimator:
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
         factors += _text_factors(signals, text) + _context_factors(files, context)
         raw = sum(f.weight for f in factors)
-        return int(round(min(100.0, max(0.0, raw)))), factors
+        guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in signals.learned()))
+        if guarded != raw:
+            factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), "learned words alone do not make a task simple"))
+        return int(round(min(100.0, max(0.0, guarded)))), factors
 
     def estimate(
         self,

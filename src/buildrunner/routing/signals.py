@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any, Iterable, Mapping
 
 from buildrunner.errors import ConfigError
+from buildrunner.routing.levels import top_of
+from buildrunner.routing.vocabulary import SHOWN_TERMS, Vocabulary, shipped_vocabulary
 
 try:
     import tomllib
@@ -23,7 +25,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")
-ROLES = ("", "topic", "small change")
+ROLES = ("", "topic", "small change", "learned")
+# The factor that says a learned signal was stopped at the simple level's edge (see SignalSet.guarded).
+SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
@@ -98,62 +102,73 @@ class Signal:
     unit: float = 1.0
     firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
     fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
-    role: str = ""  # "topic" (what the system is about) or "small change" (a change that alters no behaviour); see SignalSet.measure
+    role: str = ""  # "topic", "small change" (a change that alters no behaviour) or "learned"; see SignalSet.measure and .guarded
+    vocabulary: Vocabulary | None = None  # a learned vocabulary instead of words or a pattern (routing/vocabulary.py)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
         name = str(raw.get("name", "")).strip()
         where = f"{origin}: signal {name or '?'!r}"
-        words, pattern = raw.get("words"), raw.get("pattern")
-        if not name or (words is None) == (pattern is None):
-            raise ConfigError(f"{where}: needs a name and exactly one of words or pattern", hint="see the header of signals.toml")
+        words, pattern, vocabulary = raw.get("words"), raw.get("pattern"), raw.get("vocabulary")
+        if not name or [words, pattern, vocabulary].count(None) != 2:
+            raise ConfigError(f"{where}: needs a name and exactly one of words, pattern or vocabulary", hint="see the header of signals.toml")
         try:
             weight = float(raw["weight"])
             region = str(raw.get("in", "prose"))
             count = str(raw.get("count", "distinct"))
             unit = float(raw.get("unit", 1.0))
-            regex = _word_regex(words) if words is not None else re.compile(str(pattern))
+            regex = _word_regex(words) if words is not None else re.compile(str(pattern if pattern is not None else "(?!)"))
         except KeyError:
             raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
         except (TypeError, ValueError, re.error) as exc:
             raise ConfigError(f"{where}: {exc}", hint="see the header of signals.toml") from None
         role = str(raw.get("role", ""))
         if role not in ROLES:
-            raise ConfigError(f"{where}: role={role!r}", hint='role: "topic", "small change" or none')
+            raise ConfigError(f"{where}: role={role!r}", hint='role: "topic", "small change", "learned" or none')
         if region not in REGIONS or count not in COUNTS or unit <= 0:
             raise ConfigError(f"{where}: in={region!r}, count={count!r}, unit={unit}", hint=f"in: {', '.join(REGIONS)}; count: {', '.join(COUNTS)}; unit > 0")
-        if words is not None and (region != "prose" or count != "distinct"):
-            raise ConfigError(f"{where}: word lists count distinct words in the prose", hint="drop 'in' and 'count' or use a pattern")
+        if pattern is None and (region != "prose" or count != "distinct"):
+            raise ConfigError(f"{where}: word lists and vocabularies read the prose", hint="drop 'in' and 'count' or use a pattern")
         return cls(
             name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
             firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
+            vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
         )
 
-    def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...]]:
-        """(count, what matched): distinct matches (lower-cased, white space folded), every match (the words are
-        still the distinct ones), or characters / unit.
+    def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
+        """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
+        folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
+        its value in levels and its strongest terms with their shares (with the other terms and the offset, they sum to it).
 
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         """
+        if self.vocabulary is not None:
+            reading = self.vocabulary.read(text.prose)
+            shown = reading.contributions[:SHOWN_TERMS]
+            return reading.value, tuple(t for t, _ in shown), tuple(c for _, c in shown)
         if self.firsts and self.firsts.isdisjoint(text.tokens):
-            return 0.0, ()
+            return 0.0, (), ()
         region = text.region(self.region)
         if self.count == "characters":
-            return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, ()
+            return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
         found = [m.group(1) if m.re.groups else m.group(0) for m in self.regex.finditer(region)]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
-            return float(len(found)), tuple(distinct)
+            return float(len(found)), tuple(distinct), ()
         count = float(len(distinct))
         if self.words and topic_words and text.prose_words > topic_words:
             count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
-        return count, tuple(distinct)
+        return count, tuple(distinct), ()
+
+    def feature(self, count: float) -> float:
+        """What the weight multiplies: log2(1 + count) for what is counted, the value itself for a vocabulary."""
+        return count if self.vocabulary is not None else math.log2(1 + count)
 
     def points(self, count: float) -> float:
-        return self.weight * math.log2(1 + count)
+        return self.weight * self.feature(count)
 
 
 @dataclass(frozen=True)
@@ -189,11 +204,21 @@ class SignalSet:
             small_change_topic_factor=self.small_change_topic_factor,
         )
 
+    def guarded(self, raw: float, learned: float) -> float:
+        """The raw score, except that the points of "learned" signals (`learned`, their sum) never take a task into
+        the simple level by themselves: haiku needs a small change the judgement signals see. A learned
+        vocabulary ranks well on average, but a hard task told in easy words is the costly mistake."""
+        edge = top_of("simple") + 1
+        return max(raw, float(edge)) if learned < 0 and raw - learned >= edge else raw
+
+    def learned(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.signals if s.role == "learned")
+
     def text(self, description: str) -> Text:
         return Text.of(description, self.listings, self.hidden)
 
-    def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], float]]:
-        """(signal, count, what matched, scale) for every signal, in file order. `scale` is
+    def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], tuple[float, ...], float]]:
+        """(signal, count, what matched, the words' shares, scale) for every signal, in file order. `scale` is
         `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
         description of at most `topic_words` words, else 1: a typo in the OAuth guide is a typo,
         whatever the guide is about; but "update the runbook" as one step of a long plan does not
@@ -201,8 +226,8 @@ class SignalSet:
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words)) for s in self.signals]
         short = not self.topic_words or text.prose_words <= self.topic_words
-        small = short and any(count > 0 and s.role == "small change" for s, count, _ in counts)
-        return [(s, count, words, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words in counts]
+        small = short and any(count > 0 and s.role == "small change" for s, count, _, _ in counts)
+        return [(s, count, words, shares, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words, shares in counts]
 
 
 @dataclass(frozen=True)
@@ -214,17 +239,33 @@ class Hit:
     words: tuple[str, ...]
     points: float
     scale: float = 1.0  # below 1 when a small change counts this topic at SignalSet.small_change_topic_factor
+    shares: tuple[float, ...] = ()  # for a vocabulary: each word's part of the count
 
     @property
     def detail(self) -> str:
         return self._found() + (f"; x{self.scale:g}: a small change to this subject" if self.scale != 1.0 else "")
 
     def _found(self) -> str:
+        if self.signal.vocabulary is not None:
+            return self._learned()
         if self.words:
             return ", ".join(self.words[:8]) + (f" (+{len(self.words) - 8} more)" if len(self.words) > 8 else "")
         if self.signal.count == "characters":
             return f"{int(round(self.count * self.signal.unit))} characters"
         return f"{int(self.count)} found"
+
+
+    def _learned(self) -> str:
+        """Each shown word's points, the other known words' together, and the offset (the same for every description
+        with a known word): they add up to the factor."""
+        vocabulary = self.signal.vocabulary
+        assert vocabulary is not None
+        points = self.signal.weight * self.scale
+        others = self.count - vocabulary.offset - sum(self.shares)
+        parts = [f"{w} {points * s:+.1f}" for w, s in zip(self.words, self.shares)]
+        if abs(points * others) >= 0.05:
+            parts.append(f"other words {points * others:+.1f}")
+        return ", ".join(parts) + f"; offset {points * vocabulary.offset:+.1f}"
 
 
 def parse_signals(text: str, origin: str) -> SignalSet:
@@ -271,12 +312,12 @@ def shipped_signals() -> SignalSet:
 def hits(signals: SignalSet, description: str) -> list[Hit]:
     """Every signal that fired on `description`, in file order."""
     return [
-        Hit(signal, count, words, signal.points(count) * scale, scale)
-        for signal, count, words, scale in signals.measure(description)
-        if count > 0
+        Hit(signal, count, words, signal.points(count) * scale, scale, shares)
+        for signal, count, words, shares, scale in signals.measure(description)
+        if count != 0
     ]
 
 
 def features(signals: SignalSet, description: str) -> list[float]:
-    """log2(1 + count) (times the signal's scale) per signal, in file order: the score is base + weights . features (for fitting)."""
-    return [math.log2(1 + count) * scale for _, count, _, scale in signals.measure(description)]
+    """Each signal's feature (times its scale), in file order: the score is base + weights . features (for fitting)."""
+    return [signal.feature(count) * scale for signal, count, _, _, scale in signals.measure(description)]
