@@ -163,6 +163,30 @@ def test_a_task_finishing_as_its_worker_is_killed_keeps_its_result(fast_project:
     project.close()
 
 
+def test_a_task_whose_output_pipe_outlives_its_killed_worker_is_ended_and_retried_not_taken_as_finished(fast_project: Path, run_br: Any) -> None:
+    """A program that prints as it works would die of EPIPE when its worker dies, and the script around it would go on
+    and exit 0: that is not the task finishing. The supervisor holds the task's pipes, so the task runs on until it is
+    ended, and the retry runs it again; attempt 1 is lost, never completed."""
+    ticker = f"{sys.executable} -c 'import os, time\nwhile not os.path.exists(\"go\"):\n    print(\"tick\", flush=True); open(\"ticking\", \"w\"); time.sleep(0.02)'"
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "t", "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; {ticker}; echo done-$BR_TASK_ATTEMPT >> ran.txt", "retries": 1},
+        {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done"},  # keeps a worker alive to settle the lost one's attempt
+    ]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: (fast_project / "ticking").exists(), 30, "the task to print")
+    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 't'", (sid,))
+    assert victim is not None
+    os.kill(victim["pid"], signal.SIGKILL)
+    wait_for(lambda: any(r["task_id"] == "t" and r["status"] != "running" for r in attempts(project, sid)), 60, "the attempt to be settled")
+    (fast_project / "go").touch()
+    (fast_project / "end").touch()
+    finished(project, sid)
+    assert [(r["task_id"], r["attempt"], r["status"]) for r in attempts(project, sid) if r["task_id"] == "t"] == [("t", 1, "lost"), ("t", 2, "completed")]
+    assert (fast_project / "ran.txt").read_text().split() == ["t-1", "t-2", "done-2"]
+    project.close()
+
+
 def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(6)]})
     proc = subprocess.Popen(

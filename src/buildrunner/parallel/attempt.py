@@ -64,6 +64,7 @@ class RecordFile:
     fd: int
     supervisor: int
     supervisor_started: float
+    hold: Callable[[list[int]], None] | None = None  # hands the task's output pipes to the supervisor (`Link.hold`)
 
 
 class _Output:
@@ -207,6 +208,8 @@ class Attempt:
         for fd in self.outputs:
             os.set_blocking(fd, False)
         self.reading = dict(self.outputs)
+        if self.record is not None and self.record.hold is not None:
+            self.record.hold(list(self.outputs))
         return pid
 
     def _record(self, exit: dict[str, Any]) -> None:

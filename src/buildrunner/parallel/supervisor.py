@@ -25,6 +25,7 @@ import math
 import os
 import select
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -66,14 +67,25 @@ def become_subreaper() -> None:
 
 
 class Link:
-    """The worker's end of the line to its supervisor: its record file once known, and that it is alive."""
+    """The worker's end of the line to its supervisor: its record file once known, that it is alive, and the
+    read ends of each task's output pipes (`hold`)."""
 
-    def __init__(self, fd: int, supervisor: int, every: float = ALIVE_EVERY_S) -> None:
+    def __init__(self, fd: int, supervisor: int, every: float = ALIVE_EVERY_S, pipes: socket.socket | None = None) -> None:
         self.fd = fd
         self.supervisor = supervisor
         self.supervisor_started = psutil.Process(supervisor).create_time()
         self.every = every
         self.sent = -math.inf
+        self.pipes = pipes
+
+    def hold(self, fds: list[int]) -> None:
+        """Give the supervisor a copy of the task's output pipes, so that when the worker dies the task's writes still
+        have a reader: a task must not end itself on a broken pipe (EPIPE) and be taken for one that finished."""
+        if self.pipes is not None and fds:
+            try:
+                socket.send_fds(self.pipes, [b"p"], fds)
+            except OSError:
+                pass  # no supervisor to hold them: the task is on its own, as before
 
     def _send(self, line: str) -> None:
         self.sent = time.monotonic()
@@ -101,6 +113,7 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
     """
     become_subreaper()
     link_r, link_w = os.pipe()
+    pipes_sup, pipes_worker = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -109,12 +122,14 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
         code = 1
         try:
             os.close(link_r)
+            pipes_sup.close()
+            pipes_worker.setblocking(False)
             prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))  # the supervisor is gone: shut down, as if asked to
             if os.getppid() != parent:
                 os.kill(os.getpid(), signal.SIGTERM)
             os.set_blocking(link_w, False)
             become_subreaper()
-            code = work(Link(link_w, parent, min(ALIVE_EVERY_S, lease / 10) if lease > 0 else ALIVE_EVERY_S))
+            code = work(Link(link_w, parent, min(ALIVE_EVERY_S, lease / 10) if lease > 0 else ALIVE_EVERY_S, pipes_worker))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         except BaseException as exc:  # noqa: BLE001 - a forked child must never return into the caller's code
@@ -122,12 +137,18 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
         finally:
             os._exit(code)
     os.close(link_w)
-    return _Supervisor(pid, link_r, lease, grace).run()
+    pipes_worker.close()
+    try:
+        return _Supervisor(pid, link_r, lease, grace, pipes_sup).run()
+    finally:
+        pipes_sup.close()
 
 
 class _Supervisor:
-    def __init__(self, worker: int, link: int, lease: float, grace: float) -> None:
+    def __init__(self, worker: int, link: int, lease: float, grace: float, pipes: socket.socket | None = None) -> None:
         self.worker, self.link, self.lease, self.grace = worker, link, lease, grace
+        self.pipes = pipes
+        self.held: list[int] = []  # read ends of the running task's output pipes (see Link.hold)
         self.buffer = b""
         self.listening = True
         self.record: Path | None = None
@@ -161,7 +182,7 @@ class _Supervisor:
         self.signals.append(signum)
 
     def _step(self, wake: int) -> None:
-        fds = [wake] + ([self.link] if self.listening else [])
+        fds = [wake] + ([self.link] if self.listening else []) + ([self.pipes.fileno()] if self.pipes is not None else [])
         timeout = None
         if self.lease > 0 and self.why is None:
             timeout = max(0.0, self.heard + self.lease - time.monotonic())
@@ -177,6 +198,8 @@ class _Supervisor:
                 pass
         if self.listening and self.link in ready:
             self._hear()
+        if self.pipes is not None and self.pipes.fileno() in ready:
+            self._take_pipes()
         while self.signals:
             sig = self.signals.pop(0)
             if sig in (signal.SIGTERM, signal.SIGINT):
@@ -201,6 +224,38 @@ class _Supervisor:
                 self.record = Path(text[len("record "):])
             elif text.startswith("report "):
                 self.report = json.loads(text[len("report "):])
+
+    def _take_pipes(self) -> None:
+        """Keep the newest task's pipes (a worker runs one task at a time); let the older ones go."""
+        assert self.pipes is not None
+        while True:
+            try:
+                _, fds, _, _ = socket.recv_fds(self.pipes, 16, 8, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not fds:
+                return
+            self._let_go()
+            self.held = list(fds)
+            for fd in self.held:
+                os.set_blocking(fd, False)
+
+    def _drain(self) -> None:
+        """Read what the orphaned task writes (dropped: its worker, which masks and logs it, is gone), so it never
+        blocks on a full pipe while it is given time to exit."""
+        for fd in self.held:
+            try:
+                while os.read(fd, 65536):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def _let_go(self) -> None:
+        for fd in self.held:
+            os.close(fd)
+        self.held = []
 
     def _tell_worker(self, sig: int) -> None:
         try:
@@ -230,6 +285,8 @@ class _Supervisor:
 
     def _settle(self) -> None:
         """The worker is gone: record (or end and record) the attempt it was running, then end what is left."""
+        if self.pipes is not None:
+            self._take_pipes()
         unfinished = last_unfinished(self.record) if self.record else None
         reason = self.why or "its worker died"
         if unfinished is not None:
@@ -245,6 +302,7 @@ class _Supervisor:
                 append(fd, task_id, attempt, {"exit": exit})
             finally:
                 os.close(fd)
+        self._let_go()
         me = psutil.Process()
         deadline = time.monotonic() + self.grace
         sig = signal.SIGTERM
@@ -275,6 +333,7 @@ class _Supervisor:
         """
         started = time.monotonic()
         while True:
+            self._drain()
             status = self._exit_status(task)
             if status is not None or time.monotonic() - started >= FINISHING_S:
                 break
@@ -291,6 +350,7 @@ class _Supervisor:
         kill_tree(psutil.Process(), signal.SIGTERM)
         while task not in self.reaped and time.monotonic() - termed < self.grace:
             time.sleep(0.01)
+            self._drain()
             self._reap()
         if task not in self.reaped:
             try:

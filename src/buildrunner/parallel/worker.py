@@ -263,7 +263,7 @@ class Worker:
         self.rules = ruleset(rules_for(self.project.config.security))
         path = record_path(self.project.paths.logs_dir, self.session_id, self.worker_id or "")
         assert self.link is not None
-        self.record = RecordFile(path, open_record(path), self.link.supervisor, self.link.supervisor_started)
+        self.record = RecordFile(path, open_record(path), self.link.supervisor, self.link.supervisor_started, self.link.hold)
         self.link.record(str(path))
 
     def _shut_down(self, task: Task | None) -> None:
