@@ -129,6 +129,20 @@ def test_unsupported_database_url_is_a_config_error(tmp_path: Path) -> None:
         open_store(url="mysql://root@localhost/test")
 
 
+@pytest.mark.parametrize("value", ["postgresql:/db.example.com/br", "garbage", "db.example.com:5432/br", "relative/dir"])
+def test_a_database_url_that_is_not_one_is_a_config_error_not_a_new_sqlite_file(value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from buildrunner.errors import ConfigError
+    from buildrunner.store import database_url
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BR_DATABASE_URL", value)
+    with pytest.raises(ConfigError, match="BR_DATABASE_URL=.*: not a database URL"):
+        database_url()
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("BR_DATABASE_URL", str(tmp_path / "shared.db"))  # an absolute path to a SQLite file is one
+    assert database_url() == str(tmp_path / "shared.db")
+
+
 def test_unreachable_postgres_is_one_clear_error() -> None:
     password = "hunter" + "22-not-real"
     with pytest.raises(StoreError, match="cannot connect") as caught:

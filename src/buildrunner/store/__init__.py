@@ -10,12 +10,18 @@ from buildrunner.paths import ProjectPaths
 from buildrunner.store.base import IntegrityError, Row, Store, now, open_stores, redact_url
 
 DATABASE_URL_ENV = "BR_DATABASE_URL"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def database_url(paths: ProjectPaths | None = None) -> str:
     """`BR_DATABASE_URL` when set, else the project's SQLite file."""
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     if url:
+        if "://" not in url and (":" in url or not (url.startswith("/") or url.endswith(SQLITE_SUFFIXES))):
+            raise ConfigError(
+                f"{DATABASE_URL_ENV}={redact_url(url)}: not a database URL",
+                hint="use postgresql://user@host/db, sqlite:///path/to/file.db (or a .db file's absolute path), or unset it for the project's SQLite file",
+            )
         return url
     return str((paths or ProjectPaths.discover()).database_file)
 
