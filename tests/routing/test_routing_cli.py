@@ -150,3 +150,12 @@ def test_help_ends_with_an_example(run_br, command: str) -> None:
     result = run_br("routing", command, "--help")
     assert result.returncode == 0
     assert "Example: br routing " + command in result.stdout
+
+
+def test_a_cheaper_tier_trusted_with_more_than_a_capable_one_is_a_config_error(run_br, tmp_project) -> None:
+    (tmp_project / ".buildrunner" / "config.json").write_text(
+        json.dumps({"routing": {"models": {"haiku": {"model_id": "claude-haiku-4-5", "max_complexity": 80, "typical_latency_ms": 500}}}})
+    )
+    result = run_br("routing", "select", "Refactor database queries")
+    assert result.returncode == 2
+    assert "haiku.max_complexity (80) is above sonnet.max_complexity (74)" in one_line_error(result)

@@ -47,6 +47,15 @@ class ModelTiers(Section):
     sonnet: TierSettings = Field(default_factory=lambda: _tier("claude-sonnet-4-5", top_of("moderate"), 1000, 1.0))
     opus: TierSettings = Field(default_factory=lambda: _tier("claude-opus-4-5", 100, 2000, 1.25))
 
+    @model_validator(mode="after")
+    def _ordered(self) -> "ModelTiers":
+        """A cheaper tier trusted with more than a more capable one would take the hard tasks from it."""
+        limits = [(t, getattr(self, t).max_complexity) for t in ("haiku", "sonnet", "opus")]
+        for (cheap, low), (capable, high) in zip(limits, limits[1:]):
+            if low > high:
+                raise ValueError(f"{cheap}.max_complexity ({low}) is above {capable}.max_complexity ({high}): a cheaper tier cannot be trusted with more")
+        return self
+
 
 class Calibration(Section):
     """Written by `br routing calibrate` when thresholds fitted to the project's outcomes did better on
