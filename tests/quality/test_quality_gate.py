@@ -170,6 +170,16 @@ def test_cli_strict_fails_on_warnings(calc: Path, run_br, files, quality_config)
     strict = run_br("quality", "check", "--strict")
     assert strict.returncode == 4
     assert "strict" in strict.stderr
+    assert "Overall Score:" in strict.stdout and "❌" in strict.stdout.splitlines()[2]
+    verdict = run_br("quality", "check", "--strict", "--format", "json")
+    assert verdict.returncode == 4 and json.loads(verdict.stdout)["passed"] is False  # the JSON says what the exit code says
+
+
+def test_a_project_with_no_python_to_grade_says_so_and_fails_strict(run_br, tmp_project: Path, files) -> None:
+    files(tmp_project, {"web/app.js": "// TODO: everything\nthrow new Error('not implemented');\n"})
+    plain = run_br("quality", "check", "--format", "json")
+    assert any("no Python source found" in w for w in json.loads(plain.stdout)["warnings"])
+    assert run_br("quality", "check", "--strict").returncode == 4
 
 
 def test_cli_bad_threshold_is_a_config_error(calc: Path, run_br, quality_config) -> None:

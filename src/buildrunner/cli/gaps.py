@@ -64,7 +64,9 @@ def analyze(
 
     undeclared-dependency: high in shipped code, medium in tests or behind `except ImportError`
 
-    syntax-error: high in shipped code, low in tests
+    syntax-error: high in shipped code, low in tests (a file that cannot be decoded included)
+
+    not-analysed: low (a file nested too deeply for the parser, generated code in practice)
 
     import-cycle: medium (import-time imports only; function-level and TYPE_CHECKING imports excluded)
 

@@ -90,7 +90,7 @@ def check(
     from buildrunner.quality.gate import QualityGate
 
     gate = QualityGate(project_for(project))
-    report = with_progress("Measuring code", lambda progress: gate.check(run_coverage=run_coverage, progress=progress))
+    report = with_progress("Measuring code", lambda progress: gate.check(run_coverage=run_coverage, progress=progress, strict=strict))
     if fmt == "json":
         emit_json(report)
     else:
@@ -98,7 +98,7 @@ def check(
     if report.failed:
         below = ", ".join(f"{c.name} {_score(c.score)} < {c.threshold:g}" for c in report.failed)
         raise QualityGateError(f"quality gate failed: {below}", hint="see the inputs with --format json")
-    if strict and report.warnings:
+    if not report.passed:
         raise QualityGateError(
             f"quality gate failed in strict mode: {len(report.warnings)} warning(s)",
             hint="fix the warnings listed above or run without --strict",

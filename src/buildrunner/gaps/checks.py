@@ -270,9 +270,20 @@ def inspect_file(job: tuple[SourceFile, int]) -> FileGaps:
     result = FileGaps(rel=src.rel)
     text = read_source(src.path)
     if text is None:
+        message = "cannot be read or decoded (Python reads source as UTF-8 unless a coding line says otherwise)"
+        result.gaps.append(Gap.make(src.rel, 1, "syntax-error", "low" if src.is_test else "high", message))
         return result
     markers = _markers(src.rel, text)
     result.windows = windows(text, min_lines)
+    try:
+        return _inspect_parsed(src, text, markers, result)
+    except (RecursionError, MemoryError):
+        result.gaps = [Gap.make(src.rel, 1, "not-analysed", "low", "nested too deeply for the analysis (generated code?)"), *(g for _, _, g in markers)]
+        result.usage = None
+        return result
+
+
+def _inspect_parsed(src: SourceFile, text: str, markers: list[tuple[int, int, Gap]], result: FileGaps) -> FileGaps:
     try:
         tree = _parse(text, src.rel)
     except (SyntaxError, ValueError) as exc:

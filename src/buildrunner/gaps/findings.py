@@ -27,6 +27,7 @@ CATEGORIES: dict[str, str] = {
     "missing-docstring": "users of the public API have nothing to read about it",
     "duplicate-code": "a fix made in one copy is easily missed in the other",
     "outdated-dependency": "newer releases carry fixes (security ones included) you do not have",
+    "not-analysed": "the file is nested too deeply for the analysis, so nothing in it was checked; review it by hand",
 }
 
 

@@ -107,8 +107,9 @@ class QualityGate:
         *,
         run_coverage: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        strict: bool = False,
     ) -> QualityReport:
-        """Measure the project and grade it against `quality.thresholds`."""
+        """Measure the project and grade it against `quality.thresholds`; with `strict`, a warning fails it too."""
         from buildrunner.quality.metrics import measure_python
         from buildrunner.quality.security_inputs import security_or_none
 
@@ -151,10 +152,12 @@ class QualityGate:
         overall = round(sum(scored) / len(scored), 1) if scored else None
         if note := sources.not_analysed_note():
             notes.append(note)
+        if not sources.python:
+            warnings.append("no Python source found: Testing, Documentation and Structure are not analysed, so the score grades almost nothing")
         return QualityReport(
             root=str(root),
             overall=overall,
-            passed=all(c.status != FAIL for c in categories),
+            passed=all(c.status != FAIL for c in categories) and not (strict and warnings),
             categories=categories,
             warnings=warnings,
             notes=notes,

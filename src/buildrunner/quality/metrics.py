@@ -72,18 +72,26 @@ def _raw_counts(text: str, tree: ast.Module) -> tuple[int, int, int, int]:
 
 def measure_python(src: SourceFile) -> FileMetrics:
     """Parse once; complexity, maintainability index, sizes, public API docs and imports."""
-    from radon.metrics import h_visit_ast, mi_compute
-    from radon.visitors import ComplexityVisitor
-
     result = FileMetrics(rel=src.rel)
     text = read_source(src.path)
     if text is None:
         result.error = "cannot be read or decoded"
         return result
     try:
+        return _measure_parsed(src, text, result)
+    except (RecursionError, MemoryError):
+        return FileMetrics(rel=src.rel, error="nested too deeply to analyse (generated code?)")
+
+
+def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetrics:
+    from radon.metrics import h_visit_ast, mi_compute
+    from radon.visitors import ComplexityVisitor
+
+    try:
         tree = ast.parse(text, filename=src.rel)
     except (SyntaxError, ValueError) as exc:
-        result.error = f"syntax error: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
+        line = getattr(exc, "lineno", None)
+        result.error = f"syntax error: {getattr(exc, 'msg', exc)}" + (f" (line {line})" if line else "")
         return result
     result.imports = extract_imports(tree, src)
     result.empty = is_empty_module(tree)
