@@ -554,7 +554,7 @@ def test_words_split_by_unicode_spaces_count_as_tokens(detector: SQLInjectionDet
     from buildrunner.security.sql_detector import ANALYSIS_MAX_TOKENS, estimated_tokens
 
     for separator in ("\u2028", "\u00a0", "\u3000", "\ufeff"):
-        assert estimated_tokens(("a" + separator).encode() * 40_000) > ANALYSIS_MAX_TOKENS
-    code = "db.query('SELECT * FROM t WHERE a = ' + process.argv[2]);\n" + "a\u2028" * 40_000
+        assert estimated_tokens(("a" + separator).encode() * 140_000) > ANALYSIS_MAX_TOKENS
+    code = "db.query('SELECT * FROM t WHERE a = ' + process.argv[2]);\n" + "a\u2028" * 140_000
     assert detector.check_code(code, language="javascript") == [] and detector.last_report.skipped[0].kind == "not_analysed"
 
