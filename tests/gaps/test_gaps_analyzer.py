@@ -302,3 +302,19 @@ def test_a_file_too_deep_to_parse_or_not_decodable_is_a_gap_not_a_crash(tmp_proj
     quality = run_br("quality", "check", "--format", "json")
     assert "Traceback" not in quality.stderr and quality.returncode in (0, 4)
     assert any("pkg/generated.py: not analysed" in w for w in json.loads(quality.stdout)["warnings"])
+
+
+def test_imports_whose_distribution_has_another_name_are_not_undeclared(tmp_project: Path, files) -> None:
+    """PIL is Pillow, bs4 is beautifulsoup4; a package only the project's own .venv has is looked up there."""
+    site = tmp_project / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "acme_widgets-1.0.dist-info").mkdir(parents=True)
+    (site / "acme_widgets-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-widgets\nVersion: 1.0\n")
+    (site / "acme_widgets-1.0.dist-info" / "top_level.txt").write_text("widgetry\n")
+    files(tmp_project, {
+        "requirements.txt": "Pillow\nbeautifulsoup4\npython-dateutil\nacme-widgets\n",
+        "pkg/__init__.py": '"""A package."""\n',
+        "pkg/app.py": '"""App."""\nfrom PIL import Image\nfrom bs4 import BeautifulSoup\nfrom dateutil import parser\nimport widgetry\nimport nowhere_known_pkg\n',
+    })
+    undeclared = [g for g in GapAnalyzer(Project(tmp_project)).analyze().gaps if g.category == "undeclared-dependency"]
+    assert [(g.line, g.severity) for g in undeclared] == [(6, "medium")]  # only the import no environment knows
+    assert "nowhere_known_pkg" in undeclared[0].message and "distribution is unknown" in undeclared[0].message

@@ -62,7 +62,7 @@ def analyze(
 
     network-timeout: high (requests, urllib, http.client, socket without a timeout; httpx only with timeout=None, since it defaults to 5 s)
 
-    undeclared-dependency: high in shipped code, medium in tests or behind `except ImportError`
+    undeclared-dependency: high in shipped code, medium in tests, behind `except ImportError`, or when no environment knows which distribution provides the import (BuildRunner's, the project's .venv/venv, a table of common aliases such as PIL -> Pillow)
 
     syntax-error: high in shipped code, low in tests (a file that cannot be decoded included)
 

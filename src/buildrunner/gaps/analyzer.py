@@ -135,14 +135,14 @@ class GapAnalyzer:
     def _dependencies(self, sources: SourceSet, by_rel: dict[str, FileGaps], notes: list[str]) -> list[Gap]:
         from importlib.metadata import packages_distributions
 
-        from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies
+        from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies, providers
 
         root = sources.root
         declared = declared_dependencies(root)
         if not declared.manifests:
             notes.append("no dependency manifest (pyproject.toml or requirements*.txt): dependencies not checked")
             return []
-        found = self._undeclared(sources, by_rel, declared, packages_distributions())
+        found = self._undeclared(sources, by_rel, declared, providers(root, packages_distributions()))
         if not self.settings.index_url:
             notes.append("outdated dependencies not checked: quality.index_url is empty")
             return found
@@ -175,8 +175,9 @@ class GapAnalyzer:
                 dists = mapping.get(top, [])
                 if any(declared.covers(d) for d in dists) or declared.covers(top):
                     continue
-                severity = "medium" if src.is_test or record.guarded else "high"
-                provider = f"installed here from {', '.join(sorted(set(dists)))}" if dists else "not installed here"
+                # Unknown to every environment looked at, its distribution may be declared under another name: medium.
+                severity = "medium" if src.is_test or record.guarded or not dists else "high"
+                provider = f"provided by {', '.join(sorted(set(dists)))}" if dists else "not installed here, so its distribution is unknown"
                 found.append(
                     Gap.make(
                         src.rel,

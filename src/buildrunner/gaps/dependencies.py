@@ -22,6 +22,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+# Import names that differ from the distribution that provides them, for when neither BuildRunner's environment
+# nor the project's own (.venv, venv) has the package installed: `from PIL import Image` is Pillow.
+KNOWN_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "PIL": ("Pillow",), "bs4": ("beautifulsoup4",), "dateutil": ("python-dateutil",), "yaml": ("PyYAML",),
+    "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python"),
+    "attr": ("attrs",), "jwt": ("PyJWT",), "dotenv": ("python-dotenv",), "Crypto": ("pycryptodome", "pycrypto"),
+    "Cryptodome": ("pycryptodomex",), "OpenSSL": ("pyOpenSSL",), "magic": ("python-magic",), "serial": ("pyserial",),
+    "usb": ("pyusb",), "git": ("GitPython",), "docx": ("python-docx",), "pptx": ("python-pptx",), "fitz": ("PyMuPDF",),
+    "zmq": ("pyzmq",), "MySQLdb": ("mysqlclient",), "psycopg2": ("psycopg2", "psycopg2-binary"), "jose": ("python-jose",),
+    "slugify": ("python-slugify",), "multipart": ("python-multipart",), "socketio": ("python-socketio",),
+    "engineio": ("python-engineio",), "telegram": ("python-telegram-bot",), "google": ("protobuf", "google-api-python-client", "google-cloud-core"),
+    "googleapiclient": ("google-api-python-client",), "grpc": ("grpcio",), "ldap": ("python-ldap",), "Levenshtein": ("python-Levenshtein", "Levenshtein"),
+    "dns": ("dnspython",), "nacl": ("PyNaCl",), "kafka": ("kafka-python",), "pkg_resources": ("setuptools",), "win32api": ("pywin32",),
+    "wx": ("wxPython",), "gi": ("PyGObject",), "Xlib": ("python-xlib",), "sentry_sdk": ("sentry-sdk",), "discord": ("discord.py",),
+}
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 PIN = re.compile(r"==\s*([A-Za-z0-9.!+_-]+)\s*$")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -213,3 +228,23 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float) ->
             continue
     note = f"{failed} package(s) could not be looked up on {index_url}" if failed else None
     return sorted(found, key=lambda o: normalize(o.name)), note
+
+
+def providers(root: Path, installed: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Import name -> distributions that provide it: `installed` (BuildRunner's environment), the project's own
+    virtualenv (.venv, venv or env under `root`) when it has one, and KNOWN_PROVIDERS for the rest."""
+    from importlib.metadata import distributions
+
+    found: dict[str, list[str]] = {name: list(dists) for name, dists in installed.items()}
+    paths = [str(p) for folder in (".venv", "venv", "env") for p in sorted((root / folder).glob("lib/python*/site-packages"))]
+    if paths:
+        for dist in distributions(path=paths):
+            name = dist.metadata["Name"]
+            tops = (dist.read_text("top_level.txt") or "").split()
+            if not tops:
+                tops = sorted({f.parts[0].removesuffix(".py") for f in dist.files or () if f.parts and not f.parts[0].endswith((".dist-info", ".egg-info", ".pth")) and f.parts[0] != ".."})
+            for top in tops:
+                found.setdefault(top, []).append(name)
+    for top, dists in KNOWN_PROVIDERS.items():
+        found.setdefault(top, list(dists))
+    return found
