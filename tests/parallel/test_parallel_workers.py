@@ -137,21 +137,27 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
 
 
+def kill_the_worker_of_t(root: Path, run_br: Any, task: dict[str, Any], sign: str) -> tuple[Project, str, Any]:
+    """Run task `t` beside `other` (which keeps a worker alive to settle the lost one's attempt until `end` exists),
+    wait for `t` to create the file `sign`, and kill -9 the worker running it: (project, session id, its worker row)."""
+    plan = write_plan(root, {"tasks": [task, {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done"}]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(root)
+    wait_for(lambda: (root / sign).exists(), 30, f"task t to create {sign}")
+    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 't'", (sid,))
+    assert victim is not None
+    os.kill(victim["pid"], signal.SIGKILL)
+    return project, sid, victim
+
+
 def test_a_task_finishing_as_its_worker_is_killed_keeps_its_result(fast_project: Path, run_br: Any) -> None:
     """The worker dies in the instant between the task's side effect and its exit: the task may finish, and is not run again.
 
     Ended at once, it would be retried and its side effect would happen twice; its supervisor gives it a moment to exit.
     """
-    plan = write_plan(fast_project, {"tasks": [
-        {"id": "t", "command": "echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; touch did; until [ -e go ]; do sleep 0.01; done"},
-        {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done"},  # keeps a worker alive to settle the lost one's attempt
-    ]})
-    sid = start(run_br, plan, "--workers", "2")["session_id"]
-    project = Project(fast_project)
-    wait_for(lambda: (fast_project / "did").exists(), 30, "the task's side effect")
-    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 't'", (sid,))
-    assert victim is not None
-    os.kill(victim["pid"], signal.SIGKILL)
+    project, sid, victim = kill_the_worker_of_t(
+        fast_project, run_br, {"id": "t", "command": "echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; touch did; until [ -e go ]; do sleep 0.01; done"}, "did",
+    )
     (fast_project / "go").touch()  # the task exits by itself now, after its worker died
     wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE session_id = ? AND task_id = 't'", (sid,)) != "running", 60, "the attempt to be settled")
     (fast_project / "end").touch()
@@ -168,16 +174,9 @@ def test_a_task_whose_output_pipe_outlives_its_killed_worker_is_ended_and_retrie
     and exit 0: that is not the task finishing. The supervisor holds the task's pipes, so the task runs on until it is
     ended, and the retry runs it again; attempt 1 is lost, never completed."""
     ticker = f"{sys.executable} -c 'import os, time\nwhile not os.path.exists(\"go\"):\n    print(\"tick\", flush=True); open(\"ticking\", \"w\"); time.sleep(0.02)'"
-    plan = write_plan(fast_project, {"tasks": [
-        {"id": "t", "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; {ticker}; echo done-$BR_TASK_ATTEMPT >> ran.txt", "retries": 1},
-        {"id": "other", "command": "until [ -e end ]; do sleep 0.05; done"},  # keeps a worker alive to settle the lost one's attempt
-    ]})
-    sid = start(run_br, plan, "--workers", "2")["session_id"]
-    project = Project(fast_project)
-    wait_for(lambda: (fast_project / "ticking").exists(), 30, "the task to print")
-    victim = project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task = 't'", (sid,))
-    assert victim is not None
-    os.kill(victim["pid"], signal.SIGKILL)
+    project, sid, _ = kill_the_worker_of_t(
+        fast_project, run_br, {"id": "t", "command": f"echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt; {ticker}; echo done-$BR_TASK_ATTEMPT >> ran.txt", "retries": 1}, "ticking",
+    )
     wait_for(lambda: any(r["task_id"] == "t" and r["status"] != "running" for r in attempts(project, sid)), 60, "the attempt to be settled")
     (fast_project / "go").touch()
     (fast_project / "end").touch()
