@@ -138,6 +138,7 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
             os._exit(code)
     os.close(link_w)
     pipes_worker.close()
+    pipes_sup.setblocking(False)  # socket.recv_fds drops its flags argument (Python 3.11): MSG_DONTWAIT would not reach recvmsg
     try:
         return _Supervisor(pid, link_r, lease, grace, pipes_sup).run()
     finally:
@@ -149,6 +150,7 @@ class _Supervisor:
         self.worker, self.link, self.lease, self.grace = worker, link, lease, grace
         self.pipes = pipes
         self.held: list[int] = []  # read ends of the running task's output pipes (see Link.hold)
+        self.pipes_open = True  # until the worker closes its end
         self.buffer = b""
         self.listening = True
         self.record: Path | None = None
@@ -182,7 +184,7 @@ class _Supervisor:
         self.signals.append(signum)
 
     def _step(self, wake: int) -> None:
-        fds = [wake] + ([self.link] if self.listening else []) + ([self.pipes.fileno()] if self.pipes is not None else [])
+        fds = [wake] + ([self.link] if self.listening else []) + ([self.pipes.fileno()] if self.pipes is not None and self.pipes_open else [])
         timeout = None
         if self.lease > 0 and self.why is None:
             timeout = max(0.0, self.heard + self.lease - time.monotonic())
@@ -230,13 +232,17 @@ class _Supervisor:
         assert self.pipes is not None
         while True:
             try:
-                _, fds, _, _ = socket.recv_fds(self.pipes, 16, 8, socket.MSG_DONTWAIT)
+                data, fds, _, _ = socket.recv_fds(self.pipes, 16, 8)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
+                self.pipes_open = False
+                return
+            if not data and not fds:  # the worker closed its end
+                self.pipes_open = False
                 return
             if not fds:
-                return
+                continue
             self._let_go()
             self.held = list(fds)
             for fd in self.held:
