@@ -8,7 +8,9 @@ supervisor then settles the attempt on the machine it ran on:
 - a task that had already ended keeps its result: its exit is written to the worker's record
   file (`parallel.record`), where a reaper takes it instead of running the task again;
 - a task still running is ended with its whole tree (TERM, KILL after the grace period) and
-  recorded as ended, so its retry never runs beside it.
+  recorded as ended, so its retry never runs beside it. The supervisor holds a copy of the read
+  ends of the task's output pipes (`Link.hold`), so a task that prints does not die of a broken
+  pipe when its worker dies and pass for one that ended by itself.
 
 The worker dies of anything (kill -9, a crash), or is ended by the supervisor: when it sends
 nothing for the lease time (it is frozen: by then it may be declared lost and its task
