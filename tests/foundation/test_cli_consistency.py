@@ -117,6 +117,18 @@ def test_read_only_commands_outside_a_project_create_nothing_and_say_so(run_br, 
     assert _tree(plain) == ["sub"]
 
 
+def test_session_commands_outside_a_project_create_nothing(run_br, tmp_path: Path) -> None:
+    """Only `start` makes a session: the commands that act on one find nothing outside a project and leave no store."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for args in (("pause", "x"), ("resume", "x"), ("stop", "x"), ("merge", "x"), ("worker", "x")):
+        r = run_br("parallel", *args, cwd=plain)
+        assert r.returncode == 6 and "not found" in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert _tree(plain) == [], (args, _tree(plain))
+    assert run_br("parallel", "cleanup", cwd=plain).returncode == 0
+    assert _tree(plain) == []
+
+
 def test_read_only_commands_in_a_new_repository_create_no_database(run_br, tmp_path: Path) -> None:
     import subprocess
 

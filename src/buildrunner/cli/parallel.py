@@ -44,6 +44,8 @@ def _shown_session(manager: "SessionManager", session_id: str | None, output_for
 
 
 def _manager(project: Path | None, *, reading: bool = False) -> "SessionManager":
+    """`reading` for every command but `start`: only `start` makes a session, so the others create no store where
+    there is none (outside a project they find nothing, and say so)."""
     from buildrunner.parallel.session_manager import SessionManager
 
     return SessionManager(project_for(project, reading=reading))
@@ -209,7 +211,7 @@ def worker(
     from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.worker import Worker
 
-    proj = project_for(project)
+    proj = project_for(project, reading=True)
     report = Worker(SessionManager(proj).resolve(session_id), proj, name).run()
     stderr().print(str(report), markup=False)
 
@@ -325,7 +327,7 @@ def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
 
     Example: br parallel pause session-1a2b3c4d
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     info = manager.pause_session(manager.resolve(session_id))
     stdout().print(f"⏸  Session {info.session_id} paused ({info.running_tasks} task(s) still finishing). Resume with `br parallel resume {info.session_id}`.", markup=False)
 
@@ -336,7 +338,7 @@ def resume(session_id: SessionArg, project: ProjectOption = None) -> None:
 
     Example: br parallel resume session-1a2b3c4d
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     info, pids = manager.resume_session(manager.resolve(session_id))
     note = f"; started {len(pids)} worker(s)" if pids else f"; {info.active_workers} worker(s) alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
@@ -354,7 +356,7 @@ def stop(
 
     Example: br parallel stop session-1a2b3c4d --force
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
     before = manager.get_session_status(sid, activity=0)
     if before.finished and not before.running_tasks:  # a stopped session's tasks still ending may yet be forced
@@ -378,7 +380,7 @@ def cleanup(
 
     Example: br parallel cleanup --days 30
     """
-    removed = _manager(project).cleanup(days, all_sessions)
+    removed = _manager(project, reading=True).cleanup(days, all_sessions)
     stdout().print(f"Removed {len(removed)} session(s)" + (f": {', '.join(removed)}" if removed else "."), markup=False)
 
 
@@ -425,7 +427,7 @@ def merge(
 
     if verify_timeout is not None and not 0 < verify_timeout <= 7 * 86_400:
         raise ConfigError(f"--verify-timeout {verify_timeout:g}: must be more than 0 and at most a week", hint="pass seconds, e.g. --verify-timeout 600")
-    manager = _manager(project)
+    manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
     plan = manager.merge_plan(sid)
     out = stdout()
