@@ -356,6 +356,8 @@ class Attempt:
         for fd, output in self.outputs.items():
             os.close(fd)
             output.close()
+        if self.record is not None and self.record.hold is not None:
+            self.record.hold([])  # the supervisor lets go of them too
         self._done = True
 
 

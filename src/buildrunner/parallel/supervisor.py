@@ -82,10 +82,14 @@ class Link:
 
     def hold(self, fds: list[int]) -> None:
         """Give the supervisor a copy of the task's output pipes, so that when the worker dies the task's writes still
-        have a reader: a task must not end itself on a broken pipe (EPIPE) and be taken for one that finished."""
-        if self.pipes is not None and fds:
+        have a reader: a task must not end itself on a broken pipe (EPIPE) and be taken for one that finished.
+        No fds: the task is over, let its pipes go (a leftover still writing meets a broken pipe, as before)."""
+        if self.pipes is not None:
             try:
-                socket.send_fds(self.pipes, [b"p"], fds)
+                if fds:
+                    socket.send_fds(self.pipes, [b"p"], fds)
+                else:
+                    self.pipes.send(b"r")
             except OSError:
                 pass  # no supervisor to hold them: the task is on its own, as before
 
@@ -230,7 +234,7 @@ class _Supervisor:
                 self.report = json.loads(text[len("report "):])
 
     def _take_pipes(self) -> None:
-        """Keep the newest task's pipes (a worker runs one task at a time); let the older ones go."""
+        """Keep the running task's pipes (a worker runs one task at a time); let them go when it is over."""
         assert self.pipes is not None
         while True:
             try:
@@ -243,8 +247,6 @@ class _Supervisor:
             if not data and not fds:  # the worker closed its end
                 self.pipes_open = False
                 return
-            if not fds:
-                continue
             self._let_go()
             self.held = list(fds)
             for fd in self.held:

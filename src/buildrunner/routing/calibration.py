@@ -134,8 +134,9 @@ def _cases(outcomes: Sequence[TaskOutcome], signals: SignalSet, models: dict[str
 def _score(signals: SignalSet, base: float, weights: Sequence[float], x: Sequence[float], extra: float) -> int:
     """The score the estimator gives for these features and weights (the learned signals' guard included)."""
     points = [w * v for w, v in zip(weights, x)]
-    learned = sum(p for s, p in zip(signals.signals, points) if s.role == "learned")
-    return int(round(min(100.0, max(0.0, signals.guarded(base + sum(points) + extra, learned)))))
+    learned = signals.learned()
+    learned_points = sum(p for s, p in zip(signals.signals, points) if s.name in learned)
+    return int(round(min(100.0, max(0.0, signals.guarded(base + sum(points) + extra, learned_points)))))
 
 
 class _PassRates:

@@ -168,7 +168,8 @@ class ComplexityEstimator:
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
         factors += _text_factors(signals, text) + _context_factors(files, context)
         raw = sum(f.weight for f in factors)
-        guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in signals.learned()))
+        learned = signals.learned()
+        guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
         if guarded != raw:
             factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), "learned words alone do not make a task simple"))
         return int(round(min(100.0, max(0.0, guarded)))), factors
