@@ -98,10 +98,35 @@ def test_select_text_and_json(run_br) -> None:
     assert data["model_id"].startswith("claude-")
 
 
-def test_select_forced_model_reports_unmet_limit(run_br) -> None:
+def test_select_forced_model_reports_unmet_limit_and_exits_1(run_br) -> None:
     result = run_br("routing", "select", "Critical bug fix", "--model", "opus", "--cost-limit", "0.001")
-    assert result.returncode == 0
+    assert result.returncode == 1  # a script's `br routing select ... && run` must not go on past a ❌
     assert "Selected Model: opus (forced)" in result.stdout and "❌ Exceeds cost constraint" in result.stdout
+    assert "opus, forced by --model, misses the cost limit" in one_line_error(result)
+    data = json.loads(run_br("routing", "select", "Critical bug fix", "--model", "opus", "--time-limit", "1", "--format", "json").stdout)
+    assert data["forced"] is True and data["meets_time_limit"] is False
+    assert run_br("routing", "select", "Critical bug fix", "--model", "opus", "--cost-limit", "100").returncode == 0
+
+
+def test_select_takes_the_files_the_task_touches_as_estimate_does(run_br, tmp_project) -> None:
+    (tmp_project / "big.py").write_text("".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(400)))
+    alone = json.loads(run_br("routing", "select", "Tidy up this module", "--format", "json").stdout)
+    with_file = json.loads(run_br("routing", "select", "Tidy up this module", "--file", "big.py", "--format", "json").stdout)
+    estimated = json.loads(run_br("routing", "estimate", "Tidy up this module", "--file", "big.py", "--format", "json").stdout)
+    assert with_file["complexity_score"] == estimated["complexity_score"] > alone["complexity_score"]
+    missing = run_br("routing", "select", "Tidy up", "--file", "nope.py")
+    assert missing.returncode == 6 and "--file nope.py" in one_line_error(missing)
+
+
+def test_select_warns_when_a_budget_is_spent_or_would_be(run_br, project: Project) -> None:
+    assert json.loads(run_br("routing", "select", "Add a CSV export", "--format", "json").stdout)["budget_note"] is None
+    CostTracker(project).track_request("sonnet", 1000, 100, cost=9.99)  # $0.01 of the daily $10 left
+    near = json.loads(run_br("routing", "select", "Add a CSV export", "--format", "json").stdout)
+    assert "more than the $0.01 left in the tightest budget" in near["budget_note"]
+    CostTracker(project).track_request("sonnet", 1000, 100, cost=0.5)
+    spent = run_br("routing", "select", "Add a CSV export")
+    assert spent.returncode == 0  # a warning: the selection itself is still right
+    assert "⚠️ daily budget spent: $10.49 of $10.00" in spent.stdout and "holds new agent work back" in spent.stdout
 
 
 def test_select_nothing_fits_exits_1(run_br) -> None:

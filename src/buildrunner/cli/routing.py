@@ -144,13 +144,18 @@ def select(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Force a tier (haiku/sonnet/opus) or model id; limits are still checked.", show_default=False)] = None,
     output_format: FormatOption = "text",
     ai: AiOption = None,
+    files: FilesOption = None,
     project: ProjectOption = None,
 ) -> None:
-    """Select the cheapest capable model within cost and time limits, else the most capable within them (exit 1 when none fits).
+    """Select the cheapest capable model within cost and time limits, else the most capable within them.
+
+    Exit 1 when no model fits the limits, or when a tier forced with --model misses them (its figures are
+    still shown). A spent budget, or an estimate over what is left of one, is said as a warning.
 
     Example: br routing select "Refactor database queries" --cost-limit 0.05
     """
     from buildrunner.cli.common import emit_json, project_for
+    from buildrunner.errors import RoutingError
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
     from buildrunner.routing.model_selector import ModelSelector
 
@@ -158,12 +163,15 @@ def select(
     costs, minutes = _limit("--cost-limit", cost_limit), _limit("--time-limit", time_limit)
     with project_for(project, reading=True) as proj:
         selection = ModelSelector(proj, estimator=ComplexityEstimator(proj, use_ai=ai)).select_model(
-            text, cost_limit=costs, time_limit=minutes, model=model
+            text, cost_limit=costs, time_limit=minutes, model=model, files=_files(files)
         )
     if output_format == "json":
         emit_json(_selection_json(selection))
-        return
-    _print_selection(selection)
+    else:
+        _print_selection(selection)
+    if not selection.meets_limits:
+        missed = " and ".join(n for n, ok in (("cost", selection.meets_cost_limit), ("time", selection.meets_time_limit)) if not ok)
+        raise RoutingError(f"{selection.name}, forced by --model, misses the {missed} limit", hint="raise the limit, or drop --model to let br pick a tier within it")
 
 
 def _selection_json(s: "ModelSelection") -> dict[str, Any]:
@@ -183,6 +191,7 @@ def _selection_json(s: "ModelSelection") -> dict[str, Any]:
         "reasoning": s.reasoning,
         "alternatives": s.alternatives,
         "calibration": s.complexity.calibration,
+        "budget_note": s.budget_note,
     }
 
 
@@ -206,6 +215,8 @@ def _print_selection(s: "ModelSelection") -> None:
         out.print("✅ Meets time constraint" if s.meets_time_limit else f"❌ Exceeds time constraint ({s.estimated_time_minutes} > {s.time_limit:g} min)")
     if not s.capable:
         out.print(f"⚠️ Below the tier trusted with complexity {s.complexity.complexity_score}")
+    if s.budget_note:
+        out.print(f"⚠️ {escape(s.budget_note)}")
     for line in s.reasoning:
         out.print(f"- {escape(line)}")
     out.print(escape(_calibration_line(s.complexity.calibration)))

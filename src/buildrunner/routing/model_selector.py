@@ -7,7 +7,7 @@ win (they are the user's; the complexity score is an estimate) and the reasoning
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError
 from buildrunner.money import usd
@@ -15,6 +15,8 @@ from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, minutes_on, tier_order
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from buildrunner.project import Project
     from buildrunner.routing.models import ModelInfo
 
@@ -36,6 +38,12 @@ class ModelSelection:
     forced: bool = False
     alternatives: list[dict[str, object]] = field(default_factory=list)
     capable: bool = True  # False: the tier is below the one trusted with the task (forced, or the only one within the limits)
+    budget_note: str | None = None  # a spent budget, or one the estimate would overrun: agent work would be held back
+
+    @property
+    def meets_limits(self) -> bool:
+        """Both limits met: a forced tier may miss them (the selection still says what it would cost)."""
+        return self.meets_cost_limit and self.meets_time_limit
 
 
 def _check_limit(name: str, value: float | None) -> float | None:
@@ -63,15 +71,16 @@ class ModelSelector:
         cost_limit: float | None = None,
         time_limit: float | None = None,
         model: str | None = None,
+        files: "Sequence[Path] | None" = None,
     ) -> ModelSelection:
         """The cheapest capable tier within both limits, else the most capable one within them (with a warning);
-        RoutingError naming the limit when no tier fits."""
+        RoutingError naming the limit when no tier fits. `files` the task will touch count as in `estimate`."""
         from buildrunner.routing.models import catalogue, resolve_model
 
         cost_limit = _check_limit("cost_limit", cost_limit)
         time_limit = _check_limit("time_limit", time_limit)
         if complexity_score is None:
-            complexity = self._estimator.estimate(task_description)
+            complexity = self._estimator.estimate(task_description, files=files)
         else:
             if isinstance(complexity_score, bool) or not isinstance(complexity_score, (int, float)) or not 0 <= complexity_score <= 100:
                 raise ConfigError(f"complexity_score={complexity_score!r}: must be a number from 0 to 100", hint="omit it to estimate from the description")
@@ -87,7 +96,9 @@ class ModelSelector:
             reasons = [f"{forced.tier} forced by --model"]
             if not chosen.capable:
                 reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
-            return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
+            selection = chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
+            selection.budget_note = self._budget_note(chosen.cost)
+            return selection
 
         routing = self._project.config.routing
         capable = [o for o in options if o.capable] or options[-1:]
@@ -116,10 +127,25 @@ class ModelSelector:
                 f"({pick.model.max_complexity}); {trusted.model.tier} would be ({usd(trusted.cost)}, {trusted.minutes} min) "
                 "but misses the limits, so the most capable tier within them is used"
             ]
-        return pick.selection(
+        selection = pick.selection(
             complexity, cost_limit, time_limit, [*reasons, *self._limit_reasons(pick, cost_limit, time_limit)],
             alternatives=alternatives, capable=pick.capable,
         )
+        selection.budget_note = self._budget_note(pick.cost)
+        return selection
+
+    def _budget_note(self, cost: float) -> str | None:
+        """What the budgets say about running the task now: the runner holds agent work back on a spent budget."""
+        from buildrunner.routing.cost_tracker import CostTracker
+
+        tracker = CostTracker(self._project)
+        spent = tracker.spent_budget()
+        if spent is not None:
+            return f"{spent.describe()}: the parallel runner holds new agent work back"
+        left = tracker.remaining_budget()
+        if left is not None and cost > left:
+            return f"the estimated {usd(cost)} is more than the {usd(left)} left in the tightest budget (br routing costs shows them)"
+        return None
 
     @staticmethod
     def _limit_reasons(pick: "_Option", cost_limit: float | None, time_limit: float | None) -> list[str]:
