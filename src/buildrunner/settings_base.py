@@ -36,4 +36,4 @@ with pydantic_plugins_off():
     class Section(BaseModel):
         """A config section; `extra="forbid"` turns a typo into a "did you mean" error."""
 
-        model_config = ConfigDict(extra="forbid", validate_assignment=True)
+        model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)

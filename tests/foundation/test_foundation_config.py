@@ -65,6 +65,8 @@ def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) 
         ({}, {"BR_COST_LIMIT_WEEKLY": "lots"}, ["BR_COST_LIMIT_WEEKLY", "not a number"]),
         ({}, {"BR_TELEMETRY_ENABLED": "maybe"}, ["BR_TELEMETRY_ENABLED", "true or false"]),
         ({}, {"BR_COST_LIMIT_DAILY": "-1"}, ["BR_COST_LIMIT_DAILY", "greater than or equal to 0"]),
+        ({}, {"BR_COST_LIMIT_DAILY": "inf"}, ["BR_COST_LIMIT_DAILY", "finite number"]),  # not an endless budget shown as $inf
+        ('{"telemetry": {"thresholds": {"latency_warning_ms": NaN}}}', {}, ["telemetry.thresholds.latency_warning_ms", "finite number"]),
     ],
 )
 def test_bad_config_is_one_line_exit_2(run_br, tmp_project: Path, content: object, env: dict[str, str], expected: list[str]) -> None:
