@@ -203,3 +203,16 @@ def test_exports_keep_symlinks_fifos_and_devices(filled: Project, run_br, tmp_pa
         return  # a device node needs root; /dev/null below still checks the type is kept
     assert run_br("telemetry", subcommand, str(node)).returncode == 0
     assert stat.S_ISCHR(node.lstat().st_mode)
+
+
+def test_escape_codes_a_task_printed_are_shown_not_obeyed(run_br, project: Project) -> None:
+    """A failing task's stderr may hold colour codes or worse (a title change, a cursor move): printing them raw
+    would repaint the user's terminal. Shown as text; the JSON keeps the error as it was."""
+    error = "boom \x1b[31mRED\x1b[0m \x1b]0;pwned\x07 end"
+    EventCollector(project).collect_event({"type": "task_failed", "task_id": "t1", "error": error})
+    for args in (("events",), ("summary",)):
+        out = run_br("telemetry", *args).stdout
+        assert "\x1b" not in out and "\x07" not in out, args
+        assert "boom \\x1b[31mRED\\x1b[0m \\x1b]0;pwned\\x07 end" in out, args
+    [event] = json.loads(run_br("telemetry", "events", "--format", "json").stdout)
+    assert event["error"] == error

@@ -18,6 +18,7 @@ import enum
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
@@ -134,6 +135,15 @@ def emit_json(value: Any) -> None:
     text = json.dumps(jsonable(value), indent=2, ensure_ascii=False)
     sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
     sys.stdout.flush()
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text a task, an agent or a file wrote, safe to print: control characters (escape sequences that would
+    recolour the terminal, retitle it or move the cursor) are shown as \\xNN instead of acting."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def local_time(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, project_for, stderr, stdout
+from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, printable, project_for, stderr, stdout
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 from buildrunner.parallel.models import BUDGET_REASON
@@ -83,7 +83,7 @@ def _print_status(status: "SessionStatus") -> None:
         out.print()
         out.print("Failures:")
         for failure in status.failures:
-            out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {failure.error or '-'}", markup=False)
+            out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {printable(failure.error or '-')}", markup=False)
 
 
 def _agent_line(agent: "AgentStatus") -> str:
@@ -122,7 +122,7 @@ def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[li
         lines = []
         for change in changes:
             when = time.strftime("%H:%M:%S", time.localtime(change.ts))
-            why = f": {change.error.splitlines()[0][:120]}" if change.error and change.action != "Started" else ""
+            why = f": {printable(change.error.splitlines()[0][:120])}" if change.error and change.action != "Started" else ""
             lines.append(f"{when} {change.task_id} {change.action.lower()} ({change.worker}){why}")
         lines.append(progress_line(manager.get_session_status(session_id, activity=0)))
         # Plain text in one write: Rich's per-line layout cost more CPU than the workers' bookkeeping on a busy session.

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from buildrunner.cli.common import local_time
+from buildrunner.cli.common import local_time, printable
 from buildrunner.money import usd
 from buildrunner.telemetry.metrics_analyzer import known
 
@@ -82,7 +82,7 @@ def summary(console: Console, m: "TelemetryMetrics", daily_cost: dict[str, float
     if m.top_errors:
         console.print("\nTop Errors:")
         for err in m.top_errors:
-            console.print(f"  • {escape(err.example if err.count == 1 else err.message)} ({err.count} time{'s' if err.count != 1 else ''})")
+            console.print(f"  • {escape(printable(err.example if err.count == 1 else err.message))} ({err.count} time{'s' if err.count != 1 else ''})")
     if any(daily_cost.values()):
         console.print(f"\nDaily Cost (last {len(daily_cost)} days):")
         bar_chart(console, [(day, cost, usd(cost)) for day, cost in daily_cost.items()], style="green")
@@ -117,7 +117,7 @@ def events(console: Console, items: list[dict[str, Any]], hours: float) -> None:
     for e in items:
         subject = e.get("task_id") or e.get("worker_id") or e.get("session_id") or "-"
         line = f"{local_time(e['ts'])} | {e['type']:<{width}} | {subject} | {event_detail(e)}"
-        console.print(escape(line.splitlines()[0] if line else line))
+        console.print(escape(printable(line.splitlines()[0] if line else line)))
 
 
 def _value(alert: "Alert", value: float | None) -> str:
@@ -136,12 +136,12 @@ def alerts(console: Console, items: list["Alert"]) -> None:
         console.print("No active alerts.")
         return
     for a in items:
-        console.print(f"{LEVEL_MARKS[a.level]} [{LEVEL_STYLES[a.level]}]{a.level.upper()}[/]: {escape(a.title)}", markup=True)
+        console.print(f"{LEVEL_MARKS[a.level]} [{LEVEL_STYLES[a.level]}]{a.level.upper()}[/]: {escape(printable(a.title))}", markup=True)
         console.print(f"  Current: {_value(a, a.current_value)}")
         if a.threshold is not None:
             console.print(f"  Threshold: {_value(a, a.threshold)}")
         if a.message:
-            console.print(f"  {escape(a.message)}")
+            console.print(f"  {escape(printable(a.message))}")
         console.print(f"  First triggered: {local_time(a.first_triggered)}")
         console.print(f"  Last triggered: {local_time(a.last_triggered)}\n")
 

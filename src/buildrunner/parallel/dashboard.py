@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Iterator
 
+from buildrunner.cli.common import printable
 from buildrunner.cli.tables import Column
 from buildrunner.money import usd
 from buildrunner.parallel.models import SessionStatus, WorkerHealth
@@ -114,7 +115,7 @@ def render(status: SessionStatus, workers: list[WorkerHealth], message: str = ""
         parts.append(Text(f"prompt tasks wait: {status.prompts_held}", style="yellow"))
     parts.append(activity)
     if status.failures:
-        failure_rows = [[f"{failure.task_id} ({failure.status})", failure.error or "-"] for failure in status.failures]
+        failure_rows = [[f"{failure.task_id} ({failure.status})", printable(failure.error or "-")] for failure in status.failures]
         parts.append(fit(measure, [Column("task", key=True), Column("why")], failure_rows, inner, title="Failures", show_header=False))
     parts.append(Text(message or "q quit  r refresh  p pause/resume  s stop", style="dim"))
     return Panel(Group(*parts), title="BuildRunner parallel session")
