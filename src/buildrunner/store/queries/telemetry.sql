@@ -216,9 +216,12 @@ SELECT * FROM cost_records WHERE ts >= :since AND ts < :until AND id > :after OR
 SELECT COUNT(*) AS n FROM events WHERE type = 'worker_lost' AND ts >= :since AND ts < :until
 
 -- name: alert_refire
--- An alert rule still firing: keep its first-triggered time, count the trigger.
+-- An alert rule still firing: keep its first-triggered time; it triggered again only when what it measures
+-- moved (new data, another level), not because someone looked again. (SET reads the row as it was.)
 UPDATE alerts SET level = :level, title = :title, message = :message, current_value = :current,
-       threshold = :threshold, last_triggered = :now, trigger_count = trigger_count + 1
+       threshold = :threshold, last_triggered = :now,
+       trigger_count = trigger_count + CASE
+           WHEN level <> :level OR COALESCE(current_value, -1) <> COALESCE(CAST(:current AS DOUBLE PRECISION), -1) THEN 1 ELSE 0 END
 WHERE key = :key AND resolved_at IS NULL
 
 -- name: alert_forget
