@@ -162,8 +162,10 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
     again = manager.create_session("old", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     assert manager.resolve("old") == again.session_id  # the running one of that name before an older one
     manager.stop_session(again.session_id)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="not found"):
         manager.resolve("never-started")
+    with pytest.raises(NotFoundError, match="more than one session id starts with it"):
+        manager.resolve("session-")  # every id starts so: the user is told to give more, not that nothing matched
     named_like_a_prefix = manager.create_session("sess", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     assert manager.resolve("sess") == named_like_a_prefix.session_id  # its name, not the ids that start with "sess"
     manager.stop_session(named_like_a_prefix.session_id)

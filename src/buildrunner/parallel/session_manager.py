@@ -184,6 +184,11 @@ class SessionManager:
             matches = self.store.fetchall(self._q("find_sessions_by_prefix"), {"prefix": session_id + "%"})
         if len(matches) == 1:
             return str(matches[0]["id"])
+        if matches:
+            raise NotFoundError(
+                f"session {session_id}: more than one session id starts with it ({', '.join(m['id'] for m in matches)}, ...)",
+                hint="give more of the id, or the session's name (`br parallel list` shows both)",
+            )
         raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
 
     def _session_row(self, session_id: str) -> dict[str, Any]:
