@@ -63,6 +63,20 @@ def test_gitignore_is_honoured_including_nested_ones(tmp_project: Path) -> None:
     assert [m.file_path for m in scanner(tmp_project).scan_directory()] == ["pkg/keep.py"]
 
 
+def test_a_folder_named_to_scan_is_scanned_though_the_rules_above_ignore_it(tmp_project: Path) -> None:
+    """`br security scan build/` means it (as ripgrep searches an ignored folder it is given): 0 files and a ✅
+    would tell the user a folder of leaked keys is clean. Its own .gitignore still applies inside it."""
+    s = samples()
+    (tmp_project / ".gitignore").write_text("build/\n")
+    for rel in ("build/out.py", "build/deep/cache.py", "src/app.py"):
+        path = tmp_project / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(s["github_token"] + "\n")
+    (tmp_project / "build" / ".gitignore").write_text("deep/\n")
+    assert [m.file_path for m in scanner(tmp_project).scan_directory("build")] == ["build/out.py"]
+    assert [m.file_path for m in scanner(tmp_project).scan_directory()] == ["src/app.py"]  # the project: build/ stays ignored
+
+
 def test_no_recursive_stays_in_the_folder(tmp_project: Path) -> None:
     (tmp_project / "sub").mkdir()
     (tmp_project / "top.py").write_text(samples()["gitlab_token"])

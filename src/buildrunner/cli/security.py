@@ -113,7 +113,7 @@ def scan(
     fmt: SarifFormat = "text",
     project: ProjectOption = None,
 ) -> None:
-    """Scan files or folders for secrets and SQL injection (.gitignore and the whitelist honoured).
+    """Scan files or folders for secrets and SQL injection (.gitignore and the whitelist honoured; a folder you name is scanned even when .gitignore leaves it out).
 
     Exit 0 when clean, 3 when something is found, 1 when a file named with --file could
     not be scanned (too big, unreadable, a link leaving the project), 6 when a path does not exist.

@@ -170,6 +170,8 @@ def inside(path: str, folder: str) -> bool:
 def walk(start: Path, base: Path, recursive: bool = True, boundary: str | None = None) -> Iterator[FileEntry | SkippedFile]:
     """Every regular file under `start` not ignored by git rules rooted at `base` (an ancestor of `start`).
 
+    A folder named to scan that the rules above it ignore (`build/`, `vendor/`) is scanned, as ripgrep
+    searches an ignored folder it is given: only its own `.gitignore` files apply inside it.
     A symlink is read only when its target lies inside `boundary` (a resolved folder;
     default: `base`); links to folders are never followed.
     """
@@ -180,7 +182,10 @@ def walk(start: Path, base: Path, recursive: bool = True, boundary: str | None =
     except ValueError:
         rel_start = ""
     rel_start = "" if rel_start == "." else rel_start
-    stack: list[tuple[str, str, Chain | None]] = [(str(start), rel_start, None)]
+    above = next(_parents(rel_start), "")
+    named_though_ignored = bool(rel_start) and rules.skipped_in(rules.chain(above), rel_start, True)
+    first: Chain | None = () if named_though_ignored else None  # () : the rules above it do not apply
+    stack: list[tuple[str, str, Chain | None]] = [(str(start), rel_start, first)]
     while stack:
         folder, rel_folder, parent_chain = stack.pop()
         try:
