@@ -96,6 +96,51 @@ def test_a_small_change_counts_its_topic_at_the_files_factor() -> None:
     assert features(signals, "OAuth guide: fix the broken link") == [0.5, 1.0, 1.0]
 
 
+ASKED = """base = 36
+past_change = '''(?i)\\b(?:after|since)\\b[^.,;\\n]{0,40}$'''
+[[signal]]
+name = "bump"
+weight = -12
+asked_only = true
+words = ["bump"]
+[[signal]]
+name = "plain"
+weight = 3
+words = ["bump"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Bump the SDK to 4.2", True),
+        ("CI is red after the SDK bump", False),  # the bump is done: it is what broke, not the work
+        ("Since our bump yesterday the app crashes", False),
+        ("After that lands, bump the SDK", True),  # another clause: the bump is asked for
+        ("The pipeline broke after release. Bump the SDK", True),
+    ],
+)
+def test_an_asked_only_signal_skips_a_change_already_made(text: str, asked: bool) -> None:
+    found = {h.signal.name for h in hits(parse_signals(ASKED, "test.toml"), text)}
+    assert ("bump" in found) is asked
+    assert "plain" in found  # a signal without asked_only counts the word wherever it is
+
+
+def test_a_failure_after_a_routine_change_is_not_the_routine_change() -> None:
+    """A bump or a rename that already happened and broke something is a regression to chase, not a one-liner."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    pairs = [
+        ("Bump the terraform AWS provider to 5.31", "terraform plan wants to destroy and recreate the database after the AWS provider bump"),
+        ("Rename the `cfg` package to `settings`", "Half the plugins fail to load since we renamed the `cfg` package to `settings`"),
+    ]
+    for routine, broken in pairs:
+        asked, regression = estimator.estimate(routine), estimator.estimate(broken)
+        assert regression.complexity_score > asked.complexity_score, broken
+        assert regression.recommended_model != "haiku", broken
+
+
 @pytest.mark.parametrize("value", ["1.5", "-0.1", '"half"'])
 def test_the_small_change_factor_is_a_number_between_0_and_1(value: str) -> None:
     with pytest.raises(ConfigError, match="small_change_topic_factor"):

@@ -29,6 +29,7 @@ ROLES = ("", "topic", "small change", "learned")
 # The factor that says a learned signal was stopped at the simple level's edge (see SignalSet.guarded).
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters")
+PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 
@@ -104,6 +105,7 @@ class Signal:
     fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
     role: str = ""  # "topic", "small change" (a change that alters no behaviour) or "learned"; see SignalSet.measure and .guarded
     vocabulary: Vocabulary | None = None  # a learned vocabulary instead of words or a pattern (routing/vocabulary.py)
+    asked_only: bool = False  # a hit right after the set's `past_change` words is a change already made, not the work asked
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -134,9 +136,12 @@ class Signal:
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
             firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
+            asked_only=bool(raw.get("asked_only", False)),
         )
 
-    def measure(self, text: Text, topic_words: float = 0.0) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
+    def measure(
+        self, text: Text, topic_words: float = 0.0, past_change: re.Pattern[str] | None = None
+    ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
         its value in levels and its strongest terms with their shares (with the other terms and the offset, they sum to it).
@@ -144,6 +149,7 @@ class Signal:
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
+        An `asked_only` signal skips a hit that `past_change` matches just before ("after the provider bump").
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -154,7 +160,10 @@ class Signal:
         region = text.region(self.region)
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
-        found = [m.group(1) if m.re.groups else m.group(0) for m in self.regex.finditer(region)]
+        matches = self.regex.finditer(region)
+        if self.asked_only and past_change is not None:
+            matches = (m for m in matches if not past_change.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()))
+        found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
             return float(len(found)), tuple(distinct), ()
@@ -182,6 +191,7 @@ class SignalSet:
     hidden: tuple[re.Pattern[str], ...] = ()
     topic_words: float = 0.0
     small_change_topic_factor: float = 1.0
+    past_change: re.Pattern[str] | None = None
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -202,6 +212,7 @@ class SignalSet:
             hidden=self.hidden,
             topic_words=self.topic_words,
             small_change_topic_factor=self.small_change_topic_factor,
+            past_change=self.past_change,
         )
 
     def guarded(self, raw: float, learned: float) -> float:
@@ -224,7 +235,7 @@ class SignalSet:
         whatever the guide is about; but "update the runbook" as one step of a long plan does not
         make the plan a docs task."""
         text = self.text(description)
-        counts = [(s, *s.measure(text, self.topic_words)) for s in self.signals]
+        counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
         short = not self.topic_words or text.prose_words <= self.topic_words
         small = short and any(count > 0 and s.role == "small change" for s, count, _, _ in counts)
         return [(s, count, words, shares, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words, shares in counts]
@@ -280,6 +291,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         raise ConfigError(f"{origin}: signal {duplicate!r} appears twice", hint="give each signal its own name")
     listings = _patterns(data, "listing", origin)
     hidden = _patterns(data, "hidden", origin)
+    past = _patterns(data, "past_change", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
         factor = float(data.get("small_change_topic_factor", 1.0))
@@ -290,6 +302,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, small_change_topic_factor=factor,
+        past_change=past[0] if past else None,
     )
 
 
