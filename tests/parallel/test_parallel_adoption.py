@@ -22,7 +22,7 @@ from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 from buildrunner.routing.cost_tracker import CostTracker
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.lifecycle]
 
 STANDINS = Path(__file__).resolve().parents[1] / "agents" / "standins"
 

@@ -19,7 +19,7 @@ from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.parallel.supervisor import Link
 from buildrunner.project import Project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.lifecycle]
 
 
 def start(run_br: Any, plan: Path, *args: str) -> dict[str, Any]:
