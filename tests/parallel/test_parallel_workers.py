@@ -277,7 +277,7 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
 
 
 def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
-    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "true"}, {"id": "b", "command": "false"}]})
+    plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "echo made it"}, {"id": "b", "command": "false"}]})
     result = run_br("parallel", "start", "Report", "--config", str(plan), "--workers", "1", "--wait")
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
     text = run_br("parallel", "status", sid).stdout
@@ -291,6 +291,10 @@ def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
     status = SessionManager(Project(fast_project)).get_session_status(sid)
     assert status.start_time.tzinfo is not None and isinstance(status.elapsed_time_seconds, int)
     assert {t["task_id"]: t["status"] for t in data["tasks"]} == {"a": "completed", "b": "failed"}
+    logs = {t["task_id"]: t["log_paths"] for t in data["tasks"]}
+    assert logs["b"] == []  # it printed nothing: no log was made
+    [log] = logs["a"]
+    assert Path(log).read_text() == "made it\n"
     workers = json.loads(run_br("parallel", "workers", sid, "--format", "json").stdout)
     assert [(w["name"], w["tasks_completed"], w["state"]) for w in workers] == [("worker-1", 1, "stopped")]
     assert "worker-1" in run_br("parallel", "workers", sid).stdout

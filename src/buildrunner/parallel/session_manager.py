@@ -6,6 +6,7 @@ Reading and reporting live here; every change of state is made by `WorkerCoordin
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -260,22 +261,27 @@ class SessionManager:
         return self.coordinator(session_id).list_workers()
 
     def list_tasks(self, session_id: str) -> list[TaskRecord]:
-        """Every task of the session, with the ladder of its attempts."""
+        """Every task of the session, with the ladder of its attempts and the logs they wrote (an attempt that
+        printed nothing has none)."""
         self._session_row(session_id)
         coordinator = self.coordinator(session_id)
-        return [
-            TaskRecord(
-                r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"],
-                ladder=[
-                    LadderRung(
-                        int(a["attempt"]), a["status"], a["tier"], a["model"], a["agent"], float(a["cost"] or 0.0), a["outcome"], a["error"],
-                        a["verify_exit"], a["branch"], a["commit_sha"], a["worktree"],
-                    )
-                    for a in coordinator.ladder(r["task_id"])
-                ] if int(r["attempts"]) else [],
+        records = []
+        for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
+            attempts = coordinator.ladder(r["task_id"]) if int(r["attempts"]) else []
+            records.append(
+                TaskRecord(
+                    r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"],
+                    log_paths=[a["log_path"] for a in attempts if a["log_path"] and os.path.exists(a["log_path"])],
+                    ladder=[
+                        LadderRung(
+                            int(a["attempt"]), a["status"], a["tier"], a["model"], a["agent"], float(a["cost"] or 0.0), a["outcome"], a["error"],
+                            a["verify_exit"], a["branch"], a["commit_sha"], a["worktree"],
+                        )
+                        for a in attempts
+                    ],
+                )
             )
-            for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id})
-        ]
+        return records
 
     def merge_plan(self, session_id: str) -> "MergeSession":
         """What `br parallel merge` lands: each passing worktree task's commit, in the order of the plan (dependencies first)."""

@@ -62,7 +62,7 @@ WHERE session_id = :session_id AND (status = 'running' OR (status IN ('pending',
 -- name: task_ladder
 -- A task's attempts, in order: the rungs it climbed (tier, model, cost, how each ended).
 SELECT attempt, status, tier, model, agent, cost, outcome, error, verify_exit, branch, commit_sha, worktree, turns, last_action,
-       started_at, finished_at
+       started_at, finished_at, log_path
 FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id ORDER BY attempt
 
 -- name: running_prompt_attempts
