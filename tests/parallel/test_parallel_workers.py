@@ -186,6 +186,41 @@ def test_a_task_whose_output_pipe_outlives_its_killed_worker_is_ended_and_retrie
     project.close()
 
 
+def test_a_writer_outside_the_task_tree_meets_a_broken_pipe_once_the_task_is_over(fast_project: Path, run_br: Any) -> None:
+    """The supervisor holds a task's output pipes while the task runs (so a dying worker does not cut it short) and
+    lets go when the task is over. The worker ends what the task leaves in its tree; a process outside it that holds
+    the task's stdout (here this test, through /proc) must then meet a broken pipe, as without BuildRunner, not a pipe
+    that fills up with nobody reading it and blocks it for ever."""
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "t", "command": "echo $$ > task.pid; while [ ! -f release ]; do sleep 0.05; done; echo bye"},
+        {"id": "block", "command": "while [ ! -f finish ]; do sleep 0.05; done"},
+        {"id": "next", "command": "true", "depends_on": ["block"]},  # t's worker stays alive and idle, with no new task
+    ]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    project = Project(fast_project)
+    pid = int(wait_for(lambda: (fast_project / "task.pid").exists() and (fast_project / "task.pid").read_text().strip(), 60, "the task to start"))
+    outside = os.open(f"/proc/{pid}/fd/1", os.O_WRONLY | os.O_NONBLOCK)  # the task's stdout pipe, held from outside its tree
+    try:
+        (fast_project / "release").touch()
+        wait_for(lambda: [r["status"] for r in attempts(project, sid) if r["task_id"] == "t"] == ["completed"], 60, "t to complete")
+
+        def broken() -> bool:
+            try:
+                os.write(outside, b"still here\n")
+            except BrokenPipeError:
+                return True
+            except BlockingIOError:
+                pass  # full, and someone still holds the read end
+            return False
+
+        wait_for(broken, 60, "writing to the finished task's stdout to meet a broken pipe")
+    finally:
+        os.close(outside)
+        (fast_project / "finish").touch()
+    assert finished(project, sid).status == "completed"
+    project.close()
+
+
 def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(6)]})
     proc = subprocess.Popen(
