@@ -66,6 +66,8 @@ def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) 
         ({}, {"BR_TELEMETRY_ENABLED": "maybe"}, ["BR_TELEMETRY_ENABLED", "true or false"]),
         ({}, {"BR_COST_LIMIT_DAILY": "-1"}, ["BR_COST_LIMIT_DAILY", "greater than or equal to 0"]),
         ({}, {"BR_COST_LIMIT_DAILY": "inf"}, ["BR_COST_LIMIT_DAILY", "finite number"]),  # not an endless budget shown as $inf
+        ({"parallel": {"default_workers": True}}, {}, ["parallel.default_workers", "input should be a number, got true"]),  # not 1 worker
+        ({"quality": {"thresholds": {"testing": False}}}, {}, ["quality.thresholds.testing", "input should be a number, got false"]),
         ('{"telemetry": {"thresholds": {"latency_warning_ms": NaN}}}', {}, ["telemetry.thresholds.latency_warning_ms", "finite number"]),
     ],
 )
