@@ -187,3 +187,11 @@ def test_a_cheaper_tier_trusted_with_more_than_a_capable_one_is_a_config_error(r
     result = run_br("routing", "select", "Refactor database queries")
     assert result.returncode == 2
     assert "haiku.max_complexity (80) is above sonnet.max_complexity (74)" in one_line_error(result)
+
+
+def test_select_needs_no_store_its_budget_warning_is_left_out_without_one(run_br) -> None:
+    """The budget note is advice: with the database out of reach the selection is still made (as estimate's is)."""
+    result = run_br("routing", "select", "Fix the typo in the README", "--format", "json", env={"BR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["selected_model"] == "haiku" and data["budget_note"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,6 +76,10 @@ def test_a_folder_named_to_scan_is_scanned_though_the_rules_above_ignore_it(tmp_
     (tmp_project / "build" / ".gitignore").write_text("deep/\n")
     assert [m.file_path for m in scanner(tmp_project).scan_directory("build")] == ["build/out.py"]
     assert [m.file_path for m in scanner(tmp_project).scan_directory()] == ["src/app.py"]  # the project: build/ stays ignored
+    (tmp_project / "build" / ".gitkeep").write_text("")
+    for args in (("add", "-f", "build/.gitkeep"), ("commit", "-q", "--no-verify", "-m", "keep build/")):
+        subprocess.run(["git", *args], cwd=tmp_project, check=True, capture_output=True)  # a tracked file inside changes nothing
+    assert [m.file_path for m in scanner(tmp_project).scan_directory("build")] == ["build/out.py"]
 
 
 def test_no_recursive_stays_in_the_folder(tmp_project: Path) -> None:

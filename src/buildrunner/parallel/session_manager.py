@@ -187,7 +187,7 @@ class SessionManager:
             return str(matches[0]["id"])
         if matches:
             raise NotFoundError(
-                f"session {session_id}: more than one session id starts with it ({', '.join(m['id'] for m in matches)}, ...)",
+                f"session {session_id}: more than one session id starts with it ({', '.join(m['id'] for m in matches[:2])}{', ...' if len(matches) > 2 else ''})",
                 hint="give more of the id, or the session's name (`br parallel list` shows both)",
             )
         raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")

@@ -362,7 +362,9 @@ class Worker:
         """The tier this attempt runs on: the escalated one, else the one routing picks (within the cap)."""
         if task.next_tier:
             return task.next_tier
-        selection = ModelSelector(self.project).select_model(task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model)
+        selection = ModelSelector(self.project).select_model(
+            task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False  # it holds its own
+        )
         self.coordinator.emit(
             ModelSelected(
                 task_id=task.task_id, worker_id=self.worker_id, model=selection.name, model_id=selection.model_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from buildrunner.errors import ConfigError, RoutingError
+from buildrunner.errors import ConfigError, RoutingError, StoreError
 from buildrunner.money import usd
 from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, minutes_on, tier_order
@@ -72,9 +72,11 @@ class ModelSelector:
         time_limit: float | None = None,
         model: str | None = None,
         files: "Sequence[Path] | None" = None,
+        check_budget: bool = True,
     ) -> ModelSelection:
         """The cheapest capable tier within both limits, else the most capable one within them (with a warning);
-        RoutingError naming the limit when no tier fits. `files` the task will touch count as in `estimate`."""
+        RoutingError naming the limit when no tier fits. `files` the task will touch count as in `estimate`.
+        `check_budget`: say in `budget_note` whether a budget is spent or would be (the runner checks its own)."""
         from buildrunner.routing.models import catalogue, resolve_model
 
         cost_limit = _check_limit("cost_limit", cost_limit)
@@ -97,7 +99,7 @@ class ModelSelector:
             if not chosen.capable:
                 reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
             selection = chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
-            selection.budget_note = self._budget_note(chosen.cost)
+            selection.budget_note = self._budget_note(chosen.cost) if check_budget else None
             return selection
 
         routing = self._project.config.routing
@@ -131,7 +133,7 @@ class ModelSelector:
             complexity, cost_limit, time_limit, [*reasons, *self._limit_reasons(pick, cost_limit, time_limit)],
             alternatives=alternatives, capable=pick.capable,
         )
-        selection.budget_note = self._budget_note(pick.cost)
+        selection.budget_note = self._budget_note(pick.cost) if check_budget else None
         return selection
 
     def _budget_note(self, cost: float) -> str | None:
@@ -139,10 +141,13 @@ class ModelSelector:
         from buildrunner.routing.cost_tracker import CostTracker
 
         tracker = CostTracker(self._project)
-        spent = tracker.spent_budget()
+        try:
+            spent = tracker.spent_budget()
+            left = tracker.remaining_budget()
+        except StoreError:
+            return None  # advisory: a store out of reach does not stop a selection that needs none
         if spent is not None:
             return f"{spent.describe()}: the parallel runner holds new agent work back"
-        left = tracker.remaining_budget()
         if left is not None and cost > left:
             return f"the estimated {usd(cost)} is more than the {usd(left)} left in the tightest budget (br routing costs shows them)"
         return None

@@ -128,10 +128,12 @@ class IgnoreRules:
     def skipped_in(self, chain: Chain, rel: str, is_dir: bool) -> bool:
         """Whether the walk leaves `rel` out: BuildRunner's state always; what the `.gitignore` files in `chain`
         ignore unless git tracks it (git ignores `.gitignore` for tracked files, and so must a secret scan)."""
+        return self._state.match_file(rel + ("/" if is_dir else "")) or (self.matched_in(chain, rel, is_dir) and not self._is_tracked(rel, is_dir))
+
+    def matched_in(self, chain: Chain, rel: str, is_dir: bool) -> bool:
+        """Whether the `.gitignore` files in `chain` name `rel` (whatever git tracks inside it)."""
         suffix = "/" if is_dir else ""
-        if self._state.match_file(rel + suffix):
-            return True
-        return any(spec.match_file(rel[start:] + suffix) for start, spec in chain) and not self._is_tracked(rel, is_dir)
+        return any(spec.match_file(rel[start:] + suffix) for start, spec in chain)
 
     def _is_tracked(self, rel: str, is_dir: bool) -> bool:
         if self._tracked is None:
@@ -183,7 +185,7 @@ def walk(start: Path, base: Path, recursive: bool = True, boundary: str | None =
         rel_start = ""
     rel_start = "" if rel_start == "." else rel_start
     above = next(_parents(rel_start), "")
-    named_though_ignored = bool(rel_start) and rules.skipped_in(rules.chain(above), rel_start, True)
+    named_though_ignored = bool(rel_start) and rules.matched_in(rules.chain(above), rel_start, True)  # even with a tracked .gitkeep in it
     first: Chain | None = () if named_though_ignored else None  # () : the rules above it do not apply
     stack: list[tuple[str, str, Chain | None]] = [(str(start), rel_start, first)]
     while stack:

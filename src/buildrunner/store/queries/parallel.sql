@@ -23,7 +23,7 @@ INSERT INTO task_deps (session_id, task_id, depends_on) VALUES (:session_id, :ta
 SELECT * FROM sessions WHERE id = :session_id
 
 -- name: find_sessions_by_prefix
-SELECT id FROM sessions WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 2
+SELECT id FROM sessions WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 3
 
 -- name: find_session_by_name
 -- The session a name stands for: the running or paused one of that name, else its latest.
