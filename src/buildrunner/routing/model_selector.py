@@ -77,6 +77,20 @@ class ModelSelector:
         """The cheapest capable tier within both limits, else the most capable one within them (with a warning);
         RoutingError naming the limit when no tier fits. `files` the task will touch count as in `estimate`.
         `check_budget`: say in `budget_note` whether a budget is spent or would be (the runner checks its own)."""
+        selection = self._select(task_description, complexity_score, cost_limit, time_limit, model, files)
+        if check_budget:
+            selection.budget_note = self._budget_note(selection.estimated_cost)
+        return selection
+
+    def _select(
+        self,
+        task_description: str,
+        complexity_score: int | None,
+        cost_limit: float | None,
+        time_limit: float | None,
+        model: str | None,
+        files: "Sequence[Path] | None",
+    ) -> ModelSelection:
         from buildrunner.routing.models import catalogue, resolve_model
 
         cost_limit = _check_limit("cost_limit", cost_limit)
@@ -98,9 +112,7 @@ class ModelSelector:
             reasons = [f"{forced.tier} forced by --model"]
             if not chosen.capable:
                 reasons.append(f"warning: complexity {score} is above what {forced.tier} is trusted with ({forced.max_complexity})")
-            selection = chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
-            selection.budget_note = self._budget_note(chosen.cost) if check_budget else None
-            return selection
+            return chosen.selection(complexity, cost_limit, time_limit, reasons, forced=True, alternatives=alternatives, capable=chosen.capable)
 
         routing = self._project.config.routing
         capable = [o for o in options if o.capable] or options[-1:]
@@ -129,12 +141,10 @@ class ModelSelector:
                 f"({pick.model.max_complexity}); {trusted.model.tier} would be ({usd(trusted.cost)}, {trusted.minutes} min) "
                 "but misses the limits, so the most capable tier within them is used"
             ]
-        selection = pick.selection(
+        return pick.selection(
             complexity, cost_limit, time_limit, [*reasons, *self._limit_reasons(pick, cost_limit, time_limit)],
             alternatives=alternatives, capable=pick.capable,
         )
-        selection.budget_note = self._budget_note(pick.cost) if check_budget else None
-        return selection
 
     def _budget_note(self, cost: float) -> str | None:
         """What the budgets say about running the task now: the runner holds agent work back on a spent budget."""
@@ -143,7 +153,7 @@ class ModelSelector:
         tracker = CostTracker(self._project)
         try:
             spent = tracker.spent_budget()
-            left = tracker.remaining_budget()
+            left = tracker.remaining_budget() if spent is None else None
         except StoreError:
             return None  # advisory: a store out of reach does not stop a selection that needs none
         if spent is not None:
