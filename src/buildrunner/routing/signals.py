@@ -140,7 +140,7 @@ class Signal:
         )
 
     def measure(
-        self, text: Text, topic_words: float = 0.0, past_change: re.Pattern[str] | None = None
+        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = ()
     ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
@@ -149,7 +149,7 @@ class Signal:
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
-        An `asked_only` signal skips a hit that `past_change` matches just before ("after the provider bump").
+        An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump").
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -161,8 +161,8 @@ class Signal:
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
         matches = self.regex.finditer(region)
-        if self.asked_only and past_change is not None:
-            matches = (m for m in matches if not past_change.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()))
+        if self.asked_only and past_change:
+            matches = (m for m in matches if not any(p.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()) for p in past_change))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
@@ -191,7 +191,7 @@ class SignalSet:
     hidden: tuple[re.Pattern[str], ...] = ()
     topic_words: float = 0.0
     small_change_topic_factor: float = 1.0
-    past_change: re.Pattern[str] | None = None
+    past_change: tuple[re.Pattern[str], ...] = ()
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -291,7 +291,6 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         raise ConfigError(f"{origin}: signal {duplicate!r} appears twice", hint="give each signal its own name")
     listings = _patterns(data, "listing", origin)
     hidden = _patterns(data, "hidden", origin)
-    past = _patterns(data, "past_change", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
         factor = float(data.get("small_change_topic_factor", 1.0))
@@ -302,7 +301,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, small_change_topic_factor=factor,
-        past_change=past[0] if past else None,
+        past_change=_patterns(data, "past_change", origin),
     )
 
 
