@@ -21,10 +21,16 @@ Three checks, in one run (statistics by scipy and scikit-learn; `pip install -e 
 With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the newest independent sets too
 (`--ai-sets N`, default 4, 0 for all: each task is one request, so the default bounds the spend to 400 requests).
 
+With `--code DIR` (fetched by `--fetch-code`: one released wheel of each repository from PyPI, unpacked), each
+issue is estimated in its repository's code, so the `code reach` factor (how many source files use the code the
+issue names) is part of the score and of the refitted weights; without it SWE-bench is scored on the words alone.
+The releases are not each issue's own commit (SWE-bench spans several years of each repository): the structure of
+a library moves slowly, so this measures the factor, a little blurred.
+
 `--fit` instead fits the weights of the signals marked `fitted` in routing/signals.toml on SWE-bench half A
 (and, to show how stable they are, on half B), and prints them with the held-out check on the other half.
 
-Usage: python bench/routing_accuracy.py [--swebench PATH] [--json] [--fit] [--ai-sets N]
+Usage: python bench/routing_accuracy.py [--swebench PATH] [--code DIR [--fetch-code]] [--json] [--fit] [--ai-sets N]
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +74,15 @@ FIVE_TASKS = (
     ("Fix a race condition in a lock-free queue", "complex or critical: opus"),
     ("Design a distributed consensus protocol for the job scheduler", "critical: opus"),
 )
+# One release per SWE-bench repository (the folder under --code is the part after the slash's package name),
+# from the middle of the years its Verified issues span.
+CODE_RELEASES = {
+    "django/django": "django==3.2.25", "sympy/sympy": "sympy==1.9", "sphinx-doc/sphinx": "sphinx==4.4.0",
+    "matplotlib/matplotlib": "matplotlib==3.5.3", "scikit-learn/scikit-learn": "scikit-learn==1.0.2",
+    "astropy/astropy": "astropy==5.0.4", "pydata/xarray": "xarray==0.21.1", "pytest-dev/pytest": "pytest==7.0.1",
+    "pylint-dev/pylint": "pylint==2.13.9", "psf/requests": "requests==2.27.1", "mwaskom/seaborn": "seaborn==0.12.2",
+    "pallets/flask": "flask==2.0.3",
+}
 RIDGE_ALPHA = 20.0
 RANDOM_SPLITS = 100
 # Score points per annotated bucket: from the middle of the simple band (0-29) to the middle of the moderate
@@ -116,22 +133,59 @@ def random_halves(X: np.ndarray, y: np.ndarray, sign: np.ndarray) -> dict[str, f
             "share_at_least_0.30": float(np.mean(np.array(values) >= 0.30))}
 
 
-def swebench(path: Path, estimator: Any) -> dict[str, Any]:
+def code_folder(code: Path, repo: str) -> Path:
+    return code / CODE_RELEASES[repo].split("==")[0]
+
+
+def fetch_code(code: Path) -> None:
+    """Download and unpack each repository's release (a wheel: the library's source, without its tests)."""
+    for repo, spec in CODE_RELEASES.items():
+        folder = code_folder(code, repo)
+        if (folder / ".buildrunner").is_dir():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "--python-version", "3.9",
+                            "--platform", "manylinux2014_x86_64", "-d", tmp, spec], check=True)
+            (wheel,) = Path(tmp).glob("*.whl")
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(folder)
+        (folder / ".buildrunner").mkdir()  # the folder is a project of its own (not the checkout around it)
+
+
+def code_estimators(code: Path | None) -> dict[str, Any] | None:
+    """One estimator per repository, reading that repository's code (None without --code)."""
+    from buildrunner.project import Project
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    if code is None:
+        return None
+    missing = [repo for repo in CODE_RELEASES if not (code_folder(code, repo) / ".buildrunner").is_dir()]
+    if missing:
+        raise SystemExit(f"--code {code}: no code for {', '.join(missing)}; add --fetch-code to download it")
+    return {repo: ComplexityEstimator(Project(code_folder(code, repo)), use_ai=False) for repo in CODE_RELEASES}
+
+
+def swebench(path: Path, estimator: Any, in_code: dict[str, Any] | None = None) -> dict[str, Any]:
+    from buildrunner.routing.complexity_estimator import CODE_REACH_FACTOR
     from buildrunner.routing.signals import features, shipped_signals
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     signals = shipped_signals()
     started = time.perf_counter()
-    results = [estimator.estimate(r["problem_statement"]) for r in rows]
+    results = [(in_code[r["repo"]] if in_code else estimator).estimate(r["problem_statement"]) for r in rows]
     seconds = time.perf_counter() - started
     y = np.array([BUCKETS.index(r["difficulty"]) for r in rows])
     half = np.array([half_of(r["instance_id"]) for r in rows])
     X = np.array([features(signals, r["problem_statement"]) for r in rows])
     sign = np.sign([s.weight for s in signals.signals])
+    if in_code:
+        reach = [sum(f.weight for f in result.factors if f.name == CODE_REACH_FACTOR) for result in results]
+        X, sign = np.column_stack([X, reach]), np.append(sign, 1.0)
     score = np.array([r.complexity_score for r in results])
     ours_bucket = np.array([bucket_of_minutes(r.estimated_time_minutes) for r in results])
     length = np.array([len(r["problem_statement"]) for r in rows], dtype=float)
-    out: dict[str, Any] = {"count": len(rows), "seconds": seconds, "shipped": {}, "held_out": {}, "baselines": {}}
+    out: dict[str, Any] = {"count": len(rows), "seconds": seconds, "code": sorted(CODE_RELEASES.values()) if in_code else None,
+                           "shipped": {}, "held_out": {}, "baselines": {}}
     for h in ("A", "B"):
         test, train = half == h, half != h
         out["shipped"][h] = {"n": int(test.sum()), "spearman": spearman(score[test], y[test]), "bucket_accuracy": float(np.mean(ours_bucket[test] == y[test]))}
@@ -265,11 +319,17 @@ def five_tasks(estimator: Any) -> list[dict[str, Any]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--swebench", type=Path, default=SWEBENCH)
+    parser.add_argument("--code", type=Path, help="a folder with each SWE-bench repository's code (see --fetch-code)")
+    parser.add_argument("--fetch-code", action="store_true", help="download the repositories' releases into --code first")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the `fitted` signals' weights on half A (and B) and print them")
     parser.add_argument("--ai-sets", type=int, default=4, help="with ANTHROPIC_API_KEY set, score the newest N independent sets with the AI estimate "
                         "too (one request per task, 100 per set); 0 scores all of them")
     args = parser.parse_args(argv)
+    if args.fetch_code:
+        if args.code is None:
+            parser.error("--fetch-code needs --code DIR")
+        fetch_code(args.code)
     if args.fit:
         fits = [fit_shape_weights(args.swebench, half) for half in ("A", "B")]
         if args.json:
@@ -288,7 +348,7 @@ def main(argv: list[str]) -> int:
         estimator = ComplexityEstimator(project, use_ai=False)
         report = {
             "load_average": [round(v, 2) for v in load],
-            "swebench": swebench(args.swebench, estimator) if args.swebench.is_file() else None,
+            "swebench": swebench(args.swebench, estimator, code_estimators(args.code)) if args.swebench.is_file() else None,
             "independent": (sets := independent(estimator, ai_scorer(project), args.ai_sets)),
             "independent_summary": summary(sets),
             "five_tasks": five_tasks(estimator),
@@ -321,6 +381,8 @@ def _print(report: dict[str, Any], path: Path) -> None:
         print(f"SWE-bench Verified: {path} not found, skipped")
     else:
         print(f"\nSWE-bench Verified: {sw['count']} issues, estimated in {sw['seconds']:.2f} s; halves A/B by a hash of the instance id")
+        print(f"  read in each repository's code: {', '.join(sw['code'])}" if sw["code"] else
+              "  words only (run with --code DIR --fetch-code to read each repository's code: the code reach factor)")
         print("held out (signal weights refitted by ridge on one half, scored on the other):")
         for key, m in sw["held_out"].items():
             print(f"  {key:<34} n={m['n']:<4} Spearman {m['spearman']:.3f}  bucket accuracy {m['bucket_accuracy']:.1%}")

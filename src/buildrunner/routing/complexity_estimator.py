@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from buildrunner.errors import APIError, BuildRunnerError, ConfigError
+from buildrunner.routing.code_reach import code_reach
 from buildrunner.routing.levels import level_for
-from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, hits, shipped_signals
+from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, Hit, SignalSet, hits, shipped_signals
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -57,8 +58,8 @@ def signals_for(routing: "RoutingSettings | None") -> SignalSet:
     return signals.with_weights(calibration.weights, calibration.base)
 
 
-def _text_factors(signals: SignalSet, description: str) -> list[ComplexityFactor]:
-    return [ComplexityFactor(h.signal.name, round(h.points, 1), h.detail, h.words) for h in hits(signals, description)]
+def _text_factors(fired: Iterable[Hit]) -> list[ComplexityFactor]:
+    return [ComplexityFactor(h.signal.name, round(h.points, 1), h.detail, h.words) for h in fired]
 
 
 _LANGUAGES: dict[str, str] = {
@@ -67,6 +68,9 @@ _LANGUAGES: dict[str, str] = {
     ".php": "PHP", ".c": "C", ".h": "C", ".cc": "C++", ".cpp": "C++", ".hpp": "C++", ".cs": "C#",
     ".swift": "Swift", ".scala": "Scala", ".sql": "SQL", ".sh": "Shell",
 }
+
+
+CODE_REACH_FACTOR = "code reach"
 
 
 def _log_points(count: float, per_doubling: float, cap: float) -> float:
@@ -166,7 +170,8 @@ class ComplexityEstimator:
         text = _check_description(description)
         signals = signals_for(self._settings())
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
-        factors += _text_factors(signals, text) + _context_factors(files, context)
+        fired = hits(signals, text)
+        factors += _text_factors(fired) + _context_factors(files, context) + self._code_factors(signals, text, fired)
         raw = sum(f.weight for f in factors)
         learned = signals.learned()
         guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
@@ -203,6 +208,20 @@ class ComplexityEstimator:
         except BuildRunnerError as exc:  # the estimate stands; only its bookkeeping failed
             reasoning.append(f"cost of the AI estimate not recorded ({exc.message})")
         return self.result_for(description, answer.score, factors, reasoning=reasoning, source="ai")
+
+    def _code_factors(self, signals: SignalSet, description: str, fired: Sequence[Hit]) -> list[ComplexityFactor]:
+        """How widely the project's code that the prose names is used (nothing when it names none). The code is
+        the change's subject, so a small change to it (a docstring, a typo) counts it as a topic is counted."""
+        project = self._proj()
+        if not self._settings().code_reach or not project.paths.found:  # outside a project (a home folder) there is no project code
+            return []
+        text = signals.text(description)
+        reach = code_reach(project.paths.root, text.prose, project.config.quality.exclude)
+        if reach is None:
+            return []
+        scale = signals.topic_scale(text, [h.signal.role for h in fired])
+        detail = reach.detail() + (f"; x{scale:g}: a small change to this code" if scale != 1.0 else "")
+        return [ComplexityFactor(CODE_REACH_FACTOR, round(reach.points * scale, 1), detail, tuple(n.name for n in reach.names))]
 
     def _proj(self) -> "Project":
         if self._project is None:

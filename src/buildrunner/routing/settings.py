@@ -91,4 +91,5 @@ class RoutingSettings(Section):
     ai_estimation: bool = Field(False, description="ask a model to estimate complexity when ANTHROPIC_API_KEY is set")
     ai_model: Tier = "haiku"
     ai_timeout_s: float = Field(20.0, gt=0, le=300)
+    code_reach: bool = Field(True, description="look up the project code a description names: how many source files use it")
     calibration: Optional[Calibration] = Field(None, description="written by `br routing calibrate`")

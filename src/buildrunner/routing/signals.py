@@ -236,9 +236,14 @@ class SignalSet:
         make the plan a docs task."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
+        topic = self.topic_scale(text, [s.role for s, count, _, _ in counts if count > 0])
+        return [(s, count, words, shares, topic if s.role == "topic" else 1.0) for s, count, words, shares in counts]
+
+    def topic_scale(self, text: Text, fired_roles: Iterable[str]) -> float:
+        """What a topic (the subject of the change) counts for: `small_change_topic_factor` when a "small change"
+        signal fired in a description of at most `topic_words` words, else 1."""
         short = not self.topic_words or text.prose_words <= self.topic_words
-        small = short and any(count > 0 and s.role == "small change" for s, count, _, _ in counts)
-        return [(s, count, words, shares, self.small_change_topic_factor if small and s.role == "topic" else 1.0) for s, count, words, shares in counts]
+        return self.small_change_topic_factor if short and "small change" in fired_roles else 1.0
 
 
 @dataclass(frozen=True)

@@ -146,13 +146,12 @@ class IgnoreRules:
         suffix = "/" if is_dir else ""
         if self._state.match_file(rel + suffix):
             return True
-        for folder, spec in self._specs.items():
-            if spec is None:
-                continue
-            if not folder:
-                if spec.match_file(rel + suffix):
-                    return True
-            elif rel.startswith(folder + "/") and spec.match_file(rel[len(folder) + 1 :] + suffix):
+        root = self._specs.get("")
+        if root is not None and root.match_file(rel + suffix):
+            return True
+        for folder in _parents(rel):  # only the folders above it: a check costs its depth, not the tree's size
+            spec = self._specs.get(folder)
+            if spec is not None and spec.match_file(rel[len(folder) + 1 :] + suffix):
                 return True
         return False
 

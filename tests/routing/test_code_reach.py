@@ -1,0 +1,159 @@
+"""Code reach: a task that names the project's widely used code is harder than one naming code used once.
+
+Real projects on disk (git repositories with Python, Go and TypeScript sources); the estimator and the CLI as
+users call them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from buildrunner.project import Project
+from buildrunner.routing.code_reach import MAX_DEFINITIONS, code_reach, names_in
+from buildrunner.routing.complexity_estimator import CODE_REACH_FACTOR, ComplexityEstimator
+
+TASK = "Make `open_store` retry when the database is locked"
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def library(root: Path, callers: int) -> None:
+    """A package whose `open_store` is defined once and called from `callers` other modules."""
+    write(root, "app/store.py", "def open_store(url):\n    return connect(url)\n")
+    for n in range(callers):
+        write(root, f"app/feature_{n}.py", f"from app.store import open_store\n\n\ndef handler_{n}():\n    return open_store('db')\n")
+
+
+def reach_factor(project: Project, description: str = TASK):
+    _, factors = ComplexityEstimator(project, use_ai=False).score(description)
+    return next((f for f in factors if f.name == CODE_REACH_FACTOR), None)
+
+
+def score(project: Project, description: str = TASK) -> int:
+    return ComplexityEstimator(project, use_ai=False).score(description)[0]
+
+
+def other_project(tmp_path: Path, name: str) -> Project:
+    root = tmp_path / name
+    (root / ".buildrunner").mkdir(parents=True)
+    return Project(root)
+
+
+def test_the_same_task_scores_higher_where_the_named_code_is_used_widely(tmp_path: Path) -> None:
+    wide, narrow, empty = (other_project(tmp_path, n) for n in ("wide", "narrow", "empty"))
+    library(wide.paths.root, callers=40)
+    library(narrow.paths.root, callers=1)
+    assert score(wide) > score(narrow) > score(empty)
+    factor = reach_factor(wide)
+    assert factor is not None and factor.words == ("open_store",)
+    assert "open_store (defined in app/store.py) is used in 41 of 41 source files" == factor.detail
+    assert score(wide) - score(empty) == pytest.approx(factor.weight, abs=1)
+    assert reach_factor(empty) is None
+
+
+def test_tests_ignored_files_and_names_only_mentioned_do_not_count(tmp_project: Path, project: Project) -> None:
+    library(tmp_project, callers=2)
+    for n in range(30):  # a test calling it is not a caller to keep working
+        write(tmp_project, f"tests/test_store_{n}.py", "from app.store import open_store\nopen_store('x')\n")
+        write(tmp_project, f"generated/client_{n}.py", "open_store('x')\n")
+    write(tmp_project, ".gitignore", "generated/\n")
+    write(tmp_project, "app/notes.py", '"""The class OpenThing and the type FetchPlan are described here."""\n# def fetch_plan is planned\n')
+    factor = reach_factor(project)
+    assert factor is not None and "is used in 3 of 4 source files" in factor.detail
+    # named in prose and comments only, never defined: not the project's code
+    assert reach_factor(project, "Rework `fetch_plan` and OpenThing for the new FetchPlan API") is None
+
+
+def test_a_name_defined_in_many_places_is_not_one_piece_of_code(tmp_project: Path, project: Project) -> None:
+    for n in range(MAX_DEFINITIONS + 1):
+        write(tmp_project, f"app/model_{n}.py", f"class Model{n}:\n    def save_all(self):\n        pass\n")
+    assert reach_factor(project, "Make `save_all` transactional") is None
+    write(tmp_project, "app/model_0.py", "class Model0:\n    pass\n")
+    assert reach_factor(project, "Make `save_all` transactional") is not None
+
+
+def test_names_in_pasted_code_are_the_reporters_not_the_tasks(tmp_project: Path, project: Project) -> None:
+    library(tmp_project, callers=5)
+    pasted = "The store gives up when the database is locked:\n\n```python\nstore = open_store(url)\n```\n"
+    assert reach_factor(project, pasted) is None
+    assert reach_factor(project, pasted + "\nMake open_store retry.") is not None
+
+
+def test_other_languages_definitions_are_found(tmp_project: Path, project: Project) -> None:
+    write(tmp_project, "server/auth.go", "package server\n\nfunc (s *Server) HandleLogin(w http.ResponseWriter) {\n}\n")
+    write(tmp_project, "server/routes.go", "package server\n\n// HandleLogin is mounted here\nvar r = s.HandleLogin\n")
+    write(tmp_project, "web/token.ts", "export async function parseToken(raw: string) {\n  return raw\n}\n")
+    for n in range(3):
+        write(tmp_project, f"web/page{n}.tsx", "import { parseToken } from './token'\nparseToken(document.cookie)\n")
+    assert "HandleLogin (defined in server/auth.go) is used in 2 of" in reach_factor(project, "Rate-limit HandleLogin").detail
+    assert "parseToken (defined in web/token.ts) is used in 4 of" in reach_factor(project, "Cache what parseToken returns").detail
+
+
+def test_unreadable_binary_and_huge_files_are_skipped(tmp_project: Path, project: Project) -> None:
+    library(tmp_project, callers=1)
+    (tmp_project / "app" / "blob.py").write_bytes(b"\0\x01open_store" * 10)
+    (tmp_project / "app" / "latin.py").write_bytes("# caf\xe9\nopen_store()\n".encode("latin-1"))
+    (tmp_project / "app" / "big.py").write_text("open_store()\n" + "x = 1\n" * 200_000, encoding="utf-8")
+    factor = reach_factor(project)
+    assert factor is not None and "is used in 3 of 5 source files" in factor.detail
+
+
+def test_a_folder_that_is_no_project_is_not_read(tmp_path: Path) -> None:
+    folder = tmp_path / "downloads"
+    library(folder, callers=10)
+    with Project(folder) as outside:
+        assert not outside.paths.found and reach_factor(outside) is None
+    (folder / ".git").mkdir()
+    with Project(folder) as repository:
+        assert reach_factor(repository) is not None
+
+
+def test_the_setting_turns_it_off(tmp_project: Path, write_config) -> None:
+    library(tmp_project, callers=10)
+    write_config({"routing": {"code_reach": False}})
+    with Project(tmp_project) as project:
+        assert reach_factor(project) is None
+
+
+def test_estimate_verbose_and_json_show_the_reach(tmp_project: Path, run_br) -> None:
+    library(tmp_project, callers=6)
+    text = run_br("routing", "estimate", TASK, "--verbose")
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"• code reach: \+[\d.]+  \(words: open_store \(defined in app/store\.py\) is used in 7 of 7 source files\)", text.stdout)
+    data = json.loads(run_br("routing", "estimate", TASK, "-f", "json", "-v").stdout)
+    [factor] = [f for f in data["factors"] if f["name"] == "code reach"]
+    assert factor["words"] == ["open_store"] and factor["weight"] > 0
+    selected = json.loads(run_br("routing", "select", TASK, "-f", "json").stdout)
+    assert selected["complexity_score"] == data["complexity_score"]  # select reads the same code
+
+
+IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{3,12}", fullmatch=True)
+
+
+@given(st.lists(IDENT, min_size=1, max_size=5), st.text(alphabet=st.characters(blacklist_characters="`"), max_size=60))
+def test_every_backticked_name_is_read_and_nothing_not_in_the_text(names: list[str], prose: str) -> None:
+    text = prose + " " + " and ".join(f"`{n}`" for n in names)
+    found = names_in(text)
+    assert set(names) <= set(found)
+    assert all(n in text for n in found)
+
+
+@given(st.text(max_size=200))
+def test_names_come_from_the_text(text: str) -> None:
+    assert all(len(n) >= 4 and n in text for n in names_in(text))
+
+
+def test_plain_words_are_not_code(tmp_path: Path) -> None:
+    assert names_in("Make the store retry when the Database is locked") == []
+    assert names_in("Use QuerySet.filter and get_value, then __len__ and _combine") == ["QuerySet", "get_value", "__len__", "_combine"]
+    assert code_reach(tmp_path, "nothing code-shaped here") is None
