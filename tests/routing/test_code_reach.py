@@ -61,6 +61,15 @@ def test_the_same_task_scores_higher_where_the_named_code_is_used_widely(tmp_pat
     assert reach_factor(empty) is None
 
 
+@pytest.mark.parametrize("task", ["Add a docstring to `open_store`", "Fix the typo in the open_store error message", "Rename open_store to connect_store"])
+def test_a_change_that_alters_no_behaviour_does_not_reach_the_callers(tmp_path: Path, task: str) -> None:
+    wide, empty = other_project(tmp_path, "wide"), other_project(tmp_path, "empty")
+    library(wide.paths.root, callers=40)
+    factor = reach_factor(wide, task)
+    assert factor is not None and factor.weight == 0 and "alters no behaviour" in factor.detail
+    assert score(wide, task) == score(empty, task)
+
+
 def test_tests_ignored_files_and_names_only_mentioned_do_not_count(tmp_project: Path, project: Project) -> None:
     library(tmp_project, callers=2)
     for n in range(30):  # a test calling it is not a caller to keep working

@@ -210,8 +210,8 @@ class ComplexityEstimator:
         return self.result_for(description, answer.score, factors, reasoning=reasoning, source="ai")
 
     def _code_factors(self, signals: SignalSet, description: str, fired: Sequence[Hit]) -> list[ComplexityFactor]:
-        """How widely the project's code that the prose names is used (nothing when it names none). The code is
-        the change's subject, so a small change to it (a docstring, a typo) counts it as a topic is counted."""
+        """How widely the project's code that the prose names is used (nothing when it names none). A change that
+        alters no behaviour (a docstring, a typo, a rename) does not ripple to the code using it: shown at 0."""
         project = self._proj()
         if not self._settings().code_reach or not project.paths.found:  # outside a project (a home folder) there is no project code
             return []
@@ -219,9 +219,10 @@ class ComplexityEstimator:
         reach = code_reach(project.paths.root, text.prose, project.config.quality.exclude)
         if reach is None:
             return []
-        scale = signals.topic_scale(text, [h.signal.role for h in fired])
-        detail = reach.detail() + (f"; x{scale:g}: a small change to this code" if scale != 1.0 else "")
-        return [ComplexityFactor(CODE_REACH_FACTOR, round(reach.points * scale, 1), detail, tuple(n.name for n in reach.names))]
+        names = tuple(n.name for n in reach.names)
+        if signals.small_change(text, [h.signal.role for h in fired]):
+            return [ComplexityFactor(CODE_REACH_FACTOR, 0.0, reach.detail() + "; a change that alters no behaviour does not reach them", names)]
+        return [ComplexityFactor(CODE_REACH_FACTOR, round(reach.points, 1), reach.detail(), names)]
 
     def _proj(self) -> "Project":
         if self._project is None:

@@ -236,14 +236,15 @@ class SignalSet:
         make the plan a docs task."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
-        topic = self.topic_scale(text, [s.role for s, count, _, _ in counts if count > 0])
+        small = self.small_change(text, [s.role for s, count, _, _ in counts if count > 0])
+        topic = self.small_change_topic_factor if small else 1.0
         return [(s, count, words, shares, topic if s.role == "topic" else 1.0) for s, count, words, shares in counts]
 
-    def topic_scale(self, text: Text, fired_roles: Iterable[str]) -> float:
-        """What a topic (the subject of the change) counts for: `small_change_topic_factor` when a "small change"
-        signal fired in a description of at most `topic_words` words, else 1."""
+    def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
+        """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
+        of at most `topic_words` words (in a long plan, one such step does not make the plan one)."""
         short = not self.topic_words or text.prose_words <= self.topic_words
-        return self.small_change_topic_factor if short and "small change" in fired_roles else 1.0
+        return short and "small change" in fired_roles
 
 
 @dataclass(frozen=True)
