@@ -85,8 +85,9 @@ class CodeReach:
 
 
 def _code_shaped(word: str) -> bool:
-    """snake_case, _private, __dunder__, CamelCase or mixedCase: a name somebody gave to code, not an English word."""
-    return len(word) >= MIN_NAME_LENGTH and ("_" in word or any(c.isupper() for c in word[1:]))
+    """snake_case, _private, __dunder__, CamelCase or mixedCase: a name somebody gave to code, not an English word
+    or an acronym (README, HTTP)."""
+    return len(word) >= MIN_NAME_LENGTH and ("_" in word or (any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)))
 
 
 def names_in(prose: str) -> list[str]:
