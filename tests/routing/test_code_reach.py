@@ -7,6 +7,7 @@ users call them.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buildrunner.project import Project
+from buildrunner.routing import code_reach as code_reach_module
 from buildrunner.routing.code_reach import MAX_DEFINITIONS, code_reach, names_in
 from buildrunner.routing.complexity_estimator import CODE_REACH_FACTOR, ComplexityEstimator
 
@@ -108,13 +110,75 @@ def test_other_languages_definitions_are_found(tmp_project: Path, project: Proje
     assert "parseToken (defined in web/token.ts) is used in 4 of" in reach_factor(project, "Cache what parseToken returns").detail
 
 
+@pytest.mark.parametrize(
+    ("rel", "definition"),
+    [
+        ("web/auth.ts", "export const verifyToken = (raw: string) => raw\n"),
+        ("web/auth.js", "function* verifyToken() {}\n"),
+        ("core/src/auth.rs", "pub(crate) fn verify_token(raw: &str) -> bool {\n    true\n}\n"),
+        ("lib/auth.rb", "class Auth\n  def self.verify_token(raw)\n  end\nend\n"),
+        ("app/Auth.kt", "object Auth {\n    suspend fun verifyToken(raw: String) = true\n}\n"),
+        ("include/auth.h", "struct verify_token {\n    int ok;\n};\n"),
+    ],
+)
+def test_definitions_in_the_other_languages(tmp_project: Path, project: Project, rel: str, definition: str) -> None:
+    write(tmp_project, rel, definition)
+    name = "verifyToken" if "verifyToken" in definition else "verify_token"
+    factor = reach_factor(project, f"Make {name} reject expired tokens")
+    assert factor is not None and f"(defined in {rel})" in factor.detail
+
+
+def test_uses_and_declarations_are_not_definitions(tmp_project: Path, project: Project) -> None:
+    write(tmp_project, "include/device.h", "struct device_info {\n    int id;\n};\n")
+    for n in range(12):  # each declares a variable of the struct: uses, not twelve more definitions
+        write(tmp_project, f"src/driver{n}.c", "#include \"device.h\"\nstruct device_info;\nstruct device_info *dev = probe();\n")
+    write(tmp_project, "app/notes.py", '"""Notes.\n\nclass OpenThing and the rest are planned.\n"""\n')
+    factor = reach_factor(project, "Add a flags field to struct device_info and make every caller set it")
+    assert factor is not None and "device_info (defined in include/device.h) is used in 13 of" in factor.detail
+    assert reach_factor(project, "Rework OpenThing for the new API") is None
+
+
+def test_test_files_of_other_languages_are_not_callers(tmp_project: Path, project: Project) -> None:
+    write(tmp_project, "server/auth.go", "package server\n\nfunc HandleLogin() {\n}\n")
+    write(tmp_project, "web/token.ts", "export function parseToken(raw: string) {\n  return raw\n}\n")
+    for n in range(5):
+        write(tmp_project, f"server/auth{n}_test.go", "package server\n\nfunc TestLogin(t *testing.T) { HandleLogin() }\n")
+        write(tmp_project, f"web/token{n}.test.ts", "import { parseToken } from './token'\nparseToken('x')\n")
+        write(tmp_project, f"web/__tests__/page{n}.ts", "import { parseToken } from '../token'\nparseToken('x')\n")
+    assert "is used in 1 of 2 source files" in reach_factor(project, "Rate-limit HandleLogin").detail
+    assert "is used in 1 of 2 source files" in reach_factor(project, "Cache what parseToken returns").detail
+
+
+def test_a_project_past_the_reading_limit_says_so(tmp_project: Path, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_project, "app/base.py", "def open_store(url):\n    return connect(url)\n")  # walked first
+    for n in range(30):
+        write(tmp_project, f"app/feature_{n}.py", "from app.base import open_store\nopen_store('db')\n")
+    monkeypatch.setattr(code_reach_module, "MAX_TOTAL_BYTES", 1_000)
+    factor = reach_factor(project)
+    assert factor is not None and "read (the rest not: the project is past the reading limits)" in factor.detail
+    read = int(re.search(r"is used in (\d+) of (\d+) source files read", factor.detail).group(2))
+    assert 1 < read < 31
+
+
+def test_a_home_folder_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    library(home, callers=10)
+    (home / ".buildrunner").mkdir()  # a user who once ran br in the home folder
+    monkeypatch.setenv("HOME", str(home))
+    with Project(home) as project:
+        assert project.paths.found and reach_factor(project) is None
+
+
 def test_unreadable_binary_and_huge_files_are_skipped(tmp_project: Path, project: Project) -> None:
     library(tmp_project, callers=1)
     (tmp_project / "app" / "blob.py").write_bytes(b"\0\x01open_store" * 10)
     (tmp_project / "app" / "latin.py").write_bytes("# caf\xe9\nopen_store()\n".encode("latin-1"))
     (tmp_project / "app" / "big.py").write_text("open_store()\n" + "x = 1\n" * 200_000, encoding="utf-8")
+    os.mkfifo(tmp_project / "app" / "pipe.py")  # opening it would wait for a writer for ever
+    (tmp_project / "app" / "loop.py").symlink_to(tmp_project / "app" / "loop.py")
+    (tmp_project / "app" / "gone.py").symlink_to(tmp_project / "nowhere.py")
     factor = reach_factor(project)
-    assert factor is not None and "is used in 3 of 5 source files" in factor.detail
+    assert factor is not None and "is used in 3 of 3 source files" in factor.detail  # store, feature_0, latin
 
 
 def test_a_folder_that_is_no_project_is_not_read(tmp_path: Path) -> None:
@@ -158,12 +222,18 @@ def test_every_backticked_name_is_read_and_nothing_not_in_the_text(names: list[s
 
 
 @given(st.text(max_size=200))
-def test_names_come_from_the_text(text: str) -> None:
-    assert all(len(n) >= 4 and n in text for n in names_in(text))
+def test_names_are_whole_ascii_identifiers_of_the_text(text: str) -> None:
+    for name in names_in(text):
+        assert 4 <= len(name) <= 80 and name.isascii() and name.isidentifier()
+        assert re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text), name  # a whole word, never a fragment
 
 
 def test_plain_words_are_not_code(tmp_path: Path) -> None:
     assert names_in("Make the store retry when the Database is locked") == []
     assert names_in("Update the README and the HTTP section of CONTRIBUTING.md") == []
     assert names_in("Use QuerySet.filter and get_value, then __len__ and _combine") == ["QuerySet", "get_value", "__len__", "_combine"]
+    # in backticks every part is a name
+    assert names_in("Make `QuerySet.filter` and `save` faster") == ["QuerySet", "filter", "save"]
+    assert names_in("Make größe_berechnen round half up") == []  # not ASCII: never a fragment of it
+    assert names_in("token " + "a_" * 60 + " expired") == []  # a pasted token, not a name
     assert code_reach(tmp_path, "nothing code-shaped here") is None

@@ -9,6 +9,7 @@ patterns (gitignore syntax) drop more.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +36,10 @@ OTHER_LANGUAGES = {
     ".cpp": "C++", ".hpp": "C++", ".cs": "C#", ".swift": "Swift", ".scala": "Scala", ".sh": "Shell",
 }
 
-TEST_DIR_NAMES = frozenset({"test", "tests", "testing"})
+TEST_DIR_NAMES = frozenset({"test", "tests", "testing", "__tests__"})
+_OTHER_TEST_FILE = re.compile(
+    r"(?:_test\.go|\.(?:test|spec)\.[cm]?[jt]sx?|_spec\.rb|(?:Test|Tests|Spec)\.(?:java|kt|cs|scala|swift))$"
+)
 
 # Below this many files the cost of starting worker processes outweighs the gain.
 PARALLEL_MIN_FILES = 40
@@ -96,7 +100,8 @@ class SourceSet:
 
 
 def is_test_path(rel: str) -> bool:
-    """Test code by the usual pytest/unittest conventions (a tests folder, test_*.py, *_test.py)."""
+    """Test code by the usual conventions: pytest/unittest (a tests folder, test_*.py, *_test.py), and the
+    other languages we list (a __tests__ folder, x_test.go, x.test.ts, x.spec.js, x_spec.rb, FooTest.java, FooTests.cs)."""
     parts = rel.split("/")
     name = parts[-1]
     return (
@@ -104,6 +109,7 @@ def is_test_path(rel: str) -> bool:
         or name.startswith("test_")
         or name.endswith("_test.py")
         or name == "conftest.py"
+        or _OTHER_TEST_FILE.search(name) is not None
     )
 
 

@@ -150,7 +150,7 @@ class IgnoreRules:
         if root is not None and root.match_file(rel + suffix):
             return True
         for folder in _parents(rel):  # only the folders above it: a check costs its depth, not the tree's size
-            spec = self._specs.get(folder)
+            spec = self._specs.get(folder) if folder else None
             if spec is not None and spec.match_file(rel[len(folder) + 1 :] + suffix):
                 return True
         return False
