@@ -29,6 +29,9 @@ work = os.environ.get("FAKE_WORK", "add")
 if work == "add":
     capable = "sonnet" in model or "opus" in model
     open("calc.py", "w").write("def add(a, b):\\n    return a " + ("+" if capable else "-") + " b\\n")
+elif work == "prune":
+    import shutil
+    shutil.rmtree("callers")
 elif work == "secret":
     open("settings.py", "w").write("AWS_ACCESS_KEY_ID = '" + os.environ["FAKE_KEY"] + "'\\n")
 else:
@@ -98,6 +101,27 @@ def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_
     outcome = next(o for o in load_outcomes(Project(repo)) if o.task_id == "add")
     assert (outcome.start_tier, outcome.passed_tier, outcome.attempts) == ("haiku", "sonnet", 2)
     assert outcome.cost == pytest.approx(task["cost"], abs=1e-6)
+
+
+def test_the_outcome_keeps_the_estimate_the_task_was_routed_on(repo: Path, run_br: Any) -> None:
+    (repo / "calc.py").write_text("def compute_total(items):\n    return sum(items)\n")
+    (repo / "callers").mkdir()
+    for n in range(30):
+        (repo / "callers" / f"c{n}.py").write_text("from calc import compute_total\ncompute_total([1])\n")
+    for args in (["add", "-A"], ["commit", "-qm", "callers"]):
+        git(repo, *args)
+    description = "Make compute_total skip None items"
+    routed = json.loads(run_br("routing", "estimate", description, "-f", "json", "-v").stdout)
+    assert any(f["name"] == "code reach" for f in routed["factors"])  # the 30 callers count
+    plan = write_plan(repo, {"isolation": "none", "escalate": False, "tasks": [{"id": "prune", "prompt": description, "env": {"FAKE_WORK": "prune"}}]})
+    final = _start(run_br, plan)
+    assert final["returncode"] == 0, final["stderr"]
+    assert not (repo / "callers").exists()  # the task changed the code the estimate read
+    outcome = next(o for o in load_outcomes(Project(repo)) if o.task_id == "prune")
+    assert outcome.score == routed["complexity_score"] and outcome.level == routed["complexity_level"]
+    assert [f.name for f in outcome.factors] == [f["name"] for f in routed["factors"]]
+    after = json.loads(run_br("routing", "estimate", description, "-f", "json").stdout)["complexity_score"]
+    assert after < outcome.score  # estimated now, it would have said something else
 
 
 def test_escalate_false_keeps_the_tier_and_spends_the_usual_retries(repo: Path, run_br: Any) -> None:

@@ -147,15 +147,19 @@ def ladder_steps(rows: list[dict[str, Any]]) -> list[Any]:
     return steps
 
 
-def record_outcome(project: "Project", session_id: str, task_id: str, description: str, agent: str | None, rows: list[dict[str, Any]], finished_at: float) -> None:
-    """Record a finished prompt task for routing's calibration (its estimate, the tiers it climbed, what passed)."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+def record_outcome(
+    project: "Project", session_id: str, task_id: str, description: str, agent: str | None, rows: list[dict[str, Any]], finished_at: float,
+    *, routed: str | None = None,
+) -> None:
+    """Record a finished prompt task for routing's calibration (the estimate it was `routed` on, the tiers it
+    climbed, what passed). Without a kept estimate (a tier forced by escalation only) it is estimated now."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
     from buildrunner.routing.outcomes import TaskOutcome
     from buildrunner.routing.outcomes import record_outcome as store_outcome
 
     steps = ladder_steps(rows)
     if not steps:
         return
-    estimate = ComplexityEstimator(project).estimate(description)
+    estimate = ComplexityResult.from_json(routed) if routed else ComplexityEstimator(project).estimate(description)
     store_outcome(project, TaskOutcome.from_attempts(estimate, steps, session_id=session_id, task_id=task_id, finished_at=finished_at, agent=agent))
 

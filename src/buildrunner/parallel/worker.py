@@ -365,6 +365,7 @@ class Worker:
         selection = ModelSelector(self.project).select_model(
             task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False  # it holds its own
         )
+        self.coordinator.keep_routing_estimate(task.task_id, selection.complexity.to_json())
         self.coordinator.emit(
             ModelSelected(
                 task_id=task.task_id, worker_id=self.worker_id, model=selection.name, model_id=selection.model_id,
@@ -744,8 +745,9 @@ class Worker:
         outcome = self._record(task, result, rung, escalate_to=escalate_to, hold=hold)
         if task.kind == "prompt" and outcome in ("completed", "failed"):
             rows = self._db(lambda: self.coordinator.ladder(task.task_id))
+            routed = self._db(lambda: self.coordinator.routing_estimate(task.task_id))
             self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.description or task.prompt or task.task_id,
-                                            rung.agent.name if rung.agent else task.agent, rows, time.time()))
+                                            rung.agent.name if rung.agent else task.agent, rows, time.time(), routed=routed))
         if hold is not None:
             self._db(lambda: self._hold_for_budget(None))
         return outcome

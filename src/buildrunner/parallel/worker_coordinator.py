@@ -591,6 +591,16 @@ class WorkerCoordinator:
         """The attempts of a task, in order (the tiers it climbed)."""
         return self.store.fetchall(self._q("task_ladder"), {"session_id": self.session_id, "task_id": task_id})
 
+    def keep_routing_estimate(self, task_id: str, estimate: str) -> None:
+        """Keep the estimate (ComplexityResult JSON) routing first picked the task's tier on; later ones are not kept."""
+        with self.store.transaction():
+            self.store.execute(self._q("keep_routing_estimate"), {"session_id": self.session_id, "task_id": task_id, "estimate": estimate})
+
+    def routing_estimate(self, task_id: str) -> str | None:
+        """The estimate the task was routed on (JSON), None when routing never picked its tier."""
+        row = self.store.fetchone(self._q("task_routing_estimate"), {"session_id": self.session_id, "task_id": task_id})
+        return row["routing_estimate"] if row else None
+
     def _move_task(self, source: TaskState, target: TaskState, query: str, params: dict[str, Any]) -> int:
         check_move(source, target)
         return self.store.execute(self._q(query), params)

@@ -9,8 +9,9 @@ turns the score into level, tier, cost and time, and applies the project's calib
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -47,6 +48,16 @@ class ComplexityResult:
     reasoning: list[str] = field(default_factory=list)
     source: str = "heuristic"
     calibration: str | None = None  # what calibration was applied ("2026-11-27T10:00Z, 120 outcomes"), None for the defaults
+
+    def to_json(self) -> str:
+        """The result as stored with a task routed on it (`from_json` reads it back)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ComplexityResult":
+        data = json.loads(text)
+        factors = [ComplexityFactor(f["name"], float(f["weight"]), f.get("detail", ""), tuple(f.get("words", ()))) for f in data.pop("factors", [])]
+        return cls(**data, factors=factors)
 
 
 def signals_for(routing: "RoutingSettings | None") -> SignalSet:

@@ -65,6 +65,14 @@ SELECT attempt, status, tier, model, agent, cost, outcome, error, verify_exit, b
        started_at, finished_at, log_path
 FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id ORDER BY attempt
 
+-- name: keep_routing_estimate
+-- The estimate routing picked a prompt task's first tier on: kept once, whichever attempt routed it.
+UPDATE tasks SET routing_estimate = :estimate
+WHERE session_id = :session_id AND task_id = :task_id AND routing_estimate IS NULL
+
+-- name: task_routing_estimate
+SELECT routing_estimate FROM tasks WHERE session_id = :session_id AND task_id = :task_id
+
 -- name: running_prompt_attempts
 -- What each running prompt task's agent is doing (for status and the dashboard).
 SELECT a.task_id, a.attempt, a.agent, a.tier, a.model, a.turns, a.last_action, a.cost, a.started_at
