@@ -106,6 +106,8 @@ def estimate(
 ) -> None:
     """Estimate task complexity and recommend a model.
 
+    Code the description names (`parse_config`, RetryPolicy) is looked up in the project: the more source files use it, the harder the change (routing.code_reach).
+
     Example: br routing estimate "Add user authentication with JWT tokens" --verbose
     """
     from buildrunner.cli.common import emit_json, project_for, stdout
