@@ -21,7 +21,8 @@ Three checks, in one run (statistics by scipy and scikit-learn; `pip install -e 
 With ANTHROPIC_API_KEY set, the AI-assisted estimate (routing.ai_model) is scored on the newest independent sets too
 (`--ai-sets N`, default 4, 0 for all: each task is one request, so the default bounds the spend to 400 requests).
 
-With `--code DIR` (fetched by `--fetch-code`: one released wheel of each repository from PyPI, unpacked), each
+With the repositories' code (`--fetch-code` downloads one released wheel of each from PyPI and unpacks it into
+`--code DIR`, by default bench/_work/swebench-code, which a plain run then uses when it is complete), each
 issue is estimated in its repository's code, so the `code reach` factor (how many source files use the code the
 issue names) is part of the score and of the refitted weights; without it SWE-bench is scored on the words alone.
 The releases are not each issue's own commit (SWE-bench spans several years of each repository): the structure of
@@ -30,7 +31,7 @@ a library moves slowly, so this measures the factor, a little blurred.
 `--fit` instead fits the weights of the signals marked `fitted` in routing/signals.toml on SWE-bench half A
 (and, to show how stable they are, on half B), and prints them with the held-out check on the other half.
 
-Usage: python bench/routing_accuracy.py [--swebench PATH] [--code DIR [--fetch-code]] [--json] [--fit] [--ai-sets N]
+Usage: python bench/routing_accuracy.py [--swebench PATH] [--code DIR] [--fetch-code] [--json] [--fit] [--ai-sets N]
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ CODE_RELEASES = {
     "pylint-dev/pylint": "pylint==2.13.9", "psf/requests": "requests==2.27.1", "mwaskom/seaborn": "seaborn==0.12.2",
     "pallets/flask": "flask==2.0.3",
 }
+CODE_DIR = ROOT / "bench" / "_work" / "swebench-code"
 RIDGE_ALPHA = 20.0
 RANDOM_SPLITS = 100
 # Score points per annotated bucket: from the middle of the simple band (0-29) to the middle of the moderate
@@ -319,17 +321,17 @@ def five_tasks(estimator: Any) -> list[dict[str, Any]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--swebench", type=Path, default=SWEBENCH)
-    parser.add_argument("--code", type=Path, help="a folder with each SWE-bench repository's code (see --fetch-code)")
-    parser.add_argument("--fetch-code", action="store_true", help="download the repositories' releases into --code first")
+    parser.add_argument("--code", type=Path, help=f"a folder with each SWE-bench repository's code (see --fetch-code; default {CODE_DIR.relative_to(ROOT)} when complete)")
+    parser.add_argument("--fetch-code", action="store_true", help="download the repositories' releases into the --code folder first")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the `fitted` signals' weights on half A (and B) and print them")
     parser.add_argument("--ai-sets", type=int, default=4, help="with ANTHROPIC_API_KEY set, score the newest N independent sets with the AI estimate "
                         "too (one request per task, 100 per set); 0 scores all of them")
     args = parser.parse_args(argv)
     if args.fetch_code:
-        if args.code is None:
-            parser.error("--fetch-code needs --code DIR")
-        fetch_code(args.code)
+        fetch_code(args.code or CODE_DIR)
+    if args.code is None and all((code_folder(CODE_DIR, repo) / ".buildrunner").is_dir() for repo in CODE_RELEASES):
+        args.code = CODE_DIR
     if args.fit:
         fits = [fit_shape_weights(args.swebench, half) for half in ("A", "B")]
         if args.json:
