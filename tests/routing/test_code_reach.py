@@ -115,6 +115,8 @@ def test_other_languages_definitions_are_found(tmp_project: Path, project: Proje
     [
         ("web/auth.ts", "export const verifyToken = (raw: string) => raw\n"),
         ("web/auth.js", "function* verifyToken() {}\n"),
+        ("lib/response.js", "res.verifyToken = function verifyToken(raw) {\n  return raw\n}\n"),
+        ("web/session.ts", "export class Session {\n  async verifyToken(raw: string): Promise<boolean> {\n    return true\n  }\n}\n"),
         ("core/src/auth.rs", "pub(crate) fn verify_token(raw: &str) -> bool {\n    true\n}\n"),
         ("lib/auth.rb", "class Auth\n  def self.verify_token(raw)\n  end\nend\n"),
         ("app/Auth.kt", "object Auth {\n    suspend fun verifyToken(raw: String) = true\n}\n"),
@@ -133,9 +135,11 @@ def test_uses_and_declarations_are_not_definitions(tmp_project: Path, project: P
     for n in range(12):  # each declares a variable of the struct: uses, not twelve more definitions
         write(tmp_project, f"src/driver{n}.c", "#include \"device.h\"\nstruct device_info;\nstruct device_info *dev = probe();\n")
     write(tmp_project, "app/notes.py", '"""Notes.\n\nclass OpenThing and the rest are planned.\n"""\n')
+    write(tmp_project, "web/calls.js", "openThing(a, function () {\n})\nopenThing(b, () => {\n})\nif (openThing(c)) {\n}\n")
     factor = reach_factor(project, "Add a flags field to struct device_info and make every caller set it")
     assert factor is not None and "device_info (defined in include/device.h) is used in 13 of" in factor.detail
     assert reach_factor(project, "Rework OpenThing for the new API") is None
+    assert reach_factor(project, "Rework openThing for the new API") is None  # calls with callbacks are not methods
 
 
 def test_test_files_of_other_languages_are_not_callers(tmp_project: Path, project: Project) -> None:

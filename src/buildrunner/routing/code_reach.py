@@ -47,7 +47,8 @@ SOURCE_SUFFIXES = frozenset({*PYTHON_SUFFIXES, *JS_SUFFIXES, *OTHER_LANGUAGES})
 # How a definition starts a line, by language family: modifiers, a keyword that introduces a definition, the
 # name. Python has two keywords and its name is followed by "(" or ":" (a docstring line may start "class X
 # and ..."). In C, C++, Java and C# the line must not end the statement (`struct point *p = q;` is a use,
-# `struct point;` a declaration). JavaScript also defines with `const/let/var name =`.
+# `struct point;` a declaration). JavaScript also defines with `const/let/var name =`, `obj.name = function`, and
+# methods (`name(args) {` alone on a line: a call has no body, a call with a callback has parentheses inside).
 MODIFIERS = (
     "export", "default", "public", "private", "protected", "internal", "static", "async", "pub", r"pub\([^)]*\)",
     "abstract", "final", "sealed", "open", "data", "inline", "extern", "const", "unsafe", "partial", "case",
@@ -62,7 +63,10 @@ _NAME_AFTER_KEYWORD = r"[ \t*]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?\*?({names})\b"
 DEFINITIONS = {
     "python": r"(?m)^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+({names})[ \t]*[(:]",
     "c": _PREFIX + rf"(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD + r"[^;\n]*$",
-    "js": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD + r"|(?:let|var|const)[ \t]+({names})[ \t]*(?::[^=\n]*)?=)",
+    "js": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD
+    + r"|(?:let|var|const)[ \t]+({names})[ \t]*(?::[^=\n]*)?="  # const parseToken = ...
+    + r"|[\w$.]+\.({names})[ \t]*=[ \t]*(?:async[ \t]+)?function\b"  # res.sendFile = function ...
+    + r"|(?:(?:get|set)[ \t]+)?({names})[ \t]*\([^()\n]*\)[ \t]*(?::[^{;\n]*)?\{[ \t]*$)",  # a class or object method: name(args) {
     "other": _PREFIX + rf"(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD,
 }
 
