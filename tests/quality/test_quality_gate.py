@@ -149,6 +149,20 @@ def test_gitignored_and_virtualenv_code_is_left_out(calc: Path, files) -> None:
     assert check(calc).category("Documentation").inputs["public_items"] == baseline
 
 
+def test_a_tracked_file_counts_though_gitignore_names_it(calc: Path, files) -> None:
+    """git ignores .gitignore for the files it tracks (a committed file under a `*_gen.py` pattern), and so does the gate."""
+    files(calc, {".gitignore": "*_gen.py\n", "api_gen.py": "def tracked():\n    pass\n", "tmp_gen.py": "def untracked():\n    pass\n"})
+    def public_items() -> int:
+        return check(calc).category("Documentation").inputs["public_items"]
+
+    baseline = public_items()
+    subprocess.run(["git", "add", "-f", "api_gen.py"], cwd=calc, check=True)
+    one = public_items()
+    assert one > baseline  # the tracked file is read; the untracked one under the same pattern still is not:
+    subprocess.run(["git", "add", "-f", "tmp_gen.py"], cwd=calc, check=True)
+    assert public_items() == one + (one - baseline)
+
+
 def test_cli_exits_4_below_threshold_and_0_when_met(calc: Path, run_br, quality_config) -> None:
     failing = run_br("quality", "check")
     assert failing.returncode == 4

@@ -144,8 +144,8 @@ def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, 
     extra = IgnoreSpec(exclude)
     rules = IgnoreRules(root)
 
-    def ignored(rel: str, is_dir: bool) -> bool:
-        return extra.match_file(rel + "/" if is_dir else rel) or rules.ignored(rel, is_dir)
+    def ignored(rel: str, is_dir: bool) -> bool:  # a file git tracks is the project's, whatever .gitignore says (as git reads it)
+        return extra.match_file(rel + "/" if is_dir else rel) or (rules.ignored(rel, is_dir) and not rules.is_tracked(rel, is_dir))
 
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)

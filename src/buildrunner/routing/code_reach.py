@@ -10,8 +10,8 @@ Tests are left out (a test file using a name is not a caller to keep working), a
 project defines more than `MAX_DEFINITIONS` times (`save`, `get_value`: a method of every class, not one
 piece of code). Only the prose is read: names inside pasted code and tracebacks are the reporter's, not
 the task's target. A definition is found where a keyword introduces it at the start of a line (`def`,
-`class`, `func`, `fn`, `struct`, `interface`, `const x =` in JavaScript, ...); functions and methods of C,
-C++, Java and C#, whose return type comes first, are not found (their types are).
+`class`, `func`, `fn`, `struct`, `interface`, `const x =` in JavaScript, ...), or in C, C++, Java and C#
+where a return type, the name and its parameters stand on a line that does not end a statement.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ SOURCE_SUFFIXES = frozenset({*PYTHON_SUFFIXES, *JS_SUFFIXES, *OTHER_LANGUAGES})
 # How a definition starts a line, by language family: modifiers, a keyword that introduces a definition, the
 # name. Python has two keywords and its name is followed by "(" or ":" (a docstring line may start "class X
 # and ..."). In C, C++, Java and C# the line must not end the statement (`struct point *p = q;` is a use,
-# `struct point;` a declaration). JavaScript also defines with `const/let/var name =`, `obj.name = function`, and
+# `struct point;` a declaration); their functions and methods are a return type, the name and the parameters ending
+# a line but for qualifiers and "{" (or the name at the line's start, GNU style; a comment's "* name() does ..." is
+# not one), and a macro is `#define NAME`. JavaScript also defines with `const/let/var name =`, `obj.name = function`, and
 # methods (`name(args) {` alone on a line: a call has no body, a call with a callback has parentheses inside).
 MODIFIERS = (
     "export", "default", "public", "private", "protected", "internal", "static", "async", "pub", r"pub\([^)]*\)",
@@ -62,7 +64,11 @@ _PREFIX = rf"(?m)^[ \t]*(?:(?:{'|'.join(MODIFIERS)})[ \t]+)*"
 _NAME_AFTER_KEYWORD = r"[ \t*]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?\*?({names})\b"
 DEFINITIONS = {
     "python": r"(?m)^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+({names})[ \t]*[(:]",
-    "c": _PREFIX + rf"(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD + r"[^;\n]*$",
+    "c": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD + r"[^;\n]*$"
+    # a function or method: return type, name, parameters, and no ";" on the line (that would be a call or a prototype)
+    + r"|(?:\w[\w<>\[\],.?*&:]*[ \t]+)*[*&]*(?:\w+::)*({names})[ \t]*\([^;{}\n]*\)"
+    + r"(?:[ \t]*(?:const|override|noexcept|final|throws[ \t]+[\w., \t]+|\{))*[ \t]*$"
+    + r"|#[ \t]*define[ \t]+({names})\b)",
     "js": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD
     + r"|(?:let|var|const)[ \t]+({names})[ \t]*(?::[^=\n]*)?="  # const parseToken = ...
     + r"|[\w$.]+\.({names})[ \t]*=[ \t]*(?:async[ \t]+)?function\b"  # res.sendFile = function ...

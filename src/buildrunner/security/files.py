@@ -128,14 +128,15 @@ class IgnoreRules:
     def skipped_in(self, chain: Chain, rel: str, is_dir: bool) -> bool:
         """Whether the walk leaves `rel` out: BuildRunner's state always; what the `.gitignore` files in `chain`
         ignore unless git tracks it (git ignores `.gitignore` for tracked files, and so must a secret scan)."""
-        return self._state.match_file(rel + ("/" if is_dir else "")) or (self.matched_in(chain, rel, is_dir) and not self._is_tracked(rel, is_dir))
+        return self._state.match_file(rel + ("/" if is_dir else "")) or (self.matched_in(chain, rel, is_dir) and not self.is_tracked(rel, is_dir))
 
     def matched_in(self, chain: Chain, rel: str, is_dir: bool) -> bool:
         """Whether the `.gitignore` files in `chain` name `rel` (whatever git tracks inside it)."""
         suffix = "/" if is_dir else ""
         return any(spec.match_file(rel[start:] + suffix) for start, spec in chain)
 
-    def _is_tracked(self, rel: str, is_dir: bool) -> bool:
+    def is_tracked(self, rel: str, is_dir: bool) -> bool:
+        """Whether git tracks `rel` (a folder: tracks a file in it); git ignores `.gitignore` for those."""
         if self._tracked is None:
             files = tracked_files(self.base)
             self._tracked = files | {parent for f in files for parent in _parents(f)}
