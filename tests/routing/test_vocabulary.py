@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
@@ -96,12 +96,13 @@ def test_a_reading_adds_up_and_knows_nothing_of_unknown_words(text: str) -> None
 
 
 @given(words)
+@example("abandoned alignment bump coefficient transcode aaaaaaaaa")  # judgement alone 29.2: a 29, already simple
 def test_the_learned_words_alone_never_make_a_task_simple(text: str) -> None:
     """Haiku needs a small change the signals of judgement see: the vocabulary can rank within a band, not push into simple."""
     result = ComplexityEstimator(use_ai=False).estimate("Task: " + text)
     learned = shipped_signals().learned() | {SIMPLE_FLOOR_FACTOR}
     judged = sum(f.weight for f in result.factors if f.name not in learned)
-    if judged > top_of("simple"):
+    if round(judged) > top_of("simple"):  # the judgement signals alone give a score above simple
         assert result.complexity_score > top_of("simple")
 
 

@@ -220,7 +220,8 @@ class SignalSet:
         the simple level by themselves: haiku needs a small change the judgement signals see. A learned
         vocabulary ranks well on average, but a hard task told in easy words is the costly mistake."""
         edge = top_of("simple") + 1
-        return max(raw, float(edge)) if learned < 0 and raw - learned >= edge else raw
+        # compared as the score is given (a whole number): judgement alone at 29.6 is a 30, not simple
+        return max(raw, float(edge)) if learned < 0 and round(raw - learned) >= edge else raw
 
     def learned(self) -> frozenset[str]:
         return frozenset(s.name for s in self.signals if s.role == "learned")
