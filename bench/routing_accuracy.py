@@ -154,6 +154,11 @@ def fetch_code(code: Path) -> None:
         (folder / ".buildrunner").mkdir()  # the folder is a project of its own (not the checkout around it)
 
 
+def missing_code(code: Path) -> list[str]:
+    """The repositories whose code is not (completely) in `code`."""
+    return [repo for repo in CODE_RELEASES if not (code_folder(code, repo) / ".buildrunner").is_dir()]
+
+
 def code_estimators(code: Path | None) -> dict[str, Any] | None:
     """One estimator per repository, reading that repository's code (None without --code)."""
     from buildrunner.project import Project
@@ -161,7 +166,7 @@ def code_estimators(code: Path | None) -> dict[str, Any] | None:
 
     if code is None:
         return None
-    missing = [repo for repo in CODE_RELEASES if not (code_folder(code, repo) / ".buildrunner").is_dir()]
+    missing = missing_code(code)
     if missing:
         raise SystemExit(f"--code {code}: no code for {', '.join(missing)}; add --fetch-code to download it")
     return {repo: ComplexityEstimator(Project(code_folder(code, repo)), use_ai=False) for repo in CODE_RELEASES}
@@ -330,7 +335,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.fetch_code:
         fetch_code(args.code or CODE_DIR)
-    if args.code is None and all((code_folder(CODE_DIR, repo) / ".buildrunner").is_dir() for repo in CODE_RELEASES):
+    if args.code is None and not missing_code(CODE_DIR):
         args.code = CODE_DIR
     if args.fit:
         fits = [fit_shape_weights(args.swebench, half) for half in ("A", "B")]

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from buildrunner.errors import APIError, BuildRunnerError, ConfigError
 from buildrunner.routing.code_reach import code_reach
@@ -34,6 +34,11 @@ class ComplexityFactor:
     weight: float
     detail: str = ""
     words: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "ComplexityFactor":
+        """A factor as stored (JSON of `asdict`): with a routed task and with an outcome."""
+        return cls(str(raw["name"]), float(raw["weight"]), str(raw.get("detail", "")), tuple(raw.get("words", ())))
 
 
 @dataclass
@@ -56,7 +61,7 @@ class ComplexityResult:
     @classmethod
     def from_json(cls, text: str) -> "ComplexityResult":
         data = json.loads(text)
-        factors = [ComplexityFactor(f["name"], float(f["weight"]), f.get("detail", ""), tuple(f.get("words", ()))) for f in data.pop("factors", [])]
+        factors = [ComplexityFactor.from_dict(f) for f in data.pop("factors", [])]
         return cls(**data, factors=factors)
 
 

@@ -146,10 +146,6 @@ def record_outcome(project: "Project", outcome: TaskOutcome) -> None:
         store.execute(store.query("routing", "upsert_outcome"), row)
 
 
-def _factor(raw: Mapping[str, Any]) -> ComplexityFactor:
-    return ComplexityFactor(str(raw["name"]), float(raw["weight"]), str(raw.get("detail", "")), tuple(raw.get("words", ())))
-
-
 def _outcome(row: Mapping[str, Any]) -> TaskOutcome:
     return TaskOutcome(
         session_id=row["session_id"],
@@ -164,7 +160,7 @@ def _outcome(row: Mapping[str, Any]) -> TaskOutcome:
         cost=float(row["cost"]),
         finished_at=float(row["finished_at"]),
         agent=row["agent"],
-        factors=tuple(_factor(f) for f in json.loads(row["factors"] or "[]")),
+        factors=tuple(ComplexityFactor.from_dict(f) for f in json.loads(row["factors"] or "[]")),
         source=row["source"],
         calibration=row["calibration"],
     )
