@@ -288,6 +288,16 @@ def test_files_count_size_and_languages(estimator: ComplexityEstimator, tmp_proj
     assert with_files.complexity_score > alone.complexity_score
 
 
+def test_an_es_module_is_javascript_like_any_js_file(estimator: ComplexityEstimator, tmp_project: Path) -> None:
+    """`.mjs`/`.cjs` are JavaScript, as the quality gate counts them: beside Python they make two languages."""
+    files = []
+    for name in ("server.mjs", "legacy.cjs", "worker.py"):
+        (tmp_project / name).write_text("x = 1\n")
+        files.append(tmp_project / name)
+    factors = {f.name: f for f in estimator.estimate(ONE_LINER, files=files).factors}
+    assert factors["languages"].detail == "JavaScript, Python"
+
+
 @pytest.mark.parametrize("description", ["", "   \n\t"])
 def test_empty_description_is_a_config_error(estimator: ComplexityEstimator, description: str) -> None:
     with pytest.raises(ConfigError, match="empty"):

@@ -35,6 +35,8 @@ OTHER_LANGUAGES = {
     ".kt": "Kotlin", ".rb": "Ruby", ".php": "PHP", ".c": "C", ".h": "C", ".cc": "C++",
     ".cpp": "C++", ".hpp": "C++", ".cs": "C#", ".swift": "Swift", ".scala": "Scala", ".sh": "Shell",
 }
+# What a task's files are written in (routing's "languages" factor): the gate's languages, Python and SQL.
+LANGUAGES = {".py": "Python", ".pyi": "Python", **OTHER_LANGUAGES, ".sql": "SQL"}
 
 TEST_DIR_NAMES = frozenset({"test", "tests", "testing", "__tests__"})
 _OTHER_TEST_FILE = re.compile(

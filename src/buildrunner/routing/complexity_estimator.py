@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from buildrunner.errors import APIError, BuildRunnerError, ConfigError
+from buildrunner.quality.sources import LANGUAGES
 from buildrunner.routing.code_reach import code_reach
 from buildrunner.routing.levels import level_for
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, Hit, SignalSet, hits, shipped_signals
@@ -78,14 +79,6 @@ def _text_factors(fired: Iterable[Hit]) -> list[ComplexityFactor]:
     return [ComplexityFactor(h.signal.name, round(h.points, 1), h.detail, h.words) for h in fired]
 
 
-_LANGUAGES: dict[str, str] = {
-    ".py": "Python", ".pyi": "Python", ".js": "JavaScript", ".jsx": "JavaScript", ".ts": "TypeScript",
-    ".tsx": "TypeScript", ".go": "Go", ".rs": "Rust", ".java": "Java", ".kt": "Kotlin", ".rb": "Ruby",
-    ".php": "PHP", ".c": "C", ".h": "C", ".cc": "C++", ".cpp": "C++", ".hpp": "C++", ".cs": "C#",
-    ".swift": "Swift", ".scala": "Scala", ".sql": "SQL", ".sh": "Shell",
-}
-
-
 CODE_REACH_FACTOR = "code reach"
 
 
@@ -99,7 +92,7 @@ def _context_factors(files: Sequence[str | Path] | None, context: Mapping[str, o
     if files:
         paths = [Path(f) for f in files]
         sizes = [p.stat().st_size for p in paths if p.is_file()]
-        languages = sorted({_LANGUAGES[p.suffix.lower()] for p in paths if p.suffix.lower() in _LANGUAGES})
+        languages = sorted({LANGUAGES[p.suffix.lower()] for p in paths if p.suffix.lower() in LANGUAGES})
         out.append(ComplexityFactor("files to change", round(_log_points(len(paths), 6.0, 24.0), 1), f"{len(paths)} files"))
         if sizes:
             out.append(ComplexityFactor("code size", round(_log_points(sum(sizes) / 4000, 3.0, 12.0), 1), f"{sum(sizes)} bytes"))
