@@ -126,6 +126,8 @@ def test_other_languages_definitions_are_found(tmp_project: Path, project: Proje
         ("src/main/java/Auth.java", "public class Auth {\n    public static Optional<User> verifyToken(String raw) throws AuthException {\n        return null;\n    }\n}\n"),
         ("Auth/Auth.cs", "public sealed class Auth\n{\n    public async Task<bool> verifyToken(string raw)\n    {\n        return true;\n    }\n}\n"),
         ("include/limits.h", "#define verify_token(x) ((x) > 0)\n"),
+        ("src/token.c", "static int\nverify_token(const char *raw,\n             size_t len)\n{\n    return 1;\n}\n"),
+        ("src/main/java/Tokens.java", "class Tokens {\n    static boolean verifyToken(String raw,\n                               int len) {\n        return true;\n    }\n}\n"),
     ],
 )
 def test_definitions_in_the_other_languages(tmp_project: Path, project: Project, rel: str, definition: str) -> None:
@@ -141,13 +143,14 @@ def test_uses_and_declarations_are_not_definitions(tmp_project: Path, project: P
         write(tmp_project, f"src/driver{n}.c", "#include \"device.h\"\nstruct device_info;\nstruct device_info *dev = probe();\n"
               "int reset_device(struct device_info *d);\nvoid run(void) {\n    reset_device(dev);\n}\n")
     write(tmp_project, "src/reset.c", "int reset_device(struct device_info *d)\n{\n    return 0;\n}\n")
+    write(tmp_project, "src/bus.c", "void settle(void) {\n    reset_device(dev,\n                 1);\n}\n")  # a call over two lines is a use
     for n in range(12):  # documentation comments naming it are not definitions either
         write(tmp_project, f"include/doc{n}.h", "/*\n * reset_device() - puts the device back\n *\nreset_device() takes the bus lock\n */\n")
     write(tmp_project, "app/notes.py", '"""Notes.\n\nclass OpenThing and the rest are planned.\n"""\n')
     write(tmp_project, "web/calls.js", "openThing(a, function () {\n})\nopenThing(b, () => {\n})\nif (openThing(c)) {\n}\n")
     factor = reach_factor(project, "Add a flags field to struct device_info and make every caller set it")
     assert factor is not None and "device_info (defined in include/device.h) is used in 14 of" in factor.detail
-    assert "reset_device (defined in src/reset.c) is used in 25 of" in reach_factor(project, "Make reset_device wait for the bus").detail
+    assert "reset_device (defined in src/reset.c) is used in 26 of" in reach_factor(project, "Make reset_device wait for the bus").detail
     assert reach_factor(project, "Rework OpenThing for the new API") is None
     assert reach_factor(project, "Rework openThing for the new API") is None  # calls with callbacks are not methods
 

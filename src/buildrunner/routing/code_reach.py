@@ -47,10 +47,11 @@ SOURCE_SUFFIXES = frozenset({*PYTHON_SUFFIXES, *JS_SUFFIXES, *OTHER_LANGUAGES})
 # How a definition starts a line, by language family: modifiers, a keyword that introduces a definition, the
 # name. Python has two keywords and its name is followed by "(" or ":" (a docstring line may start "class X
 # and ..."). In C, C++, Java and C# the line must not end the statement (`struct point *p = q;` is a use,
-# `struct point;` a declaration); their functions and methods are a return type, the name and the parameters ending
-# a line but for qualifiers and "{" (or the name at the line's start, GNU style; a comment's "* name() does ..." is
-# not one), and a macro is `#define NAME`. JavaScript also defines with `const/let/var name =`, `obj.name = function`, and
-# methods (`name(args) {` alone on a line: a call has no body, a call with a callback has parentheses inside).
+# `struct point;` a declaration); their functions and methods are a return type, the name and the parameters (on
+# one line, or over several) ending a line but for qualifiers and "{" (or the name at the line's start, GNU style;
+# a comment's "* name() does ..." is not one), and a macro is `#define NAME`. JavaScript also defines with
+# `const/let/var name =`, `obj.name = function`, and methods (`name(args) {` alone on a line: a call has no body,
+# a call with a callback has parentheses inside).
 MODIFIERS = (
     "export", "default", "public", "private", "protected", "internal", "static", "async", "pub", r"pub\([^)]*\)",
     "abstract", "final", "sealed", "open", "data", "inline", "extern", "const", "unsafe", "partial", "case",
@@ -65,8 +66,9 @@ _NAME_AFTER_KEYWORD = r"[ \t*]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?\*?({names})\b"
 DEFINITIONS = {
     "python": r"(?m)^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+({names})[ \t]*[(:]",
     "c": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD + r"[^;\n]*$"
-    # a function or method: return type, name, parameters, and no ";" on the line (that would be a call or a prototype)
-    + r"|(?:\w[\w<>\[\],.?*&:]*[ \t]+)*[*&]*(?:\w+::)*({names})[ \t]*\([^;{}\n]*\)"
+    # a function or method: return type, name, parameters (over several lines when they hold no parentheses), and no
+    # ";" after them (that would be a call or a prototype)
+    + r"|(?:\w[\w<>\[\],.?*&:]*[ \t]+)*[*&]*(?:\w+::)*({names})[ \t]*\((?:[^;{}\n]*|[^;{}()]*)\)"
     + r"(?:[ \t]*(?:const|override|noexcept|final|throws[ \t]+[\w., \t]+|\{))*[ \t]*$"
     + r"|#[ \t]*define[ \t]+({names})\b)",
     "js": _PREFIX + rf"(?:(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD
