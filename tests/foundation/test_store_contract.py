@@ -151,6 +151,35 @@ def test_unreachable_postgres_is_one_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
+    "template",
+    [
+        "postgresql://127.0.0.1:1/test?connect_timeout=2&password={pw}",  # a password as a query parameter
+        "postgresql://postgres:{pw}@127.0.0.1:1/test?sslpassword={pw}&connect_timeout=2",
+        "postgresql://postgres:at@{pw}@127.0.0.1:1/test?connect_timeout=2",  # an "@" not written %40: the driver reads a host
+    ],
+)
+def test_no_part_of_a_database_password_is_printed(template: str, run_br) -> None:
+    password = "hunter" + "22NotReal"
+    url = template.format(pw=password)
+    for args in (("telemetry", "summary"), ("config", "show"), ("config", "show", "--format", "json")):
+        result = run_br(*args, env={"BR_DATABASE_URL": url})
+        assert password not in result.stdout + result.stderr, args
+        assert "hunter" not in result.stdout + result.stderr, args
+    if "@" + password in url:  # the error says how to write it
+        assert "as %40" in run_br("telemetry", "summary", env={"BR_DATABASE_URL": url}).stderr
+
+
+def test_a_libpq_key_value_string_is_shown_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from buildrunner.errors import ConfigError
+    from buildrunner.store import database_url
+
+    monkeypatch.setenv("BR_DATABASE_URL", "host=db port=5432 password='s3cret value' dbname=br")
+    with pytest.raises(ConfigError) as caught:
+        database_url()
+    assert "s3cret" not in str(caught.value) and "password=***" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("sql", "expected"),
     [
         ("SELECT * FROM t WHERE a = :a AND b = ?", "SELECT * FROM t WHERE a = %(a)s AND b = %s"),

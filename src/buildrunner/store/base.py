@@ -29,9 +29,37 @@ class IntegrityError(StoreError):
     """A constraint (unique key, foreign key) was violated."""
 
 
+# The user information runs to the URL's last "@" (a password may hold an unescaped "@"); a query or key=value
+# parameter whose name holds password, secret or token is a credential too (`?password=`, `sslpassword=`).
+_USERINFO = re.compile(r"^([a-z][\w+.-]*://)(.*)@(?=[^@]*$)", re.IGNORECASE | re.DOTALL)
+_SECRET_PARAM = re.compile(r"((?:^|[?&;\s])\w*(?:password|secret|token)\w*\s*=\s*)('[^']*'|[^&;\s]*)", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """A database URL fit to print: the password replaced by `***`."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """A database URL (or libpq key=value string) fit to print: every password in it replaced by `***`."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _ = match.group(2).partition(":")
+        return f"{match.group(1)}{user}{':***' if colon else ''}@"
+
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}***", _USERINFO.sub(userinfo, url, count=1))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords `url` holds, for scrubbing a driver's message that may quote them."""
+    found = [value.strip("'") for _, value in _SECRET_PARAM.findall(url)]
+    match = _USERINFO.match(url)
+    if match and ":" in match.group(2):
+        password = match.group(2).partition(":")[2]
+        # the driver reads an unescaped "@" as the end of the password: what follows it may show up as the host
+        found += [password, *(part for part in password.split("@") if len(part) >= 3)]
+    return [value for value in found if value]
+
+
+def unescaped_at(url: str) -> bool:
+    """Whether the URL's user information holds an "@" that should have been written %40."""
+    match = _USERINFO.match(url)
+    return bool(match and "@" in match.group(2))
 
 
 def now() -> float:

@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from urllib.parse import unquote
 from typing import Any, Iterable
 
 from buildrunner.errors import ConfigError, StoreError, StoreUnavailable
-from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements
+from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements, unescaped_at, url_secrets
 
 # A `--` or `/* */` comment, a quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
 # Every `%` is doubled (comments and literals too) and params are always passed, so psycopg always unescapes.
@@ -17,9 +18,13 @@ _TOKEN = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\?|%"
 _MIGRATION_LOCK = 7_243_001
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: Exception, secrets: Iterable[str] = ()) -> str:
+    """The driver's message, first line, with any of `secrets` it quotes hidden."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    for secret in secrets:
+        line = line.replace(secret, "***")
+    return line
 
 
 @lru_cache(maxsize=1024)
@@ -50,6 +55,7 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         self._full_url = url
+        self._secrets = sorted({form for value in url_secrets(url) for form in (value, unquote(value))}, key=len, reverse=True)
         try:
             import psycopg
         except ImportError:
@@ -68,7 +74,10 @@ class PostgresStore(Store):
         try:
             return self._psycopg.connect(self._full_url, autocommit=True, row_factory=dict_row, connect_timeout=10)
         except self._psycopg.Error as exc:
-            raise StoreUnavailable(f"{self.url}: cannot connect ({_first_line(exc)})", hint="check BR_DATABASE_URL and that the server is running") from None
+            hint = "check BR_DATABASE_URL and that the server is running"
+            if unescaped_at(self._full_url):
+                hint = "write an \"@\" in the user name or password as %40 in BR_DATABASE_URL"
+            raise StoreUnavailable(f"{self.url}: cannot connect ({_first_line(exc, self._secrets)})", hint=hint) from None
 
     def _live(self) -> Any:
         """The connection, reconnecting first when the last one broke (a server restart, a network cut).
@@ -84,10 +93,10 @@ class PostgresStore(Store):
     def _error(self, exc: Exception) -> StoreError:
         psycopg = self._psycopg
         if isinstance(exc, psycopg.errors.IntegrityError):
-            return IntegrityError(f"{self.url}: {_first_line(exc)}")
+            return IntegrityError(f"{self.url}: {_first_line(exc, self._secrets)}")
         if isinstance(exc, psycopg.OperationalError) or self._conn.broken or self._conn.closed:
-            return StoreUnavailable(f"{self.url}: {_first_line(exc)}", hint="the server may be restarting or out of reach; try again")
-        return StoreError(f"{self.url}: {_first_line(exc)}")
+            return StoreUnavailable(f"{self.url}: {_first_line(exc, self._secrets)}", hint="the server may be restarting or out of reach; try again")
+        return StoreError(f"{self.url}: {_first_line(exc, self._secrets)}")
 
     def _migrate(self) -> None:
         self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
