@@ -180,6 +180,20 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
         manager.get_session_status(done.session_id)
 
 
+def test_a_second_live_session_of_one_name_is_refused(pproject: Project) -> None:
+    """`stop NAME` reaches one session and both would commit to br/NAME/<task>: the second start is refused."""
+    manager = SessionManager(pproject)
+    first = manager.create_session("twin", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    for state in ("running", "paused"):
+        with pytest.raises(ConfigError, match=f"session name 'twin': session {first.session_id} of that name is {state}"):
+            manager.create_session("twin", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+        assert [s.session_id for s in manager.list_sessions()] == [first.session_id]  # nothing half-stored
+        manager.pause_session(first.session_id)
+    manager.stop_session(first.session_id)
+    again = manager.create_session("twin", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert manager.resolve("twin") == again.session_id
+
+
 def test_no_plan_is_a_config_error(fast_project: Path) -> None:
     with pytest.raises(ConfigError, match="no plan"):
         SessionManager(Project(fast_project)).create_session("x", 3)

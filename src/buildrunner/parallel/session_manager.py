@@ -168,7 +168,7 @@ class SessionManager:
     def resolve(self, session_id: str | None) -> str:
         """A full session id from an id, a unique prefix, a session's name, or None (the running or most recent session).
 
-        A name stands for the running or paused session of that name, else its latest (names may repeat).
+        A name stands for the running or paused session of that name, else its latest (a name repeats only once its earlier session has ended).
         """
         if session_id is None:
             found = self.store.scalar(self._q("current_session"))

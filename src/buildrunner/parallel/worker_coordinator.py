@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from buildrunner.errors import NotFoundError, ParallelError
+from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.executor import agent_name
 from buildrunner.parallel.models import BUDGET_REASON, NO_ISOLATION, Session, Task, WorkerHealth
 from buildrunner.parallel.record import AttemptFiles
@@ -181,6 +181,12 @@ class WorkerCoordinator:
         plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
         store = project.store
         with store.transaction():
+            live = store.fetchone(store.query("parallel", "live_session_by_name"), {"name": name})
+            if live is not None:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
+                raise ConfigError(
+                    f"session name {name!r}: session {live['id']} of that name is {live['status']}",
+                    hint=f"give this session another name, or end that one first (br parallel stop {live['id']})",
+                )
             store.execute(
                 store.query("parallel", "insert_session"),
                 {

@@ -30,6 +30,10 @@ SELECT id FROM sessions WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 3
 SELECT id FROM sessions WHERE name = :name
 ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
 
+-- name: live_session_by_name
+-- A running or paused session of this name: a second one would share its name (and its branches).
+SELECT id, status FROM sessions WHERE name = :name AND status IN ('running', 'paused') ORDER BY created_at DESC LIMIT 1
+
 -- name: current_session
 SELECT id FROM sessions ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
 
