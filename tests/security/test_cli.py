@@ -59,6 +59,30 @@ def test_paths_may_be_given_as_arguments_like_other_scanners(run_br, leaky: Path
     assert missing.returncode == 6 and "nope" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_overlapping_paths_scan_each_file_once(run_br, leaky: Path) -> None:
+    """`scan src src/config.py src` reports each finding once, in text, JSON and SARIF (a CI count or upload of
+    duplicates is wrong)."""
+    once = json.loads(run_br("security", "scan", "src", "--format", "json").stdout)
+    for args in (("src", "src/config.py", "src"), ("--file", "src/config.py", "--directory", "src"), ("src", "./src/../src/db.py")):
+        report = json.loads(run_br("security", "scan", *args, "--format", "json").stdout)
+        assert (len(report["secrets"]), len(report["sql_injection"]), report["files_scanned"]) == (
+            len(once["secrets"]), len(once["sql_injection"]), once["files_scanned"]), args
+        sarif = json.loads(run_br("security", "scan", *args, "--format", "sarif").stdout)
+        assert len(sarif["runs"][0]["results"]) == len(once["secrets"]) + len(once["sql_injection"])
+    text = run_br("security", "scan", "src", "src/config.py").stdout
+    assert text.count("[github_token]") == 1 and "(2 files," in text
+
+
+def test_check_names_the_one_changed_file_it_found_something_in(run_br, tmp_project: Path) -> None:
+    (tmp_project / "notes.txt").write_text("nothing\n")
+    git(tmp_project, "add", "notes.txt")
+    git(tmp_project, "commit", "-q", "-m", "notes")
+    (tmp_project / "notes.txt").write_text(samples()["github_token"] + "\n")  # the only changed file
+    r = run_br("security", "check")
+    assert r.returncode == 3 and "Scanning: changed files" in r.stdout
+    assert "  notes.txt\n    Line 1: [github_token]" in r.stdout
+
+
 def test_clean_scan_exits_zero_and_missing_path_six(run_br, tmp_project: Path) -> None:
     (tmp_project / "ok.py").write_text("x = 1\n")
     r = run_br("security", "scan", "--directory", ".")

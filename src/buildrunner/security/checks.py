@@ -152,7 +152,9 @@ def scan_paths(
     started = time.perf_counter()
     scanner, detector = SecretScanner(project), SQLInjectionDetector(project)
     named = {scanner.engine.rel(str(p)) for p in paths if not Path(p).is_dir()}
-    single = next(iter(named)) if len(paths) == 1 and len(named) == 1 else None
+    # the spec's one-file layout (no path line) only when that file is what the user named: `check`'s one changed
+    # file is one of "changed files", and its path must be shown
+    single = next(iter(named)) if len(paths) == 1 and len(named) == 1 and target in ("", str(paths[0])) else None
     report = _new_report(project, target or ", ".join(str(p) for p in paths), secrets, sql, single_file=single, strict=strict, named=named)
     if secrets:
         report.add(scanner.scan(paths, recursive=recursive), "secrets")

@@ -14,7 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.paths import state_ignore_patterns
@@ -313,4 +313,19 @@ def collect(paths: Iterable[str | Path], root: Path, recursive: bool = True) -> 
             continue
         for item in walk(Path(os.path.abspath(path)), base, recursive, fence):
             (skipped if isinstance(item, SkippedFile) else files).append(item)  # type: ignore[arg-type]
-    return files, skipped
+    return _once(files), _once(skipped)
+
+
+_Entry = TypeVar("_Entry", FileEntry, SkippedFile)
+
+
+def _once(items: list[_Entry]) -> list[_Entry]:
+    """Each file once, however many of the named paths reach it (`scan src src/config.py`)."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = os.path.abspath(item.path)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
