@@ -77,6 +77,9 @@ def _explain(exc: ValidationError, origin: str, env_keys: dict[tuple[str, ...], 
         hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
         return ConfigError(f"{source}: unknown key '{key}'", hint=hint)
     got = err.get("input")
+    if err["type"] == "value_error":  # our own validators' words: no "value error" prefix; a list or object they name the part of
+        shown = f", got {json.dumps(got)}" if isinstance(got, (str, int, float)) else ""
+        return ConfigError(f"{source}: {key}: {err['ctx']['error']}{shown}", hint="fix the value or remove the key to use the default")
     return ConfigError(
         f"{source}: {key}: {err['msg'].lower()}, got {json.dumps(got) if not isinstance(got, dict) else 'an object'}",
         hint="fix the value or remove the key to use the default",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from security_helpers import ALNUM, rnd, samples
+from pathlib import Path
 
-from buildrunner.errors import ConfigError
+import pytest
+from security_helpers import ALNUM, rnd, samples, write_config
+
 from buildrunner.security.rules import rules_for, ruleset, shipped_rules
 from buildrunner.security.settings import RuleSettings, SecuritySettings
 
@@ -79,10 +80,14 @@ def test_user_rules_from_config_are_added_and_shipped_ones_can_be_disabled() -> 
     assert rs.find(samples()["jwt"].encode()) == []
 
 
-def test_disabling_a_rule_id_that_does_not_exist_is_a_config_error_not_a_rule_left_on() -> None:
-    with pytest.raises(ConfigError, match="'jwtt' is not a shipped rule id") as err:
-        rules_for(SecuritySettings(disabled_rules=["jwt", "jwtt"]))
-    assert err.value.hint == "did you mean 'jwt'?" and err.value.exit_code == 2
+def test_disabling_a_rule_id_that_does_not_exist_is_a_config_error_not_a_rule_left_on(run_br, tmp_project: Path) -> None:
+    """Found when the config is read, by every command (`config show` too), naming the file and the likely id."""
+    write_config(tmp_project, disabled_rules=["jwt", "jwtt"])
+    for args in (("config", "show"), ("security", "scan"), ("telemetry", "summary")):
+        r = run_br(*args)
+        assert r.returncode == 2, args
+        assert f"{tmp_project / '.buildrunner' / 'config.json'}: security.disabled_rules: 'jwtt' is not a shipped rule id; did you mean 'jwt'?" in r.stderr
+        assert "Traceback" not in r.stderr
 
 
 def test_a_user_regex_re2_cannot_run_is_a_config_error() -> None:

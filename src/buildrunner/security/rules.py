@@ -144,21 +144,23 @@ def filters_for(settings: "SecuritySettings | None") -> Filters:
     return shipped_filters().plus_placeholders(settings.placeholders if settings is not None else ())
 
 
+def unknown_rule(rule_ids: Iterable[str]) -> str | None:
+    """What is wrong when one of `rule_ids` is no shipped rule's id (a typo would leave the rule on, silently)."""
+    known = {r.id for r in _shipped()}
+    unknown = sorted(set(rule_ids) - known)
+    if not unknown:
+        return None
+    close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+    advice = f"did you mean {close[0]!r}?" if close else "rule ids are the names in brackets in `br security scan` findings, e.g. aws_access_key_id"
+    return f"{unknown[0]!r} is not a shipped rule id; {advice}"
+
+
 def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
     """The shipped rules minus the disabled ones, plus the user's, in that order."""
     rules = shipped_rules()
     if settings is None:
         return rules
-    disabled = set(settings.disabled_rules)
-    known = {r.id for r in rules}
-    unknown = sorted(disabled - known)
-    if unknown:  # a typo would leave the rule on, silently
-        rule_id = unknown[0]
-        close = difflib.get_close_matches(rule_id, sorted(known), n=1)
-        raise ConfigError(
-            f"security.disabled_rules: {rule_id!r} is not a shipped rule id",
-            hint=f"did you mean {close[0]!r}?" if close else "rule ids are the names in brackets in `br security scan` findings, e.g. aws_access_key_id",
-        )
+    disabled = set(settings.disabled_rules)  # each a shipped rule's id: SecuritySettings checks (unknown_rule)
     rules = [r for r in rules if r.id not in disabled]
     user = [Rule.from_dict(r.model_dump(), "config security.rules") for r in settings.rules]
     generic = [r for r in rules if r.generic]

@@ -66,3 +66,14 @@ class SecuritySettings(Section):
     workers: Optional[int] = Field(default=None, ge=1, le=256, description="Processes for big scans (default: the CPU count).")
 
     _placeholders_compile = field_validator("placeholders")(classmethod(lambda cls, value: _check_all_re2(value)))
+
+    @field_validator("disabled_rules")
+    @classmethod
+    def _shipped_rule_ids(cls, value: list[str]) -> list[str]:
+        if value:
+            from buildrunner.security.rules import unknown_rule
+
+            problem = unknown_rule(value)
+            if problem:
+                raise ValueError(problem)
+        return value

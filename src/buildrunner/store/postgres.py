@@ -6,11 +6,21 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from urllib.parse import unquote
 from typing import Any, Iterable
+from urllib.parse import unquote
 
 from buildrunner.errors import ConfigError, StoreError, StoreUnavailable
-from buildrunner.store.base import IntegrityError, Params, Row, Store, now, redact_url, split_statements, unescaped_at, url_secrets
+from buildrunner.store.base import (
+    IntegrityError,
+    Params,
+    Row,
+    Store,
+    now,
+    redact_url,
+    split_statements,
+    unescaped_at,
+    url_secrets,
+)
 
 # A `--` or `/* */` comment, a quoted literal, a `::` cast, a `:name` placeholder, a `?` placeholder or a bare `%`.
 # Every `%` is doubled (comments and literals too) and params are always passed, so psycopg always unescapes.
