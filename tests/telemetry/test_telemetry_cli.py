@@ -70,6 +70,20 @@ def test_events_listing_and_filters(filled: Project, run_br) -> None:
     assert typo.returncode == 2 and "did you mean 'task_failed'" in typo.stderr and "Traceback" not in typo.stderr
 
 
+def test_events_of_a_session_by_id_name_or_prefix_and_an_unknown_one_is_not_found(filled: Project, run_br) -> None:
+    from buildrunner.parallel.plan import validate_plan
+    from buildrunner.parallel.session_manager import SessionManager
+
+    reported = json.loads(run_br("telemetry", "events", "--session", "s1", "-f", "json").stdout)  # an id only events carry
+    assert len(reported) == 8 and {e["session_id"] for e in reported} == {"s1"}
+    nightly = SessionManager(filled).create_session("nightly", plan=validate_plan({"tasks": [{"id": "a", "command": "true"}]}, "p"), start_workers=False)
+    for given in ("nightly", nightly.session_id, nightly.session_id[:14]):
+        shown = json.loads(run_br("telemetry", "events", "--session", given, "-f", "json").stdout)
+        assert [e["type"] for e in shown] == ["session_started"] and shown[0]["session_id"] == nightly.session_id, given
+    unknown = run_br("telemetry", "events", "--session", "nope")
+    assert unknown.returncode == 6 and "session nope: not found" in unknown.stderr and "br parallel list" in unknown.stderr
+
+
 def test_alerts_and_level_filter(filled: Project, run_br) -> None:
     r = run_br("telemetry", "alerts")
     assert "Active Alerts" in r.stdout

@@ -44,7 +44,7 @@ def events(
     event_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only events of this type, e.g. task_failed.")] = None,
     hours: HoursOption = 24,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="Maximum events to show.")] = 50,
-    session: Annotated[Optional[str], typer.Option("--session", help="Only events of this session id.")] = None,
+    session: Annotated[Optional[str], typer.Option("--session", help="Only events of this session: its id, a unique prefix of it, or its name.")] = None,
     format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
@@ -57,7 +57,12 @@ def events(
     with project_for(project, reading=True) as proj:
         if event_type:
             check_event_type(proj.store, event_type)
-        newest = EventCollector(proj).get_events(event_type=event_type, hours=hours, limit=limit + 1, session_id=session)
+        collector = EventCollector(proj)
+        if session is not None and not collector.has_session(session):  # else a parallel session's prefix or name (exit 6: none)
+            from buildrunner.parallel.session_manager import SessionManager
+
+            session = SessionManager(proj).resolve(session)
+        newest = collector.get_events(event_type=event_type, hours=hours, limit=limit + 1, session_id=session)
     found = list(reversed(newest[:limit]))
     if len(newest) > limit:
         stderr().print(

@@ -364,6 +364,11 @@ class EventCollector:
         params = {"since": now() - hours * 3600, "type": event_type, "session_id": session_id, "limit": NO_LIMIT if limit is None else int(limit)}
         return [event_from_row(row) for row in store.fetchall(store.query("telemetry", name), params)]
 
+    def has_session(self, session_id: str) -> bool:
+        """Whether any event carries this session id (a session the API reported, not only a parallel one)."""
+        store = self.project.store
+        return store.fetchone(store.query("telemetry", "session_has_events"), {"session_id": session_id}) is not None
+
     def prune(self, days: int | None = None) -> int:
         """Delete events older than `days` (default `telemetry.retention_days`); returns how many.
 

@@ -196,6 +196,9 @@ SELECT * FROM events WHERE ts >= :since ORDER BY ts DESC, id DESC LIMIT :limit
 -- name: events_of_type
 SELECT * FROM events WHERE ts >= :since AND type = :type ORDER BY ts DESC, id DESC LIMIT :limit
 
+-- name: session_has_events
+SELECT 1 AS found FROM events WHERE session_id = :session_id LIMIT 1
+
 -- name: events_of_session
 SELECT * FROM events WHERE ts >= :since AND session_id = :session_id ORDER BY ts DESC, id DESC LIMIT :limit
 
