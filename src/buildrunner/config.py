@@ -138,10 +138,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})", hint="check the file's permissions and encoding") from None
-    if not text.strip():
-        return {}
+    if not text.strip():  # a truncated write, or a file made by hand: either way the settings in it are lost
+        raise ConfigError(f"{path}: the file is empty", hint="write {} in it to use the defaults, or run `br init --force` to write them all")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_repeated_keys(path))
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
@@ -150,6 +150,20 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a JSON object", hint='start the file with "{"')
     return data
+
+
+def _no_repeated_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook: a key given twice in one object is an error (JSON parsers keep the last, silently)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ConfigError(f"{path}: the key {key!r} is given twice in one object", hint="keep one of them")
+            out[key] = value
+        return out
+
+    return hook
 
 
 def _set_path(data: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:

@@ -42,8 +42,8 @@ with pydantic_plugins_off():
 
 def validate(data: dict[str, Any], origin: str, env_keys: dict[tuple[str, ...], str]) -> Config:
     """`data` as a `Config`; a bad value is a ConfigError naming `origin` (the file) or the variable that set it."""
-    try:
-        return Config.model_validate(data)
+    try:  # strict, as JSON: "yes" is not true and "10" not 10 (an env value arrives already parsed to its type)
+        return Config.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise _explain(exc, origin, env_keys) from None
 

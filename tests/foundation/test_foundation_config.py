@@ -66,8 +66,8 @@ def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) 
         ({}, {"BR_TELEMETRY_ENABLED": "maybe"}, ["BR_TELEMETRY_ENABLED", "true or false"]),
         ({}, {"BR_COST_LIMIT_DAILY": "-1"}, ["BR_COST_LIMIT_DAILY", "greater than or equal to 0"]),
         ({}, {"BR_COST_LIMIT_DAILY": "inf"}, ["BR_COST_LIMIT_DAILY", "finite number"]),  # not an endless budget shown as $inf
-        ({"parallel": {"default_workers": True}}, {}, ["parallel.default_workers", "input should be a number, got true"]),  # not 1 worker
-        ({"quality": {"thresholds": {"testing": False}}}, {}, ["quality.thresholds.testing", "input should be a number, got false"]),
+        ({"parallel": {"default_workers": True}}, {}, ["parallel.default_workers", "input should be a valid integer, got true"]),  # not 1 worker
+        ({"quality": {"thresholds": {"testing": False}}}, {}, ["quality.thresholds.testing", "input should be a valid number, got false"]),
         ('{"telemetry": {"thresholds": {"latency_warning_ms": NaN}}}', {}, ["telemetry.thresholds.latency_warning_ms", "finite number"]),
     ],
 )
@@ -157,11 +157,37 @@ def test_the_defaults_snapshot_is_the_models_defaults() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"telemetry": {"enabled": "yes"}}', "telemetry.enabled: input should be a valid boolean, got \"yes\""),
+        ('{"telemetry": {"enabled": 1}}', "telemetry.enabled: input should be a valid boolean, got 1"),
+        ('{"routing": {"cost_limits": {"daily": "10"}}}', "routing.cost_limits.daily: input should be a valid number, got \"10\""),
+        ('{"parallel": {"default_workers": 2.0}}', "parallel.default_workers: input should be a valid integer, got 2.0"),
+        ('{"parallel": {"default_workers": 2, "default_workers": 4}}', "the key 'default_workers' is given twice in one object"),
+        ("", "the file is empty"),
+        ("  \n", "the file is empty"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_an_error_naming_the_file(tmp_project: Path, run_br, text: str, expected: str) -> None:
+    """As the README says: a wrong type is an error (exit 2), never read as something else; nor is a key given twice
+    (JSON keeps the last, silently) or an empty file (a truncated write would lose every setting)."""
+    config_file = tmp_project / ".buildrunner" / "config.json"
+    config_file.write_text(text)
+    r = run_br("config", "show")
+    assert r.returncode == 2 and f"{config_file}: {expected}" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_environment_values_are_still_read_from_their_text(tmp_project: Path, run_br) -> None:
+    shown = json.loads(run_br("config", "show", "-f", "json", env={"BR_COST_LIMIT_DAILY": "12", "BR_TELEMETRY_ENABLED": "no"}).stdout)
+    assert shown["config"]["routing"]["cost_limits"]["daily"] == 12.0 and shown["config"]["telemetry"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
     "edit",
     [
         {},  # as `br init` wrote it
-        {"routing": {"cost_limits": {"daily": 10}}},  # an int where the default is a float: pydantic's coercion decides
-        {"telemetry": {"enabled": 1}},  # likewise for a bool
+        {"routing": {"cost_limits": {"daily": 10}}},  # an int where the default is a float: a number is a number
         {"routing": {"cost_limits": {"daily": 2.5}}},
         {"agents": {"custom": {"mine": {"command": "mine --model {model_id}", "format": "claude"}}}},
     ],
