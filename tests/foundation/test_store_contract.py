@@ -143,6 +143,16 @@ def test_a_database_url_that_is_not_one_is_a_config_error_not_a_new_sqlite_file(
     assert database_url() == str(tmp_path / "shared.db")
 
 
+@pytest.mark.parametrize("content", [b"garbage", b"SQLite format 3\x00" + b"\x07" * 200])
+def test_a_damaged_database_file_says_to_move_it_aside(tmp_project: Path, run_br, content: bytes) -> None:
+    database = tmp_project / ".buildrunner" / "buildrunner.db"
+    database.write_bytes(content)
+    r = run_br("telemetry", "summary")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"move it aside (mv {database} {database}.bad)" in r.stderr and "writable" not in r.stderr
+    assert database.read_bytes() == content  # nothing written over what the user may want to inspect
+
+
 def test_unreachable_postgres_is_one_clear_error() -> None:
     password = "hunter" + "22-not-real"
     with pytest.raises(StoreError, match="cannot connect") as caught:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,11 +26,20 @@ LOCK_RETRY_S = (20e-6, 1e-3)
 CHECKPOINT_EVERY = 100
 
 
+def _damaged(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and str(exc).startswith(("file is not a database", "database disk image is malformed"))
+
+
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(f"{path}: {exc}")
     if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("database is locked", "disk I/O error", "unable to open")):
         return StoreUnavailable(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
+    if _damaged(exc):
+        return StoreError(
+            f"{path}: {exc}",
+            hint=f"the file is damaged or is not BuildRunner's: move it aside (mv {shlex.quote(str(path))} {shlex.quote(str(path))}.bad) and run again for a new one",
+        )
     return StoreError(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
 
 
@@ -109,6 +119,8 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA foreign_keys=ON")
             mode = path.stat().st_mode & 0o666  # the lock file gets it, as SQLite's -wal and -shm files do
         except (sqlite3.Error, OSError) as exc:
+            if isinstance(exc, sqlite3.Error) and _damaged(exc):
+                raise _wrap(exc, path) from None
             raise StoreError(f"{path}: cannot open the database ({exc})", hint="check that .buildrunner/ is writable") from None
         self._depth = 0
         self._commits = 0
