@@ -137,6 +137,9 @@ def test_select_nothing_fits_exits_1(run_br) -> None:
     assert result.returncode == 1
     line = one_line_error(result)
     assert "cost limit" in line and "closest is haiku" in line
+    assert "--model" not in line  # a forced tier that misses the limit exits 1 too: no advice that leads there
+    minimum = float(line.split("raise --cost-limit to at least ")[1].split()[0])
+    assert run_br("routing", "select", "Refactor database queries", "--cost-limit", f"{minimum:.4f}").returncode == 0  # the advice works
 
 
 def test_costs_text_json_csv(run_br, any_project: Project) -> None:

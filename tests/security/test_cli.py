@@ -57,6 +57,8 @@ def test_paths_may_be_given_as_arguments_like_other_scanners(run_br, leaky: Path
     assert folder.returncode == 3 and "src/config.py" in folder.stdout and "src/db.py" in folder.stdout
     missing = run_br("security", "scan", "nope/")
     assert missing.returncode == 6 and "nope" in missing.stderr and "Traceback" not in missing.stderr
+    elsewhere = run_br("security", "scan", "-C", "src", "src")  # with -C the path is looked for in that folder: say where
+    assert elsewhere.returncode == 6 and f"looked for at {leaky / 'src' / 'src'}" in elsewhere.stderr
 
 
 def test_overlapping_paths_scan_each_file_once(run_br, leaky: Path) -> None:

@@ -116,6 +116,20 @@ def test_every_format_lists_the_files_not_scanned(run_br, tmp_project: Path, tmp
     assert invocation["executionSuccessful"] is False
 
 
+def test_the_advice_fits_why_a_file_was_not_scanned(run_br, tmp_project: Path, tmp_path: Path) -> None:
+    """A link leaving the project is not helped by a bigger size limit, nor a big file by permissions."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x = 1\n")
+    (tmp_project / "link.txt").symlink_to(outside)
+    link = run_br("security", "scan", "link.txt")
+    assert link.returncode == 1 and "scan the link's target where it lies" in link.stderr
+    assert "max_file_size_mb" not in link.stderr and "permissions" not in link.stderr
+    write_config(tmp_project, max_file_size_mb=0.5)
+    big_file_with_a_key(tmp_project / "big.txt", 1)
+    big = run_br("security", "scan", "big.txt")
+    assert big.returncode == 1 and "(raise security.max_file_size_mb, or allowlist the path in" in big.stderr
+
+
 def test_a_symlink_leaving_the_project_is_never_read(run_br, tmp_project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()

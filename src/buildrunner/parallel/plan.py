@@ -413,7 +413,7 @@ def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | No
         data = {"tasks": data}
         locate.data = data
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a plan is a mapping with a 'tasks' list", hint="see examples/demo/plan.yaml")
+        raise ConfigError(f"{source}: a plan is a mapping with a 'tasks' list", hint="e.g. tasks: [{id: build, command: make}]; `br init` writes an example .buildrunner/plan.yaml")
     try:
         model = PlanModel.model_validate(data)
     except ValidationError as exc:

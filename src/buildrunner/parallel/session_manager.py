@@ -84,7 +84,7 @@ class SessionManager:
         if path is None:
             raise ConfigError(
                 "no plan: pass --config FILE or create .buildrunner/plan.yaml",
-                hint="see examples/demo/plan.yaml for the format",
+                hint="`br init` writes an example .buildrunner/plan.yaml to start from",
             )
         return load_plan(path)
 

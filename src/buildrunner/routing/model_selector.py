@@ -6,6 +6,7 @@ win (they are the user's; the complexity score is an estimate) and the reasoning
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -233,6 +234,14 @@ class _Option:
         )
 
 
+def _up(cost: float) -> str:
+    """`cost` to 4 significant digits, rounded up: a limit the advice names must be enough."""
+    if cost <= 0:
+        return "0"
+    step = 10 ** (math.floor(math.log10(cost)) - 3)
+    return f"{math.ceil(round(cost / step, 6)) * step:.4g}"
+
+
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None) -> tuple[str, str]:
     """(message, hint) naming the limit that cannot be met and the closest option.
 
@@ -242,7 +251,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: o.cost)
         message = f"no model fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
-        hint = f"raise --cost-limit to at least {closest.cost:.4g} ({trusted.cost:.4g} for {trusted.model.tier}, trusted with the task) or force a tier with --model"
+        hint = f"raise --cost-limit to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
     elif not any(o.meets_time for o in options):
         closest = min(options, key=lambda o: o.minutes)
         message = f"no model fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
@@ -253,5 +262,5 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
             f"no model fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
             f"closest is {closest.model.tier} at {usd(closest.cost)}, {closest.minutes} min"
         )
-        hint = "raise one of the limits or force a tier with --model"
+        hint = f"raise --cost-limit to at least {_up(closest.cost)} and --time-limit to at least {closest.minutes}, or split the task"
     return message, hint

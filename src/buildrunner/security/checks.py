@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
 from buildrunner.security.files import is_binary
 from buildrunner.security.git import Blob, changed_files, repo_root, revision_blobs, staged_blobs
-from buildrunner.security.report import BINARY, NOT_ANALYSED, ScanReport, SkippedFile, too_big
+from buildrunner.security.report import BINARY, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
 
@@ -104,9 +104,10 @@ class SecurityReport:
             found = " and ".join(_plural(n, one, many) for n, one, many in counts if n)
             raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove them, or allowlist a false positive with {allow}")
         if unscanned:
+            advice = [NOT_SCANNED_ADVICE[kind] for kind in dict.fromkeys(s.kind for s in unscanned) if kind in NOT_SCANNED_ADVICE]
             raise BuildRunnerError(
                 f"{prefix}{missed}",
-                hint=f"raise security.max_file_size_mb or fix the file's permissions, or allowlist the path in {self.whitelist_file or 'the whitelist file'}",
+                hint=f"{'; '.join(advice) or 'check the files'}, or allowlist the path in {self.whitelist_file or 'the whitelist file'}",
             )
 
     def add(self, report: ScanReport, kind: str) -> None:

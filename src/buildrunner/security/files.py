@@ -274,7 +274,7 @@ def _named(raw: str | Path) -> Path:
             except OSError as exc:
                 reason = "a symbolic link loop" if exc.errno == errno.ELOOP else f"a symbolic link to {os.readlink(path)}, which does not exist"
                 raise NotFoundError(f"{raw}: {reason}", hint="fix or remove the link") from None
-        raise NotFoundError(f"{raw}: no such file or folder", hint="check the path (relative to the current folder)")
+        raise NotFoundError(f"{raw}: no such file or folder", hint=f"check the path (looked for at {path.absolute()})")
     if not path.is_dir() and not path.is_file():
         raise ConfigError(f"{raw}: not a regular file or folder (a pipe, socket or device)", hint="name a file or folder to scan")
     return path

@@ -20,6 +20,16 @@ OUTSIDE_LINK = "outside_link"  # a symlink whose target leaves the project: neve
 FOLDER_LINK = "folder_link"  # a symlink to a folder inside the project: its files are scanned by their own path
 NOT_ANALYSED = "not_analysed"  # read and scanned for secrets, but the SQL analysis gave up on (part of) it
 
+# What a user can do about a file not scanned, by its kind (the allowlist is always a way out).
+NOT_SCANNED_ADVICE = {
+    TOO_BIG: "raise security.max_file_size_mb",
+    UNREADABLE: "fix the file's permissions or the broken link",
+    VANISHED: "run the scan again",
+    TOO_DEEP: "shorten the path",
+    NOT_REGULAR: "name regular files only",
+    OUTSIDE_LINK: "scan the link's target where it lies (links leaving the project are not followed)",
+}
+
 # Kinds that mean "content that should have been scanned was not": a staged file of one of
 # these kinds blocks the commit, and a file named with `scan --file` makes the scan exit 1.
 NOT_SCANNED_KINDS = frozenset({TOO_BIG, UNREADABLE, VANISHED, TOO_DEEP, NOT_REGULAR, OUTSIDE_LINK})
