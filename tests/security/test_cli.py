@@ -189,17 +189,21 @@ def test_hook_blocks_secret_and_injection_and_lets_clean_and_allowlisted_through
 
 def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     r = run_br("security", "hooks", "status")
-    assert "not installed" in r.stdout
+    assert "not installed" in r.stdout and r.returncode == 1  # a script can tell: `status || install`
+    assert run_br("security", "hooks", "uninstall").stdout.startswith("Nothing to remove: no pre-commit hook is installed")
     run_br("security", "hooks", "install")
     r = run_br("security", "hooks", "status")
+    assert r.returncode == 0
     assert r.stdout.splitlines() == [
         "✅ Pre-commit hook installed",
         "Location: .git/hooks/pre-commit",  # as the spec shows it: relative to the project
         "Permissions: -rwxr-xr-x",
     ]
     assert json.loads(run_br("security", "hooks", "status", "--format", "json").stdout)["state"] == "installed"
-    assert run_br("security", "hooks", "uninstall").returncode == 0
+    removed = run_br("security", "hooks", "uninstall")
+    assert removed.returncode == 0 and removed.stdout == "✅ Removed BuildRunner's pre-commit hook (.git/hooks/pre-commit)\n"
     assert not (tmp_project / ".git" / "hooks" / "pre-commit").exists()
+    assert run_br("security", "hooks", "status").returncode == 1
 
 
 def test_installing_outside_a_git_repository_is_an_installation_failure(run_br, tmp_path: Path) -> None:
@@ -220,8 +224,12 @@ def test_foreign_hook_is_never_clobbered_without_force_and_is_restored(run_br, t
     r = run_br("security", "hooks", "install", "--force")
     assert r.returncode == 0 and "br-backup" in r.stdout
     assert (hook.parent / "pre-commit.br-backup").read_text() == "#!/bin/sh\necho lint\n"
-    run_br("security", "hooks", "uninstall")
+    assert run_br("security", "hooks", "status").returncode == 0
+    restored = run_br("security", "hooks", "uninstall")
+    assert "the hook it had replaced is back at .git/hooks/pre-commit" in restored.stdout and "❌" not in restored.stdout
     assert hook.read_text() == "#!/bin/sh\necho lint\n"
+    foreign = run_br("security", "hooks", "status")
+    assert foreign.returncode == 1 and "not managed by BuildRunner" in foreign.stdout
 
 
 def test_core_hooks_path_is_honoured(run_br, tmp_project: Path) -> None:

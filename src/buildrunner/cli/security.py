@@ -213,7 +213,10 @@ def hooks_status(
 ) -> None:
     """Show whether the pre-commit hook is installed, where, and its permissions.
 
-    Example: br security hooks status
+    Exits 0 when BuildRunner's hook is installed and git will run it, 1 otherwise (missing, not executable, or
+    another tool's hook), so scripts can check it.
+
+    Example: br security hooks status || br security hooks install
     """
     from buildrunner.cli.common import emit_json, project_for
     from buildrunner.errors import ConfigError
@@ -227,6 +230,8 @@ def hooks_status(
         emit_json(status)
     else:
         _show_status(status, proj)
+    if status.state != "installed" or not status.executable:
+        raise typer.Exit(1)
 
 
 @hooks_app.command("uninstall")
@@ -235,8 +240,15 @@ def hooks_uninstall(project: ProjectOption = None) -> None:
 
     Example: br security hooks uninstall
     """
-    from buildrunner.cli.common import project_for
+    from buildrunner.cli.common import project_for, stdout
     from buildrunner.security.hooks import HookManager
 
     proj = project_for(project)
-    _show_status(HookManager(proj).uninstall(), proj)
+    removal = HookManager(proj).uninstall()
+    out = stdout()
+    if not removal.removed:
+        out.print(f"Nothing to remove: no pre-commit hook is installed at {_shown(proj, removal.status.path)}")
+    elif removal.restored:
+        out.print(f"✅ Removed BuildRunner's pre-commit hook; the hook it had replaced is back at {_shown(proj, removal.restored)}")
+    else:
+        out.print(f"✅ Removed BuildRunner's pre-commit hook ({_shown(proj, removal.status.path)})")

@@ -53,6 +53,15 @@ class HookStatus:
     backup: str | None = None
 
 
+@dataclass(frozen=True)
+class HookRemoval:
+    """What `uninstall` did: whether our hook was removed, the earlier hook put back (its path), and the state after."""
+
+    removed: bool
+    restored: str | None
+    status: HookStatus
+
+
 class HookManager:
     """Manage BuildRunner's pre-commit hook in the repository's real hooks folder."""
 
@@ -105,14 +114,16 @@ class HookManager:
         os.replace(tmp, path)
         return self.status()
 
-    def uninstall(self) -> HookStatus:
+    def uninstall(self) -> HookRemoval:
         """Remove our hook and put back the hook it replaced, if any; never touch a foreign hook."""
         current = self.status()
         path = Path(current.path)
         if current.state == "foreign":
             raise BuildRunnerError(f"{path} was not installed by BuildRunner; leaving it alone", hint="remove it yourself if you no longer want it")
+        restored = None
         if current.state == "installed":
             path.unlink()
             if current.backup:
                 os.replace(current.backup, path)
-        return self.status()
+                restored = str(path)
+        return HookRemoval(current.state == "installed", restored, self.status())
