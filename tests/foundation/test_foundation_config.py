@@ -123,8 +123,13 @@ def test_init_keeps_an_existing_config_unless_forced(run_br, tmp_project: Path) 
     write_config(tmp_project, {"parallel": {"default_workers": 9}})
     assert run_br("init").returncode == 0
     assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 9
-    assert run_br("init", "--force").returncode == 0
+    forced = run_br("init", "--force")
+    assert forced.returncode == 0 and "the earlier one is kept as .buildrunner/config.json.bak" in forced.stderr
     assert json.loads((tmp_project / ".buildrunner" / "config.json").read_text())["parallel"]["default_workers"] == 3
+    assert json.loads((tmp_project / ".buildrunner" / "config.json.bak").read_text())["parallel"]["default_workers"] == 9
+    again = run_br("init", "--force")  # the defaults again: nothing of the user's to keep, the backup stays as it was
+    assert "kept as" not in again.stderr
+    assert json.loads((tmp_project / ".buildrunner" / "config.json.bak").read_text())["parallel"]["default_workers"] == 9
 
 
 def test_config_show_after_init_says_which_values_differ_from_the_defaults(run_br, tmp_project: Path) -> None:

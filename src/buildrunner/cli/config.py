@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Annotated
 
 import typer
@@ -19,7 +21,7 @@ STATE_GITIGNORE = "".join(f"{entry}\n" for entry in STATE_IGNORED)
 
 def init(
     project: ProjectOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Rewrite an existing config.json with the defaults.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite an existing config.json with the defaults (the old one is kept as config.json.bak).")] = False,
 ) -> None:
     """Create .buildrunner/config.json with the defaults, an example plan.yaml if there is no plan, and make git ignore the database and logs.
 
@@ -36,10 +38,18 @@ def init(
     if config_file.exists() and not force:
         err.print(f"{paths.relative(config_file)} already exists (use --force to rewrite it with the defaults)")
     else:
+        text = json.dumps(default_config_dict(), indent=2) + "\n"
+        kept = ""
+        if config_file.exists() and config_file.read_bytes() != text.encode():  # settings the user made are not thrown away
+            backup = config_file.with_name(config_file.name + ".bak")
+            if backup.exists():
+                backup = config_file.with_name(f"{config_file.name}.bak.{int(time.time())}")
+            os.replace(config_file, backup)
+            kept = f" (the earlier one is kept as {paths.relative(backup)})"
         tmp = config_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(default_config_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(config_file)
-        err.print(f"Wrote {config_file}")
+        err.print(f"Wrote {config_file}{kept}")
     ignore = paths.state_dir / ".gitignore"
     if not ignore.exists() or ignore.read_text(encoding="utf-8") != STATE_GITIGNORE:
         ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
