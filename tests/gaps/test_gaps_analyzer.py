@@ -173,6 +173,12 @@ def test_cli_text_groups_by_severity(sample: Path, run_br, fake_aws_key: str) ->
     assert fake_aws_key not in out
 
 
+def test_cli_text_shows_control_characters_in_names_and_comments_escaped(sample: Path, run_br) -> None:
+    (sample / "src" / "sample" / "odd\nname.py").write_text("# TODO: paint it \x1b[31mred\n")
+    out = run_br("gaps", "analyze").stdout
+    assert "src/sample/odd\\nname.py:1: TODO: paint it \\x1b[31mred [todo]" in out and "\x1b" not in out
+
+
 def test_cli_rejects_unknown_severity(sample: Path, run_br) -> None:
     result = run_br("gaps", "analyze", "--severity", "urgent")
     assert result.returncode == 2

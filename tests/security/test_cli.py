@@ -381,3 +381,15 @@ def test_a_file_name_that_is_not_utf8_is_scanned_and_reported(run_br, tmp_projec
     r = run_br("security", "scan", "--format", "json")
     assert r.returncode == 3 and "Traceback" not in r.stderr
     assert len(json.loads(r.stdout)["sql_injection"]) == 1
+
+
+def test_a_file_name_with_a_newline_or_escape_codes_stays_on_its_line(run_br, tmp_project: Path) -> None:
+    """A crafted name cannot fake a report line ("Line 9: ...") or recolour the terminal: shown escaped, as git does."""
+    name = "a\n    Line 9: [fake] ok\x1b[2J.py"
+    (tmp_project / name).write_text(samples()["github_token"] + "\n")
+    r = run_br("security", "scan")
+    assert r.returncode == 3
+    assert "  a\\n    Line 9: [fake] ok\\x1b[2J.py\n    Line 1: [github_token]" in r.stdout
+    assert "\x1b" not in r.stdout and "\n    Line 9" not in r.stdout
+    report = json.loads(run_br("security", "scan", "--format", "json").stdout)
+    assert report["secrets"][0]["file_path"] == name  # JSON keeps the name as it is

@@ -146,6 +146,16 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED_CONTROL = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable_path(path: str) -> str:
+    """A file name on one line: every control character, a newline or tab too, shown escaped (\\n, \\t, \\xNN) as
+    git's quotePath does, so a crafted name cannot fake a report line or steer the terminal."""
+    return _ANY_CONTROL.sub(lambda m: _NAMED_CONTROL.get(m.group(), f"\\x{ord(m.group()):02x}"), path)
+
+
 def local_time(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """Store times are UTC epoch seconds; people read local time."""
     if ts is None:

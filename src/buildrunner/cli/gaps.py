@@ -21,6 +21,7 @@ def _render_text(report: GapReport) -> None:
     """Findings grouped by severity; each group ends with why its categories matter."""
     import sys
 
+    from buildrunner.cli.common import printable, printable_path
     from buildrunner.gaps.findings import SEVERITIES
 
     lines = ["Gap Analysis Results", ""]
@@ -29,7 +30,7 @@ def _render_text(report: GapReport) -> None:
         if not group:
             continue
         lines.append(f"{severity.upper()} SEVERITY ({len(group)}):")
-        lines.extend(f"  • {g.location}: {g.message} [{g.category}]" for g in group)
+        lines.extend(f"  • {printable_path(g.location)}: {printable(g.message)} [{g.category}]" for g in group)
         reasons = {g.category: g.why for g in group}
         lines.extend(f"    why {name}: {reason}" for name, reason in sorted(reasons.items()))
         lines.append("")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, Iterator
 
+from buildrunner.cli.common import printable, printable_path
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -38,14 +40,14 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
     def say(text: str) -> None:
         out.print(text, markup=False)
 
-    say(f"Scanning: {report.target}")
+    say(f"Scanning: {printable_path(report.target)}")
 
     def section(title: str, items: list[Any]) -> Iterator[tuple[str, Any]]:
         """Print the title and file headings; yield (indent, finding) for the finding lines."""
         say(f"\n{title}")
         for path, group in _grouped(items, report.single_file):
             if path is not None:
-                say(f"  {path}")
+                say(f"  {printable_path(path)}")
             for item in group:
                 yield ("  " if path is None else "    "), item
 
@@ -59,12 +61,12 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         for indent, f in section("❌ SQL INJECTION RISKS:", report.sql_injection):
             say(f"{indent}Line {f.line_number}: [{f.severity}] {f.description}")
             if f.code:
-                say(f"{indent}  {f.code}")
+                say(f"{indent}  {printable(f.code)}")
             say(f"{indent}  Fix: {f.recommendation}")
     for note in report.not_scanned:
-        err.print(f"not scanned: {note.path}: {note.reason}", markup=False)
+        err.print(f"not scanned: {printable_path(note.path)}: {note.reason}", markup=False)
     for note in report.not_analysed:
-        err.print(f"note: {note.path}: {note.reason}", markup=False)
+        err.print(f"note: {printable_path(note.path)}: {note.reason}", markup=False)
     size = f"{report.bytes_scanned / 1e6:.1f} MB" if report.bytes_scanned >= 100_000 else f"{report.bytes_scanned / 1e3:.1f} KB"
     extras = [f"{_plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
     if report.not_scanned:
