@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     QUALITY_GATE = 4
     API = 5
     NOT_FOUND = 6
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report a command it stopped
 
 
 class BuildRunnerError(Exception):

@@ -237,6 +237,26 @@ def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path
     project.close()
 
 
+def test_ctrl_c_on_wait_says_the_session_keeps_running(fast_project: Path) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(4)]})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "buildrunner", "parallel", "start", "x", "--config", str(plan), "--workers", "2", "--wait"],
+        cwd=fast_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores Ctrl-C
+    )
+    project = Project(fast_project)
+    sid = wait_for(lambda: project.store.scalar("SELECT id FROM sessions"), 30, "the session")
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'running'"), 30, "a running task")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)" in err
+    assert err.rstrip().endswith("error: interrupted") and "Traceback" not in err
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 4)
+    project.close()
+
+
 def test_a_hanging_task_times_out_is_killed_and_retried(fast_project: Path, run_br: Any) -> None:
     write_config(fast_project, kill_grace=0.5)
     # The first attempt ignores TERM and never ends; only KILL stops it.

@@ -180,14 +180,19 @@ def start(
         stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
     from buildrunner.cli.common import show_progress
 
-    if watch or (wait and show_progress()):
-        status = _watch(manager, session.session_id)
-        if wait and not status.halted:  # the dashboard was quit early: keep waiting
-            status = manager.wait(session.session_id)
-    elif wait:
-        status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
-    else:
-        return
+    try:
+        if watch or (wait and show_progress()):
+            status = _watch(manager, session.session_id)
+            if wait and not status.halted:  # the dashboard was quit early: keep waiting
+                status = manager.wait(session.session_id)
+        elif wait:
+            status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
+        else:
+            return
+    except KeyboardInterrupt:  # the workers are detached: Ctrl-C ends the waiting, not the session
+        sid = session.session_id
+        stderr().print(f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)", markup=False)
+        raise
     final = manager.get_session_status(status.session_id)
     if output_format == "json":
         _emit_status(manager, final)
