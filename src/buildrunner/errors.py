@@ -19,7 +19,10 @@ class ExitCode(IntEnum):
     QUALITY_GATE = 4
     API = 5
     NOT_FOUND = 6
-    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report a command it stopped
+
+
+# Not in the spec's table: Ctrl-C, 128 + SIGINT, as shells report a command it stopped.
+INTERRUPTED_EXIT = 130
 
 
 class BuildRunnerError(Exception):

@@ -25,7 +25,7 @@ from buildrunner.cli import config as config_cli
 from buildrunner.cli.coercion import plain_conversion
 from buildrunner.cli.common import ProjectOption
 from buildrunner.cli.groups import GROUPS
-from buildrunner.errors import ExitCode
+from buildrunner.errors import INTERRUPTED_EXIT, ExitCode
 
 HELP_OPTION_NAMES = ["-h", "--help"]
 
@@ -136,7 +136,7 @@ def run() -> None:
     try:
         code = app(prog_name="br", standalone_mode=False)
     except KeyboardInterrupt:
-        _fail("interrupted", ExitCode.INTERRUPTED)
+        _fail("interrupted", INTERRUPTED_EXIT)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
@@ -149,7 +149,7 @@ def run() -> None:
         _fail(escape(usage_line(exc)), exc.exit_code)
     except typer.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C, as some Typer releases report it
-            _fail("interrupted", ExitCode.INTERRUPTED)
+            _fail("interrupted", INTERRUPTED_EXIT)
         _fail("aborted", 1)
     except Exception as exc:
         from rich.markup import escape
@@ -168,6 +168,6 @@ def run() -> None:
             "(run with BR_DEBUG=1 for the traceback)",
             int(ExitCode.GENERAL),
         )
-    if code == ExitCode.INTERRUPTED:  # Ctrl-C, as newer Typer releases report it: said, not a silent exit
-        _fail("interrupted", ExitCode.INTERRUPTED)
+    if code == INTERRUPTED_EXIT:  # Ctrl-C, as newer Typer releases report it: said, not a silent exit
+        _fail("interrupted", INTERRUPTED_EXIT)
     sys.exit(code if isinstance(code, int) else 0)
