@@ -144,3 +144,11 @@ def test_read_only_commands_in_a_new_repository_create_no_database(run_br, tmp_p
     assert run_br("parallel", "start", "s", "--config", "plan.yaml", "--workers", "1", "--wait", cwd=repo).returncode == 0
     assert (repo / ".buildrunner" / "buildrunner.db").is_file()  # writing commands still make the store
     assert json.loads(run_br("parallel", "list", "-f", "json", cwd=repo).stdout)[0]["name"] == "s"
+
+
+def test_arguments_are_named_as_the_spec_names_them(run_br) -> None:
+    """TASK_DESCRIPTION and SESSION_ID, in help and errors, whichever Typer release renders them."""
+    assert "Missing argument 'TASK_DESCRIPTION'" in run_br("routing", "estimate").stderr
+    assert "TASK_DESCRIPTION" in run_br("routing", "estimate", "--help").stdout.splitlines()[0]
+    assert "[SESSION_ID]" in run_br("parallel", "status", "--help").stdout.splitlines()[0]
+    assert "--file <path>" in run_br("security", "scan", "--help").stdout

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 import typer.main
 from typer import _click as click
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from buildrunner import __version__
 from buildrunner.cli import config as config_cli
@@ -62,8 +62,12 @@ class LazyRoot(TyperGroup):
 
 
 def _plain_help(command: click.Command) -> click.Command:
-    """`command` and every command under it render help with click's formatter (see the module doc)."""
+    """`command` and every command under it render help with click's formatter (see the module doc), arguments
+    named as the spec names them (TASK_DESCRIPTION, not newer Typer's {task_description})."""
     command.rich_markup_mode = None  # type: ignore[attr-defined]
+    for param in command.params:
+        if param.metavar is None and isinstance(param, TyperArgument):
+            param.metavar = param.name.upper() + ("..." if param.nargs == -1 else "") if param.name else None
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
     return command

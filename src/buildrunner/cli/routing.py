@@ -26,7 +26,7 @@ AiOption = Annotated[
 ]
 FilesOption = Annotated[
     Optional[list[Path]],
-    typer.Option("--file", "-F", help="A file the task will touch (repeatable); their count, size and languages count.", show_default=False),
+    typer.Option("--file", "-F", help="A file the task will touch (repeatable); their count, size and languages count.", show_default=False, metavar="<path>"),
 ]
 CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, json (the summary) or csv (one row per request, with its agent).")
 PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}

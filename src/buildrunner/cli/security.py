@@ -102,8 +102,8 @@ def check(
 @app.command()
 def scan(
     targets: Annotated[Optional[List[str]], typer.Argument(metavar="PATH", help="Files or folders to scan, as with --file / --directory.", show_default=False)] = None,
-    file: Annotated[Optional[List[str]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False)] = None,
-    directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False)] = None,
+    file: Annotated[Optional[List[str]], typer.Option("--file", help="A file to scan (repeatable).", show_default=False, metavar="<path>")] = None,
+    directory: Annotated[Optional[List[Path]], typer.Option("--directory", "-d", help="A folder to scan (repeatable; default: the project).", show_default=False, metavar="<dir>")] = None,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Scan subfolders.")] = True,
     secrets: SecretsOption = False,
     no_secrets: NoSecretsOption = False,
