@@ -152,3 +152,11 @@ def test_cost_tracker_export_csv_uses_the_same_rules(project, tmp_path: Path) ->
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.startswith("id,timestamp_utc,") and "haiku" in piped.stdout
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(("n", "expected"), [(0, "0 files"), (1, "1 file"), (2, "2 files")])
+def test_counts_agree_with_their_noun(n: int, expected: str) -> None:
+    from buildrunner.words import plural
+
+    assert plural(n, "file") == expected
+    assert plural(n, "SQL injection risk", "SQL injection risks").endswith("risk" if n == 1 else "risks")

@@ -234,4 +234,4 @@ def test_cli_text_marks_unanalysed_categories_and_languages(tmp_project: Path, f
     assert result.returncode == 0, result.stderr
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
     assert "not analysed" in rows["Testing"] and "not analysed" in rows["Structure"]
-    assert "note: not analysed: JavaScript (1 files, 3 lines)" in result.stdout
+    assert "note: not analysed: JavaScript (1 file, 3 lines)" in result.stdout

@@ -151,7 +151,7 @@ def test_costs_text_json_csv(run_br, any_project: Project) -> None:
     text = run_br("routing", "costs", "--period", "week", env=env)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("Cost Summary (This Week)\n\nModel Distribution:\n")
-    assert "Haiku:  3 requests | $1.23" in text.stdout and "Sonnet: 1 requests | $1.50" in text.stdout
+    assert "Haiku:  3 requests | $1.23" in text.stdout and "Sonnet: 1 request  | $1.50" in text.stdout
     assert "Total: 4 requests | $2.73" in text.stdout and "Daily Breakdown:" in text.stdout
     data = json.loads(run_br("routing", "costs", "--format", "json", env=env).stdout)
     assert data["request_count"] == 4 and data["by_model"] == {"haiku": pytest.approx(1.23), "sonnet": pytest.approx(1.5)}

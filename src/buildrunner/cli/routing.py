@@ -10,6 +10,7 @@ import typer
 from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.routing.calibration import CalibrationReport
@@ -329,10 +330,10 @@ def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
         out.print("Model Distribution:")
         width = max(len(m) for m in summary.by_model) + 1
         counts = summary.requests_by_model
-        count_width = max(len(f"{counts[m]} requests") for m in summary.by_model)
+        count_width = max(len(plural(counts[m], "request")) for m in summary.by_model)
         for model, cost in summary.by_model.items():
             label = (model.capitalize() if model in TIERS else model) + ":"
-            out.print(f"  {label:<{width}} {f'{counts[model]} requests':<{count_width}} | {usd(cost)}")
+            out.print(f"  {label:<{width}} {plural(counts[model], 'request'):<{count_width}} | {usd(cost)}")
         if any(agent != DIRECT for agent in summary.by_agent):
             out.print("\nBy Agent and Model:")
             for agent, models in summary.by_agent_model.items():
@@ -341,7 +342,7 @@ def _print_summary(summary: "CostSummary", remaining: float | None) -> None:
                 model_width = max(len(m) for m in models) + 1
                 for model, cost in models.items():
                     out.print(f"    {model + ':':<{model_width}} {usd(cost)}")
-        out.print(f"\nTotal: {summary.request_count} requests | {usd(summary.total_cost)} (avg ${summary.avg_cost_per_request:.4f}/request)")
+        out.print(f"\nTotal: {plural(summary.request_count, 'request')} | {usd(summary.total_cost)} (avg ${summary.avg_cost_per_request:.4f}/request)")
         if summary.by_day:
             out.print("\nDaily Breakdown:")
             for day, cost in summary.by_day.items():

@@ -6,6 +6,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any, Iterator
 
 from buildrunner.cli.common import printable, printable_path
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,10 +19,6 @@ SECRET_ADVICE = (
     "Never commit API keys to git",
     "Not a secret? Add `br:allow` to the line, or its fingerprint (--format json) to {whitelist}",
 )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _grouped(items: list[Any], single_file: str | None) -> list[tuple[str | None, list[Any]]]:
@@ -68,10 +65,10 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
     for note in report.not_analysed:
         err.print(f"note: {printable_path(note.path)}: {note.reason}", markup=False)
     size = f"{report.bytes_scanned / 1e6:.1f} MB" if report.bytes_scanned >= 100_000 else f"{report.bytes_scanned / 1e3:.1f} KB"
-    extras = [f"{_plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
+    extras = [f"{plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
     if report.not_scanned:
-        extras.append(f"{_plural(len(report.not_scanned), 'file')} not scanned")
-    summary = f"{_plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)
+        extras.append(f"{plural(len(report.not_scanned), 'file')} not scanned")
+    summary = f"{plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)
     if report.clean:
         checked = " or ".join(k for k, on in (("secrets", report.checked_secrets), ("SQL injection", report.checked_sql)) if on)
         mark = "⚠️" if report.not_scanned else "✅"

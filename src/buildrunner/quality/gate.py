@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from buildrunner.quality.security_inputs import summary
 from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -191,7 +192,7 @@ class QualityGate:
             score,
             threshold,
             _status(score, threshold),
-            f"{len(findings)} findings over {lines} lines of code",
+            f"{plural(len(findings), 'finding')} over {plural(lines, 'line')} of code",
             {
                 "lines_of_code": lines,
                 "findings_by_severity": counts,
@@ -337,7 +338,7 @@ class QualityGate:
             score,
             threshold,
             _status(score, threshold),
-            f"{len(functions)} functions, {len(code)} modules, {len(cycles)} import cycles",
+            f"{plural(len(functions), 'function')}, {plural(len(code), 'module')}, {plural(len(cycles), 'import cycle')}",
             {
                 "components": {k: round(v, 1) for k, v in parts.items()},
                 "cycle_penalty": penalty,

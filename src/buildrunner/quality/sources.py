@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from buildrunner.words import plural
+
 if TYPE_CHECKING:
     from buildrunner.project import Project
 
@@ -85,7 +87,7 @@ class SourceSet:
         if not self.other:
             return None
         counts = sorted(self.other.values(), key=lambda c: c.language)
-        return "not analysed: " + ", ".join(f"{c.language} ({c.files} files, {c.lines} lines)" for c in counts)
+        return "not analysed: " + ", ".join(f"{c.language} ({plural(c.files, 'file')}, {plural(c.lines, 'line')})" for c in counts)
 
     @property
     def modules(self) -> dict[str, SourceFile]:

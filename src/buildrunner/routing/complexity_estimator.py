@@ -20,6 +20,7 @@ from buildrunner.quality.sources import LANGUAGES
 from buildrunner.routing.code_reach import code_reach
 from buildrunner.routing.levels import level_for
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, Hit, SignalSet, hits, shipped_signals
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -93,7 +94,7 @@ def _context_factors(files: Sequence[str | Path] | None, context: Mapping[str, o
         paths = [Path(f) for f in files]
         sizes = [p.stat().st_size for p in paths if p.is_file()]
         languages = sorted({LANGUAGES[p.suffix.lower()] for p in paths if p.suffix.lower() in LANGUAGES})
-        out.append(ComplexityFactor("files to change", round(_log_points(len(paths), 6.0, 24.0), 1), f"{len(paths)} files"))
+        out.append(ComplexityFactor("files to change", round(_log_points(len(paths), 6.0, 24.0), 1), plural(len(paths), "file")))
         if sizes:
             out.append(ComplexityFactor("code size", round(_log_points(sum(sizes) / 4000, 3.0, 12.0), 1), f"{sum(sizes)} bytes"))
         if len(languages) > 1:

@@ -24,15 +24,12 @@ from buildrunner.security.git import Blob, changed_files, repo_root, revision_bl
 from buildrunner.security.report import BINARY, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 @dataclass
@@ -85,9 +82,9 @@ class SecurityReport:
         """`2 secrets, 1 SQL injection risk`: only the checks that ran."""
         parts = []
         if self.checked_secrets:
-            parts.append(_plural(len(self.secrets), "secret", "secrets"))
+            parts.append(plural(len(self.secrets), "secret", "secrets"))
         if self.checked_sql:
-            parts.append(_plural(len(self.sql_injection), "SQL injection risk", "SQL injection risks"))
+            parts.append(plural(len(self.sql_injection), "SQL injection risk", "SQL injection risks"))
         return ", ".join(parts)
 
     def raise_for_findings(self, prefix: str = "") -> None:
@@ -98,10 +95,10 @@ class SecurityReport:
         if unscanned:
             first = unscanned[0]
             more = f" and {len(unscanned) - 1} more" if len(unscanned) > 1 else ""
-            missed = f"{_plural(len(unscanned), 'file', 'files')} not scanned ({first.path}: {first.reason}{more})"
+            missed = f"{plural(len(unscanned), 'file', 'files')} not scanned ({first.path}: {first.reason}{more})"
         if not self.clean:
             counts = [(len(self.secrets), "secret", "secrets"), (len(self.sql_injection), "SQL injection risk", "SQL injection risks")]
-            found = " and ".join(_plural(n, one, many) for n, one, many in counts if n)
+            found = " and ".join(plural(n, one, many) for n, one, many in counts if n)
             raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove them, or allowlist a false positive with {allow}")
         if unscanned:
             advice = [NOT_SCANNED_ADVICE[kind] for kind in dict.fromkeys(s.kind for s in unscanned) if kind in NOT_SCANNED_ADVICE]
