@@ -219,3 +219,13 @@ def test_stopping_a_session_ends_a_task_waiting_for_its_retry_as_failed(pproject
     assert (after.finished_tasks, after.succeeded_tasks, after.failed_tasks) == (2, 1, 1)
     stopped = pproject.store.fetchone("SELECT status FROM tasks WHERE session_id = ? AND task_id = 'flaky'", (session.session_id,))
     assert stopped is not None and stopped["status"] == "cancelled"
+
+
+def test_by_default_no_more_workers_than_tasks(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    one = manager.create_session("one", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert one.num_workers == 1  # the default is 3: two would start only to find nothing to do
+    asked = manager.create_session("asked", 3, 3, plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert asked.num_workers == 3  # a count the user gives is kept
+    many = manager.create_session("many", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(5))), start_workers=False)
+    assert many.num_workers == pproject.config.parallel.default_workers

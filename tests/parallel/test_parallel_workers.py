@@ -245,8 +245,10 @@ def test_ctrl_c_on_wait_says_the_session_keeps_running(fast_project: Path) -> No
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores Ctrl-C
     )
     project = Project(fast_project)
-    sid = wait_for(lambda: project.store.scalar("SELECT id FROM sessions"), 30, "the session")
-    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'running'"), 30, "a running task")
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first progress line: the command is waiting now
+    assert " started (worker-" in first, first
+    sid = project.store.scalar("SELECT id FROM sessions")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -16,7 +16,7 @@ from buildrunner.parallel.models import BUDGET_REASON
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import Activity, AgentStatus, SessionStatus
+    from buildrunner.parallel.models import Activity, AgentStatus, Session, SessionStatus
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -161,6 +161,18 @@ def start(
     manager = _manager(project)
     session = manager.create_session(name, tasks, workers, config=config, start_workers=False)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
+    try:
+        _report_start(manager, session, name, tasks, watch=watch, wait=wait, output_format=output_format)
+    except KeyboardInterrupt:  # the workers are detached: Ctrl-C ends the waiting, not the session
+        sid = session.session_id
+        stderr().print(f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)", markup=False)
+        raise
+
+
+def _report_start(
+    manager: "SessionManager", session: "Session", name: str, tasks: int | None, *, watch: bool, wait: bool, output_format: str
+) -> None:
+    """What `start` says once the workers run, then the dashboard or the wait (and its exit code)."""
     if output_format == "json":
         if not (wait or watch):  # with --wait the one JSON document is the final status
             emit_json(session)
@@ -180,19 +192,14 @@ def start(
         stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
     from buildrunner.cli.common import show_progress
 
-    try:
-        if watch or (wait and show_progress()):
-            status = _watch(manager, session.session_id)
-            if wait and not status.halted:  # the dashboard was quit early: keep waiting
-                status = manager.wait(session.session_id)
-        elif wait:
-            status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
-        else:
-            return
-    except KeyboardInterrupt:  # the workers are detached: Ctrl-C ends the waiting, not the session
-        sid = session.session_id
-        stderr().print(f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)", markup=False)
-        raise
+    if watch or (wait and show_progress()):
+        status = _watch(manager, session.session_id)
+        if wait and not status.halted:  # the dashboard was quit early: keep waiting
+            status = manager.wait(session.session_id)
+    elif wait:
+        status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
+    else:
+        return
     final = manager.get_session_status(status.session_id)
     if output_format == "json":
         _emit_status(manager, final)
