@@ -78,5 +78,6 @@ def cents(value: float) -> int:
 
 @pytest.fixture
 def standin_env() -> dict[str, str]:
-    """An environment whose PATH finds the stand-in `claude`, `codex` and `gemini` first."""
-    return {**os.environ, "PATH": os.pathsep.join([str(STANDINS), os.environ.get("PATH", "")])}
+    """An environment whose PATH finds the stand-in `claude`, `codex` and `gemini` first, in a folder Gemini trusts
+    (as the adapter's invocation makes it; test_standins checks the refusal without it)."""
+    return {**os.environ, "PATH": os.pathsep.join([str(STANDINS), os.environ.get("PATH", "")]), "GEMINI_CLI_TRUST_WORKSPACE": "true"}

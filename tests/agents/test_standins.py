@@ -77,7 +77,7 @@ def test_a_hung_agent_prints_then_waits_until_ended(vendor: str, standin_env: di
     agent = get_agent(vendor, Config())
     model = agent.model_for("sonnet")
     inv = agent.invocation("work [standin:hang]", model)
-    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=standin_env, cwd=tmp_path, text=True)
+    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**standin_env, **inv.env}, cwd=tmp_path, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(inv.stdin.decode())
     proc.stdin.close()
@@ -100,7 +100,7 @@ def test_a_running_cap_stops_reading_and_ends_the_agent_mid_run(vendor: str, sta
     agent = get_agent(vendor, Config())
     model = agent.model_for("sonnet")
     inv = agent.invocation("long job [standin:cap]", model, max_cost_usd=cap)
-    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=standin_env, cwd=tmp_path, text=True)
+    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**standin_env, **inv.env}, cwd=tmp_path, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(inv.stdin.decode())
     proc.stdin.close()
@@ -118,3 +118,21 @@ def test_a_running_cap_stops_reading_and_ends_the_agent_mid_run(vendor: str, sta
     result = run.finish(None)
     assert result.outcome == "failed" and "stopped before" in (result.reason or "")
     assert result.cost_usd > cap and result.cost_source == "tokens"
+
+
+def test_gemini_refuses_an_untrusted_folder_and_the_adapter_trusts_the_task_folder(
+    standin_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemini CLI 0.41+ exits 55 headless in a folder not trusted, and a task's worktree is a new folder."""
+    untrusted = {k: v for k, v in standin_env.items() if k != "GEMINI_CLI_TRUST_WORKSPACE"}
+    refused = subprocess.run(ARGV["gemini"], input=b"x", env=untrusted, cwd=tmp_path, capture_output=True, timeout=60)
+    assert refused.returncode == 55 and b"not running in a trusted directory" in refused.stderr
+    agent = get_agent("gemini", Config())
+    result = agent.start("gemini-2.5-flash").finish(55, refused.stderr.decode())
+    assert "not trusted" in (result.reason or "") and "GEMINI_CLI_TRUST_WORKSPACE=true" in (result.reason or "")
+    monkeypatch.delenv("GEMINI_CLI_TRUST_WORKSPACE", raising=False)
+    inv = agent.invocation("x", "gemini-2.5-flash")
+    ran = subprocess.run(inv.argv, input=inv.stdin, env={**untrusted, **inv.env}, cwd=tmp_path, capture_output=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    monkeypatch.setenv("GEMINI_CLI_TRUST_WORKSPACE", "false")  # the user's own choice is kept
+    assert agent.invocation("x", "gemini-2.5-flash").env == {}

@@ -30,6 +30,7 @@ estimate, not a bound: Gemini's implicit cache can make the bill lower, large fi
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from buildrunner.agents.base import (
@@ -52,13 +53,16 @@ from buildrunner.agents.base import (
 )
 from buildrunner.agents.pricing import TokenCounts
 
+TRUST_ENV = "GEMINI_CLI_TRUST_WORKSPACE"
 EXIT_MEANINGS = {
     1: "general error or API failure",
     41: "authentication error",
     42: "input error (invalid prompt or arguments)",
     52: "configuration error",
     53: "turn limit exceeded (maxSessionTurns)",
+    44: "sandbox error",
     54: "fatal tool execution error",
+    55: f"the folder is not trusted (set {TRUST_ENV}=true or trust it in gemini)",
     130: "cancelled",
 }
 TOOL_DETAIL_KEYS = ("command", "file_path", "absolute_path", "path", "dir_path", "pattern", "query", "url", "prompt", "description")
@@ -98,6 +102,12 @@ class GeminiCli(Agent):
 
     def output_args(self, max_cost_usd: float | None) -> list[str]:
         return ["--output-format", "stream-json"]  # Gemini CLI has no spend cap of its own
+
+    def env(self) -> dict[str, str]:
+        """Gemini CLI (0.41 and later) refuses to run headless in a folder the user has not trusted (exit 55), and a
+        task's worktree is a new folder: trust it for this run, unless the user set the variable themselves. The
+        variable, not `--skip-trust`, because earlier releases reject an option they do not know."""
+        return {} if TRUST_ENV in os.environ else {TRUST_ENV: "true"}
 
     def start(self, model_id: str) -> "GeminiRun":
         return GeminiRun(self, model_id)

@@ -107,8 +107,15 @@ def _gemini(argv: list[str]) -> tuple[dict[str, object], bytes, str]:
     p.add_argument("--approval-mode", choices=["default", "auto_edit", "yolo", "plan"])
     p.add_argument("-y", "--yolo", action="store_true")
     p.add_argument("-p", "--prompt")
+    p.add_argument("--skip-trust", action="store_true")
     p.add_argument("query", nargs="*")
     args = p.parse_args(argv)
+    if not args.skip_trust and os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":  # 0.41 and later, headless
+        raise Refused(
+            "Gemini CLI is not running in a trusted directory. To proceed, either use `--skip-trust`, set the "
+            "`GEMINI_CLI_TRUST_WORKSPACE=true` environment variable, or trust this directory in interactive mode.",
+            55,
+        )
     if args.output_format == "text":
         raise Refused("stand-in gemini: use --output-format json or stream-json")
     piped = _read_stdin()
