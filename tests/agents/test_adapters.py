@@ -314,3 +314,22 @@ def test_gemini_keeps_its_estimate_when_the_final_stats_carry_no_tokens() -> Non
     running = run.cost_usd
     run.feed('{"type":"result","status":"error","error":{"type":"FatalToolExecutionError","message":"boom"},"stats":{"duration_ms":5}}\n')
     assert running > 0 and run.finish(54).cost_usd == running
+
+
+def test_claude_tool_uses_the_permission_mode_refused_are_a_notice_naming_them() -> None:
+    """Print mode cannot ask: with acceptEdits a `pytest` is refused, and the result lists it (permission_denials)."""
+    from buildrunner.agents.base import AgentNotice
+
+    lines = json_lines("claude", "success")
+    denials = [
+        {"tool_name": "Bash", "tool_use_id": "toolu_1", "tool_input": {"command": "pytest -q", "description": "Run the tests"}},
+        {"tool_name": "Bash", "tool_use_id": "toolu_2", "tool_input": {"command": "npm test"}},
+    ]
+    with_denials = [json.dumps({**line, "permission_denials": denials} if line.get("type") == "result" else line) + "\n" for line in lines]
+    run = get_agent("claude", Config()).start(MODEL["claude"])
+    notices = [e.message for e in feed_all(run, with_denials) if isinstance(e, AgentNotice)]
+    assert notices == ['the permission mode refused 2 tool use(s): Bash (pytest -q), Bash (npm test); allow them in agents.claude.command '
+                       '(e.g. --allowedTools "Bash(pytest:*)")']
+    assert run.finish(0).outcome == "passed"  # the agent's word stands; verify judges the work
+    plain = get_agent("claude", Config()).start(MODEL["claude"])
+    assert not [e for e in feed_all(plain, fixture_lines("claude", "success")) if isinstance(e, AgentNotice)]

@@ -190,7 +190,8 @@ class ClaudeRun(AgentRun):
         if total is not None:
             self.state_cost(total, costs or {self.model or self.requested_model: total})
         ok = subtype == "success" and line.get("is_error") is not True
-        return [*(UsageUpdate(m, c, self.cost_usd) for m, c in tokens.items()), FinalResult(ok, subtype, self._text)]
+        notices = _denials(line.get("permission_denials"))
+        return [*(UsageUpdate(m, c, self.cost_usd) for m, c in tokens.items()), *notices, FinalResult(ok, subtype, self._text)]
 
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
@@ -242,3 +243,19 @@ class ClaudeRun(AgentRun):
         if isinstance(errors, list) and errors:
             return one_line("; ".join(str(e) for e in errors), 200)
         return one_line(text_of(final.get("result")) or "", 200)
+
+
+def _denials(value: Any) -> list[AgentNotice]:
+    """The tool uses the permission mode refused (print mode cannot ask): said, so a run that could not run its
+    tests is not read as one that chose not to, with how to allow them."""
+    if not isinstance(value, list) or not value:
+        return []
+    refused = []
+    for denial in value:
+        if isinstance(denial, dict):
+            name = text_of(denial.get("tool_name")) or "tool"
+            detail = first_text(denial.get("tool_input"), TOOL_DETAIL_KEYS)
+            refused.append(f"{name} ({one_line(detail, 60)})" if detail else name)
+    shown = ", ".join(dict.fromkeys(refused[:5])) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+    return [AgentNotice(f"the permission mode refused {len(value)} tool use(s): {shown}; allow them in agents.claude.command "
+                        '(e.g. --allowedTools "Bash(pytest:*)")')]
