@@ -9,7 +9,7 @@ The executor runs any agent the same way:
     proc = Popen(inv.argv, stdin=PIPE if inv.stdin is not None else DEVNULL, env={**task_env, **inv.env}, ...)
     write inv.stdin to proc.stdin (from a thread: a big prompt fills the pipe) and close it
     for line in proc.stdout:                         # text lines, as they come
-        for event in run.feed(line):                 # never raises; bad lines become MalformedLine events
+        for event in run.feed(line):                 # never raises; a broken JSON line is a MalformedLine, plain text a notice
             telemetry(event); check run.cost_usd against the caps; end the process tree if crossed
     result = run.finish(proc.returncode, stderr=tail_of_stderr)   # exit code None when we ended it
 
@@ -271,6 +271,7 @@ class AgentRun(ABC):
         self.turns = 0
         self.last_action: str | None = None
         self.malformed: str | None = None
+        self.stray: str | None = None  # the first plain-text line printed beside the format (a banner, a log line)
         self._cut: str | None = None  # an unfinished last line that did not parse
         self._tokens: dict[str, TokenCounts] = {}
         self._stated: tuple[float, dict[str, float]] | None = None  # (total, by model) in dollars the agent reported
@@ -334,6 +335,9 @@ class AgentRun(ABC):
             if not line.endswith("\n"):
                 self._cut = text
                 return events
+            if not text.startswith(("{", "[")):  # plain text beside the JSON: CLIs print banners and logs on stdout
+                self.stray = self.stray or text[:SNIPPET_CHARS]
+                return [*events, AgentNotice(f"printed outside its format: {text[:SNIPPET_CHARS]}")]
             return [*events, self._bad(text)]
 
     def _bad(self, text: str) -> MalformedLine:
@@ -375,10 +379,15 @@ class AgentRun(ABC):
         self.last_action = action
         return ToolCall(name, action)
 
-    def problem(self) -> str | None:
-        """Why the output itself fails the attempt (a line not in the format, or output cut short), if it does."""
+    def problem(self, has_result: bool = False) -> str | None:
+        """Why the output itself fails the attempt (a JSON line not in the format, or output cut short), if it does.
+
+        Plain-text lines beside the format (a banner such as "Loaded cached credentials.") fail it only when no
+        final result came (`has_result` False): then they were probably all it printed (an interactive mode)."""
         if self.malformed is not None:
             return f"{self.agent.name} printed output that is not its documented format: {self.malformed}"
+        if self.stray is not None and not has_result and self._cut is None:
+            return f"{self.agent.name} printed output that is not its documented format: {self.stray}"
         return self.truncated_reason()
 
     def result(self, outcome: Outcome, reason: str | None, exit_code: int | None, *, turns: int | None = None, **extra: Any) -> AgentResult:

@@ -222,8 +222,8 @@ class ClaudeRun(AgentRun):
 
     def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None) -> tuple[Outcome, str | None]:
         name = self.agent.name
-        if self.problem():
-            return "failed", self.problem()
+        if self.problem(has_result=True):
+            return "failed", self.problem(has_result=True)
         if subtype == "error_max_budget_usd":
             return "budget_exceeded", f"{name} {SUBTYPE_REASONS[subtype]} after spending ${self.cost_usd:.2f}"
         detail = self._detail(final)

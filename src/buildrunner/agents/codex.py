@@ -151,8 +151,9 @@ class CodexRun(AgentRun):
         name = self.agent.name
         last_error = self._failure or (self._errors[-1] if self._errors else None)
         subtype = "turn.failed" if self._failure else ("error" if self._errors else None)
-        if self.problem():
-            return self.result("failed", self.problem(), exit_code, subtype=subtype, text=self._text)
+        problem = self.problem(has_result=self._completed)
+        if problem:
+            return self.result("failed", problem, exit_code, subtype=subtype, text=self._text)
         if self._failure:
             reason = f"{name} turn failed: {self._failure}"
         elif exit_code is None:

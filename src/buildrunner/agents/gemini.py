@@ -257,8 +257,9 @@ class GeminiRun(AgentRun):
         name = self.agent.name
         if self._doc is not None and self.problem() is None:
             return self.result("failed", f"{name} output ended inside its JSON object (truncated): {one_line(' '.join(self._doc), 200)}", exit_code)
-        if self.problem():
-            return self.result("failed", self.problem(), exit_code)
+        problem = self.problem(has_result=self._final is not None)
+        if problem:
+            return self.result("failed", problem, exit_code)
         if self._final is not None:
             ok, error_type, text = self._final
             if not ok:
