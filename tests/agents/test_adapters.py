@@ -348,3 +348,19 @@ def test_claude_tool_uses_the_permission_mode_refused_are_a_notice_naming_them()
     assert run.finish(0).outcome == "passed"  # the agent's word stands; verify judges the work
     plain = get_agent("claude", Config()).start(MODEL["claude"])
     assert not [e for e in feed_all(plain, fixture_lines("claude", "success")) if isinstance(e, AgentNotice)]
+
+
+def test_claude_json_output_as_one_array_of_messages_is_read_like_the_stream() -> None:
+    """`--output-format json` with --verbose (or a verbose setting) prints every message as one JSON array."""
+    messages = json_lines("claude", "success")
+    run = get_agent("claude", Config()).start(MODEL["claude"])
+    events = feed_all(run, [json.dumps(messages) + "\n"])
+    result = run.finish(0)
+    streamed = get_agent("claude", Config()).start(MODEL["claude"])
+    feed_all(streamed, fixture_lines("claude", "success"))
+    expected = streamed.finish(0)
+    assert result.outcome == "passed" and not [e for e in events if isinstance(e, MalformedLine)]
+    assert (result.cost_usd, result.text, result.session_id) == (expected.cost_usd, expected.text, expected.session_id)
+    broken = get_agent("claude", Config()).start(MODEL["claude"])
+    feed_all(broken, [json.dumps([*messages, 7]) + "\n"])
+    assert broken.finish(0).outcome == "failed"

@@ -432,6 +432,17 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def json_array(text: str) -> list[dict[str, Any]]:
+    """A line that must be one JSON array of objects, else MalformedOutput."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise MalformedOutput(text) from None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise MalformedOutput(text)
+    return value
+
+
 def count(value: Any) -> int:
     """A token count from an agent's JSON; anything else is malformed output."""
     if value is None:

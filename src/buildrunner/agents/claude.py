@@ -42,6 +42,7 @@ from buildrunner.agents.base import (
     count,
     dollars,
     first_text,
+    json_array,
     json_object,
     one_line,
     stderr_tail,
@@ -120,7 +121,11 @@ class ClaudeRun(AgentRun):
         self._text: str | None = None
 
     def parse(self, text: str) -> list[AgentEvent]:
-        line = json_object(text)
+        if text.startswith("["):  # `--output-format json` with --verbose (or a verbose setting) prints every message as one array
+            return [event for item in json_array(text) for event in self._message(item, text)]
+        return self._message(json_object(text), text)
+
+    def _message(self, line: dict[str, Any], text: str) -> list[AgentEvent]:
         kind = line.get("type")
         if not isinstance(kind, str):
             raise MalformedOutput(text)
