@@ -56,7 +56,7 @@ def _claude(argv: list[str]) -> tuple[dict[str, object], bytes, str]:
     p.add_argument("--model")
     p.add_argument("--max-budget-usd", type=float)
     p.add_argument("--max-turns", type=int)
-    p.add_argument("--permission-mode", choices=["acceptEdits", "bypassPermissions", "default", "plan"])
+    p.add_argument("--permission-mode", choices=["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"])
     p.add_argument("--dangerously-skip-permissions", action="store_true")
     p.add_argument("--allowedTools", nargs="*")
     p.add_argument("prompt", nargs="?")
