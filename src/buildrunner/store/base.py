@@ -29,10 +29,11 @@ class IntegrityError(StoreError):
     """A constraint (unique key, foreign key) was violated."""
 
 
-# The user information runs to the URL's last "@" (a password may hold an unescaped "@"); a query or key=value
-# parameter whose name holds password, secret or token is a credential too (`?password=`, `sslpassword=`).
-_USERINFO = re.compile(r"^([a-z][\w+.-]*://)(.*)@(?=[^@]*$)", re.IGNORECASE | re.DOTALL)
-_SECRET_PARAM = re.compile(r"((?:^|[?&;\s])\w*(?:password|secret|token)\w*\s*=\s*)('[^']*'|[^&;\s]*)", re.IGNORECASE)
+# The user information runs to the last "@" before the query (a password may hold an unescaped "@" or "/"; an "@" in
+# `?options=...` is not one); a query or key=value parameter whose name holds password, secret or token is a
+# credential too (`?password=`, `sslpassword=`), its value quoted or with backslash escapes as libpq allows.
+_USERINFO = re.compile(r"^([a-z][\w+.-]*://)([^?#]*)@(?=[^@?#]*(?:[?#]|$))", re.IGNORECASE | re.DOTALL)
+_SECRET_PARAM = re.compile(r"((?:^|[?&;\s])\w*(?:password|secret|token)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|(?:[^&;\s\\]|\\.)*)", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
@@ -51,8 +52,8 @@ def url_secrets(url: str) -> list[str]:
     match = _USERINFO.match(url)
     if match and ":" in match.group(2):
         password = match.group(2).partition(":")[2]
-        # the driver reads an unescaped "@" as the end of the password: what follows it may show up as the host
-        found += [password, *(part for part in password.split("@") if len(part) >= 3)]
+        # the driver reads an unescaped "@" as the end of the password: what follows it shows up in the host
+        found += [password, *(f"{part}@" for part in password.split("@")[1:] if part)]
     return [value for value in found if value]
 
 
