@@ -229,3 +229,36 @@ def test_by_default_no_more_workers_than_tasks(pproject: Project) -> None:
     assert asked.num_workers == 3  # a count the user gives is kept
     many = manager.create_session("many", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(5))), start_workers=False)
     assert many.num_workers == pproject.config.parallel.default_workers
+
+
+def test_starts_of_one_name_at_the_same_moment_leave_one_live_session(pproject: Project) -> None:
+    """Machines sharing a database start "nightly" at once: one session runs, the others are refused."""
+    ready = threading.Barrier(4)
+    started: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        own = Project(pproject.paths.root, config=pproject.config, store=open_store(url=_url(pproject)))
+        ready.wait()
+        try:
+            session = SessionManager(own).create_session("nightly", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+            with lock:
+                started.append(session.session_id)
+        except ConfigError as exc:
+            with lock:
+                refused.append(str(exc))
+        finally:
+            own.store.close()
+
+    for _ in range(3):
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        live = pproject.store.fetchall("SELECT id FROM sessions WHERE name = 'nightly' AND status IN ('running', 'paused')")
+        assert len(live) == 1 and len(started) == 1 and len(refused) == 3, (started, refused)
+        SessionManager(pproject).stop_session(started.pop())
+        refused.clear()
+        ready.reset()

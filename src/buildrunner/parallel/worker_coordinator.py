@@ -181,6 +181,7 @@ class WorkerCoordinator:
         plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
         store = project.store
         with store.transaction():
+            store.fetchone(store.query("parallel", "lock_session_name"), {"name": name})
             live = store.fetchone(store.query("parallel", "live_session_by_name"), {"name": name})
             if live is not None:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
                 raise ConfigError(

@@ -30,6 +30,14 @@ SELECT id FROM sessions WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 3
 SELECT id FROM sessions WHERE name = :name
 ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
 
+-- name: lock_session_name
+-- Two starts of one name must not both see no live session of it. SQLite's write transaction (BEGIN IMMEDIATE)
+-- already keeps them apart; PostgreSQL takes a lock on the name, held to the end of the transaction.
+SELECT 1 AS locked
+
+-- name: lock_session_name :postgres
+SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7243002, hashtext(:name))) AS name_lock
+
 -- name: live_session_by_name
 -- A running or paused session of this name: a second one would share its name (and its branches).
 SELECT id, status FROM sessions WHERE name = :name AND status IN ('running', 'paused') ORDER BY created_at DESC LIMIT 1
