@@ -364,3 +364,31 @@ def test_claude_json_output_as_one_array_of_messages_is_read_like_the_stream() -
     broken = get_agent("claude", Config()).start(MODEL["claude"])
     feed_all(broken, [json.dumps([*messages, 7]) + "\n"])
     assert broken.finish(0).outcome == "failed"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_banner_never_hides_the_failure_the_agent_or_its_exit_code_gives(vendor: str) -> None:
+    run = get_agent(vendor, Config()).start(MODEL[vendor])
+    run.feed("Loaded cached credentials.\n")
+    reason = run.finish(1, "Error: invalid API key").reason or ""
+    assert "exited with code 1" in reason and "documented format" not in reason, reason
+    stopped = get_agent(vendor, Config()).start(MODEL[vendor])
+    stopped.feed("Loaded cached credentials.\n")
+    assert "stopped" in (stopped.finish(None).reason or "")
+
+
+def test_codex_turn_failed_after_a_banner_keeps_its_reason() -> None:
+    run = get_agent("codex", Config()).start(MODEL["codex"])
+    feed_all(run, ["Loaded config\n", '{"type":"thread.started","thread_id":"t"}\n', '{"type":"turn.started"}\n',
+                   '{"type":"turn.failed","error":{"message":"usage limit reached"}}\n'])
+    assert "turn failed: usage limit reached" in (run.finish(1).reason or "")
+
+
+def test_a_log_line_in_brackets_is_a_notice_but_a_json_array_not_in_the_format_is_malformed() -> None:
+    lines = fixture_lines("claude", "success")
+    logged = get_agent("claude", Config()).start(MODEL["claude"])
+    feed_all(logged, ["[dotenv@17.2.1] injecting env (0) from .env\n", *lines])
+    assert logged.finish(0).outcome == "passed"
+    gemini = get_agent("gemini", Config()).start(MODEL["gemini"])
+    feed_all(gemini, ["[1, 2, 3]\n", *fixture_lines("gemini", "success")])
+    assert gemini.finish(0).outcome == "failed"

@@ -335,7 +335,7 @@ class AgentRun(ABC):
             if not line.endswith("\n"):
                 self._cut = text
                 return events
-            if not text.startswith(("{", "[")):  # plain text beside the JSON: CLIs print banners and logs on stdout
+            if not _json_shaped(text):  # plain text beside the JSON: CLIs print banners and logs ("[INFO] ...") on stdout
                 self.stray = self.stray or text[:SNIPPET_CHARS]
                 return [*events, AgentNotice(f"printed outside its format: {text[:SNIPPET_CHARS]}")]
             return [*events, self._bad(text)]
@@ -379,16 +379,19 @@ class AgentRun(ABC):
         self.last_action = action
         return ToolCall(name, action)
 
-    def problem(self, has_result: bool = False) -> str | None:
-        """Why the output itself fails the attempt (a JSON line not in the format, or output cut short), if it does.
-
-        Plain-text lines beside the format (a banner such as "Loaded cached credentials.") fail it only when no
-        final result came (`has_result` False): then they were probably all it printed (an interactive mode)."""
+    def problem(self) -> str | None:
+        """Why the output itself fails the attempt (a JSON line not in the format, or output cut short), if it does."""
         if self.malformed is not None:
             return f"{self.agent.name} printed output that is not its documented format: {self.malformed}"
-        if self.stray is not None and not has_result and self._cut is None:
-            return f"{self.agent.name} printed output that is not its documented format: {self.stray}"
         return self.truncated_reason()
+
+    def no_result_reason(self, default: str) -> str:
+        """Why an agent that exited 0 without its final result failed: `default` (truncated output), or, when it
+        printed plain text beside the format, that text (an interactive mode prints nothing else). Plain-text lines
+        never hide a failure the agent reported or an exit code."""
+        if self.stray is not None:
+            return f"{self.agent.name} printed output that is not its documented format: {self.stray}"
+        return default
 
     def result(self, outcome: Outcome, reason: str | None, exit_code: int | None, *, turns: int | None = None, **extra: Any) -> AgentResult:
         """An AgentResult with the run's totals; `extra` adds the agent's subtype, text and duration."""
@@ -430,6 +433,17 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedOutput(text)
     return value
+
+
+def _json_shaped(text: str) -> bool:
+    """A line meant as JSON: an object's start, or anything that parses ("[INFO] started" is a log line)."""
+    if text.startswith("{"):
+        return True
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def json_array(text: str) -> list[dict[str, Any]]:

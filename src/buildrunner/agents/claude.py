@@ -207,7 +207,7 @@ class ClaudeRun(AgentRun):
             elif exit_code is None:
                 reason = f"{name} was stopped before its final result"
             elif exit_code == 0:
-                reason = f"{name} ended without its final result line (truncated output)"
+                reason = self.no_result_reason(f"{name} ended without its final result line (truncated output)")
             else:
                 tail = stderr_tail(stderr)
                 reason = f"{name} exited with code {exit_code} before its final result" + (f": {tail}" if tail else "")
@@ -227,8 +227,8 @@ class ClaudeRun(AgentRun):
 
     def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None) -> tuple[Outcome, str | None]:
         name = self.agent.name
-        if self.problem(has_result=True):
-            return "failed", self.problem(has_result=True)
+        if self.problem():
+            return "failed", self.problem()
         if subtype == "error_max_budget_usd":
             return "budget_exceeded", f"{name} {SUBTYPE_REASONS[subtype]} after spending ${self.cost_usd:.2f}"
         detail = self._detail(final)

@@ -151,9 +151,8 @@ class CodexRun(AgentRun):
         name = self.agent.name
         last_error = self._failure or (self._errors[-1] if self._errors else None)
         subtype = "turn.failed" if self._failure else ("error" if self._errors else None)
-        problem = self.problem(has_result=self._completed)
-        if problem:
-            return self.result("failed", problem, exit_code, subtype=subtype, text=self._text)
+        if self.problem():
+            return self.result("failed", self.problem(), exit_code, subtype=subtype, text=self._text)
         if self._failure:
             reason = f"{name} turn failed: {self._failure}"
         elif exit_code is None:
@@ -162,7 +161,7 @@ class CodexRun(AgentRun):
             detail = last_error or stderr_tail(stderr)
             reason = f"{name} exited with code {exit_code}" + (f": {detail}" if detail else "")
         elif not self._completed or self._open_turn:
-            reason = f"{name} ended without turn.completed (truncated output)"
+            reason = self.no_result_reason(f"{name} ended without turn.completed (truncated output)")
         else:
             return self.result("passed", None, exit_code, text=self._text)
         return self.result("failed", reason, exit_code, subtype=subtype, text=self._text)

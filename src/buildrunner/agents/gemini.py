@@ -257,9 +257,8 @@ class GeminiRun(AgentRun):
         name = self.agent.name
         if self._doc is not None and self.problem() is None:
             return self.result("failed", f"{name} output ended inside its JSON object (truncated): {one_line(' '.join(self._doc), 200)}", exit_code)
-        problem = self.problem(has_result=self._final is not None)
-        if problem:
-            return self.result("failed", problem, exit_code)
+        if self.problem():
+            return self.result("failed", self.problem(), exit_code)
         if self._final is not None:
             ok, error_type, text = self._final
             if not ok:
@@ -271,7 +270,7 @@ class GeminiRun(AgentRun):
         if exit_code is None:
             return self.result("failed", f"{name} was stopped before its final result", exit_code)
         if exit_code == 0:
-            return self.result("failed", f"{name} ended without its final result (truncated output)", exit_code)
+            return self.result("failed", self.no_result_reason(f"{name} ended without its final result (truncated output)"), exit_code)
         error_type, message = _stderr_error(stderr)
         meaning = EXIT_MEANINGS.get(exit_code, "error")
         detail = message or stderr_tail(stderr)
