@@ -393,3 +393,21 @@ def test_a_file_name_with_a_newline_or_escape_codes_stays_on_its_line(run_br, tm
     assert "\x1b" not in r.stdout and "\n    Line 9" not in r.stdout
     report = json.loads(run_br("security", "scan", "--format", "json").stdout)
     assert report["secrets"][0]["file_path"] == name  # JSON keeps the name as it is
+
+
+def test_the_error_line_quoting_a_crafted_name_stays_one_line(run_br, tmp_project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x = 1\n")
+    name = "evil\nerror: fake line\x1b[2K.txt"
+    (tmp_project / name).symlink_to(outside)
+    r = run_br("security", "scan", "--file", name)
+    assert r.returncode == 1 and "\x1b" not in r.stderr
+    assert not any(line.startswith("error: fake line") for line in r.stderr.splitlines())
+    assert "evil\\nerror: fake line\\x1b[2K.txt" in r.stderr.splitlines()[-1]
+
+
+def test_a_non_utf8_name_is_shown_with_its_bytes_escaped(run_br, tmp_project: Path) -> None:
+    name = os.fsdecode(b"x\x9b2Jy.py")  # 0x9b is an 8-bit CSI to some terminals
+    (tmp_project / name).write_text(samples()["github_token"] + "\n")
+    r = run_br("security", "scan")
+    assert "  x\\x9b2Jy.py\n" in r.stdout and "\x9b" not in r.stdout

@@ -146,14 +146,26 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, a non-UTF-8 name's undecodable bytes (surrogate escapes: 0x9b is an 8-bit CSI), and the
+# bidirectional overrides that make a name read as another.
+_ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff\u202a-\u202e\u2066-\u2069]")
 _NAMED_CONTROL = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if char in _NAMED_CONTROL:
+        return _NAMED_CONTROL[char]
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def printable_path(path: str) -> str:
-    """A file name on one line: every control character, a newline or tab too, shown escaped (\\n, \\t, \\xNN) as
-    git's quotePath does, so a crafted name cannot fake a report line or steer the terminal."""
-    return _ANY_CONTROL.sub(lambda m: _NAMED_CONTROL.get(m.group(), f"\\x{ord(m.group()):02x}"), path)
+    """A file name (or an error line) on one line: every control character, a newline or tab too, shown escaped
+    (\\n, \\t, \\xNN, \\uNNNN) as git's quotePath does, so a crafted name cannot fake a report line or steer the
+    terminal."""
+    return _ANY_CONTROL.sub(lambda m: _escaped(m.group()), path)
 
 
 def local_time(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -117,9 +117,10 @@ app.command("init")(config_cli.init)
 
 
 def _fail(message: str, code: int) -> None:
-    from buildrunner.cli.common import stderr
+    from buildrunner.cli.common import printable_path, stderr
 
-    stderr().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # one line, whatever it quotes (a file name with a newline or an escape code cannot forge a line)
+    stderr().print(f"[bold red]error:[/] {printable_path(message)}", markup=True, highlight=False)
     sys.exit(code)
 
 
