@@ -121,7 +121,7 @@ def test_a_running_cap_stops_reading_and_ends_the_agent_mid_run(vendor: str, sta
 
 
 def test_gemini_refuses_an_untrusted_folder_and_the_adapter_trusts_the_task_folder(
-    standin_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    standin_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Gemini CLI 0.41+ exits 55 headless in a folder not trusted, and a task's worktree is a new folder."""
     untrusted = {k: v for k, v in standin_env.items() if k != "GEMINI_CLI_TRUST_WORKSPACE"}
@@ -130,9 +130,6 @@ def test_gemini_refuses_an_untrusted_folder_and_the_adapter_trusts_the_task_fold
     agent = get_agent("gemini", Config())
     result = agent.start("gemini-2.5-flash").finish(55, refused.stderr.decode())
     assert "not trusted" in (result.reason or "") and "GEMINI_CLI_TRUST_WORKSPACE=true" in (result.reason or "")
-    monkeypatch.delenv("GEMINI_CLI_TRUST_WORKSPACE", raising=False)
     inv = agent.invocation("x", "gemini-2.5-flash")
     ran = subprocess.run(inv.argv, input=inv.stdin, env={**untrusted, **inv.env}, cwd=tmp_path, capture_output=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
-    monkeypatch.setenv("GEMINI_CLI_TRUST_WORKSPACE", "false")  # the user's own choice is kept
-    assert agent.invocation("x", "gemini-2.5-flash").env == {}

@@ -332,3 +332,15 @@ def test_status_answers_while_an_agent_hangs_and_stop_ends_it(fast_project: Path
     assert run_br("parallel", "stop", sid, "--force").returncode == 0
     wait_for(lambda: project.store.scalar("SELECT status FROM tasks WHERE task_id = 'stuck'") == "cancelled", 30, "the agent to be ended")
     assert time.monotonic() - started < 20
+
+
+def test_a_tasks_own_gemini_trust_setting_wins_over_the_adapters_default(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """The adapter trusts a task's folder for Gemini by default; a plan that says otherwise is obeyed."""
+    plan = write_plan(fast_project, {"escalate": False, "tasks": [
+        {"id": "trusted", "prompt": "x", "agent": "gemini", "env": {"BR_STANDIN_DELAY": "0"}},
+        {"id": "untrusted", "prompt": "x", "agent": "gemini", "env": {"BR_STANDIN_DELAY": "0", "GEMINI_CLI_TRUST_WORKSPACE": "false"}},
+    ]})
+    final = json.loads(_start(run_br, plan, "--workers", "1", "--wait", "--format", "json").stdout)
+    tasks = {t["task_id"]: t for t in final["tasks"]}
+    assert tasks["trusted"]["status"] == "completed"
+    assert tasks["untrusted"]["status"] == "failed" and "not trusted" in tasks["untrusted"]["error"]

@@ -6,7 +6,7 @@ The executor runs any agent the same way:
     require_installed(agent, path=env["PATH"])       # APIError (exit 5) naming the program and its npm package
     inv = agent.invocation(prompt, model_id, max_cost_usd=cap)
     run = agent.start(model_id)                      # one AgentRun per attempt
-    proc = Popen(inv.argv, stdin=PIPE if inv.stdin is not None else DEVNULL, env={**task_env, **inv.env}, ...)
+    proc = Popen(inv.argv, stdin=PIPE if inv.stdin is not None else DEVNULL, env={**inv.env, **task_env}, ...)
     write inv.stdin to proc.stdin (from a thread: a big prompt fills the pipe) and close it
     for line in proc.stdout:                         # text lines, as they come
         for event in run.feed(line):                 # never raises; a broken JSON line is a MalformedLine, plain text a notice
@@ -248,7 +248,7 @@ class Agent(ABC):
         return []
 
     def env(self) -> dict[str, str]:
-        """Variables the adapter sets on top of the task's environment."""
+        """Variables the adapter sets by default: the task's `env` and the worker's own environment override them."""
         return {}
 
     @abstractmethod

@@ -30,7 +30,6 @@ estimate, not a bound: Gemini's implicit cache can make the bill lower, large fi
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from buildrunner.agents.base import (
@@ -105,9 +104,10 @@ class GeminiCli(Agent):
 
     def env(self) -> dict[str, str]:
         """Gemini CLI (0.41 and later) refuses to run headless in a folder the user has not trusted (exit 55), and a
-        task's worktree is a new folder: trust it for this run, unless the user set the variable themselves. The
-        variable, not `--skip-trust`, because earlier releases reject an option they do not know."""
-        return {} if TRUST_ENV in os.environ else {TRUST_ENV: "true"}
+        task's worktree is a new folder: trust it for this run (a default: the task's `env` or the worker's environment
+        may set the variable otherwise). The variable, not `--skip-trust`: earlier releases reject an option they do
+        not know."""
+        return {TRUST_ENV: "true"}
 
     def start(self, model_id: str) -> "GeminiRun":
         return GeminiRun(self, model_id)

@@ -176,7 +176,7 @@ class Executor:
         path = env.get("PATH")
         stdin = None
         if invocation is not None:
-            argv, stdin, env = list(invocation.argv), invocation.stdin, {**env, **invocation.env}
+            argv, stdin, env = list(invocation.argv), invocation.stdin, {**invocation.env, **env}  # the adapter's defaults; the task's and the worker's environment win
             program = argv[0] if "/" in argv[0] else _which(argv[0], path)
             if program is None:
                 raise LaunchError(f"agent {invocation.agent}: {argv[0]!r} is not on PATH")
