@@ -229,6 +229,8 @@ def test_by_default_no_more_workers_than_tasks(pproject: Project) -> None:
     assert asked.num_workers == 3  # a count the user gives is kept
     many = manager.create_session("many", plan=plan(*({"id": f"t{i}", "command": "true"} for i in range(5))), start_workers=False)
     assert many.num_workers == pproject.config.parallel.default_workers
+    planned = manager.create_session("planned", plan=plan({"id": "a", "command": "true"}, workers=4), start_workers=False)
+    assert planned.num_workers == 4  # the plan's own count is the user's too
 
 
 def test_starts_of_one_name_at_the_same_moment_leave_one_live_session(pproject: Project) -> None:

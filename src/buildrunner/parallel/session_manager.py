@@ -110,8 +110,9 @@ class SessionManager:
         if not self.settings.enabled:
             raise ConfigError("parallel.enabled is false in the config", hint="set it to true in .buildrunner/config.json to run sessions")
         plan = (plan or self.load_plan(config)).first(total_tasks)
-        # by default no more workers than tasks (a 1-task plan starts 1); a count the user gives is kept
-        workers = num_workers if num_workers is not None else min(plan.workers or self.settings.default_workers, max(1, len(plan.tasks)))
+        # the configured default starts no more workers than tasks (a 1-task plan starts 1); a count given with
+        # --workers or the plan's `workers:` is kept
+        workers = num_workers if num_workers is not None else (plan.workers or min(self.settings.default_workers, max(1, len(plan.tasks))))
         _check_workers(workers)
         from buildrunner.parallel.isolation import repo_base
         from buildrunner.parallel.worker_coordinator import WorkerCoordinator
