@@ -313,7 +313,19 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
     project = Project(fast_project)
     wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
     assert run_br("parallel", "pause", sid).returncode == 0
-    for row in project.store.fetchall("SELECT pid FROM workers"):  # the machine "crashes": workers, supervisors, tasks
+    _crash_workers(project)
+    result = run_br("parallel", "resume", sid)
+    assert result.returncode == 0 and "started 2 worker(s)" in result.stdout, result.stderr
+    (fast_project / "go").touch()
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 4)
+    assert project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'lost'") >= 1
+    project.close()
+
+
+def _crash_workers(project: Project) -> None:
+    """The machine "crashes": every worker, its supervisor and its task."""
+    for row in project.store.fetchall("SELECT pid FROM workers"):
         try:
             worker = psutil.Process(row["pid"])
             doomed = [worker.parent(), worker, *worker.children(recursive=True)]
@@ -324,12 +336,24 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
                 proc.kill()
             except psutil.Error:
                 pass
+
+
+def test_resume_starts_no_more_workers_than_tasks_left(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "quick1", "command": "true"}, {"id": "quick2", "command": "true"},
+        {"id": "slow", "command": "until [ -e go ]; do sleep 0.05; done"},
+    ]})
+    sid = start(run_br, plan, "--workers", "3")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 2, 30, "the quick tasks")
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'running'") == 1, 30, "the slow task")
+    assert run_br("parallel", "pause", sid).returncode == 0
+    _crash_workers(project)
     result = run_br("parallel", "resume", sid)
-    assert result.returncode == 0 and "started 2 worker(s)" in result.stdout, result.stderr
+    assert result.returncode == 0 and "started 1 worker(s)" in result.stdout, result.stdout + result.stderr
     (fast_project / "go").touch()
     final = finished(project, sid)
-    assert (final.status, final.completed_tasks) == ("completed", 4)
-    assert project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'lost'") >= 1
+    assert (final.status, final.completed_tasks) == ("completed", 3)
     project.close()
 
 
