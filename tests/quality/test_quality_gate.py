@@ -131,6 +131,22 @@ def test_hardcoded_secret_lowers_security(calc: Path, files, fake_aws_key: str) 
     assert fake_aws_key not in json.dumps(dirty.inputs)
 
 
+def test_a_file_too_big_to_scan_is_never_read_as_clean(calc: Path, files, fake_aws_key: str, quality_config, run_br) -> None:
+    """Nothing is skipped silently: a secret in a file over security.max_file_size_mb would go unseen."""
+    (calc / ".buildrunner").mkdir(exist_ok=True)
+    config = calc / ".buildrunner" / "config.json"
+    data = json.loads(config.read_text()) if config.exists() else {}
+    config.write_text(json.dumps({**data, "security": {"max_file_size_mb": 0.01}}))
+    files(calc, {"settings.py": f'KEY = "{fake_aws_key}"\n' + "# padding\n" * 2000})
+    security = check(calc).category("Security")
+    assert security.score < 100
+    [finding] = security.inputs["findings"]
+    assert (finding["location"], finding["kind"]) == ("settings.py:1", "not-scanned") and "larger than" in finding["title"] + json.dumps(finding)
+    gaps = json.loads(run_br("gaps", "analyze", "--format", "json").stdout)["gaps"]
+    assert [g["category"] for g in gaps if g["path"] == "settings.py" and g["category"] == "not-scanned"] == ["not-scanned"]
+    assert fake_aws_key not in run_br("quality", "check", "--format", "json").stdout
+
+
 def test_other_languages_are_counted_not_scored(tmp_project: Path, files) -> None:
     files(tmp_project, {"web/app.js": "function f() {\n  return 1;\n}\n", "web/util.ts": "export const x = 1;\n"})
     report = check(tmp_project)

@@ -55,7 +55,9 @@ def analyze(
 
     hardcoded-credential: the secret rule's severity (from BuildRunner's secret scanner)
 
-    sql-injection: the detector's severity (from BuildRunner's SQL-injection detector); these two are the findings `br quality check` counts
+    sql-injection: the detector's severity (from BuildRunner's SQL-injection detector)
+
+    not-scanned: medium, a file the secret scanner could not read (over security.max_file_size_mb, unreadable, a link leaving the project); these three are the findings `br quality check` counts
 
     stub: high for `raise NotImplementedError`, medium for bodies of only pass/... (abstract methods, protocols and overloads excepted)
 

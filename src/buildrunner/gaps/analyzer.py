@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.gaps.findings import SEVERITIES, Gap
-from buildrunner.quality.security_inputs import SecurityFinding, security_or_none
+from buildrunner.quality.security_inputs import NOT_SCANNED, SecurityFinding, security_or_none
 from buildrunner.quality.sources import SourceSet, parallel_map, project_sources
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ def security_gap(finding: SecurityFinding) -> Gap:
     """A scanner finding as a gap: every one of them, as the quality gate counts them (the column keeps two on one line apart)."""
     if finding.kind == "secret":
         return Gap.make(finding.path, finding.line, "hardcoded-credential", finding.severity, f"{finding.title}: {finding.detail} (column {finding.column})")
+    if finding.kind == NOT_SCANNED:
+        return Gap.make(finding.path, finding.line, "not-scanned", finding.severity, finding.title)
     return Gap.make(finding.path, finding.line, "sql-injection", finding.severity, finding.title)
 
 

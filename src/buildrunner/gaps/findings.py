@@ -28,6 +28,7 @@ CATEGORIES: dict[str, str] = {
     "duplicate-code": "a fix made in one copy is easily missed in the other",
     "outdated-dependency": "newer releases carry fixes (security ones included) you do not have",
     "not-analysed": "the file is nested too deeply for the analysis, so nothing in it was checked; review it by hand",
+    "not-scanned": "the secret scanner could not read it (too big, unreadable, a link leaving the project): a credential in it goes unseen; raise security.max_file_size_mb or allowlist it",
 }
 
 

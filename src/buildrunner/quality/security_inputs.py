@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildrunner.words import plural
+
+
+NOT_SCANNED = "not-scanned"
+# A file the scanners could not read may hold what they look for: it weighs as a medium finding, never as clean.
+NOT_SCANNED_SEVERITY = "medium"
+
 
 class ScannerUnavailable(Exception):
     """The security scanners are not installed in this build."""
@@ -21,7 +28,7 @@ class SecurityFinding:
 
     path: str
     line: int
-    kind: str  # "secret" | "sql-injection"
+    kind: str  # "secret" | "sql-injection" | "not-scanned" (too big, unreadable, a link leaving the project)
     severity: str  # "high" | "medium" | "low"
     title: str
     detail: str
@@ -31,11 +38,10 @@ class SecurityFinding:
 def summary(findings: list[SecurityFinding]) -> str:
     """`6 security findings (4 secrets, 2 SQL injection risks)`: how the gate names what `br gaps analyze` lists."""
     secrets = sum(1 for f in findings if f.kind == "secret")
-    sql = len(findings) - secrets
-    return (
-        f"{len(findings)} security finding{'s' if len(findings) != 1 else ''} "
-        f"({secrets} secret{'s' if secrets != 1 else ''}, {sql} SQL injection risk{'s' if sql != 1 else ''})"
-    )
+    unscanned = sum(1 for f in findings if f.kind == NOT_SCANNED)
+    sql = len(findings) - secrets - unscanned
+    parts = [plural(secrets, "secret"), plural(sql, "SQL injection risk")] + ([f"{plural(unscanned, 'file')} not scanned"] if unscanned else [])
+    return f"{plural(len(findings), 'security finding')} ({', '.join(parts)})"
 
 
 def _relative(root: Path, path: object) -> str:
@@ -91,7 +97,13 @@ def scan_security(root: str) -> list[SecurityFinding]:
     if not targets:
         return findings
     with Project(base) as project:
-        for match in SecretScanner(project).scan(targets, recursive=True).matches:
+        report = SecretScanner(project).scan(targets, recursive=True)
+        for skipped in report.skipped:
+            if skipped.not_scanned:  # "nothing is skipped silently": a 7 MB settings.py may hold the key
+                findings.append(
+                    SecurityFinding(_relative(base, skipped.path), 1, NOT_SCANNED, NOT_SCANNED_SEVERITY, f"not scanned for secrets: {skipped.reason}", "")
+                )
+        for match in report.matches:
             findings.append(
                 SecurityFinding(
                     path=_relative(base, match.file_path),
