@@ -344,3 +344,14 @@ def test_a_tasks_own_gemini_trust_setting_wins_over_the_adapters_default(fast_pr
     tasks = {t["task_id"]: t for t in final["tasks"]}
     assert tasks["trusted"]["status"] == "completed"
     assert tasks["untrusted"]["status"] == "failed" and "not trusted" in tasks["untrusted"]["error"]
+
+
+def test_a_codex_task_is_routed_and_capped_at_codexs_own_prices(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """Its model_selected event names Codex's model for the tier, and its estimate is what that model costs."""
+    plan = write_plan(fast_project, {"escalate": False, "tasks": [
+        {"id": "docs", "prompt": "Fix the typo in the README", "agent": "codex", "env": {"BR_STANDIN_DELAY": "0"}},
+    ]})
+    final = json.loads(_start(run_br, plan, "--workers", "1", "--wait", "--format", "json").stdout)
+    events = json.loads(run_br("telemetry", "events", "--type", "model_selected", "--session", final["session_id"], "--format", "json").stdout)
+    [selected] = events
+    assert selected["metadata"]["model_id"].startswith("gpt-5"), selected

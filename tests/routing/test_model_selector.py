@@ -118,3 +118,21 @@ def test_capable_says_whether_the_pick_is_trusted_with_the_task(selector: ModelS
     assert not selector.select_model(TASK, complexity_score=95, model="haiku").capable
     out = run_br("routing", "select", "Redesign the billing, ledger and payments services with a zero-downtime migration", "--cost-limit", "0.08")
     assert out.returncode == 0 and "⚠️ Below the tier trusted with complexity" in out.stdout
+
+
+def test_a_task_for_another_agent_is_priced_as_that_agent_runs_each_tier(selector: ModelSelector) -> None:
+    """A Codex task's tiers are Codex's models at OpenAI's prices: a cap Claude's haiku misses can fit gpt-5.1-codex-mini."""
+    from buildrunner.agents import get_agent
+    from buildrunner.config import Config
+    from buildrunner.routing.models import TIERS
+
+    codex = get_agent("codex", Config())
+    models = {tier: (codex.provider, codex.model_for(tier)) for tier in TIERS}
+    claude_haiku = selector.select_model("Fix the typo", complexity_score=10).estimated_cost
+    codex_pick = selector.select_model("Fix the typo", complexity_score=10, agent_models=models)
+    assert codex_pick.model_id == "gpt-5.1-codex-mini" and codex_pick.estimated_cost < claude_haiku
+    cap = (codex_pick.estimated_cost + claude_haiku) / 2
+    assert selector.select_model("Fix the typo", complexity_score=10, cost_limit=cap, agent_models=models).name == "haiku"
+    with pytest.raises(RoutingError) as refused:
+        selector.select_model("Fix the typo", complexity_score=10, cost_limit=cap, cost_limit_name="the plan's max_cost")
+    assert "raise the plan's max_cost to at least" in refused.value.hint

@@ -49,6 +49,7 @@ from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordin
 from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.routing.model_selector import ModelSelector
+from buildrunner.routing.models import TIERS
 from buildrunner.security.masking import mask_secrets
 from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
@@ -362,8 +363,10 @@ class Worker:
         """The tier this attempt runs on: the escalated one, else the one routing picks (within the cap)."""
         if task.next_tier:
             return task.next_tier
+        agent = agent_of(task, self.project.config)  # a Codex or Gemini task is priced as that agent runs each tier
         selection = ModelSelector(self.project).select_model(
-            task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False  # it holds its own
+            task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
+            agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
         )
         self.coordinator.keep_routing_estimate(task.task_id, selection.complexity.to_json())
         self.coordinator.emit(

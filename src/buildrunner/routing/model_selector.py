@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError, StoreError
 from buildrunner.money import usd
@@ -74,11 +74,15 @@ class ModelSelector:
         model: str | None = None,
         files: "Sequence[Path] | None" = None,
         check_budget: bool = True,
+        agent_models: "Mapping[str, tuple[str, str]] | None" = None,
+        cost_limit_name: str = "--cost-limit",
     ) -> ModelSelection:
         """The cheapest capable tier within both limits, else the most capable one within them (with a warning);
         RoutingError naming the limit when no tier fits. `files` the task will touch count as in `estimate`.
-        `check_budget`: say in `budget_note` whether a budget is spent or would be (the runner checks its own)."""
-        selection = self._select(task_description, complexity_score, cost_limit, time_limit, model, files)
+        `check_budget`: say in `budget_note` whether a budget is spent or would be (the runner checks its own).
+        `agent_models`: tier -> (provider, model id) of the agent that will run it (Codex, Gemini), priced as such;
+        `cost_limit_name` names the limit in the advice (a plan's `max_cost`)."""
+        selection = self._select(task_description, complexity_score, cost_limit, time_limit, model, files, agent_models, cost_limit_name)
         if check_budget:
             selection.budget_note = self._budget_note(selection.estimated_cost)
         return selection
@@ -91,8 +95,10 @@ class ModelSelector:
         time_limit: float | None,
         model: str | None,
         files: "Sequence[Path] | None",
+        agent_models: "Mapping[str, tuple[str, str]] | None" = None,
+        cost_limit_name: str = "--cost-limit",
     ) -> ModelSelection:
-        from buildrunner.routing.models import catalogue, resolve_model
+        from buildrunner.routing.models import catalogue, priced_as, resolve_model
 
         cost_limit = _check_limit("cost_limit", cost_limit)
         time_limit = _check_limit("time_limit", time_limit)
@@ -104,6 +110,8 @@ class ModelSelector:
             complexity = self._estimator.result_for(task_description, int(round(complexity_score)), [])
         score = complexity.complexity_score
         models = catalogue(self._project)
+        if agent_models:
+            models = {tier: priced_as(info, *agent_models[tier]) if tier in agent_models else info for tier, info in models.items()}
         options = [self._option(m, complexity, cost_limit, time_limit) for m in models.values()]
         alternatives = [o.summary() for o in options]
 
@@ -134,7 +142,7 @@ class ModelSelector:
         else:
             within = [o for o in options if o.meets_cost and o.meets_time]
             if not within:
-                message, hint = _no_fit(options, capable[0], cost_limit, time_limit)
+                message, hint = _no_fit(options, capable[0], cost_limit, time_limit, cost_limit_name)
                 raise RoutingError(message, hint=hint)
             pick, trusted = within[-1], capable[0]
             reasons = [
@@ -242,7 +250,7 @@ def _up(cost: float) -> str:
     return f"{math.ceil(round(cost / step, 6)) * step:.4g}"
 
 
-def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None) -> tuple[str, str]:
+def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
     """(message, hint) naming the limit that cannot be met and the closest option.
 
     Only called when some option misses a limit, so the limit it misses is set.
@@ -251,7 +259,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: o.cost)
         message = f"no model fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
-        hint = f"raise --cost-limit to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
+        hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
     elif not any(o.meets_time for o in options):
         closest = min(options, key=lambda o: o.minutes)
         message = f"no model fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
@@ -262,5 +270,5 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
             f"no model fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
             f"closest is {closest.model.tier} at {usd(closest.cost)}, {closest.minutes} min"
         )
-        hint = f"raise --cost-limit to at least {_up(closest.cost)} and --time-limit to at least {closest.minutes}, or split the task"
+        hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} and --time-limit to at least {closest.minutes}, or split the task"
     return message, hint

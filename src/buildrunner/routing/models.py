@@ -155,6 +155,22 @@ def price_of_unconfigured(model_id: str, provider: str = PROVIDER) -> ModelInfo:
     return ModelInfo(model_id, model_id, *rates, typical_latency_ms=0.0)
 
 
+def priced_as(info: ModelInfo, provider: str, model_id: str) -> ModelInfo:
+    """The tier `info` as another agent runs it (Codex's or Gemini's model for the tier): that model's id and list
+    prices, the tier's judgement (max_complexity, time) kept; the tier's own prices when genai-prices does not
+    know the model."""
+    if model_id == info.model_id:
+        return info
+    try:
+        priced = price_of_unconfigured(model_id, provider=provider)
+    except ConfigError:
+        return replace(info, model_id=model_id, price_source=f"{info.tier}'s prices (genai-prices does not know {model_id})")
+    return replace(
+        info, model_id=model_id, input_per_mtok=priced.input_per_mtok, output_per_mtok=priced.output_per_mtok,
+        cache_read_per_mtok=priced.cache_read_per_mtok, cache_write_per_mtok=priced.cache_write_per_mtok,
+    )
+
+
 def cost_of(
     model: ModelInfo,
     input_tokens: int,
