@@ -252,7 +252,8 @@ class WorkerCoordinator:
             self._move_session(source, SessionState.STOPPED, "stopped by request", stop_grace=grace)
             events: list[TelemetryEvent] = [SessionStopped(description="stopped" + (" (forced)" if force else ""), force=force)]
             events += [
-                TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), error="session stopped before its retry", outcome="cancelled")
+                # its failed attempt was its last, so the task ends failed; that attempt's error is counted already
+                TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), description="session stopped before its retry", outcome="cancelled")
                 for r in self.store.fetchall(self._q("retries_waiting"), {"session_id": self.session_id})
             ]
             self.store.execute(self._q("cancel_waiting_tasks"), self._params(error="session stopped"))

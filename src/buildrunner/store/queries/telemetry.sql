@@ -21,10 +21,10 @@ WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
 SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until
 
 -- name: error_count
--- An error is an event with an error message, except a skip or a retry (their "error" is the
--- reason, already counted on the failure that caused it).
+-- An error is an event with an error message, except a skip, a retry or a failed verify (their "error" is the
+-- reason, already counted on the task_failed of the attempt it ended) and a cancel (the session was stopped).
 SELECT COUNT(*) AS n FROM events /*index:events_error_key*/
-WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry') AND ts >= :since AND ts < :until
+WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry', 'verify_result', 'task_cancelled') AND ts >= :since AND ts < :until
 
 
 -- name: latency_stats
@@ -77,7 +77,7 @@ GROUP BY 1
 -- name: top_errors
 SELECT error_key, COUNT(*) AS n, MAX(ts) AS last_ts
 FROM events /*index:events_error_key*/
-WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry') AND ts >= :since AND ts < :until
+WHERE error_key IS NOT NULL AND type NOT IN ('task_skipped', 'task_retry', 'verify_result', 'task_cancelled') AND ts >= :since AND ts < :until
 GROUP BY error_key
 ORDER BY n DESC, last_ts DESC
 LIMIT :limit
