@@ -12,7 +12,6 @@ from pathlib import Path
 
 from buildrunner.words import plural
 
-
 NOT_SCANNED = "not-scanned"
 # A file the scanners could not read may hold what they look for: it weighs as a medium finding, never as clean.
 NOT_SCANNED_SEVERITY = "medium"
