@@ -226,6 +226,11 @@ def test_a_spent_budget_is_said_at_start_in_status_and_in_the_exit_and_shell_tas
     assert "Prompt tasks wait: daily budget spent" in run_br("parallel", "status", sid).stdout
     resumed = run_br("parallel", "resume", sid)
     assert resumed.returncode == 1 and "daily budget spent: $1.25 of $1.00" in resumed.stderr and len(resumed.stderr.strip().splitlines()) == 1
+    assert status["budget_allows_now"] is False
+    raised = {"BR_COST_LIMIT_DAILY": "5"}  # the limit raised: status says what is left to do, not the old figures alone
+    now = json.loads(run_br("parallel", "status", sid, "--format", "json", env=raised).stdout)
+    assert now["budget_allows_now"] is True
+    assert f"the budgets allow them now: `br parallel resume {sid}`" in run_br("parallel", "status", sid, env=raised).stdout
 
 
 def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast_project: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:

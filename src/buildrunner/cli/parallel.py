@@ -67,7 +67,12 @@ def _print_status(status: "SessionStatus") -> None:
     if status.stalled:
         out.print(f"⚠️  No live worker: nothing runs until you start workers again (`br parallel resume {status.session_id}`).", markup=False)
     out.print(f"Cost: {usd(status.cost)}", markup=False)
-    if status.prompts_held:
+    if status.prompts_held and status.budget_allows_now:
+        out.print(
+            f"⚠️  Prompt tasks were held ({status.prompts_held.removeprefix(BUDGET_REASON).strip()}); the budgets allow them now: "
+            f"`br parallel resume {status.session_id}` lets them run.", markup=False,
+        )
+    elif status.prompts_held:
         out.print(f"⚠️  Prompt tasks wait: {status.prompts_held.removeprefix(BUDGET_REASON).strip()}; shell tasks go on.", markup=False)
     if status.agents:
         out.print()

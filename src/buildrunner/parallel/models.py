@@ -134,6 +134,7 @@ class SessionStatus:
     workers_ran: int = 0
     prompts_held: str | None = None  # why prompt tasks wait (a spent budget); shell tasks go on
     agents: list["AgentStatus"] = field(default_factory=list)  # what each running prompt task's agent is doing
+    budget_allows_now: bool | None = None  # with prompts held: whether the budgets, read now, would let them run
 
     @property
     def stalled(self) -> bool:

@@ -194,6 +194,12 @@ class SessionManager:
             )
         raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
 
+    def _budget_allows_now(self) -> bool:
+        """Whether no budget is spent now (a limit raised, a new day): held prompt tasks wait only for `resume`."""
+        from buildrunner.routing.cost_tracker import CostTracker
+
+        return CostTracker(self.project).spent_budget() is None
+
     def _session_row(self, session_id: str) -> dict[str, Any]:
         row = self.store.fetchone(self._q("get_session"), {"session_id": session_id})
         if row is None:
@@ -242,6 +248,7 @@ class SessionManager:
             failures=failures,
             workers_ran=len(workers),
             prompts_held=row.get("prompts_held"),
+            budget_allows_now=self._budget_allows_now() if row.get("prompts_held") and row["status"] not in FINAL_SESSION_STATES else None,
             agents=[
                 AgentStatus(r["task_id"], int(r["attempt"]), r["agent"], r["tier"], r["model"], int(r["turns"] or 0), r["last_action"], float(r["cost"] or 0.0))
                 for r in self.store.fetchall(self._q("running_prompt_attempts"), {"session_id": session_id})
