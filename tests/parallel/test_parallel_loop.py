@@ -83,6 +83,9 @@ def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_
     assert haiku["worktree"] and Path(haiku["worktree"]).is_dir()  # kept for inspection until cleanup
     text = run_br("parallel", "status", final["session_id"]).stdout
     assert "add: haiku ✗ verify_failed, verify exit 1" in text and "→ sonnet ✓" in text and "(branch br/loop/add)" in text
+    selected = json.loads(run_br("telemetry", "events", "--type", "model_selected", "--session", final["session_id"], "-f", "json").stdout)
+    assert [e["metadata"]["model"] for e in selected] == ["haiku", "sonnet"]  # each rung
+    assert "escalated to sonnet after attempt 1 failed" in selected[1]["message"]
     # The second attempt was told what the check said.
     second_prompt = (tmp_path / "seen" / "add.2" / "prompt.bin").read_bytes().decode()
     assert second_prompt.startswith("Implement add() in calc.py") and "AssertionError" in second_prompt

@@ -361,9 +361,15 @@ class Worker:
 
     def _select_tier(self, task: Task, cap: float | None) -> str:
         """The tier this attempt runs on: the escalated one, else the one routing picks (within the cap)."""
-        if task.next_tier:
-            return task.next_tier
         agent = agent_of(task, self.project.config)  # a Codex or Gemini task is priced as that agent runs each tier
+        if task.next_tier:  # each rung of the ladder is a selection telemetry shows
+            self.coordinator.emit(
+                ModelSelected(
+                    task_id=task.task_id, worker_id=self.worker_id, model=task.next_tier, model_id=agent.model_for(task.next_tier),
+                    description=f"escalated to {task.next_tier} after attempt {task.attempt - 1} failed",
+                )
+            )
+            return task.next_tier
         selection = ModelSelector(self.project).select_model(
             task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
             agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
