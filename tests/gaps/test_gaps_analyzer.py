@@ -324,3 +324,14 @@ def test_imports_whose_distribution_has_another_name_are_not_undeclared(tmp_proj
     undeclared = [g for g in GapAnalyzer(Project(tmp_project)).analyze().gaps if g.category == "undeclared-dependency"]
     assert [(g.line, g.severity) for g in undeclared] == [(6, "medium")]  # only the import no environment knows
     assert "nowhere_known_pkg" in undeclared[0].message and "distribution is unknown" in undeclared[0].message
+
+
+def test_json_lists_the_languages_not_analysed_as_the_quality_gate_does(tmp_project: Path, run_br) -> None:
+    """Both commands read one file set; a script reads what neither checked from the same key, not from a note."""
+    (tmp_project / "index.js").write_text('const q = "SELECT * FROM t WHERE id = " + id;\n')
+    (tmp_project / "app.py").write_text("def f():\n    return 1\n")
+    gaps = json.loads(run_br("gaps", "analyze", "--format", "json").stdout)
+    quality = json.loads(run_br("quality", "check", "--format", "json").stdout)
+    assert gaps["not_analysed"] == quality["not_analysed"] == [{"language": "JavaScript", "files": 1, "lines": 1}]
+    high = json.loads(run_br("gaps", "analyze", "--format", "json", "--severity", "high").stdout)
+    assert high["not_analysed"] == gaps["not_analysed"]  # a severity filter narrows the findings, not what was left out

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from buildrunner.gaps.findings import SEVERITIES, Gap
 from buildrunner.quality.security_inputs import NOT_SCANNED, SecurityFinding, security_or_none
-from buildrunner.quality.sources import SourceSet, parallel_map, project_sources
+from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
 
 if TYPE_CHECKING:
     from buildrunner.gaps.checks import FileGaps
@@ -31,6 +31,7 @@ class GapReport:
     notes: list[str] = field(default_factory=list)
     python_files: int = 0
     seconds: float = 0.0
+    not_analysed: list[LanguageCount] = field(default_factory=list)  # other languages' files: counted, not checked (as the gate says)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -39,7 +40,7 @@ class GapReport:
 
     def only(self, severity: str) -> GapReport:
         """Only findings of `severity` (the CLI's `--severity` filter)."""
-        return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds)
+        return GapReport(self.root, [g for g in self.gaps if g.severity == severity], self.notes, self.python_files, self.seconds, self.not_analysed)
 
 
 def security_gap(finding: SecurityFinding) -> Gap:
@@ -89,6 +90,7 @@ class GapAnalyzer:
             notes=notes,
             python_files=len(sources.python),
             seconds=round(time.monotonic() - started, 2),
+            not_analysed=sorted(sources.other.values(), key=lambda c: c.language),
         )
 
     # -- project-wide checks ------------------------------------------------------------------
