@@ -52,6 +52,22 @@ def test_rows_are_dicts_and_both_placeholder_styles_work(any_store: Store) -> No
     assert literal_only == [{"id": "s1"}]
 
 
+def test_a_snapshot_sees_one_moment_while_another_connection_writes(store_url: str) -> None:
+    """`parallel status` reads several queries; inside a snapshot a worker's write between them is not half seen."""
+    with open_store(url=store_url) as reader, open_store(url=store_url) as writer:
+        insert_session(writer, "before")
+        with reader.snapshot():
+            first = reader.scalar("SELECT COUNT(*) AS n FROM sessions")
+            with writer.transaction():
+                insert_session(writer, "during")
+            assert reader.scalar("SELECT COUNT(*) AS n FROM sessions") == first == 1
+        assert reader.scalar("SELECT COUNT(*) AS n FROM sessions") == 2
+        with reader.snapshot(), pytest.raises(StoreError):  # read only: a write inside one is a bug, said at once
+            with reader.transaction():
+                insert_session(reader, "inside")
+        assert reader.scalar("SELECT COUNT(*) AS n FROM sessions") == 2
+
+
 def test_failed_transaction_leaves_nothing_behind(any_store: Store) -> None:
     with pytest.raises(RuntimeError):
         with any_store.transaction():

@@ -264,3 +264,21 @@ def test_starts_of_one_name_at_the_same_moment_leave_one_live_session(pproject: 
         SessionManager(pproject).stop_session(started.pop())
         refused.clear()
         ready.reset()
+
+
+def test_a_running_tasks_cost_is_what_its_attempt_has_spent_so_far_as_the_session_says(pproject: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("PATH", f"{Path(__file__).resolve().parents[1] / 'agents' / 'standins'}{os.pathsep}{os.environ['PATH']}")
+    manager = SessionManager(pproject)
+    session = manager.create_session("live", plan=plan({"id": "agent", "prompt": "Add a flag", "agent": "claude"}), start_workers=False)
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    task = coordinator.get_next_task(worker)
+    assert task is not None
+    coordinator.progress("agent", task.attempt, agent="claude", tier="sonnet", model="claude-sonnet-4-5", turns=3, last_action="Edit", cost=0.0562)
+    with manager.snapshot():
+        status = manager.get_session_status(session.session_id)
+        [record] = manager.list_tasks(session.session_id)
+    assert status.cost == pytest.approx(0.0562) and status.agents[0].cost == pytest.approx(0.0562)
+    assert record.status == "running" and record.cost == pytest.approx(sum(r.cost for r in record.ladder)) == pytest.approx(0.0562)

@@ -243,12 +243,13 @@ def status(session_id: OptionalSessionArg = None, output_format: FormatOption = 
     sid = _shown_session(manager, session_id, output_format)
     if sid is None:
         return
-    info = manager.get_session_status(sid)
-    if output_format == "json":
-        _emit_status(manager, info)
-        return
-    _print_status(info)
-    _print_ladders(manager, sid)
+    with manager.snapshot():  # the session's figures and its tasks' from one moment, while workers write
+        info = manager.get_session_status(sid)
+        if output_format == "json":
+            _emit_status(manager, info)
+            return
+        _print_status(info)
+        _print_ladders(manager, sid)
 
 
 def _print_ladders(manager: "SessionManager", session_id: str) -> None:

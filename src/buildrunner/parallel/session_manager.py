@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,7 +207,15 @@ class SessionManager:
             raise NotFoundError(f"session {session_id}: not found", hint="list sessions with `br parallel list`")
         return row
 
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads of one moment: `status` and `list_tasks` inside it agree with each other while workers write."""
+        return self.store.snapshot()
+
     def get_session_status(self, session_id: str, activity: int = 10) -> SessionStatus:
+        with self.store.snapshot():  # the session's cost and its running agents' cost from one moment
+            return self._session_status(session_id, activity)
+
+    def _session_status(self, session_id: str, activity: int) -> SessionStatus:
         row = self._session_row(session_id)
         counts = {r["status"]: (int(r["n"]), float(r["cost"])) for r in self.store.fetchall(self._q("task_counts"), {"session_id": session_id})}
 
@@ -272,14 +281,20 @@ class SessionManager:
     def list_tasks(self, session_id: str) -> list[TaskRecord]:
         """Every task of the session, with the ladder of its attempts and the logs they wrote (an attempt that
         printed nothing has none)."""
+        with self.store.snapshot():
+            return self._list_tasks(session_id)
+
+    def _list_tasks(self, session_id: str) -> list[TaskRecord]:
         self._session_row(session_id)
         coordinator = self.coordinator(session_id)
         records = []
         for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
             attempts = coordinator.ladder(r["task_id"]) if int(r["attempts"]) else []
+            # a running task's cost is what its attempts have spent so far (the task's own figure is set as each ends)
+            cost = sum(float(a["cost"] or 0.0) for a in attempts) if r["status"] == TaskState.RUNNING else float(r["cost"])
             records.append(
                 TaskRecord(
-                    r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], float(r["cost"]), r["selected_model"],
+                    r["task_id"], r["status"], int(r["attempts"]), r["worker_id"], r["error"], cost, r["selected_model"],
                     log_paths=[a["log_path"] for a in attempts if a["log_path"] and os.path.exists(a["log_path"])],
                     ladder=[
                         LadderRung(

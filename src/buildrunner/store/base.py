@@ -159,6 +159,12 @@ class Store(ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction that holds the write lock from its start; nested calls join it."""
 
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads that all see one moment of the database, so a view made of several queries agrees with itself
+        while workers write (a session's cost and its running agents' cost). Read only; inside a transaction it
+        joins it."""
+
     def __new__(cls, *args: Any, **kwargs: Any) -> "Store":
         store = super().__new__(cls)
         _OPEN.add(store)

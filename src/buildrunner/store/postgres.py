@@ -159,6 +159,15 @@ class PostgresStore(Store):
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self._depth:
+            yield
+            return
+        with self.transaction():
+            self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
     def size_bytes(self) -> int:
         return int(
             self.scalar(
