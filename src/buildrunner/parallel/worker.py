@@ -55,6 +55,7 @@ from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
 
 if TYPE_CHECKING:
+    from buildrunner.agents.base import Agent
     from buildrunner.project import Project
 
 T = TypeVar("T")
@@ -359,9 +360,8 @@ class Worker:
             self._facts = self._db(self._session)
         return self._facts
 
-    def _select_tier(self, task: Task, cap: float | None) -> str:
+    def _select_tier(self, task: Task, agent: "Agent", cap: float | None) -> str:
         """The tier this attempt runs on: the escalated one, else the one routing picks (within the cap)."""
-        agent = agent_of(task, self.project.config)  # a Codex or Gemini task is priced as that agent runs each tier
         if task.next_tier:  # each rung of the ladder is a selection telemetry shows
             self.coordinator.emit(
                 ModelSelected(
@@ -372,6 +372,7 @@ class Worker:
             return task.next_tier
         selection = ModelSelector(self.project).select_model(
             task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
+            # a Codex or Gemini task is priced as that agent runs each tier
             agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
         )
         self.coordinator.keep_routing_estimate(task.task_id, selection.complexity.to_json())
@@ -483,7 +484,7 @@ class Worker:
                 return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason))
             rung.agent = agent_of(task, self.project.config)
             try:
-                rung.tier = self._db(lambda: self._select_tier(task, None if rung.cap_name == BUDGET_CAP else rung.cap))
+                rung.tier = self._db(lambda: self._select_tier(task, rung.agent, None if rung.cap_name == BUDGET_CAP else rung.cap))
             except RoutingError as exc:
                 return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}"))
             rung.model_id = rung.agent.model_for(rung.tier)
@@ -529,7 +530,7 @@ class Worker:
         result = self.executor.result(adopted, record, files=files)
         if task.kind == "prompt":
             rung.agent = agent_of(task, self.project.config)
-            rung.tier = row["tier"] or task.next_tier or self._db(lambda: self._select_tier(task, None))
+            rung.tier = row["tier"] or task.next_tier or self._db(lambda: self._select_tier(task, rung.agent, None))
             rung.model_id = rung.agent.model_for(rung.tier)
             rung.run = rung.agent.start(rung.model_id or "")
             for line in log_lines(files.log):

@@ -82,9 +82,9 @@ class SecurityReport:
         """`2 secrets, 1 SQL injection risk`: only the checks that ran."""
         parts = []
         if self.checked_secrets:
-            parts.append(plural(len(self.secrets), "secret", "secrets"))
+            parts.append(plural(len(self.secrets), "secret"))
         if self.checked_sql:
-            parts.append(plural(len(self.sql_injection), "SQL injection risk", "SQL injection risks"))
+            parts.append(plural(len(self.sql_injection), "SQL injection risk"))
         return ", ".join(parts)
 
     def raise_for_findings(self, prefix: str = "") -> None:
@@ -95,10 +95,10 @@ class SecurityReport:
         if unscanned:
             first = unscanned[0]
             more = f" and {len(unscanned) - 1} more" if len(unscanned) > 1 else ""
-            missed = f"{plural(len(unscanned), 'file', 'files')} not scanned ({first.path}: {first.reason}{more})"
+            missed = f"{plural(len(unscanned), 'file')} not scanned ({first.path}: {first.reason}{more})"
         if not self.clean:
-            counts = [(len(self.secrets), "secret", "secrets"), (len(self.sql_injection), "SQL injection risk", "SQL injection risks")]
-            found = " and ".join(plural(n, one, many) for n, one, many in counts if n)
+            counts = [(len(self.secrets), "secret"), (len(self.sql_injection), "SQL injection risk")]
+            found = " and ".join(plural(n, noun) for n, noun in counts if n)
             raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove them, or allowlist a false positive with {allow}")
         if unscanned:
             advice = [NOT_SCANNED_ADVICE[kind] for kind in dict.fromkeys(s.kind for s in unscanned) if kind in NOT_SCANNED_ADVICE]
