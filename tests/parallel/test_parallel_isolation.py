@@ -107,6 +107,31 @@ def test_a_worktree_plan_in_a_repository_without_a_commit_is_refused_up_front(fa
 
 
 @pytest.mark.slow
+def test_start_says_when_a_worktree_task_will_not_see_its_dependencys_work(fast_project: Path, run_br: Any) -> None:
+    """Without `merge: true` a dependent worktree starts at the base commit: the plan's author is told at start, and is right."""
+    commit_all(fast_project, {".gitignore": ".buildrunner/\n", "app.txt": "v1\n"})
+    tasks = [
+        {"id": "write", "command": "echo v2 > app.txt", "isolation": "worktree"},
+        {"id": "read", "command": "cat app.txt > seen.txt", "isolation": "worktree", "depends_on": ["write"]},
+    ]
+    result = run_br("parallel", "start", "apart", "--config", str(write_plan(fast_project, {"tasks": tasks})), "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "note: 'read' runs in a worktree of the session's base commit and will not see what 'write'" in result.stderr
+    assert "set merge: true" in result.stderr
+    assert git(fast_project, "show", "br/apart/read:seen.txt") == "v1\n"  # what the note said
+    # With merge: true each passing task lands first: no note, and the dependent sees the work.
+    plan = write_plan(fast_project, {"merge": True, "tasks": tasks})
+    result = run_br("parallel", "start", "landed", "--config", str(plan), "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "note:" not in result.stderr
+    assert git(fast_project, "show", "br/landed/read:seen.txt") == "v2\n"
+    # A dependency run in the checkout is not committed at all: that is said too.
+    tasks[0]["isolation"] = "none"
+    result = run_br("parallel", "start", "mixed", "--config", str(write_plan(fast_project, {"merge": True, "tasks": tasks})), "--wait")
+    assert "will not see what 'write', which it depends on, changes in your checkout" in result.stderr
+
+
+@pytest.mark.slow
 def test_many_worktree_tasks_at_once_each_get_their_branch(fast_project: Path, run_br: Any) -> None:
     """Workers starting together add worktrees at the same moment; git's shared worktree files must not be raced."""
     commit_all(fast_project, {".gitignore": ".buildrunner/\n"})

@@ -193,6 +193,8 @@ def _report_start(
         out.print("✅ Session started successfully")
     if tasks is not None and tasks > session.total_tasks:
         stderr().print(f"note: --tasks {tasks}: the plan has only {session.total_tasks} tasks; all of them run", markup=False)
+    for note in session.notes:
+        stderr().print(f"note: {note}", markup=False)
     if session.budget_note:
         stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
     from buildrunner.cli.common import show_progress

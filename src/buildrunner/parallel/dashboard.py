@@ -132,7 +132,9 @@ class Dashboard:
         self.message = ""
 
     def snapshot(self) -> tuple[SessionStatus, list[WorkerHealth]]:
-        return self.manager.get_session_status(self.session_id), self.manager.list_workers(self.session_id)
+        """The figures and the workers table from one moment, as `status` reads them."""
+        with self.manager.snapshot():
+            return self.manager.get_session_status(self.session_id), self.manager.list_workers(self.session_id)
 
     def handle_key(self, key: str) -> bool:
         """Act on a key; False means quit."""

@@ -16,6 +16,7 @@ BUDGET_REASON = "budget:"
 
 
 NO_ISOLATION = "none"
+WORKTREE = "worktree"
 # Workers one session starts on one machine at most: more is a typo (`--workers 100000` would fork until the machine refuses).
 MAX_WORKERS = 256
 
@@ -31,6 +32,7 @@ class Session:
     cost_limit: float | None = None
     worker_pids: list[int] = field(default_factory=list)
     budget_note: str | None = None  # a budget already spent when the session started: its prompt tasks wait
+    notes: list[str] = field(default_factory=list)  # what the plan does that its author may not expect (Plan.notes)
 
 
 @dataclass

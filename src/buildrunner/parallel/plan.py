@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from buildrunner.errors import ConfigError, NotFoundError
-from buildrunner.parallel.models import MAX_WORKERS
+from buildrunner.parallel.models import MAX_WORKERS, NO_ISOLATION, WORKTREE
 
 PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -149,6 +149,28 @@ class Plan:
     @property
     def has_prompts(self) -> bool:
         return any(task.prompt is not None for task in self.tasks)
+
+    def isolation_of(self, task: PlanTask) -> str:
+        return task.isolation or self.isolation or NO_ISOLATION
+
+    def notes(self) -> list[str]:
+        """What the plan does that its author may not expect (said at start; nothing is refused)."""
+        by_id = {task.id: task for task in self.tasks}
+        for task in self.tasks:
+            if self.isolation_of(task) != WORKTREE:
+                continue
+            for dep in task.depends_on:
+                if self.isolation_of(by_id[dep]) != WORKTREE:
+                    return [
+                        f"{task.id!r} runs in a worktree of the session's base commit and will not see what {dep!r}, which it "
+                        f"depends on, changes in your checkout: give {dep!r} isolation: worktree and the plan merge: true"
+                    ]
+                if not self.merge:
+                    return [
+                        f"{task.id!r} runs in a worktree of the session's base commit and will not see what {dep!r}, which it "
+                        "depends on, changed: set merge: true in the plan to land each passing task before the tasks after it start"
+                    ]
+        return []
 
     def first(self, count: int | None) -> "Plan":
         """The plan cut to its first `count` tasks (`--tasks N`, `total_tasks`): all of them when it has no more."""

@@ -21,6 +21,7 @@ from buildrunner.parallel.models import (
     BUDGET_REASON,
     MAX_WORKERS,
     NO_ISOLATION,
+    WORKTREE,
     Activity,
     AgentStatus,
     LadderRung,
@@ -120,7 +121,7 @@ class SessionManager:
         from buildrunner.routing.cost_tracker import CostTracker
 
         base = repo_base(self.project.paths.root)
-        isolated = next((task.id for task in plan.tasks if (task.isolation or plan.isolation) == "worktree"), None)
+        isolated = next((task.id for task in plan.tasks if plan.isolation_of(task) == WORKTREE), None)
         if isolated is not None and base[1] is None:
             raise ConfigError(
                 f"task {isolated!r}: isolation: worktree needs a git repository with at least one commit, and {self.project.paths.root} has none",
@@ -135,6 +136,7 @@ class SessionManager:
             base=base, prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
         )
         session.budget_note = spent.describe() if spent else None
+        session.notes = plan.notes()
         if start_workers:
             session.worker_pids = self.start_workers(session.session_id, workers)
         return session
@@ -315,7 +317,7 @@ class SessionManager:
         coordinator = self.coordinator(session_id)
         tasks = []
         for task in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
-            if task["status"] != TaskState.COMPLETED or (task["isolation"] or NO_ISOLATION) != "worktree":
+            if task["status"] != TaskState.COMPLETED or (task["isolation"] or NO_ISOLATION) != WORKTREE:
                 continue
             passed = next((a for a in reversed(coordinator.ladder(task["task_id"])) if a["status"] == "completed"), None)
             if passed is None or not passed["branch"]:

@@ -40,7 +40,7 @@ from buildrunner.parallel.loop import (
     snapshot,
     tail,
 )
-from buildrunner.parallel.models import BUDGET_REASON, Task
+from buildrunner.parallel.models import BUDGET_REASON, WORKTREE, Task
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
 from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
@@ -488,7 +488,7 @@ class Worker:
             except RoutingError as exc:
                 return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}"))
             rung.model_id = rung.agent.model_for(rung.tier)
-        if task.isolation == "worktree":
+        if task.isolation == WORKTREE:
             facts = self._session_facts()
             try:
                 rung.worktree = Worktree.prepare(
@@ -515,7 +515,7 @@ class Worker:
         record = ExitRecord()
         if row is not None and row["hostname"] == socket.gethostname():
             record = read_record(record_path(self.project.paths.logs_dir, self.session_id, row["worker_id"]), task.task_id, source)
-        if record.own_result and task.isolation == "worktree":
+        if record.own_result and task.isolation == WORKTREE:
             rung.worktree = Worktree.adopt(self.project, task, source, session_name=self._session_facts()["name"], tick=self._tick)
         elif record.own_result:
             rung.before = load_snapshot(files.snapshot)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.executor import agent_name
-from buildrunner.parallel.models import BUDGET_REASON, NO_ISOLATION, Session, Task, WorkerHealth
+from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth
 from buildrunner.parallel.record import AttemptFiles
 from buildrunner.parallel.states import (
     FINAL_SESSION_STATES,
@@ -167,7 +167,7 @@ class WorkerCoordinator:
                     "max_retries": next(r for r in (task.retries, plan.retries, settings.retries) if r is not None),
                     "env": json.dumps(task.env),
                     "cwd": task.cwd,
-                    "isolation": task.isolation or plan.isolation or NO_ISOLATION,
+                    "isolation": plan.isolation_of(task),
                     "status": TaskState.BLOCKED if task.depends_on else TaskState.PENDING,
                     "cost_limit": task.cost_limit,
                     "waiting_on": len(task.depends_on),
