@@ -343,7 +343,7 @@ def test_claude_tool_uses_the_permission_mode_refused_are_a_notice_naming_them()
     with_denials = [json.dumps({**line, "permission_denials": denials} if line.get("type") == "result" else line) + "\n" for line in lines]
     run = get_agent("claude", Config()).start(MODEL["claude"])
     notices = [e.message for e in feed_all(run, with_denials) if isinstance(e, AgentNotice)]
-    assert notices == ['the permission mode refused 2 tool use(s): Bash (pytest -q), Bash (npm test); allow them in agents.claude.command '
+    assert notices == ['the permission mode refused 2 tool uses: Bash (pytest -q), Bash (npm test); allow them in agents.claude.command '
                        '(e.g. --allowedTools "Bash(pytest:*)")']
     assert run.finish(0).outcome == "passed"  # the agent's word stands; verify judges the work
     plain = get_agent("claude", Config()).start(MODEL["claude"])

@@ -164,8 +164,9 @@ def test_list_resolve_and_cleanup(pproject: Project) -> None:
     manager.stop_session(again.session_id)
     with pytest.raises(NotFoundError, match="not found"):
         manager.resolve("never-started")
-    with pytest.raises(NotFoundError, match="more than one session id starts with it"):
+    with pytest.raises(ConfigError, match="more than one session id starts with it") as ambiguous:
         manager.resolve("session-")  # every id starts so: the user is told to give more, not that nothing matched
+    assert ambiguous.value.exit_code == 2  # a usage error (give more of the id), not "not found" (6)
     named_like_a_prefix = manager.create_session("sess", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     assert manager.resolve("sess") == named_like_a_prefix.session_id  # its name, not the ids that start with "sess"
     manager.stop_session(named_like_a_prefix.session_id)

@@ -320,7 +320,7 @@ def test_merge_command_text_json_and_exit_codes(fast_project: Path, run_br: Any)
     landed = run_br("parallel", "merge", good[:12])
     assert landed.returncode == 0, landed.stderr
     assert "✓ one  merged         br/land/one" in landed.stdout and "✓ two  merged         br/land/two" in landed.stdout
-    assert f"main: {tip[:12]} -> " in landed.stdout and "(2 task(s) merged)" in landed.stdout
+    assert f"main: {tip[:12]} -> " in landed.stdout and "(2 tasks merged)" in landed.stdout
     assert (fast_project / "one.txt").read_text() == "one\n" and (fast_project / "two.txt").read_text() == "two\n"
     again = run_br("parallel", "merge", good)
     assert again.returncode == 0 and again.stdout.count("already merged") == 2

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError, NotFoundError
-from buildrunner.parallel.plan import load_plan, validate_plan
+from buildrunner.parallel.plan import PlanModel, PlanTask, load_plan, validate_plan
 
 
 def test_yaml_json_and_toml_plans_load_the_same_tasks(tmp_path: Path) -> None:
@@ -124,3 +124,17 @@ def test_arbitrary_yaml_text_never_crashes(tmp_path_factory: pytest.TempPathFact
     except ConfigError:
         pass
 
+
+
+def test_the_readmes_plan_example_is_a_plan_with_every_key_it_describes(tmp_path: Path) -> None:
+    """The README's "Plans" section is where `br init`'s plan points for all keys: its example must load as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Plans\n", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "plan.yaml").write_text(example)
+    plan = load_plan(tmp_path / "plan.yaml")
+    lint, flag = plan.tasks
+    assert (lint.kind, flag.kind, flag.depends_on, flag.model, flag.cost_limit, flag.env) == ("command", "prompt", ["lint"], "sonnet", 0.5, {"LOG_LEVEL": "debug"})
+    assert (plan.workers, plan.timeout, plan.retries, plan.cost_limit, plan.isolation, plan.merge) == (4, 900, 1, 2.0, "worktree", False)
+    documented = {line.split(":", 1)[0].strip(" -") for line in example.splitlines() if ":" in line and not line.lstrip().startswith("#")}
+    # every key a plan takes is shown, except the two the text names (agent_command, and cost_limit, max_cost's old name)
+    assert (set(PlanModel.model_fields) | set(PlanTask.model_fields)) - {"agent_command", "cost_limit"} <= documented

@@ -137,6 +137,25 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
 
 
+def test_list_counts_live_workers_as_status_does_after_the_only_worker_is_killed(pproject: Project, run_br: Any) -> None:
+    """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live."""
+    root = pproject.paths.root
+    plan = write_plan(root, {"tasks": [{"id": "t", "command": f"until [ -e {root}/go ]; do sleep 0.05; done"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    victim = wait_for(lambda: pproject.store.fetchone("SELECT pid FROM workers WHERE session_id = ? AND status = 'active'", (sid,)), 30, "a busy worker")
+    os.kill(victim["pid"], signal.SIGKILL)
+
+    def status() -> dict[str, Any]:
+        return json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
+
+    wait_for(lambda: status()["active_workers"] == 0, 30, "status to see the worker gone")
+    [listed] = json.loads(run_br("parallel", "list", "--format", "json").stdout)
+    assert listed["live_workers"] == 0 and listed["workers_ran"] == 1
+    assert "0 live, 1 ran" in run_br("parallel", "list").stdout
+    (root / "go").touch()
+    assert run_br("parallel", "stop", sid).returncode == 0
+
+
 def kill_the_worker_of_t(root: Path, run_br: Any, task: dict[str, Any], sign: str) -> tuple[Project, str, Any]:
     """Run task `t` beside `other` (which keeps a worker alive to settle the lost one's attempt until `end` exists),
     wait for `t` to create the file `sign`, and kill -9 the worker running it: (project, session id, its worker row)."""
@@ -315,7 +334,7 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
     assert run_br("parallel", "pause", sid).returncode == 0
     _crash_workers(project)
     result = run_br("parallel", "resume", sid)
-    assert result.returncode == 0 and "started 2 worker(s)" in result.stdout, result.stderr
+    assert result.returncode == 0 and "started 2 workers" in result.stdout, result.stderr
     (fast_project / "go").touch()
     final = finished(project, sid)
     assert (final.status, final.completed_tasks) == ("completed", 4)
@@ -350,7 +369,7 @@ def test_resume_starts_no_more_workers_than_tasks_left(fast_project: Path, run_b
     assert run_br("parallel", "pause", sid).returncode == 0
     _crash_workers(project)
     result = run_br("parallel", "resume", sid)
-    assert result.returncode == 0 and "started 1 worker(s)" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "started 1 worker" in result.stdout, result.stdout + result.stderr
     (fast_project / "go").touch()
     final = finished(project, sid)
     assert (final.status, final.completed_tasks) == ("completed", 3)
@@ -363,7 +382,7 @@ def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
     text = run_br("parallel", "status", sid).stdout
     assert f"Session: Report ({sid})" in text and "Progress: 1/2 tasks completed (50%)" in text and "Recent Activity:" in text
-    assert "| worker-1 | Completed a" in text and "b (failed, 1 attempt(s)): exit code 1" in text
+    assert "| worker-1 | Completed a" in text and "b (failed, 1 attempt): exit code 1" in text
     data = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
     assert (data["completed_tasks"], data["failed_tasks"], data["progress_percent"]) == (1, 1, 50.0)
     # The spec's SessionStatus fields: start_time (a datetime) and elapsed_time_seconds (whole seconds, frozen once ended).
@@ -390,8 +409,8 @@ def test_tasks_n_runs_only_the_first_tasks_and_cleanup_removes_finished_sessions
     assert "Tasks: 2" in result.stdout and "Progress: 2/2 tasks completed (100%)" in result.stdout
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
     assert (fast_project / ".buildrunner" / "logs" / sid / "t1.1.log").read_text() == "1\n"
-    assert run_br("parallel", "cleanup").stdout.strip() == "Removed 0 session(s)."
-    assert run_br("parallel", "cleanup", "--all").stdout.strip() == f"Removed 1 session(s): {sid}"
+    assert run_br("parallel", "cleanup").stdout.strip() == "Removed 0 sessions."
+    assert run_br("parallel", "cleanup", "--all").stdout.strip() == f"Removed 1 session: {sid}"
     assert not (fast_project / ".buildrunner" / "logs" / sid).exists()
     assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []
     more = run_br("parallel", "start", "more", "--config", str(plan), "--tasks", "9", "--workers", "2", "--wait")
@@ -587,3 +606,11 @@ def test_a_landed_worktree_that_cannot_be_removed_does_not_strand_the_next_task(
     logs = json.loads(run_br("parallel", "logs", sid, "a", "--format", "json").stdout)
     assert "could not be removed" in next(entry["output"] for entry in logs if entry["step"] is None)
     project.close()
+
+
+def test_viewing_commands_with_no_session_yet_exit_0_with_an_empty_answer_of_their_shape(fast_project: Path, run_br: Any) -> None:
+    """A list stays a list (`[]`), one status is `null`: `jq '.[]'` on workers must not fail before the first session."""
+    answers = {command: run_br("parallel", command, "--format", "json") for command in ("list", "workers", "status")}
+    assert {command: (r.returncode, json.loads(r.stdout)) for command, r in answers.items()} == {"list": (0, []), "workers": (0, []), "status": (0, None)}
+    ambiguous = run_br("parallel", "status", "session-")
+    assert ambiguous.returncode == 6  # no session at all: nothing starts so, which is "not found"

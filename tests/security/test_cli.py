@@ -313,7 +313,7 @@ def test_findings_raise_the_specs_security_error_exit_3(run_br, tmp_project: Pat
     assert caught.value.exit_code == 3 and str(caught.value).startswith("1 secret found")
     r = run_br("security", "scan", "--file", "leak.py", "--format", "json")
     assert r.returncode == 3 and json.loads(r.stdout)  # stdout stays one JSON document
-    assert r.stderr.strip().splitlines()[-1].startswith("error: 1 secret found (remove them, or allowlist")
+    assert r.stderr.strip().splitlines()[-1].startswith("error: 1 secret found (remove it, or allowlist")
 
 
 def test_advice_names_the_configured_whitelist_file(run_br, tmp_project: Path) -> None:

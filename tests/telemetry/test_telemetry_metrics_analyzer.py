@@ -193,3 +193,11 @@ def test_a_cost_given_only_on_an_event_counts_once(collector: EventCollector, an
     assert analyzer.analyze(24).total_cost == pytest.approx(0.15 + 0.05 + 0.2 + 0.07)
     assert sum(analyzer.daily_costs(2).values()) == pytest.approx(0.47)
     assert analyzer.costs(24).by_model == pytest.approx({"unspecified": 0.15, "opus": 0.05, "haiku": 0.27})
+
+
+def test_the_readmes_no_data_helpers_import_from_the_package() -> None:
+    """README: `buildrunner.telemetry.NO_DATA` and `known(value)`; both from the package, as written there."""
+    import buildrunner.telemetry as telemetry
+
+    assert telemetry.known(telemetry.NO_DATA) is None and telemetry.known(0.0) == 0.0
+    assert {"NO_DATA", "known", "MetricsAnalyzer"} <= set(telemetry.__all__)

@@ -49,6 +49,7 @@ from buildrunner.agents.base import (
     text_of,
 )
 from buildrunner.agents.pricing import TokenCounts
+from buildrunner.words import plural
 
 # What a person wants to see of a tool call, by the tool's input keys (Bash, Read/Edit/Write, Glob/Grep, WebFetch, Task...).
 TOOL_DETAIL_KEYS = ("command", "file_path", "notebook_path", "pattern", "path", "url", "query", "description", "prompt")
@@ -262,5 +263,5 @@ def _denials(value: Any) -> list[AgentNotice]:
             detail = first_text(denial.get("tool_input"), TOOL_DETAIL_KEYS)
             refused.append(f"{name} ({one_line(detail, 60)})" if detail else name)
     shown = ", ".join(dict.fromkeys(refused[:5])) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
-    return [AgentNotice(f"the permission mode refused {len(value)} tool use(s): {shown}; allow them in agents.claude.command "
+    return [AgentNotice(f"the permission mode refused {plural(len(value), 'tool use')}: {shown}; allow them in agents.claude.command "
                         '(e.g. --allowedTools "Bash(pytest:*)")')]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -13,6 +13,7 @@ from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 from buildrunner.parallel.models import BUDGET_REASON
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
@@ -29,14 +30,15 @@ OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id, p
 NO_SESSIONS = "No sessions{}. Start one with `br parallel start NAME --config plan.yaml`."
 
 
-def _shown_session(manager: "SessionManager", session_id: str | None, output_format: str = "text") -> str | None:
+def _shown_session(manager: "SessionManager", session_id: str | None, output_format: str = "text", empty: Any = None) -> str | None:
     """The session a viewing command shows; None after saying so when none was named and there are none yet.
 
-    Nothing to show is not an error (exit 0, as `list` does); a named session that does not exist is (exit 6).
+    Nothing to show is not an error (exit 0, as `list` does): JSON gets `empty` (`[]` for a list of workers, `null`
+    for one status); a named session that does not exist is (exit 6).
     """
-    if session_id is None and not manager.list_sessions():
+    if session_id is None and manager.current_session() is None:
         if output_format == "json":
-            emit_json(None)
+            emit_json(empty)
         else:
             stderr().print(NO_SESSIONS.format(""), markup=False)
         return None
@@ -88,7 +90,7 @@ def _print_status(status: "SessionStatus") -> None:
         out.print()
         out.print("Failures:")
         for failure in status.failures:
-            out.print(f"  {failure.task_id} ({failure.status}, {failure.attempts} attempt(s)): {printable(failure.error or '-')}", markup=False)
+            out.print(f"  {failure.task_id} ({failure.status}, {plural(failure.attempts, 'attempt')}): {printable(failure.error or '-')}", markup=False)
 
 
 def _agent_line(agent: "AgentStatus") -> str:
@@ -225,13 +227,17 @@ def worker(
 ) -> None:
     """Run one worker of a session in the foreground (`start` launches these; run more on any machine sharing BR_DATABASE_URL).
 
-    Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker session-1a2b3c4d
+    Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker demo
     """
+    import setproctitle
+
     from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.worker import Worker
 
     proj = project_for(project, reading=True)
-    report = Worker(SessionManager(proj).resolve(session_id), proj, name).run()
+    sid = SessionManager(proj).resolve(session_id)
+    setproctitle.setproctitle(f"br parallel worker {sid}")  # in `ps` as a forked worker is, however it was started
+    report = Worker(sid, proj, name).run()
     stderr().print(str(report), markup=False)
 
 
@@ -239,7 +245,7 @@ def worker(
 def status(session_id: OptionalSessionArg = None, output_format: FormatOption = "text", project: ProjectOption = None) -> None:
     """Show a session's progress, workers and recent activity.
 
-    Example: br parallel status session-1a2b3c4d
+    Example: br parallel status demo
     """
     manager = _manager(project, reading=True)
     sid = _shown_session(manager, session_id, output_format)
@@ -277,7 +283,7 @@ def _print_ladders(manager: "SessionManager", session_id: str) -> None:
 def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = None) -> None:
     """Live dashboard (q quit, r refresh, p pause/resume, s stop); a plain progress line per refresh when not a terminal.
 
-    Example: br parallel dashboard session-1a2b3c4d
+    Example: br parallel dashboard demo
     """
     manager = _manager(project, reading=True)
     sid = _shown_session(manager, session_id)
@@ -325,10 +331,10 @@ def list_(
 def workers(session_id: OptionalSessionArg = None, output_format: FormatOption = "text", project: ProjectOption = None) -> None:
     """Show a session's workers: health, current task, tasks done, last heartbeat, CPU and memory.
 
-    Example: br parallel workers session-1a2b3c4d
+    Example: br parallel workers demo
     """
     manager = _manager(project, reading=True)
-    sid = _shown_session(manager, session_id, output_format)
+    sid = _shown_session(manager, session_id, output_format, empty=[])
     if sid is None:
         return
     found = manager.list_workers(sid)
@@ -345,22 +351,22 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
 def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
     """Pause a session: no new tasks start; running ones finish.
 
-    Example: br parallel pause session-1a2b3c4d
+    Example: br parallel pause demo
     """
     manager = _manager(project, reading=True)
     info = manager.pause_session(manager.resolve(session_id))
-    stdout().print(f"⏸  Session {info.session_id} paused ({info.running_tasks} task(s) still finishing). Resume with `br parallel resume {info.session_id}`.", markup=False)
+    stdout().print(f"⏸  Session {info.session_id} paused ({plural(info.running_tasks, 'task')} still finishing). Resume with `br parallel resume {info.session_id}`.", markup=False)
 
 
 @app.command()
 def resume(session_id: SessionArg, project: ProjectOption = None) -> None:
     """Resume a session; starts workers again if none is alive (after a crash or reboot).
 
-    Example: br parallel resume session-1a2b3c4d
+    Example: br parallel resume demo
     """
     manager = _manager(project, reading=True)
     info, pids = manager.resume_session(manager.resolve(session_id))
-    note = f"; started {len(pids)} worker(s)" if pids else f"; {info.active_workers} worker(s) alive"
+    note = f"; started {plural(len(pids), 'worker')}" if pids else f"; {plural(info.active_workers, 'worker')} alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
     if info.prompts_held:
         stderr().print(f"⚠️  {info.prompts_held.removeprefix(BUDGET_REASON).strip()}: prompt tasks wait; shell tasks run.", markup=False)
@@ -374,7 +380,7 @@ def stop(
 ) -> None:
     """Stop a session: waiting tasks are cancelled, running ones get TERM then KILL after the grace period.
 
-    Example: br parallel stop session-1a2b3c4d --force
+    Example: br parallel stop demo --force
     """
     manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
@@ -385,7 +391,7 @@ def stop(
     info = manager.stop_session(sid, force=force)
     stdout().print(
         f"⏹  Session {info.session_id} {info.status}: {info.completed_tasks}/{info.total_tasks} completed, "
-        f"{info.running_tasks} running task(s) being ended" + (" now (forced)" if force else ""),
+        f"{plural(info.running_tasks, 'running task')} being ended" + (" now (forced)" if force else ""),
         markup=False,
     )
 
@@ -401,7 +407,7 @@ def cleanup(
     Example: br parallel cleanup --days 30
     """
     removed = _manager(project, reading=True).cleanup(days, all_sessions)
-    stdout().print(f"Removed {len(removed)} session(s)" + (f": {', '.join(removed)}" if removed else "."), markup=False)
+    stdout().print(f"Removed {plural(len(removed), 'session')}" + (f": {', '.join(removed)}" if removed else "."), markup=False)
 
 
 _STEP_MARKS = {"merged": "✓", "would_merge": "✓", "already_merged": "=", "no_changes": "=", "conflict": "✗", "verify_failed": "✗", "not_reached": "·"}
@@ -421,10 +427,10 @@ def _step_line(step: "MergeStep", width: int) -> str:
 def _merge_summary(report: "MergeReport") -> str:
     count = len(report.merged)
     if report.dry_run:
-        return f"{report.target}: dry run, {count} task(s) would merge; nothing changed"
+        return f"{report.target}: dry run, {plural(count, 'task')} would merge; nothing changed"
     if report.tip_after == report.tip_before:
         return f"{report.target}: unchanged at {report.tip_before[:12]}"
-    return f"{report.target}: {report.tip_before[:12]} -> {report.tip_after[:12]} ({count} task(s) merged)"
+    return f"{report.target}: {report.tip_before[:12]} -> {report.tip_after[:12]} ({plural(count, 'task')} merged)"
 
 
 @app.command()
@@ -440,7 +446,7 @@ def merge(
 
     Stops at the first conflict or failing verify (exit 1), leaving the branch as it was before that merge; run it again once fixed: tasks already merged are skipped.
 
-    Example: br parallel merge session-1a2b3c4d --into main --dry-run
+    Example: br parallel merge demo --into main --dry-run
     """
     from buildrunner.errors import ConfigError, ParallelError
     from buildrunner.parallel.landing import merge_session
@@ -488,7 +494,7 @@ def logs(
     the attempt's own output, "setup" or "verify" for a step's; output is null when the log is not on
     this machine (or the attempt is still starting).
 
-    Example: br parallel logs session-1a2b3c4d tests --format json
+    Example: br parallel logs demo unit-tests --format json
     """
     import sys
 

@@ -9,6 +9,7 @@ import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption
 from buildrunner.cli.groups import group_example, group_help
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.quality.gate import QualityReport
@@ -100,6 +101,6 @@ def check(
         raise QualityGateError(f"quality gate failed: {below}", hint="see the inputs with --format json")
     if not report.passed:
         raise QualityGateError(
-            f"quality gate failed in strict mode: {len(report.warnings)} warning(s)",
+            f"quality gate failed in strict mode: {plural(len(report.warnings), 'warning')}",
             hint="fix the warnings listed above or run without --strict",
         )

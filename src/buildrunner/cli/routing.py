@@ -33,18 +33,23 @@ CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, j
 PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}
 
 
+LIMIT_EXAMPLES = {"--cost-limit": "0.50 (USD)", "--time-limit": "30 (minutes)"}
+
+
 def _limit(name: str, raw: str | None) -> float | None:
     """Parse a limit ourselves so a bad value is one line and exit 2, not a usage box."""
     if raw is None:
         return None
     from buildrunner.errors import ConfigError
 
+    example = f"{name} {LIMIT_EXAMPLES.get(name, '0.50')}"
+
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} {raw!r}: not a number", hint=f"pass a number, e.g. {name} 0.50") from None
+        raise ConfigError(f"{name} {raw!r}: not a number", hint=f"pass a number, e.g. {example}") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise ConfigError(f"{name} {raw!r}: not a finite number", hint=f"pass a number, e.g. {name} 0.50")
+        raise ConfigError(f"{name} {raw!r}: not a finite number", hint=f"pass a number, e.g. {example}")
     if value < 0:
         raise ConfigError(f"{name} {raw}: cannot be negative", hint=f"pass 0 or a positive {name} value")
     return value

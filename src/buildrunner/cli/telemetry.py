@@ -10,6 +10,7 @@ import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, show_progress, stderr, stdout
 from buildrunner.cli.groups import group_example, group_help
+from buildrunner.words import plural
 
 app = typer.Typer(help=group_help("telemetry"), epilog=group_example("telemetry"), no_args_is_help=True)
 
@@ -169,8 +170,8 @@ def export(
     else:
         from buildrunner.output import describe
 
-        unit = "lines" if kind == "prometheus" else f"{kind} rows"
-        stderr().print(f"Wrote {result.rows} {unit} to {describe(result.path)}", markup=False)
+        what = plural(result.rows, "line") if kind == "prometheus" else f"{plural(result.rows, 'row')} of {kind}"
+        stderr().print(f"Wrote {what} to {describe(result.path)}", markup=False)
 
 
 @app.command()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from buildrunner.words import plural
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -226,7 +228,7 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float) ->
                 found.append(Outdated(req.name, have, newest, req.source, req.line))
         except InvalidVersion:
             continue
-    note = f"{failed} package(s) could not be looked up on {index_url}" if failed else None
+    note = f"{plural(failed, 'package')} could not be looked up on {index_url}" if failed else None
     return sorted(found, key=lambda o: normalize(o.name)), note
 
 

@@ -36,6 +36,7 @@ from buildrunner.parallel.models import (
 from buildrunner.parallel.states import FINAL_SESSION_STATES, UNFINISHED_TASK_STATES, SessionState, TaskState
 from buildrunner.project import ensure_project
 from buildrunner.store import now
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeSession
@@ -170,16 +171,21 @@ class SessionManager:
 
     # -- read ------------------------------------------------------------------------------------
 
+    def current_session(self) -> str | None:
+        """The running or paused session, else the latest; None when there is none yet."""
+        found = self.store.scalar(self._q("current_session"))
+        return None if found is None else str(found)
+
     def resolve(self, session_id: str | None) -> str:
         """A full session id from an id, a unique prefix, a session's name, or None (the running or most recent session).
 
         A name stands for the running or paused session of that name, else its latest (a name repeats only once its earlier session has ended).
         """
         if session_id is None:
-            found = self.store.scalar(self._q("current_session"))
+            found = self.current_session()
             if found is None:
                 raise NotFoundError("no sessions yet", hint="start one with `br parallel start NAME --config plan.yaml`")
-            return str(found)
+            return found
         if self.store.fetchone(self._q("get_session"), {"session_id": session_id}):
             return session_id
         named = self.store.scalar(self._q("find_session_by_name"), {"name": session_id})
@@ -191,7 +197,7 @@ class SessionManager:
         if len(matches) == 1:
             return str(matches[0]["id"])
         if matches:
-            raise NotFoundError(
+            raise ConfigError(
                 f"session {session_id}: more than one session id starts with it ({', '.join(m['id'] for m in matches[:2])}{', ...' if len(matches) > 2 else ''})",
                 hint="give more of the id, or the session's name (`br parallel list` shows both)",
             )
@@ -267,14 +273,21 @@ class SessionManager:
         )
 
     def list_sessions(self, status: str | None = None) -> list[SessionSummary]:
-        return [
-            SessionSummary(
-                r["id"], r["name"], r["status"], int(r["total_tasks"]), int(r["completed_tasks"]), int(r["num_workers"]), int(r["live_workers"]),
-                r["created_at"], int(r["workers_ran"]),
-            )
-            for r in self.store.fetchall(self._q("list_sessions"))
-            if status is None or r["status"] == status
-        ]
+        with self.store.snapshot():
+            return [
+                SessionSummary(
+                    r["id"], r["name"], r["status"], int(r["total_tasks"]), int(r["completed_tasks"]), int(r["num_workers"]),
+                    self._live_workers(r), r["created_at"], int(r["workers_ran"]),
+                )
+                for r in self.store.fetchall(self._q("list_sessions"))
+                if status is None or r["status"] == status
+            ]
+
+    def _live_workers(self, row: dict[str, Any]) -> int:
+        """Workers that still heartbeat (and, on this machine, run), counted as `status` counts them."""
+        if row["status"] in FINAL_SESSION_STATES or not int(row["workers_registered_live"]):
+            return 0
+        return sum(1 for w in self.coordinator(row["id"]).list_workers() if w.healthy)
 
     def list_workers(self, session_id: str) -> list[WorkerHealth]:
         self._session_row(session_id)
@@ -444,7 +457,7 @@ class SessionManager:
                         if time.monotonic() - idle_since > max(5.0, 3 * poll):
                             coordinator.note_stalled()
                             raise ParallelError(
-                                f"session {session_id}: no worker is alive and {status.pending_tasks + status.running_tasks} task(s) remain",
+                                f"session {session_id}: no worker is alive and {plural(status.pending_tasks + status.running_tasks, 'task')} remain",
                                 hint=f"run `br parallel resume {session_id}` to start workers again",
                             )
                     else:

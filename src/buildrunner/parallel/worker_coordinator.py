@@ -51,6 +51,7 @@ from buildrunner.telemetry.events import (
     TelemetryEvent,
     WorkerLost,
 )
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.plan import Plan
@@ -266,7 +267,7 @@ class WorkerCoordinator:
             remaining = int(self.store.scalar(self._q("unfinished_count"), {"session_id": self.session_id}) or 0)
             if not remaining or not self.store.execute(self._q("mark_stalled"), self._params()):
                 return False
-            self.emit(SessionStalled(remaining=remaining, description=f"no live worker; {remaining} task(s) remain (run `br parallel resume`)"))
+            self.emit(SessionStalled(remaining=remaining, description=f"no live worker; {plural(remaining, 'task')} remain (run `br parallel resume`)"))
         return True
 
     def delete(self) -> None:
@@ -755,12 +756,12 @@ class WorkerCoordinator:
         failed = counts.get(TaskState.FAILED, (0, 0.0))[0]
         final = SessionState.FAILED if failed else SessionState.COMPLETED
         ts = now()
-        if self._move_session(SessionState(session["status"]), final, f"{failed} task(s) failed" if failed else None):
+        if self._move_session(SessionState(session["status"]), final, f"{plural(failed, 'task')} failed" if failed else None):
             self.emit(
                 SessionCompleted(
                     duration_ms=(ts - (self._session_row().get("started_at") or ts)) * 1000,
                     cost=sum(cost for _, cost in counts.values()),
-                    description=f"session {final}: {failed} task(s) failed" if failed else f"session {final}",
+                    description=f"session {final}: {plural(failed, 'task')} failed" if failed else f"session {final}",
                     status=final.value,
                     completed=counts.get(TaskState.COMPLETED, (0, 0.0))[0],
                     failed=failed,

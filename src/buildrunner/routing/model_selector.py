@@ -51,7 +51,7 @@ def _check_limit(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError(f"{name}={value!r}: not a number", hint=f"pass {name} as a number such as 0.50")
+        raise ConfigError(f"{name}={value!r}: not a number", hint=f"pass {name} as a number such as " + ("30 (minutes)" if name == "time_limit" else "0.50 (USD)"))
     if value < 0:
         raise ConfigError(f"{name}={value}: cannot be negative", hint=f"pass 0 or a positive {name}")
     return float(value)

@@ -99,7 +99,7 @@ class SecurityReport:
         if not self.clean:
             counts = [(len(self.secrets), "secret"), (len(self.sql_injection), "SQL injection risk")]
             found = " and ".join(plural(n, noun) for n, noun in counts if n)
-            raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove them, or allowlist a false positive with {allow}")
+            raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove {'it' if len(self.secrets) + len(self.sql_injection) == 1 else 'them'}, or allowlist a false positive with {allow}")
         if unscanned:
             advice = [NOT_SCANNED_ADVICE[kind] for kind in dict.fromkeys(s.kind for s in unscanned) if kind in NOT_SCANNED_ADVICE]
             raise BuildRunnerError(

@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "TelemetryMetrics": "metrics_analyzer",
         "NO_DATA": "metrics_analyzer",
         "NoData": "metrics_analyzer",
+        "known": "metrics_analyzer",
         "ErrorSummary": "metrics_analyzer",
         "PerformanceMetrics": "metrics_analyzer",
         "AlertManager": "alerts",

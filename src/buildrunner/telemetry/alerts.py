@@ -16,6 +16,7 @@ from buildrunner.errors import TelemetryError
 from buildrunner.money import usd
 from buildrunner.store.base import now
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -114,7 +115,7 @@ class AlertManager:
         lost = int(self.analyzer.rows("lost_workers", {"since": since, "until": until})[0]["n"] or 0)
         if lost:
             firing.append(
-                _Firing("workers.lost", "info", "Workers lost", f"{lost} worker(s) stopped heartbeating in the last {hours:g} hours; their tasks were requeued", lost, None)
+                _Firing("workers.lost", "info", "Workers lost", f"{plural(lost, 'worker')} stopped heartbeating in the last {hours:g} hours; their tasks were requeued", lost, None)
             )
         return firing
 

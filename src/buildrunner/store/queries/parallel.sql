@@ -49,7 +49,7 @@ SELECT id FROM sessions ORDER BY CASE WHEN status IN ('running', 'paused') THEN 
 SELECT s.*,
        (SELECT COUNT(*) FROM tasks t WHERE t.session_id = s.id AND t.status = 'completed') AS completed_tasks,
        (SELECT COUNT(*) FROM workers w WHERE w.session_id = s.id) AS workers_ran,
-       (SELECT COUNT(*) FROM workers w WHERE w.session_id = s.id AND w.status IN ('active', 'idle')) AS live_workers
+       (SELECT COUNT(*) FROM workers w WHERE w.session_id = s.id AND w.status IN ('active', 'idle')) AS workers_registered_live
 FROM sessions s
 ORDER BY s.created_at DESC
 
