@@ -392,3 +392,30 @@ def test_a_log_line_in_brackets_is_a_notice_but_a_json_array_not_in_the_format_i
     gemini = get_agent("gemini", Config()).start(MODEL["gemini"])
     feed_all(gemini, ["[1, 2, 3]\n", *fixture_lines("gemini", "success")])
     assert gemini.finish(0).outcome == "failed"
+
+
+# Where each vendor's success fixture names its first tool call's argument, and how to put a command there.
+FIRST_TOOL_ARGUMENT = {"claude": '"ls calc tests"', "codex": '"bash -lc ls"', "gemini": '{"paths":["calc/**/*.py"]}'}
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_an_agents_last_action_never_keeps_a_secret_cut_at_its_length_limit(vendor: str) -> None:
+    """The last action is stored and shown in status: a token the cut splits would no longer be one the masking knows.
+
+    Each vendor's fixture is replayed with its first tool call's argument replaced by a command holding a GitHub token
+    that the 120-character summary cuts in the middle."""
+    token = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
+    command = "cd /srv/deploy/releases/2026-12-04 && git remote set-url origin https://x-access:" + token + "@github.com/acme/widgets.git"
+    argument = FIRST_TOOL_ARGUMENT[vendor]
+    run = get_agent(vendor, Config()).start("")
+    shown = []
+    for line in fixture_lines(vendor, "success"):
+        if argument in line and not shown:
+            line = line.replace(argument, json.dumps({"command": command}) if argument.startswith("{") else json.dumps(command))
+            run.feed(line)
+            shown.append(run.progress().last_action or "")
+        else:
+            run.feed(line)
+        action = run.progress().last_action or ""
+        assert not any(token[i : i + 12] in action for i in range(len(token) - 11)), action
+    assert shown and "ghp_..." in shown[0] and shown[0].endswith("…")  # masked, then cut

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from parallel_helpers import FAKE_AWS_KEY, session_id_of, wait_for, write_plan
 
 from buildrunner.errors import NotFoundError, ParallelError
-from buildrunner.parallel.isolation import DEFAULT_AUTHOR, Worktree, branch_name, remove_session_worktrees
+from buildrunner.parallel.isolation import DEFAULT_AUTHOR, Worktree, branch_name, commit_message, remove_session_worktrees
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.plan import TASK_ID_PATTERN
 from buildrunner.project import Project
@@ -457,3 +457,13 @@ def test_worktrees_are_replaced_and_removed_without_touching_the_users_own(repo:
     Worktree.prepare(project, make_task(attempt=2), session_name="s")
     remove_session_worktrees(project, "session-test")
     assert registered_worktrees(repo) == [str(mine)]
+
+
+def test_a_commit_subject_cut_to_72_characters_keeps_no_part_of_a_secret_whole() -> None:
+    """The subject is the task's description; a key the cut would split is masked first (git history is forever)."""
+    key = "AKIA" + "QWERTYUIOPASDFGH"
+    for lead in range(40, 72):  # the key straddles the cut, or ends just before it
+        task = make_task(description="x" * lead + " " + key + " and some more words after it")
+        message = commit_message("s", task, agent=None, model=None)
+        subject = message.splitlines()[0]
+        assert len(subject) <= 72 and not any(key[i : i + 8] in message for i in range(len(key) - 7)), subject

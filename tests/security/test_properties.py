@@ -58,3 +58,28 @@ def test_mask_secrets_removes_every_secret(parts: list[str]) -> None:
 def test_sql_detector_never_raises_on_any_text(code: str) -> None:
     for language in ("python", "javascript", "typescript"):
         DETECTOR.check_code(code, language=language)
+
+
+# Self-identifying tokens: the rule's keyword is part of the value (`ghp_...`, `AKIA...`), so no context is needed.
+TOKENS = [
+    hit.secret for line in SECRETS for hit in ruleset().find(line.encode())
+    if any(keyword in hit.secret.lower() for keyword in hit.rule.keywords) and not any(c.isspace() for c in hit.secret)
+]
+ESCAPES = st.sampled_from(["\\n", "\\r\\n", "\\t", "\\u000a", "\\x0a", "%0A", "%0d%0a", "%20", "%22", "\\0"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(TOKENS), ESCAPES, ESCAPES, st.sampled_from(["", "line1", '{"msg": "x', "a=1&b="]))
+def test_a_token_glued_to_an_escape_sequence_is_found_and_masked(token: str, before: str, after: str, lead: str) -> None:
+    """JSON output and query strings write a break as `\\n` or `%0A`: the token after one still starts a word.
+
+    A captured agent log line `{"output": "line1\\nAKIA..."}` must not keep the key whole (gitleaks' `\\b` misses it)."""
+    text = f"{lead}{before}{token}{after}tail"
+    assert token in [h.secret for h in ruleset().find(text.encode())]
+    assert token not in mask_secrets(text)
+
+
+def test_reading_escapes_as_breaks_finds_no_secret_in_ordinary_escaped_text() -> None:
+    """The second reading only adds boundaries at escapes: prose and code full of `\\n` stay clean."""
+    text = 'print("Usage:\\n  br run\\tTASK\\nOptions:\\n  --verbose%20mode")\nurl = "a?q=hello%20world%0Anext"'
+    assert ruleset().find(text.encode()) == []

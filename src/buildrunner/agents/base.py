@@ -20,7 +20,8 @@ text in a prompt is never a placeholder or an option.
 
 Vendor field names live only in the adapter modules (claude.py, codex.py, gemini.py); this
 module knows none. Text in events and results is the agent's own: callers mask secrets
-before showing or storing it.
+before showing or storing it; the one-line summaries (last action, reason) are masked here,
+before they are cut to length.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from buildrunner.agents.pricing import TokenCounts, token_cost
 from buildrunner.agents.settings import PromptMode
 from buildrunner.errors import ConfigError
 from buildrunner.money import MAX_TOKENS, MAX_USD
+from buildrunner.security.masking import masked_line
 
 Outcome = Literal["passed", "failed", "budget_exceeded"]
 SNIPPET_CHARS = 200  # of an offending line, in a malformed-output reason
@@ -375,7 +377,7 @@ class AgentRun(ABC):
         self._stated = (total, dict(by_model))
 
     def tool(self, name: str, detail: str | None) -> ToolCall:
-        action = one_line(f"{name}: {detail}" if detail else name, ACTION_CHARS)
+        action = masked_line(f"{name}: {detail}" if detail else name, ACTION_CHARS)
         self.last_action = action
         return ToolCall(name, action)
 
@@ -400,7 +402,7 @@ class AgentRun(ABC):
         return AgentResult(
             agent=self.agent.name,
             outcome=outcome,
-            reason=one_line(reason, REASON_CHARS) if reason else None,
+            reason=masked_line(reason, REASON_CHARS) if reason else None,
             exit_code=exit_code,
             model=max(priced, key=priced.__getitem__) if priced else self.model,
             cost_usd=self.cost_usd,
@@ -416,12 +418,6 @@ class AgentRun(ABC):
 
 
 # --- small shared helpers ----------------------------------------------------------------------
-
-
-def one_line(text: str, limit: int) -> str:
-    """`text` on one line, at most `limit` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def json_object(text: str) -> dict[str, Any]:

@@ -44,11 +44,11 @@ from buildrunner.agents.base import (
     first_text,
     json_array,
     json_object,
-    one_line,
     stderr_tail,
     text_of,
 )
 from buildrunner.agents.pricing import TokenCounts
+from buildrunner.security.masking import masked_line
 from buildrunner.words import plural
 
 # What a person wants to see of a tool call, by the tool's input keys (Bash, Read/Edit/Write, Glob/Grep, WebFetch, Task...).
@@ -247,8 +247,8 @@ class ClaudeRun(AgentRun):
     def _detail(final: dict[str, Any]) -> str:
         errors = final.get("errors")
         if isinstance(errors, list) and errors:
-            return one_line("; ".join(str(e) for e in errors), 200)
-        return one_line(text_of(final.get("result")) or "", 200)
+            return masked_line("; ".join(str(e) for e in errors), 200)
+        return masked_line(text_of(final.get("result")) or "", 200)
 
 
 def _denials(value: Any) -> list[AgentNotice]:
@@ -261,7 +261,7 @@ def _denials(value: Any) -> list[AgentNotice]:
         if isinstance(denial, dict):
             name = text_of(denial.get("tool_name")) or "tool"
             detail = first_text(denial.get("tool_input"), TOOL_DETAIL_KEYS)
-            refused.append(f"{name} ({one_line(detail, 60)})" if detail else name)
+            refused.append(f"{name} ({masked_line(detail, 60)})" if detail else name)
     shown = ", ".join(dict.fromkeys(refused[:5])) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
     return [AgentNotice(f"the permission mode refused {plural(len(value), 'tool use')}: {shown}; allow them in agents.claude.command "
                         '(e.g. --allowedTools "Bash(pytest:*)")')]

@@ -46,11 +46,11 @@ from buildrunner.agents.base import (
     count,
     first_text,
     json_object,
-    one_line,
     stderr_tail,
     text_of,
 )
 from buildrunner.agents.pricing import TokenCounts
+from buildrunner.security.masking import masked_line
 
 TRUST_ENV = "GEMINI_CLI_TRUST_WORKSPACE"
 EXIT_MEANINGS = {
@@ -256,7 +256,7 @@ class GeminiRun(AgentRun):
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
         if self._doc is not None and self.problem() is None:
-            return self.result("failed", f"{name} output ended inside its JSON object (truncated): {one_line(' '.join(self._doc), 200)}", exit_code)
+            return self.result("failed", f"{name} output ended inside its JSON object (truncated): {masked_line(' '.join(self._doc), 200)}", exit_code)
         if self.problem():
             return self.result("failed", self.problem(), exit_code)
         if self._final is not None:

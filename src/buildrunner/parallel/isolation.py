@@ -58,7 +58,7 @@ from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
 from buildrunner.paths import make_private_dir, read_json, write_private_json
-from buildrunner.security.masking import mask_secrets
+from buildrunner.security.masking import mask_secrets, masked_line
 from buildrunner.security.rules import rules_for, ruleset
 
 if TYPE_CHECKING:
@@ -520,7 +520,7 @@ class Worktree:
         )
         if not result.passed:
             raise ParallelError(
-                f"setup `{_short(command)}` failed: {result.describe()}",
+                f"setup `{masked_line(command, 100)}` failed: {result.describe()}",
                 hint=f"its output is in {result.log}; fix the plan's setup command",
             )
         self.setup_changes = tree_changes(self.path, self.base_commit, self._tree(exclude_setup=False))
@@ -583,11 +583,6 @@ def commit_message(session_name: str, task: Task, *, agent: str | None, model: s
         f"BuildRunner-Agent: {agent or 'none'}",
         f"BuildRunner-Model: {model or 'none'}",
     ]
-    return mask_secrets(_short(subject, 72) + "\n\n" + "\n".join(trailers) + "\n")
+    return masked_line(subject, 72) + "\n\n" + mask_secrets("\n".join(trailers)) + "\n"
 
 
-def _short(text: str, limit: int = 100) -> str:
-    """One line of at most `limit` characters, secrets masked (for messages that quote a command)."""
-    line = " ".join(text.split())
-    line = line if len(line) <= limit else line[: limit - 1] + "…"
-    return mask_secrets(line)

@@ -48,7 +48,7 @@ from buildrunner.parallel.isolation import (
     worktrees_dir,
 )
 from buildrunner.parallel.states import StrEnum
-from buildrunner.security.masking import mask_secrets
+from buildrunner.security.masking import mask_secrets, masked_line
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -250,7 +250,7 @@ class _Landing:
             if not step.verify.passed:
                 step.status = StepStatus.VERIFY_FAILED
                 self.report.error = (
-                    f"verify `{_one_line(task.verify)}` of task {task.task_id} failed on {self.target} merged with {task.branch}: {step.verify.describe()}"
+                    f"verify `{masked_line(task.verify, 100)}` of task {task.task_id} failed on {self.target} merged with {task.branch}: {step.verify.describe()}"
                 )
                 self.report.next_step = (
                     f"{self.target} is left as it was before this merge; the merged tree is in {self.worktree} and the output in {step.verify.log}. "
@@ -309,7 +309,7 @@ class _Landing:
             )
             if not setup.passed:
                 raise ParallelError(
-                    f"setup `{_one_line(self.session.setup)}` failed in the merge worktree: {setup.describe()}",
+                    f"setup `{masked_line(self.session.setup, 100)}` failed in the merge worktree: {setup.describe()}",
                     hint=f"its output is in {setup.log}; nothing was merged from task {task.task_id} on",
                 )
             self.set_up = True
@@ -396,6 +396,3 @@ def _identity(repo: Path) -> dict[str, str]:
     return {} if name and email else DEFAULT_AUTHOR.env()
 
 
-def _one_line(command: str, limit: int = 100) -> str:
-    line = " ".join(command.split())
-    return mask_secrets(line if len(line) <= limit else line[: limit - 1] + "…")

@@ -61,6 +61,13 @@ def _mask_copies(text: str, secrets: set[str]) -> str:
     return "".join(out)
 
 
+def masked_line(text: str, limit: int) -> str:
+    """`text` on one line of at most `limit` characters, its secrets masked before it is cut (a secret cut short is
+    one no rule knows, and would be kept nearly whole)."""
+    line = mask_secrets(" ".join(str(text).split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def mask_secrets(text: str, rules: "Iterable[Rule] | None" = None) -> str:
     """`text` with every secret the shipped rules find replaced by its masked form.
 

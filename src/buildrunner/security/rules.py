@@ -31,6 +31,22 @@ except ModuleNotFoundError:  # Python 3.10
 SEVERITIES = ("high", "medium", "low")
 
 
+# Escape sequences of string literals, logs and URLs (`\n`, `\t`, `\u000a`, `\x0a`, `%0A`, `%20`, `%22`): in JSON,
+# captured agent output and query strings they stand for a break, so a token written right after one starts a word
+# there. When a rule that needs a word boundary has a keyword right after one, it also reads the text with each escape
+# as spaces of its length (offsets kept). Only before a keyword: after a token, an escape's `\` or `%` is a boundary.
+_ESCAPE = re.compile(rb"\\(?:[nrtfvb0]|u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2})|%(?:0[9aAdD]|2[027])")
+_ESCAPE_ENDS = re.compile(rb"(?:\\(?:[nrtfvb0]|u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2})|%(?:0[9aAdD]|2[027]))\Z")
+_ESCAPE_LONGEST = 6  # \u000a
+_WORD_BOUNDARY = re.compile(r"\\b")
+
+
+def _escapes_as_spaces(data: bytes) -> bytes | None:
+    """`data` with every escape sequence replaced by as many spaces; None when it holds none."""
+    view, count = _ESCAPE.subn(lambda m: b" " * len(m.group()), data)
+    return view if count else None
+
+
 _C_LOG_C = [0.0] + [c * math.log2(c) for c in range(1, 4097)]
 
 
@@ -199,13 +215,14 @@ class RuleSet:
         self._placeholder = _any_of(self.filters.placeholder, options)
         self._not_a_value = _any_of(self.filters.not_a_value, options)
         self._always = [i for i, r in enumerate(self.rules) if not r.keywords]
+        self._bounded = frozenset(i for i, r in enumerate(self.rules) if _WORD_BOUNDARY.search(r.regex))
         by_keyword: dict[str, list[int]] = {}
         for i, rule in enumerate(self.rules):
             for kw in rule.keywords:
                 by_keyword.setdefault(kw, []).append(i)
         automaton = ahocorasick.Automaton()
         for kw, idxs in by_keyword.items():
-            automaton.add_word(kw, tuple(idxs))
+            automaton.add_word(kw, (tuple(idxs), len(kw)))
         if by_keyword:
             automaton.make_automaton()
         self._automaton = automaton if by_keyword else None
@@ -217,13 +234,19 @@ class RuleSet:
         Worked out once per rule set: every attempt's output stream asks."""
         return tuple(keyword.encode() for rule in self.rules if _SPANS_LINES.search(rule.regex) for keyword in rule.keywords)
 
-    def _triggered(self, data: bytes) -> list[int]:
+    def _triggered(self, data: bytes) -> tuple[list[int], set[int]]:
+        """The rules whose keywords `data` holds (and those without keywords); and which of the word-bounded ones have a
+        keyword glued to an escape sequence (`\\nAKIA...`)."""
         found = set(self._always)
+        glued: set[int] = set()
         if self._automaton is not None:
             # latin-1 maps each byte to one character, so any bytes decode and offsets agree.
-            for _, idxs in self._automaton.iter(data.lower().decode("latin-1")):
+            for end, (idxs, length) in self._automaton.iter(data.lower().decode("latin-1")):
                 found.update(idxs)
-        return sorted(found)
+                start = end - length + 1
+                if start and data[start - 1] in b"0123456789abcdefnrtvxABCDEF" and _ESCAPE_ENDS.search(data, max(0, start - _ESCAPE_LONGEST), start):
+                    glued.update(i for i in idxs if i in self._bounded)
+        return sorted(found), glued
 
     def _is_real(self, i: int, secret: str) -> bool:
         rule = self.rules[i]
@@ -236,37 +259,55 @@ class RuleSet:
         return not any(a.search(secret) for a in self._allows[i])
 
     def find(self, data: bytes) -> list[Hit]:
-        """Every secret in `data`, without overlaps (earlier rules win), in file order."""
-        acc_starts: list[int] = []  # accepted secret spans, sorted and disjoint
-        acc_ends: list[int] = []
-        hits: list[Hit] = []
-        verdicts: dict[tuple[int, str], bool] = {}  # a repeated value is judged once
-        for i in self._triggered(data):
-            regex = self._regexes[i]
-            groups = range(1, regex.groups + 1)
-            for m in regex.finditer(data):
-                span = m.span()
-                for g in groups:
-                    if m.span(g)[0] >= 0:
-                        span = m.span(g)
-                        break
-                start, end = span
-                if end <= start:
-                    continue
-                pos = bisect.bisect_left(acc_starts, start)
-                if (pos > 0 and acc_ends[pos - 1] > start) or (pos < len(acc_starts) and acc_starts[pos] < end):
-                    continue
-                secret = data[start:end].decode("utf-8", "replace")
-                real = verdicts.get((i, secret))
-                if real is None:
-                    real = verdicts[(i, secret)] = self._is_real(i, secret)
-                if not real:
-                    continue
-                acc_starts.insert(pos, start)
-                acc_ends.insert(pos, end)
-                hits.append(Hit(self.rules[i], start, end, secret))
-        hits.sort(key=lambda h: h.start)
-        return hits
+        """Every secret in `data`, without overlaps (earlier rules win), in file order.
+
+        A token glued to an escape sequence (`"line\\nAKIA..."` in JSON) is found too: see `_ESCAPE`."""
+        found = _Found()
+        triggered, glued = self._triggered(data)
+        for i in triggered:
+            self._match(i, data, data, found)
+        view = _escapes_as_spaces(data) if glued else None
+        if view is not None:
+            for i in sorted(glued):
+                self._match(i, view, data, found)
+        found.hits.sort(key=lambda h: h.start)
+        return found.hits
+
+    def _match(self, i: int, text: bytes, data: bytes, found: "_Found") -> None:
+        """Rule `i`'s matches in `text` (`data` or its escapes-as-spaces view) that are secrets of `data`."""
+        regex = self._regexes[i]
+        groups = range(1, regex.groups + 1)
+        for m in regex.finditer(text):
+            span = m.span()
+            for g in groups:
+                if m.span(g)[0] >= 0:
+                    span = m.span(g)
+                    break
+            start, end = span
+            if end <= start or (text is not data and text[start:end] != data[start:end]):  # a view's match holds no escape
+                continue
+            pos = bisect.bisect_left(found.starts, start)
+            if (pos > 0 and found.ends[pos - 1] > start) or (pos < len(found.starts) and found.starts[pos] < end):
+                continue
+            secret = data[start:end].decode("utf-8", "replace")
+            real = found.verdicts.get((i, secret))
+            if real is None:
+                real = found.verdicts[(i, secret)] = self._is_real(i, secret)
+            if not real:
+                continue
+            found.starts.insert(pos, start)
+            found.ends.insert(pos, end)
+            found.hits.append(Hit(self.rules[i], start, end, secret))
+
+
+@dataclass
+class _Found:
+    """What one `find` has accepted so far: disjoint secret spans, sorted, and each value's verdict (judged once)."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    verdicts: dict[tuple[int, str], bool] = field(default_factory=dict)
 
 
 def _any_of(patterns: tuple[str, ...], options: Any) -> Any:
