@@ -180,6 +180,45 @@ def test_merge_true_lands_each_passing_task_as_it_passes_and_dependents_build_on
     assert "return a + b" in git(repo, "show", "main:calc.py") and git(repo, "show", "main:ADD.md") == "# add"
 
 
+def test_merge_true_work_that_does_not_land_fails_its_task_and_its_dependents_do_not_start(repo: Path, run_br: Any, tmp_path: Path) -> None:
+    """With `merge: true` a dependent starts from the target: a task whose merge conflicts has not passed.
+
+    `late` starts beside `early` (from the same base), waits until `early` has landed, then changes the same line."""
+    (repo / "f.txt").write_text("line1\nline2\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "f")
+    started = tmp_path / "late-started"
+    landed = f"git -C {repo} show main:f.txt | grep -q ONE"
+    plan = write_plan(repo, {"isolation": "worktree", "merge": True, "tasks": [
+        {"id": "early", "command": f"until [ -e {started} ]; do sleep 0.05; done; sed -i s/line1/ONE/ f.txt"},
+        {"id": "late", "command": f"touch {started}; until {landed}; do sleep 0.05; done; sed -i s/line1/UNO/ f.txt"},
+        {"id": "after", "command": "echo after > after.txt", "depends_on": ["late"]},
+    ]})
+    final = _start(run_br, plan, "conflict")
+    assert final["returncode"] == 1  # --wait fails: a task failed
+    tasks = {task["task_id"]: task for task in final["tasks"]}
+    assert (tasks["early"]["status"], tasks["late"]["status"], tasks["after"]["status"]) == ("completed", "failed", "skipped")
+    error = tasks["late"]["error"]
+    assert "not landed" in error and "conflicts with main in f.txt" in error and "git merge br/conflict/late" in error
+    assert git(repo, "show", "main:f.txt") == "ONE\nline2" and "after.txt" not in git(repo, "ls-tree", "--name-only", "main")
+    assert git(repo, "show", "br/conflict/late:f.txt") == "UNO\nline2"  # the work is kept on its branch
+
+
+def test_merge_true_with_the_targets_checkout_dirty_fails_the_task_and_keeps_its_work(repo: Path, run_br: Any) -> None:
+    """Uncommitted changes the merge would overwrite: nothing of the user's is touched, the task says why it did not land."""
+    (repo / "f.txt").write_text("line1\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "f")
+    (repo / "f.txt").write_text("line1\nmine, not committed\n")
+    plan = write_plan(repo, {"isolation": "worktree", "merge": True, "tasks": [{"id": "edit", "command": "sed -i s/line1/ONE/ f.txt"}]})
+    final = _start(run_br, plan, "dirty")
+    assert final["returncode"] == 1
+    (task,) = final["tasks"]
+    assert task["status"] == "failed" and "uncommitted changes to f.txt" in task["error"] and "internal error" not in task["error"]
+    assert (repo / "f.txt").read_text() == "line1\nmine, not committed\n"
+    assert git(repo, "show", "br/dirty/edit:f.txt") == "ONE"
+
+
 def test_setup_runs_in_each_new_worktree_and_its_failure_fails_the_attempt_without_leaking_it(repo: Path, run_br: Any) -> None:
     (repo / ".env").write_text("TOKEN_NAME=demo\n")
     plan = write_plan(repo, {"isolation": "worktree", "setup": 'cp "$BR_PROJECT_ROOT/.env" .env', "tasks": [{"id": "env", "command": "grep -q demo .env"}]})

@@ -31,7 +31,7 @@ CONTEXT_CHARS = 4000  # of a failed check's output, added to the next attempt's 
 class Check:
     """A check an attempt failed: why (one line), its kind, and what to tell the next attempt."""
 
-    outcome: str  # agent_error | verify_failed | security | budget_exceeded | timeout
+    outcome: str  # agent_error | verify_failed | security | budget_exceeded | timeout | not_landed
     reason: str
     context: str | None = None
 

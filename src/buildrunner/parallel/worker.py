@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
-from buildrunner.errors import BuildRunnerError, ConfigError, ExitCode, NotFoundError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.errors import BuildRunnerError, ConfigError, ExitCode, NotFoundError, ParallelError, RoutingError, StoreError, StoreUnavailable
 from buildrunner.money import usd
 from buildrunner.parallel.attempt import Attempt, Launch, RecordFile, write_note
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of
@@ -452,7 +452,7 @@ class Worker:
                 rung.check = check
                 result = ExecutionResult("failed", result.exit_code, result.duration_ms, check.reason, pid=result.pid)
         if rung.worktree is not None:
-            self._land(rung, result)
+            result = self._land(rung, result)
         if task.kind == "prompt" or self._quit.is_set() or self._stop_reason is not None:
             outcome, claimed = self._finish(rung, result), None
         else:
@@ -709,22 +709,31 @@ class Worker:
         rung.check = Check("verify_failed", f"verify failed ({checked.error})", tail(launch.files.log) or checked.error)
         return ExecutionResult("failed", checked.exit_code, result.duration_ms + checked.duration_ms, rung.check.reason[:500], pid=result.pid)
 
-    def _land(self, rung: "_Rung", result: ExecutionResult) -> None:
-        """A passing attempt's work goes onto its branch (and the target, with `merge: true`); a failed one's worktree stays for inspection."""
+    def _land(self, rung: "_Rung", result: ExecutionResult) -> ExecutionResult:
+        """A passing attempt's work goes onto its branch (and the target, with `merge: true`); a failed one's worktree stays for inspection.
+
+        With `merge: true` an attempt passes only once its work is on the target: the tasks after it start from there,
+        so work that did not land (a conflict, a failing verify on the merged tree, uncommitted changes in the way) fails
+        the attempt, its branch kept; a retry runs on the target as it is now."""
         worktree = rung.worktree
         assert worktree is not None
         rung.worktree_path = str(worktree.path)
         if result.status != "completed":
-            return
+            return result
         agent = rung.agent.name if rung.agent is not None else None
         rung.commit = worktree.commit(agent=agent, model=rung.model or rung.model_id)
         rung.branch = worktree.branch
         rung.worktree_path = None
-        if self._session_facts().get("merge_on_pass") and rung.commit:
-            self._merge_now(rung)
+        if not (self._session_facts().get("merge_on_pass") and rung.commit):
+            return result
+        failure = self._merge_now(rung)
+        if failure is None:
+            return result
+        rung.check = Check("not_landed", failure)
+        return ExecutionResult("failed", result.exit_code, result.duration_ms, failure[:500], pid=result.pid)
 
-    def _merge_now(self, rung: "_Rung") -> None:
-        """`merge: true`: land this task's branch on the session's target now (verified there); a conflict is reported, the task stays passed."""
+    def _merge_now(self, rung: "_Rung") -> str | None:
+        """`merge: true`: land this task's branch on the session's target now (verified there); why it did not, if it did not."""
         facts = self._session_facts()
         task = rung.task
         merge = MergeSession(
@@ -732,13 +741,21 @@ class Worker:
             (MergeTask(task.task_id, rung.branch or "", rung.commit, task.verify, env=task.env, cwd=task.cwd, timeout=task.timeout),),
             setup=facts.get("setup"),
         )
-        with landing_lock(self.project, self.session_id, tick=self._tick):
-            report = merge_session(self.project, merge, tick=self._tick)
-        if not report.ok:
-            self.coordinator.emit(
-                MergeFailed(task_id=task.task_id, worker_id=self.worker_id, error=mask_secrets(report.error or "merge failed")[:500],
-                            description=mask_secrets(report.next_step or "")[:500])
-            )
+        try:
+            with landing_lock(self.project, self.session_id, tick=self._tick):
+                report = merge_session(self.project, merge, tick=self._tick)
+            error, next_step = report.error, report.next_step
+        except ParallelError as exc:  # the target's checkout has changes the merge would overwrite
+            error, next_step = exc.message, exc.hint
+        if error is None:
+            return None
+        error = mask_secrets(error)
+        self.coordinator.emit(MergeFailed(task_id=task.task_id, worker_id=self.worker_id, error=error[:500], description=mask_secrets(next_step or "")[:500]))
+        target = facts.get("base_branch")
+        return (
+            f"not landed ({error}); its work is kept on {rung.branch}: merge it by hand (git merge {rung.branch}), "
+            f"or let a retry run the task again on {target} as it is then"
+        )
 
     # -- recording -------------------------------------------------------------------------------
 
