@@ -193,6 +193,11 @@ def test_a_second_live_session_of_one_name_is_refused(pproject: Project) -> None
     manager.stop_session(first.session_id)
     again = manager.create_session("twin", plan=plan({"id": "a", "command": "true"}), start_workers=False)
     assert manager.resolve("twin") == again.session_id
+    # "rel 1" and "rel-1" differ, but both commit to br/rel-1/<task>: one would overwrite the other's branches.
+    rel = manager.create_session("rel 1", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    with pytest.raises(ConfigError, match=rf"session name 'rel-1': session {rel.session_id} \('rel 1', running\) would share its branches \(br/rel-1/<task>\)"):
+        manager.create_session("rel-1", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    assert manager.create_session("rel-2", plan=plan({"id": "a", "command": "true"}), start_workers=False).name == "rel-2"
 
 
 def test_no_plan_is_a_config_error(fast_project: Path) -> None:

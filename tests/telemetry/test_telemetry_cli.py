@@ -127,6 +127,14 @@ def test_export_bad_type_writes_nothing(filled: Project, run_br) -> None:
     assert run_br("telemetry", "export").returncode == 2
 
 
+def test_export_to_stdout_with_json_is_refused_as_it_would_mix_two_documents(filled: Project, run_br) -> None:
+    """`export - --format json` printed the CSV and then the JSON summary on stdout: neither could be parsed."""
+    r = run_br("telemetry", "export", "-", "--type", "events", "--format", "json")
+    assert r.returncode == 2 and r.stdout == "" and "stdout is the export" in r.stderr
+    plain = run_br("telemetry", "export", "-", "--type", "events")
+    assert plain.returncode == 0 and len(list(csv.DictReader(plain.stdout.splitlines()))) == 8
+
+
 def test_export_to_a_place_that_cannot_be_written_is_one_line(filled: Project, run_br, tmp_path: Path) -> None:
     r = run_br("telemetry", "export", "/proc/metrics.csv")
     assert r.returncode == 1 and r.stderr.startswith("error: /proc/metrics.csv: cannot write here")

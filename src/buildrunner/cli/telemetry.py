@@ -154,6 +154,8 @@ def export(
             raise ConfigError(f"--type {kind}: OUTPUT_FILE is required", hint=f"e.g. br telemetry export {example} --type {kind}")
         if endpoint:
             raise ConfigError("--endpoint only applies to --type otlp", hint="drop --endpoint or use --type otlp")
+        if format == "json" and str(output_file) == "-":  # stdout is the export itself: a JSON summary after it would break both
+            raise ConfigError("--format json with OUTPUT_FILE -: stdout is the export", hint="drop --format json, or write the export to a file")
         from buildrunner.telemetry.export import TelemetryExporter
 
         exporter = TelemetryExporter(proj)

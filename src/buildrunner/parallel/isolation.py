@@ -35,15 +35,12 @@ worker keeps heartbeating. Worktrees are added and removed under one flock
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.attempt import Attempt, Launch
+from buildrunner.parallel.branches import branch_name
 from buildrunner.parallel.executor import SHELL, task_path
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
@@ -69,8 +67,6 @@ Tick = Callable[[], None]
 
 # Long steps call `tick` at least this often (the worker's heartbeat needs one every 0.5 s at most).
 TICK_S = 0.2
-BRANCH_PREFIX = "br"
-MAX_COMPONENT = 80
 MAX_LINE = 300
 # Settings from the user's git config that must not change what BuildRunner's own git calls do.
 GIT_FLAGS = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false", "-c", "rerere.enabled=false")
@@ -203,43 +199,6 @@ def read_blobs(repo: Path, shas: list[str], tick: Tick = no_tick) -> list[bytes]
         blobs.append(out[header_end + 1 : header_end + 1 + size])
         pos = header_end + 1 + size + 1
     return blobs
-
-
-# -- branch names -------------------------------------------------------------------------------
-
-
-def ref_component(text: str) -> str:
-    """`text` as one component of a git branch name (`git check-ref-format`): letters, digits, `.`, `_`, `-`.
-
-    Accents are dropped ("Café" -> "Cafe"); every run of anything else (spaces, `~^:?*[\\`, control
-    characters, `/`, `@{`) becomes one `-`; `..`, a leading `.` or `-`, a trailing `.` and `.lock` go.
-    """
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text)
-    slug = re.sub(r"\.{2,}", ".", slug)
-    previous = None
-    while slug != previous:
-        previous = slug
-        slug = slug[:MAX_COMPONENT].strip(".-")
-        slug = slug.removesuffix(".lock")
-    return slug
-
-
-def branch_name(session_name: str, task_id: str) -> str:
-    """`br/<session name>/<task id>`, each part made safe for git (`ref_component`).
-
-    A session name with nothing usable left becomes `session-<hash>`. A task id changed by
-    the cleaning gets a hash of the original, so two tasks of one session never share a branch.
-    """
-    session = ref_component(session_name) or f"session-{_short_hash(session_name)}"
-    task = ref_component(task_id)
-    if task != task_id:
-        task = f"{task or 'task'}-{_short_hash(task_id)}"
-    return f"{BRANCH_PREFIX}/{session}/{task}"
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 # -- paths and the admin lock -------------------------------------------------------------------

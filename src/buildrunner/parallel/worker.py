@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
-from buildrunner.errors import BuildRunnerError, ConfigError, ExitCode, NotFoundError, ParallelError, RoutingError, StoreError, StoreUnavailable
+from buildrunner.errors import (
+    BuildRunnerError,
+    ConfigError,
+    ExitCode,
+    NotFoundError,
+    ParallelError,
+    RoutingError,
+    StoreError,
+    StoreUnavailable,
+)
 from buildrunner.money import usd
 from buildrunner.parallel.attempt import Attempt, Launch, RecordFile, write_note
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
+from buildrunner.parallel.branches import session_component
 from buildrunner.parallel.executor import agent_name
 from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth
 from buildrunner.parallel.record import AttemptFiles
@@ -182,13 +183,20 @@ class WorkerCoordinator:
         plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
         store = project.store
         with store.transaction():
-            store.fetchone(store.query("parallel", "lock_session_name"), {"name": name})
-            live = store.fetchone(store.query("parallel", "live_session_by_name"), {"name": name})
-            if live is not None:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
-                raise ConfigError(
-                    f"session name {name!r}: session {live['id']} of that name is {live['status']}",
-                    hint=f"give this session another name, or end that one first (br parallel stop {live['id']})",
-                )
+            component = session_component(name)
+            store.fetchone(store.query("parallel", "lock_session_name"), {"name": component})
+            for live in store.fetchall(store.query("parallel", "live_sessions")):
+                if live["name"] == name:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
+                    raise ConfigError(
+                        f"session name {name!r}: session {live['id']} of that name is {live['status']}",
+                        hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
+                    )
+                if session_component(live["name"]) == component:
+                    raise ConfigError(
+                        f"session name {name!r}: session {live['id']} ({live['name']!r}, {live['status']}) would share its branches "
+                        f"(br/{component}/<task>)",
+                        hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
+                    )
             store.execute(
                 store.query("parallel", "insert_session"),
                 {

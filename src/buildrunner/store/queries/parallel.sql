@@ -31,16 +31,16 @@ SELECT id FROM sessions WHERE name = :name
 ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
 
 -- name: lock_session_name
--- Two starts of one name must not both see no live session of it. SQLite's write transaction (BEGIN IMMEDIATE)
+-- Two starts of one name (its branch component) must not both see no live session of it. SQLite's write transaction (BEGIN IMMEDIATE)
 -- already keeps them apart; PostgreSQL takes a lock on the name, held to the end of the transaction.
 SELECT 1 AS locked
 
 -- name: lock_session_name :postgres
 SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7243002, hashtext(:name))) AS name_lock
 
--- name: live_session_by_name
--- A running or paused session of this name: a second one would share its name (and its branches).
-SELECT id, status FROM sessions WHERE name = :name AND status IN ('running', 'paused') ORDER BY created_at DESC LIMIT 1
+-- name: live_sessions
+-- Running or paused sessions: a new one may not share a name (or the branches a name gives) with them.
+SELECT id, name, status FROM sessions WHERE status IN ('running', 'paused') ORDER BY created_at DESC
 
 -- name: current_session
 SELECT id FROM sessions ORDER BY CASE WHEN status IN ('running', 'paused') THEN 0 ELSE 1 END, created_at DESC LIMIT 1
