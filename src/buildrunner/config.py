@@ -141,7 +141,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not text.strip():  # a truncated write, or a file made by hand: either way the settings in it are lost
         raise ConfigError(f"{path}: the file is empty", hint="write {} in it to use the defaults, or run `br init --force` to write them all")
     try:
-        data = json.loads(text, object_pairs_hook=_no_repeated_keys(path))
+        data = json.loads(text, object_pairs_hook=no_repeated_keys(path))
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
@@ -152,7 +152,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _no_repeated_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+def no_repeated_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     """A JSON object hook: a key given twice in one object is an error (JSON parsers keep the last, silently)."""
 
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,25 @@ def test_the_readmes_plan_example_is_a_plan_with_every_key_it_describes(tmp_path
     documented = {line.split(":", 1)[0].strip(" -") for line in example.splitlines() if ":" in line and not line.lstrip().startswith("#")}
     # every key a plan takes is shown, except the two the text names (agent_command, and cost_limit, max_cost's old name)
     assert (set(PlanModel.model_fields) | set(PlanTask.model_fields)) - {"agent_command", "cost_limit"} <= documented
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("plan.yaml", "tasks:\n  - id: a\n    command: echo 1\n    command: echo 2\n", "plan.yaml:4: the key 'command' is given twice in one mapping (first on line 3)"),
+        ("plan.yaml", "tasks:\n  - {id: b, command: 'true'}\n  - id: a\n    depends_on: [b]\n    command: 'true'\n    depends_on: []\n",
+         "plan.yaml:6: the key 'depends_on' is given twice"),
+        ("plan.json", '{"tasks": [{"id": "a", "command": "echo 1", "command": "echo 2"}]}', "plan.json: the key 'command' is given twice in one object"),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_silently_the_last(tmp_path: Path, name: str, text: str, message: str) -> None:
+    """Parsers keep the last of two equal keys: a repeated `depends_on: []` would drop the ordering without a word."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_plan(tmp_path / name)
+
+
+def test_a_yaml_merge_key_may_repeat_the_keys_it_brings(tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text("defaults: &d {timeout: 60}\ntasks:\n  - <<: *d\n    id: a\n    command: 'true'\n    timeout: 30\n")
+    with pytest.raises(ConfigError, match="defaults: unknown key"):  # the anchor's home is not a plan key; the merge itself is fine
+        load_plan(tmp_path / "plan.yaml")

@@ -614,3 +614,13 @@ def test_viewing_commands_with_no_session_yet_exit_0_with_an_empty_answer_of_the
     assert {command: (r.returncode, json.loads(r.stdout)) for command, r in answers.items()} == {"list": (0, []), "workers": (0, []), "status": (0, None)}
     ambiguous = run_br("parallel", "status", "session-")
     assert ambiguous.returncode == 6  # no session at all: nothing starts so, which is "not found"
+
+
+def test_start_watch_off_a_terminal_prints_progress_and_exits_like_wait_once_the_session_ends(fast_project: Path, run_br: Any) -> None:
+    """`--watch` in CI (no terminal) prints a progress line per refresh; a session watched to its end that failed is exit 1."""
+    failing = write_plan(fast_project, {"tasks": [{"id": "ok", "command": "true"}, {"id": "bad", "command": "exit 3"}]}, "failing.yaml")
+    result = run_br("parallel", "start", "watched", "--config", str(failing), "--watch")
+    assert result.returncode == 1, result.stderr
+    assert "failed 1" in result.stderr and "error: session" in result.stderr and "1 failed" in result.stderr
+    passing = write_plan(fast_project, {"tasks": [{"id": "ok", "command": "true"}]}, "passing.yaml")
+    assert run_br("parallel", "start", "watched-ok", "--config", str(passing), "--watch").returncode == 0

@@ -155,7 +155,7 @@ def start(
     name: Annotated[str, typer.Argument(help="A name for the session.", show_default=False)],
     tasks: Annotated[Optional[int], typer.Option("--tasks", help="Run only the first N tasks of the plan.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Number of workers (default: the plan's, else parallel.default_workers, 3, at most one per task).", show_default=False)] = None,
-    watch: Annotated[bool, typer.Option("--watch", help="Show the live dashboard after starting.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Show the live dashboard after starting; watched to its end, exit 1 if a task failed.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", help="Plan file (JSON, YAML or TOML); default .buildrunner/plan.*.", show_default=False)] = None,
     output_format: FormatOption = "text",
@@ -215,7 +215,7 @@ def _report_start(
     else:
         stdout().print()
         _print_status(final)
-    if wait:
+    if wait or status.halted:  # watched to its end, a session's failure is the command's, as with --wait
         _exit_for(status)
 
 

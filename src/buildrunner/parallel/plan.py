@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from buildrunner.config import no_repeated_keys
 from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.parallel.models import MAX_WORKERS, NO_ISOLATION, WORKTREE
 
@@ -206,6 +207,36 @@ def find_plan(root: Path) -> Path | None:
     return None
 
 
+def _check_repeated_keys(root: Any, where: str) -> None:
+    """A key written twice in one mapping is an error: parsers keep the last, silently (a merge key's are overridable)."""
+    import yaml
+
+    for node in _nodes(root):
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                if key.value in first:
+                    raise ConfigError(
+                        f"{where}:{key.start_mark.line + 1}: the key {key.value!r} is given twice in one mapping (first on line {first[key.value]})",
+                        hint="keep one of them",
+                    )
+                first[key.value] = key.start_mark.line + 1
+
+
+def _nodes(root: Any) -> list[Any]:
+    """Every node of a composed document once (an alias is its anchor's node)."""
+    found: dict[int, Any] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in found:
+            found[id(node)] = node
+            stack.extend(_children(node))
+    return list(found.values())
+
+
 def _yaml_lines(root: Any) -> dict[tuple[Any, ...], int]:
     """Line (1-based) of every key path in a composed YAML document, for error locations."""
     import yaml
@@ -286,7 +317,7 @@ def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
-            return json.loads(text), {}
+            return json.loads(text, object_pairs_hook=no_repeated_keys(path)), {}
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", hint="fix the syntax") from None
     if suffix == ".toml":
@@ -308,6 +339,7 @@ def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int
                 if root is None:
                     return None, {}
                 _check_yaml_shape(root, str(path))
+                _check_repeated_keys(root, str(path))
                 return loader.construct_document(root), _yaml_lines(root)
             finally:
                 loader.dispose()
