@@ -309,6 +309,31 @@ def test_secrets_an_agent_prints_are_masked_in_every_place_its_output_goes(
     assert stored == []  # not in the database, its journal, the logs or the record files
 
 
+def test_a_prompt_is_routed_whole_and_its_secrets_are_kept_only_where_the_agent_needs_them(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """A prompt without a description is routed on all of it (not on the first 200 characters the description shows),
+    and the copies kept for status and calibration (description, routing estimate, outcome) hold no full secret."""
+    prompt = (
+        f"Use the deploy key {FAKE_AWS_KEY} from the vault for this. " + "Background on the service and its history. " * 5
+        + "The real work: fix the race condition in the lock-free queue so concurrent producers never lose an item."
+    )
+    assert prompt.index("race condition") > 200
+    plan = write_plan(fast_project, {"escalate": False, "tasks": [{"id": "queue", "prompt": prompt, "agent": "claude", "env": {"BR_STANDIN_DELAY": "0"}}]})
+    result = _start(run_br, plan, "--wait", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    project = Project(fast_project)
+    task = project.store.fetchone("SELECT prompt, description, routing_estimate FROM tasks WHERE task_id = 'queue'")
+    outcome = project.store.fetchone("SELECT description, score, start_tier FROM routing_outcomes WHERE task_id = 'queue'")
+    assert task is not None and outcome is not None
+    assert task["prompt"] == prompt  # the agent needs it whole (a worker on another machine reads it from here)
+    assert not [text for text in (task["description"], task["routing_estimate"], outcome["description"]) if FAKE_AWS_KEY in text]
+    estimate = json.loads(task["routing_estimate"])
+    assert "lock-free queue" in estimate["task_description"] and "AKIA..." in estimate["task_description"]
+    assert len(task["description"]) <= 200 and "AKIA..." in task["description"]
+    project.close()
+
+
 def test_stop_during_a_ladder_ends_the_running_rung_and_records_it(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
     """Haiku fails its check; sonnet (told what the check said: here, to hang) is running when the session is stopped."""
     plan = write_plan(fast_project, {"tasks": [

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState
+from buildrunner.security.masking import mask_secrets, masked_line
 
 # The `status_reason` of a session that paused itself because the cost budget is used up starts with this.
 BUDGET_REASON = "budget:"
@@ -19,6 +20,12 @@ NO_ISOLATION = "none"
 WORKTREE = "worktree"
 # Workers one session starts on one machine at most: more is a typo (`--workers 100000` would fork until the machine refuses).
 MAX_WORKERS = 256
+DESCRIPTION_CHARS = 200
+
+
+def default_description(action: str) -> str:
+    """A task's description when its plan gives none: its command or prompt on one line, cut, its secrets masked."""
+    return masked_line(action, DESCRIPTION_CHARS)
 
 
 @dataclass
@@ -60,6 +67,13 @@ class Task:
     next_tier: str | None = None  # the tier this attempt runs on, when an earlier one failed (escalation)
     context: str | None = None  # what the last failed attempt's check said: added to the prompt
     adopt_attempt: int | None = None  # an earlier attempt whose command exited unchecked (its worker was lost): adopt its work
+
+    @property
+    def routing_text(self) -> str:
+        """What routing estimates: the plan's description, else the whole prompt (secrets masked: the estimate is stored)."""
+        if self.prompt and self.description == default_description(self.prompt):
+            return mask_secrets(self.prompt)
+        return self.description or self.task_id
 
     @property
     def checked(self) -> bool:

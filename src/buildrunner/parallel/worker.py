@@ -380,7 +380,7 @@ class Worker:
             )
             return task.next_tier
         selection = ModelSelector(self.project).select_model(
-            task.description or task.prompt or task.task_id, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
+            task.routing_text, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
             # a Codex or Gemini task is priced as that agent runs each tier
             agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
         )
@@ -782,7 +782,7 @@ class Worker:
         if task.kind == "prompt" and outcome in ("completed", "failed"):
             rows = self._db(lambda: self.coordinator.ladder(task.task_id))
             routed = self._db(lambda: self.coordinator.routing_estimate(task.task_id))
-            self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.description or task.prompt or task.task_id,
+            self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.routing_text,
                                             rung.agent.name if rung.agent else task.agent, rows, time.time(), routed=routed))
         if hold is not None:
             self._db(lambda: self._hold_for_budget(None))

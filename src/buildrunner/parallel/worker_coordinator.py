@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.branches import session_component
 from buildrunner.parallel.executor import agent_name
-from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth
+from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth, default_description
 from buildrunner.parallel.record import AttemptFiles
 from buildrunner.parallel.states import (
     FINAL_SESSION_STATES,
@@ -35,6 +35,7 @@ from buildrunner.parallel.states import (
     check_move,
 )
 from buildrunner.project import ensure_project
+from buildrunner.security.masking import mask_secrets
 from buildrunner.store import now
 from buildrunner.telemetry.events import (
     SessionCompleted,
@@ -159,7 +160,7 @@ class WorkerCoordinator:
                     "session_id": session_id,
                     "task_id": task.id,
                     "position": position,
-                    "description": task.description or (task.command or task.prompt or "")[:200],
+                    "description": mask_secrets(task.description) if task.description else default_description(task.command or task.prompt or ""),
                     "kind": task.kind,
                     "command": task.command,
                     "prompt": task.prompt,
