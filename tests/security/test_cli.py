@@ -411,3 +411,23 @@ def test_a_non_utf8_name_is_shown_with_its_bytes_escaped(run_br, tmp_project: Pa
     (tmp_project / name).write_text(samples()["github_token"] + "\n")
     r = run_br("security", "scan")
     assert "  x\\x9b2Jy.py\n" in r.stdout and "\x9b" not in r.stdout
+
+
+def test_source_the_sql_check_cannot_read_is_said_not_reported_clean(run_br, tmp_project: Path) -> None:
+    """Java or PHP building SQL from input was `✅ No secrets or SQL injection found` with nothing said: a clean report
+    must not hide what was never checked (the files are still scanned for secrets)."""
+    java = 'class A { void f(String n) { st.executeQuery("SELECT * FROM t WHERE n = \'" + n + "\'"); } }\n'
+    for name in ("src/A.java", "src/B.java"):
+        (tmp_project / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_project / name).write_text(java)
+    (tmp_project / "web.php").write_text('<?php mysqli_query($c, "SELECT * FROM t WHERE id=" . $_GET["id"]);\n')
+    (tmp_project / "ok.py").write_text("x = 1\n")
+    (tmp_project / "README.md").write_text("# docs hold no SQL to check\n")
+    text = run_br("security", "scan", ".")
+    assert text.returncode == 0 and "3 files not checked for SQL injection" in text.stdout
+    assert "note: 2 files (first src/A.java): SQL injection not checked: the SQL check does not read Java" in text.stderr
+    assert "note: web.php: SQL injection not checked: the SQL check does not read PHP" in text.stderr
+    report = json.loads(run_br("security", "scan", ".", "--format", "json").stdout)
+    assert sorted(note["path"] for note in report["not_analysed"]) == ["src/A.java", "src/B.java", "web.php"]
+    assert report["files_scanned"] == 5  # every file was still read for secrets
+    assert json.loads(run_br("security", "scan", ".", "--no-sql", "--format", "json").stdout)["not_analysed"] == []

@@ -145,14 +145,14 @@ def precommit(project: ProjectOption = None) -> None:
     Example: br security precommit
     """
     from buildrunner.cli.common import project_for, stderr, stdout
-    from buildrunner.cli.security_text import render
+    from buildrunner.cli.security_text import not_analysed_lines, render
     from buildrunner.security.checks import check_staged
 
     proj = project_for(project)
     report = check_staged(proj)
     if report.passed:
-        for note in report.not_analysed:
-            stderr().print(f"note: {note.path}: {note.reason}", markup=False)
+        for line in not_analysed_lines(report.not_analysed):
+            stderr().print(line, markup=False)
         return
     render(report, stdout(), stderr())
     if not proj.config.security.enforce_hooks:

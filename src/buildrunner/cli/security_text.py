@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from buildrunner.cli.common import printable, printable_path
 from buildrunner.words import plural
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from buildrunner.security.checks import SecurityReport
+    from buildrunner.security.report import SkippedFile
 
 SECRET_ADVICE = (
     "Move secrets to .env file (add to .gitignore)",
@@ -62,12 +63,14 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
             say(f"{indent}  Fix: {f.recommendation}")
     for note in report.not_scanned:
         err.print(f"not scanned: {printable_path(note.path)}: {note.reason}", markup=False)
-    for note in report.not_analysed:
-        err.print(f"note: {printable_path(note.path)}: {note.reason}", markup=False)
+    for line in not_analysed_lines(report.not_analysed):
+        err.print(line, markup=False)
     size = f"{report.bytes_scanned / 1e6:.1f} MB" if report.bytes_scanned >= 100_000 else f"{report.bytes_scanned / 1e3:.1f} KB"
     extras = [f"{plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
     if report.not_scanned:
         extras.append(f"{plural(len(report.not_scanned), 'file')} not scanned")
+    if report.not_analysed:
+        extras.append(f"{plural(len({note.path for note in report.not_analysed}), 'file')} not checked for SQL injection")
     summary = f"{plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)
     if report.clean:
         checked = " or ".join(k for k, on in (("secrets", report.checked_secrets), ("SQL injection", report.checked_sql)) if on)
@@ -75,3 +78,18 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         say(f"\n{mark} No {checked} found ({summary})")
     else:
         say(f"\n{report.counts()} ({summary})")
+
+
+def not_analysed_lines(notes: "Sequence[SkippedFile]") -> list[str]:
+    """One note per file the SQL check gave up on; files it does not read at all, one line per reason (a Java
+    project would otherwise get a line per file)."""
+    by_reason: dict[str, list[str]] = {}
+    for note in notes:
+        by_reason.setdefault(note.reason, []).append(note.path)
+    lines = []
+    for reason, paths in by_reason.items():
+        if len(paths) == 1:
+            lines.append(f"note: {printable_path(paths[0])}: {reason}")
+        else:
+            lines.append(f"note: {plural(len(paths), 'file')} (first {printable_path(paths[0])}): {reason}")
+    return lines

@@ -44,6 +44,11 @@ class FileEngine(ABC):
     def wants(self, path: str) -> bool:
         return True
 
+    def passed_over(self, path: str) -> SkippedFile | None:
+        """A note for a file this check does not read but a user would expect it to (its language is not one it
+        knows), so that a clean report never hides it; None for files outside the check's scope."""
+        return None
+
     @abstractmethod
     def check(self, data: bytes, display_path: str) -> ScanReport:
         """Findings in one file's bytes, with notes on what was not analysed (`skipped`)."""
@@ -60,8 +65,11 @@ class FileEngine(ABC):
     def check_content(self, data: bytes, file_path: str) -> ScanReport:
         """`check_named` with what was skipped: findings plus any note (e.g. "not analysed")."""
         display = self.display(file_path)
-        if not self.wants(file_path) or self.whitelist.path_allowed(display):
+        if self.whitelist.path_allowed(display):
             return ScanReport()
+        if not self.wants(file_path):
+            note = self.passed_over(display)
+            return ScanReport(skipped=[note] if note else [])
         return self.check(data, display)
 
     def scan_paths(self, paths: Iterable[str]) -> ScanReport:
@@ -102,11 +110,12 @@ def engine_fields(project: "Project") -> dict[str, Any]:
 def run_scan(engine: FileEngine, project: "Project", paths: Iterable[str | Path], recursive: bool) -> ScanReport:
     """Collect the files under `paths`, check them in-process or on every core, and sort the findings."""
     files, skipped = collect(paths, project.paths.root, recursive)
+    passed_over = [note for f in files if not engine.wants(f.path) and (note := engine.passed_over(engine.rel(f.path))) is not None]
     files = [f for f in files if engine.wants(f.path)]
     settings = project.config.security
     workers = worker_count(files, settings.workers, settings.parallel_min_mb * 1_000_000)
     shown = [SkippedFile(engine.rel(s.path), s.reason, s.kind) for s in skipped if engine.wants(s.path)]
-    report = ScanReport(skipped=[s for s in shown if not engine.whitelist.path_allowed(s.path)])
+    report = ScanReport(skipped=[s for s in shown + passed_over if not engine.whitelist.path_allowed(s.path)])
     if workers == 1:
         report.merge(engine.scan_paths([f.path for f in files]))
     else:

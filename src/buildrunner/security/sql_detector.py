@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from buildrunner.errors import ConfigError
+from buildrunner.quality.sources import OTHER_LANGUAGES
 from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.report import NOT_ANALYSED, ScanReport, SkippedFile
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 PYTHON_EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
 LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS}
+# Source files that can hold SQL built from input but that the check has no parser for: said, never passed over silently.
+UNREAD_LANGUAGES = {suffix: name for suffix, name in {**OTHER_LANGUAGES, ".ipynb": "Jupyter notebooks"}.items() if suffix not in LANGUAGES}
+READ = "it reads Python, JavaScript and TypeScript"
 # Text that starts like a SQL statement, right after a string's opening quote.
 SQL_LITERAL = (
     rb"(?:[\"'`][ \t(]*|\"\"\"\s*|'''\s*)(?:select\s|insert\s+(?:or\s+\w+\s+)?into\s|replace\s+into\s|delete\s+from\s|"
@@ -134,6 +138,10 @@ class _SQLEngine(FileEngine):
 
     def wants(self, path: str) -> bool:
         return language_of(path) is not None
+
+    def passed_over(self, path: str) -> SkippedFile | None:
+        language = UNREAD_LANGUAGES.get(os.path.splitext(path)[1].lower())
+        return None if language is None else SkippedFile(path, f"SQL injection not checked: the SQL check does not read {language} ({READ})", NOT_ANALYSED)
 
     def check(self, data: bytes, display_path: str) -> ScanReport:
         return self.check_bytes(data, display_path, language_of(display_path) or "python")
