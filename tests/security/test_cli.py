@@ -258,12 +258,25 @@ def test_enforce_hooks_false_warns_but_lets_the_commit_through(run_br, tmp_proje
     assert r.returncode == 0 and "enforce_hooks is false" in r.stderr
 
 
-def test_pre_commit_framework_manifest() -> None:
+def test_the_pre_commit_framework_hook_checks_the_files_it_is_given_so_all_files_in_ci_finds_a_committed_secret(
+    run_br, tmp_project: Path
+) -> None:
+    """`pre-commit run --all-files` stages nothing: a hook reading only the index passed a repository holding a key.
+
+    The framework passes file names (its default): `precommit FILE...` checks those files as they are on disk."""
     import yaml
 
     manifest = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
     [hook] = [h for h in manifest if h["id"] == "buildrunner-security"]
-    assert hook["entry"] == "br security precommit" and hook["pass_filenames"] is False
+    assert hook["entry"] == "br security precommit" and hook.get("pass_filenames", True) and not hook.get("always_run")
+    (tmp_project / "leak.py").write_text(samples()["gitlab_token"] + "\n")
+    (tmp_project / "fine.py").write_text("x = 1\n")
+    git(tmp_project, "add", "-A")
+    git(tmp_project, "commit", "-qm", "already in", "--no-verify")
+    assert run_br("security", "precommit").returncode == 0  # nothing staged
+    blocked = run_br("security", "precommit", "fine.py", "leak.py")
+    assert blocked.returncode == 3 and "Commit blocked by BuildRunner: 1 secret found" in blocked.stderr
+    assert run_br("security", "precommit", "fine.py").returncode == 0
 
 
 def test_every_command_help_ends_with_an_example(run_br, tmp_project: Path) -> None:
