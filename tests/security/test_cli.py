@@ -232,6 +232,23 @@ def test_foreign_hook_is_never_clobbered_without_force_and_is_restored(run_br, t
     assert foreign.returncode == 1 and "not managed by BuildRunner" in foreign.stdout
 
 
+def test_the_hook_replaced_with_force_still_runs_after_ours_and_can_still_block(run_br, tmp_project: Path) -> None:
+    """`install --force` must not silently turn off the team's own hook (a linter, a commit-message check)."""
+    hook = tmp_project / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    ran = tmp_project.parent / "foreign-hook-ran"
+    hook.write_text(f"#!/bin/sh\necho ran >> {ran}\n[ ! -e {tmp_project.parent / 'veto'} ]\n")
+    hook.chmod(0o755)
+    assert run_br("security", "hooks", "install", "--force").returncode == 0
+    assert _commit(tmp_project, "ok.py", "x = 1\n").returncode == 0 and ran.read_text() == "ran\n"
+    assert _commit(tmp_project, "leak.py", samples()["gitlab_token"] + "\n").returncode != 0
+    assert ran.read_text() == "ran\n"  # ours blocked first: the other hook did not run
+    git(tmp_project, "rm", "-q", "--cached", "leak.py")
+    (tmp_project.parent / "veto").touch()
+    vetoed = _commit(tmp_project, "more.py", "y = 2\n")
+    assert vetoed.returncode != 0 and ran.read_text() == "ran\nran\n"  # its verdict counts
+
+
 def test_core_hooks_path_is_honoured(run_br, tmp_project: Path) -> None:
     git(tmp_project, "config", "core.hooksPath", ".githooks")
     assert run_br("security", "hooks", "install").returncode == 0

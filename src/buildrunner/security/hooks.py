@@ -24,7 +24,8 @@ BACKUP_SUFFIX = ".br-backup"
 
 
 def hook_script(python: str = sys.executable, project: str = ".") -> str:
-    """The hook: run `br security precommit` with this Python, or `br` from PATH if it moved.
+    """The hook: run `br security precommit` with this Python, or `br` from PATH if it moved; then the hook it
+    replaced (`install --force` keeps it as `pre-commit.br-backup`), as the pre-commit framework runs a legacy hook.
 
     git runs a hook from the top of the working tree; `project` is the project's folder relative to it
     (a project in a subfolder of a monorepo), so the hook checks with that project's rules and allowlist."""
@@ -36,9 +37,14 @@ def hook_script(python: str = sys.executable, project: str = ".") -> str:
         "# Installed by `br security hooks install`; remove with `br security hooks uninstall`.\n"
         "# Blocks commits that stage secrets or SQL injection. Bypass once: git commit --no-verify\n"
         f"if [ -x {py} ]; then\n"
-        f"    exec {py} -m buildrunner {br}security precommit\n"
+        f"    {py} -m buildrunner {br}security precommit || exit $?\n"
+        "else\n"
+        f"    br {br}security precommit || exit $?\n"
         "fi\n"
-        f"exec br {br}security precommit\n"
+        f'replaced="$(dirname "$0")/{HOOK_NAME}{BACKUP_SUFFIX}"\n'
+        'if [ -x "$replaced" ]; then\n'
+        '    exec "$replaced" "$@"\n'
+        "fi\n"
     )
 
 
@@ -100,7 +106,7 @@ class HookManager:
             if not force:
                 raise BuildRunnerError(
                     f"{path} is a pre-commit hook BuildRunner did not install",
-                    hint="rerun with --force to replace it (it is kept as pre-commit.br-backup), or add `br security precommit` to it",
+                    hint="rerun with --force to put BuildRunner's in front of it (it is kept as pre-commit.br-backup and still runs after), or add `br security precommit` to it",
                 )
             backup = path.with_name(HOOK_NAME + BACKUP_SUFFIX)
             if backup.exists():
