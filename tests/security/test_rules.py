@@ -147,3 +147,36 @@ def test_private_key_kinds(kind: str) -> None:
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg", "mysql", "mongodb+srv", "redis", "rediss", "amqp", "amqps"])
 def test_database_and_broker_urls(scheme: str) -> None:
     assert found(f"URL = '{scheme}://svc:{rnd(18)}@host.internal:1234/x'") == ["database_url"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'app.config["SECRET_KEY"] = "{v}"',  # Flask's own idiom
+        'os.environ["OPENAI_API_KEY"] = "{v}Ab"',
+        "settings['api_key'] = '{v}'",
+        'api_key: str = "{v}"',  # a pydantic-settings default
+        'db_password: str | None = "{p}"',
+        'const apiKey: string = "{v}";',
+        'DB_PASS = "{p}"',
+        "SMTP_PASS={p}",
+    ],
+)
+def test_common_ways_of_writing_a_secret_are_found(line: str) -> None:
+    """Subscripts, type annotations and `_PASS` names: detect-secrets finds these; they were missed."""
+    text = line.format(v="Kq7Zp2mW" + "vL9xRt5Yp3Nb", p="Lm4Qz9" + "Tx2Kw")  # built here: this file must scan clean
+    assert found(text), text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'password_change_template = "custom_admin/password_change_form.html"',  # Django admin
+        "const user = req.user; const password = hashPassword(req.body.pw);",
+        "bypass_token_check = True",
+        "compass_token_count: int = 5",
+        "self.token: Optional[str] = None",
+    ],
+)
+def test_names_calls_and_file_names_are_not_secrets(line: str) -> None:
+    assert found(line) == [], line

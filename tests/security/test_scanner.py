@@ -236,3 +236,14 @@ def test_rules_from_the_project_config_are_used(tmp_project: Path) -> None:
     write_config(tmp_project, rules=[{"id": "acme_token", "regex": r"\b(acme_[a-z0-9]{20})\b", "keywords": ["acme_"]}], disabled_rules=["gitlab_token"])
     (tmp_project / "a.txt").write_text("k = acme_" + rnd(20, "abcdefghij0123456789") + "\n" + samples()["gitlab_token"] + "\n")
     assert [m.secret_type for m in scanner(tmp_project).scan_directory()] == ["acme_token"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [("mergeConfig.js", []), ("settings.py", []), ("config.yaml", ["generic_secret"]), (".env", ["generic_secret"]), ("deploy.sh", ["generic_secret"])])
+def test_an_unquoted_value_in_source_code_is_an_expression_not_a_secret(name: str, expected: list[str]) -> None:
+    """axios' `cancelToken: defaultToConfig2,` was 24 of its 28 findings: in code, a value outside quotes is a name or a
+    call; in configuration and shell scripts the same text is a literal value."""
+    scanner = SecretScanner(Project(Path(__file__).parent))
+    line = "cancelToken: defaultToConfig2Kq7Zp,\n" if name != ".env" and name != "deploy.sh" else "CANCEL_TOKEN=defaultToConfig2Kq7Zp\n"
+    assert [m.secret_type for m in scanner.scan_content(line, name)] == expected
+    quoted = 'cancelToken: "' + "Kq7Zp2mW" + 'vL9xRt5Yp3Nb",\n'
+    assert [m.secret_type for m in scanner.scan_content(quoted, name)] == ["generic_secret"]  # a literal wherever it is

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from buildrunner.quality.sources import LANGUAGES
 from buildrunner.security.engine import FileEngine, default_project, engine_fields, run_scan
 from buildrunner.security.masking import mask_spans, mask_value
 from buildrunner.security.report import ScanReport
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 CONTEXT_RADIUS = 60
 MAX_SECRET_WINDOW = 4096  # how far outside the context window copies of secrets are looked for
 MAX_FINDINGS_PER_FILE = 1000
+# Source files in which a value not in quotes is an expression, never a literal (`cancelToken: defaultToConfig2,`,
+# `password = get_password()`): a catch-all rule's unquoted match there is not a secret. Shell and SQL are not among
+# them (`PASSWORD=s3cret` in a script is a literal), nor are config files (.env, YAML, properties).
+CODE_SUFFIXES = frozenset(suffix for suffix in LANGUAGES if suffix not in {".sh", ".sql"})
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,10 @@ class _Engine(FileEngine):
         hits = self.ruleset.find(data)
         if not hits:
             return []
+        if Path(display_path).suffix.lower() in CODE_SUFFIXES:
+            hits = [h for h in hits if not h.rule.generic or data[h.start - 1 : h.start] in (b"'", b'"', b"`")]
+            if not hits:
+                return []
         starts = [h.start for h in hits]
         copies = _copies_finder(hits)
         out: list[SecretMatch] = []
