@@ -461,3 +461,14 @@ def test_source_the_sql_check_cannot_read_is_said_not_reported_clean(run_br, tmp
     assert sorted(note["path"] for note in report["not_analysed"]) == ["src/A.java", "src/B.java", "web.php"]
     assert report["files_scanned"] == 5  # every file was still read for secrets
     assert json.loads(run_br("security", "scan", ".", "--no-sql", "--format", "json").stdout)["not_analysed"] == []
+
+
+def test_min_severity_says_how_many_findings_it_hid(run_br, tmp_project: Path) -> None:
+    """`--min-severity high` printed "✅ No secrets or SQL injection found" over medium findings, with no word of them."""
+    (tmp_project / "config.yaml").write_text(samples()["password"] + "\n")  # a hard-coded password: medium
+    everything = json.loads(run_br("security", "scan", "config.yaml", "--format", "json").stdout)
+    assert [finding["severity"] for finding in everything["secrets"]] == ["medium"] and everything["below_min_severity"] == 0
+    text = run_br("security", "scan", "config.yaml", "--min-severity", "high")
+    assert text.returncode == 0 and "1 below --min-severity high not shown" in text.stdout
+    shown = json.loads(run_br("security", "scan", "config.yaml", "--min-severity", "high", "--format", "json").stdout)
+    assert (shown["secrets"], shown["below_min_severity"], shown["min_severity"]) == ([], 1, "high")

@@ -26,6 +26,8 @@ def as_dict(report: "SecurityReport") -> dict[str, Any]:
         "not_scanned": jsonable(report.not_scanned),
         "not_analysed": jsonable(report.not_analysed),
         "skipped": jsonable(report.skipped),
+        "min_severity": report.min_severity,
+        "below_min_severity": report.below_min_severity,
         "files_scanned": report.files_scanned,
         "bytes_scanned": report.bytes_scanned,
         "seconds": round(report.seconds, 3),

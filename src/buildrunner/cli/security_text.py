@@ -69,6 +69,8 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
     extras = [f"{plural(len(report.binary), 'binary file')} skipped"] if report.binary else []
     if report.not_scanned:
         extras.append(f"{plural(len(report.not_scanned), 'file')} not scanned")
+    if report.below_min_severity:
+        extras.append(f"{report.below_min_severity} below --min-severity {report.min_severity} not shown")
     if report.not_analysed:
         extras.append(f"{plural(len({note.path for note in report.not_analysed}), 'file')} not checked for SQL injection")
     summary = f"{plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)

@@ -49,6 +49,8 @@ class SecurityReport:
     single_file: str | None = None  # the one file the target names: its findings need no file heading
     strict: bool = False  # every file not scanned fails the check (staged or changed files)
     named: set[str] = field(default_factory=set)  # files named explicitly: any of them not scanned fails the scan
+    min_severity: str = "low"  # findings below it were dropped (`--min-severity`)...
+    below_min_severity: int = 0  # ...and how many: a clean report must not hide that it hid them
 
     @property
     def clean(self) -> bool:
@@ -122,8 +124,11 @@ class SecurityReport:
         if min_severity not in SEVERITY_RANK:
             raise ConfigError(f"severity {min_severity!r}", hint="use low, medium or high")
         floor = SEVERITY_RANK[min_severity]
+        before = len(self.secrets) + len(self.sql_injection)
         self.secrets = [m for m in self.secrets if SEVERITY_RANK.get(m.severity, 3) >= floor]
         self.sql_injection = [f for f in self.sql_injection if SEVERITY_RANK.get(f.severity, 3) >= floor]
+        self.min_severity = min_severity
+        self.below_min_severity += before - len(self.secrets) - len(self.sql_injection)
 
 
 def _new_report(project: "Project", target: str, secrets: bool, sql: bool, **kw: Any) -> SecurityReport:
