@@ -119,8 +119,12 @@ def test_json_and_sarif_never_hold_the_secret(run_br, leaky: Path) -> None:
     assert {r["ruleId"] for r in results} == {"github_token", "sql_injection"}
     loc = results[0]["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] in {"src/config.py", "src/db.py"} and loc["region"]["startLine"] >= 1
-    rule_ids = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
-    assert rule_ids == {"github_token", "sql_injection"}
+    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert set(rules) == {"github_token", "sql_injection"}
+    # GitHub code scanning ranks alerts by `security-severity`; SARIF wants a readable name other than the id
+    assert rules["github_token"]["name"] == "GithubToken" and rules["sql_injection"]["name"] == "SqlInjection"
+    assert rules["github_token"]["properties"]["security-severity"] == "8.0"
+    assert "external/cwe/cwe-798" in rules["github_token"]["properties"]["tags"] and "external/cwe/cwe-89" in rules["sql_injection"]["properties"]["tags"]
 
 
 def test_file_names_that_are_not_plain_text_are_scanned_and_reported_as_valid_json_and_uris(run_br, tmp_project: Path) -> None:

@@ -13,6 +13,21 @@ if TYPE_CHECKING:
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
+# GitHub code scanning ranks alerts by a rule's `security-severity` (9+ critical, 7-8.9 high, 4-6.9 medium, below low).
+SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0"}
+CWE = {"secret": "external/cwe/cwe-798", "sql": "external/cwe/cwe-89"}  # hard-coded credentials; SQL injection
+
+
+def _rule(rule_id: str, description: str, severity: str, kind: str, help_text: str) -> dict[str, Any]:
+    """A reportingDescriptor: `name` is the id in PascalCase (SARIF wants a readable name that is not the id)."""
+    return {
+        "id": rule_id,
+        "name": "".join(part.capitalize() for part in rule_id.replace("-", "_").split("_")),
+        "shortDescription": {"text": description},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": LEVELS.get(severity, "error")},
+        "properties": {"tags": ["security", kind if kind == "secret" else "sql-injection", CWE[kind]], "security-severity": SECURITY_SEVERITY.get(severity, "8.0")},
+    }
 
 
 def _location(path: str, line: int, column: int = 1) -> dict[str, Any]:
@@ -47,7 +62,7 @@ def as_sarif(report: "SecurityReport") -> dict[str, Any]:
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for m in report.secrets:
-        rules.setdefault(m.secret_type, {"id": m.secret_type, "name": m.secret_type, "shortDescription": {"text": m.description or m.secret_type}, "defaultConfiguration": {"level": LEVELS.get(m.severity, "error")}})
+        rules.setdefault(m.secret_type, _rule(m.secret_type, m.description or m.secret_type, m.severity, "secret", "Remove the secret, rotate it, and read it from the environment or a secret store."))
         results.append(
             {
                 "ruleId": m.secret_type,
@@ -58,7 +73,7 @@ def as_sarif(report: "SecurityReport") -> dict[str, Any]:
             }
         )
     for f in report.sql_injection:
-        rules.setdefault(f.rule_id, {"id": f.rule_id, "name": "SQL injection", "shortDescription": {"text": "SQL built from non-constant values"}, "help": {"text": "Use parameterised queries."}, "defaultConfiguration": {"level": "error"}})
+        rules.setdefault(f.rule_id, _rule(f.rule_id, "SQL built from non-constant values", f.severity, "sql", "Use parameterised queries; take identifiers from a fixed allowlist."))
         results.append(
             {
                 "ruleId": f.rule_id,
