@@ -476,3 +476,11 @@ def test_min_severity_says_how_many_findings_it_hid(run_br, tmp_project: Path) -
     assert text.returncode == 0 and "1 below --min-severity high not shown" in text.stdout
     shown = json.loads(run_br("security", "scan", "config.yaml", "--min-severity", "high", "--format", "json").stdout)
     assert (shown["secrets"], shown["below_min_severity"], shown["min_severity"]) == ([], 1, "high")
+
+
+def test_a_secret_found_in_a_dotenv_file_is_not_told_to_move_to_a_dotenv_file(run_br, tmp_project: Path) -> None:
+    (tmp_project / ".env").write_text(samples()["database_url"].replace(" ", "").replace('"', "") + "\n")
+    r = run_br("security", "scan", ".env")
+    assert r.returncode == 3 and "Keep .env files out of git" in r.stdout and "Move secrets to .env file" not in r.stdout
+    (tmp_project / "settings.py").write_text(samples()["github_token"] + "\n")
+    assert "Move secrets to .env file" in run_br("security", "scan", "settings.py").stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from buildrunner.cli.common import printable, printable_path
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from buildrunner.security.checks import SecurityReport
     from buildrunner.security.report import SkippedFile
 
+ENV_FILE_ADVICE = "Keep .env files out of git: add them to .gitignore (`git rm --cached FILE` for one already committed)"
 SECRET_ADVICE = (
     "Move secrets to .env file (add to .gitignore)",
     "Use environment variables",
@@ -53,7 +55,8 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         for indent, m in section("❌ SECRETS DETECTED:", report.secrets):
             say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
         say("\n💡 Recommendation:")
-        for advice in SECRET_ADVICE:
+        in_env_files = all(Path(m.file_path).name.startswith(".env") for m in report.secrets)
+        for advice in (ENV_FILE_ADVICE, *SECRET_ADVICE[1:]) if in_env_files else SECRET_ADVICE:  # a secret in .env is where it should be
             say(f"  • {advice.format(whitelist=report.whitelist_file or 'the whitelist file')}")
     if report.sql_injection:
         for indent, f in section("❌ SQL INJECTION RISKS:", report.sql_injection):
