@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from buildrunner import __version__
 from buildrunner.cli import main as cli_main
@@ -127,3 +129,22 @@ def test_json_output_is_always_valid_json(capsys) -> None:
         "rate": None, "total": None, "low": None, "ok": 1.5, "file": name,
     }
     out.encode("utf-8")  # valid UTF-8 text: no lone surrogate reaches the output
+
+
+def test_task_output_shown_on_a_terminal_keeps_colours_and_cannot_steer_the_terminal() -> None:
+    """`br parallel logs` on a terminal: pytest's colours stay; a title change, a screen clear or a carriage return
+    hiding what came before it (`password\\rxxxxxxxx`) are shown escaped; Windows line ends stay line ends."""
+    from buildrunner.cli.common import terminal_output
+
+    text = "\x1b[32mPASSED\x1b[0m 3 tests\r\n\x1b]0;owned\x07\x1b[2Jdone\rhidden\n"
+    assert terminal_output(text) == "\x1b[32mPASSED\x1b[0m 3 tests\n\\x1b]0;owned\\x07\\x1b[2Jdone\\x0dhidden\n"
+
+
+@given(st.text())
+def test_terminal_output_leaves_no_control_character_but_colours_newlines_and_tabs(text: str) -> None:
+    import re
+
+    from buildrunner.cli.common import terminal_output
+
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", terminal_output(text))
+    assert not [c for c in shown if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]

@@ -624,3 +624,31 @@ def test_start_watch_off_a_terminal_prints_progress_and_exits_like_wait_once_the
     assert "failed 1" in result.stderr and "error: session" in result.stderr and "1 failed" in result.stderr
     passing = write_plan(fast_project, {"tasks": [{"id": "ok", "command": "true"}]}, "passing.yaml")
     assert run_br("parallel", "start", "watched-ok", "--config", str(passing), "--watch").returncode == 0
+
+
+def test_logs_of_a_skipped_task_say_it_never_ran_and_follow_does_not_wait_for_ever(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"tasks": [{"id": "bad", "command": "exit 3"}, {"id": "after", "command": "true", "depends_on": ["bad"]}]})
+    result = run_br("parallel", "start", "skips", "--config", str(plan), "--wait")
+    assert result.returncode == 1
+    text = run_br("parallel", "logs", "skips", "after")
+    assert text.returncode == 0 and "task after was skipped (dependency 'bad' failed): it never ran" in text.stderr
+    assert json.loads(run_br("parallel", "logs", "skips", "after", "--format", "json").stdout) == []
+    follow = run_br("parallel", "logs", "skips", "after", "--follow")  # returns: the task will never run
+    assert follow.returncode == 0 and "skipped, it never ran" in follow.stderr
+    missing = run_br("parallel", "logs", "skips", "nosuch")
+    assert missing.returncode == 6 and "task nosuch: not in session" in missing.stderr
+
+
+def test_a_second_live_worker_may_not_take_a_name_one_already_has(fast_project: Path, run_br: Any) -> None:
+    """Two `worker-1`s in `br parallel workers` could not be told apart (nor stopped one by one)."""
+    plan = write_plan(fast_project, {"tasks": [{"id": "long", "command": "until [ -e go ]; do sleep 0.05; done"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE session_id = ? AND status = 'active'", (sid,)), 30, "the worker")
+    twin = run_br("parallel", "worker", sid, "--name", "worker-1")
+    assert twin.returncode == 2 and "worker name 'worker-1': a live worker of session" in twin.stderr
+    (fast_project / "go").touch()
+    assert finished(project, sid).status == "completed"
+    late = run_br("parallel", "worker", sid, "--name", "late")
+    assert late.returncode == 0 and late.stderr.strip() == f"no worker ran: session {sid} is completed; nothing to do"
+    project.close()

@@ -146,6 +146,21 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal_output(text: str) -> str:
+    """Captured output shown on a terminal: its colours (SGR sequences) kept, every other control shown escaped
+    (a task's output must not retitle the terminal, clear it or move the cursor over earlier lines)."""
+    text = text.replace("\r\n", "\n")
+    parts, pos = [], 0
+    for match in _SGR.finditer(text):
+        parts += [printable(text[pos : match.start()]), match.group()]
+        pos = match.end()
+    parts.append(printable(text[pos:]))
+    return "".join(parts)
+
+
 # Control characters, a non-UTF-8 name's undecodable bytes (surrogate escapes: 0x9b is an 8-bit CSI), and the
 # bidirectional overrides that make a name read as another.
 _ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff\u202a-\u202e\u2066-\u2069]")

@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, local_time, printable, project_for, stderr, stdout
+from buildrunner.cli.common import (
+    FormatOption,
+    ProjectOption,
+    emit_json,
+    local_time,
+    printable,
+    printable_path,
+    project_for,
+    stderr,
+    stdout,
+    terminal_output,
+)
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 from buildrunner.parallel.models import BUDGET_REASON
@@ -507,7 +518,19 @@ def logs(
         return
     found = [log for log in manager.task_logs(sid, task_id, steps=True) if attempt is None or log.attempt == attempt]
     if not found:
-        raise NotFoundError(f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else " yet"), hint="it has not run; see `br parallel status`")
+        task = next((t for t in manager.list_tasks(sid) if t.task_id == task_id), None)
+        if task is None:
+            raise NotFoundError(f"task {task_id}: not in session {sid}", hint=f"see its tasks with `br parallel status {sid}`")
+        if attempt is None and task.status in ("skipped", "cancelled"):  # it never will run: nothing is missing
+            if output_format == "json":
+                emit_json([])
+            else:
+                stderr().print(f"task {task_id} was {task.status}" + (f" ({task.error})" if task.error else "") + ": it never ran, so it has no output", markup=False)
+            return
+        raise NotFoundError(
+            f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else f" yet (it is {task.status})"),
+            hint="see `br parallel status`" + ("" if attempt else "; `--follow` waits for it"),
+        )
     entries = []
     for log in found:
         try:
@@ -521,13 +544,14 @@ def logs(
     if output_format == "json":
         emit_json(entries)
         return
+    shown = terminal_output if sys.stdout.isatty() else str  # piped, the output is passed on as it was written
     for entry in entries:
         step = f" {entry['step']}" if entry["step"] else ""
-        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {entry['log_path']} ===\n")
+        sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {printable_path(entry['log_path'])} ===\n")
         text = entry["output"]
         if text is None:
             text = "(no output: the attempt printed nothing, or its log is on another machine)\n"
-        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        sys.stdout.write(shown(text if text.endswith("\n") or not text else text + "\n"))
 
 
 def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
@@ -552,7 +576,8 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
                 data = b""
             if data:
                 offset += len(data)
-                sys.stdout.write(data.decode("utf-8", "replace"))
+                text = data.decode("utf-8", "replace")
+                sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
             agent = next((a for a in manager.get_session_status(session_id, activity=0).agents if a.task_id == task_id), None)
             if agent is not None and (line := _agent_line(agent)) != shown:
                 stderr().print(line, markup=False)
@@ -560,5 +585,10 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
             sys.stdout.flush()
             task = next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
             if task is not None and task.status not in ("running", "pending", "blocked") and state != "running":
+                return
+        else:
+            task = next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
+            if task is None or task.status not in ("running", "pending", "blocked"):  # gone, or ended without running
+                stderr().print(f"task {task_id}: " + (f"{task.status}, it never ran" if task else f"not in session {session_id}"), markup=False)
                 return
         time.sleep(0.5)

@@ -86,7 +86,9 @@ class WorkerReport:
     reason: str
 
     def __str__(self) -> str:
-        return f"worker {self.worker_id or '-'}: {self.reason}; {self.completed} completed, {self.failed} failed"
+        if self.worker_id is None:  # it never joined the session
+            return f"no worker ran: {self.reason}"
+        return f"worker {self.worker_id}: {self.reason}; {self.completed} completed, {self.failed} failed"
 
 
 class _GiveUp(Exception):

@@ -294,6 +294,8 @@ class WorkerCoordinator:
                 raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
             if session["status"] in FINAL_SESSION_STATES:
                 raise ParallelError(f"session {self.session_id} is {session['status']}; a worker cannot join it")
+            if name is not None and name in {w.name for w in self.list_workers() if w.healthy}:  # they could not be told apart
+                raise ConfigError(f"worker name {name!r}: a live worker of session {self.session_id} has it", hint="give this worker another --name")
             count = int(self.store.scalar(self._q("count_workers"), {"session_id": self.session_id}) or 0)
             worker_id = f"{self.session_id}-w{count + 1}-{uuid.uuid4().hex[:6]}"
             self.store.execute(
