@@ -95,6 +95,17 @@ def test_alerts_and_level_filter(filled: Project, run_br) -> None:
     assert bad.returncode == 2 and "urgent" in bad.stderr
 
 
+def test_alerts_all_lists_the_resolved_ones_with_when(filled: Project, run_br) -> None:
+    """Without `--all` a recovered alert just vanishes; with it the history says when it fired and when it resolved."""
+    assert "Success rate below threshold" in run_br("telemetry", "alerts").stdout
+    EventCollector(filled).collect_batch([finished("s2", f"ok-{n}", True, 500, age_s=5) for n in range(30)])
+    assert "Success rate below threshold" not in run_br("telemetry", "alerts").stdout
+    everything = json.loads(run_br("telemetry", "alerts", "--all", "--format", "json").stdout)
+    [recovered] = [a for a in everything if a["key"] == "success_rate"]
+    assert recovered["active"] is False and recovered["resolved_at"] >= recovered["last_triggered"]
+    assert "Resolved:" in run_br("telemetry", "alerts", "--all").stdout
+
+
 def test_performance_text_and_json(filled: Project, run_br) -> None:
     r = run_br("telemetry", "performance")
     assert "Latency Percentiles:" in r.stdout and "P50: 1200ms" in r.stdout

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, List, Literal, Optional
 
 import typer
 
-from buildrunner.cli.common import ProjectOption, TextJsonSarif, format_option
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonSarif, format_option
 from buildrunner.cli.groups import group_example, group_help
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def hooks_install(
 
 @hooks_app.command("status")
 def hooks_status(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = "text",
+    fmt: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
     """Show whether the pre-commit hook is installed, where, and its permissions.
@@ -224,11 +224,8 @@ def hooks_status(
     Example: br security hooks status || br security hooks install
     """
     from buildrunner.cli.common import emit_json, project_for
-    from buildrunner.errors import ConfigError
     from buildrunner.security.hooks import HookManager
 
-    if fmt not in {"text", "json"}:
-        raise ConfigError(f"--format {fmt!r}", hint="use text or json")
     proj = project_for(project)
     status = HookManager(proj).status()
     if fmt == "json":

@@ -82,6 +82,7 @@ def events(
 def alerts(
     level: Annotated[Optional[Literal["info", "warning", "critical"]], typer.Option("--level", "-l", help="Only this severity.")] = None,
     hours: HoursOption = 24,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Also list alerts that fired and have resolved since (with when).")] = False,
     format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
@@ -94,13 +95,13 @@ def alerts(
     with project_for(project, reading=True) as proj:
         manager = AlertManager(proj)
         manager.check(hours)
-        found = manager.get_alerts(level=level)
+        found = manager.get_alerts(level=level, include_resolved=include_resolved)
     if format == "json":
         emit_json([{**a.__dict__, "active": a.active} for a in found])
         return
     from buildrunner.cli import telemetry_views
 
-    telemetry_views.alerts(stdout(), found)
+    telemetry_views.alerts(stdout(), found, include_resolved)
 
 
 @app.command()

@@ -130,10 +130,10 @@ def _value(alert: "Alert", value: float | None) -> str:
     return f"{value:.0f}{alert.unit}"
 
 
-def alerts(console: Console, items: list["Alert"]) -> None:
-    console.print("Active Alerts\n")
+def alerts(console: Console, items: list["Alert"], include_resolved: bool = False) -> None:
+    console.print("Alerts (active and resolved)\n" if include_resolved else "Active Alerts\n")
     if not items:
-        console.print("No active alerts.")
+        console.print("No alerts." if include_resolved else "No active alerts.")
         return
     for a in items:
         console.print(f"{LEVEL_MARKS[a.level]} [{LEVEL_STYLES[a.level]}]{a.level.upper()}[/]: {escape(printable(a.title))}", markup=True)
@@ -143,7 +143,7 @@ def alerts(console: Console, items: list["Alert"]) -> None:
         if a.message:
             console.print(f"  {escape(printable(a.message))}")
         console.print(f"  First triggered: {local_time(a.first_triggered)}")
-        console.print(f"  Last triggered: {local_time(a.last_triggered)}\n")
+        console.print(f"  Last triggered: {local_time(a.last_triggered)}" + ("" if a.active else f"\n  Resolved: {local_time(a.resolved_at)}") + "\n")
 
 
 def performance(console: Console, p: "PerformanceMetrics") -> None:
