@@ -652,3 +652,18 @@ def test_a_second_live_worker_may_not_take_a_name_one_already_has(fast_project: 
     late = run_br("parallel", "worker", sid, "--name", "late")
     assert late.returncode == 0 and late.stderr.strip() == f"no worker ran: session {sid} is completed; nothing to do"
     project.close()
+
+
+@pytest.mark.postgres
+def test_tasks_do_not_inherit_the_stores_url_unless_their_env_names_it(pproject: Project, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The URL is a credential: an agent that prints its environment would send it to its model provider."""
+    if not os.environ.get("BR_DATABASE_URL"):
+        monkeypatch.setenv("BR_DATABASE_URL", str(pproject.paths.root / ".buildrunner" / "buildrunner.db"))
+    root = pproject.paths.root
+    plan = write_plan(root, {"tasks": [
+        {"id": "plain", "command": f"echo \"[${{BR_DATABASE_URL:-unset}}]\" > {root}/plain.txt"},
+        {"id": "named", "command": f"echo \"[$BR_DATABASE_URL]\" > {root}/named.txt", "env": {"BR_DATABASE_URL": "given-by-the-plan"}},
+    ]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    assert finished(pproject, sid).status == "completed"  # the workers themselves reached the store through it
+    assert (root / "plain.txt").read_text() == "[unset]\n" and (root / "named.txt").read_text() == "[given-by-the-plan]\n"

@@ -24,6 +24,7 @@ from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
 from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
 from buildrunner.paths import make_private_dir
+from buildrunner.store import DATABASE_URL_ENV
 
 if TYPE_CHECKING:
     from buildrunner.agents.base import Agent, Invocation
@@ -80,6 +81,13 @@ def _which(name: str, path: str | None) -> str | None:
 def task_path() -> str:
     """PATH for tasks and the agent: this Python's bin folder first, so `br` and `python` are this install."""
     return os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
+
+
+def inherited_env(leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+    """What a task, an agent or a step inherits from the worker: its environment with `task_path()` as PATH, without
+    the store's URL (a credential: an agent that prints its environment would hand it to its model provider; a task
+    that needs it names it in its `env:`) and without `leave_out`."""
+    return {**{k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV and k not in leave_out}, "PATH": task_path()}
 
 
 def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str | None, config: "Config") -> tuple[str, str | None]:
@@ -144,7 +152,7 @@ class Executor:
     def _env(self, task: Task) -> dict[str, str]:
         """The worker's environment with `task_path()` as PATH, the task's own variables and its identity."""
         if self._base_env is None:
-            self._base_env = {**os.environ, "PATH": task_path()}
+            self._base_env = inherited_env()
         return {
             **self._base_env,
             **task.env,

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import NotFoundError, ParallelError
 from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.branches import branch_name
-from buildrunner.parallel.executor import SHELL, task_path
+from buildrunner.parallel.executor import SHELL, inherited_env
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
 from buildrunner.parallel.settings import WEEK_S
@@ -118,7 +118,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def step_env(**values: str) -> dict[str, str]:
     """The environment of a setup or verify step: the caller's (without a calling hook's `GIT_DIR` & co.), PATH as tasks get it, `values`."""
-    return {**{key: value for key, value in os.environ.items() if key not in _repo_env_vars()}, "PATH": task_path(), **values}
+    return {**inherited_env(_repo_env_vars()), **values}
 
 
 def git(
