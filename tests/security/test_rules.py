@@ -176,6 +176,7 @@ def test_common_ways_of_writing_a_secret_are_found(line: str) -> None:
         "bypass_token_check = True",
         "compass_token_count: int = 5",
         "self.token: Optional[str] = None",
+        'CWE = {"secret": "external/cwe/cwe-798", "sql": "external/cwe/cwe-89"}',  # a lower-case path or id
     ],
 )
 def test_names_calls_and_file_names_are_not_secrets(line: str) -> None:

@@ -196,3 +196,24 @@ def test_bandit_labelled_sample(detector: SQLInjectionDetector, tmp_path: Path) 
 def test_loop_variable_is_not_its_earlier_constant(detector: SQLInjectionDetector) -> None:
     code = 'def f(cur, names):\n    name = "users"\n    for name in names:\n        cur.execute("DELETE FROM " + name)\n'
     assert lines(detector.check_code(code)) == [4]
+
+
+@pytest.mark.parametrize(
+    ("language", "call"),
+    [
+        ("python", 'c.execute(\n    f"SELECT * FROM t WHERE n = {name}"<A>\n)<B>\n'),
+        ("javascript", "db.query(\n  `SELECT * FROM t WHERE n = ${name}`<A>\n)<B>;\n"),
+    ],
+)
+def test_br_allow_counts_on_any_line_of_a_call_spread_over_several(detector: SQLInjectionDetector, language: str, call: str) -> None:
+    """Formatters spread a call over lines; the comment goes where the reviewer looked, not only on the first line."""
+    head = "def f(c, name):\n" if language == "python" else "function f(db, name) {\n"
+    indent = "    " if language == "python" else "  "
+    comment = "  # br:allow" if language == "python" else "  // br:allow"
+
+    def code(a: str, b: str) -> str:
+        return head + "".join(indent + line + "\n" for line in call.replace("<A>", a).replace("<B>", b).splitlines()) + ("" if language == "python" else "}\n")
+
+    assert len(detector.check_code(code("", ""), language=language)) == 1
+    assert detector.check_code(code(comment, ""), language=language) == []
+    assert detector.check_code(code("", comment), language=language) == []

@@ -931,7 +931,7 @@ class _Analysis(Walk):
         for index, value in self._sql_args(node, sink, args, kwargs):
             if index >= 0:
                 consumed.add(index)
-            reach_sink(self.out, self.summary, value, shown, certain, node.lineno, self.rules.fix(sink.fix))
+            reach_sink(self.out, self.summary, value, shown, certain, node.lineno, self.rules.fix(sink.fix), node.end_lineno or 0)
 
     def _through(self, callee: Function, node: ast.Call, args: list[Val], kwargs: dict[str, Val], consumed: set[int]) -> Val:
         """A call of the module's own function: its summary says where the arguments go."""

@@ -44,3 +44,4 @@ class RawSQLFinding:
     severity: str
     description: str
     recommendation: str
+    end_line: int = 0  # the last line of the call it is reported at (0: `line`): `br:allow` may be on any of them

@@ -238,8 +238,8 @@ class Collector:
             self.pending[value.origin] = None
         return f" (built at line {value.line})" if value.line else ""
 
-    def add(self, line: int, severity: str, description: str, recommendation: str) -> None:
-        self.findings.append(RawSQLFinding(line, severity, description, recommendation))
+    def add(self, line: int, severity: str, description: str, recommendation: str, end_line: int = 0) -> None:
+        self.findings.append(RawSQLFinding(line, severity, description, recommendation, end_line))
 
     def note(self, reason: str) -> None:
         if reason not in self.notes:
@@ -329,7 +329,7 @@ class Summary:
     sinks: dict[int, SinkUse] = field(default_factory=dict)
 
 
-def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bool, line: int, fix: str) -> None:
+def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bool, line: int, fix: str, end_line: int = 0) -> None:
     """`value` is the SQL text of a sink call at `line`: report it, and note in `own` which parameters reach the sink.
 
     Built text counts where the sink is certain or the text is shaped like SQL; untrusted input
@@ -342,10 +342,10 @@ def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bo
     if value.built and (certain or sql):
         claimed = out.claim(value)
         severity, description = describe(value, shown, claimed if value.line != line else "")
-        out.add(line, severity, description, fix)
+        out.add(line, severity, description, fix, end_line)
     elif not value.built and value.untrusted and certain:
         severity, description = describe(value, shown, "")
-        out.add(line, severity, description, fix)
+        out.add(line, severity, description, fix, end_line)
     for p in value.params():
         if not value.built or certain or sql:
             own.sinks.setdefault(p, SinkUse(shown, line, certain, value.built, fix))
