@@ -667,3 +667,15 @@ def test_tasks_do_not_inherit_the_stores_url_unless_their_env_names_it(pproject:
     sid = start(run_br, plan, "--workers", "1")["session_id"]
     assert finished(pproject, sid).status == "completed"  # the workers themselves reached the store through it
     assert (root / "plain.txt").read_text() == "[unset]\n" and (root / "named.txt").read_text() == "[given-by-the-plan]\n"
+
+
+def test_wait_off_a_terminal_prints_a_start_and_an_end_line_for_every_task_even_one_faster_than_a_look(fast_project: Path, run_br: Any) -> None:
+    """Six `true` tasks start and end between two looks of `--wait`: each still gets its `started` line, before its end."""
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "true"} for i in range(6)]})
+    result = run_br("parallel", "start", "quick", "--config", str(plan), "--workers", "3", "--wait")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    for i in range(6):
+        started = [n for n, line in enumerate(lines) if f" t{i} started (" in line]
+        ended = [n for n, line in enumerate(lines) if f" t{i} completed (" in line]
+        assert len(started) == 1 and len(ended) == 1 and started[0] < ended[0], result.stderr

@@ -478,7 +478,11 @@ class SessionManager:
     def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None]) -> float:
         rows = self.store.fetchall(self._q("attempt_changes"), {"session_id": session_id, "since": since})
         if rows:
-            on_change([_activity(r) for r in rows])
+            started = [  # an attempt that started and ended between two looks gets its start line too
+                Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None)
+                for r in rows if r["finished_at"] and r["started_at"] and r["started_at"] > since
+            ]
+            on_change(sorted(started + [_activity(r) for r in rows], key=lambda a: a.ts))
             since = max(max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows)
         return since
 
