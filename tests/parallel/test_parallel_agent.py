@@ -309,6 +309,16 @@ def test_secrets_an_agent_prints_are_masked_in_every_place_its_output_goes(
     assert stored == []  # not in the database, its journal, the logs or the record files
 
 
+def test_a_verify_command_cut_for_telemetry_is_masked_before_the_cut(fast_project: Path, run_br: Any) -> None:
+    """Event descriptions hold 500 characters: a key the cut splits would no longer be one the masking knows."""
+    verify = "true " + "x" * 453 + f" --header 'x-key: {FAKE_AWS_KEY}'"  # the cut at 500 falls inside the key
+    assert verify.index(FAKE_AWS_KEY) < 500 - len("verify: ") < verify.index(FAKE_AWS_KEY) + len(FAKE_AWS_KEY)
+    plan = write_plan(fast_project, {"tasks": [{"id": "checked", "command": "true", "verify": verify}]})
+    assert _start(run_br, plan, "--wait").returncode == 0
+    events = run_br("telemetry", "events", "--type", "verify_result", "--format", "json").stdout
+    assert "xxxxx" in events and FAKE_AWS_KEY[:12] not in events
+
+
 def test_a_prompt_is_routed_whole_and_its_secrets_are_kept_only_where_the_agent_needs_them(
     fast_project: Path, agents_on_path: None, run_br: Any
 ) -> None:

@@ -251,6 +251,12 @@ def test_the_hook_replaced_with_force_still_runs_after_ours_and_can_still_block(
     (tmp_project.parent / "veto").touch()
     vetoed = _commit(tmp_project, "more.py", "y = 2\n")
     assert vetoed.returncode != 0 and ran.read_text() == "ran\nran\n"  # its verdict counts
+    # Someone puts another hook in place and installs again: that newer hook is the one that runs after ours.
+    hook.write_text(f"#!/bin/sh\necho newer >> {ran}\n")
+    hook.chmod(0o755)
+    assert run_br("security", "hooks", "install", "--force").returncode == 0
+    (tmp_project.parent / "veto").unlink()
+    assert _commit(tmp_project, "last.py", "z = 3\n").returncode == 0 and ran.read_text() == "ran\nran\nnewer\n"
 
 
 def test_core_hooks_path_is_honoured(run_br, tmp_project: Path) -> None:
@@ -484,3 +490,19 @@ def test_a_secret_found_in_a_dotenv_file_is_not_told_to_move_to_a_dotenv_file(ru
     assert r.returncode == 3 and "Keep .env files out of git" in r.stdout and "Move secrets to .env file" not in r.stdout
     (tmp_project / "settings.py").write_text(samples()["github_token"] + "\n")
     assert "Move secrets to .env file" in run_br("security", "scan", "settings.py").stdout
+    (tmp_project / ".env.example").write_text(samples()["database_url"].replace(" ", "").replace('"', "") + "\n")
+    template = run_br("security", "scan", ".env.example")  # a template is meant to be committed: not "keep it out of git"
+    assert template.returncode == 3 and "Keep .env files out of git" not in template.stdout
+
+
+def test_a_sarif_rule_is_as_severe_as_its_most_severe_finding_whatever_the_file_order(run_br, tmp_project: Path) -> None:
+    """All SQL findings share a rule: GitHub ranks by the rule's security-severity, so a high finding must not read as medium."""
+    (tmp_project / "a.py").write_text('def f(cur, x):\n    cur.execute(f"SELECT * FROM t WHERE id = {x}")\n')  # medium
+    (tmp_project / "b.py").write_text(
+        "from flask import request\n\ndef g(cur):\n    cur.execute(f\"SELECT * FROM t WHERE id = {request.args['id']}\")\n"
+    )  # high: request data
+    sarif = json.loads(run_br("security", "scan", ".", "--format", "sarif").stdout)
+    levels = sorted(r["level"] for r in sarif["runs"][0]["results"])
+    assert levels == ["error", "warning"]
+    [rule] = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert rule["properties"]["security-severity"] == "8.0" and rule["defaultConfiguration"]["level"] == "error"

@@ -160,6 +160,7 @@ def test_database_and_broker_urls(scheme: str) -> None:
         'const apiKey: string = "{v}";',
         'DB_PASS = "{p}"',
         "SMTP_PASS={p}",
+        "Server=db01;User Id=sa;Pass" + "word={p}(x)Y;",  # parentheses in a connection string's password
     ],
 )
 def test_common_ways_of_writing_a_secret_are_found(line: str) -> None:
@@ -177,6 +178,9 @@ def test_common_ways_of_writing_a_secret_are_found(line: str) -> None:
         "compass_token_count: int = 5",
         "self.token: Optional[str] = None",
         'CWE = {"secret": "external/cwe/cwe-798", "sql": "external/cwe/cwe-89"}',  # a lower-case path or id
+        "try_except_pass = bandit.plugins.try_except_pass:try_except_pass",  # an entry point
+        "HEROKU_APP_ID=9a425bce-fffe-4d16-838f-b95e837547af",  # an app's id, not an API key
+        "png = 'iVBORw0KGgo/EAAAAAAB" + "A" * 120 + "Ck1x'",  # base64 data, not a Facebook token
     ],
 )
 def test_names_calls_and_file_names_are_not_secrets(line: str) -> None:

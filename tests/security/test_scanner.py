@@ -240,10 +240,25 @@ def test_rules_from_the_project_config_are_used(tmp_project: Path) -> None:
 
 @pytest.mark.parametrize(("name", "expected"), [("mergeConfig.js", []), ("settings.py", []), ("config.yaml", ["generic_secret"]), (".env", ["generic_secret"]), ("deploy.sh", ["generic_secret"])])
 def test_an_unquoted_value_in_source_code_is_an_expression_not_a_secret(name: str, expected: list[str]) -> None:
-    """axios' `cancelToken: defaultToConfig2,` was 24 of its 28 findings: in code, a value outside quotes is a name or a
+    """axios' `cancelToken: mergedConfig,` (a name with a digit) was 24 of its 28 findings: in code, a value outside quotes is a name or a
     call; in configuration and shell scripts the same text is a literal value."""
     scanner = SecretScanner(Project(Path(__file__).parent))
     line = "cancelToken: defaultToConfig2Kq7Zp,\n" if name != ".env" and name != "deploy.sh" else "CANCEL_TOKEN=defaultToConfig2Kq7Zp\n"
     assert [m.secret_type for m in scanner.scan_content(line, name)] == expected
     quoted = 'cancelToken: "' + "Kq7Zp2mW" + 'vL9xRt5Yp3Nb",\n'
     assert [m.secret_type for m in scanner.scan_content(quoted, name)] == ["generic_secret"]  # a literal wherever it is
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("settings.py", "# Staging database -- password: {p}\n"),
+        ("settings.py", '"""Notes for ops.\n\nDB_PASSWORD={p}\n"""\nx = 1\n'),
+        ("deploy.ts", "// legacy api_key={p}aBcDeF\n"),
+        ("client.js", "/*\n * token: {p}abcdEF\n */\n"),
+    ],
+)
+def test_a_value_in_a_comment_or_docstring_of_source_code_is_text_and_counts(name: str, text: str) -> None:
+    """Outside quotes in code a value is a name; in a comment or a docstring it is what someone pasted there."""
+    scanner = SecretScanner(Project(Path(__file__).parent))
+    assert scanner.scan_content(text.format(p="Zx81kQ2p" + "LmT7"), name), text

@@ -217,3 +217,18 @@ def test_br_allow_counts_on_any_line_of_a_call_spread_over_several(detector: SQL
     assert len(detector.check_code(code("", ""), language=language)) == 1
     assert detector.check_code(code(comment, ""), language=language) == []
     assert detector.check_code(code("", comment), language=language) == []
+
+
+def test_br_allow_inside_a_callback_of_the_call_does_not_hide_its_sql(detector: SQLInjectionDetector) -> None:
+    """The comment must sit on the call, its SQL argument or its closing line: a callback's body is other code."""
+    code = (
+        "function f(connection, req) {\n"
+        '  connection.query("SELECT * FROM users WHERE id = " + req.params.id, function (err, rows) {\n'
+        "    if (err) throw err;\n"
+        "    other(); // br:allow\n"
+        "  });\n"
+        "}\n"
+    )
+    assert [f.line_number for f in detector.check_code(code, language="javascript")] == [2]
+    python = 'def f(c, name):\n    c.execute(\n        f"SELECT * FROM t WHERE n = {name}",\n        params(),  # nosec - about params()\n    )\n'
+    assert [f.line_number for f in detector.check_code(python)] == [2]

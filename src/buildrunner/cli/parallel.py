@@ -28,7 +28,7 @@ from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import Activity, AgentStatus, Session, SessionStatus
+    from buildrunner.parallel.models import Activity, AgentStatus, Session, SessionStatus, TaskRecord
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -518,7 +518,7 @@ def logs(
         return
     found = [log for log in manager.task_logs(sid, task_id, steps=True) if attempt is None or log.attempt == attempt]
     if not found:
-        task = next((t for t in manager.list_tasks(sid) if t.task_id == task_id), None)
+        task = _task(manager, sid, task_id)
         if task is None:
             raise NotFoundError(f"task {task_id}: not in session {sid}", hint=f"see its tasks with `br parallel status {sid}`")
         if attempt is None and task.status in ("skipped", "cancelled"):  # it never will run: nothing is missing
@@ -554,6 +554,10 @@ def logs(
         sys.stdout.write(shown(text if text.endswith("\n") or not text else text + "\n"))
 
 
+def _task(manager: "SessionManager", session_id: str, task_id: str) -> "TaskRecord | None":
+    return next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
+
+
 def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
     """Print the task's latest attempt as it is written, and a line whenever its agent's progress changes."""
     import sys
@@ -583,11 +587,11 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
                 stderr().print(line, markup=False)
                 shown = line
             sys.stdout.flush()
-            task = next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
+            task = _task(manager, session_id, task_id)
             if task is not None and task.status not in ("running", "pending", "blocked") and state != "running":
                 return
         else:
-            task = next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
+            task = _task(manager, session_id, task_id)
             if task is None or task.status not in ("running", "pending", "blocked"):  # gone, or ended without running
                 stderr().print(f"task {task_id}: " + (f"{task.status}, it never ran" if task else f"not in session {session_id}"), markup=False)
                 return

@@ -33,17 +33,14 @@ CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, j
 PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}
 
 
-LIMIT_EXAMPLES = {"--cost-limit": "0.50 (USD)", "--time-limit": "30 (minutes)"}
-
-
 def _limit(name: str, raw: str | None) -> float | None:
     """Parse a limit ourselves so a bad value is one line and exit 2, not a usage box."""
     if raw is None:
         return None
     from buildrunner.errors import ConfigError
+    from buildrunner.routing.model_selector import LIMIT_EXAMPLES
 
-    example = f"{name} {LIMIT_EXAMPLES.get(name, '0.50')}"
-
+    example = f"{name} {LIMIT_EXAMPLES[name.lstrip('-').replace('-', '_')]}"
     try:
         value = float(raw)
     except ValueError:

@@ -58,11 +58,17 @@ def _notification(skipped: "SkippedFile") -> dict[str, Any]:
 
 def as_sarif(report: "SecurityReport") -> dict[str, Any]:
     from buildrunner import __version__
+    from buildrunner.security.checks import SEVERITY_RANK
 
     rules: dict[str, dict[str, Any]] = {}
     results = []
+    # A rule's severity is its most severe finding's (one SQL rule id covers medium and high findings).
+    worst: dict[str, str] = {}
+    for rule_id, severity in [(m.secret_type, m.severity) for m in report.secrets] + [(f.rule_id, f.severity) for f in report.sql_injection]:
+        if SEVERITY_RANK.get(severity, 3) > SEVERITY_RANK.get(worst.get(rule_id, "low"), 3):
+            worst[rule_id] = severity
     for m in report.secrets:
-        rules.setdefault(m.secret_type, _rule(m.secret_type, m.description or m.secret_type, m.severity, "secret", "Remove the secret, rotate it, and read it from the environment or a secret store."))
+        rules.setdefault(m.secret_type, _rule(m.secret_type, m.description or m.secret_type, worst.get(m.secret_type, m.severity), "secret", "Remove the secret, rotate it, and read it from the environment or a secret store."))
         results.append(
             {
                 "ruleId": m.secret_type,
@@ -73,7 +79,7 @@ def as_sarif(report: "SecurityReport") -> dict[str, Any]:
             }
         )
     for f in report.sql_injection:
-        rules.setdefault(f.rule_id, _rule(f.rule_id, "SQL built from non-constant values", f.severity, "sql", "Use parameterised queries; take identifiers from a fixed allowlist."))
+        rules.setdefault(f.rule_id, _rule(f.rule_id, "SQL built from non-constant values", worst.get(f.rule_id, f.severity), "sql", "Use parameterised queries; take identifiers from a fixed allowlist."))
         results.append(
             {
                 "ruleId": f.rule_id,

@@ -55,7 +55,7 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         for indent, m in section("❌ SECRETS DETECTED:", report.secrets):
             say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
         say("\n💡 Recommendation:")
-        in_env_files = all(Path(m.file_path).name.startswith(".env") for m in report.secrets)
+        in_env_files = all(_dotenv(m.file_path) for m in report.secrets)
         for advice in (ENV_FILE_ADVICE, *SECRET_ADVICE[1:]) if in_env_files else SECRET_ADVICE:  # a secret in .env is where it should be
             say(f"  • {advice.format(whitelist=report.whitelist_file or 'the whitelist file')}")
     if report.sql_injection:
@@ -98,3 +98,9 @@ def not_analysed_lines(notes: "Sequence[SkippedFile]") -> list[str]:
         else:
             lines.append(f"note: {plural(len(paths), 'file')} (first {printable_path(paths[0])}): {reason}")
     return lines
+
+
+def _dotenv(path: str) -> bool:
+    """A local environment file (`.env`, `.env.local`), not a template meant to be committed (`.env.example`)."""
+    name = Path(path).name
+    return name.startswith(".env") and not any(word in name for word in ("example", "sample", "template", "dist"))

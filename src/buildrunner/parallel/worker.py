@@ -59,7 +59,7 @@ from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.routing.model_selector import ModelSelector
 from buildrunner.routing.models import TIERS
-from buildrunner.security.masking import mask_secrets
+from buildrunner.security.masking import mask_secrets, masked_line
 from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
 
@@ -571,7 +571,7 @@ class Worker:
             else:
                 launch = self.executor.launch(task, workdir=workdir)
         except (LaunchError, ConfigError) as exc:
-            return ExecutionResult("failed", None, 0.0, str(exc)[:500])
+            return ExecutionResult("failed", None, 0.0, masked_line(str(exc), 500))
         result = self._run_attempt(task, launch, rung)
         if rung.run is not None:
             return self._agent_result(task, rung, result, launch.files)
@@ -619,7 +619,7 @@ class Worker:
             rung.events.append(
                 AgentActivity(
                     task_id=task.task_id, worker_id=self.worker_id, attempt=task.attempt, agent=rung.run.agent.name, kind=event.kind,
-                    model=rung.run.model, description=_describe(event)[:500], cost=rung.run.cost_usd, turns=rung.run.turns,
+                    model=rung.run.model, description=masked_line(_describe(event), 500), cost=rung.run.cost_usd, turns=rung.run.turns,
                 )
             )
         self._hold_cap(rung)
@@ -712,7 +712,7 @@ class Worker:
         self.coordinator.emit(
             VerifyResult(
                 task_id=task.task_id, worker_id=self.worker_id, attempt=task.attempt, passed=passed, exit_code=checked.exit_code,
-                duration_ms=checked.duration_ms, error=None if passed else checked.error, description=f"verify: {task.verify}"[:500],
+                duration_ms=checked.duration_ms, error=None if passed else checked.error, description=masked_line(f"verify: {task.verify}", 500),
             )
         )
         if passed or checked.status in ("cancelled", "lost"):

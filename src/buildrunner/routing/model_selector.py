@@ -47,11 +47,14 @@ class ModelSelection:
         return self.meets_cost_limit and self.meets_time_limit
 
 
+LIMIT_EXAMPLES = {"cost_limit": "0.50 (USD)", "time_limit": "30 (minutes)"}  # what a valid limit looks like, in advice
+
+
 def _check_limit(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError(f"{name}={value!r}: not a number", hint=f"pass {name} as a number such as " + ("30 (minutes)" if name == "time_limit" else "0.50 (USD)"))
+        raise ConfigError(f"{name}={value!r}: not a number", hint=f"pass {name} as a number such as {LIMIT_EXAMPLES[name]}")
     if value < 0:
         raise ConfigError(f"{name}={value}: cannot be negative", hint=f"pass 0 or a positive {name}")
     return float(value)

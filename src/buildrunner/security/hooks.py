@@ -109,8 +109,8 @@ class HookManager:
                     hint="rerun with --force to put BuildRunner's in front of it (it is kept as pre-commit.br-backup and still runs after), or add `br security precommit` to it",
                 )
             backup = path.with_name(HOOK_NAME + BACKUP_SUFFIX)
-            if backup.exists():
-                backup = path.with_name(f"{HOOK_NAME}{BACKUP_SUFFIX}.{int(time.time())}")
+            if backup.exists():  # an older replaced hook: kept aside; the one replaced now is the one that runs after ours
+                os.replace(backup, path.with_name(f"{HOOK_NAME}{BACKUP_SUFFIX}.{int(time.time())}"))
             os.replace(path, backup)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{HOOK_NAME}.br-tmp")

@@ -31,14 +31,17 @@ except ModuleNotFoundError:  # Python 3.10
 SEVERITIES = ("high", "medium", "low")
 
 
-# Escape sequences of string literals, logs and URLs (`\n`, `\t`, `\u000a`, `\x0a`, `%0A`, `%20`, `%22`): in JSON,
-# captured agent output and query strings they stand for a break, so a token written right after one starts a word
-# there. When a rule that needs a word boundary has a keyword right after one, it also reads the text with each escape
-# as spaces of its length (offsets kept). Only before a keyword: after a token, an escape's `\` or `%` is a boundary.
-_ESCAPE = re.compile(rb"\\(?:[nrtfvb0]|u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2})|%(?:0[9aAdD]|2[027])")
-_ESCAPE_ENDS = re.compile(rb"(?:\\(?:[nrtfvb0]|u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2})|%(?:0[9aAdD]|2[027]))\Z")
-_ESCAPE_LONGEST = 6  # \u000a
-_WORD_BOUNDARY = re.compile(r"\\b")
+# Escape sequences of string literals, logs and URLs (`\\n`, `\\t`, `\\u000a`, `\\x0a`, any `%XX`) and terminal colours
+# (`ESC[32m`): in JSON, captured task output and query strings they stand for a break or for nothing, so a token
+# written right after one starts a word there. When a rule that needs a word boundary has a keyword right after one,
+# it also reads the text with each escape as spaces of its length (offsets kept). Only before a keyword: after a
+# token, an escape's `\\`, `%` or ESC is a boundary already.
+_ESCAPE_PATTERN = rb"\\(?:[nrtfvb0]|u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2})|%[0-9a-fA-F]{2}|\x1b\[[0-9;]{0,12}m"
+_ESCAPE = re.compile(_ESCAPE_PATTERN)
+_ESCAPE_ENDS = re.compile(rb"(?:" + _ESCAPE_PATTERN + rb")\Z")
+_ESCAPE_LONGEST = 16  # ESC [ 12 digits or ; m
+_ESCAPE_LAST = frozenset(b"0123456789abcdefnrtvxABCDEFm")  # the last byte of every escape
+_WORD_BOUNDARY = re.compile(r"\\b|\(\?:\^\|\[\^")  # `\b`, or a guard such as `(?:^|[^A-Za-z0-9+/])`
 
 
 def _escapes_as_spaces(data: bytes) -> bytes | None:
@@ -244,7 +247,7 @@ class RuleSet:
             for end, (idxs, length) in self._automaton.iter(data.lower().decode("latin-1")):
                 found.update(idxs)
                 start = end - length + 1
-                if start and data[start - 1] in b"0123456789abcdefnrtvxABCDEF" and _ESCAPE_ENDS.search(data, max(0, start - _ESCAPE_LONGEST), start):
+                if start and data[start - 1] in _ESCAPE_LAST and _ESCAPE_ENDS.search(data, max(0, start - _ESCAPE_LONGEST), start):
                     glued.update(i for i in idxs if i in self._bounded)
         return sorted(found), glued
 

@@ -28,10 +28,23 @@ if TYPE_CHECKING:
 CONTEXT_RADIUS = 60
 MAX_SECRET_WINDOW = 4096  # how far outside the context window copies of secrets are looked for
 MAX_FINDINGS_PER_FILE = 1000
-# Source files in which a value not in quotes is an expression, never a literal (`cancelToken: defaultToConfig2,`,
-# `password = get_password()`): a catch-all rule's unquoted match there is not a secret. Shell and SQL are not among
-# them (`PASSWORD=s3cret` in a script is a literal), nor are config files (.env, YAML, properties).
+# Source files in which a value not in quotes is an expression, never a literal (`cancelToken: mergedConfig,`,
+# `password = get_password()`): a catch-all rule's unquoted match in their code is not a secret; in their comments
+# and docstrings it is text, and counts. Shell and SQL are not among them (`PASSWORD=s3cret` in a script is a
+# literal), nor are config files (.env, YAML, properties).
 CODE_SUFFIXES = frozenset(suffix for suffix in LANGUAGES if suffix not in {".sh", ".sql"})
+COMMENT_MARKERS = (b"#", b"//", b"/*", b"<!--")
+
+
+def _expression(data: bytes, hit: Hit) -> bool:
+    """A catch-all match in source code outside quotes, comments and docstrings: a name or a call, not a value."""
+    if data[hit.start - 1 : hit.start] in (b"'", b'"', b"`"):
+        return False
+    line_start = data.rfind(b"\n", 0, hit.start) + 1
+    before = data[line_start : hit.start]
+    if any(marker in before for marker in COMMENT_MARKERS) or before.lstrip().startswith(b"*"):
+        return False
+    return (data.count(b'"""', 0, hit.start) + data.count(b"'''", 0, hit.start)) % 2 == 0  # not inside a docstring
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class _Engine(FileEngine):
         if not hits:
             return []
         if Path(display_path).suffix.lower() in CODE_SUFFIXES:
-            hits = [h for h in hits if not h.rule.generic or data[h.start - 1 : h.start] in (b"'", b'"', b"`")]
+            hits = [h for h in hits if not (h.rule.generic and _expression(data, h))]
             if not hits:
                 return []
         starts = [h.start for h in hits]

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 PYTHON_EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
 LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS}
-MAX_CALL_LINES = 50  # `br:allow` counts on any line of the call a finding is reported at, up to this many
 # Source files that can hold SQL built from input but that the check has no parser for: said, never passed over silently.
 UNREAD_LANGUAGES = {suffix: name for suffix, name in {**OTHER_LANGUAGES, ".ipynb": "Jupyter notebooks"}.items() if suffix not in LANGUAGES}
 READ = "it reads Python, JavaScript and TypeScript"
@@ -175,7 +174,7 @@ class _SQLEngine(FileEngine):
         out = []
         for f in raw:
             line = lines[f.line - 1] if 0 < f.line <= len(lines) else b""
-            if any(inline_allowed(lines[n - 1]) for n in range(f.line, min(max(f.end_line, f.line), f.line + MAX_CALL_LINES, len(lines)) + 1) if n > 0):
+            if any(inline_allowed(lines[n - 1]) for n in (f.line, *f.allow_lines) if 0 < n <= len(lines)):
                 continue
             code = mask_secrets(line.decode("utf-8", "replace").strip())[:CODE_WIDTH]
             fp = hashlib.sha256(f"{display_path}\0{f.description}\0{code}".encode("utf-8", "surrogateescape")).hexdigest()[:16]

@@ -813,7 +813,8 @@ class _Analysis(Walk):
     def _sink(self, node: Any, found: tuple[Sink, bool, str], arg_node: Any, value: Val, consumed: set[int]) -> None:
         sink, certain, shown = found
         consumed.add(0)
-        reach_sink(self.out, self.summary, self._sql_value(arg_node, value), shown, certain, _line(node), self.rules.fix(sink.fix), node.end_point[0] + 1)
+        lines = (*range(_line(arg_node), arg_node.end_point[0] + 2), node.end_point[0] + 1) if arg_node is not None else (node.end_point[0] + 1,)
+        reach_sink(self.out, self.summary, self._sql_value(arg_node, value), shown, certain, _line(node), self.rules.fix(sink.fix), lines)
 
     def _through(self, callee: Function, node: Any, args: list[Val], consumed: set[int]) -> Val:
         used, result = through(self.out, self.summary, self.f.summarise(callee), dict(enumerate(args)), f"{callee.key}()", _line(node))

@@ -931,7 +931,9 @@ class _Analysis(Walk):
         for index, value in self._sql_args(node, sink, args, kwargs):
             if index >= 0:
                 consumed.add(index)
-            reach_sink(self.out, self.summary, value, shown, certain, node.lineno, self.rules.fix(sink.fix), node.end_lineno or 0)
+            arguments = [node.args[index]] if 0 <= index < len(node.args) else [k.value for k in node.keywords if k.arg in sink.keywords]
+            lines = {n for a in arguments for n in range(a.lineno, (a.end_lineno or a.lineno) + 1)} | {node.end_lineno or node.lineno}
+            reach_sink(self.out, self.summary, value, shown, certain, node.lineno, self.rules.fix(sink.fix), tuple(sorted(lines)))
 
     def _through(self, callee: Function, node: ast.Call, args: list[Val], kwargs: dict[str, Val], consumed: set[int]) -> Val:
         """A call of the module's own function: its summary says where the arguments go."""

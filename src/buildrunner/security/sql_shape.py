@@ -44,4 +44,4 @@ class RawSQLFinding:
     severity: str
     description: str
     recommendation: str
-    end_line: int = 0  # the last line of the call it is reported at (0: `line`): `br:allow` may be on any of them
+    allow_lines: tuple[int, ...] = ()  # besides `line`: the SQL argument's lines and the call's closing line, where `br:allow` counts too

@@ -238,8 +238,8 @@ class Collector:
             self.pending[value.origin] = None
         return f" (built at line {value.line})" if value.line else ""
 
-    def add(self, line: int, severity: str, description: str, recommendation: str, end_line: int = 0) -> None:
-        self.findings.append(RawSQLFinding(line, severity, description, recommendation, end_line))
+    def add(self, line: int, severity: str, description: str, recommendation: str, allow_lines: tuple[int, ...] = ()) -> None:
+        self.findings.append(RawSQLFinding(line, severity, description, recommendation, allow_lines))
 
     def note(self, reason: str) -> None:
         if reason not in self.notes:
@@ -329,7 +329,9 @@ class Summary:
     sinks: dict[int, SinkUse] = field(default_factory=dict)
 
 
-def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bool, line: int, fix: str, end_line: int = 0) -> None:
+def reach_sink(
+    out: Collector, own: Summary, value: Val, shown: str, certain: bool, line: int, fix: str, allow_lines: tuple[int, ...] = ()
+) -> None:
     """`value` is the SQL text of a sink call at `line`: report it, and note in `own` which parameters reach the sink.
 
     Built text counts where the sink is certain or the text is shaped like SQL; untrusted input
@@ -342,10 +344,10 @@ def reach_sink(out: Collector, own: Summary, value: Val, shown: str, certain: bo
     if value.built and (certain or sql):
         claimed = out.claim(value)
         severity, description = describe(value, shown, claimed if value.line != line else "")
-        out.add(line, severity, description, fix, end_line)
+        out.add(line, severity, description, fix, allow_lines)
     elif not value.built and value.untrusted and certain:
         severity, description = describe(value, shown, "")
-        out.add(line, severity, description, fix, end_line)
+        out.add(line, severity, description, fix, allow_lines)
     for p in value.params():
         if not value.built or certain or sql:
             own.sinks.setdefault(p, SinkUse(shown, line, certain, value.built, fix))
