@@ -165,6 +165,21 @@ def test_gitignored_and_virtualenv_code_is_left_out(calc: Path, files) -> None:
     assert check(calc).category("Documentation").inputs["public_items"] == baseline
 
 
+def test_fifos_and_links_named_like_code_are_not_read(calc: Path, files) -> None:
+    """A FIFO named b.py blocked the gate for ever; `z.py -> /dev/zero` ran it out of memory; a dangling link was a
+    syntax error. Only regular files are the project's code (a link to one inside it is read by the file's own path)."""
+    files(calc, {"real.py": "def real():\n    pass\n"})
+    baseline = check(calc).category("Documentation").inputs["public_items"]
+    os.mkfifo(calc / "b.py")
+    (calc / "z.py").symlink_to("/dev/zero")
+    (calc / "passwd.py").symlink_to("/etc/passwd")
+    (calc / "dangling.py").symlink_to(calc / "nowhere.py")
+    (calc / "again.py").symlink_to(calc / "real.py")
+    report = check(calc)  # returns: nothing blocks on the FIFO
+    assert report.category("Documentation").inputs["public_items"] == baseline  # real.py once, not again.py too
+    assert not [w for w in report.warnings if "syntax" in w or "cannot be read" in w]
+
+
 def test_a_tracked_file_counts_though_gitignore_names_it(calc: Path, files) -> None:
     """git ignores .gitignore for the files it tracks (a committed file under a `*_gen.py` pattern), and so does the gate."""
     files(calc, {".gitignore": "*_gen.py\n", "api_gen.py": "def tracked():\n    pass\n", "tmp_gen.py": "def untracked():\n    pass\n"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -159,8 +160,17 @@ def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, 
         dirnames[:] = sorted(d for d in dirnames if not skipped_dir(here / d) and not ignored(prefix + d, True))
         for name in sorted(filenames):
             rel = prefix + name
-            if not ignored(rel, False):
+            if not ignored(rel, False) and _regular(here / name):
                 yield here / name, rel
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a link: a FIFO named `x.py` would block the read for ever, a link may leave the project
+    (`z.py -> /dev/zero`) or dangle, and one to a file inside it is read by that file's own path."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _count_lines(path: Path) -> int:
