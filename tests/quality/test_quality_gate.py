@@ -120,6 +120,21 @@ def test_complex_function_and_import_cycle_lower_structure(tmp_project: Path, fi
     assert any("import cycle" in w for w in report.warnings)
 
 
+def test_an_import_under_the_main_guard_makes_no_import_cycle(tmp_project: Path, files) -> None:
+    """`if __name__ == "__main__":` runs when the file is run, not imported (rich's pager imports its __main__ so)."""
+    files(
+        tmp_project,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from pkg import b\n\nVALUE = 1\n",
+            "pkg/b.py": "VALUE = 2\n\nif __name__ == \"__main__\":\n    from pkg import a\n\n    print(a.VALUE)\n",
+            "pkg/c.py": "from pkg import d\n",
+            "pkg/d.py": "if \"__main__\" == __name__:\n    pass\nelse:\n    from pkg import c\n",  # the else branch runs on import
+        },
+    )
+    assert check(tmp_project).category("Structure").inputs["import_cycles"] == ["pkg.c -> pkg.d -> pkg.c"]
+
+
 def test_hardcoded_secret_lowers_security(calc: Path, files, fake_aws_key: str) -> None:
     clean = check(calc).category("Security")
     files(calc, {"settings.py": f'KEY = "{fake_aws_key}"\n'})

@@ -1,7 +1,7 @@
 """Who imports whom inside a project: import cycles and which modules the tests import.
 
 A cycle is "real" only through imports that run when the module is first imported:
-imports inside functions and under `if TYPE_CHECKING:` are lazy and cannot fail
+imports inside functions, under `if TYPE_CHECKING:` and under `if __name__ == "__main__":` are lazy and cannot fail
 with a partially initialised module, so they are left out of the cycle graph.
 """
 
@@ -55,6 +55,16 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
+def _is_main_guard(test: ast.expr) -> bool:
+    """`if __name__ == "__main__":` (either way round): its body runs when the file is run, never when it is imported."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+        isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+    )
+
+
 def _catches_import_error(node: ast.Try) -> bool:
     for handler in node.handlers:
         kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
@@ -97,6 +107,9 @@ def extract_imports(tree: ast.Module, src: SourceFile) -> list[ImportRecord]:
                 visit(child.body, False, guarded, type_only)
             elif isinstance(child, ast.If) and _is_type_checking(child.test):
                 visit(child.body, False, guarded, True)
+                visit(child.orelse, eager, guarded, type_only)
+            elif isinstance(child, ast.If) and _is_main_guard(child.test):  # not at import time: no cycle through it
+                visit(child.body, False, guarded, type_only)
                 visit(child.orelse, eager, guarded, type_only)
             elif isinstance(child, ast.Try) and _catches_import_error(child):
                 visit(child.body, eager, True, type_only)
