@@ -137,6 +137,17 @@ def test_outdated_pinned_dependency_is_reported_with_both_versions(sample: Path,
     ]
 
 
+def test_an_unpinned_dependency_is_compared_with_the_projects_own_environment_only(sample: Path, index_url: str, files, quality_config) -> None:
+    """`requests` unpinned said "outdated: <BuildRunner's own requests> -> latest": BuildRunner's environment is not the
+    project's. Without a pin the project's virtualenv says what it runs; without either nothing is claimed."""
+    files(sample, {"requirements.txt": "requests\n"})
+    quality_config(sample, index_url=index_url)
+    assert not [g for g in analyze(sample).gaps if g.category == "outdated-dependency"]
+    files(sample, {".venv/pyvenv.cfg": "home = /usr\n", ".venv/lib/python3.11/site-packages/requests-2.5.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: requests\nVersion: 2.5.0\n"})
+    outdated = [g.message for g in analyze(sample).gaps if g.category == "outdated-dependency"]
+    assert outdated == ["outdated dependency: requests 2.5.0 → 2.31.0"]
+
+
 def test_unreachable_index_skips_with_a_note_quickly(sample: Path, quality_config) -> None:
     quality_config(sample, index_url="http://127.0.0.1:9/simple", index_timeout=2)
     started = time.monotonic()

@@ -150,7 +150,7 @@ class GapAnalyzer:
         if not self.settings.index_url:
             notes.append("outdated dependencies not checked: quality.index_url is empty")
             return found
-        outdated, note = outdated_dependencies(declared, self.settings.index_url, self.settings.index_timeout)
+        outdated, note = outdated_dependencies(declared, self.settings.index_url, self.settings.index_timeout, self.project.paths.root)
         if note:
             notes.append(note)
         found += [

@@ -184,24 +184,24 @@ def _latest(index_url: str, name: str, timeout: float) -> str | None:
     return str(max(stable)) if stable else None
 
 
-def outdated_dependencies(declared: Declared, index_url: str, timeout: float) -> tuple[list[Outdated], str | None]:
+def outdated_dependencies(declared: Declared, index_url: str, timeout: float, root: Path) -> tuple[list[Outdated], str | None]:
     """Declared dependencies behind the index's latest release; a note instead when the index is unreachable.
 
-    The current version is the exact pin, else the installed version; others are skipped.
+    The current version is the exact pin, else the version in the project's own virtualenv (`root`'s .venv, venv
+    or env); others are skipped (BuildRunner's own environment says nothing about the project's).
     The first request probes the index so an offline run costs one timeout, not one per package.
     """
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import distributions
 
     from packaging.version import InvalidVersion, Version
 
+    site_packages = project_site_packages(root)
+    in_venv = {normalize(dist.metadata["Name"] or ""): dist.version for dist in distributions(path=site_packages)} if site_packages else {}
     current: dict[str, tuple[Requirement, str]] = {}
     for key, req in sorted(declared.requirements.items()):
-        installed = req.pinned
+        installed = req.pinned or in_venv.get(normalize(req.name))
         if installed is None:
-            try:
-                installed = version(req.name)
-            except PackageNotFoundError:
-                continue
+            continue
         current[key] = (req, installed)
     if not current:
         return [], None
@@ -232,13 +232,18 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float) ->
     return sorted(found, key=lambda o: normalize(o.name)), note
 
 
+def project_site_packages(root: Path) -> list[str]:
+    """The site-packages folders of the project's own virtualenv (.venv, venv or env under `root`), if it has one."""
+    return [str(p) for folder in (".venv", "venv", "env") for p in sorted((root / folder).glob("lib/python*/site-packages"))]
+
+
 def providers(root: Path, installed: dict[str, list[str]]) -> dict[str, list[str]]:
     """Import name -> distributions that provide it: `installed` (BuildRunner's environment), the project's own
     virtualenv (.venv, venv or env under `root`) when it has one, and KNOWN_PROVIDERS for the rest."""
     from importlib.metadata import distributions
 
     found: dict[str, list[str]] = {name: list(dists) for name, dists in installed.items()}
-    paths = [str(p) for folder in (".venv", "venv", "env") for p in sorted((root / folder).glob("lib/python*/site-packages"))]
+    paths = project_site_packages(root)
     if paths:
         for dist in distributions(path=paths):
             name = dist.metadata["Name"]
