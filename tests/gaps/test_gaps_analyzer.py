@@ -148,7 +148,8 @@ def test_an_unpinned_dependency_is_compared_with_the_projects_own_environment_on
     assert outdated == ["outdated dependency: requests 2.5.0 → 2.31.0"]
 
 
-def test_unreachable_index_skips_with_a_note_quickly(sample: Path, quality_config) -> None:
+def test_unreachable_index_skips_with_a_note_quickly(sample: Path, quality_config, files) -> None:
+    files(sample, {"requirements.txt": "requests==2.0.0\n"})  # a pin: something to look up
     quality_config(sample, index_url="http://127.0.0.1:9/simple", index_timeout=2)
     started = time.monotonic()
     report = analyze(sample)
@@ -346,3 +347,80 @@ def test_json_lists_the_languages_not_analysed_as_the_quality_gate_does(tmp_proj
     assert gaps["not_analysed"] == quality["not_analysed"] == [{"language": "JavaScript", "files": 1, "lines": 1}]
     high = json.loads(run_br("gaps", "analyze", "--format", "json", "--severity", "high").stdout)
     assert high["not_analysed"] == gaps["not_analysed"]  # a severity filter narrows the findings, not what was left out
+
+
+def test_base_class_hooks_refusals_and_protocol_methods_are_not_stubs(tmp_project: Path, files, quality_config) -> None:
+    """Django's `SessionBase.load` ("subclasses ... must provide a load() method"), `RequestSite.delete` and an empty
+    `__exit__` are deliberate; a bare or TODO NotImplementedError and an undocumented empty method are unfinished."""
+    files(tmp_project, {"base.py": '''
+        class SessionBase:
+            def load(self):
+                raise NotImplementedError("subclasses of SessionBase must provide a load() method")
+
+            def delete(self):
+                raise NotImplementedError("RequestSite cannot be deleted.")
+
+            def save(self):
+                raise NotImplementedError
+
+            def flush(self):
+                raise NotImplementedError("TODO: flush")
+
+            def __exit__(self, *exc):
+                pass
+
+            def on_change(self):
+                """Called after each change; subclasses override it."""
+
+            def refresh(self):
+                pass
+    '''})
+    quality_config(tmp_project, index_url="")
+    stubs = sorted(g.message for g in analyze(tmp_project).gaps if g.category == "stub")
+    assert stubs == [
+        "SessionBase.flush() only raises NotImplementedError",
+        "SessionBase.refresh() has an empty body",
+        "SessionBase.save() only raises NotImplementedError",
+    ]
+
+
+def test_an_overloads_parameters_and_sphinx_settings_are_not_dead_code(tmp_project: Path, files, quality_config) -> None:
+    """click's `@t.overload def command(self, __func: ...) -> Command: ...` describes a signature; Sphinx reads conf.py."""
+    files(tmp_project, {
+        "mod.py": '''
+            """m"""
+            import typing as t
+
+
+            class Group:
+                """g"""
+
+                @t.overload
+                def command(self, __func: t.Callable[..., t.Any]) -> int: ...
+
+                @t.overload
+                def command(self, *args: t.Any, **kwargs: t.Any) -> int: ...
+
+                def command(self, *args: t.Any, **kwargs: t.Any) -> int:
+                    """c"""
+                    return len(args) + len(kwargs)
+
+
+            print(Group().command())
+        ''',
+        "docs/conf.py": "project = 'demo'\nextensions = ['sphinx.ext.autodoc']\nhtml_theme = 'alabaster'\n",
+    })
+    quality_config(tmp_project, index_url="")
+    dead = [g.message for g in analyze(tmp_project).gaps if g.category == "dead-code"]
+    assert not [m for m in dead if "__func" in m or "html_theme" in m or "extensions" in m], dead
+
+
+def test_standard_library_modules_newer_than_this_python_are_not_undeclared_dependencies(tmp_project: Path, files, quality_config) -> None:
+    """attrs imports `annotationlib` (3.14) behind a version check: BuildRunner on 3.11 must not call it a dependency."""
+    files(tmp_project, {
+        "pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = []\n',
+        "mod.py": '"""m"""\nimport sys\n\nif sys.version_info >= (3, 14):\n    import annotationlib\nimport notapackage_xyz\n',
+    })
+    quality_config(tmp_project, index_url="")
+    undeclared = sorted(g.message for g in analyze(tmp_project).gaps if g.category == "undeclared-dependency")
+    assert len(undeclared) == 1 and "notapackage_xyz" in undeclared[0]

@@ -79,6 +79,24 @@ def test_without_coverage_data_testing_is_the_labelled_module_ratio(calc: Path, 
     assert testing.score == 50
 
 
+def test_a_test_file_named_for_a_module_tests_it_and_documentation_code_needs_none(calc: Path, files) -> None:
+    """click's tests/test_termui.py tests click.termui through `import click`; Sphinx's documentation/conf.py and
+    attrs' typing-examples/ are not library code. A name two modules share says nothing."""
+    files(calc, {
+        "pkg/__init__.py": "from pkg.termui import echo\n",
+        "pkg/termui.py": "def echo() -> int:\n    return 1\n",
+        "pkg/util.py": "def u() -> int:\n    return 1\n",
+        "other/util.py": "def v() -> int:\n    return 1\n",
+        "tests/test_termui.py": "import pkg\n\n\ndef test_echo():\n    assert pkg.echo() == 1\n",
+        "tests/test_util.py": "def test_nothing():\n    pass\n",
+        "documentation/conf.py": "project = 'x'\nextensions = []\n",
+        "typing-examples/mypy.py": "x: int = 1\n",
+    })
+    untested = check(calc).category("Testing").inputs["untested"]
+    assert "pkg/termui.py" not in untested and {"pkg/util.py", "other/util.py"} <= set(untested)
+    assert not [path for path in untested if path.startswith(("documentation/", "typing-examples/"))]
+
+
 def test_stale_coverage_data_is_a_warning(calc: Path) -> None:
     _coverage(calc, "run", "--source=.", "-m", "pytest", "-q", "-p", "no:cacheprovider")
     _coverage(calc, "json", "-o", "coverage.json")

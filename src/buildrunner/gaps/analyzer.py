@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from buildrunner.gaps.dead_code import FileUsage
     from buildrunner.project import Project
 
+# Standard-library modules newer than the Python BuildRunner may run on (3.10+): a project guarding
+# `import annotationlib` behind a version check declares no dependency for it.
+NEWER_STDLIB = frozenset({"tomllib", "annotationlib", "compression", "_interpreters", "_interpqueues", "_interpchannels"})
+
 @dataclass
 class GapReport:
     """All findings for one project, sorted, with notes on what could not be checked."""
@@ -167,7 +171,7 @@ class GapAnalyzer:
         mapping: dict[str, list[str]],
     ) -> list[Gap]:
         local = sources.local_top_names
-        stdlib = set(sys.stdlib_module_names) | {"__future__"}
+        stdlib = set(sys.stdlib_module_names) | NEWER_STDLIB | {"__future__"}
         found = []
         for src in sources.python:
             seen: set[str] = set()

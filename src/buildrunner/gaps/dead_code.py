@@ -72,7 +72,24 @@ def scan_file(text: str, filename: str, tree: ast.Module) -> FileUsage:
             finder.visit(tree)
         except SyntaxError:  # a malformed type comment: vulture gives up on the file too
             pass
-    return FileUsage({name: list(getattr(finder, name)) for name in DEFINITION_LISTS}, set(finder.used_names))
+    defined = {name: list(getattr(finder, name)) for name in DEFINITION_LISTS}
+    signatures = _overload_lines(tree)  # an @overload's parameters only describe a signature
+    if Path(filename).name == "conf.py":  # Sphinx reads its settings by name
+        defined["defined_vars"] = []
+    elif signatures:
+        defined["defined_vars"] = [item for item in defined["defined_vars"] if item.first_lineno not in signatures]
+    return FileUsage(defined, set(finder.used_names))
+
+
+def _overload_lines(tree: ast.Module) -> set[int]:
+    """The lines of every `@overload`-decorated function (`typing.overload`, `t.overload`, `overload`)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            (isinstance(d, ast.Name) and d.id == "overload") or (isinstance(d, ast.Attribute) and d.attr == "overload") for d in node.decorator_list
+        ):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
 
 
 def find_dead_code(usages: list[FileUsage], min_confidence: int) -> list[DeadCode]:

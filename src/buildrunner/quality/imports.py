@@ -246,24 +246,32 @@ def find_cycles(imports: dict[str, list[ImportRecord]], sources: Iterable[Source
 
 
 def tested_modules(imports: dict[str, list[ImportRecord]], sources: list[SourceFile]) -> set[str]:
-    """Project modules that at least one test file imports (anywhere in the test)."""
+    """Project modules that at least one test file imports (anywhere in the test), or that a test file is named for
+    (`tests/test_termui.py` tests `click.termui` through `import click`) when the name is the module's alone."""
     modules = {src.module: src for src in sources if not src.is_test}
     tested: set[str] = set()
+    by_leaf: dict[str, list[str]] = {}
+    for name in modules:
+        by_leaf.setdefault(name.rsplit(".", 1)[-1], []).append(name)
     for src in sources:
         if src.is_test:
             for record in imports.get(src.rel, ()):
                 tested |= resolve(record, modules)
+            stem = src.rel.rsplit("/", 1)[-1].removesuffix(".py")
+            named = by_leaf.get(stem.removeprefix("test_").removesuffix("_test"), [])
+            if len(named) == 1 and stem != "__init__":
+                tested.add(named[0])
     # Importing a.b.c runs a/__init__.py and a/b/__init__.py too.
     parents = {".".join(name.split(".")[:i]) for name in tested for i in range(1, name.count(".") + 1)}
     return tested | (parents & modules.keys())
 
 
-SCRIPT_DIRS = frozenset({"bench", "benchmarks", "examples", "scripts", "docs", "tools"})
-ENTRY_POINTS = frozenset({"__main__.py", "setup.py", "conftest.py", "noxfile.py"})
+SCRIPT_DIRS = frozenset({"bench", "benchmarks", "examples", "example", "demo", "demos", "samples", "scripts", "doc", "docs", "documentation", "tools"})
+ENTRY_POINTS = frozenset({"__main__.py", "setup.py", "conftest.py", "noxfile.py", "conf.py"})  # conf.py: Sphinx's settings
 
 
 def needs_test(src: SourceFile, tree_is_empty: bool) -> bool:
     """Modules that should have a test: library code with statements, not scripts, examples or entry shims."""
     name = src.rel.rsplit("/", 1)[-1]
     top = src.rel.split("/", 1)[0] if "/" in src.rel else ""
-    return not (src.is_test or tree_is_empty or name in ENTRY_POINTS or top in SCRIPT_DIRS)
+    return not (src.is_test or tree_is_empty or name in ENTRY_POINTS or top in SCRIPT_DIRS or top.endswith(("-examples", "_examples")))
