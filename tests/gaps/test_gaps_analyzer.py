@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from buildrunner.gaps.analyzer import GapAnalyzer
 from buildrunner.project import Project
+from buildrunner.quality.gate import QualityGate
 
 
 def analyze(root: Path):
@@ -424,3 +426,20 @@ def test_standard_library_modules_newer_than_this_python_are_not_undeclared_depe
     quality_config(tmp_project, index_url="")
     undeclared = sorted(g.message for g in analyze(tmp_project).gaps if g.category == "undeclared-dependency")
     assert len(undeclared) == 1 and "notapackage_xyz" in undeclared[0]
+
+
+def test_code_for_a_newer_python_than_brs_is_not_analysed_rather_than_broken(tmp_project: Path, files, quality_config) -> None:
+    """`type Pair[T] = ...` is 3.12 syntax: under an older Python it does not parse. A project that requires a Python
+    BuildRunner is not running on gets "not analysed, install BuildRunner under that Python", not "cannot be imported"."""
+    newer = f"{sys.version_info[0]}.{sys.version_info[1] + 1}"
+    files(tmp_project, {
+        "pyproject.toml": f'[project]\nname = "x"\nversion = "1"\nrequires-python = ">={newer}"\ndependencies = []\n',
+        "mod.py": '"""m"""\n\nx = match case [\n',  # not valid under this Python, whatever it is
+    })
+    quality_config(tmp_project, index_url="")
+    gaps = [(g.category, g.severity) for g in analyze(tmp_project).gaps if g.path == "mod.py"]
+    assert gaps == [("not-analysed", "low")]
+    report = QualityGate(Project(tmp_project)).check()
+    assert any(f"requires Python >={newer}" in w and "install BuildRunner under that Python" in w for w in report.warnings)
+    files(tmp_project, {"pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = []\n'})  # no such requirement:
+    assert [(g.category, g.severity) for g in analyze(tmp_project).gaps if g.path == "mod.py"] == [("syntax-error", "high")]

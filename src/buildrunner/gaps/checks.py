@@ -9,13 +9,14 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from buildrunner.gaps.dead_code import FileUsage, scan_file
 from buildrunner.gaps.duplicates import Window, windows
 from buildrunner.gaps.findings import Gap
 from buildrunner.quality.imports import ImportRecord, extract_imports
 from buildrunner.quality.python_api import decorator_names, is_empty_module, public_items
-from buildrunner.quality.sources import SourceFile, read_source
+from buildrunner.quality.sources import SourceFile, python_mismatch, read_source, syntax_error_text
 
 MARKER = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b")
 BROAD = {"Exception", "BaseException"}
@@ -302,9 +303,12 @@ def _inspect_parsed(src: SourceFile, text: str, markers: list[tuple[int, int, Ga
     try:
         tree = _parse(text, src.rel)
     except (SyntaxError, ValueError) as exc:
-        severity = "low" if src.is_test else "high"
         line = getattr(exc, "lineno", None) or 1
-        result.gaps.append(Gap.make(src.rel, line, "syntax-error", severity, f"cannot be parsed: {getattr(exc, 'msg', exc)}"))
+        if python_mismatch(Path(str(src.path)[: -len(src.rel)] or ".")):  # new syntax for the project's Python, not broken code
+            result.gaps.append(Gap.make(src.rel, line, "not-analysed", "low", syntax_error_text(src, exc)))
+        else:
+            severity = "low" if src.is_test else "high"
+            result.gaps.append(Gap.make(src.rel, line, "syntax-error", severity, f"cannot be parsed: {getattr(exc, 'msg', exc)}"))
         result.gaps.extend(gap for _, _, gap in markers)
         return result
     result.parsed = True

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from buildrunner.quality.imports import ImportRecord, extract_imports
 from buildrunner.quality.python_api import PublicItem, is_empty_module, public_items, statements_and_string_lines
-from buildrunner.quality.sources import SourceFile, read_source
+from buildrunner.quality.sources import SourceFile, read_source, syntax_error_text
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,7 @@ def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetr
     try:
         tree = ast.parse(text, filename=src.rel)
     except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None)
-        result.error = f"syntax error: {getattr(exc, 'msg', exc)}" + (f" (line {line})" if line else "")
+        result.error = syntax_error_text(src, exc)
         return result
     result.imports = extract_imports(tree, src)
     result.empty = is_empty_module(tree)

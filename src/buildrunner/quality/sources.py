@@ -11,13 +11,20 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from buildrunner.words import plural
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -251,3 +258,38 @@ def read_source(path: Path) -> str | None:
         return decode_source(path.read_bytes())
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
         return None
+
+
+def python_mismatch(root: Path) -> str | None:
+    """Why a syntax error may be new syntax, not broken code: the project's `requires-python` (pyproject.toml)
+    excludes the Python BuildRunner runs on (`type Pair[T] = ...` is 3.12 syntax, and `ast` parses as its own Python)."""
+    try:
+        info = (root / "pyproject.toml").stat()
+    except OSError:
+        return None
+    return _python_mismatch(root, (info.st_mtime_ns, info.st_size))
+
+
+@lru_cache(maxsize=16)
+def _python_mismatch(root: Path, version: tuple[int, int]) -> str | None:
+    """`python_mismatch` for one version of pyproject.toml (its time and size): read once, not once per file."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        with (root / "pyproject.toml").open("rb") as handle:
+            wanted = tomllib.load(handle).get("project", {}).get("requires-python")
+        allowed = SpecifierSet(str(wanted)) if wanted else None
+    except (OSError, ValueError, InvalidSpecifier, AttributeError):
+        return None
+    running = ".".join(str(part) for part in sys.version_info[:3])
+    if allowed is None or allowed.contains(running, prereleases=True):
+        return None
+    return f"the project requires Python {wanted} and BuildRunner runs on {running}: install BuildRunner under that Python to analyse it"
+
+
+def syntax_error_text(src: SourceFile, exc: BaseException) -> str:
+    """A file that does not parse, said for people: new syntax for the project's Python, or broken code."""
+    line = getattr(exc, "lineno", None)
+    where = f" (line {line})" if line else ""
+    mismatch = python_mismatch(Path(str(src.path)[: -len(src.rel)] or "."))
+    return f"not parsable by Python {sys.version_info[0]}.{sys.version_info[1]}{where}; {mismatch}" if mismatch else f"syntax error: {getattr(exc, 'msg', exc)}{where}"
