@@ -117,6 +117,16 @@ def test_run_coverage_measures_the_suite(calc: Path, run_br) -> None:
     assert 0 < testing["score"] < 100
 
 
+@pytest.mark.slow
+def test_a_failing_suite_fails_testing_whatever_its_coverage(calc: Path, files, run_br) -> None:
+    """`assert add(1, 2) == 4` scored Testing 100 with a warning and exit 0: coverage of a failing suite is no pass."""
+    files(calc, {"tests/test_calc.py": "from calc import add, sub\n\n\ndef test_add():\n    assert sub(3, 1) == 2\n    assert add(1, 2) == 4\n"})
+    result = run_br("quality", "check", "--run-coverage", "--format", "json")
+    assert result.returncode == 4
+    testing = next(c for c in json.loads(result.stdout)["categories"] if c["name"] == "Testing")
+    assert testing["status"] == "fail" and testing["inputs"]["exit_code"] == 1 and "the tests failed (exit 1)" in testing["basis"]
+
+
 def test_complex_function_and_import_cycle_lower_structure(tmp_project: Path, files) -> None:
     simple = "\n\n".join(f"def f{i}(x: int) -> int:\n    return x + {i}" for i in range(4)) + "\n"
     files(tmp_project, {"pkg/__init__.py": "", "pkg/a.py": simple, "pkg/b.py": simple})

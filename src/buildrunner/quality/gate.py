@@ -237,6 +237,8 @@ class QualityGate:
                 measured_at=measured.measured_at,
             )
             score = round(measured.percent, 1)
+            if coverage_run is not None and coverage_run.exit_code != 0:  # coverage of a failing suite is no pass
+                return CategoryScore("Testing", score, threshold, FAIL, f"the tests failed (exit {coverage_run.exit_code}) under coverage", inputs)
             return CategoryScore("Testing", score, threshold, _status(score, threshold), f"line coverage from {measured.source}", inputs)
         imports = {m.rel: m.imports for m in by_rel.values()}
         candidates = [s for s in sources.python if needs_test(s, by_rel[s.rel].empty) and not by_rel[s.rel].error]
