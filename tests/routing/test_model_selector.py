@@ -136,3 +136,15 @@ def test_a_task_for_another_agent_is_priced_as_that_agent_runs_each_tier(selecto
     with pytest.raises(RoutingError) as refused:
         selector.select_model("Fix the typo", complexity_score=10, cost_limit=cap, cost_limit_name="the plan's max_cost")
     assert "raise the plan's max_cost to at least" in refused.value.hint
+
+
+def test_a_cost_limit_just_under_the_cheapest_tier_is_told_apart_from_it(selector: ModelSelector) -> None:
+    """"no model fits the $0.07 cost limit; closest is haiku at $0.07" read as a contradiction: both show the places that differ."""
+    task = "Add a --verbose flag to the CLI"
+    haiku = next(a for a in selector.select_model(task).alternatives if a["name"] == "haiku")["estimated_cost"]
+    with pytest.raises(RoutingError) as refused:
+        selector.select_model(task, cost_limit=haiku - 0.00005)
+    message = str(refused.value)
+    limit_text = message.split("fits the ", 1)[1].split(" cost limit", 1)[0]
+    cost_text = message.split("closest is haiku at ", 1)[1].split(" ", 1)[0]
+    assert limit_text != cost_text and float(limit_text.lstrip("$")) < float(cost_text.lstrip("$"))

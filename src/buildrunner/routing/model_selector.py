@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError, StoreError
-from buildrunner.money import usd
+from buildrunner.money import usd, usd_scale
 from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, minutes_on, tier_order
 
@@ -261,7 +261,8 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: o.cost)
-        message = f"no model fits the {usd(cost_limit)} cost limit; closest is {closest.model.tier} at {usd(closest.cost)}"
+        limit_text, cost_text = usd_scale([cost_limit, closest.cost])  # as many places as tell them apart ($0.07 vs $0.0703)
+        message = f"no model fits the {limit_text} cost limit; closest is {closest.model.tier} at {cost_text}"
         hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
     elif not any(o.meets_time for o in options):
         closest = min(options, key=lambda o: o.minutes)
@@ -269,9 +270,10 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
         hint = f"raise --time-limit to at least {closest.minutes} ({trusted.minutes} for {trusted.model.tier}, trusted with the task) or split the task"
     else:
         closest = min(options, key=lambda o: (o.cost, o.minutes))
+        limit_text, cost_text = usd_scale([cost_limit, closest.cost])
         message = (
-            f"no model fits both the {usd(cost_limit)} cost limit and the {time_limit:g} min time limit; "
-            f"closest is {closest.model.tier} at {usd(closest.cost)}, {closest.minutes} min"
+            f"no model fits both the {limit_text} cost limit and the {time_limit:g} min time limit; "
+            f"closest is {closest.model.tier} at {cost_text}, {closest.minutes} min"
         )
         hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} and --time-limit to at least {closest.minutes}, or split the task"
     return message, hint
