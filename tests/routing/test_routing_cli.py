@@ -198,3 +198,12 @@ def test_select_needs_no_store_its_budget_warning_is_left_out_without_one(run_br
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["selected_model"] == "haiku" and data["budget_note"] is None
+
+
+def test_a_dash_reads_the_task_from_standard_input(run_br) -> None:
+    """`gh issue view 42 | br routing estimate -`: the text piped in is the task, not the word "-"."""
+    ticket = "Fix a race condition in the lock-free queue: two producers can lose an item under load"
+    piped = json.loads(run_br("routing", "estimate", "-", "--format", "json", input=ticket).stdout)
+    direct = json.loads(run_br("routing", "estimate", ticket, "--format", "json").stdout)
+    assert piped["task"] == ticket and piped["complexity_score"] == direct["complexity_score"]
+    assert run_br("routing", "select", "-", input="").returncode == 2  # nothing piped: the empty description is refused

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help=group_help("routing"), epilog=group_example("routing"), no_args_is_help=True)
 
-Description = Annotated[str, typer.Argument(help="What the task is, in words (an issue text works too).", show_default=False)]
+Description = Annotated[str, typer.Argument(help="What the task is, in words (an issue text works too); - reads it from standard input.", show_default=False)]
 AiOption = Annotated[
     Optional[bool],
     typer.Option("--ai/--no-ai", help="Ask a model to estimate (needs ANTHROPIC_API_KEY and the 'ai' extra); falls back to the heuristic.", show_default=False),
@@ -53,8 +53,13 @@ def _limit(name: str, raw: str | None) -> float | None:
 
 
 def _description(text: str) -> str:
+    """The task as given; `-` reads it from standard input (a ticket piped in: `gh issue view 42 | br routing estimate -`)."""
+    import sys
+
     from buildrunner.errors import ConfigError
 
+    if text == "-":
+        text = sys.stdin.read()
     if not text.strip():
         raise ConfigError("TASK_DESCRIPTION is empty", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
     return text
