@@ -258,7 +258,7 @@ def _outside_strings(markers: list[tuple[int, int, Gap]], tree: ast.Module) -> l
 
 def _api_gaps(rel: str, tree: ast.Module) -> list[Gap]:
     found = []
-    for item in public_items(tree):
+    for item in public_items(tree, rel):
         if item.kind == "class":
             if not item.has_docstring:
                 found.append(Gap.make(rel, item.line, "missing-docstring", "low", f"public class {item.name} has no docstring"))

@@ -65,9 +65,31 @@ def _function_item(node: FunctionNode, kind: str, prefix: str) -> PublicItem:
     )
 
 
-def public_items(tree: ast.Module) -> Iterator[PublicItem]:
-    """The module's public classes, functions and methods, in source order."""
+def is_private_module(rel: str) -> bool:
+    """`pkg/_parser.py` or `pkg/_impl/x.py`: a module its package keeps to itself (a leading underscore, as
+    Python's convention has it), so its functions are not the project's public API."""
+    parts = rel.removesuffix(".py").split("/")
+    return any(part.startswith("_") and part != "__init__" and not (part.startswith("__") and part.endswith("__")) for part in parts)
+
+
+def declared_all(tree: ast.Module) -> set[str] | None:
+    """The names of a module-level `__all__ = [...]` (or tuple) of string literals; None when there is none."""
     for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
+            return {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return None
+
+
+def public_items(tree: ast.Module, rel: str = "") -> Iterator[PublicItem]:
+    """The module's public classes, functions and methods, in source order: none in a private module (`rel`), and
+    only the names `__all__` lists when the module has one."""
+    if rel and is_private_module(rel):
+        return
+    listed = declared_all(tree)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and listed is not None and node.name not in listed:
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if not node.name.startswith("_") and "overload" not in decorator_names(node):
                 yield _function_item(node, "function", "")
