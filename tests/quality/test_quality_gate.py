@@ -128,6 +128,7 @@ def test_run_coverage_measures_the_suite(calc: Path, run_br) -> None:
     assert testing["inputs"]["exit_code"] == 0
     assert "pytest" in testing["inputs"]["command"]
     assert 0 < testing["score"] < 100
+    assert (calc / ".buildrunner" / "coverage").stat().st_mode & 0o777 == 0o700  # private, as the rest of .buildrunner/
 
 
 @pytest.mark.slow

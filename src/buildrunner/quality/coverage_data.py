@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildrunner.errors import BuildRunnerError, ConfigError
+from buildrunner.paths import make_private_dir
 
 DATA_FILES = ("coverage.json", "coverage.xml", ".coverage")
 CONFIG_FILES = (".coveragerc", "pyproject.toml")
@@ -134,7 +135,7 @@ class CoverageRun:
 def run_coverage(root: Path, data_file: Path, test_command: list[str], timeout: float) -> CoverageRun:
     """Run the test suite under coverage.py and read what it measured."""
     python = _project_python(root)
-    data_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_file.parent)  # 0700, as all of .buildrunner/ is
     data_file.unlink(missing_ok=True)
     command = [python, "-m", "coverage", "run", f"--data-file={data_file}"]
     if not _coverage_config(root):
