@@ -92,7 +92,8 @@ def test_alerts_and_level_filter(filled: Project, run_br) -> None:
     critical = json.loads(run_br("telemetry", "alerts", "--level", "critical", "-f", "json").stdout)
     assert {a["level"] for a in critical} == {"critical"} and critical
     bad = run_br("telemetry", "alerts", "--level", "urgent")
-    assert bad.returncode == 2 and "urgent" in bad.stderr
+    assert bad.returncode == 2 and "'urgent' is not one of 'info', 'warning', 'critical'" in bad.stderr
+    assert "Value error" not in bad.stderr  # a library's prefix, whichever Typer checks the choice
 
 
 def test_alerts_all_lists_the_resolved_ones_with_when(filled: Project, run_br) -> None:

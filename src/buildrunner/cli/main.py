@@ -127,6 +127,7 @@ def _fail(message: str, code: int) -> None:
 def usage_line(exc: click.ClickException) -> str:
     """A usage error (bad option, missing argument, unknown command) as one line naming what to run for help."""
     message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    message = message.replace(": Value error, ", ": ")  # newer Typer checks Literal choices with pydantic, which prefixes this
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "br"
     return f"{message} (see `{path} --help`)"

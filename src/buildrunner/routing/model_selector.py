@@ -253,6 +253,12 @@ def _up(cost: float) -> str:
     return f"{math.ceil(round(cost / step, 6)) * step:.4g}"
 
 
+def _apart(limit: float, cost: float) -> tuple[str, str]:
+    """Two amounts as `usd` shows them, with more places when that would show them alike ($0.07 vs $0.0703)."""
+    shown = usd(limit), usd(cost)
+    return shown if shown[0] != shown[1] or limit == cost else tuple(usd_scale([limit, cost]))  # type: ignore[return-value]
+
+
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
     """(message, hint) naming the limit that cannot be met and the closest option.
 
@@ -261,7 +267,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: o.cost)
-        limit_text, cost_text = usd_scale([cost_limit, closest.cost])  # as many places as tell them apart ($0.07 vs $0.0703)
+        limit_text, cost_text = _apart(cost_limit, closest.cost)
         message = f"no model fits the {limit_text} cost limit; closest is {closest.model.tier} at {cost_text}"
         hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
     elif not any(o.meets_time for o in options):
@@ -270,7 +276,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
         hint = f"raise --time-limit to at least {closest.minutes} ({trusted.minutes} for {trusted.model.tier}, trusted with the task) or split the task"
     else:
         closest = min(options, key=lambda o: (o.cost, o.minutes))
-        limit_text, cost_text = usd_scale([cost_limit, closest.cost])
+        limit_text, cost_text = _apart(cost_limit, closest.cost)
         message = (
             f"no model fits both the {limit_text} cost limit and the {time_limit:g} min time limit; "
             f"closest is {closest.model.tier} at {cost_text}, {closest.minutes} min"
