@@ -29,11 +29,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "parallel"))
-from parallel_helpers import FAKE_AWS_KEY, make_repo, wait_for, write_config
+from parallel_helpers import FAKE_AWS_KEY, kill_left_in, make_repo, wait_for, write_config
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "json-output.md"
 STANDINS = Path(__file__).resolve().parent / "agents" / "standins"
@@ -228,18 +227,6 @@ def test_the_comparison_catches_a_new_key_and_a_removed_one() -> None:
 # -- the commands ---------------------------------------------------------------------------------------
 
 
-def _kill_left_in(root: Path) -> None:
-    """Whatever the session left running in the project (a failed test's hanging agent) is ended."""
-    spared = {os.getpid(), *(proc.pid for proc in psutil.Process().parents())}
-    for proc in psutil.process_iter(["cwd"]):
-        cwd = proc.info["cwd"]
-        if proc.pid not in spared and cwd and (cwd == str(root) or cwd.startswith(f"{root}{os.sep}")):
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-
-
 @pytest.fixture
 def session_project(tmp_project: Path) -> Iterator[Path]:
     """`tmp_project` with a first commit, fast heartbeats, and a success-rate threshold a failed task trips."""
@@ -248,7 +235,7 @@ def session_project(tmp_project: Path) -> Iterator[Path]:
     config = tmp_project / ".buildrunner" / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "telemetry": {"thresholds": {"success_rate_warning": 99}}}))
     yield tmp_project
-    _kill_left_in(tmp_project)
+    kill_left_in(tmp_project)
 
 
 PLAN = """\

@@ -144,7 +144,9 @@ def test_an_unpinned_dependency_is_compared_with_the_projects_own_environment_on
     project's. Without a pin the project's virtualenv says what it runs; without either nothing is claimed."""
     files(sample, {"requirements.txt": "requests\n"})
     quality_config(sample, index_url=index_url)
-    assert not [g for g in analyze(sample).gaps if g.category == "outdated-dependency"]
+    report = analyze(sample)
+    assert not [g for g in report.gaps if g.category == "outdated-dependency"]
+    assert any("with no exact pin and no project virtualenv" in note and "requests" in note for note in report.notes)  # said, not silent
     files(sample, {".venv/pyvenv.cfg": "home = /usr\n", ".venv/lib/python3.11/site-packages/requests-2.5.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: requests\nVersion: 2.5.0\n"})
     outdated = [g.message for g in analyze(sample).gaps if g.category == "outdated-dependency"]
     assert outdated == ["outdated dependency: requests 2.5.0 → 2.31.0"]
@@ -353,7 +355,7 @@ def test_json_lists_the_languages_not_analysed_as_the_quality_gate_does(tmp_proj
 
 def test_base_class_hooks_refusals_and_protocol_methods_are_not_stubs(tmp_project: Path, files, quality_config) -> None:
     """Django's `SessionBase.load` ("subclasses ... must provide a load() method"), `RequestSite.delete` and an empty
-    `__exit__` are deliberate; a bare or TODO NotImplementedError and an undocumented empty method are unfinished."""
+    `__exit__` are deliberate; a bare, TODO or "coming soon" NotImplementedError and an empty method are unfinished."""
     files(tmp_project, {"base.py": '''
         class SessionBase:
             def load(self):
@@ -373,16 +375,26 @@ def test_base_class_hooks_refusals_and_protocol_methods_are_not_stubs(tmp_projec
 
             def on_change(self):
                 """Called after each change; subclasses override it."""
+                pass
 
             def refresh(self):
                 pass
+
+            def later(self):
+                raise NotImplementedError("coming soon")
+
+            def vague(self):
+                raise NotImplementedError("not implemented")
     '''})
     quality_config(tmp_project, index_url="")
     stubs = sorted(g.message for g in analyze(tmp_project).gaps if g.category == "stub")
     assert stubs == [
         "SessionBase.flush() only raises NotImplementedError",
+        "SessionBase.later() only raises NotImplementedError",
+        "SessionBase.on_change() has an empty body",  # a docstring and `pass` is the stub an agent leaves, too
         "SessionBase.refresh() has an empty body",
         "SessionBase.save() only raises NotImplementedError",
+        "SessionBase.vague() only raises NotImplementedError",
     ]
 
 
@@ -441,5 +453,6 @@ def test_code_for_a_newer_python_than_brs_is_not_analysed_rather_than_broken(tmp
     assert gaps == [("not-analysed", "low")]
     report = QualityGate(Project(tmp_project)).check()
     assert any(f"requires Python >={newer}" in w and "install BuildRunner under that Python" in w for w in report.warnings)
-    files(tmp_project, {"pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = []\n'})  # no such requirement:
-    assert [(g.category, g.severity) for g in analyze(tmp_project).gaps if g.path == "mod.py"] == [("syntax-error", "high")]
+    for plain in ("", f'requires-python = "<{sys.version_info[0]}.{sys.version_info[1]}"\n'):  # none, or only older ones:
+        files(tmp_project, {"pyproject.toml": f'[project]\nname = "x"\nversion = "1"\n{plain}dependencies = []\n'})
+        assert [(g.category, g.severity) for g in analyze(tmp_project).gaps if g.path == "mod.py"] == [("syntax-error", "high")]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-from parallel_helpers import write_config
+from parallel_helpers import kill_left_in, write_config
 
 from buildrunner.project import Project
 from buildrunner.store import open_store
@@ -23,18 +21,7 @@ def fast_project(tmp_project: Path) -> Iterator[Path]:
     """
     write_config(tmp_project)
     yield tmp_project
-    _kill_left_in(tmp_project)
-
-
-def _kill_left_in(root: Path) -> None:
-    spared = {os.getpid(), *(proc.pid for proc in psutil.Process().parents())}
-    for proc in psutil.process_iter(["cwd"]):
-        cwd = proc.info["cwd"]
-        if proc.pid not in spared and cwd and (cwd == str(root) or cwd.startswith(f"{root}{os.sep}")):
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+    kill_left_in(tmp_project)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -64,3 +65,15 @@ def make_repo(root: Path) -> None:
     (root / "app.txt").write_text("v1\n")
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], cwd=root, check=True)
+
+
+def kill_left_in(root: Path) -> None:
+    """Whatever still runs in the project `root` (a failed test's workers or hanging agent) is killed."""
+    spared = {os.getpid(), *(proc.pid for proc in psutil.Process().parents())}
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info["cwd"]
+        if proc.pid not in spared and cwd and (cwd == str(root) or cwd.startswith(f"{root}{os.sep}")):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass

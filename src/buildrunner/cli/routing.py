@@ -60,6 +60,8 @@ def _description(text: str) -> str:
 
     if text == "-":
         text = sys.stdin.read()
+        if not text.strip():
+            raise ConfigError("TASK_DESCRIPTION -: nothing came on standard input", hint="pipe the task in, e.g. gh issue view 42 | br routing estimate -")
     if not text.strip():
         raise ConfigError("TASK_DESCRIPTION is empty", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
     return text

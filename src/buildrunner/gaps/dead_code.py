@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from buildrunner.quality.imports import is_sphinx_conf
+
 # vulture's per-kind definition lists (vulture.Vulture attributes).
 DEFINITION_LISTS = (
     "defined_attrs", "defined_classes", "defined_funcs", "defined_imports",
@@ -74,7 +76,7 @@ def scan_file(text: str, filename: str, tree: ast.Module) -> FileUsage:
             pass
     defined = {name: list(getattr(finder, name)) for name in DEFINITION_LISTS}
     signatures = _overload_lines(tree)  # an @overload's parameters only describe a signature
-    if Path(filename).name == "conf.py":  # Sphinx reads its settings by name
+    if is_sphinx_conf(Path(filename).as_posix()):  # Sphinx reads its settings by name
         defined["defined_vars"] = []
     elif signatures:
         defined["defined_vars"] = [item for item in defined["defined_vars"] if item.first_lineno not in signatures]

@@ -198,13 +198,19 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float, ro
     site_packages = project_site_packages(root)
     in_venv = {normalize(dist.metadata["Name"] or ""): dist.version for dist in distributions(path=site_packages)} if site_packages else {}
     current: dict[str, tuple[Requirement, str]] = {}
+    unknown = []
     for key, req in sorted(declared.requirements.items()):
         installed = req.pinned or in_venv.get(normalize(req.name))
         if installed is None:
+            unknown.append(req.name)
             continue
         current[key] = (req, installed)
+    skipped = (
+        f"{plural(len(unknown), 'dependency', 'dependencies')} with no exact pin and no project virtualenv (.venv, venv or env) "
+        f"to read its version from not checked for updates ({', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''})"
+    ) if unknown else None
     if not current:
-        return [], None
+        return [], skipped
     names = list(current)
     try:
         first = _latest(index_url, names[0], timeout)
@@ -229,12 +235,15 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float, ro
         except InvalidVersion:
             continue
     note = f"{plural(failed, 'package')} could not be looked up on {index_url}" if failed else None
-    return sorted(found, key=lambda o: normalize(o.name)), note
+    return sorted(found, key=lambda o: normalize(o.name)), "; ".join(n for n in (note, skipped) if n) or None
 
 
 def project_site_packages(root: Path) -> list[str]:
     """The site-packages folders of the project's own virtualenv (.venv, venv or env under `root`), if it has one."""
-    return [str(p) for folder in (".venv", "venv", "env") for p in sorted((root / folder).glob("lib/python*/site-packages"))]
+    return [
+        str(p) for folder in (".venv", "venv", "env") for pattern in ("lib/python*/site-packages", "Lib/site-packages")
+        for p in sorted((root / folder).glob(pattern))
+    ]
 
 
 def providers(root: Path, installed: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -268,7 +268,7 @@ class QualityGate:
         items = documented = 0
         undocumented: list[str] = []
         for m in code:
-            if not m.empty and not m.private:
+            if not m.empty:
                 items += 1
                 documented += m.has_module_docstring
                 if not m.has_module_docstring:

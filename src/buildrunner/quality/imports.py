@@ -258,16 +258,24 @@ def tested_modules(imports: dict[str, list[ImportRecord]], sources: list[SourceF
             for record in imports.get(src.rel, ()):
                 tested |= resolve(record, modules)
             stem = src.rel.rsplit("/", 1)[-1].removesuffix(".py")
-            named = by_leaf.get(stem.removeprefix("test_").removesuffix("_test"), [])
-            if len(named) == 1 and stem != "__init__":
-                tested.add(named[0])
+            if stem.startswith("test_") or stem.endswith("_test"):  # not a helper or fixture beside the tests
+                named = by_leaf.get(stem.removeprefix("test_").removesuffix("_test"), [])
+                if len(named) == 1:
+                    tested.add(named[0])
     # Importing a.b.c runs a/__init__.py and a/b/__init__.py too.
     parents = {".".join(name.split(".")[:i]) for name in tested for i in range(1, name.count(".") + 1)}
     return tested | (parents & modules.keys())
 
 
-SCRIPT_DIRS = frozenset({"bench", "benchmarks", "examples", "example", "demo", "demos", "samples", "scripts", "doc", "docs", "documentation", "tools"})
-ENTRY_POINTS = frozenset({"__main__.py", "setup.py", "conftest.py", "noxfile.py", "conf.py"})  # conf.py: Sphinx's settings
+DOC_DIRS = frozenset({"doc", "docs", "documentation"})
+SCRIPT_DIRS = frozenset({"bench", "benchmarks", "examples", "example", "demo", "demos", "samples", "scripts", "tools", *DOC_DIRS})
+ENTRY_POINTS = frozenset({"__main__.py", "setup.py", "conftest.py", "noxfile.py"})
+
+
+def is_sphinx_conf(rel: str) -> bool:
+    """Sphinx's `docs/conf.py` (or `doc/source/conf.py`): settings Sphinx reads by name, not a library module."""
+    parts = rel.split("/")
+    return parts[-1] == "conf.py" and any(part in DOC_DIRS for part in parts[:-1])
 
 
 def needs_test(src: SourceFile, tree_is_empty: bool) -> bool:

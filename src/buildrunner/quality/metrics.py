@@ -10,13 +10,7 @@ import ast
 from dataclasses import dataclass, field
 
 from buildrunner.quality.imports import ImportRecord, extract_imports
-from buildrunner.quality.python_api import (
-    PublicItem,
-    is_empty_module,
-    is_private_module,
-    public_items,
-    statements_and_string_lines,
-)
+from buildrunner.quality.python_api import PublicItem, is_empty_module, public_items, statements_and_string_lines
 from buildrunner.quality.sources import SourceFile, read_source, syntax_error_text
 
 
@@ -42,7 +36,6 @@ class FileMetrics:
     functions: list[FunctionMetrics] = field(default_factory=list)
     public: list[PublicItem] = field(default_factory=list)
     has_module_docstring: bool = False
-    private: bool = False  # a module its package keeps to itself (`_parser.py`): not public API
     imports: list[ImportRecord] = field(default_factory=list)
     empty: bool = True
 
@@ -123,7 +116,6 @@ def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetr
             )
         except (ValueError, ZeroDivisionError):
             result.maintainability = None
-    result.public = list(public_items(tree, src.rel))
-    result.private = is_private_module(src.rel)
+    result.public = list(public_items(tree))
     result.has_module_docstring = ast.get_docstring(tree, clean=False) is not None
     return result

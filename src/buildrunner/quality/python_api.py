@@ -65,27 +65,30 @@ def _function_item(node: FunctionNode, kind: str, prefix: str) -> PublicItem:
     )
 
 
-def is_private_module(rel: str) -> bool:
-    """`pkg/_parser.py` or `pkg/_impl/x.py`: a module its package keeps to itself (a leading underscore, as
-    Python's convention has it), so its functions are not the project's public API."""
-    parts = rel.removesuffix(".py").split("/")
-    return any(part.startswith("_") and part != "__init__" and not (part.startswith("__") and part.endswith("__")) for part in parts)
-
-
 def declared_all(tree: ast.Module) -> set[str] | None:
-    """The names of a module-level `__all__ = [...]` (or tuple) of string literals; None when there is none."""
-    for node in tree.body:
+    """The names `__all__` lists, when it is one non-empty literal list or tuple of strings that nothing changes later
+    (`__all__ += [...]`, `.extend`, an export decorator filling it); else None: every public name counts."""
+    found: set[str] | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
+            return None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "__all__":
+            return None  # __all__.append / .extend
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
-            return {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
-    return None
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            if found is not None:  # assigned twice
+                return None
+            value = node.value  # type: ignore[union-attr]
+            names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)] if isinstance(value, (ast.List, ast.Tuple)) else []
+            if not names or len(names) != len(value.elts):  # type: ignore[union-attr]
+                return None
+            found = set(names)
+    return found
 
 
-def public_items(tree: ast.Module, rel: str = "") -> Iterator[PublicItem]:
-    """The module's public classes, functions and methods, in source order: none in a private module (`rel`), and
-    only the names `__all__` lists when the module has one."""
-    if rel and is_private_module(rel):
-        return
+def public_items(tree: ast.Module) -> Iterator[PublicItem]:
+    """The module's public classes, functions and methods, in source order; only the names `__all__` lists when
+    it says them plainly."""
     listed = declared_all(tree)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and listed is not None and node.name not in listed:

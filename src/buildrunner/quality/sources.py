@@ -282,7 +282,9 @@ def _python_mismatch(root: Path, version: tuple[int, int]) -> str | None:
     except (OSError, ValueError, InvalidSpecifier, AttributeError):
         return None
     running = ".".join(str(part) for part in sys.version_info[:3])
-    if allowed is None or allowed.contains(running, prereleases=True):
+    major, minor = sys.version_info[:2]
+    newer = any(allowed.contains(f"{major}.{later}.0", prereleases=True) for later in range(minor + 1, minor + 12)) if allowed else False
+    if allowed is None or allowed.contains(running, prereleases=True) or not newer:  # only a newer Python's syntax is new to us
         return None
     return f"the project requires Python {wanted} and BuildRunner runs on {running}: install BuildRunner under that Python to analyse it"
 

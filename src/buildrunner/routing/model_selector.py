@@ -256,7 +256,9 @@ def _up(cost: float) -> str:
 def _apart(limit: float, cost: float) -> tuple[str, str]:
     """Two amounts as `usd` shows them, with more places when that would show them alike ($0.07 vs $0.0703)."""
     shown = usd(limit), usd(cost)
-    return shown if shown[0] != shown[1] or limit == cost else tuple(usd_scale([limit, cost]))  # type: ignore[return-value]
+    if shown[0] != shown[1] or round(limit - cost, 9) == 0:  # equal but for float error: alike is right
+        return shown
+    return usd_scale([limit, cost])[0], usd_scale([limit, cost])[1]
 
 
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
