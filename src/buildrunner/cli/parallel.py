@@ -240,14 +240,13 @@ def worker(
 
     Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker demo
     """
-    import setproctitle
-
+    from buildrunner.parallel.launcher import name_process
     from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.worker import Worker
 
     proj = project_for(project, reading=True)
     sid = SessionManager(proj).resolve(session_id)
-    setproctitle.setproctitle(f"br parallel worker {sid}")  # in `ps` as a forked worker is, however it was started
+    name_process(sid)
     report = Worker(sid, proj, name).run()
     stderr().print(str(report), markup=False)
 

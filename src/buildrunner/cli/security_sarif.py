@@ -15,7 +15,7 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
 # GitHub code scanning ranks alerts by a rule's `security-severity` (9+ critical, 7-8.9 high, 4-6.9 medium, below low).
 SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0"}
-CWE = {"secret": "external/cwe/cwe-798", "sql": "external/cwe/cwe-89"}  # hard-coded credentials; SQL injection
+TAGS = {"secret": ("security", "secret", "external/cwe/cwe-798"), "sql": ("security", "sql-injection", "external/cwe/cwe-89")}
 
 
 def _rule(rule_id: str, description: str, severity: str, kind: str, help_text: str) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def _rule(rule_id: str, description: str, severity: str, kind: str, help_text: s
         "shortDescription": {"text": description},
         "help": {"text": help_text},
         "defaultConfiguration": {"level": LEVELS.get(severity, "error")},
-        "properties": {"tags": ["security", kind if kind == "secret" else "sql-injection", CWE[kind]], "security-severity": SECURITY_SEVERITY.get(severity, "8.0")},
+        "properties": {"tags": list(TAGS[kind]), "security-severity": SECURITY_SEVERITY.get(severity, "8.0")},
     }
 
 

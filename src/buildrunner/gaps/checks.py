@@ -9,7 +9,6 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from buildrunner.gaps.dead_code import FileUsage, scan_file
 from buildrunner.gaps.duplicates import Window, windows
@@ -305,7 +304,7 @@ def _inspect_parsed(src: SourceFile, text: str, markers: list[tuple[int, int, Ga
         tree = _parse(text, src.rel)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
-        if python_mismatch(Path(str(src.path)[: -len(src.rel)] or ".")):  # new syntax for the project's Python, not broken code
+        if python_mismatch(src.root):  # new syntax for the project's Python, not broken code
             result.gaps.append(Gap.make(src.rel, line, "not-analysed", "low", syntax_error_text(src, exc)))
         else:
             severity = "low" if src.is_test else "high"

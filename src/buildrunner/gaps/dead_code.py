@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from buildrunner.quality.imports import is_sphinx_conf
+from buildrunner.quality.python_api import decorator_names
 
 # vulture's per-kind definition lists (vulture.Vulture attributes).
 DEFINITION_LISTS = (
@@ -87,9 +88,7 @@ def _overload_lines(tree: ast.Module) -> set[int]:
     """The lines of every `@overload`-decorated function (`typing.overload`, `t.overload`, `overload`)."""
     lines: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-            (isinstance(d, ast.Name) and d.id == "overload") or (isinstance(d, ast.Attribute) and d.attr == "overload") for d in node.decorator_list
-        ):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "overload" in decorator_names(node):
             lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return lines
 

@@ -543,5 +543,3 @@ def commit_message(session_name: str, task: Task, *, agent: str | None, model: s
         f"BuildRunner-Model: {model or 'none'}",
     ]
     return masked_line(subject, 72) + "\n\n" + mask_secrets("\n".join(trailers)) + "\n"
-
-

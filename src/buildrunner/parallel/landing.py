@@ -394,5 +394,3 @@ def _identity(repo: Path) -> dict[str, str]:
     name = git(repo, "config", "--get", "user.name", check=False).stdout.strip()
     email = git(repo, "config", "--get", "user.email", check=False).stdout.strip()
     return {} if name and email else DEFAULT_AUTHOR.env()
-
-

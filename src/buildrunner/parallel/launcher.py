@@ -94,11 +94,16 @@ def _fork(project: "Project", session_id: str, log: Path) -> int:
 def _child(project: "Project", session_id: str, log: Path) -> int:
     """Become what a spawned worker is: its own session, named like one, in the project, writing to the log."""
     os.setsid()
-    setproctitle.setproctitle(f"br parallel worker {session_id}")  # in `ps`, as a spawned worker is
+    name_process(session_id)
     os.chdir(project.paths.root)
     _redirect(log)
     _close_inherited()
     return _work(project, session_id)
+
+
+def name_process(session_id: str) -> None:
+    """A worker shows in `ps` as what one types to start it, however it was started (forked, spawned, by hand)."""
+    setproctitle.setproctitle(f"br parallel worker {session_id}")
 
 
 def _redirect(log: Path) -> None:

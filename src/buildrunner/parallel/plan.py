@@ -207,11 +207,11 @@ def find_plan(root: Path) -> Path | None:
     return None
 
 
-def _check_repeated_keys(root: Any, where: str) -> None:
+def _check_repeated_keys(nodes: list[Any], where: str) -> None:
     """A key written twice in one mapping is an error: parsers keep the last, silently (a merge key's are overridable)."""
     import yaml
 
-    for node in _nodes(root):
+    for node in nodes:
         if isinstance(node, yaml.MappingNode):
             first: dict[str, int] = {}
             for key, _ in node.value:
@@ -223,18 +223,6 @@ def _check_repeated_keys(root: Any, where: str) -> None:
                         hint="keep one of them",
                     )
                 first[key.value] = key.start_mark.line + 1
-
-
-def _nodes(root: Any) -> list[Any]:
-    """Every node of a composed document once (an alias is its anchor's node)."""
-    found: dict[int, Any] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) not in found:
-            found[id(node)] = node
-            stack.extend(_children(node))
-    return list(found.values())
 
 
 def _yaml_lines(root: Any) -> dict[tuple[Any, ...], int]:
@@ -267,8 +255,10 @@ def _children(node: Any) -> list[Any]:
     return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
-def _check_yaml_shape(root: Any, where: str) -> None:
-    """Refuse alias expansion far beyond what is written ("billion laughs") and absurd nesting, before building anything."""
+def _check_yaml_shape(root: Any, where: str) -> list[Any]:
+    """Refuse alias expansion far beyond what is written ("billion laughs") and absurd nesting, before building anything.
+
+    Returns every node once (an alias is its anchor's node), for the checks that follow."""
     sizes: dict[int, int] = {}
     order: list[Any] = []
     stack: list[tuple[Any, int]] = [(root, 1)]
@@ -288,6 +278,7 @@ def _check_yaml_shape(root: Any, where: str) -> None:
             f"{where}: its aliases expand to {sizes[id(root)]:,} values from {len(order):,} written ones",
             hint="write the repeated parts out, or use fewer nested aliases",
         )
+    return order
 
 
 def _check_depth(data: Any, where: str) -> None:
@@ -338,8 +329,7 @@ def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int
                 root = loader.get_single_node()
                 if root is None:
                     return None, {}
-                _check_yaml_shape(root, str(path))
-                _check_repeated_keys(root, str(path))
+                _check_repeated_keys(_check_yaml_shape(root, str(path)), str(path))
                 return loader.construct_document(root), _yaml_lines(root)
             finally:
                 loader.dispose()

@@ -33,7 +33,7 @@ from buildrunner.parallel.models import (
     TaskRecord,
     WorkerHealth,
 )
-from buildrunner.parallel.states import FINAL_SESSION_STATES, UNFINISHED_TASK_STATES, SessionState, TaskState
+from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 from buildrunner.words import plural
@@ -393,9 +393,7 @@ class SessionManager:
         if restart_workers:
             reap(coordinator)
             if not coordinator.has_live_worker():  # as at the start: no more workers than tasks left
-                counts = {r["status"]: int(r["n"]) for r in self.store.fetchall(self._q("task_counts"), {"session_id": session_id})}
-                left = sum(counts.get(state, 0) for state in UNFINISHED_TASK_STATES)
-                pids = self.start_workers(session_id, max(1, min(int(row["num_workers"]), left)))
+                pids = self.start_workers(session_id, max(1, min(int(row["num_workers"]), coordinator.unfinished_count())))
         return self.get_session_status(session_id), pids
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:

@@ -270,10 +270,14 @@ class WorkerCoordinator:
             self.emit(*events)
         return True
 
+    def unfinished_count(self) -> int:
+        """Tasks waiting, blocked or running."""
+        return int(self.store.scalar(self._q("unfinished_count"), {"session_id": self.session_id}) or 0)
+
     def note_stalled(self) -> bool:
         """Say once (telemetry) that the session runs with tasks left and no live worker; True when newly noted."""
         with self.store.transaction():
-            remaining = int(self.store.scalar(self._q("unfinished_count"), {"session_id": self.session_id}) or 0)
+            remaining = self.unfinished_count()
             if not remaining or not self.store.execute(self._q("mark_stalled"), self._params()):
                 return False
             self.emit(SessionStalled(remaining=remaining, description=f"no live worker; {plural(remaining, 'task')} remain (run `br parallel resume`)"))

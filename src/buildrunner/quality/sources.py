@@ -72,6 +72,11 @@ class SourceFile:
     is_test: bool
     is_package: bool
 
+    @property
+    def root(self) -> Path:
+        """The project folder it was found in: its path less its relative one."""
+        return Path(str(self.path)[: -len(self.rel)] or ".")
+
 
 @dataclass
 class LanguageCount:
@@ -293,5 +298,5 @@ def syntax_error_text(src: SourceFile, exc: BaseException) -> str:
     """A file that does not parse, said for people: new syntax for the project's Python, or broken code."""
     line = getattr(exc, "lineno", None)
     where = f" (line {line})" if line else ""
-    mismatch = python_mismatch(Path(str(src.path)[: -len(src.rel)] or "."))
+    mismatch = python_mismatch(src.root)
     return f"not parsable by Python {sys.version_info[0]}.{sys.version_info[1]}{where}; {mismatch}" if mismatch else f"syntax error: {getattr(exc, 'msg', exc)}{where}"

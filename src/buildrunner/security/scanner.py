@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,17 +35,19 @@ MAX_FINDINGS_PER_FILE = 1000
 # literal), nor are config files (.env, YAML, properties).
 CODE_SUFFIXES = frozenset(suffix for suffix in LANGUAGES if suffix not in {".sh", ".sql"})
 COMMENT_MARKERS = (b"#", b"//", b"/*", b"<!--")
+TRIPLE_QUOTES = re.compile(rb'"""|\'\'\'')
 
 
-def _expression(data: bytes, hit: Hit) -> bool:
-    """A catch-all match in source code outside quotes, comments and docstrings: a name or a call, not a value."""
+def _expression(data: bytes, hit: Hit, triple_quotes: list[int]) -> bool:
+    """A catch-all match in source code outside quotes, comments and docstrings (`triple_quotes`: where the file's
+    triple quotes start): a name or a call, not a value."""
     if data[hit.start - 1 : hit.start] in (b"'", b'"', b"`"):
         return False
     line_start = data.rfind(b"\n", 0, hit.start) + 1
     before = data[line_start : hit.start]
     if any(marker in before for marker in COMMENT_MARKERS) or before.lstrip().startswith(b"*"):
         return False
-    return (data.count(b'"""', 0, hit.start) + data.count(b"'''", 0, hit.start)) % 2 == 0  # not inside a docstring
+    return bisect.bisect_left(triple_quotes, hit.start) % 2 == 0  # not inside a docstring
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ class _Engine(FileEngine):
         if not hits:
             return []
         if Path(display_path).suffix.lower() in CODE_SUFFIXES:
-            hits = [h for h in hits if not (h.rule.generic and _expression(data, h))]
+            triple_quotes = [m.start() for m in TRIPLE_QUOTES.finditer(data)] if any(h.rule.generic for h in hits) else []
+            hits = [h for h in hits if not (h.rule.generic and _expression(data, h, triple_quotes))]
             if not hits:
                 return []
         starts = [h.start for h in hits]
