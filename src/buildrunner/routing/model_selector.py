@@ -258,7 +258,8 @@ def _apart(limit: float, cost: float) -> tuple[str, str]:
     shown = usd(limit), usd(cost)
     if shown[0] != shown[1] or round(limit - cost, 9) == 0:  # equal but for float error: alike is right
         return shown
-    return usd_scale([limit, cost])[0], usd_scale([limit, cost])[1]
+    scaled_limit, scaled_cost = usd_scale([limit, cost])
+    return scaled_limit, scaled_cost
 
 
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
