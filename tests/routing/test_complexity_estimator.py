@@ -467,3 +467,48 @@ def test_money_named_as_money_and_a_leader_who_is_not_elected(estimator: Complex
     assert "money" in fired(estimator, "We store money amounts as floats everywhere; round them properly")
     assert "distributed systems" not in fired(estimator, "Show the team leader's name at the top of the roster page")
     assert "distributed systems" in fired(estimator, "Leader election sometimes picks two schedulers after a network partition")
+
+
+@pytest.mark.parametrize(
+    ("small", "work"),
+    [
+        # a reviewer's tickets: both went to sonnet ("login" is the page's subject, "add" read as new behaviour)
+        ("Change the button colour on the login page", "Lock the account after five failed logins on the login page"),
+        ("Add unit tests for the date formatting helper", "Support time zones in the date formatting helper"),
+    ],
+)
+def test_a_look_or_a_test_of_existing_code_is_simple_beside_the_behaviour_it_sits_next_to(
+    estimator: ComplexityEstimator, small: str, work: str
+) -> None:
+    small_result, work_result = estimator.estimate(small), estimator.estimate(work)
+    assert small_result.recommended_model == "haiku", small_result.factors
+    assert work_result.recommended_model != "haiku"
+    assert small_result.complexity_score < work_result.complexity_score
+
+
+def test_tests_are_the_task_only_when_it_opens_with_them(estimator: ComplexityEstimator) -> None:
+    """'Implement X and add tests': the tests are X's work, and X keeps its level."""
+    assert "tests only" in fired(estimator, "Write regression tests for the CSV importer")
+    feature = "Implement leader election for the scheduler replicas and add unit tests"
+    assert "tests only" not in fired(estimator, feature)
+    assert estimator.estimate(feature).recommended_model == "opus"
+
+
+def test_a_colour_in_a_long_report_is_not_a_visual_tweak(estimator: ComplexityEstimator) -> None:
+    """Read in the title only: a plotting library's report about colours is about the library's behaviour."""
+    report = (
+        "Legend shows wrong entries with grouped bars\n"
+        "When the bars of two groups share a colour, the legend on the page lists the first group twice and "
+        "drops the second. Expected one entry per group."
+    )
+    assert "visual tweak" not in fired(estimator, report)
+    assert "visual tweak" in fired(estimator, "Footer links: use the brand font and a larger font size")
+
+
+def test_a_stated_default_is_the_value_asked_for(estimator: ComplexityEstimator) -> None:
+    """A crash whose ticket says what the missing value defaults to is a known, local fix."""
+    crash = "export_users() raises KeyError: 'email' for users without an email. Should default to an empty string."
+    assert "target given" in fired(estimator, crash)
+    assert estimator.estimate(crash).recommended_model == "haiku"
+    open_ended = "export_users() raises KeyError: 'email' for some users and we don't know which records they are."
+    assert estimator.estimate(open_ended).complexity_score > estimator.estimate(crash).complexity_score
