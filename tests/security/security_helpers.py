@@ -64,6 +64,8 @@ def samples() -> dict[str, str]:
         "url_credentials": f'REPO = "https://deploy:{rnd(12)}@git.internal.test/app.git"',
         "cli_user_password": f"curl -u admin:{rnd(10)} https://api.internal.test/health",
         "bearer_token": f'headers = {{"Authorization": "Bearer {rnd(40)}"}}',
+        "url_query_secret": f'FEED = "https://api.weather.test/v1/forecast?city=Oslo&api_key={rnd(24)}"',
+        "markup_secret": f'<server><id>nexus</id><password>{rnd(14)}</password></server>',
     }
 
 

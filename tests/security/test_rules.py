@@ -185,3 +185,35 @@ def test_common_ways_of_writing_a_secret_are_found(line: str) -> None:
 )
 def test_names_calls_and_file_names_are_not_secrets(line: str) -> None:
     assert found(line) == [], line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'requests.get(f"https://api.search.test/v2?q={{query}}&access_token={v}")',
+        "curl 'https://hooks.ops.test/deploy?token={v}&env=prod'",
+        "<jdbc><user>app</user><password>{p}X9</password></jdbc>",
+        '<property name="x"><apiKey type="string">{v}</apiKey></property>',
+        '<add key="Stripe:ApiKey" value="{v}" />',  # .NET appSettings (web.config)
+    ],
+)
+def test_keys_in_urls_and_markup_are_found(line: str) -> None:
+    """gitleaks and detect-secrets read a URL's query and XML elements; a pasted feed URL or a settings.xml leaked."""
+    text = line.format(v="Kq7Zp2mW" + "vL9xRt5Yp3Nb", p="Lm4Qz9" + "Tx2Kw")  # built here: this file must scan clean
+    assert found(text), text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'url = f"https://api.search.test/v2?q={query}&access_token={token}"',  # a template
+        "https://api.weather.test/v1?api_key=YOUR_API_KEY_HERE",
+        "https://app.test/reset?token=${RESET_TOKEN}",
+        "<password>${db.password}</password>",  # a property reference
+        "<password>{COQLCE6DU6GtcS5P=}</password>",  # Maven's encrypted form
+        '<add key="SmtpHost" value="smtp.mail.internal.test" />',  # a setting that is not a secret
+        "<tokenizer>whitespace_tokenizer_v2</tokenizer>",
+    ],
+)
+def test_templates_references_and_other_settings_in_urls_and_markup_are_not_secrets(line: str) -> None:
+    assert found(line) == [], line
