@@ -126,6 +126,25 @@ def test_an_asked_only_signal_skips_a_change_already_made(text: str, asked: bool
     assert "plain" in found  # a signal without asked_only counts the word wherever it is
 
 
+OTHER_SENSE = """base = 36
+[[signal]]
+name = "bump"
+weight = -12
+unless_followed_by = '''\\s+(?:the\\s+)?\\w+\\s+count\\b'''
+words = ["bump"]
+"""
+
+
+@pytest.mark.parametrize(("text", "counted"), [("Bump the SDK to 4.2", True), ("bump the partition count to 48", False), ("BUMP THE REPLICA COUNT", False)])
+def test_a_hit_followed_by_another_sense_of_the_word_does_not_count(text: str, counted: bool) -> None:
+    assert ("bump" in {h.signal.name for h in hits(parse_signals(OTHER_SENSE, "test.toml"), text)}) is counted
+
+
+def test_an_unreadable_other_sense_pattern_names_the_signal() -> None:
+    with pytest.raises(ConfigError, match="signal 'bump'"):
+        parse_signals(OTHER_SENSE.replace("count\\b", "count("), "test.toml")
+
+
 def test_a_failure_after_a_routine_change_is_not_the_routine_change() -> None:
     """A bump or a rename that already happened and broke something is a regression to chase, not a one-liner."""
     from buildrunner.routing.complexity_estimator import ComplexityEstimator

@@ -106,6 +106,7 @@ class Signal:
     role: str = ""  # "topic", "small change" (a change that alters no behaviour) or "learned"; see SignalSet.measure and .guarded
     vocabulary: Vocabulary | None = None  # a learned vocabulary instead of words or a pattern (routing/vocabulary.py)
     asked_only: bool = False  # a hit right after the set's `past_change` words is a change already made, not the work asked
+    unless_followed_by: re.Pattern[str] | None = None  # a hit this matches right after is another sense of the word
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -120,6 +121,8 @@ class Signal:
             count = str(raw.get("count", "distinct"))
             unit = float(raw.get("unit", 1.0))
             regex = _word_regex(words) if words is not None else re.compile(str(pattern if pattern is not None else "(?!)"))
+            unless = raw.get("unless_followed_by")
+            unless_followed_by = re.compile(str(unless), re.IGNORECASE) if unless is not None else None
         except KeyError:
             raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
         except (TypeError, ValueError, re.error) as exc:
@@ -136,7 +139,7 @@ class Signal:
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
             firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
-            asked_only=bool(raw.get("asked_only", False)),
+            asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by,
         )
 
     def measure(
@@ -149,7 +152,8 @@ class Signal:
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
-        An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump").
+        An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
+        and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense).
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -163,6 +167,9 @@ class Signal:
         matches = self.regex.finditer(region)
         if self.asked_only and past_change:
             matches = (m for m in matches if not any(p.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()) for p in past_change))
+        if self.unless_followed_by is not None:
+            other = self.unless_followed_by
+            matches = (m for m in matches if not other.match(region[m.end() : m.end() + PAST_CHANGE_REACH]))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
