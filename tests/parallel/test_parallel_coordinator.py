@@ -12,6 +12,7 @@ from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.parallel.plan import validate_plan
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.session_manager import SessionManager
+from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import Project
 from buildrunner.store import open_store
@@ -288,3 +289,64 @@ def test_a_running_tasks_cost_is_what_its_attempt_has_spent_so_far_as_the_sessio
         [record] = manager.list_tasks(session.session_id)
     assert status.cost == pytest.approx(0.0562) and status.agents[0].cost == pytest.approx(0.0562)
     assert record.status == "running" and record.cost == pytest.approx(sum(r.cost for r in record.ladder)) == pytest.approx(0.0562)
+
+
+def _run_until_idle(coordinator: WorkerCoordinator, worker: str, fails: set[str]) -> list[tuple[str, str]]:
+    """Claim and finish tasks until none is left to run: (task, outcome) in order; `fails` fail. A retry waits out its backoff."""
+    done = []
+    while coordinator.unfinished_count():
+        task = wait_for(lambda: coordinator.get_next_task(worker), 30, "a task to claim")
+        if task.task_id in fails:
+            done.append((task.task_id, coordinator.finish_attempt(worker, task.task_id, task.attempt, AttemptState.FAILED, error="boom", exit_code=1)))
+        else:
+            coordinator.complete_task(worker, task.task_id, task.attempt)
+            done.append((task.task_id, "completed"))
+    return done
+
+
+def test_retry_failed_runs_the_failed_task_with_its_retries_anew_and_then_what_was_skipped_for_it(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    chain = plan({"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a"]},
+                 {"id": "c", "command": "true", "depends_on": ["b"]}, {"id": "free", "command": "true"}, retries=1)
+    session = manager.create_session("again", plan=chain, start_workers=False)
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    assert _run_until_idle(coordinator, worker, fails={"a"}) == [("a", "retry"), ("free", "completed"), ("a", "failed")]
+    before = manager.get_session_status(session.session_id)
+    assert (before.status, before.failed_tasks, before.skipped_tasks) == ("failed", 1, 2)
+    with pytest.raises(ParallelError, match="--retry-failed"):
+        manager.resume_session(session.session_id, restart_workers=False)
+
+    retried = manager.retry_failed(session.session_id)
+    assert (retried.tasks, sorted(retried.dependents)) == (("a",), ["b", "c"])
+    assert manager.get_session_status(session.session_id).status == "running"
+    # One failure after the retry is retried again (retries: 1 counts anew), the second is final.
+    assert _run_until_idle(coordinator, worker, fails={"a"}) == [("a", "retry"), ("a", "failed")]
+    assert manager.get_session_status(session.session_id).status == "failed"
+    manager.retry_failed(session.session_id)
+    assert _run_until_idle(coordinator, worker, fails=set()) == [("a", "completed"), ("b", "completed"), ("c", "completed")]
+    after = manager.get_session_status(session.session_id)
+    assert (after.status, after.completed_tasks, after.finished) == ("completed", 4, True)
+    rows = pproject.store.fetchall("SELECT task_id, attempts FROM tasks WHERE session_id = ? ORDER BY task_id", (session.session_id,))
+    assert [(r["task_id"], r["attempts"]) for r in rows] == [("a", 5), ("b", 1), ("c", 1), ("free", 1)]  # "free" never ran again
+    with pytest.raises(ParallelError, match="completed: no failed task"):
+        manager.retry_failed(session.session_id)
+    retries = pproject.store.fetchall("SELECT message FROM events WHERE session_id = ? AND type = 'task_retry'", (session.session_id,))
+    assert sum(r["message"] == "retried by hand" for r in retries) == 2
+
+
+def test_retry_failed_refuses_a_stopped_session_and_a_name_taken_since(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    stopped = manager.create_session("gone", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    manager.stop_session(stopped.session_id)
+    with pytest.raises(ParallelError, match="stopped: no failed task"):
+        manager.retry_failed(stopped.session_id)  # cancelled work is not failed work
+    failed = manager.create_session("nightly", plan=plan({"id": "a", "command": "true"}, retries=0), start_workers=False)
+    coordinator = WorkerCoordinator(failed.session_id, pproject)
+    _run_until_idle(coordinator, coordinator.register_worker(), fails={"a"})
+    newer = manager.create_session("nightly", plan=plan({"id": "a", "command": "true"}), start_workers=False)
+    with pytest.raises(ConfigError, match=f"session {newer.session_id} of that name is running"):
+        manager.retry_failed(failed.session_id)  # two live sessions of one name would commit to the same branches
+    assert manager.get_session_status(failed.session_id).status == "failed"  # nothing changed
+    manager.stop_session(newer.session_id)
+    assert manager.retry_failed(failed.session_id).tasks == ("a",)

@@ -91,6 +91,29 @@ def test_wait_exits_non_zero_when_a_task_failed(fast_project: Path, run_br: Any)
     assert "1 failed, 1 skipped" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_resume_retry_failed_runs_what_failed_and_what_waited_on_it_once_each(pproject: Project, run_br: Any) -> None:
+    root = pproject.paths.root
+    plan = write_plan(root, {"retries": 0, "tasks": [
+        {"id": "fetch", "command": "test -e ready && echo fetch >> ran.log"},
+        {"id": "build", "command": "echo build >> ran.log", "depends_on": ["fetch"]},
+        {"id": "lint", "command": "echo lint >> ran.log"},
+    ]})
+    failed = run_br("parallel", "start", "nightly", "--config", str(plan), "--workers", "1", "--wait")
+    assert failed.returncode == 1 and "1 failed, 1 skipped" in failed.stderr
+    refused = run_br("parallel", "resume", "nightly")
+    assert refused.returncode == 1 and "br parallel resume" in refused.stderr and "--retry-failed" in refused.stderr
+    (root / "ready").touch()
+    result = run_br("parallel", "resume", "nightly", "--retry-failed")
+    assert result.returncode == 0, result.stderr
+    assert "Retrying 1 failed task (fetch); 1 skipped task waits for it" in result.stdout
+    sid = SessionManager(pproject).resolve("nightly")
+    final = finished(pproject, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 3)
+    assert sorted((root / "ran.log").read_text().split()) == ["build", "fetch", "lint"]  # lint did not run again
+    again = run_br("parallel", "resume", "nightly", "--retry-failed")
+    assert again.returncode == 1 and "no failed task to retry" in again.stderr
+
+
 def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran", "depends_on": ["b"]}, {"id": "b", "command": "true", "depends_on": ["a"]}]})
     result = run_br("parallel", "start", "x", "--config", str(plan))

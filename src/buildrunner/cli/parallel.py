@@ -369,13 +369,28 @@ def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
 
 
 @app.command()
-def resume(session_id: SessionArg, project: ProjectOption = None) -> None:
+def resume(
+    session_id: SessionArg,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries anew, and the tasks skipped for them.")
+    ] = False,
+    project: ProjectOption = None,
+) -> None:
     """Resume a session; starts workers again if none is alive (after a crash or reboot).
 
-    Example: br parallel resume demo
+    A failed session runs again with --retry-failed: its failed tasks from where they were (a prompt task
+    on the tier it reached), then the tasks that were skipped because of them.
+
+    Example: br parallel resume demo --retry-failed
     """
     manager = _manager(project, reading=True)
-    info, pids = manager.resume_session(manager.resolve(session_id))
+    sid = manager.resolve(session_id)
+    if retry_failed:
+        retried = manager.retry_failed(sid)
+        n, them = len(retried.dependents), "it" if len(retried.tasks) == 1 else "them"
+        waiting = f"; {plural(n, 'skipped task')} {'waits' if n == 1 else 'wait'} for {them}" if n else ""
+        stdout().print(f"↻  Retrying {plural(len(retried.tasks), 'failed task')} ({', '.join(retried.tasks)}){waiting}.", markup=False)
+    info, pids = manager.resume_session(sid)
     note = f"; started {plural(len(pids), 'worker')}" if pids else f"; {plural(info.active_workers, 'worker')} alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
     if info.prompts_held:

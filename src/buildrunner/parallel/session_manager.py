@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeSession
     from buildrunner.parallel.plan import Plan
     from buildrunner.parallel.settings import ParallelSettings
-    from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+    from buildrunner.parallel.worker_coordinator import Retried, WorkerCoordinator
     from buildrunner.project import Project
     from buildrunner.store import Store
 
@@ -378,6 +378,8 @@ class SessionManager:
         else is left to run, the session is not resumed and the error says which budget to raise.
         """
         row = self._session_row(session_id)
+        if row["status"] == SessionState.FAILED:
+            raise ParallelError(f"session {session_id} is failed", hint=f"retry its failed tasks: br parallel resume {session_id} --retry-failed")
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
         from buildrunner.parallel.reaper import reap
@@ -395,6 +397,12 @@ class SessionManager:
             if not coordinator.has_live_worker():  # as at the start: no more workers than tasks left
                 pids = self.start_workers(session_id, max(1, min(int(row["num_workers"]), coordinator.unfinished_count())))
         return self.get_session_status(session_id), pids
+
+    def retry_failed(self, session_id: str) -> Retried:
+        """Send a session's failed tasks back to run, with their retries anew, and the tasks skipped for them back
+        to wait; a failed session runs again. `resume_session` then starts its workers."""
+        self._session_row(session_id)
+        return self.coordinator(session_id).retry_failed()
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
         """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force).

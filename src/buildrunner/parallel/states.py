@@ -68,6 +68,7 @@ SESSION_MOVES: frozenset[tuple[SessionState, SessionState]] = frozenset(
         (SessionState.RUNNING, SessionState.PAUSED),
         (SessionState.PAUSED, SessionState.RUNNING),
         *((live, final) for live in LIVE_SESSION_STATES for final in FINAL_SESSION_STATES),
+        (SessionState.FAILED, SessionState.RUNNING),  # its failed tasks retried by hand (`resume --retry-failed`)
     }
 )
 TASK_MOVES: frozenset[tuple[TaskState, TaskState]] = frozenset(
@@ -81,6 +82,8 @@ TASK_MOVES: frozenset[tuple[TaskState, TaskState]] = frozenset(
         (TaskState.RUNNING, TaskState.FAILED),
         (TaskState.RUNNING, TaskState.PENDING),  # a retry, a lost worker's requeue, or handed back untried
         (TaskState.RUNNING, TaskState.CANCELLED),
+        (TaskState.FAILED, TaskState.PENDING),  # retried by hand, with its retries anew
+        (TaskState.SKIPPED, TaskState.BLOCKED),  # its failed dependency is retried: it waits for it again
     }
 )
 ATTEMPT_MOVES: frozenset[tuple[AttemptState, AttemptState]] = frozenset(

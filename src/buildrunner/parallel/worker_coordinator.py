@@ -102,6 +102,37 @@ def process_alive(pid: int, started: float | None) -> bool:
     return now_started is not None and (started is None or abs(now_started - started) < 1.0)
 
 
+def refuse_name_in_use(store: "Store", name: str, this: str | None = None) -> None:
+    """Refuse a session `name` that a live session other than `this` holds, or whose branches it would share.
+
+    Takes the name's lock (PostgreSQL) for the rest of the transaction: of two starts of one name, one wins.
+    """
+    component = session_component(name)
+    store.fetchone(store.query("parallel", "lock_session_name"), {"name": component})
+    for live in store.fetchall(store.query("parallel", "live_sessions")):
+        if live["id"] == this:
+            continue
+        if live["name"] == name:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
+            raise ConfigError(
+                f"session name {name!r}: session {live['id']} of that name is {live['status']}",
+                hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
+            )
+        if session_component(live["name"]) == component:
+            raise ConfigError(
+                f"session name {name!r}: session {live['id']} ({live['name']!r}, {live['status']}) would share its branches "
+                f"(br/{component}/<task>)",
+                hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
+            )
+
+
+@dataclass(frozen=True)
+class Retried:
+    """What `retry_failed` sent back to run: the failed tasks, and the tasks skipped for them that wait again."""
+
+    tasks: tuple[str, ...]
+    dependents: tuple[str, ...]
+
+
 class WorkerCoordinator:
     """Coordinate workers and task distribution for one session."""
 
@@ -184,20 +215,7 @@ class WorkerCoordinator:
         plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
         store = project.store
         with store.transaction():
-            component = session_component(name)
-            store.fetchone(store.query("parallel", "lock_session_name"), {"name": component})
-            for live in store.fetchall(store.query("parallel", "live_sessions")):
-                if live["name"] == name:  # `stop NAME` would reach only one of them, and both would commit to br/NAME/<task>
-                    raise ConfigError(
-                        f"session name {name!r}: session {live['id']} of that name is {live['status']}",
-                        hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
-                    )
-                if session_component(live["name"]) == component:
-                    raise ConfigError(
-                        f"session name {name!r}: session {live['id']} ({live['name']!r}, {live['status']}) would share its branches "
-                        f"(br/{component}/<task>)",
-                        hint=f"give this session another name, or end that one first: br parallel stop {live['id']}",
-                    )
+            refuse_name_in_use(store, name)
             store.execute(
                 store.query("parallel", "insert_session"),
                 {
@@ -250,6 +268,33 @@ class WorkerCoordinator:
                 return False
             self.emit(SessionResumed(description="resumed"))
         return True
+
+    def retry_failed(self) -> Retried:
+        """failed tasks -> pending with their retries anew, the tasks skipped for them -> blocked, and a failed
+        session -> running. A stopped or completed session has nothing to retry (cancelled is not failed)."""
+        with self.store.transaction():
+            row = self._lock_session()
+            if row is None:
+                raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
+            state = SessionState(row["status"])
+            if state not in (SessionState.FAILED, *LIVE_SESSION_STATES):
+                raise ParallelError(f"session {self.session_id} is {state}: no failed task to retry", hint="start a new session to run it again")
+            if state is SessionState.FAILED:
+                refuse_name_in_use(self.store, self._session_row()["name"], self.session_id)
+            check_move(TaskState.FAILED, TaskState.PENDING)
+            failed = self.store.fetchall(self._q("retry_failed_tasks"), {"session_id": self.session_id})
+            if not failed:
+                raise ParallelError(f"session {self.session_id} has no failed task to retry", hint="br parallel status shows its tasks")
+            check_move(TaskState.SKIPPED, TaskState.BLOCKED)
+            dependents = self.store.fetchall(self._q("unskip_tasks"), {"session_id": self.session_id})
+            if state is SessionState.FAILED:
+                check_move(SessionState.FAILED, SessionState.RUNNING)
+                self.store.execute(self._q("reopen_session"), self._params())
+            self.emit(
+                *(TaskRetry(task_id=r["task_id"], attempt=int(r["attempts"]) + 1, description="retried by hand") for r in failed),
+                SessionResumed(description=f"retrying {plural(len(failed), 'failed task')}"),
+            )
+        return Retried(tuple(r["task_id"] for r in failed), tuple(r["task_id"] for r in dependents))
 
     def stop(self, *, force: bool = False) -> bool:
         """running|paused -> stopped: waiting tasks are cancelled; workers end running ones (TERM, then KILL after the grace)."""
@@ -672,9 +717,10 @@ class WorkerCoordinator:
         attempt = params["attempt"]
         # Retries count the failures on this attempt's tier: the rungs a prompt task climbed to get here do not use them up.
         tier = next((r["tier"] for r in self.ladder(params["task_id"]) if int(r["attempt"]) == attempt), None)
+        since = int(row.get("retry_from") or 0)  # failures before a retry by hand no longer count
         failures = sum(
             1 for r in self.ladder(params["task_id"])
-            if r["tier"] == tier and r["status"] in (AttemptState.FAILED, AttemptState.TIMEOUT, AttemptState.BUDGET_EXCEEDED)
+            if int(r["attempt"]) > since and r["tier"] == tier and r["status"] in (AttemptState.FAILED, AttemptState.TIMEOUT, AttemptState.BUDGET_EXCEEDED)
         )
         max_attempts = int(row["max_retries"]) + 1
         failed = TaskFailed(

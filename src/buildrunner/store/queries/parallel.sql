@@ -181,7 +181,9 @@ UPDATE task_attempts SET agent = :agent, tier = :tier, model = :model, turns = :
 WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
 
 -- name: lost_attempts
-SELECT COUNT(*) AS n FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id AND status = 'lost'
+-- Since the task was last retried by hand (retry_from).
+SELECT COUNT(*) AS n FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
+WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.status = 'lost' AND a.attempt > t.retry_from
 
 -- name: unblock_dependents
 -- One finished dependency fewer for each task waiting on :task_id; those left waiting on none become claimable.
@@ -209,6 +211,23 @@ SELECT 1 AS found FROM task_deps WHERE session_id = :session_id LIMIT 1
 
 -- name: retries_waiting
 SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND status = 'pending' AND attempts > 0
+
+-- name: retry_failed_tasks
+-- failed -> pending, retried by hand: the failures so far no longer count against its retries.
+UPDATE tasks SET status = 'pending', retry_from = attempts, not_before = NULL, finished_at = NULL, worker_id = NULL
+WHERE session_id = :session_id AND status = 'failed'
+RETURNING task_id, attempts
+
+-- name: unskip_tasks
+-- skipped -> blocked: the failed dependency it was skipped for is retried (waiting_on still counts it).
+UPDATE tasks SET status = 'blocked', finished_at = NULL, error = NULL
+WHERE session_id = :session_id AND status = 'skipped'
+RETURNING task_id
+
+-- name: reopen_session
+-- failed -> running, for its failed tasks retried by hand.
+UPDATE sessions SET status = 'running', status_reason = NULL, finished_at = NULL, updated_at = :now
+WHERE id = :session_id AND status = 'failed'
 
 -- name: cancel_waiting_tasks
 UPDATE tasks SET status = 'cancelled', error = :error, finished_at = :now
