@@ -148,3 +148,15 @@ def test_a_cost_limit_just_under_the_cheapest_tier_is_told_apart_from_it(selecto
     limit_text = message.split("fits the ", 1)[1].split(" cost limit", 1)[0]
     cost_text = message.split("closest is haiku at ", 1)[1].split(" ", 1)[0]
     assert limit_text != cost_text and float(limit_text.lstrip("$")) < float(cost_text.lstrip("$"))
+
+
+@pytest.mark.parametrize("share", [0.5, 0.93, 0.999])
+def test_the_closest_cost_a_limit_misses_is_never_shown_below_itself(selector: ModelSelector, share: float) -> None:
+    """A reviewer read "closest is haiku at $0.07" for a $0.075 estimate, set the limit to $0.07 and was refused again."""
+    task = "Rotate the encryption keys of every stored customer record without downtime"
+    haiku = next(a for a in selector.select_model(task).alternatives if a["name"] == "haiku")["estimated_cost"]
+    with pytest.raises(RoutingError) as refused:
+        selector.select_model(task, cost_limit=haiku * share)
+    shown = float(str(refused.value).split("closest is haiku at $", 1)[1].split(" ", 1)[0])
+    assert shown >= haiku
+    assert f"at least {shown:g}" in refused.value.hint  # the figure shown is the one to raise the limit to

@@ -254,12 +254,13 @@ def _up(cost: float) -> str:
 
 
 def _apart(limit: float, cost: float) -> tuple[str, str]:
-    """Two amounts as `usd` shows them, with more places when that would show them alike ($0.07 vs $0.0703)."""
-    shown = usd(limit), usd(cost)
+    """The limit as `usd` shows it and the cost it misses as the advice names it (`_up`: never shown below what it is,
+    so a limit raised to the figure shown is enough: $0.075 was shown as $0.07); the limit with more places when the
+    two would read alike ($0.0749 vs $0.075)."""
+    shown = usd(limit), f"${_up(cost)}"
     if shown[0] != shown[1] or round(limit - cost, 9) == 0:  # equal but for float error: alike is right
         return shown
-    scaled_limit, scaled_cost = usd_scale([limit, cost])
-    return scaled_limit, scaled_cost
+    return usd_scale([limit, cost])[0], shown[1]
 
 
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
