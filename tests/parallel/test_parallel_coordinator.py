@@ -350,3 +350,44 @@ def test_retry_failed_refuses_a_stopped_session_and_a_name_taken_since(pproject:
     assert manager.get_session_status(failed.session_id).status == "failed"  # nothing changed
     manager.stop_session(newer.session_id)
     assert manager.retry_failed(failed.session_id).tasks == ("a",)
+
+
+def test_a_task_retried_by_hand_runs_afresh_and_its_max_cost_counts_anew(pproject: Project) -> None:
+    """Its last attempt had adopted an earlier one's unchecked work: the retry runs the command, it does not re-check that work."""
+    manager = SessionManager(pproject)
+    session = manager.create_session("afresh", plan=plan({"id": "a", "command": "true", "max_cost": 1.0}, retries=0), start_workers=False)
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    first = coordinator.get_next_task(worker)
+    assert first is not None
+    assert coordinator.finish_attempt(worker, "a", first.attempt, AttemptState.LOST, error="worker lost", unchecked=True) == "requeued"
+    second = coordinator.get_next_task(worker)
+    assert second is not None and second.adopt_attempt == first.attempt
+    assert coordinator.finish_attempt(worker, "a", second.attempt, AttemptState.FAILED, error="verify failed", cost=0.8) == "failed"
+    manager.retry_failed(session.session_id)
+    third = coordinator.get_next_task(worker)
+    assert third is not None and third.adopt_attempt is None
+    spent = pproject.store.scalar(
+        pproject.store.query("parallel", "task_cost_since_retry"), {"session_id": session.session_id, "task_id": "a", "attempt": third.attempt}
+    )
+    assert spent == 0  # the $0.80 before the retry leaves its max_cost whole
+
+
+def test_a_retry_refuses_a_spent_session_cap_and_cleanup_leaves_a_reopened_session(pproject: Project) -> None:
+    manager = SessionManager(pproject)
+    capped = manager.create_session("capped", plan=plan({"id": "a", "command": "true"}, retries=0), start_workers=False, cost_limit=0.5)
+    coordinator = WorkerCoordinator(capped.session_id, pproject)
+    worker = coordinator.register_worker()
+    task = coordinator.get_next_task(worker)
+    assert task is not None
+    coordinator.finish_attempt(worker, "a", task.attempt, AttemptState.BUDGET_EXCEEDED, error="the session's max_cost is spent", cost=0.5)
+    with pytest.raises(ParallelError, match=r"max_cost of \$0\.50 is spent"):
+        manager.retry_failed(capped.session_id)
+    assert manager.get_session_status(capped.session_id).status == "failed"  # nothing changed
+
+    failed = manager.create_session("later", plan=plan({"id": "a", "command": "true"}, retries=0), start_workers=False)
+    other = WorkerCoordinator(failed.session_id, pproject)
+    _run_until_idle(other, other.register_worker(), fails={"a"})
+    manager.retry_failed(failed.session_id)  # between cleanup's listing and its delete, as a race would have it
+    assert not other.delete()
+    assert manager.get_session_status(failed.session_id).status == "running"

@@ -160,6 +160,27 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
 
 
+def test_a_task_that_finishes_after_its_worker_and_supervisor_were_killed_is_not_run_again(pproject: Project, run_br: Any) -> None:
+    """`kill -9` of both processes (as a user reading `ps` would): nobody sees the task end, but it ran to completion."""
+    root = pproject.paths.root
+    plan = write_plan(root, {"tasks": [{"id": "t", "command": f"until [ -e {root}/go ]; do sleep 0.05; done; echo once >> {root}/ran.txt"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    victim = wait_for(lambda: pproject.store.fetchone("SELECT pid FROM workers WHERE session_id = ? AND status = 'active'", (sid,)), 30, "a busy worker")
+    worker = psutil.Process(victim["pid"])
+    supervisor = worker.parent()
+    assert supervisor is not None
+    for proc in (supervisor, worker):
+        proc.kill()
+    exit_file = pproject.paths.logs_dir / sid / "t.1.exit"
+    (root / "go").touch()
+    wait_for(exit_file.exists, 30, "the task to end by itself")
+    assert exit_file.read_text().strip() == "0"
+    assert run_br("parallel", "resume", sid).returncode == 0
+    final = finished(pproject, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 1)
+    assert (root / "ran.txt").read_text() == "once\n"  # its result was kept: not run a second time
+
+
 def test_list_counts_live_workers_as_status_does_after_the_only_worker_is_killed(pproject: Project, run_br: Any) -> None:
     """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live."""
     root = pproject.paths.root

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -179,10 +180,16 @@ def start(
     manager = _manager(project)
     session = manager.create_session(name, tasks, workers, config=config, start_workers=False)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
-    try:
+    with _waiting_on(session.session_id):
         _report_start(manager, session, name, tasks, watch=watch, wait=wait, output_format=output_format)
-    except KeyboardInterrupt:  # the workers are detached: Ctrl-C ends the waiting, not the session
-        sid = session.session_id
+
+
+@contextmanager
+def _waiting_on(sid: str) -> Iterator[None]:
+    """The workers are detached: Ctrl-C ends the waiting, not the session, and says so."""
+    try:
+        yield
+    except KeyboardInterrupt:
         stderr().print(f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)", markup=False)
         raise
 
@@ -210,14 +217,20 @@ def _report_start(
         stderr().print(f"note: {note}", markup=False)
     if session.budget_note:
         stderr().print(f"⚠️  {session.budget_note}: prompt tasks wait; shell tasks run.", markup=False)
+    _await_end(manager, session.session_id, watch=watch, wait=wait, output_format=output_format)
+
+
+def _await_end(manager: "SessionManager", sid: str, *, watch: bool, wait: bool, output_format: str = "text", since: float = 0.0) -> None:
+    """The dashboard or the wait, then the final status and the exit code (1 if a task failed); progress lines
+    for the attempts that start or end after `since`."""
     from buildrunner.cli.common import show_progress
 
     if watch or (wait and show_progress()):
-        status = _watch(manager, session.session_id)
+        status = _watch(manager, sid)
         if wait and not status.halted:  # the dashboard was quit early: keep waiting
-            status = manager.wait(session.session_id)
+            status = manager.wait(sid)
     elif wait:
-        status = manager.wait(session.session_id, on_change=_progress_lines(manager, session.session_id))
+        status = manager.wait(sid, on_change=_progress_lines(manager, sid), since=since)
     else:
         return
     final = manager.get_session_status(status.session_id)
@@ -374,6 +387,7 @@ def resume(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries anew, and the tasks skipped for them.")
     ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Resume a session; starts workers again if none is alive (after a crash or reboot).
@@ -381,10 +395,11 @@ def resume(
     A failed session runs again with --retry-failed: its failed tasks from where they were (a prompt task
     on the tier it reached), then the tasks that were skipped because of them.
 
-    Example: br parallel resume demo --retry-failed
+    Example: br parallel resume demo --retry-failed --wait
     """
     manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
+    resumed = time.time()
     if retry_failed:
         retried = manager.retry_failed(sid)
         n, them = len(retried.dependents), "it" if len(retried.tasks) == 1 else "them"
@@ -395,6 +410,8 @@ def resume(
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
     if info.prompts_held:
         stderr().print(f"⚠️  {info.prompts_held.removeprefix(BUDGET_REASON).strip()}: prompt tasks wait; shell tasks run.", markup=False)
+    with _waiting_on(sid):
+        _await_end(manager, sid, watch=False, wait=wait, since=resumed)
 
 
 @app.command()

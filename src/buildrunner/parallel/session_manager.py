@@ -389,6 +389,7 @@ class SessionManager:
         spent = CostTracker(self.project).spent_budget()
         coordinator.hold_prompts(f"{BUDGET_REASON} {spent.describe()}" if spent else None)
         if spent is not None and not int(self.store.scalar(self._q("runnable_count"), {"session_id": session_id}) or 0):
+            coordinator.pause(f"{BUDGET_REASON} {spent.describe()}")  # one reopened by a retry waits paused, as for budget
             raise ParallelError(f"session {session_id} stays paused: {spent.describe()}", hint="only prompt tasks are left, and they wait for budget")
         coordinator.resume()
         pids: list[int] = []
@@ -428,6 +429,7 @@ class SessionManager:
         poll: float | None = None,
         timeout: float | None = None,
         on_change: Callable[[list[Activity]], None] | None = None,
+        since: float = 0.0,
     ) -> SessionStatus:
         """Block until the session ends (or pauses itself for budget); reap lost workers meanwhile.
 
@@ -444,7 +446,7 @@ class SessionManager:
         coordinator = self.coordinator(session_id)
         idle_since: float | None = None
         next_check = 0.0
-        seen = 0.0
+        seen = since  # `on_change` hears of attempts that started or ended after this
         outage: float | None = None
         connected_since = time.monotonic()
         while True:
@@ -501,7 +503,8 @@ class SessionManager:
         rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * 86400})
         removed = []
         for row in rows:
-            self.coordinator(row["id"]).delete()
+            if not self.coordinator(row["id"]).delete():
+                continue  # retried meanwhile: it runs again
             shutil.rmtree(self.project.paths.logs_dir / row["id"], ignore_errors=True)
             remove_session_worktrees(self.project, row["id"])
             removed.append(str(row["id"]))

@@ -406,8 +406,8 @@ class Worker:
         me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
         caps: list[tuple[float, str]] = []
         if task.cost_limit is not None:
-            row = store.fetchone(store.query("parallel", "get_task"), {"session_id": self.session_id, "task_id": task.task_id}) or {}
-            caps.append((task.cost_limit - float(row.get("cost") or 0.0), f"the task's max_cost of {usd(task.cost_limit)}"))
+            spent = float(store.scalar(store.query("parallel", "task_cost_since_retry"), me) or 0.0)
+            caps.append((task.cost_limit - spent, f"the task's max_cost of {usd(task.cost_limit)}"))
         limit = self._session_facts().get("cost_limit")
         if limit is not None:
             spent = float(store.scalar(store.query("parallel", "session_cost_except"), me) or 0.0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
+from buildrunner.money import usd
 from buildrunner.parallel.branches import session_component
 from buildrunner.parallel.executor import agent_name
 from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth, default_description
@@ -279,8 +280,16 @@ class WorkerCoordinator:
             state = SessionState(row["status"])
             if state not in (SessionState.FAILED, *LIVE_SESSION_STATES):
                 raise ParallelError(f"session {self.session_id} is {state}: no failed task to retry", hint="start a new session to run it again")
+            session = self._session_row()
             if state is SessionState.FAILED:
-                refuse_name_in_use(self.store, self._session_row()["name"], self.session_id)
+                refuse_name_in_use(self.store, session["name"], self.session_id)
+            limit = session.get("cost_limit")
+            spent = float(self.store.scalar(self._q("session_cost"), {"session_id": self.session_id}) or 0.0)
+            if limit is not None and spent >= float(limit):
+                raise ParallelError(
+                    f"session {self.session_id}: its max_cost of {usd(float(limit))} is spent ({usd(spent)}); a retry would stop at once",
+                    hint="start a new session for the failed tasks (with a higher max_cost if they need it)",
+                )
             check_move(TaskState.FAILED, TaskState.PENDING)
             failed = self.store.fetchall(self._q("retry_failed_tasks"), {"session_id": self.session_id})
             if not failed:
@@ -328,10 +337,10 @@ class WorkerCoordinator:
             self.emit(SessionStalled(remaining=remaining, description=f"no live worker; {plural(remaining, 'task')} remain (run `br parallel resume`)"))
         return True
 
-    def delete(self) -> None:
-        """Remove a finished session and everything of it from the store."""
+    def delete(self) -> bool:
+        """Remove a finished session and everything of it from the store; False when it is not finished (any more)."""
         with self.store.transaction():
-            self.store.execute(self._q("delete_session"), {"session_id": self.session_id})
+            return bool(self.store.execute(self._q("delete_session"), {"session_id": self.session_id}))
 
     # -- workers ---------------------------------------------------------------------------------
 

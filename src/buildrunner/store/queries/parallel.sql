@@ -213,8 +213,9 @@ SELECT 1 AS found FROM task_deps WHERE session_id = :session_id LIMIT 1
 SELECT task_id, attempts FROM tasks WHERE session_id = :session_id AND status = 'pending' AND attempts > 0
 
 -- name: retry_failed_tasks
--- failed -> pending, retried by hand: the failures so far no longer count against its retries.
-UPDATE tasks SET status = 'pending', retry_from = attempts, not_before = NULL, finished_at = NULL, worker_id = NULL
+-- failed -> pending, retried by hand: the failures and the spend so far no longer count against its retries and its
+-- max_cost, and it runs afresh (no earlier attempt's unchecked work is adopted).
+UPDATE tasks SET status = 'pending', retry_from = attempts, not_before = NULL, finished_at = NULL, worker_id = NULL, adopt_attempt = NULL
 WHERE session_id = :session_id AND status = 'failed'
 RETURNING task_id, attempts
 
@@ -225,8 +226,8 @@ WHERE session_id = :session_id AND status = 'skipped'
 RETURNING task_id
 
 -- name: reopen_session
--- failed -> running, for its failed tasks retried by hand.
-UPDATE sessions SET status = 'running', status_reason = NULL, finished_at = NULL, updated_at = :now
+-- failed -> running, for its failed tasks retried by hand: its run (elapsed time, ETA) starts again now.
+UPDATE sessions SET status = 'running', status_reason = NULL, finished_at = NULL, updated_at = :now, started_at = :now
 WHERE id = :session_id AND status = 'failed'
 
 -- name: cancel_waiting_tasks
@@ -319,10 +320,16 @@ WHERE id = :worker_id AND status IN ('active', 'idle')
 SELECT id FROM sessions WHERE status IN ('completed', 'failed', 'stopped') AND (:all = 1 OR created_at < :before)
 
 -- name: delete_session
-DELETE FROM sessions WHERE id = :session_id
+-- Only while it is still finished: a failed session retried meanwhile runs again.
+DELETE FROM sessions WHERE id = :session_id AND status IN ('completed', 'failed', 'stopped')
 
 -- name: session_cost
 SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts WHERE session_id = :session_id
+
+-- name: task_cost_since_retry
+-- What a task's attempts before :attempt spent since it was last retried by hand: what its max_cost leaves it.
+SELECT COALESCE(SUM(a.cost), 0) AS cost FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
+WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.attempt > t.retry_from AND a.attempt < :attempt
 
 -- name: session_cost_except
 -- The session's spend, recorded and live (running attempts' cost so far), but for one attempt: what its session cap leaves it.
