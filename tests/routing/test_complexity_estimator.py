@@ -503,7 +503,7 @@ def test_a_colour_in_a_long_report_is_not_a_visual_tweak(estimator: ComplexityEs
         "drops the second. Expected one entry per group."
     )
     assert "visual tweak" not in fired(estimator, report)
-    assert "visual tweak" in fired(estimator, "Footer links: use the brand font and a larger font size")
+    assert "visual tweak" in fired(estimator, "Use the brand font and a larger font size in the footer links")
 
 
 def test_a_stated_default_is_the_value_asked_for(estimator: ComplexityEstimator) -> None:
@@ -528,3 +528,29 @@ def test_a_medicine_delivered_by_software_is_safety_work(estimator: ComplexityEs
     change = "Let the pump deliver an insulin bolus in 0.025 unit steps"
     assert "safety and regulation" in fired(estimator, change)
     assert estimator.estimate(change).recommended_model != "haiku"
+
+
+@pytest.mark.parametrize(
+    "work",
+    [  # a reviewer's: each lost its level to a small-change signal read in another sense
+        "Fix CSS injection in the profile page",
+        "Margin calculation on the trading dashboard page ignores leverage",
+        "Add coverage for flood damage claims to the policy engine",
+        "Increase coverage limits for premium insurance customers",
+        "Write a test harness that replays production traffic against the new consensus module",
+        "Add tests for the new OAuth token refresh flow and implement refresh rotation",
+        "When Redis is down the rate limiter falls back to zero and lets every request through",
+    ],
+)
+def test_a_small_change_signal_does_not_fire_on_another_sense_of_its_words(estimator: ComplexityEstimator, work: str) -> None:
+    assert not {"visual tweak", "tests only", "target given"} & fired(estimator, work), work
+    assert estimator.estimate(work).recommended_model != "haiku"
+
+
+@pytest.mark.parametrize(
+    "mechanical",
+    ["Fix lint warnings in the pool module", "Remove unused imports in the workers module", "Bump the version of the pool library to 2.1"],
+)
+def test_a_mechanical_change_near_a_capacity_word_stays_mechanical(estimator: ComplexityEstimator, mechanical: str) -> None:
+    """Telling a capacity's bump from a version's must not take the credit from lint or a version named after it."""
+    assert estimator.estimate(mechanical).recommended_model == "haiku"
