@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -391,3 +392,27 @@ def test_a_retry_refuses_a_spent_session_cap_and_cleanup_leaves_a_reopened_sessi
     manager.retry_failed(failed.session_id)  # between cleanup's listing and its delete, as a race would have it
     assert not other.delete()
     assert manager.get_session_status(failed.session_id).status == "running"
+
+
+def test_a_retried_prompt_task_with_the_budget_spent_leaves_the_session_paused_not_running_without_workers(
+    pproject: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildrunner.routing.cost_tracker import CostTracker
+
+    standins = Path(__file__).resolve().parents[1] / "agents" / "standins"  # the stand-in `claude` the plan's check looks for
+    monkeypatch.setenv("PATH", f"{standins}{os.pathsep}{os.environ['PATH']}")
+    manager = SessionManager(pproject)
+    session = manager.create_session("held", plan=plan({"id": "p", "prompt": "Add a flag", "agent": "claude"}, retries=0), start_workers=False)
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    _run_until_idle(coordinator, coordinator.register_worker(), fails={"p"})
+    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "1")
+    limited = SessionManager(Project(pproject.paths.root, store=pproject.store))  # the limit is read with the config
+    CostTracker(limited.project).track_request("sonnet", 1000, 1000, cost=1.25)
+    assert limited.retry_failed(session.session_id).tasks == ("p",)
+    with pytest.raises(ParallelError, match="stays paused"):
+        limited.resume_session(session.session_id)
+    after = limited.get_session_status(session.session_id)
+    assert after.status == "paused" and "daily budget spent" in (after.prompts_held or "")
+    monkeypatch.setenv("BR_COST_LIMIT_DAILY", "5")  # the limit raised: a plain resume runs it
+    raised = SessionManager(Project(pproject.paths.root, store=pproject.store))
+    assert raised.resume_session(session.session_id, restart_workers=False)[0].status == "running"
