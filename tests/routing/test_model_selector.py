@@ -160,3 +160,16 @@ def test_the_closest_cost_a_limit_misses_is_never_shown_below_itself(selector: M
     shown = float(str(refused.value).split("closest is haiku at $", 1)[1].split(" ", 1)[0])
     assert shown >= haiku
     assert f"at least {shown:g}" in refused.value.hint  # the figure shown is the one to raise the limit to
+
+
+@pytest.mark.parametrize("below", [0.0001, 0.0004, 0.002, 0.01])
+def test_a_limit_just_under_the_closest_cost_is_never_shown_at_or_above_it(selector: ModelSelector, below: float) -> None:
+    """A reviewer read "no model fits the $0.03 cost limit; closest is haiku at $0.0269" (the limit was $0.0268)."""
+    task = "Document the public API"
+    haiku = next(a for a in selector.select_model(task).alternatives if a["name"] == "haiku")["estimated_cost"]
+    with pytest.raises(RoutingError) as refused:
+        selector.select_model(task, cost_limit=haiku - below)
+    message = str(refused.value)
+    limit_text = message.split("fits the $", 1)[1].split(" cost limit", 1)[0]
+    cost_text = message.split("closest is haiku at $", 1)[1].split(" ", 1)[0]
+    assert float(limit_text) < float(cost_text)

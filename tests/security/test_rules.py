@@ -217,3 +217,39 @@ def test_keys_in_urls_and_markup_are_found(line: str) -> None:
 )
 def test_templates_references_and_other_settings_in_urls_and_markup_are_not_secrets(line: str) -> None:
     assert found(line) == [], line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '<property name="hibernate.connection.password">{p}X9</property>',  # Hibernate
+        '<property name="password" value="{p}X9"/>',  # Spring
+        "<entry key='db.password'>{p}X9</entry>",
+        '<string name="api_secret">{v}</string>',  # Android strings.xml
+        "<add key='Payments:ApiKey' value='{v}'/>",
+        "https://files.test/share?sv=2021-08-06&sig={v}%2B{v}%3D",  # an Azure SAS signature
+        "https://api.test/v1?token={v}QQ==",  # base64 with its padding
+    ],
+)
+def test_named_settings_in_markup_and_padded_or_signed_url_values_are_found(line: str) -> None:
+    """A reviewer's misses: the keyword in an attribute rather than the tag, `=` padding, a SAS `sig`."""
+    text = line.format(v="Kq7Zp2mW" + "vL9xRt5Yp3Nb", p="Lm4Qz9" + "Tx2Kw")  # built here: this file must scan clean
+    assert found(text), text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<password>@db.password@</password>",  # a Maven filter token
+        '<string name="password_hint">Enter your password</string>',  # prose between the tags
+        '<string name="reset_password_title">ResetPassword</string>',
+    ],
+)
+def test_cursors_filter_tokens_and_prose_in_markup_are_not_secrets(line: str) -> None:
+    assert found(line) == [], line
+
+
+def test_a_pagination_cursor_is_not_a_key_in_a_url() -> None:
+    """The URL rule names its parameters exactly (pageToken= is a cursor); the catch-all reads names as gitleaks does."""
+    for url in ("https://api.test/v1/items?pageToken=CiAKGjBpNDd2Nmp2Zml2cXRwYjBp", "https://api.test/v1?nextToken=eyJvZmZzZXQiOjEwMH0xMjM0"):
+        assert "url_query_secret" not in found(url), url

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError, StoreError
-from buildrunner.money import usd, usd_scale
+from buildrunner.money import usd
 from buildrunner.project import ensure_project
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult, estimate_cost, minutes_on, tier_order
 
@@ -247,20 +247,27 @@ class _Option:
 
 def _up(cost: float) -> str:
     """`cost` to 4 significant digits, rounded up: a limit the advice names must be enough."""
-    if cost <= 0:
+    return _significant(cost, math.ceil)
+
+
+def _significant(amount: float, rounding: Callable[[float], int]) -> str:
+    if amount <= 0:
         return "0"
-    step = 10 ** (math.floor(math.log10(cost)) - 3)
-    return f"{math.ceil(round(cost / step, 6)) * step:.4g}"
+    step = 10 ** (math.floor(math.log10(amount)) - 3)
+    return f"{rounding(round(amount / step, 6)) * step:.4g}"
 
 
 def _apart(limit: float, cost: float) -> tuple[str, str]:
-    """The limit as `usd` shows it and the cost it misses as the advice names it (`_up`: never shown below what it is,
-    so a limit raised to the figure shown is enough: $0.075 was shown as $0.07); the limit with more places when the
-    two would read alike ($0.0749 vs $0.075)."""
-    shown = usd(limit), f"${_up(cost)}"
-    if shown[0] != shown[1] or round(limit - cost, 9) == 0:  # equal but for float error: alike is right
-        return shown
-    return usd_scale([limit, cost])[0], shown[1]
+    """The limit a cost misses and that cost, each never shown on the wrong side of the other: the cost as the advice
+    names it (rounded up: $0.075 was shown as $0.07, and a limit raised to that was refused again), the limit as
+    `usd` shows it unless that reads as enough ($0.03 for $0.0268 beside a $0.0269 cost): then rounded down."""
+    cost_text = f"${_up(cost)}"
+    if round(limit - cost, 9) == 0:  # equal but for float error: alike is right
+        return cost_text, cost_text
+    limit_text = usd(limit)
+    if float(limit_text.lstrip("$").replace(",", "")) >= float(cost_text.lstrip("$")):
+        limit_text = f"${_significant(limit, math.floor)}"
+    return limit_text, cost_text
 
 
 def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, time_limit: float | None, cost_limit_name: str = "--cost-limit") -> tuple[str, str]:
