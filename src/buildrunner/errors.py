@@ -21,8 +21,14 @@ class ExitCode(IntEnum):
     NOT_FOUND = 6
 
 
-# Not in the spec's table: Ctrl-C, 128 + SIGINT, as shells report a command it stopped.
+# Not in the spec's table: Ctrl-C, 128 + SIGINT, as shells report a command it stopped; SIGTERM (a CI runner
+# cancelling a job) likewise, 128 + SIGTERM.
 INTERRUPTED_EXIT = 130
+TERMINATED_EXIT = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM reached a command that waits (`start --wait`), raised from its handler: ended like Ctrl-C, with 143."""
 
 
 class BuildRunnerError(Exception):

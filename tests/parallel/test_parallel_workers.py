@@ -300,7 +300,9 @@ def test_killing_the_start_process_leaves_the_workers_running(fast_project: Path
     project.close()
 
 
-def test_ctrl_c_on_wait_says_the_session_keeps_running(fast_project: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_a_ci_cancel_on_wait_says_the_session_keeps_running(fast_project: Path, sig: int, code: int, said: str) -> None:
+    """SIGTERM is what a CI runner sends a cancelled job: it said only "Terminated" and left the workers unmentioned."""
     plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 0.5"} for i in range(4)]})
     proc = subprocess.Popen(
         [sys.executable, "-m", "buildrunner", "parallel", "start", "x", "--config", str(plan), "--workers", "2", "--wait"],
@@ -312,11 +314,11 @@ def test_ctrl_c_on_wait_says_the_session_keeps_running(fast_project: Path) -> No
     first = proc.stderr.readline()  # the first progress line: the command is waiting now
     assert " started (worker-" in first, first
     sid = project.store.scalar("SELECT id FROM sessions")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == code
     assert f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)" in err
-    assert err.rstrip().endswith("error: interrupted") and "Traceback" not in err
+    assert err.rstrip().endswith(f"error: {said}") and "Traceback" not in err
     final = finished(project, sid)
     assert (final.status, final.completed_tasks) == ("completed", 4)
     project.close()
@@ -678,9 +680,25 @@ def test_logs_of_a_skipped_task_say_it_never_ran_and_follow_does_not_wait_for_ev
     assert text.returncode == 0 and "task after was skipped (dependency 'bad' failed): it never ran" in text.stderr
     assert json.loads(run_br("parallel", "logs", "skips", "after", "--format", "json").stdout) == []
     follow = run_br("parallel", "logs", "skips", "after", "--follow")  # returns: the task will never run
-    assert follow.returncode == 0 and "skipped, it never ran" in follow.stderr
+    assert follow.returncode == 1 and "skipped, it never ran" in follow.stderr
+    failed = run_br("parallel", "logs", "skips", "bad", "--follow")  # a task followed to its end says how it ended
+    assert failed.returncode == 1 and "error: task bad failed after attempt" in failed.stderr and "exit code 3" in failed.stderr
     missing = run_br("parallel", "logs", "skips", "nosuch")
     assert missing.returncode == 6 and "task nosuch: not in session" in missing.stderr
+
+
+def test_logs_follow_says_how_each_attempt_ended_and_exits_1_when_the_task_failed(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"retries": 1, "tasks": [{"id": "bad", "command": "until [ -e go ]; do sleep 0.05; done; echo tried; exit 4"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    follow = subprocess.Popen([sys.executable, "-m", "buildrunner", "parallel", "logs", sid, "bad", "--follow"], cwd=fast_project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert follow.stdout is not None
+    first = follow.stdout.readline()  # following attempt 1 before it can end
+    (fast_project / "go").touch()
+    out, err = follow.communicate(timeout=120)
+    assert follow.returncode == 1
+    assert first.startswith("=== bad attempt 1") and out.count("tried") == 2 and "=== bad attempt 2" in out
+    assert "--- bad attempt 1 failed; attempt 2 follows" in err and "error: task bad failed after attempt 2 (failed): exit code 4" in err
 
 
 def test_a_second_live_worker_may_not_take_a_name_one_already_has(fast_project: Path, run_br: Any) -> None:

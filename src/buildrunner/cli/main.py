@@ -25,7 +25,7 @@ from buildrunner.cli import config as config_cli
 from buildrunner.cli.coercion import plain_conversion
 from buildrunner.cli.common import ProjectOption
 from buildrunner.cli.groups import GROUPS
-from buildrunner.errors import INTERRUPTED_EXIT, ExitCode
+from buildrunner.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, ExitCode, Terminated
 
 HELP_OPTION_NAMES = ["-h", "--help"]
 
@@ -143,6 +143,8 @@ def run() -> None:
         code = app(prog_name="br", standalone_mode=False)
     except KeyboardInterrupt:
         _fail("interrupted", INTERRUPTED_EXIT)
+    except Terminated:
+        _fail("terminated", TERMINATED_EXIT)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)

@@ -186,12 +186,23 @@ def start(
 
 @contextmanager
 def _waiting_on(sid: str) -> Iterator[None]:
-    """The workers are detached: Ctrl-C ends the waiting, not the session, and says so."""
+    """The workers are detached: Ctrl-C, or SIGTERM from a CI runner cancelling the job, ends the waiting, not the
+    session, and says so."""
+    import signal
+
+    from buildrunner.errors import Terminated
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         stderr().print(f"Stopped waiting: session {sid} keeps running (br parallel status {sid}; br parallel stop {sid} to end it)", markup=False)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report_start(
@@ -525,7 +536,7 @@ def logs(
     session_id: SessionArg,
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
     attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
-    follow: Annotated[bool, typer.Option("--follow", help="Keep printing the running attempt's output (and an agent's progress) until the task ends.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing the running attempt's output (and an agent's progress) until the task ends; exit 1 unless it completed.")] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
@@ -585,45 +596,69 @@ def logs(
         sys.stdout.write(shown(text if text.endswith("\n") or not text else text + "\n"))
 
 
+def _write_from(path: Path, offset: int) -> int:
+    """Print a log from `offset` on (escaped on a terminal); how many bytes that was."""
+    import sys
+
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return 0
+    text = data.decode("utf-8", "replace")
+    sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
+    return len(data)
+
+
+def _followed_to_the_end(task: "TaskRecord", attempt: int, state: str) -> None:
+    """The closing line of `logs --follow`: how the last attempt and the task ended; exit 1 unless it completed."""
+    from buildrunner.errors import ParallelError
+
+    if task.status == "completed":
+        stderr().print(f"--- {task.task_id} attempt {attempt} {state}: task completed", markup=False)
+        return
+    why = f": {printable(task.error.splitlines()[0][:200])}" if task.error else ""
+    raise ParallelError(f"task {task.task_id} {task.status} after attempt {attempt} ({state}){why}")
+
+
 def _task(manager: "SessionManager", session_id: str, task_id: str) -> "TaskRecord | None":
     return next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
 
 
 def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
-    """Print the task's latest attempt as it is written, and a line whenever its agent's progress changes."""
+    """Print the task's latest attempt as it is written, a line whenever its agent's progress changes and how each
+    attempt ended; exit 1 when the task ends without completing (as `start --wait` does for a session)."""
     import sys
     import time
 
     offset, current, shown = 0, None, None
     while True:
+        task = _task(manager, session_id, task_id)  # read before its logs: an end seen here has all its attempts listed below
         attempts = manager.task_logs(session_id, task_id)
         if attempts:
             last = attempts[-1]
             number, state, path = last.attempt, last.status, last.path
             if number != current:
+                if current is not None:  # the attempt followed so far has ended: the rest of its output, then how it ended
+                    before = next(a for a in attempts if a.attempt == current)
+                    _write_from(before.path, offset)
+                    sys.stdout.flush()
+                    stderr().print(f"--- {task_id} attempt {current} {before.status}; attempt {number} follows", markup=False)
                 current, offset = number, 0
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read()
-            except FileNotFoundError:
-                data = b""
-            if data:
-                offset += len(data)
-                text = data.decode("utf-8", "replace")
-                sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
+            offset += _write_from(path, offset)
             agent = next((a for a in manager.get_session_status(session_id, activity=0).agents if a.task_id == task_id), None)
             if agent is not None and (line := _agent_line(agent)) != shown:
                 stderr().print(line, markup=False)
                 shown = line
             sys.stdout.flush()
-            task = _task(manager, session_id, task_id)
             if task is not None and task.status not in ("running", "pending", "blocked") and state != "running":
+                _followed_to_the_end(task, number, state)
                 return
         else:
-            task = _task(manager, session_id, task_id)
             if task is None or task.status not in ("running", "pending", "blocked"):  # gone, or ended without running
-                stderr().print(f"task {task_id}: " + (f"{task.status}, it never ran" if task else f"not in session {session_id}"), markup=False)
-                return
+                from buildrunner.errors import ParallelError
+
+                raise ParallelError(f"task {task_id}: " + (f"{task.status}, it never ran" if task else f"not in session {session_id}"))
         time.sleep(0.5)
