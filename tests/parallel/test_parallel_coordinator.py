@@ -336,12 +336,23 @@ def test_retry_failed_runs_the_failed_task_with_its_retries_anew_and_then_what_w
     assert sum(r["message"] == "retried by hand" for r in retries) == 2
 
 
-def test_retry_failed_refuses_a_stopped_session_and_a_name_taken_since(pproject: Project) -> None:
+def test_retry_failed_runs_what_a_stop_cancelled_and_refuses_a_name_taken_since(pproject: Project) -> None:
+    """GNU parallel's --resume: a stopped session goes on with what it had not finished, and what completed stays done."""
     manager = SessionManager(pproject)
-    stopped = manager.create_session("gone", plan=plan({"id": "a", "command": "true"}), start_workers=False)
-    manager.stop_session(stopped.session_id)
-    with pytest.raises(ParallelError, match="stopped: no failed task"):
-        manager.retry_failed(stopped.session_id)  # cancelled work is not failed work
+    chain = plan({"id": "a", "command": "true"}, {"id": "b", "command": "true"}, {"id": "c", "command": "true", "depends_on": ["b"]})
+    stopped = manager.create_session("halted", plan=chain, start_workers=False)
+    coordinator = WorkerCoordinator(stopped.session_id, pproject)
+    worker = coordinator.register_worker()
+    first = coordinator.get_next_task(worker)
+    assert first is not None and first.task_id == "a"
+    coordinator.complete_task(worker, "a", first.attempt)
+    manager.stop_session(stopped.session_id)  # b (waiting) and c (blocked on b) are cancelled
+    with pytest.raises(ParallelError, match="--retry-failed"):
+        manager.resume_session(stopped.session_id)
+    retried = manager.retry_failed(stopped.session_id)
+    assert (retried.tasks, sorted(retried.cancelled)) == ((), ["b", "c"])
+    assert _run_until_idle(coordinator, coordinator.register_worker(), fails=set()) == [("b", "completed"), ("c", "completed")]
+    assert manager.get_session_status(stopped.session_id).status == "completed"
     failed = manager.create_session("nightly", plan=plan({"id": "a", "command": "true"}, retries=0), start_workers=False)
     coordinator = WorkerCoordinator(failed.session_id, pproject)
     _run_until_idle(coordinator, coordinator.register_worker(), fails={"a"})

@@ -396,15 +396,16 @@ def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
 def resume(
     session_id: SessionArg,
     retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries anew, and the tasks skipped for them.")
+        bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries anew, and the tasks skipped for them; of a stopped session, the tasks it cancelled too.")
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Resume a session; starts workers again if none is alive (after a crash or reboot).
 
-    A failed session runs again with --retry-failed: its failed tasks from where they were (a prompt task
-    on the tier it reached), then the tasks that were skipped because of them.
+    A failed or stopped session runs again with --retry-failed: its failed tasks from where they were (a prompt task
+    on the tier it reached), then the tasks that were skipped because of them; a stopped session's cancelled tasks
+    too. What completed does not run again.
 
     Example: br parallel resume demo --retry-failed --wait
     """
@@ -413,9 +414,10 @@ def resume(
     resumed = time.time()
     if retry_failed:
         retried = manager.retry_failed(sid)
-        n, them = len(retried.dependents), "it" if len(retried.tasks) == 1 else "them"
+        again = [f"{plural(len(ids), what)} ({', '.join(ids)})" for ids, what in ((retried.tasks, "failed task"), (retried.cancelled, "cancelled task")) if ids]
+        n, them = len(retried.dependents), "it" if len(retried.tasks) + len(retried.cancelled) == 1 else "them"
         waiting = f"; {plural(n, 'skipped task')} {'waits' if n == 1 else 'wait'} for {them}" if n else ""
-        stdout().print(f"↻  Retrying {plural(len(retried.tasks), 'failed task')} ({', '.join(retried.tasks)}){waiting}.", markup=False)
+        stdout().print(f"↻  Retrying {' and '.join(again)}{waiting}.", markup=False)
     info, pids = manager.resume_session(sid)
     note = f"; started {plural(len(pids), 'worker')}" if pids else f"; {plural(info.active_workers, 'worker')} alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)

@@ -378,8 +378,9 @@ class SessionManager:
         else is left to run, the session is not resumed and the error says which budget to raise.
         """
         row = self._session_row(session_id)
-        if row["status"] == SessionState.FAILED:
-            raise ParallelError(f"session {session_id} is failed", hint=f"retry its failed tasks: br parallel resume {session_id} --retry-failed")
+        if row["status"] in (SessionState.FAILED, SessionState.STOPPED):
+            what = "failed" if row["status"] == SessionState.FAILED else "failed and cancelled"
+            raise ParallelError(f"session {session_id} is {row['status']}", hint=f"run its {what} tasks again: br parallel resume {session_id} --retry-failed")
         if row["status"] in FINAL_SESSION_STATES:
             raise ParallelError(f"session {session_id} is {row['status']}; start a new session to run it again")
         from buildrunner.parallel.reaper import reap
@@ -401,7 +402,8 @@ class SessionManager:
 
     def retry_failed(self, session_id: str) -> Retried:
         """Send a session's failed tasks back to run, with their retries anew, and the tasks skipped for them back
-        to wait; a failed session runs again. `resume_session` then starts its workers."""
+        to wait (a stopped session's cancelled tasks too); a failed or stopped session runs again. `resume_session`
+        then starts its workers."""
         self._session_row(session_id)
         return self.coordinator(session_id).retry_failed()
 

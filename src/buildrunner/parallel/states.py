@@ -69,6 +69,7 @@ SESSION_MOVES: frozenset[tuple[SessionState, SessionState]] = frozenset(
         (SessionState.PAUSED, SessionState.RUNNING),
         *((live, final) for live in LIVE_SESSION_STATES for final in FINAL_SESSION_STATES),
         (SessionState.FAILED, SessionState.RUNNING),  # its failed tasks retried by hand (`resume --retry-failed`)
+        (SessionState.STOPPED, SessionState.RUNNING),  # and a stopped session's cancelled ones
     }
 )
 TASK_MOVES: frozenset[tuple[TaskState, TaskState]] = frozenset(
@@ -84,6 +85,8 @@ TASK_MOVES: frozenset[tuple[TaskState, TaskState]] = frozenset(
         (TaskState.RUNNING, TaskState.CANCELLED),
         (TaskState.FAILED, TaskState.PENDING),  # retried by hand, with its retries anew
         (TaskState.SKIPPED, TaskState.BLOCKED),  # its failed dependency is retried: it waits for it again
+        (TaskState.CANCELLED, TaskState.PENDING),  # a stopped session resumed with --retry-failed
+        (TaskState.CANCELLED, TaskState.BLOCKED),  # the same, while a dependency has not completed
     }
 )
 ATTEMPT_MOVES: frozenset[tuple[AttemptState, AttemptState]] = frozenset(

@@ -128,10 +128,12 @@ def refuse_name_in_use(store: "Store", name: str, this: str | None = None) -> No
 
 @dataclass(frozen=True)
 class Retried:
-    """What `retry_failed` sent back to run: the failed tasks, and the tasks skipped for them that wait again."""
+    """What `retry_failed` sent back to run: the failed tasks, the tasks skipped for them that wait again, and the tasks
+    a stop cancelled."""
 
     tasks: tuple[str, ...]
     dependents: tuple[str, ...]
+    cancelled: tuple[str, ...] = ()  # a stopped session's: they run again too
 
 
 class WorkerCoordinator:
@@ -271,17 +273,20 @@ class WorkerCoordinator:
         return True
 
     def retry_failed(self) -> Retried:
-        """failed tasks -> pending with their retries anew, the tasks skipped for them -> blocked, and a failed
-        session -> running. A stopped or completed session has nothing to retry (cancelled is not failed)."""
+        """failed tasks -> pending with their retries anew, the tasks skipped for them -> blocked, and a failed session
+        -> running; a stopped session's cancelled tasks run too (-> pending, or blocked while a dependency is unfinished),
+        as GNU parallel's --resume runs what did not finish. A completed session has nothing to retry."""
         with self.store.transaction():
             row = self._lock_session()
             if row is None:
                 raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
             state = SessionState(row["status"])
-            if state not in (SessionState.FAILED, *LIVE_SESSION_STATES):
+            if state not in (SessionState.FAILED, SessionState.STOPPED, *LIVE_SESSION_STATES):
                 raise ParallelError(f"session {self.session_id} is {state}: no failed task to retry", hint="start a new session to run it again")
             session = self._session_row()
-            if state is SessionState.FAILED:
+            if state is SessionState.STOPPED and self.store.fetchone(self._q("unfinished_task"), {"session_id": self.session_id}):
+                raise ParallelError(f"session {self.session_id} is still ending its running tasks", hint="try again in a moment")
+            if state in FINAL_SESSION_STATES:
                 refuse_name_in_use(self.store, session["name"], self.session_id)
             limit = session.get("cost_limit")
             spent = float(self.store.scalar(self._q("session_cost"), {"session_id": self.session_id}) or 0.0)
@@ -292,18 +297,23 @@ class WorkerCoordinator:
                 )
             check_move(TaskState.FAILED, TaskState.PENDING)
             failed = self.store.fetchall(self._q("retry_failed_tasks"), {"session_id": self.session_id})
-            if not failed:
+            cancelled: list[dict[str, Any]] = []
+            if state is SessionState.STOPPED:
+                check_move(TaskState.CANCELLED, TaskState.PENDING)
+                check_move(TaskState.CANCELLED, TaskState.BLOCKED)
+                cancelled = self.store.fetchall(self._q("rerun_cancelled_tasks"), {"session_id": self.session_id})
+            if not failed and not cancelled:
                 raise ParallelError(f"session {self.session_id} has no failed task to retry", hint="br parallel status shows its tasks")
             check_move(TaskState.SKIPPED, TaskState.BLOCKED)
             dependents = self.store.fetchall(self._q("unskip_tasks"), {"session_id": self.session_id})
-            if state is SessionState.FAILED:
-                check_move(SessionState.FAILED, SessionState.RUNNING)
+            if state in FINAL_SESSION_STATES:
+                check_move(state, SessionState.RUNNING)
                 self.store.execute(self._q("reopen_session"), self._params())
             self.emit(
-                *(TaskRetry(task_id=r["task_id"], attempt=int(r["attempts"]) + 1, description="retried by hand") for r in failed),
-                SessionResumed(description=f"retrying {plural(len(failed), 'failed task')}"),
+                *(TaskRetry(task_id=r["task_id"], attempt=int(r["attempts"]) + 1, description="retried by hand") for r in failed + cancelled),
+                SessionResumed(description=f"retrying {plural(len(failed), 'failed task')}" + (f" and {plural(len(cancelled), 'cancelled task')}" if cancelled else "")),
             )
-        return Retried(tuple(r["task_id"] for r in failed), tuple(r["task_id"] for r in dependents))
+        return Retried(tuple(r["task_id"] for r in failed), tuple(r["task_id"] for r in dependents), tuple(r["task_id"] for r in cancelled))
 
     def stop(self, *, force: bool = False) -> bool:
         """running|paused -> stopped: waiting tasks are cancelled; workers end running ones (TERM, then KILL after the grace)."""

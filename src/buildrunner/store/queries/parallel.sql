@@ -219,6 +219,14 @@ UPDATE tasks SET status = 'pending', retry_from = attempts, not_before = NULL, f
 WHERE session_id = :session_id AND status = 'failed'
 RETURNING task_id, attempts
 
+-- name: rerun_cancelled_tasks
+-- cancelled -> pending (or blocked while a dependency has not completed: waiting_on counts the unfinished ones), in a
+-- stopped session resumed with --retry-failed: afresh, with its retries anew, as a failed task retried.
+UPDATE tasks SET status = CASE WHEN waiting_on > 0 THEN 'blocked' ELSE 'pending' END, retry_from = attempts, not_before = NULL,
+       finished_at = NULL, worker_id = NULL, adopt_attempt = NULL, error = NULL
+WHERE session_id = :session_id AND status = 'cancelled'
+RETURNING task_id, attempts
+
 -- name: unskip_tasks
 -- skipped -> blocked: the failed dependency it was skipped for is retried (waiting_on still counts it).
 UPDATE tasks SET status = 'blocked', finished_at = NULL, error = NULL
@@ -226,9 +234,9 @@ WHERE session_id = :session_id AND status = 'skipped'
 RETURNING task_id
 
 -- name: reopen_session
--- failed -> running, for its failed tasks retried by hand: its run (elapsed time, ETA) starts again now.
-UPDATE sessions SET status = 'running', status_reason = NULL, finished_at = NULL, updated_at = :now, started_at = :now
-WHERE id = :session_id AND status = 'failed'
+-- failed or stopped -> running, for its tasks retried by hand: its run (elapsed time, ETA) starts again now.
+UPDATE sessions SET status = 'running', status_reason = NULL, finished_at = NULL, updated_at = :now, started_at = :now, stop_grace = NULL
+WHERE id = :session_id AND status IN ('failed', 'stopped')
 
 -- name: cancel_waiting_tasks
 UPDATE tasks SET status = 'cancelled', error = :error, finished_at = :now
