@@ -157,3 +157,17 @@ def write_output(target: str | Path, chunks: Iterable[str]) -> None:
 def describe(target: str | Path) -> str:
     """How to name `target` in a message: "standard output" for `-`, else the path."""
     return "standard output" if is_stdout(target) else str(target)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection): an event's message or
+# an agent's output could carry `=HYPERLINK(...)` into a report someone opens.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value for a CSV cell: text that a spreadsheet would run as a formula gets a leading `'`; numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

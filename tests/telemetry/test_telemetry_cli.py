@@ -107,6 +107,26 @@ def test_alerts_all_lists_the_resolved_ones_with_when(filled: Project, run_br) -
     assert "Resolved:" in run_br("telemetry", "alerts", "--all").stdout
 
 
+def test_a_look_over_another_window_does_not_rewrite_the_alert_history(filled: Project, run_br) -> None:
+    """`alerts --hours 1` resolved the day's success-rate alert, and the next plain look started a new episode."""
+    first = {a["key"]: a for a in json.loads(run_br("telemetry", "alerts", "--format", "json").stdout)}
+    narrow = run_br("telemetry", "alerts", "--hours", "1", "--format", "json")
+    assert narrow.returncode == 0 and "not recorded" in narrow.stderr
+    again = {a["key"]: a for a in json.loads(run_br("telemetry", "alerts", "--format", "json").stdout)}
+    assert again["success_rate"]["first_triggered"] == first["success_rate"]["first_triggered"]
+    everything = json.loads(run_br("telemetry", "alerts", "--all", "--format", "json").stdout)
+    assert all(a["active"] for a in everything if a["key"] == "success_rate")
+
+
+def test_the_exported_alert_gauge_is_what_fires_now_not_the_last_look(filled: Project, run_br) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert run_br("telemetry", "export", "a.prom", "--type", "prometheus").returncode == 0  # no `alerts` run before it
+    samples = {(s.name, s.labels.get("level")): s.value for f in text_string_to_metric_families((filled.paths.root / "a.prom").read_text()) for s in f.samples}
+    assert samples[("buildrunner_alerts_active", "critical")] >= 1  # the daily cost over its limit
+    assert samples[("buildrunner_alerts_active", "warning")] >= 1  # the success rate
+
+
 def test_performance_text_and_json(filled: Project, run_br) -> None:
     r = run_br("telemetry", "performance")
     assert "Latency Percentiles:" in r.stdout and "P50: 1200ms" in r.stdout
@@ -163,7 +183,45 @@ def test_prometheus_textfile_parses(filled: Project, run_br) -> None:
     assert samples[("buildrunner_task_success_ratio", ())] == 0.5
     assert samples[("buildrunner_task_duration_seconds", (("quantile", "0.5"),))] == 1.2
     assert samples[("buildrunner_cost_usd", (("model", "sonnet"),))] == 12.45
-    assert families["buildrunner_task_duration_seconds"].type == "summary"
+    # Windowed figures are gauges; what only grows is a counter (a windowed summary's _count fell as the window slid).
+    assert families["buildrunner_task_duration_seconds"].type == "gauge"
+    assert families["buildrunner_task_results"].type == "counter"
+    assert samples[("buildrunner_task_results_total", (("outcome", "succeeded"),))] >= 2
+    assert samples[("buildrunner_spend_usd_total", (("model", "sonnet"),))] >= 12.45
+    narrow = run_br("telemetry", "export", "narrow.prom", "--type", "prometheus", "--hours", "1")
+    assert narrow.returncode == 0
+    narrowed = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families((filled.paths.root / "narrow.prom").read_text()) for s in f.samples}
+    total = ("buildrunner_task_results_total", (("outcome", "succeeded"),))
+    assert narrowed[total] == samples[total]  # a counter does not shrink with the window
+
+
+def test_exported_csv_never_hands_a_spreadsheet_a_formula(project: Project, run_br, tmp_path: Path) -> None:
+    """An event's message or an agent's output can start with `=`: a spreadsheet opening the export would run it."""
+    EventCollector(project).collect_batch([finished("s1", "t", False, 100, age_s=5, error='=HYPERLINK("http://evil.test","x")')])
+    add_cost(project, 0.5, model="@SUM(A1)", age_s=5)
+    assert run_br("telemetry", "export", str(tmp_path / "e.csv"), "--type", "events").returncode == 0
+    assert run_br("telemetry", "export", str(tmp_path / "c.csv"), "--type", "costs").returncode == 0
+    cells = [c for name in ("e.csv", "c.csv") for row in csv.reader(open(tmp_path / name)) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")]
+    assert "'=HYPERLINK(\"http://evil.test\",\"x\")" in cells and "'@SUM(A1)" in cells  # kept, made inert
+
+
+def test_the_prometheus_metrics_are_the_ones_the_docs_list(filled: Project, run_br) -> None:
+    """docs/telemetry-export.md names every metric the textfile has, with its type, and no other."""
+    import re
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "telemetry-export.md").read_text()
+    documented = {}
+    for line in page.splitlines():
+        if line.startswith("| `buildrunner_"):
+            names, kind = line.split("|")[1], line.split("|")[2].strip()
+            for name in re.findall(r"`(buildrunner_\w+)", names):
+                documented[name.removesuffix("_total")] = kind
+    assert run_br("telemetry", "export", "d.prom", "--type", "prometheus").returncode == 0
+    exported = {f.name: f.type for f in text_string_to_metric_families((filled.paths.root / "d.prom").read_text())}
+    assert exported == documented
 
 
 def test_prune_reports_count(project: Project, run_br) -> None:

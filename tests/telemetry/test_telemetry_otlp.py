@@ -30,7 +30,7 @@ def test_spans_and_metrics_with_semconv_names(any_project: Project) -> None:
             finished("s1", "lint", True, 500, age_s=10, attempt=1),
         ]
     )
-    add_cost(any_project, 0.25, model="sonnet", session_id="s1", task_id="build", latency_ms=3500)
+    add_cost(any_project, 0.25, model="sonnet", session_id="s1", task_id="build", latency_ms=3500, age_s=22)  # while attempt 2 ran
     with OtlpReceiver() as rx:
         result = OtlpExporter(any_project, endpoint=rx.url, headers={"x-api-key": "k1"}).export(24)
     spans = spans_of(rx)
@@ -107,3 +107,32 @@ def test_a_stored_sessions_result_is_its_own_state(any_project: Project) -> None
     assert session_result() is None  # running: its failed attempt may still be retried
     manager.stop_session(sid)
     assert session_result() == "cancellation"
+
+
+def test_each_attempt_has_its_own_model_and_tokens_and_a_second_export_sends_the_same_ids(any_project: Project) -> None:
+    """A prompt task climbed haiku -> sonnet -> opus: every span said sonnet, and a failed rung carried the task's tokens."""
+    EventCollector(any_project).collect_batch(
+        [
+            finished("s2", "fix", False, 2000, age_s=40, attempt=1, model="haiku"),
+            finished("s2", "fix", False, 2000, age_s=30, attempt=2, model="sonnet"),
+            finished("s2", "fix", True, 2000, age_s=20, attempt=3, model="opus"),
+        ]
+    )
+    for age, model, tokens in ((41, "claude-haiku-4-5", 100), (31, "claude-sonnet-4-5", 200), (21, "claude-opus-4-1", 300)):
+        add_cost(any_project, 0.01, model=model, session_id="s2", task_id="fix", age_s=age, input_tokens=tokens, output_tokens=tokens // 2)
+
+    def export() -> list:
+        with OtlpReceiver() as rx:
+            OtlpExporter(any_project, endpoint=rx.url).export(24)
+        return spans_of(rx), rx.received.metrics
+
+    spans, metrics = export()
+    rungs = sorted((s for s in spans if s.name == "task fix"), key=lambda s: s.start_time_unix_nano)
+    assert [attributes(s.attributes)["gen_ai.request.model"] for s in rungs] == ["claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-1"]
+    assert [attributes(s.attributes)["gen_ai.usage.input_tokens"] for s in rungs] == [100, 200, 300]
+    again, _ = export()
+    assert sorted((s.trace_id, s.span_id) for s in again) == sorted((s.trace_id, s.span_id) for s in spans)  # a collector keeps them once
+    by_name = {m.name: m for req in metrics for rm in req.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    bounds = list(by_name["buildrunner.task.duration"].histogram.data_points[0].explicit_bounds)
+    assert bounds[0] < 1 and sum(1 for b in bounds if b <= 5) >= 4  # attempts of a few seconds fall in different buckets
+    assert by_name["buildrunner.cost"].WhichOneof("data") == "gauge"  # a window's total, not a counter that drops as it slides

@@ -90,12 +90,19 @@ def alerts(
 
     Example: br telemetry alerts --level critical
     """
-    from buildrunner.telemetry.alerts import AlertManager
+    from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, AlertManager
 
     with project_for(project, reading=True) as proj:
         manager = AlertManager(proj)
-        manager.check(hours)
-        found = manager.get_alerts(level=level, include_resolved=include_resolved)
+        checked = manager.check(hours)
+        if hours == ALERT_WINDOW_HOURS:
+            found = manager.get_alerts(level=level, include_resolved=include_resolved)
+        else:
+            found = [a for a in checked if level is None or a.level == level]
+            stderr().print(
+                f"note: evaluated over the last {hours} hours and not recorded (the alert history follows the last {ALERT_WINDOW_HOURS} hours)",
+                markup=False,
+            )
     if format == "json":
         emit_json([{**a.__dict__, "active": a.active} for a in found])
         return

@@ -590,7 +590,7 @@ class WorkerCoordinator:
             elif status == AttemptState.BUDGET_EXCEEDED and hold is not None:
                 outcome = self._hold(params, error or hold, cost, hold)
             elif escalate_to is not None and not stopped:
-                outcome = self._escalate(params, status, error or "failed", exit_code, duration_ms, cost, escalate_to, context)
+                outcome = self._escalate(params, status, error or "failed", exit_code, duration_ms, cost, escalate_to, context, model)
             else:
                 outcome = self._fail(
                     params, row, status, error or "failed", exit_code, duration_ms, cost, model,
@@ -602,7 +602,7 @@ class WorkerCoordinator:
 
     def _escalate(
         self, params: dict[str, Any], status: AttemptState, error: str, exit_code: int | None, duration_ms: float | None, cost: float,
-        tier: str, context: str | None,
+        tier: str, context: str | None, model: str | None = None,
     ) -> str:
         """A failed rung of the ladder: the next attempt runs one tier up, with what the check said."""
         self._move_task(
@@ -612,7 +612,7 @@ class WorkerCoordinator:
         self.emit(
             TaskFailed(
                 task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=params["attempt"], duration_ms=duration_ms,
-                cost=cost, exit_code=exit_code, outcome=status,
+                cost=cost, exit_code=exit_code, outcome=status, model=model,
             ),
             TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, description=f"escalated to {tier}"),
         )
@@ -744,7 +744,7 @@ class WorkerCoordinator:
         max_attempts = int(row["max_retries"]) + 1
         failed = TaskFailed(
             task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=attempt, duration_ms=duration_ms, cost=cost,
-            exit_code=exit_code, timed_out=status == AttemptState.TIMEOUT, outcome=status,
+            exit_code=exit_code, timed_out=status == AttemptState.TIMEOUT, outcome=status, model=model,
         )
         if retry and failures < max_attempts:
             delay = min(self.settings.retry_backoff * 2 ** (failures - 1), self.settings.retry_backoff_max)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
 from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, usd
+from buildrunner.output import csv_cell
 from buildrunner.project import ensure_project
 
 if TYPE_CHECKING:
@@ -553,7 +554,7 @@ def write_csv(fh: Any, records: Iterable[CostRecord]) -> int:
     writer.writerow(CSV_HEADER)
     count = 0
     for r in records:
-        writer.writerow(csv_row({c: getattr(r, c) for c in RECORD_COLUMNS}))
+        writer.writerow([csv_cell(v) for v in csv_row({c: getattr(r, c) for c in RECORD_COLUMNS})])
         count += 1
     return count
 

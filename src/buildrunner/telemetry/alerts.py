@@ -3,7 +3,9 @@
 `AlertManager.check()` evaluates every rule on the data in the store and records the
 result in the `alerts` table: a firing rule keeps its first-triggered time and updates
 its last-triggered time and count; a rule that stops firing is resolved. A rule with
-no data (no finished task, no spend) never fires.
+no data (no finished task, no spend) never fires. The record follows one window
+(`ALERT_WINDOW_HOURS`): a look over another window is shown, not recorded, or a quick
+`--hours 1` would resolve an alert the day's figures still raise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ COST_WARNING_SHARE = 0.8
 # Below this share of the success-rate threshold (or above this multiple of the latency one) is critical.
 CRITICAL_SUCCESS_SHARE = 0.5
 CRITICAL_LATENCY_MULTIPLE = 2.0
+# The window the recorded alerts (their history, the exported gauge) are evaluated over.
+ALERT_WINDOW_HOURS = 24
 # `unit` of each alert key prefix, for rendering "75%", "2450ms", "$12.45".
 UNITS = {"success_rate": "%", "latency": "ms", "cost": "$", "workers": ""}
 
@@ -79,7 +83,7 @@ class AlertManager:
         self.analyzer = MetricsAnalyzer(project)
         self.project = self.analyzer.project
 
-    def evaluate(self, hours: float = 24) -> list[_Firing]:
+    def evaluate(self, hours: float = ALERT_WINDOW_HOURS) -> list[_Firing]:
         """The rules firing now: rates over the last `hours`, spend over the limit periods."""
         config = self.project.config
         thresholds = config.telemetry.thresholds
@@ -106,7 +110,7 @@ class AlertManager:
                     "latency.average",
                     "critical" if critical else "warning",
                     "Average latency above threshold",
-                    f"p95 {metrics.p95_latency_ms:.0f}ms over {metrics.finished_tasks} finished tasks",
+                    f"average {metrics.avg_latency_ms:.0f}ms (p95 {metrics.p95_latency_ms:.0f}ms) over {metrics.finished_tasks} finished tasks",
                     metrics.avg_latency_ms,
                     limit_ms,
                 )
@@ -137,9 +141,14 @@ class AlertManager:
                 out.append(_Firing(f"cost.{name}", "warning", f"{name.capitalize()} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
         return out
 
-    def check(self, hours: float = 24) -> list[Alert]:
-        """Evaluate the rules, record them, resolve the ones no longer firing; returns active alerts."""
+    def check(self, hours: float = ALERT_WINDOW_HOURS) -> list[Alert]:
+        """Evaluate the rules, record them, resolve the ones no longer firing; returns active alerts. Over a window
+        other than ALERT_WINDOW_HOURS, the rules firing over it are returned as they are now, and nothing is recorded."""
         firing = self.evaluate(hours)
+        if hours != ALERT_WINDOW_HOURS:
+            stamp = now()
+            alerts = [Alert(f.key, f.level, f.title, f.message, f.current, f.threshold, _unit(f.key), stamp, stamp) for f in firing]
+            return sorted(alerts, key=lambda a: -LEVELS.index(a.level))
         store = self.project.store
         stamp = now()
         with store.transaction():

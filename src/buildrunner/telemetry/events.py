@@ -83,6 +83,7 @@ class TaskCompleted(TelemetryEvent):
 class TaskFailed(TelemetryEvent):
     type: ClassVar[str] = "task_failed"
     attempt: int
+    model: str | None = None  # the attempt's model, as TaskCompleted's (a prompt task's rungs each have their own)
     exit_code: int | None = None
     timed_out: bool = False
     outcome: str = "failed"

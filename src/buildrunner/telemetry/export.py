@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError
-from buildrunner.output import is_stdout, write_output
+from buildrunner.output import csv_cell, is_stdout, write_output
 from buildrunner.routing.cost_tracker import CSV_HEADER, csv_row
 from buildrunner.telemetry.event_collector import iso
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
@@ -59,7 +59,7 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[tuple[object, ...]], coun
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         counter[0] += 1
         if buffer.tell() > 1 << 16:
             if on_rows:

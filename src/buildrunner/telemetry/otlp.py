@@ -10,6 +10,7 @@ whose result is checked: an unreachable collector is an error, not a silent drop
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +27,37 @@ if TYPE_CHECKING:
 SCOPE = "buildrunner.telemetry"
 PROVIDER = "anthropic"
 SPAN_BATCH = 512
+
+
+# Histogram buckets that fit what is measured (the SDK's default, 0 5 10 25 ... 10000, put every task under 5 s in one
+# bucket): GenAI semantic conventions' advice for operation duration (seconds) and token usage; for task attempts,
+# from a tenth of a second to two hours.
+OPERATION_SECONDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_COUNTS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+TASK_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+SLACK_S = 1.0  # a cost record written this close to an attempt's start or end is that attempt's
+
+
+class _StableIds:
+    """Trace and span ids derived from what a span describes (its session; its task attempt), not drawn at random:
+    exporting a window again sends the same ids, which a collector keeps once, instead of a copy of every trace.
+    The exporter sets `key` before it starts each span (the SDK asks for a trace id for a root span only)."""
+
+    key = ""
+
+    def generate_trace_id(self) -> int:
+        return _digest(f"trace:{self.key}", 16)
+
+    def generate_span_id(self) -> int:
+        return _digest(f"span:{self.key}", 8)
+
+    def is_trace_id_random(self) -> bool:
+        """Newer SDKs set W3C's "random" trace flag from this: these ids are derived, not random."""
+        return False
+
+
+def _digest(text: str, size: int) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:size], "big") or 1  # 0 is the invalid id
 
 
 @dataclass
@@ -57,8 +89,10 @@ def _import_sdk() -> dict[str, Any]:
     try:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.metrics import Observation
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+        from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
@@ -121,14 +155,18 @@ class OtlpExporter:
             metric_exporter.shutdown()
         return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
 
-    def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], dict[str, Any]]:
-        rows = self.analyzer.rows("otlp_task_usage", {"since": since, "until": until})
-        return {(r["session_id"], r["task_id"]): r for r in rows}
+    def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
+        """Each task's cost records, oldest first: an attempt's usage is the records written while it ran."""
+        usage: dict[tuple[str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
+        for r in self.analyzer.rows("otlp_task_usage", {"since": since, "until": until}):
+            usage[(r["session_id"], r["task_id"])].append(r)
+        return usage
 
     def _spans(self, sdk: dict[str, Any], resource: Any, since: float, until: float) -> list[Any]:
         """A parent span per session and a child per finished task attempt, with their real times."""
         memory = sdk["InMemorySpanExporter"]()
-        provider = sdk["TracerProvider"](resource=resource)
+        ids = _StableIds()
+        provider = sdk["TracerProvider"](resource=resource, id_generator=ids)
         provider.add_span_processor(sdk["SimpleSpanProcessor"](memory))
         tracer = provider.get_tracer(SCOPE)
         rows = self.analyzer.rows("otlp_finished_attempts", {"since": since, "until": until})
@@ -140,6 +178,7 @@ class OtlpExporter:
             starts = [a["ts"] - (a["duration_ms"] or 0) / 1000 for a in attempts]
             name = attempts[0]["session_name"] or session_id or "standalone"
             result = _pipeline_result(attempts)
+            ids.key = f"session:{session_id or 'standalone'}:{min(starts) if session_id is None else ''}"
             parent = tracer.start_span(
                 f"session {name}",
                 start_time=_ns(min(starts)),
@@ -151,13 +190,19 @@ class OtlpExporter:
             )
             context = sdk["set_span_in_context"](parent)
             for attempt, start in zip(attempts, starts):
-                self._task_span(sdk, tracer, context, attempt, start, usage.get((session_id, attempt["task_id"])))
+                meta = json.loads(attempt["data"]) if attempt["data"] else {}
+                number = meta.get("attempt")
+                ids.key = f"{session_id}/{attempt['task_id']}/" + (str(number) if number is not None else f"event{attempt['id']}")
+                records = [r for r in usage.get((session_id, attempt["task_id"]), []) if start - SLACK_S <= r["ts"] <= attempt["ts"] + SLACK_S]
+                self._task_span(sdk, tracer, context, attempt, meta, start, records)
             parent.end(end_time=_ns(max(a["ts"] for a in attempts)))
         provider.shutdown()
         return list(memory.get_finished_spans())
 
-    def _task_span(self, sdk: dict[str, Any], tracer: Any, context: Any, row: dict[str, Any], start: float, usage: dict[str, Any] | None) -> None:
-        meta = json.loads(row["data"]) if row["data"] else {}
+    def _task_span(
+        self, sdk: dict[str, Any], tracer: Any, context: Any, row: dict[str, Any], meta: dict[str, Any], start: float, records: list[dict[str, Any]]
+    ) -> None:
+        """One attempt's span: its model and tokens from the cost records written while it ran (its own, not its task's)."""
         ok = row["type"] == "task_completed"
         attempt = meta.get("attempt")
         attributes: dict[str, Any] = {
@@ -169,13 +214,13 @@ class OtlpExporter:
             attributes["cicd.worker.id"] = row["worker_id"]
         if attempt is not None:
             attributes["buildrunner.task.attempt"] = int(attempt)
-        model = meta.get("model") or (usage or {}).get("model")
+        model = records[-1]["model"] if records else meta.get("model")
         if model:
             attributes.update({"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": str(model)})
-        if usage:
-            attributes["gen_ai.usage.input_tokens"] = int(usage["input_tokens"] or 0)
-            attributes["gen_ai.usage.output_tokens"] = int(usage["output_tokens"] or 0)
-        cost = row["cost"] if row["cost"] is not None else (usage or {}).get("cost")
+        if records:
+            attributes["gen_ai.usage.input_tokens"] = sum(int(r["input_tokens"] or 0) for r in records)
+            attributes["gen_ai.usage.output_tokens"] = sum(int(r["output_tokens"] or 0) for r in records)
+        cost = row["cost"] if row["cost"] is not None else (sum(float(r["cost"] or 0) for r in records) if records else None)
         if cost is not None:
             attributes["buildrunner.cost_usd"] = float(cost)
         if not ok and row["error_key"]:
@@ -188,28 +233,42 @@ class OtlpExporter:
     def _metrics(self, sdk: dict[str, Any], resource: Any, since: float, until: float) -> Any:
         """Token usage and operation duration (GenAI names), task outcomes, duration and cost."""
         reader = sdk["InMemoryMetricReader"]()
-        provider = sdk["MeterProvider"](resource=resource, metric_readers=[reader])
+        views = [
+            sdk["View"](instrument_name=name, aggregation=sdk["ExplicitBucketHistogramAggregation"](boundaries=bounds))
+            for name, bounds in (
+                ("gen_ai.client.token.usage", TOKEN_COUNTS), ("gen_ai.client.operation.duration", OPERATION_SECONDS), ("buildrunner.task.duration", TASK_SECONDS),
+            )
+        ]
+        provider = sdk["MeterProvider"](resource=resource, metric_readers=[reader], views=views)
         meter = provider.get_meter(SCOPE)
         tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}", description="Tokens used per agent call.")
         op_duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s", description="Duration of agent calls.")
-        cost = meter.create_counter("buildrunner.cost", unit="USD", description="Spend from the cost records.")
         task_duration = meter.create_histogram("buildrunner.task.duration", unit="s", description="Duration of finished task attempts.")
-        finished = meter.create_counter("buildrunner.tasks.finished", unit="{task}", description="Finished tasks by result (retried then completed counts once).")
         window_params = {"since": since, "until": until}
+        spend: dict[str, float] = defaultdict(float)
         for r in self.analyzer.rows("otlp_cost_records", window_params):
             base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": r["model"]}
             tokens.record(int(r["input_tokens"]), {**base, "gen_ai.token.type": "input"})
             tokens.record(int(r["output_tokens"]), {**base, "gen_ai.token.type": "output"})
             if r["latency_ms"] is not None:
                 op_duration.record(float(r["latency_ms"]) / 1000, base)
-            cost.add(float(r["cost"]), {"gen_ai.request.model": r["model"]})
+            spend[r["model"]] += float(r["cost"])
         for r in self.analyzer.rows("otlp_attempt_durations", window_params):
             task_duration.record(float(r["duration_ms"]) / 1000, {"cicd.pipeline.task.run.result": "success" if r["type"] == "task_completed" else "failure"})
         m = self.analyzer.metrics_between(since, until, with_errors=False)
-        if m.succeeded_tasks:
-            finished.add(m.succeeded_tasks, {"cicd.pipeline.task.run.result": "success"})
-        if m.failed_tasks:
-            finished.add(m.failed_tasks, {"cicd.pipeline.task.run.result": "failure"})
+        # Totals over the export window, which slides: gauges, not monotonic sums (a sum whose window moved on would
+        # drop, read as a counter reset); each point says its window.
+        window = {"buildrunner.window.hours": float((until - since) / 3600)}
+        observe = sdk["Observation"]
+        meter.create_observable_gauge(
+            "buildrunner.cost", unit="USD", description="Spend in the export window (--hours), from the cost records.",
+            callbacks=[lambda _options: [observe(v, {**window, "gen_ai.request.model": k}) for k, v in spend.items()]],
+        )
+        outcomes = {"success": m.succeeded_tasks, "failure": m.failed_tasks}
+        meter.create_observable_gauge(
+            "buildrunner.tasks.finished", unit="{task}", description="Tasks finished in the export window by result (retried then completed counts once).",
+            callbacks=[lambda _options: [observe(n, {**window, "cicd.pipeline.task.run.result": k}) for k, n in outcomes.items() if n]],
+        )
         data = reader.get_metrics_data()
         provider.shutdown()
         return data

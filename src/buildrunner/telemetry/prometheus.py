@@ -1,8 +1,11 @@
 """The Prometheus text exposition format (for node_exporter's textfile collector), written by `prometheus_client`.
 
-Values are over the export window (`--hours`), so every metric is a gauge except the
-task duration, a summary with exact quantiles. Metrics without data are left out
-rather than written as 0.
+Two kinds of metric. Over the export window (`--hours`), which slides, gauges: tasks finished, success ratio,
+duration quantiles (exact, nearest rank), spend, tokens, events. Since the store began (its events' retention),
+counters ending in `_total` that only grow, for `rate()` and `increase()`: task results, attempts and their
+seconds, spend. A windowed count exposed as a summary's `_count` fell as the window slid, which Prometheus reads
+as a counter reset. Active alerts are the rules firing now over the alert window, evaluated at export. Metrics
+without data are left out rather than written as 0.
 """
 
 from __future__ import annotations
@@ -47,9 +50,27 @@ class _Families:
         return generate_latest(registry).decode("utf-8")
 
 
+def _totals(out: _Families, analyzer: MetricsAnalyzer, until: float) -> None:
+    """The counters: everything the store holds up to now, so they only grow (until old events are pruned)."""
+    everything = {"since": 0.0, "until": until}
+    m = analyzer.metrics_between(0.0, until, with_errors=False)
+    out.family(
+        "task_results", "counter", "Tasks finished, by outcome (a task retried then completed counts once, as succeeded).",
+        [("_total", {"outcome": "succeeded"}, m.succeeded_tasks), ("_total", {"outcome": "failed"}, m.failed_tasks)] if m.has_data else [],
+    )
+    stats = analyzer.rows("latency_stats", everything)[0]
+    n = int(stats["n"] or 0)
+    if n:
+        out.family("task_attempts", "counter", "Task attempts finished.", [("_total", {}, n)])
+        out.family("task_attempt_seconds", "counter", "Time the finished task attempts took (with task_attempts_total: the average).",
+                   [("_total", {}, float(stats["avg_ms"]) * n / 1000)])
+    costs = analyzer.rows("cost_by_model", everything)
+    out.family("spend_usd", "counter", "Spend by model, from the cost records.", [("_total", {"model": r["model"]}, float(r["cost"])) for r in costs])
+
+
 def render_textfile(project: "Project", hours: float = 24) -> str:
-    """Task outcomes, success ratio, duration quantiles, cost per model, events per type, alerts."""
-    from buildrunner.telemetry.alerts import AlertManager
+    """Task outcomes, success ratio, duration quantiles, cost per model, events per type, alerts; and the counters."""
+    from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, LEVELS, AlertManager
 
     analyzer = MetricsAnalyzer(project)
     since, until = window(hours)
@@ -64,16 +85,8 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
     )
     if m.has_data:
         out.family("task_success_ratio", "gauge", "Succeeded / finished tasks in the window.", [("", {}, m.success_rate / 100)])
-    stats = analyzer.rows("latency_stats", {"since": since, "until": until})[0]
-    n = int(stats["n"] or 0)
-    if n:
-        quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if known(v) is not None]
-        out.family(
-            "task_duration_seconds",
-            "summary",
-            "Duration of finished task attempts (exact nearest-rank quantiles).",
-            [*quantiles, ("_sum", {}, float(stats["avg_ms"]) * n / 1000), ("_count", {}, n)],
-        )
+    quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if known(v) is not None]
+    out.family("task_duration_seconds", "gauge", "Duration of the task attempts finished in the window, by quantile (exact, nearest rank).", quantiles)
     costs = analyzer.rows("cost_by_model", {"since": since, "until": until})
     out.family("cost_usd", "gauge", "Spend in the window by model, from the cost records.", [("", {"model": r["model"]}, float(r["cost"])) for r in costs])
     out.family(
@@ -85,8 +98,9 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
     by_type = analyzer.rows("events_by_type", {"since": since, "until": until})
     out.family("events", "gauge", "Events in the window by type.", [("", {"type": r["type"]}, int(r["n"])) for r in by_type])
     out.family("errors", "gauge", "Error events in the window.", [("", {}, m.error_count)])
-    alerts = AlertManager(project).get_alerts()
-    levels = {level: sum(1 for a in alerts if a.level == level) for level in ("info", "warning", "critical")}
-    out.family("alerts_active", "gauge", "Active alerts by level.", [("", {"level": k}, v) for k, v in levels.items()])
+    firing = AlertManager(project).evaluate(ALERT_WINDOW_HOURS)
+    levels = {level: sum(1 for a in firing if a.level == level) for level in LEVELS}
+    out.family("alerts_active", "gauge", f"Alert rules firing now (over the last {ALERT_WINDOW_HOURS} hours), by level.", [("", {"level": k}, v) for k, v in levels.items()])
+    _totals(out, analyzer, until)
     out.family("export_timestamp_seconds", "gauge", "When this file was written (UTC epoch seconds).", [("", {}, now())])
     return out.text()

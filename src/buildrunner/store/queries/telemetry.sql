@@ -247,11 +247,11 @@ WHERE (:all_states = 1 OR resolved_at IS NULL) AND (CAST(:level AS TEXT) IS NULL
 ORDER BY last_triggered DESC, key
 
 -- name: otlp_task_usage
--- Tokens and spend per (session, task, model) for the task spans; a day before the window too,
--- so an attempt that started before the window still finds its agent's usage.
-SELECT session_id, task_id, model, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
-FROM cost_records WHERE ts >= :since - 86400 AND ts < :until
-GROUP BY session_id, task_id, model
+-- The cost records of tasks, for the task spans: each attempt's are those written while it ran (a task's attempts
+-- run one after another). A day before the window too, so an attempt that started before the window finds its own.
+SELECT session_id, task_id, ts, COALESCE(model_id, model) AS model, input_tokens, output_tokens, cost
+FROM cost_records WHERE task_id IS NOT NULL AND ts >= :since - 86400 AND ts < :until
+ORDER BY ts
 
 -- name: otlp_finished_attempts
 SELECT e.*, s.name AS session_name, s.status AS session_status
