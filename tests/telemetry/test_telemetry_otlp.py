@@ -74,6 +74,9 @@ def test_no_endpoint_or_dead_collector_is_a_clear_error(project: Project, monkey
     with OtlpReceiver(status=400) as rx:
         with pytest.raises(APIError, match="did not accept"):
             OtlpExporter(project, endpoint=rx.url).export(1)
+        closed = rx.url  # the receiver stops below: nothing listens on its port any more
+    with pytest.raises(APIError, match=f"cannot reach the OTLP collector at {closed}"):
+        OtlpExporter(project, endpoint=closed).export(1)  # said at once, not after the SDK's retries
 
 
 def test_endpoint_and_headers_from_config(tmp_project) -> None:

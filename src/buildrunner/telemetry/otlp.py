@@ -14,9 +14,11 @@ import hashlib
 import json
 import logging
 import os
+import socket
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from buildrunner.errors import APIError, ConfigError
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 SCOPE = "buildrunner.telemetry"
 PROVIDER = "anthropic"
 SPAN_BATCH = 512
+CONNECT_TIMEOUT_S = 3.0
 
 
 # Histogram buckets that fit what is measured (the SDK's default, 0 5 10 25 ... 10000, put every task under 5 s in one
@@ -135,7 +138,21 @@ class OtlpExporter:
         finally:
             quiet.setLevel(level)
 
+    def _reachable(self) -> None:
+        """One connection attempt first: the SDK retries a refused connection with backoff for its whole timeout (8 s)
+        and then says only that the collector did not accept the spans."""
+        url = urlsplit(self.endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            socket.create_connection((url.hostname or "localhost", port), timeout=min(self.timeout, CONNECT_TIMEOUT_S)).close()
+        except OSError as exc:
+            raise APIError(
+                f"cannot reach the OTLP collector at {self.endpoint}: {exc.strerror or exc}",
+                hint="check the endpoint and that the collector is running",
+            ) from None
+
     def _export(self, hours: float) -> OtlpResult:
+        self._reachable()
         sdk = _import_sdk()
         since, until = window(hours)
         resource = sdk["Resource"].create({"service.name": self.service_name, "service.namespace": "buildrunner"})
