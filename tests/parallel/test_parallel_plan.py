@@ -58,7 +58,10 @@ def test_yaml_values_that_are_not_text_are_explained(tmp_path: Path) -> None:
         ([{"id": "a", "command": "x", "depends_on": ["a"]}], "dependency cycle a -> a"),
         ([{"id": "a"}], "exactly one of 'command'"),
         ([{"id": "a", "command": "x", "prompt": "y"}], "exactly one of 'command'"),
-        ([{"id": "bad id", "command": "x"}], "task ids use letters"),
+        ([{"id": "bad id", "command": "x"}], "task ids use ASCII letters"),
+        ([{"id": "café", "command": "x"}], "task ids use ASCII letters"),  # the message said "letters" and refused ü
+        ([{"id": "a", "command": "x", "cwd": "/tmp"}], "tasks[0].cwd (task 'a'): '/tmp': give a folder of the project"),
+        ([{"id": "a", "command": "x", "cwd": "services/../../elsewhere"}], "give a folder of the project"),  # out of a worktree
         ([{"id": "a", "command": "x", "timeout": -1}], "tasks[0].timeout"),
         ([], "tasks"),
     ],

@@ -456,6 +456,8 @@ def test_tasks_n_runs_only_the_first_tasks_and_cleanup_removes_finished_sessions
     sid = next(line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("Session ID: "))
     assert (fast_project / ".buildrunner" / "logs" / sid / "t1.1.log").read_text() == "1\n"
     assert run_br("parallel", "cleanup").stdout.strip() == "Removed 0 sessions."
+    both = run_br("parallel", "cleanup", "--all", "--days", "3")  # which did the user mean? said, nothing removed
+    assert both.returncode == 2 and "--all and --days 3: give one" in both.stderr
     assert run_br("parallel", "cleanup", "--all").stdout.strip() == f"Removed 1 session: {sid}"
     assert not (fast_project / ".buildrunner" / "logs" / sid).exists()
     assert json.loads(run_br("parallel", "list", "--format", "json").stdout) == []

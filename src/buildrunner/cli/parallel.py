@@ -453,7 +453,7 @@ def stop(
 
 @app.command()
 def cleanup(
-    days: Annotated[int, typer.Option("--days", help="Remove finished sessions older than N days.")] = 7,
+    days: Annotated[Optional[int], typer.Option("--days", help="Remove finished sessions older than N days (default 7).", show_default=False)] = None,
     all_sessions: Annotated[bool, typer.Option("--all", help="Remove all finished sessions, whatever their age.")] = False,
     project: ProjectOption = None,
 ) -> None:
@@ -461,7 +461,11 @@ def cleanup(
 
     Example: br parallel cleanup --days 30
     """
-    removed = _manager(project, reading=True).cleanup(days, all_sessions)
+    if all_sessions and days is not None:
+        from buildrunner.errors import ConfigError
+
+        raise ConfigError(f"--all and --days {days}: give one", hint="--all removes every finished session; --days N those older than N days")
+    removed = _manager(project, reading=True).cleanup(all_sessions=all_sessions, **({} if days is None else {"days": days}))
     stdout().print(f"Removed {plural(len(removed), 'session')}" + (f": {', '.join(removed)}" if removed else "."), markup=False)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, replace
@@ -62,6 +63,15 @@ class PlanTask(BaseModel):
     @classmethod
     def _strings(cls, value: str | None) -> str | None:
         return _no_nul(value)
+
+    @field_validator("cwd")
+    @classmethod
+    def _inside(cls, cwd: str | None) -> str | None:
+        """A folder of the project, relative to its root (or the task's worktree): an absolute or `..` path would put
+        a worktree task's writes outside its worktree, in the shared checkout or anywhere else."""
+        if cwd is not None and (posixpath.isabs(cwd) or posixpath.normpath(cwd).split("/")[0] == ".."):
+            raise ValueError(f"{cwd!r}: give a folder of the project, relative to its root (the task runs there, or in its worktree)")
+        return cwd
 
     @field_validator("env")
     @classmethod
@@ -375,7 +385,7 @@ def _explain(error: dict[str, Any], locate: _Locator) -> ConfigError:
         return ConfigError(f"{locate(loc)}: unknown key", hint=hint)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
-        message = "task ids use letters, digits, '.', '_' and '-' (they name log files and branches)"
+        message = "task ids use ASCII letters, digits, '.', '_' and '-' (they name log files and branches)"
     value = error.get("input")
     if error["type"] == "string_type" and isinstance(value, (bool, int, float)):
         kind = "a boolean" if isinstance(value, bool) else "a number"
