@@ -114,8 +114,8 @@ def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen
         assert line.startswith("slow: claude") and ", turn " in line and "so far" in line
     finally:
         run_br("parallel", "stop", sid, "--force")
-    out, _ = follow.communicate(timeout=60)  # --follow ends when the task does
-    assert follow.returncode == 0 and out.startswith("=== slow attempt 1")
+    out, err = follow.communicate(timeout=60)  # --follow ends when the task does: stopped, it did not complete
+    assert follow.returncode == 1 and out.startswith("=== slow attempt 1") and "error: task slow cancelled" in err
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])  # gemini: on its running estimate (tokens come only at its end)

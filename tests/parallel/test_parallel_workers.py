@@ -181,6 +181,20 @@ def test_a_task_that_finishes_after_its_worker_and_supervisor_were_killed_is_not
     assert (root / "ran.txt").read_text() == "once\n"  # its result was kept: not run a second time
 
 
+def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are_still_masked(fast_project: Path, run_br: Any) -> None:
+    """Latin-1 text and binary output came back with U+FFFD in place of every byte that was not UTF-8 (4,104 bytes as 7,388)."""
+    raw = b"caf\xe9\n\xff\xfe\x00A\n" + bytes(range(256)) + b"\n"
+    (fast_project / "blob.bin").write_bytes(raw)
+    plan = write_plan(fast_project, {"tasks": [{"id": "bin", "command": f"cat blob.bin; echo key={FAKE_AWS_KEY}"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    assert finished(project, sid).completed_tasks == 1
+    log = (project.paths.logs_dir / sid / "bin.1.log").read_bytes()
+    assert log.startswith(raw)
+    assert FAKE_AWS_KEY.encode() not in log and b"key=AKIA...MPLF" in log
+    project.close()
+
+
 def test_list_counts_live_workers_as_status_does_after_the_only_worker_is_killed(pproject: Project, run_br: Any) -> None:
     """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live."""
     root = pproject.paths.root

@@ -98,9 +98,10 @@ class _Output:
         if text:
             if self.fd is None:
                 self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            os.write(self.fd, text.encode("utf-8", "replace"))
+            data = text.encode("utf-8", "surrogateescape")  # the task's own bytes, masked (StreamMasker)
+            os.write(self.fd, data)
             if self.on_line is not None:
-                *lines, self._partial = (self._partial + text).split("\n")
+                *lines, self._partial = (self._partial + data.decode("utf-8", "replace")).split("\n")
                 for line in lines:
                     self.on_line(line + "\n")
 

@@ -23,7 +23,11 @@ _WHITESPACE = re.compile(rb"\s")
 
 
 class StreamMasker:
-    """`feed` raw bytes in, get masked text that is safe to write now; `flush` the rest at the end."""
+    """`feed` raw bytes in, get masked text that is safe to write now; `flush` the rest at the end.
+
+    Bytes that are not UTF-8 come back as surrogate escapes: written with `errors="surrogateescape"` they are the
+    bytes that came in (a Latin-1 file, binary output), not U+FFFD in their place.
+    """
 
     def __init__(self, rules: "RuleSet", window: int = DEFAULT_WINDOW) -> None:
         self.rules = rules
@@ -100,12 +104,12 @@ class StreamMasker:
         for hit in hits:
             if hit.start < pos:
                 continue
-            out.append(chunk[pos : hit.start].decode("utf-8", "replace"))
+            out.append(chunk[pos : hit.start].decode("utf-8", "surrogateescape"))
             out.append(mask_value(hit.secret))
             pos = hit.end
             if len(hit.secret) >= 4:
                 self._seen.add(hit.secret)
-        out.append(chunk[pos:].decode("utf-8", "replace"))
+        out.append(chunk[pos:].decode("utf-8", "surrogateescape"))
         text = "".join(out)
         for secret in self._seen:
             if secret in text:
