@@ -195,6 +195,19 @@ def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are
     project.close()
 
 
+def test_a_background_job_a_task_leaves_is_ended_with_it_and_its_log_says_so(fast_project: Path, run_br: Any) -> None:
+    """A `nohup ... &` child vanished without a word (xargs and GNU parallel leave it running)."""
+    job = 'nohup sh -c "sleep 30; echo late >> bg.count" >/dev/null 2>&1 & echo parent-exits'
+    plan = write_plan(fast_project, {"tasks": [{"id": "bg", "command": job}, {"id": "plain", "command": "echo hi"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    assert finished(project, sid).completed_tasks == 2
+    logs = project.paths.logs_dir / sid
+    assert "the task exited leaving 1 process running; it was ended with it" in (logs / "bg.1.log").read_text()
+    assert "[br]" not in (logs / "plain.1.log").read_text()
+    project.close()
+
+
 def test_list_counts_live_workers_as_status_does_after_the_only_worker_is_killed(pproject: Project, run_br: Any) -> None:
     """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live."""
     root = pproject.paths.root

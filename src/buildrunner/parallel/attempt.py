@@ -26,6 +26,7 @@ import psutil
 
 from buildrunner.parallel.record import AttemptFiles, ExitRecord, append, fenced, kill_tree, locked
 from buildrunner.security.stream_masking import StreamMasker
+from buildrunner.words import plural
 
 # `starttime` in /proc/<pid>/stat: clock ticks from boot to the process's start; its index among the fields after the
 # command name's closing parenthesis (field 22 of proc(5), counted from the state, field 3).
@@ -341,13 +342,14 @@ class Attempt:
             self._signal_tree(signal.SIGKILL)
             self.kill_at = None
 
-    def _signal_tree(self, sig: int) -> None:
+    def _signal_tree(self, sig: int) -> int:
+        """Signal the task's group and every process under this one; how many processes were under it."""
         if self.task is not None:
             try:
                 os.killpg(self.task, sig)
             except OSError:
                 pass
-        kill_tree(psutil.Process(), sig)
+        return kill_tree(psutil.Process(), sig)
 
     def _finish(self) -> None:
         """End what the task left running (a background job, a daemon: TERM, then KILL); drain and close the output."""
@@ -356,11 +358,18 @@ class Attempt:
             self._pidfd = None
         deadline = time.monotonic() + min(LEFTOVER_GRACE_S, self.launch.grace)
         sig = signal.SIGTERM
+        left = 0
         while _reap_any():
-            self._signal_tree(sig)
+            left = max(left, self._signal_tree(sig))
             if time.monotonic() >= deadline:
                 sig = signal.SIGKILL
             time.sleep(0.01)
+        if left and self.exit is not None and self.exit.get("outcome") == "exited":
+            write_note(  # said where its output is: a background job (nohup, &) silently gone surprised a user
+                self.launch.files.log,
+                f"[br] the task exited leaving {plural(left, 'process', 'processes')} running; {'it was' if left == 1 else 'they were'} ended with it "
+                "(run a service that must outlive its task outside BuildRunner)\n",
+            )
         open_fds = set(self.reading)
         drain_until = time.monotonic() + 5.0
         while open_fds and time.monotonic() < drain_until:
