@@ -164,3 +164,8 @@ def test_a_yaml_merge_key_may_repeat_the_keys_it_brings(tmp_path: Path) -> None:
     (tmp_path / "plan.yaml").write_text("defaults: &d {timeout: 60}\ntasks:\n  - <<: *d\n    id: a\n    command: 'true'\n    timeout: 30\n")
     with pytest.raises(ConfigError, match="defaults: unknown key"):  # the anchor's home is not a plan key; the merge itself is fine
         load_plan(tmp_path / "plan.yaml")
+
+
+def test_halt_on_failure_is_a_plan_key_and_off_by_default() -> None:
+    assert validate_plan({"halt_on_failure": True, "tasks": [{"id": "a", "command": "x"}]}, "p").halt_on_failure is True
+    assert validate_plan({"tasks": [{"id": "a", "command": "x"}]}, "p").halt_on_failure is False

@@ -114,6 +114,28 @@ def test_resume_retry_failed_runs_what_failed_and_what_waited_on_it_once_each(pp
     assert again.returncode == 1 and "no failed task to retry" in again.stderr
 
 
+def test_halt_on_failure_stops_the_session_at_the_first_failure_and_a_retry_goes_on_from_there(pproject: Project, run_br: Any) -> None:
+    """Fail fast for CI (GNU parallel's --halt now,fail=1): what waits is cancelled, what runs is ended; then fixed and resumed."""
+    root = pproject.paths.root
+    plan = write_plan(root, {"retries": 0, "tasks": [
+        {"id": "check", "command": "test -e fixed"},
+        {"id": "long", "command": f"until [ -e {root}/never ]; do sleep 0.05; done"},
+        {"id": "after-long", "command": "echo after-long >> ran.log", "depends_on": ["long"]},
+        {"id": "after-check", "command": "echo after-check >> ran.log", "depends_on": ["check"]},
+    ]})
+    halted = run_br("parallel", "start", "ci", "--config", str(plan), "--workers", "2", "--wait", "--halt-on-failure")
+    assert halted.returncode == 1 and "halted: task check failed" in halted.stderr
+    sid = SessionManager(pproject).resolve("ci")
+    tasks = {t.task_id: t.status for t in SessionManager(pproject).list_tasks(sid)}
+    assert tasks == {"check": "failed", "long": "cancelled", "after-long": "cancelled", "after-check": "skipped"}
+    assert not (root / "ran.log").exists()
+    (root / "fixed").touch()
+    (root / "never").touch()
+    resumed = run_br("parallel", "resume", "ci", "--retry-failed", "--wait")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted((root / "ran.log").read_text().split()) == ["after-check", "after-long"]
+
+
 def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran", "depends_on": ["b"]}, {"id": "b", "command": "true", "depends_on": ["a"]}]})
     result = run_br("parallel", "start", "x", "--config", str(plan))

@@ -170,6 +170,9 @@ def start(
     watch: Annotated[bool, typer.Option("--watch", help="Show the live dashboard after starting; watched to its end, exit 1 if a task failed.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", help="Plan file (JSON, YAML or TOML); default .buildrunner/plan.*.", show_default=False)] = None,
+    halt_on_failure: Annotated[
+        bool, typer.Option("--halt-on-failure", help="Stop the session at the first task that fails for good (as the plan's halt_on_failure: true).")
+    ] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
@@ -178,7 +181,7 @@ def start(
     Example: br parallel start demo --config examples/demo/plan.yaml --workers 3 --wait
     """
     manager = _manager(project)
-    session = manager.create_session(name, tasks, workers, config=config, start_workers=False)
+    session = manager.create_session(name, tasks, workers, config=config, start_workers=False, halt_on_failure=halt_on_failure or None)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
     with _waiting_on(session.session_id):
         _report_start(manager, session, name, tasks, watch=watch, wait=wait, output_format=output_format)

@@ -117,6 +117,7 @@ class PlanModel(BaseModel):
     isolation: Literal["none", "worktree"] | None = None
     setup: str | None = Field(None, min_length=1, description="run once in each new worktree before its task (copy .env, install dependencies)")
     merge: bool = False
+    halt_on_failure: bool = Field(False, description="at the first task that fails for good, stop the session: cancel what waits, end what runs")
     tasks: list[PlanTask] = Field(min_length=1)
 
     @field_validator("agent", "verify", "setup")
@@ -156,6 +157,7 @@ class Plan:
     isolation: str | None = None
     setup: str | None = None
     merge: bool = False
+    halt_on_failure: bool = False
 
     @property
     def has_prompts(self) -> bool:
@@ -482,6 +484,7 @@ def validate_plan(data: Any, source: str, lines: dict[tuple[Any, ...], int] | No
         source, model.tasks, model.name, model.workers, model.timeout, model.retries,
         model.max_cost if model.max_cost is not None else model.cost_limit, agent_command,
         agent=model.agent, verify=model.verify, escalate=model.escalate, isolation=model.isolation, setup=model.setup, merge=model.merge,
+        halt_on_failure=model.halt_on_failure,
     )
 
 

@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,11 @@ class SessionManager:
         config: Path | None = None,
         cost_limit: float | None = None,
         start_workers: bool = True,
+        halt_on_failure: bool | None = None,
     ) -> Session:
         """Validate the plan (its first `total_tasks` tasks), store the session and start its workers on this machine.
+
+        `halt_on_failure`, when given, replaces the plan's: stop the session at the first task that fails for good.
 
         The plan is `plan`, else the file `config`, else the project's `.buildrunner/plan.yaml`
         (or `.yml`, `.json`, `.toml`). With `start_workers=False` nothing runs until workers
@@ -113,6 +117,8 @@ class SessionManager:
         if not self.settings.enabled:
             raise ConfigError("parallel.enabled is false in the config", hint="set it to true in .buildrunner/config.json to run sessions")
         plan = (plan or self.load_plan(config)).first(total_tasks)
+        if halt_on_failure is not None:
+            plan = replace(plan, halt_on_failure=halt_on_failure)
         # the configured default starts no more workers than tasks (a 1-task plan starts 1); a count given with
         # --workers or the plan's `workers:` is kept
         workers = num_workers if num_workers is not None else (plan.workers or min(self.settings.default_workers, max(1, len(plan.tasks))))
@@ -456,7 +462,8 @@ class SessionManager:
                 row = self._session_row(session_id)
                 if on_change is not None:
                     seen = self._report_changes(session_id, seen, on_change)
-                if row["status"] in FINAL_SESSION_STATES or self._budget_paused(row):
+                ending = row["status"] == SessionState.STOPPED and self._still_ending(session_id, coordinator)
+                if (row["status"] in FINAL_SESSION_STATES and not ending) or self._budget_paused(row):
                     return self.get_session_status(session_id, activity=0)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + WAIT_CHECK_S
@@ -481,6 +488,11 @@ class SessionManager:
             if deadline is not None and time.monotonic() > deadline:
                 return self.get_session_status(session_id, activity=0)
             time.sleep(poll)
+
+    def _still_ending(self, session_id: str, coordinator: "WorkerCoordinator") -> bool:
+        """A stopped session whose live workers are still ending its running tasks (TERM, then KILL after the grace): a
+        wait that ended now would report them running and leave them ending after the command returned."""
+        return self.store.fetchone(self._q("unfinished_task"), {"session_id": session_id}) is not None and coordinator.has_live_worker()
 
     def _budget_paused(self, row: dict[str, Any]) -> bool:
         return row["status"] == SessionState.PAUSED and (row["status_reason"] or "").startswith(BUDGET_REASON)

@@ -145,6 +145,7 @@ class WorkerCoordinator:
         self.session_id = session_id
         self.settings = project.config.parallel
         self._dependencies: bool | None = None
+        self._halt: bool | None = None
         # Inside `record_and_claim`: events wait to be written together, and the end-of-session
         # check waits to see whether there was a next task to claim.
         self._batch: list[TelemetryEvent] | None = None
@@ -215,7 +216,10 @@ class WorkerCoordinator:
                 }
             )
             deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
-        plan_json = json.dumps({"source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit})
+        plan_json = json.dumps({
+            "source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit,
+            "halt_on_failure": plan.halt_on_failure,
+        })
         store = project.store
         with store.transaction():
             refuse_name_in_use(store, name)
@@ -315,7 +319,7 @@ class WorkerCoordinator:
             )
         return Retried(tuple(r["task_id"] for r in failed), tuple(r["task_id"] for r in dependents), tuple(r["task_id"] for r in cancelled))
 
-    def stop(self, *, force: bool = False) -> bool:
+    def stop(self, *, force: bool = False, reason: str = "stopped by request") -> bool:
         """running|paused -> stopped: waiting tasks are cancelled; workers end running ones (TERM, then KILL after the grace)."""
         grace = 0.0 if force else self.settings.kill_grace
         with self.store.transaction():
@@ -323,8 +327,9 @@ class WorkerCoordinator:
             source = SessionState(row["status"]) if row else None
             if source not in LIVE_SESSION_STATES:
                 return False
-            self._move_session(source, SessionState.STOPPED, "stopped by request", stop_grace=grace)
-            events: list[TelemetryEvent] = [SessionStopped(description="stopped" + (" (forced)" if force else ""), force=force)]
+            self._move_session(source, SessionState.STOPPED, reason, stop_grace=grace)
+            said = reason if reason != "stopped by request" else "stopped"
+            events: list[TelemetryEvent] = [SessionStopped(description=said + (" (forced)" if force else ""), force=force)]
             events += [
                 # its failed attempt was its last, so the task ends failed; that attempt's error is counted already
                 TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), description="session stopped before its retry", outcome="cancelled")
@@ -762,11 +767,14 @@ class WorkerCoordinator:
             TaskState.RUNNING, TaskState.FAILED, "finish_task",
             {**params, "status": TaskState.FAILED, "exit_code": exit_code, "error": error, "cost": cost, "model": model},
         )
-        if not self._has_dependencies():
-            return []
-        check_move(TaskState.BLOCKED, TaskState.SKIPPED)
-        skipped = self.store.fetchall(self._q("skip_dependents"), {**params, "error": f"dependency {params['task_id']!r} failed"})
-        return [TaskSkipped(task_id=r["task_id"], error=r["error"]) for r in skipped]
+        skipped: list[TelemetryEvent] = []
+        if self._has_dependencies():
+            check_move(TaskState.BLOCKED, TaskState.SKIPPED)
+            rows = self.store.fetchall(self._q("skip_dependents"), {**params, "error": f"dependency {params['task_id']!r} failed"})
+            skipped = [TaskSkipped(task_id=r["task_id"], error=r["error"]) for r in rows]
+        if self._halts_on_failure():  # fail fast (GNU parallel's --halt now,fail=1), in the failure's own transaction
+            self.stop(reason=f"halted: task {params['task_id']} failed")
+        return skipped
 
     def release_task(self, worker_id: str, task_id: str, attempt: int) -> bool:
         """Give a claimed task back untried (the session paused itself before it ran): the attempt does not count."""
@@ -796,6 +804,13 @@ class WorkerCoordinator:
             if task is None and self._finish_due:
                 self._maybe_finish()
             return outcome, task
+
+    def _halts_on_failure(self) -> bool:
+        """Whether the plan asked to stop the session at its first task that fails for good (read once: a plan never changes)."""
+        if self._halt is None:
+            plan = self._session_row().get("plan")
+            self._halt = bool(json.loads(plan).get("halt_on_failure")) if plan else False
+        return self._halt
 
     def _has_dependencies(self) -> bool:
         """Whether any task of the session waits on another (a plan never changes once stored)."""
