@@ -136,6 +136,21 @@ def test_halt_on_failure_stops_the_session_at_the_first_failure_and_a_retry_goes
     assert sorted((root / "ran.log").read_text().split()) == ["after-check", "after-long"]
 
 
+def test_a_stopped_session_whose_worker_died_can_be_resumed_with_retry_failed(fast_project: Path, run_br: Any) -> None:
+    """Its task stayed "running" with nobody to settle it, and --retry-failed said "still ending" for ever."""
+    plan = write_plan(fast_project, {"tasks": [{"id": "t", "command": "until [ -e go ]; do sleep 0.05; done; echo t >> ran.log"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
+    _crash_workers(project)  # the worker, its supervisor and its task
+    assert run_br("parallel", "stop", sid).returncode == 0
+    (fast_project / "go").touch()
+    resumed = run_br("parallel", "resume", sid, "--retry-failed", "--wait")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (fast_project / "ran.log").read_text() == "t\n"
+    project.close()
+
+
 def test_plan_errors_exit_2_before_anything_runs(fast_project: Path, run_br: Any) -> None:
     plan = write_plan(fast_project, {"tasks": [{"id": "a", "command": "touch ran", "depends_on": ["b"]}, {"id": "b", "command": "true", "depends_on": ["a"]}]})
     result = run_br("parallel", "start", "x", "--config", str(plan))
@@ -180,27 +195,6 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert sorted((root / "ran.txt").read_text().split()) == sorted(f"t{i}-{2 if f't{i}' == victim['current_task'] else 1}" for i in range(6))
     assert pproject.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost"
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
-
-
-def test_a_task_that_finishes_after_its_worker_and_supervisor_were_killed_is_not_run_again(pproject: Project, run_br: Any) -> None:
-    """`kill -9` of both processes (as a user reading `ps` would): nobody sees the task end, but it ran to completion."""
-    root = pproject.paths.root
-    plan = write_plan(root, {"tasks": [{"id": "t", "command": f"until [ -e {root}/go ]; do sleep 0.05; done; echo once >> {root}/ran.txt"}]})
-    sid = start(run_br, plan, "--workers", "1")["session_id"]
-    victim = wait_for(lambda: pproject.store.fetchone("SELECT pid FROM workers WHERE session_id = ? AND status = 'active'", (sid,)), 30, "a busy worker")
-    worker = psutil.Process(victim["pid"])
-    supervisor = worker.parent()
-    assert supervisor is not None
-    for proc in (supervisor, worker):
-        proc.kill()
-    exit_file = pproject.paths.logs_dir / sid / "t.1.exit"
-    (root / "go").touch()
-    wait_for(exit_file.exists, 30, "the task to end by itself")
-    assert exit_file.read_text().strip() == "0"
-    assert run_br("parallel", "resume", sid).returncode == 0
-    final = finished(pproject, sid)
-    assert (final.status, final.completed_tasks) == ("completed", 1)
-    assert (root / "ran.txt").read_text() == "once\n"  # its result was kept: not run a second time
 
 
 def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are_still_masked(fast_project: Path, run_br: Any) -> None:

@@ -185,13 +185,15 @@ def test_prometheus_textfile_parses(filled: Project, run_br) -> None:
     assert samples[("buildrunner_cost_usd", (("model", "sonnet"),))] == 12.45
     # Windowed figures are gauges; what only grows is a counter (a windowed summary's _count fell as the window slid).
     assert families["buildrunner_task_duration_seconds"].type == "gauge"
-    assert families["buildrunner_task_results"].type == "counter"
-    assert samples[("buildrunner_task_results_total", (("outcome", "succeeded"),))] >= 2
+    assert families["buildrunner_task_attempt_results"].type == "counter"
+    assert samples[("buildrunner_task_attempt_results_total", (("outcome", "succeeded"),))] >= 2
+    # task-002's failed first attempt stays counted though the task passed on its retry: a counter never goes down
+    assert samples[("buildrunner_task_attempt_results_total", (("outcome", "failed"),))] == 3
     assert samples[("buildrunner_spend_usd_total", (("model", "sonnet"),))] >= 12.45
     narrow = run_br("telemetry", "export", "narrow.prom", "--type", "prometheus", "--hours", "1")
     assert narrow.returncode == 0
     narrowed = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families((filled.paths.root / "narrow.prom").read_text()) for s in f.samples}
-    total = ("buildrunner_task_results_total", (("outcome", "succeeded"),))
+    total = ("buildrunner_task_attempt_results_total", (("outcome", "succeeded"),))
     assert narrowed[total] == samples[total]  # a counter does not shrink with the window
 
 

@@ -77,6 +77,8 @@ def test_no_endpoint_or_dead_collector_is_a_clear_error(project: Project, monkey
         closed = rx.url  # the receiver stops below: nothing listens on its port any more
     with pytest.raises(APIError, match=f"cannot reach the OTLP collector at {closed}"):
         OtlpExporter(project, endpoint=closed).export(1)  # said at once, not after the SDK's retries
+    with pytest.raises(ConfigError, match="OTLP endpoint 'http://collector:99999'"):
+        OtlpExporter(project, endpoint="http://collector:99999").export(1)  # was an "unexpected ValueError"
 
 
 def test_endpoint_and_headers_from_config(tmp_project) -> None:
@@ -139,3 +141,27 @@ def test_each_attempt_has_its_own_model_and_tokens_and_a_second_export_sends_the
     bounds = list(by_name["buildrunner.task.duration"].histogram.data_points[0].explicit_bounds)
     assert bounds[0] < 1 and sum(1 for b in bounds if b <= 5) >= 4  # attempts of a few seconds fall in different buckets
     assert by_name["buildrunner.cost"].WhichOneof("data") == "gauge"  # a window's total, not a counter that drops as it slides
+
+
+def test_a_rung_claimed_the_moment_the_last_one_failed_keeps_its_own_tokens(any_project: Project) -> None:
+    """The next rung starts at once: the last rung's cost record, a moment before, was counted in both."""
+    from buildrunner.parallel.plan import validate_plan
+    from buildrunner.parallel.session_manager import SessionManager
+    from buildrunner.parallel.states import AttemptState
+    from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+
+    sid = SessionManager(any_project).create_session(
+        "ladder", plan=validate_plan({"tasks": [{"id": "fix", "command": "true"}], "retries": 1}, "p"), start_workers=False
+    ).session_id
+    coordinator = WorkerCoordinator(sid, any_project)
+    worker = coordinator.register_worker()
+    for tokens, model, end in ((100, "claude-haiku-4-5", AttemptState.FAILED), (200, "claude-sonnet-4-5", AttemptState.COMPLETED)):
+        task = coordinator.get_next_task(worker)
+        assert task is not None
+        add_cost(any_project, 0.01, model=model, session_id=sid, task_id="fix", age_s=0, input_tokens=tokens, output_tokens=1)
+        climb = {"escalate_to": "sonnet"} if end == AttemptState.FAILED else {}  # the next rung is claimable at once
+        coordinator.finish_attempt(worker, "fix", task.attempt, end, error="boom" if climb else None, model=model, duration_ms=1.0, **climb)
+    with OtlpReceiver() as rx:
+        OtlpExporter(any_project, endpoint=rx.url).export(24)
+    rungs = sorted((s for s in spans_of(rx) if s.name == "task fix"), key=lambda s: attributes(s.attributes)["buildrunner.task.attempt"])
+    assert [attributes(s.attributes)["gen_ai.usage.input_tokens"] for s in rungs] == [100, 200]

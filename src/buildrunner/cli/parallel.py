@@ -650,10 +650,11 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
             number, state, path = last.attempt, last.status, last.path
             if number != current:
                 if current is not None:  # the attempt followed so far has ended: the rest of its output, then how it ended
-                    before = next(a for a in attempts if a.attempt == current)
-                    _write_from(before.path, offset)
-                    sys.stdout.flush()
-                    stderr().print(f"--- {task_id} attempt {current} {before.status}; attempt {number} follows", markup=False)
+                    before = next((a for a in attempts if a.attempt == current), None)  # None: handed back untried
+                    if before is not None:
+                        _write_from(before.path, offset)
+                        sys.stdout.flush()
+                        stderr().print(f"--- {task_id} attempt {current} {before.status}; attempt {number} follows", markup=False)
                 current, offset = number, 0
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
             offset += _write_from(path, offset)

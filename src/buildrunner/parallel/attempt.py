@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import select
-import shlex
 import signal
 import time
 from collections.abc import Callable
@@ -40,18 +39,6 @@ IDLE_FLUSH_S = 0.5
 LEFTOVER_GRACE_S = 2.0  # what a finished task left running gets TERM, then KILL after this (at most the grace)
 READ_CHUNK = 65536
 # Signals Python changes for itself that a task must get back at their defaults.
-SHELL = "/bin/sh"
-# A worker's task runs in a shell that writes the task's exit code beside its log as it exits: when the worker and its
-# supervisor are both killed, nobody is left to read the task's wait status, and a task that had finished would be
-# run again. The command is evaluated in that shell (no second shell); a status above 128 (a command killed by a
-# signal) is re-raised as that signal, so the wait status reads as it did. A command's own EXIT trap or `exec`
-# replaces the record: such a task is retried in that case, as before.
-EXIT_WRAPPER = (
-    '__br_exit=$1; __br_cmd=$2; set --; '
-    'trap \'__br_code=$?; printf "%s\\n" "$__br_code" > "$__br_exit"; '
-    'if [ "$__br_code" -gt 128 ]; then trap - EXIT; kill -"$((__br_code - 128))" "$$"; fi\' EXIT; '
-    'eval "unset __br_cmd; $__br_cmd"'
-)
 _RESET_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None), getattr(signal, "SIGXFZ", None)) if s)
 
 
@@ -177,7 +164,7 @@ class Attempt:
             except (OSError, ValueError) as exc:
                 self._record({"outcome": "error", "error": f"could not start {self.launch.argv[0]}: {exc}", "duration_ms": 0.0})
                 return
-            self._append({"started": {"task": self.task, "created": _created(self.task), "exit_file": str(self.launch.files.exit)}})
+            self._append({"started": {"task": self.task, "created": _created(self.task)}})
         self.deadline = self.started + self.launch.timeout
         try:
             self._pidfd = os.pidfd_open(self.task)
@@ -205,9 +192,8 @@ class Attempt:
         cwd = os.getcwd()
         try:
             os.chdir(launch.cwd)
-            argv = launch.argv if self.record is None else _recording(launch.argv, launch.files.exit)
             pid = os.posix_spawn(
-                argv[0], argv, launch.env,
+                launch.argv[0], launch.argv, launch.env,
                 file_actions=[(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
                 setsid=True, setsigdef=_RESET_SIGNALS,
             )
@@ -394,12 +380,6 @@ def _reap_any() -> bool:
             return False
         if pid == 0:
             return True
-
-
-def _recording(argv: list[str], exit_file: Path) -> list[str]:
-    """`argv` run by the shell that records its exit code (EXIT_WRAPPER): a `sh -c` script as it is, a program quoted."""
-    script = argv[2] if len(argv) == 3 and argv[:2] == [SHELL, "-c"] else shlex.join(argv)
-    return [SHELL, "-c", EXIT_WRAPPER, "sh", str(exit_file), script]
 
 
 def _created(pid: int) -> float | None:

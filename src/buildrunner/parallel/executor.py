@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.agents.settings import LEGACY_NAME
-from buildrunner.parallel.attempt import SHELL, Launch
+from buildrunner.parallel.attempt import Launch
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
 from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 MAX_ERROR_CHARS = 500
 TAIL_BYTES = 8192
+SHELL = "/bin/sh"
 
 
 @dataclass

@@ -5,9 +5,8 @@ attempt `{"task", "attempt", "starting": {...}}` (naming the worker's supervisor
 task is spawned, `{"task", "attempt", "started": {"task": pid}}` just after, then
 `{"task", "attempt", "exit": {...}}` (and `"asked"` when a reaper first asks the supervisor to end it). The worker writes the exit the moment it
 sees the task's end, before it reaps the process; if the worker dies first, the task's
-zombie (or the task, still running) passes to its supervisor, which writes it; with the supervisor
-dead too, the task's own shell has written its exit code beside its log (`AttemptFiles.exit`). So a
-task that ends while its worker is frozen or dead keeps its result, and a reaper on the same machine
+zombie (or the task, still running) passes to its supervisor, which writes it. So a task that
+ends while its worker is frozen or dead keeps its result, and a reaper on the same machine
 reads it here (`end_orphan`) rather than running the task again.
 
 A reaper that settles an attempt whose task never started *fences* it (under the record's
@@ -62,11 +61,6 @@ class AttemptFiles:
         return cls(f"{task_id}#{step}" if step else task_id, attempt, log=folder / f"{name}.log", err=folder / f"{name}.err.log")
 
     @property
-    def exit(self) -> Path:
-        """The exit code the task's own shell wrote (attempt.EXIT_WRAPPER): read only when nobody saw the task end."""
-        return self.log.with_name(self.log.name.removesuffix(".log") + ".exit")
-
-    @property
     def snapshot(self) -> Path:
         """What the working tree held before the attempt (digests), when it runs without a worktree but is checked."""
         return self.log.with_name(self.log.name.removesuffix(".log") + ".before.json")
@@ -92,7 +86,6 @@ class ExitRecord:
     exit: dict[str, Any] | None = None
     starting: bool = False  # the worker was about to spawn the task (it may have, if no pid follows)
     task_started: float | None = None  # the task process's start time (psutil's create_time), to tell it from a reused pid
-    exit_file: str | None = None  # where the task's own shell writes its exit code (AttemptFiles.exit)
     asked: float | None = None  # when a reaper first asked the supervisor to end it (this machine's monotonic clock)
 
     @property
@@ -116,8 +109,7 @@ def read_record(path: Path, task_id: str, attempt: int) -> ExitRecord:
             record.starting = True
             record.supervisor_pid, record.supervisor_started = entry["starting"].get("supervisor"), entry["starting"].get("created")
         elif "started" in entry:
-            started = entry["started"]
-            record.task_pid, record.task_started, record.exit_file = started.get("task"), started.get("created"), started.get("exit_file")
+            record.task_pid, record.task_started = entry["started"].get("task"), entry["started"].get("created")
         elif "exit" in entry:
             record.exit = entry["exit"]
         elif "asked" in entry and record.asked is None:
@@ -295,39 +287,27 @@ def _end_supervisor(supervisor: psutil.Process | None) -> None:
 
 
 def _end_here(path: Path, task_id: str, attempt: int, record: ExitRecord, supervisor: psutil.Process | None) -> ExitRecord:
-    """No supervisor answered: end the tree, keep a finished task's result (from its zombie, or the exit code its own
-    shell wrote when its wait status went to init), and read the record.
+    """No supervisor answered: keep a finished task's result from its zombie, end the tree, and read the record.
 
     Only a task that exited counts: one killed by a signal more likely went down with its worker
     and supervisor (a crash, an OOM kill) than ended by itself, so it is retried.
     """
     status = zombie_status(record.task_pid, record.task_started)
+    if status is not None and os.WIFEXITED(status):
+        fd = open_record(path)
+        try:
+            with locked(fd):
+                if read_record(path, task_id, attempt).exit is None:
+                    append(fd, task_id, attempt, {"exit": {"outcome": "exited", "code": os.waitstatus_to_exitcode(status), "duration_ms": None}})
+        finally:
+            os.close(fd)
     if record.task_pid:
         try:
             os.killpg(record.task_pid, signal.SIGKILL)
         except OSError:
             pass
-    code = os.waitstatus_to_exitcode(status) if status is not None and os.WIFEXITED(status) else _written_exit(record)
-    if code is not None:
-        fd = open_record(path)
-        try:
-            with locked(fd):
-                if read_record(path, task_id, attempt).exit is None:
-                    append(fd, task_id, attempt, {"exit": {"outcome": "exited", "code": code, "duration_ms": None}})
-        finally:
-            os.close(fd)
     _end_supervisor(supervisor)
     return read_record(path, task_id, attempt)
-
-
-def _written_exit(record: ExitRecord) -> int | None:
-    """The exit code the task's own shell wrote when it ended with nobody left to see it (its worker and supervisor
-    killed, its wait status gone to init). Below 128 only: a higher code may be a signal's, and a task killed is retried."""
-    try:
-        code = int(Path(record.exit_file).read_text(encoding="ascii").strip()) if record.exit_file else None
-    except (OSError, ValueError):
-        return None
-    return code if code is not None and 0 <= code < 128 else None
 
 
 def zombie_status(pid: int | None, created: float | None) -> int | None:

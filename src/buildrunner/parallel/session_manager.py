@@ -411,7 +411,9 @@ class SessionManager:
         to wait (a stopped session's cancelled tasks too); a failed or stopped session runs again. `resume_session`
         then starts its workers."""
         self._session_row(session_id)
-        return self.coordinator(session_id).retry_failed()
+        coordinator = self.coordinator(session_id)
+        self._settle_lost(coordinator)  # a dead worker's "running" task: a stopped session has no live worker to settle it
+        return coordinator.retry_failed()
 
     def stop_session(self, session_id: str, force: bool = False) -> SessionStatus:
         """Cancel waiting tasks; workers end running ones (TERM, KILL after the grace period; at once with force).
@@ -419,17 +421,22 @@ class SessionManager:
         Attempts of lost workers are settled before it returns (a stopped session has no worker left to
         do it later): a slow supervisor on this machine is waited for, up to the reaper's patience.
         """
-        from buildrunner.parallel.reaper import reap, settle, supervisor_patience
-
         coordinator = self.coordinator(session_id)
         self._session_row(session_id)
         coordinator.stop(force=force)
+        self._settle_lost(coordinator)
+        return self.get_session_status(session_id)
+
+    def _settle_lost(self, coordinator: "WorkerCoordinator") -> None:
+        """Declare dead workers lost and settle their attempts now, waiting for a slow supervisor on this machine up to
+        the reaper's patience: nobody else will when the session has no live worker."""
+        from buildrunner.parallel.reaper import reap, settle, supervisor_patience
+
         reap(coordinator)
         deadline = time.monotonic() + supervisor_patience(self.settings) + 1.0
         while coordinator.orphaned_attempts() and time.monotonic() < deadline:
             time.sleep(0.1)
             settle(coordinator)
-        return self.get_session_status(session_id)
 
     def wait(
         self,

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ CONNECT_TIMEOUT_S = 3.0
 OPERATION_SECONDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 TOKEN_COUNTS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 TASK_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
-SLACK_S = 1.0  # a cost record written this close to an attempt's start or end is that attempt's
+SLACK_S = 1.0  # for events from elsewhere (no stored attempt): a cost record this close to the attempt's start or end is its
 
 
 class _StableIds:
@@ -141,8 +142,13 @@ class OtlpExporter:
     def _reachable(self) -> None:
         """One connection attempt first: the SDK retries a refused connection with backoff for its whole timeout (8 s)
         and then says only that the collector did not accept the spans."""
-        url = urlsplit(self.endpoint)
-        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            url = urlsplit(self.endpoint)
+            port = url.port or (443 if url.scheme == "https" else 80)
+        except ValueError as exc:
+            raise ConfigError(f"OTLP endpoint {self.endpoint!r}: {exc}", hint="e.g. http://localhost:4318") from None
+        if urllib.request.getproxies().get(url.scheme) and not urllib.request.proxy_bypass(url.hostname or ""):
+            return  # the SDK sends through the proxy (HTTP(S)_PROXY): the collector's own address may not resolve here
         try:
             socket.create_connection((url.hostname or "localhost", port), timeout=min(self.timeout, CONNECT_TIMEOUT_S)).close()
         except OSError as exc:
@@ -188,6 +194,10 @@ class OtlpExporter:
         tracer = provider.get_tracer(SCOPE)
         rows = self.analyzer.rows("otlp_finished_attempts", {"since": since, "until": until})
         usage = self._task_usage(since, until)
+        ran = {
+            (r["session_id"], r["task_id"], int(r["attempt"])): (float(r["started_at"]), float(r["finished_at"]))
+            for r in self.analyzer.rows("otlp_attempt_times", {"since": since, "until": until})
+        }
         by_session: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_session[row["session_id"]].append(row)
@@ -210,7 +220,11 @@ class OtlpExporter:
                 meta = json.loads(attempt["data"]) if attempt["data"] else {}
                 number = meta.get("attempt")
                 ids.key = f"{session_id}/{attempt['task_id']}/" + (str(number) if number is not None else f"event{attempt['id']}")
-                records = [r for r in usage.get((session_id, attempt["task_id"]), []) if start - SLACK_S <= r["ts"] <= attempt["ts"] + SLACK_S]
+                # The stored attempt's own times where this store ran it (the next rung starts the moment this one ends, and
+                # a verify can outlast the agent the event's duration measures); else the event's, with a little slack.
+                fallback = (start - SLACK_S, attempt["ts"] + SLACK_S)
+                first, last = ran.get((session_id, attempt["task_id"], int(number)), fallback) if number is not None else fallback
+                records = [r for r in usage.get((session_id, attempt["task_id"]), []) if first <= r["ts"] <= last]
                 self._task_span(sdk, tracer, context, attempt, meta, start, records)
             parent.end(end_time=_ns(max(a["ts"] for a in attempts)))
         provider.shutdown()

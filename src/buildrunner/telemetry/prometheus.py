@@ -2,8 +2,8 @@
 
 Two kinds of metric. Over the export window (`--hours`), which slides, gauges: tasks finished, success ratio,
 duration quantiles (exact, nearest rank), spend, tokens, events. Since the store began (its events' retention),
-counters ending in `_total` that only grow, for `rate()` and `increase()`: task results, attempts and their
-seconds, spend. A windowed count exposed as a summary's `_count` fell as the window slid, which Prometheus reads
+counters ending in `_total` that only grow, for `rate()` and `increase()`: attempts by outcome, attempts and
+their seconds, spend. A windowed count exposed as a summary's `_count` fell as the window slid, which Prometheus reads
 as a counter reset. Active alerts are the rules firing now over the alert window, evaluated at export. Metrics
 without data are left out rather than written as 0.
 """
@@ -53,11 +53,10 @@ class _Families:
 def _totals(out: _Families, analyzer: MetricsAnalyzer, until: float) -> None:
     """The counters: everything the store holds up to now, so they only grow (until old events are pruned)."""
     everything = {"since": 0.0, "until": until}
-    m = analyzer.metrics_between(0.0, until, with_errors=False)
-    out.family(
-        "task_results", "counter", "Tasks finished, by outcome (a task retried then completed counts once, as succeeded).",
-        [("_total", {"outcome": "succeeded"}, m.succeeded_tasks), ("_total", {"outcome": "failed"}, m.failed_tasks)] if m.has_data else [],
-    )
+    # Attempts, not tasks: a task's outcome can change later (a retry by hand passes what had failed), an attempt's cannot.
+    by_type = {r["type"]: int(r["n"]) for r in analyzer.rows("events_by_type", everything)}
+    ended = [("_total", {"outcome": outcome}, by_type[kind]) for kind, outcome in (("task_completed", "succeeded"), ("task_failed", "failed")) if kind in by_type]
+    out.family("task_attempt_results", "counter", "Task attempts finished, by outcome (a failed attempt stays failed whatever its task does next).", ended)
     stats = analyzer.rows("latency_stats", everything)[0]
     n = int(stats["n"] or 0)
     if n:

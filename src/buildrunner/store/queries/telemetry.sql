@@ -253,6 +253,11 @@ SELECT session_id, task_id, ts, COALESCE(model_id, model) AS model, input_tokens
 FROM cost_records WHERE task_id IS NOT NULL AND ts >= :since - 86400 AND ts < :until
 ORDER BY ts
 
+-- name: otlp_attempt_times
+-- When each stored attempt ran (its agent, its verify and its checks): the cost records between are that attempt's.
+SELECT session_id, task_id, attempt, started_at, finished_at FROM task_attempts
+WHERE finished_at IS NOT NULL AND finished_at >= :since - 86400 AND started_at < :until
+
 -- name: otlp_finished_attempts
 SELECT e.*, s.name AS session_name, s.status AS session_status
 FROM events e LEFT JOIN sessions s ON s.id = e.session_id
