@@ -350,7 +350,7 @@ class Attempt:
             if time.monotonic() >= deadline:
                 sig = signal.SIGKILL
             time.sleep(0.01)
-        if left and self.exit is not None and self.exit.get("outcome") == "exited":
+        if left and self.record is not None and self.exit is not None and self.exit.get("outcome") == "exited":  # a worker's task
             write_note(  # said where its output is: a background job (nohup, &) silently gone surprised a user
                 self.launch.files.log,
                 f"[br] the task exited leaving {plural(left, 'process', 'processes')} running; {'it was' if left == 1 else 'they were'} ended with it "
