@@ -208,6 +208,8 @@ def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are
     log = (project.paths.logs_dir / sid / "bin.1.log").read_bytes()
     assert log.startswith(raw)
     assert FAKE_AWS_KEY.encode() not in log and b"key=AKIA...MPLF" in log
+    piped = subprocess.run([sys.executable, "-m", "buildrunner", "parallel", "logs", sid, "bin"], cwd=fast_project, capture_output=True)
+    assert piped.returncode == 0 and raw in piped.stdout  # `br parallel logs ... > out.bin` gives the bytes back
     project.close()
 
 

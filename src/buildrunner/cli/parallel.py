@@ -595,14 +595,17 @@ def logs(
     if output_format == "json":
         emit_json(entries)
         return
-    shown = terminal_output if sys.stdout.isatty() else str  # piped, the output is passed on as it was written
+    terminal = sys.stdout.isatty()
     for entry in entries:
         step = f" {entry['step']}" if entry["step"] else ""
         sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {printable_path(entry['log_path'])} ===\n")
         text = entry["output"]
         if text is None:
-            text = "(no output: the attempt printed nothing, or its log is on another machine)\n"
-        sys.stdout.write(shown(text if text.endswith("\n") or not text else text + "\n"))
+            sys.stdout.write("(no output: the attempt printed nothing, or its log is on another machine)\n")
+        elif terminal:
+            sys.stdout.write(terminal_output(text if text.endswith("\n") or not text else text + "\n"))
+        else:  # piped, the output is passed on as it was written, byte for byte (the log keeps what was not UTF-8)
+            _pass_on(Path(entry["log_path"]).read_bytes(), ends_line=True)
 
 
 def _write_from(path: Path, offset: int) -> int:
@@ -615,9 +618,20 @@ def _write_from(path: Path, offset: int) -> int:
             data = handle.read()
     except FileNotFoundError:
         return 0
-    text = data.decode("utf-8", "replace")
-    sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
+    if sys.stdout.isatty():
+        sys.stdout.write(terminal_output(data.decode("utf-8", "replace")))
+    else:
+        _pass_on(data)
     return len(data)
+
+
+def _pass_on(data: bytes, ends_line: bool = False) -> None:
+    """Write a log's bytes to standard output as they are (after the text written before them); `ends_line`: end with a newline."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data if not ends_line or not data or data.endswith(b"\n") else data + b"\n")
+    sys.stdout.buffer.flush()
 
 
 def _followed_to_the_end(task: "TaskRecord", attempt: int, state: str) -> None:
