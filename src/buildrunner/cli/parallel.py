@@ -582,30 +582,32 @@ def logs(
             f"task {task_id} of {sid}: no attempt" + (f" {attempt}" if attempt else f" yet (it is {task.status})"),
             hint="see `br parallel status`" + ("" if attempt else "; `--follow` waits for it"),
         )
-    entries = []
+    entries: list[dict[str, Any]] = []
+    raw: list[bytes | None] = []
     for log in found:
         try:
-            text: str | None = log.path.read_text(encoding="utf-8", errors="replace")
+            data: bytes | None = log.path.read_bytes()
         except FileNotFoundError:
-            text = None
+            data = None
+        raw.append(data)
         entries.append({
             "session_id": sid, "task_id": task_id, "attempt": log.attempt, "step": log.step, "status": log.status,
-            "log_path": str(log.path), "output": text,
+            "log_path": str(log.path), "output": None if data is None else data.decode("utf-8", "replace"),
         })
     if output_format == "json":
         emit_json(entries)
         return
     terminal = sys.stdout.isatty()
-    for entry in entries:
+    for entry, data in zip(entries, raw):
         step = f" {entry['step']}" if entry["step"] else ""
         sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {printable_path(entry['log_path'])} ===\n")
         text = entry["output"]
-        if text is None:
+        if data is None:
             sys.stdout.write("(no output: the attempt printed nothing, or its log is on another machine)\n")
         elif terminal:
             sys.stdout.write(terminal_output(text if text.endswith("\n") or not text else text + "\n"))
         else:  # piped, the output is passed on as it was written, byte for byte (the log keeps what was not UTF-8)
-            _pass_on(Path(entry["log_path"]).read_bytes(), ends_line=True)
+            _pass_on(data, ends_line=True)
 
 
 def _write_from(path: Path, offset: int) -> int:

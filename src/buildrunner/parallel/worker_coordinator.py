@@ -78,6 +78,8 @@ class AttemptDetail:
     turns: int | None = None
     last_action: str | None = None
 
+# A session's status reason when `stop` is asked for by a user (a halt gives its own).
+STOPPED_BY_REQUEST = "stopped by request"
 # A task whose worker died this many times is failed rather than requeued (it may be what kills them).
 MAX_LOST_REQUEUES = 3
 
@@ -281,13 +283,11 @@ class WorkerCoordinator:
         -> running; a stopped session's cancelled tasks run too (-> pending, or blocked while a dependency is unfinished),
         as GNU parallel's --resume runs what did not finish. A completed session has nothing to retry."""
         with self.store.transaction():
-            row = self._lock_session()
-            if row is None:
-                raise NotFoundError(f"session {self.session_id}: not found", hint="list sessions with `br parallel list`")
-            state = SessionState(row["status"])
+            self._lock_session()
+            session = self._session_row()  # read under the lock; says "not found" itself
+            state = SessionState(session["status"])
             if state not in (SessionState.FAILED, SessionState.STOPPED, *LIVE_SESSION_STATES):
                 raise ParallelError(f"session {self.session_id} is {state}: no failed task to retry", hint="start a new session to run it again")
-            session = self._session_row()
             if state is SessionState.STOPPED and self.store.fetchone(self._q("unfinished_task"), {"session_id": self.session_id}):
                 raise ParallelError(f"session {self.session_id} is still ending its running tasks", hint="try again in a moment")
             if state in FINAL_SESSION_STATES:
@@ -319,7 +319,7 @@ class WorkerCoordinator:
             )
         return Retried(tuple(r["task_id"] for r in failed), tuple(r["task_id"] for r in dependents), tuple(r["task_id"] for r in cancelled))
 
-    def stop(self, *, force: bool = False, reason: str = "stopped by request") -> bool:
+    def stop(self, *, force: bool = False, reason: str = STOPPED_BY_REQUEST) -> bool:
         """running|paused -> stopped: waiting tasks are cancelled; workers end running ones (TERM, then KILL after the grace)."""
         grace = 0.0 if force else self.settings.kill_grace
         with self.store.transaction():
@@ -328,7 +328,7 @@ class WorkerCoordinator:
             if source not in LIVE_SESSION_STATES:
                 return False
             self._move_session(source, SessionState.STOPPED, reason, stop_grace=grace)
-            said = reason if reason != "stopped by request" else "stopped"
+            said = reason if reason != STOPPED_BY_REQUEST else "stopped"
             events: list[TelemetryEvent] = [SessionStopped(description=said + (" (forced)" if force else ""), force=force)]
             events += [
                 # its failed attempt was its last, so the task ends failed; that attempt's error is counted already
@@ -740,10 +740,11 @@ class WorkerCoordinator:
     ) -> str:
         attempt = params["attempt"]
         # Retries count the failures on this attempt's tier: the rungs a prompt task climbed to get here do not use them up.
-        tier = next((r["tier"] for r in self.ladder(params["task_id"]) if int(r["attempt"]) == attempt), None)
+        ladder = self.ladder(params["task_id"])
+        tier = next((r["tier"] for r in ladder if int(r["attempt"]) == attempt), None)
         since = int(row.get("retry_from") or 0)  # failures before a retry by hand no longer count
         failures = sum(
-            1 for r in self.ladder(params["task_id"])
+            1 for r in ladder
             if int(r["attempt"]) > since and r["tier"] == tier and r["status"] in (AttemptState.FAILED, AttemptState.TIMEOUT, AttemptState.BUDGET_EXCEEDED)
         )
         max_attempts = int(row["max_retries"]) + 1

@@ -71,6 +71,11 @@ def _unit(key: str) -> str:
     return UNITS.get(key.split(".", 1)[0], "")
 
 
+def _most_severe_first(alerts: list[Alert]) -> list[Alert]:
+    """Critical, then warning, then info; the order within a level kept (the store's: newest first)."""
+    return sorted(alerts, key=lambda a: -LEVELS.index(a.level))
+
+
 def _row_to_alert(row: dict) -> Alert:
     stored = {f.name for f in fields(Alert)} - {"unit"}
     return Alert(**{name: row[name] for name in stored}, unit=_unit(row["key"]))
@@ -147,8 +152,7 @@ class AlertManager:
         firing = self.evaluate(hours)
         if hours != ALERT_WINDOW_HOURS:
             stamp = now()
-            alerts = [Alert(f.key, f.level, f.title, f.message, f.current, f.threshold, _unit(f.key), stamp, stamp) for f in firing]
-            return sorted(alerts, key=lambda a: -LEVELS.index(a.level))
+            return _most_severe_first([Alert(f.key, f.level, f.title, f.message, f.current, f.threshold, _unit(f.key), stamp, stamp) for f in firing])
         store = self.project.store
         stamp = now()
         with store.transaction():
@@ -170,5 +174,4 @@ class AlertManager:
         if level is not None and level not in LEVELS:
             raise TelemetryError(f"level {level!r}: expected one of {', '.join(LEVELS)}")
         rows = self.analyzer.rows("alert_list", {"all_states": 1 if include_resolved else 0, "level": level})
-        alerts = [_row_to_alert(row) for row in rows]
-        return sorted(alerts, key=lambda a: -LEVELS.index(a.level))
+        return _most_severe_first([_row_to_alert(row) for row in rows])
