@@ -347,7 +347,7 @@ def test_a_prompt_is_routed_whole_and_its_secrets_are_kept_only_where_the_agent_
 def test_stop_during_a_ladder_ends_the_running_rung_and_records_it(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
     """Haiku fails its check; sonnet (told what the check said: here, to hang) is running when the session is stopped."""
     plan = write_plan(fast_project, {"tasks": [
-        {"id": "climb", "prompt": "Add a flag", "agent": "claude", "model": "haiku", "verify": "echo '[standin:hang]'; exit 1", "env": {"BR_STANDIN_DELAY": "0"}},
+        {"id": "climb", "prompt": "Add a flag", "agent": "claude", "model": "haiku", "escalate": True, "verify": "echo '[standin:hang]'; exit 1", "env": {"BR_STANDIN_DELAY": "0"}},
     ]})
     sid = json.loads(_start(run_br, plan, "--workers", "1", "--format", "json").stdout)["session_id"]
     project = Project(fast_project)

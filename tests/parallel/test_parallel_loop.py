@@ -72,7 +72,7 @@ def _start(run_br: Any, plan: Path, name: str = "loop") -> dict[str, Any]:
 
 
 def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_lands_it(repo: Path, run_br: Any, tmp_path: Path) -> None:
-    plan = write_plan(repo, {"isolation": "worktree", "verify": VERIFY, "tasks": [{"id": "add", "prompt": "Implement add() in calc.py", "model": "haiku"}]})
+    plan = write_plan(repo, {"isolation": "worktree", "verify": VERIFY, "tasks": [{"id": "add", "prompt": "Implement add() in calc.py", "model": "haiku", "escalate": True}]})
     final = _start(run_br, plan)
     assert final["returncode"] == 0, final["stderr"]
     (task,) = final["tasks"]
@@ -132,6 +132,19 @@ def test_escalate_false_keeps_the_tier_and_spends_the_usual_retries(repo: Path, 
     final = _start(run_br, plan)
     assert final["returncode"] == 1
     assert [(r["tier"], r["outcome"]) for r in final["tasks"][0]["ladder"]] == [("haiku", "verify_failed"), ("haiku", "verify_failed")]
+
+
+def test_a_tasks_own_model_is_pinned_unless_the_task_itself_says_escalate(repo: Path, run_br: Any) -> None:
+    """The plan escalates by default; a task naming `model: haiku` chose haiku, so it retries there (a dearer tier
+    only with its own `escalate: true`), while its neighbour without a model climbs."""
+    plan = write_plan(repo, {"verify": VERIFY, "escalate": True, "isolation": "worktree", "tasks": [
+        {"id": "pinned", "prompt": "Implement add()", "model": "haiku", "retries": 1},
+        {"id": "routed", "prompt": "Implement add()", "description": "Fix a typo in the add function", "retries": 0},
+    ]})
+    final = _start(run_br, plan)
+    ladders = {t["task_id"]: [(r["tier"], r["outcome"]) for r in t["ladder"]] for t in final["tasks"]}
+    assert ladders["pinned"] == [("haiku", "verify_failed"), ("haiku", "verify_failed")]
+    assert ladders["routed"] == [("haiku", "verify_failed"), ("sonnet", "passed")]  # routed to haiku, it climbs
 
 
 def test_an_agent_that_writes_a_secret_fails_the_security_check_and_is_never_merged(repo: Path, run_br: Any) -> None:

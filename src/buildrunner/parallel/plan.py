@@ -166,6 +166,13 @@ class Plan:
     def isolation_of(self, task: PlanTask) -> str:
         return task.isolation or self.isolation or NO_ISOLATION
 
+    def escalates(self, task: PlanTask) -> bool:
+        """Whether a failed attempt of `task` runs again one tier up. A task naming its own `model` is pinned to it:
+        the user chose that model, and a dearer one needs the task's own `escalate: true`."""
+        if task.escalate is not None:
+            return task.escalate
+        return self.escalate and task.model is None
+
     def notes(self) -> list[str]:
         """What the plan does that its author may not expect (said at start; nothing is refused)."""
         by_id = {task.id: task for task in self.tasks}

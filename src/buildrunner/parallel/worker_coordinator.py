@@ -214,7 +214,7 @@ class WorkerCoordinator:
                     "agent_command": template,
                     "agent": agent,
                     "verify": task.verify or plan.verify,
-                    "escalate": int(task.escalate if task.escalate is not None else plan.escalate),
+                    "escalate": int(plan.escalates(task)),
                 }
             )
             deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
