@@ -29,7 +29,7 @@ from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import Activity, AgentStatus, Session, SessionStatus, TaskRecord
+    from buildrunner.parallel.models import Activity, AgentStatus, PlanPreview, Session, SessionStatus, TaskRecord
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -173,6 +173,9 @@ def start(
     halt_on_failure: Annotated[
         bool, typer.Option("--halt-on-failure", help="Stop the session at the first task that fails for good (as the plan's halt_on_failure: true).")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the plan as start does and show what each task would run, on which tier and at what estimated cost; store and run nothing (exit 1 if a task would fail as planned).")
+    ] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
@@ -181,10 +184,53 @@ def start(
     Example: br parallel start demo --config examples/demo/plan.yaml --workers 3 --wait
     """
     manager = _manager(project)
+    if dry_run:
+        if wait or watch:
+            from buildrunner.errors import ConfigError
+
+            raise ConfigError(f"--dry-run runs nothing: it cannot be combined with {'--wait' if wait else '--watch'}", hint="drop one of them")
+        preview = manager.preview(name, tasks, workers, config=config, halt_on_failure=halt_on_failure or None)
+        emit_json(preview) if output_format == "json" else _print_preview(preview)
+        if any(task.problem for task in preview.tasks):
+            raise typer.Exit(1)  # a task would fail as planned: a plan check in CI fails here, not mid-session
+        return
     session = manager.create_session(name, tasks, workers, config=config, start_workers=False, halt_on_failure=halt_on_failure or None)
     session.worker_pids = manager.start_workers(session.session_id, session.num_workers, fork=True)
     with _waiting_on(session.session_id):
         _report_start(manager, session, name, tasks, watch=watch, wait=wait, output_format=output_format)
+
+
+def _print_preview(preview: "PlanPreview") -> None:
+    """`start --dry-run` for people: the tasks in the order they can start, then what the prompt tasks would cost."""
+    from buildrunner.cli.tables import Column, print_table
+
+    out = stdout()
+    out.print(f"Dry run of {printable_path(preview.plan)} as session {printable_path(preview.name)}: nothing is stored or run", markup=False)
+    rows = []
+    for task in sorted(preview.tasks, key=lambda t: t.wave):
+        if task.kind == "prompt":
+            runs = f"{task.agent}: {printable(task.description)}"
+            tier = task.problem or f"{task.tier}{'' if task.routed else ' (its model)'}{', escalates' if task.escalates else ''}"
+            cost = f"{usd(task.estimated_cost)}, {task.estimated_minutes} min" if task.estimated_cost is not None else "-"
+        else:
+            runs, tier, cost = printable(task.description), "-", "-"
+        rows.append([task.task_id, str(task.wave), ", ".join(task.depends_on) or "-", runs, tier, cost])
+    columns: list[Column | str] = [Column("Task", key=True), Column("Wave", justify="right"), "After", "Runs", "Tier", "Estimate"]
+    print_table(out, columns, rows, title=f"{plural(preview.total_tasks, 'task')} in {plural(preview.waves, 'wave')}, {plural(preview.num_workers, 'worker')}")
+    if preview.prompt_tasks:
+        line = f"Prompt tasks' first attempts: {usd(preview.estimated_cost)} estimated"
+        if preview.cost_limit is not None:
+            line += f" of the plan's max_cost {usd(preview.cost_limit)}"
+        if preview.budget_remaining is not None:
+            line += f"; {usd(preview.budget_remaining)} left of the cost budget"
+        out.print(line, markup=False)
+    for task in preview.tasks:
+        if task.problem:
+            stderr().print(f"⚠️  {task.task_id}: {task.problem}", markup=False)
+    if preview.budget_note:
+        stderr().print(f"⚠️  {preview.budget_note}: prompt tasks would wait; shell tasks would run.", markup=False)
+    for note in preview.notes:
+        stderr().print(f"note: {note}", markup=False)
 
 
 @contextmanager
@@ -356,7 +402,7 @@ def list_(
         return
     from buildrunner.cli.tables import Column, print_table
 
-    columns = [Column("Session ID", key=True), "Name", "Status", "Progress", "Workers", "Created"]
+    columns: list[Column | str] = [Column("Session ID", key=True), "Name", "Status", "Progress", "Workers", "Created"]
     rows = [
         [s.session_id, s.name, s.status, f"{s.completed_tasks}/{s.total_tasks}", f"{s.live_workers} live, {s.workers_ran} ran", local_time(s.created_at)]
         for s in sessions

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.paths import read_json, state_ignore_patterns, write_private_json
+from buildrunner.routing.model_selector import ModelSelection, ModelSelector
 from buildrunner.routing.models import TIERS
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
 
 if TYPE_CHECKING:
+    from buildrunner.agents.base import Agent
+    from buildrunner.parallel.models import Task
     from buildrunner.project import Project
 
 CONTEXT_CHARS = 4000  # of a failed check's output, added to the next attempt's prompt
@@ -42,6 +45,16 @@ def next_tier(tier: str | None) -> str | None:
         return None
     index = TIERS.index(tier)
     return TIERS[index + 1] if index + 1 < len(TIERS) else None
+
+
+def route(project: "Project", task: "Task", agent: "Agent", cap: float | None) -> ModelSelection:
+    """Routing's tier for a prompt task's attempt within `cap` (USD), priced as `agent` runs each tier: the worker's
+    choice, and what `br parallel start --dry-run` shows. A task's own `model` is kept. Budgets are not checked here:
+    the session holds prompt tasks back while one is spent."""
+    return ModelSelector(project).select_model(
+        task.routing_text, cost_limit=cap, model=task.model, check_budget=False,
+        agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
+    )
 
 
 def prompt_with_context(prompt: str, context: str | None) -> str:

@@ -43,6 +43,48 @@ class Session:
 
 
 @dataclass
+class TaskPreview:
+    """What one task of a plan would do (`br parallel start --dry-run`): nothing is stored or run."""
+
+    task_id: str
+    kind: str  # command | prompt
+    wave: int  # 1 for a task that can start at once; else one more than its latest dependency's
+    depends_on: list[str]
+    description: str  # as `status` will show it (secrets masked)
+    agent: str | None  # prompt tasks: the agent that would run it
+    tier: str | None  # prompt tasks: the tier of the first attempt (routing's pick, or the task's own model)
+    model_id: str | None
+    routed: bool  # the tier is routing's pick (False: the task names its model)
+    escalates: bool  # a failed attempt runs again one tier up
+    estimated_cost: float | None  # USD, the first attempt
+    estimated_minutes: int | None
+    verify: str | None
+    isolation: str
+    timeout: float
+    retries: int
+    max_cost: float | None
+    problem: str | None = None  # why the first attempt would not run as planned (its cap is below every tier)
+
+
+@dataclass
+class PlanPreview:
+    """A plan as `br parallel start` would run it, checked as start checks it, with nothing stored or run."""
+
+    plan: str
+    name: str
+    total_tasks: int
+    prompt_tasks: int
+    num_workers: int
+    waves: int  # the longest chain of dependencies, in tasks
+    cost_limit: float | None  # the session's max_cost
+    estimated_cost: float  # USD: the prompt tasks' first attempts, as routed
+    budget_remaining: float | None  # USD left of the tightest cost budget; None with no budget set
+    budget_note: str | None  # a budget already spent: prompt tasks would wait
+    tasks: list[TaskPreview] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the plan does that its author may not expect (Plan.notes)
+
+
+@dataclass
 class Task:
     """A claimed task, as a worker runs it."""
 

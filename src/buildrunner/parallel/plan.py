@@ -166,6 +166,23 @@ class Plan:
     def isolation_of(self, task: PlanTask) -> str:
         return task.isolation or self.isolation or NO_ISOLATION
 
+    def waves(self) -> dict[str, int]:
+        """Each task's wave: 1 for a task that can start at once, else one more than its latest dependency's (the plan
+        has no cycles: `load_plan` refuses them)."""
+        needs = {task.id: task.depends_on for task in self.tasks}
+        waves: dict[str, int] = {}
+        for task_id in needs:
+            stack = [task_id]
+            while stack:
+                top = stack[-1]
+                pending = [dep for dep in needs[top] if dep not in waves]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                waves[top] = 1 + max((waves[dep] for dep in needs[top]), default=0)
+                stack.pop()
+        return waves
+
     def escalates(self, task: PlanTask) -> bool:
         """Whether a failed attempt of `task` runs again one tier up. A task naming its own `model` is pinned to it:
         the user chose that model, and a dearer one needs the task's own `escalate: true`."""

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, StoreUnavailable
+from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, RoutingError, StoreUnavailable
 from buildrunner.parallel.models import (
     BUDGET_REASON,
     MAX_WORKERS,
@@ -26,11 +26,14 @@ from buildrunner.parallel.models import (
     Activity,
     AgentStatus,
     LadderRung,
+    PlanPreview,
     Session,
     SessionStatus,
     SessionSummary,
+    Task,
     TaskFailure,
     TaskLog,
+    TaskPreview,
     TaskRecord,
     WorkerHealth,
 )
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from buildrunner.parallel.settings import ParallelSettings
     from buildrunner.parallel.worker_coordinator import Retried, WorkerCoordinator
     from buildrunner.project import Project
+    from buildrunner.routing.cost_tracker import SpentBudget
     from buildrunner.store import Store
 
 # `--wait` checks this often: a few cheap reads, and the caller learns of the end promptly.
@@ -112,6 +116,25 @@ class SessionManager:
         (or `.yml`, `.json`, `.toml`). With `start_workers=False` nothing runs until workers
         join (`start_workers`, or `br parallel worker SESSION_ID` on any machine).
         """
+        plan, workers, base, spent = self._prepare(name, plan, config, total_tasks, num_workers, halt_on_failure)
+        from buildrunner.parallel.worker_coordinator import WorkerCoordinator
+
+        session = WorkerCoordinator.create_session(
+            self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit,
+            base=base, prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
+        )
+        session.budget_note = spent.describe() if spent else None
+        session.notes = plan.notes()
+        if start_workers:
+            session.worker_pids = self.start_workers(session.session_id, workers)
+        return session
+
+    def _prepare(
+        self, name: str, plan: Plan | None, config: Path | None, total_tasks: int | None, num_workers: int | None, halt_on_failure: bool | None,
+    ) -> tuple[Plan, int, tuple[str | None, str | None], "SpentBudget | None"]:
+        """What `create_session` and `preview` check before anything is stored: the plan, the workers, the repository
+        (for worktree tasks), the agents; returns the plan, the worker count, the repository's (branch, commit) and
+        the budget already spent (prompt tasks then wait)."""
         if not name.strip():
             raise ConfigError("session name is empty", hint='give a name, e.g. br parallel start "Sprint 42"')
         if not self.settings.enabled:
@@ -124,7 +147,6 @@ class SessionManager:
         workers = num_workers if num_workers is not None else (plan.workers or min(self.settings.default_workers, max(1, len(plan.tasks))))
         _check_workers(workers)
         from buildrunner.parallel.isolation import repo_base
-        from buildrunner.parallel.worker_coordinator import WorkerCoordinator
         from buildrunner.routing.cost_tracker import CostTracker
 
         base = repo_base(self.project.paths.root)
@@ -138,15 +160,50 @@ class SessionManager:
         if plan.has_prompts:
             self._check_agents(plan)
             spent = CostTracker(self.project).spent_budget()
-        session = WorkerCoordinator.create_session(
-            self.project, name, plan, workers, cost_limit if cost_limit is not None else plan.cost_limit,
-            base=base, prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
+        return plan, workers, base, spent
+
+    def preview(
+        self, name: str, total_tasks: int | None = None, num_workers: int | None = None, *,
+        config: Path | None = None, plan: Plan | None = None, halt_on_failure: bool | None = None,
+    ) -> PlanPreview:
+        """What `create_session` would start, checked as it checks (the same errors), with nothing stored or run:
+        each task's order, and each prompt task's tier and estimated cost as routing would pick them now."""
+        from buildrunner.parallel.executor import agent_of
+        from buildrunner.parallel.loop import route
+        from buildrunner.parallel.worker_coordinator import refuse_name_in_use, task_rows
+        from buildrunner.routing.cost_tracker import CostTracker
+
+        plan, workers, _, spent = self._prepare(name, plan, config, total_tasks, num_workers, halt_on_failure)
+        refuse_name_in_use(self.store, name)
+        rows, _ = task_rows(self.project, "dry-run", plan)
+        waves = plan.waves()
+        previews = []
+        for row in rows:
+            task = Task.from_row({**row, "attempts": 1})
+            preview = TaskPreview(
+                task_id=task.task_id, kind=task.kind, wave=waves[task.task_id], depends_on=json.loads(row["depends_on"]),
+                description=task.description, agent=task.agent, tier=None, model_id=None, routed=False, escalates=False,
+                estimated_cost=None, estimated_minutes=None, verify=task.verify, isolation=task.isolation, timeout=task.timeout,
+                retries=task.max_retries, max_cost=task.cost_limit,
+            )
+            if task.kind == "prompt":
+                agent = agent_of(task, self.project.config)
+                caps = [cap for cap in (task.cost_limit, plan.cost_limit) if cap is not None]
+                preview.routed, preview.escalates = task.model is None, task.escalate
+                try:
+                    selection = route(self.project, task, agent, min(caps) if caps else None)
+                except RoutingError as exc:
+                    preview.problem = f"routing: {exc}"
+                else:
+                    preview.tier, preview.model_id = selection.name, selection.model_id
+                    preview.estimated_cost, preview.estimated_minutes = selection.estimated_cost, selection.estimated_time_minutes
+            previews.append(preview)
+        return PlanPreview(
+            plan=plan.source, name=name, total_tasks=len(previews), prompt_tasks=sum(p.kind == "prompt" for p in previews),
+            num_workers=workers, waves=max(waves.values(), default=0), cost_limit=plan.cost_limit,
+            estimated_cost=sum(p.estimated_cost or 0.0 for p in previews), budget_remaining=CostTracker(self.project).remaining_budget(),
+            budget_note=spent.describe() if spent else None, tasks=previews, notes=plan.notes(),
         )
-        session.budget_note = spent.describe() if spent else None
-        session.notes = plan.notes()
-        if start_workers:
-            session.worker_pids = self.start_workers(session.session_id, workers)
-        return session
 
     def _check_agents(self, plan: Plan) -> None:
         """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""

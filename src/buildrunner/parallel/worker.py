@@ -44,6 +44,7 @@ from buildrunner.parallel.loop import (
     next_tier,
     prompt_with_context,
     record_outcome,
+    route,
     save_snapshot,
     security_check,
     snapshot,
@@ -57,8 +58,6 @@ from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
 from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
-from buildrunner.routing.model_selector import ModelSelector
-from buildrunner.routing.models import TIERS
 from buildrunner.security.masking import mask_secrets, masked_line
 from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
@@ -381,11 +380,7 @@ class Worker:
                 )
             )
             return task.next_tier
-        selection = ModelSelector(self.project).select_model(
-            task.routing_text, cost_limit=cap, model=task.model, check_budget=False,  # it holds its own
-            # a Codex or Gemini task is priced as that agent runs each tier
-            agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
-        )
+        selection = route(self.project, task, agent, cap)
         self.coordinator.keep_routing_estimate(task.task_id, selection.complexity.to_json())
         self.coordinator.emit(
             ModelSelected(

@@ -105,6 +105,42 @@ def process_alive(pid: int, started: float | None) -> bool:
     return now_started is not None and (started is None or abs(now_started - started) < 1.0)
 
 
+def task_rows(project: "Project", session_id: str, plan: "Plan") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A plan's tasks as stored (each default resolved: the plan's, else the configuration's), and their dependencies."""
+    settings = project.config.parallel
+    tasks: list[dict[str, Any]] = []
+    deps: list[dict[str, Any]] = []
+    for position, task in enumerate(plan.tasks):
+        agent, template = agent_name(task.agent, plan.agent, plan.agent_command, project.config) if task.kind == "prompt" else (None, None)
+        tasks.append(
+            {
+                "session_id": session_id,
+                "task_id": task.id,
+                "position": position,
+                "description": mask_secrets(task.description) if task.description else default_description(task.command or task.prompt or ""),
+                "kind": task.kind,
+                "command": task.command,
+                "prompt": task.prompt,
+                "model": task.model,
+                "depends_on": json.dumps(task.depends_on),
+                "timeout": task.timeout or plan.timeout or settings.task_timeout,
+                "max_retries": next(r for r in (task.retries, plan.retries, settings.retries) if r is not None),
+                "env": json.dumps(task.env),
+                "cwd": task.cwd,
+                "isolation": plan.isolation_of(task),
+                "status": TaskState.BLOCKED if task.depends_on else TaskState.PENDING,
+                "cost_limit": task.cost_limit,
+                "waiting_on": len(task.depends_on),
+                "agent_command": template,
+                "agent": agent,
+                "verify": task.verify or plan.verify,
+                "escalate": int(plan.escalates(task)),
+            }
+        )
+        deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
+    return tasks, deps
+
+
 def refuse_name_in_use(store: "Store", name: str, this: str | None = None) -> None:
     """Refuse a session `name` that a live session other than `this` holds, or whose branches it would share.
 
@@ -186,38 +222,9 @@ class WorkerCoordinator:
         `base`: the (branch, commit) the project's repository is at (worktrees branch from it; merges land on it).
         `prompts_held`: why prompt tasks must wait from the start (a budget already spent), if they must.
         """
-        settings = project.config.parallel
         session_id = f"session-{secrets.token_hex(4)}"
         ts = now()
-        tasks, deps = [], []
-        for position, task in enumerate(plan.tasks):
-            agent, template = agent_name(task.agent, plan.agent, plan.agent_command, project.config) if task.kind == "prompt" else (None, None)
-            tasks.append(
-                {
-                    "session_id": session_id,
-                    "task_id": task.id,
-                    "position": position,
-                    "description": mask_secrets(task.description) if task.description else default_description(task.command or task.prompt or ""),
-                    "kind": task.kind,
-                    "command": task.command,
-                    "prompt": task.prompt,
-                    "model": task.model,
-                    "depends_on": json.dumps(task.depends_on),
-                    "timeout": task.timeout or plan.timeout or settings.task_timeout,
-                    "max_retries": next(r for r in (task.retries, plan.retries, settings.retries) if r is not None),
-                    "env": json.dumps(task.env),
-                    "cwd": task.cwd,
-                    "isolation": plan.isolation_of(task),
-                    "status": TaskState.BLOCKED if task.depends_on else TaskState.PENDING,
-                    "cost_limit": task.cost_limit,
-                    "waiting_on": len(task.depends_on),
-                    "agent_command": template,
-                    "agent": agent,
-                    "verify": task.verify or plan.verify,
-                    "escalate": int(plan.escalates(task)),
-                }
-            )
-            deps += [{"session_id": session_id, "task_id": task.id, "depends_on": dep} for dep in task.depends_on]
+        tasks, deps = task_rows(project, session_id, plan)
         plan_json = json.dumps({
             "source": plan.source, "name": plan.name, "workers": workers, "timeout": plan.timeout, "retries": plan.retries, "cost_limit": cost_limit,
             "halt_on_failure": plan.halt_on_failure,
