@@ -57,6 +57,24 @@ def test_known_cost_and_cache_tokens(tracker: CostTracker) -> None:
     assert priced.cost == pytest.approx(0.1 + 1.25)
 
 
+def test_a_long_context_request_is_charged_the_long_context_rates(tracker: CostTracker) -> None:
+    """Sonnet 4.5 charges more for a request over 200k input tokens (cached ones count): the record and the budgets
+    must carry what the bill says, as genai-prices computes it for that request, not the base rate."""
+    from genai_prices import Usage, calc_price
+
+    def billed(**usage: int) -> float:
+        return float(calc_price(Usage(**usage), "claude-sonnet-4-5", provider_id="anthropic").total_price)
+
+    long = tracker.track_request("sonnet", 300_000, 10_000)
+    assert long.cost == pytest.approx(billed(input_tokens=300_000, output_tokens=10_000))
+    assert long.cost > (300_000 * 3 + 10_000 * 15) / 1e6 * 1.5  # the base rates would be a third too low or worse
+    cached = tracker.track_request("sonnet", 150_000, 1_000, cache_read_tokens=100_000)
+    assert cached.cost == pytest.approx(billed(input_tokens=250_000, cache_read_tokens=100_000, output_tokens=1_000))
+    short = tracker.track_request("sonnet", 150_000, 1_000)
+    assert short.cost == pytest.approx((150_000 * 3 + 1_000 * 15) / 1e6)
+    assert tracker.spent("all") == pytest.approx(long.cost + cached.cost + short.cost)
+
+
 def test_summary_by_model_day_and_average(tracker: CostTracker) -> None:
     tracker.track_request("haiku", 1000, 1000, cost=1.25)
     tracker.track_request("haiku", 1000, 1000, cost=0.75)

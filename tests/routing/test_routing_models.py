@@ -89,9 +89,13 @@ def test_resolve_model_rejects_unknown_names_listing_the_known_ones(project: Pro
 
 def test_cost_of_prices_each_kind_of_token(project: Project) -> None:
     sonnet = resolve_model("sonnet", project)
-    assert cost_of(sonnet, 1_000_000, 0) == pytest.approx(3.0)
+    assert cost_of(sonnet, 100_000, 0) == pytest.approx(0.3)  # $3 per million input tokens, under 200k
     assert cost_of(sonnet, 0, 1_000_000) == pytest.approx(15.0)
     assert cost_of(sonnet, 1500, 800) == pytest.approx((1500 * 3 + 800 * 15) / 1e6)
-    assert cost_of(sonnet, 0, 0, cache_read_tokens=1_000_000, cache_write_tokens=1_000_000) == pytest.approx(0.3 + 3.75)
+    assert cost_of(sonnet, 0, 0, cache_read_tokens=100_000, cache_write_tokens=50_000) == pytest.approx(0.03 + 0.1875)
+    # Past 200k input tokens (cached ones count) Sonnet 4.5 is billed at its long-context rates: $6 and $22.50
+    assert sonnet.long_context_from == 200_000
+    assert cost_of(sonnet, 1_000_000, 0) == pytest.approx(6.0)
+    assert cost_of(sonnet, 100_000, 1_000_000, cache_read_tokens=150_000) == pytest.approx(0.6 + 22.5 + 0.09)
     with pytest.raises(ConfigError, match="output_tokens=-1"):
         cost_of(sonnet, 10, -1)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import ConfigError
 
 if TYPE_CHECKING:
+    from genai_prices.types import ModelPrice
+
     from buildrunner.config import Config
     from buildrunner.project import Project
     from buildrunner.routing.settings import TierSettings
@@ -42,30 +44,55 @@ class ModelInfo:
     time_factor: float = 1.0
     price_source: str = "genai-prices"
     latency_source: str = "config"
+    provider: str = PROVIDER
+    long_context_from: int | None = None  # input tokens from which genai-prices' higher rates apply (None: none, or prices pinned)
 
 
 @lru_cache(maxsize=64)
-def _genai_rates(model_id: str, provider: str = PROVIDER) -> tuple[float, float, float, float]:
-    """(input, output, cache read, cache write) per MTok from genai-prices' bundled snapshot."""
+def _genai_price(model_id: str, provider: str = PROVIDER) -> "ModelPrice":
+    """genai-prices' price of `model_id` from its bundled snapshot (looked up once: a lookup takes a third of a ms)."""
     from genai_prices import Usage, calc_price
 
-    def rate(**tokens: int) -> float:
-        try:
-            calc = calc_price(Usage(**tokens), model_id, provider_id=provider)
-        except LookupError:
-            raise ConfigError(
-                f"model {model_id!r}: no price known to genai-prices",
-                hint="fix routing.models.<tier>.model_id or set its *_per_mtok prices in .buildrunner/config.json",
-            ) from None
-        return float(calc.total_price) * 1_000_000 / _PRICE_PROBE_TOKENS
+    try:
+        return calc_price(Usage(input_tokens=_PRICE_PROBE_TOKENS), model_id, provider_id=provider).model_price
+    except LookupError:
+        raise ConfigError(
+            f"model {model_id!r}: no price known to genai-prices",
+            hint="fix routing.models.<tier>.model_id or set its *_per_mtok prices in .buildrunner/config.json",
+        ) from None
 
+
+def _genai_rates(model_id: str, provider: str = PROVIDER) -> tuple[float, float, float, float]:
+    """(input, output, cache read, cache write) per MTok below any long-context tier (genai-prices counts cached
+    tokens in `input_tokens`)."""
+    from genai_prices import Usage
+
+    price = _genai_price(model_id, provider)
     n = _PRICE_PROBE_TOKENS
+
+    def rate(**tokens: int) -> float:
+        return float(price.calc_price(Usage(**tokens))["total_price"]) * 1_000_000 / n
+
     return (
         rate(input_tokens=n),
         rate(output_tokens=n),
         rate(input_tokens=n, cache_read_tokens=n),
         rate(input_tokens=n, cache_write_tokens=n),
     )
+
+
+def _long_context_from(model_id: str, provider: str = PROVIDER) -> int | None:
+    """Input tokens from which genai-prices charges `model_id` a higher rate (Sonnet 4.5 over 200k), if it does."""
+    from genai_prices.types import TieredPrices
+
+    price = _genai_price(model_id, provider)
+    starts = [
+        tier.start
+        for rates in (price.input_mtok, price.output_mtok, price.cache_read_mtok, price.cache_write_mtok)
+        if isinstance(rates, TieredPrices)
+        for tier in rates.tiers
+    ]
+    return min(starts) if starts else None
 
 
 def _info(tier: str, settings: TierSettings) -> ModelInfo:
@@ -88,6 +115,7 @@ def _info(tier: str, settings: TierSettings) -> ModelInfo:
         max_complexity=settings.max_complexity,
         time_factor=settings.time_factor,
         price_source=source,
+        long_context_from=_long_context_from(settings.model_id) if source == "genai-prices" else None,
     )
 
 
@@ -152,7 +180,7 @@ def tier_of(model_id: str, models: dict[str, ModelInfo]) -> ModelInfo | None:
 def price_of_unconfigured(model_id: str, provider: str = PROVIDER) -> ModelInfo:
     """Prices for a model id no tier names (a sub-agent's model in a Claude Code result, a Codex or Gemini model)."""
     rates = _genai_rates(model_id, provider)
-    return ModelInfo(model_id, model_id, *rates, typical_latency_ms=0.0)
+    return ModelInfo(model_id, model_id, *rates, typical_latency_ms=0.0, provider=provider, long_context_from=_long_context_from(model_id, provider))
 
 
 def priced_as(info: ModelInfo, provider: str, model_id: str) -> ModelInfo:
@@ -168,6 +196,7 @@ def priced_as(info: ModelInfo, provider: str, model_id: str) -> ModelInfo:
     return replace(
         info, model_id=model_id, input_per_mtok=priced.input_per_mtok, output_per_mtok=priced.output_per_mtok,
         cache_read_per_mtok=priced.cache_read_per_mtok, cache_write_per_mtok=priced.cache_write_per_mtok,
+        provider=provider, long_context_from=priced.long_context_from if info.price_source == "genai-prices" else None,
     )
 
 
@@ -178,7 +207,8 @@ def cost_of(
     cache_read_tokens: int = 0,
     cache_write_tokens: int = 0,
 ) -> float:
-    """USD for one request; input tokens exclude cache reads and writes (Anthropic's convention)."""
+    """USD for one request; input tokens exclude cache reads and writes (Anthropic's convention). A request past the
+    model's long-context threshold is priced by genai-prices at its higher rates (Sonnet 4.5 doubles input over 200k)."""
     for label, value in (
         ("input_tokens", input_tokens),
         ("output_tokens", output_tokens),
@@ -187,6 +217,14 @@ def cost_of(
     ):
         if value < 0:
             raise ConfigError(f"{label}={value}: token counts cannot be negative", hint="pass 0 or a positive count")
+    if model.long_context_from is not None and input_tokens + cache_read_tokens + cache_write_tokens >= model.long_context_from:
+        from genai_prices import Usage
+
+        usage = Usage(
+            input_tokens=input_tokens + cache_read_tokens + cache_write_tokens, output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+        )
+        return float(_genai_price(model.model_id, model.provider).calc_price(usage)["total_price"])
     return (
         input_tokens * model.input_per_mtok
         + output_tokens * model.output_per_mtok
