@@ -38,6 +38,7 @@ def samples() -> dict[str, str]:
         "openrouter_key": f'OPENROUTER = "{"sk-" + "or-v1-" + rnd(64, HEX)}"',
         "aws_access_key_id": f'aws_access_key_id = {"AKIA" + rnd(16, string.ascii_uppercase + "234567")}',
         "aws_secret_access_key": f'aws_secret_access_key = {rnd(40, B64)}',
+        "hex_secret": f'FLASK_SECRET_KEY = "{rnd(64, HEX)}"',
         "github_token": f'GH = "{"ghp_" + rnd(36)}"',
         "github_fine_grained_token": f'GH = "{"github_" + "pat_" + rnd(22) + "_" + rnd(59)}"',
         "gitlab_token": f'GL = "{"glpat-" + rnd(20)}"',

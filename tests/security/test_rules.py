@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from security_helpers import ALNUM, rnd, samples, write_config
+from security_helpers import ALNUM, HEX, rnd, samples, write_config
 
 from buildrunner.security.rules import rules_for, ruleset, shipped_rules
 from buildrunner.security.settings import RuleSettings, SecuritySettings
@@ -253,3 +253,44 @@ def test_a_pagination_cursor_is_not_a_key_in_a_url() -> None:
     """The URL rule names its parameters exactly (pageToken= is a cursor); the catch-all reads names as gitleaks does."""
     for url in ("https://api.test/v1/items?pageToken=CiAKGjBpNDd2Nmp2Zml2cXRwYjBp", "https://api.test/v1?nextToken=eyJvZmZzZXQiOjEwMH0xMjM0"):
         assert "url_query_secret" not in found(url), url
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "FLASK_SECRET_KEY={h64}",  # secrets.token_hex(), as Flask's docs say to make one
+        "production:\n  secret_key_base: {h128}",  # Rails
+        'GITHUB_CLIENT_SECRET = "{h40}"',
+        "SLACK_SIGNING_SECRET={h32}",
+        '"encryption_key": "{h64}",',
+    ],
+)
+def test_hex_secrets_named_as_secrets_are_found(line: str) -> None:
+    """A hex value is a digest only when its name does not say secret, token or key."""
+    text = line.format(h32=rnd(32, HEX, seed=3), h40=rnd(40, HEX, seed=4), h64=rnd(64, HEX, seed=5), h128=rnd(128, HEX, seed=6))
+    assert found(text) == ["hex_secret"], text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'token_hash = "{h64}"',  # a digest of a token
+        'api_key_sha256: "{h64}"',
+        'signing_key_id = "{h32}"',  # an id
+        'sha256 = "{h64}"',
+        '"nextSequenceToken": "49542672486831074009579604567656788214806863282469607346"',  # digits: a sequence number
+        '"password": "pbkdf2_sha256$600000$kF3xQ9mZ2pL7wR4t$Zq8sXcNOPmeMjvqP1hJ7kL9mQ2aB3cD4eF5gH6iJ7kE="',  # Django's fixture
+        'password_hash = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"',
+        '"password": "$2b$12$KIXQJ5Zs0mYl9mQ2aB3cD4eF5gH6iJ7kLmNoPqRsTuVwXyZ012345"',  # bcrypt
+        "userPassword: {{SSHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",  # LDAP
+    ],
+)
+def test_digests_ids_and_password_hashes_are_not_secrets(line: str) -> None:
+    text = line.format(h32=rnd(32, HEX, seed=7), h64=rnd(64, HEX, seed=8))
+    assert found(text) == [], text
+
+
+def test_an_aws_secret_key_in_the_clis_json_is_an_aws_secret_key() -> None:
+    """`aws iam create-access-key` prints SecretAccessKey: reported as what it is (high), not a medium catch-all."""
+    text = '{"AccessKey": {"UserName": "ci", "AccessKeyId": "AKIA' + rnd(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", seed=9) + '",\n "SecretAccessKey": "' + rnd(40, ALNUM + "/+", seed=10) + '"}}'
+    assert found(text) == ["aws_access_key_id", "aws_secret_access_key"]

@@ -113,6 +113,24 @@ def test_inline_allow_comments(tmp_project: Path, comment: str) -> None:
     assert [m.secret_type for m in scanner(tmp_project).scan_file(tmp_project / "a.py")] == ["github_token"]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        'window.cfg={{"awsKey":"{key}","cookie":{{"nosecure":false}}}};',
+        'AWS_KEY = "{key}"  # see docs/br:allowlist.md',
+        'AWS_KEY = "{key}"  # mentions brbr:allow_all and xgitleaks:allow',
+    ],
+)
+def test_an_allow_marker_must_be_a_whole_token(tmp_project: Path, line: str) -> None:
+    """A word that contains a marker ("nosecure", a link to br:allowlist.md) allows nothing: in minified code that
+    line is the whole file."""
+    key = samples()["aws_access_key_id"].split("= ")[1]
+    (tmp_project / "cfg.min.js").write_text(line.format(key=key) + "\n")
+    assert [m.secret_type for m in scanner(tmp_project).scan_file(tmp_project / "cfg.min.js")] == ["aws_access_key_id"]
+    (tmp_project / "cfg.min.js").write_text(line.format(key=key) + "  // gitleaks:allow\n")
+    assert scanner(tmp_project).scan_file(tmp_project / "cfg.min.js") == []
+
+
 def test_private_key_line_numbers_and_allow_on_its_end_line(tmp_project: Path) -> None:
     key = samples()["private_key"]
     (tmp_project / "k.pem").write_text("header\n" + key + "\n")

@@ -232,3 +232,19 @@ def test_br_allow_inside_a_callback_of_the_call_does_not_hide_its_sql(detector: 
     assert [f.line_number for f in detector.check_code(code, language="javascript")] == [2]
     python = 'def f(c, name):\n    c.execute(\n        f"SELECT * FROM t WHERE n = {name}",\n        params(),  # nosec - about params()\n    )\n'
     assert [f.line_number for f in detector.check_code(python)] == [2]
+
+
+def test_a_findings_fingerprint_survives_lines_added_above_it(tmp_project: Path) -> None:
+    """The fingerprint is what a whitelist entry names: an import added at the top must not bring a reviewed finding back."""
+    code = 'def find(request, cur):\n    name = request.args["name"]\n    sql = "SELECT * FROM users WHERE name = %s" % name\n    cur.execute(sql)\n'
+    (tmp_project / "db.py").write_text(code)
+    [before] = SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py")
+    assert "line 3" in before.description  # it says where the query was built
+    whitelist = tmp_project / ".buildrunner" / "security" / "whitelist.txt"
+    whitelist.parent.mkdir(parents=True, exist_ok=True)
+    whitelist.write_text(before.fingerprint + "\n")
+    (tmp_project / "db.py").write_text("import logging\n\n" + code)
+    assert SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py") == []
+    whitelist.write_text("")
+    [after] = SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py")
+    assert (after.line_number, after.fingerprint) == (before.line_number + 2, before.fingerprint) and "line 5" in after.description

@@ -41,6 +41,7 @@ SQL_LITERAL = (
     rb"update\s+\S+\s+set\s|with\s+(?:recursive\s+)?\w+\s+as\s*\(|merge\s+into\s|"
     rb"(?:create|drop|alter|truncate)\s+(?:temp\w*\s+)?(?:table|view|index|database|schema)\s)"
 )
+_LINE_REFERENCE = re.compile(r"\bline \d+")
 CODE_WIDTH = 200
 # The analysis holds a file's whole syntax tree: CPython's takes about 350 MB per MB of dense
 # code. Bigger files (generated code, in practice) get a note instead of a memory spike.
@@ -177,7 +178,9 @@ class _SQLEngine(FileEngine):
             if any(inline_allowed(lines[n - 1]) for n in (f.line, *f.allow_lines) if 0 < n <= len(lines)):
                 continue
             code = mask_secrets(line.decode("utf-8", "replace").strip())[:CODE_WIDTH]
-            fp = hashlib.sha256(f"{display_path}\0{f.description}\0{code}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            # the description's "(built at line N)" moves with the lines above it; the fingerprint must not
+            stable = _LINE_REFERENCE.sub("line", f.description)
+            fp = hashlib.sha256(f"{display_path}\0{stable}\0{code}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
             if self.whitelist.allows(display_path, f.line, fp):
                 continue
             out.append(SQLFinding(display_path, f.line, f.severity, f.description, f.recommendation, code, fingerprint=fp))
