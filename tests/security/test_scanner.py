@@ -223,6 +223,15 @@ def test_fifo_is_never_opened(tmp_project: Path) -> None:
     assert sc.last_report.skipped[0].reason == "not a regular file"
 
 
+def test_a_file_linked_to_from_inside_the_scan_is_reported_once_by_its_own_path(tmp_project: Path) -> None:
+    (tmp_project / "conf").mkdir()
+    (tmp_project / "conf" / "aws.py").write_text(samples()["gitlab_token"] + "\n")
+    (tmp_project / "current.py").symlink_to(tmp_project / "conf" / "aws.py")  # listed before its target in the walk
+    assert [m.file_path for m in scanner(tmp_project).scan_directory()] == ["conf/aws.py"]
+    # a link whose target the scan does not reach is scanned under its own name
+    assert [m.file_path for m in scanner(tmp_project).scan([tmp_project / "current.py"]).matches] == ["current.py"]
+
+
 def test_process_pool_finds_the_same_as_in_process(tmp_project: Path) -> None:
     s = samples()
     for i in range(40):

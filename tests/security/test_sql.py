@@ -248,3 +248,20 @@ def test_a_findings_fingerprint_survives_lines_added_above_it(tmp_project: Path)
     whitelist.write_text("")
     [after] = SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py")
     assert (after.line_number, after.fingerprint) == (before.line_number + 2, before.fingerprint) and "line 5" in after.description
+
+
+@pytest.mark.parametrize(
+    ("name", "script"),
+    [
+        ("manage", '#!/usr/bin/env python3\nimport sys\ndef f(cur):\n    cur.execute("SELECT * FROM t WHERE a = " + sys.argv[1])\n'),
+        ("deploy", '#!/usr/bin/python3.11 -u\nimport sys\ndef f(cur):\n    cur.execute("SELECT * FROM t WHERE a = " + sys.argv[1])\n'),
+        ("serve", "#!/usr/bin/env -S node --no-warnings\napp.get('/u', (req, res) => db.query(`SELECT * FROM users WHERE id = ${req.query.id}`));\n"),
+    ],
+)
+def test_a_script_without_an_extension_is_read_by_its_interpreter_line(tmp_project: Path, name: str, script: str) -> None:
+    """`manage`, `bin/deploy`: scripts named without an extension were passed over with no note."""
+    (tmp_project / name).write_text(script)
+    (tmp_project / "run").write_text('#!/bin/sh\necho "SELECT * FROM t WHERE a = $1"\n')  # a shell script: not read as Python
+    report = SQLInjectionDetector(Project(tmp_project)).scan([tmp_project])
+    assert [(f.file_path, f.severity) for f in report.matches] == [(name, "high")]
+    assert not [s for s in report.skipped if s.path == "run"]

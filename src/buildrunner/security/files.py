@@ -13,8 +13,9 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.paths import state_ignore_patterns
@@ -275,8 +276,6 @@ def _named(raw: str | Path) -> Path:
                 reason = "a symbolic link loop" if exc.errno == errno.ELOOP else f"a symbolic link to {os.readlink(path)}, which does not exist"
                 raise NotFoundError(f"{raw}: {reason}", hint="fix or remove the link") from None
         raise NotFoundError(f"{raw}: no such file or folder", hint=f"check the path (looked for at {path.absolute()})")
-    if not path.is_dir() and not path.is_file():
-        raise ConfigError(f"{raw}: not a regular file or folder (a pipe, socket or device)", hint="name a file or folder to scan")
     return path
 
 
@@ -309,23 +308,44 @@ def collect(paths: Iterable[str | Path], root: Path, recursive: bool = True) -> 
             skipped.append(SkippedFile(str(path), OUTSIDE_REASON, OUTSIDE_LINK))
             continue
         if not path.is_dir():
-            files.append(FileEntry(str(path), 0))
+            if path.is_file():
+                files.append(FileEntry(str(path), 0))
+            else:  # a pipe, socket or device named on the command line: not read (a FIFO would block), and said
+                skipped.append(SkippedFile(str(path), "not a regular file (a pipe, socket or device)", NOT_REGULAR))
             continue
         for item in walk(Path(os.path.abspath(path)), base, recursive, fence):
             (skipped if isinstance(item, SkippedFile) else files).append(item)  # type: ignore[arg-type]
-    return _once(files), _once(skipped)
+    return _once(files, same_file=_identity), _once(skipped)
 
 
 _Entry = TypeVar("_Entry", FileEntry, SkippedFile)
 
 
-def _once(items: list[_Entry]) -> list[_Entry]:
-    """Each file once, however many of the named paths reach it (`scan src src/config.py`)."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        key = os.path.abspath(item.path)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
+@lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _identity(path: str) -> tuple[str, bool]:
+    """(the file a path reaches, whether the path is a symbolic link): a link and its target are one file."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if os.path.islink(path):
+        return os.path.realpath(path), True
+    return os.path.join(_real_folder(folder), name), False
+
+
+def _by_path(path: str) -> tuple[str, bool]:
+    return os.path.abspath(path), False
+
+
+def _once(items: list[_Entry], same_file: Callable[[str], tuple[str, bool]] = _by_path) -> list[_Entry]:
+    """Each entry once, however many of the named paths reach it (`scan src src/config.py`); with `same_file=_identity`,
+    a file linked to from inside the scan once too, by its own path (its findings were reported twice, with two
+    fingerprints). Skipped links are each named: each is a path the user may want to fix."""
+    chosen: dict[str, tuple[int, bool]] = {}
+    for index, item in enumerate(items):
+        key, is_link = same_file(item.path)
+        if key not in chosen or (chosen[key][1] and not is_link):
+            chosen[key] = (index, is_link)
+    keep = sorted(index for index, _ in chosen.values())
+    return [items[index] for index in keep]

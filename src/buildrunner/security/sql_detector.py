@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +43,10 @@ SQL_LITERAL = (
     rb"(?:create|drop|alter|truncate)\s+(?:temp\w*\s+)?(?:table|view|index|database|schema)\s)"
 )
 _LINE_REFERENCE = re.compile(r"\bline \d+")
+# `#!/usr/bin/env python3`, `#!/usr/bin/python3.11 -u`, `#!/usr/bin/env -S node --no-warnings`: the interpreter's name
+_SHEBANG = re.compile(rb"#!\s*\S*?(?:/env(?:\s+-\S+)*\s+)?(?:\S*/)?(python|node|deno|bun)[\d.]*(?:\s|$)")
+SHEBANG_LANGUAGES = {"python": "python", "node": "javascript", "deno": "typescript", "bun": "typescript"}
+SHEBANG_BYTES = 256
 CODE_WIDTH = 200
 # The analysis holds a file's whole syntax tree: CPython's takes about 350 MB per MB of dense
 # code. Bigger files (generated code, in practice) get a note instead of a memory spike.
@@ -122,9 +127,26 @@ def prefilter_regex() -> bytes:
     return b"(?i)" + b"|".join(parts)
 
 
-def language_of(path: str) -> str | None:
-    """The language SQL detection parses a file as, from its extension (None: not checked)."""
-    return LANGUAGES.get(os.path.splitext(path)[1].lower())
+def language_of(path: str, head: bytes | None = None) -> str | None:
+    """The language SQL detection parses a file as, from its extension, or for a file without one from its `#!`
+    line (`manage`, `bin/deploy`: scripts that were passed over), read from `head` (the file's first bytes) or
+    the file; None: not checked."""
+    suffix = os.path.splitext(path)[1]
+    if suffix:
+        return LANGUAGES.get(suffix.lower())
+    if head is None:
+        try:  # non-blocking, and regular files only: a FIFO named `pipe` must not hang the scan
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:  # not a file (a blob's name, a folder): nothing to go by
+            return None
+        try:
+            head = os.read(fd, SHEBANG_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+    found = _SHEBANG.match(head)
+    return SHEBANG_LANGUAGES.get(found.group(1).decode()) if found else None
 
 
 @dataclass
@@ -145,7 +167,7 @@ class _SQLEngine(FileEngine):
         return None if language is None else SkippedFile(path, f"SQL injection not checked: the SQL check does not read {language} ({READ})", NOT_ANALYSED)
 
     def check(self, data: bytes, display_path: str) -> ScanReport:
-        return self.check_bytes(data, display_path, language_of(display_path) or "python")
+        return self.check_bytes(data, display_path, language_of(display_path, data[:SHEBANG_BYTES]) or "python")
 
     def check_bytes(self, data: bytes, display_path: str, language: str) -> ScanReport:
         if not self.prefilter.search(data):
