@@ -120,6 +120,41 @@ class LoadedConfig:
         """Every key (dotted) with its effective value, in `sources` order."""
         return _flatten(self.as_dict())
 
+    def shown(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the configuration by section, every dotted key's value) fit to print: header values (an OTLP collector's
+        Authorization or API key) and the passwords in URLs replaced by `***`."""
+        from buildrunner.store import redact_url
+
+        tree = self.as_dict()
+        for dotted in SECRET_MAPS:
+            *parents, leaf = dotted.split(".")
+            node = tree
+            for part in parents:
+                node = node.get(part, {})
+            if isinstance(node.get(leaf), dict):
+                node[leaf] = {name: _hidden(str(value)) for name, value in node[leaf].items()}
+        flat = _flatten(tree)
+        for key in URL_KEYS:
+            if isinstance(flat.get(key), str):
+                flat[key] = redact_url(flat[key])
+                *parents, leaf = key.split(".")
+                node = tree
+                for part in parents:
+                    node = node[part]
+                node[leaf] = flat[key]
+        return tree, flat
+
+
+# Configuration values that are credentials or may carry them: never printed whole (`br config show`).
+SECRET_MAPS = ("telemetry.otlp.headers",)  # every value of these maps
+URL_KEYS = ("telemetry.otlp.endpoint", "quality.index_url")  # a password in the URL
+
+
+def _hidden(value: str) -> str:
+    """A header value with only its scheme kept: "Basic ***", "Bearer ***", else "***"."""
+    scheme, space, _ = value.partition(" ")
+    return f"{scheme} ***" if space and scheme.isalpha() and len(scheme) <= 12 else "***"
+
 
 def _flatten(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     """Dotted key -> leaf value (an empty object is a leaf)."""

@@ -291,3 +291,19 @@ def test_a_changed_config_is_validated_once_then_read_as_validated_until_it_chan
     kept.chmod(0o666)  # writable by others: never trusted
     shown = br("config", "show", "-f", "json")
     assert shown.stderr.endswith("pydantic imported") and json.loads(shown.stdout)["config"]["routing"]["cost_limits"]["daily"] == 5.0
+
+
+def test_config_show_never_prints_a_collectors_credentials(run_br, tmp_project: Path) -> None:
+    """OTLP headers carry a collector's keys (Langfuse: Basic auth of its public and secret key): config output is
+    what people paste into bug reports, so header values and URL passwords show as ***."""
+    api_key = "sk-lf-" + "7f3a9c2e4b1d4e8a9f2c1a2b"
+    basic = "cGstbGYtMTIzOnNrLWxmLWFiYw" + "=="
+    write_config(tmp_project, {"telemetry": {"otlp": {"endpoint": "https://ops:hunter22@otel.test:4318", "headers": {"Authorization": f"Basic {basic}", "x-api-key": api_key}}}})
+    for fmt in ("text", "json"):
+        result = run_br("config", "show", "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        assert api_key not in result.stdout and basic not in result.stdout and "hunter22" not in result.stdout
+        assert "Basic ***" in result.stdout and "ops:***@otel.test" in result.stdout
+    shown = json.loads(run_br("config", "show", "--format", "json").stdout)
+    assert shown["config"]["telemetry"]["otlp"]["headers"] == {"Authorization": "Basic ***", "x-api-key": "***"}
+    assert shown["changed"]["telemetry.otlp.headers.x-api-key"]["value"] == "***"

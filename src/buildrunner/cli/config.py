@@ -74,7 +74,7 @@ def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
     ctx = project_for(project, reading=True)
     loaded = ctx.loaded
     database = redact_url(database_url(ctx.paths))
-    values = loaded.values()
+    tree, values = loaded.shown()
     if fmt == "json":
         emit_json(
             {
@@ -82,7 +82,7 @@ def show(project: ProjectOption = None, fmt: FormatOption = "text") -> None:
                 "config_file": str(ctx.paths.config_file),
                 "config_file_exists": ctx.paths.config_file.is_file(),
                 "database": database,
-                "config": loaded.as_dict(),
+                "config": tree,
                 "sources": loaded.sources,
                 "changed": {key: {"value": values[key], "default": default, "source": loaded.sources[key]} for key, default in loaded.changed.items()},
             }
