@@ -85,8 +85,10 @@ def raw_rows(root: Path, events: list[dict]) -> list[tuple]:
 
 def raw_insert(path: Path, rows: list[tuple], chunk: int, schema: list[str]) -> float:
     """sqlite3 executemany of `rows` in `chunk`-sized transactions into a database made by `schema`."""
-    from buildrunner.telemetry.event_collector import INSERT_SQL
+    from buildrunner.store import open_store
 
+    with open_store(url=str(path.parent / "query-source.db")) as store:  # the collector's own statement, for SQLite
+        insert_sql = store.query("telemetry", "insert_event")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -95,7 +97,7 @@ def raw_insert(path: Path, rows: list[tuple], chunk: int, schema: list[str]) -> 
     begin = time.perf_counter()
     for i in range(0, len(rows), chunk):
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(INSERT_SQL, rows[i : i + chunk])
+        conn.executemany(insert_sql, rows[i : i + chunk])
         conn.execute("COMMIT")
     took = time.perf_counter() - begin
     conn.close()
