@@ -332,4 +332,13 @@ def _compiled(rules: tuple[Rule, ...], filters: Filters) -> RuleSet:
 
 def ruleset(rules: Iterable[Rule] | None = None, filters: Filters | None = None) -> RuleSet:
     """A compiled RuleSet, cached per distinct rule list and filters (compiling costs milliseconds)."""
+    if rules is None and filters is None:
+        return _shipped_ruleset()
     return _compiled(tuple(rules) if rules is not None else _shipped(), filters or shipped_filters())
+
+
+@lru_cache(maxsize=1)
+def _shipped_ruleset() -> RuleSet:
+    """The shipped rules, compiled once: masking asks for them per string, and hashing 40 rules to find them in the
+    cache cost two thirds of masking a short line (telemetry's ingest of unique text was 5-6k events/s)."""
+    return _compiled(_shipped(), shipped_filters())
