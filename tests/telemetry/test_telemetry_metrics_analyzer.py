@@ -42,6 +42,24 @@ def test_success_rate_counts_a_retried_then_completed_task_once(collector: Event
     assert m.error_count == 4  # every failed attempt is an error
 
 
+def test_outside_a_session_each_run_of_a_task_id_is_its_own_outcome(collector: EventCollector, any_project: Project) -> None:
+    """A CI job reporting `nightly-build` every night without a session: seven runs are seven outcomes (they were
+    merged into one, 100 % beside three errors, and the success-rate alert could never fire); a failure whose next
+    event is its retry still waits for that retry."""
+    day = 86_400
+    nightly = [{**finished(None, "nightly-build", n % 2 == 0, age_s=n * day + 60)} for n in range(7)]  # 4 passed, 3 failed
+    retried = [
+        {**finished(None, "deploy", False, age_s=40)},
+        {"type": "task_retry", "task_id": "deploy", "attempt": 2, "timestamp": time.time() - 40},
+        {**finished(None, "deploy", True, age_s=20)},
+        {**finished(None, "waiting", False, age_s=15)},
+        {"type": "task_retry", "task_id": "waiting", "attempt": 2, "timestamp": time.time() - 14},
+    ]
+    collector.collect_batch(nightly + retried + [finished("s1", "nightly-build", False)])  # a session's run: its own
+    m = MetricsAnalyzer(any_project).analyze(24 * 7)
+    assert (m.finished_tasks, m.succeeded_tasks, m.failed_tasks) == (7 + 1 + 1, 4 + 1, 3 + 1)
+
+
 def test_a_failed_attempt_waiting_for_its_retry_is_not_a_finished_failure(collector: EventCollector, any_project: Project) -> None:
     """A lost or failed attempt that will be retried must not drag the success rate (or raise an alert) meanwhile."""
     now = time.time()

@@ -1,21 +1,35 @@
 -- Telemetry aggregates. `/*index:NAME*/` after a table pins SQLite to that covering index
 -- (it has no statistics to choose it by itself); PostgreSQL reads it as a comment.
 -- Every window is `ts >= :since AND ts < :until` (UTC epoch seconds).
--- A finished task is keyed by (session_id, task_id): any task_completed makes it a success
--- (a retried-then-completed task counts once); a task_failed without task_completed is a
--- failure unless a task_retry came with or after it (the task is waiting for its next attempt).
+-- A finished task in a session is keyed by (session_id, task_id): any task_completed makes it a success
+-- (a retried-then-completed task counts once); a task_failed without task_completed is a failure unless a
+-- task_retry came with or after it (the task is waiting for its next attempt).
+-- Outside a session (events sent by a script or CI job, the spec's EventCollector example) a task id repeats
+-- across runs ("nightly-build" every night): each task_completed is a success and each task_failed a failure,
+-- unless the task's next event is its task_retry (then the attempt it retries decides).
 
 -- name: task_outcomes
 SELECT COUNT(*) AS finished, COALESCE(SUM(ok), 0) AS succeeded
 FROM (
-    SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok,
-           MAX(CASE WHEN type = 'task_failed' THEN ts END) AS failed_at,
-           MAX(CASE WHEN type = 'task_retry' THEN ts END) AS retry_at
-    FROM events /*index:events_outcome*/
-    WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until
-    GROUP BY session_id, task_id
+    SELECT ok
+    FROM (
+        SELECT MAX(CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END) AS ok,
+               MAX(CASE WHEN type = 'task_failed' THEN ts END) AS failed_at,
+               MAX(CASE WHEN type = 'task_retry' THEN ts END) AS retry_at
+        FROM events /*index:events_outcome*/
+        WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until AND session_id IS NOT NULL
+        GROUP BY session_id, task_id
+    ) AS in_sessions
+    WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
+    UNION ALL
+    SELECT CASE WHEN type = 'task_completed' THEN 1 ELSE 0 END AS ok
+    FROM (
+        SELECT type, LEAD(type) OVER (PARTITION BY task_id ORDER BY ts, id) AS next_type
+        FROM events /*index:events_outcome*/
+        WHERE type IN ('task_completed', 'task_failed', 'task_retry') AND ts >= :since AND ts < :until AND session_id IS NULL
+    ) AS runs
+    WHERE type = 'task_completed' OR (type = 'task_failed' AND COALESCE(next_type, '') <> 'task_retry')
 ) AS outcomes
-WHERE ok = 1 OR failed_at > COALESCE(retry_at, 0)
 
 -- name: event_count
 SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until
