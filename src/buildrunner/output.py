@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from buildrunner.errors import BuildRunnerError, ConfigError
+from buildrunner.errors import BuildRunnerError, ConfigError, NotFoundError
 
 STDOUT = "-"
 _FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
@@ -92,10 +92,8 @@ def _write_through(path: str) -> Iterator[IO[str]]:
 @contextmanager
 def _atomic(path: Path) -> Iterator[IO[str]]:
     """A regular file: a temporary sibling renamed over `path` once everything is written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildRunnerError(f"{path.parent}: cannot create the folder ({exc.strerror})", hint="choose a writable location") from None
+    if not path.parent.is_dir():  # a typo in a folder name must not create folders (`/nonexistent/dir/x.csv` made /nonexistent)
+        raise NotFoundError(f"{path.parent}: no such folder to write {path.name} in", hint="create the folder first, or give another path")
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:

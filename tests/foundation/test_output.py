@@ -160,3 +160,15 @@ def test_counts_agree_with_their_noun(n: int, expected: str) -> None:
 
     assert plural(n, "file") == expected
     assert plural(n, "SQL injection risk", "SQL injection risks").endswith("risk" if n == 1 else "risks")
+
+
+def test_a_missing_folder_is_not_created_it_is_file_not_found(tmp_path: Path, run_br) -> None:
+    """A typo in a folder name (`/nonexistent/dir/x.csv`) created the folders; now it is exit 6 and nothing is made."""
+    from buildrunner.errors import NotFoundError
+
+    target = tmp_path / "typo" / "dir" / "x.csv"
+    with pytest.raises(NotFoundError, match="no such folder"):
+        write_output(target, ["a\n"])
+    assert not (tmp_path / "typo").exists()
+    result = run_br("telemetry", "export", str(target))
+    assert result.returncode == 6 and "typo/dir: no such folder" in result.stderr and not (tmp_path / "typo").exists()

@@ -50,6 +50,10 @@ def resolve_output(project: "Project", file: str | Path) -> Path:
         base = Path(export_dir).expanduser()
         if not base.is_absolute():
             base = project.paths.root / base
+        try:  # the configured export folder is made when first used (a folder named on the command line is not)
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"telemetry.export_dir {base}: cannot create the folder ({exc.strerror})", hint="set it to a writable folder") from None
         return base / path
     return Path.cwd() / path
 
