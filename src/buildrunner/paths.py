@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from buildrunner.errors import ConfigError
+
 STATE_DIR_NAME = ".buildrunner"
 CONFIG_FILE_NAME = "config.json"
 DATABASE_FILE_NAME = "buildrunner.db"
@@ -34,6 +36,8 @@ def make_private_dir(path: Path) -> Path:
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():  # a file where a folder must be (a stray file named `.buildrunner`)
+        raise ConfigError(f"{folder}: is a file, not a folder", hint="move or remove it; BuildRunner keeps its state in a folder there")
     for folder in reversed(missing):
         folder.mkdir(mode=0o700, exist_ok=True)
     return path

@@ -307,3 +307,22 @@ def test_config_show_never_prints_a_collectors_credentials(run_br, tmp_project: 
     shown = json.loads(run_br("config", "show", "--format", "json").stdout)
     assert shown["config"]["telemetry"]["otlp"]["headers"] == {"Authorization": "Basic ***", "x-api-key": "***"}
     assert shown["changed"]["telemetry.otlp.headers.x-api-key"]["value"] == "***"
+
+
+def test_init_keeps_the_users_own_ignore_lines_and_adds_only_what_is_missing(run_br, tmp_project: Path) -> None:
+    assert run_br("init").returncode == 0
+    ignore = tmp_project / ".buildrunner" / ".gitignore"
+    ignore.write_text(ignore.read_text().replace("logs/\n", "") + "mysecret.env")  # one entry dropped, one of the user's, no newline
+    assert run_br("init").returncode == 0
+    lines = ignore.read_text().splitlines()
+    assert "mysecret.env" in lines and "logs/" in lines and len(lines) == len(set(lines))
+    (tmp_project / ".buildrunner" / "mysecret.env").write_text("x")
+    assert subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_project, capture_output=True, text=True).stdout.count("mysecret") == 0
+
+
+def test_a_file_where_the_state_folder_goes_is_a_clear_error(run_br, tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path / "other", check=True)
+    (tmp_path / "other" / ".buildrunner").write_text("")
+    result = run_br("init", cwd=tmp_path / "other")
+    assert result.returncode == 2 and ".buildrunner: is a file, not a folder" in result.stderr and "Traceback" not in result.stderr

@@ -16,8 +16,6 @@ from buildrunner.paths import STATE_IGNORED
 app = typer.Typer(help=group_help("config"), epilog=group_example("config"), no_args_is_help=True)
 
 # What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
-STATE_GITIGNORE = "".join(f"{entry}\n" for entry in STATE_IGNORED)
-
 
 def init(
     project: ProjectOption = None,
@@ -51,8 +49,10 @@ def init(
         tmp.replace(config_file)
         err.print(f"Wrote {config_file}{kept}")
     ignore = paths.state_dir / ".gitignore"
-    if not ignore.exists() or ignore.read_text(encoding="utf-8") != STATE_GITIGNORE:
-        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+    have = ignore.read_text(encoding="utf-8", errors="surrogateescape") if ignore.is_file() else ""
+    missing = [entry for entry in STATE_IGNORED if entry not in {line.strip() for line in have.splitlines()}]
+    if missing:  # the user's own lines stay (a file they ignored must not become committable)
+        ignore.write_text(have + ("\n" if have and not have.endswith("\n") else "") + "".join(f"{entry}\n" for entry in missing), encoding="utf-8", errors="surrogateescape")
     if find_plan(paths.root) is None:
         plan = paths.state_dir / "plan.yaml"
         plan.write_text(starter_plan(), encoding="utf-8")
