@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,27 @@ def test_run_coverage_measures_the_suite(calc: Path, run_br) -> None:
     assert "pytest" in testing["inputs"]["command"]
     assert 0 < testing["score"] < 100
     assert (calc / ".buildrunner" / "coverage").stat().st_mode & 0o777 == 0o700  # private, as the rest of .buildrunner/
+
+
+@pytest.mark.slow
+def test_run_coverage_outside_a_buildrunner_project_records_nothing_there(calc: Path, run_br) -> None:
+    """The gate records nothing in a folder that is not a BuildRunner project: --run-coverage made `.buildrunner/`
+    (then the folder counted as a project) and left an untracked coverage file for `git add -A`."""
+    shutil.rmtree(calc / ".buildrunner")
+    result = run_br("quality", "check", "--run-coverage", "--format", "json")
+    testing = next(c for c in json.loads(result.stdout)["categories"] if c["name"] == "Testing")
+    assert testing["inputs"]["exit_code"] == 0 and 0 < testing["score"] < 100
+    assert not (calc / ".buildrunner").exists()
+    assert subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=calc, capture_output=True, text=True).stdout.count("coverage") == 0
+
+
+@pytest.mark.parametrize("percent", [150, -20])
+def test_a_coverage_figure_outside_0_to_100_is_unreadable_not_a_score(calc: Path, percent: float) -> None:
+    (calc / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": percent}}))
+    report = check(calc)
+    testing = report.category("Testing")
+    assert 0 <= testing.score <= 100 and report.overall is not None and 0 <= report.overall <= 100
+    assert any("coverage.json" in w and "not a coverage figure" in w for w in report.notes)
 
 
 @pytest.mark.slow

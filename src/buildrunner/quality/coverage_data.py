@@ -83,6 +83,8 @@ def read_coverage(path: Path, root: Path) -> CoverageMeasurement:
             percent, covered, total = readers[kind](path)
     except (OSError, KeyError, TypeError, ValueError, SyntaxError) as exc:
         raise ValueError(f"{path.name}: {exc}") from None
+    if not 0 <= percent <= 100 or (covered is not None and total is not None and not 0 <= covered <= total):
+        raise ValueError(f"{path.name}: {percent}% covered ({covered} of {total} lines) is not a coverage figure")
     try:
         source = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

@@ -21,6 +21,7 @@ analysed" and neither passes nor fails.
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,14 +122,7 @@ class QualityGate:
         notes: list[str] = []
         coverage_run = None
         if run_coverage:
-            from buildrunner.quality.coverage_data import run_coverage as run_tests
-
-            coverage_run = run_tests(
-                root,
-                self.project.paths.state_dir / "coverage" / ".coverage",
-                list(self.settings.test_command),
-                self.settings.coverage_timeout,
-            )
+            coverage_run = self._run_coverage(root)
         metrics, (security,) = parallel_map(
             measure_python,
             sources.python,
@@ -169,6 +163,18 @@ class QualityGate:
         )
 
     # -- categories -------------------------------------------------------------------------
+
+    def _run_coverage(self, root: Path) -> "CoverageRun":
+        """The suite under coverage.py. Its data goes to `.buildrunner/coverage/` in an initialised project (ignored by
+        git there); elsewhere to a private temporary folder removed afterwards: the gate records nothing in a folder
+        that is not a BuildRunner project (it made `.buildrunner/` there, and a git repository saw an untracked file)."""
+        from buildrunner.quality.coverage_data import run_coverage as run_tests
+
+        command, timeout = list(self.settings.test_command), self.settings.coverage_timeout
+        if self.project.paths.state_dir.is_dir():
+            return run_tests(root, self.project.paths.state_dir / "coverage" / ".coverage", command, timeout)
+        with tempfile.TemporaryDirectory(prefix="br-coverage-") as folder:
+            return run_tests(root, Path(folder) / ".coverage", command, timeout)
 
     def _security(
         self,
