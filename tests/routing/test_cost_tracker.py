@@ -272,3 +272,44 @@ def test_records_stream_in_pages_in_insertion_order(tracker: CostTracker) -> Non
     tracker.track_request("haiku", 0, 0, cost=9.0, ts=day_start - 86400 * 40)  # outside the month
     assert [r.id for r in tracker.iter_records("day", page=2)] == ids
     assert len(tracker.records("all")) == 6
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch):
+    """The process's local zone is Europe/Berlin (clocks change on 29 March and 25 October 2026)."""
+    import time as _time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    _time.tzset()
+    yield
+    monkeypatch.undo()
+    _time.tzset()
+
+
+def _berlin(*args: int) -> float:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime(*args, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
+
+
+def test_budget_periods_are_local_calendar_periods_across_clock_changes(berlin: None) -> None:
+    """A month, week or day spanning a clock change starts and ends at local midnight (it was an hour off: March's
+    budget counted the last hour of February, and "it resets at" named 01:00)."""
+    from buildrunner.routing.cost_tracker import period_end
+
+    assert period_start("month", _berlin(2026, 3, 31, 12)) == _berlin(2026, 3, 1)
+    assert period_start("day", _berlin(2026, 3, 29, 12)) == _berlin(2026, 3, 29)  # the change day itself
+    assert period_end("day", _berlin(2026, 3, 29, 12)) == _berlin(2026, 3, 30)  # a 23-hour day
+    assert period_end("week", _berlin(2026, 3, 26, 9)) == _berlin(2026, 3, 30)  # Monday, midnight
+    assert period_end("month", _berlin(2026, 10, 20)) == _berlin(2026, 11, 1)
+    assert period_start("week", _berlin(2026, 10, 26, 8)) == _berlin(2026, 10, 26)
+
+
+def test_spend_is_booked_on_its_own_local_day_whatever_the_season_now(tracker: CostTracker, berlin: None) -> None:
+    """Spend at 00:30 on a summer night belongs to that date, read in winter too (one offset for every record put it
+    on the day before)."""
+    tracker.track_request("haiku", 0, 0, cost=1.0, ts=_berlin(2026, 7, 15, 0, 30))
+    tracker.track_request("haiku", 0, 0, cost=2.0, ts=_berlin(2026, 1, 15, 23, 50))
+    tracker.track_request("haiku", 0, 0, cost=4.0, ts=_berlin(2026, 3, 29, 23, 30))  # late on the 23-hour day
+    assert tracker.get_summary("all").by_day == {"2026-01-15": 2.0, "2026-03-29": 4.0, "2026-07-15": 1.0}

@@ -219,3 +219,24 @@ def test_the_readmes_no_data_helpers_import_from_the_package() -> None:
 
     assert telemetry.known(telemetry.NO_DATA) is None and telemetry.known(0.0) == 0.0
     assert {"NO_DATA", "known", "MetricsAnalyzer"} <= set(telemetry.__all__)
+
+
+def test_daily_spend_and_trends_use_each_dates_own_midnight(any_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read on 27 October in Berlin (winter time), spend at 00:30 on 24 October (summer time) is the 24th's: one
+    offset for the whole window put it on the 23rd."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        berlin = ZoneInfo("Europe/Berlin")
+        spent_at = dt.datetime(2026, 10, 24, 0, 30, tzinfo=berlin).timestamp()
+        until = dt.datetime(2026, 10, 27, 12, tzinfo=berlin).timestamp()
+        add_cost(any_project, 1.25, age_s=time.time() - spent_at)
+        assert MetricsAnalyzer(any_project).daily_costs(5, until=until) == {
+            "2026-10-23": 0.0, "2026-10-24": 1.25, "2026-10-25": 0.0, "2026-10-26": 0.0, "2026-10-27": 0.0,
+        }
+    finally:
+        monkeypatch.undo()
+        time.tzset()

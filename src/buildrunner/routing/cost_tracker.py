@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
+from buildrunner.localdays import QUARTER_HOUR_S, local_date, period_bounds
 from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, usd
 from buildrunner.output import csv_cell
 from buildrunner.project import ensure_project
@@ -82,7 +83,7 @@ class CostSummary:
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CostRecord) if f.name != "parts")
 _EVER = -1e308  # "since the beginning" for period="all", valid on both engines
-BUCKET_S = 900  # cost_rollup granularity (migration 0002); divides every real UTC offset
+BUCKET_S = QUARTER_HOUR_S  # cost_rollup granularity (migration 0002); divides every real UTC offset
 
 
 def _since(period: str, at: float | None = None) -> float:
@@ -117,14 +118,9 @@ class SpentBudget:
 
 def period_end(period: str, at: float | None = None) -> float:
     """When the current local day / week / month ends (the next one starts)."""
-    start = dt.datetime.fromtimestamp(period_start(period, at) or 0).astimezone()
-    if period == "day":
-        end = start + dt.timedelta(days=1)
-    elif period == "week":
-        end = start + dt.timedelta(days=7)
-    else:
-        end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return end.timestamp()
+    if period not in BUDGET_PERIODS:
+        raise ConfigError(f"period {period!r} has no end", hint=f"use one of: {', '.join(BUDGET_PERIODS)}")
+    return period_bounds(period, at if at is not None else _now())[1]
 
 
 def period_start(period: str, at: float | None = None) -> float | None:
@@ -133,25 +129,13 @@ def period_start(period: str, at: float | None = None) -> float | None:
         raise ConfigError(f"period {period!r} is not known", hint=f"use one of: {', '.join(PERIODS)}")
     if period == "all":
         return None
-    local = dt.datetime.fromtimestamp(at if at is not None else _now()).astimezone()
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "week":
-        start -= dt.timedelta(days=start.weekday())
-    elif period == "month":
-        start = start.replace(day=1)
-    return start.timestamp()
+    return period_bounds(period, at if at is not None else _now())[0]
 
 
 def _now() -> float:
     from buildrunner.store import now
 
     return now()
-
-
-def _utc_offset(at: float) -> float:
-    """Seconds the local zone is ahead of UTC (so days in summaries are local days)."""
-    offset = dt.datetime.fromtimestamp(at).astimezone().utcoffset()
-    return offset.total_seconds() if offset else 0.0
 
 
 def _count(name: str, value: Any) -> int:
@@ -400,10 +384,8 @@ class CostTracker:
         """Totals, per model and per local day, for the current period (aggregated in SQL)."""
         at = _now()
         start = period_start(period, at)
-        rows = self._store.fetchall(
-            self._store.query("routing", "cost_by_day_and_model"),
-            {"bucket": _bucket(start), "offset": _utc_offset(at)},
-        )
+        rows = self._store.fetchall(self._store.query("routing", "cost_by_slot_and_model"), {"bucket": _bucket(start)})
+        days: dict[int, str] = {}  # a slot's local date, worked out once per slot
         by_model: dict[str, float] = {}
         requests_by_model: dict[str, int] = {}
         by_agent: dict[str, float] = {}
@@ -420,7 +402,8 @@ class CostTracker:
             requests_by_agent[agent] = requests_by_agent.get(agent, 0) + requests
             models = by_agent_model.setdefault(agent, {})
             models[model] = models.get(model, 0.0) + cost
-            day = (dt.date(1970, 1, 1) + dt.timedelta(days=int(row["day"]))).isoformat()
+            slot = int(row["bucket"])
+            day = days.get(slot) or days.setdefault(slot, local_date(slot * BUCKET_S).isoformat())
             by_day[day] = by_day.get(day, 0.0) + cost
         total = sum(by_model.values())
         count = sum(requests_by_model.values())

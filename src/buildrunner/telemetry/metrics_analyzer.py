@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import TelemetryError
+from buildrunner.localdays import QUARTER_HOUR_S, last_days, local_date, midnight
 from buildrunner.project import ensure_project
 from buildrunner.store.base import now
 
@@ -176,17 +177,6 @@ def nearest_rank(p: float, n: int) -> int:
     return max(1, math.ceil(p / 100 * n))
 
 
-def local_offset(at: float | None = None) -> int:
-    """The local UTC offset in seconds (days on screen are local calendar days)."""
-    stamp = time.time() if at is None else at
-    offset = _dt.datetime.fromtimestamp(stamp).astimezone().utcoffset()
-    return int(offset.total_seconds()) if offset else 0
-
-
-def day_label(day_number: int) -> str:
-    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=day_number)).isoformat()
-
-
 def cpu_level(percent: float | None) -> str:
     """The spec's CPU wording from average utilisation of one core per worker."""
     if percent is None:
@@ -321,12 +311,9 @@ class MetricsAnalyzer:
         """Metrics per local calendar day for the last `days` days (today included), oldest first."""
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
             raise TelemetryError(f"days={days!r}: must be between 1 and 3660")
-        today = _dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         out: dict[str, TelemetryMetrics] = {}
-        for back in range(days - 1, -1, -1):
-            start = today - _dt.timedelta(days=back)
-            end = start + _dt.timedelta(days=1)
-            out[start.date().isoformat()] = self.metrics_between(start.timestamp(), end.timestamp(), with_errors=False)
+        for day in last_days(days, time.time()):
+            out[day.isoformat()] = self.metrics_between(midnight(day), midnight(day + _dt.timedelta(days=1)), with_errors=False)
         return out
 
     def costs(self, hours: float = 24) -> CostBreakdown:
@@ -356,12 +343,13 @@ class MetricsAnalyzer:
     def daily_costs(self, days: int, until: float | None = None) -> dict[str, float]:
         """Spend per local day for the last `days` days, zero-filled (for charts)."""
         end = now() if until is None else until
-        offset = local_offset(end)
-        today = int((end + offset) // 86400)
-        start = (today - days + 1) * 86400 - offset
-        rows = self.rows("cost_by_day", {"since": start, "until": end + 1e-3, "offset": offset})
-        spent = {int(r["day"]): float(r["cost"]) for r in rows}
-        return {day_label(d): spent.get(d, 0.0) for d in range(today - days + 1, today + 1)}
+        dates = last_days(days, end)
+        spent = {day.isoformat(): 0.0 for day in dates}
+        for row in self.rows("cost_by_slot", {"since": midnight(dates[0]), "until": end + 1e-3}):
+            day = local_date(int(row["slot"]) * QUARTER_HOUR_S).isoformat()
+            if day in spent:
+                spent[day] += float(row["cost"])
+        return spent
 
     def performance(self, hours: float = 24) -> PerformanceMetrics:
         """Latency percentiles and histogram, throughput per hour, worker CPU/memory, store disk use."""

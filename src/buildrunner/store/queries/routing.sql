@@ -13,16 +13,10 @@ RETURNING id
 -- `bucket` is the period start (aligned to 15 minutes) divided by 900.
 SELECT COALESCE(SUM(cost), 0) AS spent FROM cost_rollup WHERE bucket >= :bucket
 
--- name: cost_by_day_and_model
--- `offset` shifts UTC to the local day.
-SELECT CAST((bucket * 900 + :offset) / 86400 AS INTEGER) AS day, agent, model, SUM(requests) AS requests, SUM(cost) AS cost
-FROM cost_rollup
-WHERE bucket >= :bucket
-GROUP BY 1, 2, 3
-HAVING SUM(requests) > 0
-
--- name: cost_by_day_and_model :postgres
-SELECT FLOOR((bucket * 900 + :offset) / 86400)::bigint AS day, agent, model, SUM(requests) AS requests, SUM(cost) AS cost
+-- name: cost_by_slot_and_model
+-- Per 15-minute slot: the caller puts each slot on its local calendar day (a day's UTC offset is not one number
+-- across a daylight-saving change).
+SELECT bucket, agent, model, SUM(requests) AS requests, SUM(cost) AS cost
 FROM cost_rollup
 WHERE bucket >= :bucket
 GROUP BY 1, 2, 3

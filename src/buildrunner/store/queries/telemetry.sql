@@ -128,9 +128,10 @@ SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
 
--- name: cost_by_day
--- The offset parameter is the local UTC offset in seconds, so days are the user's calendar days.
-SELECT CAST((ts + :offset) / 86400 AS INTEGER) AS day, COALESCE(SUM(cost), 0) AS cost
+-- name: cost_by_slot
+-- Spend per 15-minute UTC slot: the caller puts each slot on its local calendar day (no one offset fits a
+-- window that spans a daylight-saving change).
+SELECT CAST(ts / 900 AS INTEGER) AS slot, COALESCE(SUM(cost), 0) AS cost
 FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
@@ -138,10 +139,10 @@ FROM (
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
-GROUP BY CAST((ts + :offset) / 86400 AS INTEGER)
+GROUP BY CAST(ts / 900 AS INTEGER)
 
--- name: cost_by_day :postgres
-SELECT CAST(FLOOR((ts + :offset) / 86400) AS BIGINT) AS day, COALESCE(SUM(cost), 0) AS cost
+-- name: cost_by_slot :postgres
+SELECT CAST(FLOOR(ts / 900) AS BIGINT) AS slot, COALESCE(SUM(cost), 0) AS cost
 FROM (
     SELECT ts, cost FROM cost_records WHERE ts >= :since AND ts < :until
     UNION ALL
@@ -149,7 +150,7 @@ FROM (
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
       AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
 ) AS spend
-GROUP BY CAST(FLOOR((ts + :offset) / 86400) AS BIGINT)
+GROUP BY CAST(FLOOR(ts / 900) AS BIGINT)
 
 -- name: cost_by_model
 -- An event's spend is put on the model its metadata names, else on 'unspecified'; it has no tokens.
