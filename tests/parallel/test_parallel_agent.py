@@ -233,6 +233,51 @@ def test_a_spent_budget_is_said_at_start_in_status_and_in_the_exit_and_shell_tas
     assert f"the budgets allow them now: `br parallel resume {sid}`" in run_br("parallel", "status", sid, env=raised).stdout
 
 
+def test_a_shell_task_waiting_on_a_held_prompt_task_does_not_keep_the_session_running(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """The budget is spent and the only shell task depends on the prompt task: nothing can move, so the session pauses
+    and `--wait` ends naming the budget (it ran for ever with idle workers)."""
+    project = Project(fast_project)
+    write_config(fast_project)
+    config = fast_project / ".buildrunner" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "routing": {"cost_limits": {"daily": 1.0}}}))
+    CostTracker(project).track_request("sonnet", 1000, 1000, cost=1.25)
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "gen", "prompt": "Generate the client", "agent": "claude"},
+        {"id": "test", "command": "true", "depends_on": ["gen"]},
+    ]})
+    result = _start(run_br, plan, "--workers", "2", "--wait")
+    assert result.returncode == 1 and "daily budget spent" in result.stderr.splitlines()[-1]
+    status = json.loads(run_br("parallel", "status", "--format", "json").stdout)
+    assert status["status"] == "paused" and [t["status"] for t in status["tasks"]] == ["pending", "blocked"]
+
+
+def test_a_lost_workers_agent_spend_is_kept_on_its_rung_and_counted_by_the_budgets(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """kill -9 of the worker while its agent runs: the spend so far (its live progress) stays on the lost rung and is a
+    cost record, so caps and budgets count it (the rung showed $0 and the money vanished from every total)."""
+    project = Project(fast_project)
+    plan = write_plan(fast_project, {"retries": 1, "tasks": [
+        {"id": "long", "prompt": "Rewrite everything", "agent": "claude", "model": "sonnet", "env": {"BR_STANDIN_SCENARIO": "cap"}},
+        {"id": "other", "command": "sleep 30"},  # keeps a second worker alive to reap the first
+    ]})
+    sid = json.loads(_start(run_br, plan, "--workers", "2", "--format", "json").stdout)["session_id"]
+    try:
+        live = wait_for(lambda: project.store.scalar("SELECT cost FROM task_attempts WHERE task_id = 'long' AND attempt = 1 AND status = 'running' AND cost > 0"), 60, "live agent spend")
+        worker = wait_for(lambda: next((w for w in json.loads(run_br("parallel", "workers", sid, "--format", "json").stdout) if w["current_task"] == "long"), None), 30, "the agent's worker")
+        os.kill(worker["pid"], 9)
+        lost = wait_for(lambda: project.store.fetchone("SELECT status, cost, outcome FROM task_attempts WHERE task_id = 'long' AND attempt = 1 AND status <> 'running'"), 60, "the lost rung settled")
+        assert lost["status"] == "lost" and lost["outcome"] == "lost" and float(lost["cost"]) >= float(live) > 0
+        recorded = float(project.store.scalar("SELECT COALESCE(SUM(cost), 0) FROM cost_records WHERE task_id = 'long'"))
+        assert recorded >= float(lost["cost"]) - 1e-9  # the budgets see it
+        ladder = wait_for(lambda: (t := next(t for t in json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)["tasks"] if t["task_id"] == "long"))["ladder"], 30, "the ladder")
+        assert ladder[0]["outcome"] == "lost" and ladder[0]["cost"] == pytest.approx(float(lost["cost"]))
+    finally:
+        run_br("parallel", "stop", sid, "--force")
+
+
 def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast_project: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     plan = write_plan(fast_project, {"tasks": [{"id": "p", "prompt": "do it", "agent": "codex"}]})

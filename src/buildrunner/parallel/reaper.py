@@ -23,7 +23,8 @@ from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
 from buildrunner.parallel.states import AttemptState
 from buildrunner.parallel.supervisor import FINISHING_S
-from buildrunner.parallel.worker_coordinator import WorkerCoordinator, process_alive
+from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator, process_alive
+from buildrunner.routing.cost_tracker import CostTracker
 
 if TYPE_CHECKING:
     from buildrunner.parallel.settings import ParallelSettings
@@ -35,6 +36,7 @@ REMOTE_MARGIN_S = 5.0
 # at once (short: the reaper's own heartbeat and lease wait meanwhile); a slower one is asked again next pass.
 ANSWER_S = 1.0
 
+LOST_SPEND_SOURCE = "lost-attempt"  # a cost record of an agent's spend until its worker was lost (its live progress)
 _STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
 
 
@@ -118,9 +120,19 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
     else:
         status = _STATUS.get(result.status, AttemptState.LOST)
         error = f"{result.error} (recorded after {lost})" if result.error else None
-    outcome = coordinator.finish_attempt(
-        worker_id, task_id, attempt, status, error=error,
-        exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
-        unchecked=unchecked,
-    )
-    return int(outcome != "stale")
+    with coordinator.store.transaction():  # the rung and its spend's cost record together
+        outcome = coordinator.finish_attempt(
+            worker_id, task_id, attempt, status, error=error,
+            exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
+            unchecked=unchecked, cost=None, detail=AttemptDetail(outcome=AttemptState.LOST) if status == AttemptState.LOST else None,
+        )
+        if outcome == "stale":
+            return 0
+        if not unchecked and (spend := coordinator.lost_spend(task_id, attempt)) is not None:
+            # the agent's spend until its worker died: no result will ever record it (an adopting attempt records its
+            # own attempt's cost from the log), and caps and budgets must count it
+            CostTracker(coordinator.project).track_request(
+                str(spend["model"] or spend["tier"] or "unknown"), 0, 0, cost=float(spend["cost"]), session_id=coordinator.session_id,
+                task_id=task_id, source=LOST_SPEND_SOURCE, agent=spend["agent"],
+            )
+    return 1

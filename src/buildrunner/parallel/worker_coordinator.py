@@ -553,7 +553,7 @@ class WorkerCoordinator:
         error: str | None = None,
         exit_code: int | None = None,
         duration_ms: float | None = None,
-        cost: float = 0.0,
+        cost: float | None = 0.0,
         model: str | None = None,
         pid: int | None = None,
         detail: AttemptDetail | None = None,
@@ -564,6 +564,7 @@ class WorkerCoordinator:
     ) -> str:
         """Record how an attempt ended and move its task on; the one way an attempt ends.
 
+        `cost`: what the attempt spent; None keeps the live cost its progress recorded (a reaper does not know more).
         `detail`: the rung of a prompt task's ladder (agent, tier, why it failed, verify, branch).
         `escalate_to`: a failed attempt's next attempt runs on this tier (it is not a retry);
         `context`: what the failed check said, for the next attempt's prompt. `hold`: a budget ran
@@ -584,6 +585,9 @@ class WorkerCoordinator:
                 return "stale"
             adopt = (row.get("adopt_attempt") or attempt) if unchecked else row.get("adopt_attempt")
             detail = detail or AttemptDetail()
+            if cost is None:  # the live cost the attempt's progress recorded (the agent's spend until its worker was lost)
+                spend = self.store.fetchone(self._q("attempt_spend"), params)
+                cost = float(spend["cost"] or 0.0) if spend else 0.0
             self.store.execute(
                 self._q("finish_attempt"),
                 {
@@ -672,6 +676,12 @@ class WorkerCoordinator:
                 {"session_id": self.session_id, "task_id": task_id, "attempt": attempt, "agent": agent, "tier": tier, "model": model,
                  "turns": turns, "last_action": last_action, "cost": cost},
             )
+
+    def lost_spend(self, task_id: str, attempt: int) -> dict[str, Any] | None:
+        """A settled attempt's live spend that the cost tracker does not hold yet (its worker died before the agent's
+        result arrived): None when there is none. Recorded by the reaper so that caps and budgets count it."""
+        row = self.store.fetchone(self._q("attempt_spend"), {"session_id": self.session_id, "task_id": task_id, "attempt": attempt})
+        return row if row and float(row["cost"] or 0) > 0 and not row["cost_recorded"] else None
 
     def cost_recorded(self, task_id: str, attempt: int, cost: float) -> None:
         """The running attempt's cost is recorded by the cost tracker: the budgets count it there from now on."""

@@ -67,9 +67,12 @@ WHERE id = :session_id AND status = :from_status
 UPDATE sessions SET prompts_held = :reason WHERE id = :session_id
 
 -- name: runnable_count
--- Tasks that can still move while prompt tasks are held: running ones, and waiting ones that are not prompts.
+-- Tasks that can still move while prompt tasks are held: running ones, and pending ones that are not prompts.
+-- A blocked task moves only when its dependencies finish, and each of those is counted here itself (running or
+-- pending) or is a held prompt: counting blocked shell tasks kept a session whose only shell task waits for a
+-- held prompt running for ever, its workers idle and `--wait` never returning.
 SELECT COUNT(*) AS n FROM tasks
-WHERE session_id = :session_id AND (status = 'running' OR (status IN ('pending', 'blocked') AND kind <> 'prompt'))
+WHERE session_id = :session_id AND (status = 'running' OR (status = 'pending' AND kind <> 'prompt'))
 
 -- name: task_ladder
 -- A task's attempts, in order: the rungs it climbed (tier, model, cost, how each ended).
@@ -355,6 +358,11 @@ WHERE a.status = 'running' AND a.cost_recorded = 0 AND s.status IN ('running', '
 -- The attempt's cost is in cost_records now: the budgets count it there, not as live spend.
 UPDATE task_attempts SET cost = :cost, cost_recorded = 1
 WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND status = 'running'
+
+-- name: attempt_spend
+-- A settled attempt's live spend and whether the cost tracker already holds it.
+SELECT cost, cost_recorded, model, tier, agent FROM task_attempts
+WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt
 
 -- name: lock_session
 SELECT id, status FROM sessions WHERE id = :session_id
