@@ -788,3 +788,20 @@ def test_wait_off_a_terminal_prints_a_start_and_an_end_line_for_every_task_even_
         started = [n for n, line in enumerate(lines) if f" t{i} started (" in line]
         ended = [n for n, line in enumerate(lines) if f" t{i} completed (" in line]
         assert len(started) == 1 and len(ended) == 1 and started[0] < ended[0], result.stderr
+
+
+def test_a_tasks_path_is_the_users_own_first_with_br_still_reachable(fast_project: Path, run_br: Any, tmp_path: Path) -> None:
+    """The project's `python` (a venv first on the user's PATH) runs, not BuildRunner's; `br` is found without being
+    on the user's PATH (a pipx install run by its full path)."""
+    own_bin = tmp_path / "project-bin"
+    own_bin.mkdir()
+    (own_bin / "python").write_text("#!/bin/sh\necho project-python\n")
+    (own_bin / "python").chmod(0o755)
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "py", "command": f"python > {fast_project}/py.txt"},
+        {"id": "br", "command": f"br --version > {fast_project}/br.txt"},
+    ]})
+    user_path = f"{own_bin}{os.pathsep}/usr/bin{os.pathsep}/bin"  # neither this venv nor any other br on it
+    result = run_br("parallel", "start", "paths", "--config", str(plan), "--wait", env={"PATH": user_path})
+    assert result.returncode == 0, result.stderr
+    assert (fast_project / "py.txt").read_text() == "project-python\n" and (fast_project / "br.txt").read_text().strip()

@@ -79,8 +79,12 @@ def _which(name: str, path: str | None) -> str | None:
 
 
 def task_path() -> str:
-    """PATH for tasks and the agent: this Python's bin folder first, so `br` and `python` are this install."""
-    return os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
+    """PATH for tasks and the agent: the user's PATH as it is, then this Python's bin folder, so `br` is found even
+    when it is not on PATH (a pipx install run by its full path) without shadowing the project's own `python` or
+    `pytest` (first, BuildRunner's venv ran `verify: pytest -q` without the project's dependencies)."""
+    own = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    return path if own in path.split(os.pathsep) else os.pathsep.join(filter(None, [path, own]))
 
 
 def inherited_env(leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
