@@ -69,6 +69,7 @@ def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) 
         ({"parallel": {"default_workers": True}}, {}, ["parallel.default_workers", "input should be a valid integer, got true"]),  # not 1 worker
         ({"quality": {"thresholds": {"testing": False}}}, {}, ["quality.thresholds.testing", "input should be a valid number, got false"]),
         ('{"telemetry": {"thresholds": {"latency_warning_ms": NaN}}}', {}, ["telemetry.thresholds.latency_warning_ms", "finite number"]),
+        ({"parallel": {"heartbeat_timeout": 3, "heartbeat_interval": 20}}, {}, ["heartbeat_interval 20 must be below heartbeat_timeout 3"]),
     ],
 )
 def test_bad_config_is_one_line_exit_2(run_br, tmp_project: Path, content: object, env: dict[str, str], expected: list[str]) -> None:

@@ -433,6 +433,8 @@ def _check_graph(tasks: list[PlanTask], locate: _Locator) -> None:
         index_of[task.id] = index
     for index, task in enumerate(tasks):
         for position, dep in enumerate(task.depends_on):
+            if dep in task.depends_on[:position]:
+                raise ConfigError(f"{locate(('tasks', index, 'depends_on', position))}: {dep!r} is listed twice", hint="list each dependency once")
             if dep not in index_of:
                 close = difflib.get_close_matches(dep, list(index_of), n=1)
                 raise ConfigError(

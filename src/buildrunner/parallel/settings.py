@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from buildrunner.parallel.models import MAX_WORKERS
 from buildrunner.settings_base import Section
@@ -30,6 +30,16 @@ class ParallelSettings(Section):
     store_outage_window: float = Field(
         300, ge=0, le=DAY_S, description="Seconds a worker keeps its task running and retries when the database is out of reach, before giving up."
     )
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_the_timeout(self) -> "ParallelSettings":
+        """A worker beating no more often than the timeout is declared lost between two beats: every task would be."""
+        if self.heartbeat_interval is not None and self.heartbeat_interval >= self.heartbeat_timeout:
+            raise ValueError(
+                f"heartbeat_interval {self.heartbeat_interval:g} must be below heartbeat_timeout {self.heartbeat_timeout:g} "
+                "(a third of it is the default): every worker would be declared lost between two heartbeats"
+            )
+        return self
 
     @property
     def effective_heartbeat_interval(self) -> float:
