@@ -40,3 +40,26 @@ def test_direct_argv_passes_the_same_words_a_shell_would(args: list[str]) -> Non
     command = " ".join(["echo", *args])
     argv = direct_argv(command, os.environ.get("PATH"))
     assert argv is not None and argv[1:] == args
+
+
+def test_a_task_that_has_already_exited_by_itself_is_seen_as_exiting_and_a_running_one_is_not() -> None:
+    """Stopping a session must not record as "ended by the stop" a task that ran to its end just before the TERM:
+    `resume --retry-failed` would run it a second time."""
+    import subprocess
+    import time
+
+    from buildrunner.parallel.attempt import exiting
+
+    running = subprocess.Popen(["sleep", "30"])
+    done = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 30
+        while not exiting(done.pid):  # a zombie until reaped
+            assert time.monotonic() < deadline, "the finished process never showed as exiting"
+            time.sleep(0.01)
+        assert not exiting(running.pid)
+    finally:
+        running.kill()
+        running.wait()
+        done.wait()
+    assert not exiting(done.pid)  # reaped: gone

@@ -30,6 +30,8 @@ from buildrunner.words import plural
 # `starttime` in /proc/<pid>/stat: clock ticks from boot to the process's start; its index among the fields after the
 # command name's closing parenthesis (field 22 of proc(5), counted from the state, field 3).
 _STARTTIME_FIELD = 19
+_FLAGS_FIELD = 6  # `flags` (field 9): PF_EXITING says the process is in its exit path
+PF_EXITING = 0x4
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 if TYPE_CHECKING:
@@ -40,6 +42,18 @@ LEFTOVER_GRACE_S = 2.0  # what a finished task left running gets TERM, then KILL
 READ_CHUNK = 65536
 # Signals Python changes for itself that a task must get back at their defaults.
 _RESET_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None), getattr(signal, "SIGXFZ", None)) if s)
+
+
+def exiting(pid: int) -> bool:
+    """Whether process `pid` is already exiting by itself (a zombie, or the kernel's PF_EXITING): it ran to its end,
+    and a TERM now would change nothing but the record (a task that had finished was recorded as ended, and run again
+    by `resume --retry-failed`). Linux's /proc; elsewhere False."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+    except OSError:
+        return False
+    return len(fields) > _FLAGS_FIELD and (fields[0] in (b"Z", b"X") or bool(int(fields[_FLAGS_FIELD]) & PF_EXITING))
 
 
 @dataclass(frozen=True)
@@ -318,8 +332,8 @@ class Attempt:
 
     def _end(self, reason: str, grace: float) -> None:
         self._check_exit()
-        if self.exit is not None:
-            return  # it finished by itself first: that is its result
+        if self.exit is not None or (self.ending is None and self.task is not None and exiting(self.task)):
+            return  # it finished by itself first (or is on its way out): that is its result
         if self.ending is None:
             self.ending = reason
             self._signal_tree(signal.SIGTERM if grace > 0 else signal.SIGKILL)
