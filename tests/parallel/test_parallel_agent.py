@@ -278,6 +278,25 @@ def test_a_lost_workers_agent_spend_is_kept_on_its_rung_and_counted_by_the_budge
         run_br("parallel", "stop", sid, "--force")
 
 
+def test_a_tasks_model_may_be_its_agents_own_model_id_and_an_unknown_one_is_refused_at_start(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """`model: gpt-5.1-codex` for a Codex task (the agent's id for sonnet) runs on it; `model: sonet` is exit 2 at start
+    naming the task (it started, and every attempt failed with an internal error)."""
+    project = Project(fast_project)
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "cx", "prompt": "Fix a typo in the README", "agent": "codex", "model": "gpt-5.1-codex", "env": {"BR_STANDIN_DELAY": "0"}},
+    ]})
+    result = _start(run_br, plan, "--workers", "1", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert project.store.scalar("SELECT tier FROM task_attempts WHERE task_id = 'cx'") == "sonnet"
+    assert project.store.scalar("SELECT model_id FROM cost_records WHERE task_id = 'cx'") == "gpt-5.1-codex"
+    typo = write_plan(fast_project, {"tasks": [{"id": "p", "prompt": "x", "agent": "claude", "model": "sonet"}]}, "typo.yaml")
+    refused = run_br("parallel", "start", "typo", "--config", str(typo))
+    assert refused.returncode == 2 and "tasks[0] (p): model 'sonet' is not a tier nor a model of agent claude" in refused.stderr
+    assert "claude-sonnet-4-5" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast_project: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     plan = write_plan(fast_project, {"tasks": [{"id": "p", "prompt": "do it", "agent": "codex"}]})

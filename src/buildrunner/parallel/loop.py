@@ -52,9 +52,14 @@ def route(project: "Project", task: "Task", agent: "Agent", cap: float | None) -
     choice, and what `br parallel start --dry-run` shows. A task's own `model` is kept. Budgets are not checked here:
     the session holds prompt tasks back while one is spent."""
     return ModelSelector(project).select_model(
-        task.routing_text, cost_limit=cap, model=task.model, check_budget=False,
+        task.routing_text, cost_limit=cap, model=agent_tier(agent, task.model) or task.model if task.model else None, check_budget=False,
         agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
     )
+
+
+def agent_tier(agent: "Agent", model: str) -> str | None:
+    """The tier `agent` runs `model` for, when `model` is one of its own model ids (`gpt-5.1-codex` for Codex)."""
+    return next((tier for tier, model_id in agent.models.items() if tier in TIERS and model_id.lower() == model.strip().lower()), None)
 
 
 def prompt_with_context(prompt: str, context: str | None) -> str:

@@ -209,18 +209,30 @@ class SessionManager:
         """Every agent the plan's prompt tasks name is installed: said at once (exit 5), not once per task."""
         from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
         from buildrunner.parallel.executor import agent_name, task_path
+        from buildrunner.parallel.loop import agent_tier
+        from buildrunner.routing.models import TIERS, catalogue, tier_of
 
         config = self.project.config
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
         path = task_path()
+        agents = {}
         for name, template in sorted(names, key=str):
-            agent = legacy_agent(template, config) if template else get_agent(name, config)
+            agent = agents[(name, template)] = legacy_agent(template, config) if template else get_agent(name, config)
             try:
                 require_installed(agent, path=path)
             except APIError as exc:
                 if template is not None and template == plan.agent_command:  # name the plan line, not the config key
                     raise APIError(f"{exc.message} ({plan.source}: agent_command)", hint="install it, or fix the plan's agent_command line") from None
                 raise
+        for index, task in enumerate(plan.tasks):  # a model no tier or agent knows fails every attempt: said now, once
+            if task.kind == "prompt" and task.model is not None:
+                agent = agents[agent_name(task.agent, plan.agent, plan.agent_command, config)]
+                if agent_tier(agent, task.model) is None and tier_of(task.model, catalogue(self.project)) is None:
+                    known = ", ".join(dict.fromkeys([*TIERS, *agent.models.values()]))
+                    raise ConfigError(
+                        f"{plan.source}: tasks[{index}] ({task.id}): model {task.model!r} is not a tier nor a model of agent {agent.name}",
+                        hint=f"use one of: {known}",
+                    )
 
     def start_workers(self, session_id: str, count: int, *, fork: bool = False) -> list[int]:
         """Launch `count` detached workers on this machine; returns their pids.
