@@ -459,3 +459,15 @@ def test_a_codex_task_is_routed_and_capped_at_codexs_own_prices(fast_project: Pa
     events = json.loads(run_br("telemetry", "events", "--type", "model_selected", "--session", final["session_id"], "--format", "json").stdout)
     [selected] = events
     assert selected["metadata"]["model_id"].startswith("gpt-5"), selected
+
+
+def test_logs_show_what_an_agent_wrote_on_its_standard_error(fast_project: Path, run_br: Any) -> None:
+    """An agent that fails with "Invalid API key" on stderr: `br parallel logs` shows it (it said the attempt printed
+    nothing, though the text was on disk)."""
+    (fast_project / "agent.py").write_text("import sys\nsys.stderr.write('Invalid API key: check ANTHROPIC_API_KEY\\n')\nsys.exit(1)\n")
+    plan = write_plan(fast_project, {"agent_command": "python ./agent.py -p {prompt}", "escalate": False, "tasks": [{"id": "p", "prompt": "x"}]})
+    assert _start(run_br, plan, "--workers", "1", "--wait").returncode == 1
+    text = run_br("parallel", "logs", "agents", "p")
+    assert "=== p attempt 1 stderr (failed)" in text.stdout and "Invalid API key" in text.stdout
+    entries = json.loads(run_br("parallel", "logs", "agents", "p", "--format", "json").stdout)
+    assert [(e["step"], "Invalid API key" in (e["output"] or "")) for e in entries] == [(None, False), ("stderr", True)]

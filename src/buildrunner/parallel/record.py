@@ -39,6 +39,7 @@ LOST_SIGNAL = signal.SIGUSR1
 SETUP_STEP = "setup"
 VERIFY_STEP = "verify"
 STEPS = (SETUP_STEP, VERIFY_STEP)
+STDERR_STEP = "stderr"  # an agent's standard error, kept apart from its output stream (`br parallel logs` shows it)
 
 
 @dataclass(frozen=True)
