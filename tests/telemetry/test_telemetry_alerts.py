@@ -49,6 +49,19 @@ def test_cost_limits_warn_then_critical(any_project: Project) -> None:
     assert alerts["cost.daily"].title == "Daily cost exceeded"
 
 
+def test_spend_reported_only_on_events_counts_toward_the_cost_alerts(any_project: Project) -> None:
+    """The spec's EventCollector example reports cost on events: an events-only user passed the daily limit with no
+    alert, and the alert's figure disagreed with summary's Total Cost."""
+    collector = EventCollector(any_project)
+    collector.collect_batch([{"type": "task_completed", "task_id": f"job{i}", "cost": 2.5, "timestamp": time.time() - 60} for i in range(5)])
+    add_cost(any_project, 1.0, task_id="job0")  # this task's cost is a record: its event's cost is not counted again
+    alerts = {a.key: a for a in AlertManager(any_project).check()}
+    assert alerts["cost.daily"].level == "critical" and alerts["cost.daily"].current_value == 4 * 2.5 + 1.0
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+    assert MetricsAnalyzer(any_project).analyze(24).total_cost == alerts["cost.daily"].current_value
+
+
 def test_first_and_last_triggered_and_resolution(any_project: Project) -> None:
     collector = EventCollector(any_project)
     collector.collect_batch([finished("s", "a", False, 10)])

@@ -129,17 +129,21 @@ class AlertManager:
         return firing
 
     def _cost_rules(self) -> list[_Firing]:
-        """Spend against each budget, over the same calendar periods the CostTracker enforces."""
+        """Spend against each budget, over the same calendar periods the CostTracker enforces. The spend is all that is
+        known, as `summary` totals it: cost records and spend reported only on events (the spec's EventCollector
+        example); the cost records alone let an events-only user pass the limit with no alert."""
         from buildrunner.routing.cost_tracker import BUDGET_PERIODS, CostTracker, period_start
 
         tracker = CostTracker(self.project)
         out = []
+        stamp = now()
         for period, name in BUDGET_PERIODS.items():
             limit = tracker.budget_limit(period)
             if limit is None:
                 continue
-            spent = tracker.spent(period)
-            since = _dt.datetime.fromtimestamp(period_start(period) or 0)
+            start = period_start(period, stamp) or 0.0
+            spent = tracker.spent(period) + self.analyzer.event_only_spend(start, stamp + 1e-3)  # the records from the rollup
+            since = _dt.datetime.fromtimestamp(start)
             if spent >= limit:
                 out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"{usd(spent)} spent since {since:%Y-%m-%d}", spent, limit))
             elif spent >= limit * COST_WARNING_SHARE:

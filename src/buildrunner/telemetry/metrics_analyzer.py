@@ -281,14 +281,13 @@ class MetricsAnalyzer:
         latency = self.rows("latency_stats", {"since": since, "until": until})[0]
         n = int(latency["n"] or 0)
         pct = self.percentiles(since, until, n=n)
-        cost = self.rows("cost_total", {"since": since, "until": until})[0]
         return TelemetryMetrics(
             period_hours=round((until - since) / 3600, 3),
             success_rate=100.0 * succeeded / finished if finished else NO_DATA,
             avg_latency_ms=float(latency["avg_ms"]) if n else NO_DATA,
             p95_latency_ms=_or_no_data(pct[95]),
             p99_latency_ms=_or_no_data(pct[99]),
-            total_cost=float(cost["total"] or 0),
+            total_cost=self.spend_between(since, until),
             error_count=int(self.rows("error_count", {"since": since, "until": until})[0]["n"] or 0),
             event_count=int(self.rows("event_count", {"since": since, "until": until})[0]["n"] or 0),
             top_errors=self.top_errors(since, until) if with_errors else [],
@@ -339,6 +338,14 @@ class MetricsAnalyzer:
             by_model=by_model,
             by_agent_model=by_agent_model,
         )
+
+    def spend_between(self, since: float, until: float) -> float:
+        """All known spend in [since, until): cost records and spend reported only on events, as `summary` totals it."""
+        return float(self.rows("cost_total", {"since": since, "until": until})[0]["total"] or 0)
+
+    def event_only_spend(self, since: float, until: float) -> float:
+        """The spend in [since, until) that only events report (no cost record holds it)."""
+        return float(self.rows("event_only_spend", {"since": since, "until": until})[0]["total"] or 0)
 
     def daily_costs(self, days: int, until: float | None = None) -> dict[str, float]:
         """Spend per local day for the last `days` days, zero-filled (for charts)."""

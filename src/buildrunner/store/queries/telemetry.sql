@@ -119,6 +119,11 @@ GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 -- task already has a cost record. Each query repeats that event arm, and migration 0012's
 -- events_spend index its first line: keep them alike.
 
+-- name: event_only_spend
+SELECT COALESCE(SUM(e.cost), 0) AS total FROM events e /*index:events_spend*/
+WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
+  AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+
 -- name: cost_total
 SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
     SELECT cost FROM cost_records WHERE ts >= :since AND ts < :until
