@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -64,6 +65,19 @@ def test_endpoint_from_standard_env_and_cli(project: Project, run_br, monkeypatc
         r = run_br("telemetry", "export", "--type", "otlp", env={"OTEL_EXPORTER_OTLP_ENDPOINT": rx.url})
     assert r.returncode == 0, r.stderr
     assert "Sent 2 spans" in r.stderr and len(spans_of(rx)) == 2
+
+
+def test_a_collector_for_traces_only_gets_the_spans_and_the_export_succeeds_with_a_note(project: Project, run_br) -> None:
+    """Langfuse, Jaeger and Tempo take traces only (404 on /v1/metrics): the spans were delivered, then the export
+    failed with exit 5 and no way to send traces alone."""
+    EventCollector(project).collect_batch([finished("s1", "t", True, 100)])
+    with OtlpReceiver(traces_only=True) as rx:
+        r = run_br("telemetry", "export", "--type", "otlp", "--endpoint", rx.url)
+        as_json = run_br("telemetry", "export", "--type", "otlp", "--endpoint", rx.url, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "Sent 2 spans and 0 metric points" in r.stderr and "may accept traces only" in r.stderr and len(spans_of(rx)) == 4
+    sent = json.loads(as_json.stdout)
+    assert (sent["spans"], sent["metric_points"]) == (2, 0) and "traces only" in sent["note"]
 
 
 def test_no_endpoint_or_dead_collector_is_a_clear_error(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

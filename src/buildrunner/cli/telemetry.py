@@ -155,7 +155,9 @@ def export(
             if format == "json":
                 emit_json(sent)
             else:
-                stderr().print(f"Sent {sent.spans} spans and {sent.metric_points} metric points to {sent.endpoint}")
+                stderr().print(f"Sent {sent.spans} spans and {sent.metric_points} metric points to {sent.endpoint}", markup=False)
+                if sent.note:
+                    stderr().print(f"note: {sent.note}", markup=False)
             return
         if output_file is None:
             example = f"{kind}.{'prom' if kind == 'prometheus' else 'csv'}"

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from buildrunner.errors import APIError, ConfigError
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -69,6 +70,7 @@ class OtlpResult:
     endpoint: str
     spans: int
     metric_points: int
+    note: str | None = None  # the spans went but the collector refused the metrics (a traces-only collector)
 
 
 def _ns(ts: float) -> int:
@@ -173,9 +175,14 @@ class OtlpExporter:
         if metrics is not None:
             points = sum(len(m.data.data_points) for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
             metric_exporter = sdk["OTLPMetricExporter"](endpoint=f"{self.endpoint}/v1/metrics", headers=self.headers, timeout=self.timeout)
-            if metric_exporter.export(metrics) != sdk["MetricExportResult"].SUCCESS:
-                raise APIError(f"OTLP collector at {self.endpoint} did not accept the metrics", hint="check the endpoint, headers and that the collector is running")
+            accepted = metric_exporter.export(metrics) == sdk["MetricExportResult"].SUCCESS
             metric_exporter.shutdown()
+            if not accepted:
+                if not spans:
+                    raise APIError(f"OTLP collector at {self.endpoint} did not accept the metrics", hint="check the endpoint, headers and that the collector is running")
+                # it took the spans: a collector for traces only (Langfuse, Jaeger, Tempo answer 404 on /v1/metrics)
+                note = f"the collector took the {plural(len(spans), 'span')} but not the metrics: it may accept traces only (Langfuse, Jaeger and Tempo do)"
+                return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=0, note=note)
         return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
 
     def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
