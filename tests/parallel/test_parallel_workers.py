@@ -805,3 +805,16 @@ def test_a_tasks_path_is_the_users_own_first_with_br_still_reachable(fast_projec
     result = run_br("parallel", "start", "paths", "--config", str(plan), "--wait", env={"PATH": user_path})
     assert result.returncode == 0, result.stderr
     assert (fast_project / "py.txt").read_text() == "project-python\n" and (fast_project / "br.txt").read_text().strip()
+
+
+def test_workers_report_the_cpu_and_memory_their_tasks_used(fast_project: Path, run_br: Any) -> None:
+    """A task burning CPU and holding 150 MB: `workers` and `telemetry performance` showed the worker's own 0.01 s and
+    40 MB (a session shorter than a heartbeat never sent its tasks' use, and no task's memory was read)."""
+    burn = "import time; x = bytearray(150 * 2**20); x[::4096] = b'1' * len(x[::4096]); t = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    (fast_project / "burn.py").write_text(burn + "\n")
+    plan = write_plan(fast_project, {"tasks": [{"id": "burn", "command": f"{sys.executable} burn.py"}]})
+    assert run_br("parallel", "start", "burn", "--config", str(plan), "--workers", "1", "--wait").returncode == 0
+    [worker] = json.loads(run_br("parallel", "workers", "burn", "--format", "json").stdout)
+    assert worker["cpu_seconds"] >= 0.5 and worker["peak_rss_bytes"] >= 150 * 2**20
+    performance = json.loads(run_br("telemetry", "performance", "--format", "json").stdout)
+    assert performance["cpu_seconds"] >= 0.5 and performance["peak_memory_bytes"] >= 150 * 2**20

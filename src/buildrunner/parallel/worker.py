@@ -11,8 +11,10 @@ supervisor has also recorded it on disk). A task that cannot be started fails al
 
 from __future__ import annotations
 
+import resource
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +76,7 @@ _STATUS = {
 }
 # How often a running agent's shared caps (session max_cost, budgets) are read again as other attempts spend.
 CAP_RECHECK_S = 0.25
+RU_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # getrusage's ru_maxrss: bytes on macOS, KiB on Linux
 BUDGET_CAP = "the budget"  # the cap an attempt met was a daily/weekly/monthly budget (prompt tasks are held, not failed)
 
 
@@ -284,6 +287,7 @@ class Worker:
         try:
             if task is not None:
                 self._hand_back(task)
+            self.coordinator.heartbeat(self.worker_id, *self._usage())  # the last tasks' use (a short session ends before a beat)
             self.coordinator.unregister_worker(self.worker_id)
         except StoreError:
             pass  # the store is gone: the reaper will find this worker silent and settle what it held
@@ -351,10 +355,11 @@ class Worker:
             self.attempt.stop(reason, force=force)
 
     def _usage(self) -> tuple[float, int]:
-        """CPU seconds of the worker and the tasks it ran; its peak memory."""
+        """CPU seconds of the worker and the tasks it ran (and reaped); the peak memory of the worker or of any one task."""
         me = psutil.Process()
         times = me.cpu_times()
-        self._peak_rss = max(self._peak_rss, me.memory_info().rss)
+        tasks_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * RU_MAXRSS_UNIT  # the largest reaped task
+        self._peak_rss = max(self._peak_rss, me.memory_info().rss, tasks_peak)
         return times.user + times.system + times.children_user + times.children_system, self._peak_rss
 
     # -- one task --------------------------------------------------------------------------------
