@@ -213,3 +213,54 @@ def test_fitted_weights_name_their_data_and_held_out_check() -> None:
     for signal in fitted:
         assert "half A" in signal.source and "half B" in signal.source, signal.name
         assert not signal.words, signal.name  # fitted signals read a description's shape, not a vocabulary
+
+
+OTHER_SENSES = r"""base = 36
+[[signal]]
+name = "locking"
+weight = 36
+other_senses = ['\block\s+(?:icon|file)\b', '\bcomment\s+threads?\b']
+words = ["lock", "thread"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("Take the lock before the refill", ("lock",)), ("Add a lock icon to the comment thread", ()),
+     ("Add a lock icon; each thread holds the lock", ("lock", "thread")), ("Regenerate the lock file", ())],
+)
+def test_a_hit_inside_another_sense_of_the_word_does_not_count(text: str, words: tuple[str, ...]) -> None:
+    found = [h for h in hits(parse_signals(OTHER_SENSES, "test.toml"), text) if h.signal.name == "locking"]
+    assert (found[0].words if found else ()) == words
+
+
+def test_other_senses_must_be_a_list_of_patterns() -> None:
+    with pytest.raises(ConfigError, match="signal 'locking'.*other_senses"):
+        parse_signals(OTHER_SENSES.replace("other_senses = [", "other_senses = 3 #["), "test.toml")
+
+
+@pytest.mark.parametrize(
+    ("everyday", "hard"),
+    [
+        ("Add a lock icon to the comment thread header", "Add a mutex around the cache refill"),
+        ("Regenerate the lock file after bumping lodash", "Two workers refill the cache at the same time and one write is lost"),
+        ("Rotate the company logo on the landing page", "Rotate the signing keys for the payment service"),
+        ("Show the session schedule on the conference page", "Sessions are not invalidated after a password change"),
+    ],
+)
+def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str, hard: str) -> None:
+    """A reviewer's tickets: a padlock icon, a comment thread and a lock file went to opus as concurrency work."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    low, high = estimator.estimate(everyday), estimator.estimate(hard)
+    assert low.complexity_score < 40 and high.complexity_score > low.complexity_score + 15
+
+
+def test_a_race_named_in_shorthand_is_concurrency_and_an_unreproduced_bug_is_no_reproducible_report() -> None:
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    assert estimator.estimate("Fix the race in the lock-free queue").complexity_level in ("complex", "critical")
+    fired = {h.signal.name for h in hits(shipped_signals(), "We have not been able to reproduce it locally")}
+    assert "cause unknown" in fired and "reproducible report" not in fired

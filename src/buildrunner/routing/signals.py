@@ -107,6 +107,7 @@ class Signal:
     vocabulary: Vocabulary | None = None  # a learned vocabulary instead of words or a pattern (routing/vocabulary.py)
     asked_only: bool = False  # a hit right after the set's `past_change` words is a change already made, not the work asked
     unless_followed_by: re.Pattern[str] | None = None  # a hit this matches right after is another sense of the word
+    other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -123,6 +124,10 @@ class Signal:
             regex = _word_regex(words) if words is not None else re.compile(str(pattern if pattern is not None else "(?!)"))
             unless = raw.get("unless_followed_by")
             unless_followed_by = re.compile(str(unless), re.IGNORECASE) if unless is not None else None
+            senses = raw.get("other_senses")
+            if senses is not None and (not isinstance(senses, list) or not all(isinstance(p, str) for p in senses)):
+                raise ValueError("other_senses must be a list of regular expressions")
+            other_senses = re.compile("|".join(f"(?:{p})" for p in senses), re.IGNORECASE) if senses else None
         except KeyError:
             raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
         except (TypeError, ValueError, re.error) as exc:
@@ -139,7 +144,7 @@ class Signal:
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
             firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
-            asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by,
+            asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
         )
 
     def measure(
@@ -153,7 +158,8 @@ class Signal:
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
-        and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense).
+        and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
+        inside a phrase of its `other_senses` ("a lock icon", "the comment thread").
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -164,6 +170,8 @@ class Signal:
         region = text.region(self.region)
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
+        if self.other_senses is not None:  # blanked, not cut: offsets (and what surrounds a hit) stay as they were
+            region = self.other_senses.sub(lambda m: " " * len(m.group(0)), region)
         matches = self.regex.finditer(region)
         if self.asked_only and past_change:
             matches = (m for m in matches if not any(p.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()) for p in past_change))
