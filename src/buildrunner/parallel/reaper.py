@@ -120,11 +120,13 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
     else:
         status = _STATUS.get(result.status, AttemptState.LOST)
         error = f"{result.error} (recorded after {lost})" if result.error else None
+    # The rung keeps its agent's live spend (cost None) unless its work is adopted: the adopting attempt records that
+    # run's cost from its log, once.
     with coordinator.store.transaction():  # the rung and its spend's cost record together
         outcome = coordinator.finish_attempt(
             worker_id, task_id, attempt, status, error=error,
             exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
-            unchecked=unchecked, cost=None, detail=AttemptDetail(outcome=AttemptState.LOST) if status == AttemptState.LOST else None,
+            unchecked=unchecked, cost=0.0 if unchecked else None, detail=AttemptDetail(outcome=AttemptState.LOST) if status == AttemptState.LOST else None,
         )
         if outcome == "stale":
             return 0
