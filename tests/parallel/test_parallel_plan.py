@@ -57,6 +57,8 @@ def test_yaml_values_that_are_not_text_are_explained(tmp_path: Path) -> None:
         ([{"id": "a", "command": "x", "depends_on": ["b"]}, {"id": "b", "command": "y", "depends_on": ["a"]}], "dependency cycle a -> b -> a"),
         ([{"id": "a", "command": "x", "depends_on": ["a"]}], "dependency cycle a -> a"),
         ([{"id": "a", "command": "x"}, {"id": "b", "command": "y", "depends_on": ["a", "a"]}], "tasks[1].depends_on[1] (task 'b'): 'a' is listed twice"),
+        ([{"id": "a", "command": "x", "retries": "2"}], "tasks[0].retries (task 'a'): Input should be a valid integer"),  # was 2 retries
+        ([{"id": "a", "command": "x", "escalate": "no"}], "tasks[0].escalate (task 'a'): Input should be a valid boolean"),
         ([{"id": "a"}], "exactly one of 'command'"),
         ([{"id": "a", "command": "x", "prompt": "y"}], "exactly one of 'command'"),
         ([{"id": "bad id", "command": "x"}], "task ids use ASCII letters"),

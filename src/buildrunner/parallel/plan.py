@@ -40,7 +40,7 @@ def _no_nul(value: str | None) -> str | None:
 
 
 class PlanTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `workers: true` was 1 worker, `retries: "2"` two retries
 
     id: str = Field(pattern=TASK_ID_PATTERN)
     description: str = ""
@@ -101,7 +101,7 @@ class PlanTask(BaseModel):
 
 
 class PlanModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = None
     description: str = ""
