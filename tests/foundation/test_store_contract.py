@@ -234,3 +234,17 @@ def test_a_libpq_key_value_string_is_shown_without_its_password(monkeypatch: pyt
 )
 def test_placeholder_rewrite_for_psycopg(sql: str, expected: str) -> None:
     assert to_pyformat(sql) == expected
+
+
+def test_sqlite_errors_say_what_to_do_for_their_cause(tmp_path: Path) -> None:
+    """A held lock said "check disk space and permissions"; a missing table the same."""
+    import sqlite3
+
+    from buildrunner.store.sqlite import _wrap
+
+    locked = _wrap(sqlite3.OperationalError("database is locked"), tmp_path / "b.db")
+    assert "another process holds it" in (locked.hint or "") and "disk space" not in (locked.hint or "")
+    missing = _wrap(sqlite3.OperationalError("no such table: events"), tmp_path / "b.db")
+    assert "not a complete BuildRunner store" in (missing.hint or "")
+    full = _wrap(sqlite3.OperationalError("disk I/O error"), tmp_path / "b.db")
+    assert "disk space" in (full.hint or "")

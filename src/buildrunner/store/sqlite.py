@@ -33,8 +33,12 @@ def _damaged(exc: BaseException) -> bool:
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(f"{path}: {exc}")
-    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("database is locked", "disk I/O error", "unable to open")):
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("database is locked"):
+        return StoreUnavailable(f"{path}: {exc}", hint="another process holds it (a long write, or a program that opened it): try again in a moment")
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("disk I/O error", "unable to open")):
         return StoreUnavailable(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
+        return StoreError(f"{path}: {exc}", hint="the file is not a complete BuildRunner store (it was changed by hand, or by another program): move it aside and run again for a new one")
     if _damaged(exc):
         return StoreError(
             f"{path}: {exc}",
