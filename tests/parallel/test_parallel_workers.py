@@ -818,3 +818,18 @@ def test_workers_report_the_cpu_and_memory_their_tasks_used(fast_project: Path, 
     assert worker["cpu_seconds"] >= 0.5 and worker["peak_rss_bytes"] >= 150 * 2**20
     performance = json.loads(run_br("telemetry", "performance", "--format", "json").stdout)
     assert performance["cpu_seconds"] >= 0.5 and performance["peak_memory_bytes"] >= 150 * 2**20
+
+
+def test_a_checked_task_that_ended_leaves_no_snapshot_behind(fast_project: Path, run_br: Any) -> None:
+    """A checked task without a worktree keeps a snapshot of the tree for an attempt that may adopt its work; once the
+    task ended for good it is removed (each is megabytes in a big tree; they piled up until cleanup)."""
+    (fast_project / "data").mkdir()
+    for n in range(50):
+        (fast_project / "data" / f"f{n}.txt").write_text(str(n))
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": "ok", "command": "echo changed > data/f1.txt", "verify": "grep -q changed data/f1.txt"},
+        {"id": "bad", "command": "true", "verify": "false", "retries": 1},
+    ]})
+    assert run_br("parallel", "start", "snap", "--config", str(plan), "--wait").returncode == 1
+    logs = fast_project / ".buildrunner" / "logs"
+    assert list(logs.rglob("*.log")) and not list(logs.rglob("*.before.json"))

@@ -471,6 +471,8 @@ class Worker:
             outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, rung)))
             if claimed is not None:
                 self._alive_at = began
+        if outcome in ("completed", "failed", "cancelled"):
+            self._drop_snapshots(task)
         if rung.worktree is not None and result.status == "completed" and outcome != "stale" and not self.lost:
             try:
                 rung.worktree.remove()  # landed and recorded: until then, were this worker lost, the next attempt would adopt it
@@ -789,6 +791,14 @@ class Worker:
         if hold is not None:
             self._db(lambda: self._hold_for_budget(None))
         return outcome
+
+    def _drop_snapshots(self, task: Task) -> None:
+        """A task that ended for good needs no attempt's snapshot (kept only for an attempt that may adopt its work): each
+        can hold megabytes of digests, and a session of a thousand checked tasks left gigabytes until cleanup."""
+        if not task.checked or task.isolation == WORKTREE:
+            return
+        for attempt in range(1, task.attempt + 1):
+            AttemptFiles.of(self.executor.logs_dir, task.session_id, task.task_id, attempt).snapshot.unlink(missing_ok=True)
 
     def _hold_for_budget(self, reason: str | None) -> None:
         """Prompt tasks wait for budget (`reason`, unless already held); the session pauses once nothing else can run; the cost alert fires."""
