@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from buildrunner.gaps.analyzer import GapAnalyzer
+from buildrunner.gaps.dependencies import declared_dependencies
 from buildrunner.project import Project
 from buildrunner.quality.gate import QualityGate
 
@@ -340,6 +341,21 @@ def test_imports_whose_distribution_has_another_name_are_not_undeclared(tmp_proj
     undeclared = [g for g in GapAnalyzer(Project(tmp_project)).analyze().gaps if g.category == "undeclared-dependency"]
     assert [(g.line, g.severity) for g in undeclared] == [(6, "medium")]  # only the import no environment knows
     assert "nowhere_known_pkg" in undeclared[0].message and "distribution is unknown" in undeclared[0].message
+
+
+def test_requirements_from_a_vcs_url_or_path_are_named_by_their_egg(tmp_project: Path, files) -> None:
+    """`git+https://github.com/psf/black.git#egg=black` declares black (it was read as a package named `git`, and
+    `import black` was flagged undeclared); a URL or path without a name declares nothing, and is no package `https`."""
+    files(tmp_project, {
+        "requirements.txt": "git+https://github.com/psf/black.git@24.1.0#egg=black\n-e git+https://example.invalid/x/tomlkit.git#egg=tomlkit\n"
+                            "https://example.invalid/wheels/attrs-23.1.0-py3-none-any.whl\n./vendor/localpkg\n",
+        "pkg/__init__.py": '"""A package."""\n',
+        "pkg/app.py": '"""App."""\nimport black\nimport tomlkit\nimport nowhere_known_pkg\n',
+    })
+    undeclared = [g for g in GapAnalyzer(Project(tmp_project)).analyze().gaps if g.category == "undeclared-dependency"]
+    assert [g.line for g in undeclared] == [4]  # only the import no requirement names
+    declared = declared_dependencies(tmp_project)
+    assert {"black", "tomlkit"} <= set(declared.requirements) and not {"git", "https"} & set(declared.requirements)
 
 
 def test_json_lists_the_languages_not_analysed_as_the_quality_gate_does(tmp_project: Path, run_br) -> None:

@@ -40,6 +40,10 @@ KNOWN_PROVIDERS: dict[str, tuple[str, ...]] = {
     "wx": ("wxPython",), "gi": ("PyGObject",), "Xlib": ("python-xlib",), "sentry_sdk": ("sentry-sdk",), "discord": ("discord.py",),
 }
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# requirements.txt lines that name a location instead of a project: a VCS or other URL, or a local path
+DIRECT_REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|(?:git|hg|svn|bzr)\+|\.{0,2}/|~/|[A-Za-z]:[\\/])", re.IGNORECASE)
+EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+EDITABLE = re.compile(r"^(?:-e|--editable)(?:\s+|=)")
 PIN = re.compile(r"==\s*([A-Za-z0-9.!+_-]+)\s*$")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -119,8 +123,17 @@ def _pyproject(path: Path, declared: Declared) -> None:
 def _requirements(path: Path, declared: Declared, root: Path) -> None:
     for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         line = raw.split(" #")[0].strip()
-        if line and not line.startswith(("#", "-")):
-            declared.add(line, path.relative_to(root).as_posix(), number)
+        editable = EDITABLE.match(line)
+        if editable:  # `-e git+https://...#egg=name`, `-e ./libs/name`
+            line = line[editable.end() :]
+        if not line or line.startswith(("#", "-")):
+            continue
+        if DIRECT_REFERENCE.match(line):  # a URL, VCS or path line: its name is its #egg= (`git+https://...black.git` is not `git`)
+            egg = EGG.search(line)
+            if egg is None:
+                continue
+            line = egg.group(1)
+        declared.add(line, path.relative_to(root).as_posix(), number)
 
 
 def declared_dependencies(root: Path) -> Declared:
