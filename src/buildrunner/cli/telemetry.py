@@ -227,4 +227,4 @@ def prune(
     elif keep == 0:
         stderr().print("Retention is 0 days (keep everything): nothing pruned")
     else:
-        stderr().print(f"Pruned {removed} event{'s' if removed != 1 else ''} older than {keep} days")
+        stderr().print(f"Pruned {plural(removed, 'event')} older than {plural(keep, 'day')}")
