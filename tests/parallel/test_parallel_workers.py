@@ -833,3 +833,20 @@ def test_a_checked_task_that_ended_leaves_no_snapshot_behind(fast_project: Path,
     assert run_br("parallel", "start", "snap", "--config", str(plan), "--wait").returncode == 1
     logs = fast_project / ".buildrunner" / "logs"
     assert list(logs.rglob("*.log")) and not list(logs.rglob("*.before.json"))
+
+
+def test_a_worker_outside_a_checkout_of_the_sessions_repository_is_refused(fast_project: Path, run_br: Any, tmp_path: Path) -> None:
+    """Started from another folder sharing the store (machine B's home folder), a worker ran every task there and
+    called them done; now it is exit 2 naming the folder and the commit it lacks, and nothing ran."""
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "base"], cwd=fast_project, check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=elsewhere, check=True)
+    plan = write_plan(fast_project, {"tasks": [{"id": "t", "command": "touch ran.txt"}]})
+    session = SessionManager(Project(fast_project)).create_session("remote", config=plan, start_workers=False)
+    store = {"BR_DATABASE_URL": str(fast_project / ".buildrunner" / "buildrunner.db")}
+    refused = run_br("parallel", "worker", session.session_id, "-C", str(elsewhere), env=store)
+    assert refused.returncode == 2 and "is not a checkout of session" in refused.stderr and str(elsewhere) in refused.stderr
+    assert not (elsewhere / "ran.txt").exists() and not (fast_project / "ran.txt").exists()
+    ran = run_br("parallel", "worker", session.session_id, "-C", str(fast_project), env=store)
+    assert ran.returncode == 0 and (fast_project / "ran.txt").exists()

@@ -202,6 +202,7 @@ class Worker:
         session = self._session()
         if session["status"] in FINAL_SESSION_STATES:
             return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
+        self._check_checkout(session.get("base_commit"))
         self.project.close()  # the child opens its own connection; none is carried across the fork
         code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
         if report is None:
@@ -211,6 +212,19 @@ class Worker:
             error.exit_code = ExitCode(report["exit_code"])
             raise error
         return WorkerReport(**report)
+
+    def _check_checkout(self, base_commit: str | None) -> None:
+        """A worker runs the session's tasks in its own folder: that folder must be a checkout of the session's repository
+        (on another machine, `br parallel worker` run from the home folder ran every task there and called them done)."""
+        if not base_commit:
+            return
+        try:
+            resolve_commit(self.project.paths.root, base_commit)
+        except BuildRunnerError:
+            raise ConfigError(
+                f"{self.project.paths.root} is not a checkout of session {self.session_id}'s repository: its commit {base_commit[:12]} is not here",
+                hint="run the worker in a clone of the session's repository (git fetch, so that it has the commit), or pass -C DIR",
+            ) from None
 
     def _work(self, link: Link) -> int:
         """The worker child's life: register, loop, and send the report to the supervisor."""
