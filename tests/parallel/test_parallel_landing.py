@@ -334,7 +334,7 @@ def test_merge_command_text_json_and_exit_codes(fast_project: Path, run_br: Any)
 
     assert run_br("parallel", "merge", "session-nosuch").returncode == 6
     missing = run_br("parallel", "merge", good, "--into", "nosuch")
-    assert missing.returncode == 6 and "branch nosuch: not found" in missing.stderr
+    assert missing.returncode == 6 and "branch nosuch: not found" in missing.stderr and "Merging" not in missing.stdout
     assert run_br("parallel", "merge", good, "--format", "xml").returncode == 2
     bad_timeout = run_br("parallel", "merge", good, "--verify-timeout", "0")
     assert bad_timeout.returncode == 2 and "--verify-timeout" in bad_timeout.stderr

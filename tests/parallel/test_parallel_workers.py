@@ -383,6 +383,8 @@ def test_a_hanging_task_times_out_is_killed_and_retried(fast_project: Path, run_
     assert rows[0]["error"] == "timed out after 1s (killed)"
     assert exited([rows[0]["pid"]])
     assert "second try ok" in run_br("parallel", "logs", sid, "hang", "--attempt", "2").stdout
+    zero = run_br("parallel", "logs", sid, "hang", "--attempt", "0")  # said "no attempt yet (it is pending)"
+    assert zero.returncode == 2 and "--attempt" in zero.stderr
     project.close()
 
 
@@ -423,6 +425,8 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
     project = Project(fast_project)
     wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
     assert run_br("parallel", "pause", sid).returncode == 0
+    again = run_br("parallel", "pause", sid)
+    assert again.returncode == 0 and "already paused" in again.stdout  # it said "paused (0 tasks still finishing)"
     _crash_workers(project)
     result = run_br("parallel", "resume", sid)
     assert result.returncode == 0 and "started 2 workers" in result.stdout, result.stderr

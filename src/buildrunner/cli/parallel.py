@@ -437,7 +437,12 @@ def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
     Example: br parallel pause demo
     """
     manager = _manager(project, reading=True)
-    info = manager.pause_session(manager.resolve(session_id))
+    sid = manager.resolve(session_id)
+    was = manager.get_session_status(sid).status
+    info = manager.pause_session(sid)
+    if was == "paused":
+        stdout().print(f"Session {sid} is already paused: resume it with `br parallel resume {sid}`.", markup=False)
+        return
     stdout().print(f"⏸  Session {info.session_id} paused ({plural(info.running_tasks, 'task')} still finishing). Resume with `br parallel resume {info.session_id}`.", markup=False)
 
 
@@ -557,7 +562,7 @@ def merge(
     Example: br parallel merge demo --into main --dry-run
     """
     from buildrunner.errors import ConfigError, ParallelError
-    from buildrunner.parallel.landing import merge_session
+    from buildrunner.parallel.landing import merge_session, merge_target
 
     if verify_timeout is not None and not 0 < verify_timeout <= 7 * 86_400:
         raise ConfigError(f"--verify-timeout {verify_timeout:g}: must be more than 0 and at most a week", hint="pass seconds, e.g. --verify-timeout 600")
@@ -566,8 +571,8 @@ def merge(
     plan = manager.merge_plan(sid)
     out = stdout()
     text = output_format == "text"
-    target = into or plan.base_branch
-    if text and target:
+    target = merge_target(manager.project, plan, into)  # a branch that is not there is said before anything is announced
+    if text:
         out.print(f"Merging session {plan.name} ({sid}) into {target}" + (" (dry run)" if dry_run else ""), markup=False)
     width = max((len(task.task_id) for task in plan.tasks), default=0)
     report = merge_session(
@@ -590,7 +595,7 @@ def merge(
 def logs(
     session_id: SessionArg,
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
-    attempt: Annotated[Optional[int], typer.Option("--attempt", help="Only this attempt (default: all).", show_default=False)] = None,
+    attempt: Annotated[Optional[int], typer.Option("--attempt", min=1, help="Only this attempt (default: all).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing the running attempt's output (and an agent's progress) until the task ends; exit 1 unless it completed.")] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,

@@ -141,6 +141,23 @@ def dependency_order(tasks: Iterable[MergeTask]) -> list[MergeTask]:
     return ordered
 
 
+def merge_target(project: "Project", session: MergeSession, into: str | None = None) -> str:
+    """The branch a session's work lands on (`into`, else the branch it started from), checked to exist."""
+    repo = project.paths.root
+    if git(repo, "rev-parse", "--git-dir", check=False).returncode != 0:
+        raise ParallelError(f"{repo} is not in a git repository: there is nothing to merge", hint="run `br parallel merge` in the project the session ran in")
+    target = into or session.base_branch
+    if not target:
+        raise ConfigError(
+            f"session {session.session_id} was started on no branch (a detached HEAD, or a repository without a commit): no branch to merge into",
+            hint="pass --into BRANCH",
+        )
+    found = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{target}^{{commit}}", check=False)
+    if found.returncode != 0:
+        raise NotFoundError(f"branch {target}: not found in {repo}", hint="pass --into with an existing branch (see `git branch`)")
+    return target
+
+
 def merge_session(
     project: "Project",
     session: MergeSession,
@@ -158,19 +175,8 @@ def merge_session(
     (before anything is merged) or git refuses a step. A conflict or failing verify is not an
     exception: the report says it (`ok` is False).
     """
-    repo = project.paths.root
-    if git(repo, "rev-parse", "--git-dir", check=False).returncode != 0:
-        raise ParallelError(f"{repo} is not in a git repository: there is nothing to merge", hint="run `br parallel merge` in the project the session ran in")
-    target = into or session.base_branch
-    if not target:
-        raise ConfigError(
-            f"session {session.session_id} was started on no branch (a detached HEAD, or a repository without a commit): no branch to merge into",
-            hint="pass --into BRANCH",
-        )
+    target = merge_target(project, session, into)
     ref = f"refs/heads/{target}"
-    found = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
-    if found.returncode != 0:
-        raise NotFoundError(f"branch {target}: not found in {repo}", hint="pass --into with an existing branch (see `git branch`)")
     tick = tick or no_tick
     with flock(project.paths.state_dir / "worktrees" / ".merge.lock", tick):
         landing = _Landing(project, session, target, ref, dry_run, tick, verify_timeout)
