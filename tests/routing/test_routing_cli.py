@@ -63,6 +63,8 @@ def test_estimate_with_files(run_br, tmp_project) -> None:
     assert {"files to change", "code size"} <= {f["name"] for f in json.loads(result.stdout)["factors"]}
     missing = run_br("routing", "estimate", "Rename the field", "--file", "nope.py")
     assert missing.returncode == 6 and "nope.py" in one_line_error(missing)
+    folder = run_br("routing", "estimate", "Rename the field", "--file", str(tmp_project))  # a folder was "no such file"
+    assert folder.returncode == 2 and "is a folder, not a file" in folder.stderr
 
 
 def test_estimate_ai_without_key_notes_the_fallback(run_br) -> None:

@@ -68,9 +68,11 @@ def _description(text: str) -> str:
 
 
 def _files(files: list[Path] | None) -> list[Path] | None:
-    from buildrunner.errors import NotFoundError
+    from buildrunner.errors import ConfigError, NotFoundError
 
     for path in files or []:
+        if path.is_dir():
+            raise ConfigError(f"--file {path}: is a folder, not a file", hint="name the files the task touches, one --file each")
         if not path.is_file():
             raise NotFoundError(f"--file {path}: no such file", hint="pass an existing file or drop the option")
     return files or None
