@@ -80,3 +80,12 @@ def test_a_dry_run_refuses_what_start_refuses(fast_project: Path, run_br: Any, m
     assert both.returncode == 2 and "--dry-run" in both.stderr and "--wait" in both.stderr
     absent = run_br("parallel", "start", "x", "--config", str(fast_project / "nope.yaml"), "--dry-run")
     assert absent.returncode == 6
+
+
+def test_a_dry_run_outside_a_project_creates_no_store(run_br: Any, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "plan.yaml").write_text("tasks:\n  - id: a\n    command: echo hi\n")
+    result = run_br("parallel", "start", "x", "--config", "plan.yaml", "--dry-run", cwd=bare)
+    assert result.returncode == 0 and "1 task in 1 wave" in result.stdout
+    assert sorted(p.name for p in bare.iterdir()) == ["plan.yaml"]  # no .buildrunner/ made

@@ -246,6 +246,8 @@ def test_other_senses_must_be_a_list_of_patterns() -> None:
         ("Regenerate the lock file after bumping lodash", "Two workers refill the cache at the same time and one write is lost"),
         ("Rotate the company logo on the landing page", "Rotate the signing keys for the payment service"),
         ("Show the session schedule on the conference page", "Sessions are not invalidated after a password change"),
+        ("Update the yarn lock file", "Use a PID lock file to stop two deploys running concurrently"),  # a lock file as a mutex is not a lockfile
+        ("Rotate the banner image on the home page", "Rotate the device certificates before they expire"),
     ],
 )
 def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str, hard: str) -> None:

@@ -275,6 +275,9 @@ def test_hex_secrets_named_as_secrets_are_found(line: str) -> None:
     "line",
     [
         'token_hash = "{h64}"',  # a digest of a token
+        'page_token = "{h32}"',  # cursors: hex, but no secret
+        '"continuationToken": "{h64}"',
+        'resume_token = "{h64}"',
         'api_key_sha256: "{h64}"',
         'signing_key_id = "{h32}"',  # an id
         'sha256 = "{h64}"',

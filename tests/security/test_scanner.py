@@ -106,7 +106,9 @@ def test_whitelist_paths_globs_file_line_and_fingerprints_from_any_folder(tmp_pr
     assert [m.file_path for m in matches] == ["src/three.py"]
 
 
-@pytest.mark.parametrize("comment", ["# br:allow", "# pragma: allowlist secret", "// gitleaks:allow"])
+@pytest.mark.parametrize(
+    "comment", ["# br:allow", "# pragma: allowlist secret", "// gitleaks:allow", "//br:allow fixture", "--nosec", "<!--br:allow-->", "# nosec:B608", "# br:allow."]
+)
 def test_inline_allow_comments(tmp_project: Path, comment: str) -> None:
     s = samples()
     (tmp_project / "a.py").write_text(s["gitlab_token"] + "  " + comment + "\n" + s["github_token"] + "\n")

@@ -265,3 +265,18 @@ def test_a_script_without_an_extension_is_read_by_its_interpreter_line(tmp_proje
     report = SQLInjectionDetector(Project(tmp_project)).scan([tmp_project])
     assert [(f.file_path, f.severity) for f in report.matches] == [(name, "high")]
     assert not [s for s in report.skipped if s.path == "run"]
+
+
+def test_a_whitelist_entry_written_with_the_old_fingerprint_still_allows_its_finding(tmp_project: Path) -> None:
+    """Fingerprints used to hold the line the query was built at; entries users wrote then must keep working."""
+    import hashlib
+
+    code = 'def find(request, cur):\n    name = request.args["name"]\n    sql = "SELECT * FROM users WHERE name = %s" % name\n    cur.execute(sql)\n'
+    (tmp_project / "db.py").write_text(code)
+    [finding] = SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py")
+    old = hashlib.sha256(f"db.py\0{finding.description}\0{finding.code}".encode()).hexdigest()[:16]
+    assert old != finding.fingerprint
+    whitelist = tmp_project / ".buildrunner" / "security" / "whitelist.txt"
+    whitelist.parent.mkdir(parents=True, exist_ok=True)
+    whitelist.write_text(old + "\n")
+    assert SQLInjectionDetector(Project(tmp_project)).check_file(tmp_project / "db.py") == []

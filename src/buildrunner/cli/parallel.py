@@ -183,7 +183,7 @@ def start(
 
     Example: br parallel start demo --config examples/demo/plan.yaml --workers 3 --wait
     """
-    manager = _manager(project)
+    manager = _manager(project, reading=dry_run)  # a dry run stores nothing: it creates no store where there is none
     if dry_run:
         if wait or watch:
             from buildrunner.errors import ConfigError

@@ -602,7 +602,7 @@ class WorkerCoordinator:
             elif status == AttemptState.CANCELLED or (stopped and status in (AttemptState.LOST, AttemptState.BUDGET_EXCEEDED)):
                 outcome = self._cancel(params, error or "session stopped", cost)
             elif status == AttemptState.LOST:
-                outcome = self._requeue_lost(params, error or "worker lost", adopt)
+                outcome = self._requeue_lost(params, error or "worker lost", adopt, cost)
             elif status == AttemptState.BUDGET_EXCEEDED and hold is not None:
                 outcome = self._hold(params, error or hold, cost, hold)
             elif escalate_to is not None and not stopped:
@@ -737,16 +737,17 @@ class WorkerCoordinator:
         self.emit(TaskCancelled(task_id=params["task_id"], worker_id=params["worker_id"], attempt=params["attempt"], error=reason))
         return "cancelled"
 
-    def _requeue_lost(self, params: dict[str, Any], reason: str, adopt: int | None) -> str:
-        """Back to the queue, not the task's fault; `adopt`: the attempt whose exited work the next attempt checks instead of running again."""
+    def _requeue_lost(self, params: dict[str, Any], reason: str, adopt: int | None, cost: float = 0.0) -> str:
+        """Back to the queue, not the task's fault; `adopt`: the attempt whose exited work the next attempt checks instead of
+        running again; `cost`: what the lost attempt spent (its agent's live spend), counted in the task's cost as on its rung."""
         lost_count = int(self.store.scalar(self._q("lost_attempts"), params) or 0)
         failed = TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=reason, attempt=params["attempt"], outcome=AttemptState.LOST)
         if lost_count > MAX_LOST_REQUEUES:
-            self.emit(failed, *self._fail_final(params, f"{reason} ({lost_count} workers lost on it)", None, 0.0, None))
+            self.emit(failed, *self._fail_final(params, f"{reason} ({lost_count} workers lost on it)", None, cost, None))
             return "failed"
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
-            {**params, "delay": None, "error": reason, "exit_code": None, "cost": 0.0, "next_tier": None, "context": None, "adopt_attempt": adopt},
+            {**params, "delay": None, "error": reason, "exit_code": None, "cost": cost, "next_tier": None, "context": None, "adopt_attempt": adopt},
         )
         self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, error=reason))
         return "requeued"

@@ -202,11 +202,17 @@ class _SQLEngine(FileEngine):
             code = mask_secrets(line.decode("utf-8", "replace").strip())[:CODE_WIDTH]
             # the description's "(built at line N)" moves with the lines above it; the fingerprint must not
             stable = _LINE_REFERENCE.sub("line", f.description)
-            fp = hashlib.sha256(f"{display_path}\0{stable}\0{code}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            fp = _fingerprint(display_path, stable, code)
             if self.whitelist.allows(display_path, f.line, fp):
                 continue
+            if stable != f.description and self.whitelist.allows(display_path, f.line, _fingerprint(display_path, f.description, code)):
+                continue  # an entry written before fingerprints left out that line number still allows its finding
             out.append(SQLFinding(display_path, f.line, f.severity, f.description, f.recommendation, code, fingerprint=fp))
         return out
+
+
+def _fingerprint(display_path: str, description: str, code: str) -> str:
+    return hashlib.sha256(f"{display_path}\0{description}\0{code}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class SQLInjectionDetector:

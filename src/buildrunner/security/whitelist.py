@@ -15,9 +15,10 @@ from pathlib import Path
 
 from buildrunner.security.files import IgnoreSpec
 
-# A marker is a whole token: "nosecure" in a minified bundle, a table named nosecure_sessions or a link to
-# docs/br:allowlist.md allow nothing (a line holding one of them was passed unread, and in minified code that is the file).
-INLINE_ALLOW = re.compile(rb"(?<![\w:/.-])(?:br:allow|pragma:\s*allowlist[ -]secret|gitleaks:allow|nosec)(?![\w/.-]|:\w)")
+# A marker is a whole word: "nosecure" in a minified bundle, a table named nosecure_sessions or a link to
+# docs/br:allowlist.md allow nothing (a line holding one of them was passed unread, and in minified code that is the
+# file); comment punctuation around it is fine (`//br:allow`, `--nosec`, `<!--br:allow-->`, `# nosec:B608`).
+INLINE_ALLOW = re.compile(rb"(?<![\w])(?:br:allow|pragma:\s*allowlist[ -]secret|gitleaks:allow|nosec)(?![\w])")
 _FINGERPRINT = re.compile(r"^(?:fingerprint:)?([0-9a-f]{16})$")
 _FILE_LINE = re.compile(r"^(.+):(\d+)$")
 
