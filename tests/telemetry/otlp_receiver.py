@@ -18,8 +18,8 @@ class Received:
 class OtlpReceiver:
     """`with OtlpReceiver() as rx:` serves http://127.0.0.1:<port>/v1/{traces,metrics}."""
 
-    def __init__(self, status: int = 200, traces_only: bool = False) -> None:
-        """`traces_only`: /v1/metrics answers 404, as Langfuse, Jaeger and Tempo do."""
+    def __init__(self, status: int = 200, traces_only: bool = False, metrics_status: int | None = None) -> None:
+        """`traces_only`: /v1/metrics answers 404, as Langfuse, Jaeger and Tempo do; `metrics_status`: what it answers."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -34,7 +34,10 @@ class OtlpReceiver:
                 elif self.path == "/v1/metrics":
                     received.metrics.append(ExportMetricsServiceRequest.FromString(body))
                 served = ("/v1/traces",) if traces_only else ("/v1/traces", "/v1/metrics")
-                self.send_response(status if self.path in served else 404)
+                answer = status if self.path in served else 404
+                if self.path == "/v1/metrics" and metrics_status is not None:
+                    answer = metrics_status
+                self.send_response(answer)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -78,6 +78,9 @@ def test_a_collector_for_traces_only_gets_the_spans_and_the_export_succeeds_with
     assert "Sent 2 spans and 0 metric points" in r.stderr and "may accept traces only" in r.stderr and len(spans_of(rx)) == 4
     sent = json.loads(as_json.stdout)
     assert (sent["spans"], sent["metric_points"]) == (2, 0) and "traces only" in sent["note"]
+    with OtlpReceiver(metrics_status=401) as rx:  # a refused metrics export is a failure, not a kind of collector
+        refused = run_br("telemetry", "export", "--type", "otlp", "--endpoint", rx.url)
+    assert refused.returncode == 5 and "did not accept the metrics" in refused.stderr
 
 
 def test_no_endpoint_or_dead_collector_is_a_clear_error(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
@@ -178,12 +179,26 @@ class OtlpExporter:
             accepted = metric_exporter.export(metrics) == sdk["MetricExportResult"].SUCCESS
             metric_exporter.shutdown()
             if not accepted:
-                if not spans:
+                if not spans or not self._no_metrics_path():
                     raise APIError(f"OTLP collector at {self.endpoint} did not accept the metrics", hint="check the endpoint, headers and that the collector is running")
                 # it took the spans: a collector for traces only (Langfuse, Jaeger, Tempo answer 404 on /v1/metrics)
                 note = f"the collector took the {plural(len(spans), 'span')} but not the metrics: it may accept traces only (Langfuse, Jaeger and Tempo do)"
                 return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=0, note=note)
         return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
+
+    def _no_metrics_path(self) -> bool:
+        """Whether the collector answers 404 on /v1/metrics: it takes traces only (Langfuse, Jaeger, Tempo). Any other
+        refusal (401, 413, a 5xx, a timeout) is a failed export, not a kind of collector."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/v1/metrics", data=b"", method="POST", headers={**(self.headers or {}), "Content-Type": "application/x-protobuf"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=min(self.timeout, CONNECT_TIMEOUT_S)):
+                return False
+        except urllib.error.HTTPError as exc:
+            return exc.code == 404
+        except (OSError, ValueError):
+            return False
 
     def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
         """Each task's cost records, oldest first: an attempt's usage is the records written while it ran."""
