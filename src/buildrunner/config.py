@@ -136,7 +136,7 @@ class LoadedConfig:
         flat = _flatten(tree)
         for key in URL_KEYS:
             if isinstance(flat.get(key), str):
-                flat[key] = redact_url(flat[key])
+                flat[key] = _hidden_url(redact_url(flat[key]))
                 *parents, leaf = key.split(".")
                 node = tree
                 for part in parents:
@@ -148,6 +148,22 @@ class LoadedConfig:
 # Configuration values that are credentials or may carry them: never printed whole (`br config show`).
 SECRET_MAPS = ("telemetry.otlp.headers",)  # every value of these maps
 URL_KEYS = ("telemetry.otlp.endpoint", "quality.index_url")  # a password in the URL
+
+
+def _hidden_url(url: str) -> str:
+    """A URL with its user name (a token, as Gemfury's https://TOKEN@pypi.fury.io/...) and its query values hidden too."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"***{':***' if ':' in user else ''}@{host}"
+    query = urlencode([(name, "***") for name, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _hidden(value: str) -> str:

@@ -304,9 +304,13 @@ def test_config_show_never_prints_a_collectors_credentials(run_br, tmp_project: 
         result = run_br("config", "show", "--format", fmt)
         assert result.returncode == 0, result.stderr
         assert api_key not in result.stdout and basic not in result.stdout and "hunter22" not in result.stdout
-        assert "Basic ***" in result.stdout and "ops:***@otel.test" in result.stdout
+        assert "Basic ***" in result.stdout and "https://***:***@otel.test" in result.stdout
     shown = json.loads(run_br("config", "show", "--format", "json").stdout)
     assert shown["config"]["telemetry"]["otlp"]["headers"] == {"Authorization": "Basic ***", "x-api-key": "***"}
+    token = "1b2c3d4e5f6a" + "7b8c9d0e"  # Gemfury's token-as-user-name index URL, and a key in a query
+    write_config(tmp_project, {"quality": {"index_url": f"https://{token}@pypi.fury.io/acme/"}, "telemetry": {"otlp": {"endpoint": f"https://otel.test/v1?api_key={token}&region=eu"}}})
+    text = run_br("config", "show").stdout
+    assert token not in text and "https://***@pypi.fury.io/acme/" in text and "api_key=***&region=***" in text
     assert shown["changed"]["telemetry.otlp.headers.x-api-key"]["value"] == "***"
 
 
