@@ -313,3 +313,11 @@ def test_spend_is_booked_on_its_own_local_day_whatever_the_season_now(tracker: C
     tracker.track_request("haiku", 0, 0, cost=2.0, ts=_berlin(2026, 1, 15, 23, 50))
     tracker.track_request("haiku", 0, 0, cost=4.0, ts=_berlin(2026, 3, 29, 23, 30))  # late on the 23-hour day
     assert tracker.get_summary("all").by_day == {"2026-01-15": 2.0, "2026-03-29": 4.0, "2026-07-15": 1.0}
+
+
+def test_an_agent_runs_summed_usage_is_priced_at_the_base_rates(tracker: CostTracker) -> None:
+    """A Claude Code result's usage adds up many requests: past 200k in total it is not one long-context request."""
+    result = {**CLAUDE_CODE_RESULT, "modelUsage": {"claude-sonnet-4-5": {"inputTokens": 2000, "outputTokens": 20000, "cacheReadInputTokens": 900000, "cacheCreationInputTokens": 60000}}}
+    result.pop("total_cost_usd")
+    record = tracker.track_claude_code_result(result)
+    assert record.cost == pytest.approx((2000 * 3 + 20000 * 15 + 900000 * 0.3 + 60000 * 3.75) / 1e6)

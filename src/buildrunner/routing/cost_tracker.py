@@ -205,8 +205,10 @@ class CostTracker:
         source: str = "api",
         ts: float | None = None,
         agent: str | None = None,
+        one_request: bool = True,
     ) -> CostRecord:
-        """Store one request; its cost is computed from the model's prices unless `cost` is known."""
+        """Store one request; its cost is computed from the model's prices unless `cost` is known. `one_request=False`:
+        the counts add up many requests (an agent run's totals), priced at the base rates, never a long-context tier."""
         from buildrunner.routing.models import cost_of, known_models_hint
 
         name, model_id, info = self._price(model)
@@ -215,7 +217,7 @@ class CostTracker:
         if cost is None:
             if info is None:
                 raise ConfigError(f"unknown model {model!r} and no cost given", hint=known_models_hint(self._catalogue()))
-            cost = cost_of(info, fresh, output, cache_read, cache_write)
+            cost = cost_of(info, fresh, output, cache_read, cache_write, one_request=one_request)
         if latency_ms is not None:
             latency_ms = _amount("latency_ms", latency_ms, "milliseconds", MAX_DURATION_MS)
         record = CostRecord(
@@ -257,6 +259,7 @@ class CostTracker:
         task_id: str | None,
         ts: float | None = None,
         agent: str | None = None,
+        one_request: bool = True,
     ) -> CostRecord:
         """Store a usage object whose (input, output, cache read, cache write) counts sit under `keys`."""
         usage = _as_dict(usage)
@@ -274,6 +277,7 @@ class CostTracker:
             source=source,
             ts=ts,
             agent=agent,
+            one_request=one_request,
         )
 
     def track_anthropic_usage(
@@ -310,7 +314,9 @@ class CostTracker:
         total = result.get("total_cost_usd")
         if not per_model:
             chosen = model or self._project.config.routing.default_model
-            return self._track_usage(chosen, result.get("usage") or {}, ANTHROPIC_USAGE_KEYS, latency, total, AGENT_SOURCE, session_id, task_id, agent="claude")
+            return self._track_usage(
+                chosen, result.get("usage") or {}, ANTHROPIC_USAGE_KEYS, latency, total, AGENT_SOURCE, session_id, task_id, agent="claude", one_request=False,
+            )
         # One timestamp and a fixed order (by the name recorded), so concurrent runs take the
         # rollup's row locks in the same order on PostgreSQL and cannot deadlock.
         stamp = _now()
@@ -328,6 +334,7 @@ class CostTracker:
                     task_id,
                     stamp,
                     agent="claude",
+                    one_request=False,  # a run's totals over many requests
                 )
                 for model_id, raw in ordered
             ]

@@ -206,9 +206,12 @@ def cost_of(
     output_tokens: int,
     cache_read_tokens: int = 0,
     cache_write_tokens: int = 0,
+    *,
+    one_request: bool = True,
 ) -> float:
     """USD for one request; input tokens exclude cache reads and writes (Anthropic's convention). A request past the
-    model's long-context threshold is priced by genai-prices at its higher rates (Sonnet 4.5 doubles input over 200k)."""
+    model's long-context threshold is priced by genai-prices at its higher rates (Sonnet 4.5 doubles input over 200k);
+    `one_request=False` (counts summed over many requests) keeps the base rates."""
     for label, value in (
         ("input_tokens", input_tokens),
         ("output_tokens", output_tokens),
@@ -217,7 +220,7 @@ def cost_of(
     ):
         if value < 0:
             raise ConfigError(f"{label}={value}: token counts cannot be negative", hint="pass 0 or a positive count")
-    if model.long_context_from is not None and input_tokens + cache_read_tokens + cache_write_tokens >= model.long_context_from:
+    if one_request and model.long_context_from is not None and input_tokens + cache_read_tokens + cache_write_tokens >= model.long_context_from:
         from genai_prices import Usage
 
         usage = Usage(
