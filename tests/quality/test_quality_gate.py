@@ -141,6 +141,7 @@ def test_run_coverage_outside_a_buildrunner_project_records_nothing_there(calc: 
     result = run_br("quality", "check", "--run-coverage", "--format", "json")
     testing = next(c for c in json.loads(result.stdout)["categories"] if c["name"] == "Testing")
     assert testing["inputs"]["exit_code"] == 0 and 0 < testing["score"] < 100
+    assert "not kept" in testing["inputs"]["source"] and "br-coverage-" not in testing["basis"]  # no path to a folder that is gone
     assert not (calc / ".buildrunner").exists()
     assert subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=calc, capture_output=True, text=True).stdout.count("coverage") == 0
 

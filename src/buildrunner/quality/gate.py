@@ -24,7 +24,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,9 @@ def _status(score: float | None, threshold: float) -> str:
 
 def _share(good: int, total: int) -> float:
     return 100.0 if total == 0 else 100.0 * good / total
+
+
+UNKEPT_COVERAGE = "the test run under coverage (its data is not kept outside a BuildRunner project)"
 
 
 class QualityGate:
@@ -174,7 +177,8 @@ class QualityGate:
         if self.project.paths.state_dir.is_dir():
             return run_tests(root, self.project.paths.state_dir / "coverage" / ".coverage", command, timeout)
         with tempfile.TemporaryDirectory(prefix="br-coverage-") as folder:
-            return run_tests(root, Path(folder) / ".coverage", command, timeout)
+            run = run_tests(root, Path(folder) / ".coverage", command, timeout)
+        return replace(run, measurement=replace(run.measurement, source=UNKEPT_COVERAGE))  # not a folder that is gone
 
     def _security(
         self,
