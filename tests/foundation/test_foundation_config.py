@@ -307,10 +307,10 @@ def test_config_show_never_prints_a_collectors_credentials(run_br, tmp_project: 
         assert "Basic ***" in result.stdout and "https://***:***@otel.test" in result.stdout
     shown = json.loads(run_br("config", "show", "--format", "json").stdout)
     assert shown["config"]["telemetry"]["otlp"]["headers"] == {"Authorization": "Basic ***", "x-api-key": "***"}
-    token = "1b2c3d4e5f6a" + "7b8c9d0e"  # Gemfury's token-as-user-name index URL, and a key in a query
-    write_config(tmp_project, {"quality": {"index_url": f"https://{token}@pypi.fury.io/acme/"}, "telemetry": {"otlp": {"endpoint": f"https://otel.test/v1?api_key={token}&region=eu"}}})
+    fury = "1b2c3d4e5f6a" + "7b8c9d0e"  # Gemfury's token-as-user-name index URL, and a key in a query
+    write_config(tmp_project, {"quality": {"index_url": f"https://{fury}@pypi.fury.io/acme/"}, "telemetry": {"otlp": {"endpoint": f"https://otel.test/v1?api_key={fury}&region=eu"}}})
     text = run_br("config", "show").stdout
-    assert token not in text and "https://***@pypi.fury.io/acme/" in text and "api_key=***&region=***" in text
+    assert fury not in text and "https://***@pypi.fury.io/acme/" in text and "api_key=***&region=***" in text
     assert shown["changed"]["telemetry.otlp.headers.x-api-key"]["value"] == "***"
 
 
