@@ -126,23 +126,17 @@ class LoadedConfig:
         from buildrunner.store import redact_url
 
         tree = self.as_dict()
-        for dotted in SECRET_MAPS:
+        for dotted in (*SECRET_MAPS, *URL_KEYS):
             *parents, leaf = dotted.split(".")
             node = tree
             for part in parents:
                 node = node.get(part, {})
-            if isinstance(node.get(leaf), dict):
-                node[leaf] = {name: _hidden(str(value)) for name, value in node[leaf].items()}
-        flat = _flatten(tree)
-        for key in URL_KEYS:
-            if isinstance(flat.get(key), str):
-                flat[key] = _hidden_url(redact_url(flat[key]))
-                *parents, leaf = key.split(".")
-                node = tree
-                for part in parents:
-                    node = node[part]
-                node[leaf] = flat[key]
-        return tree, flat
+            value = node.get(leaf)
+            if dotted in SECRET_MAPS and isinstance(value, dict):
+                node[leaf] = {name: _hidden(str(header)) for name, header in value.items()}
+            elif dotted in URL_KEYS and isinstance(value, str):
+                node[leaf] = _hidden_url(redact_url(value))
+        return tree, _flatten(tree)
 
 
 # Configuration values that are credentials or may carry them: never printed whole (`br config show`).

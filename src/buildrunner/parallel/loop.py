@@ -52,7 +52,7 @@ def route(project: "Project", task: "Task", agent: "Agent", cap: float | None) -
     choice, and what `br parallel start --dry-run` shows. A task's own `model` is kept. Budgets are not checked here:
     the session holds prompt tasks back while one is spent."""
     return ModelSelector(project).select_model(
-        task.routing_text, cost_limit=cap, model=agent_tier(agent, task.model) or task.model if task.model else None, check_budget=False,
+        task.routing_text, cost_limit=cap, model=(agent_tier(agent, task.model) or task.model) if task.model else None, check_budget=False,
         agent_models={tier: (agent.provider, agent.model_for(tier)) for tier in TIERS}, cost_limit_name="the plan's max_cost",
     )
 
