@@ -197,6 +197,42 @@ def test_kill_9_of_a_worker_mid_task_is_retried_elsewhere_exactly_once(pproject:
     assert pproject.store.scalar("SELECT COUNT(*) FROM events WHERE session_id = ? AND type = 'worker_lost'", (sid,)) == 1
 
 
+def _killed_as_users_kill_workers(how: str, sid: str) -> None:
+    """`pkill -9 -f "br parallel worker SID"`, or `kill -9 -- -PGID` of each worker started from a shell."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if " ".join(proc.info["cmdline"] or []).strip() == f"br parallel worker {sid}":
+            if how == "pkill":
+                proc.kill()
+            else:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # its supervisor leads the group
+                except ProcessLookupError:
+                    pass  # not a group's leader (a worker child that had its title, before it was titled apart)
+
+
+@pytest.mark.parametrize("how", ["pkill", "killpg"])
+def test_killing_workers_by_name_or_group_leaves_one_to_settle_a_task_that_finishes_meanwhile(fast_project: Path, run_br: Any, how: str) -> None:
+    """Each worker and its supervisor were killed together, and a task finishing before a reaper came ran twice: no one was
+    left to record its exit. Now the worker's child is titled and grouped apart, so one of the two always settles it."""
+    root, project = fast_project, Project(fast_project)
+    wait = f"until [ -e {root}/go ]; do sleep 0.05; done"
+    plan = write_plan(root, {"tasks": [{"id": f"t{i}", "command": f"{wait}; echo $BR_TASK_ID >> {root}/ran.txt"} for i in range(4)]})
+    sid = start(run_br, plan, "--workers", "2")["session_id"]
+    busy = wait_for(
+        lambda: len(rows := project.store.fetchall("SELECT pid FROM workers WHERE session_id = ? AND current_task IS NOT NULL", (sid,))) == 2 and rows,
+        30, "both workers busy",
+    )
+    for row in busy:
+        assert " ".join(psutil.Process(row["pid"]).parent().cmdline()).strip() == f"br parallel worker {sid}"
+        assert " ".join(psutil.Process(row["pid"]).cmdline()).strip() == f"br parallel runner {sid}"
+    _killed_as_users_kill_workers(how, sid)
+    (root / "go").touch()  # the tasks may now finish before anyone reaps their workers
+    subprocess.Popen([sys.executable, "-m", "buildrunner", "parallel", "worker", sid], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 4)
+    assert sorted((root / "ran.txt").read_text().split()) == [f"t{i}" for i in range(4)], attempts(project, sid)  # each effect once
+
+
 def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are_still_masked(fast_project: Path, run_br: Any) -> None:
     """Latin-1 text and binary output came back with U+FFFD in place of every byte that was not UTF-8 (4,104 bytes as 7,388)."""
     raw = b"caf\xe9\n\xff\xfe\x00A\n" + bytes(range(256)) + b"\n"

@@ -313,7 +313,7 @@ def worker(
 
     Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker demo
     """
-    from buildrunner.parallel.launcher import name_process
+    from buildrunner.parallel.supervisor import name_process
     from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.worker import Worker
 

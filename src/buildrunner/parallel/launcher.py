@@ -21,9 +21,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import setproctitle
-
 from buildrunner.errors import BuildRunnerError, ExitCode, ParallelError
+from buildrunner.parallel.supervisor import name_process
 from buildrunner.parallel.worker import Worker
 from buildrunner.paths import make_private_dir
 from buildrunner.project import Project
@@ -99,11 +98,6 @@ def _child(project: "Project", session_id: str, log: Path) -> int:
     _redirect(log)
     _close_inherited()
     return _work(project, session_id)
-
-
-def name_process(session_id: str) -> None:
-    """A worker shows in `ps` as what one types to start it, however it was started (forked, spawned, by hand)."""
-    setproctitle.setproctitle(f"br parallel worker {session_id}")
 
 
 def _redirect(log: Path) -> None:

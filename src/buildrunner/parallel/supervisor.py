@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import setproctitle
 
 from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unfinished, open_record
 
@@ -46,6 +47,11 @@ ALIVE_EVERY_S = 0.1
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+
+# How worker processes show in `ps`: what one types to start one (`name_process`); the forked child that runs the tasks
+# shows as the runner, so that `pkill -f "br parallel worker"` never kills a supervisor and its worker together.
+WORKER_TITLE = "br parallel worker "
+RUNNER_TITLE = "br parallel runner "
 
 
 def _libc() -> Any:
@@ -61,6 +67,18 @@ _LIBC = _libc()
 def prctl(option: int, value: int) -> None:
     if _LIBC is not None:
         _LIBC.prctl(option, value, 0, 0, 0)
+
+
+def name_process(session_id: str) -> None:
+    """A worker shows in `ps` as what one types to start it, however it was started (forked, spawned, by hand)."""
+    setproctitle.setproctitle(WORKER_TITLE + session_id)
+
+
+def _name_runner() -> None:
+    """The forked worker child of a process named as a worker (not a library caller's) shows as its runner."""
+    title = setproctitle.getproctitle()
+    if title.startswith(WORKER_TITLE):
+        setproctitle.setproctitle(RUNNER_TITLE + title[len(WORKER_TITLE):])
 
 
 def become_subreaper() -> None:
@@ -130,6 +148,10 @@ def supervise(work: Callable[[Link], int], lease: float, grace: float) -> tuple[
             os.close(link_r)
             pipes_sup.close()
             pipes_worker.setblocking(False)
+            # Its own process group and title: a kill -9 of the supervisor's group, or by the worker's name, leaves one
+            # of the two alive to settle the task (both killed, a task finishing meanwhile had no one to record it).
+            os.setpgid(0, 0)
+            _name_runner()
             prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))  # the supervisor is gone: shut down, as if asked to
             if os.getppid() != parent:
                 os.kill(os.getpid(), signal.SIGTERM)
