@@ -313,8 +313,8 @@ def worker(
 
     Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker demo
     """
-    from buildrunner.parallel.supervisor import name_process
     from buildrunner.parallel.session_manager import SessionManager
+    from buildrunner.parallel.supervisor import name_process
     from buildrunner.parallel.worker import Worker
 
     proj = project_for(project, reading=True)
