@@ -16,9 +16,13 @@ QUARTER_HOUR_S = 900  # every zone's offset is a multiple of it, so such a slot 
 
 
 def local_date(ts: float) -> dt.date:
-    """The local calendar date of an instant."""
-    t = time.localtime(ts)
-    return dt.date(t.tm_year, t.tm_mon, t.tm_mday)
+    """The local calendar date of an instant; the first or last date for one beyond the calendar (a time stored in
+    milliseconds by an older release: shown on a date nobody can miss rather than failing every report)."""
+    try:
+        t = time.localtime(ts)
+        return dt.date(t.tm_year, t.tm_mon, t.tm_mday)
+    except (OverflowError, OSError, ValueError):
+        return dt.date.max if ts > 0 else dt.date.min
 
 
 def midnight(day: dt.date) -> float:

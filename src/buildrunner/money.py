@@ -11,8 +11,17 @@ MAX_USD = 1_000_000.0
 MAX_TOKENS = 10**12
 MAX_DURATION_MS = 10**12  # about 31 years
 
+# Sums of spend are rounded to this many decimals: far below any price per token, far above a float sum's noise (a
+# hundred records of $0.10 sum to 9.99999999999998, which left a $10 budget "not spent" with $0.00000000000002 left).
+SUM_PLACES = 9
+
 SUB_CENT_PLACES = 4  # at least this many decimals for an amount under a cent
 SIGNIFICANT = 2  # ... and enough to show two significant digits of a smaller one
+
+
+def money(total: float) -> float:
+    """A sum of spend as the records hold it: rounded at SUM_PLACES (and never -0.0)."""
+    return round(total, SUM_PLACES) + 0.0
 
 
 def _sub_cent_places(amount: float) -> int:

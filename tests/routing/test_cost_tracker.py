@@ -321,3 +321,44 @@ def test_an_agent_runs_summed_usage_is_priced_at_the_base_rates(tracker: CostTra
     result.pop("total_cost_usd")
     record = tracker.track_claude_code_result(result)
     assert record.cost == pytest.approx((2000 * 3 + 20000 * 15 + 900000 * 0.3 + 60000 * 3.75) / 1e6)
+
+
+@pytest.mark.parametrize("when", ["milliseconds", "three days ahead", "before 1970", "nan"])
+def test_a_time_that_cannot_be_when_work_was_done_is_refused(tracker: CostTracker, when: str) -> None:
+    """A time in milliseconds made every report fail ("year 58899 is out of range"); one in the future counted against
+    today's budget."""
+    import time
+
+    ts = {"milliseconds": time.time() * 1000, "three days ahead": time.time() + 3 * 86400, "before 1970": -5.0, "nan": float("nan")}[when]
+    with pytest.raises(ConfigError, match="not a time of work done"):
+        tracker.track_request("haiku", 0, 0, cost=0.5, ts=ts)
+    assert tracker.get_summary("all").request_count == 0
+
+
+def test_a_time_in_milliseconds_stored_by_an_older_release_does_not_break_the_reports(any_project: Project, run_br) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    CostTracker(any_project).track_request("haiku", 0, 0, cost=0.5)
+    any_project.store.execute(
+        "INSERT INTO cost_records (ts, model, model_id, cost, source, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) "
+        "VALUES (?, 'haiku', 'claude-haiku-4-5', 0.25, 'api', 0, 0, 0, 0)",
+        (time.time() * 1000,),
+    )
+    for args in (("routing", "costs"), ("routing", "costs", "--period", "all", "--format", "csv"), ("telemetry", "summary")):
+        result = run_br(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    summary = CostTracker(any_project).get_summary("all")
+    assert summary.total_cost == 0.75 and "9999-12-31" in summary.by_day  # the odd row is shown, on a date no one misses
+
+
+def test_a_budget_spent_in_many_small_records_is_spent_exactly(tracker: CostTracker, any_project: Project) -> None:
+    """A hundred records of $0.10 summed to 9.99999999999998: a $10 budget was not spent, with $0.00000000000002 left."""
+    from buildrunner.telemetry.alerts import AlertManager
+
+    for _ in range(100):
+        tracker.track_request("haiku", 0, 0, cost=0.1)
+    assert tracker.spent("day") == 10.0
+    assert tracker.remaining_budget("day") == 0.0
+    assert tracker.get_summary("day").budget_remaining == 0.0
+    daily = {a.key: a for a in AlertManager(any_project).check()}["cost.daily"]
+    assert (daily.level, daily.title, daily.current_value) == ("critical", "Daily cost limit reached", 10.0)

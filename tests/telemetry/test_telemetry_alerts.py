@@ -86,3 +86,26 @@ def test_lost_workers_are_info(any_project: Project) -> None:
     [alert] = AlertManager(any_project).check()
     assert (alert.level, alert.key, alert.current_value) == ("info", "workers.lost", 1)
     assert AlertManager(any_project).get_alerts(level="critical") == []
+
+
+def test_an_events_spend_counts_though_its_task_id_had_a_cost_record_in_an_earlier_run(any_project: Project) -> None:
+    """A task id repeats across runs ("nightly-build"): a cost record of it twenty days ago hid tonight's spend, reported
+    on its event, from every total; a record made while tonight's run ran still stands for it (not counted twice)."""
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
+
+    add_cost(any_project, 1.0, task_id="nightly-build", age_s=20 * 86400)
+    EventCollector(any_project).collect_event({"type": "task_completed", "task_id": "nightly-build", "duration_ms": 60000, "cost": 2.0})
+    assert MetricsAnalyzer(any_project).analyze(24).total_cost == 2.0
+    add_cost(any_project, 0.5, task_id="nightly-build", age_s=30)  # tonight's run recorded its calls: the event's 2.0 is those
+    assert MetricsAnalyzer(any_project).analyze(24).total_cost == 0.5
+
+
+def test_one_slow_or_failed_task_warns_but_is_not_yet_critical(any_project: Project) -> None:
+    """A single 12 s build made the latency alert critical (six times the 2 s threshold) on one sample."""
+    EventCollector(any_project).collect_batch([finished("s", "build", False, 12_000)])
+    alerts = {a.key: a for a in AlertManager(any_project).check()}
+    assert (alerts["latency.average"].level, alerts["success_rate"].level) == ("warning", "warning")
+    assert "over 1 finished task" in alerts["latency.average"].message
+    EventCollector(any_project).collect_batch([finished("s", f"t{i}", False, 12_000) for i in range(4)])
+    alerts = {a.key: a for a in AlertManager(any_project).check()}
+    assert (alerts["latency.average"].level, alerts["success_rate"].level) == ("critical", "critical")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
 from buildrunner.localdays import QUARTER_HOUR_S, local_date, period_bounds
-from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, usd
+from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, money, usd
 from buildrunner.output import csv_cell
 from buildrunner.project import ensure_project
 
@@ -154,6 +154,14 @@ def _amount(name: str, value: Any, unit: str = "USD", most: float = MAX_USD) -> 
     return float(value)
 
 
+def _moment(ts: Any) -> float:
+    from buildrunner.store.base import plausible_time
+
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not plausible_time(float(ts)):
+        raise ConfigError(f"ts={ts!r}: not a time of work done", hint="give epoch seconds (not milliseconds) that are not in the future")
+    return float(ts)
+
+
 class CostTracker:
     """Records request costs in the project's store and answers budget questions."""
 
@@ -222,7 +230,7 @@ class CostTracker:
             latency_ms = _amount("latency_ms", latency_ms, "milliseconds", MAX_DURATION_MS)
         record = CostRecord(
             id=None,
-            ts=_now() if ts is None else float(ts),
+            ts=_now() if ts is None else _moment(ts),
             model=name,
             model_id=model_id,
             cost=_amount("cost", cost),
@@ -412,7 +420,7 @@ class CostTracker:
             slot = int(row["bucket"])
             day = days.get(slot) or days.setdefault(slot, local_date(slot * BUCKET_S).isoformat())
             by_day[day] = by_day.get(day, 0.0) + cost
-        total = sum(by_model.values())
+        total = money(sum(by_model.values()))
         count = sum(requests_by_model.values())
         limit = self.budget_limit(period) if period in BUDGET_PERIODS else None
         agents = sorted(by_agent, key=lambda a: (a == DIRECT, -by_agent[a], a))
@@ -429,7 +437,7 @@ class CostTracker:
             by_agent_model={a: {m: round(c, 6) for m, c in sorted(by_agent_model[a].items(), key=lambda kv: _tier_order(kv[0]))} for a in agents},
             since=start,
             budget_limit=limit,
-            budget_remaining=max(0.0, limit - total) if limit is not None else None,
+            budget_remaining=max(0.0, money(limit - total)) if limit is not None else None,
         )
 
     def iter_records(self, period: str = "all", page: int = 5000) -> Iterator[CostRecord]:
@@ -463,7 +471,7 @@ class CostTracker:
 
     def spent(self, period: str = "day") -> float:
         value = self._store.scalar(self._store.query("routing", "spent_since"), {"bucket": _bucket(period_start(period))})
-        return float(value or 0.0)
+        return money(float(value or 0.0))
 
     def budget_limit(self, period: str) -> float | None:
         """The configured limit for day/week/month; None when it is 0 (no limit)."""
@@ -475,7 +483,7 @@ class CostTracker:
     def remaining_budget(self, period: str | None = None) -> float | None:
         """USD left in the period's budget (the tightest of all when `period` is None); None = no limit."""
         periods = [period] if period is not None else list(BUDGET_PERIODS)
-        left = [limit - self.spent(p) for p in periods if (limit := self.budget_limit(p)) is not None]
+        left = [money(limit - self.spent(p)) for p in periods if (limit := self.budget_limit(p)) is not None]
         return max(0.0, min(left)) if left else None
 
     def spent_budget(self) -> "SpentBudget | None":
@@ -534,7 +542,10 @@ CSV_HEADER: tuple[str, ...] = ("id", "timestamp_utc", *RECORD_COLUMNS[2:])
 
 def csv_row(row: Mapping[str, Any]) -> tuple[object, ...]:
     """A stored cost record (a row, or a CostRecord's fields) as a CSV row under CSV_HEADER."""
-    stamp = dt.datetime.fromtimestamp(row["ts"], dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        stamp = dt.datetime.fromtimestamp(row["ts"], dt.timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # beyond the calendar (see localdays.local_date): the number as stored
+        stamp = str(row["ts"])
     return (row["id"], stamp, *("" if row[c] is None else row[c] for c in RECORD_COLUMNS[2:]))
 
 

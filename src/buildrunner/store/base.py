@@ -7,6 +7,7 @@ with an optional `:postgres` / `:sqlite` variant.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import weakref
@@ -63,9 +64,19 @@ def unescaped_at(url: str) -> bool:
     return bool(match and "@" in match.group(2))
 
 
+# How far ahead of this machine's clock a stored time may be (another machine's clock, a caller's timezone slip).
+FUTURE_SLACK_S = 86_400.0
+
+
 def now() -> float:
     """UTC epoch seconds: the store's one time format."""
     return time.time()
+
+
+def plausible_time(ts: float) -> bool:
+    """Whether `ts` can be a moment of recorded work in epoch seconds: finite, not before 1970, not milliseconds, not
+    in the future (past the slack): one such row would break every day's figures, or count against today's budget."""
+    return math.isfinite(ts) and 0 <= ts <= now() + FUTURE_SLACK_S
 
 
 @lru_cache(maxsize=None)

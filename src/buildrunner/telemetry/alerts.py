@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 from buildrunner.errors import TelemetryError
-from buildrunner.money import usd
+from buildrunner.money import money, usd
 from buildrunner.store.base import now
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 from buildrunner.words import plural
@@ -30,6 +30,8 @@ COST_WARNING_SHARE = 0.8
 # Below this share of the success-rate threshold (or above this multiple of the latency one) is critical.
 CRITICAL_SUCCESS_SHARE = 0.5
 CRITICAL_LATENCY_MULTIPLE = 2.0
+# A rate over fewer finished tasks than this warns at most: one slow build or one failed job is not yet a trend.
+CRITICAL_MIN_TASKS = 5
 # The window the recorded alerts (their history, the exported gauge) are evaluated over.
 ALERT_WINDOW_HOURS = 24
 # `unit` of each alert key prefix, for rendering "75%", "2450ms", "$12.45".
@@ -96,26 +98,26 @@ class AlertManager:
         metrics = self.analyzer.metrics_between(since, until, with_errors=False)
         firing: list[_Firing] = []
         if metrics.has_data and metrics.success_rate < thresholds.success_rate_warning:
-            critical = metrics.success_rate < thresholds.success_rate_warning * CRITICAL_SUCCESS_SHARE
+            critical = metrics.success_rate < thresholds.success_rate_warning * CRITICAL_SUCCESS_SHARE and metrics.finished_tasks >= CRITICAL_MIN_TASKS
             firing.append(
                 _Firing(
                     "success_rate",
                     "critical" if critical else "warning",
                     "Success rate below threshold",
-                    f"{metrics.succeeded_tasks} of {metrics.finished_tasks} finished tasks succeeded in the last {hours:g} hours",
+                    f"{metrics.succeeded_tasks} of {plural(metrics.finished_tasks, 'finished task')} succeeded in the last {hours:g} hours",
                     metrics.success_rate,
                     thresholds.success_rate_warning,
                 )
             )
         limit_ms = thresholds.latency_warning_ms
         if known(metrics.avg_latency_ms) is not None and limit_ms > 0 and metrics.avg_latency_ms > limit_ms:
-            critical = metrics.avg_latency_ms > limit_ms * CRITICAL_LATENCY_MULTIPLE
+            critical = metrics.avg_latency_ms > limit_ms * CRITICAL_LATENCY_MULTIPLE and metrics.finished_tasks >= CRITICAL_MIN_TASKS
             firing.append(
                 _Firing(
                     "latency.average",
                     "critical" if critical else "warning",
                     "Average latency above threshold",
-                    f"average {metrics.avg_latency_ms:.0f}ms (p95 {metrics.p95_latency_ms:.0f}ms) over {metrics.finished_tasks} finished tasks",
+                    f"average {metrics.avg_latency_ms:.0f}ms (p95 {metrics.p95_latency_ms:.0f}ms) over {plural(metrics.finished_tasks, 'finished task')}",
                     metrics.avg_latency_ms,
                     limit_ms,
                 )
@@ -142,10 +144,11 @@ class AlertManager:
             if limit is None:
                 continue
             start = period_start(period, stamp) or 0.0
-            spent = tracker.spent(period) + self.analyzer.event_only_spend(start, stamp + 1e-3)  # the records from the rollup
+            spent = money(tracker.spent(period) + self.analyzer.event_only_spend(start, stamp + 1e-3))  # the records from the rollup
             since = _dt.datetime.fromtimestamp(start)
             if spent >= limit:
-                out.append(_Firing(f"cost.{name}", "critical", f"{name.capitalize()} cost exceeded", f"{usd(spent)} spent since {since:%Y-%m-%d}", spent, limit))
+                title = f"{name.capitalize()} cost {'exceeded' if spent > limit else 'limit reached'}"
+                out.append(_Firing(f"cost.{name}", "critical", title, f"{usd(spent)} spent since {since:%Y-%m-%d}", spent, limit))
             elif spent >= limit * COST_WARNING_SHARE:
                 out.append(_Firing(f"cost.{name}", "warning", f"{name.capitalize()} cost near its limit", f"{spent / limit:.0%} of the {name} limit spent", spent, limit))
         return out

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from buildrunner.errors import ConfigError, TelemetryError
 from buildrunner.money import MAX_DURATION_MS, MAX_USD
 from buildrunner.project import ensure_project
-from buildrunner.store.base import now
+from buildrunner.store.base import FUTURE_SLACK_S, now, plausible_time
 from buildrunner.telemetry.events import KNOWN_EVENT_TYPES, TelemetryEvent
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ Listener = Callable[[Event], Any]
 ALL_EVENTS = "*"
 MAX_TYPE_LENGTH = 64
 MAX_TEXT_LENGTH = 4000
-FUTURE_SLACK_S = 86_400.0
 # `prune_if_due` prunes at most this often (a worker asks when it starts).
 PRUNE_EVERY_S = 86_400.0
 PRUNE_JOB = "telemetry_retention"
@@ -116,7 +115,7 @@ def parse_timestamp(value: Any) -> float:
                 ) from None
     else:
         raise TelemetryError(f"event timestamp {value!r}: expected epoch seconds or an ISO 8601 string")
-    if not math.isfinite(ts) or ts < 0 or ts > now() + FUTURE_SLACK_S:
+    if not plausible_time(ts):
         raise TelemetryError(
             f"event timestamp {value!r}: out of range",
             hint="give epoch seconds (not milliseconds) or an ISO 8601 time that is not in the future",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import TelemetryError
 from buildrunner.localdays import QUARTER_HOUR_S, last_days, local_date, midnight
+from buildrunner.money import money
 from buildrunner.project import ensure_project
 from buildrunner.store.base import now
 
@@ -322,18 +323,18 @@ class MetricsAnalyzer:
         """
         since, until = window(hours)
         models = self.rows("cost_by_model", {"since": since, "until": until})
-        by_model = {str(r["model"]): float(r["cost"]) for r in models}
+        by_model = {str(r["model"]): money(float(r["cost"])) for r in models}
         by_agent_model: dict[str, dict[str, float]] = {}
         recorded: dict[str, float] = {}
         for r in self.rows("cost_by_agent_model", {"since": since, "until": until}):
-            by_agent_model.setdefault(str(r["agent"] or "api"), {})[str(r["model"])] = float(r["cost"])
+            by_agent_model.setdefault(str(r["agent"] or "api"), {})[str(r["model"])] = money(float(r["cost"]))
             recorded[str(r["model"])] = recorded.get(str(r["model"]), 0.0) + float(r["cost"])
         for model, cost in by_model.items():
             if cost - recorded.get(model, 0.0) > 1e-12:
                 api = by_agent_model.setdefault("api", {})
-                api[model] = api.get(model, 0.0) + cost - recorded.get(model, 0.0)
+                api[model] = money(api.get(model, 0.0) + cost - recorded.get(model, 0.0))
         return CostBreakdown(
-            total=sum(by_model.values()),
+            total=money(sum(by_model.values())),
             requests=sum(int(r["n"]) for r in models),
             by_model=by_model,
             by_agent_model=by_agent_model,
@@ -341,11 +342,11 @@ class MetricsAnalyzer:
 
     def spend_between(self, since: float, until: float) -> float:
         """All known spend in [since, until): cost records and spend reported only on events, as `summary` totals it."""
-        return float(self.rows("cost_total", {"since": since, "until": until})[0]["total"] or 0)
+        return money(float(self.rows("cost_total", {"since": since, "until": until})[0]["total"] or 0))
 
     def event_only_spend(self, since: float, until: float) -> float:
         """The spend in [since, until) that only events report (no cost record holds it)."""
-        return float(self.rows("event_only_spend", {"since": since, "until": until})[0]["total"] or 0)
+        return money(float(self.rows("event_only_spend", {"since": since, "until": until})[0]["total"] or 0))
 
     def daily_costs(self, days: int, until: float | None = None) -> dict[str, float]:
         """Spend per local day for the last `days` days, zero-filled (for charts)."""
@@ -356,7 +357,7 @@ class MetricsAnalyzer:
             day = local_date(int(row["slot"]) * QUARTER_HOUR_S).isoformat()
             if day in spent:
                 spent[day] += float(row["cost"])
-        return spent
+        return {day: money(cost) for day, cost in spent.items()}
 
     def performance(self, hours: float = 24) -> PerformanceMetrics:
         """Latency percentiles and histogram, throughput per hour, worker CPU/memory, store disk use."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.money import money
 from buildrunner.store.base import now
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
@@ -64,7 +65,7 @@ def _totals(out: _Families, analyzer: MetricsAnalyzer, until: float) -> None:
         out.family("task_attempt_seconds", "counter", "Time the finished task attempts took (with task_attempts_total: the average).",
                    [("_total", {}, float(stats["avg_ms"]) * n / 1000)])
     costs = analyzer.rows("cost_by_model", everything)
-    out.family("spend_usd", "counter", "Spend by model, from the cost records.", [("_total", {"model": r["model"]}, float(r["cost"])) for r in costs])
+    out.family("spend_usd", "counter", "Spend by model, from the cost records.", [("_total", {"model": r["model"]}, money(float(r["cost"]))) for r in costs])
 
 
 def render_textfile(project: "Project", hours: float = 24) -> str:
@@ -87,7 +88,7 @@ def render_textfile(project: "Project", hours: float = 24) -> str:
     quantiles = [("", {"quantile": f"{q / 100:g}"}, v / 1000) for q, v in ((50, m.p50_latency_ms), (95, m.p95_latency_ms), (99, m.p99_latency_ms)) if known(v) is not None]
     out.family("task_duration_seconds", "gauge", "Duration of the task attempts finished in the window, by quantile (exact, nearest rank).", quantiles)
     costs = analyzer.rows("cost_by_model", {"since": since, "until": until})
-    out.family("cost_usd", "gauge", "Spend in the window by model, from the cost records.", [("", {"model": r["model"]}, float(r["cost"])) for r in costs])
+    out.family("cost_usd", "gauge", "Spend in the window by model, from the cost records.", [("", {"model": r["model"]}, money(float(r["cost"]))) for r in costs])
     out.family(
         "tokens",
         "gauge",

@@ -116,13 +116,15 @@ GROUP BY CAST(FLOOR(ts / 3600) AS BIGINT)
 -- session the spend is its cost records: the parallel runner records every agent call there and
 -- also puts the cost on its task events (and a session's total on its session events), so those
 -- are not added again. Not counted either: model_selected's cost (an estimate) and an event whose
--- task already has a cost record. Each query repeats that event arm, and migration 0012's
--- events_spend index its first line: keep them alike.
+-- run already has a cost record of its task (one made while it ran: from its duration before the event to ten
+-- minutes after; a task id repeats across runs, and last month's record of "nightly-build" is not tonight's).
+-- Each query repeats that event arm, and migration 0012's events_spend index its first line: keep them alike.
 
 -- name: event_only_spend
 SELECT COALESCE(SUM(e.cost), 0) AS total FROM events e /*index:events_spend*/
 WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-  AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 
 -- name: cost_total
 SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
@@ -130,7 +132,8 @@ SELECT COALESCE(SUM(cost), 0) AS total, COUNT(*) AS n FROM (
     UNION ALL
     SELECT e.cost FROM events e /*index:events_spend*/
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 ) AS spend
 
 -- name: cost_by_slot
@@ -142,7 +145,8 @@ FROM (
     UNION ALL
     SELECT e.ts, e.cost FROM events e /*index:events_spend*/
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 ) AS spend
 GROUP BY CAST(ts / 900 AS INTEGER)
 
@@ -153,7 +157,8 @@ FROM (
     UNION ALL
     SELECT e.ts, e.cost FROM events e
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 ) AS spend
 GROUP BY CAST(FLOOR(ts / 900) AS BIGINT)
 
@@ -166,7 +171,8 @@ FROM (
     UNION ALL
     SELECT COALESCE(CAST(json_extract(e.data, '$.model') AS TEXT), 'unspecified'), e.cost, 0, 0 FROM events e /*index:events_spend*/
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 ) AS spend
 GROUP BY model ORDER BY cost DESC
 
@@ -178,7 +184,8 @@ FROM (
     UNION ALL
     SELECT COALESCE(CAST(e.data AS json) ->> 'model', 'unspecified'), e.cost, 0, 0 FROM events e
     WHERE e.cost > 0 AND e.session_id IS NULL AND e.type <> 'model_selected' AND e.ts >= :since AND e.ts < :until
-      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.task_id = e.task_id AND c.session_id IS NULL
+                      AND c.ts >= e.ts - COALESCE(e.duration_ms, 0) / 1000.0 - 600 AND c.ts <= e.ts + 600)
 ) AS spend
 GROUP BY model ORDER BY cost DESC
 
