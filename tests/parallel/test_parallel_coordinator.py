@@ -427,3 +427,17 @@ def test_a_retried_prompt_task_with_the_budget_spent_leaves_the_session_paused_n
     monkeypatch.setenv("BR_COST_LIMIT_DAILY", "5")  # the limit raised: a plain resume runs it
     raised = SessionManager(Project(pproject.paths.root, store=pproject.store))
     assert raised.resume_session(session.session_id, restart_workers=False)[0].status == "running"
+
+
+def test_a_task_given_back_before_it_started_is_not_left_running_in_the_events(pproject: Project) -> None:
+    """A prompt task released when the budget ran out kept a task_started with no end: telemetry showed it running for ever."""
+    session = SessionManager(pproject).create_session("given-back", plan=plan({"id": "p", "command": "true"}), start_workers=False)
+    coordinator = WorkerCoordinator(session.session_id, pproject)
+    worker = coordinator.register_worker()
+    task = coordinator.get_next_task(worker)
+    assert task is not None and coordinator.release_task(worker, task.task_id, task.attempt, "daily budget spent")
+    events = pproject.store.fetchall("SELECT type, message FROM events WHERE session_id = ? AND task_id = 'p' ORDER BY id", (session.session_id,))
+    assert [e["type"] for e in events] == ["task_started", "task_retry"]
+    assert "given back before it started: daily budget spent" in events[-1]["message"]
+    again = coordinator.get_next_task(worker)
+    assert again is not None and again.attempt == task.attempt  # the attempt did not count

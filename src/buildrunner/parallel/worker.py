@@ -312,7 +312,7 @@ class Worker:
         if self._session()["status"] == SessionState.STOPPED:
             self.coordinator.finish_attempt(self.worker_id, task.task_id, task.attempt, AttemptState.CANCELLED, error="session stopped")
         else:
-            self.coordinator.release_task(self.worker_id, task.task_id, task.attempt)
+            self.coordinator.release_task(self.worker_id, task.task_id, task.attempt, "its worker shut down first")
 
     def _idle_wait(self) -> float:
         """Until the next retry becomes due, at most the poll interval."""
@@ -502,8 +502,9 @@ class Worker:
         if task.kind == "prompt":
             spent = self._db(lambda: self._cost_tracker().spent_budget())
             if spent is not None:  # the budget ran out since this task was claimable: hold prompt tasks, shell tasks go on
-                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt))
-                self._db(lambda: self._hold_for_budget(f"{BUDGET_REASON} {spent.describe()}"))
+                reason = f"{BUDGET_REASON} {spent.describe()}"
+                self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt, reason))
+                self._db(lambda: self._hold_for_budget(reason))
                 return "released"
             rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
             if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:

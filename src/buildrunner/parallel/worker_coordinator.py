@@ -795,14 +795,16 @@ class WorkerCoordinator:
             self.stop(reason=f"halted: task {params['task_id']} failed")
         return skipped
 
-    def release_task(self, worker_id: str, task_id: str, attempt: int) -> bool:
-        """Give a claimed task back untried (the session paused itself before it ran): the attempt does not count."""
+    def release_task(self, worker_id: str, task_id: str, attempt: int, reason: str) -> bool:
+        """Give a claimed task back untried (the session paused, a budget ran out): the attempt does not count. Its
+        task_started is answered by a task_retry of the same attempt, so no event stream shows it running for ever."""
         params = self._params(task_id=task_id, attempt=attempt, worker_id=worker_id)
         with self.store.transaction():
             if not self._move_task(TaskState.RUNNING, TaskState.PENDING, "unclaim_task", params):
                 return False
             self.store.execute(self._q("delete_attempt"), params)
             self.store.execute(self._q("worker_idle"), {**params, "completed": 0})
+            self.emit(TaskRetry(task_id=task_id, worker_id=worker_id, attempt=attempt, description=f"given back before it started: {reason}"))
         return True
 
     def record_and_claim(self, worker_id: str, record: Callable[[], T]) -> tuple[T, Task | None]:
