@@ -251,7 +251,7 @@ def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are
 
 def test_a_background_job_a_task_leaves_is_ended_with_it_and_its_log_says_so(fast_project: Path, run_br: Any) -> None:
     """A `nohup ... &` child vanished without a word (xargs and GNU parallel leave it running)."""
-    job = 'nohup sh -c "sleep 30; echo late >> bg.count" >/dev/null 2>&1 & echo parent-exits'
+    job = 'nohup sh -c "exec sleep 30" >/dev/null 2>&1 & echo parent-exits'
     plan = write_plan(fast_project, {"tasks": [{"id": "bg", "command": job}, {"id": "plain", "command": "echo hi"}]})
     sid = start(run_br, plan, "--workers", "1")["session_id"]
     project = Project(fast_project)

@@ -362,3 +362,13 @@ def test_a_budget_spent_in_many_small_records_is_spent_exactly(tracker: CostTrac
     assert tracker.get_summary("day").budget_remaining == 0.0
     daily = {a.key: a for a in AlertManager(any_project).check()}["cost.daily"]
     assert (daily.level, daily.title, daily.current_value) == ("critical", "Daily cost limit reached", 10.0)
+
+
+@pytest.mark.parametrize("model", ["gpt-5.1-codex", "gemini-2.5-pro"])
+def test_the_models_codex_and_gemini_run_are_priced_without_a_tier(tracker: CostTracker, model: str) -> None:
+    """track_request looked prices up under Anthropic only: the models BuildRunner's own agents run could not be recorded."""
+    from genai_prices import Usage, calc_price
+
+    record = tracker.track_request(model, 100_000, 10_000, agent="codex")
+    expected = float(calc_price(Usage(input_tokens=100_000, output_tokens=10_000), model).total_price)
+    assert (record.model, record.cost) == (model, pytest.approx(expected))

@@ -183,7 +183,7 @@ class CostTracker:
 
     def _price(self, model: str) -> tuple[str, str, "ModelInfo | None"]:
         """(tier or model name to record, concrete model id, prices) for a tier or model id."""
-        from buildrunner.routing.models import price_of_unconfigured, tier_of
+        from buildrunner.routing.models import PROVIDER, price_of_unconfigured, provider_of, tier_of
 
         if not isinstance(model, str) or not model.strip():
             raise ConfigError("model is empty", hint="pass a tier (haiku/sonnet/opus) or a model id")
@@ -191,10 +191,13 @@ class CostTracker:
         if info is not None:
             concrete = info.model_id if model.strip().lower() == info.tier else model.strip()
             return info.tier, concrete, info
-        try:
-            return model.strip(), model.strip(), price_of_unconfigured(model.strip())
-        except ConfigError:
-            return model.strip(), model.strip(), None
+        name = model.strip()
+        for provider in (PROVIDER, provider_of(name)):  # Anthropic's first; else whoever sells it (gpt-5.1-codex, gemini-2.5-pro)
+            try:
+                return name, name, price_of_unconfigured(name, provider=provider) if provider else None
+            except ConfigError:
+                continue
+        return name, name, None
 
     # --- recording -------------------------------------------------------------------------
 

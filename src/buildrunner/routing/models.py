@@ -177,6 +177,17 @@ def tier_of(model_id: str, models: dict[str, ModelInfo]) -> ModelInfo | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def provider_of(model_id: str) -> str | None:
+    """The provider genai-prices knows `model_id` under, if any (a Codex or Gemini model recorded without its agent)."""
+    from genai_prices import Usage, calc_price
+
+    try:
+        return str(calc_price(Usage(input_tokens=_PRICE_PROBE_TOKENS), model_id).provider.id)
+    except LookupError:
+        return None
+
+
 def price_of_unconfigured(model_id: str, provider: str = PROVIDER) -> ModelInfo:
     """Prices for a model id no tier names (a sub-agent's model in a Claude Code result, a Codex or Gemini model)."""
     rates = _genai_rates(model_id, provider)
