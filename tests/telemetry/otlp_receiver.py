@@ -13,13 +13,15 @@ class Received:
     traces: list[Any] = field(default_factory=list)
     metrics: list[Any] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
 class OtlpReceiver:
     """`with OtlpReceiver() as rx:` serves http://127.0.0.1:<port>/v1/{traces,metrics}."""
 
-    def __init__(self, status: int = 200, traces_only: bool = False, metrics_status: int | None = None) -> None:
-        """`traces_only`: /v1/metrics answers 404, as Langfuse, Jaeger and Tempo do; `metrics_status`: what it answers."""
+    def __init__(self, status: int = 200, traces_only: bool = False, metrics_status: int | None = None, refusal: bytes = b"") -> None:
+        """`traces_only`: /v1/metrics answers 404, as Langfuse, Jaeger and Tempo do; `metrics_status`: what it answers;
+        `refusal`: the body of a refusal (what the collector says is wrong)."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -29,6 +31,7 @@ class OtlpReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.headers.append(dict(self.headers))
+                received.paths.append(self.path)
                 if self.path == "/v1/traces":
                     received.traces.append(ExportTraceServiceRequest.FromString(body))
                 elif self.path == "/v1/metrics":
@@ -37,10 +40,12 @@ class OtlpReceiver:
                 answer = status if self.path in served else 404
                 if self.path == "/v1/metrics" and metrics_status is not None:
                     answer = metrics_status
+                said = refusal if answer >= 400 else b""
                 self.send_response(answer)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "text/plain" if said else "application/x-protobuf")
+                self.send_header("Content-Length", str(len(said)))
                 self.end_headers()
+                self.wfile.write(said)
 
             def log_message(self, *args: object) -> None:
                 pass

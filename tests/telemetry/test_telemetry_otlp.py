@@ -182,3 +182,46 @@ def test_a_rung_claimed_the_moment_the_last_one_failed_keeps_its_own_tokens(any_
         OtlpExporter(any_project, endpoint=rx.url).export(24)
     rungs = sorted((s for s in spans_of(rx) if s.name == "task fix"), key=lambda s: attributes(s.attributes)["buildrunner.task.attempt"])
     assert [attributes(s.attributes)["gen_ai.usage.input_tokens"] for s in rungs] == [100, 200]
+
+
+def test_an_endpoint_given_with_its_signal_path_is_used_as_its_base(project: Project) -> None:
+    """Langfuse and many vendors document `.../v1/traces`: the spans went to `.../v1/traces/v1/traces`."""
+    EventCollector(project).collect_event(finished("s", "t", True, 100, age_s=1))
+    with OtlpReceiver() as rx:
+        OtlpExporter(project, endpoint=f"{rx.url}/v1/traces").export(1)
+    assert sorted(set(rx.received.paths)) == ["/v1/metrics", "/v1/traces"] and len(spans_of(rx)) == 2
+
+
+def test_the_signal_endpoints_of_the_environment_are_read(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (a full URL, as the SDKs read it) was ignored: no endpoint configured."""
+    EventCollector(project).collect_event(finished("s", "t", True, 100, age_s=1))
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    with OtlpReceiver() as rx:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{rx.url}/v1/traces")
+        sent = OtlpExporter(project).export(1)
+    assert (sent.spans, len(spans_of(rx))) == (2, 2) and "/v1/metrics" in rx.received.paths
+
+
+def test_a_refusing_collector_is_quoted_with_its_status_and_reason(project: Project) -> None:
+    EventCollector(project).collect_event(finished("s", "t", True, 100, age_s=1))
+    with OtlpReceiver(status=500, refusal=b"ingestion quota exceeded for this project") as rx:
+        with pytest.raises(APIError, match="did not accept the spans [(]HTTP 500: ingestion quota exceeded for this project[)]"):
+            OtlpExporter(project, endpoint=rx.url).export(1)
+
+
+def test_metrics_name_the_model_as_the_spans_do(any_project: Project) -> None:
+    """Spans said claude-haiku-4-5 and the token and cost metrics said "haiku" (a tier): they did not join."""
+    EventCollector(any_project).collect_event(finished("s1", "t", True, 4000, age_s=10, attempt=1))
+    add_cost(any_project, 0.25, model="haiku", model_id="claude-haiku-4-5", session_id="s1", task_id="t", latency_ms=3500, age_s=12)
+    with OtlpReceiver() as rx:
+        OtlpExporter(any_project, endpoint=rx.url).export(24)
+    points = [
+        (m.name, attributes(p.attributes))
+        for req in rx.received.metrics for rm in req.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        for p in (m.histogram.data_points if m.HasField("histogram") else m.gauge.data_points)
+        if m.name in ("gen_ai.client.token.usage", "buildrunner.cost")
+    ]
+    assert points and {attrs["gen_ai.request.model"] for _, attrs in points} == {"claude-haiku-4-5"}
+    assert {attrs.get("buildrunner.window.hours") for name, attrs in points if name == "buildrunner.cost"} == {24.0}
+    [task] = [s for s in spans_of(rx) if s.name == "task t"]
+    assert attributes(task.attributes)["gen_ai.request.model"] == "claude-haiku-4-5"

@@ -110,6 +110,60 @@ def _import_sdk() -> dict[str, Any]:
     return locals()
 
 
+_SIGNAL_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs")
+_ENV_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+
+
+def _checked(url: str, source: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"OTLP endpoint {url!r} ({source}): expected an http:// or https:// URL", hint="e.g. http://localhost:4318")
+    return url.rstrip("/")
+
+
+def _base_of(url: str) -> str:
+    """A base URL: one given with a signal's path (Langfuse and many vendors document `.../v1/traces`) loses it, or
+    the spans went to `.../v1/traces/v1/traces`."""
+    for path in _SIGNAL_PATHS:
+        if url.endswith(path):
+            return url[: -len(path)]
+    return url
+
+
+def _signal_urls(base: str | None) -> tuple[str, str]:
+    """(traces URL, metrics URL): from --endpoint or telemetry.otlp.endpoint (a base), else from the environment as the
+    OpenTelemetry SDKs read it (OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT are full URLs; OTEL_EXPORTER_OTLP_ENDPOINT a base)."""
+    if base:
+        root = _base_of(_checked(base, "--endpoint or telemetry.otlp.endpoint"))
+        return f"{root}/v1/traces", f"{root}/v1/metrics"
+    env = {name: _checked(value, name) for name in _ENV_ENDPOINTS if (value := os.environ.get(name))}
+    if not env:
+        raise ConfigError(
+            "no OTLP endpoint configured",
+            hint="pass --endpoint http://collector:4318, set telemetry.otlp.endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT",
+        )
+    # A signal's own URL wins; else the base's (the generic variable's, or the other signal's URL without its path).
+    root = _base_of(env.get(_ENV_ENDPOINTS[0]) or next(iter(env.values())))
+    traces, metrics = (env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", f"{root}/v1/{signal}") for signal in ("traces", "metrics"))
+    return traces, metrics
+
+
+def _answer(url: str, headers: dict[str, str] | None, timeout: float) -> tuple[int | None, str]:
+    """How the collector answers an empty export at `url`: (HTTP status or None, what to tell the user). The SDK's
+    exporter says only that an export failed; this says why (HTTP 401 and its body, a timeout, a refused connection)."""
+    request = urllib.request.Request(url, data=b"", method="POST", headers={**(headers or {}), "Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        body = exc.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
+        return exc.code, f"HTTP {exc.code}" + (f": {body}" if body else "")
+    except TimeoutError:
+        return None, f"no answer within {timeout:g} s"
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"no answer within {timeout:g} s" if isinstance(reason, TimeoutError) else str(reason)
+
+
 class OtlpExporter:
     """Export the spans and metrics of the last `hours` to an OTLP/HTTP endpoint."""
 
@@ -117,15 +171,8 @@ class OtlpExporter:
         self.analyzer = MetricsAnalyzer(project)
         self.project = self.analyzer.project
         settings = self.project.config.telemetry.otlp
-        base = endpoint or settings.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        if not base:
-            raise ConfigError(
-                "no OTLP endpoint configured",
-                hint="pass --endpoint http://collector:4318, set telemetry.otlp.endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT",
-            )
-        if not base.startswith(("http://", "https://")):
-            raise ConfigError(f"OTLP endpoint {base!r}: expected an http:// or https:// URL", hint="e.g. http://localhost:4318")
-        self.endpoint = base.rstrip("/")
+        self.traces_url, self.metrics_url = _signal_urls(endpoint or settings.endpoint)
+        self.endpoint = _base_of(self.traces_url)
         # None lets the SDK read OTEL_EXPORTER_OTLP_HEADERS itself.
         self.headers = {**settings.headers, **(headers or {})} or None
         self.timeout = settings.timeout_s
@@ -146,7 +193,7 @@ class OtlpExporter:
         """One connection attempt first: the SDK retries a refused connection with backoff for its whole timeout (8 s)
         and then says only that the collector did not accept the spans."""
         try:
-            url = urlsplit(self.endpoint)
+            url = urlsplit(self.traces_url)
             port = url.port or (443 if url.scheme == "https" else 80)
         except ValueError as exc:
             raise ConfigError(f"OTLP endpoint {self.endpoint!r}: {exc}", hint="e.g. http://localhost:4318") from None
@@ -167,38 +214,34 @@ class OtlpExporter:
         resource = sdk["Resource"].create({"service.name": self.service_name, "service.namespace": "buildrunner"})
         spans = self._spans(sdk, resource, since, until)
         metrics = self._metrics(sdk, resource, since, until)
-        span_exporter = sdk["OTLPSpanExporter"](endpoint=f"{self.endpoint}/v1/traces", headers=self.headers, timeout=self.timeout)
+        span_exporter = sdk["OTLPSpanExporter"](endpoint=self.traces_url, headers=self.headers, timeout=self.timeout)
         for start in range(0, len(spans), SPAN_BATCH):
             if span_exporter.export(spans[start : start + SPAN_BATCH]) != sdk["SpanExportResult"].SUCCESS:
-                raise APIError(f"OTLP collector at {self.endpoint} did not accept the spans", hint="check the endpoint, headers and that the collector is running")
+                raise self._refused("spans", self.traces_url)
         span_exporter.shutdown()
         points = 0
         if metrics is not None:
             points = sum(len(m.data.data_points) for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
-            metric_exporter = sdk["OTLPMetricExporter"](endpoint=f"{self.endpoint}/v1/metrics", headers=self.headers, timeout=self.timeout)
+            metric_exporter = sdk["OTLPMetricExporter"](endpoint=self.metrics_url, headers=self.headers, timeout=self.timeout)
             accepted = metric_exporter.export(metrics) == sdk["MetricExportResult"].SUCCESS
             metric_exporter.shutdown()
             if not accepted:
                 if not spans or not self._no_metrics_path():
-                    raise APIError(f"OTLP collector at {self.endpoint} did not accept the metrics", hint="check the endpoint, headers and that the collector is running")
+                    raise self._refused("metrics", self.metrics_url)
                 # it took the spans: a collector for traces only (Langfuse, Jaeger, Tempo answer 404 on /v1/metrics)
                 note = f"the collector took the {plural(len(spans), 'span')} but not the metrics: it may accept traces only (Langfuse, Jaeger and Tempo do)"
                 return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=0, note=note)
         return OtlpResult(endpoint=self.endpoint, spans=len(spans), metric_points=points)
 
     def _no_metrics_path(self) -> bool:
-        """Whether the collector answers 404 on /v1/metrics: it takes traces only (Langfuse, Jaeger, Tempo). Any other
+        """Whether the collector answers 404 on its metrics URL: it takes traces only (Langfuse, Jaeger, Tempo). Any other
         refusal (401, 413, a 5xx, a timeout) is a failed export, not a kind of collector."""
-        request = urllib.request.Request(
-            f"{self.endpoint}/v1/metrics", data=b"", method="POST", headers={**(self.headers or {}), "Content-Type": "application/x-protobuf"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout, CONNECT_TIMEOUT_S)):
-                return False
-        except urllib.error.HTTPError as exc:
-            return exc.code == 404
-        except (OSError, ValueError):
-            return False
+        return _answer(self.metrics_url, self.headers, min(self.timeout, CONNECT_TIMEOUT_S))[0] == 404
+
+    def _refused(self, what: str, url: str) -> APIError:
+        """The collector did not take the spans or metrics: say how it answers (status and body, or no answer)."""
+        _, said = _answer(url, self.headers, self.timeout)
+        return APIError(f"OTLP collector at {url} did not accept the {what} ({said})", hint="check the endpoint, headers and that the collector is running")
 
     def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
         """Each task's cost records, oldest first: an attempt's usage is the records written while it ran."""
@@ -300,18 +343,19 @@ class OtlpExporter:
         window_params = {"since": since, "until": until}
         spend: dict[str, float] = defaultdict(float)
         for r in self.analyzer.rows("otlp_cost_records", window_params):
-            base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": r["model"]}
+            model = r["model_id"] or r["model"]  # the model, as on the spans (a tier is not a model name)
+            base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": model}
             tokens.record(int(r["input_tokens"]), {**base, "gen_ai.token.type": "input"})
             tokens.record(int(r["output_tokens"]), {**base, "gen_ai.token.type": "output"})
             if r["latency_ms"] is not None:
                 op_duration.record(float(r["latency_ms"]) / 1000, base)
-            spend[r["model"]] += float(r["cost"])
+            spend[model] += float(r["cost"])
         for r in self.analyzer.rows("otlp_attempt_durations", window_params):
             task_duration.record(float(r["duration_ms"]) / 1000, {"cicd.pipeline.task.run.result": "success" if r["type"] == "task_completed" else "failure"})
         m = self.analyzer.metrics_between(since, until, with_errors=False)
         # Totals over the export window, which slides: gauges, not monotonic sums (a sum whose window moved on would
         # drop, read as a counter reset); each point says its window.
-        window = {"buildrunner.window.hours": float((until - since) / 3600)}
+        window = {"buildrunner.window.hours": round((until - since) / 3600, 3)}
         observe = sdk["Observation"]
         meter.create_observable_gauge(
             "buildrunner.cost", unit="USD", description="Spend in the export window (--hours), from the cost records.",

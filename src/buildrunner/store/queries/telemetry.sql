@@ -292,7 +292,7 @@ WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= :since AND e.ts < 
 ORDER BY e.ts, e.id
 
 -- name: otlp_cost_records
-SELECT model, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
+SELECT model, model_id, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
 
 -- name: otlp_attempt_durations
 SELECT type, duration_ms FROM events
