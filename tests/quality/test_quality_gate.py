@@ -163,6 +163,35 @@ def test_a_failing_suite_fails_testing_whatever_its_coverage(calc: Path, files, 
     assert result.returncode == 4
     testing = next(c for c in json.loads(result.stdout)["categories"] if c["name"] == "Testing")
     assert testing["status"] == "fail" and testing["inputs"]["exit_code"] == 1 and "the tests failed (exit 1)" in testing["basis"]
+    assert any("assert 3 == 4" in w and "1 failed" in w for w in json.loads(result.stdout)["warnings"])  # why it failed
+
+
+@pytest.mark.slow
+def test_run_coverage_counts_modules_no_test_imports_and_not_the_tests(tmp_project: Path, files) -> None:
+    """a.py tested, b.py's 50 functions never imported: Testing said 100 (only what ran was measured, the test file
+    included) where `coverage report --omit='tests/*'` says 1 %."""
+    untested = "\n\n".join(f"def g{i}(x: int) -> int:\n    y = x + {i}\n    return y" for i in range(50)) + "\n"
+    files(tmp_project, {
+        "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n',
+        "a.py": "def f() -> int:\n    return 1\n",
+        "b.py": untested,
+        "tests/test_a.py": "from a import f\n\n\ndef test_f():\n    assert f() == 1\n",
+    })
+    testing = check(tmp_project, run_coverage=True).category("Testing")
+    assert testing.inputs["exit_code"] == 0
+    assert (testing.inputs["covered_lines"], testing.inputs["total_lines"]) == (2, 2 + 150)  # a.py's and b.py's statements only
+    assert testing.score == 1.3 and testing.status == "fail"
+
+
+@pytest.mark.slow
+def test_a_suite_that_cannot_be_collected_says_why_and_scores_no_coverage(calc: Path, files) -> None:
+    """`exited 2 (failing or no tests)` gave no cause, and Testing a figure from what collecting imported."""
+    files(calc, {"tests/test_calc.py": "import app\n\n\ndef test_add():\n    assert app.add(1, 2) == 3\n"})
+    report = check(calc, run_coverage=True)
+    testing = report.category("Testing")
+    assert testing.inputs["exit_code"] == 2 and testing.status == "fail" and testing.score == 0
+    assert "No module named 'app'" in testing.basis
+    assert any("exited 2" in w and "ModuleNotFoundError: No module named 'app'" in w for w in report.warnings)
 
 
 def test_complex_function_and_import_cycle_lower_structure(tmp_project: Path, files) -> None:

@@ -8,7 +8,14 @@ from buildrunner.security import mask_secrets, mask_value
 
 
 def test_mask_value_keeps_four_and_four() -> None:
-    assert mask_value("sk-" + "ant-abc123def456") == "sk-a...f456"
+    assert mask_value("sk-" + "ant-abc123def456xyz") == "sk-a...6xyz"
+
+
+def test_a_short_value_shows_two_characters_of_each_end() -> None:
+    """A 12-character password showed 8 of its 12 characters ("Summ...24!x")."""
+    assert mask_value("Summer2024!x") == "Su...!x"
+    assert mask_value("a" * 11 + "b" * 4) == "aa...bb"
+    assert mask_value("a" * 12 + "b" * 4) == "aaaa...bbbb"
 
 
 def test_short_values_are_hidden_entirely() -> None:

@@ -107,12 +107,19 @@ def test_whitelist_paths_globs_file_line_and_fingerprints_from_any_folder(tmp_pr
 
 
 @pytest.mark.parametrize(
-    "comment", ["# br:allow", "# pragma: allowlist secret", "// gitleaks:allow", "//br:allow fixture", "--nosec", "<!--br:allow-->", "# nosec:B608", "# br:allow."]
+    "comment", ["# br:allow", "# pragma: allowlist secret", "// gitleaks:allow", "//br:allow fixture", "<!--br:allow-->", "# br:allow."]
 )
 def test_inline_allow_comments(tmp_project: Path, comment: str) -> None:
     s = samples()
     (tmp_project / "a.py").write_text(s["gitlab_token"] + "  " + comment + "\n" + s["github_token"] + "\n")
     assert [m.secret_type for m in scanner(tmp_project).scan_file(tmp_project / "a.py")] == ["github_token"]
+
+
+def test_bandits_nosec_allows_no_secret(tmp_project: Path) -> None:
+    """`# nosec B501` on a `verify=False` line hid the GitHub token beside it: nosec speaks for bandit's checks."""
+    token = samples()["github_token"].split('"')[1]
+    (tmp_project / "client.py").write_text(f"r = requests.get(URL, headers={{'Authorization': 'token {token}'}}, verify=False)  # nosec B501\n")
+    assert [m.secret_type for m in scanner(tmp_project).scan_file(tmp_project / "client.py")] == ["github_token"]
 
 
 @pytest.mark.parametrize(

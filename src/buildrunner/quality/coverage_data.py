@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,14 @@ def _from_data_file(path: Path, root: Path) -> tuple[float, int | None, int | No
     return float(percent), None, None
 
 
+def _shown(path: Path, root: Path) -> str:
+    """A data file's path as reports show it: relative to the project when inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def read_coverage(path: Path, root: Path) -> CoverageMeasurement:
     """The coverage recorded in one data file; ValueError when it cannot be read."""
     readers = {"coverage.json": _from_json, "coverage.xml": _from_xml}
@@ -85,13 +95,9 @@ def read_coverage(path: Path, root: Path) -> CoverageMeasurement:
         raise ValueError(f"{path.name}: {exc}") from None
     if not 0 <= percent <= 100 or (covered is not None and total is not None and not 0 <= covered <= total):
         raise ValueError(f"{path.name}: {percent}% covered ({covered} of {total} lines) is not a coverage figure")
-    try:
-        source = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        source = str(path)
     return CoverageMeasurement(
         percent=round(percent, 2),
-        source=source,
+        source=_shown(path, root),
         kind=kind,
         covered_lines=covered,
         total_lines=total,
@@ -126,23 +132,66 @@ def _project_python(root: Path) -> str:
 
 @dataclass(frozen=True)
 class CoverageRun:
-    """A test run under coverage: what ran, how it ended, what it measured."""
+    """A test run under coverage: what ran, how it ended, why (its last words), what it measured."""
 
     command: list[str]
     exit_code: int
     seconds: float
     measurement: CoverageMeasurement
+    cause: str  # the last error line and the summary line of its output: what a failing run died of
+
+    @property
+    def ran_tests(self) -> bool:
+        """Whether the tests ran: exit 0 (passed) or 1 (some failed) for pytest and unittest; any other code is a
+        run that never got to the tests (a collection error, no tests found, a usage error)."""
+        return self.exit_code in (0, 1)
 
 
-def run_coverage(root: Path, data_file: Path, test_command: list[str], timeout: float) -> CoverageRun:
-    """Run the test suite under coverage.py and read what it measured."""
+# pytest's short summary of a failure (`FAILED tests/test_a.py::test_f - assert 3 == 4`), its error lines
+# (`E   ModuleNotFoundError: No module named 'app'`) and a traceback's last line (`ValueError: bad`).
+_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+ - .+)$")
+_ERROR_LINE = re.compile(r"^(?:E\s+)?([A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*)$")
+
+
+def _cause(stdout: str, stderr: str) -> str:
+    """One line saying how the run ended: the first failure pytest summarises, else the last error line, then the
+    summary line (`ModuleNotFoundError: No module named 'app' (1 error in 0.05s)`): why, without the whole log."""
+    lines = [line.strip() for line in (stdout + "\n" + stderr).splitlines() if line.strip()]
+    failed = [m.group(1) for m in map(_FAILED_LINE.match, lines) if m]
+    errors = [m.group(1) for m in map(_ERROR_LINE.match, lines) if m]
+    summary = next((line.strip() for line in reversed(stdout.splitlines()) if line.strip()), None) or (lines[-1] if lines else "no output")
+    reason = failed[0] if failed else errors[-1] if errors else None
+    return f"{reason} ({summary})" if reason and reason != summary else summary
+
+
+def _measure_files(data_file: Path, root: Path, files: Sequence[Path]) -> tuple[float, int, int]:
+    """(percent, covered, total) statements of exactly `files`, with the project's coverage config (its exclusions):
+    a file no test imported counts with every line missed, and the tests themselves are not among them."""
+    import coverage
+    from coverage.exceptions import CoverageException
+
+    cov = coverage.Coverage(data_file=str(data_file), config_file=_coverage_config(root))
+    try:
+        cov.load()
+    except CoverageException as exc:
+        raise ValueError(str(exc)) from None
+    covered = total = 0
+    for path in files:
+        try:
+            _, statements, _, missing, _ = cov.analysis2(str(path))
+        except CoverageException:  # not Python coverage can parse: the gate notes the file already
+            continue
+        total += len(statements)
+        covered += len(statements) - len(missing)
+    return (100.0 * covered / total if total else 100.0), covered, total
+
+
+def run_coverage(root: Path, data_file: Path, test_command: list[str], timeout: float, files: Sequence[Path]) -> CoverageRun:
+    """Run the test suite under coverage.py and measure `files` (the project's own code) from what it recorded."""
     python = _project_python(root)
     make_private_dir(data_file.parent)  # 0700, as all of .buildrunner/ is
     data_file.unlink(missing_ok=True)
-    command = [python, "-m", "coverage", "run", f"--data-file={data_file}"]
-    if not _coverage_config(root):
-        command.append(f"--source={root}")
-    command += test_command
+    command = [python, "-m", "coverage", "run", f"--data-file={data_file}", f"--source={root}", *test_command]
     started = time.monotonic()
     try:
         proc = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout)
@@ -158,14 +207,15 @@ def run_coverage(root: Path, data_file: Path, test_command: list[str], timeout: 
             f"coverage.py is not installed for {python}",
             hint=f"run: {python} -m pip install coverage",
         )
+    cause = _cause(proc.stdout, proc.stderr)
     if not data_file.is_file():
-        last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
         raise BuildRunnerError(
-            f"the test run under coverage recorded no data (exit {proc.returncode}: {last})",
+            f"the test run under coverage recorded no data (exit {proc.returncode}: {cause})",
             hint="check quality.test_command runs your tests",
         )
     try:
-        measurement = read_coverage(data_file, root)
-    except ValueError as exc:
+        percent, covered, total = _measure_files(data_file, root, files)
+    except (OSError, ValueError) as exc:
         raise BuildRunnerError(f"coverage data from the test run is unreadable: {exc}") from None
-    return CoverageRun(command, proc.returncode, round(time.monotonic() - started, 2), measurement)
+    measurement = CoverageMeasurement(round(percent, 2), _shown(data_file, root), ".coverage", covered, total, data_file.stat().st_mtime)
+    return CoverageRun(command, proc.returncode, round(time.monotonic() - started, 2), measurement, cause)

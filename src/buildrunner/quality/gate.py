@@ -28,8 +28,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.quality.imports import needs_test
 from buildrunner.quality.security_inputs import summary
-from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
+from buildrunner.quality.sources import LanguageCount, SourceFile, SourceSet, parallel_map, project_sources
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
@@ -95,6 +96,12 @@ def _share(good: int, total: int) -> float:
     return 100.0 if total == 0 else 100.0 * good / total
 
 
+def testable(sources: SourceSet, by_rel: dict[str, FileMetrics]) -> list[SourceFile]:
+    """The modules Testing grades (by line coverage or by the tested-module ratio): analysable library code, not tests,
+    scripts, examples or entry shims."""
+    return [s for s in sources.python if needs_test(s, by_rel[s.rel].empty) and not by_rel[s.rel].error]
+
+
 UNKEPT_COVERAGE = "the test run under coverage (its data is not kept outside a BuildRunner project)"
 
 
@@ -123,9 +130,6 @@ class QualityGate:
         sources = project_sources(self.project)
         warnings: list[str] = []
         notes: list[str] = []
-        coverage_run = None
-        if run_coverage:
-            coverage_run = self._run_coverage(root)
         metrics, (security,) = parallel_map(
             measure_python,
             sources.python,
@@ -138,6 +142,7 @@ class QualityGate:
         by_rel = {m.rel: m for m in metrics}
         code = [m for m, s in zip(metrics, sources.python, strict=True) if not s.is_test and not m.error]
         python_lines = sum(m.sloc for m in metrics)
+        coverage_run = self._run_coverage(root, [s.path for s in testable(sources, by_rel)]) if run_coverage else None
         other_lines = sum(c.lines for c in sources.other.values())
 
         categories = [
@@ -167,17 +172,17 @@ class QualityGate:
 
     # -- categories -------------------------------------------------------------------------
 
-    def _run_coverage(self, root: Path) -> "CoverageRun":
-        """The suite under coverage.py. Its data goes to `.buildrunner/coverage/` in an initialised project (ignored by
+    def _run_coverage(self, root: Path, files: list[Path]) -> "CoverageRun":
+        """The suite under coverage.py, measuring `files`. Its data goes to `.buildrunner/coverage/` in an initialised project (ignored by
         git there); elsewhere to a private temporary folder removed afterwards: the gate records nothing in a folder
         that is not a BuildRunner project (it made `.buildrunner/` there, and a git repository saw an untracked file)."""
         from buildrunner.quality.coverage_data import run_coverage as run_tests
 
         command, timeout = list(self.settings.test_command), self.settings.coverage_timeout
         if self.project.paths.state_dir.is_dir():
-            return run_tests(root, self.project.paths.state_dir / "coverage" / ".coverage", command, timeout)
+            return run_tests(root, self.project.paths.state_dir / "coverage" / ".coverage", command, timeout, files)
         with tempfile.TemporaryDirectory(prefix="br-coverage-") as folder:
-            run = run_tests(root, Path(folder) / ".coverage", command, timeout)
+            run = run_tests(root, Path(folder) / ".coverage", command, timeout, files)
         return replace(run, measurement=replace(run.measurement, source=UNKEPT_COVERAGE))  # not a folder that is gone
 
     def _security(
@@ -224,14 +229,17 @@ class QualityGate:
         notes: list[str],
     ) -> CategoryScore:
         from buildrunner.quality.coverage_data import find_coverage
-        from buildrunner.quality.imports import needs_test, tested_modules
+        from buildrunner.quality.imports import tested_modules
 
         threshold = self.settings.thresholds.testing
         if coverage_run is not None:
-            measured = coverage_run.measurement
-            if coverage_run.exit_code != 0:
-                warnings.append(f"the test run under coverage exited {coverage_run.exit_code} (failing or no tests)")
-            inputs: dict[str, Any] = {"command": coverage_run.command, "exit_code": coverage_run.exit_code, "seconds": coverage_run.seconds}
+            measured, run = coverage_run.measurement, coverage_run
+            inputs: dict[str, Any] = {"command": run.command, "exit_code": run.exit_code, "seconds": run.seconds}
+            if not run.ran_tests:  # what collecting the tests imported is no test's coverage
+                warnings.append(f"the test run under coverage exited {run.exit_code} before running the tests: {run.cause}")
+                return CategoryScore("Testing", 0.0, threshold, FAIL, f"the tests did not run (exit {run.exit_code}): {run.cause}", inputs)
+            if run.exit_code != 0:
+                warnings.append(f"the test run under coverage exited {run.exit_code} (failing tests): {run.cause}")
         else:
             measured, read_notes = find_coverage(Path(sources.root))
             notes.extend(read_notes)
@@ -251,7 +259,7 @@ class QualityGate:
                 return CategoryScore("Testing", score, threshold, FAIL, f"the tests failed (exit {coverage_run.exit_code}) under coverage", inputs)
             return CategoryScore("Testing", score, threshold, _status(score, threshold), f"line coverage from {measured.source}", inputs)
         imports = {m.rel: m.imports for m in by_rel.values()}
-        candidates = [s for s in sources.python if needs_test(s, by_rel[s.rel].empty) and not by_rel[s.rel].error]
+        candidates = testable(sources, by_rel)
         if not candidates:
             return CategoryScore("Testing", None, threshold, NOT_ANALYSED, "no Python modules to test")
         tested = tested_modules(imports, sources.python)

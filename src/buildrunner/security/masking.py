@@ -12,14 +12,17 @@ if TYPE_CHECKING:
     from buildrunner.security.rules import Rule
 
 MIN_VISIBLE_LENGTH = 12
+FULL_ENDS_LENGTH = 16  # from this length 4 characters of each end show (the spec's example); below it 2 (a 12-character password showed 8)
 HIDDEN = "****"
 
 
 def mask_value(value: str) -> str:
-    """First 4 + "..." + last 4 characters; "****" when the value is too short to show any of it."""
+    """First 4 + "..." + last 4 characters (2 and 2 of a value under FULL_ENDS_LENGTH, so at most a third of it shows);
+    "****" when the value is too short to show any of it."""
     if len(value) < MIN_VISIBLE_LENGTH:
         return HIDDEN
-    return f"{value[:4]}...{value[-4:]}"
+    ends = 4 if len(value) >= FULL_ENDS_LENGTH else 2
+    return f"{value[:ends]}...{value[-ends:]}"
 
 
 def mask_spans(data: bytes, spans: list[tuple[int, int, str]]) -> str:

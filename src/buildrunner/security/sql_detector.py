@@ -197,7 +197,7 @@ class _SQLEngine(FileEngine):
         out = []
         for f in raw:
             line = lines[f.line - 1] if 0 < f.line <= len(lines) else b""
-            if any(inline_allowed(lines[n - 1]) for n in (f.line, *f.allow_lines) if 0 < n <= len(lines)):
+            if any(inline_allowed(lines[n - 1], sql=True) for n in (f.line, *f.allow_lines) if 0 < n <= len(lines)):
                 continue
             code = mask_secrets(line.decode("utf-8", "replace").strip())[:CODE_WIDTH]
             # the description's "(built at line N)" moves with the lines above it; the fingerprint must not

@@ -18,9 +18,14 @@ from buildrunner.security.files import IgnoreSpec
 # A marker is a whole word: "nosecure" in a minified bundle, a table named nosecure_sessions or a link to
 # docs/br:allowlist.md allow nothing (a line holding one of them was passed unread, and in minified code that is the
 # file); comment punctuation around it is fine (`//br:allow`, `--nosec`, `<!--br:allow-->`, `# nosec:B608`).
-INLINE_ALLOW = re.compile(rb"(?<![\w])(?:br:allow|pragma:\s*allowlist[ -]secret|gitleaks:allow|nosec)(?![\w])")
+# bandit's `nosec` speaks for bandit's checks (SQL built from strings is one, B608), never for a secret: a `# nosec B501`
+# on a line of `verify=False` hid the GitHub token beside it.
+_MARKERS = rb"br:allow|pragma:\s*allowlist[ -]secret|gitleaks:allow"
+INLINE_ALLOW = re.compile(rb"(?<![\w])(?:" + _MARKERS + rb")(?![\w])")
+SQL_INLINE_ALLOW = re.compile(rb"(?<![\w])(?:" + _MARKERS + rb"|nosec)(?![\w])")
 _FINGERPRINT = re.compile(r"^(?:fingerprint:)?([0-9a-f]{16})$")
 _FILE_LINE = re.compile(r"^(.+):(\d+)$")
+_TRAILING_COMMENT = re.compile(r"\s+#.*$")
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Whitelist:
     def parse(cls, text: str) -> "Whitelist":
         wl = cls()
         for raw in text.splitlines():
-            entry = raw.strip()
+            entry = _TRAILING_COMMENT.sub("", raw).strip()  # `sample.py:1  # the docs' key` (its comment disabled it)
             if not entry or entry.startswith("#"):
                 continue
             if m := _FINGERPRINT.match(entry):
@@ -70,6 +75,6 @@ class Whitelist:
         )
 
 
-def inline_allowed(line: bytes) -> bool:
-    """`br:allow`, `pragma: allowlist secret`, `gitleaks:allow` (or `nosec`) on the line."""
-    return INLINE_ALLOW.search(line) is not None
+def inline_allowed(line: bytes, *, sql: bool = False) -> bool:
+    """`br:allow`, `pragma: allowlist secret`, `gitleaks:allow` on the line (for an SQL finding, bandit's `nosec` too)."""
+    return (SQL_INLINE_ALLOW if sql else INLINE_ALLOW).search(line) is not None
