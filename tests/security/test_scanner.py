@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -298,3 +299,26 @@ def test_a_value_in_a_comment_or_docstring_of_source_code_is_text_and_counts(nam
     """Outside quotes in code a value is a name; in a comment or a docstring it is what someone pasted there."""
     scanner = SecretScanner(Project(Path(__file__).parent))
     assert scanner.scan_content(text.format(p="Zx81kQ2p" + "LmT7"), name), text
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("app.yaml", "db:\n  password: {pw}\n"),
+        ("S.java", 'class S {{ static final String DB_PASSWORD = "{pw}"; }}\n'),
+        ("db.tf", 'resource "aws_db_instance" "db" {{ password = "{pw}" }}\n'),
+        ("db.py", "conn = psycopg2.connect(host='db', user='app', password='{pw}')\n"),
+        ("application.properties", "spring.datasource.password={pw}\n"),
+        ("smtp.yaml", 'smtp:\n  password: "' + "-".join(("tundra", "ripple", "canyon", "violet")) + '"\n'),
+    ],
+)
+def test_a_password_of_letters_alone_is_found(tmp_project: Path, name: str, line: str) -> None:
+    """Random letters or a passphrase after `password` were taken for a word (detect-secrets found all six)."""
+    (tmp_project / name).write_text(line.format(pw=rnd(16, string.ascii_letters, seed=3)))
+    assert [m.secret_type for m in scanner(tmp_project).scan_file(tmp_project / name)] == ["password"]
+
+
+def test_names_after_password_are_still_not_passwords(tmp_project: Path) -> None:
+    text = "password = getPassword\npassword: PasswordField\npassword = 'userPasswordInput'\npassword = reset-password-form\n"
+    (tmp_project / "form.py").write_text(text)
+    assert scanner(tmp_project).scan_file(tmp_project / "form.py") == []

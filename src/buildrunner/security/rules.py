@@ -91,6 +91,7 @@ class Rule:
     placeholders: bool = True
     severity: str = "high"
     generic: bool = False
+    keep: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str) -> "Rule":
@@ -105,6 +106,7 @@ class Rule:
                 placeholders=bool(raw.get("placeholders", True)),
                 severity=str(raw.get("severity", "high")),
                 generic=bool(raw.get("generic", False)),
+                keep=tuple(str(k) for k in raw.get("keep", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: bad secret rule {raw.get('id', '?')!r}: {exc}", hint="each rule needs id and regex") from None
@@ -198,6 +200,7 @@ class RuleSet:
     filters: Filters = field(default_factory=shipped_filters)
     _regexes: list[Any] = field(init=False, repr=False)
     _allows: list[list[Any]] = field(init=False, repr=False)
+    _keeps: list[Any] = field(init=False, repr=False)
     _always: list[int] = field(init=False, repr=False)
     _automaton: Any = field(init=False, repr=False)
 
@@ -215,6 +218,7 @@ class RuleSet:
             except re2.error as exc:
                 raise ConfigError(f"secret rule {rule.id}: regex does not compile in RE2: {exc}", hint="fix the regex (RE2 syntax: no backreferences or lookaround)") from None
         self._allows = [[re2.compile(a, options) for a in rule.allow] for rule in self.rules]
+        self._keeps = [_any_of(rule.keep, options) for rule in self.rules]
         self._placeholder = _any_of(self.filters.placeholder, options)
         self._not_a_value = _any_of(self.filters.not_a_value, options)
         self._always = [i for i, r in enumerate(self.rules) if not r.keywords]
@@ -258,7 +262,9 @@ class RuleSet:
         if rule.placeholders and self._placeholder is not None and self._placeholder.search(secret):
             return False
         if rule.generic and ((self._not_a_value is not None and self._not_a_value.search(secret)) or _is_encoded_prose(secret)):
-            return False
+            kept = self._keeps[i]
+            if kept is None or not kept.search(secret):
+                return False
         return not any(a.search(secret) for a in self._allows[i])
 
     def find(self, data: bytes) -> list[Hit]:
