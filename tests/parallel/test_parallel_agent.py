@@ -297,6 +297,11 @@ def test_a_tasks_model_may_be_its_agents_own_model_id_and_an_unknown_one_is_refu
     refused = run_br("parallel", "start", "typo", "--config", str(typo))
     assert refused.returncode == 2 and "tasks[0] (p): model 'sonet' is not a tier nor a model of agent claude" in refused.stderr
     assert "claude-sonnet-4-5" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    other = write_plan(fast_project, {"tasks": [{"id": "g", "prompt": "x", "agent": "gemini", "model": "claude-opus-4-5"}]}, "other.yaml")
+    refused = run_br("parallel", "start", "other", "--config", str(other))  # ran gemini-2.5-pro, shown as "opus (its model)"
+    assert refused.returncode == 2 and "model 'claude-opus-4-5' is not a tier nor a model of agent gemini" in refused.stderr
+    tier = write_plan(fast_project, {"tasks": [{"id": "g", "prompt": "x", "agent": "gemini", "model": "Opus"}]}, "tier.yaml")
+    assert run_br("parallel", "start", "tier", "--config", str(tier), "--dry-run").returncode == 0
 
 
 def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast_project: Path, run_br: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -473,3 +478,18 @@ def test_logs_show_what_an_agent_wrote_on_its_standard_error(fast_project: Path,
     assert "=== p attempt 1 stderr (failed)" in text.stdout and "Invalid API key" in text.stdout
     entries = json.loads(run_br("parallel", "logs", "agents", "p", "--format", "json").stdout)
     assert [(e["step"], "Invalid API key" in (e["output"] or "")) for e in entries] == [(None, False), ("stderr", True)]
+
+
+def test_a_worker_where_a_tasks_agent_is_not_installed_is_refused_as_start_refuses(
+    fast_project: Path, agents_on_path: None, run_br: Any
+) -> None:
+    """A worker on a second machine without `codex` took every Codex task and failed each at once (exit 0)."""
+    from buildrunner.parallel.plan import validate_plan
+
+    plan = validate_plan({"tasks": [{"id": f"cx{i}", "prompt": f"Fix typo {i}", "agent": "codex"} for i in range(2)]}, "plan")
+    project = Project(fast_project)
+    sid = SessionManager(project).create_session("cx", plan=plan, start_workers=False).session_id
+    without = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(STANDINS))
+    refused = run_br("parallel", "worker", sid, env={"PATH": without})
+    assert refused.returncode == 5 and "codex" in refused.stderr and "npm install" in refused.stderr, refused.stderr
+    assert [t.status for t in SessionManager(project).list_tasks(sid)] == ["pending", "pending"]

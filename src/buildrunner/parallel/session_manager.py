@@ -210,7 +210,7 @@ class SessionManager:
         from buildrunner.agents.registry import get_agent, legacy_agent, require_installed
         from buildrunner.parallel.executor import agent_name, task_path
         from buildrunner.parallel.loop import agent_tier
-        from buildrunner.routing.models import TIERS, catalogue, tier_of
+        from buildrunner.routing.models import PROVIDER, TIERS, catalogue, tier_of
 
         config = self.project.config
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
@@ -227,7 +227,10 @@ class SessionManager:
         for index, task in enumerate(plan.tasks):  # a model no tier or agent knows fails every attempt: said now, once
             if task.kind == "prompt" and task.model is not None:
                 agent = agents[agent_name(task.agent, plan.agent, plan.agent_command, config)]
-                if agent_tier(agent, task.model) is None and tier_of(task.model, catalogue(self.project)) is None:
+                # A tier's name, or the agent's own model id; a Claude model id only for an agent that runs Claude (a
+                # Gemini task given claude-opus-4-5 ran gemini-2.5-pro, shown as "opus (its model)")
+                claude_id = agent.provider == PROVIDER and tier_of(task.model, catalogue(self.project)) is not None
+                if task.model.strip().lower() not in TIERS and agent_tier(agent, task.model) is None and not claude_id:
                     known = ", ".join(dict.fromkeys([*TIERS, *agent.models.values()]))
                     raise ConfigError(
                         f"{plan.source}: tasks[{index}] ({task.id}): model {task.model!r} is not a tier nor a model of agent {agent.name}",

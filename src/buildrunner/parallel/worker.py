@@ -35,7 +35,7 @@ from buildrunner.errors import (
 )
 from buildrunner.money import usd
 from buildrunner.parallel.attempt import Attempt, Launch, RecordFile, write_note
-from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of
+from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of, task_path
 from buildrunner.parallel.isolation import Worktree, landing_lock, resolve_commit
 from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
 from buildrunner.parallel.loop import (
@@ -55,7 +55,7 @@ from buildrunner.parallel.loop import (
 from buildrunner.parallel.models import BUDGET_REASON, WORKTREE, Task
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
-from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState
+from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState, TaskState
 from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
 from buildrunner.project import ensure_project
@@ -203,6 +203,7 @@ class Worker:
         if session["status"] in FINAL_SESSION_STATES:
             return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
         self._check_checkout(session.get("base_commit"))
+        self._check_agents()
         self.project.close()  # the child opens its own connection; none is carried across the fork
         code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
         if report is None:
@@ -225,6 +226,20 @@ class Worker:
                 f"{self.project.paths.root} is not a checkout of session {self.session_id}'s repository: its commit {base_commit[:12]} is not here",
                 hint="run the worker in a clone of the session's repository (git fetch, so that it has the commit), or pass -C DIR",
             ) from None
+
+    def _check_agents(self) -> None:
+        """Every agent the session's prompt tasks still need is installed here, refused as `start` refuses (exit 5):
+        a worker on a second machine without `codex` took every Codex task and failed each at once."""
+        from buildrunner.agents.registry import require_installed
+
+        path, seen = task_path(), set()
+        for row in self.project.store.fetchall(self.project.store.query("parallel", "list_tasks"), {"session_id": self.session_id}):
+            if row["kind"] != "prompt" or row["status"] not in (TaskState.PENDING, TaskState.BLOCKED, TaskState.RUNNING):
+                continue
+            agent = agent_of(Task.from_row(row), self.project.config)
+            if (agent.name, agent.command) not in seen:
+                seen.add((agent.name, agent.command))
+                require_installed(agent, path=path)
 
     def _work(self, link: Link) -> int:
         """The worker child's life: register, loop, and send the report to the supervisor."""
