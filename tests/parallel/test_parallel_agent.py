@@ -493,3 +493,16 @@ def test_a_worker_where_a_tasks_agent_is_not_installed_is_refused_as_start_refus
     refused = run_br("parallel", "worker", sid, env={"PATH": without})
     assert refused.returncode == 5 and "codex" in refused.stderr and "npm install" in refused.stderr, refused.stderr
     assert [t.status for t in SessionManager(project).list_tasks(sid)] == ["pending", "pending"]
+
+
+def test_no_attempt_starts_on_the_crumbs_of_a_max_cost(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """Two rungs of $0.05 left $0.013 of a $0.12 max_cost: opus was started on it, cut off at its first message, and
+    its spend thrown away (the task ended at $0.13)."""
+    project = Project(fast_project)
+    plan = write_plan(fast_project, {"tasks": [{"id": "docs", "prompt": "Document the public API", "max_cost": 0.12, "verify": "false"}]})
+    _start(run_br, plan, "--workers", "1", "--wait")
+    rungs = project.store.fetchall("SELECT attempt, status, cost, error FROM task_attempts WHERE task_id = 'docs' ORDER BY attempt")
+    spent = [r["cost"] for r in rungs[:-1]]
+    assert all(s > 0 for s in spent) and rungs[-1]["status"] == "budget_exceeded" and rungs[-1]["cost"] == 0, rungs
+    assert "too little to start another attempt" in rungs[-1]["error"] and sum(spent) <= 0.12
+    assert sum(r.cost for r in CostTracker(project).records("all")) <= 0.12

@@ -76,6 +76,10 @@ _STATUS = {
 }
 # How often a running agent's shared caps (session max_cost, budgets) are read again as other attempts spend.
 CAP_RECHECK_S = 0.25
+# No attempt starts with less than this share of a max_cost left (nor with less than half what the task's previous
+# attempt spent): an agent's first turn costs more than such a crumb, so it was cut off at its first message and its
+# spend thrown away.
+MIN_ATTEMPT_SHARE = 0.1
 RU_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # getrusage's ru_maxrss: bytes on macOS, KiB on Linux
 BUDGET_CAP = "the budget"  # the cap an attempt met was a daily/weekly/monthly budget (prompt tasks are held, not failed)
 
@@ -424,8 +428,9 @@ class Worker:
         )
         return str(selection.name)
 
-    def _caps(self, task: Task) -> tuple[float | None, str | None]:
-        """(USD this attempt may still spend, which cap that is): the task's, the session's and the budgets' together.
+    def _caps(self, task: Task) -> tuple[float | None, str | None, float | None]:
+        """(USD this attempt may still spend, which cap that is, the whole of that cap when it is a max_cost): the
+        task's, the session's and the budgets' together.
 
         The session's cap and the budgets are shared: what other attempts running now have spent so
         far counts against them too, so N agents at once cannot each spend the whole of what is left.
@@ -433,21 +438,27 @@ class Worker:
         """
         store = self.project.store
         me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
-        caps: list[tuple[float, str]] = []
+        caps: list[tuple[float, str, float | None]] = []
         if task.cost_limit is not None:
             spent = float(store.scalar(store.query("parallel", "task_cost_since_retry"), me) or 0.0)
-            caps.append((task.cost_limit - spent, f"the task's max_cost of {usd(task.cost_limit)}"))
+            caps.append((task.cost_limit - spent, f"the task's max_cost of {usd(task.cost_limit)}", task.cost_limit))
         limit = self._session_facts().get("cost_limit")
         if limit is not None:
             spent = float(store.scalar(store.query("parallel", "session_cost_except"), me) or 0.0)
-            caps.append((float(limit) - spent, f"the session's max_cost of {usd(float(limit))}"))
+            caps.append((float(limit) - spent, f"the session's max_cost of {usd(float(limit))}", float(limit)))
         left = self._cost_tracker().remaining_budget()
         if left is not None:
-            caps.append((left - float(store.scalar(store.query("parallel", "running_cost_except"), me) or 0.0), BUDGET_CAP))
+            caps.append((left - float(store.scalar(store.query("parallel", "running_cost_except"), me) or 0.0), BUDGET_CAP, None))
         if not caps:
-            return None, None
-        amount, which = min(caps)
-        return max(0.0, amount), which
+            return None, None, None
+        amount, which, whole = min(caps, key=lambda cap: cap[0])
+        return max(0.0, amount), which, whole
+
+    def _previous_cost(self, task: Task) -> float:
+        """What the task's previous attempt spent: the next one, a tier up, likely needs more."""
+        store = self.project.store
+        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+        return float(store.scalar(store.query("parallel", "previous_attempt_cost"), me) or 0.0)
 
     def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:
         """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker.
@@ -521,9 +532,11 @@ class Worker:
                 self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt, reason))
                 self._db(lambda: self._hold_for_budget(reason))
                 return "released"
-            rung.cap, rung.cap_name = self._db(lambda: self._caps(task))
-            if rung.cap is not None and rung.cap <= 0 and rung.cap_name != BUDGET_CAP:
-                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent")
+            rung.cap, rung.cap_name, whole = self._db(lambda: self._caps(task))
+            if rung.cap is not None and whole is not None and rung.cap < max(whole * MIN_ATTEMPT_SHARE, self._db(lambda: self._previous_cost(task)) / 2):
+                # An attempt started on the last crumbs is cut off at its first message: its spend thrown away
+                left = f" (only {usd(rung.cap, 3)} left: too little to start another attempt)" if rung.cap > 0 else ""
+                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent{left}")
                 return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason))
             rung.agent = agent_of(task, self.project.config)
             try:
@@ -659,7 +672,7 @@ class Worker:
     def _hold_cap(self, rung: "_Rung") -> None:
         """End the attempt the moment its running cost crosses what its caps allow it."""
         if rung.cap is not None and rung.capped is None and rung.run.cost_usd > rung.cap:
-            rung.capped = f"{rung.cap_name} would be crossed: {usd(rung.run.cost_usd)} spent of {usd(rung.cap)} allowed for this attempt"
+            rung.capped = f"{rung.cap_name} reached: {usd(rung.run.cost_usd, 3)} spent of {usd(rung.cap, 3)} this attempt was allowed"
             self._end_attempt(rung.capped, force=True)
 
     def _recheck_cap(self, task: Task, rung: "_Rung") -> None:
@@ -667,7 +680,7 @@ class Worker:
         if rung.cap_name is None or rung.capped is not None or time.monotonic() < rung.recheck_at:
             return
         rung.recheck_at = time.monotonic() + CAP_RECHECK_S
-        cap, name = self._caps(task)
+        cap, name, _ = self._caps(task)
         if cap is not None and (rung.cap is None or cap < rung.cap):
             rung.cap, rung.cap_name = cap, name
         self._hold_cap(rung)

@@ -342,6 +342,11 @@ SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts WHERE session_id = :ses
 SELECT COALESCE(SUM(a.cost), 0) AS cost FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
 WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.attempt > t.retry_from AND a.attempt < :attempt
 
+-- name: previous_attempt_cost
+-- What the task's attempt before :attempt spent (since it was last retried by hand): the least the next is likely to need.
+SELECT COALESCE(MAX(a.cost), 0) AS cost FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
+WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.attempt > t.retry_from AND a.attempt = :attempt - 1
+
 -- name: session_cost_except
 -- The session's spend, recorded and live (running attempts' cost so far), but for one attempt: what its session cap leaves it.
 SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts
