@@ -506,3 +506,19 @@ def test_no_attempt_starts_on_the_crumbs_of_a_max_cost(fast_project: Path, agent
     assert all(s > 0 for s in spent) and rungs[-1]["status"] == "budget_exceeded" and rungs[-1]["cost"] == 0, rungs
     assert "too little to start another attempt" in rungs[-1]["error"] and sum(spent) <= 0.12
     assert sum(r.cost for r in CostTracker(project).records("all")) <= 0.12
+
+
+def test_a_secret_another_task_wrote_in_the_shared_checkout_says_it_may_be_theirs(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """Two tasks in one checkout: the security check of one attempt's changes sees the other's files too. It cannot tell
+    whose they are: it says so, and what keeps tasks apart, instead of blaming the innocent task alone."""
+    project = Project(fast_project)
+    token = "ghp_" + "R8sT1vW3yZ6bC5fG0jH2kM4nP7q9dK2hQx7L"
+    plan = write_plan(fast_project, {"escalate": False, "tasks": [
+        {"id": "docs", "prompt": "Write the docs", "env": {"BR_STANDIN_WRITE": "started.md", "BR_STANDIN_DELAY": "0"},
+         "verify": "until [ -e deploy.sh ]; do sleep 0.05; done"},
+        {"id": "deploy", "command": f"until [ -e started.md ]; do sleep 0.05; done; echo 'GITHUB_TOKEN={token}' > deploy.sh"},
+    ]})
+    _start(run_br, plan, "--workers", "2", "--wait")
+    error = project.store.scalar("SELECT error FROM task_attempts WHERE task_id = 'docs'")
+    assert "github_token" in error and "other tasks ran in this checkout meanwhile" in error and "isolation: worktree" in error
+    assert token not in error

@@ -233,6 +233,25 @@ def test_killing_workers_by_name_or_group_leaves_one_to_settle_a_task_that_finis
     assert sorted((root / "ran.txt").read_text().split()) == [f"t{i}" for i in range(4)], attempts(project, sid)  # each effect once
 
 
+def test_a_worker_process_that_dies_is_started_again_by_its_supervisor(fast_project: Path, run_br: Any) -> None:
+    """The OOM killer or a kill -9 took the only worker's process: the session sat "running" with no worker at all."""
+    root, project = fast_project, Project(fast_project)
+    wait = f"until [ -e {root}/go ]; do sleep 0.05; done"
+    plan = write_plan(root, {"tasks": [{"id": f"t{i}", "command": f"{wait}; echo $BR_TASK_ID >> {root}/ran.txt"} for i in range(3)]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    first = wait_for(lambda: project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task IS NOT NULL", (sid,)), 30, "a busy worker")
+    supervisor = psutil.Process(first["pid"]).parent()
+    os.kill(first["pid"], signal.SIGKILL)
+    second = wait_for(lambda: project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND id <> ?", (sid, first["id"])), 30, "another worker")
+    assert psutil.Process(second["pid"]).ppid() == supervisor.pid
+    (root / "go").touch()
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 3)
+    assert sorted((root / "ran.txt").read_text().split()) == ["t0", "t1", "t2"]
+    log = root / ".buildrunner" / "logs" / sid / "workers.log"
+    wait_for(lambda: "died 1 time before (exit code -9) and was started again" in log.read_text(), 30, "the worker's report")
+
+
 def test_output_that_is_not_utf8_is_kept_byte_for_byte_and_secrets_beside_it_are_still_masked(fast_project: Path, run_br: Any) -> None:
     """Latin-1 text and binary output came back with U+FFFD in place of every byte that was not UTF-8 (4,104 bytes as 7,388)."""
     raw = b"caf\xe9\n\xff\xfe\x00A\n" + bytes(range(256)) + b"\n"
@@ -263,12 +282,16 @@ def test_a_background_job_a_task_leaves_is_ended_with_it_and_its_log_says_so(fas
 
 
 def test_list_counts_live_workers_as_status_does_after_the_only_worker_is_killed(pproject: Project, run_br: Any) -> None:
-    """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live."""
+    """With no other worker to declare it lost, a killed worker's row still says active: `list` must not count it live.
+    (Its supervisor is killed with it, frozen first so that it cannot start the worker again.)"""
     root = pproject.paths.root
     plan = write_plan(root, {"tasks": [{"id": "t", "command": f"until [ -e {root}/go ]; do sleep 0.05; done"}]})
     sid = start(run_br, plan, "--workers", "1")["session_id"]
     victim = wait_for(lambda: pproject.store.fetchone("SELECT pid FROM workers WHERE session_id = ? AND status = 'active'", (sid,)), 30, "a busy worker")
+    supervisor = psutil.Process(victim["pid"]).parent()
+    supervisor.suspend()
     os.kill(victim["pid"], signal.SIGKILL)
+    supervisor.kill()
 
     def status() -> dict[str, Any]:
         return json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)

@@ -63,6 +63,7 @@ from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.security.masking import mask_secrets, masked_line
 from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
+from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.agents.base import Agent
@@ -80,6 +81,8 @@ CAP_RECHECK_S = 0.25
 # attempt spent): an agent's first turn costs more than such a crumb, so it was cut off at its first message and its
 # spend thrown away.
 MIN_ATTEMPT_SHARE = 0.1
+# How many times a supervisor starts its worker process again after it died (a crash loop stops there).
+MAX_RESTARTS = 3
 RU_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # getrusage's ru_maxrss: bytes on macOS, KiB on Linux
 BUDGET_CAP = "the budget"  # the cap an attempt met was a daily/weekly/monthly budget (prompt tasks are held, not failed)
 
@@ -90,8 +93,11 @@ class WorkerReport:
     completed: int
     failed: int
     reason: str
+    died: bool = False  # its worker process ended unexpectedly (its supervisor settled what it ran)
 
     def __str__(self) -> str:
+        if self.died:
+            return f"worker: {self.reason}"
         if self.worker_id is None:  # it never joined the session
             return f"no worker ran: {self.reason}"
         return f"worker {self.worker_id}: {self.reason}; {self.completed} completed, {self.failed} failed"
@@ -208,10 +214,20 @@ class Worker:
             return WorkerReport(None, 0, 0, f"session {self.session_id} is {session['status']}; nothing to do")
         self._check_checkout(session.get("base_commit"))
         self._check_agents()
-        self.project.close()  # the child opens its own connection; none is carried across the fork
-        code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
+        deaths: list[int] = []
+        while True:
+            self.project.close()  # the child opens its own connection; none is carried across the fork
+            code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
+            if report is not None or len(deaths) >= MAX_RESTARTS or self._session()["status"] in (*FINAL_SESSION_STATES, SessionState.PAUSED):
+                break
+            # Its worker process died (the OOM killer, a kill -9): its supervisor settled what it ran; a new one goes on,
+            # or the session lost a worker for good (with one, it sat "running" with none until someone resumed it).
+            deaths.append(code)
+        died = f"; its worker process died {plural(len(deaths), 'time')} before (exit code {', '.join(map(str, deaths))}) and was started again" if deaths else ""
         if report is None:
-            return WorkerReport(None, 0, 0, f"the worker process ended unexpectedly (exit code {code}); its task was settled by its supervisor")
+            return WorkerReport(None, 0, 0, f"its process ended unexpectedly (exit code {code}) and what it ran was settled by its supervisor{died}", died=True)
+        if died and "error" not in report:
+            report = {**report, "reason": report["reason"] + died}
         if "error" in report:
             error = BuildRunnerError(report["error"])
             error.exit_code = ExitCode(report["exit_code"])
@@ -454,6 +470,12 @@ class Worker:
         amount, which, whole = min(caps, key=lambda cap: cap[0])
         return max(0.0, amount), which, whole
 
+    def _neighbours(self, task: Task) -> int:
+        """How many other attempts ran in the shared checkout while this one ran."""
+        store = self.project.store
+        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+        return int(store.scalar(store.query("parallel", "checkout_neighbours"), me) or 0)
+
     def _previous_cost(self, task: Task) -> float:
         """What the task's previous attempt spent: the next one, a tier up, likely needs more."""
         store = self.project.store
@@ -499,6 +521,10 @@ class Worker:
         if result.status == "completed" and task.checked:
             changed = rung.worktree.diff_files() if rung.worktree is not None else changed_since(rung.before or {}, self.project.paths.root)
             check = security_check(self.project, changed)
+            if check is not None and check.outcome == "security" and rung.worktree is None and self._db(lambda: self._neighbours(task)):
+                # What another task wrote meanwhile is in this attempt's changes too: it may be theirs, not this one's
+                note = "; other tasks ran in this checkout meanwhile and may have written it: give prompt tasks `isolation: worktree`"
+                check = replace(check, reason=(check.reason[: 500 - len(note)] + note), context=(check.context or check.reason) + note)
             if check is not None:
                 rung.check = check
                 result = ExecutionResult("failed", result.exit_code, result.duration_ms, check.reason, pid=result.pid)

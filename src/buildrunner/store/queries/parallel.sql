@@ -342,6 +342,14 @@ SELECT COALESCE(SUM(cost), 0) AS cost FROM task_attempts WHERE session_id = :ses
 SELECT COALESCE(SUM(a.cost), 0) AS cost FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
 WHERE a.session_id = :session_id AND a.task_id = :task_id AND a.attempt > t.retry_from AND a.attempt < :attempt
 
+-- name: checkout_neighbours
+-- How many other attempts ran in the shared checkout while :task_id's attempt :attempt ran (since it started and
+-- still running, or ended after it began): what one of them wrote is in this attempt's changes too.
+SELECT COUNT(*) AS n FROM task_attempts o JOIN tasks t ON t.session_id = o.session_id AND t.task_id = o.task_id
+JOIN task_attempts me ON me.session_id = o.session_id AND me.task_id = :task_id AND me.attempt = :attempt
+WHERE o.session_id = :session_id AND o.task_id <> :task_id AND COALESCE(t.isolation, '') <> 'worktree'
+  AND (o.finished_at IS NULL OR o.finished_at > me.started_at)
+
 -- name: previous_attempt_cost
 -- What the task's attempt before :attempt spent (since it was last retried by hand): the least the next is likely to need.
 SELECT COALESCE(MAX(a.cost), 0) AS cost FROM task_attempts a JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
