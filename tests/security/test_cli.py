@@ -191,6 +191,26 @@ def test_hook_blocks_secret_and_injection_and_lets_clean_and_allowlisted_through
     assert allowed.returncode == 0 and _commits(tmp_project) == 2
 
 
+def test_the_hook_counts_only_what_the_commit_adds(run_br, tmp_project: Path) -> None:
+    """A docstring fixed in a legacy file was blocked for an old SQL risk on a line it did not touch (gitleaks' hook
+    counts only what a commit adds): findings the committed file held are said, not counted, even when moved."""
+    legacy = 'def count(cur, table):\n    cur.execute("SELECT count(*) FROM " + table)\n'
+    key = samples()["stripe_key"]
+    (tmp_project / "legacy.py").write_text(legacy + key + "\n")
+    git(tmp_project, "add", "legacy.py")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "legacy")
+    (tmp_project / "legacy.py").write_text('"""Counting."""\n\n' + legacy + key + "\n")  # every old finding moved down two lines
+    git(tmp_project, "add", "legacy.py")
+    passed = run_br("security", "precommit")
+    assert passed.returncode == 0 and "2 findings already in the committed files not counted" in passed.stderr
+    assert run_br("security", "precommit", "--include-committed").returncode == 3
+    assert run_br("security", "check", "--staged").returncode == 3  # the explicit check still shows every finding
+    (tmp_project / "legacy.py").write_text('"""Counting."""\n\n' + legacy + key + '\ndef drop(cur, t):\n    cur.execute("DELETE FROM " + t)\n')
+    git(tmp_project, "add", "legacy.py")
+    blocked = run_br("security", "precommit")
+    assert blocked.returncode == 3 and "DELETE FROM" in blocked.stdout and "SELECT count" not in blocked.stdout
+
+
 def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     r = run_br("security", "hooks", "status")
     assert "not installed" in r.stdout and r.returncode == 1  # a script can tell: `status || install`

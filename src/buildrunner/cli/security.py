@@ -138,26 +138,31 @@ def scan(
 @app.command()
 def precommit(
     files: Annotated[Optional[List[Path]], typer.Argument(help="Files to check instead of the staged blobs (the pre-commit framework passes them).", show_default=False)] = None,
+    include_committed: Annotated[bool, typer.Option("--include-committed", help="Also count findings the committed version of a staged file already held.")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Check the staged changes and block the commit on findings or on a staged file that could not be scanned (run by the git hook).
 
     Exit 0 when the commit may go ahead, 3 on findings, 1 when a staged file was not scanned
-    (larger than security.max_file_size_mb: raise it, or allowlist the path). Given FILES (as the
-    pre-commit framework passes them, all tracked files with `pre-commit run --all-files`), those
-    files are checked as they are on disk.
+    (larger than security.max_file_size_mb: raise it, or allowlist the path). Only what the commit
+    adds counts: a finding the committed version of the file already held is said, not counted
+    (`--include-committed` counts it; `br security check --staged` shows every finding in the staged
+    files). Given FILES (as the pre-commit framework passes them, all tracked files with `pre-commit
+    run --all-files`), those files are checked whole as they are on disk.
 
     Example: br security precommit
     """
     from buildrunner.cli.common import project_for, stderr, stdout
-    from buildrunner.cli.security_text import not_analysed_lines, render
+    from buildrunner.cli.security_text import already_committed, not_analysed_lines, render
     from buildrunner.security.checks import check_staged, scan_paths
 
     proj = project_for(project)
-    report = scan_paths(proj, files, recursive=False, target="files", strict=True) if files else check_staged(proj)
+    report = scan_paths(proj, files, recursive=False, target="files", strict=True) if files else check_staged(proj, new_only=not include_committed)
     if report.passed:
         for line in not_analysed_lines(report.not_analysed):
             stderr().print(line, markup=False)
+        if report.already_committed:
+            stderr().print(f"note: {already_committed(report.already_committed)}", markup=False)
         return
     render(report, stdout(), stderr())
     if not proj.config.security.enforce_hooks:

@@ -74,6 +74,8 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         extras.append(f"{plural(len(report.not_scanned), 'file')} not scanned")
     if report.below_min_severity:
         extras.append(f"{report.below_min_severity} below --min-severity {report.min_severity} not shown")
+    if report.already_committed:
+        extras.append(already_committed(report.already_committed))
     if report.not_analysed:
         extras.append(f"{plural(len({note.path for note in report.not_analysed}), 'file')} not checked for SQL injection")
     summary = f"{plural(report.files_scanned, 'file')}, {size} in {report.seconds:.2f}s" + "".join(f"; {e}" for e in extras)
@@ -83,6 +85,11 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
         say(f"\n{mark} No {checked} found ({summary})")
     else:
         say(f"\n{report.counts()} ({summary})")
+
+
+def already_committed(count: int) -> str:
+    """What the hook left out: findings the committed files already held."""
+    return f"{plural(count, 'finding')} already in the committed files not counted (`br security check --staged` shows them)"
 
 
 def not_analysed_lines(notes: "Sequence[SkippedFile]") -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
 from buildrunner.security.files import is_binary
-from buildrunner.security.git import Blob, changed_files, repo_root, revision_blobs, staged_blobs
+from buildrunner.security.git import Blob, changed_files, committed_blobs, repo_root, revision_blobs, staged_blobs
 from buildrunner.security.report import BINARY, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
@@ -51,6 +51,7 @@ class SecurityReport:
     named: set[str] = field(default_factory=set)  # files named explicitly: any of them not scanned fails the scan
     min_severity: str = "low"  # findings below it were dropped (`--min-severity`)...
     below_min_severity: int = 0  # ...and how many: a clean report must not hide that it hid them
+    already_committed: int = 0  # findings the committed file (HEAD) already held, not counted (the pre-commit hook)
 
     @property
     def clean(self) -> bool:
@@ -223,12 +224,29 @@ def _absolute(top: Path, blobs: Iterable[Blob]) -> Iterable[Blob]:
         yield Blob(os.path.join(top, blob.path), blob.data, blob.size)
 
 
-def check_staged(project: "Project", *, secrets: bool = True, sql: bool = True, min_severity: str = "low") -> SecurityReport:
-    """The staged blobs in the git index: exactly what the next commit would contain."""
+def check_staged(
+    project: "Project", *, secrets: bool = True, sql: bool = True, min_severity: str = "low", new_only: bool = False,
+) -> SecurityReport:
+    """The staged blobs in the git index: exactly what the next commit would contain.
+
+    `new_only` (the pre-commit hook): a finding the committed version of its file already held is not counted, as
+    gitleaks' hook counts only what the commit adds: a docstring fixed in a legacy file was blocked for an old finding
+    elsewhere in it, which teaches `--no-verify`. Findings are matched by fingerprint, so moved lines stay matched.
+    """
     root = project.paths.root
     max_bytes = SecretScanner(project).engine.max_bytes
-    blobs = _absolute(repo_root(root), staged_blobs(root, max_bytes))
-    return check_contents(project, blobs, secrets=secrets, sql=sql, min_severity=min_severity, target="staged changes")
+    top = repo_root(root)
+    report = check_contents(project, _absolute(top, staged_blobs(root, max_bytes)), secrets=secrets, sql=sql, min_severity=min_severity, target="staged changes")
+    if new_only and not report.clean:
+        found = {f.file_path for f in [*report.secrets, *report.sql_injection]}
+        paths = [os.path.relpath(os.path.join(root, display), top) for display in found if not os.path.isabs(display)]
+        before = check_contents(project, _absolute(top, committed_blobs(root, paths, max_bytes)), secrets=secrets, sql=sql, min_severity=min_severity)
+        known = {f.fingerprint for f in [*before.secrets, *before.sql_injection]}
+        kept_secrets = [m for m in report.secrets if m.fingerprint not in known]
+        kept_sql = [f for f in report.sql_injection if f.fingerprint not in known]
+        report.already_committed = len(report.secrets) + len(report.sql_injection) - len(kept_secrets) - len(kept_sql)
+        report.secrets, report.sql_injection = kept_secrets, kept_sql
+    return report
 
 
 def check_revisions(project: "Project", base: str, head: str = "HEAD", *, secrets: bool = True, sql: bool = True, min_severity: str = "low") -> SecurityReport:

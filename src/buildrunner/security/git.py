@@ -111,6 +111,26 @@ def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[Blob]:
     return _diff_blobs(repo_root(cwd), ["--cached"], max_bytes)
 
 
+def committed_blobs(cwd: Path, paths: list[str], max_bytes: int) -> Iterator[Blob]:
+    """The HEAD version of each of `paths` (relative to the repository root) that HEAD holds and that is not too big."""
+    names = [p for p in paths if "\n" not in p]
+    if not names:
+        return
+    top = repo_root(cwd)
+    out = git(top, "cat-file", "--batch", input="".join(f"HEAD:{p}\n" for p in names).encode())
+    pos = 0
+    for path in names:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        if len(header) != 3:  # "HEAD:path missing": a new file, or no commit yet
+            pos = header_end + 1
+            continue
+        size, start = int(header[2]), header_end + 1
+        if header[1] == b"blob" and size <= max_bytes:
+            yield Blob(path, out[start : start + size], size)
+        pos = start + size + 1
+
+
 def revision_blobs(cwd: Path, base: str, head: str, max_bytes: int) -> Iterator[Blob]:
     """Added, copied and modified files of `head` against `base` (e.g. a task branch against where it started)."""
     return _diff_blobs(repo_root(cwd), [base, head], max_bytes)
