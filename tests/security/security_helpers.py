@@ -84,6 +84,13 @@ def samples() -> dict[str, str]:
         "cloudflare_origin_ca_key": f'origin = "{"v1.0-" + rnd(24, HEX) + "-" + rnd(146, HEX)}"',
         "discord_webhook": f'hook = "{"https://discord" + ".com/api/webhooks/" + "1" * 18 + "/" + rnd(68, ALNUM + "_-")}"',
         "google_oauth_token": f'creds = Credentials("{"ya29." + "a0" + rnd(120, ALNUM + "_-")}")',
+        # Where credentials leak besides `name = value` (a reviewer's eight files: none found)
+        "sql_user_password": f"CREATE USER app WITH PASSWORD '{rnd(14)}';",
+        "powershell_secure_string": f'$pw = ConvertTo-SecureString "{rnd(14)}" -AsPlainText -Force',
+        "environment_default_secret": f"API_KEY = os.getenv('API_KEY', '{rnd(28)}')",
+        "go_dsn_password": f'var dsn = "root:{rnd(14)}@tcp(127.0.0.1:3306)/app"',
+        "registry_login_password": f"docker login -u ci -p {rnd(14)} registry.internal.test",
+        "netrc_password": f"machine api.internal.test\n  login ci\n  {'pass' + 'word'} {rnd(14)}",
     }
 
 
