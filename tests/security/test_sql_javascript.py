@@ -113,6 +113,12 @@ FLOWS = {
         const repo = new Repo();
         app.get('/c', async (req, res) => res.json(await repo.find(req.query.where))); // <-
     """,
+    "values listed by map": """
+        const { Pool } = require('pg');
+        app.post('/m', async (req, res) => {
+          await pool.query(`SELECT * FROM t WHERE id IN (${req.body.ids.map((x) => `'${x}'`).join(',')})`); // <-
+        });
+    """,
     "util.format": """
         const util = require('util');
         const { Pool } = require('pg');
@@ -160,6 +166,13 @@ SAFE = {
         }
         const dir = req.query.dir === 'desc' ? 'DESC' : 'ASC';
         await pool.query(`SELECT * FROM t ORDER BY id ${dir}`);
+    """,
+    "placeholder lists": """
+        const db = require('./mysqlpool');
+        const ids = req.body.ids;
+        await db.query(`SELECT * FROM users WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+        await pool.query(`SELECT * FROM users WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`, ids);
+        await pool.query('SELECT * FROM t WHERE id IN (' + ids.map(function () { return '?'; }).join(',') + ')', ids);
     """,
     "not a database": """
         const m = /^id=(\\d+)$/.exec('id=' + req.query.id);

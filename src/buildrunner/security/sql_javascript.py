@@ -50,6 +50,8 @@ from buildrunner.security.sql_taint import (
 )
 
 EXTENSIONS = {".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
+REDUCERS = frozenset({"reduce", "reduceRight"})  # their callback's element is its second parameter, the index its third
+MAPPERS = frozenset({"map", "flatMap"})  # their result is what their callback returns
 FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration", "function_expression", "function", "arrow_function", "generator_function", "method_definition"})
 WRAPPERS = frozenset({"parenthesized_expression", "await_expression", "as_expression", "non_null_expression", "satisfies_expression", "type_assertion", "spread_element"})
 STRING_METHODS = frozenset({"trim", "trimStart", "trimEnd", "toLowerCase", "toUpperCase", "toLocaleLowerCase", "toLocaleUpperCase", "toString", "normalize", "padStart", "padEnd", "slice", "substring", "substr", "repeat"})
@@ -298,6 +300,8 @@ class _Analysis(Walk):
         self.function = function
         self.sql_properties: dict[int, Val] = {}  # object literal -> the value of its text/sql/query property
         self.callback_items = UNKNOWN  # what a callback passed to an array method receives
+        self.callback_method = ""  # ...and which method it is passed to
+        self.callback_returns: dict[int, Val] = {}  # an inline function -> what it returns
 
     def run_function(self) -> Summary:
         assert self.function is not None
@@ -453,9 +457,11 @@ class _Analysis(Walk):
         parent = self.env
         env = Env(parent)
         items, self.callback_items = self.callback_items, UNKNOWN  # list.map((x) => ...): x is an element
-        for pattern in _parameters(node):
+        method, self.callback_method = self.callback_method, ""
+        index_at = 2 if method in REDUCERS else 1  # list.map((x, i) => ...): i is a number
+        for position, pattern in enumerate(_parameters(node)):
             for name in _pattern_names(pattern):
-                env.vars[name] = items
+                env.vars[name] = CLEAN if items is not UNKNOWN and position == index_at else items
         params = set(env.vars)
         saved_returns, self.returns = self.returns, []
         self.env = env
@@ -464,8 +470,10 @@ class _Analysis(Walk):
             if body is not None:
                 if body.type == "statement_block":
                     self.block(body.named_children)
+                    self.callback_returns[node.id] = join_all(self.returns)
                 else:
-                    self.escape(self.expr(body), _line(body))
+                    value = self.callback_returns[node.id] = self.expr(body)
+                    self.escape(value, _line(body))
         finally:
             self.env = parent
             self.returns = saved_returns
@@ -750,11 +758,13 @@ class _Analysis(Walk):
         dotted = _dotted(func) or ""
         prop = func.child_by_field_name("property") if func.type == "member_expression" else None
         method = _text(prop) if prop is not None else ""
-        saved, self.callback_items = self.callback_items, (element(receiver) if method in self.rules.iteration_methods else UNKNOWN)
+        saved = self.callback_items, self.callback_method
+        self.callback_items = element(receiver) if method in self.rules.iteration_methods else UNKNOWN
+        self.callback_method = method
         try:
             args = [self.expr(a) for a in arg_nodes]
         finally:
-            self.callback_items = saved
+            self.callback_items, self.callback_method = saved
         consumed: set[int] = set()
         callee = self.f.resolve(func, self.function, receiver)
         if callee is not None and (self.function is None or callee.key != self.function.key):
@@ -764,6 +774,9 @@ class _Analysis(Walk):
             if sink is not None and arg_nodes:
                 self._sink(node, sink, arg_nodes[0], args[0], consumed)
             result = self._value_of_call(func, dotted, method, receiver, args, line)
+            mapped = self.callback_returns.get(arg_nodes[0].id) if method in MAPPERS and arg_nodes else None
+            if mapped is not None and mapped.clean:  # ids.map(() => "?"): placeholders, whatever the ids hold
+                result = CLEAN
         builds = method in ("join", "concat", "replace", "replaceAll", "push", "unshift", "format") or dotted in self.rules.propagators or dotted in self.rules.sanitiser_functions
         for i, value in enumerate(args):
             if i not in consumed and not builds:
