@@ -178,7 +178,7 @@ def _flatten(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors write one) is not JSON's
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -254,7 +254,8 @@ def load_config(paths: ProjectPaths | None = None, environ: dict[str, str] | Non
     env = os.environ if environ is None else environ
     config_path = paths.config_file
     if "BR_CONFIG_FILE" in env and not config_path.is_file():
-        raise ConfigError(f"BR_CONFIG_FILE={env['BR_CONFIG_FILE']}: no such file", hint="point it at an existing config.json or unset it")
+        what = "a folder, not a file" if config_path.is_dir() else "no such file"
+        raise ConfigError(f"BR_CONFIG_FILE={env['BR_CONFIG_FILE']}: {what}", hint="point it at an existing config.json or unset it")
     file_data = _read_file(config_path)
     data = json.loads(json.dumps(file_data))
     env_keys: dict[tuple[str, ...], str] = {}

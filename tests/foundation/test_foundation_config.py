@@ -70,6 +70,7 @@ def test_br_config_file_selects_another_file(tmp_project: Path, tmp_path: Path) 
         ({"quality": {"thresholds": {"testing": False}}}, {}, ["quality.thresholds.testing", "input should be a valid number, got false"]),
         ('{"telemetry": {"thresholds": {"latency_warning_ms": NaN}}}', {}, ["telemetry.thresholds.latency_warning_ms", "finite number"]),
         ({"parallel": {"heartbeat_timeout": 3, "heartbeat_interval": 20}}, {}, ["heartbeat_interval 20 must be below heartbeat_timeout 3"]),
+        ({"telemetry": {"thresholds": {"success_rate_warning": 0.8}}}, {}, ["success_rate_warning", "write 80 for 80 %"]),  # 0.8 % never fires
     ],
 )
 def test_bad_config_is_one_line_exit_2(run_br, tmp_project: Path, content: object, env: dict[str, str], expected: list[str]) -> None:
@@ -90,6 +91,20 @@ def test_missing_br_config_file_is_a_config_error(tmp_project: Path, tmp_path: P
         mp.setenv("BR_CONFIG_FILE", str(tmp_path / "nope.json"))
         with pytest.raises(ConfigError, match="BR_CONFIG_FILE"):
             load_config(ProjectPaths(tmp_project))
+
+
+def test_br_config_file_naming_a_folder_says_so(tmp_project: Path, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BR_CONFIG_FILE", str(tmp_path))
+        with pytest.raises(ConfigError, match="a folder, not a file"):
+            load_config(ProjectPaths(tmp_project))
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_project: Path) -> None:
+    """Windows editors start UTF-8 files with a BOM: the file was refused with Python's "decode using utf-8-sig"."""
+    (tmp_project / ".buildrunner").mkdir(exist_ok=True)
+    (tmp_project / ".buildrunner" / "config.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"parallel": {"default_workers": 5}}).encode())
+    assert load_config(ProjectPaths(tmp_project)).config.parallel.default_workers == 5
 
 
 def test_config_show_json_from_a_subfolder(run_br, tmp_project: Path) -> None:

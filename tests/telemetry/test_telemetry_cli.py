@@ -310,3 +310,11 @@ def test_escape_codes_a_task_printed_are_shown_not_obeyed(run_br, project: Proje
         assert "boom \\x1b[31mRED\\x1b[0m \\x1b]0;pwned\\x07 end" in out, args
     [event] = json.loads(run_br("telemetry", "events", "--format", "json").stdout)
     assert event["error"] == error
+
+
+def test_reading_telemetry_while_it_is_switched_off_says_so(run_br) -> None:  # type: ignore[no-untyped-def]
+    """An empty summary with BR_TELEMETRY_ENABLED=false said only that there was no data."""
+    for command in ("summary", "events", "alerts", "performance"):
+        result = run_br("telemetry", command, env={"BR_TELEMETRY_ENABLED": "false"})
+        assert result.returncode == 0 and "telemetry is disabled (env BR_TELEMETRY_ENABLED)" in result.stderr, (command, result.stderr)
+    assert "disabled" not in run_br("telemetry", "summary").stderr

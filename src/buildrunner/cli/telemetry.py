@@ -17,6 +17,13 @@ app = typer.Typer(help=group_help("telemetry"), epilog=group_example("telemetry"
 HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help="Last N hours.")]
 
 
+def _note_if_disabled(proj) -> None:  # type: ignore[no-untyped-def]
+    """An empty summary with telemetry switched off said only "no data"."""
+    if not proj.config.telemetry.enabled:
+        source = proj.loaded.sources.get("telemetry.enabled", "config")
+        stderr().print(f"note: telemetry is disabled ({source}): no events are recorded", markup=False)
+
+
 @app.command()
 def summary(hours: HoursOption = 24, format: FormatOption = "text", project: ProjectOption = None) -> None:
     """View telemetry metrics summary: success rate, latency, cost (by agent and model), errors, daily cost chart.
@@ -28,6 +35,7 @@ def summary(hours: HoursOption = 24, format: FormatOption = "text", project: Pro
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
     with project_for(project, reading=True) as proj:
+        _note_if_disabled(proj)
         analyzer = MetricsAnalyzer(proj)
         metrics = analyzer.analyze(hours)
         daily = analyzer.daily_costs(min(31, max(7, math.ceil(hours / 24))))
@@ -56,6 +64,7 @@ def events(
     from buildrunner.telemetry.event_collector import EventCollector, check_event_type
 
     with project_for(project, reading=True) as proj:
+        _note_if_disabled(proj)
         if event_type:
             check_event_type(proj.store, event_type)
         collector = EventCollector(proj)
@@ -93,6 +102,7 @@ def alerts(
     from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, AlertManager
 
     with project_for(project, reading=True) as proj:
+        _note_if_disabled(proj)
         manager = AlertManager(proj)
         checked = manager.check(hours)
         if hours == ALERT_WINDOW_HOURS:
@@ -120,6 +130,7 @@ def performance(hours: HoursOption = 24, format: FormatOption = "text", project:
     from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
     with project_for(project, reading=True) as proj:
+        _note_if_disabled(proj)
         perf = MetricsAnalyzer(proj).performance(hours)
     if format == "json":
         emit_json(perf)

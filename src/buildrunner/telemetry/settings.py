@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from buildrunner.settings_base import Section
 
@@ -10,6 +10,14 @@ from buildrunner.settings_base import Section
 class TelemetryThresholds(Section):
     success_rate_warning: float = Field(80, ge=0, le=100)
     latency_warning_ms: float = Field(2000, ge=0)
+
+    @field_validator("success_rate_warning")
+    @classmethod
+    def _a_percentage(cls, value: float) -> float:
+        """0.8 meant 80 %: as 0.8 % the alert could never fire."""
+        if 0 < value < 1:
+            raise ValueError(f"is a percentage: write {value * 100:g} for {value * 100:g} %")
+        return value
 
 
 class OtlpSettings(Section):
