@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -327,6 +331,55 @@ def test_a_file_too_deep_to_parse_or_not_decodable_is_a_gap_not_a_crash(tmp_proj
     assert any("pkg/generated.py: not analysed" in w for w in json.loads(quality.stdout)["warnings"])
 
 
+def _unprivileged(folder: Path) -> list[str]:
+    """A command prefix that runs without the power to read `folder` (mode 000): none when we are not root, capsh
+    dropping the capabilities that bypass file permissions when we are; skips when neither can."""
+    if os.geteuid() != 0:
+        return []
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip("running as root and capsh is not installed: cannot make a folder unreadable")
+    prefix = [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c"]
+    if subprocess.run([*prefix, f"ls '{folder}'"], capture_output=True, check=False).returncode == 0:
+        pytest.skip("capsh cannot drop the capabilities here: the folder stays readable")
+    return prefix
+
+
+@pytest.mark.parametrize("command", [("gaps", "analyze"), ("quality", "check")])
+def test_an_unreadable_folder_is_reported_not_analysed_and_the_rest_is(tmp_project: Path, files, command: tuple[str, str]) -> None:
+    """A mode-000 folder crashed both commands (`unexpected PermissionError: .../pkg/private/pyvenv.cfg`)."""
+    files(tmp_project, {"pkg/__init__.py": '"""A package."""\n', "pkg/a.py": "def f():\n    raise NotImplementedError\n", "pkg/private/b.py": "X = 1\n"})
+    private = tmp_project / "pkg" / "private"
+    private.chmod(0)
+    try:
+        prefix = _unprivileged(private)
+        argv = [sys.executable, "-m", "buildrunner", *command, "--format", "json"]
+        proc = subprocess.run([*prefix, shlex.join(argv)] if prefix else argv, cwd=tmp_project, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        private.chmod(0o755)
+    assert proc.returncode in (0, 4), proc.stderr
+    data = json.loads(proc.stdout)
+    if command[0] == "gaps":
+        found = {(g["location"], g["category"]) for g in data["gaps"]}
+        assert {("pkg/private:1", "not-analysed"), ("pkg/private:1", "not-scanned"), ("pkg/a.py:1", "stub")} <= found
+    else:
+        assert "pkg/private: folder not analysed, cannot be read (Permission denied)" in data["warnings"]
+        assert data["python_files"] == 2
+
+
+@pytest.mark.parametrize("content, problem", [(b"\xff\xfe[project]\n", "not UTF-8"), (b"[project\nname = 'x'\n", "not valid TOML")])
+@pytest.mark.parametrize("command", [("gaps", "analyze"), ("quality", "check")])
+def test_a_broken_pyproject_is_the_same_configuration_error_in_both_commands(tmp_project: Path, run_br, command, content, problem) -> None:
+    """Bytes that are not UTF-8 crashed gaps (`unexpected UnicodeDecodeError`); invalid TOML was an error in gaps
+    and silently ignored by the quality gate (exit 0)."""
+    (tmp_project / "app.py").write_text("import requests\n")
+    (tmp_project / "pyproject.toml").write_bytes(content)
+    result = run_br(*command)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()  # one line, naming the file and the problem
+    assert line.startswith(f"error: {tmp_project / 'pyproject.toml'}: {problem}")
+
+
 def test_imports_whose_distribution_has_another_name_are_not_undeclared(tmp_project: Path, files) -> None:
     """PIL is Pillow, bs4 is beautifulsoup4; a package only the project's own .venv has is looked up there."""
     site = tmp_project / ".venv" / "lib" / "python3.11" / "site-packages"
@@ -356,6 +409,58 @@ def test_requirements_from_a_vcs_url_or_path_are_named_by_their_egg(tmp_project:
     assert [g.line for g in undeclared] == [4]  # only the import no requirement names
     declared = declared_dependencies(tmp_project)
     assert {"black", "tomlkit"} <= set(declared.requirements) and not {"git", "https"} & set(declared.requirements)
+
+
+def test_namespace_packages_build_scripts_guarded_else_and_docs_are_not_shipped_undeclared_imports(tmp_project: Path, files, quality_config) -> None:
+    """`from google.cloud import storage` with google-cloud-storage declared, zope.interface, azure-storage-blob; setup.py
+    importing what [build-system].requires lists; `import OpenSSL` in the `else:` of `try/except ImportError`, and
+    docs/conf.py were all high. An undeclared import beside them stays high."""
+    files(tmp_project, {
+        "pyproject.toml": """
+            [build-system]
+            requires = ["setuptools>=61", "setuptools-scm"]
+
+            [project]
+            name = "pkg"
+            dependencies = ["google-cloud-storage", "zope.interface", "azure-storage-blob"]
+        """,
+        "setup.py": "import setuptools\nimport setuptools_scm\nimport yaml\n\nsetuptools.setup()\n",
+        "pkg/__init__.py": '"""A package."""\n',
+        "pkg/app.py": """
+            \"\"\"App.\"\"\"
+            from google.cloud import storage
+            from zope.interface import Interface
+            from azure.storage.blob import BlobClient
+            from google.cloud import bigquery
+
+            try:
+                import ssl
+            except ImportError:
+                ssl = None
+            else:
+                import OpenSSL
+        """,
+        "docs/conf.py": "import yaml\n\nproject = 'pkg'\n",
+    })
+    quality_config(tmp_project, index_url="")
+    undeclared = sorted((g.path, g.line, g.severity) for g in analyze(tmp_project).gaps if g.category == "undeclared-dependency")
+    assert undeclared == [("docs/conf.py", 1, "medium"), ("pkg/app.py", 5, "high"), ("pkg/app.py", 12, "medium"), ("setup.py", 3, "high")]
+
+
+def test_requirements_files_are_decoded_by_their_bom_and_follow_their_includes(tmp_project: Path, files, quality_config) -> None:
+    """PowerShell's `pip freeze > requirements.txt` writes UTF-16 with a BOM (read as empty), and `-r base.txt` was
+    not followed: every import was undeclared."""
+    files(tmp_project, {
+        "constraints/base.txt": "PyYAML==6.0\n",
+        "pkg/__init__.py": '"""A package."""\n',
+        "pkg/app.py": '"""App."""\nimport requests\nimport yaml\nimport bs4\n',
+    })
+    (tmp_project / "requirements.txt").write_bytes("requests>=2\r\n-r constraints/base.txt\r\n".encode("utf-16"))
+    quality_config(tmp_project, index_url="")
+    undeclared = [g for g in analyze(tmp_project).gaps if g.category == "undeclared-dependency"]
+    assert [(g.path, g.line) for g in undeclared] == [("pkg/app.py", 4)]  # bs4 only
+    declared = declared_dependencies(tmp_project)
+    assert declared.requirements["pyyaml"].source == "constraints/base.txt" and "requests" in declared.requirements
 
 
 def test_json_lists_the_languages_not_analysed_as_the_quality_gate_does(tmp_project: Path, run_br) -> None:
@@ -412,6 +517,58 @@ def test_base_class_hooks_refusals_and_protocol_methods_are_not_stubs(tmp_projec
         "SessionBase.save() only raises NotImplementedError",
         "SessionBase.vague() only raises NotImplementedError",
     ]
+
+
+def test_a_method_a_subclass_overrides_is_an_interface_not_a_stub(tmp_project: Path, files, quality_config) -> None:
+    """flask's JSONProvider.dumps and requests' BaseAdapter.send (a docstring and `raise NotImplementedError`,
+    overridden by DefaultJSONProvider and HTTPAdapter) were high stubs; one nobody overrides, and a function, stay so."""
+    files(tmp_project, {
+        "pkg/__init__.py": '"""A package."""\n',
+        "pkg/provider.py": '''
+            import json
+
+
+            class JSONProvider:
+                def dumps(self, obj):
+                    """Serialize data as JSON."""
+                    raise NotImplementedError
+
+                def loads(self, s):
+                    """Deserialize data as JSON."""
+                    raise NotImplementedError
+
+
+            class DefaultJSONProvider(JSONProvider):
+                def dumps(self, obj):
+                    return json.dumps(obj)
+
+
+            def plain():
+                """Not written yet."""
+                raise NotImplementedError
+        ''',
+        "pkg/adapters.py": '''
+            class BaseAdapter:
+                def send(self, request):
+                    """Sends a request."""
+                    raise NotImplementedError
+        ''',
+        "pkg/http.py": '''
+            from pkg import adapters
+
+
+            class RetryingAdapter(adapters.BaseAdapter):
+                retries = 3
+
+
+            class HTTPAdapter(RetryingAdapter):
+                def send(self, request):
+                    return request
+        ''',
+    })
+    quality_config(tmp_project, index_url="")
+    stubs = sorted((g.message, g.severity) for g in analyze(tmp_project).gaps if g.category == "stub")
+    assert stubs == [("JSONProvider.loads() only raises NotImplementedError", "high"), ("plain() only raises NotImplementedError", "high")]
 
 
 def test_an_overloads_parameters_and_sphinx_settings_are_not_dead_code(tmp_project: Path, files, quality_config) -> None:

@@ -59,7 +59,7 @@ def analyze(
 
     not-scanned: medium, a file the secret scanner could not read (over security.max_file_size_mb, unreadable, a link leaving the project); these three are the findings `br quality check` counts
 
-    stub: high for `raise NotImplementedError`, medium for bodies of only pass/... (abstract methods, protocols, overloads, empty dunder methods and a class's NotImplementedError that says why, as a base class's hook does, excepted)
+    stub: high for `raise NotImplementedError`, medium for bodies of only pass/... (abstract methods, protocols, overloads, empty dunder methods, a class's NotImplementedError that says why, as a base class's hook does, and a method a subclass in the project overrides, excepted)
 
     swallowed-error: high for a bare/broad except whose body is only pass/continue, medium for one that drops the error otherwise
 
@@ -69,7 +69,7 @@ def analyze(
 
     syntax-error: high in shipped code, low in tests (a file that cannot be decoded included)
 
-    not-analysed: low (a file nested too deeply for the parser, generated code in practice, or written for a newer Python than BuildRunner runs on, as the project's requires-python says)
+    not-analysed: low (a file nested too deeply for the parser, generated code in practice, or written for a newer Python than BuildRunner runs on, as the project's requires-python says; a folder that cannot be read)
 
     import-cycle: medium (import-time imports only; function-level, TYPE_CHECKING and `if __name__ == "__main__":` imports excluded)
 

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from buildrunner.gaps.findings import SEVERITIES, Gap
 from buildrunner.quality.security_inputs import NOT_SCANNED, SecurityFinding, security_or_none
@@ -20,6 +20,7 @@ from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, 
 if TYPE_CHECKING:
     from buildrunner.gaps.checks import FileGaps
     from buildrunner.gaps.dead_code import FileUsage
+    from buildrunner.gaps.dependencies import Declared
     from buildrunner.project import Project
 
 # Standard-library modules newer than the Python BuildRunner may run on (3.10+): a project guarding
@@ -67,7 +68,7 @@ class GapAnalyzer:
 
     def analyze(self, *, progress: Callable[[int, int], None] | None = None) -> GapReport:
         """Run every check; findings sorted by severity, path, line."""
-        from buildrunner.gaps.checks import inspect_file
+        from buildrunner.gaps.checks import inspect_file, unoverridden_stubs
 
         started = time.monotonic()
         sources = project_sources(self.project)
@@ -76,6 +77,8 @@ class GapAnalyzer:
         jobs = [(src, self.settings.duplicate_min_lines) for src in sources.python]
         results, (security,) = parallel_map(inspect_file, jobs, progress, side_jobs=[(security_or_none, (str(root),))])
         gaps: list[Gap] = [g for r in results for g in r.gaps]
+        gaps += unoverridden_stubs(results)
+        gaps += [Gap.make(rel, 1, "not-analysed", "low", f"folder not analysed: cannot be read ({why})") for rel, why in sources.unreadable.items()]
         by_rel = {r.rel: r for r in results}
         gaps += self._untested(sources, by_rel)
         gaps += self._cycles(sources, by_rel)
@@ -141,8 +144,6 @@ class GapAnalyzer:
         ]
 
     def _dependencies(self, sources: SourceSet, by_rel: dict[str, FileGaps], notes: list[str]) -> list[Gap]:
-        from importlib.metadata import packages_distributions
-
         from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies, providers
 
         root = sources.root
@@ -150,7 +151,7 @@ class GapAnalyzer:
         if not declared.manifests:
             notes.append("no dependency manifest (pyproject.toml or requirements*.txt): dependencies not checked")
             return []
-        found = self._undeclared(sources, by_rel, declared, providers(root, packages_distributions()))
+        found = self._undeclared(sources, by_rel, declared, providers(root))
         if not self.settings.index_url:
             notes.append("outdated dependencies not checked: quality.index_url is empty")
             return found
@@ -167,24 +168,30 @@ class GapAnalyzer:
         self,
         sources: SourceSet,
         by_rel: dict[str, FileGaps],
-        declared: Any,
+        declared: Declared,
         mapping: dict[str, list[str]],
     ) -> list[Gap]:
+        from buildrunner.gaps.dependencies import resolve_import
+        from buildrunner.quality.imports import is_script
+
         local = sources.local_top_names
         stdlib = set(sys.stdlib_module_names) | NEWER_STDLIB | {"__future__"}
         found = []
         for src in sources.python:
             seen: set[str] = set()
+            build_script = src.rel.rsplit("/", 1)[-1] == "setup.py"  # runs at build time: [build-system].requires covers it
             for record in by_rel[src.rel].imports:
                 top = record.base.split(".")[0]
-                if record.level or record.type_only or not top or top in seen or top in stdlib or top in local:
+                if record.level or record.type_only or not top or top in stdlib or top in local:
                     continue
-                seen.add(top)
-                dists = mapping.get(top, [])
-                if any(declared.covers(d) for d in dists) or declared.covers(top):
+                names = [record.base, *(f"{record.base}.{name}" for name in record.names)]
+                subject, dists = resolve_import(record.base, mapping)
+                if subject in seen or declared.covers_import(names, mapping, build=build_script):
                     continue
+                seen.add(subject)  # one finding per package and file
                 # Unknown to every environment looked at, its distribution may be declared under another name: medium.
-                severity = "medium" if src.is_test or record.guarded or not dists else "high"
+                shipped = not (src.is_test or is_script(src.rel))  # tests, docs, examples are not the package
+                severity = "high" if shipped and not record.guarded and dists else "medium"
                 provider = f"provided by {', '.join(sorted(set(dists)))}" if dists else "not installed here, so its distribution is unknown"
                 found.append(
                     Gap.make(
@@ -192,7 +199,7 @@ class GapAnalyzer:
                         record.line,
                         "undeclared-dependency",
                         severity,
-                        f"imports {top} ({provider}) but {', '.join(declared.manifests)} does not declare it",
+                        f"imports {subject} ({provider}) but {', '.join(declared.manifests)} does not declare it",
                     )
                 )
         return found

@@ -33,12 +33,33 @@ TIMEOUT_REQUIRED = {
 HTTPX_CALLS = {f"httpx.{verb}" for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "Client", "AsyncClient")}
 
 
+@dataclass(frozen=True)
+class ClassShape:
+    """A class as the stub rule needs it: its name, its bases' names (last part) and the names it defines."""
+
+    name: str
+    bases: tuple[str, ...]
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MethodStub:
+    """A method that raises NotImplementedError or does nothing: a stub, unless a subclass in the project overrides
+    it (then it is a base class's hook, an interface as `abc.abstractmethod` declares one). Known once all files are read."""
+
+    cls: str
+    method: str
+    gap: Gap
+
+
 @dataclass
 class FileGaps:
-    """What one file contributes: its findings, imports, duplicate-detection windows."""
+    """What one file contributes: its findings, imports, duplicate-detection windows, classes and method stubs."""
 
     rel: str
     gaps: list[Gap] = field(default_factory=list)
+    classes: list[ClassShape] = field(default_factory=list)
+    method_stubs: list[MethodStub] = field(default_factory=list)
     imports: list[ImportRecord] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
     empty: bool = True
@@ -104,11 +125,25 @@ class _Visitor(ast.NodeVisitor):
         self.aliases = aliases
         self.gaps: list[Gap] = []
         self.class_stack: list[ast.ClassDef] = []
+        self.classes: list[ClassShape] = []
+        self.method_stubs: list[MethodStub] = []
 
     def add(self, line: int, category: str, severity: str, message: str) -> None:
         self.gaps.append(Gap.make(self.rel, line, category, severity, message))
 
+    def add_stub(self, node: ast.FunctionDef | ast.AsyncFunctionDef, severity: str, message: str) -> None:
+        """A stub; a method's waits for the project-wide look at subclasses (`unoverridden_stubs`)."""
+        gap = Gap.make(self.rel, node.lineno, "stub", severity, message)
+        if self.class_stack:
+            self.method_stubs.append(MethodStub(self.class_stack[-1].name, node.name, gap))
+        else:
+            self.gaps.append(gap)
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        bases = tuple(name.rsplit(".", 1)[-1] for name in map(_dotted, node.bases) if name)
+        members = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        members |= {t.id for n in node.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        self.classes.append(ClassShape(node.name, bases, frozenset(members)))
         self.class_stack.append(node)
         self.generic_visit(node)
         self.class_stack.pop()
@@ -122,11 +157,11 @@ class _Visitor(ast.NodeVisitor):
         name = f"{self.class_stack[-1].name}.{node.name}" if self.class_stack else node.name
         if len(body) == 1 and _raises_not_implemented(body[0]):
             if not (self.class_stack and _explained(body[0])):  # a base class's hook or a refusal says why
-                self.add(node.lineno, "stub", "high", f"{name}() only raises NotImplementedError")
+                self.add_stub(node, "high", f"{name}() only raises NotImplementedError")
         elif body and all(_is_trivial(stmt) for stmt in body):
             dunder = node.name.startswith("__") and node.name.endswith("__")
             if not (self.class_stack and dunder):  # `__exit__: pass` does nothing on purpose
-                self.add(node.lineno, "stub", "medium", f"{name}() has an empty body")
+                self.add_stub(node, "medium", f"{name}() has an empty body")
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._check_function(node)
@@ -184,6 +219,33 @@ class _Visitor(ast.NodeVisitor):
             value = keywords.get("timeout")
             if isinstance(value, ast.Constant) and value.value is None:
                 self.add(node.lineno, "network-timeout", "high", f"{qualified}(timeout=None) disables httpx's timeout")
+
+
+def unoverridden_stubs(results: list[FileGaps]) -> list[Gap]:
+    """The method stubs no subclass in the project overrides. One that some subclass (at any depth) overrides is a
+    documented hook of a base class (flask's JSONProvider.dumps, requests' BaseAdapter.send), not unfinished work.
+    Classes are matched by name: the project's own classes, not what a name may be bound to at run time."""
+    children: dict[str, set[str]] = {}
+    members: dict[str, set[str]] = {}
+    for result in results:
+        for shape in result.classes:
+            members.setdefault(shape.name, set()).update(shape.members)
+            for base in shape.bases:
+                children.setdefault(base, set()).add(shape.name)
+
+    def overridden(cls: str, method: str) -> bool:
+        seen, pending = {cls}, list(children.get(cls, ()))
+        while pending:
+            sub = pending.pop()
+            if sub in seen:
+                continue
+            seen.add(sub)
+            if method in members.get(sub, ()):
+                return True
+            pending.extend(children.get(sub, ()))
+        return False
+
+    return [stub.gap for result in results for stub in result.method_stubs if not overridden(stub.cls, stub.method)]
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:
@@ -322,5 +384,6 @@ def _inspect_parsed(src: SourceFile, text: str, markers: list[tuple[int, int, Ga
     visitor = _Visitor(src.rel, aliases)
     visitor.visit(tree)
     result.gaps.extend(visitor.gaps)
+    result.classes, result.method_stubs = visitor.classes, visitor.method_stubs
     result.gaps.extend(_api_gaps(src.rel, tree))
     return result

@@ -7,22 +7,26 @@ to its distribution with importlib.metadata's `packages_distributions()`.
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import re
-import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from buildrunner.quality.sources import read_pyproject
 from buildrunner.words import plural
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
+# How deep package paths are recorded: deep enough for namespace packages (`azure.storage.blob`).
+NAMESPACE_DEPTH = 3
 
 # Import names that differ from the distribution that provides them, for when neither BuildRunner's environment
 # nor the project's own (.venv, venv) has the package installed: `from PIL import Image` is Pillow.
@@ -44,6 +48,7 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 DIRECT_REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|(?:git|hg|svn|bzr)\+|\.{0,2}/|~/|[A-Za-z]:[\\/])", re.IGNORECASE)
 EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 EDITABLE = re.compile(r"^(?:-e|--editable)(?:\s+|=)")
+INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s*|=)(\S+)$")
 PIN = re.compile(r"==\s*([A-Za-z0-9.!+_-]+)\s*$")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -70,6 +75,8 @@ class Declared:
     manifests: list[str] = field(default_factory=list)
     requirements: dict[str, Requirement] = field(default_factory=dict)
     own_name: str | None = None
+    # What building needs (`[build-system].requires`): what setup.py may import. PEP 518's default without one.
+    build_requires: set[str] = field(default_factory=lambda: {"setuptools", "wheel"})
 
     def add(self, spec: str, source: str, line: int = 1) -> None:
         """Record one requirement (`name[extras] op version ; marker`) declared at `source:line`."""
@@ -82,10 +89,34 @@ class Declared:
         if known is None or (known.pinned is None and pin):  # an exact pin says more than a range
             self.requirements[name] = Requirement(match.group(1), pin.group(1) if pin else None, source, line)
 
-    def covers(self, name: str) -> bool:
-        """Whether a distribution called `name` is declared (or is the project itself)."""
+    def covers(self, name: str, build: bool = False) -> bool:
+        """Whether a distribution called `name` is declared (or is the project itself); with `build`, also what
+        building the project requires (the imports of a build script such as setup.py)."""
         key = normalize(name)
-        return key in self.requirements or key == self.own_name
+        return key in self.requirements or key == self.own_name or (build and key in self.build_requires)
+
+    def covers_import(self, names: list[str], providers: dict[str, list[str]], build: bool = False) -> bool:
+        """Whether an import of `names` (the module, and `from` names under it) is declared: a distribution that
+        provides the deepest package known of one of them (`google.cloud.storage` is google-cloud-storage, not
+        whichever distribution shares the `google` namespace), or a distribution named as the dotted path is."""
+        for name in names:
+            if any(self.covers(dist, build) for dist in resolve_import(name, providers)[1]):
+                return True
+            parts = name.split(".")
+            if any(self.covers(".".join(parts[:i]), build) for i in range(len(parts), 0, -1)):
+                return True
+        return False
+
+
+def resolve_import(name: str, providers: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """The deepest package of dotted `name` that `providers` knows, and the distributions providing it
+    (`name`'s top-level name and no distributions when none is known)."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:i])
+        if prefix in providers:
+            return prefix, providers[prefix]
+    return parts[0], []
 
 
 def _line_of(text: str, spec: str) -> int:
@@ -97,12 +128,18 @@ def _line_of(text: str, spec: str) -> int:
     return 1
 
 
-def _pyproject(path: Path, declared: Declared) -> None:
-    text = path.read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+def _pyproject(root: Path, declared: Declared) -> bool:
+    """Record pyproject.toml's declarations; False when there is no pyproject.toml."""
+    found = read_pyproject(root)
+    if found is None:
+        return False
+    text, data = found
     project = data.get("project", {})
     if project.get("name"):
         declared.own_name = normalize(project["name"])
+    build_system = data.get("build-system")
+    if isinstance(build_system, dict):
+        declared.build_requires = {normalize(m.group(1)) for m in map(REQUIREMENT_NAME.match, build_system.get("requires", [])) if m}
     specs: list[str] = list(project.get("dependencies", []))
     for extra in project.get("optional-dependencies", {}).values():
         specs.extend(extra)
@@ -117,12 +154,40 @@ def _pyproject(path: Path, declared: Declared) -> None:
                 version = spec if isinstance(spec, str) else ""
                 specs.append(f"{name}=={version}" if re.fullmatch(r"[0-9][0-9.]*", version) else name)
     for spec in specs:
-        declared.add(spec, path.name, _line_of(text, spec))
+        declared.add(spec, "pyproject.toml", _line_of(text, spec))
+    return True
 
 
-def _requirements(path: Path, declared: Declared, root: Path) -> None:
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+def _decoded(data: bytes) -> str:
+    """A requirements file's text by its byte-order mark (PowerShell's `>` writes UTF-16 with one), else UTF-8."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    return data.decode("utf-8", errors="replace")
+
+
+def _shown(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _requirements(path: Path, declared: Declared, root: Path, seen: set[Path]) -> None:
+    """Record a requirements file's declarations, and those of the files it includes (`-r base.txt`)."""
+    key = path.resolve()
+    if key in seen:
+        return
+    seen.add(key)
+    try:
+        text = _decoded(path.read_bytes())
+    except OSError:
+        return
+    declared.manifests.append(_shown(path, root))
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split(" #")[0].strip()
+        include = INCLUDE.match(line)
+        if include:  # relative to the including file, as pip reads it
+            _requirements(path.parent / include.group(1), declared, root, seen)
+            continue
         editable = EDITABLE.match(line)
         if editable:  # `-e git+https://...#egg=name`, `-e ./libs/name`
             line = line[editable.end() :]
@@ -133,24 +198,17 @@ def _requirements(path: Path, declared: Declared, root: Path) -> None:
             if egg is None:
                 continue
             line = egg.group(1)
-        declared.add(line, path.relative_to(root).as_posix(), number)
+        declared.add(line, _shown(path, root), number)
 
 
 def declared_dependencies(root: Path) -> Declared:
     """Every dependency the project declares, and the manifest files they came from."""
-    from buildrunner.errors import ConfigError
-
     declared = Declared()
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            _pyproject(pyproject, declared)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject}: not valid TOML ({exc})", hint="fix the file and run again") from None
+    if _pyproject(root, declared):
         declared.manifests.append("pyproject.toml")
+    seen: set[Path] = set()
     for path in sorted([*root.glob("requirements*.txt"), *root.glob("requirements/*.txt")]):
-        _requirements(path, declared, root)
-        declared.manifests.append(path.relative_to(root).as_posix())
+        _requirements(path, declared, root, seen)
     return declared
 
 
@@ -259,21 +317,35 @@ def project_site_packages(root: Path) -> list[str]:
     ]
 
 
-def providers(root: Path, installed: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Import name -> distributions that provide it: `installed` (BuildRunner's environment), the project's own
-    virtualenv (.venv, venv or env under `root`) when it has one, and KNOWN_PROVIDERS for the rest."""
+def _provided(dist: Distribution) -> set[str]:
+    """The import names a distribution provides: its top-level names, and the package paths under them
+    (`google`, `google.cloud`, `google.cloud.storage`), so a namespace several distributions share is told apart."""
+    names = set((dist.read_text("top_level.txt") or "").split())
+    for file in dist.files or ():
+        parts = file.parts
+        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".egg-info", ".data", ".pth")):
+            continue
+        if len(parts) == 1:
+            if file.suffix in (".py", ".so", ".pyd"):
+                names.add(parts[0].split(".")[0])
+            continue
+        packages = list(takewhile(lambda part: part.isidentifier() and part != "__pycache__", parts[:-1][:NAMESPACE_DEPTH]))
+        names.update(".".join(packages[:i]) for i in range(1, len(packages) + 1))
+    return names
+
+
+def providers(root: Path) -> dict[str, list[str]]:
+    """Import name (top-level, or a dotted package path) -> distributions that provide it: BuildRunner's environment,
+    the project's own virtualenv (.venv, venv or env under `root`) when it has one, and KNOWN_PROVIDERS for the rest."""
     from importlib.metadata import distributions
 
-    found: dict[str, list[str]] = {name: list(dists) for name, dists in installed.items()}
+    found: dict[str, list[str]] = {}
     paths = project_site_packages(root)
-    if paths:
-        for dist in distributions(path=paths):
+    for dists in (distributions(), distributions(path=paths) if paths else ()):
+        for dist in dists:
             name = dist.metadata["Name"]
-            tops = (dist.read_text("top_level.txt") or "").split()
-            if not tops:
-                tops = sorted({f.parts[0].removesuffix(".py") for f in dist.files or () if f.parts and not f.parts[0].endswith((".dist-info", ".egg-info", ".pth")) and f.parts[0] != ".."})
-            for top in tops:
-                found.setdefault(top, []).append(name)
+            for provided in _provided(dist):
+                found.setdefault(provided, []).append(name)
     for top, dists in KNOWN_PROVIDERS.items():
         found.setdefault(top, list(dists))
     return found

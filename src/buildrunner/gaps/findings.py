@@ -27,7 +27,7 @@ CATEGORIES: dict[str, str] = {
     "missing-docstring": "users of the public API have nothing to read about it",
     "duplicate-code": "a fix made in one copy is easily missed in the other",
     "outdated-dependency": "newer releases carry fixes (security ones included) you do not have",
-    "not-analysed": "nothing in the file was checked (nested too deeply, or written for a Python BuildRunner is not running on); review it by hand or analyse it under that Python",
+    "not-analysed": "nothing in it was checked (a folder that cannot be read, a file nested too deeply, or written for a Python BuildRunner is not running on); review it by hand, make it readable or analyse it under that Python",
     "not-scanned": "the secret scanner could not read it (too big, unreadable, a link leaving the project): a credential in it goes unseen; raise security.max_file_size_mb or allowlist it",
 }
 

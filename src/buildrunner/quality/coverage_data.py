@@ -194,7 +194,7 @@ def run_coverage(root: Path, data_file: Path, test_command: list[str], timeout: 
     command = [python, "-m", "coverage", "run", f"--data-file={data_file}", f"--source={root}", *test_command]
     started = time.monotonic()
     try:
-        proc = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise BuildRunnerError(
             f"the test run under coverage took longer than {timeout:.0f} s and was stopped",

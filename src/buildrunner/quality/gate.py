@@ -6,7 +6,9 @@ How each score is made (every input is listed in the report, so a score can be t
   high 15 / medium 5 / low 1, per thousand lines of code (at least one):
   ``100 - weighted / max(1, kloc)``, floored at 0.
 - Testing: line coverage from coverage.py data when present (or measured with
-  `run_coverage`); otherwise the share of modules that some test imports, labelled so.
+  `run_coverage` over the modules Testing grades, untested ones included, tests left out;
+  0 when the suite never got to run its tests); otherwise the share of modules that some
+  test imports, labelled so.
 - Documentation: 80 points for docstring coverage of the public API (modules, public
   classes, functions and methods), 10 for a README, 5 each for it covering install and usage.
 - Structure: the mean of four shares (functions within the complexity limit, code in
@@ -30,19 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 from buildrunner.quality.imports import needs_test
 from buildrunner.quality.security_inputs import summary
-from buildrunner.quality.sources import LanguageCount, SourceFile, SourceSet, parallel_map, project_sources
+from buildrunner.quality.sources import LanguageCount, SourceFile, SourceSet, parallel_map, project_sources, read_pyproject
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
-    from buildrunner.quality.coverage_data import CoverageRun
+    from buildrunner.quality.coverage_data import CoverageMeasurement, CoverageRun
     from buildrunner.quality.metrics import FileMetrics
     from buildrunner.quality.security_inputs import SecurityFinding
 
 SECURITY_WEIGHTS = {"high": 15, "medium": 5, "low": 1}
 CYCLE_PENALTY = 5
 MAX_CYCLE_PENALTY = 25
-MI_RANK_A = 20  # radon: maintainability index 20-100 is rank A
 README_INSTALL = re.compile(r"\binstall", re.IGNORECASE)
 README_USAGE = re.compile(r"\b(usage|example|examples|quick ?start|getting started|how to use)\b", re.IGNORECASE)
 
@@ -127,6 +128,7 @@ class QualityGate:
 
         started = time.monotonic()
         root = self.project.paths.root.resolve()
+        read_pyproject(root)  # a broken pyproject.toml is a configuration error here as in the gap analysis, not ignored
         sources = project_sources(self.project)
         warnings: list[str] = []
         notes: list[str] = []
@@ -139,6 +141,7 @@ class QualityGate:
         for m, src in zip(metrics, sources.python, strict=True):
             if m.error:  # broken test data (deliberately invalid files) is common: a note, not a warning
                 (notes if src.is_test else warnings).append(f"{m.rel}: not analysed, {m.error}")
+        warnings.extend(f"{rel}: folder not analysed, cannot be read ({why})" for rel, why in sources.unreadable.items())
         by_rel = {m.rel: m for m in metrics}
         code = [m for m, s in zip(metrics, sources.python, strict=True) if not s.is_test and not m.error]
         python_lines = sum(m.sloc for m in metrics)
@@ -172,7 +175,7 @@ class QualityGate:
 
     # -- categories -------------------------------------------------------------------------
 
-    def _run_coverage(self, root: Path, files: list[Path]) -> "CoverageRun":
+    def _run_coverage(self, root: Path, files: list[Path]) -> CoverageRun:
         """The suite under coverage.py, measuring `files`. Its data goes to `.buildrunner/coverage/` in an initialised project (ignored by
         git there); elsewhere to a private temporary folder removed afterwards: the gate records nothing in a folder
         that is not a BuildRunner project (it made `.buildrunner/` there, and a git repository saw an untracked file)."""
@@ -232,6 +235,7 @@ class QualityGate:
         from buildrunner.quality.imports import tested_modules
 
         threshold = self.settings.thresholds.testing
+        measured: CoverageMeasurement | None
         if coverage_run is not None:
             measured, run = coverage_run.measurement, coverage_run
             inputs: dict[str, Any] = {"command": run.command, "exit_code": run.exit_code, "seconds": run.seconds}
@@ -327,6 +331,8 @@ class QualityGate:
         code: list[FileMetrics],
         warnings: list[str],
     ) -> CategoryScore:
+        from radon.metrics import mi_rank  # radon's own cut-offs: rank A is above 19
+
         from buildrunner.quality.imports import describe_cycle, find_cycles
 
         threshold = self.settings.thresholds.structure
@@ -339,7 +345,7 @@ class QualityGate:
         big_modules = [m for m in code if m.loc > s.max_module_lines]
         measured = [m for m in code if m.maintainability is not None and m.sloc]
         total_sloc = sum(m.sloc for m in measured)
-        rank_a_sloc = sum(m.sloc for m in measured if m.maintainability >= MI_RANK_A)
+        rank_a_sloc = sum(m.sloc for m in measured if mi_rank(m.maintainability) == "A")
         cycles = find_cycles({m.rel: m.imports for m in by_rel.values()}, sources.python)
         for cycle in cycles:
             warnings.append(f"{cycle.path}:{cycle.line}: import cycle {describe_cycle(cycle)}")
@@ -372,7 +378,7 @@ class QualityGate:
                 "too_complex": [f"{rel}:{f.line} {f.name} (cc {f.complexity})" for rel, f in complex_],
                 "too_long_functions": [f"{rel}:{f.line} {f.name} ({f.lines} lines)" for rel, f in long_],
                 "too_long_modules": [f"{m.rel} ({m.loc} lines)" for m in big_modules],
-                "low_maintainability": [f"{m.rel} (MI {m.maintainability})" for m in measured if m.maintainability < MI_RANK_A],
+                "low_maintainability": [f"{m.rel} (MI {m.maintainability})" for m in measured if mi_rank(m.maintainability) != "A"],
                 "import_cycles": [describe_cycle(c) for c in cycles],
             },
         )

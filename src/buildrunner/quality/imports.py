@@ -113,7 +113,8 @@ def extract_imports(tree: ast.Module, src: SourceFile) -> list[ImportRecord]:
                 visit(child.orelse, eager, guarded, type_only)
             elif isinstance(child, ast.Try) and _catches_import_error(child):
                 visit(child.body, eager, True, type_only)
-                for name in ("handlers", "orelse", "finalbody"):
+                visit(child.orelse, eager, True, type_only)  # `else:` runs only when the guarded imports worked
+                for name in ("handlers", "finalbody"):
                     visit(getattr(child, name), eager, guarded, type_only)
             else:
                 for name in BLOCK_FIELDS:
@@ -247,21 +248,22 @@ def find_cycles(imports: dict[str, list[ImportRecord]], sources: Iterable[Source
 
 def tested_modules(imports: dict[str, list[ImportRecord]], sources: list[SourceFile]) -> set[str]:
     """Project modules that at least one test file imports (anywhere in the test), or that a test file is named for
-    (`tests/test_termui.py` tests `click.termui` through `import click`) when the name is the module's alone."""
+    (`tests/test_termui.py` tests `click.termui` through `import click`; `tests/test_client.py` tests httpx's private
+    `_client.py`; `tests/test_app.py` counts for flask's `app.py` and `sansio/app.py` alike, as it cannot say which)."""
     modules = {src.module: src for src in sources if not src.is_test}
     tested: set[str] = set()
-    by_leaf: dict[str, list[str]] = {}
+    by_leaf: dict[str, set[str]] = {}
     for name in modules:
-        by_leaf.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+        leaf = name.rsplit(".", 1)[-1]
+        for key in {leaf, leaf.lstrip("_") or leaf}:
+            by_leaf.setdefault(key, set()).add(name)
     for src in sources:
         if src.is_test:
             for record in imports.get(src.rel, ()):
                 tested |= resolve(record, modules)
             stem = src.rel.rsplit("/", 1)[-1].removesuffix(".py")
             if stem.startswith("test_") or stem.endswith("_test"):  # not a helper or fixture beside the tests
-                named = by_leaf.get(stem.removeprefix("test_").removesuffix("_test"), [])
-                if len(named) == 1:
-                    tested.add(named[0])
+                tested |= by_leaf.get(stem.removeprefix("test_").removesuffix("_test"), set())
     # Importing a.b.c runs a/__init__.py and a/b/__init__.py too.
     parents = {".".join(name.split(".")[:i]) for name in tested for i in range(1, name.count(".") + 1)}
     return tested | (parents & modules.keys())
@@ -278,8 +280,13 @@ def is_sphinx_conf(rel: str) -> bool:
     return parts[-1] == "conf.py" and any(part in DOC_DIRS for part in parts[:-1])
 
 
+def is_script(rel: str) -> bool:
+    """A file of the project's scripts, examples, benchmarks or docs: beside the package, never shipped in it."""
+    top = rel.split("/", 1)[0] if "/" in rel else ""
+    return top in SCRIPT_DIRS or top.endswith(("-examples", "_examples"))
+
+
 def needs_test(src: SourceFile, tree_is_empty: bool) -> bool:
     """Modules that should have a test: library code with statements, not scripts, examples or entry shims."""
     name = src.rel.rsplit("/", 1)[-1]
-    top = src.rel.split("/", 1)[0] if "/" in src.rel else ""
-    return not (src.is_test or tree_is_empty or name in ENTRY_POINTS or top in SCRIPT_DIRS or top.endswith(("-examples", "_examples")))
+    return not (src.is_test or tree_is_empty or name in ENTRY_POINTS or is_script(src.rel))

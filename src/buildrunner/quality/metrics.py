@@ -7,11 +7,17 @@ costs about one radon pass; files are measured in worker processes.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from buildrunner.quality.imports import ImportRecord, extract_imports
-from buildrunner.quality.python_api import PublicItem, is_empty_module, public_items, statements_and_string_lines
+from buildrunner.quality.python_api import PublicItem, is_empty_module, public_items
 from buildrunner.quality.sources import SourceFile, read_source, syntax_error_text
+
+if TYPE_CHECKING:
+    from radon.raw import Module
 
 
 @dataclass(frozen=True)
@@ -40,34 +46,55 @@ class FileMetrics:
     empty: bool = True
 
 
-_NON_CODE = frozenset({"COMMENT", "NL", "NEWLINE", "INDENT", "DEDENT", "ENCODING", "ENDMARKER"})
+def raw_counts(text: str) -> Module:
+    """radon's raw metrics (`radon.raw.analyze`), exactly, in one tokenize pass.
 
-
-def _raw_counts(text: str, tree: ast.Module) -> tuple[int, int, int, int]:
-    """(loc, lloc, sloc, comment lines incl. docstring lines) in one tokenize pass.
-
-    Same definitions as radon.raw (statements for logical lines; standalone strings count
-    as comments for the maintainability index), but linear: radon's own counter is
-    quadratic on large literals (minutes on `html/entities.py`).
+    radon re-tokenizes a growing buffer for every line of a multi-line statement, which is quadratic: 27 s on
+    `html/entities.py`'s one 2,500-line dict. Its per-group rules are kept (its own `_logical` and `is_single_token`
+    judge each group); only the grouping is done once over the file. radon works on stripped lines split as
+    `str.splitlines` splits them, so those are what is tokenized here too.
     """
-    import io
-    import tokenize
+    from radon.raw import Module, _logical, is_single_token
 
-    statements, doc_lines = statements_and_string_lines(tree)
-    code_lines: set[int] = set()
-    comment_lines: set[int] = set()
-    lines = text.splitlines()
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            kind = tokenize.tok_name[tok.type]
-            if kind == "COMMENT":
-                comment_lines.add(tok.start[0])
-            elif kind not in _NON_CODE:
-                code_lines.update(range(tok.start[0], tok.end[0] + 1))
-    except (tokenize.TokenError, SyntaxError):
-        code_lines = {i for i, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")}
-    sloc = len(code_lines - doc_lines)
-    return len(lines), statements, sloc, len(comment_lines) + len(doc_lines)
+    lines = [line.strip() for line in text.splitlines()]
+    end_marker = tokenize.TokenInfo(tokenize.ENDMARKER, "", (0, 0), (0, 0), "")
+    lloc = comments = single = multi = blank = sloc = 0
+    group: list[tokenize.TokenInfo] = []
+    first, depth = 1, 0  # the group's first line; open brackets
+
+    def close(last: int) -> None:
+        nonlocal lloc, comments, single, multi, blank, sloc, group, first
+        parsed = lines[first - 1 : last]
+        tokens = [*group, end_marker]
+        comments += sum(1 for t in tokens if t.type == tokenize.COMMENT)
+        if is_single_token(tokenize.COMMENT, tokens) or (is_single_token(tokenize.STRING, tokens) and tokens[0].start[0] == tokens[0].end[0]):
+            single += 1  # a comment, or a one-line string statement (a docstring)
+        elif is_single_token(tokenize.STRING, tokens):
+            multi += sum(1 for line in parsed if line)
+            blank += sum(1 for line in parsed if not line)
+        else:
+            sloc += sum(1 for line in parsed if line)
+            blank += sum(1 for line in parsed if not line)
+        lloc += _logical(tokens)
+        group, first = [], last + 1
+
+    for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline):
+        if tok.type == tokenize.ENDMARKER:
+            break
+        while not group and tok.start[0] > first:  # a line the tokenizer gave no token: blank
+            close(first)
+        group.append(tok)
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.NL and depth <= 0):
+            close(max(tok.start[0], first))
+    if group:
+        close(len(lines))
+    while first <= len(lines):
+        close(first)
+    return Module(sloc + blank + multi + single, lloc, sloc, comments, multi, blank, single)
 
 
 def measure_python(src: SourceFile) -> FileMetrics:
@@ -94,12 +121,17 @@ def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetr
         return result
     result.imports = extract_imports(tree, src)
     result.empty = is_empty_module(tree)
+    lines = text.splitlines()
+    result.loc = len(lines)
+    result.sloc = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
     if src.is_test:  # tests count for what they import and their size, not for their structure
-        lines = text.splitlines()
-        result.loc = len(lines)
-        result.sloc = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
         return result
-    result.loc, lloc, result.sloc, comments = _raw_counts(text, tree)
+    try:
+        raw: Module | None = raw_counts(text)
+    except (tokenize.TokenError, SyntaxError):
+        raw = None
+    if raw:
+        result.sloc = raw.sloc
     visitor = ComplexityVisitor.from_ast(tree)
     blocks = list(visitor.functions)
     for cls in visitor.classes:
@@ -108,12 +140,10 @@ def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetr
         FunctionMetrics(b.name if not b.classname else f"{b.classname}.{b.name}", b.lineno, b.endline - b.lineno + 1, b.complexity)
         for b in blocks
     ]
-    if result.sloc:
+    if raw and raw.sloc:  # radon's `mi_visit(text, multi=True)`, from the tree already parsed
         try:
             volume = h_visit_ast(tree).total.volume
-            result.maintainability = round(
-                mi_compute(volume, visitor.total_complexity, lloc, comments / result.sloc * 100), 2
-            )
+            result.maintainability = round(mi_compute(volume, visitor.total_complexity, raw.lloc, (raw.comments + raw.multi) / raw.sloc * 100), 2)
         except (ValueError, ZeroDivisionError):
             result.maintainability = None
     result.public = list(public_items(tree))

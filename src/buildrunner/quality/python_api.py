@@ -116,22 +116,3 @@ def is_empty_module(tree: ast.Module) -> bool:
 
 
 BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def statements_and_string_lines(tree: ast.Module) -> tuple[int, set[int]]:
-    """The number of statements, and the lines of standalone string statements (docstrings).
-
-    Walks statement blocks only (never expressions), which is several times cheaper than ast.walk.
-    """
-    string_lines: set[int] = set()
-    statements = 0
-    pending: list[ast.AST] = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.stmt):
-            statements += 1
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                string_lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-        for name in BLOCK_FIELDS:
-            pending.extend(getattr(node, name, ()))
-    return statements, string_lines

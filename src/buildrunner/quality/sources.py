@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from buildrunner.errors import ConfigError
 from buildrunner.words import plural
 
 if sys.version_info >= (3, 11):
@@ -94,6 +95,7 @@ class SourceSet:
     root: Path
     python: list[SourceFile] = field(default_factory=list)
     other: dict[str, LanguageCount] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)  # folder that could not be listed -> why (its code is unseen)
 
     def not_analysed_note(self) -> str | None:
         """The note both reports carry for languages counted but not analysed (None when there are none)."""
@@ -141,8 +143,12 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def is_virtualenv(folder: Path) -> bool:
-    """A virtual environment (it holds a pyvenv.cfg), whatever its name."""
-    return (folder / "pyvenv.cfg").is_file()
+    """A virtual environment (it holds a pyvenv.cfg), whatever its name. A folder that cannot be looked into is not
+    one as far as we can tell: the walk then fails to list it and reports it unread, instead of the probe crashing."""
+    try:
+        return (folder / "pyvenv.cfg").is_file()
+    except OSError:
+        return False
 
 
 def skipped_dir(folder: Path) -> bool:
@@ -150,8 +156,11 @@ def skipped_dir(folder: Path) -> bool:
     return folder.name in SKIP_DIRS or folder.name.endswith(".egg-info") or is_virtualenv(folder)
 
 
-def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, str]]:
-    """Every project file as (path, path relative to root), honouring .gitignore at every level.
+def iter_files(
+    root: Path, exclude: Iterable[str] = (), unreadable: Callable[[str, OSError], None] | None = None
+) -> Iterator[tuple[Path, str]]:
+    """Every project file as (path, path relative to root), honouring .gitignore at every level; each folder that
+    cannot be listed goes to `unreadable` (its relative path and the error) and is skipped.
 
     The ignore rules are the security scanner's (`security.files.IgnoreRules`), so every
     BuildRunner command agrees on which files are ignored.
@@ -164,7 +173,12 @@ def iter_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, 
     def ignored(rel: str, is_dir: bool) -> bool:  # a file git tracks is the project's, whatever .gitignore says (as git reads it)
         return extra.match_file(rel + "/" if is_dir else rel) or (rules.ignored(rel, is_dir) and not rules.is_tracked(rel, is_dir))
 
-    for dirpath, dirnames, filenames in os.walk(root):
+    def walk_error(exc: OSError) -> None:
+        if unreadable is not None:
+            folder = Path(exc.filename or root)
+            unreadable(folder.relative_to(root).as_posix() if folder != root else ".", exc)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
         here = Path(dirpath)
         rel_dir = "" if here == root else here.relative_to(root).as_posix()
         rules.enter(rel_dir, here)
@@ -197,7 +211,11 @@ def collect_sources(root: Path, exclude: Iterable[str] = ()) -> SourceSet:
     """The Python files (with module names) and the other languages' file and line counts."""
     root = root.resolve()
     found = SourceSet(root=root)
-    for path, rel in iter_files(root, exclude):
+
+    def unreadable(rel: str, exc: OSError) -> None:
+        found.unreadable[rel] = exc.strerror or str(exc)
+
+    for path, rel in iter_files(root, exclude, unreadable):
         suffix = path.suffix.lower()
         if suffix == ".py":
             found.python.append(
@@ -265,6 +283,23 @@ def read_source(path: Path) -> str | None:
         return None
 
 
+def read_pyproject(root: Path) -> tuple[str, dict[str, Any]] | None:
+    """The project's pyproject.toml, its text and its tables; None when it has none. Both the gate and the gap
+    analysis read it (requires-python, dependencies), so a broken one is the same configuration error in both."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return text, tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})", hint="fix its permissions and run again") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({exc.reason} at byte {exc.start})", hint="save it as UTF-8 and run again") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the file and run again") from None
+
+
 def python_mismatch(root: Path) -> str | None:
     """Why a syntax error may be new syntax, not broken code: the project's `requires-python` (pyproject.toml)
     excludes the Python BuildRunner runs on (`type Pair[T] = ...` is 3.12 syntax, and `ast` parses as its own Python)."""
@@ -281,10 +316,10 @@ def _python_mismatch(root: Path, version: tuple[int, int]) -> str | None:
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     try:
-        with (root / "pyproject.toml").open("rb") as handle:
-            wanted = tomllib.load(handle).get("project", {}).get("requires-python")
+        _, data = read_pyproject(root) or ("", {})
+        wanted = data.get("project", {}).get("requires-python")
         allowed = SpecifierSet(str(wanted)) if wanted else None
-    except (OSError, ValueError, InvalidSpecifier, AttributeError):
+    except (ConfigError, InvalidSpecifier, AttributeError):  # the commands report a broken file themselves
         return None
     running = ".".join(str(part) for part in sys.version_info[:3])
     major, minor = sys.version_info[:2]
