@@ -49,6 +49,13 @@ def test_yaml_values_that_are_not_text_are_explained(tmp_path: Path) -> None:
         validate_plan({"tasks": [{"id": "a", "command": 5}]}, "plan.json")
 
 
+@pytest.mark.parametrize(("written", "seconds"), [("90s", 90), ("10m", 600), ("1h30m", 5400), ("1.5h", 5400), ("2d", 172_800), (45, 45)])
+def test_a_timeout_may_be_written_as_a_duration(written: object, seconds: float) -> None:
+    """`timeout: 10m` was "Input should be a valid number"."""
+    plan = validate_plan({"timeout": written, "tasks": [{"id": "a", "command": "x", "timeout": written}]}, "plan.yaml")
+    assert plan.tasks[0].timeout == plan.timeout == seconds
+
+
 @pytest.mark.parametrize(
     ("tasks", "expected"),
     [
@@ -66,6 +73,7 @@ def test_yaml_values_that_are_not_text_are_explained(tmp_path: Path) -> None:
         ([{"id": "a", "command": "x", "cwd": "/tmp"}], "tasks[0].cwd (task 'a'): '/tmp': give a folder of the project"),
         ([{"id": "a", "command": "x", "cwd": "services/../../elsewhere"}], "give a folder of the project"),  # out of a worktree
         ([{"id": "a", "command": "x", "timeout": -1}], "tasks[0].timeout"),
+        ([{"id": "a", "command": "x", "timeout": "ten minutes"}], "tasks[0].timeout (task 'a'): 'ten minutes' is not a duration: give seconds (600) or a duration such as 90s"),
         ([], "tasks"),
     ],
 )

@@ -464,10 +464,10 @@ def test_stop_ends_running_tasks_and_the_workers(fast_project: Path, run_br: Any
     plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 60"} for i in range(4)]})
     sid = start(run_br, plan, "--workers", "2")["session_id"]
     project = Project(fast_project)
-    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") == 2, 30, "two running tasks")
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'running'") == 2, 30, "two running tasks")
     pids = [r["pid"] for r in project.store.fetchall("SELECT pid FROM workers")]
     result = run_br("parallel", "stop", sid, "--force")
-    assert result.returncode == 0 and "stopped" in result.stdout
+    assert result.returncode == 0 and "stopped" in result.stdout and "2 running tasks being ended now (forced)" in result.stdout
     wait_for(lambda: exited(pids), 20, "workers to exit")
     tasks = {r["task_id"]: r["status"] for r in project.store.fetchall("SELECT task_id, status FROM tasks")}
     assert sorted(tasks.values()) == ["cancelled"] * 4
@@ -913,3 +913,10 @@ def test_a_worker_outside_a_checkout_of_the_sessions_repository_is_refused(fast_
     assert not (elsewhere / "ran.txt").exists() and not (fast_project / "ran.txt").exists()
     ran = run_br("parallel", "worker", session.session_id, "-C", str(fast_project), env=store)
     assert ran.returncode == 0 and (fast_project / "ran.txt").exists()
+
+
+def test_a_worker_for_a_session_this_database_lacks_names_the_shared_database(fast_project: Path, run_br: Any) -> None:
+    """On a second machine without BR_DATABASE_URL the worker reads its own SQLite file: "not found" alone left the
+    user guessing."""
+    missing = run_br("parallel", "worker", "session-0123abcd", env={"BR_DATABASE_URL": None})
+    assert missing.returncode == 6 and "set BR_DATABASE_URL" in missing.stderr

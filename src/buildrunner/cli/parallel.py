@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -313,12 +314,20 @@ def worker(
 
     Example: BR_DATABASE_URL=postgresql://build@db/br br parallel worker demo
     """
+    from buildrunner.errors import NotFoundError
     from buildrunner.parallel.session_manager import SessionManager
     from buildrunner.parallel.supervisor import name_process
     from buildrunner.parallel.worker import Worker
+    from buildrunner.store import DATABASE_URL_ENV
 
     proj = project_for(project, reading=True)
-    sid = SessionManager(proj).resolve(session_id)
+    try:
+        sid = SessionManager(proj).resolve(session_id)
+    except NotFoundError as exc:
+        if os.environ.get(DATABASE_URL_ENV):
+            raise
+        # A second machine's worker reads this machine's own SQLite file: the session is in the shared database
+        raise NotFoundError(exc.message, hint=f"a session started on another machine is in its database: set {DATABASE_URL_ENV} to it (PostgreSQL), as there") from None
     name_process(sid)
     report = Worker(sid, proj, name).run()
     stderr().print(str(report), markup=False)
@@ -498,11 +507,9 @@ def stop(
         stdout().print(f"Session {sid} is already {before.status}: nothing to stop.", markup=False)
         return
     info = manager.stop_session(sid, force=force)
-    stdout().print(
-        f"⏹  Session {info.session_id} {info.status}: {info.completed_tasks}/{info.total_tasks} completed, "
-        f"{plural(info.running_tasks, 'running task')} being ended" + (" now (forced)" if force else ""),
-        markup=False,
-    )
+    # the tasks running when asked: by the time the stop is stored, some of them may already have been ended
+    ending = f"{plural(before.running_tasks, 'running task')} being ended" + (" now (forced)" if force else "") if before.running_tasks else "no task was running"
+    stdout().print(f"⏹  Session {info.session_id} {info.status}: {info.completed_tasks}/{info.total_tasks} completed, {ending}", markup=False)
 
 
 @app.command()

@@ -32,6 +32,23 @@ MAX_SECONDS = 7 * 86_400.0
 MAX_COST = 1_000_000.0
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _seconds(value: Any) -> Any:
+    """A timeout as a number of seconds, or written as a duration (`90s`, `10m`, `1h30m`, `2d`): `timeout: 10m` was
+    "Input should be a valid number". Anything else is left for the field's own check."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    if text and _DURATION.sub("", text) == "":
+        return float(sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text)))
+    raise ValueError(f"{value!r} is not a duration: give seconds (600) or a duration such as 90s, 10m, 1h30m")
+
+
 def _no_nul(value: str | None) -> str | None:
     """The kernel cannot pass a NUL byte in an argument or environment value: refuse it here, with its place."""
     if value is not None and "\x00" in value:
@@ -58,6 +75,11 @@ class PlanTask(BaseModel):
     agent: str | None = Field(None, min_length=1, description="claude, codex, gemini or a custom agent (default: the plan's, else agents.default)")
     verify: str | None = Field(None, min_length=1, description="run after the task exits 0; the attempt passes only if it exits 0 too")
     escalate: bool | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> Any:
+        return _seconds(value)
 
     @field_validator("description", "command", "prompt", "model", "cwd", "agent", "verify")
     @classmethod
@@ -119,6 +141,11 @@ class PlanModel(BaseModel):
     merge: bool = False
     halt_on_failure: bool = Field(False, description="at the first task that fails for good, stop the session: cancel what waits, end what runs")
     tasks: list[PlanTask] = Field(min_length=1)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> Any:
+        return _seconds(value)
 
     @field_validator("agent", "verify", "setup")
     @classmethod
