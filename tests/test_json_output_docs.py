@@ -381,7 +381,10 @@ def test_security_output_matches_the_docs(tmp_project: Path, run_br: Any, files:
     assert run_br("security", "hooks", "install").returncode == 0
     hooks.append(as_json(run_br("security", "hooks", "status", "--format", "json")))
     assert all(check["not_scanned"] for check in checks)
-    assert_documented({"br security scan": scans, "br security check": checks, "br security hooks status": hooks})
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--no-verify", "-m", "leak"], cwd=tmp_project, check=True)
+    history = [as_json(run_br("security", "history", "--format", "json"), 3)]
+    assert history[0]["secrets"] and history[0]["not_scanned"]
+    assert_documented({"br security scan": scans, "br security check": checks, "br security hooks status": hooks, "br security history": history})
 
 
 def test_routing_output_matches_the_docs(tmp_project: Path, run_br: Any) -> None:

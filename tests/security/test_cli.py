@@ -211,6 +211,28 @@ def test_the_hook_counts_only_what_the_commit_adds(run_br, tmp_project: Path) ->
     assert blocked.returncode == 3 and "DELETE FROM" in blocked.stdout and "SELECT count" not in blocked.stdout
 
 
+def test_history_finds_a_secret_removed_since_and_names_the_commit_that_added_it(run_br, tmp_project: Path) -> None:
+    """A secret deleted in a later commit is still in every clone: `scan` and `check` cannot see it (gitleaks' default)."""
+    (tmp_project / "app.py").write_text(samples()["github_token"] + "\n")
+    git(tmp_project, "add", "app.py")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "leak")
+    leak = git(tmp_project, "rev-parse", "HEAD").stdout.strip()
+    (tmp_project / "app.py").write_text("GH = os.environ['GH']\n")
+    git(tmp_project, "commit", "-qam", "read it from the environment")
+    assert run_br("security", "scan").returncode == 0
+    found = run_br("security", "history", "--format", "json")
+    assert found.returncode == 3 and "rotate it" in found.stderr
+    [secret] = json.loads(found.stdout)["secrets"]
+    assert (secret["file_path"], secret["commit"], secret["secret_type"]) == ("app.py", leak, "github_token")
+    assert secret_in(samples()["github_token"]) not in found.stdout
+    sarif = json.loads(run_br("security", "history", "--format", "sarif").stdout)
+    assert sarif["runs"][0]["results"][0]["properties"]["commit"] == leak
+    assert run_br("security", "history", "HEAD~1..HEAD").returncode == 0  # the range after the leak
+    assert f"(added in commit {leak[:12]})" in run_br("security", "history").stdout
+    refused = run_br("security", "history", "--", "--output=/tmp/x")
+    assert refused.returncode == 2 and "not a revision" in refused.stderr
+
+
 def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     r = run_br("security", "hooks", "status")
     assert "not installed" in r.stdout and r.returncode == 1  # a script can tell: `status || install`

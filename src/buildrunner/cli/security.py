@@ -136,6 +136,29 @@ def scan(
 
 
 @app.command()
+def history(
+    revisions: Annotated[Optional[List[str]], typer.Argument(metavar="REVISION", help="What to walk, as git log takes it (main, v1.0..HEAD); default: every branch and tag.", show_default=False)] = None,
+    min_severity: SeverityOption = "low",
+    fmt: SarifFormat = "text",
+    project: ProjectOption = None,
+) -> None:
+    """Scan what every commit added for secrets, as gitleaks scans a history: a secret removed since is still in every
+    clone, so rotate it (deleting it is not enough).
+
+    Each finding names the commit that first added it; the same secret in later versions of its file is reported
+    once. The whitelist applies. Exit 0 when clean, 3 when something is found, 1 outside a git repository.
+
+    Example: br security history main~50..main --format json
+    """
+    from buildrunner.cli.common import project_for
+    from buildrunner.security.checks import check_history
+
+    proj = project_for(project)
+    report = _run(lambda: check_history(proj, revisions, min_severity=min_severity), "Scanning the history…")
+    _emit(report, fmt)
+
+
+@app.command()
 def precommit(
     files: Annotated[Optional[List[Path]], typer.Argument(help="Files to check instead of the staged blobs (the pre-commit framework passes them).", show_default=False)] = None,
     include_committed: Annotated[bool, typer.Option("--include-committed", help="Also count findings the committed version of a staged file already held.")] = False,

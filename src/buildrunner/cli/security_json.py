@@ -21,7 +21,7 @@ def as_dict(report: "SecurityReport") -> dict[str, Any]:
         "clean": report.clean,
         "passed": report.passed,
         "checked": {"secrets": report.checked_secrets, "sql_injection": report.checked_sql},
-        "secrets": jsonable(report.secrets) if report.checked_secrets else None,
+        "secrets": _with_commits(jsonable(report.secrets), report) if report.checked_secrets else None,
         "sql_injection": jsonable(report.sql_injection) if report.checked_sql else None,
         "not_scanned": jsonable(report.not_scanned),
         "not_analysed": jsonable(report.not_analysed),
@@ -32,6 +32,14 @@ def as_dict(report: "SecurityReport") -> dict[str, Any]:
         "bytes_scanned": report.bytes_scanned,
         "seconds": round(report.seconds, 3),
     }
+
+
+def _with_commits(secrets: list[dict[str, Any]], report: "SecurityReport") -> list[dict[str, Any]]:
+    """A history's findings name the commit that added each (`br security history`)."""
+    if report.introduced_in:
+        for secret in secrets:
+            secret["commit"] = report.introduced_in.get(secret["fingerprint"])
+    return secrets
 
 
 def render(report: "SecurityReport") -> None:

@@ -76,6 +76,7 @@ def as_sarif(report: "SecurityReport") -> dict[str, Any]:
                 "message": {"text": f"{m.description or m.secret_type}: {m.masked_value}"},
                 "locations": [_location(m.file_path, m.line_number, m.column)],
                 "partialFingerprints": {"buildrunner/v1": m.fingerprint},
+                **({"properties": {"commit": report.introduced_in[m.fingerprint]}} if m.fingerprint in report.introduced_in else {}),
             }
         )
     for f in report.sql_injection:

@@ -53,7 +53,8 @@ def render(report: "SecurityReport", out: "Console", err: "Console") -> None:
 
     if report.secrets:
         for indent, m in section("❌ SECRETS DETECTED:", report.secrets):
-            say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}")
+            commit = report.introduced_in.get(m.fingerprint)
+            say(f"{indent}Line {m.line_number}: [{m.secret_type}] {m.masked_value}" + (f" (added in commit {commit[:12]})" if commit else ""))
         say("\n💡 Recommendation:")
         in_env_files = all(_dotenv(m.file_path) for m in report.secrets)
         for advice in (ENV_FILE_ADVICE, *SECRET_ADVICE[1:]) if in_env_files else SECRET_ADVICE:  # a secret in .env is where it should be

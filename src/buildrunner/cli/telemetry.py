@@ -19,7 +19,7 @@ HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help=
 
 def _note_if_disabled(proj) -> None:  # type: ignore[no-untyped-def]
     """An empty summary with telemetry switched off said only "no data"."""
-    if not proj.config.telemetry.enabled:
+    if not proj.loaded.get("telemetry.enabled"):  # the flat view: building the config model would import pydantic
         source = proj.loaded.sources.get("telemetry.enabled", "config")
         stderr().print(f"note: telemetry is disabled ({source}): no events are recorded", markup=False)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
 from buildrunner.security.files import is_binary
-from buildrunner.security.git import Blob, changed_files, committed_blobs, repo_root, revision_blobs, staged_blobs
+from buildrunner.security.git import Blob, changed_files, committed_blobs, history_blobs, repo_root, revision_blobs, staged_blobs
 from buildrunner.security.report import BINARY, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
@@ -52,6 +52,7 @@ class SecurityReport:
     min_severity: str = "low"  # findings below it were dropped (`--min-severity`)...
     below_min_severity: int = 0  # ...and how many: a clean report must not hide that it hid them
     already_committed: int = 0  # findings the committed file (HEAD) already held, not counted (the pre-commit hook)
+    introduced_in: dict[str, str] = field(default_factory=dict)  # a history's finding (fingerprint) -> the commit that added it
 
     @property
     def clean(self) -> bool:
@@ -102,7 +103,9 @@ class SecurityReport:
         if not self.clean:
             counts = [(len(self.secrets), "secret"), (len(self.sql_injection), "SQL injection risk")]
             found = " and ".join(plural(n, noun) for n, noun in counts if n)
-            raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"remove {'it' if len(self.secrets) + len(self.sql_injection) == 1 else 'them'}, or allowlist a false positive with {allow}")
+            one = len(self.secrets) + len(self.sql_injection) == 1
+            todo = f"rotate {'it' if one else 'them'}: every clone holds the commits" if self.introduced_in else f"remove {'it' if one else 'them'}"
+            raise SecurityError(f"{prefix}{found} found" + (f"; {missed}" if missed else ""), hint=f"{todo}, or allowlist a false positive with {allow}")
         if unscanned:
             advice = [NOT_SCANNED_ADVICE[kind] for kind in dict.fromkeys(s.kind for s in unscanned) if kind in NOT_SCANNED_ADVICE]
             raise BuildRunnerError(
@@ -246,6 +249,39 @@ def check_staged(
         kept_sql = [f for f in report.sql_injection if f.fingerprint not in known]
         report.already_committed = len(report.secrets) + len(report.sql_injection) - len(kept_secrets) - len(kept_sql)
         report.secrets, report.sql_injection = kept_secrets, kept_sql
+    return report
+
+
+def check_history(project: "Project", revisions: list[str] | None = None, *, min_severity: str = "low") -> SecurityReport:
+    """Every commit's added content, checked for secrets as gitleaks checks a history: a secret removed since is still
+    in every clone and must be rotated. `revisions` as `git log` takes them (default: every branch and tag). Each
+    finding names the commit that first added it (`introduced_in`); later versions of its file holding it add nothing."""
+    for revision in revisions or ():
+        if revision.startswith("-"):  # an option to git log, not a revision
+            raise ConfigError(f"revision {revision!r}: not a revision", hint="give branch names, commits or ranges such as main~50..main")
+    started = time.perf_counter()
+    root = project.paths.root
+    top = repo_root(root)
+    engine = SecretScanner(project).engine
+    report = _new_report(project, f"history of {' '.join(revisions) if revisions else 'every branch and tag'}", True, False)
+    for commit, blob in history_blobs(root, list(revisions or ()), engine.max_bytes):
+        absolute = os.path.join(top, blob.path)
+        display = engine.display(absolute)
+        if engine.whitelist.path_allowed(display):
+            continue
+        if blob.data is None:
+            report.skipped.append(too_big(f"{display} (commit {commit[:12]})", engine.max_bytes))
+            continue
+        if is_binary(blob.data):
+            continue
+        report.files_scanned += 1
+        report.bytes_scanned += len(blob.data)
+        for match in engine.check_content(blob.data, absolute).matches:
+            if match.fingerprint not in report.introduced_in:
+                report.introduced_in[match.fingerprint] = commit
+                report.secrets.append(match)
+    report.keep_at_least(min_severity)
+    report.seconds = time.perf_counter() - started
     return report
 
 

@@ -86,24 +86,70 @@ def _diff_blobs(top: Path, revisions: list[str], max_bytes: int) -> Iterator[Blo
         if new_mode in (SUBMODULE_MODE, SYMLINK_MODE):
             continue
         entries.append((new_sha, path.decode("utf-8", "replace")))
+    yield from _read_blobs(top, entries, max_bytes)
+
+
+HISTORY_CHUNK = 256  # blobs read from git at once when walking a history
+
+
+def history_blobs(cwd: Path, revisions: list[str], max_bytes: int) -> Iterator[tuple[str, Blob]]:
+    """Every file content the commits of `revisions` (default: every branch and tag) added, oldest first, each blob
+    once, with the commit that first added it: what `git log` holds, a secret removed later included.
+
+    One `git log --raw -z` names them all (merge commits add nothing of their own to it); `git cat-file` reads them.
+    """
+    top = repo_root(cwd)
+    raw = git(top, "log", "-z", "--raw", "--no-abbrev", "--no-renames", "--diff-filter=AM", "--format=%H", "--reverse", *(revisions or ["--all"]), "--")
+    commit_of: dict[str, str] = {}
+    entries: list[tuple[str, str]] = []
+    tokens = raw.split(b"\0")
+    commit, i = "", 0
+    while i < len(tokens):
+        token = tokens[i].lstrip(b"\n")
+        if token.startswith(b":") and i + 1 < len(tokens):  # ":old-mode new-mode old-sha new-sha status", then its path
+            fields = token.decode("ascii", "replace").lstrip(":").split()
+            if len(fields) >= 4 and fields[1] not in (SUBMODULE_MODE, SYMLINK_MODE) and fields[3] not in commit_of:
+                commit_of[fields[3]] = commit
+                entries.append((fields[3], tokens[i + 1].decode("utf-8", "replace")))
+            i += 2
+            continue
+        if token:
+            commit = token.decode("ascii", "replace")
+        i += 1
+    for start in range(0, len(entries), HISTORY_CHUNK):  # read a chunk at a time: a long history is not held whole
+        chunk = entries[start : start + HISTORY_CHUNK]
+        for blob, (sha, _) in zip(_read_blobs(top, chunk, max_bytes, keep_order=True), chunk):
+            yield commit_of[sha], blob
+
+
+def _read_blobs(top: Path, entries: list[tuple[str, str]], max_bytes: int, *, keep_order: bool = False) -> Iterator[Blob]:
+    """The (sha, path) blobs' contents; one too big to read comes with `data` None. `keep_order`: in `entries`' order
+    (else the big ones first)."""
     if not entries:
         return
     sizes = git(top, "cat-file", "--batch-check=%(objectsize)", input="".join(f"{sha}\n" for sha, _ in entries).encode()).split()
     wanted = [(sha, path, int(size)) for (sha, path), size in zip(entries, sizes)]
     small = [(sha, path, size) for sha, path, size in wanted if size <= max_bytes]
-    for _, path, size in wanted:
-        if size > max_bytes:
-            yield Blob(path, None, size)
-    if not small:
-        return
-    out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha, _, _ in small).encode())
-    pos = 0
-    for _sha, path, _size in small:
-        header_end = out.index(b"\n", pos)
-        size = int(out[pos:header_end].split()[2])
-        start = header_end + 1
-        yield Blob(path, out[start : start + size], size)
-        pos = start + size + 1
+    read: dict[str, bytes] = {}
+    if not keep_order:
+        for _, path, size in wanted:
+            if size > max_bytes:
+                yield Blob(path, None, size)
+    if small:
+        out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha, _, _ in small).encode())
+        pos = 0
+        for sha, path, _size in small:
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            start = header_end + 1
+            if keep_order:
+                read[sha] = out[start : start + size]
+            else:
+                yield Blob(path, out[start : start + size], size)
+            pos = start + size + 1
+    if keep_order:
+        for sha, path, size in wanted:
+            yield Blob(path, read.get(sha), size)
 
 
 def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[Blob]:
