@@ -230,7 +230,16 @@ def test_prune_reports_count(project: Project, run_br) -> None:
     EventCollector(project).collect_batch([{"type": "x", "timestamp": time.time() - d * 86400} for d in (1, 100, 200)])
     r = run_br("telemetry", "prune")
     assert r.returncode == 0 and "Pruned 2 events older than 90 days" in r.stderr
-    assert json.loads(run_br("telemetry", "prune", "--days", "0", "-f", "json").stdout) == {"deleted": 0, "retention_days": 0}
+    assert json.loads(run_br("telemetry", "prune", "--days", "0", "-f", "json").stdout) == {"deleted": 0, "retention_days": 0, "spend_deleted": 0.0}
+
+
+def test_prune_says_what_spend_goes_with_the_events(project: Project, run_br) -> None:
+    """Events carrying spend no cost record holds were pruned, and the money left the totals without a word."""
+    EventCollector(project).collect_batch(
+        [{"type": "task_completed", "task_id": f"nightly{d}", "cost": 0.5, "timestamp": time.time() - d * 86400} for d in range(1, 11)]
+    )
+    pruned = json.loads(run_br("telemetry", "prune", "--days", "3", "-f", "json").stdout)
+    assert pruned == {"deleted": 8, "retention_days": 3, "spend_deleted": 4.0}
 
 
 def test_disabled_by_env_still_reads(project: Project, run_br) -> None:

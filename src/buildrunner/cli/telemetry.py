@@ -228,14 +228,20 @@ def prune(
 
     Example: br telemetry prune --days 30
     """
+    from buildrunner.money import usd
+    from buildrunner.store.base import now
     from buildrunner.telemetry.event_collector import EventCollector
+    from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer
 
     with project_for(project, reading=True) as proj:
         keep = proj.config.telemetry.retention_days if days is None else days
+        # spend only events report (no cost record holds it) goes with them: the totals of those days lose it
+        spend = MetricsAnalyzer(proj).event_only_spend(0.0, now() - keep * 86400) if keep > 0 else 0.0
         removed = EventCollector(proj).prune(keep)
     if format == "json":
-        emit_json({"deleted": removed, "retention_days": keep})
+        emit_json({"deleted": removed, "retention_days": keep, "spend_deleted": spend})
     elif keep == 0:
         stderr().print("Retention is 0 days (keep everything): nothing pruned")
     else:
-        stderr().print(f"Pruned {plural(removed, 'event')} older than {plural(keep, 'day')}")
+        lost = f"; they reported {usd(spend)} of spend no cost record holds, which the totals of those days no longer count" if spend else ""
+        stderr().print(f"Pruned {plural(removed, 'event')} older than {plural(keep, 'day')}{lost}")
