@@ -468,7 +468,8 @@ def resume(
 
     A failed or stopped session runs again with --retry-failed: its failed tasks from where they were (a prompt task
     on the tier it reached), then the tasks that were skipped because of them; a stopped session's cancelled tasks
-    too. What completed does not run again.
+    too. What completed does not run again. Tasks run as the session stored them at start: an edited plan file is
+    not read again (start a new session for it).
 
     Example: br parallel resume demo --retry-failed --wait
     """
@@ -480,7 +481,7 @@ def resume(
         again = [f"{plural(len(ids), what)} ({', '.join(ids)})" for ids, what in ((retried.tasks, "failed task"), (retried.cancelled, "cancelled task")) if ids]
         n, them = len(retried.dependents), "it" if len(retried.tasks) + len(retried.cancelled) == 1 else "them"
         waiting = f"; {plural(n, 'skipped task')} {'waits' if n == 1 else 'wait'} for {them}" if n else ""
-        stdout().print(f"↻  Retrying {' and '.join(again)}{waiting}.", markup=False)
+        stdout().print(f"↻  Retrying {' and '.join(again)}{waiting}, as the session stored them (an edited plan needs a new session).", markup=False)
     info, pids = manager.resume_session(sid)
     note = f"; started {plural(len(pids), 'worker')}" if pids else f"; {plural(info.active_workers, 'worker')} alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)
