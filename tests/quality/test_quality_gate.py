@@ -171,16 +171,18 @@ def test_a_failing_suite_fails_testing_whatever_its_coverage(calc: Path, files, 
 
 
 @pytest.mark.slow
-def test_run_coverage_counts_modules_no_test_imports_and_not_the_tests(tmp_project: Path, files) -> None:
+def test_run_coverage_counts_modules_no_test_imports_and_not_the_tests(tmp_project: Path, files, monkeypatch: pytest.MonkeyPatch) -> None:
     """a.py tested, b.py's 50 functions never imported: Testing said 100 (only what ran was measured, the test file
-    included) where `coverage report --omit='tests/*'` says 1 %."""
+    included) where `coverage report --omit='tests/*'` says 1 %. Run from a subfolder, with coverage's relative_files
+    (the data names files relative to the root), it said 0."""
     untested = "\n\n".join(f"def g{i}(x: int) -> int:\n    y = x + {i}\n    return y" for i in range(50)) + "\n"
     files(tmp_project, {
-        "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n',
+        "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.coverage.run]\nrelative_files = true\n',
         "a.py": "def f() -> int:\n    return 1\n",
         "b.py": untested,
         "tests/test_a.py": "from a import f\n\n\ndef test_f():\n    assert f() == 1\n",
     })
+    monkeypatch.chdir(tmp_project / "tests")
     testing = check(tmp_project, run_coverage=True).category("Testing")
     assert testing.inputs["exit_code"] == 0
     assert (testing.inputs["covered_lines"], testing.inputs["total_lines"]) == (2, 2 + 150)  # a.py's and b.py's statements only

@@ -209,6 +209,10 @@ def test_the_hook_counts_only_what_the_commit_adds(run_br, tmp_project: Path) ->
     git(tmp_project, "add", "legacy.py")
     blocked = run_br("security", "precommit")
     assert blocked.returncode == 3 and "DELETE FROM" in blocked.stdout and "SELECT count" not in blocked.stdout
+    (tmp_project / "my notes.py").write_text(key + "\n")  # new, one space in its name: git says "HEAD:my notes.py missing"
+    git(tmp_project, "add", "my notes.py")
+    spaced = run_br("security", "precommit")
+    assert spaced.returncode == 3 and "my notes.py" in spaced.stdout, spaced.stderr
 
 
 def test_history_finds_a_secret_removed_since_and_names_the_commit_that_added_it(run_br, tmp_project: Path) -> None:

@@ -80,6 +80,15 @@ def test_user_rules_from_config_are_added_and_shipped_ones_can_be_disabled() -> 
     assert rs.find(samples()["jwt"].encode()) == []
 
 
+def test_a_user_rule_may_keep_values_not_a_value_would_drop() -> None:
+    """rules.toml documents `keep` for a rule; a user rule of the same shape refused it as an unknown key."""
+    plain = RuleSettings(id="badge_code", regex=r"badge_code\s*=\s*'([A-Za-z]{8,})'", keywords=["badge_code"], generic=True)
+    kept = plain.model_copy(update={"keep": ["^[A-Z]{8,}$"]})
+    line = b"badge_code = 'QWERTYUIOPAS'"
+    assert ruleset(rules_for(SecuritySettings(rules=[plain]))).find(line) == []  # letters alone: a word
+    assert [h.rule.id for h in ruleset(rules_for(SecuritySettings(rules=[kept]))).find(line)] == ["badge_code"]
+
+
 def test_disabling_a_rule_id_that_does_not_exist_is_a_config_error_not_a_rule_left_on(run_br, tmp_project: Path) -> None:
     """Found when the config is read, by every command (`config show` too), naming the file and the likely id."""
     write_config(tmp_project, disabled_rules=["jwt", "jwtt"])

@@ -119,6 +119,16 @@ FLOWS = {
           await pool.query(`SELECT * FROM t WHERE id IN (${req.body.ids.map((x) => `'${x}'`).join(',')})`); // <-
         });
     """,
+    "keys of a Map and elements being sorted": """
+        const { Pool } = require('pg');
+        app.get('/k', async (req, res) => {
+          let sql = 'SELECT * FROM t WHERE 1 = 1';
+          const m = new Map(Object.entries(req.query));
+          m.forEach((value, key) => { sql += ' AND ' + key + ' = ?'; });
+          await pool.query(sql); // <-
+          req.body.names.sort((a, b) => { pool.query("SELECT * FROM t WHERE name = '" + b + "'"); return 0; }); // <-
+        });
+    """,
     "util.format": """
         const util = require('util');
         const { Pool } = require('pg');

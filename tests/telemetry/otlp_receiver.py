@@ -19,9 +19,13 @@ class Received:
 class OtlpReceiver:
     """`with OtlpReceiver() as rx:` serves http://127.0.0.1:<port>/v1/{traces,metrics}."""
 
-    def __init__(self, status: int = 200, traces_only: bool = False, metrics_status: int | None = None, refusal: bytes = b"") -> None:
+    def __init__(
+        self, status: int = 200, traces_only: bool = False, metrics_status: int | None = None, refusal: bytes = b"",
+        auth: str | None = None, data_status: int | None = None,
+    ) -> None:
         """`traces_only`: /v1/metrics answers 404, as Langfuse, Jaeger and Tempo do; `metrics_status`: what it answers;
-        `refusal`: the body of a refusal (what the collector says is wrong)."""
+        `refusal`: the body of a refusal (what the collector says is wrong); `auth`: the Authorization header it
+        requires (401 without); `data_status`: what it answers a post that holds data (an empty one gets 200)."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -40,6 +44,10 @@ class OtlpReceiver:
                 answer = status if self.path in served else 404
                 if self.path == "/v1/metrics" and metrics_status is not None:
                     answer = metrics_status
+                if data_status is not None:
+                    answer = data_status if body else 200
+                if auth is not None and self.headers.get("Authorization") != auth:
+                    answer = 401
                 said = refusal if answer >= 400 else b""
                 self.send_response(answer)
                 self.send_header("Content-Type", "text/plain" if said else "application/x-protobuf")

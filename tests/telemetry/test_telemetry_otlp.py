@@ -225,3 +225,14 @@ def test_metrics_name_the_model_as_the_spans_do(any_project: Project) -> None:
     assert {attrs.get("buildrunner.window.hours") for name, attrs in points if name == "buildrunner.cost"} == {24.0}
     [task] = [s for s in spans_of(rx) if s.name == "task t"]
     assert attributes(task.attributes)["gen_ai.request.model"] == "claude-haiku-4-5"
+
+
+def test_a_refusal_of_the_data_is_not_blamed_on_the_headers_the_sdk_read(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe that says why ran without OTEL_EXPORTER_OTLP_HEADERS (the SDK reads them itself): a collector refusing
+    the spans' content was reported as refusing the token."""
+    EventCollector(project).collect_event(finished("s", "t", True, 100, age_s=1))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20good")
+    with OtlpReceiver(auth="Bearer good", data_status=400) as rx:
+        with pytest.raises(APIError, match="accepts an empty export, so what it refused was in the data") as refused:
+            OtlpExporter(project, endpoint=rx.url).export(1)
+    assert "401" not in str(refused.value)

@@ -135,6 +135,11 @@ def last_unfinished(path: Path) -> tuple[str, int, int | None] | None:
     return str(task_id), int(attempt), pid
 
 
+def was_asked(path: Path) -> bool:
+    """Whether a reaper asked to end an attempt of this record's worker (it writes so before it signals)."""
+    return any("asked" in entry for entry in _entries(path))
+
+
 def _entries(path: Path) -> Iterator[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

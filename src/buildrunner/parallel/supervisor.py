@@ -37,7 +37,7 @@ from typing import Any
 import psutil
 import setproctitle
 
-from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unfinished, open_record
+from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unfinished, open_record, was_asked
 
 # Seconds a task whose worker died may take to exit by itself before it is ended (see `_Supervisor._task_end`).
 FINISHING_S = 0.5
@@ -234,7 +234,9 @@ class _Supervisor:
             sig = self.signals.pop(0)
             if sig in (signal.SIGTERM, signal.SIGINT):
                 self._tell_worker(signal.SIGTERM)
-            elif sig == LOST_SIGNAL:
+            elif sig == LOST_SIGNAL and self.record is not None and was_asked(self.record):
+                # only about this worker: a reaper settling the worker that died before it (restarted since) finds
+                # this supervisor named in that one's record, and must not end the new one
                 self._end_worker("declared lost by a reaper")
         self._reap()
         if self.lease > 0 and self.why is None and self.worker not in self.reaped and time.monotonic() - self.heard > self.lease:

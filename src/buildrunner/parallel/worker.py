@@ -81,6 +81,7 @@ CAP_RECHECK_S = 0.25
 # attempt spent): an agent's first turn costs more than such a crumb, so it was cut off at its first message and its
 # spend thrown away.
 MIN_ATTEMPT_SHARE = 0.1
+MIN_ATTEMPT_FLOOR_USD = 0.25  # ...a tenth of a big cap is more than an attempt needs: the last $10 of $100 stay usable
 # How many times a supervisor starts its worker process again after it died (a crash loop stops there).
 MAX_RESTARTS = 3
 RU_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # getrusage's ru_maxrss: bytes on macOS, KiB on Linux
@@ -559,7 +560,8 @@ class Worker:
                 self._db(lambda: self._hold_for_budget(reason))
                 return "released"
             rung.cap, rung.cap_name, whole = self._db(lambda: self._caps(task))
-            if rung.cap is not None and whole is not None and rung.cap < max(whole * MIN_ATTEMPT_SHARE, self._db(lambda: self._previous_cost(task)) / 2):
+            floor = min(whole * MIN_ATTEMPT_SHARE, MIN_ATTEMPT_FLOOR_USD) if whole is not None else 0.0
+            if rung.cap is not None and whole is not None and rung.cap < max(floor, self._db(lambda: self._previous_cost(task)) / 2):
                 # An attempt started on the last crumbs is cut off at its first message: its spend thrown away
                 left = f" (only {usd(rung.cap, 3)} left: too little to start another attempt)" if rung.cap > 0 else ""
                 rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent{left}")

@@ -170,19 +170,24 @@ def _measure_files(data_file: Path, root: Path, files: Sequence[Path]) -> tuple[
     import coverage
     from coverage.exceptions import CoverageException
 
-    cov = coverage.Coverage(data_file=str(data_file), config_file=_coverage_config(root))
-    try:
-        cov.load()
-    except CoverageException as exc:
-        raise ValueError(str(exc)) from None
-    covered = total = 0
-    for path in files:
+    here = os.getcwd()
+    os.chdir(root)  # data recorded with `relative_files = true` names files relative to where the suite ran (the root);
+    try:  # coverage reads the folder they are relative to when it starts
+        cov = coverage.Coverage(data_file=str(data_file), config_file=_coverage_config(root))
         try:
-            _, statements, _, missing, _ = cov.analysis2(str(path))
-        except CoverageException:  # not Python coverage can parse: the gate notes the file already
-            continue
-        total += len(statements)
-        covered += len(statements) - len(missing)
+            cov.load()
+        except CoverageException as exc:
+            raise ValueError(str(exc)) from None
+        covered = total = 0
+        for path in files:
+            try:
+                _, statements, _, missing, _ = cov.analysis2(str(path))
+            except CoverageException:  # not Python coverage can parse: the gate notes the file already
+                continue
+            total += len(statements)
+            covered += len(statements) - len(missing)
+    finally:
+        os.chdir(here)
     return (100.0 * covered / total if total else 100.0), covered, total
 
 

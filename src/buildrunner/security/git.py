@@ -167,10 +167,11 @@ def committed_blobs(cwd: Path, paths: list[str], max_bytes: int) -> Iterator[Blo
     pos = 0
     for path in names:
         header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        if len(header) != 3:  # "HEAD:path missing": a new file, or no commit yet
+        line = out[pos:header_end]
+        if line.endswith((b" missing", b" ambiguous")):  # "HEAD:my file.py missing": a new file, or no commit yet
             pos = header_end + 1
             continue
+        header = line.split()
         size, start = int(header[2]), header_end + 1
         if header[1] == b"blob" and size <= max_bytes:
             yield Blob(path, out[start : start + size], size)

@@ -21,6 +21,7 @@ class RuleSettings(Section):
     placeholders: bool = True
     severity: Literal["high", "medium", "low"] = "high"
     generic: bool = False
+    keep: list[str] = Field(default_factory=list)
 
     @field_validator("regex")
     @classmethod
@@ -28,7 +29,7 @@ class RuleSettings(Section):
         _check_re2(value)
         return value
 
-    _allow_compiles = field_validator("allow")(classmethod(lambda cls, value: _check_all_re2(value)))
+    _allow_compiles = field_validator("allow", "keep")(classmethod(lambda cls, value: _check_all_re2(value)))
 
 
 def _check_all_re2(patterns: list[str]) -> list[str]:

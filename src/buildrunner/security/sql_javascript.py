@@ -52,6 +52,7 @@ from buildrunner.security.sql_taint import (
 EXTENSIONS = {".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
 REDUCERS = frozenset({"reduce", "reduceRight"})  # their callback's element is its second parameter, the index its third
 MAPPERS = frozenset({"map", "flatMap"})  # their result is what their callback returns
+INDEXED = frozenset({"map", "flatMap", "filter", "some", "every", "find", "findIndex"})  # arrays' only: a number second
 FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration", "function_expression", "function", "arrow_function", "generator_function", "method_definition"})
 WRAPPERS = frozenset({"parenthesized_expression", "await_expression", "as_expression", "non_null_expression", "satisfies_expression", "type_assertion", "spread_element"})
 STRING_METHODS = frozenset({"trim", "trimStart", "trimEnd", "toLowerCase", "toUpperCase", "toLocaleLowerCase", "toLocaleUpperCase", "toString", "normalize", "padStart", "padEnd", "slice", "substring", "substr", "repeat"})
@@ -458,7 +459,8 @@ class _Analysis(Walk):
         env = Env(parent)
         items, self.callback_items = self.callback_items, UNKNOWN  # list.map((x) => ...): x is an element
         method, self.callback_method = self.callback_method, ""
-        index_at = 2 if method in REDUCERS else 1  # list.map((x, i) => ...): i is a number
+        # list.map((x, i) => ...): i is a number. Not forEach's (a Map's or URLSearchParams' passes the key) nor sort's
+        index_at = 2 if method in REDUCERS else 1 if method in INDEXED else None
         for position, pattern in enumerate(_parameters(node)):
             for name in _pattern_names(pattern):
                 env.vars[name] = CLEAN if items is not UNKNOWN and position == index_at else items

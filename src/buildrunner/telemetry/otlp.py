@@ -20,7 +20,7 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from buildrunner.errors import APIError, ConfigError
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
@@ -147,6 +147,19 @@ def _signal_urls(base: str | None) -> tuple[str, str]:
     return traces, metrics
 
 
+def _env_headers(what: str) -> dict[str, str]:
+    """The headers the OpenTelemetry SDK sends from the environment (OTEL_EXPORTER_OTLP_HEADERS, then the signal's own):
+    `key=value` pairs, comma separated, values URL-encoded."""
+    signal = "TRACES" if what == "spans" else "METRICS"
+    headers: dict[str, str] = {}
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", f"OTEL_EXPORTER_OTLP_{signal}_HEADERS"):
+        for pair in os.environ.get(name, "").split(","):
+            key, sep, value = pair.partition("=")
+            if sep and key.strip():
+                headers[key.strip()] = unquote(value.strip())
+    return headers
+
+
 def _answer(url: str, headers: dict[str, str] | None, timeout: float) -> tuple[int | None, str]:
     """How the collector answers an empty export at `url`: (HTTP status or None, what to tell the user). The SDK's
     exporter says only that an export failed; this says why (HTTP 401 and its body, a timeout, a refused connection)."""
@@ -239,8 +252,11 @@ class OtlpExporter:
         return _answer(self.metrics_url, self.headers, min(self.timeout, CONNECT_TIMEOUT_S))[0] == 404
 
     def _refused(self, what: str, url: str) -> APIError:
-        """The collector did not take the spans or metrics: say how it answers (status and body, or no answer)."""
-        _, said = _answer(url, self.headers, self.timeout)
+        """The collector did not take the spans or metrics: say how it answers an empty export (status and body, or no
+        answer), with the headers the SDK sent (its environment's when none were given here)."""
+        status, said = _answer(url, self.headers or _env_headers(what), self.timeout)
+        if status is not None and 200 <= status < 300:
+            said = f"it accepts an empty export, so what it refused was in the data: too large, or a value it rejects ({said})"
         return APIError(f"OTLP collector at {url} did not accept the {what} ({said})", hint="check the endpoint, headers and that the collector is running")
 
     def _task_usage(self, since: float, until: float) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
