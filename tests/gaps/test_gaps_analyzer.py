@@ -629,3 +629,11 @@ def test_code_for_a_newer_python_than_brs_is_not_analysed_rather_than_broken(tmp
     for plain in ("", f'requires-python = "<{sys.version_info[0]}.{sys.version_info[1]}"\n'):  # none, or only older ones:
         files(tmp_project, {"pyproject.toml": f'[project]\nname = "x"\nversion = "1"\n{plain}dependencies = []\n'})
         assert [(g.category, g.severity) for g in analyze(tmp_project).gaps if g.path == "mod.py"] == [("syntax-error", "high")]
+
+
+def test_severity_is_taken_in_any_case(run_br, tmp_project: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--severity HIGH` was refused: the choices were lower case only."""
+    (tmp_project / "m.py").write_text('"""M."""\n\n\ndef f() -> None:\n    """F."""\n    raise NotImplementedError\n')
+    upper = run_br("gaps", "analyze", "--severity", "HIGH", "--format", "json")
+    assert upper.returncode == 0, upper.stderr
+    assert upper.stdout == run_br("gaps", "analyze", "--severity", "high", "--format", "json").stdout

@@ -25,6 +25,13 @@ def test_marker_in_a_comment_is_found_on_its_line(name: str, marker: str, text: 
     assert [(g.line, g.severity) for _, _, g in found] == [(blank_lines + 1, "low" if marker == "TODO" else "medium")]
 
 
+@given(marker=st.sampled_from(["todo", "Todo", "fixme", "Fixme", "hack"]), sep=st.sampled_from([":", " -", "(alice)"]), text=note)
+def test_a_marker_in_lower_case_counts_when_it_introduces_a_note(marker: str, sep: str, text: str) -> None:
+    """`# todo: ...` and `# Fixme - ...` were not reported; a comment about a to-do list is not a marker."""
+    found = _markers("m.py", f"x = 1  # {marker}{sep} {text}\ny = 2  # the {marker} list view\n")
+    assert [(g.line, g.severity) for _, _, g in found] == [(1, "low" if marker.lower() == "todo" else "medium")]
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the file is rewritten each time
 @given(name=words, marker=markers, text=note)
 def test_marker_inside_a_string_is_not_a_finding_but_one_after_it_is(tmp_path: Path, name: str, marker: str, text: str) -> None:

@@ -45,7 +45,7 @@ def analyze(
     fmt: FormatOption = "text",
     severity: Annotated[
         Severity | None,
-        typer.Option("--severity", "-s", help="Show only findings of this severity.", show_default=False),
+        typer.Option("--severity", "-s", help="Show only findings of this severity.", show_default=False, case_sensitive=False),
     ] = None,
     project: ProjectOption = None,
 ) -> None:

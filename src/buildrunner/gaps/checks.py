@@ -17,7 +17,9 @@ from buildrunner.quality.imports import ImportRecord, extract_imports
 from buildrunner.quality.python_api import decorator_names, is_empty_module, public_items
 from buildrunner.quality.sources import SourceFile, python_mismatch, read_source, syntax_error_text
 
-MARKER = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b")
+# Upper case anywhere in a comment; in any case when followed by `:`, `-` or `(` (`# todo: ...`, `# Fixme - ...`),
+# so that a comment about a to-do list is not one.
+MARKER = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b|\b((?i:todo|fixme|hack))\s*[:(-]")
 BROAD = {"Exception", "BaseException"}
 ABSTRACT_DECORATORS = {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod", "overload"}
 # Calls that reveal a handler deals with the error rather than dropping it.
@@ -301,7 +303,7 @@ def _markers(rel: str, text: str) -> list[tuple[int, int, Gap]]:
         comment = _comment_of(line)
         match = MARKER.search(comment[1]) if comment else None
         if comment and match:
-            severity = "low" if match.group(1) == "TODO" else "medium"
+            severity = "low" if (match.group(1) or match.group(2)).upper() == "TODO" else "medium"
             found.append((number, comment[0], Gap.make(rel, number, "todo", severity, comment[1].lstrip("#").strip()[:120])))
     return found
 
