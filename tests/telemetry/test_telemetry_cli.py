@@ -327,3 +327,12 @@ def test_reading_telemetry_while_it_is_switched_off_says_so(run_br) -> None:  # 
         result = run_br("telemetry", command, env={"BR_TELEMETRY_ENABLED": "false"})
         assert result.returncode == 0 and "telemetry is disabled (env BR_TELEMETRY_ENABLED)" in result.stderr, (command, result.stderr)
     assert "disabled" not in run_br("telemetry", "summary").stderr
+
+
+def test_alerts_fail_on_a_level_for_cron_and_ci(project: Project, run_br) -> None:
+    """A cron job or CI step could not tell from the exit code that an alert was active."""
+    EventCollector(project).collect_batch([finished("s", f"t{i}", i < 3, 100) for i in range(4)])  # 75 %: a warning
+    assert run_br("telemetry", "alerts", "--fail-on", "critical").returncode == 0
+    warned = run_br("telemetry", "alerts", "--fail-on", "warning", "--format", "json")
+    assert warned.returncode == 1 and "1 active alert at warning or above: Success rate below threshold" in warned.stderr
+    assert [a["key"] for a in json.loads(warned.stdout)] == ["success_rate"]  # the list is printed first

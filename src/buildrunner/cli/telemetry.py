@@ -92,14 +92,20 @@ def alerts(
     level: Annotated[Optional[Literal["info", "warning", "critical"]], typer.Option("--level", "-l", help="Only this severity.")] = None,
     hours: HoursOption = 24,
     include_resolved: Annotated[bool, typer.Option("--all", help="Also list alerts that fired and have resolved since (with when).")] = False,
+    fail_on: Annotated[
+        Optional[Literal["info", "warning", "critical"]],
+        typer.Option("--fail-on", help="Exit 1 when an active alert is at this level or above (for cron and CI).", show_default=False),
+    ] = None,
     format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
     """Check thresholds (success rate, latency, cost limits, lost workers) and list active alerts.
 
+    With --fail-on LEVEL the command exits 1 when an active alert is at that level or above, after listing them.
+
     Example: br telemetry alerts --level critical
     """
-    from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, AlertManager
+    from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, LEVELS, AlertManager
 
     with project_for(project, reading=True) as proj:
         _note_if_disabled(proj)
@@ -115,10 +121,19 @@ def alerts(
             )
     if format == "json":
         emit_json([{**a.__dict__, "active": a.active} for a in found])
-        return
-    from buildrunner.cli import telemetry_views
+    else:
+        from buildrunner.cli import telemetry_views
 
-    telemetry_views.alerts(stdout(), found, include_resolved)
+        telemetry_views.alerts(stdout(), found, include_resolved)
+    if fail_on is not None:
+        failing = [a for a in checked if a.active and LEVELS.index(a.level) >= LEVELS.index(fail_on)]
+        if failing:
+            from buildrunner.errors import TelemetryError
+
+            raise TelemetryError(
+                f"{plural(len(failing), 'active alert')} at {fail_on} or above: {failing[0].title}",
+                hint="see `br telemetry alerts` for each one",
+            )
 
 
 @app.command()
