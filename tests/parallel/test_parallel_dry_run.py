@@ -89,3 +89,14 @@ def test_a_dry_run_outside_a_project_creates_no_store(run_br: Any, tmp_path: Pat
     result = run_br("parallel", "start", "x", "--config", "plan.yaml", "--dry-run", cwd=bare)
     assert result.returncode == 0 and "1 task in 1 wave" in result.stdout
     assert sorted(p.name for p in bare.iterdir()) == ["plan.yaml"]  # no .buildrunner/ made
+
+
+def test_prompt_tasks_that_can_run_at_once_in_one_checkout_are_noted(fast_project: Path, on_path: None, run_br: Any) -> None:
+    """Their security checks see each other's changes: start said nothing, and an innocent task failed for another's secret."""
+    plan = write_plan(fast_project, {"tasks": [{"id": "docs", "prompt": "Write the docs"}, {"id": "deploy", "prompt": "Write the deploy script"}]})
+    two = run_br("parallel", "start", "shared", "--config", str(plan), "--dry-run", "--workers", "2")
+    assert two.returncode == 0 and "prompt tasks 'docs', 'deploy' share your checkout" in two.stderr
+    one = run_br("parallel", "start", "shared", "--config", str(plan), "--dry-run", "--workers", "1")
+    assert "share your checkout" not in one.stderr  # one worker runs them one after the other
+    kept_apart = write_plan(fast_project, {"isolation": "worktree", "tasks": [{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}]}, "apart.yaml")
+    assert "share your checkout" not in run_br("parallel", "start", "apart", "--config", str(kept_apart), "--dry-run", "--workers", "2").stderr

@@ -217,8 +217,19 @@ class Plan:
             return task.escalate
         return self.escalate and task.model is None
 
-    def notes(self) -> list[str]:
-        """What the plan does that its author may not expect (said at start; nothing is refused)."""
+    def notes(self, workers: int = 1) -> list[str]:
+        """What the plan does that its author may not expect (said at start; nothing is refused), run by `workers`."""
+        notes = []
+        waves = self.waves()
+        shared = [task.id for task in self.tasks if task.kind == "prompt" and self.isolation_of(task) != WORKTREE]
+        if workers > 1 and len({waves[t] for t in shared}) < len(shared):  # two of them can run at once
+            notes.append(
+                f"prompt tasks {', '.join(map(repr, shared[:3]))}{' ...' if len(shared) > 3 else ''} share your checkout: each one's "
+                "security check sees what the others change meanwhile; isolation: worktree keeps them apart"
+            )
+        return notes + self._worktree_notes()
+
+    def _worktree_notes(self) -> list[str]:
         by_id = {task.id: task for task in self.tasks}
         for task in self.tasks:
             if self.isolation_of(task) != WORKTREE:

@@ -124,7 +124,7 @@ class SessionManager:
             base=base, prompts_held=f"{BUDGET_REASON} {spent.describe()}" if spent else None,
         )
         session.budget_note = spent.describe() if spent else None
-        session.notes = plan.notes()
+        session.notes = plan.notes(workers)
         if start_workers:
             session.worker_pids = self.start_workers(session.session_id, workers)
         return session
@@ -202,7 +202,7 @@ class SessionManager:
             plan=plan.source, name=name, total_tasks=len(previews), prompt_tasks=sum(p.kind == "prompt" for p in previews),
             num_workers=workers, waves=max(waves.values(), default=0), cost_limit=plan.cost_limit,
             estimated_cost=sum(p.estimated_cost or 0.0 for p in previews), budget_remaining=CostTracker(self.project).remaining_budget(),
-            budget_note=spent.describe() if spent else None, tasks=previews, notes=plan.notes(),
+            budget_note=spent.describe() if spent else None, tasks=previews, notes=plan.notes(workers),
         )
 
     def _check_agents(self, plan: Plan) -> None:
