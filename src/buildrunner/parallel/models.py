@@ -157,6 +157,8 @@ class Activity:
     task_id: str
     action: str  # Started | Completed | Failed | Timed out | Lost | Cancelled
     error: str | None = None
+    attempt: int = 1
+    tier: str | None = None  # a prompt task's attempt's tier (an escalation shows climbing)
 
 
 @dataclass

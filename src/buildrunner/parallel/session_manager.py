@@ -584,7 +584,7 @@ class SessionManager:
         rows = self.store.fetchall(self._q("attempt_changes"), {"session_id": session_id, "since": since})
         if rows:
             started = [  # an attempt that started and ended between two looks gets its start line too
-                Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None)
+                Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None, int(r["attempt"]), r["tier"])
                 for r in rows if r["finished_at"] and r["started_at"] and r["started_at"] > since
             ]
             on_change(sorted(started + [_activity(r) for r in rows], key=lambda a: a.ts))
@@ -615,4 +615,7 @@ def _check_workers(count: int) -> None:
 
 
 def _activity(row: dict[str, Any]) -> Activity:
-    return Activity(row["finished_at"] or row["started_at"], row["worker"] or "-", row["task_id"], _ACTIONS.get(row["status"], row["status"]), row["error"])
+    return Activity(
+        row["finished_at"] or row["started_at"], row["worker"] or "-", row["task_id"], _ACTIONS.get(row["status"], row["status"]), row["error"],
+        int(row["attempt"]), row["tier"],
+    )
