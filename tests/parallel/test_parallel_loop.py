@@ -7,8 +7,8 @@ The agent is the Claude Code stand-in (tests/agents/standins), behind a wrapper 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import stat
 import subprocess
 import sys
