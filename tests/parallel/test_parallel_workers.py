@@ -551,7 +551,8 @@ def test_status_and_workers_commands(fast_project: Path, run_br: Any) -> None:
     assert Path(log).read_text() == "made it\n"
     workers = json.loads(run_br("parallel", "workers", sid, "--format", "json").stdout)
     assert [(w["name"], w["tasks_completed"], w["state"]) for w in workers] == [("worker-1", 1, "stopped")]
-    assert "worker-1" in run_br("parallel", "workers", sid).stdout
+    table = run_br("parallel", "workers", sid).stdout
+    assert "worker-1" in table and "offline (stopped)" in table  # JSON's status, with the stored state beside it
     assert run_br("parallel", "list", "--status", "bogus").returncode == 2
     assert run_br("parallel", "status", "session-nope").returncode == 6
 

@@ -53,7 +53,8 @@ def worker_row(w: WorkerHealth) -> list["str | Text"]:
     """One worker as a row of WORKER_COLUMNS."""
     from rich.text import Text
 
-    status = w.status if w.healthy or w.state in ("active", "idle") else w.state
+    # JSON's words: `offline` once it stopped, was lost or fell silent, with the stored state beside it
+    status = w.status if w.healthy else f"{w.status} ({w.state})"
     return [
         w.name, Text(status, style={"active": "green", "idle": "cyan"}.get(status, "red")), w.current_task or "-", str(w.tasks_completed),
         _ago(w.seconds_since_heartbeat), f"{w.hostname}/{w.pid}", f"{w.cpu_seconds:.1f}", f"{w.peak_rss_bytes / 1e6:.0f} MB",
