@@ -147,6 +147,23 @@ def test_check_file_picks_the_language_from_the_extension(detector: SQLInjection
     assert [(f.file_path, f.line_number) for f in detector.check_directory()] == [("a.py", 1), ("a.ts", 1)]
 
 
+def test_the_scripts_of_component_and_page_files_are_read_at_their_own_lines(detector: SQLInjectionDetector, tmp_project: Path) -> None:
+    """A Vue or Svelte component's <script> and an HTML page's were not read for SQL (nor said to be skipped)."""
+    (tmp_project / "Users.vue").write_text(
+        "<template>\n  <div>{{ rows }}</div>\n</template>\n\n<script setup lang=\"ts\">\nconst route = useRoute()\n"
+        "const rows = await db.query(`SELECT * FROM users WHERE name = '${route.query.name}'`)\n</script>\n"
+    )
+    (tmp_project / "List.svelte").write_text("<script>\n  export let id;\n  db.query('SELECT * FROM t WHERE id = ' + id);\n</script>\n<p>{id}</p>\n")
+    (tmp_project / "page.html").write_text(
+        '<html><body>\n<script type="application/json">{"q": "SELECT * FROM t WHERE id = " + id}</script>\n'
+        "<script>\nconst { Pool } = require('pg');\napp.get('/x', async (req, res) => { await pool.query('SELECT * FROM t WHERE id = ' + req.params.id); });\n"
+        "</script>\n<p>db.query('SELECT ' + x) is an example</p>\n</body></html>\n"
+    )
+    found = [(f.file_path, f.line_number, f.severity) for f in detector.check_directory()]
+    assert found == [("List.svelte", 3, "medium"), ("Users.vue", 7, "medium"), ("page.html", 5, "high")]
+    assert not [s for s in detector.last_report.skipped if s.path.endswith((".vue", ".svelte", ".html"))]
+
+
 def _bandit_sample(tmp_path: Path) -> str:
     """bandit's examples/sql_statements.py from its sdist (pip download), or skip outside CI."""
     cached = os.environ.get("BANDIT_SDIST")

@@ -22,7 +22,7 @@ from buildrunner.security.engine import FileEngine, default_project, engine_fiel
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.report import NOT_ANALYSED, ScanReport, SkippedFile
 from buildrunner.security.sql_javascript import EXTENSIONS as JS_EXTENSIONS
-from buildrunner.security.sql_javascript import analyse_javascript
+from buildrunner.security.sql_javascript import MARKUP_EXTENSIONS, analyse_javascript, analyse_markup
 from buildrunner.security.sql_python import analyse_python
 from buildrunner.security.sql_rules import sql_rules
 from buildrunner.security.sql_shape import RawSQLFinding
@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from buildrunner.project import Project
 
 PYTHON_EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
-LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS}
+MARKUP = "markup"  # a component or page file: its <script> blocks are read (`analyse_markup`)
+LANGUAGES = {**PYTHON_EXTENSIONS, **JS_EXTENSIONS, **dict.fromkeys(MARKUP_EXTENSIONS, MARKUP)}
 # Source files that can hold SQL built from input but that the check has no parser for: said, never passed over silently.
 UNREAD_LANGUAGES = {suffix: name for suffix, name in {**OTHER_LANGUAGES, ".ipynb": "Jupyter notebooks"}.items() if suffix not in LANGUAGES}
-READ = "it reads Python, JavaScript and TypeScript"
+READ = "it reads Python, JavaScript and TypeScript, and the scripts of Vue, Svelte and HTML files"
 # Text that starts like a SQL statement, right after a string's opening quote.
 SQL_LITERAL = (
     rb"(?:[\"'`][ \t(]*|\"\"\"\s*|'''\s*)(?:select\s|insert\s+(?:or\s+\w+\s+)?into\s|replace\s+into\s|delete\s+from\s|"
@@ -181,6 +182,8 @@ class _SQLEngine(FileEngine):
         try:
             if language == "python":
                 result = analyse_python(data)
+            elif language == MARKUP:
+                result = analyse_markup(data)
             else:
                 result = analyse_javascript(data, language)
         except SyntaxError as exc:

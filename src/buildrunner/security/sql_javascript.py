@@ -15,6 +15,7 @@ work is linear in the file, and what is given up on is a note.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
@@ -841,6 +842,32 @@ class _Analysis(Walk):
 class JavaScriptAnalysis:
     findings: list[RawSQLFinding]
     notes: list[str]
+
+
+# Component and page files whose <script> blocks hold JavaScript or TypeScript (a Vue or Svelte component's
+# `<script setup lang="ts">`, an HTML page's inline script).
+MARKUP_EXTENSIONS = (".vue", ".svelte", ".html", ".htm")
+_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+_SCRIPT_LANG = re.compile(rb"""\blang\s*=\s*["']?(ts|typescript|tsx)\b""", re.IGNORECASE)
+_NOT_SCRIPT = re.compile(rb"""\btype\s*=\s*["']?(?!(?:text/javascript|application/javascript|module|text/typescript)\b)[\w/+.-]""", re.IGNORECASE)
+
+
+def analyse_markup(source: bytes) -> JavaScriptAnalysis:
+    """SQL-injection findings in the <script> blocks of a Vue, Svelte or HTML file: each block analysed on its own
+    as JavaScript (TypeScript with `lang="ts"`), everything around it blanked so that lines and columns stay the file's.
+    Blocks of data or templates (`type="application/json"`, `text/template`) are not code."""
+    findings: list[RawSQLFinding] = []
+    notes: list[str] = []
+    for block in _SCRIPT.finditer(source):
+        attributes, start, end = block.group(1), block.start(2), block.end(2)
+        if _NOT_SCRIPT.search(attributes) or not block.group(2).strip():
+            continue
+        blanked = _NOT_NEWLINE.sub(b" ", source[:start]) + source[start:end]
+        result = analyse_javascript(blanked, "typescript" if _SCRIPT_LANG.search(attributes) else "javascript")
+        findings += result.findings
+        notes += result.notes
+    return JavaScriptAnalysis(findings, notes)
 
 
 def analyse_javascript(source: bytes, language: str = "javascript") -> JavaScriptAnalysis:
