@@ -236,3 +236,21 @@ def test_a_refusal_of_the_data_is_not_blamed_on_the_headers_the_sdk_read(project
         with pytest.raises(APIError, match="accepts an empty export, so what it refused was in the data") as refused:
             OtlpExporter(project, endpoint=rx.url).export(1)
     assert "401" not in str(refused.value)
+
+
+def test_each_agents_models_are_named_with_their_provider(any_project: Project) -> None:
+    """Every span and metric said gen_ai.provider.name anthropic, a Codex run's gpt-5.1-codex included."""
+    EventCollector(any_project).collect_event(finished("s1", "t", True, 4000, age_s=10, attempt=1))
+    add_cost(any_project, 0.25, model="gpt-5.1-codex", model_id="gpt-5.1-codex", agent="codex", session_id="s1", task_id="t", age_s=12)
+    add_cost(any_project, 0.10, model="gemini-2.5-pro", model_id="gemini-2.5-pro", agent="gemini", session_id="s2", task_id="u", age_s=30)
+    add_cost(any_project, 0.05, model="haiku", model_id="claude-haiku-4-5", age_s=40)
+    with OtlpReceiver() as rx:
+        OtlpExporter(any_project, endpoint=rx.url).export(24)
+    providers = {
+        attributes(p.attributes)["gen_ai.request.model"]: attributes(p.attributes)["gen_ai.provider.name"]
+        for req in rx.received.metrics for rm in req.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        if m.name == "gen_ai.client.token.usage" for p in m.histogram.data_points
+    }
+    assert providers == {"gpt-5.1-codex": "openai", "gemini-2.5-pro": "gcp.gemini", "claude-haiku-4-5": "anthropic"}
+    [task] = [s for s in spans_of(rx) if s.name == "task t"]
+    assert attributes(task.attributes)["gen_ai.provider.name"] == "openai"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 SCOPE = "buildrunner.telemetry"
 PROVIDER = "anthropic"
+SEMCONV_PROVIDERS = {"google": "gcp.gemini"}  # genai-prices' provider ids that the GenAI conventions name otherwise
 SPAN_BATCH = 512
 CONNECT_TIMEOUT_S = 3.0
 
@@ -190,6 +191,7 @@ class OtlpExporter:
         self.headers = {**settings.headers, **(headers or {})} or None
         self.timeout = settings.timeout_s
         self.service_name = settings.service_name
+        self._providers: dict[str | None, str] = {}
 
     def export(self, hours: float = 24) -> OtlpResult:
         """Post the window's spans, then its metrics; raises APIError when the collector refuses."""
@@ -250,6 +252,19 @@ class OtlpExporter:
         """Whether the collector answers 404 on its metrics URL: it takes traces only (Langfuse, Jaeger, Tempo). Any other
         refusal (401, 413, a 5xx, a timeout) is a failed export, not a kind of collector."""
         return _answer(self.metrics_url, self.headers, min(self.timeout, CONNECT_TIMEOUT_S))[0] == 404
+
+    def _provider(self, agent: str | None) -> str:
+        """`gen_ai.provider.name` of a record's agent's models, as the GenAI conventions name providers (Codex: openai,
+        Gemini CLI: gcp.gemini); a direct API request or an unknown agent: Anthropic's."""
+        from buildrunner.agents.registry import get_agent
+
+        if agent not in self._providers:
+            try:
+                found = get_agent(agent, self.project.config).provider if agent else PROVIDER
+            except ConfigError:
+                found = PROVIDER
+            self._providers[agent] = SEMCONV_PROVIDERS.get(found, found)
+        return self._providers[agent]
 
     def _refused(self, what: str, url: str) -> APIError:
         """The collector did not take the spans or metrics: say how it answers an empty export (status and body, or no
@@ -328,7 +343,8 @@ class OtlpExporter:
             attributes["buildrunner.task.attempt"] = int(attempt)
         model = records[-1]["model"] if records else meta.get("model")
         if model:
-            attributes.update({"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": str(model)})
+            provider = self._provider(records[-1]["agent"] if records else None)
+            attributes.update({"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": provider, "gen_ai.request.model": str(model)})
         if records:
             attributes["gen_ai.usage.input_tokens"] = sum(int(r["input_tokens"] or 0) for r in records)
             attributes["gen_ai.usage.output_tokens"] = sum(int(r["output_tokens"] or 0) for r in records)
@@ -360,7 +376,7 @@ class OtlpExporter:
         spend: dict[str, float] = defaultdict(float)
         for r in self.analyzer.rows("otlp_cost_records", window_params):
             model = r["model_id"] or r["model"]  # the model, as on the spans (a tier is not a model name)
-            base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER, "gen_ai.request.model": model}
+            base = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": self._provider(r["agent"]), "gen_ai.request.model": model}
             tokens.record(int(r["input_tokens"]), {**base, "gen_ai.token.type": "input"})
             tokens.record(int(r["output_tokens"]), {**base, "gen_ai.token.type": "output"})
             if r["latency_ms"] is not None:

@@ -276,7 +276,7 @@ ORDER BY last_triggered DESC, key
 -- name: otlp_task_usage
 -- The cost records of tasks, for the task spans: each attempt's are those written while it ran (a task's attempts
 -- run one after another). A day before the window too, so an attempt that started before the window finds its own.
-SELECT session_id, task_id, ts, COALESCE(model_id, model) AS model, input_tokens, output_tokens, cost
+SELECT session_id, task_id, ts, COALESCE(model_id, model) AS model, agent, input_tokens, output_tokens, cost
 FROM cost_records WHERE task_id IS NOT NULL AND ts >= :since - 86400 AND ts < :until
 ORDER BY ts
 
@@ -292,7 +292,7 @@ WHERE e.type IN ('task_completed', 'task_failed') AND e.ts >= :since AND e.ts < 
 ORDER BY e.ts, e.id
 
 -- name: otlp_cost_records
-SELECT model, model_id, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
+SELECT model, model_id, agent, input_tokens, output_tokens, cost, latency_ms FROM cost_records WHERE ts >= :since AND ts < :until
 
 -- name: otlp_attempt_durations
 SELECT type, duration_ms FROM events
