@@ -636,4 +636,5 @@ def test_severity_is_taken_in_any_case(run_br, tmp_project: Path) -> None:  # ty
     (tmp_project / "m.py").write_text('"""M."""\n\n\ndef f() -> None:\n    """F."""\n    raise NotImplementedError\n')
     upper = run_br("gaps", "analyze", "--severity", "HIGH", "--format", "json")
     assert upper.returncode == 0, upper.stderr
-    assert upper.stdout == run_br("gaps", "analyze", "--severity", "high", "--format", "json").stdout
+    lower = run_br("gaps", "analyze", "--severity", "high", "--format", "json")
+    assert json.loads(upper.stdout)["gaps"] == json.loads(lower.stdout)["gaps"] and json.loads(upper.stdout)["gaps"]
