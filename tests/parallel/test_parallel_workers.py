@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -921,3 +923,16 @@ def test_a_worker_for_a_session_this_database_lacks_names_the_shared_database(fa
     user guessing."""
     missing = run_br("parallel", "worker", "session-0123abcd", env={"BR_DATABASE_URL": None})
     assert missing.returncode == 6 and "set BR_DATABASE_URL" in missing.stderr
+
+
+def test_status_says_when_a_retry_backing_off_may_start(fast_project: Path, run_br: Any) -> None:
+    """"1 waiting" said nothing of a failed task waiting out its back-off."""
+    write_config(fast_project, retry_backoff=600, retry_backoff_max=600)
+    plan = write_plan(fast_project, {"retries": 1, "tasks": [{"id": "flaky", "command": "exit 1"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: project.store.scalar("SELECT status FROM task_attempts WHERE task_id = 'flaky' AND attempt = 1") == "failed", 30, "the first attempt to fail")
+    data = json.loads(run_br("parallel", "status", sid, "--format", "json").stdout)
+    assert data["next_retry_at"] == pytest.approx(time.time() + 600, abs=60)
+    assert re.search(r"Tasks: 1 waiting, next retry in (5\d\d|600)s", run_br("parallel", "status", sid).stdout)
+    run_br("parallel", "stop", sid)

@@ -76,6 +76,8 @@ def _print_status(status: "SessionStatus") -> None:
         (status.running_tasks, "running"), (status.pending_tasks, "waiting"), (status.failed_tasks, "failed"),
         (status.skipped_tasks, "skipped"), (status.cancelled_tasks, "cancelled"),
     ) if n]
+    if status.next_retry_at is not None:  # "2 waiting" said nothing of a retry backing off
+        extra.append(f"next retry in {max(0, round(status.next_retry_at - time.time()))}s")
     if extra:
         out.print("Tasks: " + ", ".join(extra), markup=False)
     out.print(f"Workers: {status.active_workers} active ({status.workers_ran} ran)", markup=False)

@@ -195,6 +195,7 @@ class SessionStatus:
     prompts_held: str | None = None  # why prompt tasks wait (a spent budget); shell tasks go on
     agents: list["AgentStatus"] = field(default_factory=list)  # what each running prompt task's agent is doing
     budget_allows_now: bool | None = None  # with prompts held: whether the budgets, read now, would let them run
+    next_retry_at: float | None = None  # when the soonest retry waiting out its back-off may start (epoch seconds)
 
     @property
     def stalled(self) -> bool:

@@ -344,6 +344,7 @@ class SessionManager:
             workers_ran=len(workers),
             prompts_held=row.get("prompts_held"),
             budget_allows_now=self._budget_allows_now() if row.get("prompts_held") and row["status"] not in FINAL_SESSION_STATES else None,
+            next_retry_at=self.store.scalar(self._q("next_retry"), {"session_id": session_id, "now": now()}) if count(TaskState.PENDING) else None,
             agents=[
                 AgentStatus(r["task_id"], int(r["attempt"]), r["agent"], r["tier"], r["model"], int(r["turns"] or 0), r["last_action"], float(r["cost"] or 0.0))
                 for r in self.store.fetchall(self._q("running_prompt_attempts"), {"session_id": session_id})

@@ -56,6 +56,10 @@ ORDER BY s.created_at DESC
 -- name: task_counts
 SELECT status, COUNT(*) AS n, COALESCE(SUM(cost), 0) AS cost FROM tasks WHERE session_id = :session_id GROUP BY status
 
+-- name: next_retry
+-- When the soonest waiting retry may start (a task back off after a failure): NULL when none waits for its time.
+SELECT MIN(not_before) AS at FROM tasks WHERE session_id = :session_id AND status = 'pending' AND not_before > :now
+
 -- name: set_session_status
 UPDATE sessions SET status = :status, status_reason = :reason, updated_at = :now,
        finished_at = CASE WHEN :status IN ('completed', 'failed', 'stopped') THEN :now ELSE finished_at END,
