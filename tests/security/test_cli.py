@@ -256,6 +256,26 @@ def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     assert run_br("security", "hooks", "status").returncode == 1
 
 
+def test_a_branch_merged_in_with_a_secret_is_checked_as_a_commit_is(run_br, tmp_project: Path) -> None:
+    """git runs pre-merge-commit, not pre-commit, for a merge that commits by itself: a branch committed with
+    --no-verify was merged in with its secret unchecked."""
+    assert run_br("security", "hooks", "install").returncode == 0
+    assert json.loads(run_br("security", "hooks", "status", "--format", "json").stdout)["merge_commits"] is True
+    git(tmp_project, "commit", "-q", "--allow-empty", "-m", "base")
+    main = git(tmp_project, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    git(tmp_project, "checkout", "-q", "-b", "feature")
+    (tmp_project / "deploy.py").write_text(samples()["github_token"] + "\n")
+    git(tmp_project, "add", "deploy.py")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "deploy")
+    git(tmp_project, "checkout", "-q", main)
+    merged = git(tmp_project, "merge", "--no-ff", "-q", "-m", "merge feature", "feature", check=False)
+    assert merged.returncode != 0 and "Commit blocked by BuildRunner" in merged.stderr
+    assert git(tmp_project, "rev-parse", "HEAD").stdout.strip() == git(tmp_project, "rev-parse", main).stdout.strip()
+    git(tmp_project, "merge", "--abort", check=False)
+    assert run_br("security", "hooks", "uninstall").returncode == 0
+    assert not (tmp_project / ".git" / "hooks" / "pre-merge-commit").exists()
+
+
 def test_installing_outside_a_git_repository_is_an_installation_failure(run_br, tmp_path: Path) -> None:
     r = run_br("security", "hooks", "install", cwd=tmp_path)
     assert r.returncode == 1  # the spec: 1 - installation failed

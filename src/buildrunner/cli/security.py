@@ -221,6 +221,8 @@ def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
         out.print(f"Permissions: {status.permissions}")
     if status.backup:
         out.print(f"Backup of the previous hook: {_shown(proj, status.backup)}")
+    if status.state == "installed" and not status.merge_commits:  # (the spec's three lines when all is well)
+        out.print("⚠️ Merges that commit by themselves are not checked: another tool's pre-merge-commit hook is there")
 
 
 @hooks_app.command("install")

@@ -19,8 +19,24 @@ if TYPE_CHECKING:
     from buildrunner.project import Project
 
 HOOK_NAME = "pre-commit"
+# git runs pre-merge-commit, not pre-commit, for a merge that commits by itself: ours runs the pre-commit hook, as
+# git's own sample does, so a branch merged in with a secret is checked too.
+MERGE_HOOK_NAME = "pre-merge-commit"
 MARKER = "# buildrunner-managed-hook"
 BACKUP_SUFFIX = ".br-backup"
+
+
+def merge_hook_script() -> str:
+    """The pre-merge-commit hook: the pre-commit hook, on the merge's staged result."""
+    return (
+        "#!/bin/sh\n"
+        f"{MARKER}\n"
+        "# Installed by `br security hooks install`: merges that commit by themselves are checked as commits are.\n"
+        f'hook="$(dirname "$0")/{HOOK_NAME}"\n'
+        'if [ -x "$hook" ]; then\n'
+        '    exec "$hook"\n'
+        "fi\n"
+    )
 
 
 def hook_script(python: str = sys.executable, project: str = ".") -> str:
@@ -57,6 +73,7 @@ class HookStatus:
     permissions: str = ""
     executable: bool = False
     backup: str | None = None
+    merge_commits: bool = False  # our pre-merge-commit hook is there too: merges that commit by themselves are checked
 
 
 @dataclass(frozen=True)
@@ -86,11 +103,9 @@ class HookManager:
         if not path.exists():
             return HookStatus("missing", str(path), backup=backup_s)
         mode = path.stat().st_mode
-        try:
-            ours = MARKER in path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            ours = False
-        return HookStatus("installed" if ours else "foreign", str(path), stat.filemode(mode), bool(mode & stat.S_IXUSR), backup_s)
+        merge = path.with_name(MERGE_HOOK_NAME)
+        state = "installed" if _ours(path) else "foreign"
+        return HookStatus(state, str(path), stat.filemode(mode), bool(mode & stat.S_IXUSR), backup_s, state == "installed" and _ours(merge))
 
     def install(self, force: bool = False) -> HookStatus:
         """Write our hook; a foreign hook is kept as `pre-commit.br-backup` and only replaced with `force`.
@@ -113,11 +128,11 @@ class HookManager:
                 os.replace(backup, path.with_name(f"{HOOK_NAME}{BACKUP_SUFFIX}.{int(time.time())}"))
             os.replace(path, backup)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{HOOK_NAME}.br-tmp")
         root = self.project.paths.root.resolve()
-        tmp.write_text(hook_script(project=root.relative_to(repo_root(root).resolve()).as_posix()), encoding="utf-8")
-        tmp.chmod(0o755)
-        os.replace(tmp, path)
+        _write(path, hook_script(project=root.relative_to(repo_root(root).resolve()).as_posix()))
+        merge = path.with_name(MERGE_HOOK_NAME)
+        if not merge.exists() or _ours(merge):  # another tool's pre-merge-commit hook stays as it is (status says so)
+            _write(merge, merge_hook_script())
         return self.status()
 
     def uninstall(self) -> HookRemoval:
@@ -129,7 +144,26 @@ class HookManager:
         restored = None
         if current.state == "installed":
             path.unlink()
+            merge = path.with_name(MERGE_HOOK_NAME)
+            if _ours(merge):
+                merge.unlink()
             if current.backup:
                 os.replace(current.backup, path)
                 restored = str(path)
         return HookRemoval(current.state == "installed", restored, self.status())
+
+
+def _ours(path: Path) -> bool:
+    """Whether the hook at `path` is one BuildRunner wrote."""
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _write(path: Path, script: str) -> None:
+    """Replace the hook at `path` whole (a half-written hook would run)."""
+    tmp = path.with_name(f".{path.name}.br-tmp")
+    tmp.write_text(script, encoding="utf-8")
+    tmp.chmod(0o755)
+    os.replace(tmp, path)
