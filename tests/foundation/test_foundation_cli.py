@@ -148,3 +148,42 @@ def test_terminal_output_leaves_no_control_character_but_colours_newlines_and_ta
 
     shown = re.sub(r"\x1b\[[0-9;]*m", "", terminal_output(text))
     assert not [c for c in shown if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_a_project_in_a_folder_this_user_cannot_write_is_read(tmp_project) -> None:  # type: ignore[no-untyped-def]
+    """SQLite opens a WAL database only where it can make the -shm file beside it: a read-only project could not be
+    read at all. Now it is read as it is, and a command that records something says the folder is read-only."""
+    import json
+    import os
+    import shlex
+    import shutil
+
+    from buildrunner.project import Project
+    from buildrunner.routing.cost_tracker import CostTracker
+
+    with Project(tmp_project) as project:
+        CostTracker(project).track_request("haiku", 0, 0, cost=0.5)
+    state = tmp_project / ".buildrunner"
+    if os.geteuid() == 0:
+        capsh = shutil.which("capsh")
+        if capsh is None:
+            pytest.skip("running as root and capsh is not installed: cannot take away the right to write")
+        prefix = [capsh, "--drop=cap_dac_override,cap_dac_read_search,cap_fowner", "--", "-c"]
+    else:
+        prefix = ["sh", "-c"]
+
+    def br(*args: str) -> subprocess.CompletedProcess[str]:
+        command = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "buildrunner", *args))
+        return subprocess.run([*prefix, command], cwd=tmp_project, capture_output=True, text=True, check=False)
+
+    for path in (state, *state.iterdir()):
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        read = br("routing", "costs", "--format", "json")
+        assert read.returncode == 0, read.stderr
+        assert json.loads(read.stdout)["total_cost"] == 0.5
+        write = br("telemetry", "alerts")
+        assert write.returncode != 0 and "read-only" in write.stderr and "Traceback" not in write.stderr
+    finally:
+        for path in (state, *state.iterdir()):
+            path.chmod(path.stat().st_mode | 0o200)

@@ -39,11 +39,13 @@ def open_store(paths: ProjectPaths | None = None, url: str | None = None, *, cre
 
         return PostgresStore(url)
     if scheme in {"", "sqlite"}:
-        from buildrunner.store.sqlite import MemoryStore, SQLiteStore
+        from buildrunner.store.sqlite import MemoryStore, ReadOnlySQLiteStore, SQLiteStore
 
         path = Path(url.split("://", 1)[1] if scheme else url)
         if not create and not path.exists():
             return MemoryStore()
+        if not create and ReadOnlySQLiteStore.readable(path):  # a read-only folder: SQLite could not open it for reading
+            return ReadOnlySQLiteStore(path)
         return SQLiteStore(path)
     raise ConfigError(
         f"{DATABASE_URL_ENV}={url.split('://', 1)[0]}://...: unsupported database",

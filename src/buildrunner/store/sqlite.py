@@ -37,6 +37,8 @@ def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreUnavailable(f"{path}: {exc}", hint="another process holds it (a long write, or a program that opened it): try again in a moment")
     if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("disk I/O error", "unable to open")):
         return StoreUnavailable(f"{path}: {exc}", hint="check disk space and permissions of .buildrunner/")
+    if isinstance(exc, sqlite3.OperationalError) and "readonly database" in str(exc):
+        return StoreError(f"{path}: {exc}", hint="this command records something: run it where .buildrunner/ is writable")
     if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
         return StoreError(f"{path}: {exc}", hint="the file is not a complete BuildRunner store (it was changed by hand, or by another program): move it aside and run again for a new one")
     if _damaged(exc):
@@ -245,6 +247,44 @@ class MemoryStore(SQLiteStore):
 
     def size_bytes(self) -> int:
         return 0
+
+
+class ReadOnlySQLiteStore(SQLiteStore):
+    """A store in a folder this user may not write (a read-only mount, another user's project): read as it is.
+
+    SQLite opens a WAL database for reading only where it can make the `-shm` file beside it, so it is opened
+    immutable (no locks, no shared memory): right when nobody writes it, which a folder no one may write ensures.
+    `readable` says whether it can be (no write-ahead log holding writes not yet in the file). A write fails with
+    a clear error; a store an older br wrote (to be migrated) too.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = str(path)
+        try:
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+        except sqlite3.Error as exc:
+            raise _wrap(exc, path) from None
+        self._depth = 0
+        self._commits = 0
+        self._writer = _NoWriterLock()
+        if self._check_version(self.schema_version()):
+            raise StoreError(f"{path}: written by an older br, and its folder is read-only", hint="run br once where .buildrunner/ is writable to upgrade it")
+
+    @staticmethod
+    def readable(path: Path) -> bool:
+        """Whether `path` is in a folder this user cannot write and holds all its writes (no pending write-ahead log)."""
+        wal = path.with_name(path.name + "-wal")
+        return path.is_file() and not os.access(path.parent, os.W_OK) and (not wal.exists() or wal.stat().st_size == 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise StoreError(f"{self.path}: the project's .buildrunner/ is read-only", hint="this command records something: run it where .buildrunner/ is writable")
+        yield  # pragma: no cover - a generator for contextmanager; never reached
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
 
 
 class _NoWriterLock:
