@@ -936,3 +936,22 @@ def test_status_says_when_a_retry_backing_off_may_start(fast_project: Path, run_
     assert data["next_retry_at"] == pytest.approx(time.time() + 600, abs=60)
     assert re.search(r"Tasks: 1 waiting, next retry in (5\d\d|600)s", run_br("parallel", "status", sid).stdout)
     run_br("parallel", "stop", sid)
+
+
+def test_a_paused_session_keeps_its_workers_and_resume_goes_on_with_them(fast_project: Path, run_br: Any) -> None:
+    """Pause sent every worker away, remote ones too, and resume could start new ones only on its own machine."""
+    project = Project(fast_project)
+    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "until [ -e go ]; do sleep 0.05; done"} for i in range(3)]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    worker = wait_for(lambda: project.store.fetchone("SELECT id, pid FROM workers WHERE session_id = ? AND current_task IS NOT NULL", (sid,)), 30, "a busy worker")
+    assert run_br("parallel", "pause", sid).returncode == 0
+    (fast_project / "go").touch()
+    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM tasks WHERE session_id = ? AND status = 'completed'", (sid,)) == 1, 30, "the running task to finish")
+    idle = wait_for(lambda: project.store.fetchone("SELECT status, current_task FROM workers WHERE id = ? AND current_task IS NULL", (worker["id"],)), 30, "the worker idle")
+    assert idle["status"] in ("active", "idle") and psutil.pid_exists(worker["pid"])  # still there, and claims nothing
+    assert project.store.scalar("SELECT COUNT(*) FROM tasks WHERE session_id = ? AND status = 'pending'", (sid,)) == 2
+    resumed = run_br("parallel", "resume", sid)
+    assert resumed.returncode == 0 and "1 worker alive" in resumed.stdout, resumed.stdout
+    final = finished(project, sid)
+    assert (final.status, final.completed_tasks) == ("completed", 3)
+    assert [r["id"] for r in project.store.fetchall("SELECT id FROM workers WHERE session_id = ?", (sid,))] == [worker["id"]]

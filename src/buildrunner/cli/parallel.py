@@ -444,7 +444,7 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
 
 @app.command()
 def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
-    """Pause a session: no new tasks start; running ones finish.
+    """Pause a session: no new tasks start; running ones finish; the workers stay, idle, until resume or stop.
 
     Example: br parallel pause demo
     """

@@ -219,7 +219,7 @@ class Worker:
         while True:
             self.project.close()  # the child opens its own connection; none is carried across the fork
             code, report = supervise(self._work, self.settings.heartbeat_timeout, self.settings.kill_grace)
-            if report is not None or len(deaths) >= MAX_RESTARTS or self._session()["status"] in (*FINAL_SESSION_STATES, SessionState.PAUSED):
+            if report is not None or len(deaths) >= MAX_RESTARTS or self._session()["status"] in FINAL_SESSION_STATES:
                 break
             # Its worker process died (the OOM killer, a kill -9): its supervisor settled what it ran; a new one goes on,
             # or the session lost a worker for good (with one, it sat "running" with none until someone resumed it).
@@ -293,9 +293,11 @@ class Worker:
                     task = self._db(self._claim)
                 if task is None:
                     state = self._db(lambda: self._session()["status"])
-                    if state in FINAL_SESSION_STATES or state == SessionState.PAUSED:
-                        reason = f"session {state}"  # a paused session releases its workers; `resume` starts new ones
+                    if state in FINAL_SESSION_STATES:
+                        reason = f"session {state}"
                         break
+                    # A paused session keeps its workers, idle, on every machine: they went away, and `resume` could
+                    # start new ones only on the machine it ran on
                     self._db(lambda: reap(self.coordinator, judge_silence=self._judges_silence()))
                     self._db(self.coordinator.check_finished)
                     self._db(self.coordinator.pause_if_only_held)
