@@ -90,6 +90,7 @@ def samples() -> dict[str, str]:
         "environment_default_secret": f"API_KEY = os.getenv('API_KEY', '{rnd(28)}')",
         "go_dsn_password": f'var dsn = "root:{rnd(14)}@tcp(127.0.0.1:3306)/app"',
         "registry_login_password": f"docker login -u ci -p {rnd(14)} registry.internal.test",
+        "uuid_token": f"SNYK_TOKEN={rnd(8, HEX)}-{rnd(4, HEX)}-4{rnd(3, HEX)}-a{rnd(3, HEX)}-{rnd(12, HEX)}",
         "netrc_password": f"machine api.internal.test\n  login ci\n  {'pass' + 'word'} {rnd(14)}",
     }
 
