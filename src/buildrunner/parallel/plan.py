@@ -13,9 +13,9 @@ import re
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from buildrunner.config import no_repeated_keys
 from buildrunner.errors import ConfigError, NotFoundError
@@ -49,6 +49,10 @@ def _seconds(value: Any) -> Any:
     raise ValueError(f"{value!r} is not a duration: give seconds (600) or a duration such as 90s, 10m, 1h30m")
 
 
+# Seconds per attempt, written as a number or a duration (`_seconds`)
+Timeout = Annotated[Optional[float], BeforeValidator(_seconds)]
+
+
 def _no_nul(value: str | None) -> str | None:
     """The kernel cannot pass a NUL byte in an argument or environment value: refuse it here, with its place."""
     if value is not None and "\x00" in value:
@@ -65,7 +69,7 @@ class PlanTask(BaseModel):
     prompt: str | None = Field(None, min_length=1)
     depends_on: list[str] = Field(default_factory=list)
     model: str | None = None
-    timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    timeout: Timeout = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
@@ -75,11 +79,6 @@ class PlanTask(BaseModel):
     agent: str | None = Field(None, min_length=1, description="claude, codex, gemini or a custom agent (default: the plan's, else agents.default)")
     verify: str | None = Field(None, min_length=1, description="run after the task exits 0; the attempt passes only if it exits 0 too")
     escalate: bool | None = None
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> Any:
-        return _seconds(value)
 
     @field_validator("description", "command", "prompt", "model", "cwd", "agent", "verify")
     @classmethod
@@ -128,7 +127,7 @@ class PlanModel(BaseModel):
     name: str | None = None
     description: str = ""
     workers: int | None = Field(None, ge=1, le=MAX_WORKERS)
-    timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    timeout: Timeout = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     retries: int | None = Field(None, ge=0, le=100)
     cost_limit: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False)
     max_cost: float | None = Field(None, ge=0, le=MAX_COST, allow_inf_nan=False, description="USD the whole session may spend")
@@ -141,11 +140,6 @@ class PlanModel(BaseModel):
     merge: bool = False
     halt_on_failure: bool = Field(False, description="at the first task that fails for good, stop the session: cancel what waits, end what runs")
     tasks: list[PlanTask] = Field(min_length=1)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> Any:
-        return _seconds(value)
 
     @field_validator("agent", "verify", "setup")
     @classmethod

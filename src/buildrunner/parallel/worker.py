@@ -456,7 +456,7 @@ class Worker:
         Asked again while the attempt runs (`_recheck_cap`), as the others' spend grows.
         """
         store = self.project.store
-        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+        me = self._attempt_params(task)
         caps: list[tuple[float, str, float | None]] = []
         if task.cost_limit is not None:
             spent = float(store.scalar(store.query("parallel", "task_cost_since_retry"), me) or 0.0)
@@ -473,16 +473,20 @@ class Worker:
         amount, which, whole = min(caps, key=lambda cap: cap[0])
         return max(0.0, amount), which, whole
 
+    def _attempt_params(self, task: Task) -> dict[str, Any]:
+        """The parameters naming this attempt in the store's queries."""
+        return {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+
     def _neighbours(self, task: Task) -> int:
         """How many other attempts ran in the shared checkout while this one ran."""
         store = self.project.store
-        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+        me = self._attempt_params(task)
         return int(store.scalar(store.query("parallel", "checkout_neighbours"), me) or 0)
 
     def _previous_cost(self, task: Task) -> float:
         """What the task's previous attempt spent: the next one, a tier up, likely needs more."""
         store = self.project.store
-        me = {"session_id": self.session_id, "task_id": task.task_id, "attempt": task.attempt}
+        me = self._attempt_params(task)
         return float(store.scalar(store.query("parallel", "previous_attempt_cost"), me) or 0.0)
 
     def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:

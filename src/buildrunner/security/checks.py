@@ -201,17 +201,9 @@ def check_contents(
     engine = scanner.engine
     blobs = [Blob(name, content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content, len(content)) for name, content in files.items()] if isinstance(files, Mapping) else files
     for blob in blobs:
-        display = engine.display(blob.path)
-        if engine.whitelist.path_allowed(display):
+        if not _to_read(report, engine, blob, engine.display(blob.path)):
             continue
-        if blob.data is None:
-            report.skipped.append(too_big(display, engine.max_bytes))
-            continue
-        if is_binary(blob.data):
-            report.skipped.append(SkippedFile(display, "binary", BINARY))
-            continue
-        report.files_scanned += 1
-        report.bytes_scanned += len(blob.data)
+        assert blob.data is not None
         if secrets:
             report.add(scanner.engine.check_content(blob.data, blob.path), "secrets")
         if sql:
@@ -219,6 +211,23 @@ def check_contents(
     report.keep_at_least(min_severity)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _to_read(report: SecurityReport, engine: Any, blob: Blob, display: str, commit: str | None = None) -> bool:
+    """Whether `blob` is checked (and counted): not when its path is allowlisted, it was too big to read (noted) or it
+    is binary (noted, except in a history, where every version of a binary file would be listed)."""
+    if engine.whitelist.path_allowed(display):
+        return False
+    if blob.data is None:
+        report.skipped.append(too_big(display if commit is None else f"{display} (commit {commit[:12]})", engine.max_bytes))
+        return False
+    if is_binary(blob.data):
+        if commit is None:
+            report.skipped.append(SkippedFile(display, "binary", BINARY))
+        return False
+    report.files_scanned += 1
+    report.bytes_scanned += len(blob.data)
+    return True
 
 
 def _absolute(top: Path, blobs: Iterable[Blob]) -> Iterable[Blob]:
@@ -266,16 +275,9 @@ def check_history(project: "Project", revisions: list[str] | None = None, *, min
     report = _new_report(project, f"history of {' '.join(revisions) if revisions else 'every branch and tag'}", True, False)
     for commit, blob in history_blobs(root, list(revisions or ()), engine.max_bytes):
         absolute = os.path.join(top, blob.path)
-        display = engine.display(absolute)
-        if engine.whitelist.path_allowed(display):
+        if not _to_read(report, engine, blob, engine.display(absolute), commit=commit):
             continue
-        if blob.data is None:
-            report.skipped.append(too_big(f"{display} (commit {commit[:12]})", engine.max_bytes))
-            continue
-        if is_binary(blob.data):
-            continue
-        report.files_scanned += 1
-        report.bytes_scanned += len(blob.data)
+        assert blob.data is not None
         for match in engine.check_content(blob.data, absolute).matches:
             if match.fingerprint not in report.introduced_in:
                 report.introduced_in[match.fingerprint] = commit

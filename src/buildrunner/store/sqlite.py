@@ -283,9 +283,6 @@ class ReadOnlySQLiteStore(SQLiteStore):
         raise StoreError(f"{self.path}: the project's .buildrunner/ is read-only", hint="this command records something: run it where .buildrunner/ is writable")
         yield  # pragma: no cover - a generator for contextmanager; never reached
 
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-
 
 class _NoWriterLock:
     """One connection to a private in-memory database has no other writer to take turns with."""

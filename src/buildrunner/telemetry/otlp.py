@@ -20,7 +20,7 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from buildrunner.errors import APIError, ConfigError
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, window
@@ -149,15 +149,14 @@ def _signal_urls(base: str | None) -> tuple[str, str]:
 
 
 def _env_headers(what: str) -> dict[str, str]:
-    """The headers the OpenTelemetry SDK sends from the environment (OTEL_EXPORTER_OTLP_HEADERS, then the signal's own):
-    `key=value` pairs, comma separated, values URL-encoded."""
+    """The headers the OpenTelemetry SDK sends from the environment (OTEL_EXPORTER_OTLP_HEADERS, then the signal's
+    own), read by the SDK's own parser."""
+    from opentelemetry.util.re import parse_env_headers
+
     signal = "TRACES" if what == "spans" else "METRICS"
     headers: dict[str, str] = {}
     for name in ("OTEL_EXPORTER_OTLP_HEADERS", f"OTEL_EXPORTER_OTLP_{signal}_HEADERS"):
-        for pair in os.environ.get(name, "").split(","):
-            key, sep, value = pair.partition("=")
-            if sep and key.strip():
-                headers[key.strip()] = unquote(value.strip())
+        headers.update(parse_env_headers(os.environ.get(name, "")))
     return headers
 
 
