@@ -237,6 +237,24 @@ def test_history_finds_a_secret_removed_since_and_names_the_commit_that_added_it
     assert refused.returncode == 2 and "not a revision" in refused.stderr
 
 
+def test_history_of_a_damaged_clone_names_the_missing_content_and_still_scans_the_rest(run_br, tmp_project: Path) -> None:
+    """git cat-file answers "<sha> missing" for an object a partial or damaged clone lacks; the history scan took
+    that line for a size and ended in a traceback, scanning nothing."""
+    (tmp_project / "a.txt").write_text("a = 1\n")
+    (tmp_project / "b.py").write_text(samples()["github_token"] + "\n")
+    git(tmp_project, "add", "a.txt", "b.py")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "one")
+    sha = git(tmp_project, "rev-parse", "HEAD:a.txt").stdout.strip()
+    (tmp_project / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    found = run_br("security", "history", "--format", "json")
+    assert found.returncode == 3, found.stderr
+    report = json.loads(found.stdout)
+    assert [s["file_path"] for s in report["secrets"]] == ["b.py"]
+    [missing] = report["not_scanned"]
+    assert missing["kind"] == "missing" and missing["path"].startswith("a.txt (commit ")
+    assert "not scanned: a.txt (commit" in run_br("security", "history").stderr
+
+
 def test_status_and_uninstall(run_br, tmp_project: Path) -> None:
     r = run_br("security", "hooks", "status")
     assert "not installed" in r.stdout and r.returncode == 1  # a script can tell: `status || install`

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
 from buildrunner.security.files import is_binary
 from buildrunner.security.git import Blob, changed_files, committed_blobs, history_blobs, repo_root, revision_blobs, staged_blobs
-from buildrunner.security.report import BINARY, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
+from buildrunner.security.report import BINARY, MISSING, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
 from buildrunner.words import plural
@@ -219,7 +219,8 @@ def _to_read(report: SecurityReport, engine: Any, blob: Blob, display: str, comm
     if engine.whitelist.path_allowed(display):
         return False
     if blob.data is None:
-        report.skipped.append(too_big(display if commit is None else f"{display} (commit {commit[:12]})", engine.max_bytes))
+        where = display if commit is None else f"{display} (commit {commit[:12]})"
+        report.skipped.append(SkippedFile(where, "not in the repository's objects (a partial or damaged clone)", MISSING) if blob.missing else too_big(where, engine.max_bytes))
         return False
     if is_binary(blob.data):
         if commit is None:
@@ -233,7 +234,7 @@ def _to_read(report: SecurityReport, engine: Any, blob: Blob, display: str, comm
 def _absolute(top: Path, blobs: Iterable[Blob]) -> Iterable[Blob]:
     """Blob paths are relative to the repository; the project may be a folder inside it."""
     for blob in blobs:
-        yield Blob(os.path.join(top, blob.path), blob.data, blob.size)
+        yield replace(blob, path=os.path.join(top, blob.path))
 
 
 def check_staged(

@@ -66,8 +66,9 @@ class Blob:
     """One file's content as git holds it (staged, or at a commit)."""
 
     path: str  # relative to the repository root, posix
-    data: bytes | None  # None when too big to read
+    data: bytes | None  # None when too big to read, or missing
     size: int
+    missing: bool = False  # git names it, but the object is not in the repository (a partial or damaged clone)
 
 
 def _diff_blobs(top: Path, revisions: list[str], max_bytes: int) -> Iterator[Blob]:
@@ -123,33 +124,38 @@ def history_blobs(cwd: Path, revisions: list[str], max_bytes: int) -> Iterator[t
 
 
 def _read_blobs(top: Path, entries: list[tuple[str, str]], max_bytes: int, *, keep_order: bool = False) -> Iterator[Blob]:
-    """The (sha, path) blobs' contents; one too big to read comes with `data` None. `keep_order`: in `entries`' order
-    (else the big ones first)."""
+    """The (sha, path) blobs' contents; one too big to read comes with `data` None, one whose object the repository
+    lacks (a partial or damaged clone) with `missing`. `keep_order`: in `entries`' order (else those first)."""
     if not entries:
         return
-    sizes = git(top, "cat-file", "--batch-check=%(objectsize)", input="".join(f"{sha}\n" for sha, _ in entries).encode()).split()
-    wanted = [(sha, path, int(size)) for (sha, path), size in zip(entries, sizes)]
-    small = [(sha, path, size) for sha, path, size in wanted if size <= max_bytes]
-    read: dict[str, bytes] = {}
+    checked = git(top, "cat-file", "--batch-check=%(objectname) %(objectsize)", input="".join(f"{sha}\n" for sha, _ in entries).encode())
+    sizes: dict[str, int] = {}  # one line per object asked: "<sha> <size>", or "<sha> missing"
+    for line in checked.decode("ascii", "replace").splitlines():
+        sha, _, size = line.partition(" ")
+        if size.isdigit():
+            sizes[sha] = int(size)
+    small = list(dict.fromkeys(sha for sha, _ in entries if sizes.get(sha, max_bytes + 1) <= max_bytes))
     if not keep_order:
-        for _, path, size in wanted:
-            if size > max_bytes:
-                yield Blob(path, None, size)
+        for sha, path in entries:
+            if sha not in sizes:
+                yield Blob(path, None, 0, missing=True)
+            elif sizes[sha] > max_bytes:
+                yield Blob(path, None, sizes[sha])
+    read: dict[str, bytes] = {}
     if small:
-        out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha, _, _ in small).encode())
+        out = git(top, "cat-file", "--batch", input="".join(f"{sha}\n" for sha in small).encode())
         pos = 0
-        for sha, path, _size in small:
+        for sha in small:
             header_end = out.index(b"\n", pos)
             size = int(out[pos:header_end].split()[2])
             start = header_end + 1
-            if keep_order:
-                read[sha] = out[start : start + size]
-            else:
-                yield Blob(path, out[start : start + size], size)
+            read[sha] = out[start : start + size]
             pos = start + size + 1
-    if keep_order:
-        for sha, path, size in wanted:
-            yield Blob(path, read.get(sha), size)
+    for sha, path in entries:
+        if sha in read:
+            yield Blob(path, read[sha], sizes[sha])
+        elif keep_order:
+            yield Blob(path, None, sizes.get(sha, 0), missing=sha not in sizes)
 
 
 def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[Blob]:

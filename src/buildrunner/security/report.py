@@ -18,6 +18,7 @@ TOO_DEEP = "too_deep"  # the path is longer than the system allows (PATH_MAX)
 NOT_REGULAR = "not_regular"  # a FIFO, socket or device inside a walked folder
 OUTSIDE_LINK = "outside_link"  # a symlink whose target leaves the project: never followed
 FOLDER_LINK = "folder_link"  # a symlink to a folder inside the project: its files are scanned by their own path
+MISSING = "missing"  # git names the content but its object is not in the repository (a partial or damaged clone)
 NOT_ANALYSED = "not_analysed"  # read and scanned for secrets, but the SQL analysis gave up on (part of) it
 
 # What a user can do about a file not scanned, by its kind (the allowlist is always a way out).
@@ -28,11 +29,12 @@ NOT_SCANNED_ADVICE = {
     TOO_DEEP: "shorten the path",
     NOT_REGULAR: "name regular files only",
     OUTSIDE_LINK: "scan the link's target where it lies (links leaving the project are not followed)",
+    MISSING: "fetch the missing objects (git fetch, or git fetch --unshallow) or repair the repository (git fsck)",
 }
 
 # Kinds that mean "content that should have been scanned was not": a staged file of one of
 # these kinds blocks the commit, and a file named with `scan --file` makes the scan exit 1.
-NOT_SCANNED_KINDS = frozenset({TOO_BIG, UNREADABLE, VANISHED, TOO_DEEP, NOT_REGULAR, OUTSIDE_LINK})
+NOT_SCANNED_KINDS = frozenset({TOO_BIG, UNREADABLE, VANISHED, TOO_DEEP, NOT_REGULAR, OUTSIDE_LINK, MISSING})
 
 
 @dataclass(frozen=True)
