@@ -380,10 +380,10 @@ class SessionManager:
 
     def _list_tasks(self, session_id: str) -> list[TaskRecord]:
         self._session_row(session_id)
-        coordinator = self.coordinator(session_id)
+        ladders = self.coordinator(session_id).ladders()
         records = []
         for r in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
-            attempts = coordinator.ladder(r["task_id"]) if int(r["attempts"]) else []
+            attempts = ladders.get(r["task_id"], [])
             # a running task's cost is what its attempts have spent so far (the task's own figure is set as each ends)
             cost = sum(float(a["cost"] or 0.0) for a in attempts) if r["status"] == TaskState.RUNNING else float(r["cost"])
             records.append(
@@ -406,12 +406,12 @@ class SessionManager:
         from buildrunner.parallel.landing import MergeSession, MergeTask
 
         row = self._session_row(session_id)
-        coordinator = self.coordinator(session_id)
+        ladders = self.coordinator(session_id).ladders()
         tasks = []
         for task in self.store.fetchall(self._q("list_tasks"), {"session_id": session_id}):
             if task["status"] != TaskState.COMPLETED or (task["isolation"] or NO_ISOLATION) != WORKTREE:
                 continue
-            passed = next((a for a in reversed(coordinator.ladder(task["task_id"])) if a["status"] == "completed"), None)
+            passed = next((a for a in reversed(ladders.get(task["task_id"], [])) if a["status"] == "completed"), None)
             if passed is None or not passed["branch"]:
                 continue
             tasks.append(

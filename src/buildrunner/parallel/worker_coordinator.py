@@ -701,6 +701,13 @@ class WorkerCoordinator:
         """The attempts of a task, in order (the tiers it climbed)."""
         return self.store.fetchall(self._q("task_ladder"), {"session_id": self.session_id, "task_id": task_id})
 
+    def ladders(self) -> dict[str, list[dict[str, Any]]]:
+        """Every task's attempts, by task id, in order (`ladder` of each at once)."""
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for row in self.store.fetchall(self._q("session_ladders"), {"session_id": self.session_id}):
+            by_task.setdefault(row["task_id"], []).append(row)
+        return by_task
+
     def keep_routing_estimate(self, task_id: str, estimate: str) -> None:
         """Keep the estimate (ComplexityResult JSON) routing first picked the task's tier on; later ones are not kept."""
         with self.store.transaction():

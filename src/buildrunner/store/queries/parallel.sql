@@ -84,6 +84,12 @@ SELECT attempt, status, tier, model, agent, cost, outcome, error, verify_exit, b
        started_at, finished_at, log_path
 FROM task_attempts WHERE session_id = :session_id AND task_id = :task_id ORDER BY attempt
 
+-- name: session_ladders
+-- Every task's attempts at once (a session listing reads them all: one query, not one per task).
+SELECT task_id, attempt, status, tier, model, agent, cost, outcome, error, verify_exit, branch, commit_sha, worktree, turns, last_action,
+       started_at, finished_at, log_path
+FROM task_attempts WHERE session_id = :session_id ORDER BY task_id, attempt
+
 -- name: keep_routing_estimate
 -- The estimate routing picked a prompt task's first tier on: kept once, whichever attempt routed it.
 UPDATE tasks SET routing_estimate = :estimate
