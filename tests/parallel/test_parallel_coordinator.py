@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from parallel_helpers import wait_for, write_config
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
+from buildrunner.parallel.models import NO_ISOLATION, WORKTREE
 from buildrunner.parallel.plan import validate_plan
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.session_manager import SessionManager
-from buildrunner.parallel.states import AttemptState
+from buildrunner.parallel.states import AttemptState, SessionState, TaskState, WorkerState
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator
 from buildrunner.project import Project
 from buildrunner.store import open_store
@@ -441,3 +444,13 @@ def test_a_task_given_back_before_it_started_is_not_left_running_in_the_events(p
     assert "given back before it started: daily budget spent" in events[-1]["message"]
     again = coordinator.get_next_task(worker)
     assert again is not None and again.attempt == task.attempt  # the attempt did not count
+
+
+def test_every_state_the_session_queries_name_is_one_the_state_machine_has() -> None:
+    """The SQL names states as quoted words; a typo there (or a state renamed in Python only) would silently never
+    match: a claim that finds no task, a session that never ends."""
+    sql = (files("buildrunner.store") / "queries" / "parallel.sql").read_text()
+    named = set(re.findall(r"'([a-z_]*)'", re.sub(r"--[^\n]*", "", sql)))  # words; not a text such as ' (upstream)'
+    states = {str(s) for enum in (SessionState, TaskState, AttemptState, WorkerState) for s in enum}
+    assert named - states - {"prompt", WORKTREE, NO_ISOLATION, ""} == set()
+    assert {"running", "pending", "blocked", "idle"} <= named  # the words are read (not an empty match)

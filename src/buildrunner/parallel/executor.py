@@ -23,6 +23,7 @@ from buildrunner.parallel.attempt import Launch
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import AttemptFiles, ExitRecord
 from buildrunner.parallel.settings import DEFAULT_AGENT_COMMAND
+from buildrunner.parallel.states import AttemptState
 from buildrunner.paths import make_private_dir
 from buildrunner.store import DATABASE_URL_ENV
 
@@ -37,9 +38,9 @@ SHELL = "/bin/sh"
 
 @dataclass
 class ExecutionResult:
-    """What one attempt did; `status` is completed, failed, timeout, cancelled or lost."""
+    """What one attempt did (its `status` is where it ended)."""
 
-    status: str
+    status: AttemptState
     exit_code: int | None
     duration_ms: float
     error: str | None = None
@@ -210,15 +211,15 @@ class Executor:
         duration = float(exit.get("duration_ms") or 0.0)
         pid = record.task_pid
         if outcome == "error":
-            return ExecutionResult("failed", None, duration, str(exit.get("error"))[:MAX_ERROR_CHARS], pid=pid)
+            return ExecutionResult(AttemptState.FAILED, None, duration, str(exit.get("error"))[:MAX_ERROR_CHARS], pid=pid)
         if outcome == "ended":
             reason = stopped or str(exit.get("reason") or "ended")
-            return ExecutionResult("cancelled" if stopped else "lost", code, duration, reason, pid=pid)
+            return ExecutionResult(AttemptState.CANCELLED if stopped else AttemptState.LOST, code, duration, reason, pid=pid)
         if outcome == "timeout":
-            return ExecutionResult("timeout", code, duration, f"timed out after {round(float(exit.get('timeout_s') or task.timeout), 1):g}s (killed)", pid=pid)
+            return ExecutionResult(AttemptState.TIMEOUT, code, duration, f"timed out after {round(float(exit.get('timeout_s') or task.timeout), 1):g}s (killed)", pid=pid)
         if code != 0:
             files = files or self.files(task)
             detail = _last_line(_read(files.err, tail=True)) or _last_line(_read(files.log, tail=True))
             what = f"killed by {_signal_name(code)}" if isinstance(code, int) and code < 0 else f"exit code {code}"
-            return ExecutionResult("failed", code, duration, what + (f": {detail}" if detail else ""), pid=pid)
-        return ExecutionResult("completed", 0, duration, None, pid=pid)
+            return ExecutionResult(AttemptState.FAILED, code, duration, what + (f": {detail}" if detail else ""), pid=pid)
+        return ExecutionResult(AttemptState.COMPLETED, 0, duration, None, pid=pid)

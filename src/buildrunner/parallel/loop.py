@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.parallel.states import TIER_FAULTS, AttemptState, CheckKind
 from buildrunner.paths import read_json, state_ignore_patterns, write_private_json
 from buildrunner.routing.model_selector import ModelSelection, ModelSelector
 from buildrunner.routing.models import TIERS
@@ -34,7 +35,7 @@ CONTEXT_CHARS = 4000  # of a failed check's output, added to the next attempt's 
 class Check:
     """A check an attempt failed: why (one line), its kind, and what to tell the next attempt."""
 
-    outcome: str  # agent_error | verify_failed | security | budget_exceeded | timeout | not_landed
+    outcome: CheckKind
     reason: str
     context: str | None = None
 
@@ -144,7 +145,7 @@ def security_check(project: "Project", files: dict[str, bytes]) -> Check | None:
     else:
         first_unscanned = report.unscanned[0]
         reason = f"security: {first_unscanned.path} could not be checked ({first_unscanned.reason})"
-    return Check("security", mask_secrets(reason)[:500], mask_secrets(reason))
+    return Check(CheckKind.SECURITY, mask_secrets(reason)[:500], mask_secrets(reason))
 
 
 def ladder_steps(rows: list[dict[str, Any]]) -> list[Any]:
@@ -153,11 +154,11 @@ def ladder_steps(rows: list[dict[str, Any]]) -> list[Any]:
 
     steps = []
     for row in rows:
-        if row["tier"] not in TIERS or row["status"] in ("lost", "cancelled"):
+        if row["tier"] not in TIERS or row["status"] in (AttemptState.LOST, AttemptState.CANCELLED):
             continue
-        if row["status"] == "completed":
+        if row["status"] == AttemptState.COMPLETED:
             outcome = "passed"
-        elif row["outcome"] in ("verify_failed", "security", "agent_error", "timeout"):
+        elif row["outcome"] in TIER_FAULTS:
             outcome = "failed"
         else:
             outcome = "error"  # a spent budget, a crash: says nothing about the tier

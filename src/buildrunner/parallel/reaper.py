@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from buildrunner.parallel.executor import Executor
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import ExitRecord, end_orphan, record_path
-from buildrunner.parallel.states import AttemptState
+from buildrunner.parallel.states import AttemptOutcome, AttemptState
 from buildrunner.parallel.supervisor import FINISHING_S
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator, process_alive
 from buildrunner.routing.cost_tracker import CostTracker
@@ -37,7 +37,6 @@ REMOTE_MARGIN_S = 5.0
 ANSWER_S = 1.0
 
 LOST_SPEND_SOURCE = "lost-attempt"  # a cost record of an agent's spend until its worker was lost (its live progress)
-_STATUS = {"completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT}
 
 
 def supervisor_patience(settings: ParallelSettings) -> float:
@@ -118,7 +117,7 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
     elif unchecked:  # its checks (agent result, verify, security, commit) never ran: the next attempt runs them on this one's work
         status, error = AttemptState.LOST, f"{lost} after the task ended ({result.error or 'exit code 0'}) and before its checks: the next attempt checks its work"
     else:
-        status = _STATUS.get(result.status, AttemptState.LOST)
+        status = result.status if result.status in (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.TIMEOUT) else AttemptState.LOST
         error = f"{result.error} (recorded after {lost})" if result.error else None
     # The rung keeps its agent's live spend (cost None) unless its work is adopted: the adopting attempt records that
     # run's cost from its log, once.
@@ -128,7 +127,7 @@ def _settle_one(coordinator: WorkerCoordinator, executor: Executor, task_id: str
             exit_code=result.exit_code if result else None, duration_ms=result.duration_ms if result else None, pid=record.task_pid,
             unchecked=unchecked, cost=0.0 if unchecked else None, detail=AttemptDetail(outcome=AttemptState.LOST) if status == AttemptState.LOST else None,
         )
-        if outcome == "stale":
+        if outcome == AttemptOutcome.STALE:
             return 0
         if not unchecked and (spend := coordinator.lost_spend(task_id, attempt)) is not None:
             # the agent's spend until its worker died: no result will ever record it (an adopting attempt records its

@@ -51,6 +51,41 @@ class AttemptState(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"  # ended when its running cost would cross a spend cap
 
 
+class AttemptOutcome(StrEnum):
+    """What recording an attempt's end did to its task (`WorkerCoordinator.finish_attempt`)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"  # for good: no retry left
+    CANCELLED = "cancelled"
+    RETRY = "retry"  # pending again, after its back-off
+    REQUEUED = "requeued"  # given back untried: a lost worker's, or a prompt task held while a budget is spent
+    STALE = "stale"  # the task had moved on (a lost worker's late result): nothing was written
+
+
+# The tasks' ends a worker counts, and after which a prompt task's outcome is recorded for routing.
+ENDED_OUTCOMES = (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED, AttemptOutcome.CANCELLED)
+
+
+class CheckKind(StrEnum):
+    """Why a prompt task's attempt failed (stored as the attempt's outcome)."""
+
+    AGENT_ERROR = "agent_error"
+    VERIFY_FAILED = "verify_failed"
+    SECURITY = "security"
+    TIMEOUT = "timeout"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    NOT_LANDED = "not_landed"
+
+    @property
+    def blames_tier(self) -> bool:
+        """A stronger tier may pass where this one failed (so it escalates, and calibration counts it against the
+        tier); a spent cap or work that could not land says nothing about the model."""
+        return self in (CheckKind.AGENT_ERROR, CheckKind.VERIFY_FAILED, CheckKind.SECURITY, CheckKind.TIMEOUT)
+
+
+TIER_FAULTS = frozenset(kind for kind in CheckKind if kind.blames_tier)
+
+
 class WorkerState(StrEnum):
     IDLE = "idle"
     ACTIVE = "active"
@@ -119,13 +154,17 @@ def check_move(source: StrEnum, target: StrEnum) -> None:
 
 
 __all__ = [
+    "AttemptOutcome",
     "AttemptState",
+    "CheckKind",
+    "ENDED_OUTCOMES",
     "FINAL_SESSION_STATES",
     "IllegalTransition",
     "LIVE_SESSION_STATES",
     "LIVE_WORKER_STATES",
     "SessionState",
     "TaskState",
+    "TIER_FAULTS",
     "UNFINISHED_TASK_STATES",
     "WorkerState",
     "check_move",

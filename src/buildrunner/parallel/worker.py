@@ -55,7 +55,16 @@ from buildrunner.parallel.loop import (
 from buildrunner.parallel.models import BUDGET_REASON, WORKTREE, Task
 from buildrunner.parallel.reaper import reap
 from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
-from buildrunner.parallel.states import FINAL_SESSION_STATES, LIVE_WORKER_STATES, AttemptState, SessionState, TaskState
+from buildrunner.parallel.states import (
+    ENDED_OUTCOMES,
+    FINAL_SESSION_STATES,
+    LIVE_WORKER_STATES,
+    AttemptOutcome,
+    AttemptState,
+    CheckKind,
+    SessionState,
+    TaskState,
+)
 from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
 from buildrunner.project import ensure_project
@@ -71,10 +80,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_STATUS = {
-    "completed": AttemptState.COMPLETED, "failed": AttemptState.FAILED, "timeout": AttemptState.TIMEOUT,
-    "cancelled": AttemptState.CANCELLED, "lost": AttemptState.LOST, "budget_exceeded": AttemptState.BUDGET_EXCEEDED,
-}
 # How often a running agent's shared caps (session max_cost, budgets) are read again as other attempts spend.
 CAP_RECHECK_S = 0.25
 # No attempt starts with less than this share of a max_cost left (nor with less than half what the task's previous
@@ -304,8 +309,8 @@ class Worker:
                     self._pause(self._idle_wait())
                     continue
                 outcome, task = self._run_task_safely(task)
-                completed += outcome == "completed"
-                failed += outcome == "failed"
+                completed += outcome == AttemptOutcome.COMPLETED
+                failed += outcome == AttemptOutcome.FAILED
         except _GiveUp as exc:
             reason = f"{exc}; gave up (server {self.project.store.url})"
             task = None
@@ -489,7 +494,7 @@ class Worker:
         me = self._attempt_params(task)
         return float(store.scalar(store.query("parallel", "previous_attempt_cost"), me) or 0.0)
 
-    def _run_task_safely(self, task: Task) -> tuple[str, Task | None]:
+    def _run_task_safely(self, task: Task) -> tuple[AttemptOutcome, Task | None]:
         """`_run_task`; whatever goes wrong with one task fails that attempt, never the worker.
 
         When it went wrong after the command exited, in a step of ours (a check that could not run, the
@@ -504,9 +509,9 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - one task's fault must not take the worker (and the session) down
             kept_note = "; its work is kept: a retry checks it instead of running the command again" if rung.adoptable else ""
             error = f"internal error running the task: {type(exc).__name__}: {exc}"[: 500 - len(kept_note)] + kept_note
-            return self._record(task, ExecutionResult("failed", None, 0.0, error), None, unchecked=rung.adoptable), None
+            return self._record(task, ExecutionResult(AttemptState.FAILED, None, 0.0, error), None, unchecked=rung.adoptable), None
 
-    def _run_task(self, task: Task, rung: "_Rung") -> tuple[str, Task | None]:
+    def _run_task(self, task: Task, rung: "_Rung") -> tuple[AttemptOutcome, Task | None]:
         """Run one claimed attempt: prepare, run, check, land; record it and move the task on.
 
         An attempt whose task has work waiting to be checked (an earlier attempt's command exited,
@@ -520,21 +525,21 @@ class Worker:
             if ended is not None:
                 return ended, None
             result = self._execute(task, rung, rung.workdir)
-        rung.exited = result.status == "completed"
+        rung.exited = result.status == AttemptState.COMPLETED
         if self.lost:
-            return "stale", None
-        if result.status == "completed" and task.verify:
+            return AttemptOutcome.STALE, None
+        if result.status == AttemptState.COMPLETED and task.verify:
             result = self._verify(task, rung, rung.workdir, result)
-        if result.status == "completed" and task.checked:
+        if result.status == AttemptState.COMPLETED and task.checked:
             changed = rung.worktree.diff_files() if rung.worktree is not None else changed_since(rung.before or {}, self.project.paths.root)
             check = security_check(self.project, changed)
-            if check is not None and check.outcome == "security" and rung.worktree is None and self._db(lambda: self._neighbours(task)):
+            if check is not None and check.outcome == CheckKind.SECURITY and rung.worktree is None and self._db(lambda: self._neighbours(task)):
                 # What another task wrote meanwhile is in this attempt's changes too: it may be theirs, not this one's
                 note = "; other tasks ran in this checkout meanwhile and may have written it: give prompt tasks `isolation: worktree`"
                 check = replace(check, reason=(check.reason[: 500 - len(note)] + note), context=(check.context or check.reason) + note)
             if check is not None:
                 rung.check = check
-                result = ExecutionResult("failed", result.exit_code, result.duration_ms, check.reason, pid=result.pid)
+                result = ExecutionResult(AttemptState.FAILED, result.exit_code, result.duration_ms, check.reason, pid=result.pid)
         if rung.worktree is not None:
             result = self._land(rung, result)
         if task.kind == "prompt" or self._quit.is_set() or self._stop_reason is not None:
@@ -544,16 +549,16 @@ class Worker:
             outcome, claimed = self._db(lambda: self.coordinator.record_and_claim(self.worker_id or "", lambda: self._record_now(task, result, rung)))
             if claimed is not None:
                 self._alive_at = began
-        if outcome in ("completed", "failed", "cancelled"):
+        if outcome in ENDED_OUTCOMES:
             self._drop_snapshots(task)
-        if rung.worktree is not None and result.status == "completed" and outcome != "stale" and not self.lost:
+        if rung.worktree is not None and result.status == AttemptState.COMPLETED and outcome != AttemptOutcome.STALE and not self.lost:
             try:
                 rung.worktree.remove()  # landed and recorded: until then, were this worker lost, the next attempt would adopt it
             except (OSError, BuildRunnerError) as exc:  # the work is on its branch; the task claimed with the result must still run
                 write_note(self.executor.files(task).log, f"[br] the worktree {rung.worktree.path} could not be removed ({exc}); `br parallel cleanup` removes it\n")
         return outcome, claimed
 
-    def _prepare(self, task: Task, rung: "_Rung") -> str | None:
+    def _prepare(self, task: Task, rung: "_Rung") -> AttemptOutcome | None:
         """Before the command or agent runs: its tier and caps (prompt tasks), its worktree, what the tree holds.
 
         Returns the outcome when the attempt ends here (released for budget, a cap spent, routing or setup failed).
@@ -564,19 +569,19 @@ class Worker:
                 reason = f"{BUDGET_REASON} {spent.describe()}"
                 self._db(lambda: self.coordinator.release_task(self.worker_id or "", task.task_id, task.attempt, reason))
                 self._db(lambda: self._hold_for_budget(reason))
-                return "released"
+                return AttemptOutcome.REQUEUED
             rung.cap, rung.cap_name, whole = self._db(lambda: self._caps(task))
             floor = min(whole * MIN_ATTEMPT_SHARE, MIN_ATTEMPT_FLOOR_USD) if whole is not None else 0.0
             if rung.cap is not None and whole is not None and rung.cap < max(floor, self._db(lambda: self._previous_cost(task)) / 2):
                 # An attempt started on the last crumbs is cut off at its first message: its spend thrown away
                 left = f" (only {usd(rung.cap, 3)} left: too little to start another attempt)" if rung.cap > 0 else ""
-                rung.check = Check("budget_exceeded", f"{rung.cap_name} is spent{left}")
-                return self._finish(rung, ExecutionResult("budget_exceeded", None, 0.0, rung.check.reason))
+                rung.check = Check(CheckKind.BUDGET_EXCEEDED, f"{rung.cap_name} is spent{left}")
+                return self._finish(rung, ExecutionResult(AttemptState.BUDGET_EXCEEDED, None, 0.0, rung.check.reason))
             rung.agent = agent_of(task, self.project.config)
             try:
                 rung.tier = self._db(lambda: self._select_tier(task, rung.agent, None if rung.cap_name == BUDGET_CAP else rung.cap))
             except RoutingError as exc:
-                return self._finish(rung, ExecutionResult("failed", None, 0.0, f"routing: {exc}"))
+                return self._finish(rung, ExecutionResult(AttemptState.FAILED, None, 0.0, f"routing: {exc}"))
             rung.model_id = rung.agent.model_for(rung.tier)
         if task.isolation == WORKTREE:
             facts = self._session_facts()
@@ -586,7 +591,7 @@ class Worker:
                     tick=self._tick, setup_timeout=task.timeout,
                 )
             except BuildRunnerError as exc:
-                return self._finish(rung, ExecutionResult("failed", None, 0.0, str(exc)))
+                return self._finish(rung, ExecutionResult(AttemptState.FAILED, None, 0.0, str(exc)))
         elif task.checked:
             # What the attempt changes is what differs from this snapshot when it ends (kept on disk for an adopting attempt).
             rung.before = snapshot(self.project.paths.root)
@@ -650,7 +655,7 @@ class Worker:
             else:
                 launch = self.executor.launch(task, workdir=workdir)
         except (LaunchError, ConfigError) as exc:
-            return ExecutionResult("failed", None, 0.0, masked_line(str(exc), 500))
+            return ExecutionResult(AttemptState.FAILED, None, 0.0, masked_line(str(exc), 500))
         result = self._run_attempt(task, launch, rung)
         if rung.run is not None:
             return self._agent_result(task, rung, result, launch.files)
@@ -661,7 +666,7 @@ class Worker:
         assert self.record is not None
         self._stop_reason = None
         if self._quit.is_set():
-            return ExecutionResult("lost", None, 0.0, f"worker {self.worker_id} shut down before the task started: {self._quit_reason}")
+            return ExecutionResult(AttemptState.LOST, None, 0.0, f"worker {self.worker_id} shut down before the task started: {self._quit_reason}")
         attempt = Attempt(launch, self.rules, self.record, claimed=self._alive_at, lease=self.settings.heartbeat_timeout)
         self.attempt = attempt
         try:
@@ -682,11 +687,11 @@ class Worker:
             self.attempt = None
         stopped = self._stop_reason if self._stop_reason is not None and not self.lost else None
         result = self.executor.result(task, attempt.result(), stopped, launch.files)
-        if rung is not None and rung.capped is not None and result.status in ("cancelled", "failed", "timeout"):
-            return ExecutionResult("budget_exceeded", result.exit_code, result.duration_ms, rung.capped, pid=result.pid)
-        if result.status == "cancelled" and self._quit.is_set():
+        if rung is not None and rung.capped is not None and result.status in (AttemptState.CANCELLED, AttemptState.FAILED, AttemptState.TIMEOUT):
+            return ExecutionResult(AttemptState.BUDGET_EXCEEDED, result.exit_code, result.duration_ms, rung.capped, pid=result.pid)
+        if result.status == AttemptState.CANCELLED and self._quit.is_set():
             # This worker is shutting down (not the session): the attempt is lost, the task goes back to the queue.
-            result = ExecutionResult("lost", result.exit_code, result.duration_ms, f"worker {self.worker_id} shut down: {self._quit_reason}", pid=result.pid)
+            result = ExecutionResult(AttemptState.LOST, result.exit_code, result.duration_ms, f"worker {self.worker_id} shut down: {self._quit_reason}", pid=result.pid)
         return result
 
     # -- an agent's attempt ----------------------------------------------------------------------
@@ -755,23 +760,23 @@ class Worker:
         """The attempt as the agent tells it: its final result, its cost (recorded, unless `tracked` by the attempt it adopts), why it failed."""
         assert rung.run is not None
         self._publish(task, rung)
-        code = result.exit_code if result.status in ("completed", "failed") else None
+        code = result.exit_code if result.status in (AttemptState.COMPLETED, AttemptState.FAILED) else None
         agent_result = rung.run.finish(code, stderr=tail(files.err, 2000))
         rung.cost = agent_result.cost_usd
         rung.model = agent_result.model or rung.model_id
         self._db(lambda: self._record_spend(task, agent_result, tracked))
-        if result.status not in ("completed", "failed") or rung.check is not None:  # ended by us: timeout, cap, stop, shutdown
-            if result.status == "timeout" and rung.check is None:
-                rung.check = Check("timeout", result.error or "timed out")
+        if result.status not in (AttemptState.COMPLETED, AttemptState.FAILED) or rung.check is not None:  # ended by us: timeout, cap, stop, shutdown
+            if result.status == AttemptState.TIMEOUT and rung.check is None:
+                rung.check = Check(CheckKind.TIMEOUT, result.error or "timed out")
             return result
         if agent_result.outcome == "budget_exceeded":
-            rung.check = Check("budget_exceeded", mask_secrets(agent_result.reason or "the agent's own spend cap was reached"))
-            return ExecutionResult("budget_exceeded", result.exit_code, result.duration_ms, rung.check.reason, pid=result.pid)
-        if result.status == "failed" or not agent_result.passed:  # the agent's own word on why, else the exit and its last line
+            rung.check = Check(CheckKind.BUDGET_EXCEEDED, mask_secrets(agent_result.reason or "the agent's own spend cap was reached"))
+            return ExecutionResult(AttemptState.BUDGET_EXCEEDED, result.exit_code, result.duration_ms, rung.check.reason, pid=result.pid)
+        if result.status == AttemptState.FAILED or not agent_result.passed:  # the agent's own word on why, else the exit and its last line
             said = result.error if result.exit_code is None and result.error else agent_result.reason  # no exit: it never started
             reason = mask_secrets(said or result.error or f"{agent_result.agent} reported a failure")
-            rung.check = Check("agent_error", reason, reason)
-            return ExecutionResult("failed", result.exit_code, result.duration_ms, reason[:500], pid=result.pid)
+            rung.check = Check(CheckKind.AGENT_ERROR, reason, reason)
+            return ExecutionResult(AttemptState.FAILED, result.exit_code, result.duration_ms, reason[:500], pid=result.pid)
         return result
 
     # -- checks and landing ----------------------------------------------------------------------
@@ -783,21 +788,21 @@ class Worker:
         try:
             launch = self.executor.launch(task, workdir=workdir, command=task.verify, files=files, timeout=remaining)
         except LaunchError as exc:
-            rung.check = Check("verify_failed", f"verify could not start: {exc}")
-            return ExecutionResult("failed", None, result.duration_ms, rung.check.reason)
+            rung.check = Check(CheckKind.VERIFY_FAILED, f"verify could not start: {exc}")
+            return ExecutionResult(AttemptState.FAILED, None, result.duration_ms, rung.check.reason)
         checked = self._run_attempt(task, launch)
         rung.verify_exit = checked.exit_code
-        passed = checked.status == "completed"
+        passed = checked.status == AttemptState.COMPLETED
         self.coordinator.emit(
             VerifyResult(
                 task_id=task.task_id, worker_id=self.worker_id, attempt=task.attempt, passed=passed, exit_code=checked.exit_code,
                 duration_ms=checked.duration_ms, error=None if passed else checked.error, description=masked_line(f"verify: {task.verify}", 500),
             )
         )
-        if passed or checked.status in ("cancelled", "lost"):
+        if passed or checked.status in (AttemptState.CANCELLED, AttemptState.LOST):
             return result if passed else checked
-        rung.check = Check("verify_failed", f"verify failed ({checked.error})", tail(launch.files.log) or checked.error)
-        return ExecutionResult("failed", checked.exit_code, result.duration_ms + checked.duration_ms, rung.check.reason[:500], pid=result.pid)
+        rung.check = Check(CheckKind.VERIFY_FAILED, f"verify failed ({checked.error})", tail(launch.files.log) or checked.error)
+        return ExecutionResult(AttemptState.FAILED, checked.exit_code, result.duration_ms + checked.duration_ms, rung.check.reason[:500], pid=result.pid)
 
     def _land(self, rung: "_Rung", result: ExecutionResult) -> ExecutionResult:
         """A passing attempt's work goes onto its branch (and the target, with `merge: true`); a failed one's worktree stays for inspection.
@@ -808,7 +813,7 @@ class Worker:
         worktree = rung.worktree
         assert worktree is not None
         rung.worktree_path = str(worktree.path)
-        if result.status != "completed":
+        if result.status != AttemptState.COMPLETED:
             return result
         agent = rung.agent.name if rung.agent is not None else None
         rung.commit = worktree.commit(agent=agent, model=rung.model or rung.model_id)
@@ -819,8 +824,8 @@ class Worker:
         failure = self._merge_now(rung)
         if failure is None:
             return result
-        rung.check = Check("not_landed", failure)
-        return ExecutionResult("failed", result.exit_code, result.duration_ms, failure[:500], pid=result.pid)
+        rung.check = Check(CheckKind.NOT_LANDED, failure)
+        return ExecutionResult(AttemptState.FAILED, result.exit_code, result.duration_ms, failure[:500], pid=result.pid)
 
     def _merge_now(self, rung: "_Rung") -> str | None:
         """`merge: true`: land this task's branch on the session's target now (verified there); why it did not, if it did not."""
@@ -849,18 +854,18 @@ class Worker:
 
     # -- recording -------------------------------------------------------------------------------
 
-    def _finish(self, rung: "_Rung", result: ExecutionResult) -> str:
+    def _finish(self, rung: "_Rung", result: ExecutionResult) -> AttemptOutcome:
         """Record the attempt (with its rung of the ladder) and, for a prompt task that ended, its outcome for routing."""
         task = rung.task
         escalate_to = hold = None
-        if result.status in ("failed", "timeout") and task.kind == "prompt" and task.escalate and rung.check is not None:
-            if rung.check.outcome in ("agent_error", "verify_failed", "security", "timeout"):
+        if result.status in (AttemptState.FAILED, AttemptState.TIMEOUT) and task.kind == "prompt" and task.escalate and rung.check is not None:
+            if rung.check.outcome.blames_tier:
                 escalate_to = next_tier(rung.tier)
-        if result.status == "budget_exceeded" and rung.cap_name == BUDGET_CAP:
+        if result.status == AttemptState.BUDGET_EXCEEDED and rung.cap_name == BUDGET_CAP:
             spent = self._db(lambda: self._cost_tracker().spent_budget())
             hold = f"{BUDGET_REASON} {spent.describe()}" if spent else f"{BUDGET_REASON} {result.error}"
         outcome = self._record(task, result, rung, escalate_to=escalate_to, hold=hold)
-        if task.kind == "prompt" and outcome in ("completed", "failed"):
+        if task.kind == "prompt" and outcome in (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED):
             rows = self._db(lambda: self.coordinator.ladder(task.task_id))
             routed = self._db(lambda: self.coordinator.routing_estimate(task.task_id))
             self._db(lambda: record_outcome(self.project, self.session_id, task.task_id, task.routing_text,
@@ -884,21 +889,21 @@ class Worker:
         self.coordinator.pause_if_only_held()
         AlertManager(self.project).check()
 
-    def _record(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
+    def _record(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> AttemptOutcome:
         return self._db(lambda: self._record_now(task, result, rung, **moves))
 
-    def _record_now(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> str:
+    def _record_now(self, task: Task, result: ExecutionResult, rung: "_Rung | None" = None, **moves: Any) -> AttemptOutcome:
         rung = rung or _Rung(task)
         check = rung.check
-        if result.status == "lost" and rung.adoptable:
+        if result.status == AttemptState.LOST and rung.adoptable:
             moves.setdefault("unchecked", True)  # the worker left during the checks: the command's work is done, the next attempt adopts it
         detail = AttemptDetail(
             agent=rung.agent.name if rung.agent is not None else None, tier=rung.tier,
-            outcome="passed" if result.status == "completed" else (check.outcome if check else result.status),
+            outcome="passed" if result.status == AttemptState.COMPLETED else (check.outcome if check else result.status),
             verify_exit=rung.verify_exit, branch=rung.branch, commit_sha=rung.commit, worktree=rung.worktree_path,
         )
         return self.coordinator.finish_attempt(
-            self.worker_id or "", task.task_id, task.attempt, _STATUS[result.status], error=result.error, exit_code=result.exit_code,
+            self.worker_id or "", task.task_id, task.attempt, result.status, error=result.error, exit_code=result.exit_code,
             duration_ms=result.duration_ms, cost=rung.cost, model=rung.model or rung.model_id, pid=result.pid, detail=detail,
             context=check.context if check is not None else None, **moves,
         )

@@ -26,9 +26,11 @@ from buildrunner.parallel.executor import agent_name
 from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth, default_description
 from buildrunner.parallel.record import AttemptFiles
 from buildrunner.parallel.states import (
+    ENDED_OUTCOMES,
     FINAL_SESSION_STATES,
     LIVE_SESSION_STATES,
     LIVE_WORKER_STATES,
+    AttemptOutcome,
     AttemptState,
     SessionState,
     TaskState,
@@ -339,7 +341,7 @@ class WorkerCoordinator:
             events: list[TelemetryEvent] = [SessionStopped(description=said + (" (forced)" if force else ""), force=force)]
             events += [
                 # its failed attempt was its last, so the task ends failed; that attempt's error is counted already
-                TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), description="session stopped before its retry", outcome="cancelled")
+                TaskFailed(task_id=r["task_id"], attempt=int(r["attempts"]), description="session stopped before its retry", outcome=AttemptState.CANCELLED)
                 for r in self.store.fetchall(self._q("retries_waiting"), {"session_id": self.session_id})
             ]
             self.store.execute(self._q("cancel_waiting_tasks"), self._params(error="session stopped"))
@@ -522,7 +524,7 @@ class WorkerCoordinator:
         outcome = self.finish_attempt(
             worker_id, task_id, attempt, AttemptState.COMPLETED, exit_code=exit_code, duration_ms=duration_ms, cost=cost, model=model, pid=pid
         )
-        return outcome == "completed"
+        return outcome == AttemptOutcome.COMPLETED
 
     def fail_task(
         self,
@@ -537,8 +539,8 @@ class WorkerCoordinator:
         cost: float = 0.0,
         model: str | None = None,
         pid: int | None = None,
-    ) -> str:
-        """Record a failed attempt (`status` failed or timeout); returns "retry", "failed" or "stale"."""
+    ) -> AttemptOutcome:
+        """Record a failed attempt (`status` failed or timeout); returns RETRY, FAILED or STALE."""
         return self.finish_attempt(
             worker_id, task_id, attempt, AttemptState(status), error=error, exit_code=exit_code, duration_ms=duration_ms, cost=cost, model=model, pid=pid
         )
@@ -561,7 +563,7 @@ class WorkerCoordinator:
         context: str | None = None,
         hold: str | None = None,
         unchecked: bool = False,
-    ) -> str:
+    ) -> AttemptOutcome:
         """Record how an attempt ended and move its task on; the one way an attempt ends.
 
         `cost`: what the attempt spent; None keeps the live cost its progress recorded (a reaper does not know more).
@@ -571,10 +573,9 @@ class WorkerCoordinator:
         out mid-attempt: the task goes back to the queue without a failure and prompt tasks are
         held (with this reason) while shell tasks go on. `unchecked`: the task's command exited but the attempt's checks
         did not finish (with `LOST`: its worker was lost; with `FAILED`: a step of ours failed): the next attempt adopts this
-        one's work (or the work this one adopted) and runs only the checks. Returns what happened to the task:
-        "completed", "retry" (another attempt later), "requeued" (not the task's fault: a lost
-        worker, a spent budget), "failed", "cancelled", or "stale" when `worker_id` no longer
-        holds this attempt (it was declared lost, or another reaper settled it first).
+        one's work (or the work this one adopted) and runs only the checks. Returns what happened to the task
+        (`AttemptOutcome`): STALE when `worker_id` no longer holds this attempt (it was declared lost, or another reaper
+        settled it first).
         """
         check_move(AttemptState.RUNNING, status)
         params = self._params(task_id=task_id, attempt=attempt, worker_id=worker_id)
@@ -582,7 +583,7 @@ class WorkerCoordinator:
             session = self._lock_session()
             row = self.store.fetchone(self._q("get_task"), params)
             if row is None or row["status"] != TaskState.RUNNING or row["worker_id"] != worker_id or int(row["attempts"]) != attempt:
-                return "stale"
+                return AttemptOutcome.STALE
             adopt = (row.get("adopt_attempt") or attempt) if unchecked else row.get("adopt_attempt")
             detail = detail or AttemptDetail()
             if cost is None:  # the live cost the attempt's progress recorded (the agent's spend until its worker was lost)
@@ -612,14 +613,14 @@ class WorkerCoordinator:
                     params, row, status, error or "failed", exit_code, duration_ms, cost, model,
                     retry=not stopped and status != AttemptState.BUDGET_EXCEEDED, context=context, adopt=adopt if unchecked else None,
                 )
-            if outcome in ("completed", "failed", "cancelled"):
+            if outcome in ENDED_OUTCOMES:
                 self._maybe_finish()
         return outcome
 
     def _escalate(
         self, params: dict[str, Any], status: AttemptState, error: str, exit_code: int | None, duration_ms: float | None, cost: float,
         tier: str, context: str | None, model: str | None = None,
-    ) -> str:
+    ) -> AttemptOutcome:
         """A failed rung of the ladder: the next attempt runs one tier up, with what the check said."""
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
@@ -632,9 +633,9 @@ class WorkerCoordinator:
             ),
             TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, description=f"escalated to {tier}"),
         )
-        return "retry"
+        return AttemptOutcome.RETRY
 
-    def _hold(self, params: dict[str, Any], error: str, cost: float, reason: str) -> str:
+    def _hold(self, params: dict[str, Any], error: str, cost: float, reason: str) -> AttemptOutcome:
         """A budget ran out mid-attempt: back to the queue (not a failure), and prompt tasks wait while shell tasks go on."""
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
@@ -645,7 +646,7 @@ class WorkerCoordinator:
             TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=error, attempt=params["attempt"], cost=cost, outcome=AttemptState.BUDGET_EXCEEDED),
             TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, description="waits for budget"),
         )
-        return "requeued"
+        return AttemptOutcome.REQUEUED
 
     def hold_prompts(self, reason: str | None) -> None:
         """Hold prompt tasks back (a budget is spent: `reason` says which), or let them run again (None)."""
@@ -722,7 +723,7 @@ class WorkerCoordinator:
         check_move(source, target)
         return self.store.execute(self._q(query), params)
 
-    def _complete(self, params: dict[str, Any], duration_ms: float | None, cost: float, model: str | None) -> str:
+    def _complete(self, params: dict[str, Any], duration_ms: float | None, cost: float, model: str | None) -> AttemptOutcome:
         self._move_task(
             TaskState.RUNNING, TaskState.COMPLETED, "finish_task",
             {**params, "status": TaskState.COMPLETED, "exit_code": 0, "error": None, "cost": cost, "model": model},
@@ -734,35 +735,35 @@ class WorkerCoordinator:
                 task_id=params["task_id"], worker_id=params["worker_id"], duration_ms=duration_ms, cost=cost, attempt=params["attempt"], model=model
             )
         )
-        return "completed"
+        return AttemptOutcome.COMPLETED
 
-    def _cancel(self, params: dict[str, Any], reason: str, cost: float) -> str:
+    def _cancel(self, params: dict[str, Any], reason: str, cost: float) -> AttemptOutcome:
         self._move_task(
             TaskState.RUNNING, TaskState.CANCELLED, "finish_task",
             {**params, "status": TaskState.CANCELLED, "exit_code": None, "error": reason, "cost": cost, "model": None},
         )
         self.emit(TaskCancelled(task_id=params["task_id"], worker_id=params["worker_id"], attempt=params["attempt"], error=reason))
-        return "cancelled"
+        return AttemptOutcome.CANCELLED
 
-    def _requeue_lost(self, params: dict[str, Any], reason: str, adopt: int | None, cost: float = 0.0) -> str:
+    def _requeue_lost(self, params: dict[str, Any], reason: str, adopt: int | None, cost: float = 0.0) -> AttemptOutcome:
         """Back to the queue, not the task's fault; `adopt`: the attempt whose exited work the next attempt checks instead of
         running again; `cost`: what the lost attempt spent (its agent's live spend), counted in the task's cost as on its rung."""
         lost_count = int(self.store.scalar(self._q("lost_attempts"), params) or 0)
         failed = TaskFailed(task_id=params["task_id"], worker_id=params["worker_id"], error=reason, attempt=params["attempt"], outcome=AttemptState.LOST)
         if lost_count > MAX_LOST_REQUEUES:
             self.emit(failed, *self._fail_final(params, f"{reason} ({lost_count} workers lost on it)", None, cost, None))
-            return "failed"
+            return AttemptOutcome.FAILED
         self._move_task(
             TaskState.RUNNING, TaskState.PENDING, "requeue_task",
             {**params, "delay": None, "error": reason, "exit_code": None, "cost": cost, "next_tier": None, "context": None, "adopt_attempt": adopt},
         )
         self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=params["attempt"] + 1, error=reason))
-        return "requeued"
+        return AttemptOutcome.REQUEUED
 
     def _fail(
         self, params: dict[str, Any], row: dict[str, Any], status: AttemptState, error: str, exit_code: int | None,
         duration_ms: float | None, cost: float, model: str | None, *, retry: bool, context: str | None = None, adopt: int | None = None,
-    ) -> str:
+    ) -> AttemptOutcome:
         attempt = params["attempt"]
         # Retries count the failures on this attempt's tier: the rungs a prompt task climbed to get here do not use them up.
         ladder = self.ladder(params["task_id"])
@@ -784,9 +785,9 @@ class WorkerCoordinator:
                 {**params, "delay": delay, "error": error, "exit_code": exit_code, "cost": cost, "next_tier": None, "context": context, "adopt_attempt": adopt},
             )
             self.emit(failed, TaskRetry(task_id=params["task_id"], attempt=attempt + 1, max_attempts=max_attempts, delay_s=delay))
-            return "retry"
+            return AttemptOutcome.RETRY
         self.emit(failed, *self._fail_final(params, error, exit_code, cost, model))
-        return "failed"
+        return AttemptOutcome.FAILED
 
     def _fail_final(self, params: dict[str, Any], error: str, exit_code: int | None, cost: float, model: str | None) -> list[TelemetryEvent]:
         self._move_task(
