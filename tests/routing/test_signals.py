@@ -248,6 +248,9 @@ def test_other_senses_must_be_a_list_of_patterns() -> None:
         ("Show the session schedule on the conference page", "Sessions are not invalidated after a password change"),
         ("Update the yarn lock file", "Use a PID lock file to stop two deploys running concurrently"),  # a lock file as a mutex is not a lockfile
         ("Rotate the banner image on the home page", "Rotate the device certificates before they expire"),
+        ("Show the battery charge level in the status bar", "Customers are charged twice when they retry the checkout"),
+        ("Change the default port 8080 to 9090 in the dev server config", "Port the payment service from Python 2 to Python 3"),
+        ("Increase the font size of the Balance column in the statements table", "Interest on the account balance is rounded twice"),
     ],
 )
 def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str, hard: str) -> None:
@@ -266,3 +269,29 @@ def test_a_race_named_in_shorthand_is_concurrency_and_an_unreproduced_bug_is_no_
     assert estimator.estimate("Fix the race in the lock-free queue").complexity_level in ("complex", "critical")
     fired = {h.signal.name for h in hits(shipped_signals(), "We have not been able to reproduce it locally")}
     assert "cause unknown" in fired and "reproducible report" not in fired
+
+
+def test_a_documentation_file_as_the_work_is_simple_and_as_a_reference_is_not() -> None:
+    """A new user's tickets: "Document the retry settings in docs/retries.md" went to sonnet (a path is code to a word
+    list) while "in the docs" went to haiku; a docs section explaining the locking design went to opus."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    for easy in ("Document the retry settings in docs/retries.md", "Fix the broken links in README.md", "Update CHANGELOG.md for the 2.3 release"):
+        assert estimator.estimate(easy).complexity_level == "simple", easy
+    for hard in ("Fix the deadlock described in docs/design.md", "Implement the consensus protocol specified in docs/raft.md"):
+        result = estimator.estimate(hard)
+        assert result.complexity_score >= 60 and "documentation file" not in {f.name for f in result.factors}, hard
+    docs_section = estimator.estimate("can you add a section to docs/architecture.md explaining how our distributed locking avoids race conditions? no code changes")
+    assert docs_section.complexity_level not in ("complex", "critical")
+
+
+def test_a_rename_others_depend_on_is_not_a_mechanical_rename() -> None:
+    """Renaming the fields of a public response that partners parse breaks them: it needs versioning or a deprecation
+    period (a new user's ticket went to haiku as a mechanical rename)."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    public = estimator.estimate("Rename the JSON fields in the public /v1/users response; partners depend on it")
+    local = estimator.estimate("Rename the local variable tmp to total in the report builder")
+    assert local.complexity_level == "simple" and public.complexity_level != "simple"
