@@ -289,6 +289,14 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
     weights = "refitted" if report.weights_refitted else f"shipped (refit from {MIN_OUTCOMES_FOR_WEIGHTS} outcomes)"
     table.add_row("signal weights", "as configured", weights)
     out.print(table)
+    if report.as_run is not None:
+        ran = report.as_run
+        out.print(
+            f"As recorded: first-try pass rate {ran.first_try_pass_rate:.1%}, {ran.escalations:g} escalations, "
+            f"{usd(ran.cost_per_passed_task)} per passed task (the columns model each routing on the held-out tasks)."
+        )
+    if report.rescored:
+        out.print(f"[dim]{report.rescored} of {report.outcomes} tasks score differently with today's signals than when they ran; the fit uses today's scores.[/]")
     if report.imputed_share:
         out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
     if not report.better:

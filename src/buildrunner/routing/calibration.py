@@ -77,6 +77,8 @@ class CalibrationReport:
     config_file: str | None = None
     imputed_share: float = 0.0  # share of held-out tier outcomes that came from pass rates, not from attempts
     calibration: Calibration | None = None
+    as_run: RoutingMetrics | None = None  # what the recorded attempts did (before/after model each routing instead)
+    rescored: int = 0  # outcomes today's signals score differently from when they ran (the fit uses today's scores)
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,27 @@ def _pooled(items: Sequence[tuple[_Case, tuple[int, ...], _PassRates]], penalty:
     )
 
 
+RESCORED_POINTS = 5  # a stored score this far from today's counts as scored differently
+
+
+def _as_run(outcomes: Sequence[TaskOutcome]) -> RoutingMetrics:
+    """The recorded history itself: first-try passes, passes, escalations (tiers climbed) and spend per passed task."""
+    first = passes = escalations = 0
+    cost = 0.0
+    for o in outcomes:
+        tiers = [s for s in o.ladder if s.outcome != "error"]
+        first += bool(tiers) and tiers[0].outcome == "passed"
+        passes += o.passed_tier is not None
+        escalations += len({s.tier for s in tiers}) - 1 if tiers else 0
+        cost += o.cost
+    n = max(1, len(outcomes))
+    per_pass = cost / passes if passes else 0.0
+    return RoutingMetrics(
+        tasks=len(outcomes), first_try_pass_rate=round(first / n, 4), pass_rate=round(passes / n, 4),
+        cost_per_passed_task=round(per_pass, 6), escalations=float(escalations), objective=per_pass if passes else float("inf"),
+    )
+
+
 def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None = None) -> CalibrationReport:
     """Fit routing to the project's recorded outcomes and write it to the config when it does better on
     held-out outcomes (never with `dry_run`). With fewer than MIN_OUTCOMES usable outcomes, says how many more."""
@@ -336,6 +359,9 @@ def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None
         return report
     signals = signals_for(routing)
     cases = _cases(usable, signals, models)
+    report.as_run = _as_run(usable)
+    stored = {f"{o.session_id}/{o.task_id}": o.score for o in usable}
+    report.rescored = sum(1 for c in cases if abs(c.score - stored[c.key]) >= RESCORED_POINTS)
     folds = min(MAX_FOLDS, max(2, len(cases) // 10))
     with_weights = len(cases) >= MIN_OUTCOMES_FOR_WEIGHTS
     before, after, imputed = _cross_validate(cases, current, signals, folds, with_weights=False)
