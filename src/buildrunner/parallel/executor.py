@@ -112,7 +112,8 @@ def agent_name(task_agent: str | None, plan_agent: str | None, plan_command: str
 
 def agent_of(task: Task, config: "Config") -> "Agent":
     """The agent object that runs `task` (a prompt task)."""
-    from buildrunner.agents.registry import get_agent, legacy_agent  # the adapters: only a worker running a prompt task needs them
+    # the adapters: only a worker running a prompt task needs them
+    from buildrunner.agents.registry import get_agent, legacy_agent
 
     if task.agent == LEGACY_NAME:
         return legacy_agent(task.agent_command or "", config)

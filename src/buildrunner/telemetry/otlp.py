@@ -108,7 +108,24 @@ def _import_sdk() -> dict[str, Any]:
         from opentelemetry.trace import Status, StatusCode, set_span_in_context
     except ImportError:
         raise ConfigError("OTLP export needs the OpenTelemetry SDK", hint="pip install 'buildrunner[otel]'") from None
-    return locals()
+    return {
+        "OTLPMetricExporter": OTLPMetricExporter,
+        "OTLPSpanExporter": OTLPSpanExporter,
+        "Observation": Observation,
+        "MeterProvider": MeterProvider,
+        "InMemoryMetricReader": InMemoryMetricReader,
+        "MetricExportResult": MetricExportResult,
+        "ExplicitBucketHistogramAggregation": ExplicitBucketHistogramAggregation,
+        "View": View,
+        "Resource": Resource,
+        "TracerProvider": TracerProvider,
+        "SimpleSpanProcessor": SimpleSpanProcessor,
+        "SpanExportResult": SpanExportResult,
+        "InMemorySpanExporter": InMemorySpanExporter,
+        "Status": Status,
+        "StatusCode": StatusCode,
+        "set_span_in_context": set_span_in_context,
+    }
 
 
 _SIGNAL_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs")
