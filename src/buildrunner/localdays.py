@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+DAY_S = 86_400.0  # seconds in a day of the clock (a calendar day may have 23 or 25 hours: see local_midnight)
+WEEK_S = 7 * DAY_S
 QUARTER_HOUR_S = 900  # every zone's offset is a multiple of it, so such a slot never straddles a local midnight
 
 

@@ -92,3 +92,18 @@ def test_a_bad_value_is_still_a_one_line_usage_error(run_br) -> None:
     assert r.returncode == 2
     [line] = r.stderr.strip().splitlines()
     assert line.startswith("error: ") and "--hours" in line and "--help`)" in line
+
+
+def test_a_typer_whose_private_helpers_changed_still_converts_every_value(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The converter borrows Typer's private helpers; one that changes its signature in a later Typer must cost only
+    start-up time (Typer's own converter takes over), never a command that fails."""
+    import buildrunner.cli.coercion as coercion
+
+    def changed(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("coerce_cli_path() got an unexpected keyword argument 'param'")
+
+    args = ["--where", str(tmp_path), "--file", "a.txt", "--hours", "5", "--format", "json"]
+    expected = _run(args, plain=False)
+    monkeypatch.setattr(coercion, "coerce_cli_path", changed)
+    monkeypatch.setattr(coercion, "coerce_cli_choice", changed)
+    assert _run(args, plain=True) == expected and expected[0] == "ok"

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any, get_args
 
 import typer
-from typer import _click as click
+
+try:
+    from typer import _click as click  # Typer's vendored click (0.26+)
+except ImportError:  # a Typer that no longer vendors it depends on click itself
+    import click  # type: ignore[no-redef]
 
 try:  # Typer 0.29+
     from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
@@ -97,6 +101,15 @@ if RuntimeParam is not None:
         descriptor: TypeDescriptor
 
         def _coerce_value(self, value: Any, param: Any, ctx: click.Context) -> Any:
+            try:
+                result = self._plain(value, param, ctx)
+            except Exception:  # a later Typer changed a private function used here: its own converter decides
+                result = _TYPER
+            if result is _TYPER:
+                return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+            return result
+
+        def _plain(self, value: Any, param: Any, ctx: click.Context) -> Any:
             info = self.parameter_info
             if info.parser is not None or self.descriptor.is_file or self.descriptor.is_tuple:
                 result = _TYPER
@@ -106,6 +119,4 @@ if RuntimeParam is not None:
                 result = _TYPER if any(item is _TYPER for item in items) else items
             else:
                 result = _leaf(self.annotation, info, value, param, ctx)
-            if result is _TYPER:
-                return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
             return result

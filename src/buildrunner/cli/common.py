@@ -77,9 +77,10 @@ def project_for(project: Path | None, *, reading: bool = False) -> "Project":
     so on stderr and answers from an empty store (nothing is recorded there).
     """
     from buildrunner.project import Project
+    from buildrunner.store import DATABASE_URL_ENV
 
     proj = Project(project, create=not reading)
-    if reading and not proj.paths.found and not os.environ.get("BR_DATABASE_URL", "").strip():
+    if reading and not proj.paths.found and not os.environ.get(DATABASE_URL_ENV, "").strip():
         stderr().print(
             f"note: no BuildRunner project in {proj.paths.root} or above (no .buildrunner/ or .git): nothing is recorded here "
             "(run `br init` in your project, or pass -C DIR)",

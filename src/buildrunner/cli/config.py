@@ -27,10 +27,10 @@ def init(
     """
     from buildrunner.config import default_config_dict
     from buildrunner.parallel.plan import find_plan, starter_plan
-    from buildrunner.paths import ProjectPaths, make_private_dir
+    from buildrunner.paths import CONFIG_FILE_NAME, ProjectPaths, make_private_dir
 
     paths = ProjectPaths.discover(project) if project else ProjectPaths.discover()
-    config_file = paths.state_dir / "config.json"
+    config_file = paths.state_dir / CONFIG_FILE_NAME
     err = stderr()
     make_private_dir(paths.state_dir)
     if config_file.exists() and not force:

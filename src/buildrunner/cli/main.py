@@ -17,12 +17,11 @@ from typing import Annotated
 
 import typer
 import typer.main
-from typer import _click as click
 from typer.core import TyperArgument, TyperGroup
 
 from buildrunner import __version__
 from buildrunner.cli import config as config_cli
-from buildrunner.cli.coercion import plain_conversion
+from buildrunner.cli.coercion import click, plain_conversion
 from buildrunner.cli.common import ProjectOption
 from buildrunner.cli.groups import GROUPS
 from buildrunner.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, ExitCode, Terminated

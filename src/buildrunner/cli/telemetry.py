@@ -243,6 +243,7 @@ def prune(
 
     Example: br telemetry prune --days 30
     """
+    from buildrunner.localdays import DAY_S
     from buildrunner.money import usd
     from buildrunner.store.base import now
     from buildrunner.telemetry.event_collector import EventCollector
@@ -251,7 +252,7 @@ def prune(
     with project_for(project, reading=True) as proj:
         keep = proj.config.telemetry.retention_days if days is None else days
         # spend only events report (no cost record holds it) goes with them: the totals of those days lose it
-        spend = MetricsAnalyzer(proj).event_only_spend(0.0, now() - keep * 86400) if keep > 0 else 0.0
+        spend = MetricsAnalyzer(proj).event_only_spend(0.0, now() - keep * DAY_S) if keep > 0 else 0.0
         removed = EventCollector(proj).prune(keep)
     if format == "json":
         emit_json({"deleted": removed, "retention_days": keep, "spend_deleted": spend})

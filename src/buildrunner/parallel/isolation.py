@@ -49,12 +49,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import NotFoundError, ParallelError
+from buildrunner.localdays import WEEK_S
 from buildrunner.parallel.attempt import Attempt, Launch
 from buildrunner.parallel.branches import branch_name
 from buildrunner.parallel.executor import SHELL, inherited_env
 from buildrunner.parallel.models import Task
 from buildrunner.parallel.record import SETUP_STEP, AttemptFiles
-from buildrunner.parallel.settings import WEEK_S
 from buildrunner.paths import make_private_dir, read_json, write_private_json
 from buildrunner.security.masking import mask_secrets, masked_line
 from buildrunner.security.rules import rules_for, ruleset

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from buildrunner.config import no_repeated_keys
 from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.parallel.models import MAX_WORKERS, NO_ISOLATION, WORKTREE
+from buildrunner.paths import STATE_DIR_NAME
 
 PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -269,7 +270,7 @@ def starter_plan() -> str:
 def find_plan(root: Path) -> Path | None:
     """`.buildrunner/plan.{yaml,yml,json,toml}`, the default plan of a project."""
     for suffix in PLAN_SUFFIXES:
-        candidate = root / ".buildrunner" / f"plan{suffix}"
+        candidate = root / STATE_DIR_NAME / f"plan{suffix}"
         if candidate.is_file():
             return candidate
     return None

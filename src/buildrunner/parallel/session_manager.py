@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, RoutingError, StoreUnavailable
+from buildrunner.localdays import DAY_S
 from buildrunner.parallel.models import (
     BUDGET_REASON,
     MAX_WORKERS,
@@ -598,7 +599,7 @@ class SessionManager:
             raise ConfigError(f"--days {days}: must be 0 or more", hint="pass --days 7, for example")
         from buildrunner.parallel.isolation import remove_session_worktrees
 
-        rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * 86400})
+        rows = self.store.fetchall(self._q("old_sessions"), {"all": 1 if all_sessions else 0, "before": now() - days * DAY_S})
         removed = []
         for row in rows:
             if not self.coordinator(row["id"]).delete():

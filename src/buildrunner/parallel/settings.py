@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from buildrunner.localdays import DAY_S, WEEK_S
 from buildrunner.parallel.models import MAX_WORKERS
 from buildrunner.settings_base import Section
 
@@ -11,8 +12,6 @@ DEFAULT_AGENT_COMMAND = "claude -p {prompt} --model {model_id} --output-format j
 
 
 # Upper bounds: a limit beyond these is a typo (or 1e308), and would, say, keep a dead worker's task forever.
-DAY_S = 86_400.0
-WEEK_S = 7 * DAY_S
 
 
 class ParallelSettings(Section):

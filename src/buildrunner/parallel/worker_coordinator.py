@@ -23,7 +23,7 @@ from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.money import usd
 from buildrunner.parallel.branches import session_component
 from buildrunner.parallel.executor import agent_name
-from buildrunner.parallel.models import BUDGET_REASON, Session, Task, WorkerHealth, default_description
+from buildrunner.parallel.models import Session, Task, WorkerHealth, default_description
 from buildrunner.parallel.record import AttemptFiles
 from buildrunner.parallel.states import (
     ENDED_OUTCOMES,
@@ -272,11 +272,6 @@ class WorkerCoordinator:
                 return False
             self.emit(SessionPaused(error=reason, description=reason or "paused"))
         return True
-
-    def pause_for_budget(self, spent: float, limit: float | None) -> bool:
-        """The cost budget is used up: pause instead of spending on. False if already paused."""
-        note = f"{BUDGET_REASON} ${spent:.2f} spent of the ${limit:.2f} daily limit" if limit is not None else f"{BUDGET_REASON} a cost limit is reached"
-        return self.pause(note)
 
     def resume(self) -> bool:
         """paused -> running. False if it was not paused."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
-from buildrunner.localdays import QUARTER_HOUR_S, local_date, period_bounds
+from buildrunner.localdays import QUARTER_HOUR_S, WEEK_S, local_date, period_bounds
 from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, money, usd
 from buildrunner.output import csv_cell
 from buildrunner.project import ensure_project
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 PERIODS: tuple[str, ...] = ("day", "week", "month", "all")
 BUDGET_PERIODS: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
-_LATENCY_WINDOW_S = 7 * 86400
+_LATENCY_WINDOW_S = WEEK_S
 # Source of Claude Code agent runs (migration 0011 keeps every agent's durations out of model latency).
 AGENT_SOURCE = "claude-code"
 # The agent name summaries give records that no coding agent made (direct API requests).

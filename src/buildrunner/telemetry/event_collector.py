@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import ConfigError, TelemetryError
+from buildrunner.localdays import DAY_S
 from buildrunner.money import MAX_DURATION_MS, MAX_USD
 from buildrunner.project import ensure_project
 from buildrunner.store.base import FUTURE_SLACK_S, now, plausible_time
@@ -380,7 +381,7 @@ class EventCollector:
             return 0
         store = self.project.store
         with store.transaction():
-            return store.execute(store.query("telemetry", "delete_events_before"), {"before": now() - keep * 86400})
+            return store.execute(store.query("telemetry", "delete_events_before"), {"before": now() - keep * DAY_S})
 
     def prune_if_due(self) -> int:
         """`prune()` when the last pruning (by anyone sharing the store) is a day old or more.

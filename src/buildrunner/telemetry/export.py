@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.errors import ConfigError
+from buildrunner.localdays import DAY_S
 from buildrunner.output import csv_cell, is_stdout, write_output
 from buildrunner.routing.cost_tracker import CSV_HEADER, csv_row
 from buildrunner.telemetry.event_collector import iso
@@ -107,7 +108,7 @@ class TelemetryExporter:
     def _metric_rows(self, hours: float) -> Iterator[tuple[object, ...]]:
         """One row per local day that the window touches (the first day clipped to the window)."""
         since, until = window(hours)
-        days = int((until - since) // 86400) + 2
+        days = int((until - since) // DAY_S) + 2
         for day, m in self.analyzer.get_trends(min(days, 3660)).items():
             if m.until <= since:
                 continue
