@@ -16,39 +16,41 @@ from .conftest import PROVIDERS, VENDORS, base_rate_price, cents, feed_all, fixt
 
 MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5.1-codex", "gemini": "gemini-2.5-flash"}
 
-# (vendor, scenario) -> (outcome, words the one-line reason must hold)
+# (vendor, scenario) -> (outcome, words the one-line reason must hold). "error": the agent could not work (signed out,
+# the API overloaded or out of reach, a model not served, a crash, output not in its format), "failed": it worked and
+# did not pass (its turn limit, a tool that failed).
 EXPECTED: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("claude", "success"): ("passed", ()),
     ("claude", "json-success"): ("passed", ()),
     ("claude", "max-turns"): ("failed", ("claude", "turn limit", "error_max_turns", "after 2 turns")),
-    ("claude", "during-execution"): ("failed", ("claude", "error_during_execution", "Overloaded")),
+    ("claude", "during-execution"): ("error", ("claude", "error_during_execution", "Overloaded")),
     ("claude", "max-budget"): ("budget_exceeded", ("claude", "spend cap", "error_max_budget_usd", "$0.08")),
-    ("claude", "api-error"): ("failed", ("claude", "reported an error", "Invalid API key")),
+    ("claude", "api-error"): ("error", ("claude", "reported an error", "Invalid API key")),
     ("claude", "cap"): ("passed", ()),
     ("claude", "hang"): ("failed", ("claude", "stopped before its final result")),
     ("claude", "stray-line"): ("passed", ()),  # a plain line beside the format is a notice; the result stands
-    ("claude", "not-json"): ("failed", ("claude", "not its documented format", "✻ Thinking… (esc to interrupt)")),
-    ("claude", "truncated"): ("failed", ("claude", "truncated")),
-    ("claude", "crash"): ("failed", ("claude", "exited with code 1", "Invalid API key · Please run /login")),
+    ("claude", "not-json"): ("error", ("claude", "not its documented format", "✻ Thinking… (esc to interrupt)")),
+    ("claude", "truncated"): ("error", ("claude", "truncated")),
+    ("claude", "crash"): ("error", ("claude", "exited with code 1", "Invalid API key · Please run /login")),
     ("codex", "success"): ("passed", ()),
     ("codex", "edit"): ("passed", ()),
-    ("codex", "turn-failed"): ("failed", ("codex", "turn failed", "stream disconnected before completion")),
-    ("codex", "error"): ("failed", ("codex", "model is not supported")),
+    ("codex", "turn-failed"): ("error", ("codex", "turn failed", "stream disconnected before completion")),
+    ("codex", "error"): ("error", ("codex", "model is not supported")),
     ("codex", "cap"): ("passed", ()),
     ("codex", "hang"): ("failed", ("codex", "stopped before it finished")),
     ("codex", "stray-line"): ("passed", ()),
-    ("codex", "truncated"): ("failed", ("codex", "truncated")),
-    ("codex", "crash"): ("failed", ("codex", "exited with code 1", "Not inside a trusted directory")),
+    ("codex", "truncated"): ("error", ("codex", "truncated")),
+    ("codex", "crash"): ("error", ("codex", "exited with code 1", "Not inside a trusted directory")),
     ("gemini", "success"): ("passed", ()),
     ("gemini", "json-success"): ("passed", ()),
-    ("gemini", "api-error"): ("failed", ("gemini", "API_KEY_INVALID", "exit 1")),
+    ("gemini", "api-error"): ("error", ("gemini", "API_KEY_INVALID", "exit 1")),
     ("gemini", "turn-limit"): ("failed", ("gemini", "MaxSessionTurnsError", "53", "turn limit")),
-    ("gemini", "input-error"): ("failed", ("gemini", "code 42", "input error", "No input provided via stdin")),
-    ("gemini", "auth-error"): ("failed", ("gemini", "code 41", "authentication", "Please set an Auth method")),
+    ("gemini", "input-error"): ("error", ("gemini", "code 42", "input error", "No input provided via stdin")),
+    ("gemini", "auth-error"): ("error", ("gemini", "code 41", "authentication", "Please set an Auth method")),
     ("gemini", "cap"): ("passed", ()),
     ("gemini", "hang"): ("failed", ("gemini", "stopped before its final result")),
     ("gemini", "stray-line"): ("passed", ()),
-    ("gemini", "truncated"): ("failed", ("gemini", "truncated")),
+    ("gemini", "truncated"): ("error", ("gemini", "truncated")),
 }
 CASES = [(v, s) for v in VENDORS for s in scenarios(v)]
 
@@ -262,7 +264,7 @@ def test_a_malformed_line_is_quoted_to_200_characters() -> None:
     events = feed_all(run, [*lines[:2], long_line, *lines[2:]])
     assert [e.snippet for e in events if isinstance(e, MalformedLine)] == ["{" + "x" * 199]
     result = run.finish(0)
-    assert result.outcome == "failed" and result.reason is not None and result.reason.endswith(": {" + "x" * 199)
+    assert result.outcome == "error" and result.reason is not None and result.reason.endswith(": {" + "x" * 199)
 
 
 @pytest.mark.parametrize("field, value", [("total_cost_usd", 1e308), ("total_cost_usd", 2e6)])
@@ -275,7 +277,7 @@ def test_claude_stating_an_absurd_cost_is_malformed_not_recorded(field: str, val
     events = feed_all(run, broken)
     assert [e.snippet[:12] for e in events if isinstance(e, MalformedLine)] == [json.dumps({**final, field: value})[:12]]
     result = run.finish(0)
-    assert result.outcome == "failed" and 0 <= result.cost_usd < 1_000  # the documented rule for output not in the format
+    assert result.outcome == "error" and 0 <= result.cost_usd < 1_000  # the documented rule for output not in the format
 
 
 def test_an_unfinished_line_with_more_output_after_it_is_malformed_not_truncation() -> None:
@@ -283,26 +285,26 @@ def test_an_unfinished_line_with_more_output_after_it_is_malformed_not_truncatio
     lines = fixture_lines("claude", "success")
     feed_all(run, [lines[0], '{"type":"assistant","mess', *lines[1:]])
     result = run.finish(0)
-    assert result.outcome == "failed" and "not its documented format" in (result.reason or "")
+    assert result.outcome == "error" and "not its documented format" in (result.reason or "")
 
 
 @pytest.mark.parametrize(
-    ("code", "words"),
+    ("code", "words", "outcome"),
     [
-        (1, "general error or API failure"),
-        (41, "authentication error"),
-        (42, "input error"),
-        (52, "configuration error"),
-        (53, "turn limit exceeded"),
-        (54, "fatal tool execution error"),
-        (130, "cancelled"),
-        (7, "exited with code 7 (error)"),
+        (1, "general error or API failure", "error"),
+        (41, "authentication error", "error"),
+        (42, "input error", "error"),
+        (52, "configuration error", "error"),
+        (53, "turn limit exceeded", "failed"),  # the model's run ended: judged as its attempt
+        (54, "fatal tool execution error", "failed"),
+        (130, "cancelled", "failed"),
+        (7, "exited with code 7 (error)", "error"),
     ],
 )
-def test_gemini_exit_codes_say_what_went_wrong(code: int, words: str) -> None:
+def test_gemini_exit_codes_say_what_went_wrong(code: int, words: str, outcome: str) -> None:
     run = get_agent("gemini", Config()).start("gemini-2.5-flash")
     result = run.finish(code, stderr="some detail\n")
-    assert result.outcome == "failed" and words in (result.reason or "") and "some detail" in (result.reason or "")
+    assert result.outcome == outcome and words in (result.reason or "") and "some detail" in (result.reason or "")
     assert result.exit_code == code
 
 
@@ -310,7 +312,7 @@ def test_gemini_exit_codes_say_what_went_wrong(code: int, words: str) -> None:
 def test_a_clean_exit_without_a_final_result_fails(vendor: str) -> None:
     run = get_agent(vendor, Config()).start(MODEL[vendor])
     result = run.finish(0)
-    assert result.outcome == "failed" and "truncated" in (result.reason or "") and result.cost_usd == 0
+    assert result.outcome == "error" and "truncated" in (result.reason or "") and result.cost_usd == 0
 
 
 def test_a_model_genai_prices_does_not_know_is_named_not_guessed() -> None:
@@ -363,7 +365,7 @@ def test_claude_json_output_as_one_array_of_messages_is_read_like_the_stream() -
     assert (result.cost_usd, result.text, result.session_id) == (expected.cost_usd, expected.text, expected.session_id)
     broken = get_agent("claude", Config()).start(MODEL["claude"])
     feed_all(broken, [json.dumps([*messages, 7]) + "\n"])
-    assert broken.finish(0).outcome == "failed"
+    assert broken.finish(0).outcome == "error"
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
@@ -381,7 +383,28 @@ def test_codex_turn_failed_after_a_banner_keeps_its_reason() -> None:
     run = get_agent("codex", Config()).start(MODEL["codex"])
     feed_all(run, ["Loaded config\n", '{"type":"thread.started","thread_id":"t"}\n', '{"type":"turn.started"}\n',
                    '{"type":"turn.failed","error":{"message":"usage limit reached"}}\n'])
-    assert "turn failed: usage limit reached" in (run.finish(1).reason or "")
+    ended = run.finish(1)
+    assert "turn failed: usage limit reached" in (ended.reason or "") and ended.outcome == "error"
+
+
+@pytest.mark.parametrize(
+    ("vendor", "lines", "outcome"),
+    [
+        # the model's own words about a login page are its attempt, not a sign-in problem
+        ("claude", ['{"type":"result","subtype":"success","is_error":true,"result":"I could not get the login page tests to pass","num_turns":3,"total_cost_usd":0.01}'], "failed"),
+        ("claude", ['{"type":"result","subtype":"success","is_error":true,"result":"Credit balance is too low","num_turns":1,"total_cost_usd":0}'], "error"),
+        ("codex", ['{"type":"thread.started","thread_id":"t"}', '{"type":"turn.started"}', '{"type":"turn.failed","error":{"message":"exceeded retry limit, last status: 429 Too Many Requests"}}'], "error"),
+        ("codex", ['{"type":"thread.started","thread_id":"t"}', '{"type":"turn.started"}', '{"type":"turn.failed","error":{"message":"the tests still fail after three tries"}}'], "failed"),
+        ("gemini", ['{"type":"result","status":"error","error":{"type":"FatalToolExecutionError","message":"tool run_shell_command failed"},"stats":{"duration_ms":5}}'], "failed"),
+        ("gemini", ['{"type":"result","status":"error","error":{"type":"unknown","message":"[API Error: got status: 503 Service Unavailable]"},"stats":{"duration_ms":5}}'], "error"),
+    ],
+)
+def test_an_agent_that_could_not_work_is_told_from_one_whose_attempt_failed(vendor: str, lines: list[str], outcome: str) -> None:
+    """Signed out, out of credit, rate-limited, the service down: no stronger model would pass, so the loop must not
+    climb tiers on it (each rung was another paid attempt that could not work) nor calibrate against the tier."""
+    run = get_agent(vendor, Config()).start(MODEL[vendor])
+    feed_all(run, [line + "\n" for line in lines])
+    assert run.finish(1).outcome == outcome
 
 
 def test_a_log_line_in_brackets_is_a_notice_but_a_json_array_not_in_the_format_is_malformed() -> None:
@@ -391,7 +414,7 @@ def test_a_log_line_in_brackets_is_a_notice_but_a_json_array_not_in_the_format_i
     assert logged.finish(0).outcome == "passed"
     gemini = get_agent("gemini", Config()).start(MODEL["gemini"])
     feed_all(gemini, ["[1, 2, 3]\n", *fixture_lines("gemini", "success")])
-    assert gemini.finish(0).outcome == "failed"
+    assert gemini.finish(0).outcome == "error"
 
 
 # Where each vendor's success fixture names its first tool call's argument, and how to put a command there.

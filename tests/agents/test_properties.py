@@ -6,13 +6,13 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from buildrunner.agents import get_agent
-from buildrunner.agents.base import AgentEvent, AgentResult
+from buildrunner.agents.base import AgentEvent, AgentResult, Outcome
 from buildrunner.config import Config
 
 from .conftest import VENDORS
@@ -56,7 +56,7 @@ def check_reader(vendor: str, feed: list[str], exit_code: int | None) -> None:
         progress = run.progress()
         assert progress.cost_usd >= 0 and progress.turns >= 0
     result = run.finish(exit_code, stderr="")
-    assert isinstance(result, AgentResult) and result.outcome in ("passed", "failed", "budget_exceeded")
+    assert isinstance(result, AgentResult) and result.outcome in get_args(Outcome)
     assert result.cost_usd >= 0
     if result.outcome != "passed":
         assert result.reason and "\n" not in result.reason and len(result.reason) <= 300
@@ -82,7 +82,7 @@ def test_gemini_reader_never_raises(feed: list[str], exit_code: int | None) -> N
 
 @settings(max_examples=100, deadline=None)
 @given(text=st.text(min_size=1, max_size=60).filter(lambda t: t.strip() and t.strip() not in ("{", "}")))
-def test_a_line_that_is_not_json_always_fails_the_attempt(text: str) -> None:
+def test_a_line_that_is_not_json_always_ends_the_attempt_as_the_agent_not_working(text: str) -> None:
     try:
         json.loads(text)
         assume(False)
@@ -93,7 +93,7 @@ def test_a_line_that_is_not_json_always_fails_the_attempt(text: str) -> None:
         run = get_agent(vendor, Config()).start(MODEL[vendor])
         run.feed(text + "\n")
         result = run.finish(0)
-        assert result.outcome == "failed"
+        assert result.outcome == "error"  # not the model's doing: no stronger tier is tried on it
         assert quoted in (result.reason or "") or (result.reason or "").endswith("…")
 
 

@@ -139,6 +139,19 @@ def test_escalate_false_keeps_the_tier_and_spends_the_usual_retries(repo: Path, 
     assert [(r["tier"], r["outcome"]) for r in final["tasks"][0]["ladder"]] == [("haiku", "verify_failed"), ("haiku", "verify_failed")]
 
 
+def test_an_agent_that_cannot_work_is_retried_on_its_tier_never_escalated_nor_held_against_the_tier(repo: Path, run_br: Any) -> None:
+    """An invalid API key went haiku -> sonnet -> opus, three paid attempts that could not work, each stored as the
+    tier failing: calibration then lowered haiku's threshold on sign-in errors."""
+    task = {"id": "signed-out", "prompt": "Implement add() in calc.py", "model": "haiku", "escalate": True, "retries": 1,
+            "env": {"BR_STANDIN_SCENARIO": "api-error"}}
+    final = _start(run_br, write_plan(repo, {"verify": VERIFY, "tasks": [task]}))
+    (result,) = final["tasks"]
+    assert result["status"] == "failed" and "Invalid API key" in result["error"] and "could not work" in result["error"]
+    assert [(r["tier"], r["outcome"]) for r in result["ladder"]] == [("haiku", "agent_unavailable")] * 2  # its retry, same tier
+    outcome = next(o for o in load_outcomes(Project(repo)) if o.task_id == "signed-out")
+    assert [step.outcome for step in outcome.ladder] == ["error", "error"]  # says nothing about haiku
+
+
 def test_a_tasks_own_model_is_pinned_unless_the_task_itself_says_escalate(repo: Path, run_br: Any) -> None:
     """The plan escalates by default; a task naming `model: haiku` chose haiku, so it retries there (a dearer tier
     only with its own `escalate: true`), while its neighbour without a model climbs."""

@@ -40,7 +40,26 @@ from buildrunner.errors import ConfigError
 from buildrunner.money import MAX_TOKENS, MAX_USD
 from buildrunner.security.masking import masked_line
 
-Outcome = Literal["passed", "failed", "budget_exceeded"]
+# "error": the agent could not work (signed out, out of credit or quota, rate-limited, the service down or overloaded,
+# a model it does not serve, a crash, output not in its format): no tier would have done better, so the attempt is
+# retried, not escalated, and routing's calibration does not count it against the tier.
+Outcome = Literal["passed", "failed", "budget_exceeded", "error"]
+# What the vendors' own error messages say when the agent could not work. Read only in those messages (an error
+# event, a failed turn, an error result, stderr), never in the model's own words, which may be about a login page.
+_UNAVAILABLE = re.compile(
+    r"(?i)invalid (?:x-)?api[ -]?key|api[ _-]?key[ _](?:not[ _]valid|invalid|missing|not set)|authenticat|unauthori[sz]ed|"
+    r"not logged in|/login\b|log ?in again|credit balance|insufficient[_ ]quota|quota exceeded|exceeded your (?:current )?quota|"
+    r"usage limit|rate[_ -]?limit|too many requests|overloaded|internal server error|service unavailable|bad gateway|"
+    r"gateway time-?out|\b(?:status|http|api error:?)\s*(?:401|403|429|5\d\d)\b|stream disconnected|error sending request|"
+    r"connection (?:reset|refused|error|closed|aborted)|econnreset|econnrefused|etimedout|enotfound|eai_again|network (?:error|is unreachable)|"
+    r"model\b[^\n]{0,80}?\b(?:not (?:found|supported|available)|does not exist|unavailable)|(?:unknown|unsupported|invalid) model|"
+    r"not inside a trusted directory|not trusted"
+)
+
+
+def unavailable(message: str | None) -> bool:
+    """Whether a vendor's error message says the agent could not work (not that the task defeated the model)."""
+    return bool(message) and _UNAVAILABLE.search(message or "") is not None
 SNIPPET_CHARS = 200  # of an offending line, in a malformed-output reason
 REASON_CHARS = 300
 ACTION_CHARS = 120

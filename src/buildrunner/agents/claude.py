@@ -46,6 +46,7 @@ from buildrunner.agents.base import (
     json_object,
     stderr_tail,
     text_of,
+    unavailable,
 )
 from buildrunner.agents.pricing import TokenCounts
 from buildrunner.security.masking import masked_line
@@ -120,6 +121,7 @@ class ClaudeRun(AgentRun):
         self._messages: dict[str, tuple[str, TokenCounts]] = {}
         self._final: dict[str, Any] | None = None
         self._text: str | None = None
+        self._api_error = False  # a message Claude Code wrote for a failed API call (signed out, out of credit, overloaded)
 
     def parse(self, text: str) -> list[AgentEvent]:
         if text.startswith("["):  # `--output-format json` with --verbose (or a verbose setting) prints every message as one array
@@ -162,7 +164,10 @@ class ClaudeRun(AgentRun):
         if top_level and model != "<synthetic>":
             self.model = model
         if isinstance(line.get("error"), str):
+            self._api_error = True
             events.append(AgentNotice(f"API error: {line['error']}"))
+        if top_level and model == "<synthetic>":  # Claude Code speaks for the API: an error message, not the model's
+            self._api_error = True
         for block in content:
             if not isinstance(block, dict):
                 raise MalformedOutput("content block")
@@ -202,17 +207,17 @@ class ClaudeRun(AgentRun):
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
         final = self._final
-        if final is None:
+        if final is None:  # it crashed, printed something else or was cut short: nothing says the model failed
             if self.problem():
                 reason = self.problem()
             elif exit_code is None:
-                reason = f"{name} was stopped before its final result"
+                return self.result("failed", f"{name} was stopped before its final result", exit_code)
             elif exit_code == 0:
                 reason = self.no_result_reason(f"{name} ended without its final result line (truncated output)")
             else:
                 tail = stderr_tail(stderr)
                 reason = f"{name} exited with code {exit_code} before its final result" + (f": {tail}" if tail else "")
-            return self.result("failed", reason, exit_code)
+            return self.result("error", reason, exit_code)
         duration = final.get("duration_ms")
         subtype = str(final["subtype"])
         outcome, reason = self._judge(final, subtype, exit_code)
@@ -229,16 +234,18 @@ class ClaudeRun(AgentRun):
     def _judge(self, final: dict[str, Any], subtype: str, exit_code: int | None) -> tuple[Outcome, str | None]:
         name = self.agent.name
         if self.problem():
-            return "failed", self.problem()
+            return "error", self.problem()
         if subtype == "error_max_budget_usd":
             return "budget_exceeded", f"{name} {SUBTYPE_REASONS[subtype]} after spending ${self.cost_usd:.2f}"
         detail = self._detail(final)
         if subtype == "error_max_turns":
             return "failed", f"{name} {SUBTYPE_REASONS[subtype]} after {count(final.get('num_turns'))} turns"
         if subtype != "success":
-            return "failed", f"{name} {SUBTYPE_REASONS.get(subtype, f'ended with {subtype}')}" + (f": {detail}" if detail else "")
-        if final.get("is_error") is True:
-            return "failed", f"{name} reported an error: {detail or 'no message'}"
+            errors = final.get("errors")
+            said = "; ".join(str(e) for e in errors) if isinstance(errors, list) else ""
+            return ("error" if unavailable(said) else "failed"), f"{name} {SUBTYPE_REASONS.get(subtype, f'ended with {subtype}')}" + (f": {detail}" if detail else "")
+        if final.get("is_error") is True:  # Claude Code's own message (an API error, signed out), not the model's
+            return ("error" if self._api_error or unavailable(detail) else "failed"), f"{name} reported an error: {detail or 'no message'}"
         if exit_code not in (0, None):
             return "failed", f"{name} exited with code {exit_code} after reporting success"
         return "passed", None

@@ -33,12 +33,14 @@ from buildrunner.agents.base import (
     AgentRun,
     FinalResult,
     MalformedOutput,
+    Outcome,
     SessionStarted,
     TurnStarted,
     count,
     json_object,
     stderr_tail,
     text_of,
+    unavailable,
 )
 from buildrunner.agents.pricing import TokenCounts
 
@@ -152,16 +154,20 @@ class CodexRun(AgentRun):
         last_error = self._failure or (self._errors[-1] if self._errors else None)
         subtype = "turn.failed" if self._failure else ("error" if self._errors else None)
         if self.problem():
-            return self.result("failed", self.problem(), exit_code, subtype=subtype, text=self._text)
+            return self.result("error", self.problem(), exit_code, subtype=subtype, text=self._text)
+        outcome: Outcome = "failed"
         if self._failure:
             reason = f"{name} turn failed: {self._failure}"
+            outcome = "error" if unavailable(self._failure) else "failed"
         elif exit_code is None:
             reason = f"{name} was stopped before it finished"
         elif exit_code != 0:
             detail = last_error or stderr_tail(stderr)
             reason = f"{name} exited with code {exit_code}" + (f": {detail}" if detail else "")
+            outcome = "error" if not self._completed or unavailable(detail) else "failed"  # no turn completed: it never worked
         elif not self._completed or self._open_turn:
             reason = self.no_result_reason(f"{name} ended without turn.completed (truncated output)")
+            outcome = "error"
         else:
             return self.result("passed", None, exit_code, text=self._text)
-        return self.result("failed", reason, exit_code, subtype=subtype, text=self._text)
+        return self.result(outcome, reason, exit_code, subtype=subtype, text=self._text)

@@ -48,6 +48,7 @@ from buildrunner.agents.base import (
     json_object,
     stderr_tail,
     text_of,
+    unavailable,
 )
 from buildrunner.agents.pricing import TokenCounts
 from buildrunner.security.masking import masked_line
@@ -64,6 +65,11 @@ EXIT_MEANINGS = {
     55: f"the folder is not trusted (set {TRUST_ENV}=true or trust it in gemini)",
     130: "cancelled",
 }
+# Exits that say gemini could not work at all (signed out, bad arguments, sandbox, configuration, an untrusted folder):
+# no model would have done better.
+UNAVAILABLE_EXITS = frozenset({41, 42, 44, 52, 55})
+# Exits that are the run's own end (its turn limit, a tool that failed, a cancel): judged as the model's attempt.
+ATTEMPT_EXITS = frozenset({53, 54, 130})
 TOOL_DETAIL_KEYS = ("command", "file_path", "absolute_path", "path", "dir_path", "pattern", "query", "url", "prompt", "description")
 # Input tokens every Gemini CLI request carries: its system prompt and built-in tool declarations (more with
 # extensions or MCP tools; the running estimate's fixed part per request).
@@ -256,26 +262,28 @@ class GeminiRun(AgentRun):
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
         if self._doc is not None and self.problem() is None:
-            return self.result("failed", f"{name} output ended inside its JSON object (truncated): {masked_line(' '.join(self._doc), 200)}", exit_code)
+            return self.result("error", f"{name} output ended inside its JSON object (truncated): {masked_line(' '.join(self._doc), 200)}", exit_code)
         if self.problem():
-            return self.result("failed", self.problem(), exit_code)
+            return self.result("error", self.problem(), exit_code)
         if self._final is not None:
             ok, error_type, text = self._final
             if not ok:
                 meaning = f" (exit {exit_code}: {EXIT_MEANINGS[exit_code]})" if exit_code in EXIT_MEANINGS else ""
-                return self.result("failed", f"{name} reported an error{meaning}: {error_type or 'error'}: {text or 'no message'}", exit_code, subtype=error_type, text=text)
+                could_not = exit_code in UNAVAILABLE_EXITS or unavailable(f"{error_type} {text}")
+                return self.result("error" if could_not else "failed", f"{name} reported an error{meaning}: {error_type or 'error'}: {text or 'no message'}",
+                                   exit_code, subtype=error_type, text=text)
             if exit_code not in (0, None):
                 return self.result("failed", f"{name} exited with code {exit_code} after reporting success", exit_code, text=text)
             return self.result("passed", None, exit_code, text=text)
         if exit_code is None:
             return self.result("failed", f"{name} was stopped before its final result", exit_code)
         if exit_code == 0:
-            return self.result("failed", self.no_result_reason(f"{name} ended without its final result (truncated output)"), exit_code)
+            return self.result("error", self.no_result_reason(f"{name} ended without its final result (truncated output)"), exit_code)
         error_type, message = _stderr_error(stderr)
         meaning = EXIT_MEANINGS.get(exit_code, "error")
         detail = message or stderr_tail(stderr)
         reason = f"{name} exited with code {exit_code} ({meaning})" + (f": {detail}" if detail else "")
-        return self.result("failed", reason, exit_code, subtype=error_type or f"exit {exit_code}")
+        return self.result("failed" if exit_code in ATTEMPT_EXITS else "error", reason, exit_code, subtype=error_type or f"exit {exit_code}")
 
 
 def _stderr_error(stderr: str) -> tuple[str | None, str | None]:

@@ -69,7 +69,8 @@ ENDED_OUTCOMES = (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED, AttemptOutcom
 class CheckKind(StrEnum):
     """Why a prompt task's attempt failed (stored as the attempt's outcome)."""
 
-    AGENT_ERROR = "agent_error"
+    AGENT_ERROR = "agent_error"  # the agent worked and did not pass (it gave up, hit its turn limit, a tool failed)
+    AGENT_UNAVAILABLE = "agent_unavailable"  # it could not work: signed out, no credit, rate limits, an outage, a crash
     VERIFY_FAILED = "verify_failed"
     SECURITY = "security"
     TIMEOUT = "timeout"

@@ -775,7 +775,11 @@ class Worker:
         if result.status == AttemptState.FAILED or not agent_result.passed:  # the agent's own word on why, else the exit and its last line
             said = result.error if result.exit_code is None and result.error else agent_result.reason  # no exit: it never started
             reason = mask_secrets(said or result.error or f"{agent_result.agent} reported a failure")
-            rung.check = Check(CheckKind.AGENT_ERROR, reason, reason)
+            if agent_result.outcome == "error":  # no stronger tier would pass: retried as the plan says, never escalated
+                reason += " (the agent could not work: no stronger tier is tried for it)"
+                rung.check = Check(CheckKind.AGENT_UNAVAILABLE, reason)
+            else:
+                rung.check = Check(CheckKind.AGENT_ERROR, reason, reason)
             return ExecutionResult(AttemptState.FAILED, result.exit_code, result.duration_ms, reason[:500], pid=result.pid)
         return result
 
