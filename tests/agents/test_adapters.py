@@ -9,6 +9,7 @@ import pytest
 
 from buildrunner.agents import get_agent
 from buildrunner.agents.base import AgentResult, MalformedLine, ToolCall, UsageUpdate
+from buildrunner.agents.codex import REQUEST_FLOOR_TOKENS as CODEX_FLOOR_TOKENS
 from buildrunner.agents.gemini import REQUEST_FLOOR_TOKENS
 from buildrunner.config import Config
 
@@ -37,6 +38,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("codex", "turn-failed"): ("error", ("codex", "turn failed", "stream disconnected before completion")),
     ("codex", "error"): ("error", ("codex", "model is not supported")),
     ("codex", "cap"): ("passed", ()),
+    ("codex", "long-turn"): ("passed", ()),
     ("codex", "hang"): ("failed", ("codex", "stopped before it finished")),
     ("codex", "stray-line"): ("passed", ()),
     ("codex", "truncated"): ("error", ("codex", "truncated")),
@@ -135,7 +137,21 @@ def _gemini_without_result(scenario: str) -> bool:
     return turns and not any(line.get("type") == "result" for line in lines)
 
 
-@pytest.mark.parametrize(("vendor", "scenario"), [c for c in CASES if not (c[0] == "gemini" and _gemini_without_result(c[1]))])
+def _codex_cut_short(scenario: str) -> bool:
+    """Codex was cut short inside a turn in which the model had answered: the open turn's cost is the running estimate."""
+    lines = json_lines("codex", scenario)
+    starts = [i for i, line in enumerate(lines) if line.get("type") == "turn.started"]
+    if not starts:
+        return False
+    rest = lines[starts[-1] :]
+    return not any(line.get("type") in ("turn.completed", "turn.failed") for line in rest) and any(line.get("type") == "item.completed" for line in rest)
+
+
+def _estimated(vendor: str, scenario: str) -> bool:
+    return (vendor == "gemini" and _gemini_without_result(scenario)) or (vendor == "codex" and _codex_cut_short(scenario))
+
+
+@pytest.mark.parametrize(("vendor", "scenario"), [c for c in CASES if not _estimated(*c)])
 def test_cost_to_the_cent(vendor: str, scenario: str) -> None:
     _, result = run_fixture(vendor, scenario)
     expected = expected_cost(vendor, scenario)
@@ -215,6 +231,30 @@ def test_gemini_cut_short_costs_its_running_estimate(scenario: str) -> None:
     floor = list_price("google", model, total_input=run.turns * REQUEST_FLOOR_TOKENS)
     ceiling = list_price("google", model, total_input=run.turns * (REQUEST_FLOOR_TOKENS + text), output=text)
     assert run.turns >= 1 and floor <= result.cost_usd <= ceiling
+
+
+@pytest.mark.parametrize("scenario", [s for s in scenarios("codex") if _codex_cut_short(s)])
+def test_codex_cut_short_inside_a_turn_costs_what_it_completed_plus_the_open_turns_estimate(scenario: str) -> None:
+    run, result = run_fixture("codex", scenario)
+    completed = expected_cost("codex", scenario).get(MODEL["codex"], 0.0)
+    text = sum(len(line) for line in fixture_lines("codex", scenario))
+    requests = 1 + sum(1 for line in json_lines("codex", scenario) if line.get("type") == "item.completed" and line["item"]["type"] == "command_execution")
+    ceiling = list_price("openai", MODEL["codex"], total_input=requests * (CODEX_FLOOR_TOKENS + text), output=text)
+    assert completed < result.cost_usd <= completed + ceiling
+
+
+def test_codex_running_cost_climbs_inside_one_long_turn_so_a_cap_can_hold_before_it_ends() -> None:
+    """`codex exec` is usually one turn of dozens of commands, and Codex reports tokens only when it ends: a cap read
+    from reported tokens alone saw $0.00 until then (a $0.05 cap ended at $1.61)."""
+    run = get_agent("codex", Config()).start(MODEL["codex"])
+    lines = fixture_lines("codex", "long-turn")
+    seen = []
+    for line in lines[:-1]:
+        run.feed(line)
+        seen.append(run.cost_usd)
+    assert seen == sorted(seen) and seen[-1] > 0.05  # a $0.05 cap is crossed inside the turn
+    run.feed(lines[-1])
+    assert run.cost_usd == pytest.approx(sum(expected_cost("codex", "long-turn").values()))  # the real counts replace it
 
 
 def test_codex_usage_is_the_threads_running_total_not_a_sum() -> None:

@@ -139,6 +139,19 @@ def test_a_cap_crossed_mid_run_ends_the_agent_within_seconds_with_its_cost_recor
     assert sum(r.cost for r in CostTracker(project).records("all")) == pytest.approx(rung["cost"])
 
 
+def test_a_cap_holds_inside_one_long_codex_turn(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """Codex reports tokens only when its turn ends, and `codex exec` is one turn: forty commands ran on a $0.05 cap
+    and the attempt ended at $1.61. Its running estimate now ends it inside the turn."""
+    plan = write_plan(
+        fast_project,
+        {"tasks": [{"id": "long", "prompt": "Port the parser", "agent": "codex", "model": "sonnet", "max_cost": 0.05, "env": {"BR_STANDIN_SCENARIO": "long-turn"}}]},
+    )
+    result = _start(run_br, plan, "--workers", "1", "--wait", "--format", "json")
+    (rung,) = json.loads(result.stdout)["tasks"][0]["ladder"]
+    assert rung["status"] == "budget_exceeded" and "max_cost" in rung["error"]
+    assert 0.05 < rung["cost"] < 0.1  # the whole turn costs $0.20: stopped inside it, and its estimate recorded
+
+
 @pytest.mark.parametrize("shared_cap", ["plan max_cost", "daily budget"])
 def test_a_shared_cap_holds_for_agents_running_at_once(fast_project: Path, agents_on_path: None, run_br: Any, shared_cap: str) -> None:
     """Three agents on a $0.30 cap do not each spend $0.30: what the others spend while they run counts."""

@@ -60,6 +60,7 @@ _UNAVAILABLE = re.compile(
 def unavailable(message: str | None) -> bool:
     """Whether a vendor's error message says the agent could not work (not that the task defeated the model)."""
     return bool(message) and _UNAVAILABLE.search(message or "") is not None
+CHARS_PER_TOKEN = 4  # English text and code, for a running estimate of what an agent reads and writes before it reports tokens
 SNIPPET_CHARS = 200  # of an offending line, in a malformed-output reason
 REASON_CHARS = 300
 ACTION_CHARS = 120

@@ -18,13 +18,22 @@ Sources of every field read here (re-check them when Codex changes its output):
   the last rather than adding to it.
 - Exit code: `codex-rs/exec/src/lib.rs` exits 1 when an error was seen (a turn failed or a
   non-retried error), else 0. Codex reports no dollars, and tokens only when a turn ends.
+
+`codex exec` is usually one long turn: dozens of commands before its only `turn.completed`. So that a spend cap
+holds inside it, its running cost is estimated from what it streams, as Gemini's is: each model request reads the
+CLI's instructions and tool declarations (`REQUEST_FLOOR_TOKENS`) plus the conversation so far at 4 characters a
+token. A request starts the turn and follows each tool's result (a command, an edit, an MCP call, a search). What
+the request before it read is priced as cached input (OpenAI caches a repeated prefix), the rest at the input rate;
+the model's messages and reasoning count as output. Each `turn.completed` replaces the estimate with the real counts.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from buildrunner.agents.base import (
+    CHARS_PER_TOKEN,
     Agent,
     AgentEvent,
     AgentMessage,
@@ -44,6 +53,9 @@ from buildrunner.agents.base import (
 )
 from buildrunner.agents.pricing import TokenCounts
 
+REQUEST_FLOOR_TOKENS = 6_000  # Codex's instructions and tool declarations in every request (an estimate)
+# Items whose result the model reads in its next request.
+_TOOL_ITEMS = frozenset({"command_execution", "file_change", "mcp_tool_call", "web_search"})
 _SHELL_PREFIXES = ("bash -lc ", "/bin/bash -lc ", "zsh -lc ", "/bin/zsh -lc ", "sh -c ", "/bin/sh -c ")
 
 
@@ -92,6 +104,12 @@ class CodexRun(AgentRun):
         self._failure: str | None = None
         self._errors: list[str] = []
         self._text: str | None = None
+        self._total = TokenCounts()  # the thread's counts at its last turn.completed
+        self._context = 0  # characters of the conversation streamed so far (what a next request reads)
+        self._read = 0  # tokens the last request read (cached for the next one)
+        self._estimate = TokenCounts()  # the open turn's requests so far
+        self._written = 0  # characters the model wrote in the open turn
+        self._asked = False  # a model request is under way and not yet counted
 
     def parse(self, text: str) -> list[AgentEvent]:
         line = json_object(text)
@@ -104,10 +122,12 @@ class CodexRun(AgentRun):
         if kind == "turn.started":
             self.turns += 1
             self._open_turn = True
+            self._estimate, self._written, self._asked = TokenCounts(), 0, True
             return [TurnStarted(self.turns)]
         if kind == "turn.completed":
             counts = _usage(line.get("usage"))
             self._open_turn, self._completed, self._failure = False, True, None
+            self._total, self._estimate, self._written, self._asked = counts, TokenCounts(), 0, False
             return [self.set_tokens(self.model or self.requested_model, counts), FinalResult(True, None, self._text)]
         if kind == "turn.failed":
             error = line.get("error")
@@ -130,6 +150,33 @@ class CodexRun(AgentRun):
         key = str(item.get("id"))
         first = key not in self._seen
         self._seen.add(key)
+        estimate = self._streamed(item, item_type) if kind == "item.completed" else []
+        return estimate + self._shown(item, item_type, kind, first)
+
+    def _streamed(self, item: dict[str, Any], item_type: str) -> list[AgentEvent]:
+        """A completed item: the request that produced it is counted (once), and a tool's result asks the next one."""
+        if item_type not in _TOOL_ITEMS and item_type not in ("agent_message", "reasoning"):
+            return []
+        if self._asked:  # the model answered: the request it read is spent (a request that fails first is not billed)
+            self._asked = False
+            reads = REQUEST_FLOOR_TOKENS + self._context // CHARS_PER_TOKEN
+            cached = min(self._read, reads)
+            self._estimate = self._estimate + TokenCounts(input=reads - cached, cache_read=cached)
+            self._read = reads
+        if item_type in _TOOL_ITEMS:
+            self._context += len(json.dumps(item, ensure_ascii=False))
+            self._asked = self._open_turn
+        else:
+            text = text_of(item.get("text")) or ""
+            self._context += len(text)
+            self._written += len(text)
+        return [self._running()] if self._open_turn else []
+
+    def _running(self) -> AgentEvent:
+        estimate = self._total + self._estimate + TokenCounts(output=self._written // CHARS_PER_TOKEN)
+        return self.set_tokens(self.model or self.requested_model, estimate)
+
+    def _shown(self, item: dict[str, Any], item_type: str, kind: str, first: bool) -> list[AgentEvent]:
         if item_type == "agent_message" and kind == "item.completed" and isinstance(item.get("text"), str):
             self._text = item["text"]
             return [AgentMessage(item["text"])]

@@ -33,6 +33,7 @@ import json
 from typing import Any
 
 from buildrunner.agents.base import (
+    CHARS_PER_TOKEN,
     Agent,
     AgentEvent,
     AgentMessage,
@@ -74,7 +75,6 @@ TOOL_DETAIL_KEYS = ("command", "file_path", "absolute_path", "path", "dir_path",
 # Input tokens every Gemini CLI request carries: its system prompt and built-in tool declarations (more with
 # extensions or MCP tools; the running estimate's fixed part per request).
 REQUEST_FLOOR_TOKENS = 8_000
-CHARS_PER_TOKEN = 4
 _JSON_KEYS = frozenset({"session_id", "response", "stats", "error", "version", "finish_reason", "warnings"})
 
 
