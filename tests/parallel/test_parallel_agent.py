@@ -152,6 +152,17 @@ def test_a_cap_holds_inside_one_long_codex_turn(fast_project: Path, agents_on_pa
     assert 0.05 < rung["cost"] < 0.1  # the whole turn costs $0.20: stopped inside it, and its estimate recorded
 
 
+def test_an_agent_whose_final_result_crosses_its_cap_keeps_its_finished_work(fast_project: Path, agents_on_path: None, run_br: Any) -> None:
+    """The stated total in Claude's last line put a finished run $0.0004 over its cap: the worker killed an agent that
+    was exiting anyway and threw the paid-for work away unchecked. The spend is done; its work is checked as usual."""
+    plan = write_plan(fast_project, {"tasks": [{"id": "done", "prompt": "Document calc", "agent": "claude", "model": "sonnet", "max_cost": 0.053,
+                                                "verify": "true", "env": {"BR_STANDIN_SCENARIO": "success", "BR_STANDIN_DELAY": "0", "BR_STANDIN_LINGER": "1"}}]})
+    final = json.loads(_start(run_br, plan, "--workers", "1", "--wait", "--format", "json").stdout)
+    (task,) = final["tasks"]
+    assert task["status"] == "completed" and [r["status"] for r in task["ladder"]] == ["completed"]
+    assert task["cost"] == pytest.approx(0.05344, abs=1e-5)  # over the cap by its last message, as the README allows
+
+
 @pytest.mark.parametrize("shared_cap", ["plan max_cost", "daily budget"])
 def test_a_shared_cap_holds_for_agents_running_at_once(fast_project: Path, agents_on_path: None, run_br: Any, shared_cap: str) -> None:
     """Three agents on a $0.30 cap do not each spend $0.30: what the others spend while they run counts."""

@@ -454,3 +454,26 @@ def test_every_state_the_session_queries_name_is_one_the_state_machine_has() -> 
     states = {str(s) for enum in (SessionState, TaskState, AttemptState, WorkerState) for s in enum}
     assert named - states - {"prompt", WORKTREE, NO_ISOLATION, ""} == set()
     assert {"running", "pending", "blocked", "idle"} <= named  # the words are read (not an empty match)
+
+
+def test_a_second_checkout_on_this_host_is_another_place_whose_lost_workers_are_settled_there(pproject: Project, tmp_path: Path) -> None:
+    """Two checkouts of a project on one host share a session (or a container shares the host's name): matched by
+    hostname, a reaper in one took the other's lost worker for its own, found no record of it in its own folder and
+    ran the task again while the other's supervisor held its finished result."""
+    session = SessionManager(pproject).create_session("places", plan=plan({"id": "only", "command": "true"}), start_workers=False)
+    checkout_b = tmp_path / "checkout-b"
+    (checkout_b / ".buildrunner").mkdir(parents=True)
+    write_config(checkout_b)
+    here = WorkerCoordinator(session.session_id, pproject)
+    there = WorkerCoordinator(session.session_id, Project(checkout_b, store=pproject.store))
+    assert here.machine != there.machine
+    frozen, alive = there.register_worker("b-frozen"), there.register_worker("b-alive")
+    assert there.get_next_task(frozen) is not None
+    pproject.store.execute("UPDATE workers SET last_heartbeat = last_heartbeat - 100 WHERE id = ?", (frozen,))
+    assert reap(here) == [frozen]  # silent: anyone may say so
+    task = pproject.store.fetchone("SELECT status, attempts FROM tasks WHERE task_id = 'only'")
+    assert (task["status"], task["attempts"]) == ("running", 1)  # but only where it ran can its attempt be settled
+    assert not list(pproject.paths.logs_dir.rglob("*fence*"))
+    reap(there)  # checkout B (its live worker's reaper) reads its own records: no exit recorded, so the task is retried
+    task = pproject.store.fetchone("SELECT status, attempts FROM tasks WHERE task_id = 'only'")
+    assert task["status"] == "pending" and there.get_worker_health(alive).healthy

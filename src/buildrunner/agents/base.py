@@ -320,6 +320,12 @@ class AgentRun(ABC):
         return self._stated[0] if self._stated is not None else sum(self.cost_by_model.values())
 
     @property
+    def answered(self) -> bool:
+        """The agent printed its final result: it is ending by itself and will spend nothing more. False where a
+        result may be followed by more work (a Codex thread's turn.completed can be followed by another turn)."""
+        return False
+
+    @property
     def unpriced(self) -> tuple[str, ...]:
         if self._stated is not None:
             return ()

@@ -204,6 +204,10 @@ class ClaudeRun(AgentRun):
         notices = _denials(line.get("permission_denials"))
         return [*(UsageUpdate(m, c, self.cost_usd) for m, c in tokens.items()), *notices, FinalResult(ok, subtype, self._text)]
 
+    @property
+    def answered(self) -> bool:
+        return self._final is not None
+
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
         final = self._final

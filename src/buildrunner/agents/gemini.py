@@ -259,6 +259,10 @@ class GeminiRun(AgentRun):
         events.append(FinalResult(*self._final))
         return events
 
+    @property
+    def answered(self) -> bool:
+        return self._final is not None
+
     def finish(self, exit_code: int | None, stderr: str = "") -> AgentResult:
         name = self.agent.name
         if self._doc is not None and self.problem() is None:

@@ -54,7 +54,7 @@ def reap(coordinator: WorkerCoordinator, *, judge_silence: bool = True) -> list[
     """
     store, settings = coordinator.store, coordinator.settings
     ts = store.clock()
-    host = socket.gethostname()
+    host = socket.gethostname()  # for the message
     cutoff = ts - settings.heartbeat_timeout
     missed = ts - settings.effective_heartbeat_interval * 1.5
     reaped = []
@@ -62,7 +62,7 @@ def reap(coordinator: WorkerCoordinator, *, judge_silence: bool = True) -> list[
         if judge_silence and row["last_heartbeat"] < cutoff:
             reason = f"no heartbeat for {ts - row['last_heartbeat']:.0f}s"
         elif (
-            row["hostname"] == host and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
+            coordinator.is_here(row) and row["last_heartbeat"] < missed and row["pid"] != os.getpid()
             and not process_alive(int(row["pid"]), row["process_started"])
         ):
             reason = f"process {row['pid']} on {host} is gone"
@@ -80,21 +80,20 @@ def settle(coordinator: WorkerCoordinator) -> int:
     if not orphans:
         return 0
     store, settings, project = coordinator.store, coordinator.settings, coordinator.project
-    host = socket.gethostname()
     ts = store.clock()
-    live_hosts = {row["hostname"] for row in coordinator.live_worker_rows() if row["last_heartbeat"] >= ts - settings.heartbeat_timeout}
+    live_places = {coordinator.place(row) for row in coordinator.live_worker_rows() if row["last_heartbeat"] >= ts - settings.heartbeat_timeout}
     executor = Executor(project.paths.root, project.paths.logs_dir, grace=settings.kill_grace)
     settled = 0
     for orphan in orphans:
         task_id, attempt, worker_id = orphan["task_id"], int(orphan["attempts"]), orphan["worker_id"]
-        if orphan["hostname"] == host:
+        if coordinator.is_here(orphan):
             path = record_path(project.paths.logs_dir, coordinator.session_id, worker_id)
             answered = end_orphan(path, task_id, attempt, timeout=ANSWER_S, patience=supervisor_patience(settings))
             if answered is None:
                 continue  # its supervisor is still ending it: settled on a later pass, from what it records
             record = answered
-        elif orphan["hostname"] in live_hosts:
-            continue  # a worker on its own machine will settle it, seeing its process tree and record
+        elif coordinator.place(orphan) in live_places:
+            continue  # a worker where it ran will settle it, seeing its process tree and record
         elif orphan["last_heartbeat"] > ts - supervisor_patience(settings):
             continue  # its supervisor may still be ending the tree
         else:

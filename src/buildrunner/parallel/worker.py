@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import resource
 import signal
-import socket
 import sys
 import threading
 import time
@@ -608,7 +607,7 @@ class Worker:
         adopted = replace(task, attempt=source)
         files = self.executor.files(adopted)
         record = ExitRecord()
-        if row is not None and row["hostname"] == socket.gethostname():
+        if row is not None and self.coordinator.is_here(row):
             record = read_record(record_path(self.project.paths.logs_dir, self.session_id, row["worker_id"]), task.task_id, source)
         if record.own_result and task.isolation == WORKTREE:
             rung.worktree = Worktree.adopt(self.project, task, source, session_name=self._session_facts()["name"], tick=self._tick)
@@ -709,8 +708,10 @@ class Worker:
         self._hold_cap(rung)
 
     def _hold_cap(self, rung: "_Rung") -> None:
-        """End the attempt the moment its running cost crosses what its caps allow it."""
-        if rung.cap is not None and rung.capped is None and rung.run.cost_usd > rung.cap:
+        """End the attempt the moment its running cost crosses what its caps allow it; not once the agent has given its
+        final result (its last message is what crossed): that spend is done, and ending it now would only throw the
+        paid-for work away unchecked."""
+        if rung.cap is not None and rung.capped is None and not rung.run.answered and rung.run.cost_usd > rung.cap:
             rung.capped = f"{rung.cap_name} reached: {usd(rung.run.cost_usd, 3)} spent of {usd(rung.cap, 3)} this attempt was allowed"
             self._end_attempt(rung.capped, force=True)
 

@@ -11,12 +11,16 @@ wait on it, so a session costs O(tasks + edges) however its graph is shaped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
@@ -84,6 +88,20 @@ class AttemptDetail:
 STOPPED_BY_REQUEST = "stopped by request"
 # A task whose worker died this many times is failed rather than requeued (it may be what kills them).
 MAX_LOST_REQUEUES = 3
+
+
+@lru_cache(maxsize=None)
+def machine_key(logs_dir: Path) -> str:
+    """Where this process can see a worker's processes and read its attempt records: the host, that host's boot, the
+    PID namespace and the project's logs folder. A hostname alone is not enough: two checkouts on one host, or a
+    container that shares the host's name, are different places (each reads its own records, sees its own pids)."""
+    parts = [socket.gethostname(), str(logs_dir.resolve())]
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(Path(source).read_text().strip() if source.endswith("boot_id") else str(os.stat(source).st_ino))
+        except OSError:
+            parts.append("")  # not Linux: the host and the folder
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
 def process_started(pid: int) -> float | None:
@@ -382,6 +400,7 @@ class WorkerCoordinator:
                     "session_id": self.session_id,
                     "name": name or f"worker-{count + 1}",
                     "hostname": socket.gethostname(),
+                    "machine": self.machine,
                     "pid": os.getpid(),
                     "process_started": process_started(os.getpid()),
                 },
@@ -429,7 +448,7 @@ class WorkerCoordinator:
         silent = max(0.0, ts - row["last_heartbeat"])
         live = (
             row["status"] in LIVE_WORKER_STATES and silent <= self.settings.heartbeat_timeout
-            and (row["hostname"] != socket.gethostname() or process_alive(int(row["pid"]), row["process_started"]))
+            and (not self.is_here(row) or process_alive(int(row["pid"]), row["process_started"]))
         )
         return WorkerHealth(
             worker_id=row["id"],
@@ -459,6 +478,20 @@ class WorkerCoordinator:
     def list_workers(self) -> list[WorkerHealth]:
         ts = self.store.clock()
         return [self._health(row, ts) for row in self.store.fetchall(self._q("list_workers"), {"session_id": self.session_id})]
+
+    @property
+    def machine(self) -> str:
+        """This process's place (`machine_key`): workers with the same one are seen and settled from here."""
+        return machine_key(self.project.paths.logs_dir)
+
+    def is_here(self, row: Mapping[str, Any]) -> bool:
+        """Whether the worker of `row` runs where this process can see its pids and read its records (one registered
+        before migration 0018 has no place stored: matched by its hostname)."""
+        return row["machine"] == self.machine if row.get("machine") else row["hostname"] == socket.gethostname()
+
+    def place(self, row: Mapping[str, Any]) -> str:
+        """The place a worker row runs at, as `is_here` compares it."""
+        return row.get("machine") or f"host:{row['hostname']}"
 
     def live_worker_rows(self) -> list[dict[str, Any]]:
         return self.store.fetchall(self._q("live_workers"), {"session_id": self.session_id})

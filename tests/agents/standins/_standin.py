@@ -8,6 +8,7 @@ read as an option, as the real program would), takes the prompt from where the v
 Environment (all optional):
   BR_STANDIN_SCENARIO   scenario name; else `[standin:NAME]` in the prompt; else success (json-success for json output)
   BR_STANDIN_DELAY      seconds between lines, overriding the scenario's
+  BR_STANDIN_LINGER     seconds to wait after the last line before exiting (a real CLI saves its session first)
   BR_STANDIN_RECORD     a folder: argv.json, options.json and prompt.bin (the prompt exactly as received) are written there
   BR_STANDIN_WRITE      a path relative to the working folder: the stand-in writes the prompt there (work done)
   BR_STANDIN_FIXTURES   the fixtures root, default ../fixtures next to this file
@@ -186,6 +187,7 @@ def main(vendor: str) -> int:
     if scenario.get("stderr"):
         sys.stderr.write(scenario["stderr"])
         sys.stderr.flush()
+    time.sleep(float(os.environ.get("BR_STANDIN_LINGER") or 0))
     while scenario.get("hang"):
         time.sleep(3600)
     return int(scenario.get("exit", 0))

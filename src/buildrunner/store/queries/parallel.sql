@@ -177,7 +177,7 @@ WHERE session_id = :session_id AND task_id = :task_id AND attempt = :attempt AND
 -- name: adoptable_attempt
 -- The attempt whose exited work a task's next attempt adopts: where it ran (the work is on that machine), on what tier,
 -- and whether its agent's spend is in cost_records already (recorded by it, or by an earlier attempt that adopted it).
-SELECT a.worker_id, a.tier, w.hostname,
+SELECT a.worker_id, a.tier, w.hostname, w.machine,
        (SELECT MAX(b.cost_recorded) FROM task_attempts b
         WHERE b.session_id = a.session_id AND b.task_id = a.task_id AND b.attempt >= a.attempt) AS cost_recorded
 FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id
@@ -263,7 +263,7 @@ SELECT COUNT(*) AS n FROM tasks WHERE session_id = :session_id AND status IN ('p
 
 -- name: orphaned_attempts
 -- Running tasks whose worker has been declared lost: their attempts wait for a reaper to settle them.
-SELECT t.task_id, t.attempts, t.worker_id, w.hostname, w.last_heartbeat
+SELECT t.task_id, t.attempts, t.worker_id, w.hostname, w.machine, w.last_heartbeat
 FROM tasks t JOIN workers w ON w.id = t.worker_id
 WHERE t.session_id = :session_id AND t.status = 'running' AND w.status = 'lost'
 
@@ -300,8 +300,8 @@ WHERE session_id = :session_id AND status IN ('failed', 'skipped')
 ORDER BY finished_at DESC LIMIT :limit
 
 -- name: insert_worker
-INSERT INTO workers (id, session_id, name, hostname, pid, process_started, status, started_at, last_heartbeat)
-VALUES (:id, :session_id, :name, :hostname, :pid, :process_started, 'idle', {clock}, {clock})
+INSERT INTO workers (id, session_id, name, hostname, machine, pid, process_started, status, started_at, last_heartbeat)
+VALUES (:id, :session_id, :name, :hostname, :machine, :pid, :process_started, 'idle', {clock}, {clock})
 
 -- name: count_workers
 SELECT COUNT(*) AS n FROM workers WHERE session_id = :session_id
