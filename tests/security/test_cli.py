@@ -215,6 +215,28 @@ def test_the_hook_counts_only_what_the_commit_adds(run_br, tmp_project: Path) ->
     assert spaced.returncode == 3 and "my notes.py" in spaced.stdout, spaced.stderr
 
 
+def test_moving_a_file_adds_nothing_but_a_secret_added_while_moving_it_is_blocked(run_br, tmp_project: Path) -> None:
+    """`git mv config settings` was blocked for the secret the moved file already held (the fingerprint names the
+    path): a renamed file is matched against the committed file it was renamed from, as gitleaks counts a rename."""
+    key = samples()["stripe_key"]
+    legacy = 'def count(cur, table):\n    cur.execute("SELECT count(*) FROM " + table)\n'
+    (tmp_project / "config").mkdir()
+    (tmp_project / "config" / "legacy.py").write_text(legacy + key + "\n")
+    git(tmp_project, "add", ".")
+    git(tmp_project, "commit", "-q", "--no-verify", "-m", "legacy")
+    assert run_br("security", "hooks", "install").returncode == 0
+    git(tmp_project, "mv", "config", "settings")
+    moved = git(tmp_project, "commit", "-q", "-m", "move config", check=False)
+    assert moved.returncode == 0, moved.stderr
+    assert "2 findings already in the committed files not counted" in moved.stderr
+    git(tmp_project, "mv", "settings/legacy.py", "settings/old.py")  # renamed and edited: one new secret
+    (tmp_project / "settings" / "old.py").write_text(legacy + key + "\n" + samples()["github_token"] + "\n")
+    git(tmp_project, "add", "settings/old.py")
+    blocked = run_br("security", "precommit")
+    assert blocked.returncode == 3 and "[github_token]" in blocked.stdout and "[stripe_key]" not in blocked.stdout
+    assert "SELECT count" not in blocked.stdout
+
+
 def test_history_finds_a_secret_removed_since_and_names_the_commit_that_added_it(run_br, tmp_project: Path) -> None:
     """A secret deleted in a later commit is still in every clone: `scan` and `check` cannot see it (gitleaks' default)."""
     (tmp_project / "app.py").write_text(samples()["github_token"] + "\n")

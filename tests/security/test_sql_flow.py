@@ -558,3 +558,51 @@ def test_words_split_by_unicode_spaces_count_as_tokens(detector: SQLInjectionDet
     code = "db.query('SELECT * FROM t WHERE a = ' + process.argv[2]);\n" + "a\u2028" * 140_000
     assert detector.check_code(code, language="javascript") == [] and detector.last_report.skipped[0].kind == "not_analysed"
 
+
+
+@pytest.mark.parametrize(
+    ("imports", "stop"),
+    [
+        ("from flask import abort", "abort(400)"),
+        ("import flask", "flask.abort(400)"),
+        ("from werkzeug.exceptions import abort", "abort(404)"),
+        ("from django.http import Http404", "raise Http404('no such column')"),
+        ("from fastapi import HTTPException", "raise HTTPException(status_code=400, detail='bad sort')"),
+        ("import sys", "sys.exit(2)"),
+    ],
+)
+def test_a_call_that_ends_the_request_after_an_allow_list_check_is_a_guard(detector: SQLInjectionDetector, imports: str, stop: str) -> None:
+    """`if sort not in SORTABLE: abort(400)` then f"... ORDER BY {sort}" was reported high; `return` and `raise` were not."""
+    code = f"""
+        {imports}
+        from flask import request
+        import sqlite3
+        cur = sqlite3.connect("x").cursor()
+        SORTABLE = {{"name", "created_at", "price"}}
+
+        def products():
+            sort = request.args.get("sort", "name")
+            if sort not in SORTABLE:
+                {stop}
+            cur.execute(f"SELECT * FROM products ORDER BY {{sort}}")
+            cur.execute(f"SELECT * FROM products WHERE name = '{{request.args['q']}}'")  # <-
+    """
+    assert found(detector, code) == [(line, "high") for line in marked(code)]
+
+
+def test_an_abort_of_the_modules_own_that_returns_ends_nothing(detector: SQLInjectionDetector) -> None:
+    code = """
+        from flask import request
+        import sqlite3
+        cur = sqlite3.connect("x").cursor()
+
+        def abort(code):
+            print("would abort", code)
+
+        def products():
+            sort = request.args.get("sort")
+            if sort not in {"name", "price"}:
+                abort(400)
+            cur.execute(f"SELECT * FROM products ORDER BY {sort}")  # <-
+    """
+    assert found(detector, code) == [(line, "high") for line in marked(code)]

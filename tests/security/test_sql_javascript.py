@@ -219,3 +219,74 @@ def test_nesting_the_analysis_gives_up_on_is_a_note(detector: SQLInjectionDetect
     assert detector.check_code(code, language="javascript") == []
     [note] = detector.last_report.skipped
     assert note.reason.startswith("not analysed: code nested more than") and "top level" in note.reason
+
+
+@pytest.mark.parametrize("driver", ["better-sqlite3", "sqlite3", "bun:sqlite"])
+def test_a_prepared_statements_methods_bind_values_they_run_no_sql(detector: SQLInjectionDetector, driver: str) -> None:
+    """node-sqlite3 / better-sqlite3: stmt.get(req.params.id) was "untrusted input used as SQL text by get()"."""
+    code = f"""
+        const sqlite = require('{driver}');
+        const db = new sqlite.Database('app.db');
+        router.get('/a/:id', (req, res) => {{
+          const stmt = db.prepare('SELECT * FROM t WHERE id = ?');
+          stmt.get(req.params.id, (err, row) => res.json(row));
+          res.json(db.prepare('SELECT * FROM t WHERE key = ?').get(req.params.key));
+          db.prepare('SELECT * FROM t WHERE a = ? AND b = ?').all(req.query.a, req.query.b);
+          const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+          insert.run(req.body.v);
+          db.prepare(`SELECT * FROM t WHERE v = '${{req.query.v}}'`).all(); // <-
+        }});
+    """
+    assert found(detector, code) == [(line, "high") for line in marked(code)]
+
+
+def test_node_sqlite3s_own_run_all_get_still_take_sql(detector: SQLInjectionDetector) -> None:
+    code = """
+        const sqlite3 = require('sqlite3');
+        const db = new sqlite3.Database('app.db');
+        router.get('/b', (req, res) => {
+          db.get(`SELECT * FROM t WHERE id = ${req.query.id}`, (err, row) => res.json(row)); // <-
+          db.all('SELECT * FROM t WHERE id = ?', [req.query.id], (err, rows) => res.json(rows));
+        });
+    """
+    assert found(detector, code) == [(line, "high") for line in marked(code)]
+
+
+def test_typeorm_query_builder_fragments_are_sql(detector: SQLInjectionDetector) -> None:
+    code = """
+        import { DataSource, Brackets } from 'typeorm';
+        import type { Request } from 'express';
+        const ds = new DataSource({ type: 'postgres' });
+        export async function list(req: Request) {
+          const qb = ds.getRepository(User).createQueryBuilder('u');
+          qb.where(`u.name = '${req.query.name}'`); // <-
+          qb.andWhere("u.role = '" + req.body.role + "'"); // <-
+          qb.orderBy(`u.${req.query.sort}`, 'ASC'); // <-
+          qb.leftJoinAndSelect('u.photos', 'p', `p.kind = '${req.query.kind}'`); // <-
+          qb.where('u.id = :id', { id: req.query.id });
+          qb.andWhere(new Brackets((sub) => sub.where('u.age > :age', { age: req.query.age })));
+          qb.orderBy('u.createdAt', req.query.desc ? 'DESC' : 'ASC');
+          return qb.getMany();
+        }
+    """
+    assert found(detector, code, "typescript") == [(line, "high") for line in marked(code)]
+
+
+def test_sequelize_literal_is_sql_and_where_elsewhere_is_not_typeorms(detector: SQLInjectionDetector) -> None:
+    code = """
+        const { Sequelize, literal } = require('sequelize');
+        async function h(req, res) {
+          await User.findAll({ where: Sequelize.literal(`name = '${req.query.n}'`) }); // <-
+          await User.findAll({ order: literal(req.query.order) }); // <-
+          await User.findAll({ attributes: [[sequelize.literal('COUNT(*)'), 'n']] });
+        }
+    """
+    assert found(detector, code) == [(line, "high") for line in marked(code)]
+    knex = """
+        const knex = require('knex')({ client: 'pg' });
+        async function h(req, res) {
+          await knex('users').where('name', req.query.name).orderBy('created_at');
+          await knex('users').whereRaw(`name = '${req.query.name}'`); // <-
+        }
+    """
+    assert found(detector, knex) == [(line, "high") for line in marked(knex)]

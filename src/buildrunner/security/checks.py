@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from buildrunner.errors import BuildRunnerError, ConfigError, SecurityError
 from buildrunner.security.files import is_binary
-from buildrunner.security.git import Blob, changed_files, committed_blobs, history_blobs, repo_root, revision_blobs, staged_blobs
+from buildrunner.security.git import (
+    Blob,
+    changed_files,
+    committed_blobs,
+    history_blobs,
+    repo_root,
+    revision_blobs,
+    staged_blobs,
+    staged_renames,
+)
 from buildrunner.security.report import BINARY, MISSING, NOT_ANALYSED, NOT_SCANNED_ADVICE, ScanReport, SkippedFile, too_big
 from buildrunner.security.scanner import SecretMatch, SecretScanner
 from buildrunner.security.sql_detector import SQLFinding, SQLInjectionDetector
@@ -244,7 +253,8 @@ def check_staged(
 
     `new_only` (the pre-commit hook): a finding the committed version of its file already held is not counted, as
     gitleaks' hook counts only what the commit adds: a docstring fixed in a legacy file was blocked for an old finding
-    elsewhere in it, which teaches `--no-verify`. Findings are matched by fingerprint, so moved lines stay matched.
+    elsewhere in it, which teaches `--no-verify`. Findings are matched by fingerprint, so moved lines stay matched; a
+    renamed file (`git mv`) is matched against the committed file it was renamed from, so moving it adds nothing.
     """
     root = project.paths.root
     max_bytes = SecretScanner(project).engine.max_bytes
@@ -252,8 +262,9 @@ def check_staged(
     report = check_contents(project, _absolute(top, staged_blobs(root, max_bytes)), secrets=secrets, sql=sql, min_severity=min_severity, target="staged changes")
     if new_only and not report.clean:
         found = {f.file_path for f in [*report.secrets, *report.sql_injection]}
-        paths = [os.path.relpath(os.path.join(root, display), top) for display in found if not os.path.isabs(display)]
-        before = check_contents(project, _absolute(top, committed_blobs(root, paths, max_bytes)), secrets=secrets, sql=sql, min_severity=min_severity)
+        paths = [Path(os.path.relpath(os.path.join(root, display), top)).as_posix() for display in found if not os.path.isabs(display)]
+        committed = committed_blobs(root, paths, max_bytes, renamed_from=staged_renames(root))
+        before = check_contents(project, _absolute(top, committed), secrets=secrets, sql=sql, min_severity=min_severity)
         known = {f.fingerprint for f in [*before.secrets, *before.sql_injection]}
         kept_secrets = [m for m in report.secrets if m.fingerprint not in known]
         kept_sql = [f for f in report.sql_injection if f.fingerprint not in known]

@@ -163,15 +163,19 @@ def staged_blobs(cwd: Path, max_bytes: int) -> Iterator[Blob]:
     return _diff_blobs(repo_root(cwd), ["--cached"], max_bytes)
 
 
-def committed_blobs(cwd: Path, paths: list[str], max_bytes: int) -> Iterator[Blob]:
-    """The HEAD version of each of `paths` (relative to the repository root) that HEAD holds and that is not too big."""
-    names = [p for p in paths if "\n" not in p]
+def committed_blobs(cwd: Path, paths: list[str], max_bytes: int, renamed_from: dict[str, str] | None = None) -> Iterator[Blob]:
+    """The HEAD version of each of `paths` (relative to the repository root) that HEAD holds and that is not too big.
+
+    `renamed_from` maps a staged path to the path its file had in HEAD (`staged_renames`): that file's HEAD version is
+    read, under the staged path, so that what a moved file already held is known as committed."""
+    renamed_from = renamed_from or {}
+    names = [(p, renamed_from.get(p, p)) for p in paths if "\n" not in p and "\n" not in renamed_from.get(p, p)]
     if not names:
         return
     top = repo_root(cwd)
-    out = git(top, "cat-file", "--batch", input="".join(f"HEAD:{p}\n" for p in names).encode())
+    out = git(top, "cat-file", "--batch", input="".join(f"HEAD:{old}\n" for _, old in names).encode())
     pos = 0
-    for path in names:
+    for path, _ in names:
         header_end = out.index(b"\n", pos)
         line = out[pos:header_end]
         if line.endswith((b" missing", b" ambiguous")):  # "HEAD:my file.py missing": a new file, or no commit yet
@@ -182,6 +186,24 @@ def committed_blobs(cwd: Path, paths: list[str], max_bytes: int) -> Iterator[Blo
         if header[1] == b"blob" and size <= max_bytes:
             yield Blob(path, out[start : start + size], size)
         pos = start + size + 1
+
+
+def staged_renames(cwd: Path) -> dict[str, str]:
+    """The files the index renames (`git mv`, or a delete and an add git pairs by similarity): new path -> the path
+    in HEAD, both relative to the repository root. Empty before the first commit."""
+    top = repo_root(cwd)
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=top, capture_output=True, check=False).returncode != 0:
+        return {}
+    raw = git(top, "diff", "--cached", "--name-status", "-z", "--find-renames", "--diff-filter=R", "HEAD", "--").split(b"\0")
+    renames: dict[str, str] = {}
+    i = 0
+    while i + 2 < len(raw):  # "R<score>", old path, new path
+        if raw[i].startswith(b"R"):
+            renames[os.fsdecode(raw[i + 2])] = os.fsdecode(raw[i + 1])
+            i += 3
+        else:
+            i += 1
+    return renames
 
 
 def revision_blobs(cwd: Path, base: str, head: str, max_bytes: int) -> Iterator[Blob]:

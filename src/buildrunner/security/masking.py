@@ -26,16 +26,16 @@ def mask_value(value: str) -> str:
 
 
 def mask_spans(data: bytes, spans: list[tuple[int, int, str]]) -> str:
-    """`data` decoded with each (start, end, secret) span replaced by its masked form."""
+    """`data` decoded with each (start, end, masked) span replaced by `masked`, the secret's masked form."""
     out: list[str] = []
     pos = 0
-    for start, end, secret in sorted(spans):
+    for start, end, masked in sorted(spans):
         if start < pos:
             start = pos
         if end <= start:
             continue
         out.append(data[pos:start].decode("utf-8", "replace"))
-        out.append(mask_value(secret))
+        out.append(masked)
         pos = end
     out.append(data[pos:].decode("utf-8", "replace"))
     return "".join(out)
@@ -84,7 +84,7 @@ def mask_secrets(text: str, rules: "Iterable[Rule] | None" = None) -> str:
         hits = ruleset(rules).find(data)
         if not hits:
             return text
-        masked = mask_spans(data, [(h.start, h.end, h.secret) for h in hits])
+        masked = mask_spans(data, [(h.start, h.end, h.masked) for h in hits])
         return _mask_copies(masked, {h.secret for h in hits if len(h.secret) >= 4})
     except Exception:  # noqa: BLE001 - masking must never break the caller
         return "[text withheld: secret masking failed]"

@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterable
@@ -92,6 +92,9 @@ class Rule:
     severity: str = "high"
     generic: bool = False
     keep: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    decoded: str = ""
+    mask_shows: str = ""
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str) -> "Rule":
@@ -107,6 +110,9 @@ class Rule:
                 severity=str(raw.get("severity", "high")),
                 generic=bool(raw.get("generic", False)),
                 keep=tuple(str(k) for k in raw.get("keep", ())),
+                paths=tuple(str(p) for p in raw.get("paths", ())),
+                decoded=str(raw.get("decoded") or ""),
+                mask_shows=str(raw.get("mask_shows") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: bad secret rule {raw.get('id', '?')!r}: {exc}", hint="each rule needs id and regex") from None
@@ -124,6 +130,47 @@ class Hit:
     end: int
     secret: str
 
+    @property
+    def masked(self) -> str:
+        """How the secret is shown: `mask_value`, or what the rule's `mask_shows` picks out of it (a private key's
+        BEGIN line) followed by ` …`."""
+        return masked_form(self.rule, self.secret)
+
+
+def masked_form(rule: Rule, secret: str) -> str:
+    from buildrunner.security.masking import mask_value
+
+    if rule.mask_shows:
+        shown = _compiled_pattern(rule.mask_shows).search(secret.encode("utf-8", "surrogatepass"))
+        if shown is not None and shown.group():
+            return shown.group().decode("utf-8", "replace") + " …"
+    return mask_value(secret)
+
+
+@lru_cache(maxsize=64)
+def _compiled_pattern(pattern: str) -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern.encode(), options)
+
+
+def _decoded_part(value: str, pattern: Any) -> str | None:
+    """When `value` is base64 (standard or URL-safe, padding optional) of printable text `pattern` matches: the part of
+    that text to judge (the pattern's first group, or all of it); else None."""
+    raw = value.strip().encode("ascii", "replace")
+    raw += b"=" * (-len(raw) % 4)
+    try:
+        text = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    match = pattern.search(text.encode()) if text.isprintable() else None
+    if match is None:
+        return None
+    part = match.group(1) if pattern.groups and match.group(1) is not None else match.group()
+    return part.decode("utf-8", "replace")
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -131,10 +178,12 @@ class Filters:
 
     placeholder: tuple[str, ...] = ()
     not_a_value: tuple[str, ...] = ()
+    public_example: tuple[str, ...] = ()
+    still_a_value: tuple[str, ...] = ()
 
     def plus_placeholders(self, extra: Iterable[str]) -> "Filters":
         extra = tuple(extra)
-        return Filters(self.placeholder + extra, self.not_a_value) if extra else self
+        return replace(self, placeholder=self.placeholder + extra) if extra else self
 
 
 @lru_cache(maxsize=1)
@@ -144,7 +193,7 @@ def _shipped_data() -> tuple[tuple[Rule, ...], Filters]:
     filters = data.get("filters", {})
     return (
         tuple(Rule.from_dict(raw, "rules.toml") for raw in data["rule"]),
-        Filters(tuple(filters.get("placeholder", ())), tuple(filters.get("not_a_value", ()))),
+        Filters(**{f.name: tuple(filters.get(f.name, ())) for f in fields(Filters)}),
     )
 
 
@@ -188,8 +237,10 @@ def rules_for(settings: "SecuritySettings | None") -> list[Rule]:
     return [r for r in rules if not r.generic] + user + generic
 
 
-# A regex that can match across a line break: `[\s\S]`, `\n`, or the dot-all flag.
+# A regex that can match across a line break: `[\s\S]`, `\n`, or the dot-all flag; not `\n` in a class that excludes it
+# (`[^\n|;&]` keeps a match on its line).
 _SPANS_LINES = re.compile(r"\[\\s\\S\]|\[\\S\\s\]|\\n|\(\?[a-z]*s[a-z]*\)")
+_NEGATED_CLASS = re.compile(r"\[\^(?:\\.|[^\]\\])*\]")
 
 
 @dataclass
@@ -218,9 +269,12 @@ class RuleSet:
             except re2.error as exc:
                 raise ConfigError(f"secret rule {rule.id}: regex does not compile in RE2: {exc}", hint="fix the regex (RE2 syntax: no backreferences or lookaround)") from None
         self._allows = [[re2.compile(a, options) for a in rule.allow] for rule in self.rules]
-        self._keeps = [_any_of(rule.keep, options) for rule in self.rules]
+        self._keeps = [_any_of(rule.keep + self.filters.still_a_value, options) for rule in self.rules]
+        self._decoded = [re2.compile(rule.decoded.encode(), options) if rule.decoded else None for rule in self.rules]
+        self._paths = {i: re2.compile("|".join(f"(?:{p})" for p in rule.paths).encode(), options) for i, rule in enumerate(self.rules) if rule.paths}
         self._placeholder = _any_of(self.filters.placeholder, options)
         self._not_a_value = _any_of(self.filters.not_a_value, options)
+        self._public_example = _any_of(self.filters.public_example, options)
         self._always = [i for i, r in enumerate(self.rules) if not r.keywords]
         self._bounded = frozenset(i for i, r in enumerate(self.rules) if _WORD_BOUNDARY.search(r.regex))
         by_keyword: dict[str, list[int]] = {}
@@ -238,12 +292,26 @@ class RuleSet:
     def line_spanning_keywords(self) -> tuple[bytes, ...]:
         """Keywords of the rules that can match across a line break (a PEM key): where streamed output waits for more.
 
-        Worked out once per rule set: every attempt's output stream asks."""
-        return tuple(keyword.encode() for rule in self.rules if _SPANS_LINES.search(rule.regex) for keyword in rule.keywords)
+        Worked out once per rule set: every attempt's output stream asks. Rules for some kinds of files only (`paths`)
+        do not run on a stream, so they hold nothing back."""
+        spanning = [rule for rule in self.rules if _SPANS_LINES.search(_NEGATED_CLASS.sub("", rule.regex)) and not rule.paths]
+        return tuple(dict.fromkeys(keyword.encode() for rule in spanning for keyword in rule.keywords))
 
-    def _triggered(self, data: bytes) -> tuple[list[int], set[int]]:
+    def _not_for(self, path: str | None) -> set[int]:
+        """The rules with `paths` that `path` (posix, relative) matches none of: all of them for text of no known file."""
+        if not self._paths:
+            return set()
+        if path is None or path.startswith("<"):
+            return set(self._paths)
+        try:
+            name = path.encode("utf-8", "surrogateescape")  # a file name that is not UTF-8 comes as surrogate escapes
+        except UnicodeEncodeError:
+            name = path.encode("utf-8", "surrogatepass")
+        return {i for i, regex in self._paths.items() if not regex.search(name)}
+
+    def _triggered(self, data: bytes, path: str | None = None) -> tuple[list[int], set[int]]:
         """The rules whose keywords `data` holds (and those without keywords); and which of the word-bounded ones have a
-        keyword glued to an escape sequence (`\\nAKIA...`)."""
+        keyword glued to an escape sequence (`\\nAKIA...`). Rules for other kinds of files than `path` are left out."""
         found = set(self._always)
         glued: set[int] = set()
         if self._automaton is not None:
@@ -253,12 +321,21 @@ class RuleSet:
                 start = end - length + 1
                 if start and data[start - 1] in _ESCAPE_LAST and _ESCAPE_ENDS.search(data, max(0, start - _ESCAPE_LONGEST), start):
                     glued.update(i for i in idxs if i in self._bounded)
-        return sorted(found), glued
+        skipped = self._not_for(path)
+        return sorted(found - skipped), glued - skipped
 
     def _is_real(self, i: int, secret: str) -> bool:
         rule = self.rules[i]
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return False
+        if self._public_example is not None and self._public_example.search(secret):
+            return False
+        decoded = self._decoded[i]
+        if decoded is not None:  # judge what the base64 holds: user:password's password
+            part = _decoded_part(secret, decoded)
+            if part is None:
+                return False
+            secret = part
         if rule.placeholders and self._placeholder is not None and self._placeholder.search(secret):
             return False
         if rule.generic and ((self._not_a_value is not None and self._not_a_value.search(secret)) or _is_encoded_prose(secret)):
@@ -267,12 +344,14 @@ class RuleSet:
                 return False
         return not any(a.search(secret) for a in self._allows[i])
 
-    def find(self, data: bytes) -> list[Hit]:
+    def find(self, data: bytes, path: str | None = None) -> list[Hit]:
         """Every secret in `data`, without overlaps (earlier rules win), in file order.
 
+        `path` names the file `data` is (posix, relative to the project): rules with `paths` run only on the files they
+        name, so with no path (masking text of no known format) they do not run.
         A token glued to an escape sequence (`"line\\nAKIA..."` in JSON) is found too: see `_ESCAPE`."""
         found = _Found()
-        triggered, glued = self._triggered(data)
+        triggered, glued = self._triggered(data, path)
         for i in triggered:
             self._match(i, data, data, found)
         view = _escapes_as_spaces(data) if glued else None

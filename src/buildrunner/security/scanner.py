@@ -103,10 +103,10 @@ def _context(data: bytes, hits: list[Hit], starts: list[int], index: int, bounds
     near_hi = min(line_end, we + MAX_SECRET_WINDOW)
     first = max(bisect.bisect_right(starts, near_lo) - 1, 0)
     last = bisect.bisect_left(starts, near_hi)
-    spans = [(h.start, h.end, h.secret) for h in hits[first:last] if h.end > near_lo]
+    spans = [(h.start, h.end, h.masked) for h in hits[first:last] if h.end > near_lo]
     if copies is not None and len(copies):
         for end, (length, secret) in copies.iter(data[near_lo:near_hi].decode("latin-1")):
-            spans.append((near_lo + end - length + 1, near_lo + end + 1, secret))
+            spans.append((near_lo + end - length + 1, near_lo + end + 1, mask_value(secret)))
     for s, e, _ in spans:  # widen the window over any secret its edges would cut
         if s < ws < e:
             ws = max(s, line_start)
@@ -132,7 +132,7 @@ class _Engine(FileEngine):
         return ScanReport(matches=self.scan_bytes(data, display_path))
 
     def scan_bytes(self, data: bytes, display_path: str) -> list[SecretMatch]:
-        hits = self.ruleset.find(data)
+        hits = self.ruleset.find(data, display_path)
         if not hits:
             return []
         if Path(display_path).suffix.lower() in CODE_SUFFIXES:
@@ -164,7 +164,7 @@ class _Engine(FileEngine):
                     file_path=display_path,
                     line_number=line,
                     secret_type=hit.rule.id,
-                    masked_value=mask_value(hit.secret),
+                    masked_value=hit.masked,
                     context=_context(data, hits, starts, index, (line_start, line_end), copies),
                     column=hit.start - line_start + 1,
                     end_line=end_line,

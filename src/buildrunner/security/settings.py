@@ -22,6 +22,9 @@ class RuleSettings(Section):
     severity: Literal["high", "medium", "low"] = "high"
     generic: bool = False
     keep: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list, description="RE2 regexes on the file's path: the rule runs only on files one matches.")
+    decoded: str = Field("", description="RE2 regex: the secret is base64 and counts only when it decodes to text this matches.")
+    mask_shows: str = Field("", description="RE2 regex: a masked value shows the part of the secret it matches (no secret material).")
 
     @field_validator("regex")
     @classmethod
@@ -29,7 +32,14 @@ class RuleSettings(Section):
         _check_re2(value)
         return value
 
-    _allow_compiles = field_validator("allow", "keep")(classmethod(lambda cls, value: _check_all_re2(value)))
+    _allow_compiles = field_validator("allow", "keep", "paths")(classmethod(lambda cls, value: _check_all_re2(value)))
+
+    @field_validator("decoded", "mask_shows")
+    @classmethod
+    def _optional_regex_compiles(cls, value: str) -> str:
+        if value:
+            _check_re2(value)
+        return value
 
 
 def _check_all_re2(patterns: list[str]) -> list[str]:

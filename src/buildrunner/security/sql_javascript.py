@@ -58,6 +58,7 @@ FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration",
 WRAPPERS = frozenset({"parenthesized_expression", "await_expression", "as_expression", "non_null_expression", "satisfies_expression", "type_assertion", "spread_element"})
 STRING_METHODS = frozenset({"trim", "trimStart", "trimEnd", "toLowerCase", "toUpperCase", "toLocaleLowerCase", "toLocaleUpperCase", "toString", "normalize", "padStart", "padEnd", "slice", "substring", "substr", "repeat"})
 SQL_OBJECT_KEYS = frozenset({"text", "sql", "query"})  # pg's client.query({ text, values }), sequelize / knex options
+STATEMENT = "§prepared statement"  # Val.instance of a prepared statement: no class of the file has that name
 
 
 @lru_cache(maxsize=4)
@@ -222,12 +223,15 @@ class _File:
         return any(m == want or m.startswith(want + "/") for m in self.modules for want in modules)
 
     def sink_of(self, func: Any) -> tuple[Sink, bool, str] | None:
-        if func.type != "member_expression":
+        if func.type == "identifier":  # a plain call: `literal(...)` destructured from require('sequelize')
+            name, kinds = _text(func), "functions"
+        elif func.type == "member_expression":
+            prop = func.child_by_field_name("property")
+            name, kinds = (_text(prop) if prop is not None else ""), "methods"
+        else:
             return None
-        prop = func.child_by_field_name("property")
-        name = _text(prop) if prop is not None else ""
         for sink in self.rules.sinks:
-            if name not in sink.methods:
+            if name not in getattr(sink, kinds):
                 continue
             certain = not sink.modules or self.imports_any(sink.modules)
             if not certain and sink.elsewhere == IGNORE:
@@ -773,9 +777,12 @@ class _Analysis(Walk):
         if callee is not None and (self.function is None or callee.key != self.function.key):
             result = self._through(callee, node, args, consumed)
         else:
-            sink = self.f.sink_of(func)
-            if sink is not None and arg_nodes:
-                self._sink(node, sink, arg_nodes[0], args[0], consumed)
+            # a prepared statement's methods (stmt.get(id), db.prepare(sql).all(x)) bind their arguments: no SQL text
+            sink = self.f.sink_of(func) if receiver.instance != STATEMENT else None
+            if sink is not None:
+                for position in sink[0].args:
+                    if position < len(arg_nodes):
+                        self._sink(node, sink, arg_nodes[position], args[position], consumed, position)
             result = self._value_of_call(func, dotted, method, receiver, args, line)
             mapped = self.callback_returns.get(arg_nodes[0].id) if method in MAPPERS and arg_nodes else None
             if mapped is not None and mapped.clean:  # ids.map(() => "?"): placeholders, whatever the ids hold
@@ -801,6 +808,8 @@ class _Analysis(Walk):
                 return concat(args, f"{dotted}()", line)
             return join_all(args, CLEAN)
         if method:
+            if method in self.rules.statement_factories:
+                return Val(UNKNOWN.labels, instance=STATEMENT)
             if method in self.rules.sanitiser_methods:
                 return CLEAN
             if self._is_source(dotted):
@@ -826,9 +835,9 @@ class _Analysis(Walk):
             return value
         return self.sql_properties.get(arg_node.id, CLEAN)
 
-    def _sink(self, node: Any, found: tuple[Sink, bool, str], arg_node: Any, value: Val, consumed: set[int]) -> None:
+    def _sink(self, node: Any, found: tuple[Sink, bool, str], arg_node: Any, value: Val, consumed: set[int], position: int = 0) -> None:
         sink, certain, shown = found
-        consumed.add(0)
+        consumed.add(position)
         lines = (*range(_line(arg_node), arg_node.end_point[0] + 2), node.end_point[0] + 1) if arg_node is not None else (node.end_point[0] + 1,)
         reach_sink(self.out, self.summary, self._sql_value(arg_node, value), shown, certain, _line(node), self.rules.fix(sink.fix), lines)
 

@@ -399,6 +399,8 @@ class _Analysis(Walk):
             self.env.dead = True
         elif isinstance(node, ast.Expr):
             self.escape(self.expr(node.value), node.lineno)
+            if isinstance(node.value, ast.Call) and self._never_returns(node.value):
+                self.env.dead = True  # abort(400), sys.exit(): what follows runs only when the call was not made
         elif isinstance(node, ast.If):
             then_safe, else_safe = self.narrowing(node.test)
             self.expr(node.test)
@@ -862,6 +864,13 @@ class _Analysis(Walk):
             if target is not None and not merged.clean:
                 self.env.vars[target] = join(receiver, container_of(merged))
         return result
+
+    def _never_returns(self, call: ast.Call) -> bool:
+        """A call of one of the rules' `terminating_calls` (by its name as written or through the imports)."""
+        dotted = _dotted(call.func)
+        if dotted is None or dotted in self.m.functions:  # the module's own abort() may well return
+            return False
+        return bool({dotted, self.m.qualified(call.func, dotted)[0]} & self.rules.terminating_calls)
 
     def _builds(self, func: ast.expr, dotted: str) -> bool:
         """String-building calls: their arguments are parts of a string, not values leaving it."""

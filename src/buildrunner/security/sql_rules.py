@@ -66,6 +66,8 @@ class LanguageRules:
     guard_methods: frozenset[str] = frozenset()
     guard_functions: frozenset[str] = frozenset()
     iteration_methods: frozenset[str] = frozenset()
+    statement_factories: frozenset[str] = frozenset()  # methods returning a prepared statement: its methods take values
+    terminating_calls: frozenset[str] = frozenset()  # calls that never return (abort(400), sys.exit()): like `raise`
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "LanguageRules":

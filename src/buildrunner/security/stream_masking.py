@@ -105,7 +105,7 @@ class StreamMasker:
             if hit.start < pos:
                 continue
             out.append(chunk[pos : hit.start].decode("utf-8", "surrogateescape"))
-            out.append(mask_value(hit.secret))
+            out.append(hit.masked)
             pos = hit.end
             if len(hit.secret) >= 4:
                 self._seen.add(hit.secret)
