@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -957,3 +958,20 @@ def test_a_paused_session_keeps_its_workers_and_resume_goes_on_with_them(fast_pr
     done_by = project.store.fetchall("SELECT DISTINCT worker_id FROM task_attempts WHERE session_id = ? AND status = 'completed'", (sid,))
     lost = project.store.scalar("SELECT status FROM workers WHERE id = ?", (worker["id"],)) == "lost"  # only on a machine too loaded to beat
     assert lost or [r["worker_id"] for r in done_by] == [worker["id"]]  # the worker that waited through the pause went on
+
+
+def test_a_log_that_cannot_be_written_never_leaves_the_task_running_unwatched_nor_runs_it_twice(fast_project: Path, run_br: Any) -> None:
+    """The session's log folder removed (or a full disk) before a task's first output: the log write raised, the attempt
+    was recorded failed and retried while the first copy ran on unwatched, so its work happened twice."""
+    gate = fast_project / "go"
+    task = {"id": "a", "command": f"touch started; until [ -e {gate} ]; do sleep 0.02; done; echo hello; echo \"a $BR_TASK_ATTEMPT\" >> eff", "retries": 1}
+    sid = start(run_br, write_plan(fast_project, {"tasks": [task]}), "--workers", "1")["session_id"]
+    project = Project(fast_project)
+    wait_for(lambda: (fast_project / "started").exists(), 30, "the task to start")
+    shutil.rmtree(fast_project / ".buildrunner" / "logs" / sid)
+    gate.touch()
+    done = finished(project, sid)
+    assert (fast_project / "eff").read_text().split("\n")[:-1] == ["a 1"]  # once, by its only attempt
+    assert [(r["attempt"], r["status"]) for r in attempts(project, sid)] == [(1, "completed")]
+    assert "output not fully logged" in (attempts(project, sid)[0]["error"] or "") and done.status == "completed"
+    project.close()

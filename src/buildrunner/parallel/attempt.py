@@ -95,17 +95,30 @@ class _Output:
         self.last_data = time.monotonic()
         self.on_line = on_line
         self._partial = ""
+        self.error: str | None = None  # why the log could not be written (a full disk, its folder removed): said, not fatal
 
     def write(self, text: str) -> None:
         if text:
-            if self.fd is None:
-                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
             data = text.encode("utf-8", "surrogateescape")  # the task's own bytes, masked (StreamMasker)
-            os.write(self.fd, data)
+            self._log(data)
             if self.on_line is not None:
                 *lines, self._partial = (self._partial + data.decode("utf-8", "replace")).split("\n")
                 for line in lines:
                     self.on_line(line + "\n")
+
+    def _log(self, data: bytes) -> None:
+        """Append `data` whole (a write may take part of it); a log that cannot be written is given up, never the
+        task: its output is still read (a full pipe would block it) and masked, and the failure is said afterwards."""
+        if self.error is not None:
+            return
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            self.error = f"{self.path.name}: {exc.strerror or exc}"
 
     def close(self) -> None:
         self.write(self.masker.flush())
@@ -114,6 +127,7 @@ class _Output:
             self._partial = ""
         if self.fd is not None:
             os.close(self.fd)
+            self.fd = None
 
 
 def write_note(path: Path, text: str) -> None:
@@ -272,6 +286,40 @@ class Attempt:
         self._finish()
         return True
 
+    @property
+    def output_errors(self) -> list[str]:
+        """Why parts of the task's output are missing from its logs (the task itself ran on)."""
+        return [out.error for out in self.outputs.values() if out.error is not None]
+
+    def abandon(self, reason: str) -> None:
+        """Something of ours failed while the task ran: end its tree now and wait for it (bounded), so that a retry
+        never runs beside it. Used where `wait` cannot be trusted any more."""
+        if self.task is None or self._done:
+            return
+        self.ending = self.ending or reason
+        self._signal_tree(signal.SIGKILL)
+        deadline = time.monotonic() + ABANDON_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                pid, status = os.waitpid(self.task, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                code = os.waitstatus_to_exitcode(status)
+                try:
+                    self._record({"outcome": "ended", "reason": reason, "code": code, "duration_ms": (time.monotonic() - self.started) * 1000})
+                except OSError:
+                    pass  # the record could not be written either: the supervisor's view is what is left
+                break
+            time.sleep(0.01)
+        self._signal_tree(signal.SIGKILL)  # what it left behind
+        for fd in list(self.outputs):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._done = True
+
     def stop(self, reason: str, *, force: bool = False) -> None:
         """End the tree: TERM, then KILL after the grace period (at once with `force`)."""
         if self.task is not None and self.exit is None:
@@ -383,6 +431,9 @@ class Attempt:
         if self.record is not None and self.record.hold is not None:
             self.record.hold([])  # the supervisor lets go of them too
         self._done = True
+
+
+ABANDON_WAIT_S = 5.0  # a killed tree is gone within this; an unkillable process (D state) is left to the supervisor
 
 
 def _reap_any() -> bool:

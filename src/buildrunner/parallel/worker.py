@@ -682,10 +682,16 @@ class Worker:
                     while not attempt.wait(1.0):
                         pass
                     raise
+        except Exception as exc:  # ours, not the task's: it must not run on unwatched while its task is retried
+            attempt.abandon(f"internal error: {type(exc).__name__}: {exc}")
+            raise
         finally:
             self.attempt = None
         stopped = self._stop_reason if self._stop_reason is not None and not self.lost else None
         result = self.executor.result(task, attempt.result(), stopped, launch.files)
+        if attempt.output_errors:  # the task ran on: its result stands, and the gap in its log is said
+            gap = f"output not fully logged ({'; '.join(attempt.output_errors)})"
+            result = replace(result, error=f"{result.error}; {gap}" if result.error else gap)
         if rung is not None and rung.capped is not None and result.status in (AttemptState.CANCELLED, AttemptState.FAILED, AttemptState.TIMEOUT):
             return ExecutionResult(AttemptState.BUDGET_EXCEEDED, result.exit_code, result.duration_ms, rung.capped, pid=result.pid)
         if result.status == AttemptState.CANCELLED and self._quit.is_set():
