@@ -975,3 +975,19 @@ def test_a_log_that_cannot_be_written_never_leaves_the_task_running_unwatched_no
     assert [(r["attempt"], r["status"]) for r in attempts(project, sid)] == [(1, "completed")]
     assert "output not fully logged" in (attempts(project, sid)[0]["error"] or "") and done.status == "completed"
     project.close()
+
+
+def test_a_task_whose_worker_process_crashes_mid_run_finishes_once_and_keeps_its_result(fast_project: Path, run_br: Any) -> None:
+    """An OOM kill or a crash of the worker's process in the middle of a task: its supervisor ended the task after half
+    a second and it ran again from the start (a deploy run twice). The task is now given time to finish by itself."""
+    write_config(fast_project, heartbeat_timeout=20)  # a finishing window of 10 s: far longer than the task's last second
+    root, project = fast_project, Project(fast_project)
+    task = {"id": "deploy", "command": f"touch started; until [ -e {root}/go ]; do sleep 0.02; done; sleep 1; echo $BR_TASK_ATTEMPT >> {root}/eff"}
+    sid = start(run_br, write_plan(root, {"tasks": [task]}), "--workers", "1")["session_id"]
+    wait_for(lambda: (root / "started").exists(), 30, "the task to start")
+    runner = project.store.fetchone("SELECT pid FROM workers WHERE session_id = ?", (sid,))["pid"]
+    (root / "go").touch()
+    os.kill(runner, signal.SIGKILL)  # during the task's last second
+    final = finished(project, sid)
+    assert (root / "eff").read_text().split() == ["1"]
+    assert [(r["attempt"], r["status"]) for r in attempts(project, sid)] == [(1, "completed")] and final.status == "completed"

@@ -7,8 +7,12 @@ supervisor then settles the attempt on the machine it ran on:
 
 - a task that had already ended keeps its result: its exit is written to the worker's record
   file (`parallel.record`), where a reaper takes it instead of running the task again;
-- a task still running is ended with its whole tree (TERM, KILL after the grace period) and
-  recorded as ended, so its retry never runs beside it. The supervisor holds a copy of the read
+- a task still running is given time to finish by itself: half the lease when the worker died of
+  itself (a crash, an OOM kill, kill -9), well inside the time before anyone may call it lost, and
+  `FINISHING_S` when the supervisor ended a frozen or lost worker (its task may be retried already).
+  One that finishes in time keeps its result, so a deploy a crashed worker was running is not run
+  twice; one that does not (or that a stop asks to end) is ended with its whole tree
+  (TERM, KILL after the grace period) and recorded as ended, so its retry never runs beside it. The supervisor holds a copy of the read
   ends of the task's output pipes (`Link.hold`), so a task that prints does not die of a broken
   pipe when its worker dies and pass for one that ended by itself.
 
@@ -39,8 +43,10 @@ import setproctitle
 
 from buildrunner.parallel.record import LOST_SIGNAL, append, kill_tree, last_unfinished, open_record, was_asked
 
-# Seconds a task whose worker died may take to exit by itself before it is ended (see `_Supervisor._task_end`).
+# Seconds a task whose worker the supervisor ended (frozen, or declared lost) may take to exit by itself before it is
+# ended (see `_Supervisor._task_end`); a worker that died of itself leaves its task FINISH_SHARE of the lease.
 FINISHING_S = 0.5
+FINISH_SHARE = 0.5
 # At most how often a worker tells its supervisor it is alive (a tenth of the lease when that is shorter): every
 # message wakes the supervisor, and a worker running short tasks would otherwise send several per task.
 ALIVE_EVERY_S = 0.1
@@ -361,15 +367,16 @@ class _Supervisor:
     def _task_end(self, task: int, reason: str) -> dict[str, Any]:
         """How the orphaned task ended: by itself (its result counts), or ended now.
 
-        A task is given `FINISHING_S` to exit by itself first: one killed between its last action and
-        its exit (its worker died in that instant, which a loaded machine stretches) would be retried,
-        and its side effect would happen twice.
+        A task is given time to exit by itself first (see the module docstring): one killed between its
+        last action and its exit, or in the middle of a deploy, would be retried, and its side effect would
+        happen twice. A stop ends the wait.
         """
         started = time.monotonic()
+        window = FINISHING_S if self.why is not None or self.lease <= 0 else max(FINISHING_S, self.lease * FINISH_SHARE)
         while True:
             self._drain()
             status = self._exit_status(task)
-            if status is not None or time.monotonic() - started >= FINISHING_S:
+            if status is not None or time.monotonic() - started >= window or self._asked_to_end():
                 break
             time.sleep(0.01)
         if status is not None:
@@ -393,6 +400,11 @@ class _Supervisor:
                 pass
             kill_tree(psutil.Process(), signal.SIGKILL)
         return {"outcome": "ended", "reason": reason, "duration_ms": None}
+
+    def _asked_to_end(self) -> bool:
+        """A stop (SIGTERM, SIGINT) arrived while the task was finishing. A reaper's ask is answered when the window
+        closes: it waits for the record up to `reaper.supervisor_patience`, longer than the window and the grace."""
+        return any(sig in (signal.SIGTERM, signal.SIGINT) for sig in self.signals)
 
     def _exit_status(self, task: int) -> int | None:
         """The task's wait status if it has exited (it may stay a zombie, for `_settle`'s tree walk), else None."""
