@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -991,3 +992,22 @@ def test_a_task_whose_worker_process_crashes_mid_run_finishes_once_and_keeps_its
     final = finished(project, sid)
     assert (root / "eff").read_text().split() == ["1"]
     assert [(r["attempt"], r["status"]) for r in attempts(project, sid)] == [(1, "completed")] and final.status == "completed"
+
+
+def test_a_session_stopped_while_its_worker_is_frozen_stops_saying_a_task_is_running(fast_project: Path, run_br: Any) -> None:
+    """`stop` with a worker frozen (SIGSTOP, a stalled VM): the stopped session said "1 running" for ever, since no
+    worker was left to settle the attempt; a script waiting for running_tasks == 0 waited for ever."""
+    write_config(fast_project, heartbeat_timeout=3)
+    root, project = fast_project, Project(fast_project)
+    sid = start(run_br, write_plan(root, {"tasks": [{"id": "long", "command": "touch started; sleep 120"}]}), "--workers", "1")["session_id"]
+    wait_for(lambda: (root / "started").exists(), 30, "the task to start")
+    runner = project.store.fetchone("SELECT pid FROM workers WHERE session_id = ?", (sid,))["pid"]
+    os.kill(runner, signal.SIGSTOP)
+    try:
+        assert run_br("parallel", "stop", sid).returncode == 0
+        settled = wait_for(lambda: (s := status(project, sid)).running_tasks == 0 and s, 60, "the frozen worker's task to be settled")
+        assert settled.status == "stopped" and settled.cancelled_tasks == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # its supervisor ended it for its silence
+            os.kill(runner, signal.SIGCONT)
+    project.close()

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, RoutingError, StoreUnavailable
+from buildrunner.errors import APIError, ConfigError, NotFoundError, ParallelError, RoutingError, StoreError, StoreUnavailable
 from buildrunner.localdays import DAY_S
 from buildrunner.parallel.models import (
     BUDGET_REASON,
@@ -299,8 +299,22 @@ class SessionManager:
         return self.store.snapshot()
 
     def get_session_status(self, session_id: str, activity: int = 10) -> SessionStatus:
+        self._settle_ended(session_id)
         with self.store.snapshot():  # the session's cost and its running agents' cost from one moment
             return self._session_status(session_id, activity)
+
+    def _settle_ended(self, session_id: str) -> None:
+        """An ended session still holding a running task (its worker froze through `stop`, and no worker is left to
+        notice): settle it once it is silent past the heartbeat timeout, so `status` does not say "running" for ever."""
+        from buildrunner.parallel.reaper import reap
+
+        row = self._session_row(session_id)
+        if row["status"] not in FINAL_SESSION_STATES or self.store.scalar(self._q("unfinished_task"), {"session_id": session_id}) is None:
+            return
+        try:
+            reap(self.coordinator(session_id))
+        except StoreError:
+            pass  # a store this user may not write (a read-only project): shown as it is
 
     def _session_status(self, session_id: str, activity: int) -> SessionStatus:
         row = self._session_row(session_id)
