@@ -111,6 +111,17 @@ def test_haiku_fails_verify_sonnet_passes_its_branch_holds_the_change_and_merge_
     assert outcome.cost == pytest.approx(task["cost"], abs=1e-6)
 
 
+def test_the_wait_report_says_passing_work_waits_on_its_branch_to_be_merged(repo: Path, run_br: Any) -> None:
+    """A lead read the final report and took the passing work for landed: it was on br/<session>/<task> branches."""
+    plan = write_plan(repo, {"isolation": "worktree", "verify": VERIFY, "tasks": [{"id": "add", "prompt": "Implement add() in calc.py", "model": "sonnet"}]})
+    waited = run_br("parallel", "start", "hint", "--config", str(plan), "--workers", "1", "--wait")
+    assert waited.returncode == 0, waited.stderr
+    assert "The work of 1 task is on its branch (br/hint/add), not on main yet: land it with `br parallel merge hint`" in waited.stdout
+    assert run_br("parallel", "merge", "hint").returncode == 0
+    again = run_br("parallel", "start", "hint2", "--config", str(write_plan(repo, {"tasks": [{"id": "noop", "command": "true"}]})), "--wait")
+    assert "br parallel merge" not in again.stdout  # nothing waits: nothing said
+
+
 def test_the_outcome_keeps_the_estimate_the_task_was_routed_on(repo: Path, run_br: Any) -> None:
     (repo / "calc.py").write_text("def compute_total(items):\n    return sum(items)\n")
     (repo / "callers").mkdir()

@@ -109,7 +109,7 @@ def test_resume_retry_failed_runs_what_failed_and_what_waited_on_it_once_each(pp
     (root / "ready").touch()
     result = run_br("parallel", "resume", "nightly", "--retry-failed")
     assert result.returncode == 0, result.stderr
-    assert "Retrying 1 failed task (fetch); 1 skipped task waits for it, as the session stored them (an edited plan needs a new session)" in result.stdout
+    assert "Retrying 1 failed task (fetch); 1 skipped task waits for it, as the session stored them, each with its retries and its own max_cost anew" in result.stdout
     sid = SessionManager(pproject).resolve("nightly")
     final = finished(pproject, sid)
     assert (final.status, final.completed_tasks) == ("completed", 3)

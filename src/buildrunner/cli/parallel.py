@@ -155,6 +155,20 @@ def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[li
     return show
 
 
+def _print_unlanded(manager: "SessionManager", status: "SessionStatus") -> None:
+    """Passing worktree work still on its branches: the report said nothing, and a lead took it for landed."""
+    from buildrunner.parallel.landing import unlanded
+
+    target, waiting = unlanded(manager.project, manager.merge_plan(status.session_id))
+    if waiting:
+        branches = ", ".join(t.branch for t in waiting[:3]) + (", ..." if len(waiting) > 3 else "")
+        stdout().print(
+            f"\nThe work of {plural(len(waiting), 'task')} is on {'its branch' if len(waiting) == 1 else 'their branches'} ({branches}), not on {target} yet: "
+            f"land it with `br parallel merge {status.name}` (--dry-run first to see it).",
+            markup=False,
+        )
+
+
 def _exit_for(status: "SessionStatus") -> None:
     from buildrunner.errors import ParallelError
 
@@ -303,6 +317,7 @@ def _await_end(manager: "SessionManager", sid: str, *, watch: bool, wait: bool, 
     else:
         stdout().print()
         _print_status(final)
+        _print_unlanded(manager, final)
     if wait or status.halted:  # watched to its end, a session's failure is the command's, as with --wait
         _exit_for(status)
 
@@ -462,7 +477,7 @@ def pause(session_id: SessionArg, project: ProjectOption = None) -> None:
 def resume(
     session_id: SessionArg,
     retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries anew, and the tasks skipped for them; of a stopped session, the tasks it cancelled too.")
+        bool, typer.Option("--retry-failed", help="Run the failed tasks again, with their retries and their own max_cost anew, and the tasks skipped for them; of a stopped session, the tasks it cancelled too.")
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the session ends; exit 1 if a task failed (for CI).")] = False,
     project: ProjectOption = None,
@@ -484,7 +499,11 @@ def resume(
         again = [f"{plural(len(ids), what)} ({', '.join(ids)})" for ids, what in ((retried.tasks, "failed task"), (retried.cancelled, "cancelled task")) if ids]
         n, them = len(retried.dependents), "it" if len(retried.tasks) + len(retried.cancelled) == 1 else "them"
         waiting = f"; {plural(n, 'skipped task')} {'waits' if n == 1 else 'wait'} for {them}" if n else ""
-        stdout().print(f"↻  Retrying {' and '.join(again)}{waiting}, as the session stored them (an edited plan needs a new session).", markup=False)
+        stdout().print(
+            f"↻  Retrying {' and '.join(again)}{waiting}, as the session stored them, each with its retries and its own max_cost anew "
+            "(the session's max_cost and the budgets still count what was spent; an edited plan needs a new session).",
+            markup=False,
+        )
     info, pids = manager.resume_session(sid)
     note = f"; started {plural(len(pids), 'worker')}" if pids else f"; {plural(info.active_workers, 'worker')} alive"
     stdout().print(f"▶  Session {info.session_id} {info.status}{note}.", markup=False)

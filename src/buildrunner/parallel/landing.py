@@ -158,6 +158,20 @@ def merge_target(project: "Project", session: MergeSession, into: str | None = N
     return target
 
 
+def unlanded(project: "Project", session: MergeSession) -> tuple[str, list[MergeTask]]:
+    """The branch a session's work lands on and its passing tasks whose commit that branch does not hold yet: what
+    `br parallel merge` would land. Nothing when there is no branch to land on."""
+    try:
+        target = merge_target(project, session)
+    except (ConfigError, NotFoundError, ParallelError):
+        return "", []
+    waiting = [
+        t for t in session.tasks
+        if t.commit is not None and git(project.paths.root, "merge-base", "--is-ancestor", t.commit, f"refs/heads/{target}", check=False).returncode != 0
+    ]
+    return target, waiting
+
+
 def merge_session(
     project: "Project",
     session: MergeSession,
