@@ -45,6 +45,16 @@ def usd(amount: float | None, places: int | None = None) -> str:
     return f"${whole}.{decimals[:SUB_CENT_PLACES] + decimals[SUB_CENT_PLACES:].rstrip('0')}"
 
 
+def usd_alike(amounts: Sequence[float], places: int = 3) -> list[str]:
+    """Amounts read side by side ("$0.0050 spent of $0.0045"): the same decimals for all, at least `places`, and as
+    many as show each within 2 % of itself (a $0.0045 cap read as $0.004, below the $0.005 said to exceed it)."""
+    while places < 8 and any(a and abs(round(a, places) - a) > 0.02 * abs(a) for a in amounts):
+        places += 1
+    while places < 8 and len({f"{a:.{places}f}" for a in amounts}) < len(set(amounts)):
+        places += 1
+    return [usd(a, places) for a in amounts]
+
+
 def usd_scale(amounts: Sequence[float]) -> list[str]:
     """Labels for the ticks of one money axis: the same decimals for all, as few as keep every tick distinct (at least cents)."""
     places = 2

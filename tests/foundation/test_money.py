@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from buildrunner.money import usd, usd_scale
+from buildrunner.money import usd, usd_alike, usd_scale
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,20 @@ def test_axis_ticks_all_differ_and_share_their_decimals(top: float) -> None:
     ticks = usd_scale([top * i / 4 for i in range(5)])
     assert len(set(ticks)) == 5
     assert len({t.split(".")[1].__len__() for t in ticks}) == 1
+
+
+def test_amounts_read_side_by_side_show_a_sub_cent_cap_as_it_was_given() -> None:
+    """"$0.005 spent of $0.004": a $0.0045 cap was rounded below the spend said to exceed it."""
+    assert usd_alike([0.005, 0.0045]) == ["$0.0050", "$0.0045"]
+    assert usd_alike([0.107, 0.12]) == ["$0.107", "$0.120"]  # three decimals at least, as the cap messages had
+
+
+@given(st.lists(st.floats(min_value=1e-6, max_value=1e4, allow_nan=False), min_size=1, max_size=4))
+def test_amounts_read_side_by_side_are_each_close_to_themselves_and_tell_different_amounts_apart(amounts: list[float]) -> None:
+    shown = usd_alike(amounts)
+    values = [float(text.lstrip("$").replace(",", "")) for text in shown]
+    places = {len(text.partition(".")[2]) for text in shown}
+    assert len(places) == 1
+    if places != {8}:  # as far as eight decimals go
+        assert all(abs(v - a) <= 0.02 * a for v, a in zip(values, amounts))
+        assert len(set(shown)) == len(set(amounts))

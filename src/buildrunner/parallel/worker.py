@@ -32,7 +32,7 @@ from buildrunner.errors import (
     StoreError,
     StoreUnavailable,
 )
-from buildrunner.money import usd
+from buildrunner.money import usd, usd_alike
 from buildrunner.parallel.attempt import Attempt, Launch, RecordFile, write_note
 from buildrunner.parallel.executor import ExecutionResult, Executor, LaunchError, agent_of, task_path
 from buildrunner.parallel.isolation import Worktree, landing_lock, resolve_commit
@@ -573,7 +573,7 @@ class Worker:
             floor = min(whole * MIN_ATTEMPT_SHARE, MIN_ATTEMPT_FLOOR_USD) if whole is not None else 0.0
             if rung.cap is not None and whole is not None and rung.cap < max(floor, self._db(lambda: self._previous_cost(task)) / 2):
                 # An attempt started on the last crumbs is cut off at its first message: its spend thrown away
-                left = f" (only {usd(rung.cap, 3)} left: too little to start another attempt)" if rung.cap > 0 else ""
+                left = f" (only {usd_alike([rung.cap])[0]} left: too little to start another attempt)" if rung.cap > 0 else ""
                 rung.check = Check(CheckKind.BUDGET_EXCEEDED, f"{rung.cap_name} is spent{left}")
                 return self._finish(rung, ExecutionResult(AttemptState.BUDGET_EXCEEDED, None, 0.0, rung.check.reason))
             rung.agent = agent_of(task, self.project.config)
@@ -718,7 +718,8 @@ class Worker:
         final result (its last message is what crossed): that spend is done, and ending it now would only throw the
         paid-for work away unchecked."""
         if rung.cap is not None and rung.capped is None and not rung.run.answered and rung.run.cost_usd > rung.cap:
-            rung.capped = f"{rung.cap_name} reached: {usd(rung.run.cost_usd, 3)} spent of {usd(rung.cap, 3)} this attempt was allowed"
+            spent, allowed = usd_alike([rung.run.cost_usd, rung.cap])
+            rung.capped = f"{rung.cap_name} reached: {spent} spent of {allowed} this attempt was allowed"
             self._end_attempt(rung.capped, force=True)
 
     def _recheck_cap(self, task: Task, rung: "_Rung") -> None:
