@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +44,23 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_json(path: Path, document: Any) -> None:
-    """Write `document` as JSON to `path` atomically (never half written, even if the process dies), private to its owner."""
-    make_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def atomic_write_text(path: Path, text: str, *, private: bool = False) -> None:
+    """Write `text` to `path` atomically: never half written (even if the process dies) and never mixed with another
+    writer's (each writes its own temporary file). `private`: readable by its owner only; else as the umask allows."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666), "w", encoding="utf-8") as handle:
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_private_json(path: Path, document: Any) -> None:
+    """Write `document` as JSON to `path` atomically, private to its owner."""
+    make_private_dir(path.parent)
+    atomic_write_text(path, json.dumps(document), private=True)
 
 
 def read_json(path: Path) -> Any:

@@ -135,6 +135,22 @@ def test_init_writes_defaults_and_git_ignores_the_store(run_br, tmp_project: Pat
     assert subprocess.run(["git", "check-ignore", "-q", ".buildrunner/config.json"], cwd=tmp_project).returncode == 1
 
 
+def test_init_is_a_library_call_that_says_what_it_wrote_and_keeps_the_users_ignore_lines(tmp_project: Path) -> None:
+    from buildrunner.project_setup import init_project
+
+    state = tmp_project / ".buildrunner"
+    state.mkdir(exist_ok=True)
+    (state / ".gitignore").write_text("my-notes.txt")  # the user's own line, with no newline at its end
+    report = init_project(tmp_project)
+    assert report.config_written and report.config_file == state / "config.json" and report.root == tmp_project
+    assert report.plan_file == state / "plan.yaml" and report.plan_file.is_file()
+    lines = (state / ".gitignore").read_text().splitlines()
+    assert lines[0] == "my-notes.txt" and set(report.ignored) <= set(lines[1:])
+    again = init_project(tmp_project)
+    assert not again.config_written and again.ignored == [] and again.plan_file is None
+    assert not list(state.glob(".*.tmp"))  # no temporary file left behind
+
+
 def test_init_keeps_an_existing_config_unless_forced(run_br, tmp_project: Path) -> None:
     write_config(tmp_project, {"parallel": {"default_workers": 9}})
     assert run_br("init").returncode == 0

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 from typing import Annotated
 
 import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, project_for, stderr, stdout
 from buildrunner.cli.groups import group_example, group_help
-from buildrunner.paths import STATE_IGNORED
 
 app = typer.Typer(help=group_help("config"), epilog=group_example("config"), no_args_is_help=True)
 
-# What git should never see in .buildrunner/: the database (and its WAL files), logs, local exports.
 
 def init(
     project: ProjectOption = None,
@@ -25,39 +21,19 @@ def init(
 
     Example: br init
     """
-    from buildrunner.config import default_config_dict
-    from buildrunner.parallel.plan import find_plan, starter_plan
-    from buildrunner.paths import CONFIG_FILE_NAME, ProjectPaths, make_private_dir
+    from buildrunner.project_setup import init_project
 
-    paths = ProjectPaths.discover(project) if project else ProjectPaths.discover()
-    config_file = paths.state_dir / CONFIG_FILE_NAME
+    report = init_project(project, force=force)
     err = stderr()
-    make_private_dir(paths.state_dir)
-    if config_file.exists() and not force:
-        err.print(f"{paths.relative(config_file)} already exists (use --force to rewrite it with the defaults)")
+    shown = report.config_file.relative_to(report.root) if report.config_file.is_relative_to(report.root) else report.config_file
+    if not report.config_written:
+        err.print(f"{shown} already exists (use --force to rewrite it with the defaults)")
     else:
-        text = json.dumps(default_config_dict(), indent=2) + "\n"
-        kept = ""
-        if config_file.exists() and config_file.read_bytes() != text.encode():  # settings the user made are not thrown away
-            backup = config_file.with_name(config_file.name + ".bak")
-            if backup.exists():
-                backup = config_file.with_name(f"{config_file.name}.bak.{int(time.time())}")
-            os.replace(config_file, backup)
-            kept = f" (the earlier one is kept as {paths.relative(backup)})"
-        tmp = config_file.with_suffix(".json.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(config_file)
-        err.print(f"Wrote {config_file}{kept}")
-    ignore = paths.state_dir / ".gitignore"
-    have = ignore.read_text(encoding="utf-8", errors="surrogateescape") if ignore.is_file() else ""
-    missing = [entry for entry in STATE_IGNORED if entry not in {line.strip() for line in have.splitlines()}]
-    if missing:  # the user's own lines stay (a file they ignored must not become committable)
-        ignore.write_text(have + ("\n" if have and not have.endswith("\n") else "") + "".join(f"{entry}\n" for entry in missing), encoding="utf-8", errors="surrogateescape")
-    if find_plan(paths.root) is None:
-        plan = paths.state_dir / "plan.yaml"
-        plan.write_text(starter_plan(), encoding="utf-8")
-        err.print(f"Wrote {plan} (an example plan: `br parallel start NAME` runs it)")
-    err.print(f"Project root: {paths.root}")
+        kept = f" (the earlier one is kept as {report.backup.relative_to(report.root)})" if report.backup else ""
+        err.print(f"Wrote {report.config_file}{kept}")
+    if report.plan_file is not None:
+        err.print(f"Wrote {report.plan_file} (an example plan: `br parallel start NAME` runs it)")
+    err.print(f"Project root: {report.root}")
 
 
 @app.command("show")

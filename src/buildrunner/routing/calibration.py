@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Sequence
 
 from buildrunner.errors import ConfigError
+from buildrunner.paths import atomic_write_text
 from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
 from buildrunner.routing.models import TIERS, catalogue
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
@@ -404,10 +404,7 @@ def write_calibration(project: "Project", calibration: Calibration) -> None:
     data.setdefault("routing", {})["calibration"] = calibration.model_dump(mode="json", exclude_none=True)
     Config.model_validate(data)  # never write a file the next command would refuse
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot be written ({exc.strerror})", hint="check the folder's permissions") from None
