@@ -1011,3 +1011,14 @@ def test_a_session_stopped_while_its_worker_is_frozen_stops_saying_a_task_is_run
         with contextlib.suppress(ProcessLookupError):  # its supervisor ended it for its silence
             os.kill(runner, signal.SIGCONT)
     project.close()
+
+
+def test_wait_lines_say_when_a_failed_attempt_will_run_again(fast_project: Path, run_br: Any) -> None:
+    """"flaky failed (worker-1): exit code 1" read as the task's end; the retry that followed was a surprise."""
+    flaky = {"id": "flaky", "command": "test -e tried || { touch tried; exit 1; }", "retries": 1}
+    broken = {"id": "broken", "command": "exit 3", "retries": 0}
+    plan = write_plan(fast_project, {"tasks": [flaky, broken]})
+    waited = run_br("parallel", "start", "again", "--config", str(plan), "--workers", "1", "--wait")
+    lines = [line for line in waited.stderr.splitlines() if " failed (" in line]
+    assert any(line.split()[1] == "flaky" and line.endswith("- it will run again") for line in lines), waited.stderr
+    assert any(line.split()[1] == "broken" and not line.endswith("- it will run again") for line in lines), waited.stderr

@@ -146,7 +146,8 @@ def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[li
             when = time.strftime("%H:%M:%S", time.localtime(change.ts))
             why = f": {printable(change.error.splitlines()[0][:120])}" if change.error and change.action != "Started" else ""
             which = (f", attempt {change.attempt}" if change.attempt > 1 else "") + (f", {change.tier}" if change.tier else "")
-            lines.append(f"{when} {change.task_id} {change.action.lower()} ({change.worker}{which}){why}")
+            again = " - it will run again" if change.again else ""
+            lines.append(f"{when} {change.task_id} {change.action.lower()} ({change.worker}{which}){why}{again}")
         lines.append(progress_line(manager.get_session_status(session_id, activity=0)))
         # Plain text in one write: Rich's per-line layout cost more CPU than the workers' bookkeeping on a busy session.
         err.file.write("\n".join(lines) + "\n")

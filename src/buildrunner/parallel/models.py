@@ -159,6 +159,7 @@ class Activity:
     error: str | None = None
     attempt: int = 1
     tier: str | None = None  # a prompt task's attempt's tier (an escalation shows climbing)
+    again: bool = False  # an attempt that did not pass, after which the task runs again (a retry, an escalation, a requeue)
 
 
 @dataclass

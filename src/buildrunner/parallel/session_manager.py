@@ -38,7 +38,7 @@ from buildrunner.parallel.models import (
     TaskRecord,
     WorkerHealth,
 )
-from buildrunner.parallel.states import FINAL_SESSION_STATES, SessionState, TaskState
+from buildrunner.parallel.states import FINAL_SESSION_STATES, UNFINISHED_TASK_STATES, AttemptState, SessionState, TaskState
 from buildrunner.project import ensure_project
 from buildrunner.store import now
 from buildrunner.words import plural
@@ -631,7 +631,9 @@ def _check_workers(count: int) -> None:
 
 
 def _activity(row: dict[str, Any]) -> Activity:
+    ended_short = row["status"] not in (AttemptState.RUNNING, AttemptState.COMPLETED)
+    goes_on = int(row["task_attempts"]) > int(row["attempt"]) or row["task_status"] in UNFINISHED_TASK_STATES
     return Activity(
         row["finished_at"] or row["started_at"], row["worker"] or "-", row["task_id"], _ACTIONS.get(row["status"], row["status"]), row["error"],
-        int(row["attempt"]), row["tier"],
+        int(row["attempt"]), row["tier"], again=ended_short and goes_on,
     )

@@ -281,15 +281,16 @@ SELECT * FROM task_attempts WHERE session_id = :session_id AND task_id = :task_i
 
 -- name: attempt_changes
 -- Attempts started or finished since :since (for progress lines), oldest first.
-SELECT a.task_id, a.attempt, a.tier, a.status, a.started_at, a.finished_at, a.error, COALESCE(w.name, a.worker_id) AS worker
-FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id
+SELECT a.task_id, a.attempt, a.tier, a.status, a.started_at, a.finished_at, a.error, COALESCE(w.name, a.worker_id) AS worker,
+       t.status AS task_status, t.attempts AS task_attempts
+FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
 WHERE a.session_id = :session_id AND (a.started_at > :since OR a.finished_at > :since)
 ORDER BY COALESCE(a.finished_at, a.started_at), a.id
 
 -- name: recent_attempts
 SELECT a.task_id, a.attempt, a.tier, a.status, a.started_at, a.finished_at, a.error, a.cost,
-       COALESCE(w.name, a.worker_id) AS worker
-FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id
+       COALESCE(w.name, a.worker_id) AS worker, t.status AS task_status, t.attempts AS task_attempts
+FROM task_attempts a LEFT JOIN workers w ON w.id = a.worker_id JOIN tasks t ON t.session_id = a.session_id AND t.task_id = a.task_id
 WHERE a.session_id = :session_id
 ORDER BY COALESCE(a.finished_at, a.started_at) DESC, a.id DESC
 LIMIT :limit
