@@ -338,6 +338,16 @@ def test_a_missing_agent_is_exit_5_naming_the_program_and_how_to_install_it(fast
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_misspelt_agent_names_the_plan_and_task_and_every_missing_agent_is_named_at_once(fast_project: Path, run_br: Any) -> None:
+    misspelt = write_plan(fast_project, {"tasks": [{"id": "p", "prompt": "do it", "agent": "claud"}]})
+    result = run_br("parallel", "start", "x", "--config", str(misspelt), "--dry-run")
+    assert result.returncode == 2 and "plan.yaml: task 'p': unknown agent 'claud' (did you mean 'claude'?)" in result.stderr
+    both = write_plan(fast_project, {"tasks": [{"id": "a", "prompt": "x", "agent": "codex"}, {"id": "b", "prompt": "y", "agent": "gemini"}]})
+    result = run_br("parallel", "start", "x", "--config", str(both), env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 5 and "'codex' is not on PATH" in result.stderr and "'gemini' is not on PATH" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line: installing one only to be told of the next
+
+
 @pytest.mark.parametrize(("agent", "scenario", "words"), [
     ("claude", "not-json", "not its documented format"), ("claude", "crash", "code 1 before its final result"), ("claude", "truncated", "claude"),
     ("claude", "max-turns", "turn limit"), ("codex", "error", "model is not supported"),

@@ -100,3 +100,9 @@ def test_prompt_tasks_that_can_run_at_once_in_one_checkout_are_noted(fast_projec
     assert "share your checkout" not in one.stderr  # one worker runs them one after the other
     kept_apart = write_plan(fast_project, {"isolation": "worktree", "tasks": [{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}]}, "apart.yaml")
     assert "share your checkout" not in run_br("parallel", "start", "apart", "--config", str(kept_apart), "--dry-run", "--workers", "2").stderr
+
+
+def test_merge_true_with_no_worktree_task_is_said_to_merge_nothing(fast_project: Path, run_br: Any) -> None:
+    plan = write_plan(fast_project, {"merge": True, "tasks": [{"id": "a", "command": "true"}]})
+    result = run_br("parallel", "start", "x", "--config", str(plan), "--dry-run")
+    assert result.returncode == 0 and "no task has isolation: worktree: nothing will be merged" in result.stderr

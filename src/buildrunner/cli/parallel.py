@@ -26,6 +26,7 @@ from buildrunner.cli.common import (
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 from buildrunner.parallel.models import BUDGET_REASON
+from buildrunner.parallel.states import LIVE_SESSION_STATES, SessionState
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
 
-SESSION_STATES = ("running", "paused", "completed", "failed", "stopped")
+SESSION_STATES = tuple(str(state) for state in SessionState)
 SessionArg = Annotated[str, typer.Argument(help="Session id, a unique prefix of it, or the session's name.", show_default=False)]
 OptionalSessionArg = Annotated[Optional[str], typer.Argument(help="Session id, prefix or name (default: the running or latest session).", show_default=False)]
 
@@ -89,7 +90,7 @@ def _print_status(status: "SessionStatus") -> None:
             f"⚠️  Prompt tasks were held ({status.prompts_held.removeprefix(BUDGET_REASON).strip()}); the budgets allow them now: "
             f"`br parallel resume {status.session_id}` lets them run.", markup=False,
         )
-    elif status.prompts_held:
+    elif status.prompts_held and status.status in LIVE_SESSION_STATES:  # an ended session runs nothing more
         out.print(f"⚠️  Prompt tasks wait: {status.prompts_held.removeprefix(BUDGET_REASON).strip()}; shell tasks go on.", markup=False)
     if status.agents:
         out.print()

@@ -285,7 +285,7 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
         table.add_row(f"{tier} trusted up to", str(report.current[tier]), str(report.fitted.get(tier, report.current[tier])))
     table.add_row("first-try pass rate", f"{before.first_try_pass_rate:.1%}", f"{after.first_try_pass_rate:.1%}")
     table.add_row("cost per passed task", usd(before.cost_per_passed_task), usd(after.cost_per_passed_task))
-    table.add_row("escalations", f"{before.escalations:g}", f"{after.escalations:g}")
+    table.add_row("escalations (expected)", f"{before.escalations:.1f}", f"{after.escalations:.1f}")
     weights = "refitted" if report.weights_refitted else f"shipped (refit from {MIN_OUTCOMES_FOR_WEIGHTS} outcomes)"
     table.add_row("signal weights", "as configured", weights)
     out.print(table)

@@ -222,6 +222,8 @@ class Plan:
                 f"prompt tasks {', '.join(map(repr, shared[:3]))}{' ...' if len(shared) > 3 else ''} share your checkout: each one's "
                 "security check sees what the others change meanwhile; isolation: worktree keeps them apart"
             )
+        if self.merge and all(self.isolation_of(task) != WORKTREE for task in self.tasks):
+            notes.append("merge: true lands passing tasks that run in a worktree, and no task has isolation: worktree: nothing will be merged")
         return notes + self._worktree_notes()
 
     def _worktree_notes(self) -> list[str]:

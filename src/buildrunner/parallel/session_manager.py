@@ -5,6 +5,7 @@ Reading and reporting live here; every change of state is made by `WorkerCoordin
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -217,14 +218,25 @@ class SessionManager:
         names = {agent_name(task.agent, plan.agent, plan.agent_command, config) for task in plan.tasks if task.kind == "prompt"}
         path = task_path()
         agents = {}
+        missing: list[APIError] = []
         for name, template in sorted(names, key=str):
-            agent = agents[(name, template)] = legacy_agent(template, config) if template else get_agent(name, config)
+            try:
+                agent = agents[(name, template)] = legacy_agent(template, config) if template else get_agent(name, config)
+            except ConfigError as exc:  # which task, in which file, and the name meant
+                first = next(t.id for t in plan.tasks if t.kind == "prompt" and agent_name(t.agent, plan.agent, plan.agent_command, config) == (name, template))
+                close = difflib.get_close_matches(str(name), config.agents.names(), n=1)
+                meant = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{plan.source}: task {first!r}: {exc.message}{meant}", hint=exc.hint) from None
             try:
                 require_installed(agent, path=path)
             except APIError as exc:
                 if template is not None and template == plan.agent_command:  # name the plan line, not the config key
                     raise APIError(f"{exc.message} ({plan.source}: agent_command)", hint="install it, or fix the plan's agent_command line") from None
-                raise
+                missing.append(exc)
+        if len(missing) == 1:
+            raise missing[0]
+        if missing:  # every one at once: installing one only to be told of the next
+            raise APIError("; ".join(e.message for e in missing), hint="; ".join(dict.fromkeys(e.hint for e in missing if e.hint)))
         for index, task in enumerate(plan.tasks):  # a model no tier or agent knows fails every attempt: said now, once
             if task.kind == "prompt" and task.model is not None:
                 agent = agents[agent_name(task.agent, plan.agent, plan.agent_command, config)]
