@@ -111,7 +111,7 @@ def test_too_narrow_turns_vertical_and_pipes_get_full_rows() -> None:
 
 
 def test_the_dashboard_at_80_columns_shows_whole_worker_names(tmp_project: Path) -> None:
-    from buildrunner.parallel.dashboard import render
+    from buildrunner.cli.dashboard import render
 
     sid, workers = _session_with_long_names(tmp_project)
     with Project(tmp_project) as project:

@@ -22,7 +22,7 @@ from genai_prices import Usage, calc_price
 from parallel_helpers import FAKE_AWS_KEY, wait_for, write_config, write_plan
 from rich.console import Console
 
-from buildrunner.parallel.dashboard import render
+from buildrunner.cli.dashboard import render
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.project import Project
 from buildrunner.routing.cost_tracker import CostTracker

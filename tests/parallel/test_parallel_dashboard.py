@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from buildrunner.parallel.dashboard import Dashboard, progress_line, render
+from buildrunner.cli.dashboard import Dashboard, progress_line, render
 from buildrunner.parallel.plan import validate_plan
 from buildrunner.parallel.session_manager import SessionManager
 from buildrunner.parallel.worker_coordinator import WorkerCoordinator

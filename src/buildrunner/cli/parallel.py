@@ -128,7 +128,7 @@ def _emit_status(manager: "SessionManager", info: "SessionStatus") -> None:
 
 
 def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":
-    from buildrunner.parallel.dashboard import Dashboard, default_keys
+    from buildrunner.cli.dashboard import Dashboard, default_keys
 
     console = stderr()
     dashboard = Dashboard(manager, session_id, console, default_keys())
@@ -137,7 +137,7 @@ def _watch(manager: "SessionManager", session_id: str) -> "SessionStatus":
 
 def _progress_lines(manager: "SessionManager", session_id: str) -> "Callable[[list[Activity]], None]":
     """Off a terminal (a CI log, `| cat`): a plain line per attempt that starts or ends, then the session's progress."""
-    from buildrunner.parallel.dashboard import progress_line
+    from buildrunner.cli.dashboard import progress_line
 
     err = stderr()
 
@@ -401,7 +401,7 @@ def dashboard(session_id: OptionalSessionArg = None, project: ProjectOption = No
     sid = _shown_session(manager, session_id)
     if sid is None:
         return
-    from buildrunner.parallel.dashboard import Dashboard, default_keys
+    from buildrunner.cli.dashboard import Dashboard, default_keys
 
     console = stdout()
     board = Dashboard(manager, sid, console, default_keys())
@@ -453,8 +453,8 @@ def workers(session_id: OptionalSessionArg = None, output_format: FormatOption =
     if output_format == "json":
         emit_json(found)
         return
+    from buildrunner.cli.dashboard import WORKER_COLUMNS, worker_row
     from buildrunner.cli.tables import print_table
-    from buildrunner.parallel.dashboard import WORKER_COLUMNS, worker_row
 
     print_table(stdout(), WORKER_COLUMNS, [worker_row(w) for w in found], title=f"Workers ({sid})")
 
