@@ -106,7 +106,9 @@ def _chaos(pproject: Project, tasks: list[dict[str, object]], out: Path, rng: ra
                     _signal(pid, signal.SIGCONT)
                     del frozen[pid]
             workers = live_workers()
-            action = rng.choice(["kill", "kill", "stop", "child", "child", "child"])
+            # The chaos the assertions below need comes first (three kills, a freeze), then chance: a loaded machine's
+            # session could end on child kills alone before chance dealt three kills.
+            action = next((a for a, n in (("kill", 3), ("stop", 1)) if stats[a] < n), None) or rng.choice(["kill", "kill", "stop", "child", "child", "child"])
             if action == "stop" and frozen:
                 action = "child"
             if action in ("kill", "stop") and killable(workers):
