@@ -106,9 +106,10 @@ def _chaos(pproject: Project, tasks: list[dict[str, object]], out: Path, rng: ra
                     _signal(pid, signal.SIGCONT)
                     del frozen[pid]
             workers = live_workers()
-            # The chaos the assertions below need comes first (three kills, a freeze), then chance: a loaded machine's
-            # session could end on child kills alone before chance dealt three kills.
-            action = next((a for a, n in (("kill", 3), ("stop", 1)) if stats[a] < n), None) or rng.choice(["kill", "kill", "stop", "child", "child", "child"])
+            # The chaos the assertions below need comes first (three kills, a freeze, three children killed), then chance:
+            # on a loaded machine a session could end before chance dealt enough of one kind.
+            unmet = [a for a, n in (("kill", 3), ("stop", 1), ("child", 3)) if stats[a] < n]
+            action = rng.choice(unmet or ["kill", "kill", "stop", "child", "child", "child"])
             if action == "stop" and frozen:
                 action = "child"
             if action in ("kill", "stop") and killable(workers):
