@@ -235,7 +235,7 @@ def test_a_refusal_of_the_data_is_not_blamed_on_the_headers_the_sdk_read(project
     with OtlpReceiver(auth="Bearer good", data_status=400) as rx:
         with pytest.raises(APIError, match="accepts an empty export, so what it refused was in the data") as refused:
             OtlpExporter(project, endpoint=rx.url).export(1)
-    assert "401" not in str(refused.value)
+    assert "HTTP 401" not in str(refused.value)  # (a port such as 40155 may hold the digits)
 
 
 def test_each_agents_models_are_named_with_their_provider(any_project: Project) -> None:
