@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import time
 
+import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,3 +67,44 @@ def test_a_task_that_has_already_exited_by_itself_is_seen_as_exiting_and_a_runni
         running.wait()
         done.wait()
     assert not exiting(done.pid)  # reaped: gone
+
+
+def test_an_attempt_abandoned_after_an_internal_error_ends_its_whole_tree_before_it_returns(tmp_path) -> None:
+    """When something of ours fails while a task runs, the worker abandons the attempt and the task is retried: the
+    first copy (and what it started) must be gone by then, or the retry runs beside it and the work happens twice."""
+    from buildrunner.parallel.attempt import Attempt, Launch
+    from buildrunner.parallel.record import AttemptFiles
+    from buildrunner.security.rules import rules_for, ruleset
+
+    pids = tmp_path / "pids"
+    script = (f"import os, subprocess, sys, time\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+              f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{child.pid}}')\nos.rename({str(pids)!r} + '.tmp', {str(pids)!r})\n"
+              "time.sleep(300)\n")
+    launch = Launch([sys.executable, "-c", script], tmp_path, dict(os.environ), AttemptFiles.of(tmp_path / "logs", "s", "t", 1), timeout=600, grace=5)
+    attempt = Attempt(launch, ruleset(rules_for(None)), None, claimed=time.monotonic(), lease=60)
+    attempt.start()
+    deadline = time.monotonic() + 60
+    while not pids.exists():
+        assert time.monotonic() < deadline, "the task never started its child"
+        attempt.wait(0.05)
+    task, child = (psutil.Process(int(p)) for p in pids.read_text().split())
+    try:
+        attempt.abandon("internal error: a test's")
+        _assert_gone(task, child, deadline + 60)
+    finally:
+        for process in (child, task):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+def _assert_gone(task: "psutil.Process", child: "psutil.Process", deadline: float) -> None:
+    def gone(process: psutil.Process) -> bool:
+        try:
+            return process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    assert gone(task)  # abandon returns only once the task has ended
+    while not gone(child):  # killed with it, not left running (a zombie until its new parent reaps it)
+        assert time.monotonic() < deadline, "the task's child outlived the abandoned attempt"
+        time.sleep(0.05)

@@ -160,7 +160,10 @@ def merge_target(project: "Project", session: MergeSession, into: str | None = N
 
 def unlanded(project: "Project", session: MergeSession) -> tuple[str, list[MergeTask]]:
     """The branch a session's work lands on and its passing tasks whose commit that branch does not hold yet: what
-    `br parallel merge` would land. Nothing when there is no branch to land on."""
+    `br parallel merge` would land. Nothing when there is no branch to land on, or no task made a commit (then
+    git is not asked)."""
+    if not any(t.commit is not None for t in session.tasks):
+        return "", []
     try:
         target = merge_target(project, session)
     except (ConfigError, NotFoundError, ParallelError):

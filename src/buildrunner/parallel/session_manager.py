@@ -311,25 +311,31 @@ class SessionManager:
         return self.store.snapshot()
 
     def get_session_status(self, session_id: str, activity: int = 10) -> SessionStatus:
+        with self.store.snapshot():  # the session's row, its cost and its running agents' cost from one moment
+            row = self._session_row(session_id)
+            if not self._left_running(row):
+                return self._session_status(row, activity)
         self._settle_ended(session_id)
-        with self.store.snapshot():  # the session's cost and its running agents' cost from one moment
-            return self._session_status(session_id, activity)
+        with self.store.snapshot():
+            return self._session_status(self._session_row(session_id), activity)
+
+    def _left_running(self, row: dict[str, Any]) -> bool:
+        """An ended session still holding a running task: its worker froze through `stop`, and no worker is left to
+        notice."""
+        return row["status"] in FINAL_SESSION_STATES and self.store.scalar(self._q("unfinished_task"), {"session_id": row["id"]}) is not None
 
     def _settle_ended(self, session_id: str) -> None:
-        """An ended session still holding a running task (its worker froze through `stop`, and no worker is left to
-        notice): settle it once it is silent past the heartbeat timeout, so `status` does not say "running" for ever."""
+        """Settle a session `_left_running` once it is silent past the heartbeat timeout, so `status` does not say
+        "running" for ever."""
         from buildrunner.parallel.reaper import reap
 
-        row = self._session_row(session_id)
-        if row["status"] not in FINAL_SESSION_STATES or self.store.scalar(self._q("unfinished_task"), {"session_id": session_id}) is None:
-            return
         try:
             reap(self.coordinator(session_id))
         except StoreError:
             pass  # a store this user may not write (a read-only project): shown as it is
 
-    def _session_status(self, session_id: str, activity: int) -> SessionStatus:
-        row = self._session_row(session_id)
+    def _session_status(self, row: dict[str, Any], activity: int) -> SessionStatus:
+        session_id = row["id"]
         counts = {r["status"]: (int(r["n"]), float(r["cost"])) for r in self.store.fetchall(self._q("task_counts"), {"session_id": session_id})}
 
         def count(state: str) -> int:
