@@ -58,6 +58,15 @@ def route(project: "Project", task: "Task", agent: "Agent", cap: float | None) -
     )
 
 
+def escalation(task: "Task", status: str, check: Check | None, tier: str | None) -> str | None:
+    """The tier a prompt task's next attempt climbs to after this one ended with `status`: one above `tier` when the
+    failed check blames the model (its tests, its verify, its security check), None when no stronger tier would do
+    better (the agent could not be reached, the work was lost) or the plan turned escalation off."""
+    if status not in (AttemptState.FAILED, AttemptState.TIMEOUT) or task.kind != "prompt" or not task.escalate or check is None:
+        return None
+    return next_tier(tier) if check.outcome.blames_tier else None
+
+
 def agent_tier(agent: "Agent", model: str) -> str | None:
     """The tier `agent` runs `model` for, when `model` is one of its own model ids (`gpt-5.1-codex` for Codex)."""
     return next((tier for tier, model_id in agent.models.items() if tier in TIERS and model_id.lower() == model.strip().lower()), None)

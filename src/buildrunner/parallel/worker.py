@@ -40,9 +40,9 @@ from buildrunner.parallel.landing import MergeSession, MergeTask, merge_session
 from buildrunner.parallel.loop import (
     Check,
     changed_since,
+    escalation,
     load_snapshot,
     log_lines,
-    next_tier,
     prompt_with_context,
     record_outcome,
     route,
@@ -869,10 +869,7 @@ class Worker:
     def _finish(self, rung: "_Rung", result: ExecutionResult) -> AttemptOutcome:
         """Record the attempt (with its rung of the ladder) and, for a prompt task that ended, its outcome for routing."""
         task = rung.task
-        escalate_to = hold = None
-        if result.status in (AttemptState.FAILED, AttemptState.TIMEOUT) and task.kind == "prompt" and task.escalate and rung.check is not None:
-            if rung.check.outcome.blames_tier:
-                escalate_to = next_tier(rung.tier)
+        escalate_to, hold = escalation(task, result.status, rung.check, rung.tier), None
         if result.status == AttemptState.BUDGET_EXCEEDED and rung.cap_name == BUDGET_CAP:
             spent = self._db(lambda: self._cost_tracker().spent_budget())
             hold = f"{BUDGET_REASON} {spent.describe()}" if spent else f"{BUDGET_REASON} {result.error}"
