@@ -10,7 +10,8 @@ weight). Nothing under `tests/routing/data` is in the corpus: those sets judge i
 
 Applying it needs no library: for the terms of the prose found in the vocabulary,
 x_t = (1 + ln tf_t) * idf_t, divided by the vector's L2 norm; the value is b + sum(w_t * x_t)
-in difficulty levels relative to the corpus middle (0 when no word is known). The signal that
+in difficulty levels relative to the corpus middle (0 when no word is known; with fewer than FULL_EVIDENCE_TERMS
+distinct known words the sum is shrunk in proportion: a word or two is little evidence). The signal that
 reads it (`vocabulary = "vocabulary.json"` in `signals.toml`) turns levels into points.
 """
 
@@ -29,6 +30,9 @@ from buildrunner.errors import ConfigError
 
 _TERM = re.compile(r"[^\W\d_]{2,}")
 SHOWN_TERMS = 6  # terms named in a factor's detail, strongest first
+# The L2 norm gives one known word the weight of a whole description: "add generics" read as "add" alone was two levels
+# easier. With fewer distinct known terms than this, the terms' part of the reading is shrunk in proportion.
+FULL_EVIDENCE_TERMS = 3
 
 
 def terms_of(prose: str) -> list[str]:
@@ -69,7 +73,8 @@ class Vocabulary:
             return Reading(0.0)
         x = {t: (1.0 + math.log(n)) * self.terms[t][0] for t, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in x.values()))
-        parts = sorted(((t, self.terms[t][1] * v / norm) for t, v in x.items()), key=lambda p: abs(p[1]), reverse=True)
+        evidence = min(1.0, len(counts) / FULL_EVIDENCE_TERMS)
+        parts = sorted(((t, evidence * self.terms[t][1] * v / norm) for t, v in x.items()), key=lambda p: abs(p[1]), reverse=True)
         return Reading(self.offset + sum(c for _, c in parts), tuple(parts))
 
 
