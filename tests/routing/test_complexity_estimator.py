@@ -584,3 +584,80 @@ def test_work_kept_while_the_network_is_down_and_sent_later_ranks_above_the_same
     online = estimator.estimate("Let the tills take gift card redemptions.")
     offline = estimator.estimate("Let the tills keep taking gift card redemptions when the internet is down and send them later.")
     assert offline.complexity_score >= online.complexity_score + 10
+
+
+@pytest.mark.parametrize(
+    "schema_rename",
+    ["rename the orders table to purchases", "Rename the user_id column to account_id everywhere", "Rename the payments-v1 topic to payments and move the consumers"],
+)
+def test_renaming_a_stored_or_published_name_is_not_a_mechanical_rename(estimator: ComplexityEstimator, schema_rename: str) -> None:
+    """A table, column or topic is renamed in every row, client and query that holds it: not haiku's work."""
+    result = estimator.estimate(schema_rename)
+    assert "rename or move" not in {f.name for f in result.factors}
+    assert result.recommended_model != "haiku"
+
+
+@pytest.mark.parametrize(
+    "local_rename",
+    ['On the invoice PDF, rename the column header "Net (EUR)" to "Net"', "In my notebook, rename the column cust_id to customer_id in the orders dataframe"],
+)
+def test_a_column_of_a_page_or_a_dataframe_is_still_a_local_rename(estimator: ComplexityEstimator, local_rename: str) -> None:
+    assert {"rename or move"} <= fired(estimator, local_rename)
+    assert "stored data reshaped" not in fired(estimator, local_rename)
+
+
+def test_software_that_acts_on_its_own_with_effects_that_stick_ranks_above_the_same_action_done_by_a_person(estimator: ComplexityEstimator) -> None:
+    for by_hand, unattended in [
+        ("Let agents refund orders when the courier reports them lost", "Refund orders automatically when the courier reports them lost"),
+        ("Let the desk place orders from the strategy screen", "Let the bot place orders on its own when the spread widens"),
+        ("Add a button that emails customers whose invoice is overdue", "Email customers automatically when their invoice is overdue"),
+    ]:
+        assert "unattended action" in fired(estimator, unattended), unattended
+        assert estimator.estimate(unattended).complexity_score > estimator.estimate(by_hand).complexity_score, unattended
+    assert "unattended action" in fired(estimator, "Turn on auto-merge for the dependency bot's pull requests")
+    assert "unattended action" not in fired(estimator, "Automatically format the code on save")
+
+
+@pytest.mark.parametrize(
+    ("destroys", "tidies"),
+    [
+        ("Clean up the stale DNS records in the old zone", "Clean up the imports in utils.py"),
+        ("Tear down the old staging environments we stopped using", "Tear down the modal when the user presses Escape"),
+        ("Retire the legacy IAM roles nobody uses", "Retire the old onboarding copy on the welcome screen"),
+    ],
+)
+def test_a_clean_up_of_stored_data_or_infrastructure_is_destructive_and_a_clean_up_of_code_is_not(
+    estimator: ComplexityEstimator, destroys: str, tidies: str
+) -> None:
+    assert "destructive operation" in fired(estimator, destroys)
+    assert "destructive operation" not in fired(estimator, tidies)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Lock users out after five failed logins", "concurrency"),
+        ("Show real-time updates of the order status on the tracking page", "low-level systems"),
+        ("make the cli work on windows too", "reproducible report"),
+        ("Add a --version flag that prints the release", "reproducible report"),
+        ("Players in a lobby should see each other's ready state", "scope words"),
+        ("Fix the jitter in server reconciliation when two players collide", "money"),
+    ],
+)
+def test_a_word_in_another_sense_does_not_fire_its_signal(estimator: ComplexityEstimator, text: str, signal: str) -> None:
+    assert signal not in fired(estimator, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Keep the cache in sync between the two data centers", "distributed systems"),
+        ("Split the nightly batch job across multiple machines", "distributed systems"),
+        ("Move inference onto 2 GPUs", "distributed systems"),
+        ("Use all 8 cores for the image resizer", "concurrency"),
+        ("Net out buy and sell fills before we send them to the clearing house", "money"),
+        ("Make the field app work offline", "state kept in step"),
+    ],
+)
+def test_hard_work_said_in_plain_words_fires_its_signal(estimator: ComplexityEstimator, text: str, signal: str) -> None:
+    assert signal in fired(estimator, text)
