@@ -187,7 +187,9 @@ class CodexRun(AgentRun):
         if item_type == "command_execution":
             return [self.tool("command", _command(text_of(item.get("command")) or ""))]
         if item_type == "file_change":
-            changes = item.get("changes") if isinstance(item.get("changes"), list) else []
+            changes = item.get("changes")
+            if not isinstance(changes, list):
+                changes = []
             paths = ", ".join(f"{c.get('kind', 'update')} {c.get('path')}" for c in changes if isinstance(c, dict))
             return [self.tool("edit", paths or None)]
         if item_type == "mcp_tool_call":

@@ -231,7 +231,9 @@ class GeminiRun(AgentRun):
             elif any(key in stats for key in ("input_tokens", "output_tokens", "total_tokens")):
                 self.clear_tokens()
                 events.append(self.set_tokens(self.model or self.requested_model, _stream_tokens(stats)))
-        error = line.get("error") if isinstance(line.get("error"), dict) else {}
+        error = line.get("error")
+        if not isinstance(error, dict):
+            error = {}
         text = "".join(self._parts) or None
         self._final = (status == "success", text_of(error.get("type")), text_of(error.get("message")) or text)
         events.append(FinalResult(*self._final))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import typer
 
@@ -34,8 +34,13 @@ try:  # Typer 0.29+
         lenient_issubclass,
         routes_to_path,
     )
+
+    _RUNTIME_PARAMS = True
 except ImportError:  # Typer 0.26-0.28: click types, no pydantic
-    RuntimeParam = None
+    _RUNTIME_PARAMS = False
+
+if TYPE_CHECKING:
+    from typer.core import _TyperParameter
 
 _TYPER = object()  # "not a plain case: Typer's converter decides"
 _WHOLE = re.compile(r"-?[0-9]{1,18}")
@@ -48,13 +53,13 @@ def plain_conversion(command: click.Command, help_option_names: list[str]) -> cl
     Typer makes a command's help option when a context first asks for it; it is made here, with
     the names every context of the app uses (`help_option_names`), so that it gets one too.
     """
-    if RuntimeParam is not None:
+    if _RUNTIME_PARAMS:
         command.get_help_option(click.Context(command, help_option_names=help_option_names))
         for param in [*command.params, getattr(command, "_help_option", None)]:
-            if isinstance(getattr(param, "type_descriptor", None), TypeDescriptor) and getattr(param, "_runtime_param", False) is None:
-                desc = param.type_descriptor
+            desc = getattr(param, "type_descriptor", None)
+            if isinstance(desc, TypeDescriptor) and getattr(param, "_runtime_param", False) is None:
                 try:
-                    param._runtime_param = _PlainParam(parameter_info=desc.parameter_info, annotation=desc.annotation, descriptor=desc)  # type: ignore[union-attr]
+                    cast("_TyperParameter", param)._runtime_param = _PlainParam(parameter_info=desc.parameter_info, annotation=desc.annotation, descriptor=desc)
                 except (TypeError, AttributeError):  # a later Typer changed these private parts: its own converter, slower start-up
                     return command
     for sub in getattr(command, "commands", {}).values():
@@ -62,7 +67,7 @@ def plain_conversion(command: click.Command, help_option_names: list[str]) -> cl
     return command
 
 
-def _leaf(annotation: Any, info: Any, value: Any, param: click.Parameter, ctx: click.Context) -> Any:
+def _leaf(annotation: Any, info: Any, value: Any, param: _TyperParameter, ctx: click.Context) -> Any:
     """`value` converted as Typer converts it to `annotation`, or `_TYPER` when that takes pydantic or fails."""
     choice = choice_coercion_annotation(annotation, info)
     if choice is not None:
@@ -92,10 +97,10 @@ def _leaf(annotation: Any, info: Any, value: Any, param: click.Parameter, ctx: c
     return _TYPER
 
 
-if RuntimeParam is not None:
+if _RUNTIME_PARAMS:
 
     @dataclass(frozen=True)
-    class _PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
+    class _PlainParam(RuntimeParam):
         """Plain values converted here; the rest by the converter Typer builds for `descriptor`."""
 
         descriptor: TypeDescriptor

@@ -65,11 +65,6 @@ ProjectOption = Annotated[
 ]
 
 
-def format_option(choices: Any, help: str = FORMAT_HELP) -> Any:
-    """A `--format` option typed with one of the Literal choices above."""
-    return Annotated[choices, typer.Option("--format", "-f", help=help)]
-
-
 def project_for(project: Path | None, *, reading: bool = False) -> "Project":
     """The project a command acts on (`--project` or discovered).
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv, format_option
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.money import usd
 from buildrunner.words import plural
@@ -29,7 +29,9 @@ FilesOption = Annotated[
     Optional[list[Path]],
     typer.Option("--file", "-F", help="A file the task will touch (repeatable); their count, size and languages count.", show_default=False, metavar="<path>"),
 ]
-CostsFormat = format_option(TextJsonCsv, help="Output format: text for people, json (the summary) or csv (one row per request, with its agent).")
+CostsFormat = Annotated[
+    TextJsonCsv, typer.Option("--format", "-f", help="Output format: text for people, json (the summary) or csv (one row per request, with its agent).")
+]
 PERIOD_TITLES = {"day": "Today", "week": "This Week", "month": "This Month", "all": "All Time"}
 
 

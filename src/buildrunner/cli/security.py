@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, List, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, List, Literal, Optional, TypeVar
 
 import typer
 
-from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonSarif, format_option
+from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonSarif
 from buildrunner.cli.groups import group_example, group_help
 
 if TYPE_CHECKING:
+    from buildrunner.project import Project
     from buildrunner.security.checks import SecurityReport
+    from buildrunner.security.hooks import HookStatus
+
+T = TypeVar("T")
 
 app = typer.Typer(help=group_help("security"), epilog=group_example("security"), no_args_is_help=True)
 hooks_app = typer.Typer(
@@ -19,7 +24,9 @@ hooks_app = typer.Typer(
 )
 app.add_typer(hooks_app, name="hooks")
 
-SarifFormat = format_option(TextJsonSarif, help="Output format: text for people, json for scripts, sarif (2.1.0) for code-scanning UIs.")
+SarifFormat = Annotated[
+    TextJsonSarif, typer.Option("--format", "-f", help="Output format: text for people, json for scripts, sarif (2.1.0) for code-scanning UIs.")
+]
 SecretsOption = Annotated[bool, typer.Option("--secrets", help="Check only for secrets.")]
 NoSecretsOption = Annotated[bool, typer.Option("--no-secrets", help="Skip secret detection.")]
 SqlOption = Annotated[bool, typer.Option("--sql", help="Check only for SQL injection.")]
@@ -61,7 +68,7 @@ def _emit(report: "SecurityReport", fmt: str) -> None:
     report.raise_for_findings()
 
 
-def _run(work, label: str):  # type: ignore[no-untyped-def]
+def _run(work: Callable[[], T], label: str) -> T:
     """Run `work()` with a spinner on stderr when a person is watching."""
     from buildrunner.cli.common import show_progress, stderr
 
@@ -195,7 +202,7 @@ def precommit(
     report.raise_for_findings("Commit blocked by BuildRunner: ")
 
 
-def _shown(proj, path: str) -> str:  # type: ignore[no-untyped-def]
+def _shown(proj: Project, path: str) -> str:
     """`path` as the user knows it: relative to the project when inside it, a symlinked hook not followed."""
     try:
         return Path(path).absolute().relative_to(proj.paths.root).as_posix()
@@ -203,7 +210,7 @@ def _shown(proj, path: str) -> str:  # type: ignore[no-untyped-def]
         return path
 
 
-def _show_status(status, proj) -> None:  # type: ignore[no-untyped-def]
+def _show_status(status: HookStatus, proj: Project) -> None:
     """The hook's state, with paths relative to the project (`.git/hooks/pre-commit`) where they lie inside it."""
     from buildrunner.cli.common import stdout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
@@ -12,12 +12,15 @@ from buildrunner.cli.common import FormatOption, ProjectOption, emit_json, proje
 from buildrunner.cli.groups import group_example, group_help
 from buildrunner.words import plural
 
+if TYPE_CHECKING:
+    from buildrunner.project import Project
+
 app = typer.Typer(help=group_help("telemetry"), epilog=group_example("telemetry"), no_args_is_help=True)
 
 HoursOption = Annotated[int, typer.Option("--hours", min=1, max=24 * 3660, help="Last N hours.")]
 
 
-def _note_if_disabled(proj) -> None:  # type: ignore[no-untyped-def]
+def _note_if_disabled(proj: Project) -> None:
     """An empty summary with telemetry switched off said only "no data"."""
     if not proj.loaded.get("telemetry.enabled"):  # the flat view: building the config model would import pydantic
         source = proj.loaded.sources.get("telemetry.enabled", "config")

@@ -214,7 +214,8 @@ class _Visitor(ast.NodeVisitor):
         if qualified in TIMEOUT_REQUIRED:
             key, position = TIMEOUT_REQUIRED[qualified]
             if key in keywords or (position is not None and len(node.args) > position):
-                if not (isinstance(keywords.get(key), ast.Constant) and keywords[key].value is None):
+                given = keywords.get(key)
+                if not (isinstance(given, ast.Constant) and given.value is None):
                     return
             self.add(node.lineno, "network-timeout", "high", f"{qualified}() without a timeout")
         elif qualified in HTTPX_CALLS:

@@ -346,6 +346,6 @@ def providers(root: Path) -> dict[str, list[str]]:
             name = dist.metadata["Name"]
             for provided in _provided(dist):
                 found.setdefault(provided, []).append(name)
-    for top, dists in KNOWN_PROVIDERS.items():
-        found.setdefault(top, list(dists))
+    for top, names in KNOWN_PROVIDERS.items():
+        found.setdefault(top, list(names))
     return found

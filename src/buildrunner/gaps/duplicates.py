@@ -72,8 +72,8 @@ def find_duplicates(per_file: dict[str, list[Window]]) -> list[Duplicate]:
     """Runs of windows that also occur elsewhere (another file, or a non-overlapping place in the same file)."""
     places: dict[int, list[tuple[str, Window]]] = defaultdict(list)
     for path in sorted(per_file):
-        for window in per_file[path]:
-            places[window.digest].append((path, window))
+        for placed in per_file[path]:
+            places[placed.digest].append((path, placed))
 
     def partner(path: str, window: Window) -> tuple[str, Window] | None:
         for other_path, other in places[window.digest]:
@@ -86,12 +86,12 @@ def find_duplicates(per_file: dict[str, list[Window]]) -> list[Duplicate]:
         run: list[tuple[Window, tuple[str, Window]]] = []
         for window in [*per_file[path], None]:
             match = partner(path, window) if window is not None else None
-            if match is not None and (not run or window.first <= run[-1][0].last):
+            if window is not None and match is not None and (not run or window.first <= run[-1][0].last):
                 run.append((window, match))
                 continue
             if run:
                 first, (other_path, other) = run[0]
                 last = run[-1][0].last
                 found.append(Duplicate(path, first.first, last, last - first.first + 1, other_path, other.first))
-            run = [(window, match)] if match is not None else []
+            run = [(window, match)] if window is not None and match is not None else []
     return found

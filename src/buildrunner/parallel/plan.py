@@ -11,11 +11,13 @@ import json
 import posixpath
 import re
 import shlex
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from buildrunner.config import no_repeated_keys
 from buildrunner.errors import ConfigError, NotFoundError
@@ -383,10 +385,10 @@ def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", hint="fix the syntax") from None
     if suffix == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        else:  # Python 3.10
+            import tomli as tomllib
         try:
             return tomllib.loads(text), {}
         except tomllib.TOMLDecodeError as exc:
@@ -437,7 +439,7 @@ class _Locator:
         return text
 
 
-def _explain(error: dict[str, Any], locate: _Locator) -> ConfigError:
+def _explain(error: ErrorDetails, locate: _Locator) -> ConfigError:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         known = list(PlanTask.model_fields if len(loc) > 1 and loc[0] == "tasks" else PlanModel.model_fields)

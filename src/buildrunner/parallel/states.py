@@ -137,10 +137,10 @@ WORKER_MOVES: frozenset[tuple[WorkerState, WorkerState]] = frozenset(
 )
 
 _MOVES: dict[type[StrEnum], frozenset[tuple[StrEnum, StrEnum]]] = {
-    SessionState: SESSION_MOVES,  # type: ignore[dict-item]
-    TaskState: TASK_MOVES,  # type: ignore[dict-item]
-    AttemptState: ATTEMPT_MOVES,  # type: ignore[dict-item]
-    WorkerState: WORKER_MOVES,  # type: ignore[dict-item]
+    SessionState: SESSION_MOVES,
+    TaskState: TASK_MOVES,
+    AttemptState: ATTEMPT_MOVES,
+    WorkerState: WORKER_MOVES,
 }
 
 

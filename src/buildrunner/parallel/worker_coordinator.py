@@ -914,7 +914,7 @@ class WorkerCoordinator:
                     duration_ms=(ts - (self._session_row().get("started_at") or ts)) * 1000,
                     cost=sum(cost for _, cost in counts.values()),
                     description=f"session {final}: {plural(failed, 'task')} failed" if failed else f"session {final}",
-                    status=final.value,
+                    status="failed" if failed else "completed",
                     completed=counts.get(TaskState.COMPLETED, (0, 0.0))[0],
                     failed=failed,
                     skipped=counts.get(TaskState.SKIPPED, (0, 0.0))[0],

@@ -343,9 +343,9 @@ class QualityGate:
         complex_ = [(rel, f) for rel, f in functions if f.complexity > s.max_complexity]
         long_ = [(rel, f) for rel, f in functions if f.lines > s.max_function_lines]
         big_modules = [m for m in code if m.loc > s.max_module_lines]
-        measured = [m for m in code if m.maintainability is not None and m.sloc]
-        total_sloc = sum(m.sloc for m in measured)
-        rank_a_sloc = sum(m.sloc for m in measured if mi_rank(m.maintainability) == "A")
+        measured = [(m, m.maintainability) for m in code if m.maintainability is not None and m.sloc]
+        total_sloc = sum(m.sloc for m, _ in measured)
+        rank_a_sloc = sum(m.sloc for m, mi in measured if mi_rank(mi) == "A")
         cycles = find_cycles({m.rel: m.imports for m in by_rel.values()}, sources.python)
         for cycle in cycles:
             warnings.append(f"{cycle.path}:{cycle.line}: import cycle {describe_cycle(cycle)}")
@@ -358,7 +358,7 @@ class QualityGate:
         penalty = min(MAX_CYCLE_PENALTY, CYCLE_PENALTY * len(cycles))
         score = round(max(0.0, sum(parts.values()) / len(parts) - penalty), 1)
         mean_cc = sum(f.complexity for _, f in functions) / len(functions) if functions else 0.0
-        mean_mi = sum(m.maintainability * m.sloc for m in measured) / total_sloc if total_sloc else None
+        mean_mi = sum(mi * m.sloc for m, mi in measured) / total_sloc if total_sloc else None
         return CategoryScore(
             "Structure",
             score,
@@ -378,7 +378,7 @@ class QualityGate:
                 "too_complex": [f"{rel}:{f.line} {f.name} (cc {f.complexity})" for rel, f in complex_],
                 "too_long_functions": [f"{rel}:{f.line} {f.name} ({f.lines} lines)" for rel, f in long_],
                 "too_long_modules": [f"{m.rel} ({m.loc} lines)" for m in big_modules],
-                "low_maintainability": [f"{m.rel} (MI {m.maintainability})" for m in measured if mi_rank(m.maintainability) != "A"],
+                "low_maintainability": [f"{m.rel} (MI {mi})" for m, mi in measured if mi_rank(mi) != "A"],
                 "import_cycles": [describe_cycle(c) for c in cycles],
             },
         )

@@ -74,13 +74,20 @@ def declared_all(tree: ast.Module) -> set[str] | None:
             return None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "__all__":
             return None  # __all__.append / .extend
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if isinstance(node, ast.Assign):
+            targets: list[ast.expr] = node.targets
+            value: ast.expr | None = node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        else:
+            continue
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             if found is not None:  # assigned twice
                 return None
-            value = node.value  # type: ignore[union-attr]
-            names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)] if isinstance(value, (ast.List, ast.Tuple)) else []
-            if not names or len(names) != len(value.elts):  # type: ignore[union-attr]
+            if not isinstance(value, (ast.List, ast.Tuple)):
+                return None
+            names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+            if not names or len(names) != len(value.elts):
                 return None
             found = set(names)
     return found

@@ -26,7 +26,7 @@ from buildrunner.paths import atomic_write_text
 from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
 from buildrunner.routing.models import TIERS, catalogue
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
-from buildrunner.routing.settings import Calibration
+from buildrunner.routing.settings import Calibration, Tier
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, features
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ class CalibrationReport:
     outcomes: int
     needed: int
     folds: int = 0
-    current: dict[str, int] = field(default_factory=dict)
-    fitted: dict[str, int] = field(default_factory=dict)
+    current: dict[Tier, int] = field(default_factory=dict)
+    fitted: dict[Tier, int] = field(default_factory=dict)
     before: RoutingMetrics | None = None
     after: RoutingMetrics | None = None
     weights_refitted: bool = False
@@ -232,7 +232,7 @@ def _fit_thresholds(cases: Sequence[_Case], rates: _PassRates, penalty: float, c
 
     floor = total(first_prefix, tuple(current)) - FIRST_TRY_SLACK * len(cases)
     pairs = [(h, s) for h in range(ceiling[0] + 1) for s in range(h, max(h, ceiling[1]) + 1)]
-    scored = [(total(cost_prefix, c), c) for c in pairs if total(first_prefix, c) >= floor] or [(total(cost_prefix, tuple(current)), tuple(current))]
+    scored: list[tuple[float, tuple[int, ...]]] = [(total(cost_prefix, c), c) for c in pairs if total(first_prefix, c) >= floor] or [(total(cost_prefix, tuple(current)), tuple(current))]
     best = min(v for v, _ in scored)
     near = [c for v, c in scored if v <= best + abs(best) * NEAR_BEST + 1e-12]
     return min(near, key=lambda c: (sum(abs(a - b) for a, b in zip(c, current)), c))

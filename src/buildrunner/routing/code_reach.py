@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 from buildrunner.quality.sources import OTHER_LANGUAGES, is_test_path, iter_files
 from buildrunner.security.files import read_text_file

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
     from buildrunner.config import Config
     from buildrunner.project import Project
-    from buildrunner.routing.settings import TierSettings
+    from buildrunner.routing.settings import Tier, TierSettings
 
-TIERS: tuple[str, ...] = ("haiku", "sonnet", "opus")
+TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")
 TIER_USE: dict[str, str] = {
     "haiku": "Simple tasks, refactoring, documentation",
     "sonnet": "Moderate complexity, feature development",
@@ -126,7 +126,7 @@ def _config(source: "Project | Config | None") -> "Config":
         return Project().config
     if hasattr(source, "routing"):
         return source  # type: ignore[return-value]
-    return source.config  # type: ignore[union-attr]
+    return source.config
 
 
 def catalogue(source: "Project | Config | None" = None, observed_latency: dict[str, float] | None = None) -> dict[str, ModelInfo]:

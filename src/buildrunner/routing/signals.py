@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -18,10 +19,10 @@ from buildrunner.errors import ConfigError
 from buildrunner.routing.levels import top_of
 from buildrunner.routing.vocabulary import SHOWN_TERMS, Vocabulary, shipped_vocabulary
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")

@@ -261,11 +261,11 @@ def check_staged(
     top = repo_root(root)
     report = check_contents(project, _absolute(top, staged_blobs(root, max_bytes)), secrets=secrets, sql=sql, min_severity=min_severity, target="staged changes")
     if new_only and not report.clean:
-        found = {f.file_path for f in [*report.secrets, *report.sql_injection]}
+        found = {m.file_path for m in report.secrets} | {f.file_path for f in report.sql_injection}
         paths = [Path(os.path.relpath(os.path.join(root, display), top)).as_posix() for display in found if not os.path.isabs(display)]
         committed = committed_blobs(root, paths, max_bytes, renamed_from=staged_renames(root))
         before = check_contents(project, _absolute(top, committed), secrets=secrets, sql=sql, min_severity=min_severity)
-        known = {f.fingerprint for f in [*before.secrets, *before.sql_injection]}
+        known = {m.fingerprint for m in before.secrets} | {f.fingerprint for f in before.sql_injection}
         kept_secrets = [m for m in report.secrets if m.fingerprint not in known]
         kept_sql = [f for f in report.sql_injection if f.fingerprint not in known]
         report.already_committed = len(report.secrets) + len(report.sql_injection) - len(kept_secrets) - len(kept_sql)

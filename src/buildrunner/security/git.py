@@ -147,10 +147,10 @@ def _read_blobs(top: Path, entries: list[tuple[str, str]], max_bytes: int, *, ke
         pos = 0
         for sha in small:
             header_end = out.index(b"\n", pos)
-            size = int(out[pos:header_end].split()[2])
+            length = int(out[pos:header_end].split()[2])
             start = header_end + 1
-            read[sha] = out[start : start + size]
-            pos = start + size + 1
+            read[sha] = out[start : start + length]
+            pos = start + length + 1
     for sha, path in entries:
         if sha in read:
             yield Blob(path, read[sha], sizes[sha])

@@ -12,6 +12,7 @@ import bisect
 import difflib
 import math
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
@@ -23,10 +24,10 @@ from buildrunner.errors import ConfigError
 if TYPE_CHECKING:
     from buildrunner.security.settings import SecuritySettings
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 SEVERITIES = ("high", "medium", "low")
 

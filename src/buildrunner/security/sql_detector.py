@@ -22,8 +22,8 @@ from buildrunner.security.engine import FileEngine, default_project, engine_fiel
 from buildrunner.security.masking import mask_secrets
 from buildrunner.security.report import NOT_ANALYSED, ScanReport, SkippedFile
 from buildrunner.security.sql_javascript import EXTENSIONS as JS_EXTENSIONS
-from buildrunner.security.sql_javascript import MARKUP_EXTENSIONS, analyse_javascript, analyse_markup
-from buildrunner.security.sql_python import analyse_python
+from buildrunner.security.sql_javascript import MARKUP_EXTENSIONS, JavaScriptAnalysis, analyse_javascript, analyse_markup
+from buildrunner.security.sql_python import PythonAnalysis, analyse_python
 from buildrunner.security.sql_rules import sql_rules
 from buildrunner.security.sql_shape import RawSQLFinding
 from buildrunner.security.whitelist import inline_allowed
@@ -179,6 +179,7 @@ class _SQLEngine(FileEngine):
         if (tokens := estimated_tokens(data)) > ANALYSIS_MAX_TOKENS:
             reason = f"not analysed: about {tokens:,} tokens, over the SQL analysis's budget of {ANALYSIS_MAX_TOKENS:,} (secrets are still scanned)"
             return ScanReport(skipped=[SkippedFile(display_path, reason, NOT_ANALYSED)])
+        result: PythonAnalysis | JavaScriptAnalysis
         try:
             if language == "python":
                 result = analyse_python(data)

@@ -66,13 +66,13 @@ def _parser(language: str) -> Any:
     import tree_sitter
 
     if language == "javascript":
-        import tree_sitter_javascript as grammar
+        import tree_sitter_javascript
 
-        lang = grammar.language()
+        lang = tree_sitter_javascript.language()
     else:
-        import tree_sitter_typescript as grammar
+        import tree_sitter_typescript
 
-        lang = grammar.language_tsx() if language == "tsx" else grammar.language_typescript()
+        lang = tree_sitter_typescript.language_tsx() if language == "tsx" else tree_sitter_typescript.language_typescript()
     return tree_sitter.Parser(tree_sitter.Language(lang))
 
 
@@ -636,8 +636,8 @@ class _Analysis(Walk):
         while test.type == "parenthesized_expression" and test.named_children:
             test = test.named_children[0]
         if test.type == "unary_expression" and _text(test).startswith("!") and test.named_children:
-            then, other = self.narrowing(test.named_children[-1])
-            return other, then
+            then, otherwise = self.narrowing(test.named_children[-1])
+            return otherwise, then
         if test.type == "binary_expression":
             operator = test.child_by_field_name("operator")
             op = _text(operator) if operator is not None else ""

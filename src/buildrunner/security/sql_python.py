@@ -664,9 +664,9 @@ class _Analysis(Walk):
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self._comprehension(node)
         if isinstance(node, ast.NamedExpr):
-            value = self.expr(node.value)
-            self.assign(node.target, value, line)
-            return value
+            assigned = self.expr(node.value)
+            self.assign(node.target, assigned, line)
+            return assigned
         if isinstance(node, (ast.Await, ast.Starred)):
             return self.expr(node.value)
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
@@ -676,9 +676,9 @@ class _Analysis(Walk):
         if isinstance(node, ast.FormattedValue):
             return self.expr(node.value)
         if isinstance(node, ast.Slice):
-            for child in (node.lower, node.upper, node.step):
-                if child is not None:
-                    self.expr(child)
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self.expr(part)
             return CLEAN
         return UNKNOWN  # lambda and anything else: not followed
 
@@ -884,7 +884,7 @@ class _Analysis(Walk):
         if names & self.rules.sanitiser_functions:
             return const("0", line)
         if names & self.rules.calls or (isinstance(func, ast.Attribute) and f".{func.attr}" in self.rules.calls):
-            return untrusted(f"{dotted or func.attr}()")  # type: ignore[union-attr]
+            return untrusted(f"{dotted or (func.attr if isinstance(func, ast.Attribute) else '')}()")
         if any(k.arg == "type" and _dotted(k.value) in {"int", "float", "bool"} for k in node.keywords):
             return CLEAN  # Flask's request.args.get("n", type=int)
         if isinstance(func, ast.Attribute):

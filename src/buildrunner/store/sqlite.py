@@ -131,7 +131,7 @@ class SQLiteStore(Store):
             raise StoreError(f"{path}: cannot open the database ({exc})", hint="check that .buildrunner/ is writable") from None
         self._depth = 0
         self._commits = 0
-        self._writer = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout, mode)
+        self._writer: _WriterLock | _NoWriterLock = _WriterLock(path.with_name(path.name + "-lock"), busy_timeout, mode)
         self._migrate()
 
     def _migrate(self) -> None:

@@ -275,7 +275,7 @@ class EventCollector:
             message = get("description")
         if message is not None:
             message = self._masked(message if type(message) is str else str(message))[:MAX_TEXT_LENGTH]
-        extra = None if event.keys() <= _KNOWN else {k: v for k, v in event.items() if k not in _KNOWN}
+        extra: Mapping[str, Any] | None = None if event.keys() <= _KNOWN else {k: v for k, v in event.items() if k not in _KNOWN}
         metadata = get("metadata")
         if metadata is not None:
             if not isinstance(metadata, Mapping):
@@ -319,7 +319,7 @@ class EventCollector:
         self._notify([stored])
         return stored
 
-    def collect_batch(self, events: Iterable[Mapping[str, Any]]) -> int:
+    def collect_batch(self, events: Iterable[Mapping[str, Any] | TelemetryEvent]) -> int:
         """Store many events in one transaction (all or none); returns how many were stored.
 
         The high-rate path: rows are validated first, then written with one executemany.

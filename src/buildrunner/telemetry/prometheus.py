@@ -10,7 +10,7 @@ without data are left out rather than written as 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.money import money
@@ -30,7 +30,7 @@ class _Families:
     def __init__(self) -> None:
         self.metrics: list[Any] = []
 
-    def family(self, name: str, kind: str, help: str, samples: list[Sample]) -> None:
+    def family(self, name: str, kind: str, help: str, samples: Sequence[Sample]) -> None:
         from prometheus_client.metrics_core import Metric
 
         if not samples:
