@@ -309,7 +309,12 @@ def test_empty_description_is_a_config_error(estimator: ComplexityEstimator, des
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=3000).filter(lambda s: s.strip()))
 def test_any_text_gets_a_consistent_estimate(estimator: ComplexityEstimator, text: str) -> None:
-    result = estimator.estimate(text)
+    """Or, when it holds nothing printable (only control characters), a config error."""
+    try:
+        result = estimator.estimate(text)
+    except ConfigError:
+        assert all(c.isspace() or not c.isprintable() for c in text)
+        return
     assert 0 <= result.complexity_score <= 100
     assert result.complexity_level == level_for(result.complexity_score)
     assert result.estimated_time_minutes == minutes_on(result.complexity_score, catalogue(estimator._proj())[result.recommended_model])
@@ -661,3 +666,16 @@ def test_a_word_in_another_sense_does_not_fire_its_signal(estimator: ComplexityE
 )
 def test_hard_work_said_in_plain_words_fires_its_signal(estimator: ComplexityEstimator, text: str, signal: str) -> None:
     assert signal in fired(estimator, text)
+
+
+def test_a_huge_paste_is_read_up_to_a_bound_and_the_estimate_says_so(estimator: ComplexityEstimator) -> None:
+    """A ticket with a whole log pasted under it: the estimate reads a bounded prefix (the task is not in the
+    megabytes of log), and says that it did."""
+    from buildrunner.routing.complexity_estimator import MAX_DESCRIPTION_CHARS
+
+    ticket = "Fix the race condition in the upload worker.\n" + "INFO worker heartbeat ok\n" * (2 * MAX_DESCRIPTION_CHARS // 25)
+    result = estimator.estimate(ticket)
+    assert len(result.task_description) <= MAX_DESCRIPTION_CHARS
+    assert any("Only the first" in line for line in result.reasoning)
+    assert "concurrency" in {f.name for f in result.factors}
+    assert not any("Only the first" in line for line in estimator.estimate("Fix the race condition in the upload worker.").reasoning)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -209,3 +212,24 @@ def test_a_dash_reads_the_task_from_standard_input(run_br) -> None:
     direct = json.loads(run_br("routing", "estimate", ticket, "--format", "json").stdout)
     assert piped["task"] == ticket and piped["complexity_score"] == direct["complexity_score"]
     assert run_br("routing", "select", "-", input="").returncode == 2  # nothing piped: the empty description is refused
+
+
+def test_binary_data_on_standard_input_is_refused_in_one_line(tmp_project) -> None:
+    """A file piped in by mistake (an image, a core dump) is not a task: exit 2 and say so, never an estimate of junk."""
+    junk = bytes(range(256)) * 8
+    proc = subprocess.run([sys.executable, "-m", "buildrunner", "routing", "estimate", "-"], cwd=tmp_project, input=junk, capture_output=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 2
+    assert b"standard input is not UTF-8 text" in proc.stderr and b"Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == b""
+
+
+def test_terminal_escapes_in_a_task_never_reach_the_terminal_or_the_json(run_br) -> None:
+    """A ticket copied from a coloured terminal (or written to attack one): the escapes are not words, and echoing
+    them back would clear the screen or recolour it."""
+    ticket = "Fix the \x1b[31mred\x1b[0m login \x1b[2J redirect\x07 loop"
+    text = run_br("routing", "estimate", ticket)
+    assert text.returncode == 0 and "\x1b" not in text.stdout and "\x07" not in text.stdout
+    assert "Task: Fix the red login  redirect loop" in text.stdout
+    data = json.loads(run_br("routing", "estimate", ticket, "--format", "json").stdout)
+    assert data["task"] == "Fix the red login  redirect loop"

@@ -61,7 +61,16 @@ def _description(text: str) -> str:
     from buildrunner.errors import ConfigError
 
     if text == "-":
-        text = sys.stdin.read()
+        raw = sys.stdin.buffer.read()
+        try:
+            if b"\0" in raw:
+                raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), raw.index(b"\0") + 1, "a NUL byte")
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"TASK_DESCRIPTION -: standard input is not UTF-8 text (byte {exc.start}: {exc.reason})",
+                hint="pipe the task's text in (a ticket, an issue), not a binary file",
+            ) from None
         if not text.strip():
             raise ConfigError("TASK_DESCRIPTION -: nothing came on standard input", hint="pipe the task in, e.g. gh issue view 42 | br routing estimate -")
     if not text.strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -81,6 +82,9 @@ def _text_factors(fired: Iterable[Hit]) -> list[ComplexityFactor]:
 
 
 CODE_REACH_FACTOR = "code reach"
+MAX_DESCRIPTION_CHARS = 100_000
+# ANSI CSI and OSC sequences, C0/C1 control characters but tab and line breaks, unpaired surrogates.
+_UNPRINTABLE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _log_points(count: float, per_doubling: float, cap: float) -> float:
@@ -196,6 +200,12 @@ class ComplexityEstimator:
         context: Mapping[str, object] | str | None = None,
     ) -> ComplexityResult:
         """Heuristic estimate; with AI enabled (and a key), the model's score replaces it, else a note says why not."""
+        result = self._estimate(_check_description(description), files, context)
+        if isinstance(description, str) and len(description) > MAX_DESCRIPTION_CHARS:
+            result.reasoning.append(f"Only the first {MAX_DESCRIPTION_CHARS:,} characters of the description were read")
+        return result
+
+    def _estimate(self, description: str, files: Sequence[str | Path] | None, context: Mapping[str, object] | str | None) -> ComplexityResult:
         score, factors = self.score(description, files, context)
         if not self._ai_enabled():
             return self.result_for(description, score, factors)
@@ -274,6 +284,12 @@ class ComplexityEstimator:
 
 
 def _check_description(description: str) -> str:
+    """The description as it is read: terminal escape sequences, control characters and unpaired surrogates (bytes
+    that were not text) taken out, so they reach neither the signals nor a terminal that echoes the task; and at
+    most MAX_DESCRIPTION_CHARS of it (a log pasted after a ticket is not more of the task)."""
     if not isinstance(description, str) or not description.strip():
         raise ConfigError("task description is empty", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
-    return description
+    text = _UNPRINTABLE.sub("", description[:MAX_DESCRIPTION_CHARS])
+    if not text.strip():
+        raise ConfigError("task description has no text, only control characters", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
+    return text
