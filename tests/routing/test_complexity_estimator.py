@@ -679,3 +679,9 @@ def test_a_huge_paste_is_read_up_to_a_bound_and_the_estimate_says_so(estimator: 
     assert any("Only the first" in line for line in result.reasoning)
     assert "concurrency" in {f.name for f in result.factors}
     assert not any("Only the first" in line for line in estimator.estimate("Fix the race condition in the upload worker.").reasoning)
+
+
+def test_the_words_shown_for_a_target_value_hold_the_whole_value(estimator: ComplexityEstimator) -> None:
+    """`--verbose` showed "from 8 to 1" for "from 8 to 10": a user reads that as the estimator misreading the ticket."""
+    [target] = [f for f in estimator.estimate("Change the webhook retry count from 8 to 10").factors if f.name == "target given"]
+    assert target.detail.endswith("from 8 to 10")
