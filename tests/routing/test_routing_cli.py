@@ -104,6 +104,10 @@ def test_select_text_and_json(run_br) -> None:
     data = json.loads(run_br("routing", "select", "Add feature", "--format", "json", "--time-limit", "600").stdout)
     assert data["selected_model"] in {"haiku", "sonnet", "opus"} and data["meets_time_limit"] is True
     assert data["model_id"].startswith("claude-")
+    below = json.loads(run_br("routing", "select", "Refactor database queries", "--cost-limit", "0.05", "--format", "json").stdout)
+    assert below["capable"] is False  # a script sees the tier is below the trusted one without parsing `reasoning`
+    assert below["capable"] == next(a["capable"] for a in below["alternatives"] if a["name"] == below["selected_model"])
+    assert json.loads(run_br("routing", "select", "Refactor database queries", "--format", "json").stdout)["capable"] is True
 
 
 def test_select_forced_model_reports_unmet_limit_and_exits_1(run_br) -> None:

@@ -211,6 +211,7 @@ def _selection_json(s: "ModelSelection") -> dict[str, Any]:
         "meets_cost_limit": s.meets_cost_limit,
         "meets_time_limit": s.meets_time_limit,
         "forced": s.forced,
+        "capable": s.capable,
         "complexity_level": s.complexity.complexity_level,
         "complexity_score": s.complexity.complexity_score,
         "reasoning": s.reasoning,
