@@ -190,7 +190,8 @@ class ComplexityEstimator:
         learned = signals.learned()
         guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
         if guarded != raw:
-            factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), "learned words alone do not make a task simple"))
+            floor = "kept at moderate: learned words alone do not make a task simple, haiku needs a small change the signals see"
+            factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), floor))
         return int(round(min(100.0, max(0.0, guarded)))), factors
 
     def estimate(
