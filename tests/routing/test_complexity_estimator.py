@@ -426,6 +426,10 @@ def test_signals_hold_no_benchmark_repository_names() -> None:
 def test_a_word_before_a_parenthetical_aside_is_prose_and_a_call_is_code(estimator: ComplexityEstimator) -> None:
     assert "distributed systems" in fired(estimator, "Make order placement idempotent (the app retries on timeout and we get duplicate orders)")
     assert "concurrency" not in fired(estimator, "Call lock (self) before the loop in worker.py")  # a call with its argument
+    # a version, a count or a ticket in brackets is an aside too
+    assert {"low-level systems"} <= fired(estimator, "Push the new controller firmware (3.8) to the door units")
+    assert "functions involved" not in fired(estimator, "Push the new controller firmware (3.8) to the door units")
+    assert "functions involved" in fired(estimator, "Call lock (self) before the loop in worker.py")
 
 
 @pytest.mark.parametrize(("plain", "harder"), PLAIN_WORDS_TWINS)

@@ -76,8 +76,8 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
         body = r"\s+".join(map(re.escape, stem.split()))
         parts.append(body + (r"[\w-]*" if word.endswith("*") else ""))
     # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread(), lock (x)):
-    # those are code. A word before a parenthetical aside ("idempotent (the app retries)") is prose.
-    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\(|\s+\([^()\s]*\))", re.IGNORECASE)
+    # those are code. A word before a parenthetical aside ("idempotent (the app retries)", "firmware (3.8)") is prose.
+    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\(|\s+\((?:[A-Za-z_][\w.]*)?\))", re.IGNORECASE)
 
 
 def _first_words(words: Iterable[str]) -> frozenset[str]:
