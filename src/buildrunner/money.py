@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 # The most one record of spend may hold (a model call, an agent run, a telemetry event): beyond these a value is
 # garbage (a stand-in's bug, an overflow), and stored it would turn every total into infinity.
 MAX_USD = 1_000_000.0
 MAX_TOKENS = 10**12
 MAX_DURATION_MS = 10**12  # about 31 years
+
+
+def within(value: Any, most: float) -> bool:
+    """A real number (a bool is not one), finite, from 0 to `most`: what one record may hold of a count or an amount."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= most
 
 # Sums of spend are rounded to this many decimals: far below any price per token, far above a float sum's noise (a
 # hundred records of $0.10 sum to 9.99999999999998, which left a $10 budget "not spent" with $0.00000000000002 left).

@@ -27,7 +27,6 @@ before they are cut to length.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
 from abc import ABC, abstractmethod
@@ -37,7 +36,7 @@ from typing import Any, ClassVar, Literal, Mapping
 from buildrunner.agents.pricing import TokenCounts, token_cost
 from buildrunner.agents.settings import PromptMode
 from buildrunner.errors import ConfigError
-from buildrunner.money import MAX_TOKENS, MAX_USD
+from buildrunner.money import MAX_TOKENS, MAX_USD, within
 from buildrunner.security.masking import masked_line
 
 # "error": the agent could not work (signed out, out of credit or quota, rate-limited, the service down or overloaded,
@@ -248,7 +247,7 @@ class Agent(ABC):
             raise ConfigError(f"agent {self.name}: the prompt must be text, got {type(prompt).__name__}")
         if not model_id or "\0" in model_id:
             raise ConfigError(f"agent {self.name}: model id {model_id!r} is empty or holds a NUL character", hint="fix the tier's model id")
-        if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, (int, float)) or not math.isfinite(max_cost_usd) or max_cost_usd <= 0):
+        if max_cost_usd is not None and (not within(max_cost_usd, MAX_USD) or max_cost_usd == 0):
             raise ConfigError(f"max_cost_usd={max_cost_usd!r}: must be a positive number of dollars", hint="pass e.g. 0.50, or None for no cap")
         tier = next((t for t, m in self.models.items() if m == model_id), "")
         values = {"model_id": model_id, "model": tier or model_id}
@@ -483,7 +482,7 @@ def count(value: Any) -> int:
     """A token count from an agent's JSON; anything else is malformed output."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_TOKENS:
+    if not within(value, MAX_TOKENS):
         raise MalformedOutput(f"token count {value!r}")
     return int(value)
 
@@ -491,7 +490,7 @@ def count(value: Any) -> int:
 def dollars(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_USD:
+    if not within(value, MAX_USD):
         raise MalformedOutput(f"cost {value!r}")
     return float(value)
 

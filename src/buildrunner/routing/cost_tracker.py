@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError, StoreError
 from buildrunner.localdays import QUARTER_HOUR_S, WEEK_S, local_date, period_bounds
-from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, money, usd
+from buildrunner.money import MAX_DURATION_MS, MAX_TOKENS, MAX_USD, money, usd, within
 from buildrunner.output import csv_cell
 from buildrunner.project import ensure_project
 
@@ -141,14 +141,14 @@ def _now() -> float:
 def _count(name: str, value: Any) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not 0 <= value <= MAX_TOKENS:
+    if not within(value, MAX_TOKENS):
         raise ConfigError(f"{name}={value!r}: must be a token count from 0 to {MAX_TOKENS:,}", hint="pass 0 or a positive integer")
     return int(value)
 
 
 def _amount(name: str, value: Any, unit: str = "USD", most: float = MAX_USD) -> float:
     """A finite, non-negative amount, at most `most` (for a record: what one may hold, `money.MAX_*`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= most:
+    if not within(value, most):
         bound = f"a number from 0 to {most:,.0f}" if math.isfinite(most) else "a finite number from 0 up"
         raise ConfigError(f"{name}={value!r}: must be {bound} ({unit})", hint="pass 0 or a positive number")
     return float(value)
