@@ -689,3 +689,33 @@ def test_the_words_shown_for_a_target_value_hold_the_whole_value(estimator: Comp
     """`--verbose` showed "from 8 to 1" for "from 8 to 10": a user reads that as the estimator misreading the ticket."""
     [target] = [f for f in estimator.estimate("Change the webhook retry count from 8 to 10").factors if f.name == "target given"]
     assert target.detail.endswith("from 8 to 10")
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Rename the user_id column to account_id and update the CSV export", "stored data reshaped"),  # a CSV named later is not the column's home
+        ("Lock the user's account balance row before debiting it", "concurrency"),  # a row lock, not a user locked out
+        ("Tear down the old staging environment", "destructive operation"),
+        ("Decommission the old Jenkins server", "destructive operation"),
+        ("Retire the old Postgres instance", "destructive operation"),
+    ],
+)
+def test_an_exception_for_another_sense_does_not_swallow_the_real_one(estimator: ComplexityEstimator, text: str, signal: str) -> None:
+    assert signal in fired(estimator, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Display shipping rates for different regions at checkout", "distributed systems"),
+        ("Display CPU cores and RAM on the server specs card", "concurrency"),
+        ("Add DDP as a shipping option next to the other Incoterms", "distributed systems"),
+        ("Clean up the data validation module", "destructive operation"),
+        ("Rename the pricing table component", "stored data reshaped"),
+        ("Automatically send a Slack notification when the build fails", "unattended action"),
+        ("Show a partially filled star for half ratings", "money"),
+    ],
+)
+def test_an_everyday_use_of_a_hard_words_phrase_does_not_fire_it(estimator: ComplexityEstimator, text: str, signal: str) -> None:
+    assert signal not in fired(estimator, text)
