@@ -84,6 +84,11 @@ def test_each_agent_runs_a_prompt_task_with_its_cost_recorded_to_the_cent(
     assert final["cost"] == pytest.approx(expected, abs=1e-6)
     events = {e["type"] for e in json.loads(run_br("telemetry", "events", "--format", "json", "--limit", "500").stdout)}
     assert "agent_activity" in events
+    # `logs` reads the agent's JSON stream into lines people read; --raw gives the stream as it was printed
+    shown = run_br("parallel", "logs", "agents", "docs")
+    assert shown.returncode == 0 and '"type"' not in shown.stdout, shown.stdout
+    assert "result: done" in shown.stdout and "spent $" in shown.stdout and f"{agent} session" in shown.stdout
+    assert '"type"' in run_br("parallel", "logs", "agents", "docs", "--raw").stdout
 
 
 def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen(fast_project: Path, agents_on_path: None, run_br: Any) -> None:

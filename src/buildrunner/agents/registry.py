@@ -67,6 +67,13 @@ def legacy_agent(template: str, config: "Config", *, name: str = LEGACY_NAME) ->
     return ClaudeCode(name, command, _tiers(TierModels(), config), prompt_mode="argument", custom=True)
 
 
+def reading_agent(name: str, config: "Config") -> Agent:
+    """The agent whose reader parses an attempt's log: `name`'s, or Claude Code's for a plan's `agent_command`."""
+    if name == LEGACY_NAME:
+        return ClaudeCode(name, "claude", _tiers(TierModels(), config), prompt_mode="argument", custom=True)
+    return get_agent(name, config)
+
+
 def require_installed(agent: Agent, path: str | None = None) -> str:
     """The agent's program resolved on `path` (default PATH); APIError (exit 5) saying how to install it."""
     program = agent.program

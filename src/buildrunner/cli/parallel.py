@@ -31,7 +31,7 @@ from buildrunner.words import plural
 
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeReport, MergeStep
-    from buildrunner.parallel.models import Activity, AgentStatus, PlanPreview, Session, SessionStatus, TaskRecord
+    from buildrunner.parallel.models import Activity, AgentStatus, PlanPreview, Session, SessionStatus, TaskLog, TaskRecord
     from buildrunner.parallel.session_manager import SessionManager
 
 app = typer.Typer(help=group_help("parallel"), epilog=group_example("parallel"), no_args_is_help=True)
@@ -629,12 +629,14 @@ def logs(
     task_id: Annotated[str, typer.Argument(help="Task id from the plan.", show_default=False)],
     attempt: Annotated[Optional[int], typer.Option("--attempt", min=1, help="Only this attempt (default: all).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing the running attempt's output (and an agent's progress) until the task ends; exit 1 unless it completed.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="An agent's output as it printed it (its JSON stream), not read into lines.")] = False,
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
     """Print a task's captured output (secrets masked), attempt by attempt; `--follow` the one running.
 
-    Each attempt's own output is followed by its setup and verify output, where it had them.
+    Each attempt's own output is followed by its setup and verify output, where it had them. An agent's
+    JSON stream is shown read: its session, tool calls, messages, notices, result and spend (`--raw`: as printed).
     JSON: a list of {session_id, task_id, attempt, step, status, log_path, output}; step is null for
     the attempt's own output, "setup" or "verify" for a step's; output is null when the log is not on
     this machine (or the attempt is still starting).
@@ -666,13 +668,13 @@ def logs(
             hint="see `br parallel status`" + ("" if attempt else "; `--follow` waits for it"),
         )
     entries: list[dict[str, Any]] = []
-    raw: list[bytes | None] = []
+    raw_bytes: list[bytes | None] = []
     for log in found:
         try:
             data: bytes | None = log.path.read_bytes()
         except FileNotFoundError:
             data = None
-        raw.append(data)
+        raw_bytes.append(data)
         entries.append({
             "session_id": sid, "task_id": task_id, "attempt": log.attempt, "step": log.step, "status": log.status,
             "log_path": str(log.path), "output": None if data is None else data.decode("utf-8", "replace"),
@@ -681,16 +683,34 @@ def logs(
         emit_json(entries)
         return
     terminal = sys.stdout.isatty()
-    for entry, data in zip(entries, raw):
+    for log, entry, data in zip(found, entries, raw_bytes):
         step = f" {entry['step']}" if entry["step"] else ""
         sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {printable_path(entry['log_path'])} ===\n")
         text = entry["output"]
+        read = None if raw or data is None or log.step is not None or log.agent is None else _transcript(manager, log, text)
         if data is None:
             sys.stdout.write("(no output: the attempt printed nothing, or its log is on another machine)\n")
+        elif read is not None:
+            sys.stdout.write(terminal_output(read) if terminal else read)
         elif terminal:
             sys.stdout.write(terminal_output(text if text.endswith("\n") or not text else text + "\n"))
         else:  # piped, the output is passed on as it was written, byte for byte (the log keeps what was not UTF-8)
             _pass_on(data, ends_line=True)
+
+
+def _transcript(manager: "SessionManager", log: "TaskLog", text: str) -> str | None:
+    """An agent attempt's JSON stream read into lines by its agent's reader; None when that agent is not configured
+    any more (then the stream is shown as it is)."""
+    from buildrunner.agents.registry import reading_agent
+    from buildrunner.agents.transcript import transcript
+    from buildrunner.errors import ConfigError
+
+    assert log.agent is not None
+    try:
+        agent = reading_agent(log.agent, manager.project.config)
+    except ConfigError:
+        return None
+    return "".join(f"{line}\n" for line in transcript(agent, log.model or "", text))
 
 
 def _write_from(path: Path, offset: int) -> int:

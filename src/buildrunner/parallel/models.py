@@ -319,3 +319,5 @@ class TaskLog:
     status: str
     path: Path
     step: str | None = None
+    agent: str | None = None  # the agent that ran the attempt (its own output only): its reader makes the log readable
+    model: str | None = None

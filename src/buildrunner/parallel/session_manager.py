@@ -467,7 +467,7 @@ class SessionManager:
         found = []
         for row in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id}):
             attempt = int(row["attempt"])
-            found.append(TaskLog(attempt, row["status"], Path(row["log_path"])))
+            found.append(TaskLog(attempt, row["status"], Path(row["log_path"]), agent=row.get("agent"), model=row.get("model")))
             if steps:
                 err = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt).err
                 if err.is_file() and err.stat().st_size:
