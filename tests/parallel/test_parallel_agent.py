@@ -121,6 +121,7 @@ def test_a_running_agents_progress_shows_in_status_and_its_events_as_they_happen
         run_br("parallel", "stop", sid, "--force")
     out, err = follow.communicate(timeout=60)  # --follow ends when the task does: stopped, it did not complete
     assert follow.returncode == 1 and out.startswith("=== slow attempt 1") and "error: task slow cancelled" in err
+    assert '"type"' not in out and "claude session" in out and "spent $" in out.splitlines()[-1], out  # read as it came, then its spend
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])  # gemini: on its running estimate (tokens come only at its end)

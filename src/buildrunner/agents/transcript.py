@@ -40,17 +40,32 @@ def _line(agent: Agent, event: AgentEvent, last: str | None) -> str | None:
     return None  # turns and token counts: summed up at the end
 
 
+class Transcript:
+    """Reads one attempt's output as it grows (`logs --follow`): lines for people, then a closing line of its spend."""
+
+    def __init__(self, agent: Agent, model_id: str) -> None:
+        self.agent = agent
+        self.run = agent.start(model_id)
+        self._last: str | None = None
+
+    def feed(self, line: str) -> list[str]:
+        """The lines one line of output (with its newline; the last may lack it) reads as."""
+        out = []
+        for event in self.run.feed(line):
+            if (shown := _line(self.agent, event, self._last)) is not None:
+                out.append(shown)
+                self._last = shown
+        return out
+
+    def close(self) -> list[str]:
+        """Once the output has ended: whether it was cut short, and what the attempt spent."""
+        run = self.run
+        cut = run.truncated_reason()
+        spent = f"spent {usd(run.cost_usd)}" + ("" if not run.unpriced else f" (no price for {', '.join(run.unpriced)})")
+        return ([f"? {cut}"] if cut is not None else []) + [f"{spent}, {run.progress().tokens.total:,} tokens, {plural(run.turns, 'turn')}"]
+
+
 def transcript(agent: Agent, model_id: str, text: str) -> list[str]:
     """The lines people read for one attempt's output `text` (as logged), ending with what it spent."""
-    run = agent.start(model_id)
-    lines: list[str] = []
-    for line in text.splitlines(keepends=True):
-        for event in run.feed(line):
-            if (shown := _line(agent, event, lines[-1] if lines else None)) is not None:
-                lines.append(shown)
-    if (cut := run.truncated_reason()) is not None:
-        lines.append(f"? {cut}")
-    tokens = run.progress().tokens.total
-    spent = f"spent {usd(run.cost_usd)}" + ("" if not run.unpriced else f" (no price for {', '.join(run.unpriced)})")
-    lines.append(f"{spent}, {tokens:,} tokens, {plural(run.turns, 'turn')}")
-    return lines
+    reader = Transcript(agent, model_id)
+    return [shown for line in text.splitlines(keepends=True) for shown in reader.feed(line)] + reader.close()

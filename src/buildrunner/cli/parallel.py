@@ -30,6 +30,7 @@ from buildrunner.parallel.states import LIVE_SESSION_STATES, SessionState
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
+    from buildrunner.agents.transcript import Transcript
     from buildrunner.parallel.landing import MergeReport, MergeStep
     from buildrunner.parallel.models import Activity, AgentStatus, PlanPreview, Session, SessionStatus, TaskLog, TaskRecord
     from buildrunner.parallel.session_manager import SessionManager
@@ -650,7 +651,7 @@ def logs(
     manager = _manager(project, reading=True)
     sid = manager.resolve(session_id)
     if follow:
-        _follow(manager, sid, task_id)
+        _follow(manager, sid, task_id, raw)
         return
     found = [log for log in manager.task_logs(sid, task_id, steps=True) if attempt is None or log.attempt == attempt]
     if not found:
@@ -713,8 +714,39 @@ def _transcript(manager: "SessionManager", log: "TaskLog", text: str) -> str | N
     return "".join(f"{line}\n" for line in transcript(agent, log.model or "", text))
 
 
-def _write_from(path: Path, offset: int) -> int:
-    """Print a log from `offset` on (escaped on a terminal); how many bytes that was."""
+class _FollowedOutput:
+    """An agent attempt's output read into lines as it grows (whole lines only, until the attempt has ended)."""
+
+    def __init__(self, reader: "Transcript") -> None:
+        self.reader = reader
+        self.closed = False
+
+    @classmethod
+    def of(cls, manager: "SessionManager", log: TaskLog, raw: bool) -> "_FollowedOutput | None":
+        from buildrunner.agents.registry import reading_agent
+        from buildrunner.agents.transcript import Transcript
+        from buildrunner.errors import ConfigError
+
+        if raw or log.agent is None:
+            return None
+        try:
+            return cls(Transcript(reading_agent(log.agent, manager.project.config), log.model or ""))
+        except ConfigError:  # the agent is no longer configured: its output is shown as written
+            return None
+
+    def read(self, data: bytes, ended: bool) -> tuple[str, int]:
+        """The text to show for `data` (new bytes of the log) and how many of them it used."""
+        used = len(data) if ended else data.rfind(b"\n") + 1
+        lines = [shown for line in data[:used].decode("utf-8", "replace").splitlines(keepends=True) for shown in self.reader.feed(line)]
+        if ended and not self.closed:
+            lines += self.reader.close()
+            self.closed = True
+        return "".join(f"{line}\n" for line in lines), used
+
+
+def _write_from(path: Path, offset: int, reader: _FollowedOutput | None = None, ended: bool = False) -> int:
+    """Print a log from `offset` on (escaped on a terminal; an agent's read into lines by `reader`, whole lines only
+    until the attempt has `ended`); how many bytes that was."""
     import sys
 
     try:
@@ -722,6 +754,12 @@ def _write_from(path: Path, offset: int) -> int:
             handle.seek(offset)
             data = handle.read()
     except FileNotFoundError:
+        data = b""
+    if reader is not None:
+        text, used = reader.read(data, ended)
+        sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
+        return used
+    if not data:
         return 0
     if sys.stdout.isatty():
         sys.stdout.write(terminal_output(data.decode("utf-8", "replace")))
@@ -754,13 +792,14 @@ def _task(manager: "SessionManager", session_id: str, task_id: str) -> "TaskReco
     return next((t for t in manager.list_tasks(session_id) if t.task_id == task_id), None)
 
 
-def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
+def _follow(manager: "SessionManager", session_id: str, task_id: str, raw: bool = False) -> None:
     """Print the task's latest attempt as it is written, a line whenever its agent's progress changes and how each
     attempt ended; exit 1 when the task ends without completing (as `start --wait` does for a session)."""
     import sys
     import time
 
     offset, current, shown = 0, None, None
+    reader: _FollowedOutput | None = None
     while True:
         task = _task(manager, session_id, task_id)  # read before its logs: an end seen here has all its attempts listed below
         attempts = manager.task_logs(session_id, task_id)
@@ -771,12 +810,13 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str) -> None:
                 if current is not None:  # the attempt followed so far has ended: the rest of its output, then how it ended
                     before = next((a for a in attempts if a.attempt == current), None)  # None: handed back untried
                     if before is not None:
-                        _write_from(before.path, offset)
+                        _write_from(before.path, offset, reader, ended=True)
                         sys.stdout.flush()
                         stderr().print(f"--- {task_id} attempt {current} {before.status}; attempt {number} follows", markup=False)
                 current, offset = number, 0
+                reader = _FollowedOutput.of(manager, last, raw)
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
-            offset += _write_from(path, offset)
+            offset += _write_from(path, offset, reader, ended=state != "running")
             agent = next((a for a in manager.get_session_status(session_id, activity=0).agents if a.task_id == task_id), None)
             if agent is not None and (line := _agent_line(agent)) != shown:
                 stderr().print(line, markup=False)
