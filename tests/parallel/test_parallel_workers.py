@@ -145,7 +145,9 @@ def test_a_stopped_session_whose_worker_died_can_be_resumed_with_retry_failed(fa
     plan = write_plan(fast_project, {"tasks": [{"id": "t", "command": "until [ -e go ]; do sleep 0.05; done; echo t >> ran.log"}]})
     sid = start(run_br, plan, "--workers", "1")["session_id"]
     project = Project(fast_project)
-    wait_for(lambda: project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'active'") >= 1, 30, "a busy worker")
+    # the task's own process, not only a busy worker: a crash while the worker spawns it left the task alive, and it
+    # then completed by itself once `go` appeared (correctly: there was nothing left to retry)
+    wait_for(lambda: _running_task(project, "until"), 30, "the task's process")
     _crash_workers(project)  # the worker, its supervisor and its task
     assert run_br("parallel", "stop", sid).returncode == 0
     (fast_project / "go").touch()
@@ -498,6 +500,22 @@ def test_resume_restarts_workers_after_they_all_died(fast_project: Path, run_br:
     assert (final.status, final.completed_tasks) == ("completed", 4)
     assert project.store.scalar("SELECT COUNT(*) FROM workers WHERE status = 'lost'") >= 1
     project.close()
+
+
+def _running_task(project: Project, word: str) -> bool:
+    """Whether a worker's task whose command line holds `word` is running."""
+    for row in project.store.fetchall("SELECT pid FROM workers"):
+        try:
+            children = psutil.Process(row["pid"]).children(recursive=True)
+        except psutil.Error:
+            continue
+        for child in children:
+            try:
+                if word in " ".join(child.cmdline()):
+                    return True
+            except psutil.Error:
+                continue
+    return False
 
 
 def _crash_workers(project: Project) -> None:
