@@ -87,6 +87,7 @@ def test_each_agent_runs_a_prompt_task_with_its_cost_recorded_to_the_cent(
     # `logs` reads the agent's JSON stream into lines people read; --raw gives the stream as it was printed
     shown = run_br("parallel", "logs", "agents", "docs")
     assert shown.returncode == 0 and '"type"' not in shown.stdout, shown.stdout
+    assert shown.stdout.startswith("=== docs attempt 1 prompt (completed)") and "Document the public API" in shown.stdout  # what it was asked
     assert "result: done" in shown.stdout and "spent $" in shown.stdout and f"{agent} session" in shown.stdout
     assert '"type"' in run_br("parallel", "logs", "agents", "docs", "--raw").stdout
 
@@ -513,12 +514,14 @@ def test_logs_show_what_an_agent_wrote_on_its_standard_error(fast_project: Path,
     """An agent that fails with "Invalid API key" on stderr: `br parallel logs` shows it (it said the attempt printed
     nothing, though the text was on disk)."""
     (fast_project / "agent.py").write_text("import sys\nsys.stderr.write('Invalid API key: check ANTHROPIC_API_KEY\\n')\nsys.exit(1)\n")
-    plan = write_plan(fast_project, {"agent_command": "python ./agent.py -p {prompt}", "escalate": False, "tasks": [{"id": "p", "prompt": "x"}]})
+    plan = write_plan(fast_project, {"agent_command": "python ./agent.py -p {prompt}", "escalate": False, "tasks": [{"id": "p", "prompt": f"Use the key {FAKE_AWS_KEY}"}]})
     assert _start(run_br, plan, "--workers", "1", "--wait").returncode == 1
     text = run_br("parallel", "logs", "agents", "p")
     assert "=== p attempt 1 stderr (failed)" in text.stdout and "Invalid API key" in text.stdout
     entries = json.loads(run_br("parallel", "logs", "agents", "p", "--format", "json").stdout)
-    assert [(e["step"], "Invalid API key" in (e["output"] or "")) for e in entries] == [(None, False), ("stderr", True)]
+    assert [(e["step"], "Invalid API key" in (e["output"] or "")) for e in entries] == [("prompt", False), (None, False), ("stderr", True)]
+    prompt = entries[0]["output"]
+    assert prompt.startswith("Use the key ") and FAKE_AWS_KEY not in prompt and FAKE_AWS_KEY not in Path(entries[0]["log_path"]).read_text()  # kept masked
 
 
 def test_a_worker_where_a_tasks_agent_is_not_installed_is_refused_as_start_refuses(

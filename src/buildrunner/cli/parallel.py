@@ -636,11 +636,12 @@ def logs(
 ) -> None:
     """Print a task's captured output (secrets masked), attempt by attempt; `--follow` the one running.
 
-    Each attempt's own output is followed by its setup and verify output, where it had them. An agent's
-    JSON stream is shown read: its session, tool calls, messages, notices, result and spend (`--raw`: as printed).
-    JSON: a list of {session_id, task_id, attempt, step, status, log_path, output}; step is null for
-    the attempt's own output, "setup" or "verify" for a step's; output is null when the log is not on
-    this machine (or the attempt is still starting).
+    Each attempt's own output comes after the prompt its agent was given and before its setup and verify
+    output, where it had them. An agent's JSON stream is shown read: its session, tool calls, messages,
+    notices, result and spend (`--raw`: as printed). JSON: a list of {session_id, task_id, attempt, step,
+    status, log_path, output}; step is null for the attempt's own output, "prompt", "stderr", "setup" or
+    "verify" for the others; output is null when the log is not on this machine (or the attempt is still
+    starting).
 
     Example: br parallel logs demo unit-tests --format json
     """

@@ -40,6 +40,7 @@ SETUP_STEP = "setup"
 VERIFY_STEP = "verify"
 STEPS = (SETUP_STEP, VERIFY_STEP)
 STDERR_STEP = "stderr"  # an agent's standard error, kept apart from its output stream (`br parallel logs` shows it)
+PROMPT_STEP = "prompt"  # the prompt an agent attempt was given (its task's, with what a failed check said), masked
 
 
 @dataclass(frozen=True)

@@ -457,16 +457,20 @@ class SessionManager:
         return MergeSession(session_id, row["name"], row["base_branch"], tuple(tasks), setup=row["setup"])
 
     def task_logs(self, session_id: str, task_id: str, *, steps: bool = False) -> list[TaskLog]:
-        """The log of every attempt of a task, in order; with `steps`, each followed by its agent's standard error (when it
-        wrote any: "Invalid API key" was only on disk) and its setup and verify logs that exist."""
+        """The log of every attempt of a task, in order; with `steps`, each after the prompt its agent was given and
+        followed by its agent's standard error (when it wrote any: "Invalid API key" was only on disk) and its setup and
+        verify logs that exist."""
         self._session_row(session_id)
         if self.store.fetchone(self._q("get_task"), {"session_id": session_id, "task_id": task_id}) is None:
             raise NotFoundError(f"task {task_id}: not in session {session_id}", hint=f"see the task ids with `br parallel status {session_id}`")
-        from buildrunner.parallel.record import STDERR_STEP, STEPS, AttemptFiles
+        from buildrunner.parallel.record import PROMPT_STEP, STDERR_STEP, STEPS, AttemptFiles
 
         found = []
         for row in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id}):
             attempt = int(row["attempt"])
+            prompt = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt, step=PROMPT_STEP).log
+            if steps and prompt.is_file():
+                found.append(TaskLog(attempt, row["status"], prompt, PROMPT_STEP))
             found.append(TaskLog(attempt, row["status"], Path(row["log_path"]), agent=row.get("agent"), model=row.get("model")))
             if steps:
                 err = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt).err

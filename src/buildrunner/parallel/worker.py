@@ -53,7 +53,7 @@ from buildrunner.parallel.loop import (
 )
 from buildrunner.parallel.models import BUDGET_REASON, WORKTREE, Task
 from buildrunner.parallel.reaper import reap
-from buildrunner.parallel.record import VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
+from buildrunner.parallel.record import PROMPT_STEP, VERIFY_STEP, AttemptFiles, ExitRecord, open_record, read_record, record_path
 from buildrunner.parallel.states import (
     ENDED_OUTCOMES,
     FINAL_SESSION_STATES,
@@ -649,6 +649,7 @@ class Worker:
                 rung.run = rung.agent.start(rung.model_id or "")
                 prompt = prompt_with_context(task.prompt or "", task.context)
                 invocation = rung.agent.invocation(prompt, rung.model_id or "", max_cost_usd=rung.cap)
+                self._keep_prompt(task, prompt)
                 launch = self.executor.launch(task, workdir=workdir, invocation=invocation)
                 launch = replace(launch, on_line=lambda line: self._agent_line(task, rung, line))
             else:
@@ -659,6 +660,16 @@ class Worker:
         if rung.run is not None:
             return self._agent_result(task, rung, result, launch.files)
         return result
+
+    def _keep_prompt(self, task: Task, prompt: str) -> None:
+        """The prompt as the agent gets it, masked, for `br parallel logs` (a retry's holds what the failed check said).
+        Not kept when it cannot be written: the attempt runs all the same."""
+        path = AttemptFiles.of(self.executor.logs_dir, task.session_id, task.task_id, task.attempt, step=PROMPT_STEP).log
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(mask_secrets(prompt) + ("" if prompt.endswith("\n") else "\n"), encoding="utf-8")
+        except OSError:
+            pass
 
     def _run_attempt(self, task: Task, launch: Launch, rung: "_Rung | None" = None) -> ExecutionResult:
         """Start `launch` and wait for it, ticking (and publishing an agent's progress) meanwhile."""
