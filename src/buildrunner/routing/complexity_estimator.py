@@ -181,7 +181,10 @@ class ComplexityEstimator:
 
     def score(self, description: str, files: Sequence[str | Path] | None = None, context: Mapping[str, object] | str | None = None) -> tuple[int, list[ComplexityFactor]]:
         """The heuristic score and its factors (no prices needed)."""
-        text = _check_description(description)
+        return self._score(_check_description(description), files, context)
+
+    def _score(self, text: str, files: Sequence[str | Path] | None, context: Mapping[str, object] | str | None) -> tuple[int, list[ComplexityFactor]]:
+        """`score` of a description `_check_description` has read already."""
         signals = signals_for(self._settings())
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
         fired = hits(signals, text)
@@ -207,7 +210,7 @@ class ComplexityEstimator:
         return result
 
     def _estimate(self, description: str, files: Sequence[str | Path] | None, context: Mapping[str, object] | str | None) -> ComplexityResult:
-        score, factors = self.score(description, files, context)
+        score, factors = self._score(description, files, context)
         if not self._ai_enabled():
             return self.result_for(description, score, factors)
         from buildrunner.routing.ai_estimator import ai_estimate
