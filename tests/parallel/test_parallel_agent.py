@@ -522,6 +522,7 @@ def test_logs_show_what_an_agent_wrote_on_its_standard_error(fast_project: Path,
     assert [(e["step"], "Invalid API key" in (e["output"] or "")) for e in entries] == [("prompt", False), (None, False), ("stderr", True)]
     prompt = entries[0]["output"]
     assert prompt.startswith("Use the key ") and FAKE_AWS_KEY not in prompt and FAKE_AWS_KEY not in Path(entries[0]["log_path"]).read_text()  # kept masked
+    assert Path(entries[0]["log_path"]).stat().st_mode & 0o077 == 0  # private to its owner, as every log is
 
 
 def test_a_worker_where_a_tasks_agent_is_not_installed_is_refused_as_start_refuses(

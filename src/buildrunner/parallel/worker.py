@@ -66,6 +66,7 @@ from buildrunner.parallel.states import (
 )
 from buildrunner.parallel.supervisor import Link, supervise
 from buildrunner.parallel.worker_coordinator import AttemptDetail, WorkerCoordinator
+from buildrunner.paths import atomic_write_text, make_private_dir
 from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.security.masking import mask_secrets, masked_line
@@ -662,13 +663,12 @@ class Worker:
         return result
 
     def _keep_prompt(self, task: Task, prompt: str) -> None:
-        """The prompt as the agent gets it, masked, for `br parallel logs` (a retry's holds what the failed check said).
-        Not kept when it cannot be written: the attempt runs all the same."""
+        """The prompt as the agent gets it, masked, for `br parallel logs` (a retry's holds what the failed check said),
+        private to its owner as every log is. Not kept when it cannot be written: the attempt runs all the same."""
         path = AttemptFiles.of(self.executor.logs_dir, task.session_id, task.task_id, task.attempt, step=PROMPT_STEP).log
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(mask_secrets(prompt) + ("" if prompt.endswith("\n") else "\n"), encoding="utf-8")
-        except OSError:
+            atomic_write_text(make_private_dir(path.parent) / path.name, mask_secrets(prompt) + ("" if prompt.endswith("\n") else "\n"), private=True)
+        except (OSError, ConfigError):  # a full disk, or a file where the logs folder must be
             pass
 
     def _run_attempt(self, task: Task, launch: Launch, rung: "_Rung | None" = None) -> ExecutionResult:
