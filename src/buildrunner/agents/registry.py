@@ -69,9 +69,7 @@ def legacy_agent(template: str, config: "Config", *, name: str = LEGACY_NAME) ->
 
 def reading_agent(name: str, config: "Config") -> Agent:
     """The agent whose reader parses an attempt's log: `name`'s, or Claude Code's for a plan's `agent_command`."""
-    if name == LEGACY_NAME:
-        return ClaudeCode(name, "claude", _tiers(TierModels(), config), prompt_mode="argument", custom=True)
-    return get_agent(name, config)
+    return legacy_agent("claude", config) if name == LEGACY_NAME else get_agent(name, config)
 
 
 def require_installed(agent: Agent, path: str | None = None) -> str:

@@ -30,6 +30,7 @@ from buildrunner.parallel.states import LIVE_SESSION_STATES, SessionState
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
+    from buildrunner.agents.base import Agent
     from buildrunner.agents.transcript import Transcript
     from buildrunner.parallel.landing import MergeReport, MergeStep
     from buildrunner.parallel.models import Activity, AgentStatus, PlanPreview, Session, SessionStatus, TaskLog, TaskRecord
@@ -689,7 +690,7 @@ def logs(
         step = f" {entry['step']}" if entry["step"] else ""
         sys.stdout.write(f"=== {task_id} attempt {entry['attempt']}{step} ({entry['status']}) {printable_path(entry['log_path'])} ===\n")
         text = entry["output"]
-        read = None if raw or data is None or log.step is not None or log.agent is None else _transcript(manager, log, text)
+        read = None if raw or data is None or log.step is not None else _transcript(manager, log, text)
         if data is None:
             sys.stdout.write("(no output: the attempt printed nothing, or its log is on another machine)\n")
         elif read is not None:
@@ -700,19 +701,26 @@ def logs(
             _pass_on(data, ends_line=True)
 
 
-def _transcript(manager: "SessionManager", log: "TaskLog", text: str) -> str | None:
-    """An agent attempt's JSON stream read into lines by its agent's reader; None when that agent is not configured
-    any more (then the stream is shown as it is)."""
+def _reading_agent(manager: "SessionManager", log: "TaskLog") -> "Agent | None":
+    """The agent whose reader reads an attempt's log; None for a command's attempt, or an agent no longer configured
+    (then its output is shown as written)."""
     from buildrunner.agents.registry import reading_agent
-    from buildrunner.agents.transcript import transcript
     from buildrunner.errors import ConfigError
 
-    assert log.agent is not None
+    if log.agent is None:
+        return None
     try:
-        agent = reading_agent(log.agent, manager.project.config)
+        return reading_agent(log.agent, manager.project.config)
     except ConfigError:
         return None
-    return "".join(f"{line}\n" for line in transcript(agent, log.model or "", text))
+
+
+def _transcript(manager: "SessionManager", log: "TaskLog", text: str) -> str | None:
+    """An agent attempt's JSON stream read into lines by its agent's reader (None: shown as written)."""
+    from buildrunner.agents.transcript import transcript
+
+    agent = _reading_agent(manager, log)
+    return None if agent is None else "".join(f"{line}\n" for line in transcript(agent, log.model or "", text))
 
 
 class _FollowedOutput:
@@ -724,16 +732,10 @@ class _FollowedOutput:
 
     @classmethod
     def of(cls, manager: "SessionManager", log: TaskLog, raw: bool) -> "_FollowedOutput | None":
-        from buildrunner.agents.registry import reading_agent
         from buildrunner.agents.transcript import Transcript
-        from buildrunner.errors import ConfigError
 
-        if raw or log.agent is None:
-            return None
-        try:
-            return cls(Transcript(reading_agent(log.agent, manager.project.config), log.model or ""))
-        except ConfigError:  # the agent is no longer configured: its output is shown as written
-            return None
+        agent = None if raw else _reading_agent(manager, log)
+        return None if agent is None else cls(Transcript(agent, log.model or ""))
 
     def read(self, data: bytes, ended: bool) -> tuple[str, int]:
         """The text to show for `data` (new bytes of the log) and how many of them it used."""

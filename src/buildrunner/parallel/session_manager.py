@@ -467,19 +467,22 @@ class SessionManager:
 
         found = []
         for row in self.store.fetchall(self._q("task_attempts"), {"session_id": session_id, "task_id": task_id}):
-            attempt = int(row["attempt"])
+            attempt, status = int(row["attempt"]), row["status"]
+            own = TaskLog(attempt, status, Path(row["log_path"]), agent=row.get("agent"), model=row.get("model"))
+            if not steps:
+                found.append(own)
+                continue
             prompt = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt, step=PROMPT_STEP).log
-            if steps and prompt.is_file():
-                found.append(TaskLog(attempt, row["status"], prompt, PROMPT_STEP))
-            found.append(TaskLog(attempt, row["status"], Path(row["log_path"]), agent=row.get("agent"), model=row.get("model")))
-            if steps:
-                err = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt).err
-                if err.is_file() and err.stat().st_size:
-                    found.append(TaskLog(attempt, row["status"], err, STDERR_STEP))
-                for step in STEPS:
-                    log = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt, step=step).log
-                    if log.exists():
-                        found.append(TaskLog(attempt, row["status"], log, step))
+            if prompt.is_file():
+                found.append(TaskLog(attempt, status, prompt, PROMPT_STEP))
+            found.append(own)
+            err = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt).err
+            if err.is_file() and err.stat().st_size:
+                found.append(TaskLog(attempt, status, err, STDERR_STEP))
+            for step in STEPS:
+                log = AttemptFiles.of(self.project.paths.logs_dir, session_id, task_id, attempt, step=step).log
+                if log.exists():
+                    found.append(TaskLog(attempt, status, log, step))
         return found
 
     # -- control ---------------------------------------------------------------------------------
