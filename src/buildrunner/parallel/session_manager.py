@@ -579,13 +579,14 @@ class SessionManager:
         idle_since: float | None = None
         next_check = 0.0
         seen = since  # `on_change` hears of attempts that started or ended after this
+        started: set[tuple[str, int]] = set()  # ... and, once each, of an attempt's start
         outage: float | None = None
         connected_since = time.monotonic()
         while True:
             try:
                 row = self._session_row(session_id)
                 if on_change is not None:
-                    seen = self._report_changes(session_id, seen, on_change)
+                    seen = self._report_changes(session_id, seen, on_change, started)
                 ending = row["status"] == SessionState.STOPPED and self._still_ending(session_id, coordinator)
                 if (row["status"] in FINAL_SESSION_STATES and not ending) or self._budget_paused(row):
                     return self.get_session_status(session_id, activity=0)
@@ -621,14 +622,19 @@ class SessionManager:
     def _budget_paused(self, row: dict[str, Any]) -> bool:
         return row["status"] == SessionState.PAUSED and (row["status_reason"] or "").startswith(BUDGET_REASON)
 
-    def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None]) -> float:
+    def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None], started: set[tuple[str, int]]) -> float:
+        """Tell `on_change` of the attempts that started or ended after `since`; `started` holds the attempts whose start
+        was told. An attempt that started and ended between two looks gets its start line too, and so does one whose
+        row became visible only after a later time had been seen (its start is stamped before its claim commits)."""
         rows = self.store.fetchall(self._q("attempt_changes"), {"session_id": session_id, "since": since})
         if rows:
-            started = [  # an attempt that started and ended between two looks gets its start line too
+            told = [
                 Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None, int(r["attempt"]), r["tier"])
-                for r in rows if r["finished_at"] and r["started_at"] and r["started_at"] > since
+                for r in rows if r["finished_at"] and r["started_at"] and (r["task_id"], int(r["attempt"])) not in started
             ]
-            on_change(sorted(started + [_activity(r) for r in rows], key=lambda a: a.ts))
+            told += [_activity(r) for r in rows if r["finished_at"] or (r["task_id"], int(r["attempt"])) not in started]
+            started.update((r["task_id"], int(r["attempt"])) for r in rows)
+            on_change(sorted(told, key=lambda a: a.ts))
             since = max(max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows)
         return since
 
