@@ -25,7 +25,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 36)]
+SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 37)]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
@@ -113,7 +113,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
 
 @pytest.mark.parametrize(
     ("name", "tasks"),
-    [(n, SETS[n - 1]) for n in range(1, 36) if n != 10],
+    [(n, SETS[n - 1]) for n in range(1, 37) if n != 10],
 )
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: int, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more.
@@ -123,7 +123,8 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     sixth's miss (a partition-table resize written as a bump) and the thirtieth's two found at its blind first score
     (a partition count "bumped", an insulin bolus's rounding) go elsewhere since "bump" of a capacity is not a version
     bump; the twentieth's (a provider bump that broke a plan) is read as a change already made, and the
-    thirty-third's (when a user renames a sheet, the formulas that point at it break) as what the product's users do."""
+    thirty-third's (when a user renames a sheet, the formulas that point at it break) as what the product's users do;
+    the thirty-sixth's ("make search a bit smarter about typos") as typos the product's users make, not a typo fix."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
     assert to_haiku == []
 
@@ -132,13 +133,14 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     ("name", "floor"),
     [(1, 0.8), (2, 0.65), (3, 0.75), (4, 0.7), (5, 0.7), (6, 0.65), (7, 0.7), (8, 0.8),
      (9, 0.7), (10, 0.55), (11, 0.6), (12, 0.7), (13, 0.65), (14, 0.65), (15, 0.75), (16, 0.7), (17, 0.7), (18, 0.55),
-     (19, 0.75), (20, 0.4), (21, 0.75), (22, 0.45), (23, 0.8), (24, 0.5), (25, 0.6), (26, 0.8), (27, 0.8), (28, 0.55), (29, 0.75), (30, 0.45), (31, 0.7), (32, 0.6), (33, 0.55), (34, 0.6), (35, 0.25)],
+     (19, 0.75), (20, 0.4), (21, 0.75), (22, 0.45), (23, 0.8), (24, 0.5), (25, 0.6), (26, 0.8), (27, 0.8), (28, 0.55), (29, 0.75), (30, 0.45), (31, 0.7), (32, 0.6), (33, 0.55), (34, 0.6), (35, 0.35), (36, 0.5)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
     0.75, 0.86, 0.77, 0.79, 0.76, 0.77, 0.87, 0.80, 0.64, 0.68, 0.78, 0.76, 0.72, 0.86, 0.76, 0.78, 0.61, 0.85, 0.47,
     and at their blind first scores 0.85 and 0.53, (round 12) 0.89 and 0.57, (the vocabulary on 2,000 descriptions) 0.70 and 0.89, 0.84 and 0.56, 0.78 and 0.70, 0.60 and 0.67,
-    and 0.28 (set 35: half of it written so the words point the wrong way; its plain half 0.87). Floors guard what is kept, not what is new."""
+    and 0.28 (set 35: half of it written so the words point the wrong way; its plain half 0.87; 0.41 after reading it), 0.52
+    (set 36, a third written to mislead; 0.59 after reading it). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
@@ -720,3 +722,97 @@ def test_an_exception_for_another_sense_does_not_swallow_the_real_one(estimator:
 )
 def test_an_everyday_use_of_a_hard_words_phrase_does_not_fire_it(estimator: ComplexityEstimator, text: str, signal: str) -> None:
     assert signal not in fired(estimator, text)
+
+
+@pytest.mark.parametrize(
+    ("alarm", "resolution"),
+    [
+        (
+            "SEV1: checkout requests time out across the whole cluster for some customers, looks like lock contention in the"
+            " connection pool? On-call paged twice overnight.",
+            "Root cause: last week's release lowered pool_size in config/db.yaml to 2. Set it back to 20 and deploy.",
+        ),
+        (
+            "Possible data corruption in the nightly export: the partner says every file since Monday is missing rows,"
+            " maybe a race between the two writer jobs?",
+            "Update: turns out the export filter still reads the old region code. Change the filter to 'EU-WEST' and rerun.",
+        ),
+    ],
+)
+def test_an_incident_whose_cause_is_found_and_fix_stated_ranks_below_the_same_alarm_still_open(
+    estimator: ComplexityEstimator, alarm: str, resolution: str
+) -> None:
+    """The alarm of a report's first lines is context once its last lines name the cause and the one change to make."""
+    still_open = estimator.estimate(alarm)
+    settled = estimator.estimate(f"{alarm}\n{resolution}")
+    assert settled.complexity_score < still_open.complexity_score - 10
+    assert LEVEL_NAMES.index(settled.complexity_level) < LEVEL_NAMES.index(still_open.complexity_level)
+    assert any("the cause is found and the change stated" in f.detail for f in settled.factors)
+
+
+def test_a_sought_root_cause_is_still_unknown_and_a_step_of_a_report_is_not_a_target(estimator: ComplexityEstimator) -> None:
+    assert "cause unknown" in fired(estimator, "Find the root cause of the nightly job's intermittent hangs")
+    assert "cause unknown" not in fired(estimator, "Root cause: the cron entry runs the job twice. Remove the second line.")
+    # "set ... to" as an instruction states the target; as a step to reproduce or a past change it does not
+    assert "target given" in fired(estimator, "The retry limit is too high. Set it to 3.")
+    assert "target given" not in fired(estimator, "Steps: set the alarm to 7:00, reboot the phone, the alarm never rings")
+    assert "target given" not in fired(estimator, "The service hangs since we set the worker count to 16")
+
+
+@pytest.mark.parametrize(
+    ("everyone", "one"),
+    [
+        ("Move everyone's profile photos to the new storage bucket", "Move the profile photo upload button to the settings page"),
+        ("push the new controller firmware to all the units this week", "push the new controller firmware to the test unit on my bench"),
+        ("Reset every customer's plan to the free tier", "Reset the plan form when the customer presses cancel"),
+    ],
+)
+def test_one_action_over_every_user_or_device_ranks_above_the_same_action_on_one(estimator: ComplexityEstimator, everyone: str, one: str) -> None:
+    assert "whole population" in fired(estimator, everyone)
+    assert "whole population" not in fired(estimator, one)
+    assert estimator.estimate(everyone).complexity_score > estimator.estimate(one).complexity_score
+
+
+@pytest.mark.parametrize(
+    ("switch", "not_switch"),
+    [
+        ("We're moving to a new payment provider next month, make the saved subscriptions go over to them", "Move the payment provider's logo to the footer"),
+        ("can we switch the login over to the new identity provider?", "Switch the login button over to the new brand colour"),
+    ],
+)
+def test_moving_a_working_system_onto_another_provider_is_migration_work(estimator: ComplexityEstimator, switch: str, not_switch: str) -> None:
+    assert "provider switch" in fired(estimator, switch)
+    assert "provider switch" not in fired(estimator, not_switch)
+    assert level_for(estimator.estimate(switch).complexity_score) != "simple"
+
+
+def test_paying_people_is_money(estimator: ComplexityEstimator) -> None:
+    for text in ("Run payroll twice a month instead of monthly", "Let punters cash out part of a bet before the match ends", "Add instant withdrawals to the wallet app"):
+        assert "money" in fired(estimator, text), text
+
+
+def test_typos_the_products_users_make_are_a_search_feature_not_a_wording_fix(estimator: ComplexityEstimator) -> None:
+    for feature in ("Make the product search forgive typos", "add typo tolerance to the address lookup", "can the catalogue search handle typos better?"):
+        assert "typo or wording" not in fired(estimator, feature), feature
+        assert level_for(estimator.estimate(feature).complexity_score) != "simple", feature
+    assert "typo or wording" in fired(estimator, "Fix the typo in the search box placeholder")
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Delete the accounts of people who never verified their email", "destructive operation"),
+        ("Expire old object versions in the backups bucket after 30 days", "destructive operation"),
+        ("switch the email provider for password resets from the old vendor\nto the new one", "provider switch"),
+        ("Flip `debug` to false in config/app.yml", "target given"),
+    ],
+)
+def test_a_plainly_worded_case_of_a_signal_fires_it(estimator: ComplexityEstimator, text: str, signal: str) -> None:
+    assert signal in fired(estimator, text)
+
+
+def test_a_cause_traced_and_a_change_stated_settle_a_report(estimator: ComplexityEstimator) -> None:
+    report = "Checkout errors spiking for some customers since Friday's deploy, intermittent timeouts to the card processor."
+    traced = estimator.estimate(report + " Traced it to the retry setting in config/http.yaml. Change the retries to 3.")
+    assert any("the cause is found and the change stated" in f.detail for f in traced.factors)
+    assert traced.complexity_score < estimator.estimate(report).complexity_score

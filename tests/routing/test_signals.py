@@ -295,3 +295,53 @@ def test_a_rename_others_depend_on_is_not_a_mechanical_rename() -> None:
     public = estimator.estimate("Rename the JSON fields in the public /v1/users response; partners depend on it")
     local = estimator.estimate("Rename the local variable tmp to total in the report builder")
     assert local.complexity_level == "simple" and public.complexity_level != "simple"
+
+
+SETTLED = """base = 36
+small_change_topic_factor = 0.5
+settled_topic_factor = 0.25
+resolved = '''(?i)\\broot cause:'''
+[[signal]]
+name = "race"
+role = "topic"
+weight = 30
+words = ["race"]
+[[signal]]
+name = "unknown"
+weight = 20
+until_resolved = true
+words = ["intermittent"]
+[[signal]]
+name = "target"
+weight = -14
+states_change = true
+words = ["set it to"]
+[[signal]]
+name = "other"
+weight = 4
+words = ["cache"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the cause found and the change stated: the topic counts a quarter, what was unknown nothing, the rest as it is
+        ("Intermittent race in the cache? Root cause: the TTL is 30. Set it to 5.", {"race": 7.5, "unknown": 0, "target": -14, "other": 4}),
+        ("Intermittent race in the cache? Set it to 5.", {"race": 30, "unknown": 20, "target": -14, "other": 4}),  # no cause found
+        ("Intermittent race in the cache. Root cause: two writers share the entry.", {"race": 30, "unknown": 20, "other": 4}),  # no change stated
+    ],
+)
+def test_a_report_whose_cause_is_found_and_change_stated_counts_what_it_feared_less(text: str, expected: dict[str, float]) -> None:
+    signals = parse_signals(SETTLED, "test.toml")
+    found = hits(signals, text)
+    assert {h.signal.name: h.points for h in found} == expected
+    scaled = [h.detail for h in found if h.scale != 1.0]
+    assert all(d.endswith("the cause is found and the change stated") for d in scaled)
+    # the features the weights are fitted on carry the same scales
+    assert sum(w * f for w, f in zip((30, 20, -14, 4), features(signals, text))) == pytest.approx(sum(expected.values()))
+
+
+def test_a_bad_resolved_pattern_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match="resolved"):
+        parse_signals(SETTLED.replace("root cause:", "root (cause:"), "test.toml")

@@ -109,6 +109,8 @@ class Signal:
     asked_only: bool = False  # a hit right after the set's `past_change` words is a change already made, not the work asked
     unless_followed_by: re.Pattern[str] | None = None  # a hit this matches right after is another sense of the word
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
+    states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
+    until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -146,6 +148,7 @@ class Signal:
             firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
+            states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
         )
 
     def measure(
@@ -207,7 +210,9 @@ class SignalSet:
     hidden: tuple[re.Pattern[str], ...] = ()
     topic_words: float = 0.0
     small_change_topic_factor: float = 1.0
+    settled_topic_factor: float = 1.0
     past_change: tuple[re.Pattern[str], ...] = ()
+    resolved: tuple[re.Pattern[str], ...] = ()
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -228,7 +233,9 @@ class SignalSet:
             hidden=self.hidden,
             topic_words=self.topic_words,
             small_change_topic_factor=self.small_change_topic_factor,
+            settled_topic_factor=self.settled_topic_factor,
             past_change=self.past_change,
+            resolved=self.resolved,
         )
 
     def guarded(self, raw: float, learned: float) -> float:
@@ -245,23 +252,40 @@ class SignalSet:
     def text(self, description: str) -> Text:
         return Text.of(description, self.listings, self.hidden)
 
-    def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], tuple[float, ...], float]]:
-        """(signal, count, what matched, the words' shares, scale) for every signal, in file order. `scale` is
-        `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
-        description of at most `topic_words` words, else 1: a typo in the OAuth guide is a typo,
-        whatever the guide is about; but "update the runbook" as one step of a long plan does not
-        make the plan a docs task."""
+    def measure(self, description: str) -> list[tuple[Signal, float, tuple[str, ...], tuple[float, ...], float, str]]:
+        """(signal, count, what matched, the words' shares, scale, why scaled) for every signal, in file order.
+
+        `scale` is `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
+        description of at most `topic_words` words: a typo in the OAuth guide is a typo, whatever the guide is
+        about; but "update the runbook" as one step of a long plan does not make the plan a docs task. When the
+        description is `settled` (the cause found and the change stated), at any length, a topic counts at
+        `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
-        small = self.small_change(text, [s.role for s, count, _, _ in counts if count > 0])
-        topic = self.small_change_topic_factor if small else 1.0
-        return [(s, count, words, shares, topic if s.role == "topic" else 1.0) for s, count, words, shares in counts]
+        fired = [s for s, count, _, _ in counts if count > 0]
+        settled = self.settled(text, fired)
+        small = self.small_change(text, [s.role for s in fired])
+        why = "a small change to this subject" if small else "the cause is found and the change stated" if settled else ""
+        topic = self.small_change_topic_factor if small else self.settled_topic_factor if settled else 1.0
+
+        def scale(signal: Signal) -> float:
+            if signal.until_resolved and settled:
+                return 0.0
+            return topic if signal.role == "topic" else 1.0
+
+        return [(s, count, words, shares, scale(s), why if scale(s) != 1.0 else "") for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
         of at most `topic_words` words (in a long plan, one such step does not make the plan one)."""
         short = not self.topic_words or text.prose_words <= self.topic_words
         return short and "small change" in fired_roles
+
+    def settled(self, text: Text, fired: Iterable[Signal]) -> bool:
+        """Whether the description says the cause was found (a `resolved` pattern: "Root cause: ...", "turns out")
+        and states the change to make (a `states_change` signal fired): what the report feared before it is the
+        context of the work, not the work."""
+        return any(s.states_change for s in fired) and any(p.search(text.prose) for p in self.resolved)
 
 
 @dataclass(frozen=True)
@@ -272,12 +296,13 @@ class Hit:
     count: float
     words: tuple[str, ...]
     points: float
-    scale: float = 1.0  # below 1 when a small change counts this topic at SignalSet.small_change_topic_factor
+    scale: float = 1.0  # below 1 when SignalSet.measure counts this signal less (a small change to a topic, a settled report)
+    scaled_because: str = ""  # why the scale is not 1
     shares: tuple[float, ...] = ()  # for a vocabulary: each word's part of the count
 
     @property
     def detail(self) -> str:
-        return self._found() + (f"; x{self.scale:g}: a small change to this subject" if self.scale != 1.0 else "")
+        return self._found() + (f"; x{self.scale:g}: {self.scaled_because}" if self.scale != 1.0 else "")
 
     def _found(self) -> str:
         if self.signal.vocabulary is not None:
@@ -316,15 +341,16 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     hidden = _patterns(data, "hidden", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
-        factor = float(data.get("small_change_topic_factor", 1.0))
+        factors = {key: float(data.get(key, 1.0)) for key in ("small_change_topic_factor", "settled_topic_factor")}
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: topic_words and small_change_topic_factor must be numbers", hint="e.g. topic_words = 40") from None
-    if not 0.0 <= factor <= 1.0:
-        raise ConfigError(f"{origin}: small_change_topic_factor = {factor}", hint="a factor between 0 and 1")
+        raise ConfigError(f"{origin}: topic_words, small_change_topic_factor and settled_topic_factor must be numbers", hint="e.g. topic_words = 40") from None
+    for key, factor in factors.items():
+        if not 0.0 <= factor <= 1.0:
+            raise ConfigError(f"{origin}: {key} = {factor}", hint="a factor between 0 and 1")
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
-        listings=listings, hidden=hidden, topic_words=topic_words, small_change_topic_factor=factor,
-        past_change=_patterns(data, "past_change", origin),
+        listings=listings, hidden=hidden, topic_words=topic_words, **factors,
+        past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin),
     )
 
 
@@ -347,12 +373,12 @@ def shipped_signals() -> SignalSet:
 def hits(signals: SignalSet, description: str) -> list[Hit]:
     """Every signal that fired on `description`, in file order."""
     return [
-        Hit(signal, count, words, signal.points(count) * scale, scale, shares)
-        for signal, count, words, shares, scale in signals.measure(description)
+        Hit(signal, count, words, signal.points(count) * scale, scale, because, shares)
+        for signal, count, words, shares, scale, because in signals.measure(description)
         if count != 0
     ]
 
 
 def features(signals: SignalSet, description: str) -> list[float]:
     """Each signal's feature (times its scale), in file order: the score is base + weights . features (for fitting)."""
-    return [signal.feature(count) * scale for signal, count, _, _, scale in signals.measure(description)]
+    return [signal.feature(count) * scale for signal, count, _, _, scale, _ in signals.measure(description)]
