@@ -12,26 +12,31 @@ import yaml
 
 from buildrunner.project import Project
 from buildrunner.routing import LadderStep, TaskOutcome, record_outcome
-from buildrunner.routing.calibration import MIN_OUTCOMES, calibrate
-from buildrunner.routing.complexity_estimator import ComplexityEstimator
-from buildrunner.routing.models import TIERS
+from buildrunner.routing.calibration import MIN_COST_ATTEMPTS, MIN_OUTCOMES, calibrate
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, estimate_cost
+from buildrunner.routing.models import TIERS, catalogue
 
 DATA = Path(__file__).parent / "data"
 DESCRIPTIONS = [t["text"] for name in ("independent_tasks.yaml", "independent_tasks_2.yaml") for t in yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["tasks"]]
-COST = {"haiku": 0.02, "sonnet": 0.08, "opus": 0.40}
 
 
-def run_history(project: Project, lowest_capable: Callable[[int], int], *, count: int | None = None, session: str = "s1", force: Callable[[int], str | None] = lambda s: None) -> None:
+def run_history(
+    project: Project, lowest_capable: Callable[[int], int], *, count: int | None = None, session: str = "s1",
+    force: Callable[[int], str | None] = lambda s: None, spend: float = 1.0,
+) -> None:
     """Record one outcome per description as the escalation loop would: start on the routed tier (or a forced
-    one), climb one tier per failure; `lowest_capable(score)` is the cheapest tier that passes."""
+    one), climb one tier per failure; `lowest_capable(score)` is the cheapest tier that passes. Each attempt
+    costs `spend` times the estimate at the task's score on its tier (1: the estimates are right)."""
     estimator = ComplexityEstimator(project, use_ai=False)
+    models = catalogue(project)
     for i, text in enumerate(DESCRIPTIONS[:count]):
         estimate = estimator.estimate(text)
         start = force(estimate.complexity_score) or estimate.recommended_model
         ladder = []
         for tier in TIERS[TIERS.index(start) :]:
             ok = TIERS.index(tier) >= lowest_capable(estimate.complexity_score)
-            ladder.append(LadderStep(tier, f"claude-{tier}", COST[tier], "passed" if ok else "failed", "" if ok else "verify failed"))
+            cost = spend * estimate_cost(estimate.complexity_score, models[tier])
+            ladder.append(LadderStep(tier, f"claude-{tier}", cost, "passed" if ok else "failed", "" if ok else "verify failed"))
             if ok:
                 break
         record_outcome(project, TaskOutcome.from_attempts(estimate, ladder, session_id=session, task_id=f"t{i}", finished_at=1_700_000_000.0 + i))
@@ -149,15 +154,16 @@ def test_the_report_says_what_the_recorded_attempts_did_and_which_scores_moved(p
     """A new user's history of hand-built outcomes showed "first-try 100 %, 0 escalations" while 8 of its 60 tasks had
     escalated: the before/after columns model routings on today's scores; the recorded history is said beside them."""
     estimator = ComplexityEstimator(project, use_ai=False)
+    models = catalogue(project)
     escalated = 0
     for i, text in enumerate(DESCRIPTIONS[:40]):
         estimate = estimator.estimate(text)
         climbs = i % 5 == 0 and estimate.recommended_model != "opus"
         start = estimate.recommended_model
-        ladder = [LadderStep(start, f"claude-{start}", COST[start], "failed" if climbs else "passed", "verify failed" if climbs else "")]
+        ladder = [LadderStep(start, f"claude-{start}", estimate_cost(estimate.complexity_score, models[start]), "failed" if climbs else "passed", "verify failed" if climbs else "")]
         if climbs:
             above = TIERS[TIERS.index(start) + 1]
-            ladder.append(LadderStep(above, f"claude-{above}", COST[above], "passed"))
+            ladder.append(LadderStep(above, f"claude-{above}", estimate_cost(estimate.complexity_score, models[above]), "passed"))
             escalated += 1
         outcome = TaskOutcome.from_attempts(estimate, ladder, session_id="s1", task_id=f"t{i}", finished_at=1_700_000_000.0 + i)
         if i < 3:  # recorded by an older estimator: the stored score is not what today's signals give
@@ -167,3 +173,49 @@ def test_the_report_says_what_the_recorded_attempts_did_and_which_scores_moved(p
     assert report.as_run is not None and report.as_run.tasks == 40
     assert report.as_run.escalations == escalated and report.as_run.first_try_pass_rate == round((40 - escalated) / 40, 4)
     assert report.rescored == 3
+
+
+def test_cost_estimates_are_scaled_to_what_the_projects_attempts_cost(project: Project) -> None:
+    """Agents on this project spend four times the token budget: calibration measures it per tier on held-out
+    attempts, writes the scale (the routing itself already fits and stays), and estimates follow; fitting again
+    does not compound it."""
+    task = "Add a --verbose flag to the CLI"
+    before = ComplexityEstimator(project, use_ai=False).estimate(task)
+    run_history(project, lambda s: 0 if s <= 29 else (1 if s <= 74 else 2), spend=4.0)
+    report = calibrate(project)
+    assert not report.better and report.costs_better and report.written
+    assert report.costs is not None and report.costs.scale and all(scale == pytest.approx(4.0, rel=0.01) for scale in report.costs.scale.values())
+    assert report.costs.off_before == pytest.approx(4.0, rel=0.01) and report.costs.off_after == pytest.approx(1.0, abs=0.01)
+    written = config(project)["routing"]["calibration"]
+    assert written["max_complexity"] == {} and written["cost_scale"] == report.costs.scale  # the thresholds in use stay
+
+    after = ComplexityEstimator(Project(project.paths.root), use_ai=False).estimate(task)
+    assert after.recommended_model == before.recommended_model
+    assert after.estimated_cost == pytest.approx(4.0 * before.estimated_cost, rel=0.02)
+    assert after.calibration and after.calibration.startswith("attempt costs calibrated")
+
+    again = calibrate(Project(project.paths.root))
+    assert again.costs is not None and all(scale == pytest.approx(4.0, rel=0.01) for scale in again.costs.scale.values())
+    assert not again.costs_better and not again.written  # in use already: nothing closer to write
+
+
+def test_a_tier_with_too_few_attempts_keeps_its_cost_estimates(project: Project) -> None:
+    estimator, models = ComplexityEstimator(project, use_ai=False), catalogue(project)
+    for i, text in enumerate(DESCRIPTIONS[:MIN_OUTCOMES + MIN_COST_ATTEMPTS - 1]):
+        estimate = estimator.estimate(text)
+        tier = "sonnet" if i < MIN_COST_ATTEMPTS - 1 else "haiku"  # one attempt short on sonnet
+        step = LadderStep(tier, f"claude-{tier}", 3.0 * estimate_cost(estimate.complexity_score, models[tier]), "passed")
+        record_outcome(project, TaskOutcome.from_attempts(estimate, [step], session_id="s1", task_id=f"t{i}", finished_at=1_700_000_000.0 + i))
+    report = calibrate(project, dry_run=True)
+    assert report.costs is not None and report.costs.attempts == {"haiku": MIN_OUTCOMES, "sonnet": MIN_COST_ATTEMPTS - 1}
+    assert report.costs.scale == {"haiku": pytest.approx(3.0, rel=0.01)}
+    assert report.calibration is not None and "sonnet" not in report.calibration.cost_scale
+
+
+def test_calibrate_says_what_attempts_cost_against_the_estimates(project: Project, run_br) -> None:
+    run_history(project, lambda s: 0 if s <= 29 else (1 if s <= 74 else 2), spend=2.5)
+    text = run_br("routing", "calibrate", "--dry-run")
+    assert "Attempt costs: the estimates in use are off by x2.5" in text.stdout
+    assert "Better on held-out outcomes (the cost estimates); --dry-run" in text.stdout
+    data = json.loads(run_br("routing", "calibrate", "--dry-run", "--format", "json").stdout)
+    assert data["costs_better"] is True and data["costs"]["scale"]["sonnet"] == pytest.approx(2.5, rel=0.01)

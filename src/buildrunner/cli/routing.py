@@ -254,10 +254,11 @@ def calibrate(
     output_format: FormatOption = "text",
     project: ProjectOption = None,
 ) -> None:
-    """Fit the tier thresholds (and, with 200+ outcomes, the signal weights) to this project's finished tasks.
+    """Fit the tier thresholds (and, with 200+ outcomes, the signal weights) to this project's finished tasks,
+    and scale each tier's cost estimates to what its attempts really cost.
 
     Cross-validated: shows before -> after on held-out outcomes and writes routing.calibration to the
-    config only when the fitted routing does better there.
+    config only when the fitted routing, or the scaled cost estimates, do better there.
 
     Example: br routing calibrate --dry-run
     """
@@ -311,12 +312,20 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
         out.print(f"[dim]{report.rescored} of {report.outcomes} tasks score differently with today's signals than when they ran; the fit uses today's scores.[/]")
     if report.imputed_share:
         out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
-    if not report.better:
+    if report.costs is not None:
+        costs = report.costs
+        scales = ", ".join(f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')})" for tier, scale in costs.scale.items())
+        out.print(
+            f"Attempt costs: the estimates in use are off by x{costs.off_before:g} on held-out attempts; scaled to this "
+            f"project's attempts ({scales}), by x{costs.off_after:g}."
+        )
+    better = " and ".join(what for what, ok in (("the routing", report.better), ("the cost estimates", report.costs_better)) if ok)
+    if not better:
         out.print("Not better than the current routing on held-out outcomes: config unchanged.")
     elif dry_run:
-        out.print(f"Better on held-out outcomes; --dry-run: {config_file} unchanged.")
+        out.print(f"Better on held-out outcomes ({better}); --dry-run: {config_file} unchanged.")
     else:
-        out.print(f"✅ Better on held-out outcomes: wrote routing.calibration to {config_file}.")
+        out.print(f"✅ Better on held-out outcomes ({better}): wrote routing.calibration to {config_file}.")
 
 
 @app.command()

@@ -11,15 +11,22 @@ its score and climbs one tier per failure. Its cost on a set of outcomes is the 
 escalation priced at `ESCALATION_WEIGHT` typical tasks (the wait and the re-run), per passed task. Thresholds
 are chosen to minimise that on training folds, scored on the held-out fold (k-fold cross-validation), and
 written to the config only when they beat the routing in use on the held-out outcomes.
+
+Cost estimates are a token budget at the task's score priced per tier; what an agent really spends on a
+project can be several times more or less. Each tier's scale is the median of actual / estimated cost over
+the project's attempts, checked the same way: written only when the scaled estimates come closer to what
+held-out attempts cost.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import math
+import statistics
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, cast
 
 from buildrunner.errors import ConfigError
 from buildrunner.paths import atomic_write_text
@@ -44,6 +51,8 @@ FIRST_TRY_SLACK = 0.01  # ... and pass at most 1 point fewer tasks on the first 
 NEAR_BEST = 0.005  # among thresholds this close to the best, keep the ones nearest the current ones
 MIN_EVIDENCE = 3  # a threshold rises only to scores where the tier has this many outcomes of its own
 RIDGE_PER_OUTCOME = 1.0  # strength of the pull of refitted weights toward the shipped ones, per outcome
+MIN_COST_ATTEMPTS = 5  # attempts with a recorded cost a tier needs before its cost estimates are scaled
+COST_GAIN = 0.10  # scaled estimates must be at least 10 % closer (in log terms) to what held-out attempts cost
 _FITTED = TIERS[:-1]  # the top tier takes everything above the others
 
 
@@ -57,6 +66,17 @@ class RoutingMetrics:
     cost_per_passed_task: float
     escalations: float
     objective: float  # cost per passed task with escalations priced in: what calibration minimises
+
+
+@dataclass(frozen=True)
+class CostFit:
+    """What a project's attempts really cost against the estimate at their score, and a scale per tier."""
+
+    scale: dict[Tier, float]  # actual / estimated cost, the median over a tier's attempts (tiers with too few absent)
+    attempts: dict[Tier, int]  # attempts with a recorded cost, per tier
+    off_before: float  # held out: the typical factor between estimated and actual cost (1 = exact), with the costs in use
+    off_after: float  # the same with scales fitted on the other folds
+    better: bool  # off_after is at least COST_GAIN closer than off_before
 
 
 @dataclass
@@ -79,6 +99,8 @@ class CalibrationReport:
     calibration: Calibration | None = None
     as_run: RoutingMetrics | None = None  # what the recorded attempts did (before/after model each routing instead)
     rescored: int = 0  # outcomes today's signals score differently from when they ran (the fit uses today's scores)
+    costs: CostFit | None = None  # None: no tier has MIN_COST_ATTEMPTS attempts with a recorded cost
+    costs_better: bool = False  # the scaled cost estimates are closer on held-out attempts (written even if the routing is not better)
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,57 @@ def _costs(outcome: TaskOutcome, score: int, models: dict[str, "ModelInfo"]) -> 
         return tuple(estimated)
     tier, cost = next(iter(sorted(observed.items())))
     return tuple(observed.get(t, cost * estimated[t] / estimated[tier]) for t in range(len(TIERS)))
+
+
+def _cost_ratios(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"]) -> list[tuple[str, str, float]]:
+    """(outcome key, tier, actual / estimated cost) of every attempt with a recorded cost. The estimate is the
+    unscaled one at the score the task was routed with, so a calibration fitted again does not compound."""
+    out = []
+    for o in outcomes:
+        for step in o.ladder:
+            model = models.get(step.tier)
+            if step.outcome == "error" or step.cost <= 0 or model is None:
+                continue
+            estimated = estimate_cost(o.score, replace(model, cost_scale=1.0))
+            if estimated > 0:
+                out.append((f"{o.session_id}/{o.task_id}", step.tier, step.cost / estimated))
+    return out
+
+
+def _cost_scales(ratios: Sequence[tuple[str, str, float]]) -> dict[Tier, float]:
+    by_tier: dict[str, list[float]] = {}
+    for _, tier, ratio in ratios:
+        by_tier.setdefault(tier, []).append(ratio)
+    return {cast(Tier, tier): float(f"{statistics.median(r):.3g}") for tier, r in by_tier.items() if len(r) >= MIN_COST_ATTEMPTS}
+
+
+def _log_off(ratios: Sequence[tuple[str, str, float]], scale: dict[str, float]) -> float:
+    """Sum over attempts of |log(actual / estimate)| with `scale` applied."""
+    return sum(abs(math.log(ratio / scale.get(tier, 1.0))) for _, tier, ratio in ratios)
+
+
+def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], folds: int) -> CostFit | None:
+    """Each tier's cost scale, and how close estimates come to held-out attempts with the scales in use and with
+    scales fitted on the other folds; None when no tier has enough attempts with a recorded cost."""
+    ratios = _cost_ratios(outcomes, models)
+    scale = _cost_scales(ratios)
+    if not scale:
+        return None
+    in_use = {tier: model.cost_scale for tier, model in models.items()}
+    before = after = 0.0
+    for k in range(folds):
+        train = [r for r in ratios if _fold(r[0], folds) != k]
+        test = [r for r in ratios if _fold(r[0], folds) == k]
+        before += _log_off(test, in_use)
+        fitted: dict[str, float] = dict(in_use)
+        fitted.update({str(tier): factor for tier, factor in _cost_scales(train).items()})
+        after += _log_off(test, fitted)
+    attempts = {cast(Tier, tier): sum(1 for _, t, _ in ratios if t == tier) for tier in TIERS if any(t == tier for _, t, _ in ratios)}
+    n = max(1, len(ratios))
+    return CostFit(
+        scale=scale, attempts=attempts,
+        off_before=round(math.exp(before / n), 3), off_after=round(math.exp(after / n), 3), better=after < before * (1 - COST_GAIN),
+    )
 
 
 def _context_points(outcome: TaskOutcome, signals: SignalSet) -> float:
@@ -380,11 +453,21 @@ def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None
     report.weights = final.weights
     report.better = after.objective < before.objective * (1 - MIN_GAIN) and after.first_try_pass_rate >= before.first_try_pass_rate - FIRST_TRY_SLACK
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%MZ")
-    report.calibration = Calibration(
-        fitted_at=stamp, outcomes=len(cases), max_complexity=report.fitted, weights=final.weights, base=final.base,
-    )
+    report.costs = fit_costs(usable, models, folds)
+    report.costs_better = report.costs is not None and report.costs.better
+    previous = routing.calibration
+    cost_scale = report.costs.scale if report.costs is not None and report.costs_better else dict(previous.cost_scale) if previous else {}
+    if report.better or not report.costs_better:
+        report.calibration = Calibration(
+            fitted_at=stamp, outcomes=len(cases), max_complexity=report.fitted, weights=final.weights, base=final.base, cost_scale=cost_scale,
+        )
+    else:  # only the cost estimates improve: the routing in use stays as it is
+        report.calibration = Calibration(
+            fitted_at=stamp, outcomes=len(cases), max_complexity=dict(previous.max_complexity) if previous else {},
+            weights=dict(previous.weights) if previous else {}, base=previous.base if previous else None, cost_scale=cost_scale,
+        )
     report.config_file = str(project.paths.config_file)
-    if report.better and not dry_run:
+    if (report.better or report.costs_better) and not dry_run:
         write_calibration(project, report.calibration)
         report.written = True
     return report

@@ -150,10 +150,12 @@ def minutes_on(score: float, model: "ModelInfo") -> int:
 
 
 def estimate_cost(score: float, model: "ModelInfo") -> float:
+    """The token budget at this score priced on `model`, times what the project's attempts on its tier cost over
+    that budget (`cost_scale`, 1 until `br routing calibrate` has measured it)."""
     from buildrunner.routing.models import cost_of
 
     input_tokens, output_tokens = tokens_for(score)
-    return cost_of(model, input_tokens, output_tokens)
+    return cost_of(model, input_tokens, output_tokens) * model.cost_scale
 
 
 def _reasoning(factors: Iterable[ComplexityFactor], level: str) -> list[str]:

@@ -46,6 +46,7 @@ class ModelInfo:
     latency_source: str = "config"
     provider: str = PROVIDER
     long_context_from: int | None = None  # input tokens from which genai-prices' higher rates apply (None: none, or prices pinned)
+    cost_scale: float = 1.0  # what a task's attempts on this tier really cost over the token estimate (routing.calibration.cost_scale)
 
 
 @lru_cache(maxsize=64)
@@ -132,18 +133,22 @@ def _config(source: "Project | Config | None") -> "Config":
 def catalogue(source: "Project | Config | None" = None, observed_latency: dict[str, float] | None = None) -> dict[str, ModelInfo]:
     """The tiers, cheapest first, for a project or a config (default: the current project).
 
-    A calibration (`routing.calibration`) replaces the tiers' configured `max_complexity`.
+    A calibration (`routing.calibration`) replaces the tiers' configured `max_complexity` and scales their cost
+    estimates to what the project's attempts cost.
 
     `observed_latency` (tier -> ms, e.g. from `CostTracker.observed_latency()`) replaces the
     configured typical latency where telemetry has data.
     """
     routing = _config(source).routing
     calibrated = routing.calibration.max_complexity if routing.calibration is not None else {}
+    cost_scale = routing.calibration.cost_scale if routing.calibration is not None else {}
     out: dict[str, ModelInfo] = {}
     for tier in TIERS:
         info = _info(tier, getattr(routing.models, tier))
         if tier in calibrated:
             info = replace(info, max_complexity=calibrated[tier])
+        if tier in cost_scale:
+            info = replace(info, cost_scale=cost_scale[tier])
         if observed_latency and observed_latency.get(tier):
             info = replace(info, typical_latency_ms=float(observed_latency[tier]), latency_source="telemetry")
         out[tier] = info

@@ -59,13 +59,18 @@ class ModelTiers(Section):
 
 class Calibration(Section):
     """Written by `br routing calibrate` when thresholds fitted to the project's outcomes did better on
-    held-out outcomes than the ones in use; delete the key to go back to the defaults."""
+    held-out outcomes than the ones in use, or cost estimates scaled to its attempts came closer to what held-out
+    attempts cost; delete the key to go back to the defaults."""
 
     fitted_at: str = Field(min_length=1, description="when it was fitted (UTC, ISO 8601)")
     outcomes: int = Field(ge=0, description="how many finished tasks it was fitted on")
     max_complexity: dict[Tier, int] = Field(description="highest score each tier is trusted with; overrides models.<tier>.max_complexity")
     weights: dict[str, float] = Field(default_factory=dict, description="refitted signal weights (empty: the shipped ones)")
     base: Optional[float] = Field(None, description="refitted base score (None: the shipped one)")
+    cost_scale: dict[Tier, float] = Field(
+        default_factory=dict,
+        description="what a task's attempts on each tier really cost over the token estimate at its score (the median over the project's attempts); cost estimates are multiplied by it",
+    )
 
     @model_validator(mode="after")
     def _thresholds(self) -> "Calibration":
@@ -75,11 +80,15 @@ class Calibration(Section):
         ordered = [self.max_complexity[t] for t in ("haiku", "sonnet", "opus") if t in self.max_complexity]
         if ordered != sorted(ordered):
             raise ValueError("max_complexity must not fall from a cheaper tier to a more capable one")
+        for tier, scale in self.cost_scale.items():
+            if not 0 < scale < 10_000:
+                raise ValueError(f"cost_scale.{tier} must be a positive factor (1: the estimates as they are)")
         return self
 
     def summary(self) -> str:
         """One line for `estimate` and `select`."""
-        what = "thresholds and signal weights" if self.weights else "thresholds"
+        parts = [name for name, fitted in (("thresholds", self.max_complexity), ("signal weights", self.weights), ("attempt costs", self.cost_scale)) if fitted]
+        what = " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]])) if parts else "nothing"
         return f"{what} calibrated {self.fitted_at} on {self.outcomes} outcomes"
 
 
