@@ -187,10 +187,11 @@ def test_cost_estimates_are_scaled_to_what_the_projects_attempts_cost(project: P
     assert report.costs is not None and report.costs.scale and all(scale == pytest.approx(4.0, rel=0.01) for scale in report.costs.scale.values())
     assert report.costs.off_before == pytest.approx(4.0, rel=0.01) and report.costs.off_after == pytest.approx(1.0, abs=0.01)
     written = config(project)["routing"]["calibration"]
-    assert written["max_complexity"] == {} and written["cost_scale"] == report.costs.scale  # the thresholds in use stay
+    assert written["max_complexity"] == {} and written["cost_scale"] == report.costs.better_scale != {}  # the thresholds in use stay
 
     after = ComplexityEstimator(Project(project.paths.root), use_ai=False).estimate(task)
     assert after.recommended_model == before.recommended_model
+    assert after.recommended_model in report.costs.better_scale
     assert after.estimated_cost == pytest.approx(4.0 * before.estimated_cost, rel=0.02)
     assert after.calibration and after.calibration.startswith("attempt costs calibrated")
 
@@ -216,6 +217,52 @@ def test_calibrate_says_what_attempts_cost_against_the_estimates(project: Projec
     run_history(project, lambda s: 0 if s <= 29 else (1 if s <= 74 else 2), spend=2.5)
     text = run_br("routing", "calibrate", "--dry-run")
     assert "Attempt costs: the estimates in use are off by x2.5" in text.stdout
-    assert "Better on held-out outcomes (the cost estimates); --dry-run" in text.stdout
+    assert "Better on held-out outcomes (the cost estimates; the thresholds in use stay); --dry-run" in text.stdout
     data = json.loads(run_br("routing", "calibrate", "--dry-run", "--format", "json").stdout)
     assert data["costs_better"] is True and data["costs"]["scale"]["sonnet"] == pytest.approx(2.5, rel=0.01)
+
+
+def record(project: Project, steps: list[tuple[str, float, str]], *, session: str = "s1", model_of: Callable[[str], str] = lambda tier: f"claude-{tier}") -> None:
+    """One passed outcome per (tier, cost as a multiple of the estimate, description) on that tier."""
+    estimator, models = ComplexityEstimator(project, use_ai=False), catalogue(project)
+    for i, (tier, spend, text) in enumerate(steps):
+        estimate = estimator.estimate(text)
+        step = LadderStep(tier, model_of(tier), spend * estimate_cost(estimate.complexity_score, models[tier]), "passed")
+        record_outcome(project, TaskOutcome.from_attempts(estimate, [step], session_id=session, task_id=f"t{i}", finished_at=1_700_000_000.0 + i))
+
+
+def test_a_scale_already_in_use_is_kept_for_a_tier_with_too_few_new_attempts(project: Project, write_config) -> None:
+    write_config({"routing": {"calibration": {"fitted_at": "2026-11-01T00:00Z", "outcomes": 40, "max_complexity": {}, "cost_scale": {"opus": 2.0}}}})
+    record(Project(project.paths.root), [("haiku", 3.0, t) for t in DESCRIPTIONS[:MIN_OUTCOMES]] + [("opus", 5.0, DESCRIPTIONS[40])])
+    report = calibrate(Project(project.paths.root))
+    assert report.written and report.calibration is not None
+    assert report.calibration.cost_scale == {"opus": 2.0, "haiku": pytest.approx(3.0, rel=0.01)}
+
+
+def test_odd_recorded_costs_never_make_a_calibration_the_config_refuses(project: Project) -> None:
+    """A scale past what the config accepts is held at its edge (no traceback, and the written config loads)."""
+    record(project, [("haiku", 1e9, t) for t in DESCRIPTIONS[:MIN_OUTCOMES]])
+    report = calibrate(project)
+    assert report.costs is not None and report.costs.attempts == {"haiku": MIN_OUTCOMES}
+    assert report.written and 0 < config(project)["routing"]["calibration"]["cost_scale"]["haiku"] < 10_000
+    ComplexityEstimator(Project(project.paths.root), use_ai=False).estimate("Fix a typo")  # the written config loads
+
+
+def test_an_attempt_by_another_vendors_agent_is_compared_with_that_models_price(project: Project) -> None:
+    """Codex ran the sonnet tier as gpt-5 and spent exactly its own estimate: the tier's scale stays 1, not the
+    price gap between the two models (select prices the tier as that agent's model too)."""
+    from buildrunner.routing.models import price_of_unconfigured, priced_as, provider_of
+
+    provider = provider_of("gpt-5")
+    assert provider is not None
+    models = catalogue(project)
+    gpt5 = priced_as(models["sonnet"], provider, "gpt-5")
+    assert gpt5.input_per_mtok != models["sonnet"].input_per_mtok  # the two models' prices differ
+    estimator = ComplexityEstimator(project, use_ai=False)
+    for i, text in enumerate(DESCRIPTIONS[:MIN_OUTCOMES]):
+        estimate = estimator.estimate(text)
+        step = LadderStep("sonnet", "gpt-5", estimate_cost(estimate.complexity_score, gpt5), "passed")
+        record_outcome(project, TaskOutcome.from_attempts(estimate, [step], session_id="s1", task_id=f"t{i}", finished_at=1_700_000_000.0 + i))
+    report = calibrate(project, dry_run=True)
+    assert report.costs is not None and report.costs.scale == {"sonnet": pytest.approx(1.0, abs=0.01)}
+    assert price_of_unconfigured("gpt-5", provider=provider).input_per_mtok == gpt5.input_per_mtok

@@ -337,7 +337,7 @@ def test_a_report_whose_cause_is_found_and_change_stated_counts_what_it_feared_l
     found = hits(signals, text)
     assert {h.signal.name: h.points for h in found} == expected
     scaled = [h.detail for h in found if h.scale != 1.0]
-    assert all(d.endswith("the cause is found and the change stated") for d in scaled)
+    assert all(d.endswith("the cause is found ('root cause:') and the change stated") for d in scaled)
     # the features the weights are fitted on carry the same scales
     assert sum(w * f for w, f in zip((30, 20, -14, 4), features(signals, text))) == pytest.approx(sum(expected.values()))
 

@@ -314,12 +314,17 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
         out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
     if report.costs is not None:
         costs = report.costs
-        scales = ", ".join(f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')})" for tier, scale in costs.scale.items())
+        scales = ", ".join(
+            f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')}{'' if tier in costs.better_scale else '; not closer held out, not written'})"
+            for tier, scale in costs.scale.items()
+        )
         out.print(
             f"Attempt costs: the estimates in use are off by x{costs.off_before:g} on held-out attempts; scaled to this "
             f"project's attempts ({scales}), by x{costs.off_after:g}."
         )
     better = " and ".join(what for what, ok in (("the routing", report.better), ("the cost estimates", report.costs_better)) if ok)
+    if report.costs_better and not report.better:
+        better += "; the thresholds in use stay"
     if not better:
         out.print("Not better than the current routing on held-out outcomes: config unchanged.")
     elif dry_run:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Sequence, cast
 from buildrunner.errors import ConfigError
 from buildrunner.paths import atomic_write_text
 from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
-from buildrunner.routing.models import TIERS, catalogue
+from buildrunner.routing.models import TIERS, catalogue, priced_as, provider_of
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
 from buildrunner.routing.settings import Calibration, Tier
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, features
@@ -52,6 +52,7 @@ NEAR_BEST = 0.005  # among thresholds this close to the best, keep the ones near
 MIN_EVIDENCE = 3  # a threshold rises only to scores where the tier has this many outcomes of its own
 RIDGE_PER_OUTCOME = 1.0  # strength of the pull of refitted weights toward the shipped ones, per outcome
 MIN_COST_ATTEMPTS = 5  # attempts with a recorded cost a tier needs before its cost estimates are scaled
+MIN_COST_SCALE, MAX_COST_SCALE = 0.001, 9990.0  # inside what routing.calibration.cost_scale accepts
 COST_GAIN = 0.10  # scaled estimates must be at least 10 % closer (in log terms) to what held-out attempts cost
 _FITTED = TIERS[:-1]  # the top tier takes everything above the others
 
@@ -76,7 +77,8 @@ class CostFit:
     attempts: dict[Tier, int]  # attempts with a recorded cost, per tier
     off_before: float  # held out: the typical factor between estimated and actual cost (1 = exact), with the costs in use
     off_after: float  # the same with scales fitted on the other folds
-    better: bool  # off_after is at least COST_GAIN closer than off_before
+    better: bool  # some tier's scale brought its held-out attempts at least COST_GAIN closer (better_scale)
+    better_scale: dict[Tier, float] = field(default_factory=dict)  # those tiers' scales: what calibrate writes
 
 
 @dataclass
@@ -139,13 +141,19 @@ def _costs(outcome: TaskOutcome, score: int, models: dict[str, "ModelInfo"]) -> 
 
 def _cost_ratios(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"]) -> list[tuple[str, str, float]]:
     """(outcome key, tier, actual / estimated cost) of every attempt with a recorded cost. The estimate is the
-    unscaled one at the score the task was routed with, so a calibration fitted again does not compound."""
+    unscaled one at the score the task was routed with (a calibration fitted again does not compound), priced at
+    the model that ran when another vendor's agent ran it (as `select` prices a tier for that agent)."""
+    vendor: dict[str, str | None] = {}
     out = []
     for o in outcomes:
         for step in o.ladder:
             model = models.get(step.tier)
-            if step.outcome == "error" or step.cost <= 0 or model is None:
+            if step.outcome == "error" or not math.isfinite(step.cost) or step.cost <= 0 or model is None:
                 continue
+            if step.model and step.model != model.model_id:
+                provider = vendor[step.model] if step.model in vendor else vendor.setdefault(step.model, provider_of(step.model))
+                if provider is not None and provider != model.provider:
+                    model = priced_as(model, provider, step.model)
             estimated = estimate_cost(o.score, replace(model, cost_scale=1.0))
             if estimated > 0:
                 out.append((f"{o.session_id}/{o.task_id}", step.tier, step.cost / estimated))
@@ -153,10 +161,16 @@ def _cost_ratios(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"]
 
 
 def _cost_scales(ratios: Sequence[tuple[str, str, float]]) -> dict[Tier, float]:
+    """Per tier with MIN_COST_ATTEMPTS attempts: the median ratio, to 3 significant digits, within what the
+    config accepts (MAX_COST_SCALE)."""
     by_tier: dict[str, list[float]] = {}
     for _, tier, ratio in ratios:
         by_tier.setdefault(tier, []).append(ratio)
-    return {cast(Tier, tier): float(f"{statistics.median(r):.3g}") for tier, r in by_tier.items() if len(r) >= MIN_COST_ATTEMPTS}
+    return {
+        cast(Tier, tier): min(MAX_COST_SCALE, max(MIN_COST_SCALE, float(f"{statistics.median(r):.3g}")))
+        for tier, r in by_tier.items()
+        if len(r) >= MIN_COST_ATTEMPTS
+    }
 
 
 def _log_off(ratios: Sequence[tuple[str, str, float]], scale: dict[str, float]) -> float:
@@ -166,25 +180,31 @@ def _log_off(ratios: Sequence[tuple[str, str, float]], scale: dict[str, float]) 
 
 def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], folds: int) -> CostFit | None:
     """Each tier's cost scale, and how close estimates come to held-out attempts with the scales in use and with
-    scales fitted on the other folds; None when no tier has enough attempts with a recorded cost."""
+    scales fitted on the other folds; None when no tier has enough attempts with a recorded cost. A tier's scale
+    counts as better only when it was fitted in every fold and brought that tier's own attempts closer."""
     ratios = _cost_ratios(outcomes, models)
     scale = _cost_scales(ratios)
     if not scale:
         return None
     in_use = {tier: model.cost_scale for tier, model in models.items()}
-    before = after = 0.0
+    before: dict[str, float] = {}
+    after: dict[str, float] = {}
+    fitted_in_every_fold = set(scale)
     for k in range(folds):
         train = [r for r in ratios if _fold(r[0], folds) != k]
-        test = [r for r in ratios if _fold(r[0], folds) == k]
-        before += _log_off(test, in_use)
-        fitted: dict[str, float] = dict(in_use)
-        fitted.update({str(tier): factor for tier, factor in _cost_scales(train).items()})
-        after += _log_off(test, fitted)
-    attempts = {cast(Tier, tier): sum(1 for _, t, _ in ratios if t == tier) for tier in TIERS if any(t == tier for _, t, _ in ratios)}
+        fold_scale = _cost_scales(train)
+        fitted_in_every_fold &= set(fold_scale)
+        fitted = {**in_use, **{str(tier): factor for tier, factor in fold_scale.items()}}
+        for r in ratios:
+            if _fold(r[0], folds) == k:
+                before[r[1]] = before.get(r[1], 0.0) + _log_off([r], in_use)
+                after[r[1]] = after.get(r[1], 0.0) + _log_off([r], fitted)
+    better = {tier: scale[tier] for tier in scale if tier in fitted_in_every_fold and after[tier] < before[tier] * (1 - COST_GAIN)}
+    attempts = {cast(Tier, tier): sum(1 for _, t, _ in ratios if t == tier) for tier in TIERS if tier in before}
     n = max(1, len(ratios))
     return CostFit(
-        scale=scale, attempts=attempts,
-        off_before=round(math.exp(before / n), 3), off_after=round(math.exp(after / n), 3), better=after < before * (1 - COST_GAIN),
+        scale=scale, attempts=attempts, better_scale=better,
+        off_before=round(math.exp(sum(before.values()) / n), 3), off_after=round(math.exp(sum(after.values()) / n), 3), better=bool(better),
     )
 
 
@@ -456,7 +476,7 @@ def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None
     report.costs = fit_costs(usable, models, folds)
     report.costs_better = report.costs is not None and report.costs.better
     previous = routing.calibration
-    cost_scale = report.costs.scale if report.costs is not None and report.costs_better else dict(previous.cost_scale) if previous else {}
+    cost_scale = {**(previous.cost_scale if previous else {}), **(report.costs.better_scale if report.costs is not None else {})}
     if report.better or not report.costs_better:
         report.calibration = Calibration(
             fitted_at=stamp, outcomes=len(cases), max_complexity=report.fitted, weights=final.weights, base=final.base, cost_scale=cost_scale,

@@ -263,17 +263,20 @@ class SignalSet:
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
         fired = [s for s, count, _, _ in counts if count > 0]
-        settled = self.settled(text, fired)
-        small = self.small_change(text, [s.role for s in fired])
-        why = "a small change to this subject" if small else "the cause is found and the change stated" if settled else ""
-        topic = self.small_change_topic_factor if small else self.settled_topic_factor if settled else 1.0
+        settled_by = self.settled(text, fired)
+        settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
+        small = "a small change to this subject" if self.small_change(text, [s.role for s in fired]) else ""
+        # a topic counts at the lower factor of the reasons that apply, and says which
+        topic = min(
+            [(1.0, "")] + [(factor, why) for factor, why in ((self.small_change_topic_factor, small), (self.settled_topic_factor, settled)) if why]
+        )
 
-        def scale(signal: Signal) -> float:
+        def scaled(signal: Signal) -> tuple[float, str]:
             if signal.until_resolved and settled:
-                return 0.0
-            return topic if signal.role == "topic" else 1.0
+                return 0.0, settled
+            return topic if signal.role == "topic" else (1.0, "")
 
-        return [(s, count, words, shares, scale(s), why if scale(s) != 1.0 else "") for s, count, words, shares in counts]
+        return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
@@ -281,11 +284,14 @@ class SignalSet:
         short = not self.topic_words or text.prose_words <= self.topic_words
         return short and "small change" in fired_roles
 
-    def settled(self, text: Text, fired: Iterable[Signal]) -> bool:
-        """Whether the description says the cause was found (a `resolved` pattern: "Root cause: ...", "turns out")
-        and states the change to make (a `states_change` signal fired): what the report feared before it is the
-        context of the work, not the work."""
-        return any(s.states_change for s in fired) and any(p.search(text.prose) for p in self.resolved)
+    def settled(self, text: Text, fired: Iterable[Signal]) -> str:
+        """The words that say the description's cause was found (a `resolved` pattern: "Root cause: ...", "turns
+        out that") when it also states the change to make (a `states_change` signal fired), else "": what the
+        report feared before it is the context of the work, not the work."""
+        if not any(s.states_change for s in fired):
+            return ""
+        found = (m for m in (p.search(text.prose) for p in self.resolved) if m)
+        return next((" ".join(m.group(0).lower().split()) for m in found), "")
 
 
 @dataclass(frozen=True)
