@@ -183,6 +183,17 @@ def test_models_table_and_json(run_br) -> None:
     models = json.loads(run_br("routing", "models", "-f", "json").stdout)["models"]
     assert [m["tier"] for m in models] == ["haiku", "sonnet", "opus"]
     assert models[2]["output_per_mtok"] == 25.0
+    assert "scaled to what this project's attempts cost" not in text.stdout
+
+
+def test_models_says_when_cost_estimates_are_scaled_by_a_calibration(run_br, tmp_project) -> None:
+    calibration = {"fitted_at": "2026-12-06T13:00Z", "outcomes": 40, "max_complexity": {}, "cost_scale": {"sonnet": 3.5}}
+    (tmp_project / ".buildrunner" / "config.json").write_text(json.dumps({"routing": {"calibration": calibration}}))
+    text = run_br("routing", "models")
+    assert "Estimated task costs are scaled to what this project's attempts cost (br routing calibrate): sonnet x3.5" in text.stdout
+    models = {m["tier"]: m for m in json.loads(run_br("routing", "models", "-f", "json").stdout)["models"]}
+    assert (models["haiku"]["cost_scale"], models["sonnet"]["cost_scale"]) == (1.0, 3.5)
+    assert models["sonnet"]["input_per_mtok"] == 3.0  # the list prices stay as they are
 
 
 @pytest.mark.parametrize("command", ["estimate", "select", "calibrate", "costs", "models"])

@@ -433,6 +433,12 @@ def models(
     out.print("Cache read / write per 1M: " + ", ".join(f"{m.tier} ${m.cache_read_per_mtok:.2f} / ${m.cache_write_per_mtok:.2f}" for m in tiers.values()))
     if any(m.latency_source == "telemetry" for m in tiers.values()):
         out.print("* observed: mean over the last 7 days of tracked requests")
+    scaled = [m for m in tiers.values() if m.cost_scale != 1.0]
+    if scaled:
+        out.print(
+            "Estimated task costs are scaled to what this project's attempts cost (br routing calibrate): "
+            + ", ".join(f"{m.tier} x{m.cost_scale:g}" for m in scaled)
+        )
     out.print("\nRecommendations:")
     for m in tiers.values():
         out.print(f"  • {m.tier}: {TIER_USE.get(m.tier, '')} (complexity up to {m.max_complexity})")
