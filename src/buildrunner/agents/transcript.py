@@ -47,6 +47,17 @@ class Transcript:
         self.agent = agent
         self.run = agent.start(model_id)
         self._last: str | None = None
+        self._closed = False
+
+    def read(self, data: bytes, ended: bool) -> tuple[list[str], int]:
+        """The lines new bytes of the log read as, and how many of the bytes that used: whole lines only until the
+        attempt has `ended`, then all of them and (once) the closing line."""
+        used = len(data) if ended else data.rfind(b"\n") + 1
+        lines = [shown for line in data[:used].decode("utf-8", "replace").splitlines(keepends=True) for shown in self.feed(line)]
+        if ended and not self._closed:
+            lines += self.close()
+            self._closed = True
+        return lines, used
 
     def feed(self, line: str) -> list[str]:
         """The lines one line of output (with its newline; the last may lack it) reads as."""
@@ -67,5 +78,4 @@ class Transcript:
 
 def transcript(agent: Agent, model_id: str, text: str) -> list[str]:
     """The lines people read for one attempt's output `text` (as logged), ending with what it spent."""
-    reader = Transcript(agent, model_id)
-    return [shown for line in text.splitlines(keepends=True) for shown in reader.feed(line)] + reader.close()
+    return Transcript(agent, model_id).read(text.encode("utf-8", "surrogateescape"), ended=True)[0]

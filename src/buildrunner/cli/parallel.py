@@ -723,31 +723,15 @@ def _transcript(manager: "SessionManager", log: "TaskLog", text: str) -> str | N
     return None if agent is None else "".join(f"{line}\n" for line in transcript(agent, log.model or "", text))
 
 
-class _FollowedOutput:
-    """An agent attempt's output read into lines as it grows (whole lines only, until the attempt has ended)."""
+def _followed_reader(manager: "SessionManager", log: "TaskLog", raw: bool) -> "Transcript | None":
+    """The reader of an agent attempt's output as it grows; None for a command's, an unknown agent's, or with --raw."""
+    from buildrunner.agents.transcript import Transcript
 
-    def __init__(self, reader: "Transcript") -> None:
-        self.reader = reader
-        self.closed = False
-
-    @classmethod
-    def of(cls, manager: "SessionManager", log: TaskLog, raw: bool) -> "_FollowedOutput | None":
-        from buildrunner.agents.transcript import Transcript
-
-        agent = None if raw else _reading_agent(manager, log)
-        return None if agent is None else cls(Transcript(agent, log.model or ""))
-
-    def read(self, data: bytes, ended: bool) -> tuple[str, int]:
-        """The text to show for `data` (new bytes of the log) and how many of them it used."""
-        used = len(data) if ended else data.rfind(b"\n") + 1
-        lines = [shown for line in data[:used].decode("utf-8", "replace").splitlines(keepends=True) for shown in self.reader.feed(line)]
-        if ended and not self.closed:
-            lines += self.reader.close()
-            self.closed = True
-        return "".join(f"{line}\n" for line in lines), used
+    agent = None if raw else _reading_agent(manager, log)
+    return None if agent is None else Transcript(agent, log.model or "")
 
 
-def _write_from(path: Path, offset: int, reader: _FollowedOutput | None = None, ended: bool = False) -> int:
+def _write_from(path: Path, offset: int, reader: "Transcript | None" = None, ended: bool = False) -> int:
     """Print a log from `offset` on (escaped on a terminal; an agent's read into lines by `reader`, whole lines only
     until the attempt has `ended`); how many bytes that was."""
     import sys
@@ -759,7 +743,8 @@ def _write_from(path: Path, offset: int, reader: _FollowedOutput | None = None, 
     except FileNotFoundError:
         data = b""
     if reader is not None:
-        text, used = reader.read(data, ended)
+        lines, used = reader.read(data, ended)
+        text = "".join(f"{line}\n" for line in lines)
         sys.stdout.write(terminal_output(text) if sys.stdout.isatty() else text)
         return used
     if not data:
@@ -802,7 +787,7 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str, raw: bool 
     import time
 
     offset, current, shown = 0, None, None
-    reader: _FollowedOutput | None = None
+    reader: "Transcript | None" = None
     while True:
         task = _task(manager, session_id, task_id)  # read before its logs: an end seen here has all its attempts listed below
         attempts = manager.task_logs(session_id, task_id)
@@ -817,7 +802,7 @@ def _follow(manager: "SessionManager", session_id: str, task_id: str, raw: bool 
                         sys.stdout.flush()
                         stderr().print(f"--- {task_id} attempt {current} {before.status}; attempt {number} follows", markup=False)
                 current, offset = number, 0
-                reader = _FollowedOutput.of(manager, last, raw)
+                reader = _followed_reader(manager, last, raw)
                 sys.stdout.write(f"=== {task_id} attempt {number} ({state}) {path} ===\n")
             offset += _write_from(path, offset, reader, ended=state != "running")
             agent = next((a for a in manager.get_session_status(session_id, activity=0).agents if a.task_id == task_id), None)

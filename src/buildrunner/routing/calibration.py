@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Sequence, cast
@@ -33,7 +34,7 @@ from buildrunner.paths import atomic_write_text
 from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
 from buildrunner.routing.models import TIERS, catalogue, priced_as, provider_of
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
-from buildrunner.routing.settings import Calibration, Tier
+from buildrunner.routing.settings import COST_SCALE_LIMIT, Calibration, Tier
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, features
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ NEAR_BEST = 0.005  # among thresholds this close to the best, keep the ones near
 MIN_EVIDENCE = 3  # a threshold rises only to scores where the tier has this many outcomes of its own
 RIDGE_PER_OUTCOME = 1.0  # strength of the pull of refitted weights toward the shipped ones, per outcome
 MIN_COST_ATTEMPTS = 5  # attempts with a recorded cost a tier needs before its cost estimates are scaled
-MIN_COST_SCALE, MAX_COST_SCALE = 0.001, 9990.0  # inside what routing.calibration.cost_scale accepts
+MIN_COST_SCALE, MAX_COST_SCALE = 0.001, COST_SCALE_LIMIT - 10  # 3 significant digits that stay inside what the config accepts
 COST_GAIN = 0.10  # scaled estimates must be at least 10 % closer (in log terms) to what held-out attempts cost
 _FITTED = TIERS[:-1]  # the top tier takes everything above the others
 
@@ -173,9 +174,9 @@ def _cost_scales(ratios: Sequence[tuple[str, str, float]]) -> dict[Tier, float]:
     }
 
 
-def _log_off(ratios: Sequence[tuple[str, str, float]], scale: dict[str, float]) -> float:
-    """Sum over attempts of |log(actual / estimate)| with `scale` applied."""
-    return sum(abs(math.log(ratio / scale.get(tier, 1.0))) for _, tier, ratio in ratios)
+def _log_off(tier: str, ratio: float, scale: dict[str, float]) -> float:
+    """|log(actual / estimate)| of one attempt with `scale` applied."""
+    return abs(math.log(ratio / scale.get(tier, 1.0)))
 
 
 def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], folds: int) -> CostFit | None:
@@ -195,12 +196,13 @@ def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], f
         fold_scale = _cost_scales(train)
         fitted_in_every_fold &= set(fold_scale)
         fitted = {**in_use, **{str(tier): factor for tier, factor in fold_scale.items()}}
-        for r in ratios:
-            if _fold(r[0], folds) == k:
-                before[r[1]] = before.get(r[1], 0.0) + _log_off([r], in_use)
-                after[r[1]] = after.get(r[1], 0.0) + _log_off([r], fitted)
+        for key, tier, ratio in ratios:
+            if _fold(key, folds) == k:
+                before[tier] = before.get(tier, 0.0) + _log_off(tier, ratio, in_use)
+                after[tier] = after.get(tier, 0.0) + _log_off(tier, ratio, fitted)
     better = {tier: scale[tier] for tier in scale if tier in fitted_in_every_fold and after[tier] < before[tier] * (1 - COST_GAIN)}
-    attempts = {cast(Tier, tier): sum(1 for _, t, _ in ratios if t == tier) for tier in TIERS if tier in before}
+    counted = Counter(tier for _, tier, _ in ratios)
+    attempts = {cast(Tier, tier): counted[tier] for tier in TIERS if counted[tier]}
     n = max(1, len(ratios))
     return CostFit(
         scale=scale, attempts=attempts, better_scale=better,
@@ -477,15 +479,12 @@ def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None
     report.costs_better = report.costs is not None and report.costs.better
     previous = routing.calibration
     cost_scale = {**(previous.cost_scale if previous else {}), **(report.costs.better_scale if report.costs is not None else {})}
-    if report.better or not report.costs_better:
-        report.calibration = Calibration(
-            fitted_at=stamp, outcomes=len(cases), max_complexity=report.fitted, weights=final.weights, base=final.base, cost_scale=cost_scale,
-        )
-    else:  # only the cost estimates improve: the routing in use stays as it is
-        report.calibration = Calibration(
-            fitted_at=stamp, outcomes=len(cases), max_complexity=dict(previous.max_complexity) if previous else {},
-            weights=dict(previous.weights) if previous else {}, base=previous.base if previous else None, cost_scale=cost_scale,
-        )
+    thresholds, weights, base = report.fitted, final.weights, final.base
+    if report.costs_better and not report.better:  # only the cost estimates improve: the routing in use stays as it is
+        thresholds, weights, base = (dict(previous.max_complexity), dict(previous.weights), previous.base) if previous else ({}, {}, None)
+    report.calibration = Calibration(
+        fitted_at=stamp, outcomes=len(cases), max_complexity=thresholds, weights=weights, base=base, cost_scale=cost_scale,
+    )
     report.config_file = str(project.paths.config_file)
     if (report.better or report.costs_better) and not dry_run:
         write_calibration(project, report.calibration)

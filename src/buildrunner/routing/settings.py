@@ -57,6 +57,9 @@ class ModelTiers(Section):
         return self
 
 
+COST_SCALE_LIMIT = 10_000.0  # a cost scale is a positive factor below this
+
+
 class Calibration(Section):
     """Written by `br routing calibrate` when thresholds fitted to the project's outcomes did better on
     held-out outcomes than the ones in use, or cost estimates scaled to its attempts came closer to what held-out
@@ -81,14 +84,14 @@ class Calibration(Section):
         if ordered != sorted(ordered):
             raise ValueError("max_complexity must not fall from a cheaper tier to a more capable one")
         for tier, scale in self.cost_scale.items():
-            if not 0 < scale < 10_000:
+            if not 0 < scale < COST_SCALE_LIMIT:
                 raise ValueError(f"cost_scale.{tier} must be a positive factor (1: the estimates as they are)")
         return self
 
     def summary(self) -> str:
         """One line for `estimate` and `select`."""
         parts = [name for name, fitted in (("thresholds", self.max_complexity), ("signal weights", self.weights), ("attempt costs", self.cost_scale)) if fitted]
-        what = " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]])) if parts else "nothing"
+        what = f"{', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else (parts or ["nothing"])[0]
         return f"{what} calibrated {self.fitted_at} on {self.outcomes} outcomes"
 
 
