@@ -52,6 +52,17 @@ def scores(project: Project) -> list[int]:
     return [estimator.estimate(t).complexity_score for t in DESCRIPTIONS]
 
 
+def sonnet_cut(project: Project) -> int:
+    """A score in the middle of sonnet's range (30-74): above it, in the histories below, sonnet fails."""
+    middle = sorted({s for s in scores(project) if 30 < s <= 74})
+    return middle[len(middle) // 2]
+
+
+def sonnet_fails_above(cut: int) -> Callable[[int], int]:
+    """The cheapest tier that passes: haiku up to 29, sonnet below `cut`, opus from there."""
+    return lambda s: 0 if s <= 29 else (1 if s < cut else 2)
+
+
 def test_too_few_outcomes_says_how_many_more(project: Project) -> None:
     run_history(project, lambda s: 0, count=MIN_OUTCOMES - 7)
     report = calibrate(project)
@@ -60,31 +71,31 @@ def test_too_few_outcomes_says_how_many_more(project: Project) -> None:
 
 
 def test_a_tier_that_keeps_failing_gets_fewer_tasks(any_project: Project) -> None:
-    # haiku passes only the easiest tasks; everything else it is given fails and escalates to sonnet
+    # sonnet passes only the lower part of its range; above that what it is given fails and escalates to opus
     project = any_project
-    cut = sorted({s for s in scores(project) if s <= 29})[2]  # distinct: the easiest tasks tie at 0
-    run_history(project, lambda s: 0 if s < cut else (1 if s < 85 else 2))
+    cut = sonnet_cut(project)
+    run_history(project, sonnet_fails_above(cut))
     report = calibrate(project)
     assert report.current == {"haiku": 29, "sonnet": 74}
-    assert report.fitted["haiku"] < cut <= 29
+    assert report.fitted["sonnet"] < cut <= 74
     assert report.better and report.written
     assert report.after.first_try_pass_rate > report.before.first_try_pass_rate
     assert report.after.escalations < report.before.escalations
     assert report.after.cost_per_passed_task < report.before.cost_per_passed_task
     written = config(project)["routing"]["calibration"]
-    assert written["max_complexity"]["haiku"] == report.fitted["haiku"] and written["outcomes"] == report.outcomes
+    assert written["max_complexity"]["sonnet"] == report.fitted["sonnet"] and written["outcomes"] == report.outcomes
 
     reloaded = Project(project.paths.root)
-    task = next(t for t, s in zip(DESCRIPTIONS, scores(project)) if cut <= s <= 29)
+    task = next(t for t, s in zip(DESCRIPTIONS, scores(project)) if cut <= s <= 74)
     result = ComplexityEstimator(reloaded, use_ai=False).estimate(task)
-    assert result.recommended_model == "sonnet"  # was haiku before the calibration
+    assert result.recommended_model == "opus"  # was sonnet before the calibration
     assert result.calibration and f"on {report.outcomes} outcomes" in result.calibration
 
 
 def test_dry_run_reports_but_leaves_the_config_alone(project: Project, write_config) -> None:
     write_config({"routing": {"default_model": "sonnet"}})
-    cut = sorted({s for s in scores(project) if s <= 29})[2]  # distinct: the easiest tasks tie at 0
-    run_history(project, lambda s: 0 if s < cut else 1)
+    cut = sonnet_cut(project)
+    run_history(project, sonnet_fails_above(cut))
     report = calibrate(project, dry_run=True)
     assert report.better and not report.written
     assert config(project) == {"routing": {"default_model": "sonnet"}}
@@ -113,9 +124,9 @@ def test_a_tier_that_passes_where_it_was_tried_gets_more_tasks(project: Project)
 
 
 def test_with_a_long_history_the_signal_weights_are_refitted_or_kept_by_cross_validation(project: Project) -> None:
-    cut = sorted({s for s in scores(project) if s <= 29})[2]  # distinct: the easiest tasks tie at 0
+    cut = sonnet_cut(project)
     for session in ("s1", "s2"):
-        run_history(project, lambda s: 0 if s < cut else (1 if s < 85 else 2), session=session)
+        run_history(project, sonnet_fails_above(cut), session=session)
     report = calibrate(project)
     assert report.outcomes >= 200 and report.written
     if report.weights_refitted:
@@ -128,8 +139,8 @@ def test_with_a_long_history_the_signal_weights_are_refitted_or_kept_by_cross_va
 def test_calibrate_command_text_and_json(run_br, project: Project) -> None:
     few = run_br("routing", "calibrate")
     assert few.returncode == 0 and f"needs at least {MIN_OUTCOMES} ({MIN_OUTCOMES} more)" in few.stdout
-    cut = sorted({s for s in scores(project) if s <= 29})[2]  # distinct: the easiest tasks tie at 0
-    run_history(project, lambda s: 0 if s < cut else 1)
+    cut = sonnet_cut(project)
+    run_history(project, sonnet_fails_above(cut))
     dry = run_br("routing", "calibrate", "--dry-run", "--format", "json")
     data = json.loads(dry.stdout)
     assert dry.returncode == 0 and data["dry_run"] and data["better"] and not data["written"]

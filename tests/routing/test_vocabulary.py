@@ -3,6 +3,7 @@ applies it, explained in words that add up, and never by itself the reason a tas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -119,12 +120,20 @@ def test_the_learned_words_alone_never_make_a_task_simple(text: str) -> None:
         assert result.complexity_score > top_of("simple")
 
 
-def test_the_guard_stops_learned_points_at_the_simple_levels_edge() -> None:
+def test_the_guard_keeps_learned_points_off_the_simple_level_and_keeps_the_order() -> None:
     signals = shipped_signals()
     edge = top_of("simple") + 1
-    assert signals.guarded(edge + 5 - 20, -20) == edge  # the rest says moderate: stopped at the edge
+    # the rest says moderate: more learned points pull further toward the edge, never past it
+    pulled = [signals.guarded(edge + 5 - points, -points) for points in (2, 10, 20, 80)]
+    assert all(edge <= lower < higher for higher, lower in zip(pulled, pulled[1:])), pulled
+    # with the same learned points, a task the rest rates higher stays higher (no pile on the edge)
+    assert signals.guarded(edge + 8 - 40, -40) > signals.guarded(edge + 4 - 40, -40) >= edge
+    # far enough above the edge they add as any other points
+    assert signals.guarded(edge + signals.learned_room + 40 - 20, -20) == edge + signals.learned_room + 20
     assert signals.guarded(edge - 5 - 10, -10) == edge - 15  # the rest says simple already: the words may lower it
     assert signals.guarded(edge - 5 + 10, 10) == edge + 5  # raising is never stopped
+    hard = dataclasses.replace(signals, learned_room=0.0)
+    assert hard.guarded(edge + 5 - 20, -20) == hard.guarded(edge + 8 - 20, -20) == edge  # no room: stopped at the edge
 
 
 def test_verbose_factors_name_the_words_and_the_floor() -> None:
@@ -147,3 +156,6 @@ def test_bad_vocabularies_are_config_errors_naming_the_file() -> None:
         parse_signals(spec.format("missing.json"), "test.toml")
     with pytest.raises(ConfigError, match="exactly one of words, pattern or vocabulary"):
         parse_signals(spec.format("vocabulary.json") + 'words = ["a"]\n', "test.toml")
+    for room in ("-1", "101", '"wide"'):
+        with pytest.raises(ConfigError, match="test.toml: .*learned_room"):
+            parse_signals(f"learned_room = {room}\n" + spec.format("vocabulary.json"), "test.toml")

@@ -211,6 +211,7 @@ class SignalSet:
     topic_words: float = 0.0
     small_change_topic_factor: float = 1.0
     settled_topic_factor: float = 1.0
+    learned_room: float = 0.0
     past_change: tuple[re.Pattern[str], ...] = ()
     resolved: tuple[re.Pattern[str], ...] = ()
 
@@ -225,26 +226,27 @@ class SignalSet:
                 f"routing.calibration.weights: unknown signal {sorted(unknown)[0]!r}",
                 hint="run `br routing calibrate` again (the shipped signals changed) or remove the key",
             )
-        return SignalSet(
+        return replace(
+            self,
             base=self.base if base is None else base,
             signals=tuple(replace(s, weight=float(weights.get(s.name, s.weight))) for s in self.signals),
-            base_source=self.base_source,
-            listings=self.listings,
-            hidden=self.hidden,
-            topic_words=self.topic_words,
-            small_change_topic_factor=self.small_change_topic_factor,
-            settled_topic_factor=self.settled_topic_factor,
-            past_change=self.past_change,
-            resolved=self.resolved,
         )
 
     def guarded(self, raw: float, learned: float) -> float:
         """The raw score, except that the points of "learned" signals (`learned`, their sum) never take a task into
         the simple level by themselves: haiku needs a small change the judgement signals see. A learned
-        vocabulary ranks well on average, but a hard task told in easy words is the costly mistake."""
-        edge = top_of("simple") + 1
+        vocabulary ranks well on average, but a hard task told in easy words is the costly mistake. Within
+        `learned_room` points above the edge their pull fades rather than stopping dead there: the room left shrinks
+        exponentially, so tasks the learned words would all have put on the edge keep their order."""
+        edge = float(top_of("simple") + 1)
+        judgement = raw - learned
         # compared as the score is given (a whole number): judgement alone at 29.6 is a 30, not simple
-        return max(raw, float(edge)) if learned < 0 and round(raw - learned) >= edge else raw
+        if learned >= 0 or round(judgement) < edge:
+            return raw
+        room = min(judgement - edge, self.learned_room)
+        if room <= 0:
+            return max(raw, edge)
+        return raw if raw >= edge + room else edge + room * math.exp((raw - edge - room) / room)
 
     def learned(self) -> frozenset[str]:
         return frozenset(s.name for s in self.signals if s.role == "learned")
@@ -347,15 +349,20 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     hidden = _patterns(data, "hidden", origin)
     try:
         topic_words = float(data.get("topic_words", 0.0))
+        learned_room = float(data.get("learned_room", 0.0))
         factors = {key: float(data.get(key, 1.0)) for key in ("small_change_topic_factor", "settled_topic_factor")}
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: topic_words, small_change_topic_factor and settled_topic_factor must be numbers", hint="e.g. topic_words = 40") from None
+        raise ConfigError(
+            f"{origin}: topic_words, learned_room, small_change_topic_factor and settled_topic_factor must be numbers", hint="e.g. topic_words = 40"
+        ) from None
     for key, factor in factors.items():
         if not 0.0 <= factor <= 1.0:
             raise ConfigError(f"{origin}: {key} = {factor}", hint="a factor between 0 and 1")
+    if not 0.0 <= learned_room <= 100.0:
+        raise ConfigError(f"{origin}: learned_room = {learned_room}", hint="points above the simple level's edge, between 0 and 100")
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
-        listings=listings, hidden=hidden, topic_words=topic_words, **factors,
+        listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
         past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin),
     )
 
