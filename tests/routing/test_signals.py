@@ -350,6 +350,65 @@ def test_a_report_whose_cause_is_found_and_change_stated_counts_what_it_feared_l
     assert sum(w * f for w, f in zip((30, 20, -14, 4), features(signals, text))) == pytest.approx(sum(expected.values()))
 
 
+def test_a_signal_that_settles_by_itself_needs_no_resolved_words() -> None:
+    spec = SETTLED + '[[signal]]\nname = "pinned"\nweight = -10\nsettles = true\nwords = ["the only change was"]\n'
+    signals = parse_signals(spec, "test.toml")
+    found = {h.signal.name: h for h in hits(signals, "Intermittent race in the cache; the only change was the TTL")}
+    assert {n: h.points for n, h in found.items()} == {"race": 7.5, "unknown": 0, "pinned": -10, "other": 4}
+    assert found["race"].detail.endswith("the cause is found ('the only change was') and the change stated")
+
+
+INCIDENT = """SEV-1: checkout requests timing out for every customer since this morning, card payments failing,
+on-call suspects a DDoS or a deadlock in the connection pool and wants to roll back the whole cluster.
+Error rate is around 40 % and we cannot reproduce it on staging.
+{diff}
+Need someone on this now."""
+ONE_VALUE = """The only change in last night's deploy of services/checkout/values-prod.yaml:
+```
+ database:
+-  maxPoolSize: 50
++  maxPoolSize: 5
+```"""
+
+
+def test_a_report_whose_pasted_diff_changes_one_value_is_that_change() -> None:
+    """An alarming incident whose own diff shows the one value that changed is a one-value fix, not a DDoS hunt."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    pinned = estimator.estimate(INCIDENT.format(diff=ONE_VALUE))
+    open_ = estimator.estimate(INCIDENT.format(diff="The only change in last night's deploy was to services/checkout/values-prod.yaml."))
+    assert open_.complexity_level == "critical"
+    # what it feared still counts a little (a value in the payment path is deployed with care), the rest not at all
+    assert pinned.complexity_level != "critical" and pinned.complexity_score <= open_.complexity_score - 20
+    settled = {f.name: f.detail for f in pinned.factors if "the cause is found ('maxpoolsize:') and the change stated" in f.detail}
+    assert {"concurrency", "money", "cause unknown", "learned vocabulary"} <= set(settled)
+
+
+def test_in_a_settled_report_the_learned_words_count_their_alarm_less_and_their_ease_in_full() -> None:
+    found = {h.signal.name: h for h in hits(shipped_signals(), INCIDENT.format(diff=ONE_VALUE))}
+    assert found["learned vocabulary"].points > 0 and found["learned vocabulary"].scale == 0.25
+    easy = "The pay button label on the checkout page is wrong. Root cause: the string in the template. Change it to 'Pay now'."
+    found = {h.signal.name: h for h in hits(shipped_signals(), easy)}
+    assert found["money"].scale == 0.25  # settled
+    assert found["learned vocabulary"].points < 0 and found["learned vocabulary"].scale == 1.0
+
+
+@pytest.mark.parametrize(
+    "diff",
+    [
+        "-    if retries > 3:\n+    if retries >= 3 and not cancelled:",  # code rewritten, not a value
+        "- pool: 20 max: 5\n+ pool: 10 max: 6",  # two values
+        "- maxPoolSize: 50\n+ maxPoolSize: 50",  # nothing changed
+        "- apples: red\n+ pears: green",  # a different setting
+        "- item one: first\n- item two: second",  # a list, not a diff
+    ],
+)
+def test_a_diff_that_is_not_one_value_changed_does_not_settle_a_report(diff: str) -> None:
+    fired = {h.signal.name for h in hits(shipped_signals(), f"Payments failing for every customer.\n```\n{diff}\n```")}
+    assert "one value changed" not in fired
+
+
 def test_a_bad_resolved_pattern_is_a_config_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match="resolved"):
         parse_signals(SETTLED.replace("root cause:", "root (cause:"), "test.toml")

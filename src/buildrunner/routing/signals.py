@@ -111,6 +111,7 @@ class Signal:
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
+    settles: bool = False  # a hit is itself the cause found and the change stated (a diff that changes one value)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -149,6 +150,7 @@ class Signal:
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
+            settles=bool(raw.get("settles", False)),
         )
 
     def measure(
@@ -264,21 +266,23 @@ class SignalSet:
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
-        fired = [s for s, count, _, _ in counts if count > 0]
+        fired = [(s, words) for s, count, words, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
-        small = "a small change to this subject" if self.small_change(text, [s.role for s in fired]) else ""
+        small = "a small change to this subject" if self.small_change(text, [s.role for s, _ in fired]) else ""
         # a topic counts at the lower factor of the reasons that apply, and says which
         topic = min(
             [(1.0, "")] + [(factor, why) for factor, why in ((self.small_change_topic_factor, small), (self.settled_topic_factor, settled)) if why]
         )
 
-        def scaled(signal: Signal) -> tuple[float, str]:
+        def scaled(signal: Signal, count: float) -> tuple[float, str]:
             if signal.until_resolved and settled:
                 return 0.0, settled
+            if signal.role == "learned" and count > 0 and settled:  # the words of what it feared read as that alarm, too
+                return self.settled_topic_factor, settled
             return topic if signal.role == "topic" else (1.0, "")
 
-        return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
+        return [(s, count, words, shares, *scaled(s, count)) for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
@@ -286,12 +290,15 @@ class SignalSet:
         short = not self.topic_words or text.prose_words <= self.topic_words
         return short and "small change" in fired_roles
 
-    def settled(self, text: Text, fired: Iterable[Signal]) -> str:
+    def settled(self, text: Text, fired: Iterable[tuple[Signal, tuple[str, ...]]]) -> str:
         """The words that say the description's cause was found (a `resolved` pattern: "Root cause: ...", "turns
-        out that") when it also states the change to make (a `states_change` signal fired), else "": what the
-        report feared before it is the context of the work, not the work."""
-        if not any(s.states_change for s in fired):
-            return ""
+        out that") when it also states the change to make (a `states_change` signal fired), or the words of a
+        signal that `settles` by itself (a diff changing one value), else "": what the report feared before it is
+        the context of the work, not the work."""
+        fired = list(fired)
+        by_itself = next((" ".join(words[0].split()) if words else s.label for s, words in fired if s.settles), "")
+        if by_itself or not any(s.states_change for s, _ in fired):
+            return by_itself
         found = (m for m in (p.search(text.prose) for p in self.resolved) if m)
         return next((" ".join(m.group(0).lower().split()) for m in found), "")
 
