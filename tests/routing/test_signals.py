@@ -412,3 +412,30 @@ def test_a_diff_that_is_not_one_value_changed_does_not_settle_a_report(diff: str
 def test_a_bad_resolved_pattern_is_a_config_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match="resolved"):
         parse_signals(SETTLED.replace("root cause:", "root (cause:"), "test.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("Make the payout job retry when the bank's API times out", True),
+        ("Resubmit rejected orders automatically after a minute", True),
+        ("Add retries to the command publisher; some unlock commands get lost when the broker blips", True),
+        ("Charges that fail with a network error should be tried again by the worker", True),
+        ("Retry the flaky checkout test three times in CI", False),
+        ("Return 429 with a Retry-After header when the order API is rate limited", False),
+        ("After the retry storm last week, orders are slow to load", False),
+        ("Retry loading the avatar image when the CDN times out", False),
+    ],
+)
+def test_retrying_an_action_that_must_not_happen_twice_is_its_own_difficulty(text: str, fires: bool) -> None:
+    assert ("retried side effects" in {h.signal.name for h in hits(shipped_signals(), text)}) is fires
+
+
+def test_a_guess_at_the_effort_is_not_a_target_value() -> None:
+    """ "should be 5 min" after a request is how long the requester thinks it takes, not a value to set."""
+    fired = lambda text: {h.signal.name for h in hits(shipped_signals(), text)}  # noqa: E731
+    for guess in ("can you drop the unused columns from the events table on prod? should be 5 min",
+                  "Swap the payment provider's base URL. This should take 10 minutes.", "Should be a 5-minute fix: rotate the key"):
+        assert "target given" not in fired(guess), guess
+    for target in ("The cache TTL should be 5 min, not 30.", "Set the session timeout back to 30 min; it should be 5 min for admins"):
+        assert "target given" in fired(target), target
