@@ -1040,3 +1040,29 @@ def test_wait_lines_say_when_a_failed_attempt_will_run_again(fast_project: Path,
     lines = [line for line in waited.stderr.splitlines() if " failed (" in line]
     assert any(line.split()[1] == "flaky" and line.endswith("- it will run again") for line in lines), waited.stderr
     assert any(line.split()[1] == "broken" and not line.endswith("- it will run again") for line in lines), waited.stderr
+
+
+def test_progress_lines_tell_each_end_once_and_the_last_look_tells_one_whose_row_came_late(pproject: Project, run_br: Any) -> None:
+    """A worker stamps an attempt's end before its finish commits, so under load the row can become visible after a
+    later change was seen, behind the time `--wait` looks from: it printed no end line for it. The race cannot be
+    timed in a test; its effect is: a look from after the late end, then the last look `wait` makes from its own start."""
+    from buildrunner.parallel.session_manager import _Told
+
+    plan = write_plan(pproject.paths.root, {"tasks": [{"id": "t0", "command": "true"}, {"id": "t1", "command": "true"}]})
+    sid = start(run_br, plan, "--workers", "1")["session_id"]
+    finished(pproject, sid)
+    manager = SessionManager(pproject)
+    ends = {r["task_id"]: r["finished_at"] for r in pproject.store.fetchall("SELECT task_id, finished_at FROM task_attempts WHERE session_id = ?", (sid,))}
+    late, seen_first = sorted(ends, key=ends.get)  # the earlier end is the one whose row came late
+    heard: list[str] = []
+
+    def hear(changes: list[Any]) -> None:
+        heard.extend(f"{c.task_id} {c.action.lower()}" for c in changes)
+
+    told = _Told()
+    since = manager._report_changes(sid, ends[late], hear, told)  # the look that saw only the later end
+    assert heard == [f"{seen_first} started", f"{seen_first} completed"] and since == ends[seen_first]
+    manager._report_changes(sid, 0.0, hear, told)  # the last look, from the wait's start
+    assert heard[2:] == [f"{late} started", f"{late} completed"]
+    manager._report_changes(sid, 0.0, hear, told)
+    assert len(heard) == 4  # each start and end once

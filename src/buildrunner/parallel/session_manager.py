@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -579,16 +579,18 @@ class SessionManager:
         idle_since: float | None = None
         next_check = 0.0
         seen = since  # `on_change` hears of attempts that started or ended after this
-        started: set[tuple[str, int]] = set()  # ... and, once each, of an attempt's start
+        told = _Told()  # ... and, once each, of an attempt's start and of its end
         outage: float | None = None
         connected_since = time.monotonic()
         while True:
             try:
                 row = self._session_row(session_id)
                 if on_change is not None:
-                    seen = self._report_changes(session_id, seen, on_change, started)
+                    seen = self._report_changes(session_id, seen, on_change, told)
                 ending = row["status"] == SessionState.STOPPED and self._still_ending(session_id, coordinator)
                 if (row["status"] in FINAL_SESSION_STATES and not ending) or self._budget_paused(row):
+                    if on_change is not None:  # an end whose row became visible after a later time was seen
+                        self._report_changes(session_id, since, on_change, told)
                     return self.get_session_status(session_id, activity=0)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + WAIT_CHECK_S
@@ -622,21 +624,29 @@ class SessionManager:
     def _budget_paused(self, row: dict[str, Any]) -> bool:
         return row["status"] == SessionState.PAUSED and (row["status_reason"] or "").startswith(BUDGET_REASON)
 
-    def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None], started: set[tuple[str, int]]) -> float:
-        """Tell `on_change` of the attempts that started or ended after `since`; `started` holds the attempts whose start
-        was told. An attempt that started and ended between two looks gets its start line too, and so does one whose
-        row became visible only after a later time had been seen (its start is stamped before its claim commits)."""
+    def _report_changes(self, session_id: str, since: float, on_change: Callable[[list[Activity]], None], told: "_Told") -> float:
+        """Tell `on_change` of the attempts that started or ended after `since`, each start and each end once (`told`);
+        the latest time seen. An attempt that started and ended between two looks gets its start line too, and so
+        does one whose row became visible only after a later time had been seen (its start is stamped before its
+        claim commits; its end, before its finish commits: `wait` looks once more from its own start at the end)."""
         rows = self.store.fetchall(self._q("attempt_changes"), {"session_id": session_id, "since": since})
-        if rows:
-            told = [
-                Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None, int(r["attempt"]), r["tier"])
-                for r in rows if r["finished_at"] and r["started_at"] and (r["task_id"], int(r["attempt"])) not in started
-            ]
-            told += [_activity(r) for r in rows if r["finished_at"] or (r["task_id"], int(r["attempt"])) not in started]
-            started.update((r["task_id"], int(r["attempt"])) for r in rows)
-            on_change(sorted(told, key=lambda a: a.ts))
-            since = max(max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows)
-        return since
+        lines = []
+        for r in rows:
+            key = (r["task_id"], int(r["attempt"]))
+            if r["finished_at"] and key in told.ended:
+                continue
+            if key not in told.started and r["started_at"]:
+                told.started.add(key)
+                if r["finished_at"]:
+                    lines.append(Activity(r["started_at"], r["worker"] or "-", r["task_id"], _ACTIONS["running"], None, key[1], r["tier"]))
+                else:
+                    lines.append(_activity(r))
+            if r["finished_at"]:
+                told.ended.add(key)
+                lines.append(_activity(r))
+        if lines:
+            on_change(sorted(lines, key=lambda a: a.ts))
+        return max([since] + [max(r["started_at"] or 0.0, r["finished_at"] or 0.0) for r in rows])
 
     def cleanup(self, days: int = 7, all_sessions: bool = False) -> list[str]:
         """Delete finished sessions older than `days` (or all finished ones), with their logs; prune old events."""
@@ -659,6 +669,14 @@ class SessionManager:
 def _check_workers(count: int) -> None:
     if not 1 <= count <= MAX_WORKERS:
         raise ConfigError(f"--workers {count}: must be 1 to {MAX_WORKERS} on one machine", hint="pass --workers 3, for example; more machines add more workers")
+
+
+@dataclass
+class _Told:
+    """The attempts whose start, and whose end, a wait's progress lines have told."""
+
+    started: set[tuple[str, int]] = field(default_factory=set)
+    ended: set[tuple[str, int]] = field(default_factory=set)
 
 
 def _activity(row: dict[str, Any]) -> Activity:
