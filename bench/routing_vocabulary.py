@@ -36,7 +36,7 @@ from sklearn.linear_model import Ridge
 
 from buildrunner.routing.levels import top_of
 from buildrunner.routing.signals import features, shipped_signals
-from buildrunner.routing.vocabulary import terms_of
+from buildrunner.routing.vocabulary import FULL_EVIDENCE_TERMS, terms_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "bench/data/routing_training"
@@ -78,12 +78,15 @@ def fit(texts: list[str], y: np.ndarray, alpha: float, min_df: int) -> tuple[Tfi
 
 
 def held_out_values(texts: list[str], y: np.ndarray, groups: np.ndarray, alpha: float, min_df: int) -> np.ndarray:
-    """Each description's value (prediction minus the training mean) from a model fitted without its file."""
+    """Each description's value from a model fitted without its file, read as the estimator reads it (the
+    prediction less the training mean, shrunk toward 0 below FULL_EVIDENCE_TERMS known terms)."""
     out = np.zeros(len(y))
     for g in np.unique(groups):
         test = groups == g
         vectorizer, model = fit([t for t, s in zip(texts, test) if not s], y[~test], alpha, min_df)
-        out[test] = model.predict(vectorizer.transform([t for t, s in zip(texts, test) if s])) - y[~test].mean()
+        matrix = vectorizer.transform([t for t, s in zip(texts, test) if s])
+        evidence = np.minimum(1.0, np.asarray(matrix.getnnz(axis=1)) / FULL_EVIDENCE_TERMS)
+        out[test] = evidence * (model.predict(matrix) - y[~test].mean())
     return out
 
 

@@ -58,7 +58,7 @@ def test_the_shipped_vocabulary_is_what_its_corpus_gives() -> None:
     matrix = vectorizer.transform(texts)
     known = np.asarray(matrix.getnnz(axis=1)) > 0
     evidence = np.minimum(1.0, np.asarray(matrix.getnnz(axis=1)) / FULL_EVIDENCE_TERMS)
-    expected = evidence * (model.predict(matrix) - model.intercept_) + model.intercept_ - y.mean()
+    expected = evidence * (model.predict(matrix) - y.mean())
     prose = shipped_signals().text
     ours = np.array([VOCABULARY.read(prose(t).prose).value for t in texts])
     assert known.mean() > 0.99
@@ -81,13 +81,19 @@ def test_the_corpus_is_balanced_and_every_label_has_its_reason() -> None:
 
 def test_a_word_or_two_is_not_read_as_a_whole_descriptions_evidence() -> None:
     """Normalised to unit length, one known word weighed as much as a whole ticket's words: "add generics" (the one
-    known word "add") read two levels easier than its baseline. Below three distinct known words, the words' part
-    shrinks in proportion; from three on, the reading is the plain model's."""
-    vocabulary = Vocabulary(terms={"add": (1.0, -2.0), "cache": (1.0, 0.5), "layer": (1.0, 0.5), "eviction": (1.0, 0.5)}, offset=0.0)
-    assert vocabulary.read("add generics").value == pytest.approx(-2.0 / 3)
-    assert vocabulary.read("add cache generics").value == pytest.approx(2 / 3 * (-2.0 + 0.5) / math.sqrt(2))
-    assert vocabulary.read("add cache layer").value == pytest.approx((-2.0 + 0.5 + 0.5) / math.sqrt(3))
-    assert vocabulary.read("add cache layer eviction").value == pytest.approx((-2.0 + 1.5) / 2)
+    known word "add") read two levels easier than its baseline, "Need a new favicon" a critical task. Below
+    FULL_EVIDENCE_TERMS distinct known words, the words' part shrinks in proportion; from there on, the reading is the
+    plain model's."""
+    names = ["add"] + [f"w{chr(97 + i)}" for i in range(FULL_EVIDENCE_TERMS)]
+    vocabulary = Vocabulary(terms={n: (1.0, -2.0 if n == "add" else 0.5) for n in names}, offset=0.1)
+    full = FULL_EVIDENCE_TERMS
+    assert vocabulary.read("add generics").value == pytest.approx((0.1 - 2.0) / full)
+    assert vocabulary.read("add wa generics").value == pytest.approx(2 / full * (0.1 + (-2.0 + 0.5) / math.sqrt(2)))
+    many = " ".join(names[:full])
+    assert vocabulary.read(many).value == pytest.approx(0.1 + (-2.0 + 0.5 * (full - 1)) / math.sqrt(full))
+    assert vocabulary.read(" ".join(names)).value == pytest.approx(0.1 + (-2.0 + 0.5 * full) / math.sqrt(full + 1))
+    # one word, however strong, moves a short ticket a fraction of what it moves a described one
+    assert abs(vocabulary.read("add").value) <= 2.1 / full
 
 
 def test_fix_is_not_a_term() -> None:
@@ -104,7 +110,8 @@ def test_a_reading_adds_up_and_knows_nothing_of_unknown_words(text: str) -> None
     if not reading.contributions:
         assert reading.value == 0.0
         return
-    assert reading.value == pytest.approx(VOCABULARY.offset + sum(c for _, c in reading.contributions))
+    assert reading.value == pytest.approx(reading.offset + sum(c for _, c in reading.contributions))
+    assert abs(reading.offset) <= abs(VOCABULARY.offset)
     assert [abs(c) for _, c in reading.contributions] == sorted((abs(c) for _, c in reading.contributions), reverse=True)
     assert VOCABULARY.read(text + " zzqxv qqzzy").value == pytest.approx(reading.value)
 

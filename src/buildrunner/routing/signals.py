@@ -111,7 +111,6 @@ class Signal:
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
-    settles: bool = False  # a hit is itself the cause found and the change stated (a diff that changes one value)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -150,7 +149,6 @@ class Signal:
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
-            settles=bool(raw.get("settles", False)),
         )
 
     def measure(
@@ -158,7 +156,7 @@ class Signal:
     ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
-        its value in levels and its strongest terms with their shares (with the other terms and the offset, they sum to it).
+        its value in levels, its strongest terms and their shares, then the offset's share (with the other terms, they sum to it).
 
         For a word list in a description longer than `topic_words` words, the count is what the words'
         share of the text supports: min(distinct, mentions x sqrt(topic_words / words)). A word that
@@ -170,7 +168,7 @@ class Signal:
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
             shown = reading.contributions[:SHOWN_TERMS]
-            return reading.value, tuple(t for t, _ in shown), tuple(c for _, c in shown)
+            return reading.value, tuple(t for t, _ in shown), tuple(c for _, c in shown) + (reading.offset,)
         if self.firsts and self.firsts.isdisjoint(text.tokens):
             return 0.0, (), ()
         region = text.region(self.region)
@@ -266,10 +264,10 @@ class SignalSet:
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
         counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
-        fired = [(s, words) for s, count, words, _ in counts if count > 0]
+        fired = [s for s, count, _, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
-        small = "a small change to this subject" if self.small_change(text, [s.role for s, _ in fired]) else ""
+        small = "a small change to this subject" if self.small_change(text, [s.role for s in fired]) else ""
         # a topic counts at the lower factor of the reasons that apply, and says which
         topic = min(
             [(1.0, "")] + [(factor, why) for factor, why in ((self.small_change_topic_factor, small), (self.settled_topic_factor, settled)) if why]
@@ -290,15 +288,12 @@ class SignalSet:
         short = not self.topic_words or text.prose_words <= self.topic_words
         return short and "small change" in fired_roles
 
-    def settled(self, text: Text, fired: Iterable[tuple[Signal, tuple[str, ...]]]) -> str:
+    def settled(self, text: Text, fired: Iterable[Signal]) -> str:
         """The words that say the description's cause was found (a `resolved` pattern: "Root cause: ...", "turns
-        out that") when it also states the change to make (a `states_change` signal fired), or the words of a
-        signal that `settles` by itself (a diff changing one value), else "": what the report feared before it is
-        the context of the work, not the work."""
-        fired = list(fired)
-        by_itself = next((" ".join(words[0].split()) if words else s.label for s, words in fired if s.settles), "")
-        if by_itself or not any(s.states_change for s, _ in fired):
-            return by_itself
+        out that") when it also states the change to make (a `states_change` signal fired), else "": what the
+        report feared before it is the context of the work, not the work."""
+        if not any(s.states_change for s in fired):
+            return ""
         found = (m for m in (p.search(text.prose) for p in self.resolved) if m)
         return next((" ".join(m.group(0).lower().split()) for m in found), "")
 
@@ -313,7 +308,7 @@ class Hit:
     points: float
     scale: float = 1.0  # below 1 when SignalSet.measure counts this signal less (a small change to a topic, a settled report)
     scaled_because: str = ""  # why the scale is not 1
-    shares: tuple[float, ...] = ()  # for a vocabulary: each word's part of the count
+    shares: tuple[float, ...] = ()  # for a vocabulary: each shown word's part of the count, then the offset's
 
     @property
     def detail(self) -> str:
@@ -331,15 +326,14 @@ class Hit:
 
     def _learned(self) -> str:
         """Each shown word's points, the other known words' together, and the offset (the same for every description
-        with a known word): they add up to the factor."""
-        vocabulary = self.signal.vocabulary
-        assert vocabulary is not None
+        with enough known words, less for one with few): they add up to the factor."""
+        *shares, offset = self.shares or (0.0,)
         points = self.signal.weight * self.scale
-        others = self.count - vocabulary.offset - sum(self.shares)
-        parts = [f"{w} {points * s:+.1f}" for w, s in zip(self.words, self.shares)]
+        others = self.count - offset - sum(shares)
+        parts = [f"{w} {points * s:+.1f}" for w, s in zip(self.words, shares)]
         if abs(points * others) >= 0.05:
             parts.append(f"other words {points * others:+.1f}")
-        return ", ".join(parts) + f"; offset {points * vocabulary.offset:+.1f}"
+        return ", ".join(parts) + f"; offset {points * offset:+.1f}"
 
 
 def parse_signals(text: str, origin: str) -> SignalSet:
