@@ -870,3 +870,11 @@ def test_an_ordinary_ticket_near_a_new_signals_words_does_not_fire_it(estimator:
 @pytest.mark.parametrize("text", ["Correct typos in CONTRIBUTING.md", "Fix the install guide, which is riddled with typos", "Fix typos in the search page placeholder"])
 def test_a_typo_fix_near_search_words_is_still_a_typo_fix(estimator: ComplexityEstimator, text: str) -> None:
     assert "typo or wording" in fired(estimator, text)
+
+
+def test_the_requesters_tone_does_not_make_a_small_task_critical(estimator: ComplexityEstimator) -> None:
+    """A reviewer's ticket: "I need it today" on a unit test read as a critical task (the learned words took "need" and
+    "today" for difficulty)."""
+    asked = estimator.estimate("Can you write a new unit test for the slugify helper? I need it today")
+    plain = estimator.estimate("Write a new unit test for the slugify helper")
+    assert asked.recommended_model != "opus" and asked.complexity_score <= plain.complexity_score + 10

@@ -96,8 +96,13 @@ def test_a_word_or_two_is_not_read_as_a_whole_descriptions_evidence() -> None:
     assert abs(vocabulary.read("add").value) <= 2.1 / full
 
 
-def test_fix_is_not_a_term() -> None:
-    assert not {"fix", "fixes", "fixed", "fixing"} & set(VOCABULARY.terms)
+def test_fix_and_the_words_of_tone_are_not_terms() -> None:
+    """What most tasks ask (fix) and how a requester feels about it (need it today, just a quick one) say nothing of the work."""
+    assert {"fix", "need", "today", "asap", "just", "quick", "tiny"} <= BENCH.NOT_EVIDENCE
+    assert not BENCH.NOT_EVIDENCE & set(VOCABULARY.terms)
+    plain = "Write a unit test for the slugify helper that covers empty strings"
+    assert VOCABULARY.read("Hey, I need it today, it's urgent and critical: " + plain).value == pytest.approx(VOCABULARY.read(plain).value)
+    assert VOCABULARY.read("Just a quick tiny one: " + plain).value == pytest.approx(VOCABULARY.read(plain).value)
 
 
 words = st.lists(st.sampled_from(TERMS) | st.text(string.ascii_lowercase, min_size=2, max_size=9), max_size=40).map(" ".join)
