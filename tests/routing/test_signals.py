@@ -363,30 +363,22 @@ ONE_VALUE = """The only change in last night's deploy of services/checkout/value
 ```"""
 
 
-def test_a_report_whose_pasted_diff_changes_one_value_is_that_change_once_it_says_the_cause_is_found() -> None:
-    """An alarming incident whose diff shows the one value that changed, and says that is the cause, is a one-value fix;
-    the same diff pasted as what came before a failure nobody understands yet is not."""
+def test_a_pasted_one_value_diff_does_not_settle_a_report_the_stated_change_does() -> None:
+    """A diff in a report is as often the trigger of the work asked after it (revert it, then recover what was lost) as
+    the fix: a review's "Root cause: a config typo" reports with a recovery to do went to haiku when it settled them."""
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
 
     estimator = ComplexityEstimator()
-    found = estimator.estimate(INCIDENT.format(diff="Root cause: " + ONE_VALUE))
-    trigger = estimator.estimate(INCIDENT.format(diff=ONE_VALUE + "\nReverting is not an option and we don't know why it breaks."))
+    trigger = estimator.estimate(INCIDENT.format(diff="Root cause: " + ONE_VALUE + "\nRevert it, then re-create the orders we lost without charging anyone twice."))
+    fixed = estimator.estimate(INCIDENT.format(diff="Root cause: " + ONE_VALUE + "\nSet maxPoolSize back to 50."))
     open_ = estimator.estimate(INCIDENT.format(diff="The only change in last night's deploy was to services/checkout/values-prod.yaml."))
     assert open_.complexity_level == trigger.complexity_level == "critical"
     assert "one value changed" in {f.name for f in trigger.factors}
-    # what it feared still counts a little (a value in the payment path is deployed with care), the rest not at all
-    assert found.complexity_level != "critical" and found.complexity_score <= open_.complexity_score - 20
-    settled = {f.name for f in found.factors if "the cause is found ('root cause:') and the change stated" in f.detail}
-    assert {"concurrency", "money", "cause unknown", "learned vocabulary"} <= settled
-
-
-def test_in_a_settled_report_the_learned_words_count_their_alarm_less_and_their_ease_in_full() -> None:
-    found = {h.signal.name: h for h in hits(shipped_signals(), INCIDENT.format(diff="Root cause: " + ONE_VALUE))}
-    assert found["learned vocabulary"].points > 0 and found["learned vocabulary"].scale == 0.25
-    easy = "The pay button label on the checkout page is wrong. Root cause: the string in the template. Change it to 'Pay now'."
-    found = {h.signal.name: h for h in hits(shipped_signals(), easy)}
-    assert found["money"].scale == 0.25  # settled
-    assert found["learned vocabulary"].points < 0 and found["learned vocabulary"].scale == 1.0
+    assert not any("the cause is found" in f.detail for f in trigger.factors)
+    # with the change stated in words, what it feared counts a little (a value in the payment path is deployed with care)
+    assert fixed.complexity_level != "critical" and fixed.complexity_score <= open_.complexity_score - 20
+    settled = {f.name for f in fixed.factors if "the cause is found ('root cause:') and the change stated" in f.detail}
+    assert {"concurrency", "money", "cause unknown"} <= settled
 
 
 @pytest.mark.parametrize(

@@ -194,8 +194,8 @@ class ComplexityEstimator:
         raw = sum(f.weight for f in factors)
         learned = signals.learned()
         guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
-        if guarded != raw:
-            floor = "kept at moderate: learned words alone do not make a task simple, haiku needs a small change the signals see"
+        if round(guarded - raw, 1):
+            floor = "learned words alone never make a task simple (haiku needs a small change the signals see); near that edge their pull fades"
             factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), floor))
         return int(round(min(100.0, max(0.0, guarded)))), factors
 

@@ -27,7 +27,7 @@ else:  # Python 3.10
 SIGNALS_FILE = "signals.toml"
 REGIONS = ("prose", "code", "title", "text")
 ROLES = ("", "topic", "small change", "learned")
-# The factor that says a learned signal was stopped at the simple level's edge (see SignalSet.guarded).
+# The factor that says learned points were held off the simple level, or faded near its edge (see SignalSet.guarded).
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters")
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
@@ -273,14 +273,12 @@ class SignalSet:
             [(1.0, "")] + [(factor, why) for factor, why in ((self.small_change_topic_factor, small), (self.settled_topic_factor, settled)) if why]
         )
 
-        def scaled(signal: Signal, count: float) -> tuple[float, str]:
+        def scaled(signal: Signal) -> tuple[float, str]:
             if signal.until_resolved and settled:
                 return 0.0, settled
-            if signal.role == "learned" and count > 0 and settled:  # the words of what it feared read as that alarm, too
-                return self.settled_topic_factor, settled
             return topic if signal.role == "topic" else (1.0, "")
 
-        return [(s, count, words, shares, *scaled(s, count)) for s, count, words, shares in counts]
+        return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
