@@ -138,10 +138,10 @@ def main() -> None:
     alpha, min_df = max(results, key=lambda k: per_file(results[k], y, groups))
     values = results[(alpha, min_df)]
     curve = {k: per_file_values(combined(score, k * values), y, groups) for k in range(0, MAX_WEIGHT + 1, WEIGHT_STEP)}
-    best = max(curve, key=lambda k: float(np.mean(curve[k])))
-    error = float(np.std(curve[best], ddof=1) / np.sqrt(len(curve[best])))
-    points = min(k for k in curve if np.mean(curve[k]) >= np.mean(curve[best]) - error)
     ranking = {k: float(np.mean(v)) for k, v in curve.items()}
+    best = max(ranking, key=ranking.__getitem__)
+    error = float(np.std(curve[best], ddof=1) / np.sqrt(len(curve[best])))
+    points = min(k for k, v in ranking.items() if v >= ranking[best] - error)
     simple = top_of("simple")
     print("  the score with the vocabulary at k points per level, one file held out at a time:")
     print("   ", ", ".join(f"{k}: {v:.3f}" for k, v in ranking.items()))

@@ -194,9 +194,10 @@ class ComplexityEstimator:
         raw = sum(f.weight for f in factors)
         learned = signals.learned()
         guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
-        if round(guarded - raw, 1):
+        lift = round(guarded - raw, 1)
+        if lift:
             floor = "learned words alone never make a task simple (haiku needs a small change the signals see); near that edge their pull fades"
-            factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, round(guarded - raw, 1), floor))
+            factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, lift, floor))
         return int(round(min(100.0, max(0.0, guarded)))), factors
 
     def estimate(
