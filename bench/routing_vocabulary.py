@@ -53,13 +53,15 @@ MAX_WEIGHT = 200
 # "A verb such as fix is not evidence of an easy task" (issue 14): fixing is what most tasks ask, whatever their
 # difficulty, so "fix" is left out as stop words are. So are the words of tone and urgency: they say how the requester
 # feels or how long they hope it takes (need, today, asap, just, quick, tiny, critical), not what the work is, and they
-# are exactly how a ticket misleads (a reviewer's "I need it today" on a unit test read as critical, 2026-12-06). Other
-# words, verbs included, weigh what the corpus says.
+# are exactly how a ticket misleads (a reviewer's "I need it today" on a unit test read as critical, 2026-12-06). So is
+# "let": "let's" is how a maintainer proposes anything (the issue-tracker files made it a hard word, +17 points on "Let
+# agents refund orders"). Other words, verbs included, weigh what the corpus says.
 NOT_EVIDENCE = frozenset({
     "fix", "fixes", "fixed", "fixing",
     "need", "needs", "needed", "today", "tonight", "asap", "urgent", "urgently", "urgency", "immediately", "now",
     "quick", "quickly", "just", "simple", "simply", "easy", "small", "tiny", "trivial", "minor",
     "critical", "blocker", "important", "priority", "sev", "please", "pls", "thanks", "hey", "hi",
+    "let", "lets",
 })
 
 

@@ -433,3 +433,91 @@ def test_a_guess_at_the_effort_is_not_a_target_value() -> None:
     for target in ("The cache TTL should be 5 min, not 30.", "Set the session timeout back to 30 min; it should be 5 min for admins",
                    "Token expiry is 24h, should be 1 hour.", "Debounce is 500ms; should be 2 seconds"):
         assert "target given" in fired(target), target
+
+
+LARGER = """base = 36
+larger_task = '''(?i)(?:^|(?<=[.;]\\s)|(?<=\\band\\s))(?P<work>(?:implement|add)\\b[^.,;\\n]+?)(?=\\s*(?:[,;]|[.](?:\\s|$)|\\band\\b))'''
+[[signal]]
+name = "docs"
+weight = -16
+role = "small change"
+words = ["readme", "docstring"]
+[[signal]]
+name = "plain"
+weight = 3
+words = ["readme"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "small"),
+    [
+        ("Implement per-tenant rate limiting and describe the limits in the README", False),  # the docs are one step of the work
+        ("Add rate limiting to the gateway. Document it in the README.", False),
+        ("Update the README", True),
+        ("Add a section to the README on the proxy settings", True),  # the README is the object of the work itself
+        ("Add a docstring and fix the link in the README", True),  # the first clause is a small change too
+    ],
+)
+def test_a_small_change_after_a_request_for_other_work_is_a_step_of_that_work(text: str, small: bool) -> None:
+    found = {h.signal.name for h in hits(parse_signals(LARGER, "test.toml"), text)}
+    assert ("docs" in found) is small
+    assert "plain" in found  # only "small change" signals read it
+
+
+def test_a_larger_task_pattern_needs_its_work_group() -> None:
+    with pytest.raises(ConfigError, match="larger_task.*'work'"):
+        parse_signals(LARGER.replace("?P<work>", ""), "test.toml")
+
+
+def test_hard_work_that_also_updates_the_docs_is_not_sent_to_haiku() -> None:
+    """A new user's ticket (2026-12-05): the rate limiting went to haiku as a docs task, then further on its words."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    for text in ("Implement per-tenant rate limiting in gateway/ratelimit.py and describe the limits in the README",
+                 "Add end-to-end encryption of attachments; update the docs page on storage as well"):
+        assert estimator.estimate(text).recommended_model != "haiku", text
+    assert estimator.estimate("Fix the broken link in the README").recommended_model == "haiku"
+
+
+def test_a_diff_of_many_settings_is_not_one_value_changed() -> None:
+    """A pasted diff that changes ten settings is a reconfiguration; each pair had counted as one more small value (-34.6)."""
+    one = "Lower the idle timeout:\n```\n- sessionIdleTimeout: 30m\n+ sessionIdleTimeout: 5m\n```"
+    many = "Apply the new limits:\n```\n" + "\n".join(f"- limit_{n}: {n}\n+ limit_{n}: {n * 2}" for n in range(1, 11)) + "\n```"
+    fired = lambda text: {h.signal.name: h.points for h in hits(shipped_signals(), text)}  # noqa: E731
+    assert fired(one)["one value changed"] < 0
+    assert "one value changed" not in fired(many)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Update the checkout footer so it no longer loads the script that has been exfiltrating card numbers",
+        "An attacker can replay the webhook from the logs",
+        "Our build server was compromised last night; find what the backdoor touched",
+    ],
+)
+def test_an_attack_in_progress_is_security_work(text: str) -> None:
+    assert "security and cryptography" in {h.signal.name for h in hits(shipped_signals(), text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Make the whole site ten times faster and update the README.",
+        "Make the checkout page accept Apple Pay, Google Pay and PayPal, then change the button colour to green.",
+        "Make sure we never lose a customer's order even if a data centre burns down; update the runbook afterwards.",
+    ],
+)
+def test_a_side_step_after_hard_work_leaves_the_work_hard(text: str) -> None:
+    """A review's tickets (2026-12-06): each went to haiku (0 or 12) on its last clause, or lost a level to it."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
+    assert not {"documentation only", "visual tweak"} & {h.signal.name for h in hits(shipped_signals(), text)}
+
+
+def test_a_colour_change_of_a_page_element_is_still_a_visual_tweak() -> None:
+    assert "visual tweak" in {h.signal.name for h in hits(shipped_signals(), "Change the button colour on the login page to green")}
+    assert "documentation only" in {h.signal.name for h in hits(shipped_signals(), "The install steps are wrong. Update the README.")}

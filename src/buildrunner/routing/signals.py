@@ -31,6 +31,7 @@ ROLES = ("", "topic", "small change", "learned")
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters")
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
+LARGER_TASK_REACH = 300  # characters before a small change's hit that `larger_task` reads
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 
@@ -152,7 +153,7 @@ class Signal:
         )
 
     def measure(
-        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = ()
+        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = (), larger_task: "LargerTask | None" = None
     ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
@@ -163,7 +164,8 @@ class Signal:
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
         and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
-        inside a phrase of its `other_senses` ("a lock icon", "the comment thread").
+        inside a phrase of its `other_senses` ("a lock icon", "the comment thread"). A "small change" signal skips a
+        hit that `larger_task` shows to be one step of a larger task asked before it.
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -182,6 +184,8 @@ class Signal:
         if self.unless_followed_by is not None:
             other = self.unless_followed_by
             matches = (m for m in matches if not other.match(region[m.end() : m.end() + PAST_CHANGE_REACH]))
+        if self.role == "small change" and larger_task is not None:
+            matches = (m for m in matches if not larger_task.before(region, m.start()))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
@@ -200,6 +204,24 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class LargerTask:
+    """Clauses that ask for work of their own (`patterns`, each with a group "work": "Implement per-tenant rate
+    limiting in gateway/ratelimit.py"), and the words of every "small change" signal (`small`). A small change's hit
+    after such a clause, when the clause holds none of those words, is one step of a larger task ("... and describe
+    the limits in the README"), not the task."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    small: re.Pattern[str] | None
+
+    def before(self, region: str, start: int) -> bool:
+        for pattern in self.patterns:
+            for match in pattern.finditer(region, max(0, start - LARGER_TASK_REACH), start):
+                if self.small is None or not self.small.search(match.group("work")):
+                    return True
+        return False
+
+
+@dataclass(frozen=True)
 class SignalSet:
     """The base score and the signals, in file order."""
 
@@ -214,6 +236,7 @@ class SignalSet:
     learned_room: float = 0.0
     past_change: tuple[re.Pattern[str], ...] = ()
     resolved: tuple[re.Pattern[str], ...] = ()
+    larger_task: LargerTask | None = None
 
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
@@ -263,7 +286,7 @@ class SignalSet:
         description is `settled` (the cause found and the change stated), at any length, a topic counts at
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
-        counts = [(s, *s.measure(text, self.topic_words, self.past_change)) for s in self.signals]
+        counts = [(s, *s.measure(text, self.topic_words, self.past_change, self.larger_task)) for s in self.signals]
         fired = [s for s, count, _, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
@@ -359,10 +382,15 @@ def parse_signals(text: str, origin: str) -> SignalSet:
             raise ConfigError(f"{origin}: {key} = {factor}", hint="a factor between 0 and 1")
     if not 0.0 <= learned_room <= 100.0:
         raise ConfigError(f"{origin}: learned_room = {learned_room}", hint="points above the simple level's edge, between 0 and 100")
+    larger = _patterns(data, "larger_task", origin)
+    if any("work" not in p.groupindex for p in larger):
+        raise ConfigError(f"{origin}: larger_task: every pattern needs a group named 'work'", hint="(?P<work>...) around the clause that asks for work")
+    small_words = [w for s in signals if s.role == "small change" for w in s.words]
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
         past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin),
+        larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None) if larger else None,
     )
 
 
