@@ -521,3 +521,29 @@ def test_a_side_step_after_hard_work_leaves_the_work_hard(text: str) -> None:
 def test_a_colour_change_of_a_page_element_is_still_a_visual_tweak() -> None:
     assert "visual tweak" in {h.signal.name for h in hits(shipped_signals(), "Change the button colour on the login page to green")}
     assert "documentation only" in {h.signal.name for h in hits(shipped_signals(), "The install steps are wrong. Update the README.")}
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Set up GitHub Actions CI that runs lint and tests on every PR.", "solution given", False),  # when CI runs
+        ("Set up GitHub Actions CI that runs lint and tests on every PR.", "mechanical fix", False),  # new tooling
+        ("PR attached: it fixes the off-by-one in the pager", "solution given", True),
+        ("Fix the lint warnings in utils.py", "mechanical fix", True),
+        ("Critical: the 'Transfer funds' page title has an extra space at the end.", "production risk", False),  # how it was filed
+        ("This is critical: payments fail for every customer in production", "production risk", True),
+        ("Run the backup job every night at 2am", "cause unknown", False),  # a schedule
+        ("The export fails every night and nobody knows why", "cause unknown", True),
+    ],
+)
+def test_words_that_say_how_or_when_are_not_what_the_work_is(text: str, signal: str, counted: bool) -> None:
+    """A review's tickets (2026-12-06): CI on every PR went to haiku as a given fix and a lint fix; a severity label
+    made a trailing space production work."""
+    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+
+
+def test_the_subject_of_a_small_change_counts_once_however_many_of_its_words_appear() -> None:
+    signals = parse_signals(ROLES.replace('words = ["oauth"]', 'words = ["oauth", "pkce", "openid"]'), "test.toml")
+    fix = {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID guide: fix the broken link")}
+    assert fix["oauth"] == 10  # one hit at the factor (three words would be 20 x log2(4) x 0.5 = 20)
+    assert {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID: add token refresh")}["oauth"] == 40

@@ -281,8 +281,8 @@ class SignalSet:
         """(signal, count, what matched, the words' shares, scale, why scaled) for every signal, in file order.
 
         `scale` is `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
-        description of at most `topic_words` words: a typo in the OAuth guide is a typo, whatever the guide is
-        about; but "update the runbook" as one step of a long plan does not make the plan a docs task. When the
+        description of at most `topic_words` words, and its count is at most one: a typo in the OAuth guide is a typo,
+        whatever the guide is about; but "update the runbook" as one step of a long plan does not make the plan a docs task. When the
         description is `settled` (the cause found and the change stated), at any length, a topic counts at
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
@@ -301,7 +301,8 @@ class SignalSet:
                 return 0.0, settled
             return topic if signal.role == "topic" else (1.0, "")
 
-        return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
+        # the subject of a small change is one subject: each topic counts as one hit, however many of its words appear
+        return [(s, min(count, 1.0) if small and s.role == "topic" else count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
