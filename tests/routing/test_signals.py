@@ -547,3 +547,26 @@ def test_the_subject_of_a_small_change_counts_once_however_many_of_its_words_app
     fix = {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID guide: fix the broken link")}
     assert fix["oauth"] == 10  # one hit at the factor (three words would be 20 x log2(4) x 0.5 = 20)
     assert {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID: add token refresh")}["oauth"] == 40
+
+
+@pytest.mark.parametrize(
+    ("text", "major"),
+    [
+        ("Bump kafka-clients from 2.8.1 to 3.7.0 in the four consumer services.", True),
+        ("chore(deps): bump psycopg2-binary 2.9 -> psycopg 3.1 in settlement-service", True),
+        ('Bump engine_version on module.db from "13.14" to "16.3"', True),
+        ("Upgrade the ORM to its next major version", True),
+        ("Bump the SDK from 4.2.0 to 4.3.1", False),  # a minor release
+        ("Bump the aws provider constraint from ~> 5.31 to ~> 5.40", False),
+        ("Update the weight from 1.5 to 2.5 in config.yaml", False),  # a setting's value
+        ("Increase the pool from 10 to 20", False),
+    ],
+)
+def test_a_major_version_upgrade_is_not_a_version_bump(text: str, major: bool) -> None:
+    """Held out, seven of the training corpus's thirteen complex or critical descriptions that scored simple were major
+    upgrades written as a bump: the bump is one line, the work is what the new major version moved."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    assert ("major version upgrade" in {h.signal.name for h in hits(shipped_signals(), text)}) is major
+    if major:
+        assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
