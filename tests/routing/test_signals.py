@@ -570,3 +570,15 @@ def test_a_major_version_upgrade_is_not_a_version_bump(text: str, major: bool) -
     assert ("major version upgrade" in {h.signal.name for h in hits(shipped_signals(), text)}) is major
     if major:
         assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
+
+
+def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() -> None:
+    """From the training corpus, held out: a CLI migration that must keep "the same error wording" and "the same help
+    text" scored 0 on those words."""
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    migration = ("Migrate envrun's CLI from argparse to clique without changing behaviour: same exit codes, same error wording "
+                 "(people grep it), same help text as far as possible.")
+    assert "typo or wording" not in {h.signal.name for h in hits(shipped_signals(), migration)}
+    assert ComplexityEstimator().estimate(migration).recommended_model != "haiku"
+    assert "typo or wording" in {h.signal.name for h in hits(shipped_signals(), "Fix the wording of the help text for --verbose")}
