@@ -436,7 +436,8 @@ def test_a_guess_at_the_effort_is_not_a_target_value() -> None:
 
 
 LARGER = """base = 36
-larger_task = '''(?i)(?:^|(?<=[.;]\\s)|(?<=\\band\\s))(?P<work>(?:implement|add)\\b[^.,;\\n]+?)(?=\\s*(?:[,;]|[.](?:\\s|$)|\\band\\b))'''
+larger_task = '''(?i)(?:^|(?<=[.;]\\s)|(?<=\\band\\s))(?P<work>(?:implement|(?P<weak>add|make))\\b[^.,;\\n]+?)(?=\\s*(?:[,;]|[.](?:\\s|$)|\\n|\\band\\b))'''
+larger_task_topics = ["speed"]
 [[signal]]
 name = "docs"
 weight = -16
@@ -446,6 +447,11 @@ words = ["readme", "docstring"]
 name = "plain"
 weight = 3
 words = ["readme"]
+[[signal]]
+name = "speed"
+weight = 18
+role = "topic"
+words = ["faster"]
 """
 
 
@@ -453,7 +459,9 @@ words = ["readme"]
     ("text", "small"),
     [
         ("Implement per-tenant rate limiting and describe the limits in the README", False),  # the docs are one step of the work
-        ("Add rate limiting to the gateway. Document it in the README.", False),
+        ("Make the site ten times faster. Document it in the README.", False),  # a weak verb with a topic: other work
+        ("Update the README and implement the export", False),  # a step before the work
+        ("Add a favicon and update the README", True),  # a weak verb without a topic: the README is the task
         ("Update the README", True),
         ("Add a section to the README on the proxy settings", True),  # the README is the object of the work itself
         ("Add a docstring and fix the link in the README", True),  # the first clause is a small change too
@@ -465,9 +473,11 @@ def test_a_small_change_after_a_request_for_other_work_is_a_step_of_that_work(te
     assert "plain" in found  # only "small change" signals read it
 
 
-def test_a_larger_task_pattern_needs_its_work_group() -> None:
+def test_a_larger_task_pattern_needs_its_work_group_and_its_topics_must_be_signals() -> None:
     with pytest.raises(ConfigError, match="larger_task.*'work'"):
         parse_signals(LARGER.replace("?P<work>", ""), "test.toml")
+    with pytest.raises(ConfigError, match="larger_task_topics.*'sped'"):
+        parse_signals(LARGER.replace('larger_task_topics = ["speed"]', 'larger_task_topics = ["sped"]'), "test.toml")
 
 
 def test_hard_work_that_also_updates_the_docs_is_not_sent_to_haiku() -> None:
@@ -542,12 +552,6 @@ def test_words_that_say_how_or_when_are_not_what_the_work_is(text: str, signal: 
     assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
 
 
-def test_the_subject_of_a_small_change_counts_once_however_many_of_its_words_appear() -> None:
-    signals = parse_signals(ROLES.replace('words = ["oauth"]', 'words = ["oauth", "pkce", "openid"]'), "test.toml")
-    fix = {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID guide: fix the broken link")}
-    assert fix["oauth"] == 10  # one hit at the factor (three words would be 20 x log2(4) x 0.5 = 20)
-    assert {h.signal.name: h.points for h in hits(signals, "OAuth, PKCE and OpenID: add token refresh")}["oauth"] == 40
-
 
 @pytest.mark.parametrize(
     ("text", "major"),
@@ -582,3 +586,39 @@ def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() ->
     assert "typo or wording" not in {h.signal.name for h in hits(shipped_signals(), migration)}
     assert ComplexityEstimator().estimate(migration).recommended_model != "haiku"
     assert "typo or wording" in {h.signal.name for h in hits(shipped_signals(), "Fix the wording of the help text for --verbose")}
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("CI fails on a lint error in utils.py", "mechanical fix", True),
+        ("Add an ignore for the linter on generated files", "mechanical fix", True),
+        ("Update the existing help text for --verbose", "typo or wording", True),
+        ("Use the same wording as the web app for the error", "typo or wording", True),
+        ("The importer dies every night at 2am", "cause unknown", True),
+        ("Priority: Critical\nThe page title has a trailing space", "production risk", False),
+        ("**Critical**: the page title has a trailing space", "production risk", False),
+        ("Change the button colour on the v2.0 settings page to green", "visual tweak", True),
+        ("Upgrade the free plan's storage quota from 1.5 to 2.5 gigs", "major version upgrade", False),
+        ("Bump the price from $9.99 to $12.99", "major version upgrade", False),
+        ("Bump react-native 0.71 → 0.74 so we can use the new camera lib", "major version upgrade", True),
+        ("Upgrade Postgres 13 to 16", "major version upgrade", True),
+        ("Migrate from Vue 2 to Vue 3", "major version upgrade", True),
+        ("Upgrade the workers from 4 to 8", "major version upgrade", False),
+        ("Bump kafka-clients to 3.7 (we're on 2.8)", "major version upgrade", True),
+        ("Bump the SDK to 4.3 (we're on 4.2)", "major version upgrade", False),
+        ("Let customers pay in instalments and update the docs.", "documentation only", False),  # a step of the money work
+    ],
+)
+def test_a_second_review_of_the_new_senses(text: str, signal: str, counted: bool) -> None:
+    """A second review (2026-12-06) found each of these read the wrong way by the first version of the rules above."""
+    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+
+
+def test_a_small_change_before_other_work_is_a_step_of_it_and_a_plain_one_is_still_small() -> None:
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    estimator = ComplexityEstimator()
+    assert estimator.estimate("Change the logo colour and move session storage to Redis").recommended_model != "haiku"
+    for small in ("Add a favicon and update the README", "Remove the unused import and update the changelog"):
+        assert estimator.estimate(small).recommended_model == "haiku", small

@@ -7,6 +7,7 @@ count `n` into points as `weight x log2(1 + n)`. See the header of `signals.toml
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import sys
@@ -31,7 +32,7 @@ ROLES = ("", "topic", "small change", "learned")
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters")
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
-LARGER_TASK_REACH = 300  # characters before a small change's hit that `larger_task` reads
+LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 
@@ -165,7 +166,7 @@ class Signal:
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
         and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
         inside a phrase of its `other_senses` ("a lock icon", "the comment thread"). A "small change" signal skips a
-        hit that `larger_task` shows to be one step of a larger task asked before it.
+        hit that `larger_task` shows to be one step of a larger task asked before or after it.
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -185,7 +186,9 @@ class Signal:
             other = self.unless_followed_by
             matches = (m for m in matches if not other.match(region[m.end() : m.end() + PAST_CHANGE_REACH]))
         if self.role == "small change" and larger_task is not None:
-            matches = (m for m in matches if not larger_task.before(region, m.start()))
+            clauses = larger_task.clauses(region)
+            if clauses:
+                matches = (m for m in matches if not LargerTask.near(clauses, m.start(), m.end()))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
@@ -206,19 +209,38 @@ class Signal:
 @dataclass(frozen=True)
 class LargerTask:
     """Clauses that ask for work of their own (`patterns`, each with a group "work": "Implement per-tenant rate
-    limiting in gateway/ratelimit.py"), and the words of every "small change" signal (`small`). A small change's hit
-    after such a clause, when the clause holds none of those words, is one step of a larger task ("... and describe
-    the limits in the README"), not the task."""
+    limiting in gateway/ratelimit.py"; a clause whose verb is the group "weak", such as add or make, only when it also
+    names one of the `topics` words). A small change's hit within LARGER_TASK_REACH characters after or before such a
+    clause, when the clause holds none of the `small` words, is one step of a larger task ("... and describe the limits
+    in the README"; "Change the logo colour and move session storage to Redis"), not the task."""
 
     patterns: tuple[re.Pattern[str], ...]
     small: re.Pattern[str] | None
+    topics: re.Pattern[str] | None
 
-    def before(self, region: str, start: int) -> bool:
+    def clauses(self, region: str) -> list[tuple[int, int]]:
+        """(start, end) of every clause in `region` that asks for other work, in order: found once per description."""
+        found = []
         for pattern in self.patterns:
-            for match in pattern.finditer(region, max(0, start - LARGER_TASK_REACH), start):
-                if self.small is None or not self.small.search(match.group("work")):
-                    return True
-        return False
+            for match in pattern.finditer(region + "\n"):  # the text's end ends its last clause
+                work = match.group("work")
+                if self.small is not None and self.small.search(work):
+                    continue
+                if "weak" in pattern.groupindex and match.group("weak") and not (self.topics is not None and self.topics.search(work)):
+                    continue
+                found.append(match.span("work"))
+        return sorted(found)
+
+    @staticmethod
+    def near(clauses: list[tuple[int, int]], start: int, end: int) -> bool:
+        """Whether a clause ends before `start` or begins after `end`, within LARGER_TASK_REACH characters."""
+        ends = [e for _, e in clauses]
+        i = bisect.bisect_right(ends, start)
+        if i and start - ends[i - 1] <= LARGER_TASK_REACH:
+            return True
+        starts = [b for b, _ in clauses]
+        j = bisect.bisect_left(starts, end)
+        return j < len(starts) and starts[j] - end <= LARGER_TASK_REACH
 
 
 @dataclass(frozen=True)
@@ -281,8 +303,8 @@ class SignalSet:
         """(signal, count, what matched, the words' shares, scale, why scaled) for every signal, in file order.
 
         `scale` is `small_change_topic_factor` for a "topic" signal when a "small change" signal fired in a
-        description of at most `topic_words` words, and its count is at most one: a typo in the OAuth guide is a typo,
-        whatever the guide is about; but "update the runbook" as one step of a long plan does not make the plan a docs task. When the
+        description of at most `topic_words` words: a typo in the OAuth guide is a typo, whatever the guide is
+        about; but "update the runbook" as one step of a long plan does not make the plan a docs task. When the
         description is `settled` (the cause found and the change stated), at any length, a topic counts at
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
@@ -301,8 +323,7 @@ class SignalSet:
                 return 0.0, settled
             return topic if signal.role == "topic" else (1.0, "")
 
-        # the subject of a small change is one subject: each topic counts as one hit, however many of its words appear
-        return [(s, min(count, 1.0) if small and s.role == "topic" else count, words, shares, *scaled(s)) for s, count, words, shares in counts]
+        return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
     def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
@@ -387,11 +408,16 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     if any("work" not in p.groupindex for p in larger):
         raise ConfigError(f"{origin}: larger_task: every pattern needs a group named 'work'", hint="(?P<work>...) around the clause that asks for work")
     small_words = [w for s in signals if s.role == "small change" for w in s.words]
+    topic_names = data.get("larger_task_topics", [])
+    unknown = sorted(set(topic_names) - {s.name for s in signals})
+    if unknown:
+        raise ConfigError(f"{origin}: larger_task_topics: no signal {unknown[0]!r}", hint="name signals of this file")
+    step_topics = [w for s in signals if s.name in topic_names for w in s.words]
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
         past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin),
-        larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None) if larger else None,
+        larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None, _word_regex(step_topics) if step_topics else None) if larger else None,
     )
 
 
