@@ -154,7 +154,7 @@ class Signal:
         )
 
     def measure(
-        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = (), larger_task: "LargerTask | None" = None
+        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = (), steps: Mapping[str, list[tuple[int, int]]] | None = None
     ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
@@ -166,7 +166,7 @@ class Signal:
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
         and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
         inside a phrase of its `other_senses` ("a lock icon", "the comment thread"). A "small change" signal skips a
-        hit that `larger_task` shows to be one step of a larger task asked before or after it.
+        hit near one of `steps`' clauses for its region (see LargerTask): one step of a larger task asked before or after it.
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -185,10 +185,9 @@ class Signal:
         if self.unless_followed_by is not None:
             other = self.unless_followed_by
             matches = (m for m in matches if not other.match(region[m.end() : m.end() + PAST_CHANGE_REACH]))
-        if self.role == "small change" and larger_task is not None:
-            clauses = larger_task.clauses(region)
-            if clauses:
-                matches = (m for m in matches if not LargerTask.near(clauses, m.start(), m.end()))
+        clauses = steps.get(self.region) if steps is not None and self.role == "small change" else None
+        if clauses:
+            matches = (m for m in matches if not LargerTask.near(clauses, m.start(), m.end()))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
@@ -308,7 +307,10 @@ class SignalSet:
         description is `settled` (the cause found and the change stated), at any length, a topic counts at
         `settled_topic_factor` and the `until_resolved` signals (what was not known) count nothing."""
         text = self.text(description)
-        counts = [(s, *s.measure(text, self.topic_words, self.past_change, self.larger_task)) for s in self.signals]
+        steps = None
+        if self.larger_task is not None:  # found once per region the small changes read, not once per signal
+            steps = {r: self.larger_task.clauses(text.region(r)) for r in {s.region for s in self.signals if s.role == "small change"}}
+        counts = [(s, *s.measure(text, self.topic_words, self.past_change, steps)) for s in self.signals]
         fired = [s for s, count, _, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
