@@ -622,3 +622,8 @@ def test_a_small_change_before_other_work_is_a_step_of_it_and_a_plain_one_is_sti
     assert estimator.estimate("Change the logo colour and move session storage to Redis").recommended_model != "haiku"
     for small in ("Add a favicon and update the README", "Remove the unused import and update the changelog"):
         assert estimator.estimate(small).recommended_model == "haiku", small
+
+
+def test_larger_task_topics_must_be_a_list_of_names() -> None:
+    with pytest.raises(ConfigError, match="larger_task_topics must be a list"):
+        parse_signals(LARGER.replace('larger_task_topics = ["speed"]', 'larger_task_topics = "speed"'), "test.toml")

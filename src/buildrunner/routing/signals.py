@@ -154,7 +154,7 @@ class Signal:
         )
 
     def measure(
-        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = (), steps: Mapping[str, list[tuple[int, int]]] | None = None
+        self, text: Text, topic_words: float = 0.0, past_change: tuple[re.Pattern[str], ...] = (), steps: Mapping[str, "Steps"] | None = None
     ) -> tuple[float, tuple[str, ...], tuple[float, ...]]:
         """(count, what matched, each word's share of the count): distinct matches (lower-cased, white space
         folded), every match (the words are still the distinct ones), or characters / unit; for a vocabulary,
@@ -185,9 +185,9 @@ class Signal:
         if self.unless_followed_by is not None:
             other = self.unless_followed_by
             matches = (m for m in matches if not other.match(region[m.end() : m.end() + PAST_CHANGE_REACH]))
-        clauses = steps.get(self.region) if steps is not None and self.role == "small change" else None
-        if clauses:
-            matches = (m for m in matches if not LargerTask.near(clauses, m.start(), m.end()))
+        step = steps.get(self.region) if steps is not None and self.role == "small change" else None
+        if step is not None and step.starts:
+            matches = (m for m in matches if not step.near(m.start(), m.end()))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
@@ -217,9 +217,9 @@ class LargerTask:
     small: re.Pattern[str] | None
     topics: re.Pattern[str] | None
 
-    def clauses(self, region: str) -> list[tuple[int, int]]:
-        """(start, end) of every clause in `region` that asks for other work, in order: found once per description."""
-        found = []
+    def clauses(self, region: str) -> "Steps":
+        """The clauses of `region` that ask for other work: found once per description, looked up per hit."""
+        spans = []
         for pattern in self.patterns:
             for match in pattern.finditer(region + "\n"):  # the text's end ends its last clause
                 work = match.group("work")
@@ -227,19 +227,24 @@ class LargerTask:
                     continue
                 if "weak" in pattern.groupindex and match.group("weak") and not (self.topics is not None and self.topics.search(work)):
                     continue
-                found.append(match.span("work"))
-        return sorted(found)
+                spans.append(match.span("work"))
+        return Steps(sorted(b for b, _ in spans), sorted(e for _, e in spans))
 
-    @staticmethod
-    def near(clauses: list[tuple[int, int]], start: int, end: int) -> bool:
+
+@dataclass(frozen=True)
+class Steps:
+    """Where a description's clauses that ask for other work start and end (each sorted)."""
+
+    starts: list[int]
+    ends: list[int]
+
+    def near(self, start: int, end: int) -> bool:
         """Whether a clause ends before `start` or begins after `end`, within LARGER_TASK_REACH characters."""
-        ends = [e for _, e in clauses]
-        i = bisect.bisect_right(ends, start)
-        if i and start - ends[i - 1] <= LARGER_TASK_REACH:
+        i = bisect.bisect_right(self.ends, start)
+        if i and start - self.ends[i - 1] <= LARGER_TASK_REACH:
             return True
-        starts = [b for b, _ in clauses]
-        j = bisect.bisect_left(starts, end)
-        return j < len(starts) and starts[j] - end <= LARGER_TASK_REACH
+        j = bisect.bisect_left(self.starts, end)
+        return j < len(self.starts) and self.starts[j] - end <= LARGER_TASK_REACH
 
 
 @dataclass(frozen=True)
@@ -411,6 +416,8 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         raise ConfigError(f"{origin}: larger_task: every pattern needs a group named 'work'", hint="(?P<work>...) around the clause that asks for work")
     small_words = [w for s in signals if s.role == "small change" for w in s.words]
     topic_names = data.get("larger_task_topics", [])
+    if not isinstance(topic_names, list) or not all(isinstance(n, str) for n in topic_names):
+        raise ConfigError(f"{origin}: larger_task_topics must be a list of signal names", hint='e.g. larger_task_topics = ["concurrency", "money"]')
     unknown = sorted(set(topic_names) - {s.name for s in signals})
     if unknown:
         raise ConfigError(f"{origin}: larger_task_topics: no signal {unknown[0]!r}", hint="name signals of this file")
