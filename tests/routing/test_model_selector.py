@@ -61,9 +61,31 @@ def test_cost_limit_nothing_fits_names_the_limit_and_the_cheapest(selector: Mode
 
 
 def test_time_limit_nothing_fits(selector: ModelSelector) -> None:
-    with pytest.raises(RoutingError, match=r"5 min time limit; closest is haiku") as err:
+    with pytest.raises(RoutingError, match=r"5 min time limit; closest is opus") as err:
         selector.select_model(TASK, complexity_score=95, time_limit=5)
-    assert "--time-limit" in (err.value.hint or "")
+    assert "--time-limit" in (err.value.hint or "") and "trusted with the task" not in (err.value.hint or "")  # no figure said twice
+
+
+def test_a_time_limit_never_picks_a_tier_below_the_task_for_being_faster(selector: ModelSelector) -> None:
+    """A weaker tier's speed is for work it can do: "--time-limit 50" had sent a score-75 task to haiku (0.8x opus's time
+    on paper); on harder work it retries or fails. A cost limit still may (the spec's example), and says so."""
+    trusted = selector.select_model("Add user authentication with JWT tokens", complexity_score=75)
+    assert trusted.name == "opus"
+    haiku = next(a for a in trusted.alternatives if a["name"] == "haiku")
+    assert haiku["estimated_time_minutes"] >= trusted.estimated_time_minutes
+    with pytest.raises(RoutingError, match="time limit; closest is opus"):
+        selector.select_model("Add user authentication with JWT tokens", complexity_score=75, time_limit=trusted.estimated_time_minutes - 1)
+    assert selector.select_model("Add user authentication with JWT tokens", complexity_score=75, time_limit=trusted.estimated_time_minutes).name == "opus"
+
+
+def test_the_trusted_tier_a_cost_limit_misses_is_never_shown_at_the_limit(selector: ModelSelector) -> None:
+    """"sonnet would be ($0.09, 16 min) but misses the limits" beside a "$0.09" limit read as a contradiction."""
+    sonnet = selector.select_model("Add a login page", complexity_score=33)
+    limit = round(sonnet.estimated_cost - 0.0004, 4)
+    choice = selector.select_model("Add a login page", complexity_score=33, cost_limit=limit)
+    assert choice.name == "haiku"
+    shown = choice.reasoning[0].split("sonnet would be ($", 1)[1].split(",", 1)[0]
+    assert float(shown) > limit
 
 
 def test_forced_model_still_reports_the_limits(selector: ModelSelector) -> None:

@@ -248,3 +248,32 @@ def test_terminal_escapes_in_a_task_never_reach_the_terminal_or_the_json(run_br)
     assert "Task: Fix the red login  redirect loop" in text.stdout
     data = json.loads(run_br("routing", "estimate", ticket, "--format", "json").stdout)
     assert data["task"] == "Fix the red login  redirect loop"
+
+
+def test_a_calibration_for_signals_that_changed_names_the_config_file(run_br, tmp_project) -> None:
+    config = tmp_project / ".buildrunner" / "config.json"
+    calibration = {"fitted_at": "2026-12-06T13:00Z", "outcomes": 40, "max_complexity": {}, "weights": {"nonexistent": 5}}
+    config.write_text(json.dumps({"routing": {"calibration": calibration}}))
+    result = run_br("routing", "estimate", "Fix the race condition in the queue")
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert str(config) in line and "unknown signal 'nonexistent'" in line and "remove routing.calibration" in line
+    calibration["weights"] = {"concurrency": 500}
+    config.write_text(json.dumps({"routing": {"calibration": calibration}}))
+    result = run_br("routing", "estimate", "Fix the race condition in the queue")
+    assert result.returncode == 2 and "weights.concurrency = 500.0 must be from -200 to 200" in one_line_error(result)
+
+
+def test_ai_asked_for_and_not_used_is_said_on_stderr(run_br) -> None:
+    for command in ("estimate", "select"):
+        result = run_br("routing", command, "Add a login page", "--ai", "--format", "json", env={"ANTHROPIC_API_KEY": None})
+        assert result.returncode == 0
+        assert json.loads(result.stdout)  # stdout stays one JSON document
+        assert "warning: --ai: AI estimation unavailable (ANTHROPIC_API_KEY is not set); heuristic used" in result.stderr
+
+
+def test_select_errors_show_select_examples_and_a_device_is_not_a_missing_file(run_br) -> None:
+    empty = run_br("routing", "select", "   ")
+    assert empty.returncode == 2 and 'br routing select "Fix the login redirect"' in one_line_error(empty)
+    device = run_br("routing", "estimate", "Add a login page", "--file", os.devnull)
+    assert device.returncode == 2 and "not a regular file" in one_line_error(device)

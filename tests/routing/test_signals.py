@@ -627,3 +627,16 @@ def test_a_small_change_before_other_work_is_a_step_of_it_and_a_plain_one_is_sti
 def test_larger_task_topics_must_be_a_list_of_names() -> None:
     with pytest.raises(ConfigError, match="larger_task_topics must be a list"):
         parse_signals(LARGER.replace('larger_task_topics = ["speed"]', 'larger_task_topics = "speed"'), "test.toml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Add user authentication with JWT tokens", "Fix the race condition in the payment ledger under concurrent refunds", "Lower the timeout",
+     "Refactor the config module into smaller modules", "Update the README"],
+)
+def test_the_learned_words_listed_add_up_to_the_points_shown(text: str) -> None:
+    """A new user added the parts of the learned factor and got -4.2 for a factor shown as -4.3."""
+    import re
+
+    (learned,) = [h for h in hits(shipped_signals(), text) if h.signal.vocabulary is not None]
+    assert round(sum(float(x) for x in re.findall(r"[+-]\d+\.\d", learned.detail)), 1) == round(learned.points, 1)

@@ -34,7 +34,7 @@ TextJson = Literal["text", "json"]
 TextJsonCsv = Literal["text", "json", "csv"]
 TextJsonSarif = Literal["text", "json", "sarif"]
 
-FORMAT_HELP = "Output format: text for people, json for scripts (stable keys, see README)."
+FORMAT_HELP = "Output format: text for people, json for scripts (stable keys: docs/json-output.md)."
 
 def _enter_project(value: Optional[Path]) -> Optional[Path]:
     """`-C DIR`: change into DIR before anything else is read (the option is eager), and pass it on absolute."""

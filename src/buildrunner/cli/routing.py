@@ -54,7 +54,7 @@ def _limit(name: str, raw: str | None) -> float | None:
     return value
 
 
-def _description(text: str) -> str:
+def _description(text: str, command: str = "estimate") -> str:
     """The task as given; `-` reads it from standard input (a ticket piped in: `gh issue view 42 | br routing estimate -`)."""
     import sys
 
@@ -72,9 +72,9 @@ def _description(text: str) -> str:
                 hint="pipe the task's text in (a ticket, an issue), not a binary file",
             ) from None
         if not text.strip():
-            raise ConfigError("TASK_DESCRIPTION -: nothing came on standard input", hint="pipe the task in, e.g. gh issue view 42 | br routing estimate -")
+            raise ConfigError("TASK_DESCRIPTION -: nothing came on standard input", hint=f"pipe the task in, e.g. gh issue view 42 | br routing {command} -")
     if not text.strip():
-        raise ConfigError("TASK_DESCRIPTION is empty", hint='describe the task, e.g. br routing estimate "Fix the login redirect"')
+        raise ConfigError("TASK_DESCRIPTION is empty", hint=f'describe the task, e.g. br routing {command} "Fix the login redirect"')
     return text
 
 
@@ -84,6 +84,8 @@ def _files(files: list[Path] | None) -> list[Path] | None:
     for path in files or []:
         if path.is_dir():
             raise ConfigError(f"--file {path}: is a folder, not a file", hint="name the files the task touches, one --file each")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"--file {path}: not a regular file (a device or a pipe)", hint="name the source files the task touches, one --file each")
         if not path.is_file():
             raise NotFoundError(f"--file {path}: no such file", hint="pass an existing file or drop the option")
     return files or None
@@ -132,6 +134,8 @@ def estimate(
     Code the description names (`parse_config`, RetryPolicy) is looked up in the project: the more source files use it, the harder the change (routing.code_reach).
 
     Example: br routing estimate "Add user authentication with JWT tokens" --verbose
+
+    Example: gh issue view 42 --json body -q .body | br routing estimate - --format json
     """
     from buildrunner.cli.common import emit_json, project_for, stdout
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
@@ -139,6 +143,7 @@ def estimate(
     text = _description(task_description)
     with project_for(project, reading=True) as proj:
         result = ComplexityEstimator(proj, use_ai=ai).estimate(text, files=_files(files))
+    _warn_ai_unused(ai, result)
     if output_format == "json":
         emit_json(_estimate_json(result, verbose))
         return
@@ -178,18 +183,21 @@ def select(
     still shown). A spent budget, or an estimate over what is left of one, is said as a warning.
 
     Example: br routing select "Refactor database queries" --cost-limit 0.05
+
+    Example: br routing select "Fix the race in the order queue" --time-limit 120 --format json
     """
     from buildrunner.cli.common import emit_json, project_for
     from buildrunner.errors import RoutingError
     from buildrunner.routing.complexity_estimator import ComplexityEstimator
     from buildrunner.routing.model_selector import ModelSelector
 
-    text = _description(task_description)
+    text = _description(task_description, "select")
     costs, minutes = _limit("--cost-limit", cost_limit), _limit("--time-limit", time_limit)
     with project_for(project, reading=True) as proj:
         selection = ModelSelector(proj, estimator=ComplexityEstimator(proj, use_ai=ai)).select_model(
             text, cost_limit=costs, time_limit=minutes, model=model, files=_files(files)
         )
+    _warn_ai_unused(ai, selection.complexity)
     if output_format == "json":
         emit_json(_selection_json(selection))
     else:
@@ -197,6 +205,17 @@ def select(
     if not selection.meets_limits:
         missed = " and ".join(n for n, ok in (("cost", selection.meets_cost_limit), ("time", selection.meets_time_limit)) if not ok)
         raise RoutingError(f"{selection.name}, forced by --model, misses the {missed} limit", hint="raise the limit, or drop --model to let br pick a tier within it")
+
+
+def _warn_ai_unused(ai: bool | None, result: "ComplexityResult") -> None:
+    """--ai asked for and not honoured: said on stderr too (the reasoning line is easy to miss, and JSON has only `source`)."""
+    if ai and result.source != "ai":
+        from rich.markup import escape
+
+        from buildrunner.cli.common import stderr
+
+        why = next((line for line in result.reasoning if line.startswith("AI estimation unavailable")), "AI estimation unavailable; heuristic used")
+        stderr().print(f"warning: --ai: {escape(why)}")
 
 
 def _selection_json(s: "ModelSelection") -> dict[str, Any]:

@@ -34,7 +34,7 @@ from buildrunner.paths import atomic_write_text
 from buildrunner.routing.complexity_estimator import estimate_cost, signals_for
 from buildrunner.routing.models import TIERS, catalogue, priced_as, provider_of
 from buildrunner.routing.outcomes import TaskOutcome, load_outcomes
-from buildrunner.routing.settings import COST_SCALE_LIMIT, Calibration, Tier
+from buildrunner.routing.settings import COST_SCALE_LIMIT, WEIGHT_LIMIT, Calibration, Tier
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, SignalSet, features
 
 if TYPE_CHECKING:
@@ -349,9 +349,9 @@ def _refit_weights(cases: Sequence[_Case], rates: _PassRates, signals: SignalSet
     Xc, yc = X - xm, y - ym
     lam = RIDGE_PER_OUTCOME * len(cases)
     v = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ yc + lam * slope * w0)
-    weights = v / slope
-    base = (ym - v @ xm - intercept) / slope
-    return float(base), {s.name: round(float(w), 2) for s, w in zip(signals.signals, weights)}
+    weights = np.clip(v / slope, -WEIGHT_LIMIT, WEIGHT_LIMIT)
+    base = float(np.clip((ym - v @ xm - intercept) / slope, -WEIGHT_LIMIT, WEIGHT_LIMIT))
+    return base, {s.name: round(float(w), 2) for s, w in zip(signals.signals, weights)}
 
 
 def _rescored(cases: Sequence[_Case], base: float, weights: dict[str, float], signals: SignalSet) -> list[_Case]:

@@ -187,7 +187,13 @@ class ComplexityEstimator:
 
     def _score(self, text: str, files: Sequence[str | Path] | None, context: Mapping[str, object] | str | None) -> tuple[int, list[ComplexityFactor]]:
         """`score` of a description `_check_description` has read already."""
-        signals = signals_for(self._settings())
+        try:
+            signals = signals_for(self._settings())
+        except ConfigError as exc:  # a calibration for signals that changed since: name the file that holds it
+            raise ConfigError(
+                f"{self._proj().paths.config_file}: {exc.message}",
+                hint="remove routing.calibration from that file (br routing calibrate writes a new one when it does better on the project's outcomes)",
+            ) from None
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
         fired = hits(signals, text)
         factors += _text_factors(fired) + _context_factors(files, context) + self._code_factors(signals, text, fired)

@@ -1,13 +1,15 @@
 """Pick the cheapest tier capable enough for a task that fits its cost and time limits.
 
 When no tier trusted with the task fits the limits but a less capable one does, the limits
-win (they are the user's; the complexity score is an estimate) and the reasoning says so.
+win (they are the user's; the complexity score is an estimate) and the reasoning says so. A tier is
+never faster than the cheapest tier trusted with the task, though: its speed is for work it can do,
+and on harder work it retries or fails (a time limit had picked haiku for a score-75 task).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError, StoreError
@@ -115,7 +117,7 @@ class ModelSelector:
         models = catalogue(self._project)
         if agent_models:
             models = {tier: priced_as(info, *agent_models[tier]) if tier in agent_models else info for tier, info in models.items()}
-        options = [self._option(m, complexity, cost_limit, time_limit) for m in models.values()]
+        options = _no_faster_than_trusted([self._option(m, complexity, cost_limit, time_limit) for m in models.values()], time_limit)
         alternatives = [o.summary() for o in options]
 
         if model is not None:
@@ -148,9 +150,10 @@ class ModelSelector:
                 message, hint = _no_fit(options, capable[0], cost_limit, time_limit, cost_limit_name)
                 raise RoutingError(message, hint=hint)
             pick, trusted = within[-1], capable[0]
+            trusted_cost = _apart(cost_limit, trusted.cost)[1] if cost_limit is not None else usd(trusted.cost)
             reasons = [
                 f"warning: complexity {score} ({complexity.complexity_level}) is above what {pick.model.tier} is trusted with "
-                f"({pick.model.max_complexity}); {trusted.model.tier} would be ({usd(trusted.cost)}, {trusted.minutes} min) "
+                f"({pick.model.max_complexity}); {trusted.model.tier} would be ({trusted_cost}, {trusted.minutes} min) "
                 "but misses the limits, so the most capable tier within them is used"
             ]
         return pick.selection(
@@ -195,6 +198,18 @@ class ModelSelector:
             meets_cost=cost_limit is None or cost <= cost_limit,
             meets_time=time_limit is None or minutes <= time_limit,
         )
+
+
+def _no_faster_than_trusted(options: list["_Option"], time_limit: float | None) -> list["_Option"]:
+    """Each tier below the task's trust takes at least as long as the quickest tier trusted with it."""
+    trusted = [o.minutes for o in options if o.capable]
+    if not trusted:
+        return options
+    floor = min(trusted)
+    return [
+        o if o.capable or o.minutes >= floor else replace(o, minutes=floor, meets_time=time_limit is None or floor <= time_limit)
+        for o in options
+    ]
 
 
 @dataclass
@@ -277,14 +292,16 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     """
     cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
     if not any(o.meets_cost for o in options):
-        closest = min(options, key=lambda o: o.cost)
+        closest = min(options, key=lambda o: (o.cost, not o.capable))
         limit_text, cost_text = _apart(cost_limit, closest.cost)
         message = f"no model fits the {limit_text} cost limit; closest is {closest.model.tier} at {cost_text}"
-        hint = f"raise {cost_limit_name} to at least {_up(closest.cost)} ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task), or split the task"
+        also = "" if closest is trusted else f" ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task)"
+        hint = f"raise {cost_limit_name} to at least {_up(closest.cost)}{also}, or split the task"
     elif not any(o.meets_time for o in options):
-        closest = min(options, key=lambda o: o.minutes)
+        closest = min(options, key=lambda o: (o.minutes, not o.capable))  # a tie goes to the tier trusted with the task
         message = f"no model fits the {time_limit:g} min time limit; closest is {closest.model.tier} at {closest.minutes} min"
-        hint = f"raise --time-limit to at least {closest.minutes} ({trusted.minutes} for {trusted.model.tier}, trusted with the task) or split the task"
+        also = "" if closest is trusted else f" ({trusted.minutes} for {trusted.model.tier}, trusted with the task)"
+        hint = f"raise --time-limit to at least {closest.minutes}{also}, or split the task"
     else:
         closest = min(options, key=lambda o: (o.cost, o.minutes))
         limit_text, cost_text = _apart(cost_limit, closest.cost)

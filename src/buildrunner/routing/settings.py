@@ -58,6 +58,9 @@ class ModelTiers(Section):
 
 
 COST_SCALE_LIMIT = 10_000.0  # a cost scale is a positive factor below this
+# A calibrated signal weight is within this many points either way (the score runs 0-100; the learned vocabulary's weight
+# is points per difficulty level), and a calibrated base within the score's range twice over.
+WEIGHT_LIMIT = 200.0
 
 
 class Calibration(Section):
@@ -86,6 +89,11 @@ class Calibration(Section):
         for tier, scale in self.cost_scale.items():
             if not 0 < scale < COST_SCALE_LIMIT:
                 raise ValueError(f"cost_scale.{tier} must be a positive factor (1: the estimates as they are)")
+        for name, weight in self.weights.items():
+            if not -WEIGHT_LIMIT <= weight <= WEIGHT_LIMIT:  # NaN fails too
+                raise ValueError(f"weights.{name} = {weight} must be from {-WEIGHT_LIMIT:g} to {WEIGHT_LIMIT:g} points")
+        if self.base is not None and not -WEIGHT_LIMIT <= self.base <= WEIGHT_LIMIT:
+            raise ValueError(f"base = {self.base} must be from {-WEIGHT_LIMIT:g} to {WEIGHT_LIMIT:g}")
         return self
 
     def summary(self) -> str:

@@ -380,10 +380,22 @@ class Hit:
         *shares, offset = self.shares or (0.0,)
         points = self.signal.weight * self.scale
         others = self.count - offset - sum(shares)
-        parts = [f"{w} {points * s:+.1f}" for w, s in zip(self.words, shares)]
-        if abs(points * others) >= 0.05:
-            parts.append(f"other words {points * others:+.1f}")
-        return ", ".join(parts) + f"; offset {points * offset:+.1f}"
+        *words, other, offset_points = _tenths([points * v for v in (*shares, others, offset)])
+        parts = [f"{w} {v:+.1f}" for w, v in zip(self.words, words)]
+        if other:
+            parts.append(f"other words {other:+.1f}")
+        return ", ".join(parts) + f"; offset {offset_points:+.1f}"
+
+
+def _tenths(values: list[float]) -> list[float]:
+    """`values` rounded to tenths so that they add up to their sum rounded to tenths (largest remainder): the parts a
+    factor's detail lists add up to the points it shows."""
+    tenths = [v * 10 for v in values]
+    rounded = [math.floor(t) for t in tenths]
+    short = round(sum(tenths)) - sum(rounded)
+    for i in sorted(range(len(values)), key=lambda i: tenths[i] - rounded[i], reverse=True)[: max(0, short)]:
+        rounded[i] += 1
+    return [r / 10 for r in rounded]
 
 
 def parse_signals(text: str, origin: str) -> SignalSet:
