@@ -190,6 +190,8 @@ class ComplexityEstimator:
         try:
             signals = signals_for(self._settings())
         except ConfigError as exc:  # a calibration for signals that changed since: name the file that holds it
+            if not exc.message.startswith("routing.calibration"):
+                raise
             raise ConfigError(
                 f"{self._proj().paths.config_file}: {exc.message}",
                 hint="remove routing.calibration from that file (br routing calibrate writes a new one when it does better on the project's outcomes)",
