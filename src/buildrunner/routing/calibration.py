@@ -229,11 +229,11 @@ def _cases(outcomes: Sequence[TaskOutcome], signals: SignalSet, models: dict[str
 
 
 def _score(signals: SignalSet, base: float, weights: Sequence[float], x: Sequence[float], extra: float) -> int:
-    """The score the estimator gives for these features and weights (the learned signals' guard included)."""
+    """The score the estimator gives for these features and weights (the guard on the held-off signals included)."""
     points = [w * v for w, v in zip(weights, x)]
-    learned = signals.learned()
-    learned_points = sum(p for s, p in zip(signals.signals, points) if s.name in learned)
-    return int(round(min(100.0, max(0.0, signals.guarded(base + sum(points) + extra, learned_points)))))
+    held_off = signals.held_off()
+    held_points = sum(p for s, p in zip(signals.signals, points) if s.name in held_off)
+    return int(round(min(100.0, max(0.0, signals.guarded(base + sum(points) + extra, held_points)))))
 
 
 class _PassRates:

@@ -200,11 +200,11 @@ class ComplexityEstimator:
         fired = hits(signals, text)
         factors += _text_factors(fired) + _context_factors(files, context) + self._code_factors(signals, text, fired)
         raw = sum(f.weight for f in factors)
-        learned = signals.learned()
-        guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in learned))
+        held_off = signals.held_off()
+        guarded = signals.guarded(raw, sum(f.weight for f in factors if f.name in held_off))
         lift = round(guarded - raw, 1)
         if lift:
-            floor = "learned words alone never make a task simple (haiku needs a small change the signals see); near that edge their pull fades"
+            floor = "learned words or a stated target value alone never make a task simple (haiku needs a small change the signals see); near that edge their pull fades"
             factors.append(ComplexityFactor(SIMPLE_FLOOR_FACTOR, lift, floor))
         return int(round(min(100.0, max(0.0, guarded)))), factors
 

@@ -113,6 +113,7 @@ class Signal:
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
+    not_simple_alone: bool = False  # its points never take a task into the simple level by themselves (as "learned" ones; SignalSet.guarded)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -151,6 +152,7 @@ class Signal:
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
+            not_simple_alone=role == "learned" or bool(raw.get("not_simple_alone", False)),
         )
 
     def measure(
@@ -282,9 +284,10 @@ class SignalSet:
         )
 
     def guarded(self, raw: float, learned: float) -> float:
-        """The raw score, except that the points of "learned" signals (`learned`, their sum) never take a task into
-        the simple level by themselves: haiku needs a small change the judgement signals see. A learned
-        vocabulary ranks well on average, but a hard task told in easy words is the costly mistake. Within
+        """The raw score, except that the points of the `held_off` signals (`learned`, their sum: the learned vocabulary,
+        a stated target value) never take a task into the simple level by themselves: haiku needs a small change the
+        judgement signals see. A learned vocabulary ranks well on average, but a hard task told in easy words is the
+        costly mistake; a target value says what to change, not that the change is small. Within
         `learned_room` points above the edge their pull fades rather than stopping dead there: the room left shrinks
         exponentially, so tasks the learned words would all have put on the edge keep their order."""
         edge = float(top_of("simple") + 1)
@@ -299,6 +302,10 @@ class SignalSet:
 
     def learned(self) -> frozenset[str]:
         return frozenset(s.name for s in self.signals if s.role == "learned")
+
+    def held_off(self) -> frozenset[str]:
+        """The signals whose points never make a task simple by themselves (see `guarded`)."""
+        return frozenset(s.name for s in self.signals if s.not_simple_alone)
 
     def text(self, description: str) -> Text:
         return Text.of(description, self.listings, self.hidden)
