@@ -213,8 +213,9 @@ def _warn_ai_unused(ai: bool | None, result: "ComplexityResult") -> None:
         from rich.markup import escape
 
         from buildrunner.cli.common import stderr
+        from buildrunner.routing.complexity_estimator import AI_UNAVAILABLE
 
-        why = next((line for line in result.reasoning if line.startswith("AI estimation unavailable")), "AI estimation unavailable; heuristic used")
+        why = next((line for line in result.reasoning if line.startswith(AI_UNAVAILABLE)), f"{AI_UNAVAILABLE}; heuristic used")
         stderr().print(f"warning: --ai: {escape(why)}")
 
 

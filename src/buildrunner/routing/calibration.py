@@ -452,7 +452,7 @@ def calibrate(project: "Project", *, dry_run: bool = False, now: datetime | None
     report = CalibrationReport(outcomes=len(usable), needed=max(0, MIN_OUTCOMES - len(usable)), current=dict(zip(_FITTED, current)))
     if report.needed:
         return report
-    signals = signals_for(routing)
+    signals = signals_for(routing, str(project.paths.config_file))
     cases = _cases(usable, signals, models)
     report.as_run = _as_run(usable)
     stored = {f"{o.session_id}/{o.task_id}": o.score for o in usable}

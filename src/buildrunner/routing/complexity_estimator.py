@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from buildrunner.routing.models import ModelInfo
     from buildrunner.routing.settings import RoutingSettings
 
+AI_UNAVAILABLE = "AI estimation unavailable"  # opens the reasoning line of an estimate the AI could not make
+
 
 @dataclass(frozen=True)
 class ComplexityFactor:
@@ -68,13 +70,14 @@ class ComplexityResult:
         return cls(**data, factors=factors)
 
 
-def signals_for(routing: "RoutingSettings | None") -> SignalSet:
-    """The shipped signals with the calibrated weights, when the project has a calibration that refitted them."""
+def signals_for(routing: "RoutingSettings | None", origin: str = "") -> SignalSet:
+    """The shipped signals with the calibrated weights, when the project has a calibration that refitted them
+    (`origin`: the config file it came from, named if its weights no longer fit the signals)."""
     signals = shipped_signals()
     calibration = routing.calibration if routing is not None else None
     if calibration is None or not calibration.weights:
         return signals
-    return signals.with_weights(calibration.weights, calibration.base)
+    return signals.with_weights(calibration.weights, calibration.base, origin)
 
 
 def _text_factors(fired: Iterable[Hit]) -> list[ComplexityFactor]:
@@ -187,15 +190,7 @@ class ComplexityEstimator:
 
     def _score(self, text: str, files: Sequence[str | Path] | None, context: Mapping[str, object] | str | None) -> tuple[int, list[ComplexityFactor]]:
         """`score` of a description `_check_description` has read already."""
-        try:
-            signals = signals_for(self._settings())
-        except ConfigError as exc:  # a calibration for signals that changed since: name the file that holds it
-            if not exc.message.startswith("routing.calibration"):
-                raise
-            raise ConfigError(
-                f"{self._proj().paths.config_file}: {exc.message}",
-                hint="remove routing.calibration from that file (br routing calibrate writes a new one when it does better on the project's outcomes)",
-            ) from None
+        signals = signals_for(self._settings(), str(self._proj().paths.config_file))
         factors = [ComplexityFactor("baseline", signals.base, "every task starts here")]
         fired = hits(signals, text)
         factors += _text_factors(fired) + _context_factors(files, context) + self._code_factors(signals, text, fired)
@@ -233,7 +228,7 @@ class ComplexityEstimator:
             answer = ai_estimate(description, ai_model.model_id, settings.ai_timeout_s)
         except APIError as exc:
             result = self.result_for(description, score, factors)
-            result.reasoning.append(f"AI estimation unavailable ({exc.message}); heuristic used")
+            result.reasoning.append(f"{AI_UNAVAILABLE} ({exc.message}); heuristic used")
             return result
         delta = round(answer.score - sum(f.weight for f in factors), 1)
         factors.append(ComplexityFactor("ai estimate", delta, f"{ai_model.tier} scored {answer.score}"))

@@ -9,7 +9,7 @@ and on harder work it retries or fails (a time limit had picked haiku for a scor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from buildrunner.errors import ConfigError, RoutingError, StoreError
@@ -117,7 +117,8 @@ class ModelSelector:
         models = catalogue(self._project)
         if agent_models:
             models = {tier: priced_as(info, *agent_models[tier]) if tier in agent_models else info for tier, info in models.items()}
-        options = _no_faster_than_trusted([self._option(m, complexity, cost_limit, time_limit) for m in models.values()], time_limit)
+        trusted_minutes = min((minutes_on(score, m) for m in models.values() if m.max_complexity >= score), default=0)
+        options = [self._option(m, complexity, cost_limit, time_limit, trusted_minutes) for m in models.values()]
         alternatives = [o.summary() for o in options]
 
         if model is not None:
@@ -187,29 +188,22 @@ class ModelSelector:
         return reasons
 
     @staticmethod
-    def _option(model: "ModelInfo", complexity: ComplexityResult, cost_limit: float | None, time_limit: float | None) -> "_Option":
+    def _option(
+        model: "ModelInfo", complexity: ComplexityResult, cost_limit: float | None, time_limit: float | None, trusted_minutes: int
+    ) -> "_Option":
+        """`trusted_minutes`: the quickest a tier trusted with the task takes; a tier below that trust takes no less."""
         cost = round(estimate_cost(complexity.complexity_score, model), 4)
+        capable = model.max_complexity >= complexity.complexity_score
         minutes = minutes_on(complexity.complexity_score, model)
+        minutes = minutes if capable else max(minutes, trusted_minutes)
         return _Option(
             model=model,
             cost=cost,
             minutes=minutes,
-            capable=model.max_complexity >= complexity.complexity_score,
+            capable=capable,
             meets_cost=cost_limit is None or cost <= cost_limit,
             meets_time=time_limit is None or minutes <= time_limit,
         )
-
-
-def _no_faster_than_trusted(options: list["_Option"], time_limit: float | None) -> list["_Option"]:
-    """Each tier below the task's trust takes at least as long as the quickest tier trusted with it."""
-    trusted = [o.minutes for o in options if o.capable]
-    if not trusted:
-        return options
-    floor = min(trusted)
-    return [
-        o if o.capable or o.minutes >= floor else replace(o, minutes=floor, meets_time=time_limit is None or floor <= time_limit)
-        for o in options
-    ]
 
 
 @dataclass

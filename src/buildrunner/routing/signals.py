@@ -269,13 +269,13 @@ class SignalSet:
     def names(self) -> list[str]:
         return [s.name for s in self.signals]
 
-    def with_weights(self, weights: Mapping[str, float], base: float | None = None) -> "SignalSet":
-        """The same signals with some weights (and the base) replaced, e.g. by a calibration."""
+    def with_weights(self, weights: Mapping[str, float], base: float | None = None, origin: str = "") -> "SignalSet":
+        """The same signals with some weights (and the base) replaced, e.g. by a calibration (`origin`: the file that holds it)."""
         unknown = set(weights) - set(self.names())
         if unknown:
             raise ConfigError(
-                f"routing.calibration.weights: unknown signal {sorted(unknown)[0]!r}",
-                hint="run `br routing calibrate` again (the shipped signals changed) or remove the key",
+                f"{origin + ': ' if origin else ''}routing.calibration.weights: unknown signal {sorted(unknown)[0]!r}",
+                hint="remove routing.calibration from that file (br routing calibrate writes a new one when it does better on the project's outcomes)",
             )
         return replace(
             self,
