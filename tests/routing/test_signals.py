@@ -640,3 +640,35 @@ def test_the_learned_words_listed_add_up_to_the_points_shown(text: str) -> None:
 
     (learned,) = [h for h in hits(shipped_signals(), text) if h.signal.vocabulary is not None]
     assert round(sum(float(x) for x in re.findall(r"[+-]\d+\.\d", learned.detail)), 1) == round(learned.points, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Bump the heartbeat interval from 30 s to 10 s on every gateway", "version bump", False),  # a setting, not a version
+        ("bump the poll frequency to 2 min", "version bump", False),
+        ("Bump the export delay from 5 mins to 1 min", "version bump", False),
+        ("Bump urllib3 to 2.2.2", "version bump", True),
+        ("Set org.gradle.workers.max to 8 in gradle.properties; the CI runners have 8 cores now", "concurrency", False),  # a machine's size
+        ("Run the image resize on all cores with a process pool", "concurrency", True),
+        ("Collapse empty DOM nodes before rendering the preview", "distributed systems", False),
+        ("Highlight the selected nodes in the workflow editor", "distributed systems", False),
+        ("When two of the five nodes lose the network, the cluster elects two leaders", "distributed systems", True),
+        ("Rotate the webhook secret after the credentials leak in a support ticket", "measured performance", False),  # a secret, not memory
+        ("The PDF worker has a memory leak: RSS grows 50 MB per job", "measured performance", True),
+        ("Fix the link to the install guide in docs/quickstart.mdx", "documentation file", True),
+        ("Please fix the links on the FAQ page, they point at the old domain", "documentation only", True),
+    ],
+)
+def test_a_setting_a_machine_a_tree_or_a_leaked_secret_is_not_the_hard_topic(text: str, signal: str, counted: bool) -> None:
+    """Set 42 at its first score (2026-12-06): raising a report interval "from 15 min to 5 min" for every field device
+    went to haiku as a version bump; "the nodes have 16 cores", said in passing, made a one-value change concurrency and
+    distributed-systems work; a leaked credential read as a memory leak. These tickets are written here, not taken from it."""
+    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+
+
+def test_raising_how_often_every_device_reports_is_not_a_haiku_task() -> None:
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator
+
+    text = "just bump the GPS ping interval from 2 min to 30 secs on the buses, it's `ping_every` in the device profile"
+    assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
