@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
 from buildrunner.routing.signals import features, hits, parse_signals, shipped_signals
 
 
@@ -672,3 +673,94 @@ def test_raising_how_often_every_device_reports_is_not_a_haiku_task() -> None:
 
     text = "just bump the GPS ping interval from 2 min to 30 secs on the buses, it's `ping_every` in the device profile"
     assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
+
+
+def _estimate(text: str) -> ComplexityResult:
+    return ComplexityEstimator().estimate(text)
+
+
+def _tier(text: str) -> str:
+    return _estimate(text).recommended_model
+
+
+@pytest.mark.parametrize(
+    ("text", "cheap"),
+    [
+        ("Just a wording change: make the marketing consent checkbox on signup pre-ticked for EU users", False),
+        ("Just a copy change: make the Delete account button delete immediately, without the confirm dialog", False),
+        ("Just a typo fix: 'recieve' should be 'receive' in the signup email", True),  # the quoted text bears the label out
+        ("Quick wording change: the Save button should say 'Save changes'", True),
+    ],
+)
+def test_the_requesters_own_label_is_not_the_change_unless_a_quoted_text_bears_it_out(text: str, cheap: bool) -> None:
+    """A review's tickets (2026-12-06): "Just a wording change:" sent a consent default and an account deletion to haiku."""
+    assert (_tier(text) == "haiku") is cheap
+
+
+@pytest.mark.parametrize(
+    ("text", "bump"),
+    [("Bump the Stripe API version to 2024-06-20", False), ("Bump the GitHub API version header to 2022-11-28", False),
+     ("Bump requests to 2.32.3", True)],
+)
+def test_a_remote_apis_version_is_not_a_pinned_library(text: str, bump: bool) -> None:
+    """A dated API version changes how a service we call behaves; a library pin is checked by the tests."""
+    assert ("version bump" in {h.signal.name for h in hits(shipped_signals(), text)}) is bump
+    assert (_tier(text) == "haiku") is bump
+
+
+def test_a_document_cited_as_the_specification_of_code_to_change_is_not_a_docs_task() -> None:
+    """A review's ticket: "the README says ... make the server enforce" asks for a server change."""
+    assert _tier("The README says uploads are limited to 10 MB but the server accepts 100 MB; make the server enforce the 10 MB limit.") != "haiku"
+    assert _tier("The README says to run make setup, which doesn't exist; update the README to say make install") == "haiku"
+
+
+def test_larger_task_objects_must_be_a_list_of_words() -> None:
+    with pytest.raises(ConfigError, match="larger_task_objects must be a list"):
+        parse_signals(LARGER.replace('larger_task_topics = ["speed"]', 'larger_task_topics = ["speed"]\nlarger_task_objects = "the server"'), "test.toml")
+
+
+ALARMED_RUNBOOK = ("The cluster deployment runbook is wrong and it caused an outage last quarter when someone followed it: step 4 says "
+                   "`kubectl apply -f prod/` with no server-side dry run first. Add a line to the runbook before step 4 telling people "
+                   "to run `kubectl apply -f prod/ --dry-run=server` first.")
+ALARMED_LINK = ("Our on-call runbook for the payments cluster failover has a broken link to the Grafana dashboard. This runbook is used "
+                "during sev1 production incidents when the primary database fails over to the replica in the second region, so a broken "
+                "link there costs us minutes during an outage. Please fix the link.")
+
+
+@pytest.mark.parametrize("text", [ALARMED_RUNBOOK, ALARMED_LINK])
+def test_a_long_alarmed_ticket_that_opens_and_ends_on_a_docs_change_is_that_change(text: str) -> None:
+    """A review's tickets (2026-12-06): past 40 words the topics of an outage story counted in full, and a broken link
+    in a runbook went to opus."""
+    assert len(text.split()) > 40
+    factors = {f.name: f for f in _estimate(text).factors}
+    assert "distributed systems" in factors and "x0.5" in factors["distributed systems"].detail
+    assert _tier(text) != "opus"
+
+
+def test_a_long_report_that_only_opens_on_a_small_change_word_keeps_its_topics() -> None:
+    report = ("The export paragraph counter double counts when two workers write the same report at the same time. We see it on "
+              "every busy night: the totals drift and the audit job flags them. The counter lives in reports/count.py and the "
+              "workers share one connection pool; nobody has looked at the locking since the 2022 rewrite.")
+    concurrency = next(f for f in _estimate(report).factors
+                       if f.name == "concurrency")
+    assert "x0.5" not in concurrency.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Remove the commented-out mutex and thread pool code at the bottom of worker.c", "mechanical fix", True),
+        ("Let's have the field app keep working when the phone has no reception", "state kept in step", True),
+        ("the app should still work in airplane mode and upload everything when it reconnects", "state kept in step", True),
+        ("Fix the signal handler: there is no signal mask set", "state kept in step", False),
+        ("let the bot refund customers itself instead of asking support", "unattended action", True),
+        ("stop asking a human to approve payouts under 500 EUR, just send them", "unattended action", True),
+        ("Send the weekly report to the team instead of the channel", "unattended action", False),
+        ("Change user_id from integer to UUID in every table", "plain values", False),  # the type a stored key becomes
+        ("Return None instead of an empty string from parse_name", "plain values", True),
+    ],
+)
+def test_a_third_review_of_plain_words_for_hard_work(text: str, signal: str, counted: bool) -> None:
+    """A review's tickets (2026-12-06): no reception, airplane mode, a bot acting itself, an approval no longer asked,
+    dead commented-out code, and an id's new type were read as nothing (or as a local value)."""
+    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted

@@ -35,6 +35,7 @@ PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
 LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ class LargerTask:
     limiting in gateway/ratelimit.py"; a clause whose verb is the group "weak", such as add or make, only when it also
     names one of the `topics` words). A small change's hit within LARGER_TASK_REACH characters after or before such a
     clause, when the clause holds none of the `small` words, is one step of a larger task ("... and describe the limits
-    in the README"; "Change the logo colour and move session storage to Redis"), not the task."""
+    in the README"; "Change the logo colour and move session storage to Redis"), not the task. `topics` also holds the
+    file's `larger_task_objects`: code whose behaviour a weak verb's clause changes ("make the server enforce it")."""
 
     patterns: tuple[re.Pattern[str], ...]
     small: re.Pattern[str] | None
@@ -326,7 +328,7 @@ class SignalSet:
         fired = [s for s, count, _, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
-        small = "a small change to this subject" if self.small_change(text, [s.role for s in fired]) else ""
+        small = "a small change to this subject" if self.small_change(text, [s.role for s in fired], steps) else ""
         # a topic counts at the lower factor of the reasons that apply, and says which
         topic = min(
             [(1.0, "")] + [(factor, why) for factor, why in ((self.small_change_topic_factor, small), (self.settled_topic_factor, settled)) if why]
@@ -339,11 +341,28 @@ class SignalSet:
 
         return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
-    def small_change(self, text: Text, fired_roles: Iterable[str]) -> bool:
+    def small_change(self, text: Text, fired_roles: Iterable[str], steps: Mapping[str, Steps] | None = None) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
-        of at most `topic_words` words (in a long plan, one such step does not make the plan one)."""
-        short = not self.topic_words or text.prose_words <= self.topic_words
-        return short and "small change" in fired_roles
+        of at most `topic_words` words (in a long plan, one such step does not make the plan one), or in the first
+        and the last sentences of a longer one that asks for no other work (`steps`: the `larger_task` clauses found):
+        an alarmed report that opens on a wrong runbook line and ends asking to fix it is still the runbook line, however
+        long its account of the outage; a report that only opens on a word such as "paragraph" is not."""
+        if "small change" not in fired_roles:
+            return False
+        if not self.topic_words or text.prose_words <= self.topic_words:
+            return True
+        if self.larger_task is None:
+            return False
+        if steps is None:
+            steps = {"prose": self.larger_task.clauses(text.prose)}
+        if any(found.starts for found in steps.values()):
+            return False
+        sentences = [s for s in _SENTENCE_END.split(text.prose.strip()) if s.strip()]
+        return len(sentences) > 1 and all(self._small_change_in(sentences[i]) for i in (0, -1))
+
+    def _small_change_in(self, sentence: str) -> bool:
+        found = self.text(sentence)
+        return any(s.role == "small change" and s.measure(found, self.topic_words, self.past_change)[0] > 0 for s in self.signals)
 
     def settled(self, text: Text, fired: Iterable[Signal]) -> str:
         """The words that say the description's cause was found (a `resolved` pattern: "Root cause: ...", "turns
@@ -440,7 +459,10 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     unknown = sorted(set(topic_names) - {s.name for s in signals})
     if unknown:
         raise ConfigError(f"{origin}: larger_task_topics: no signal {unknown[0]!r}", hint="name signals of this file")
-    step_topics = [w for s in signals if s.name in topic_names for w in s.words]
+    objects = data.get("larger_task_objects", [])
+    if not isinstance(objects, list) or not all(isinstance(w, str) for w in objects):
+        raise ConfigError(f"{origin}: larger_task_objects must be a list of words", hint='e.g. larger_task_objects = ["the server", "the code"]')
+    step_topics = [w for s in signals if s.name in topic_names for w in s.words] + objects
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
