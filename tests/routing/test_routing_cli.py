@@ -110,6 +110,18 @@ def test_select_text_and_json(run_br) -> None:
     assert json.loads(run_br("routing", "select", "Refactor database queries", "--format", "json").stdout)["capable"] is True
 
 
+def test_select_verbose_shows_why_the_score_is_what_it_is_as_estimate_does(run_br) -> None:
+    task = "Fix a race condition in a lock-free queue"
+    shown = run_br("routing", "select", task, "--verbose")
+    assert shown.returncode == 0, shown.stderr
+    factors = shown.stdout.split("Factors (weights sum to the score", 1)[1]
+    assert factors == run_br("routing", "estimate", task, "--verbose").stdout.split("Factors (weights sum to the score", 1)[1]
+    assert "• concurrency: " in factors and "Factors" not in run_br("routing", "select", task).stdout
+    data = json.loads(run_br("routing", "select", task, "-v", "-f", "json").stdout)
+    assert data["factors"] == json.loads(run_br("routing", "estimate", task, "-v", "-f", "json").stdout)["factors"]
+    assert "factors" not in json.loads(run_br("routing", "select", task, "-f", "json").stdout)
+
+
 def test_select_forced_model_reports_unmet_limit_and_exits_1(run_br) -> None:
     result = run_br("routing", "select", "Critical bug fix", "--model", "opus", "--cost-limit", "0.001")
     assert result.returncode == 1  # a script's `br routing select ... && run` must not go on past a ❌

@@ -160,10 +160,19 @@ def estimate(
         out.print(f"- {escape(line)}")
     out.print(f"\n{escape(_calibration_line(result.calibration))}")
     if verbose:
-        out.print(f"Factors (weights sum to the score, clamped to 0-100; source: {result.source}):")
-        for factor in result.factors:
-            said = ("words: " if factor.words else "") + factor.detail
-            out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(said)})[/]" if said else ""))
+        _print_factors(result)
+
+
+def _print_factors(result: "ComplexityResult") -> None:
+    from rich.markup import escape
+
+    from buildrunner.cli.common import stdout
+
+    out = stdout()
+    out.print(f"Factors (weights sum to the score, clamped to 0-100; source: {result.source}):")
+    for factor in result.factors:
+        said = ("words: " if factor.words else "") + factor.detail
+        out.print(f"  • {factor.name}: {factor.weight:+g}" + (f"  [dim]({escape(said)})[/]" if said else ""))
 
 
 @app.command()
@@ -173,6 +182,7 @@ def select(
     time_limit: Annotated[Optional[str], typer.Option("--time-limit", metavar="MINUTES", help="Maximum time in minutes.", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Force a tier (haiku/sonnet/opus) or model id; limits are still checked.", show_default=False)] = None,
     output_format: FormatOption = "text",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the score and every signal that fired, as estimate --verbose does.")] = False,
     ai: AiOption = None,
     files: FilesOption = None,
     project: ProjectOption = None,
@@ -185,6 +195,8 @@ def select(
     Example: br routing select "Refactor database queries" --cost-limit 0.05
 
     Example: br routing select "Fix the race in the order queue" --time-limit 120 --format json
+
+    Example: br routing select "Rotate the JWT signing key" --verbose
     """
     from buildrunner.cli.common import emit_json, project_for
     from buildrunner.errors import RoutingError
@@ -199,9 +211,11 @@ def select(
         )
     _warn_ai_unused(ai, selection.complexity)
     if output_format == "json":
-        emit_json(_selection_json(selection))
+        emit_json(_selection_json(selection) | ({"factors": _estimate_json(selection.complexity, True)["factors"]} if verbose else {}))
     else:
         _print_selection(selection)
+        if verbose:
+            _print_factors(selection.complexity)
     if not selection.meets_limits:
         missed = " and ".join(n for n, ok in (("cost", selection.meets_cost_limit), ("time", selection.meets_time_limit)) if not ok)
         raise RoutingError(f"{selection.name}, forced by --model, misses the {missed} limit", hint="raise the limit, or drop --model to let br pick a tier within it")
