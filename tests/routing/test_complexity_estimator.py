@@ -75,7 +75,7 @@ def fired(estimator: ComplexityEstimator, text: str) -> set[str]:
 
 def judged(estimator: ComplexityEstimator, text: str) -> float:
     """The points the signals of judgement give `text`: its factors but the learned ones (and the floor that guards them)."""
-    learned = shipped_signals().learned() | {SIMPLE_FLOOR_FACTOR}
+    learned = {s.name for s in shipped_signals().signals if s.role == "learned"} | {SIMPLE_FLOOR_FACTOR}
     return sum(f.weight for f in estimator.estimate(text).factors if f.name not in learned)
 
 
@@ -108,7 +108,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     for task in ("a race condition in a lock-free queue", "the typo in the README", "the login redirect after a password reset"):
         assert estimator.estimate(f"Fix {task}").complexity_score == estimator.estimate(task.capitalize()).complexity_score, task
     race = estimator.estimate("Fix a race condition in a lock-free queue")
-    assert all(f.weight > 0 for f in race.factors if f.name not in shipped_signals().learned())
+    assert all(f.weight > 0 for f in race.factors if f.name not in {s.name for s in shipped_signals().signals if s.role == "learned"})
 
 
 @pytest.mark.parametrize(

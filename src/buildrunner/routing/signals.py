@@ -302,9 +302,6 @@ class SignalSet:
             return max(raw, edge)
         return raw if raw >= edge + room else edge + room * math.exp((raw - edge - room) / room)
 
-    def learned(self) -> frozenset[str]:
-        return frozenset(s.name for s in self.signals if s.role == "learned")
-
     def held_off(self) -> frozenset[str]:
         """The signals whose points never make a task simple by themselves (see `guarded`)."""
         return frozenset(s.name for s in self.signals if s.not_simple_alone)
