@@ -690,6 +690,7 @@ def _tier(text: str) -> str:
         ("Just a copy change: make the Delete account button delete immediately, without the confirm dialog", False),
         ("Just a typo fix: 'recieve' should be 'receive' in the signup email", True),  # the quoted text bears the label out
         ("Quick wording change: the Save button should say 'Save changes'", True),
+        ("Tiny wording fix: the checkbox should say 'I agree to share my data with partners' and be checked by default", False),  # a default changed
     ],
 )
 def test_the_requesters_own_label_is_not_the_change_unless_a_quoted_text_bears_it_out(text: str, cheap: bool) -> None:
