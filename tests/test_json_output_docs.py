@@ -408,6 +408,7 @@ def test_routing_output_matches_the_docs(tmp_project: Path, run_br: Any) -> None
                 )
             ),
             as_json(run_br("routing", "select", "Fix a typo", "--model", "opus", "--format", "json")),
+            as_json(run_br("routing", "select", "Fix a typo in the README", "--verbose", "--format", "json")),
         ],
         "br routing calibrate": [as_json(run_br("routing", "calibrate", "--dry-run", "--format", "json"))],
     }
