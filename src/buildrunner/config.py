@@ -21,12 +21,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from buildrunner import __version__
 from buildrunner.errors import ConfigError
 from buildrunner.paths import ProjectPaths, write_private_json
 
+# Imported where they are used: buildrunner.config_model (pydantic, see above) and buildrunner.store (`br init` reads
+# the config without the store).
 if TYPE_CHECKING:
     from buildrunner.config_model import Config
 
@@ -146,8 +151,6 @@ URL_KEYS = ("telemetry.otlp.endpoint", "quality.index_url")  # a password in the
 
 def _hidden_url(url: str) -> str:
     """A URL with its user name (a token, as Gemfury's https://TOKEN@pypi.fury.io/...) and its query values hidden too."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -301,10 +304,6 @@ def _models_stamp() -> list[Any]:
     Every module of the package counts (settings models, their shared base and the types they use)
     so an edit or an upgrade validates again; stat calls only, no import of pydantic.
     """
-    from importlib.util import find_spec
-
-    from buildrunner import __version__
-
     package = Path(__file__).parent
     files = sorted(package.rglob("*.py")) + [DEFAULTS_FILE]
     spec = find_spec("pydantic")

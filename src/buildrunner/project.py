@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from buildrunner.errors import NotFoundError
 from buildrunner.paths import ProjectPaths
 
+# The config, the store and the event collector are imported on first use, as they are made: a command that needs only
+# the paths (`br security hooks`) loads none of them, and the event collector loads pydantic.
 if TYPE_CHECKING:
     from buildrunner.config import Config, LoadedConfig
     from buildrunner.store import Store

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from buildrunner.errors import ConfigError
+from buildrunner.routing.models import price_of_unconfigured
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,6 @@ class TokenCounts:
 
 @lru_cache(maxsize=256)
 def _rates(provider: str, model_id: str) -> tuple[float, float, float, float] | None:
-    from buildrunner.routing.models import price_of_unconfigured
-
     try:
         info = price_of_unconfigured(model_id, provider=provider)
     except ConfigError:

@@ -11,17 +11,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from buildrunner.gaps.checks import FileGaps, inspect_file, unoverridden_stubs
+from buildrunner.gaps.dead_code import FileUsage, find_dead_code
+from buildrunner.gaps.dependencies import Declared, declared_dependencies, outdated_dependencies, providers, resolve_import
+from buildrunner.gaps.duplicates import find_duplicates
 from buildrunner.gaps.findings import SEVERITIES, Gap
+from buildrunner.project import Project
+from buildrunner.quality.imports import describe_cycle, find_cycles, is_script, needs_test, tested_modules
 from buildrunner.quality.security_inputs import NOT_SCANNED, SecurityFinding, security_or_none
 from buildrunner.quality.sources import LanguageCount, SourceSet, parallel_map, project_sources
-
-if TYPE_CHECKING:
-    from buildrunner.gaps.checks import FileGaps
-    from buildrunner.gaps.dead_code import FileUsage
-    from buildrunner.gaps.dependencies import Declared
-    from buildrunner.project import Project
 
 # Standard-library modules newer than the Python BuildRunner may run on (3.10+): a project guarding
 # `import annotationlib` behind a version check declares no dependency for it.
@@ -61,15 +60,11 @@ class GapAnalyzer:
     """Finds gaps in a project's code; `analyze()` returns a `GapReport`."""
 
     def __init__(self, project: Project | None = None) -> None:
-        from buildrunner.project import Project
-
         self.project = project or Project()
         self.settings = self.project.config.quality
 
     def analyze(self, *, progress: Callable[[int, int], None] | None = None) -> GapReport:
         """Run every check; findings sorted by severity, path, line."""
-        from buildrunner.gaps.checks import inspect_file, unoverridden_stubs
-
         started = time.monotonic()
         sources = project_sources(self.project)
         root = sources.root
@@ -103,8 +98,6 @@ class GapAnalyzer:
     # -- project-wide checks ------------------------------------------------------------------
 
     def _untested(self, sources: SourceSet, by_rel: dict[str, FileGaps]) -> list[Gap]:
-        from buildrunner.quality.imports import needs_test, tested_modules
-
         imports = {rel: r.imports for rel, r in by_rel.items()}
         tested = tested_modules(imports, sources.python)
         return [
@@ -114,8 +107,6 @@ class GapAnalyzer:
         ]
 
     def _cycles(self, sources: SourceSet, by_rel: dict[str, FileGaps]) -> list[Gap]:
-        from buildrunner.quality.imports import describe_cycle, find_cycles
-
         cycles = find_cycles({rel: r.imports for rel, r in by_rel.items()}, sources.python)
         return [
             Gap.make(c.path, c.line, "import-cycle", "medium", "import cycle: " + describe_cycle(c))
@@ -123,8 +114,6 @@ class GapAnalyzer:
         ]
 
     def _dead_code(self, sources: SourceSet, usages: list[FileUsage]) -> list[Gap]:
-        from buildrunner.gaps.dead_code import find_dead_code
-
         rel_of = {s.rel: s for s in sources.python}
         found = []
         for dead in find_dead_code(usages, self.settings.dead_code_min_confidence):
@@ -136,16 +125,12 @@ class GapAnalyzer:
         return found
 
     def _duplicates(self, by_rel: dict[str, FileGaps]) -> list[Gap]:
-        from buildrunner.gaps.duplicates import find_duplicates
-
         return [
             Gap.make(d.path, d.first, "duplicate-code", "low", f"{d.lines} lines duplicated at {d.other_path}:{d.other_line}")
             for d in find_duplicates({rel: r.windows for rel, r in by_rel.items()})
         ]
 
     def _dependencies(self, sources: SourceSet, by_rel: dict[str, FileGaps], notes: list[str]) -> list[Gap]:
-        from buildrunner.gaps.dependencies import declared_dependencies, outdated_dependencies, providers
-
         root = sources.root
         declared = declared_dependencies(root)
         if not declared.manifests:
@@ -171,9 +156,6 @@ class GapAnalyzer:
         declared: Declared,
         mapping: dict[str, list[str]],
     ) -> list[Gap]:
-        from buildrunner.gaps.dependencies import resolve_import
-        from buildrunner.quality.imports import is_script
-
         local = sources.local_top_names
         stdlib = set(sys.stdlib_module_names) | NEWER_STDLIB | {"__future__"}
         found = []

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import vulture
+from vulture import noqa
+
 from buildrunner.quality.imports import is_sphinx_conf
 from buildrunner.quality.python_api import decorator_names
 
@@ -54,8 +57,6 @@ class DeadCode:
 
 
 def _finder() -> Any:
-    import vulture
-
     return vulture.Vulture(ignore_names=MODULE_HOOKS, ignore_decorators=FRAMEWORK_DECORATORS)
 
 
@@ -64,8 +65,6 @@ def scan_file(text: str, filename: str, tree: ast.Module) -> FileUsage:
 
     This is `Vulture.scan()` without its own `ast.parse`: the file is parsed once for all checks.
     """
-    from vulture import noqa
-
     finder = _finder()
     finder.code = text.splitlines()
     finder.noqa_lines = noqa.parse_noqa(finder.code)

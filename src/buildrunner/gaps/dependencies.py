@@ -15,15 +15,16 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib.metadata import Distribution, distributions
 from itertools import takewhile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from buildrunner.quality.sources import read_pyproject
 from buildrunner.words import plural
-
-if TYPE_CHECKING:
-    from importlib.metadata import Distribution
 
 # How deep package paths are recorded: deep enough for namespace packages (`azure.storage.blob`).
 NAMESPACE_DEPTH = 3
@@ -224,9 +225,6 @@ class Outdated:
 
 
 def _latest(index_url: str, name: str, timeout: float) -> str | None:
-    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-    from packaging.version import InvalidVersion, Version
-
     request = urllib.request.Request(f"{index_url.rstrip('/')}/{normalize(name)}/", headers={"Accept": SIMPLE_JSON})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -262,10 +260,6 @@ def outdated_dependencies(declared: Declared, index_url: str, timeout: float, ro
     or env); others are skipped (BuildRunner's own environment says nothing about the project's).
     The first request probes the index so an offline run costs one timeout, not one per package.
     """
-    from importlib.metadata import distributions
-
-    from packaging.version import InvalidVersion, Version
-
     site_packages = project_site_packages(root)
     in_venv = {normalize(dist.metadata["Name"] or ""): dist.version for dist in distributions(path=site_packages)} if site_packages else {}
     current: dict[str, tuple[Requirement, str]] = {}
@@ -337,8 +331,6 @@ def _provided(dist: Distribution) -> set[str]:
 def providers(root: Path) -> dict[str, list[str]]:
     """Import name (top-level, or a dotted package path) -> distributions that provide it: BuildRunner's environment,
     the project's own virtualenv (.venv, venv or env under `root`) when it has one, and KNOWN_PROVIDERS for the rest."""
-    from importlib.metadata import distributions
-
     found: dict[str, list[str]] = {}
     paths = project_site_packages(root)
     for dists in (distributions(), distributions(path=paths) if paths else ()):

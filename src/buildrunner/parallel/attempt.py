@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -146,8 +147,6 @@ def _stdin_fd(data: bytes | None) -> int:
     try:
         fd = os.memfd_create("br-stdin", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
-        import tempfile
-
         with tempfile.TemporaryFile() as handle:
             fd = os.dup(handle.fileno())
     os.write(fd, data)

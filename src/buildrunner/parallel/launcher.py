@@ -26,6 +26,7 @@ from buildrunner.parallel.supervisor import name_process
 from buildrunner.parallel.worker import Worker
 from buildrunner.paths import make_private_dir
 from buildrunner.project import Project
+from buildrunner.store import open_stores
 
 if TYPE_CHECKING:
     from buildrunner.project import Project
@@ -38,8 +39,6 @@ def launch_workers(project: "Project", session_id: str, count: int, *, fork: boo
     forking = False
     if fork and sys.platform.startswith("linux"):  # elsewhere system libraries may not survive a fork
         project.close()
-        from buildrunner.store import open_stores
-
         forking = threading.active_count() == 1 and open_stores() == 0
     pids: list[int] = []
     for _ in range(count):

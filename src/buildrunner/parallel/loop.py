@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from buildrunner.parallel.states import TIER_FAULTS, AttemptState, CheckKind
 from buildrunner.paths import read_json, state_ignore_patterns, write_private_json
+from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
 from buildrunner.routing.model_selector import ModelSelection, ModelSelector
 from buildrunner.routing.models import TIERS
+from buildrunner.routing.outcomes import LadderStep, TaskOutcome
+from buildrunner.routing.outcomes import record_outcome as store_outcome
 from buildrunner.security.checks import check_contents
 from buildrunner.security.masking import mask_secrets
 
@@ -159,8 +162,6 @@ def security_check(project: "Project", files: dict[str, bytes]) -> Check | None:
 
 def ladder_steps(rows: list[dict[str, Any]]) -> list[Any]:
     """The attempts of a finished prompt task as routing's ladder (attempts not run on a tier are left out)."""
-    from buildrunner.routing.outcomes import LadderStep
-
     steps = []
     for row in rows:
         if row["tier"] not in TIERS or row["status"] in (AttemptState.LOST, AttemptState.CANCELLED):
@@ -181,10 +182,6 @@ def record_outcome(
 ) -> None:
     """Record a finished prompt task for routing's calibration (the estimate it was `routed` on, the tiers it
     climbed, what passed). Without a kept estimate (a tier forced by escalation only) it is estimated now."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
-    from buildrunner.routing.outcomes import TaskOutcome
-    from buildrunner.routing.outcomes import record_outcome as store_outcome
-
     steps = ladder_steps(rows)
     if not steps:
         return

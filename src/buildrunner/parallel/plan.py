@@ -24,6 +24,11 @@ from buildrunner.errors import ConfigError, NotFoundError
 from buildrunner.parallel.models import MAX_WORKERS, NO_ISOLATION, WORKTREE
 from buildrunner.paths import STATE_DIR_NAME
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 PLAN_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -282,7 +287,7 @@ def find_plan(root: Path) -> Path | None:
 
 def _check_repeated_keys(nodes: list[Any], where: str) -> None:
     """A key written twice in one mapping is an error: parsers keep the last, silently (a merge key's are overridable)."""
-    import yaml
+    import yaml  # PyYAML (about 20 ms) only to read a YAML plan: `br init` imports this module to write one
 
     for node in nodes:
         if isinstance(node, yaml.MappingNode):
@@ -385,10 +390,6 @@ def _parse_format(path: Path, text: str) -> tuple[Any, dict[tuple[Any, ...], int
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", hint="fix the syntax") from None
     if suffix == ".toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # Python 3.10
-            import tomli as tomllib
         try:
             return tomllib.loads(text), {}
         except tomllib.TOMLDecodeError as exc:

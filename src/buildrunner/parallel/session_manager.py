@@ -44,6 +44,8 @@ from buildrunner.project import ensure_project
 from buildrunner.store import now
 from buildrunner.words import plural
 
+# The modules that run or change sessions (plans, workers, the reaper, worktrees, agents, routing, costs) are imported
+# in the methods that use them: they load pydantic, psutil and more, and `br parallel list` and `status` need none.
 if TYPE_CHECKING:
     from buildrunner.parallel.landing import MergeSession
     from buildrunner.parallel.plan import Plan

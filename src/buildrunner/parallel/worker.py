@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
+from buildrunner.agents.registry import require_installed
 from buildrunner.errors import (
     BuildRunnerError,
     ConfigError,
@@ -70,6 +71,7 @@ from buildrunner.paths import atomic_write_text, make_private_dir
 from buildrunner.project import ensure_project
 from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.security.masking import mask_secrets, masked_line
+from buildrunner.security.rules import rules_for, ruleset
 from buildrunner.telemetry.alerts import AlertManager
 from buildrunner.telemetry.events import AgentActivity, MergeFailed, ModelSelected, StoreOutage, VerifyResult
 from buildrunner.words import plural
@@ -256,8 +258,6 @@ class Worker:
     def _check_agents(self) -> None:
         """Every agent the session's prompt tasks still need is installed here, refused as `start` refuses (exit 5):
         a worker on a second machine without `codex` took every Codex task and failed each at once."""
-        from buildrunner.agents.registry import require_installed
-
         path, seen = task_path(), set()
         for row in self.project.store.fetchall(self.project.store.query("parallel", "list_tasks"), {"session_id": self.session_id}):
             if row["kind"] != "prompt" or row["status"] not in (TaskState.PENDING, TaskState.BLOCKED, TaskState.RUNNING):
@@ -330,8 +330,6 @@ class Worker:
         return task
 
     def _open_record(self) -> None:
-        from buildrunner.security.rules import rules_for, ruleset
-
         self.rules = ruleset(rules_for(self.project.config.security))
         path = record_path(self.project.paths.logs_dir, self.session_id, self.worker_id or "")
         assert self.link is not None

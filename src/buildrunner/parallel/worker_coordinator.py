@@ -23,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+import psutil
+
 from buildrunner.errors import ConfigError, NotFoundError, ParallelError
 from buildrunner.money import usd
 from buildrunner.parallel.branches import session_component
@@ -106,8 +108,6 @@ def machine_key(logs_dir: Path) -> str:
 
 def process_started(pid: int) -> float | None:
     """When process `pid` on this machine started, by this machine's clock; None when it is gone."""
-    import psutil
-
     try:
         proc = psutil.Process(pid)
         return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()

@@ -28,18 +28,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from buildrunner.quality.imports import needs_test
-from buildrunner.quality.security_inputs import summary
+from radon.metrics import mi_rank  # radon's own cut-offs: rank A is above 19
+
+from buildrunner.project import Project
+from buildrunner.quality.coverage_data import CoverageMeasurement, CoverageRun, find_coverage
+from buildrunner.quality.coverage_data import run_coverage as run_tests
+from buildrunner.quality.imports import describe_cycle, find_cycles, needs_test, tested_modules
+from buildrunner.quality.metrics import FileMetrics, measure_python
+from buildrunner.quality.security_inputs import SecurityFinding, security_or_none, summary
 from buildrunner.quality.sources import LanguageCount, SourceFile, SourceSet, parallel_map, project_sources, read_pyproject
 from buildrunner.words import plural
-
-if TYPE_CHECKING:
-    from buildrunner.project import Project
-    from buildrunner.quality.coverage_data import CoverageMeasurement, CoverageRun
-    from buildrunner.quality.metrics import FileMetrics
-    from buildrunner.quality.security_inputs import SecurityFinding
 
 SECURITY_WEIGHTS = {"high": 15, "medium": 5, "low": 1}
 CYCLE_PENALTY = 5
@@ -110,8 +110,6 @@ class QualityGate:
     """Scores a project's code; `check()` returns a `QualityReport`."""
 
     def __init__(self, project: Project | None = None) -> None:
-        from buildrunner.project import Project
-
         self.project = project or Project()
         self.settings = self.project.config.quality
 
@@ -123,9 +121,6 @@ class QualityGate:
         strict: bool = False,
     ) -> QualityReport:
         """Measure the project and grade it against `quality.thresholds`; with `strict`, a warning fails it too."""
-        from buildrunner.quality.metrics import measure_python
-        from buildrunner.quality.security_inputs import security_or_none
-
         started = time.monotonic()
         root = self.project.paths.root.resolve()
         read_pyproject(root)  # a broken pyproject.toml is a configuration error here as in the gap analysis, not ignored
@@ -179,8 +174,6 @@ class QualityGate:
         """The suite under coverage.py, measuring `files`. Its data goes to `.buildrunner/coverage/` in an initialised project (ignored by
         git there); elsewhere to a private temporary folder removed afterwards: the gate records nothing in a folder
         that is not a BuildRunner project (it made `.buildrunner/` there, and a git repository saw an untracked file)."""
-        from buildrunner.quality.coverage_data import run_coverage as run_tests
-
         command, timeout = list(self.settings.test_command), self.settings.coverage_timeout
         if self.project.paths.state_dir.is_dir():
             return run_tests(root, self.project.paths.state_dir / "coverage" / ".coverage", command, timeout, files)
@@ -231,9 +224,6 @@ class QualityGate:
         warnings: list[str],
         notes: list[str],
     ) -> CategoryScore:
-        from buildrunner.quality.coverage_data import find_coverage
-        from buildrunner.quality.imports import tested_modules
-
         threshold = self.settings.thresholds.testing
         measured: CoverageMeasurement | None
         if coverage_run is not None:
@@ -331,10 +321,6 @@ class QualityGate:
         code: list[FileMetrics],
         warnings: list[str],
     ) -> CategoryScore:
-        from radon.metrics import mi_rank  # radon's own cut-offs: rank A is above 19
-
-        from buildrunner.quality.imports import describe_cycle, find_cycles
-
         threshold = self.settings.thresholds.structure
         if not code:
             return CategoryScore("Structure", None, threshold, NOT_ANALYSED, "no Python code")

@@ -8,6 +8,7 @@ with a partially initialised module, so they are left out of the cycle graph.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -205,8 +206,6 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def _cycle_through(first: str, members: set[str], graph: dict[str, set[str]]) -> list[str]:
     """A shortest path first -> ... -> first inside one strongly connected component."""
-    from collections import deque
-
     previous: dict[str, str] = {}
     queue = deque([first])
     while queue:

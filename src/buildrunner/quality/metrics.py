@@ -10,14 +10,14 @@ import ast
 import io
 import tokenize
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+from radon.metrics import h_visit_ast, mi_compute
+from radon.raw import Module, _logical, is_single_token
+from radon.visitors import ComplexityVisitor
 
 from buildrunner.quality.imports import ImportRecord, extract_imports
 from buildrunner.quality.python_api import PublicItem, is_empty_module, public_items
 from buildrunner.quality.sources import SourceFile, read_source, syntax_error_text
-
-if TYPE_CHECKING:
-    from radon.raw import Module
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,6 @@ def raw_counts(text: str) -> Module:
     judge each group); only the grouping is done once over the file. radon works on stripped lines split as
     `str.splitlines` splits them, so those are what is tokenized here too.
     """
-    from radon.raw import Module, _logical, is_single_token
-
     lines = [line.strip() for line in text.splitlines()]
     end_marker = tokenize.TokenInfo(tokenize.ENDMARKER, "", (0, 0), (0, 0), "")
     lloc = comments = single = multi = blank = sloc = 0
@@ -111,9 +109,6 @@ def measure_python(src: SourceFile) -> FileMetrics:
 
 
 def _measure_parsed(src: SourceFile, text: str, result: FileMetrics) -> FileMetrics:
-    from radon.metrics import h_visit_ast, mi_compute
-    from radon.visitors import ComplexityVisitor
-
     try:
         tree = ast.parse(text, filename=src.rel)
     except (SyntaxError, ValueError) as exc:

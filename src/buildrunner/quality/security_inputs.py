@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildrunner.project import Project
+from buildrunner.quality.sources import skipped_dir
+from buildrunner.security.files import IgnoreRules
 from buildrunner.words import plural
 
 NOT_SCANNED = "not-scanned"
@@ -64,9 +67,6 @@ def scan_targets(base: Path) -> list[Path]:
     The scanners honour `.gitignore` inside folders; the same skip list as the code
     analysis keeps an un-ignored `.venv` (thousands of third-party files) out of the score.
     """
-    from buildrunner.quality.sources import skipped_dir
-    from buildrunner.security.files import IgnoreRules
-
     rules = IgnoreRules(base)
     targets = []
     for entry in sorted(base.iterdir()):
@@ -83,12 +83,11 @@ def scan_security(root: str) -> list[SecurityFinding]:
 
     Runs in a worker process, so it takes plain paths and builds its own Project.
     """
-    try:
+    try:  # a build without the scanners is a category not analysed, not a crash
         from buildrunner.security.scanner import SecretScanner
         from buildrunner.security.sql_detector import SQLInjectionDetector
     except ImportError as exc:
         raise ScannerUnavailable(str(exc)) from None
-    from buildrunner.project import Project
 
     base = Path(root)
     targets = scan_targets(base)

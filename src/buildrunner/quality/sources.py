@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.util import decode_source
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from buildrunner.errors import ConfigError
+from buildrunner.security.files import IgnoreRules, IgnoreSpec
 from buildrunner.words import plural
 
 if sys.version_info >= (3, 11):
@@ -165,8 +167,6 @@ def iter_files(
     The ignore rules are the security scanner's (`security.files.IgnoreRules`), so every
     BuildRunner command agrees on which files are ignored.
     """
-    from buildrunner.security.files import IgnoreRules, IgnoreSpec
-
     extra = IgnoreSpec(exclude)
     rules = IgnoreRules(root)
 
@@ -275,8 +275,6 @@ def parallel_map(
 
 def read_source(path: Path) -> str | None:
     """The file's text decoded as Python does (PEP 263 coding cookie), or None if unreadable."""
-    from importlib.util import decode_source
-
     try:
         return decode_source(path.read_bytes())
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
@@ -313,7 +311,7 @@ def python_mismatch(root: Path) -> str | None:
 @lru_cache(maxsize=16)
 def _python_mismatch(root: Path, version: tuple[int, int]) -> str | None:
     """`python_mismatch` for one version of pyproject.toml (its time and size): read once, not once per file."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only after a syntax error (routing loads this module)
 
     try:
         _, data = read_pyproject(root) or ("", {})

@@ -10,15 +10,13 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
+from buildrunner.project import Project
 from buildrunner.security.files import collect, read_text_file
 from buildrunner.security.pool import scan_in_processes, worker_count
 from buildrunner.security.report import ScanReport, SkippedFile
 from buildrunner.security.whitelist import Whitelist
-
-if TYPE_CHECKING:
-    from buildrunner.project import Project
 
 
 @dataclass
@@ -91,8 +89,6 @@ class FileEngine(ABC):
 def default_project(project: "Project | None") -> "Project":
     if project is not None:
         return project
-    from buildrunner.project import Project
-
     return Project()
 
 

@@ -45,7 +45,7 @@ def _mask_copies(text: str, secrets: set[str]) -> str:
     """Mask every remaining occurrence of `secrets` in one pass (Aho-Corasick, longest match first)."""
     if not secrets:
         return text
-    import ahocorasick
+    import ahocorasick  # it and security.rules only when text is masked: most commands import this module and mask nothing
 
     automaton = ahocorasick.Automaton()
     for secret in secrets:
@@ -78,7 +78,7 @@ def mask_secrets(text: str, rules: "Iterable[Rule] | None" = None) -> str:
     than risk passing a secret through.
     """
     try:
-        from buildrunner.security.rules import ruleset
+        from buildrunner.security.rules import ruleset  # (which imports this module)
 
         data = text.encode("utf-8", "surrogatepass")
         hits = ruleset(rules).find(data)

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterable
 
 from buildrunner.errors import ConfigError
+from buildrunner.security.masking import mask_value
 
 if TYPE_CHECKING:
     from buildrunner.security.settings import SecuritySettings
@@ -139,8 +140,6 @@ class Hit:
 
 
 def masked_form(rule: Rule, secret: str) -> str:
-    from buildrunner.security.masking import mask_value
-
     if rule.mask_shows:
         shown = _compiled_pattern(rule.mask_shows).search(secret.encode("utf-8", "surrogatepass"))
         if shown is not None and shown.group():
@@ -150,7 +149,7 @@ def masked_form(rule: Rule, secret: str) -> str:
 
 @lru_cache(maxsize=64)
 def _compiled_pattern(pattern: str) -> Any:
-    import re2
+    import re2  # re2 and pyahocorasick load when rules are compiled: `br parallel cleanup`, a commit with nothing staged compile none
 
     options = re2.Options()
     options.log_errors = False

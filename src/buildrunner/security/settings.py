@@ -50,7 +50,7 @@ def _check_all_re2(patterns: list[str]) -> list[str]:
 
 def _check_re2(pattern: str) -> None:
     """Reject a pattern RE2 cannot compile, saying why (RE2 keeps every scan linear-time)."""
-    import re2
+    import re2  # re2 and security.rules only when a config sets patterns or rule ids: every validation imports this module
 
     options = re2.Options()
     options.log_errors = False

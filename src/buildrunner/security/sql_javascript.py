@@ -63,7 +63,7 @@ STATEMENT = "§prepared statement"  # Val.instance of a prepared statement: no c
 
 @lru_cache(maxsize=4)
 def _parser(language: str) -> Any:
-    import tree_sitter
+    import tree_sitter  # tree-sitter and its grammars load only when a JavaScript or TypeScript file is analysed
 
     if language == "javascript":
         import tree_sitter_javascript

@@ -34,7 +34,7 @@ def open_store(paths: ProjectPaths | None = None, url: str | None = None, *, cre
     """
     url = url or database_url(paths)
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme in {"postgres", "postgresql"}:
+    if scheme in {"postgres", "postgresql"}:  # each backend imported only when used: psycopg is the 'postgres' extra
         from buildrunner.store.postgres import PostgresStore
 
         return PostgresStore(url)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from buildrunner.errors import TelemetryError
 from buildrunner.money import money, usd
+from buildrunner.routing.cost_tracker import BUDGET_PERIODS, CostTracker, period_start
 from buildrunner.store.base import now
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 from buildrunner.words import plural
@@ -134,8 +135,6 @@ class AlertManager:
         """Spend against each budget, over the same calendar periods the CostTracker enforces. The spend is all that is
         known, as `summary` totals it: cost records and spend reported only on events (the spec's EventCollector
         example); the cost records alone let an events-only user pass the limit with no alert."""
-        from buildrunner.routing.cost_tracker import BUDGET_PERIODS, CostTracker, period_start
-
         tracker = CostTracker(self.project)
         out = []
         stamp = now()

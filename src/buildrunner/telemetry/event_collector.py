@@ -13,6 +13,7 @@ never as a side effect of a write.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import functools
 import json
 import logging
@@ -26,6 +27,7 @@ from buildrunner.errors import ConfigError, TelemetryError
 from buildrunner.localdays import DAY_S
 from buildrunner.money import MAX_DURATION_MS, MAX_USD
 from buildrunner.project import ensure_project
+from buildrunner.security.masking import mask_secrets
 from buildrunner.store.base import FUTURE_SLACK_S, now, plausible_time
 from buildrunner.telemetry.events import KNOWN_EVENT_TYPES, TelemetryEvent
 
@@ -80,13 +82,6 @@ def normalise_error(message: str) -> str:
     for pattern, repl in _NORMALISERS:
         text = pattern.sub(repl, text)
     return text.strip()[:MAX_ERROR_KEY]
-
-
-def _masker() -> Callable[[str], str]:
-    """The security scanner's `mask_secrets`, imported on first use."""
-    from buildrunner.security.masking import mask_secrets
-
-    return mask_secrets
 
 
 def parse_timestamp(value: Any) -> float:
@@ -159,8 +154,6 @@ def check_event_type(store: "Store", event_type: str) -> None:
     """Reject a `--type` filter that names no known type and no type in the store (a typo)."""
     if event_type in KNOWN_EVENT_TYPES or store.scalar(store.query("telemetry", "event_type_exists"), {"type": event_type}):
         return
-    import difflib
-
     close = difflib.get_close_matches(event_type, KNOWN_EVENT_TYPES, n=1)
     raise ConfigError(
         f"--type {event_type!r}: unknown event type",
@@ -199,7 +192,6 @@ class EventCollector:
         project = ensure_project(project)
         self.project = project
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
-        self._mask: Callable[[str], str] | None = None
         self._mask_memo: dict[str, str] = {}
         self._seen_types: set[str] = set()
         self._latest_ts = now() + FUTURE_SLACK_S
@@ -223,9 +215,7 @@ class EventCollector:
         """`mask_secrets(text)`, memoised: event text repeats (descriptions, models, error templates)."""
         done = self._mask_memo.get(text)
         if done is None:
-            if self._mask is None:
-                self._mask = _masker()
-            done = self._mask(text)
+            done = mask_secrets(text)
             if len(text) <= MASK_MEMO_MAX_TEXT:
                 if len(self._mask_memo) >= MASK_MEMO_SIZE:
                     self._mask_memo.clear()

@@ -272,7 +272,7 @@ class OtlpExporter:
     def _provider(self, agent: str | None) -> str:
         """`gen_ai.provider.name` of a record's agent's models, as the GenAI conventions name providers (Codex: openai,
         Gemini CLI: gcp.gemini); a direct API request or an unknown agent: Anthropic's."""
-        from buildrunner.agents.registry import get_agent
+        from buildrunner.agents.registry import get_agent  # pydantic (agents' settings): only for a record naming an agent
 
         if agent not in self._providers:
             try:

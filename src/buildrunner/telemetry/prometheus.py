@@ -13,8 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+
 from buildrunner.money import money
 from buildrunner.store.base import now
+from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, LEVELS, AlertManager
 from buildrunner.telemetry.metrics_analyzer import MetricsAnalyzer, known, window
 
 if TYPE_CHECKING:
@@ -31,8 +35,6 @@ class _Families:
         self.metrics: list[Any] = []
 
     def family(self, name: str, kind: str, help: str, samples: Sequence[Sample]) -> None:
-        from prometheus_client.metrics_core import Metric
-
         if not samples:
             return
         metric = Metric(PREFIX + name, help, kind)
@@ -44,8 +46,6 @@ class _Families:
         yield from self.metrics
 
     def text(self) -> str:
-        from prometheus_client import CollectorRegistry, generate_latest
-
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self)
         return generate_latest(registry).decode("utf-8")
@@ -70,8 +70,6 @@ def _totals(out: _Families, analyzer: MetricsAnalyzer, until: float) -> None:
 
 def render_textfile(project: "Project", hours: float = 24) -> str:
     """Task outcomes, success ratio, duration quantiles, cost per model, events per type, alerts; and the counters."""
-    from buildrunner.telemetry.alerts import ALERT_WINDOW_HOURS, LEVELS, AlertManager
-
     analyzer = MetricsAnalyzer(project)
     since, until = window(hours)
     m = analyzer.metrics_between(since, until, with_errors=False)
