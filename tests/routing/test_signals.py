@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
-from buildrunner.routing.signals import features, hits, parse_signals, shipped_signals
+from buildrunner.routing.signals import Hit, features, hits, parse_signals, shipped_signals
 
 
 def test_every_shipped_signal_says_why_and_where_its_weight_came_from() -> None:
@@ -202,7 +202,7 @@ def test_hidden_parts_and_listings_are_not_prose() -> None:
 
 
 def test_a_bad_hidden_or_listing_pattern_is_a_config_error() -> None:
-    for key in ("hidden", "listing"):
+    for key in ("hidden", "listing", "dismissed"):
         with pytest.raises(ConfigError, match=f"test.toml: {key}"):
             parse_signals(f'{key} = ["("]\n' + _one('words = ["a"]'), "test.toml")
 
@@ -765,3 +765,68 @@ def test_a_third_review_of_plain_words_for_hard_work(text: str, signal: str, cou
     """A review's tickets (2026-12-06): no reception, airplane mode, a bot acting itself, an approval no longer asked,
     dead commented-out code, and an id's new type were read as nothing (or as a local value)."""
     assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+
+
+def _fired(text: str) -> dict[str, Hit]:
+    return {h.signal.name: h for h in hits(shipped_signals(), text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Client.close() raises AttributeError when called twice. At first I suspected a race between the two threads, but it is "
+         "not thread-related at all: it happens every time, whenever `close()` is called twice.", "concurrency", False),
+        ("Nothing is written, so there is no risk to the production database, no data loss and no schema change; the command "
+         "just dies before producing a file.", "production data change", False),
+        ("Backfill the new column in batches and make sure there is no risk to the production database while it runs.",
+         "production data change", True),  # a requirement, not a denial
+        ("It looks like a race between the two workers when both poll the queue at once.", "concurrency", True),  # a lead, not ruled out
+        ("We first thought it was a deadlock. It turned out the worker had simply exited.", "concurrency", False),
+        ("DST has nothing to do with it: the offset is applied twice.", "time and clocks", False),
+    ],
+)
+def test_a_suspicion_the_report_rules_out_is_not_its_subject(text: str, signal: str, counted: bool) -> None:
+    """A review's 42 open-source reports (2026-12-06): six one-line fixes went to opus on the guesses their reporters
+    made on the way and then ruled out."""
+    assert (signal in _fired(text)) is counted
+
+
+SETTLED_REPORT = """read_csv(nrows=0) raises ZeroDivisionError in the progress estimate
+
+We use `nrows=0` to read only the header of very large CSV files (our benchmark suite loads the schema of about 3,000
+files, each 2-4 GB, to keep memory usage down). Since 2.2.0 this raises ZeroDivisionError. I labelled it a performance
+regression because our benchmark went from 40 s to failing, and the workaround is noticeably slower. But the bug itself
+is just the division in the new chunk-size heuristic added in #56530.
+
+A guard such as `if not nrows: return self._empty_frame()` before the division would restore the old behaviour."""
+
+
+def test_a_report_that_names_its_cause_and_the_code_change_is_settled() -> None:
+    fired = _fired(SETTLED_REPORT)
+    assert "fix stated" in fired
+    performance = next(f for f in _estimate(SETTLED_REPORT).factors if f.name == "measured performance")
+    assert "the cause is found" in performance.detail
+    assert _tier(SETTLED_REPORT) != "opus"
+    assert "fix stated" not in _fired("The cache refill loses writes under load; a fix probably needs locking around the refill.")
+    assert _tier("One-line fix: clamp the retry count in `retry.py`; `max(0, n)` fixes it") != "haiku"  # never simple by itself
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Since upgrading from 4.2 to 5.0, makemigrations crashes with a KeyError", "major version upgrade", False),  # the trigger
+        ("Since upgrading from 4.2 to 5.0, makemigrations crashes with a KeyError", "regression after a change", True),
+        ("Upgrade Django from 4.2 to 5.0", "major version upgrade", True),
+        ("**What did you do?**\nOpened a file.\n**What did you expect to happen?**\nIt opens.", "open questions", False),  # a template
+        ("Can we shard the events table?", "open questions", True),
+        ("The other typo in that message could be fixed at the same time.", "concurrency", False),  # in the same change
+        ("Two editors saved the same page at the same time and one edit was lost.", "concurrency", True),
+        ("Make the sum of boolean arrays an int64: the default integer is int32 on Windows but int64 on Linux.", "plain values", False),
+        ("Make the sum of boolean arrays an int64: the default integer is int32 on Windows but int64 on Linux.", "reproducible report", False),
+        ("Return None instead of an empty string from parse_name", "plain values", True),
+    ],
+)
+def test_a_fourth_review_of_long_open_source_reports(text: str, signal: str, counted: bool) -> None:
+    """A review's 42 open-source reports (2026-12-06): the upgrade that triggered a bug counted as the work, bold
+    template questions as open questions, an idiom as concurrency, and a library's types and platforms as a report's detail."""
+    assert (signal in _fired(text)) is counted

@@ -265,6 +265,7 @@ class SignalSet:
     settled_topic_factor: float = 1.0
     learned_room: float = 0.0
     past_change: tuple[re.Pattern[str], ...] = ()
+    dismissed: tuple[re.Pattern[str], ...] = ()
     resolved: tuple[re.Pattern[str], ...] = ()
     larger_task: LargerTask | None = None
 
@@ -321,7 +322,8 @@ class SignalSet:
         steps = None
         if self.larger_task is not None:  # found once per region the small changes read, not once per signal
             steps = {r: self.larger_task.clauses(text.region(r)) for r in {s.region for s in self.signals if s.role == "small change"}}
-        counts = [(s, *s.measure(text, self.topic_words, self.past_change, steps)) for s in self.signals]
+        topical = self.undismissed(text)
+        counts = [(s, *s.measure(topical if s.role == "topic" else text, self.topic_words, self.past_change, steps)) for s in self.signals]
         fired = [s for s, count, _, _ in counts if count > 0]
         settled_by = self.settled(text, fired)
         settled = f"the cause is found ({settled_by!r}) and the change stated" if settled_by else ""
@@ -337,6 +339,15 @@ class SignalSet:
             return topic if signal.role == "topic" else (1.0, "")
 
         return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
+
+    def undismissed(self, text: Text) -> Text:
+        """`text` with the `dismissed` parts of its prose blanked (offsets kept), as the "topic" signals read it: a
+        suspicion the report rules out ("At first I suspected a race between the threads, but it is not thread-related")
+        or an explicit denial ("there is no risk to the production database") is not what the work is about."""
+        prose = text.prose
+        for pattern in self.dismissed:
+            prose = pattern.sub(lambda m: " " * len(m.group(0)), prose)
+        return text if prose == text.prose else replace(text, prose=prose)
 
     def small_change(self, text: Text, fired_roles: Iterable[str], steps: Mapping[str, Steps] | None = None) -> bool:
         """Whether the task is a change that alters no behaviour: a "small change" signal fired in a description
@@ -463,7 +474,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
-        past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin),
+        past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin), dismissed=_patterns(data, "dismissed", origin),
         larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None, _word_regex(step_topics) if step_topics else None) if larger else None,
     )
 
