@@ -783,6 +783,12 @@ def _fired(text: str) -> dict[str, Hit]:
         ("It looks like a race between the two workers when both poll the queue at once.", "concurrency", True),  # a lead, not ruled out
         ("We first thought it was a deadlock. It turned out the worker had simply exited.", "concurrency", False),
         ("DST has nothing to do with it: the offset is applied twice.", "time and clocks", False),
+        ("The invoice totals were off by a cent, which made us worry about a race between the two billing workers. We checked: "
+         "the ledger rows are correct. The PDF template rounds each line with round().", "concurrency", False),
+        ("The invoice totals were off by a cent, which made us worry about a race between the two billing workers. We checked "
+         "the logs and both workers wrote the same invoice twice.", "concurrency", True),  # the worry borne out
+        ("We considered whether the schema migration dropped the index. It did not: the planner picks a seq scan because the "
+         "statistics are stale.", "production data change", False),
     ],
 )
 def test_a_suspicion_the_report_rules_out_is_not_its_subject(text: str, signal: str, counted: bool) -> None:
