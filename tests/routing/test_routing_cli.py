@@ -289,3 +289,28 @@ def test_select_errors_show_select_examples_and_a_device_is_not_a_missing_file(r
     assert empty.returncode == 2 and 'br routing select "Fix the login redirect"' in one_line_error(empty)
     device = run_br("routing", "estimate", "Add a login page", "--file", os.devnull)
     assert device.returncode == 2 and "not a regular file" in one_line_error(device)
+
+
+def test_select_text_says_the_limits_apart_and_the_trust_warning_first(run_br) -> None:
+    """A new user's review (2026-12-06): "❌ Exceeds cost constraint ($0.05 > $0.05)" for $0.0549, "1 minutes", and a
+    ✅ above the warning that a score-100 task went to haiku."""
+    forced = run_br("routing", "select", "Fix the race in the order queue", "--model", "haiku", "--cost-limit", "0.05", "--time-limit", "1")
+    assert forced.returncode == 1
+    exceeds = re.search(r"❌ Exceeds cost constraint \(\$([\d.]+) > \$([\d.]+)\)", forced.stdout)
+    assert exceeds and float(exceeds.group(1)) > float(exceeds.group(2))
+    assert "Time Limit: 1 minute\n" in forced.stdout
+    squeezed = run_br("routing", "select", "Rotate the JWT signing key without logging users out", "--cost-limit", "0.10").stdout
+    assert squeezed.index("⚠️ Below the tier trusted") < squeezed.index("✅ Meets cost constraint")
+
+
+def test_a_cost_limit_beyond_any_record_and_a_latin1_text_are_clear_errors(run_br) -> None:
+    assert "more than $1,000,000.00" in one_line_error(huge := run_br("routing", "select", "x", "--cost-limit", "1e308")) and huge.returncode == 2
+    latin1 = subprocess.run([sys.executable, "-m", "buildrunner", "routing", "estimate", "-"], input="Corrige la faute dans le café".encode("latin-1"),
+                            capture_output=True, cwd=os.getcwd())
+    assert latin1.returncode == 2 and b"iconv -f latin1 -t utf-8" in latin1.stderr
+
+
+def test_a_description_with_no_signal_says_it_is_moderate_by_default(run_br) -> None:
+    data = json.loads(run_br("routing", "estimate", "asdf", "--format", "json").stdout)
+    assert data["reasoning"] == ["No signal of difficulty or ease recognised: moderate by default"]
+    assert json.loads(run_br("routing", "estimate", "Fix a typo in the README", "-f", "json").stdout)["reasoning"][-1] == "Simple technical complexity overall"

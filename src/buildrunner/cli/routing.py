@@ -9,7 +9,7 @@ import typer
 
 from buildrunner.cli.common import FormatOption, ProjectOption, TextJsonCsv
 from buildrunner.cli.groups import group_example, group_help
-from buildrunner.money import usd
+from buildrunner.money import MAX_USD, usd
 from buildrunner.words import plural
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def _limit(name: str, raw: str | None) -> float | None:
         raise ConfigError(f"{name} {raw!r}: not a finite number", hint=f"pass a number, e.g. {example}")
     if value < 0:
         raise ConfigError(f"{name} {raw}: cannot be negative", hint=f"pass 0 or a positive {name} value")
+    if name == "--cost-limit" and value > MAX_USD:
+        raise ConfigError(f"{name} {raw}: more than {usd(MAX_USD)}, the most one record holds", hint=f"pass a smaller limit, e.g. {example}, or leave it out for none")
     return value
 
 
@@ -69,7 +71,7 @@ def _description(text: str, command: str = "estimate") -> str:
         except UnicodeDecodeError as exc:
             raise ConfigError(
                 f"TASK_DESCRIPTION -: standard input is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                hint="pipe the task's text in (a ticket, an issue), not a binary file",
+                hint="pipe the task's text in as UTF-8 (a Latin-1 file: iconv -f latin1 -t utf-8 FILE | br routing ... -), not a binary file",
             ) from None
         if not text.strip():
             raise ConfigError("TASK_DESCRIPTION -: nothing came on standard input", hint=f"pipe the task in, e.g. gh issue view 42 | br routing {command} -")
@@ -259,22 +261,24 @@ def _print_selection(s: "ModelSelection") -> None:
     from rich.markup import escape
 
     from buildrunner.cli.common import stdout
+    from buildrunner.routing.model_selector import limit_and_cost
 
     out = stdout()
     out.print(f"Task: {escape(_first_line(s.complexity.task_description))}")
     if s.cost_limit is not None:
         out.print(f"Cost Limit: {usd(s.cost_limit)}")
     if s.time_limit is not None:
-        out.print(f"Time Limit: {s.time_limit:g} minutes")
+        out.print(f"Time Limit: {s.time_limit:g} minute{'' if s.time_limit == 1 else 's'}")
     out.print(f"\nSelected Model: {s.name}" + (" (forced)" if s.forced else ""))
     out.print(f"Estimated Cost: {usd(s.estimated_cost)}")
     out.print(f"Estimated Time: {s.estimated_time_minutes} minutes\n")
+    if not s.capable:  # said before the ticks below, which are about the limits only
+        out.print(f"⚠️ Below the tier trusted with complexity {s.complexity.complexity_score}")
     if s.cost_limit is not None:
-        out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint ({usd(s.estimated_cost)} > {usd(s.cost_limit)})")
+        limit, cost = limit_and_cost(s.cost_limit, s.estimated_cost)
+        out.print("✅ Meets cost constraint" if s.meets_cost_limit else f"❌ Exceeds cost constraint ({cost} > {limit})")
     if s.time_limit is not None:
         out.print("✅ Meets time constraint" if s.meets_time_limit else f"❌ Exceeds time constraint ({s.estimated_time_minutes} > {s.time_limit:g} min)")
-    if not s.capable:
-        out.print(f"⚠️ Below the tier trusted with complexity {s.complexity.complexity_score}")
     if s.budget_note:
         out.print(f"⚠️ {escape(s.budget_note)}")
     for line in s.reasoning:

@@ -165,7 +165,10 @@ def _reasoning(factors: Iterable[ComplexityFactor], level: str) -> list[str]:
     reasons = {signal.name: signal.label for signal in shipped_signals().signals}
     ranked = sorted(factors, key=lambda f: abs(f.weight), reverse=True)
     lines = [f"{reasons.get(f.name, f.name.capitalize())} ({f.detail})" for f in ranked if f.name != "baseline" and abs(f.weight) >= 3][:4]
-    lines.append(f"{level.capitalize()} technical complexity overall")
+    if not lines and not any(f.weight for f in ranked if f.name != "baseline"):
+        lines.append(f"No signal of difficulty or ease recognised: {level} by default")
+    else:
+        lines.append(f"{level.capitalize()} technical complexity overall")
     return lines
 
 

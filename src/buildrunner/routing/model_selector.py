@@ -151,7 +151,7 @@ class ModelSelector:
                 message, hint = _no_fit(options, capable[0], cost_limit, time_limit, cost_limit_name)
                 raise RoutingError(message, hint=hint)
             pick, trusted = within[-1], capable[0]
-            trusted_cost = _apart(cost_limit, trusted.cost)[1] if cost_limit is not None else usd(trusted.cost)
+            trusted_cost = limit_and_cost(cost_limit, trusted.cost)[1] if cost_limit is not None else usd(trusted.cost)
             reasons = [
                 f"warning: complexity {score} ({complexity.complexity_level}) is above what {pick.model.tier} is trusted with "
                 f"({pick.model.max_complexity}); {trusted.model.tier} would be ({trusted_cost}, {trusted.minutes} min) "
@@ -266,9 +266,9 @@ def _significant(amount: float, rounding: Callable[[float], int]) -> str:
     return f"{rounding(round(amount / step, 6)) * step:.4g}"
 
 
-def _apart(limit: float, cost: float) -> tuple[str, str]:
-    """The limit a cost misses and that cost, each never shown on the wrong side of the other: the cost as the advice
-    names it (rounded up: $0.075 was shown as $0.07, and a limit raised to that was refused again), the limit as
+def limit_and_cost(limit: float, cost: float) -> tuple[str, str]:
+    """The limit a cost misses and that cost, each never shown on the wrong side of the other (in the advice, and in
+    select's "Exceeds cost constraint" line, which read "$0.05 > $0.05" for $0.0549): the cost as the advice names it (rounded up: $0.075 was shown as $0.07, and a limit raised to that was refused again), the limit as
     `usd` shows it unless that reads as enough ($0.03 for $0.0268 beside a $0.0269 cost): then rounded down."""
     cost_text = f"${_up(cost)}"
     if round(limit - cost, 9) == 0:  # equal but for float error: alike is right
@@ -287,7 +287,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
     cost_limit, time_limit = cost_limit or 0.0, time_limit or 0.0
     if not any(o.meets_cost for o in options):
         closest = min(options, key=lambda o: (o.cost, not o.capable))
-        limit_text, cost_text = _apart(cost_limit, closest.cost)
+        limit_text, cost_text = limit_and_cost(cost_limit, closest.cost)
         message = f"no model fits the {limit_text} cost limit; closest is {closest.model.tier} at {cost_text}"
         also = "" if closest is trusted else f" ({_up(trusted.cost)} for {trusted.model.tier}, trusted with the task)"
         hint = f"raise {cost_limit_name} to at least {_up(closest.cost)}{also}, or split the task"
@@ -298,7 +298,7 @@ def _no_fit(options: list[_Option], trusted: _Option, cost_limit: float | None, 
         hint = f"raise --time-limit to at least {closest.minutes}{also}, or split the task"
     else:
         closest = min(options, key=lambda o: (o.cost, o.minutes))
-        limit_text, cost_text = _apart(cost_limit, closest.cost)
+        limit_text, cost_text = limit_and_cost(cost_limit, closest.cost)
         message = (
             f"no model fits both the {limit_text} cost limit and the {time_limit:g} min time limit; "
             f"closest is {closest.model.tier} at {cost_text}, {closest.minutes} min"
