@@ -427,12 +427,12 @@ def _record_outcomes(root: Path, count: int) -> None:
     import time
 
     from buildrunner.project import Project
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-    from buildrunner.routing.models import TIERS
+    from buildrunner.routing.complexity_estimator import ComplexityEstimator, estimate_cost
+    from buildrunner.routing.models import TIERS, catalogue
     from buildrunner.routing.outcomes import LadderStep, TaskOutcome, record_outcome
 
     project = Project(root)
-    estimator = ComplexityEstimator(project)
+    estimator, models = ComplexityEstimator(project), catalogue(project)
     texts = [
         "Fix a typo in the README",
         "Add a --verbose flag",
@@ -446,7 +446,8 @@ def _record_outcomes(root: Path, count: int) -> None:
             ladder = []
             for tier in TIERS[TIERS.index(estimate.recommended_model) :]:
                 passed = TIERS.index(tier) >= needed
-                ladder.append(LadderStep(tier, tier, 0.01 * (TIERS.index(tier) + 1), "passed" if passed else "failed"))
+                cost = 2.5 * estimate_cost(estimate.complexity_score, models[tier])  # agents spend more than the estimate
+                ladder.append(LadderStep(tier, tier, cost, "passed" if passed else "failed"))
                 if passed:
                     break
             record_outcome(

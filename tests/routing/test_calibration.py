@@ -252,10 +252,10 @@ def test_a_scale_already_in_use_is_kept_for_a_tier_with_too_few_new_attempts(pro
 
 def test_odd_recorded_costs_never_make_a_calibration_the_config_refuses(project: Project) -> None:
     """A scale past what the config accepts is held at its edge (no traceback, and the written config loads)."""
-    record(project, [("haiku", 1e9, t) for t in DESCRIPTIONS[:MIN_OUTCOMES]])
+    record(project, [(TIERS[i % 3], 1e9, t) for i, t in enumerate(DESCRIPTIONS[:MIN_OUTCOMES])])
     report = calibrate(project)
-    assert report.costs is not None and report.costs.attempts == {"haiku": MIN_OUTCOMES}
-    assert report.written and 0 < config(project)["routing"]["calibration"]["cost_scale"]["haiku"] < 10_000
+    assert report.costs is not None and report.costs.attempts == {tier: MIN_OUTCOMES // 3 for tier in TIERS}
+    assert report.written and all(0 < scale < 10_000 for scale in config(project)["routing"]["calibration"]["cost_scale"].values())
     ComplexityEstimator(Project(project.paths.root), use_ai=False).estimate("Fix a typo")  # the written config loads
 
 
@@ -277,3 +277,18 @@ def test_an_attempt_by_another_vendors_agent_is_compared_with_that_models_price(
     report = calibrate(project, dry_run=True)
     assert report.costs is not None and report.costs.scale == {"sonnet": pytest.approx(1.0, abs=0.01)}
     assert price_of_unconfigured("gpt-5", provider=provider).input_per_mtok == gpt5.input_per_mtok
+
+
+def test_scaled_costs_never_price_a_tier_above_a_more_capable_one(project: Project, run_br) -> None:
+    """A new user's fake agent cost the same whatever the tier: haiku's attempts came out 18 times its estimate, and
+    the scale written made haiku dearer than opus while select still called it the cheapest tier. Such a scale is
+    not written, and calibrate says why; a scale that keeps the order is."""
+    models = catalogue(project)
+    flat = {tier: estimate_cost(50, models["opus"]) / estimate_cost(50, models[tier]) for tier in TIERS}  # every tier costs what opus does
+    record(project, [(TIERS[i % 3], flat[TIERS[i % 3]] * (1.5 if TIERS[i % 3] == "haiku" else 1.0), t) for i, t in enumerate(DESCRIPTIONS[:MIN_OUTCOMES])])
+    report = calibrate(project, dry_run=True)
+    assert report.costs is not None and "haiku" in report.costs.inverted and "haiku" not in report.costs.better_scale
+    assert report.calibration is not None
+    scaled = {tier: estimate_cost(50, dataclasses.replace(model, cost_scale=report.calibration.cost_scale.get(tier, 1.0))) for tier, model in models.items()}
+    assert [scaled[t] for t in TIERS] == sorted(scaled[t] for t in TIERS)
+    assert "haiku x" in (text := run_br("routing", "calibrate", "--dry-run").stdout) and "it would price a tier above a more capable one" in text

@@ -352,10 +352,12 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
         out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
     if report.costs is not None:
         costs = report.costs
-        scales = ", ".join(
-            f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')}{'' if tier in costs.better_scale else '; not closer held out, not written'})"
-            for tier, scale in costs.scale.items()
-        )
+        unwritten: dict[str, str] = {tier: "; it would price a tier above a more capable one, not written" for tier in costs.inverted}
+
+        def written(tier: str) -> str:
+            return "" if tier in costs.better_scale else unwritten.get(tier, "; not closer held out, not written")
+
+        scales = ", ".join(f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')}{written(tier)})" for tier, scale in costs.scale.items())
         out.print(
             f"Attempt costs: the estimates in use are off by x{costs.off_before:g} on held-out attempts; scaled to this "
             f"project's attempts ({scales}), by x{costs.off_after:g}."

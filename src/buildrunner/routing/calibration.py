@@ -80,6 +80,7 @@ class CostFit:
     off_after: float  # the same with scales fitted on the other folds
     better: bool  # some tier's scale brought its held-out attempts at least COST_GAIN closer (better_scale)
     better_scale: dict[Tier, float] = field(default_factory=dict)  # those tiers' scales: what calibrate writes
+    inverted: list[Tier] = field(default_factory=list)  # tiers whose closer scale was not written: it broke the tiers' price order
 
 
 @dataclass
@@ -201,13 +202,30 @@ def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], f
                 before[tier] = before.get(tier, 0.0) + _log_off(tier, ratio, in_use)
                 after[tier] = after.get(tier, 0.0) + _log_off(tier, ratio, fitted)
     better = {tier: scale[tier] for tier in scale if tier in fitted_in_every_fold and after[tier] < before[tier] * (1 - COST_GAIN)}
+    inverted = _price_order_kept(better, in_use, models)
+    better = {tier: factor for tier, factor in better.items() if tier not in inverted}
     counted = Counter(tier for _, tier, _ in ratios)
     attempts = {cast(Tier, tier): counted[tier] for tier in TIERS if counted[tier]}
     n = max(1, len(ratios))
     return CostFit(
-        scale=scale, attempts=attempts, better_scale=better,
+        scale=scale, attempts=attempts, better_scale=better, inverted=sorted(inverted),
         off_before=round(math.exp(sum(before.values()) / n), 3), off_after=round(math.exp(sum(after.values()) / n), 3), better=bool(better),
     )
+
+
+def _price_order_kept(new: dict[Tier, float], in_use: dict[str, float], models: dict[str, "ModelInfo"]) -> set[Tier]:
+    """The tiers of `new` whose scale would make a tier's estimate dearer than a more capable tier's: routing tries
+    tiers cheapest first and calls its pick the cheapest, so scaled estimates must keep the catalogue's price order
+    (a new user's fake agent, whose attempts cost the same on every tier, scaled haiku x18: dearer than opus)."""
+    dropped: set[Tier] = set()
+    while True:
+        scales: dict[str, float] = {**in_use, **{t: f for t, f in new.items() if t not in dropped}}
+        price = [(tier, estimate_cost(50, replace(model, cost_scale=scales.get(tier, 1.0)))) for tier, model in models.items()]
+        clash = {t for i, (low, low_cost) in enumerate(price) for high, high_cost in price[i + 1 :] if low_cost > high_cost for t in (low, high)}
+        offending = (clash & set(new)) - dropped
+        if not offending:
+            return dropped
+        dropped |= {cast(Tier, t) for t in offending}
 
 
 def _context_points(outcome: TaskOutcome, signals: SignalSet) -> float:
