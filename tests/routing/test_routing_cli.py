@@ -314,3 +314,14 @@ def test_a_description_with_no_signal_says_it_is_moderate_by_default(run_br) -> 
     data = json.loads(run_br("routing", "estimate", "asdf", "--format", "json").stdout)
     assert data["reasoning"] == ["No signal of difficulty or ease recognised: moderate by default"]
     assert json.loads(run_br("routing", "estimate", "Fix a typo in the README", "-f", "json").stdout)["reasoning"][-1] == "Simple technical complexity overall"
+
+
+def test_an_unquoted_description_is_told_to_be_quoted_and_the_task_line_is_what_is_read(run_br) -> None:
+    """A new user's review: `br routing estimate Fix typo in README` said only "unexpected extra argument", and the Task
+    line showed an issue template's comment that the estimate does not read."""
+    unquoted = run_br("routing", "estimate", "Fix", "typo", "in", "README")
+    assert unquoted.returncode == 2 and 'quote the task: br routing estimate "' in one_line_error(unquoted)
+    assert "(see `br parallel start --help`)" in one_line_error(run_br("parallel", "start", "a", "b", "c"))
+    templated = subprocess.run([sys.executable, "-m", "buildrunner", "routing", "estimate", "-"], capture_output=True, text=True, cwd=os.getcwd(),
+                               input="<!-- Please describe the bug -->\n### Describe the bug\nLogin redirect ignores ?next\n")
+    assert templated.stdout.startswith("Task: Login redirect ignores ?next\n")

@@ -129,6 +129,9 @@ def usage_line(exc: click.ClickException) -> str:
     message = message.replace(": Value error, ", ": ")  # newer Typer checks Literal choices with pydantic, which prefixes this
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "br"
+    params = {p.name for p in ctx.command.params} if ctx is not None else set()
+    if "task_description" in params and "unexpected extra argument" in message.lower():  # words of an unquoted description
+        return f'{message} (quote the task: {path} "Fix the typo in the README")'
     return f"{message} (see `{path} --help`)"
 
 

@@ -118,7 +118,10 @@ def _calibration_line(calibration: str | None) -> str:
 
 
 def _first_line(text: str, width: int = 100) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    """The description's first line as the estimate reads it (an issue template's comments and headings are not read)."""
+    from buildrunner.routing.signals import shipped_signals
+
+    line = shipped_signals().text(text).title.strip() or (text.strip().splitlines()[0] if text.strip() else "")
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
