@@ -202,7 +202,7 @@ def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], f
                 before[tier] = before.get(tier, 0.0) + _log_off(tier, ratio, in_use)
                 after[tier] = after.get(tier, 0.0) + _log_off(tier, ratio, fitted)
     better = {tier: scale[tier] for tier in scale if tier in fitted_in_every_fold and after[tier] < before[tier] * (1 - COST_GAIN)}
-    inverted = _price_order_kept(better, in_use, models)
+    inverted = _breaking_price_order(better, in_use, models)
     better = {tier: factor for tier, factor in better.items() if tier not in inverted}
     counted = Counter(tier for _, tier, _ in ratios)
     attempts = {cast(Tier, tier): counted[tier] for tier in TIERS if counted[tier]}
@@ -213,10 +213,11 @@ def fit_costs(outcomes: Sequence[TaskOutcome], models: dict[str, "ModelInfo"], f
     )
 
 
-def _price_order_kept(new: dict[Tier, float], in_use: dict[str, float], models: dict[str, "ModelInfo"]) -> set[Tier]:
+def _breaking_price_order(new: dict[Tier, float], in_use: dict[str, float], models: dict[str, "ModelInfo"]) -> set[Tier]:
     """The tiers of `new` whose scale would make a tier's estimate dearer than a more capable tier's: routing tries
     tiers cheapest first and calls its pick the cheapest, so scaled estimates must keep the catalogue's price order
-    (a new user's fake agent, whose attempts cost the same on every tier, scaled haiku x18: dearer than opus)."""
+    (a new user's fake agent, whose attempts cost the same on every tier, scaled haiku x18: dearer than opus). Every
+    tier gets the same token budget at a score, so comparing them at one score compares them at all."""
     dropped: set[Tier] = set()
     while True:
         scales: dict[str, float] = {**in_use, **{t: f for t, f in new.items() if t not in dropped}}
