@@ -291,7 +291,9 @@ def test_a_lost_workers_agent_spend_is_kept_on_its_rung_and_counted_by_the_budge
     cost record, so caps and budgets count it (the rung showed $0 and the money vanished from every total)."""
     project = Project(fast_project)
     plan = write_plan(fast_project, {"retries": 1, "tasks": [
-        {"id": "long", "prompt": "Rewrite everything", "agent": "claude", "model": "sonnet", "env": {"BR_STANDIN_SCENARIO": "cap"}},
+        # the agent stays alive after its last line: on a loaded machine its run could otherwise end before the kill
+        # lands, and an ended run's cost is the next attempt's to record (it checks that run's work)
+        {"id": "long", "prompt": "Rewrite everything", "agent": "claude", "model": "sonnet", "env": {"BR_STANDIN_SCENARIO": "cap", "BR_STANDIN_LINGER": "120"}},
         {"id": "other", "command": "sleep 30"},  # keeps a second worker alive to reap the first
     ]})
     sid = json.loads(_start(run_br, plan, "--workers", "2", "--format", "json").stdout)["session_id"]
