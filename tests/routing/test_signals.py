@@ -8,7 +8,20 @@ from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
-from buildrunner.routing.signals import Hit, features, hits, parse_signals, shipped_signals
+from buildrunner.routing.signals import features, hits, parse_signals, shipped_signals
+
+
+def _fired(text: str) -> set[str]:
+    """The names of the shipped signals that fire on `text`."""
+    return {h.signal.name for h in hits(shipped_signals(), text)}
+
+
+def _estimate(text: str) -> ComplexityResult:
+    return ComplexityEstimator().estimate(text)
+
+
+def _tier(text: str) -> str:
+    return _estimate(text).recommended_model
 
 
 def test_every_shipped_signal_says_why_and_where_its_weight_came_from() -> None:
@@ -148,8 +161,6 @@ def test_an_unreadable_other_sense_pattern_names_the_signal() -> None:
 
 def test_a_failure_after_a_routine_change_is_not_the_routine_change() -> None:
     """A bump or a rename that already happened and broke something is a regression to chase, not a one-liner."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     pairs = [
         ("Bump the terraform AWS provider to 5.31", "terraform plan wants to destroy and recreate the database after the AWS provider bump"),
@@ -256,8 +267,6 @@ def test_other_senses_must_be_a_list_of_patterns() -> None:
 )
 def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str, hard: str) -> None:
     """A reviewer's tickets: a padlock icon, a comment thread and a lock file went to opus as concurrency work."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     low, high = estimator.estimate(everyday), estimator.estimate(hard)
     assert low.complexity_score < 40 and high.complexity_score > low.complexity_score
@@ -268,19 +277,15 @@ def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str
 
 
 def test_a_race_named_in_shorthand_is_concurrency_and_an_unreproduced_bug_is_no_reproducible_report() -> None:
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     assert estimator.estimate("Fix the race in the lock-free queue").complexity_level in ("complex", "critical")
-    fired = {h.signal.name for h in hits(shipped_signals(), "We have not been able to reproduce it locally")}
+    fired = _fired("We have not been able to reproduce it locally")
     assert "cause unknown" in fired and "reproducible report" not in fired
 
 
 def test_a_documentation_file_as_the_work_is_simple_and_as_a_reference_is_not() -> None:
     """A new user's tickets: "Document the retry settings in docs/retries.md" went to sonnet (a path is code to a word
     list) while "in the docs" went to haiku; a docs section explaining the locking design went to opus."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     easy_scores = []
     for easy in ("Document the retry settings in docs/retries.md", "Fix the broken links in README.md", "Update CHANGELOG.md for the 2.3 release"):
@@ -298,8 +303,6 @@ def test_a_documentation_file_as_the_work_is_simple_and_as_a_reference_is_not() 
 def test_a_rename_others_depend_on_is_not_a_mechanical_rename() -> None:
     """Renaming the fields of a public response that partners parse breaks them: it needs versioning or a deprecation
     period (a new user's ticket went to haiku as a mechanical rename)."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     public = estimator.estimate("Rename the JSON fields in the public /v1/users response; partners depend on it")
     local = estimator.estimate("Rename the local variable tmp to total in the report builder")
@@ -367,8 +370,6 @@ ONE_VALUE = """The only change in last night's deploy of services/checkout/value
 def test_a_pasted_one_value_diff_does_not_settle_a_report_the_stated_change_does() -> None:
     """A diff in a report is as often the trigger of the work asked after it (revert it, then recover what was lost) as
     the fix: a review's "Root cause: a config typo" reports with a recovery to do went to haiku when it settled them."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     trigger = estimator.estimate(INCIDENT.format(diff="Root cause: " + ONE_VALUE + "\nRevert it, then re-create the orders we lost without charging anyone twice."))
     fixed = estimator.estimate(INCIDENT.format(diff="Root cause: " + ONE_VALUE + "\nSet maxPoolSize back to 50."))
@@ -393,7 +394,7 @@ def test_a_pasted_one_value_diff_does_not_settle_a_report_the_stated_change_does
     ],
 )
 def test_a_diff_that_is_not_one_value_changed_does_not_settle_a_report(diff: str) -> None:
-    fired = {h.signal.name for h in hits(shipped_signals(), f"Payments failing for every customer.\n```\n{diff}\n```")}
+    fired = _fired(f"Payments failing for every customer.\n```\n{diff}\n```")
     assert "one value changed" not in fired
 
 
@@ -421,19 +422,18 @@ def test_a_bad_resolved_pattern_is_a_config_error_naming_the_key() -> None:
     ],
 )
 def test_retrying_an_action_that_must_not_happen_twice_is_its_own_difficulty(text: str, fires: bool) -> None:
-    assert ("retried side effects" in {h.signal.name for h in hits(shipped_signals(), text)}) is fires
+    assert ("retried side effects" in _fired(text)) is fires
 
 
 def test_a_guess_at_the_effort_is_not_a_target_value() -> None:
     """ "this should take an hour" is how long the requester thinks the work takes, not a value to set; a bare "should
     be 1 hour" is as often a setting's new value ("Token expiry is 24h, should be 1 hour") and stays one."""
-    fired = lambda text: {h.signal.name for h in hits(shipped_signals(), text)}  # noqa: E731
     for guess in ("Swap the payment provider's base URL. This should take 10 minutes.", "Should be a 5-minute fix: rotate the key",
                   "Make the payout job safe to re-run; it should take 2h at most"):
-        assert "target given" not in fired(guess), guess
+        assert "target given" not in _fired(guess), guess
     for target in ("The cache TTL should be 5 min, not 30.", "Set the session timeout back to 30 min; it should be 5 min for admins",
                    "Token expiry is 24h, should be 1 hour.", "Debounce is 500ms; should be 2 seconds"):
-        assert "target given" in fired(target), target
+        assert "target given" in _fired(target), target
 
 
 LARGER = """base = 36
@@ -483,8 +483,6 @@ def test_a_larger_task_pattern_needs_its_work_group_and_its_topics_must_be_signa
 
 def test_hard_work_that_also_updates_the_docs_is_not_sent_to_haiku() -> None:
     """A new user's ticket (2026-12-05): the rate limiting went to haiku as a docs task, then further on its words."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     for text in ("Implement per-tenant rate limiting in gateway/ratelimit.py and describe the limits in the README",
                  "Add end-to-end encryption of attachments; update the docs page on storage as well"):
@@ -510,7 +508,7 @@ def test_a_diff_of_many_settings_is_not_one_value_changed() -> None:
     ],
 )
 def test_an_attack_in_progress_is_security_work(text: str) -> None:
-    assert "security and cryptography" in {h.signal.name for h in hits(shipped_signals(), text)}
+    assert "security and cryptography" in _fired(text)
 
 
 @pytest.mark.parametrize(
@@ -523,15 +521,13 @@ def test_an_attack_in_progress_is_security_work(text: str) -> None:
 )
 def test_a_side_step_after_hard_work_leaves_the_work_hard(text: str) -> None:
     """A review's tickets (2026-12-06): each went to haiku (0 or 12) on its last clause, or lost a level to it."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
-    assert not {"documentation only", "visual tweak"} & {h.signal.name for h in hits(shipped_signals(), text)}
+    assert not {"documentation only", "visual tweak"} & _fired(text)
 
 
 def test_a_colour_change_of_a_page_element_is_still_a_visual_tweak() -> None:
-    assert "visual tweak" in {h.signal.name for h in hits(shipped_signals(), "Change the button colour on the login page to green")}
-    assert "documentation only" in {h.signal.name for h in hits(shipped_signals(), "The install steps are wrong. Update the README.")}
+    assert "visual tweak" in _fired("Change the button colour on the login page to green")
+    assert "documentation only" in _fired("The install steps are wrong. Update the README.")
 
 
 @pytest.mark.parametrize(
@@ -550,7 +546,7 @@ def test_a_colour_change_of_a_page_element_is_still_a_visual_tweak() -> None:
 def test_words_that_say_how_or_when_are_not_what_the_work_is(text: str, signal: str, counted: bool) -> None:
     """A review's tickets (2026-12-06): CI on every PR went to haiku as a given fix and a lint fix; a severity label
     made a trailing space production work."""
-    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+    assert (signal in _fired(text)) is counted
 
 
 
@@ -570,9 +566,7 @@ def test_words_that_say_how_or_when_are_not_what_the_work_is(text: str, signal: 
 def test_a_major_version_upgrade_is_not_a_version_bump(text: str, major: bool) -> None:
     """Held out, seven of the training corpus's thirteen complex or critical descriptions that scored simple were major
     upgrades written as a bump: the bump is one line, the work is what the new major version moved."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
-    assert ("major version upgrade" in {h.signal.name for h in hits(shipped_signals(), text)}) is major
+    assert ("major version upgrade" in _fired(text)) is major
     if major:
         assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
 
@@ -580,13 +574,11 @@ def test_a_major_version_upgrade_is_not_a_version_bump(text: str, major: bool) -
 def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() -> None:
     """From the training corpus, held out: a CLI migration that must keep "the same error wording" and "the same help
     text" scored 0 on those words."""
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     migration = ("Migrate envrun's CLI from argparse to clique without changing behaviour: same exit codes, same error wording "
                  "(people grep it), same help text as far as possible.")
-    assert "typo or wording" not in {h.signal.name for h in hits(shipped_signals(), migration)}
+    assert "typo or wording" not in _fired(migration)
     assert ComplexityEstimator().estimate(migration).recommended_model != "haiku"
-    assert "typo or wording" in {h.signal.name for h in hits(shipped_signals(), "Fix the wording of the help text for --verbose")}
+    assert "typo or wording" in _fired("Fix the wording of the help text for --verbose")
 
 
 @pytest.mark.parametrize(
@@ -613,12 +605,10 @@ def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() ->
 )
 def test_a_second_review_of_the_new_senses(text: str, signal: str, counted: bool) -> None:
     """A second review (2026-12-06) found each of these read the wrong way by the first version of the rules above."""
-    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+    assert (signal in _fired(text)) is counted
 
 
 def test_a_small_change_before_other_work_is_a_step_of_it_and_a_plain_one_is_still_small() -> None:
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     estimator = ComplexityEstimator()
     assert estimator.estimate("Change the logo colour and move session storage to Redis").recommended_model != "haiku"
     for small in ("Add a favicon and update the README", "Remove the unused import and update the changelog"):
@@ -665,22 +655,12 @@ def test_a_setting_a_machine_a_tree_or_a_leaked_secret_is_not_the_hard_topic(tex
     """Set 42 at its first score (2026-12-06): raising a report interval "from 15 min to 5 min" for every field device
     went to haiku as a version bump; "the nodes have 16 cores", said in passing, made a one-value change concurrency and
     distributed-systems work; a leaked credential read as a memory leak. These tickets are written here, not taken from it."""
-    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
+    assert (signal in _fired(text)) is counted
 
 
 def test_raising_how_often_every_device_reports_is_not_a_haiku_task() -> None:
-    from buildrunner.routing.complexity_estimator import ComplexityEstimator
-
     text = "just bump the GPS ping interval from 2 min to 30 secs on the buses, it's `ping_every` in the device profile"
     assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
-
-
-def _estimate(text: str) -> ComplexityResult:
-    return ComplexityEstimator().estimate(text)
-
-
-def _tier(text: str) -> str:
-    return _estimate(text).recommended_model
 
 
 @pytest.mark.parametrize(
@@ -705,7 +685,7 @@ def test_the_requesters_own_label_is_not_the_change_unless_a_quoted_text_bears_i
 )
 def test_a_remote_apis_version_is_not_a_pinned_library(text: str, bump: bool) -> None:
     """A dated API version changes how a service we call behaves; a library pin is checked by the tests."""
-    assert ("version bump" in {h.signal.name for h in hits(shipped_signals(), text)}) is bump
+    assert ("version bump" in _fired(text)) is bump
     assert (_tier(text) == "haiku") is bump
 
 
@@ -742,8 +722,7 @@ def test_a_long_report_that_only_opens_on_a_small_change_word_keeps_its_topics()
     report = ("The export paragraph counter double counts when two workers write the same report at the same time. We see it on "
               "every busy night: the totals drift and the audit job flags them. The counter lives in reports/count.py and the "
               "workers share one connection pool; nobody has looked at the locking since the 2022 rewrite.")
-    concurrency = next(f for f in _estimate(report).factors
-                       if f.name == "concurrency")
+    concurrency = next(f for f in _estimate(report).factors if f.name == "concurrency")
     assert "x0.5" not in concurrency.detail
 
 
@@ -764,11 +743,7 @@ def test_a_long_report_that_only_opens_on_a_small_change_word_keeps_its_topics()
 def test_a_third_review_of_plain_words_for_hard_work(text: str, signal: str, counted: bool) -> None:
     """A review's tickets (2026-12-06): no reception, airplane mode, a bot acting itself, an approval no longer asked,
     dead commented-out code, and an id's new type were read as nothing (or as a local value)."""
-    assert (signal in {h.signal.name for h in hits(shipped_signals(), text)}) is counted
-
-
-def _fired(text: str) -> dict[str, Hit]:
-    return {h.signal.name: h for h in hits(shipped_signals(), text)}
+    assert (signal in _fired(text)) is counted
 
 
 @pytest.mark.parametrize(

@@ -355,12 +355,12 @@ def _print_calibration(report: "CalibrationReport", dry_run: bool, config_file: 
         out.print(f"[dim]{report.imputed_share:.0%} of held-out tasks would start on a tier they never ran on; their results come from that tier's pass rate at similar scores.[/]")
     if report.costs is not None:
         costs = report.costs
-        unwritten: dict[str, str] = {tier: "; it would price a tier above a more capable one, not written" for tier in costs.inverted}
+        def unwritten(tier: str) -> str:
+            if tier in costs.better_scale:
+                return ""
+            return "; it would price a tier above a more capable one, not written" if tier in costs.inverted else "; not closer held out, not written"
 
-        def written(tier: str) -> str:
-            return "" if tier in costs.better_scale else unwritten.get(tier, "; not closer held out, not written")
-
-        scales = ", ".join(f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')}{written(tier)})" for tier, scale in costs.scale.items())
+        scales = ", ".join(f"{tier} x{scale:g} ({plural(costs.attempts[tier], 'attempt')}{unwritten(tier)})" for tier, scale in costs.scale.items())
         out.print(
             f"Attempt costs: the estimates in use are off by x{costs.off_before:g} on held-out attempts; scaled to this "
             f"project's attempts ({scales}), by x{costs.off_after:g}."

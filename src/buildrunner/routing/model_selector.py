@@ -268,8 +268,9 @@ def _significant(amount: float, rounding: Callable[[float], int]) -> str:
 
 def limit_and_cost(limit: float, cost: float) -> tuple[str, str]:
     """The limit a cost misses and that cost, each never shown on the wrong side of the other (in the advice, and in
-    select's "Exceeds cost constraint" line, which read "$0.05 > $0.05" for $0.0549): the cost as the advice names it (rounded up: $0.075 was shown as $0.07, and a limit raised to that was refused again), the limit as
-    `usd` shows it unless that reads as enough ($0.03 for $0.0268 beside a $0.0269 cost): then rounded down."""
+    select's "Exceeds cost constraint" line, which read "$0.05 > $0.05" for $0.0549): the cost as the advice names it
+    (rounded up: $0.075 was shown as $0.07, and a limit raised to that was refused again), the limit as `usd` shows it
+    unless that reads as enough ($0.03 for $0.0268 beside a $0.0269 cost): then rounded down."""
     cost_text = f"${_up(cost)}"
     if round(limit - cost, 9) == 0:  # equal but for float error: alike is right
         return cost_text, cost_text

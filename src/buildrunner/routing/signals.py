@@ -286,17 +286,17 @@ class SignalSet:
             signals=tuple(replace(s, weight=float(weights.get(s.name, s.weight))) for s in self.signals),
         )
 
-    def guarded(self, raw: float, learned: float) -> float:
-        """The raw score, except that the points of the `held_off` signals (`learned`, their sum: the learned vocabulary,
+    def guarded(self, raw: float, held: float) -> float:
+        """The raw score, except that the points of the `held_off` signals (`held`, their sum: the learned vocabulary,
         a stated target value) never take a task into the simple level by themselves: haiku needs a small change the
         judgement signals see. A learned vocabulary ranks well on average, but a hard task told in easy words is the
         costly mistake; a target value says what to change, not that the change is small. Within
         `learned_room` points above the edge their pull fades rather than stopping dead there: the room left shrinks
         exponentially, so tasks the learned words would all have put on the edge keep their order."""
         edge = float(top_of("simple") + 1)
-        judgement = raw - learned
+        judgement = raw - held
         # compared as the score is given (a whole number): judgement alone at 29.6 is a 30, not simple
-        if learned >= 0 or round(judgement) < edge:
+        if held >= 0 or round(judgement) < edge:
             return raw
         room = min(judgement - edge, self.learned_room)
         if room <= 0:
