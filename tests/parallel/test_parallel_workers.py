@@ -621,7 +621,11 @@ def _wait_started(fast_project: Path, sid: str, worker_id: str, task_id: str) ->
 def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwhile_counts(fast_project: Path, run_br: Any) -> None:
     """The task ends while its worker is frozen: its supervisor recorded the exit, so it is not run again."""
     write_config(fast_project, heartbeat_timeout=3)
-    plan = write_plan(fast_project, {"tasks": [{"id": f"t{i}", "command": "sleep 1; echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt"} for i in range(3)]})
+    # The tasks wait for `go`, made once the worker is frozen: a timed task could end, and its worker claim the next,
+    # before the freeze lands on a loaded machine (a worker frozen before starting a task is a different case).
+    plan = write_plan(fast_project, {"tasks": [
+        {"id": f"t{i}", "command": "until [ -e go ]; do sleep 0.05; done; echo $BR_TASK_ID-$BR_TASK_ATTEMPT >> ran.txt"} for i in range(3)
+    ]})
     sid = start(run_br, plan, "--workers", "2")["session_id"]
     project = Project(fast_project)
     victim = wait_for(
@@ -630,6 +634,7 @@ def test_a_frozen_worker_is_declared_lost_and_the_result_its_task_reached_meanwh
     )
     _wait_started(fast_project, sid, victim["id"], victim["current_task"])
     os.kill(victim["pid"], signal.SIGSTOP)  # alive but silent: only the heartbeat timeout can tell
+    (fast_project / "go").touch()
     try:
         wait_for(lambda: project.store.scalar("SELECT status FROM workers WHERE id = ?", (victim["id"],)) == "lost", 30, "the frozen worker to be declared lost")
         wait_for(lambda: status(project, sid).finished, 60, "the others to finish the session")
