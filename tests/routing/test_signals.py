@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
-from buildrunner.routing.signals import features, hits, parse_signals, shipped_signals
+from buildrunner.routing.signals import features, hits, misspellings, parse_signals, shipped_signals
 
 
 def _fired(text: str) -> set[str]:
@@ -811,3 +811,71 @@ def test_a_fourth_review_of_long_open_source_reports(text: str, signal: str, cou
     """A review's 42 open-source reports (2026-12-06): the upgrade that triggered a bug counted as the work, bold
     template questions as open questions, an idiom as concurrency, and a library's types and platforms as a report's detail."""
     assert (signal in _fired(text)) is counted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'The order confirmation email reads "Thank you for your bussiness", it should be "Thank you for your business"',
+        "Error message says `Invalid adress` instead of `Invalid address`",
+        "Settings screen: the toggle is labelled 'Notifcations', please make it 'Notifications'",
+        "The export's header row has “Quanitty” where the import template expects “Quantity”.",
+    ],
+)
+def test_a_quoted_misspelling_and_its_correction_is_a_wording_change_sent_to_haiku(text: str) -> None:
+    """None of these says "typo" or "spelling": a quoted word and its correction one letter apart say it for them."""
+    assert "misspelling corrected" in _fired(text)
+    assert _tier(text) == "haiku", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rename the `wspace` argument to `hspace` in the grid layout",  # a first letter changed: another word
+        "The US site should say 'meter' where the UK one says 'metre'",  # the last letters swapped: a locale's word
+        'Searching for "Zurich" must also find "Zürich"',  # an accent dropped: collation work
+        "Rename the `status` field of the public Order API to `state`",  # two letters apart: another word
+        'Change "form" to "from" in the email subject',  # too short to tell a misspelling from a word
+    ],
+)
+def test_words_one_letter_apart_at_an_end_with_an_accent_or_short_are_not_a_misspelling(text: str) -> None:
+    assert "misspelling corrected" not in _fired(text)
+
+
+def test_a_misspelling_corrected_beside_other_work_is_a_step_of_that_work() -> None:
+    """The correction is a small change like a typo: beside a request for other work it does not make the task simple."""
+    text = ('Add per-tenant rate limiting to the public API gateway with a shared quota in Redis, and fix the '
+            'error text "Rate limt exceeded" to "Rate limit exceeded"')
+    assert _estimate(text).complexity_level != "simple"
+
+
+_LETTERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=5, max_size=12)
+
+
+@given(_LETTERS, st.data())
+def test_one_inner_edit_of_a_word_is_found_whichever_text_comes_first(word: str, data: st.DataObject) -> None:
+    i = data.draw(st.integers(1, len(word) - 2), label="inner position")
+    letter = data.draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), label="letter")
+    edits = [word[:i] + word[i + 1 :], word[:i] + letter + word[i:], word[:i] + letter + word[i + 1 :]]
+    if i + 1 < len(word) - 1:
+        edits.append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    for edited in edits:
+        if edited == word or len(edited) < 5:
+            continue
+        said, correct = f"the {edited} button", f"the {word} button"
+        expected = [" / ".join(sorted((edited, word)))]
+        assert misspellings([said, correct]) == misspellings([correct, said]) == expected
+
+
+@given(_LETTERS, st.sampled_from("abcdefghijklmnopqrstuvwxyz"))
+def test_an_edit_of_a_words_first_or_last_letter_or_of_two_words_is_not_a_misspelling(word: str, letter: str) -> None:
+    at_ends = []
+    if letter != word[0]:
+        at_ends += [letter + word[1:], letter + word]
+    if letter != word[-1]:
+        at_ends += [word[:-1] + letter, word + letter]
+    for edited in at_ends:
+        assert misspellings([word, edited]) == [], edited
+    inner = word[:2] + word[3:]
+    assert misspellings([f"{word} {word}", f"{inner} {inner}"]) == []  # two words changed: not one misspelt
+    assert misspellings([word, word]) == []

@@ -30,12 +30,13 @@ REGIONS = ("prose", "code", "title", "text")
 ROLES = ("", "topic", "small change", "learned")
 # The factor that says learned points were held off the simple level, or faded near its edge (see SignalSet.guarded).
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
-COUNTS = ("distinct", "matches", "characters")
+COUNTS = ("distinct", "matches", "characters", "misspellings")
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
 LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SPELT_WORD = re.compile(r"[A-Za-z]{5,}")  # a word a misspelling is told in: ASCII letters (an accent dropped is not one)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ class Signal:
         if step is not None and step.starts:
             matches = (m for m in matches if not step.near(m.start(), m.end()))
         found = [m.group(1) if m.re.groups else m.group(0) for m in matches]
+        if self.count == "misspellings":
+            corrected = misspellings(found)
+            return float(len(corrected)), tuple(corrected), ()
         distinct = sorted({" ".join(f.lower().split()) for f in found if f})
         if self.count == "matches":
             return float(len(found)), tuple(distinct), ()
@@ -206,6 +210,35 @@ class Signal:
 
     def points(self, count: float) -> float:
         return self.weight * self.feature(count)
+
+
+def misspellings(texts: Iterable[str]) -> list[str]:
+    """Pairs of `texts` that are the same words but one, spelt one letter apart ("Depature" and "Departure"), as
+    "depature / departure", distinct and sorted. One letter added, dropped, changed or two swapped, inside a word
+    of five letters or more: at either end such an edit is as often another word (hspace and wspace, metre and meter, a
+    plural), and a short word's neighbour is usually a word of its own (form, from)."""
+    told = [t.split() for t in dict.fromkeys(t for t in texts if t)]
+    pairs = set()
+    for i, first in enumerate(told):
+        for second in told[i + 1 :]:
+            if len(first) != len(second):
+                continue
+            differ = [(a.strip(".,:;!?()"), b.strip(".,:;!?()")) for a, b in zip(first, second) if a != b]
+            if len(differ) == 1 and all(map(_SPELT_WORD.fullmatch, differ[0])) and _one_inner_edit(*differ[0]):
+                pairs.add(" / ".join(sorted(w.lower() for w in differ[0])))
+    return sorted(pairs)
+
+
+def _one_inner_edit(a: str, b: str) -> bool:
+    """Whether `a` and `b` (case aside) differ by one edit that leaves their first and last letters alone."""
+    a, b = a.lower(), b.lower()
+    if a == b or a[0] != b[0] or a[-1] != b[-1]:
+        return False
+    if len(a) == len(b):
+        differ = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]])
+    short, long = sorted((a, b), key=len)
+    return len(long) - len(short) == 1 and any(long[:i] + long[i + 1 :] == short for i in range(1, len(long) - 1))
 
 
 @dataclass(frozen=True)
