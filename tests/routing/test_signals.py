@@ -879,3 +879,27 @@ def test_an_edit_of_a_words_first_or_last_letter_or_of_two_words_is_not_a_misspe
     inner = word[:2] + word[3:]
     assert misspellings([f"{word} {word}", f"{inner} {inner}"]) == []  # two words changed: not one misspelt
     assert misspellings([word, word]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "major"),
+    [
+        ("Dockerfile: bump node:16 -> node:20", True),
+        ("upgrade postgres:13 to postgres:16 in docker-compose.yml", True),
+        ("Bump ghcr.io/acme/base:1.4 to ghcr.io/acme/base:2.0", True),
+        ("Bump redis:7.0 to redis:7.2 in docker-compose.yml", False),  # the same major: a version bump
+        ("Move the proxy from localhost:8080 to localhost:9090", False),  # a port, not a tag
+        ("Update the channel's destination from 10.40.1.22:6661 to 10.40.2.15:6661", False),  # an address
+    ],
+)
+def test_an_image_tags_new_major_number_is_a_major_upgrade(text: str, major: bool) -> None:
+    """A base image's tag names the runtime everything in it runs on: node:16 to node:20 is a major upgrade told as a bump."""
+    assert ("major version upgrade" in _fired(text)) is major
+
+
+def test_a_rename_users_are_to_be_able_to_do_is_a_feature_not_a_code_rename() -> None:
+    for feature in ("Allow users to rename their playlists", "Let package owners rename their packages from the settings page",
+                    "Add an option to rename a saved search", "Admins should be able to rename a workspace"):
+        assert "rename or move" not in _fired(feature), feature
+        assert _estimate(feature).complexity_level != "simple", feature
+    assert "rename or move" in _fired("Rename the getUser helper to fetchUser")
