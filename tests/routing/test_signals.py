@@ -903,3 +903,22 @@ def test_a_rename_users_are_to_be_able_to_do_is_a_feature_not_a_code_rename() ->
         assert "rename or move" not in _fired(feature), feature
         assert _estimate(feature).complexity_level != "simple", feature
     assert "rename or move" in _fired("Rename the getUser helper to fetchUser")
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("see Dana's comment in the thread: the nightly job is fine, only the label is wrong", "concurrency", False),
+        ("Ops replied in thread: the export ran fine", "concurrency", False),
+        ("Move the upload to a separate thread", "concurrency", True),
+        ("The batch runs in a background thread and two threads write the same row", "concurrency", True),
+        ("typo in the scoring: a DNF should score starters + 1, not entrants + 1", "typo or wording", False),
+        ("Typo in the late-fee calculation: it charges 0.5% per day where the contract says 0.05%", "typo or wording", False),
+        ("Typo in the pricing page heading: 'Anual plan' should read 'Annual plan'", "typo or wording", True),
+        ("Typo in the totals column header of the export", "typo or wording", True),
+    ],
+)
+def test_a_chat_thread_is_no_concurrency_and_a_wrong_rule_called_a_typo_is_no_wording_change(text: str, signal: str, counted: bool) -> None:
+    """Set 46, read after its blind score: "reply in thread" made a dashboard's default range concurrency work, and "typo in
+    the scoring" (a DNF scored from the wrong count) a wording change sent to haiku."""
+    assert (signal in _fired(text)) is counted
