@@ -922,3 +922,48 @@ def test_a_chat_thread_is_no_concurrency_and_a_wrong_rule_called_a_typo_is_no_wo
     """Set 46, read after its blind score: "reply in thread" made a dashboard's default range concurrency work, and "typo in
     the scoring" (a DNF scored from the wrong count) a wording change sent to haiku."""
     assert (signal in _fired(text)) is counted
+
+
+@pytest.mark.parametrize(
+    "hard",
+    [
+        "Typo in the database column name `shiped_at` on the orders table",
+        "The JSON field `recipent` in the webhook payload is misspelt; rename it to `recipient` in the API response",
+        "Reword the error codes the public API returns from 'not_found_error' to 'resource_missing'",
+        "Update the README to say the legacy export is gone and delete the export routes",
+        "Bump the schema version of the Order proto and delete field 4",
+        "Update the link colour across every white-label storefront theme",
+        "Reduce the font size of the dosage on the printed pharmacy labels from 11pt to 9pt",
+    ],
+)
+def test_a_small_looking_change_to_a_stored_or_wire_name_a_shared_design_or_a_dose_is_not_sent_to_haiku(hard: str) -> None:
+    """A review's tickets (2026-12-06, its own wording; these are ours): a small change's signal fired, but what it changes is
+    read by machines (a column, an API field or code, a schema), asked for beside other work, shared by every customer,
+    or a patient's dose: a wrong edit breaks clients or harms someone."""
+    assert _tier(hard) != "haiku", hard
+
+
+@pytest.mark.parametrize(
+    "simple",
+    [
+        "Typo in the settings page heading: 'Notifcations' should be 'Notifications'",
+        "Fix typo 'seperate' -> 'separate' in the docstring of Cart.split",
+        "Rename the CSS class .card-titel to .card-title in Card.module.css and its one use",
+        "Change the button colour on the sign-up page to the brand green",
+    ],
+)
+def test_the_same_kinds_of_small_change_on_text_people_read_still_go_to_haiku(simple: str) -> None:
+    assert _tier(simple) == "haiku", simple
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Rename the atomic design folders in Storybook from Atoms to Basics", "concurrency"),
+        ("Balance the two columns of the pricing section so they are the same width", "money"),
+        ("Put the production company's name in the credits footer", "production risk"),
+        ("The Secret Santa page title is cut off on mobile", "security and cryptography"),
+    ],
+)
+def test_everyday_senses_a_review_found_are_not_the_hard_topic(text: str, signal: str) -> None:
+    assert signal not in _fired(text)

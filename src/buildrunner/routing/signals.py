@@ -116,6 +116,7 @@ class Signal:
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
     not_simple_alone: bool = False  # its points never take a task into the simple level by themselves (as "learned" ones; SignalSet.guarded)
+    full_beside_small_change: bool = False  # a topic whose mistakes harm people: a small change to it is not a small matter
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -155,6 +156,7 @@ class Signal:
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
             not_simple_alone=role == "learned" or bool(raw.get("not_simple_alone", False)),
+            full_beside_small_change=bool(raw.get("full_beside_small_change", False)),
         )
 
     def measure(
@@ -369,7 +371,11 @@ class SignalSet:
         def scaled(signal: Signal) -> tuple[float, str]:
             if signal.until_resolved and settled:
                 return 0.0, settled
-            return topic if signal.role == "topic" else (1.0, "")
+            if signal.role != "topic":
+                return 1.0, ""
+            if signal.full_beside_small_change and topic[1] == small:
+                return (self.settled_topic_factor, settled) if settled else (1.0, "")
+            return topic
 
         return [(s, count, words, shares, *scaled(s)) for s, count, words, shares in counts]
 
