@@ -967,3 +967,58 @@ def test_the_same_kinds_of_small_change_on_text_people_read_still_go_to_haiku(si
 )
 def test_everyday_senses_a_review_found_are_not_the_hard_topic(text: str, signal: str) -> None:
     assert signal not in _fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Change 'Continue to payment' to 'Review order' on the checkout button",
+        'The empty-state message should say "No invoices yet" instead of "Nothing here"',
+        "Please update the page title from 'My Account' to 'Account settings'",
+    ],
+)
+def test_a_quoted_text_people_read_replaced_by_another_is_a_wording_change(text: str) -> None:
+    """No "typo" or "wording" in them: the quoted prose and its replacement say it."""
+    assert "quoted text replaced" in _fired(text)
+    assert _tier(text) == "haiku", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Change the status values from 'in_progress' to 'active' in the orders API",  # a value clients match on
+        "Replace 'config.timeout' with 'config.http.timeout' everywhere",  # a dotted name: code
+        "Rename the 'Security' role to 'Admin'",  # one word each: a name, not prose
+    ],
+)
+def test_code_names_and_single_words_in_quotes_are_not_prose_replaced(text: str) -> None:
+    assert "quoted text replaced" not in _fired(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Add .idea/ and *.swp to .gitignore", "mechanical fix"),
+        ("Remove the console.log calls left in the cart drawer", "mechanical fix"),
+        ("Fix the flake8 E501 warnings in cli/main.py", "lint findings"),
+        ("Clean up what eslint flags in src/widgets", "lint findings"),
+        ("Fix the mypy errors in reports/export.py", "lint findings"),
+    ],
+)
+def test_a_change_a_tool_checks_is_a_small_change_sent_to_haiku(text: str, signal: str) -> None:
+    assert signal in _fired(text)
+    assert _tier(text) == "haiku", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pylint crashes with a RecursionError when a class inherits from itself through an alias",  # the linter's own bug
+        "Add a CI job that runs eslint over the monorepo and fails the build on warnings",  # new tooling
+        "Set up ruff for the whole repository and fix what it reports",
+        "parse_duration('1h 30m') raises ValueError: accept optional whitespace between units",  # input a parser reads
+    ],
+)
+def test_a_linters_own_bug_new_tooling_and_whitespace_a_parser_reads_are_not_a_tool_checked_change(text: str) -> None:
+    assert not {"mechanical fix", "lint findings"} & _fired(text), text
+    assert _tier(text) != "haiku", text

@@ -117,6 +117,7 @@ class Signal:
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
     not_simple_alone: bool = False  # its points never take a task into the simple level by themselves (as "learned" ones; SignalSet.guarded)
     full_beside_small_change: bool = False  # a topic whose mistakes harm people: a small change to it is not a small matter
+    quotes_the_text: bool = False  # what it matches is text to be changed ("change 'Pay now' to 'Place order'"): no topic reads it
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
@@ -157,6 +158,7 @@ class Signal:
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
             not_simple_alone=role == "learned" or bool(raw.get("not_simple_alone", False)),
             full_beside_small_change=bool(raw.get("full_beside_small_change", False)),
+            quotes_the_text=bool(raw.get("quotes_the_text", False)),
         )
 
     def measure(
@@ -382,9 +384,11 @@ class SignalSet:
     def undismissed(self, text: Text) -> Text:
         """`text` with the `dismissed` parts of its prose blanked (offsets kept), as the "topic" signals read it: a
         suspicion the report rules out ("At first I suspected a race between the threads, but it is not thread-related")
-        or an explicit denial ("there is no risk to the production database") is not what the work is about."""
+        or an explicit denial ("there is no risk to the production database") is not what the work is about; nor is the
+        text a `quotes_the_text` signal matched ("Change 'Continue to payment' to 'Review order'": words to change)."""
         prose = text.prose
-        for pattern in self.dismissed:
+        quoted = (s.regex for s in self.signals if s.quotes_the_text and s.region == "prose")
+        for pattern in (*self.dismissed, *quoted):
             prose = pattern.sub(lambda m: " " * len(m.group(0)), prose)
         return text if prose == text.prose else replace(text, prose=prose)
 
