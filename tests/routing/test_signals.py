@@ -1022,3 +1022,12 @@ def test_a_change_a_tool_checks_is_a_small_change_sent_to_haiku(text: str, signa
 def test_a_linters_own_bug_new_tooling_and_whitespace_a_parser_reads_are_not_a_tool_checked_change(text: str) -> None:
     assert not {"mechanical fix", "lint findings"} & _fired(text), text
     assert _tier(text) != "haiku", text
+
+
+def test_a_dotted_name_renamed_is_a_column_or_field_and_a_file_name_is_not() -> None:
+    """Set 46 at its blind first score: "Rename `titles.isbn` -> `isbn13`" went to haiku as a mechanical rename."""
+    for stored in ("Rename `Invoice.amount` to `Invoice.amount_minor`", "rename customers.phone to customers.mobile_phone"):
+        assert "rename or move" not in _fired(stored), stored
+        assert _tier(stored) != "haiku", stored
+    for code in ("Rename config.py to settings.py", "Rename the loadUser helper to fetchUser"):
+        assert "rename or move" in _fired(code), code
