@@ -1031,3 +1031,13 @@ def test_a_dotted_name_renamed_is_a_column_or_field_and_a_file_name_is_not() -> 
         assert _tier(stored) != "haiku", stored
     for code in ("Rename config.py to settings.py", "Rename the loadUser helper to fetchUser"):
         assert "rename or move" in _fired(code), code
+
+
+def test_a_new_major_versions_number_is_no_target_value_and_a_minor_bumps_still_is() -> None:
+    """Set 47, read after its blind score: "bump postgres from 12.17 to 16.2" took the target value's -14 beside the major
+    upgrade's +24, so a major upgrade netted below the base (sonnet 32, a critical task)."""
+    major = "chore(deps): bump mysql from 5.7.44 to 8.0.36 in /db"
+    assert "target given" not in _fired(major) and "major version upgrade" in _fired(major)
+    assert "target given" in _fired("Bump lodash from 4.17.20 to 4.17.21")
+    assert "target given" in _fired("Change the sampling rate from 1.5 to 2.5")
+    assert _estimate(major).complexity_score >= _estimate("Bump lodash from 4.17.20 to 4.17.21").complexity_score + 30
