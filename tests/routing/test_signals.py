@@ -1050,3 +1050,19 @@ def test_a_rename_of_plans_tiers_roles_or_statuses_renames_stored_values() -> No
                    "Rename the 'Editor' role to 'Contributor'", "Rename the order statuses 'shipped' and 'sent' to one 'dispatched'"):
         assert "rename or move" not in _fired(stored), stored
         assert _tier(stored) != "haiku", stored
+
+
+@pytest.mark.parametrize(
+    ("text", "everyone"),
+    [
+        ("Flip the new-checkout flag to 100% on Monday", True),
+        ("Turn the smart-reorder feature on for all customers", True),
+        ("Roll the redesigned invoice emails out to everyone", True),
+        ("Raise the unit test coverage threshold to 100%", False),  # a number, not a switch that reaches people
+        ("Set the default zoom to 100%", False),
+    ],
+)
+def test_a_switch_that_reaches_everyone_at_once_acts_on_the_whole_population(text: str, everyone: bool) -> None:
+    """A review of hard tasks: "flip the new pricing flag to 100%" read as a target value only (sonnet 32), while the same
+    work said as a roll-out to all users counted its reach."""
+    assert ("whole population" in _fired(text)) is everyone
