@@ -1066,3 +1066,18 @@ def test_a_switch_that_reaches_everyone_at_once_acts_on_the_whole_population(tex
     """A review of hard tasks: "flip the new pricing flag to 100%" read as a target value only (sonnet 32), while the same
     work said as a roll-out to all users counted its reach."""
     assert ("whole population" in _fired(text)) is everyone
+
+
+@pytest.mark.parametrize(
+    ("text", "security"),
+    [
+        ("Let the support team impersonate a customer to reproduce their bug", True),
+        ("Share button: anyone with the link can open the report", True),
+        ("The admin search shows other organisations' invoices", True),
+        ("1. Log in as a user with the editor role\n2. Open settings: the Save button is grey", False),  # a step to reproduce
+    ],
+)
+def test_who_may_act_as_or_see_whom_said_plainly_is_security(text: str, security: bool) -> None:
+    """A review of hard tasks: access across accounts told without jargon ("log in as any user", "anyone with the
+    link", "other orgs' data") counted nothing."""
+    assert ("security and cryptography" in _fired(text)) is security
