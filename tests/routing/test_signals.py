@@ -1081,3 +1081,10 @@ def test_who_may_act_as_or_see_whom_said_plainly_is_security(text: str, security
     """A review of hard tasks: access across accounts told without jargon ("log in as any user", "anyone with the
     link", "other orgs' data") counted nothing."""
     assert ("security and cryptography" in _fired(text)) is security
+
+
+def test_a_pasted_log_quoting_thousands_of_texts_is_measured_without_comparing_all_their_pairs() -> None:
+    """Linear enough on a long paste: the misspelling pairs are looked for among the first texts only."""
+    log = "\n".join(f'INFO worker said "job {i} finished" and "job {i} finsihed"' for i in range(5000))
+    assert "misspelling corrected" in _fired(log)  # found among the first texts
+    assert len(misspellings([f"w{i} alpha" for i in range(10_000)])) == 0

@@ -37,6 +37,9 @@ _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SPELT_WORD = re.compile(r"[A-Za-z]{5,}")  # a word a misspelling is told in: ASCII letters (an accent dropped is not one)
+# Quoted texts compared pairwise for a misspelling: a ticket quotes a few; a pasted log quoting thousands is no wording
+# change, and comparing all its pairs would take seconds.
+MISSPELLING_TEXTS = 200
 
 
 @dataclass(frozen=True)
@@ -218,10 +221,11 @@ class Signal:
 
 def misspellings(texts: Iterable[str]) -> list[str]:
     """Pairs of `texts` that are the same words but one, spelt one letter apart ("Depature" and "Departure"), as
-    "depature / departure", distinct and sorted. One letter added, dropped, changed or two swapped, inside a word
+    "depature / departure", distinct and sorted (among the first MISSPELLING_TEXTS distinct texts). One letter added,
+    dropped, changed or two swapped, inside a word
     of five letters or more: at either end such an edit is as often another word (hspace and wspace, metre and meter, a
     plural), and a short word's neighbour is usually a word of its own (form, from)."""
-    told = [t.split() for t in dict.fromkeys(t for t in texts if t)]
+    told = [t.split() for t in list(dict.fromkeys(t for t in texts if t))[:MISSPELLING_TEXTS]]
     pairs = set()
     for i, first in enumerate(told):
         for second in told[i + 1 :]:
@@ -375,7 +379,7 @@ class SignalSet:
                 return 0.0, settled
             if signal.role != "topic":
                 return 1.0, ""
-            if signal.full_beside_small_change and topic[1] == small:
+            if signal.full_beside_small_change and small and topic[1] == small:
                 return (self.settled_topic_factor, settled) if settled else (1.0, "")
             return topic
 
