@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from buildrunner.errors import BuildRunnerError, ExitCode, ParallelError
 from buildrunner.parallel.supervisor import name_process
@@ -27,9 +26,6 @@ from buildrunner.parallel.worker import Worker
 from buildrunner.paths import make_private_dir
 from buildrunner.project import Project
 from buildrunner.store import open_stores
-
-if TYPE_CHECKING:
-    from buildrunner.project import Project
 
 
 def launch_workers(project: "Project", session_id: str, count: int, *, fork: bool = False) -> list[int]:
