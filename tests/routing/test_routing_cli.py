@@ -316,6 +316,18 @@ def test_a_description_with_no_signal_says_it_is_moderate_by_default(run_br) -> 
     assert json.loads(run_br("routing", "estimate", "Fix a typo in the README", "-f", "json").stdout)["reasoning"][-1] == "Simple technical complexity overall"
 
 
+def test_a_pasted_list_that_starts_with_a_dash_is_told_how_to_pass_it(run_br) -> None:
+    """A review's tickets (2026-12-07): a pasted bullet list ("- move all customers ...") failed with "No such option: -
+    move all ...", which does not say that the text was read as an option, nor how to pass it."""
+    for command in ("estimate", "select"):
+        bullet = run_br("routing", command, "- move every customer to the new checkout\n- keep their saved cards")
+        assert bullet.returncode == 2
+        assert f'put -- before it (br routing {command} -- "- first item")' in one_line_error(bullet)
+        passed = run_br("routing", command, "--format", "json", "--", "- move every customer to the new checkout\n- keep their saved cards")
+        assert passed.returncode == 0 and json.loads(passed.stdout)["task"].startswith("- move every customer")
+    assert "Possible options: --verbose" in one_line_error(run_br("routing", "estimate", "--verbos", "Fix the typo"))
+
+
 def test_an_unquoted_description_is_told_to_be_quoted_and_the_task_line_is_what_is_read(run_br) -> None:
     """A new user's review: `br routing estimate Fix typo in README` said only "unexpected extra argument", and the Task
     line showed an issue template's comment that the estimate does not read."""

@@ -132,6 +132,9 @@ def usage_line(exc: click.ClickException) -> str:
     params = {p.name for p in ctx.command.params} if ctx is not None else set()
     if "task_description" in params and "unexpected extra argument" in message.lower():  # words of an unquoted description
         return f'{message} (quote the task: {path} "Fix the typo in the README")'
+    option = getattr(exc, "option_name", "") or ""
+    if "task_description" in params and option.startswith("-") and any(c.isspace() for c in option):  # a pasted list: "- item"
+        return f"a task that starts with '-' is read as an option: put -- before it ({path} -- \"- first item\") or pipe it to {path} -"
     return f"{message} (see `{path} --help`)"
 
 
