@@ -1130,3 +1130,37 @@ def test_a_runtime_or_databases_whole_number_versions_are_majors(text: str, majo
     assert ("major version upgrade" in _fired(text)) is major, text
     if major:
         assert _tier(text) != "haiku", text
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Couriers say the tips customers add at checkout never reach their weekly pay", "money", True),
+        ("Work out which members were overcharged last quarter and credit them", "money", True),
+        ("Let shoppers stack a promo code on top of store credit", "money", True),
+        ("Pay attention to the retry logic when you refactor the sync worker", "money", False),
+        ("Add a tips and tricks section to the onboarding screen", "money", False),
+        ("Show read receipts in the chat thread list", "money", False),
+        ("Treat an empty string and a missing value the same for a customer's phone number", "stored meaning redefined", True),
+        ("From next month a member counts as lapsed after 60 days without a visit", "stored meaning redefined", True),
+        ("Merge the duplicate supplier records the two offices created", "stored meaning redefined", True),
+        ("A technician can now belong to more than one depot", "stored meaning redefined", True),
+        ("Treat warnings as errors in the release build", "stored meaning redefined", False),
+        ("Merge the duplicate customer rows in my notebook before plotting", "stored meaning redefined", False),
+        ("Branch managers should only see their own branch's timesheets", "security and cryptography", True),
+        ("People who left the company can still see the shared client folders", "security and cryptography", True),
+        ("Assistants need to book travel on their behalf", "security and cryptography", True),
+        ("Guests can still see the old promo banner after it ends", "security and cryptography", False),
+    ],
+)
+def test_money_a_stored_meaning_and_who_may_see_what_said_in_everyday_words(text: str, signal: str, counted: bool) -> None:
+    """A review of hard tasks told in plain words (2026-12-07, its own tickets; these are ours): tips missing from pay, a
+    record's meaning redefined ("treat empty string and null the same for customer email" went to haiku), who may see
+    whose records: the jargon of each reached opus, the everyday words counted nothing."""
+    assert (signal in _fired(text)) is counted, text
+
+
+def test_a_stored_meaning_said_plainly_is_not_a_small_plain_value_change() -> None:
+    text = "Treat an empty string and a missing value the same for a customer's phone number"
+    assert _tier(text) != "haiku"
+    assert "stored meaning redefined" not in _fired("Return None instead of an empty string from format_phone()")
