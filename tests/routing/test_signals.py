@@ -1164,3 +1164,32 @@ def test_a_stored_meaning_said_plainly_is_not_a_small_plain_value_change() -> No
     text = "Treat an empty string and a missing value the same for a customer's phone number"
     assert _tier(text) != "haiku"
     assert "stored meaning redefined" not in _fired("Return None instead of an empty string from format_phone()")
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Two dispatchers assigned the same van around the same time and both drivers turned up", "contention", True),
+        ("The last table for Friday got reserved twice, the bookings came in a few minutes apart", "contention", True),
+        ("When two coaches edit the roster, whoever saves last wins and the other's changes just disappear", "contention", True),
+        ("We oversold the workshop: 40 tickets for 30 seats", "contention", True),
+        ("Checked the orders: nothing was oversold, only the counter on the page is off", "contention", False),
+        ("It doesn't happen every time and there's no pattern we can see", "cause unknown", True),
+        ("The sync stopped for two days and then fixed itself. How does that even happen?", "cause unknown", True),
+        ("Drivers lose signal in the tunnels and the app catches up later, then the stops are out of order", "state kept in step", True),
+        ("We're switching from Freshdesk to Help Scout at the end of the quarter", "provider switch", True),
+        ("Move the weekly report from Monday to Friday", "provider switch", False),
+        ("Move cards from Review to Done when the PR merges", "provider switch", False),
+        ("Move cards from Review to Done when the PR merges", "solution given", False),  # when it runs, not a PR offered
+    ],
+)
+def test_two_at_once_an_unknown_cause_work_kept_offline_and_a_provider_swap_said_in_everyday_words(text: str, signal: str, counted: bool) -> None:
+    """The same review (2026-12-07): the jargon (race condition, intermittent, offline-first, migrate to a new provider)
+    reached opus; "whoever saves last wins", "no pattern we can see", "catches up later", "switching from A to B" counted
+    nothing. A negated one ("nothing was oversold") is the opposite."""
+    assert (signal in _fired(text)) is counted, text
+
+
+def test_a_label_replaced_with_an_arrow_is_text_people_read() -> None:
+    assert "quoted text replaced" in _fired('Receipt footer wording: "Thanks for visiting" -> "Thank you for visiting"')
+    assert "quoted text replaced" not in _fired("Map the status 'in_review' -> 'pending_review' in the sync job")
