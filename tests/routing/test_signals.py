@@ -1193,3 +1193,20 @@ def test_two_at_once_an_unknown_cause_work_kept_offline_and_a_provider_swap_said
 def test_a_label_replaced_with_an_arrow_is_text_people_read() -> None:
     assert "quoted text replaced" in _fired('Receipt footer wording: "Thanks for visiting" -> "Thank you for visiting"')
     assert "quoted text replaced" not in _fired("Map the status 'in_review' -> 'pending_review' in the sync job")
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Wholesalers load the nightly price file straight into their own systems, so the new columns go at the end", True),
+        ("Our accountants' software imports the VAT export every month; change the date format in it", True),
+        ("Fix the supplier stock import: blank quantities become zero", False),  # we read their feed: our import, not their reader
+        ("Change the sender name of the partner newsletter email", False),
+    ],
+)
+def test_another_firms_software_reading_our_output_is_a_published_format(text: str, counted: bool) -> None:
+    """The same review (2026-12-07): "partners pull orders from us every hour" and "lots of firms rely on it" changed a
+    published format told in plain words, where "wire format" or "clients depend on" counted."""
+    assert ("outside readers" in _fired(text)) is counted, text
+    if counted:
+        assert _tier(text) != "haiku", text
