@@ -1210,3 +1210,27 @@ def test_another_firms_software_reading_our_output_is_a_published_format(text: s
     assert ("outside readers" in _fired(text)) is counted, text
     if counted:
         assert _tier(text) != "haiku", text
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Make the 'Renew now' banner blue instead of red", "visual tweak"),
+        ("Show the author's name in bold on the article card", "visual tweak"),
+        ("Make the Help link a bit larger in the footer", "visual tweak"),
+        ("Replace the icon on the 'Upload' button with the cloud one", "visual tweak"),
+        ("Change the 'Order placed' message to 'Thanks, we have your order'", "quoted text replaced"),
+        ("Change the subject line of the reminder email from 'Reminder' to 'Your visit is tomorrow'", "quoted text replaced"),
+    ],
+)
+def test_a_colour_a_weight_a_size_an_icon_or_a_quoted_message_is_a_small_change(text: str, signal: str) -> None:
+    """The same review's look-alikes (simple tickets in the same plain words): 43 of 60 went to sonnet at 30, as a colour
+    named (green, not "colour"), bold, "a bit larger", a new icon, or a quoted message with its element's name between
+    the two texts were not seen as the small changes they are."""
+    assert signal in _fired(text), text
+    assert _tier(text) == "haiku", text
+
+
+def test_a_look_changed_everywhere_or_beside_other_work_is_not_a_tweak() -> None:
+    for text in ("Change the icon set across the whole app and the Android widget", "Make the buttons green for all 40 storefront themes"):
+        assert "visual tweak" not in _fired(text), text
