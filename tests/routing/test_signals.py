@@ -1234,3 +1234,31 @@ def test_a_colour_a_weight_a_size_an_icon_or_a_quoted_message_is_a_small_change(
 def test_a_look_changed_everywhere_or_beside_other_work_is_not_a_tweak() -> None:
     for text in ("Change the icon set across the whole app and the Android widget", "Make the buttons green for all 40 storefront themes"):
         assert "visual tweak" not in _fired(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "counted"),
+    [
+        ("Close every dormant savings account and move the balances to the suspense ledger", "whole population", True),
+        ("Re-assign all of Priya's 2,300 tenants to the new property manager", "whole population", True),
+        ("Delete all unused imports in the billing package", "whole population", False),  # code, not records
+        ("In the test environment, delete all the accounts the load test created", "whole population", False),
+        ("In the test environment, delete all the accounts the load test created", "destructive operation", False),
+        ("Can one booking have more than one therapist?", "stored meaning redefined", True),
+        ("Renumber the allotment plots to the council's new survey numbers", "stored meaning redefined", True),
+        ("Renumber the footnotes in the user guide", "stored meaning redefined", False),
+        ("change customer_id from int to uuid in the loyalty service", "stored data reshaped", True),
+        ("We keep selling the same pitch twice at the weekend market", "contention", True),
+        ("Online and in-room bidders compete and whoever bids first at a price wins", "contention", True),
+        ("The tasting menu should list allergens next to each course", "safety and regulation", True),
+        ("Once both sides sign, the lease is legally binding", "safety and regulation", True),
+        ("Two percent of nightly imports die with a lock timeout; root-cause it", "cause unknown", True),
+        ("Silence the unused variable warning in sensor.c", "mechanical fix", True),
+    ],
+)
+def test_bulk_record_changes_cardinality_keys_sales_and_legal_duties_said_plainly(text: str, signal: str, counted: bool) -> None:
+    """Sets 50 and 51, read after their blind first scores, and the plain-words review: a bulk action on any kind of record
+    (not only users or accounts), "can one X have more than one Y", plots renumbered that everything else goes by, a key
+    widened from int, the same seat sold twice, a legal duty said as a solicitor's or a licence's, "root-cause" as a verb,
+    a compiler warning (not a release blocker). Not: code, a scratch environment, a document's own numbering."""
+    assert (signal in _fired(text)) is counted, text
