@@ -1262,3 +1262,11 @@ def test_bulk_record_changes_cardinality_keys_sales_and_legal_duties_said_plainl
     widened from int, the same seat sold twice, a legal duty said as a solicitor's or a licence's, "root-cause" as a verb,
     a compiler warning (not a release blocker). Not: code, a scratch environment, a document's own numbering."""
     assert (signal in _fired(text)) is counted, text
+
+
+def test_a_settings_code_name_with_its_old_and_new_number_names_its_place() -> None:
+    """Set 51, read after its blind first score: "refresh_interval 1s -> 30s" (a setting's code name is where it lives)."""
+    for named in ("cache_ttl_seconds: 300 -> 600", "set maxRetries to 5 in the upload client", "`workerCount` 4 → 8"):
+        assert "setting in a named place" in _fired(named), named
+    for other in ("node_version: 16 -> 20", "set ENABLE_BETA_SEARCH=1 for everyone", "scores went from 300 -> 600 overnight"):
+        assert "setting in a named place" not in _fired(other), other
