@@ -65,6 +65,7 @@ def test_patterns_count_in_their_region() -> None:
         ('words = ["a"]\nin = "code"', "word lists and vocabularies read the prose"),
         ('pattern = "a"\ncount = "lines"', "count='lines'"),
         ('words = ["a"]\nrole = "easy"', "role='easy'"),
+        ('pattern = "a"\nneeds = "("', "signal 's'"),
     ],
 )
 def test_bad_signal_entries_are_config_errors_naming_the_signal(spec: str, needle: str) -> None:
@@ -1270,3 +1271,10 @@ def test_a_settings_code_name_with_its_old_and_new_number_names_its_place() -> N
         assert "setting in a named place" in _fired(named), named
     for other in ("node_version: 16 -> 20", "set ENABLE_BETA_SEARCH=1 for everyone", "scores went from 300 -> 600 overnight"):
         assert "setting in a named place" not in _fired(other), other
+
+
+def test_a_pattern_runs_only_where_its_region_holds_what_it_needs() -> None:
+    """`needs` spares a slow pattern the descriptions it cannot match; where the needed text is missing nothing fires."""
+    signals = parse_signals(_one('pattern = "\\\\bport\\\\s+\\\\d+"\nneeds = "\\\\bfrom\\\\b"'), "test.toml")
+    assert hits(signals, "move port 80 somewhere") == []
+    assert hits(signals, "move port 80 from the proxy")[0].words == ("port 80",)

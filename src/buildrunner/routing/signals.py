@@ -110,6 +110,7 @@ class Signal:
     count: str = "distinct"
     unit: float = 1.0
     firsts: frozenset[str] = frozenset()  # first words of the entries (exact ones only; empty: always run)
+    needs: re.Pattern[str] | None = None  # what the region must contain before the (slower) pattern runs at all
     fitted: bool = False  # the weight was fitted to data (`source` says to which), not set by judgement
     role: str = ""  # "topic", "small change" (a change that alters no behaviour) or "learned"; see SignalSet.measure and .guarded
     vocabulary: Vocabulary | None = None  # a learned vocabulary instead of words or a pattern (routing/vocabulary.py)
@@ -135,6 +136,7 @@ class Signal:
             count = str(raw.get("count", "distinct"))
             unit = float(raw.get("unit", 1.0))
             regex = _word_regex(words) if words is not None else re.compile(str(pattern if pattern is not None else "(?!)"))
+            needs = re.compile(str(raw["needs"]), re.IGNORECASE) if raw.get("needs") is not None else None
             unless = raw.get("unless_followed_by")
             unless_followed_by = re.compile(str(unless), re.IGNORECASE) if unless is not None else None
             senses = raw.get("other_senses")
@@ -155,7 +157,7 @@ class Signal:
         return cls(
             name=name, label=str(raw.get("label", name.capitalize())), why=str(raw.get("why", "")), weight=weight, source=str(raw.get("source", "")), regex=regex,
             words=tuple(str(w).lower() for w in words or ()), region=region, count=count, unit=unit,
-            firsts=_first_words(words or ()), fitted=bool(raw.get("fitted", False)), role=role,
+            firsts=_first_words(words or ()), needs=needs, fitted=bool(raw.get("fitted", False)), role=role,
             vocabulary=shipped_vocabulary(str(vocabulary)) if vocabulary is not None else None,
             asked_only=bool(raw.get("asked_only", False)), unless_followed_by=unless_followed_by, other_senses=other_senses,
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
@@ -186,6 +188,8 @@ class Signal:
         if self.firsts and self.firsts.isdisjoint(text.tokens):
             return 0.0, (), ()
         region = text.region(self.region)
+        if self.needs is not None and not self.needs.search(region):
+            return 0.0, (), ()
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
         if self.other_senses is not None:  # blanked, not cut: offsets (and what surrounds a hit) stay as they were
