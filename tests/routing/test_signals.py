@@ -1278,3 +1278,18 @@ def test_a_pattern_runs_only_where_its_region_holds_what_it_needs() -> None:
     signals = parse_signals(_one('pattern = "\\\\bport\\\\s+\\\\d+"\nneeds = "\\\\bfrom\\\\b"'), "test.toml")
     assert hits(signals, "move port 80 somewhere") == []
     assert hits(signals, "move port 80 from the proxy")[0].words == ("port 80",)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Counselling notes should be hidden from staff outside the wellbeing team", "security and cryptography"),
+        ("Make salary slips only visible to the employee and payroll", "security and cryptography"),
+        ("Show the infusion rate in ml/h on the pump's summary screen", "safety and regulation"),
+        ("Checksum each block so recovery can tell torn writes from good ones", "state kept in step"),
+    ],
+)
+def test_who_may_see_a_record_a_dose_rates_unit_and_torn_writes_said_plainly(text: str, signal: str) -> None:
+    """Set 49's misleading third, read after its blind first score: psychiatric notes hidden from other departments, an
+    infusion rate's unit, a page checksum against torn writes went to sonnet on 'quick one' and 'tiny UI change'."""
+    assert signal in _fired(text), text
