@@ -1293,3 +1293,12 @@ def test_who_may_see_a_record_a_dose_rates_unit_and_torn_writes_said_plainly(tex
     """Set 49's misleading third, read after its blind first score: psychiatric notes hidden from other departments, an
     infusion rate's unit, a page checksum against torn writes went to sonnet on 'quick one' and 'tiny UI change'."""
     assert signal in _fired(text), text
+
+
+def test_a_named_settings_number_under_a_new_regulation_is_not_a_small_change() -> None:
+    """Set 52 at its blind first score: "Just update MIN_REST_HOURS from 10 to 12 in rules/rest.py, the new regulation
+    kicks in on the 1st" (a flight crew's legal rest) went to haiku on the named setting; "regulation" counted nothing."""
+    text = "Set MAX_SHIFT_HOURS from 12 to 10 in config/shifts.py, the new regulation applies from March"
+    assert {"setting in a named place", "safety and regulation"} <= _fired(text)
+    assert _tier(text) != "haiku"
+    assert _tier("Set MAX_SHIFT_HOURS from 12 to 10 in config/shifts.py") == "haiku"
