@@ -1298,7 +1298,17 @@ def test_who_may_see_a_record_a_dose_rates_unit_and_torn_writes_said_plainly(tex
 def test_a_named_settings_number_under_a_new_regulation_is_not_a_small_change() -> None:
     """Set 52 at its blind first score: "Just update MIN_REST_HOURS from 10 to 12 in rules/rest.py, the new regulation
     kicks in on the 1st" (a flight crew's legal rest) went to haiku on the named setting; "regulation" counted nothing."""
-    text = "Set MAX_SHIFT_HOURS from 12 to 10 in config/shifts.py, the new regulation applies from March"
+    text = "Set EXPORT_WINDOW_HOURS from 12 to 10 in config/export.py, the new regulation applies from March"
     assert {"setting in a named place", "safety and regulation"} <= _fired(text)
     assert _tier(text) != "haiku"
-    assert _tier("Set MAX_SHIFT_HOURS from 12 to 10 in config/shifts.py") == "haiku"
+    assert _tier("Set EXPORT_WINDOW_HOURS from 12 to 10 in config/export.py") == "haiku"
+
+
+def test_a_business_rules_number_is_not_a_named_setting_even_where_its_file_is_named() -> None:
+    """Set 52's crew rest hours without the word "regulation": a number people are paid, charged, dosed or rostered by,
+    named by its rule's file or constant, is a rule to change, not a knob of the software."""
+    for rule in ("Just update MIN_SHIFT_REST_HOURS from 11 to 12 in rostering/rules.py", "Change LATE_FEE_PERCENT from 2 to 3 in config/settings.py",
+                 "Set the member discount in pricing/loyalty.yaml from 10 to 15"):
+        assert "setting in a named place" not in _fired(rule), rule
+        assert _tier(rule) != "haiku", rule
+    assert "setting in a named place" in _fired("Change MAX_UPLOAD_MB from 25 to 50 in config/settings.py")
