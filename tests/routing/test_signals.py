@@ -1312,3 +1312,13 @@ def test_a_business_rules_number_is_not_a_named_setting_even_where_its_file_is_n
         assert "setting in a named place" not in _fired(rule), rule
         assert _tier(rule) != "haiku", rule
     assert "setting in a named place" in _fired("Change MAX_UPLOAD_MB from 25 to 50 in config/settings.py")
+
+
+def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
+    """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
+    saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
+    assert _tier("Make the 'Checkout' button blue and refund the customer when an order is cancelled") != "haiku"
+    assert _tier("Make the 'Pay now' button green") == "haiku"
+    assert _tier('PAY-2231: On the invoice PDF, change the footer text "Thanks!" to "Thank you for your order"') == "haiku"  # a ticket key
+    for rule in ("Change PAYOUT_DELAY_DAYS from 7 to 2 in settings/general.py", "Set the refund window in config/refunds.yaml from 14 to 30"):
+        assert "setting in a named place" not in _fired(rule), rule
