@@ -1322,3 +1322,16 @@ def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     assert _tier('PAY-2231: On the invoice PDF, change the footer text "Thanks!" to "Thank you for your order"') == "haiku"  # a ticket key
     for rule in ("Change PAYOUT_DELAY_DAYS from 7 to 2 in settings/general.py", "Set the refund window in config/refunds.yaml from 14 to 30"):
         assert "setting in a named place" not in _fired(rule), rule
+
+
+def test_a_sense_several_signals_share_is_written_once_and_a_missing_one_is_a_config_error() -> None:
+    spec = (
+        "base = 10\n[senses]\n\"a lock icon\" = '''\\block\\s+icon\\b'''\n"
+        "[[signal]]\nname = \"a\"\nweight = 8\nwords = [\"lock\"]\nshared_senses = [\"a lock icon\"]\n"
+        "[[signal]]\nname = \"b\"\nweight = 4\nwords = [\"lock\", \"mutex\"]\nother_senses = ['''\\bmutex\\s+art\\b''']\nshared_senses = [\"a lock icon\"]\n"
+    )
+    signals = parse_signals(spec, "test.toml")
+    assert hits(signals, "Swap the lock icon for a padlock; add mutex art") == []
+    assert {h.signal.name for h in hits(signals, "Take the lock before the write")} == {"a", "b"}
+    with pytest.raises(ConfigError, match="no sense 'a key icon'"):
+        parse_signals(spec.replace('shared_senses = ["a lock icon"]\n[[signal]]', 'shared_senses = ["a key icon"]\n[[signal]]'), "test.toml")

@@ -124,7 +124,8 @@ class Signal:
     quotes_the_text: bool = False  # what it matches is text to be changed ("change 'Pay now' to 'Place order'"): no topic reads it
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], origin: str) -> "Signal":
+    def from_dict(cls, raw: Mapping[str, Any], origin: str, senses: Mapping[str, str] | None = None) -> "Signal":
+        """One `[[signal]]` table; `senses` are the file's shared senses, which its `shared_senses` name."""
         name = str(raw.get("name", "")).strip()
         where = f"{origin}: signal {name or '?'!r}"
         words, pattern, vocabulary = raw.get("words"), raw.get("pattern"), raw.get("vocabulary")
@@ -139,10 +140,17 @@ class Signal:
             needs = re.compile(str(raw["needs"]), re.IGNORECASE) if raw.get("needs") is not None else None
             unless = raw.get("unless_followed_by")
             unless_followed_by = re.compile(str(unless), re.IGNORECASE) if unless is not None else None
-            senses = raw.get("other_senses")
-            if senses is not None and (not isinstance(senses, list) or not all(isinstance(p, str) for p in senses)):
+            own = raw.get("other_senses", [])
+            if not isinstance(own, list) or not all(isinstance(p, str) for p in own):
                 raise ValueError("other_senses must be a list of regular expressions")
-            other_senses = re.compile("|".join(f"(?:{p})" for p in senses), re.IGNORECASE) if senses else None
+            shared = raw.get("shared_senses", [])
+            if not isinstance(shared, list) or not all(isinstance(n, str) for n in shared):
+                raise ValueError("shared_senses must be a list of names from the file's [senses]")
+            unknown = [n for n in shared if n not in (senses or {})]
+            if unknown:
+                raise ValueError(f"shared_senses: no sense {unknown[0]!r} in the file's [senses]")
+            phrases = [*own, *((senses or {})[n] for n in shared)]
+            other_senses = re.compile("|".join(f"(?:{p})" for p in phrases), re.IGNORECASE) if phrases else None
         except KeyError:
             raise ConfigError(f"{where}: no weight", hint="give every signal a weight (points for the first hit)") from None
         except (TypeError, ValueError, re.error) as exc:
@@ -226,9 +234,9 @@ class Signal:
 def misspellings(texts: Iterable[str]) -> list[str]:
     """Pairs of `texts` that are the same words but one, spelt one letter apart ("Depature" and "Departure"), as
     "depature / departure", distinct and sorted (among the first MISSPELLING_TEXTS distinct texts). One letter added,
-    dropped, changed or two swapped, inside a word
-    of five letters or more: at either end such an edit is as often another word (hspace and wspace, metre and meter, a
-    plural), and a short word's neighbour is usually a word of its own (form, from)."""
+    dropped, changed or two swapped, inside a word of five letters or more: at either end such an edit is as often
+    another word (hspace and wspace, metre and meter, a plural), and a short word's neighbour is usually a word of its
+    own (form, from)."""
     told = [t.split() for t in list(dict.fromkeys(t for t in texts if t))[:MISSPELLING_TEXTS]]
     pairs = set()
     for i, first in enumerate(told):
@@ -488,7 +496,10 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: invalid TOML: {exc}", hint="fix the syntax") from None
-    signals = tuple(Signal.from_dict(raw, origin) for raw in data.get("signal", []))
+    senses = data.get("senses", {})
+    if not isinstance(senses, dict) or not all(isinstance(p, str) for p in senses.values()):
+        raise ConfigError(f"{origin}: [senses] must name regular expressions", hint="a table: a name = a regular expression")
+    signals = tuple(Signal.from_dict(raw, origin, senses) for raw in data.get("signal", []))
     names = [s.name for s in signals]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
