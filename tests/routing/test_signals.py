@@ -1273,6 +1273,27 @@ def test_a_settings_code_name_with_its_old_and_new_number_names_its_place() -> N
         assert "setting in a named place" not in _fired(other), other
 
 
+@pytest.mark.parametrize(
+    "simple",
+    [
+        "In web/feed.py, change FEED_PAGE_SIZE from 25 to 40.",  # the sentence's full stop
+        "Change the banner delay from 3s to 5s in ui/banner.ts",  # a unit on both numbers
+        "Raise MAX_AVATAR_KB from 200KB to 500KB in config/media.py",
+        "thumb_quality 70 -> 85.",
+    ],
+)
+def test_a_named_settings_new_number_may_carry_its_unit_or_end_the_sentence(simple: str) -> None:
+    """Found by probing this signal with tickets of my own: the new number had to stand bare before a space, so "from 20
+    to 50." (a sentence's full stop) and "from 3s to 5s" (a unit on both) were no named setting and went to sonnet."""
+    assert "setting in a named place" in _fired(simple), simple
+    assert _tier(simple) == "haiku", simple
+
+
+def test_a_version_is_still_no_named_setting_when_its_number_ends_the_sentence() -> None:
+    for version in ("In setup.py change python_requires from 3.8 to 3.9.1.", "In pyproject.toml set MIN_PY from 3.9 to 3.10.2"):
+        assert "setting in a named place" not in _fired(version), version
+
+
 def test_a_pattern_runs_only_where_its_region_holds_what_it_needs() -> None:
     """`needs` spares a slow pattern the descriptions it cannot match; where the needed text is missing nothing fires."""
     signals = parse_signals(_one('pattern = "\\\\bport\\\\s+\\\\d+"\nneeds = "\\\\bfrom\\\\b"'), "test.toml")
@@ -1312,6 +1333,22 @@ def test_a_business_rules_number_is_not_a_named_setting_even_where_its_file_is_n
         assert "setting in a named place" not in _fired(rule), rule
         assert _tier(rule) != "haiku", rule
     assert "setting in a named place" in _fired("Change MAX_UPLOAD_MB from 25 to 50 in config/settings.py")
+
+
+def test_a_sign_in_control_or_datas_lifetime_is_no_named_setting_and_a_constant_is_no_version() -> None:
+    """Probed with tickets of my own: "Change MAX_LOGIN_ATTEMPTS from 5 to 10 in auth/settings.py" and "RETENTION_DAYS from
+    90 to 30" (a purge acts on it) went to haiku as knobs; "Bump LATE_FEE_PERCENT from 2 to 3" went there as a version bump,
+    past the business-rule guard. A guard reads whole parts of a name: FEED_PAGE_SIZE in web/feed.py is no fee."""
+    for control in ("Change MAX_LOGIN_ATTEMPTS from 5 to 10 in auth/settings.py", "In settings.py change PBKDF2_ITERATIONS from 100000 to 600000",
+                    "Change RETENTION_DAYS from 90 to 30 in jobs/cleanup.py", "set sessionTimeoutMinutes to 60 in config/app.ts"):
+        assert "setting in a named place" not in _fired(control), control
+        assert _tier(control) != "haiku", control
+    for rule in ("Bump LATE_FEE_PERCENT from 2 to 3 in config/settings.py", "Bump MAX_LOGIN_ATTEMPTS from 5 to 10 in auth/settings.py"):
+        assert "version bump" not in _fired(rule), rule
+        assert _tier(rule) != "haiku", rule
+    assert "version bump" in _fired("Bump NODE_VERSION from 18 to 20 in .github/workflows/ci.yml")
+    for knob in ("In web/feed.py, change FEED_PAGE_SIZE from 25 to 40", "Change tokenizer max_tokens from 512 to 1024 in configs/model.yaml"):
+        assert "setting in a named place" in _fired(knob), knob
 
 
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
