@@ -493,7 +493,7 @@ def test_hard_work_that_also_updates_the_docs_is_not_sent_to_haiku() -> None:
 
 def test_a_diff_of_many_settings_is_not_one_value_changed() -> None:
     """A pasted diff that changes ten settings is a reconfiguration; each pair had counted as one more small value (-34.6)."""
-    one = "Lower the idle timeout:\n```\n- sessionIdleTimeout: 30m\n+ sessionIdleTimeout: 5m\n```"
+    one = "Lower the idle timeout:\n```\n- workerIdleTimeout: 30m\n+ workerIdleTimeout: 5m\n```"
     many = "Apply the new limits:\n```\n" + "\n".join(f"- limit_{n}: {n}\n+ limit_{n}: {n * 2}" for n in range(1, 11)) + "\n```"
     fired = lambda text: {h.signal.name: h.points for h in hits(shipped_signals(), text)}  # noqa: E731
     assert fired(one)["one value changed"] < 0
@@ -1349,6 +1349,29 @@ def test_a_sign_in_control_or_datas_lifetime_is_no_named_setting_and_a_constant_
     assert "version bump" in _fired("Bump NODE_VERSION from 18 to 20 in .github/workflows/ci.yml")
     for knob in ("In web/feed.py, change FEED_PAGE_SIZE from 25 to 40", "Change tokenizer max_tokens from 512 to 1024 in configs/model.yaml"):
         assert "setting in a named place" in _fired(knob), knob
+
+
+def test_a_diff_in_a_rules_file_is_a_rule_changed_not_one_value() -> None:
+    """Set 54 at its blind first score: a pension fund's arrears grace period, 30 to 45 days, pasted as a two-line diff
+    under config/rules/contributions.yaml, went to haiku as one value changed; the guard of the named setting did not
+    reach a diff (its file named on a line of its own)."""
+    rule = "Quick tweak agreed by the board:\n\n  config/rules/loans.yaml\n  -  MAX_TERM_MONTHS: 36\n  +  MAX_TERM_MONTHS: 48\n"
+    assert "one value changed" not in _fired(rule)
+    assert _tier(rule) != "haiku"
+    knob = "Show more rows per page:\n\n  config/ui.yaml\n  -  rows_per_page: 20\n  +  rows_per_page: 50\n"
+    assert "one value changed" in _fired(knob)
+    login = "Ops asked for this:\n```\n- maxFailedLogins: 5\n+ maxFailedLogins: 8\n```"
+    assert "one value changed" not in _fired(login)
+
+
+def test_interest_compounded_or_in_arrears_is_money() -> None:
+    """Set 55 at its blind first score: "just flip the interest calc to daily compounding instead of monthly ... should
+    be a one line change in accrual.py" (every member's balance) went to haiku; compounding and arrears were no money."""
+    for text in ("switch the savings interest calc from simple to compound interest, one line in interest.py",
+                 "Members in arrears for more than 60 days should get the second reminder letter"):
+        assert "money" in _fired(text), text
+        assert _tier(text) != "haiku", text
+    assert "money" not in _fired("Retries with a fixed delay are compounding delays across the three services")
 
 
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
