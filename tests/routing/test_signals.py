@@ -1374,6 +1374,25 @@ def test_interest_compounded_or_in_arrears_is_money() -> None:
     assert "money" not in _fired("Retries with a fixed delay are compounding delays across the three services")
 
 
+def test_a_dotted_version_past_a_workers_image_is_a_major_upgrade_and_a_count_is_not() -> None:
+    """Set 54, read after its blind first score: "just bump ffmpeg in the transcode worker image from 4.4 to 6.1" went to
+    sonnet at 30 as a plain bump: "worker" stopped the major upgrade's reading as a capacity (bump workers from 4 to 6),
+    yet a count of workers, replicas or shards is never a dotted number."""
+    assert "major version upgrade" in _fired("Bump imagemagick in the render worker image from 6.9 to 7.1")
+    assert "major version upgrade" in _fired("upgrade the libvips used by the thumbnail workers from 7.2 to 8.15")
+    for count in ("bump the worker count from 4 to 6", "Bump the shard count on the orders topic from 12 to 48"):
+        assert "major version upgrade" not in _fired(count), count
+
+
+def test_deposits_and_coins_are_money() -> None:
+    """Set 54, read after its blind first score: "set btc.REQUIRED_CONFIRMATIONS from 6 to 2 so deposits credit faster"
+    (a chain reorganisation then takes money already withdrawn) went to haiku as a named setting; deposits were no money."""
+    text = "In chains.yaml set eth.MIN_CONFIRMATIONS from 12 to 3 so customer deposits show up sooner"
+    assert "money" in _fired(text)
+    assert _tier(text) != "haiku"
+    assert "money" in _fired("Security deposits for holiday lets should be held until checkout plus 7 days")
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
