@@ -1393,6 +1393,17 @@ def test_deposits_and_coins_are_money() -> None:
     assert "money" in _fired("Security deposits for holiday lets should be held until checkout plus 7 days")
 
 
+def test_a_code_name_in_camel_case_is_no_concept_word() -> None:
+    """Set 54, read after its blind first score: "In web/src/pages/Transactions/TransactionsTable.tsx change DEFAULT_PAGE_SIZE
+    from 25 to 50" went to sonnet: the long names of the code counted as concepts and held a named setting off haiku."""
+    text = "In web/src/pages/Invoices/InvoicesOverviewTable.tsx change ROWS_PER_PAGE from 25 to 50"
+    concepts = [h for h in hits(shipped_signals(), text) if h.signal.name == "many concepts"]
+    assert all("invoicesoverviewtable" not in h.words for h in concepts)
+    assert _tier(text) == "haiku"
+    words = next(h for h in hits(shipped_signals(), "Reconciliation of each Settlement batch") if h.signal.name == "many concepts").words
+    assert set(words) == {"reconciliation", "settlement"}  # capitalised words still count
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
