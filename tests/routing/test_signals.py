@@ -1404,6 +1404,21 @@ def test_a_code_name_in_camel_case_is_no_concept_word() -> None:
     assert set(words) == {"reconciliation", "settlement"}  # capitalised words still count
 
 
+def test_a_word_widened_by_a_prefix_is_still_its_subject() -> None:
+    """Set 55, read after its blind first score: "just add multi-currency to the cart" counted no money (a hyphen before a
+    word made it part of a longer one); multi-, cross- and inter- only widen the word, non- or re- would change it."""
+    assert "money" in _fired("Support multi-currency for the EU shop")
+    assert "production data change" in _fired("Add cross-shard totals to the report")
+    assert "money" not in _fired("Rename the non-currency fields in the export")
+
+
+def test_deleting_blobs_or_orphans_in_bulk_is_destructive() -> None:
+    """Set 55, read after its blind first score: "write a job that deletes blobs that aren't referenced in the metadata db
+    ... run it on all regions" counted nothing destructive: blobs and orphans were no stored objects."""
+    for text in ("Add a cron that purges blobs older than 90 days from cold storage", "Nightly: delete orphans from the uploads bucket"):
+        assert "destructive operation" in _fired(text), text
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""

@@ -35,6 +35,8 @@ PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
 LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
+WIDENING_PREFIXES = ("multi", "cross", "inter")  # "multi-currency" is about currency; "non-", "pre-" or "re-" would change the word
+_AFTER_WIDENING = "(?:" + "|".join(rf"(?<=(?<![\w./\\-]){p}-)" for p in WIDENING_PREFIXES) + r"|(?<![\w./\\-]))"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SPELT_WORD = re.compile(r"[A-Za-z]{5,}")  # a word a misspelling is told in: ASCII letters (an accent dropped is not one)
 # Quoted texts compared pairwise for a misspelling: a ticket quotes a few; a pasted log quoting thousands is no wording
@@ -68,11 +70,17 @@ class Text:
         words = _TOKEN.findall(prose)
         return cls(
             text=description, prose=prose, code="\n".join(code), title=title,
-            prose_words=len(words), tokens=frozenset(w.lower() for w in words),
+            prose_words=len(words), tokens=frozenset(t for w in words for t in _tokens_of(w.lower())),
         )
 
     def region(self, name: str) -> str:
         return getattr(self, name)
+
+
+def _tokens_of(word: str) -> tuple[str, ...]:
+    """The word, and after a widening prefix the word it widens (the cheap test must not skip what the regex matches)."""
+    prefix, dash, rest = word.partition("-")
+    return (word, rest) if dash and rest and prefix in WIDENING_PREFIXES else (word,)
 
 
 def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
@@ -84,7 +92,10 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
         parts.append(body + (r"[\w-]*" if word.endswith("*") else ""))
     # Not inside a longer word, a dotted name (transaction.atomic), a path (auth/views.py) or a call (thread(), lock (x)):
     # those are code. A word before a parenthetical aside ("idempotent (the app retries)", "firmware (3.8)") is prose.
-    return re.compile(r"(?<![\w./\\-])(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\(|\s+\((?:[A-Za-z_][\w.]*)?\))", re.IGNORECASE)
+    # After a prefix that only widens it (multi-currency, cross-region, inter-service) the word is still the subject.
+    return re.compile(
+        _AFTER_WIDENING + r"(?:" + "|".join(parts) + r")(?![\w/\\-]|\.\w|\(|\s+\((?:[A-Za-z_][\w.]*)?\))", re.IGNORECASE
+    )
 
 
 def _first_words(words: Iterable[str]) -> frozenset[str]:
