@@ -1419,6 +1419,32 @@ def test_deleting_blobs_or_orphans_in_bulk_is_destructive() -> None:
         assert "destructive operation" in _fired(text), text
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "payout_hold_days: 7 -> 2",  # snake_case
+        "In config/lending.ts set maxLoanTermMonths from 36 to 48",  # camelCase
+        "pump/limits.yaml: insulinMaxUnitsPerHour 12 -> 15",
+        "Change DEFAULT_SURCHARGE_FEES_CENTS from 30 to 45 in shop/config.py",
+        "replication_factor 3 -> 2 in kafka/topics.yaml",  # a write's durability
+        "In db/client.ts set writeConcern to 2",
+    ],
+)
+def test_a_setting_whose_name_names_a_rule_or_a_safeguard_is_no_named_setting(rule: str) -> None:
+    """A review's tickets (its own, 2026-12-07): a rule or a safeguard named in code (refund_window_days, maxBolusUnits,
+    min_insync_replicas, interestRate) went to haiku as a knob: the guards read only UPPER_SNAKE names and file names,
+    and only some of their parts."""
+    assert "setting in a named place" not in _fired(rule), rule
+    assert _tier(rule) != "haiku", rule
+
+
+def test_a_name_part_is_whole_and_an_alerting_rules_file_is_no_business_rule() -> None:
+    for knob in ("In web/feed.py, change FEED_PAGE_SIZE from 25 to 40", "Change the warning threshold in alerts/disk.rules.yml from 80 to 90",
+                 "gallery/config.ts: thumbnailsPerRow 4 -> 6"):
+        assert "setting in a named place" in _fired(knob), knob
+        assert _tier(knob) == "haiku", knob
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
