@@ -1445,6 +1445,17 @@ def test_a_name_part_is_whole_and_an_alerting_rules_file_is_no_business_rule() -
         assert _tier(knob) == "haiku", knob
 
 
+def test_renaming_a_field_key_or_event_others_read_is_no_mechanical_rename() -> None:
+    """A review's own tickets (2026-12-07): "rename the `total` field in the /v1/invoices response" and a payment provider's
+    metadata key went to haiku as mechanical renames; what clients, partners or stored records hold by that name breaks."""
+    for published in ("Rename the `total` field to `total_cents` in the /v1/invoices response", "Rename the metadata key cart_ref to cart_id on Stripe charges",
+                      "Rename the event order.placed to order.created", "Rename `fetch_rows` to `fetch_records`; our SDK exposes it to integrators"):
+        assert "rename or move" not in _fired(published), published
+        assert _tier(published) != "haiku", published
+    for local in ("Rename the local variable acc to total in report.py", 'Rename the field label "Surname" to "Last name"'):
+        assert _tier(local) == "haiku", local
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
