@@ -440,6 +440,7 @@ def test_a_guess_at_the_effort_is_not_a_target_value() -> None:
 LARGER = """base = 36
 larger_task = '''(?i)(?:^|(?<=[.;]\\s)|(?<=\\band\\s))(?P<work>(?:implement|(?P<weak>add|make))\\b[^.,;\\n]+?)(?=\\s*(?:[,;]|[.](?:\\s|$)|\\n|\\band\\b))'''
 larger_task_topics = ["speed"]
+larger_task_small_objects = ["favicon"]
 [[signal]]
 name = "docs"
 weight = -16
@@ -463,7 +464,9 @@ words = ["faster"]
         ("Implement per-tenant rate limiting and describe the limits in the README", False),  # the docs are one step of the work
         ("Make the site ten times faster. Document it in the README.", False),  # a weak verb with a topic: other work
         ("Update the README and implement the export", False),  # a step before the work
-        ("Add a favicon and update the README", True),  # a weak verb without a topic: the README is the task
+        ("Add a favicon and update the README", True),  # a weak verb adding a small object: the README is the task
+        ("Add a dark mode toggle and update the README", False),  # a weak verb opening the description adds a thing: other work
+        ("Fix the crash. Add a dark mode toggle and update the README", True),  # a weak verb without a topic, not opening it
         ("Update the README", True),
         ("Add a section to the README on the proxy settings", True),  # the README is the object of the work itself
         ("Add a docstring and fix the link in the README", True),  # the first clause is a small change too
@@ -476,6 +479,8 @@ def test_a_small_change_after_a_request_for_other_work_is_a_step_of_that_work(te
 
 
 def test_a_larger_task_pattern_needs_its_work_group_and_its_topics_must_be_signals() -> None:
+    with pytest.raises(ConfigError, match="larger_task_small_objects must be a list"):
+        parse_signals(LARGER.replace('larger_task_small_objects = ["favicon"]', 'larger_task_small_objects = "favicon"'), "test.toml")
     with pytest.raises(ConfigError, match="larger_task.*'work'"):
         parse_signals(LARGER.replace("?P<work>", ""), "test.toml")
     with pytest.raises(ConfigError, match="larger_task_topics.*'sped'"):
@@ -1428,6 +1433,7 @@ def test_deleting_blobs_or_orphans_in_bulk_is_destructive() -> None:
         "Change DEFAULT_SURCHARGE_FEES_CENTS from 30 to 45 in shop/config.py",
         "replication_factor 3 -> 2 in kafka/topics.yaml",  # a write's durability
         "In db/client.ts set writeConcern to 2",
+        "Set GRACE_DAYS from 5 to 7 in config/app.py",  # the last stop's note: a rule named without domain words
     ],
 )
 def test_a_setting_whose_name_names_a_rule_or_a_safeguard_is_no_named_setting(rule: str) -> None:
@@ -1454,6 +1460,16 @@ def test_renaming_a_field_key_or_event_others_read_is_no_mechanical_rename() -> 
         assert _tier(published) != "haiku", published
     for local in ("Rename the local variable acc to total in report.py", 'Rename the field label "Surname" to "Last name"'):
         assert _tier(local) == "haiku", local
+
+
+def test_a_feature_asked_first_is_the_work_and_its_docs_one_step() -> None:
+    """A review's probes (2026-12-07): "Add a dark mode toggle ... and update the README" went to haiku as a docs task:
+    add, make or create opened a clause of work only with a hard topic in it. The opening request is the work; a
+    file or pattern added to a list is not."""
+    for feature in ("Add a PDF export to the invoices page and update the README", "Create a weekly digest email of new comments and mention it in the changelog"):
+        assert _tier(feature) != "haiku", feature
+    for entry in ("Add .idea/ and *.pyc to .gitignore", "Add a test for parse_date and update the changelog"):
+        assert _tier(entry) == "haiku", entry
 
 
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:

@@ -32,6 +32,7 @@ ROLES = ("", "topic", "small change", "learned")
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters", "misspellings")
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
+_OPENING = " \t\n-*#>"  # what may stand before a description's first clause: white space, a list bullet, a heading mark
 LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
@@ -276,7 +277,7 @@ def _one_inner_edit(a: str, b: str) -> bool:
 class LargerTask:
     """Clauses that ask for work of their own (`patterns`, each with a group "work": "Implement per-tenant rate
     limiting in gateway/ratelimit.py"; a clause whose verb is the group "weak", such as add or make, only when it also
-    names one of the `topics` words). A small change's hit within LARGER_TASK_REACH characters after or before such a
+    names one of the `topics` words, or opens the description: "Add a dark mode toggle and update the README"). A small change's hit within LARGER_TASK_REACH characters after or before such a
     clause, when the clause holds none of the `small` words, is one step of a larger task ("... and describe the limits
     in the README"; "Change the logo colour and move session storage to Redis"), not the task. `topics` also holds the
     file's `larger_task_objects`: code whose behaviour a weak verb's clause changes ("make the server enforce it")."""
@@ -284,6 +285,7 @@ class LargerTask:
     patterns: tuple[re.Pattern[str], ...]
     small: re.Pattern[str] | None
     topics: re.Pattern[str] | None
+    small_objects: re.Pattern[str] | None = None
 
     def clauses(self, region: str) -> "Steps":
         """The clauses of `region` that ask for other work: found once per description, looked up per hit."""
@@ -293,10 +295,19 @@ class LargerTask:
                 work = match.group("work")
                 if self.small is not None and self.small.search(work):
                     continue
-                if "weak" in pattern.groupindex and match.group("weak") and not (self.topics is not None and self.topics.search(work)):
+                weak = "weak" in pattern.groupindex and match.group("weak")
+                if weak and not (self.topics is not None and self.topics.search(work)) and not self._opens_with_work(region, match.start("work"), work):
                     continue
                 spans.append(match.span("work"))
         return Steps(sorted(b for b, _ in spans), sorted(e for _, e in spans))
+
+    def _opens_with_work(self, region: str, start: int, clause: str) -> bool:
+        """Whether a weak verb's clause opens the description and adds a thing: not a file or pattern added to a list
+        ("Add .DS_Store and *.log to .gitignore"), nor one of the `small_objects` ("Add a favicon and update the README")."""
+        words = clause.split()
+        if region[:start].strip(_OPENING) or len(words) < 2 or any(c in words[1] for c in "./*"):
+            return False
+        return self.small_objects is None or not self.small_objects.search(clause)
 
 
 @dataclass(frozen=True)
@@ -544,11 +555,15 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     if not isinstance(objects, list) or not all(isinstance(w, str) for w in objects):
         raise ConfigError(f"{origin}: larger_task_objects must be a list of words", hint='e.g. larger_task_objects = ["the server", "the code"]')
     step_topics = [w for s in signals if s.name in topic_names for w in s.words] + objects
+    small_objects = data.get("larger_task_small_objects", [])
+    if not isinstance(small_objects, list) or not all(isinstance(w, str) for w in small_objects):
+        raise ConfigError(f"{origin}: larger_task_small_objects must be a list of words", hint='e.g. larger_task_small_objects = ["favicon", "logo"]')
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
         past_change=_patterns(data, "past_change", origin), resolved=_patterns(data, "resolved", origin), dismissed=_patterns(data, "dismissed", origin),
-        larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None, _word_regex(step_topics) if step_topics else None) if larger else None,
+        larger_task=LargerTask(larger, _word_regex(small_words) if small_words else None, _word_regex(step_topics) if step_topics else None,
+                               _word_regex(small_objects) if small_objects else None) if larger else None,
     )
 
 
