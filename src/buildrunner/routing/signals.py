@@ -37,7 +37,9 @@ LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _TOKEN = re.compile(r"[\w-]+")
 WIDENING_PREFIXES = ("multi", "cross", "inter")  # "multi-currency" is about currency; "non-", "pre-" or "re-" would change the word
-_AFTER_WIDENING = "(?:" + "|".join(rf"(?<=(?<![\w./\\-]){p}-)" for p in WIDENING_PREFIXES) + r"|(?<![\w./\\-]))"
+# not after a letter, a dot, a slash or a hyphen, except the hyphen of a widening prefix (two fixed-width look-behinds:
+# an alternation of look-behinds at the front of every word list made each list's scan 1.7 times slower)
+_AFTER_WIDENING = r"(?<![\w./\\])(?<!(?<!(?<![\w./\\])(?:" + "|".join(WIDENING_PREFIXES) + r"))-)"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SPELT_WORD = re.compile(r"[A-Za-z]{5,}")  # a word a misspelling is told in: ASCII letters (an accent dropped is not one)
 # Quoted texts compared pairwise for a misspelling: a ticket quotes a few; a pasted log quoting thousands is no wording
