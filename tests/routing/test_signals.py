@@ -1472,6 +1472,17 @@ def test_a_feature_asked_first_is_the_work_and_its_docs_one_step() -> None:
         assert _tier(entry) == "haiku", entry
 
 
+def test_a_value_changed_in_answer_to_failures_users_see_is_no_named_setting() -> None:
+    """Set 56, read after its blind first score: "Just bump QUERY_TIMEOUT_SECONDS from 30 to 120 on query-service, customers
+    with big workspaces are seeing timeouts" (the slow queries are the work) went to haiku as a named setting."""
+    for text in ("Raise MAX_UPLOAD_MB from 10 to 50 in config/app.py, users keep getting 413 errors on large scans",
+                 "Players are hitting timeouts at login, set HANDSHAKE_TIMEOUT_MS from 2000 to 8000"):
+        assert "setting in a named place" not in _fired(text), text
+        assert _tier(text) != "haiku", text
+    ci = "Bump the timeout of the e2e job in ci/pipeline.yml from 20m to 40m, the suite keeps getting killed"  # no users: a knob
+    assert _tier(ci) == "haiku"
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""
