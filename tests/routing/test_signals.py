@@ -1285,11 +1285,13 @@ def test_a_settings_code_name_with_its_old_and_new_number_names_its_place() -> N
         "Change the banner delay from 3s to 5s in ui/banner.ts",  # a unit on both numbers
         "Raise MAX_AVATAR_KB from 200KB to 500KB in config/media.py",
         "thumb_quality 70 -> 85.",
+        "Bump the job timeout in .gitlab-ci.yml from 20m to 40m",  # a dotfile is a file too
     ],
 )
 def test_a_named_settings_new_number_may_carry_its_unit_or_end_the_sentence(simple: str) -> None:
     """Found by probing this signal with tickets of my own: the new number had to stand bare before a space, so "from 20
-    to 50." (a sentence's full stop) and "from 3s to 5s" (a unit on both) were no named setting and went to sonnet."""
+    to 50." (a sentence's full stop) and "from 3s to 5s" (a unit on both) were no named setting and went to sonnet; nor
+    was a file whose name starts with a dot (.gitlab-ci.yml, .eslintrc.json) a place."""
     assert "setting in a named place" in _fired(simple), simple
     assert _tier(simple) == "haiku", simple
 
