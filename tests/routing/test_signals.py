@@ -1485,6 +1485,35 @@ def test_a_value_changed_in_answer_to_failures_users_see_is_no_named_setting() -
     assert _tier(ci) == "haiku"
 
 
+def test_rail_signalling_braking_and_nuclear_are_safety() -> None:
+    """Set 58, read after its blind first score: "tiny tweak for the interlocking config: change `ROUTE_RELEASE_DELAY_S` from
+    120 to 90" (a railway interlocking's timer) went to haiku: the safety words knew aircraft and doses, not trains."""
+    for text in ("quick one for the interlocking: set `POINT_DETECTION_TIMEOUT_MS` from 500 to 800 in points.yaml",
+                 "Lower the emergency braking threshold in adas/params.yaml from 0.4 to 0.3"):
+        assert "safety and regulation" in _fired(text), text
+        assert _tier(text) != "haiku", text
+
+
+def test_a_named_setting_told_across_a_line_break_or_with_quoted_numbers() -> None:
+    """Set 58, read after its blind first score: tickets wrap their lines ("... Change\n`CACHE_SECONDS` in `radar/settings.py`
+    from 60 to 300") and quote the numbers as code ("from `3000` to `5000`"); neither was a named setting. A blank line or
+    a list item's marker still ends the sentence."""
+    for simple in ("Previews expire too soon. Change\n`PREVIEW_TTL_S` in `media/previews.py` from 60 to 600.",
+                   "In `web/src/Snackbar.tsx` change `HIDE_AFTER_MS` from `2500` to `4000`."):
+        assert "setting in a named place" in _fired(simple), simple
+        assert _tier(simple) == "haiku", simple
+    for apart in ("- Change the banner\n- from 3 to 4 items in config/ui.py", "Set the max items\n\nfrom 3 to 4 in config/ui.py"):
+        assert "setting in a named place" not in _fired(apart), apart
+
+
+def test_how_often_is_no_scope_and_a_hyphenated_name_holds_no_quantifier() -> None:
+    """A review's tickets (2026-12-07): "every 4 seconds" counted as scope, and "many" inside pylint's too-many-arguments."""
+    scope = lambda text: [h for h in hits(shipped_signals(), text) if h.signal.name == "scope words"]  # noqa: E731
+    assert scope("Poll the queue every 5 minutes instead of every night") == []
+    assert scope("Silence too-many-arguments in cli.py") == []
+    assert scope("Apply the discount to every customer in all regions")
+
+
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:
     """A colour named as a visual tweak (this session) opened a hole: "Make the 'Pay now' button green and charge the
     saved card when it is tapped" went to haiku, as charging was no clause of work of its own."""

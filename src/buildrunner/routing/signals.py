@@ -279,10 +279,12 @@ def _one_inner_edit(a: str, b: str) -> bool:
 class LargerTask:
     """Clauses that ask for work of their own (`patterns`, each with a group "work": "Implement per-tenant rate
     limiting in gateway/ratelimit.py"; a clause whose verb is the group "weak", such as add or make, only when it also
-    names one of the `topics` words, or opens the description: "Add a dark mode toggle and update the README"). A small change's hit within LARGER_TASK_REACH characters after or before such a
-    clause, when the clause holds none of the `small` words, is one step of a larger task ("... and describe the limits
-    in the README"; "Change the logo colour and move session storage to Redis"), not the task. `topics` also holds the
-    file's `larger_task_objects`: code whose behaviour a weak verb's clause changes ("make the server enforce it")."""
+    names one of the `topics` words, or opens the description and adds a thing none of the `small_objects` names: "Add
+    a dark mode toggle and update the README", not "Add a favicon and ..."). A small change's hit within
+    LARGER_TASK_REACH characters after or before such a clause, when the clause holds none of the `small` words, is one
+    step of a larger task ("... and describe the limits in the README"; "Change the logo colour and move session storage
+    to Redis"), not the task. `topics` also holds the file's `larger_task_objects`: code whose behaviour a weak verb's
+    clause changes ("make the server enforce it")."""
 
     patterns: tuple[re.Pattern[str], ...]
     small: re.Pattern[str] | None
@@ -515,6 +517,14 @@ def _tenths(values: list[float]) -> list[float]:
     return [r / 10 for r in rounded]
 
 
+def _words(data: Mapping[str, Any], key: str, origin: str, example: str) -> list[str]:
+    """A top-level list of words (absent: none)."""
+    words = data.get(key, [])
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ConfigError(f"{origin}: {key} must be a list of words", hint=f"e.g. {key} = {example}")
+    return words
+
+
 def parse_signals(text: str, origin: str) -> SignalSet:
     try:
         data = tomllib.loads(text)
@@ -553,13 +563,8 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     unknown = sorted(set(topic_names) - {s.name for s in signals})
     if unknown:
         raise ConfigError(f"{origin}: larger_task_topics: no signal {unknown[0]!r}", hint="name signals of this file")
-    objects = data.get("larger_task_objects", [])
-    if not isinstance(objects, list) or not all(isinstance(w, str) for w in objects):
-        raise ConfigError(f"{origin}: larger_task_objects must be a list of words", hint='e.g. larger_task_objects = ["the server", "the code"]')
-    step_topics = [w for s in signals if s.name in topic_names for w in s.words] + objects
-    small_objects = data.get("larger_task_small_objects", [])
-    if not isinstance(small_objects, list) or not all(isinstance(w, str) for w in small_objects):
-        raise ConfigError(f"{origin}: larger_task_small_objects must be a list of words", hint='e.g. larger_task_small_objects = ["favicon", "logo"]')
+    step_topics = [w for s in signals if s.name in topic_names for w in s.words] + _words(data, "larger_task_objects", origin, '["the server", "the code"]')
+    small_objects = _words(data, "larger_task_small_objects", origin, '["favicon", "logo"]')
     return SignalSet(
         base=float(data.get("base", 0.0)), signals=signals, base_source=str(data.get("base_source", "")),
         listings=listings, hidden=hidden, topic_words=topic_words, learned_room=learned_room, **factors,
