@@ -8,12 +8,17 @@ from hypothesis import strategies as st
 
 from buildrunner.errors import ConfigError
 from buildrunner.routing.complexity_estimator import ComplexityEstimator, ComplexityResult
-from buildrunner.routing.signals import features, hits, misspellings, parse_signals, shipped_signals
+from buildrunner.routing.signals import Hit, features, hits, misspellings, parse_signals, shipped_signals
 
 
 def _fired(text: str) -> set[str]:
     """The names of the shipped signals that fire on `text`."""
     return {h.signal.name for h in hits(shipped_signals(), text)}
+
+
+def _hits_of(text: str, name: str) -> list[Hit]:
+    """The hits of one shipped signal on `text` (none when it does not fire)."""
+    return [h for h in hits(shipped_signals(), text) if h.signal.name == name]
 
 
 def _estimate(text: str) -> ComplexityResult:
@@ -1114,7 +1119,7 @@ def test_a_one_line_change_said_once_counts_once_and_keeps_its_subject() -> None
     text = "Change how refunds round to whole cents, it's a one line change in refunds/calc.py"
     assert {"solution given", "fix stated", "small scope stated"} & _fired(text) == {"small scope stated"}
     assert _tier(text) != "haiku"
-    money = next(h for h in hits(shipped_signals(), text) if h.signal.name == "money")
+    (money,) = _hits_of(text, "money")
     assert money.scale == 1.0
     assert _tier("Fix the typo in the refund email's subject line") == "haiku"  # a wording change still halves its subject
 
@@ -1404,11 +1409,10 @@ def test_a_code_name_in_camel_case_is_no_concept_word() -> None:
     """Set 54, read after its blind first score: "In web/src/pages/Transactions/TransactionsTable.tsx change DEFAULT_PAGE_SIZE
     from 25 to 50" went to sonnet: the long names of the code counted as concepts and held a named setting off haiku."""
     text = "In web/src/pages/Invoices/InvoicesOverviewTable.tsx change ROWS_PER_PAGE from 25 to 50"
-    concepts = [h for h in hits(shipped_signals(), text) if h.signal.name == "many concepts"]
-    assert all("invoicesoverviewtable" not in h.words for h in concepts)
+    assert all("invoicesoverviewtable" not in h.words for h in _hits_of(text, "many concepts"))
     assert _tier(text) == "haiku"
-    words = next(h for h in hits(shipped_signals(), "Reconciliation of each Settlement batch") if h.signal.name == "many concepts").words
-    assert set(words) == {"reconciliation", "settlement"}  # capitalised words still count
+    (concepts,) = _hits_of("Reconciliation of each Settlement batch", "many concepts")
+    assert set(concepts.words) == {"reconciliation", "settlement"}  # capitalised words still count
 
 
 def test_a_word_widened_by_a_prefix_is_still_its_subject() -> None:
@@ -1508,10 +1512,9 @@ def test_a_named_setting_told_across_a_line_break_or_with_quoted_numbers() -> No
 
 def test_how_often_is_no_scope_and_a_hyphenated_name_holds_no_quantifier() -> None:
     """A review's tickets (2026-12-07): "every 4 seconds" counted as scope, and "many" inside pylint's too-many-arguments."""
-    scope = lambda text: [h for h in hits(shipped_signals(), text) if h.signal.name == "scope words"]  # noqa: E731
-    assert scope("Poll the queue every 5 minutes instead of every night") == []
-    assert scope("Silence too-many-arguments in cli.py") == []
-    assert scope("Apply the discount to every customer in all regions")
+    assert _hits_of("Poll the queue every 5 minutes instead of every night", "scope words") == []
+    assert _hits_of("Silence too-many-arguments in cli.py", "scope words") == []
+    assert _hits_of("Apply the discount to every customer in all regions", "scope words")
 
 
 def test_a_look_changed_beside_moving_money_is_the_money_work() -> None:

@@ -517,11 +517,11 @@ def _tenths(values: list[float]) -> list[float]:
     return [r / 10 for r in rounded]
 
 
-def _words(data: Mapping[str, Any], key: str, origin: str, example: str) -> list[str]:
-    """A top-level list of words (absent: none)."""
+def _words(data: Mapping[str, Any], key: str, origin: str, example: str, what: str = "words") -> list[str]:
+    """A top-level list of strings (absent: none)."""
     words = data.get(key, [])
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise ConfigError(f"{origin}: {key} must be a list of words", hint=f"e.g. {key} = {example}")
+        raise ConfigError(f"{origin}: {key} must be a list of {what}", hint=f"e.g. {key} = {example}")
     return words
 
 
@@ -557,9 +557,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     if any("work" not in p.groupindex for p in larger):
         raise ConfigError(f"{origin}: larger_task: every pattern needs a group named 'work'", hint="(?P<work>...) around the clause that asks for work")
     small_words = [w for s in signals if s.role == "small change" for w in s.words]
-    topic_names = data.get("larger_task_topics", [])
-    if not isinstance(topic_names, list) or not all(isinstance(n, str) for n in topic_names):
-        raise ConfigError(f"{origin}: larger_task_topics must be a list of signal names", hint='e.g. larger_task_topics = ["concurrency", "money"]')
+    topic_names = _words(data, "larger_task_topics", origin, '["concurrency", "money"]', "signal names")
     unknown = sorted(set(topic_names) - {s.name for s in signals})
     if unknown:
         raise ConfigError(f"{origin}: larger_task_topics: no signal {unknown[0]!r}", hint="name signals of this file")
