@@ -1538,3 +1538,16 @@ def test_a_sense_several_signals_share_is_written_once_and_a_missing_one_is_a_co
     assert {h.signal.name for h in hits(signals, "Take the lock before the write")} == {"a", "b"}
     with pytest.raises(ConfigError, match="no sense 'a key icon'"):
         parse_signals(spec.replace('shared_senses = ["a lock icon"]\n[[signal]]', 'shared_senses = ["a key icon"]\n[[signal]]'), "test.toml")
+
+
+def test_a_sense_that_reaches_to_the_end_covers_its_sentence_and_all_after_it() -> None:
+    """A sense's `reaches` widens its hit: a guard such as "a business rule's place" must also cover the numbers told
+    before the place in its sentence and in the sentences after it, but not the sentence before."""
+    spec = (
+        "base = 10\n[senses.\"a grading rule\"]\nphrase = '''\\bgrading\\b'''\nreaches = \"its sentence to the end\"\n"
+        "[[signal]]\nname = \"a number\"\nweight = 8\npattern = '''\\b\\d+\\b'''\nshared_senses = [\"a grading rule\"]\n"
+    )
+    signals = parse_signals(spec, "test.toml")
+    assert [h.words for h in hits(signals, "Set retries to 3. Move 40 in config/grading.yaml to 45. Then 7 more.")] == [("3",)]
+    with pytest.raises(ConfigError, match="'a grading rule' is neither a regular expression nor a phrase with its reach"):
+        parse_signals(spec.replace("its sentence to the end", "the paragraph"), "test.toml")

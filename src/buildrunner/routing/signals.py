@@ -31,6 +31,9 @@ ROLES = ("", "topic", "small change", "learned")
 # The factor that says learned points were held off the simple level, or faded near its edge (see SignalSet.guarded).
 SIMPLE_FLOOR_FACTOR = "simple needs a small change"
 COUNTS = ("distinct", "matches", "characters", "misspellings")
+# How far a shared sense's hit reaches beyond its phrase: (before, after) as regular expressions. "its sentence to the end":
+# from the start of the phrase's sentence (a dot followed by a non-space, as in a file name, ends none) to the end.
+REACHES = {"its sentence to the end": (r"(?:^|(?<=[.!?\n]))(?:[^.!?\n]|\.(?=\S))*?", r"(?s:.*)")}
 PAST_CHANGE_REACH = 60  # characters before a hit that `past_change` reads
 _OPENING = " \t\n-*#>"  # what may stand before a description's first clause: white space, a list bullet, a heading mark
 LARGER_TASK_REACH = 300  # characters between a small change's hit and a `larger_task` clause for the hit to be its step
@@ -525,15 +528,31 @@ def _words(data: Mapping[str, Any], key: str, origin: str, example: str, what: s
     return words
 
 
+def _senses(data: Mapping[str, Any], origin: str) -> dict[str, str]:
+    """The file's [senses] as regular expressions: a phrase, or a table whose `reaches` widens its phrase's hit
+    to the text around it (REACHES: from the phrase's sentence to the end of the description)."""
+    senses = data.get("senses", {})
+    hint = f'a name = a regular expression, or a table with phrase = a regular expression and reaches = {" or ".join(map(repr, REACHES))}'
+    if not isinstance(senses, dict):
+        raise ConfigError(f"{origin}: [senses] must name regular expressions", hint=hint)
+    out = {}
+    for name, sense in senses.items():
+        if isinstance(sense, str):
+            out[name] = sense
+        elif isinstance(sense, dict) and isinstance(sense.get("phrase"), str) and sense.get("reaches") in REACHES and len(sense) == 2:
+            start, end = REACHES[sense["reaches"]]
+            out[name] = f"{start}(?:{sense['phrase']}){end}"
+        else:
+            raise ConfigError(f"{origin}: [senses] {name!r} is neither a regular expression nor a phrase with its reach", hint=hint)
+    return out
+
+
 def parse_signals(text: str, origin: str) -> SignalSet:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: invalid TOML: {exc}", hint="fix the syntax") from None
-    senses = data.get("senses", {})
-    if not isinstance(senses, dict) or not all(isinstance(p, str) for p in senses.values()):
-        raise ConfigError(f"{origin}: [senses] must name regular expressions", hint="a table: a name = a regular expression")
-    signals = tuple(Signal.from_dict(raw, origin, senses) for raw in data.get("signal", []))
+    signals = tuple(Signal.from_dict(raw, origin, _senses(data, origin)) for raw in data.get("signal", []))
     names = [s.name for s in signals]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
