@@ -1551,3 +1551,48 @@ def test_a_sense_that_reaches_to_the_end_covers_its_sentence_and_all_after_it() 
     assert [h.words for h in hits(signals, "Set retries to 3. Move 40 in config/grading.yaml to 45. Then 7 more.")] == [("3",)]
     with pytest.raises(ConfigError, match="'a grading rule' is neither a regular expression nor a phrase with its reach"):
         parse_signals(spec.replace("its sentence to the end", "the paragraph"), "test.toml")
+
+
+def test_raising_an_apps_target_sdk_is_a_platform_upgrade_not_a_version_bump() -> None:
+    """Set 61 (read after its blind first score): "one-liner: bump targetSdkVersion 33 -> 35" went to haiku, but a
+    new target opts the app into the platform's new behaviour (background work, alarms, permissions)."""
+    assert "major version upgrade" in _fired("Bump targetSdkVersion from 33 to 34 in the app module")
+    assert "major version upgrade" in _fired("Update the target SDK version 31 -> 34 for the Play Store deadline")
+    assert _tier("Bump targetSdkVersion from 33 to 34 in the app module") != "haiku"
+    assert "major version upgrade" not in _fired("Bump okhttp from 4.12.0 to 4.12.1 in the app module")
+
+
+def test_a_change_whose_run_counts_many_failures_is_the_work_of_fixing_them() -> None:
+    """Set 63 (read after its blind first score): "just bump rails to 7.1 ... 212 failures" went to haiku as a bump."""
+    bump = "Just bump Django to 5.0 in requirements.txt, the CI run for it shows 96 failing tests"
+    assert "many failures reported" in _fired(bump) and _tier(bump) != "haiku"
+    assert "many failures reported" in _fired("Turn on noImplicitAny: the compiler reports 1,205 errors in 310 files")
+    assert _tier("Bump Django to 4.2.11 in requirements.txt") == "haiku"
+    for other in ("Lock the card after 12 failures in a row", "Show 20 failed payments per page", "We see 500 errors on checkout"):
+        assert "many failures reported" not in _fired(other), other
+
+
+def test_bumping_a_thing_up_raises_it_and_is_no_version() -> None:
+    """Set 62 (read after its blind first score): "just bump the novels up?" (a search ranking) read as a version bump."""
+    assert "version bump" not in _fired("Can we bump the premium listings up in the search results?")
+    assert "version bump" in _fired("Bump up the version number of the SDK to 2.0")
+
+
+def test_shortening_retention_and_merging_accounts_destroy_data() -> None:
+    """Sets 60 and 62 (read after their blind first scores): a lifecycle expiration lowered and duplicate member
+    accounts merged are irreversible; a notebook's dataframe merge is a join."""
+    for destroys in (
+        "Shorten the retention of the call recordings bucket from 2 years to 90 days",
+        "Dedupe the customer records that share a phone number",
+        "Loyalty members should be merged when their emails match",
+    ):
+        assert "destructive operation" in _fired(destroys), destroys
+    assert "destructive operation" not in _fired("In the notebook, merge with customers on customer_id before plotting")
+
+
+def test_unmasking_personal_data_is_security_work() -> None:
+    """Set 60 (read after its blind first score): loosening a masking policy so a role sees full emails and phone
+    numbers fired no security word."""
+    assert "security and cryptography" in _fired("Let the support role see unmasked card holder names in the admin tool")
+    assert "security and cryptography" in _fired("Move the export under the masking policy of the warehouse")
+    assert "security and cryptography" not in _fired("The phi node in the SSA pass keeps a stale predecessor")
