@@ -1596,3 +1596,29 @@ def test_unmasking_personal_data_is_security_work() -> None:
     assert "security and cryptography" in _fired("Let the support role see unmasked card holder names in the admin tool")
     assert "security and cryptography" in _fired("Move the export under the masking policy of the warehouse")
     assert "security and cryptography" not in _fired("The phi node in the SSA pass keeps a stale predecessor")
+
+
+def test_a_major_told_as_n_x_is_a_major_upgrade() -> None:
+    """Set 67 (read after its blind first score): "just bump paho-mqtt 1.6 -> 2.x" was a bump, its major unread."""
+    assert "major version upgrade" in _fired("Bump react-router from 5.3.4 to 6.x in the web app")
+    assert "major version upgrade" not in _fired("Bump react-router from 6.3.4 to 6.x in the web app")
+
+
+def test_acquire_and_release_loads_are_memory_ordering() -> None:
+    """Set 64 (read after its blind first score): lowering seq_cst loads like acquire loads, "one-liner", fired nothing."""
+    assert "concurrency" in _fired("Use acquire loads and release stores for the ring buffer's head index")
+    assert "concurrency" in _fired("Relax the seq_cst ordering on the stats counter")
+
+
+def test_a_priority_bumped_is_no_version() -> None:
+    """Set 64 (read after its blind first score): "maybe bump its priority from 5 to 6" (a real-time task's) read as a
+    version bump."""
+    assert "version bump" not in _fired("maybe bump its priority from 5 to 6")
+    assert "version bump" not in _fired("Bump the priority of the reindex job")
+    assert "version bump" in _fired("Bump requests to 2.32.3")
+
+
+def test_an_upgrade_already_made_is_no_cross_cutting_change_to_make() -> None:
+    """Set 65 (read after its blind first score): a warning "since the PyJWT upgrade" counted as an upgrade to do."""
+    assert "cross-cutting change" not in _fired("The export page prints a deprecation warning since the ORM upgrade")
+    assert "cross-cutting change" in _fired("Upgrade the ORM and move every query to the new API")
