@@ -1622,3 +1622,38 @@ def test_an_upgrade_already_made_is_no_cross_cutting_change_to_make() -> None:
     """Set 65 (read after its blind first score): a warning "since the PyJWT upgrade" counted as an upgrade to do."""
     assert "cross-cutting change" not in _fired("The export page prints a deprecation warning since the ORM upgrade")
     assert "cross-cutting change" in _fired("Upgrade the ORM and move every query to the new API")
+
+
+def test_a_log_lines_level_changed_is_a_small_change() -> None:
+    """The sets' simple tasks held at the simple level's edge (2026-12-07): "it is logged at INFO, make it DEBUG" saw no
+    small change. What the logs hold at a level ("logs card numbers at DEBUG") is no change of level."""
+    for text in (
+        "The `retrying publish` line in outbox/relay.py is logged at WARN and floods the logs; make it DEBUG",
+        "Set the log level of the search indexer back to info in values-prod.yaml",
+        "Lower the 'cache refreshed' message in feeds/cache.go to DEBUG",
+    ):
+        assert "log level changed" in _fired(text), text
+    assert _tier("Lower the 'cache refreshed' message in feeds/cache.go to DEBUG") == "haiku"
+    for other in ("The billing worker logs full card numbers at DEBUG", "Make the retry loop stop after 3 attempts"):
+        assert "log level changed" not in _fired(other), other
+
+
+def test_a_colour_given_as_a_hex_code_is_a_visual_tweak() -> None:
+    """The sets' simple tasks held at the edge: "Launch screen background should be brand navy #0B1F3A instead of
+    white" saw no small change. An issue number (#123) is no colour, and a theme across the app is no tweak."""
+    assert "visual tweak" in _fired("Footer links should be #2B6CB0 instead of grey")
+    assert _tier("Footer links should be #2B6CB0 instead of grey") == "haiku"
+    assert "visual tweak" not in _fired("Fix the crash in #123 on the settings page")
+    assert "visual tweak" not in _fired("Header background #1A202C everywhere, plus a theme switcher for all pages")
+
+
+def test_unused_dependencies_and_unused_variable_reports_are_mechanical() -> None:
+    assert "mechanical fix" in _fired("Remove the unused dependency left-pad from package.json")
+    assert "mechanical fix" in _fired("src/cart.ts:12 'total' is assigned a value but never used. Remove it")
+
+
+def test_file_patterns_added_to_an_ignore_file_are_no_work_of_their_own() -> None:
+    """An opening add clause adds a thing (larger task), unless what it adds is a file pattern: the glob need not
+    come first ("add vivado *.jou and *.log to .gitignore" is the ignore file's entries)."""
+    assert "mechanical fix" in _fired("add terraform *.tfstate and *.tfplan to .gitignore")
+    assert _tier("add terraform *.tfstate and *.tfplan to .gitignore") == "haiku"

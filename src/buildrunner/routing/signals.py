@@ -312,7 +312,7 @@ class LargerTask:
         """Whether a weak verb's clause opens the description and adds a thing: not a file or pattern added to a list
         ("Add .DS_Store and *.log to .gitignore"), nor one of the `small_objects` ("Add a favicon and update the README")."""
         words = clause.split()
-        if region[:start].strip(_OPENING) or len(words) < 2 or any(c in words[1] for c in "./*"):
+        if region[:start].strip(_OPENING) or len(words) < 2 or any(c in words[1] for c in "./*") or any("*" in w for w in words[2:]):
             return False
         return self.small_objects is None or not self.small_objects.search(clause)
 
