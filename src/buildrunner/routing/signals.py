@@ -310,7 +310,8 @@ class LargerTask:
 
     def _opens_with_work(self, region: str, start: int, clause: str) -> bool:
         """Whether a weak verb's clause opens the description and adds a thing: not a file or pattern added to a list
-        ("Add .DS_Store and *.log to .gitignore"), nor one of the `small_objects` ("Add a favicon and update the README")."""
+        ("Add .DS_Store and *.log to .gitignore", "add vivado *.jou and *.log to .gitignore": a glob anywhere in the
+        clause), nor one of the `small_objects` ("Add a favicon and update the README")."""
         words = clause.split()
         if region[:start].strip(_OPENING) or len(words) < 2 or any(c in words[1] for c in "./*") or any("*" in w for w in words[2:]):
             return False
@@ -552,7 +553,8 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: invalid TOML: {exc}", hint="fix the syntax") from None
-    signals = tuple(Signal.from_dict(raw, origin, _senses(data, origin)) for raw in data.get("signal", []))
+    senses = _senses(data, origin)
+    signals = tuple(Signal.from_dict(raw, origin, senses) for raw in data.get("signal", []))
     names = [s.name for s in signals]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
