@@ -1657,3 +1657,43 @@ def test_file_patterns_added_to_an_ignore_file_are_no_work_of_their_own() -> Non
     come first ("add vivado *.jou and *.log to .gitignore" is the ignore file's entries)."""
     assert "mechanical fix" in _fired("add terraform *.tfstate and *.tfplan to .gitignore")
     assert _tier("add terraform *.tfstate and *.tfplan to .gitignore") == "haiku"
+
+
+def test_a_requesters_one_liner_label_alone_does_not_make_a_task_simple() -> None:
+    """A review's tickets (2026-12-07): "one-liner:" as the only sign of a small change took 39 points below the
+    simple level's edge; the label is a guess, so like a stated target value it never makes a task simple alone."""
+    assert _tier("one-liner: turn on request hedging in the gRPC client config") != "haiku"
+    assert _tier("one-liner: fix the typo 'recieve' in the signup email") == "haiku"
+
+
+def test_safety_integrity_levels_are_safety() -> None:
+    text = "Change the caution lamp colour on the dispatcher screen from #FFD700 to #FFBF00 (SIL2 software)"
+    assert "safety and regulation" in _fired(text) and _tier(text) != "haiku"
+    assert "safety and regulation" in _fired("Bump the brake controller firmware, it is ASIL-D")
+
+
+def test_what_others_build_on_a_small_change_makes_it_one_step() -> None:
+    """A review's tickets (2026-12-07): a log level "one-liner" beside "our alerts are built on error-level counts", and
+    an "unused" import that registers something on import, went to haiku."""
+    for text in (
+        "just lower the retry errors in jobs/sync.py to WARN. The weekly reliability report is built on them.",
+        "Set the 'order shipped' line in fulfil/log.py to DEBUG; support uses them for triage",
+        "Remove the unused import of tracing_setup in api/__init__.py; it registers the exporter on import",
+        "Drop the unused dependency pg-native; our ORM loads it dynamically when PG_NATIVE is set",
+    ):
+        assert _tier(text) != "haiku", text
+    assert _tier("Lower the 'cache refreshed' message in feeds/cache.go to DEBUG. Nothing depends on it.") == "haiku"
+    assert _tier("Remove the unused import of os in app/cli.py") == "haiku"
+
+
+def test_a_rounding_mode_is_money() -> None:
+    """Set 68 (read after its blind first score): "one-liner: flip RoundingMode.HALF_UP to HALF_EVEN in
+    AccrualCalculator" went to haiku: the rounding mode, the one prose word about money, was in no list."""
+    assert any("half_even" in h.words for h in _hits_of("one-liner: switch LoanMath to HALF_EVEN", "money"))
+    assert _tier("one-liner: switch LoanMath to HALF_EVEN") != "haiku"
+
+
+def test_a_lower_case_level_counts_in_a_sentence_about_a_logger() -> None:
+    assert "log level changed" in _fired("Set the logger in billing_sync.py to debug")
+    assert "log level changed" in _fired("change logger.info -> logger.debug in sync/worker.py")
+    assert "log level changed" not in _fired("Switch the kiosk build to debug mode, the log viewer needs it")
