@@ -1697,3 +1697,15 @@ def test_a_lower_case_level_counts_in_a_sentence_about_a_logger() -> None:
     assert "log level changed" in _fired("Set the logger in billing_sync.py to debug")
     assert "log level changed" in _fired("change logger.info -> logger.debug in sync/worker.py")
     assert "log level changed" not in _fired("Switch the kiosk build to debug mode, the log viewer needs it")
+
+
+def test_which_packages_a_tool_bumps_is_its_behaviour_not_a_bump_to_make() -> None:
+    """Set 70 (read after its blind first score): a release tool's workspace support ("bump only packages changed since
+    their last tag", "and bump them too if needed") read as a version bump and went to haiku."""
+    assert "version bump" not in _fired("- bump only the packages changed since their last tag")
+    assert "version bump" not in _fired("update the dependents' ranges (and bump them too if needed)")
+    assert "version bump" in _fired("bump lodash only in the web app to 4.17.21")
+
+
+def test_an_open_question_may_be_named_instead_of_asked() -> None:
+    assert "open questions" in _fired("Open question: how to handle a package pinned to a git commit.")
