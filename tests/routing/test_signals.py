@@ -1684,6 +1684,7 @@ def test_what_others_build_on_a_small_change_makes_it_one_step() -> None:
         assert _tier(text) != "haiku", text
     assert _tier("Lower the 'cache refreshed' message in feeds/cache.go to DEBUG. Nothing depends on it.") == "haiku"
     assert _tier("Remove the unused import of os in app/cli.py") == "haiku"
+    assert _tier("Fix the typo 'recieve' in the footer; the marketing site is built on Next.js") == "haiku"  # what the site uses
 
 
 def test_a_rounding_mode_is_money() -> None:
