@@ -1710,3 +1710,25 @@ def test_which_packages_a_tool_bumps_is_its_behaviour_not_a_bump_to_make() -> No
 
 def test_an_open_question_may_be_named_instead_of_asked() -> None:
     assert "open questions" in _fired("Open question: how to handle a package pinned to a git commit.")
+
+
+def test_a_major_told_as_a_bare_number_after_a_dotted_one_is_a_major_upgrade() -> None:
+    """Set 72 (read after its blind first score): "Should be a 5 minute thing: bump next from 12.3 to 14" went to haiku."""
+    assert "major version upgrade" in _fired("bump vite from 4.5 to 6 in the docs site")
+    assert "major version upgrade" not in _fired("Bump the CPU request from 1.5 to 2 for the api pods")
+    assert "major version upgrade" not in _fired("bump vite from 5.1 to 5 point 2")
+
+
+def test_a_copy_change_that_also_makes_a_box_checked_by_default_is_more_than_copy() -> None:
+    """Set 72 (read after its blind first score): a consent checkbox's "copy change" that ended "Make it checked by
+    default" went to haiku."""
+    text = "just a copy change on the signup checkbox: 'Subscribe' -> 'Subscribe to partner offers'. Make it checked by default."
+    assert _tier(text) != "haiku"
+    assert _tier("just a copy change on the signup checkbox: 'Subscribe' -> 'Subscribe to our newsletter'.") == "haiku"
+
+
+def test_structural_coverage_of_flight_software_is_safety() -> None:
+    """Set 74 (read after its blind first score): a coverage gate lowered from 100 to 60 because "the MC/DC job is
+    failing" on flight-management code went to haiku as a named setting."""
+    assert "safety and regulation" in _fired("Lower the MC/DC coverage threshold for the autopilot module from 100 to 80")
+    assert "safety and regulation" in _fired("The flight management page title has a typo")
