@@ -1732,3 +1732,15 @@ def test_structural_coverage_of_flight_software_is_safety() -> None:
     failing" on flight-management code went to haiku as a named setting."""
     assert "safety and regulation" in _fired("Lower the MC/DC coverage threshold for the autopilot module from 100 to 80")
     assert "safety and regulation" in _fired("The flight management page title has a typo")
+
+
+def test_a_kubernetes_minor_version_is_a_major_upgrade() -> None:
+    """Set 73 (read after its blind first score): "just bump `cluster_version` from 1.27 to 1.28" read as a bump; each
+    Kubernetes minor release removes APIs, so it is upgraded as a major."""
+    assert "major version upgrade" in _fired("just bump `cluster_version` from 1.27 to 1.28 in the staging tfvars")
+    assert "major version upgrade" in _fired("Upgrade the GKE control plane from 1.29 to 1.30")
+    assert "major version upgrade" not in _fired("Bump kubectl in the CI image from 1.29.3 to 1.29.4")
+
+
+def test_tests_reported_red_are_failures_counted() -> None:
+    assert "many failures reported" in _fired("With pipefail on, 41 tests are red across the bidding modules")
