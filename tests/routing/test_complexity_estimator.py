@@ -25,7 +25,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 76)]
+SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 80)]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
@@ -113,7 +113,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
 
 @pytest.mark.parametrize(
     ("name", "tasks"),
-    [(n, SETS[n - 1]) for n in range(1, 76)],
+    [(n, SETS[n - 1]) for n in range(1, 80)],
 )
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: int, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more.
@@ -136,7 +136,8 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     sixty-eighth's (RoundingMode.HALF_UP to HALF_EVEN, "one-liner") as money; the seventieth's (a release tool's "bump
     only packages changed since their last tag") as the tool's behaviour, not a bump; the seventy-second's (next "from 12.3
     to 14"; a copy change that also makes the box "checked by default") as a major upgrade and as a default changed; the
-    seventy-fourth's (a coverage gate the "MC/DC job" fails) as safety."""
+    seventy-fourth's (a coverage gate the "MC/DC job" fails) as safety; the seventy-sixth's (`auto_claim_min_similarity`
+    lowered in a pasted diff) as a rule's place."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
     assert to_haiku == []
 
@@ -149,7 +150,8 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
      (60, 0.7), (61, 0.7), (62, 0.7), (63, 0.65),
      (64, 0.65), (65, 0.7), (66, 0.75), (67, 0.75),
      (68, 0.65), (69, 0.75), (70, 0.7), (71, 0.7),
-     (72, 0.75), (73, 0.6), (74, 0.6), (75, 0.75)],
+     (72, 0.75), (73, 0.6), (74, 0.6), (75, 0.75),
+     (76, 0.7), (77, 0.75), (78, 0.7), (79, 0.7)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -158,7 +160,7 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     and 0.28 (set 35: half of it written so the words point the wrong way; its plain half 0.87; 0.41 after reading it), 0.52
     (set 36, a third written to mislead; 0.59 after reading it); with the vocabulary weighed by its corpus (2026-12-06)
     0.525 (set 37, a third written to mislead); with 2,900 descriptions and a short ticket's reading shrunk, 0.691 (set
-    38, a third written to mislead); 0.751 (set 39, a third written to mislead); with the larger-task rule and 3,300 descriptions 0.760 (set 40); 0.663 (set 41, prompts as typed to an agent); 0.578 (set 42, a third written to mislead: 0.087 on that third); 0.657 (set 43, with the fixes that followed set 42; its plain part 0.905, its misleading third -0.096); 0.727 (set 44, after the fixes from two reviews of this session); 0.709, 0.689, 0.730 (sets 45-47); 0.734 (set 48, tickets as people outside engineering write them), 0.687 (set 49); 0.745 (set 50, plain words of the people who ask), 0.796 (set 51, short tickets); 0.654 (set 52) and 0.736 (set 53, plain words) after this session's changes. 0.672 (set 54, engineers' hand-overs with named files and constants) and 0.783 (set 55, prompts typed to an agent), each with one critical task to haiku at its blind first score (a rules file's diff; interest compounding), fixed after. 0.595 (set 56, infrastructure, configuration and dependency work: its misleading third 0.001, one complex task to haiku, a timeout raised while customers see timeouts, fixed after), 0.798 (set 57, a mix of what teams file); 0.717 (set 58, developers' hand-overs with named settings: one critical task to haiku, a railway interlocking's timer, fixed after) and 0.742 (set 59, operations work) after this session's changes. 0.751 (set 60, data and ML engineering), 0.732 (set 61, mobile and front-end: one critical task to haiku, a target SDK raised as a one-liner, fixed after), 0.738 (set 62, requests from people who are not engineers) and 0.715 (set 63, open-source issues: one complex task to haiku, a framework bump whose CI run counts 212 failures, fixed after). Then 0.687 (set 64, low-level and specialised work), 0.757 (set 65, security work by product teams), 0.818 (set 66, terse prompts to an agent) and 0.835 (set 67, backlog items and user stories), none with a complex or critical task to haiku; 0.688 (set 68, regulated industries: one critical task to haiku, an interest accrual's rounding mode flipped as a one-liner, fixed after), 0.826 (set 69, e-commerce and travel), 0.747 (set 70, maintainers of developer tools: one complex task to haiku, a release tool's workspace support read as a version bump, fixed after) and 0.770 (set 71, a company monorepo); 0.760 (set 72, early-stage startups: a Next.js bump 'from 12.3 to 14' and a consent checkbox's 'copy change' made checked by default went to haiku, fixed after), 0.656 (set 73, cloud infrastructure and cost), 0.640 (set 74, test and CI engineering: a flight-management coverage gate lowered as a one-liner went to haiku, fixed after) and 0.785 (set 75, internal tools). Floors guard what is kept, not what is new."""
+    38, a third written to mislead); 0.751 (set 39, a third written to mislead); with the larger-task rule and 3,300 descriptions 0.760 (set 40); 0.663 (set 41, prompts as typed to an agent); 0.578 (set 42, a third written to mislead: 0.087 on that third); 0.657 (set 43, with the fixes that followed set 42; its plain part 0.905, its misleading third -0.096); 0.727 (set 44, after the fixes from two reviews of this session); 0.709, 0.689, 0.730 (sets 45-47); 0.734 (set 48, tickets as people outside engineering write them), 0.687 (set 49); 0.745 (set 50, plain words of the people who ask), 0.796 (set 51, short tickets); 0.654 (set 52) and 0.736 (set 53, plain words) after this session's changes. 0.672 (set 54, engineers' hand-overs with named files and constants) and 0.783 (set 55, prompts typed to an agent), each with one critical task to haiku at its blind first score (a rules file's diff; interest compounding), fixed after. 0.595 (set 56, infrastructure, configuration and dependency work: its misleading third 0.001, one complex task to haiku, a timeout raised while customers see timeouts, fixed after), 0.798 (set 57, a mix of what teams file); 0.717 (set 58, developers' hand-overs with named settings: one critical task to haiku, a railway interlocking's timer, fixed after) and 0.742 (set 59, operations work) after this session's changes. 0.751 (set 60, data and ML engineering), 0.732 (set 61, mobile and front-end: one critical task to haiku, a target SDK raised as a one-liner, fixed after), 0.738 (set 62, requests from people who are not engineers) and 0.715 (set 63, open-source issues: one complex task to haiku, a framework bump whose CI run counts 212 failures, fixed after). Then 0.687 (set 64, low-level and specialised work), 0.757 (set 65, security work by product teams), 0.818 (set 66, terse prompts to an agent) and 0.835 (set 67, backlog items and user stories), none with a complex or critical task to haiku; 0.688 (set 68, regulated industries: one critical task to haiku, an interest accrual's rounding mode flipped as a one-liner, fixed after), 0.826 (set 69, e-commerce and travel), 0.747 (set 70, maintainers of developer tools: one complex task to haiku, a release tool's workspace support read as a version bump, fixed after) and 0.770 (set 71, a company monorepo); 0.760 (set 72, early-stage startups: a Next.js bump 'from 12.3 to 14' and a consent checkbox's 'copy change' made checked by default went to haiku, fixed after), 0.656 (set 73, cloud infrastructure and cost), 0.640 (set 74, test and CI engineering: a flight-management coverage gate lowered as a one-liner went to haiku, fixed after) and 0.785 (set 75, internal tools); 0.739 (set 76, games and media: an automated claim threshold lowered in a pasted diff went to haiku, fixed after), 0.830 (set 77, ticket titles only), 0.754 (set 78, legacy and enterprise systems) and 0.747 (set 79, public sector and research). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]

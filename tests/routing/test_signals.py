@@ -1744,3 +1744,13 @@ def test_a_kubernetes_minor_version_is_a_major_upgrade() -> None:
 
 def test_tests_reported_red_are_failures_counted() -> None:
     assert "many failures reported" in _fired("With pipefail on, 41 tests are red across the bidding modules")
+
+
+def test_an_automated_claim_or_fraud_thresholds_diff_is_a_rule_not_a_knob() -> None:
+    """Set 76 (read after its blind first score): a pasted diff lowering `auto_claim_min_similarity` (automated copyright
+    claims on creators' videos), "can someone merge today", went to haiku as one value changed."""
+    claim = "```diff\n content:\n-  auto_claim_match_score: 0.92\n+  auto_claim_match_score: 0.85\n```\nplease merge today"
+    fraud = "```diff\n payouts:\n-  fraud_review_threshold: 5000\n+  fraud_review_threshold: 8000\n```\nplease merge today"
+    knob = "```diff\n search:\n-  results_cache_seconds: 60\n+  results_cache_seconds: 120\n```\nplease merge today"
+    assert _tier(claim) != "haiku" and _tier(fraud) != "haiku"
+    assert _tier(knob) == "haiku"
