@@ -1618,12 +1618,6 @@ def test_a_priority_bumped_is_no_version() -> None:
     assert "version bump" in _fired("Bump requests to 2.32.3")
 
 
-def test_an_upgrade_already_made_is_no_cross_cutting_change_to_make() -> None:
-    """Set 65 (read after its blind first score): a warning "since the PyJWT upgrade" counted as an upgrade to do."""
-    assert "cross-cutting change" not in _fired("The export page prints a deprecation warning since the ORM upgrade")
-    assert "cross-cutting change" in _fired("Upgrade the ORM and move every query to the new API")
-
-
 def test_a_log_lines_level_changed_is_a_small_change() -> None:
     """The sets' simple tasks held at the simple level's edge (2026-12-07): "it is logged at INFO, make it DEBUG" saw no
     small change. What the logs hold at a level ("logs card numbers at DEBUG") is no change of level."""
