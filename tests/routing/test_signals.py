@@ -1748,3 +1748,19 @@ def test_an_automated_claim_or_fraud_thresholds_diff_is_a_rule_not_a_knob() -> N
     knob = "```diff\n search:\n-  results_cache_seconds: 60\n+  results_cache_seconds: 120\n```\nplease merge today"
     assert _tier(claim) != "haiku" and _tier(fraud) != "haiku"
     assert _tier(knob) == "haiku"
+
+
+def test_a_cold_chain_limit_bumped_is_a_rule_not_a_version() -> None:
+    """Set 85 (read after its blind first score): "quick config change pls: bump `excursion_max_c` from 8.0 to 8.5 in
+    coldchain/config.yaml" (when vaccine lots are quarantined) went to haiku as a bump and a named setting."""
+    rule = "quick one: bump `excursion_limit_c` from 8.0 to 8.5 in coldchain/settings.yaml, too many false alarms"
+    assert "version bump" not in _fired(rule) and _tier(rule) != "haiku"
+    assert "safety and regulation" in _fired("The cold chain report shows the wrong depot name")
+    assert _tier("Bump `typing_extensions` from 4.7.1 to 4.8.0 in requirements.txt") == "haiku"
+
+
+def test_a_library_with_many_downloads_keeps_its_users_working() -> None:
+    """Set 87 (read after its blind first score): a published module renamed and a Python version dropped, "~2M
+    downloads/month ... Just search and replace and bump the version", went to haiku."""
+    text = "small change for the next release: rename the package from `tinyparse` to `tiny_parse`, ~500k downloads/month"
+    assert "compatibility kept" in _fired(text) and _tier(text) != "haiku"
