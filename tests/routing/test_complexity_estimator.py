@@ -25,7 +25,8 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in range(1, 92)]
+SET_NUMBERS = range(1, 92)  # independent_tasks.yaml, _2, ... _91
+SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
 ONE_LINER = "Update the copyright year in the site footer to 2025"
@@ -113,7 +114,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
 
 @pytest.mark.parametrize(
     ("name", "tasks"),
-    [(n, SETS[n - 1]) for n in range(1, 92)],
+    [(n, SETS[n - 1]) for n in SET_NUMBERS],
 )
 def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: int, tasks: list[dict]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more.

@@ -297,23 +297,24 @@ class LargerTask:
     def clauses(self, region: str) -> "Steps":
         """The clauses of `region` that ask for other work: found once per description, looked up per hit."""
         spans = []
+        opening = len(region) - len(region.lstrip(_OPENING))  # where the description's first clause can start
         for pattern in self.patterns:
             for match in pattern.finditer(region + "\n"):  # the text's end ends its last clause
                 work = match.group("work")
                 if self.small is not None and self.small.search(work):
                     continue
                 weak = "weak" in pattern.groupindex and match.group("weak")
-                if weak and not (self.topics is not None and self.topics.search(work)) and not self._opens_with_work(region, match.start("work"), work):
+                if weak and not (self.topics is not None and self.topics.search(work)) and not self._opens_with_work(match.start("work") <= opening, work):
                     continue
                 spans.append(match.span("work"))
         return Steps(sorted(b for b, _ in spans), sorted(e for _, e in spans))
 
-    def _opens_with_work(self, region: str, start: int, clause: str) -> bool:
-        """Whether a weak verb's clause opens the description and adds a thing: not a file or pattern added to a list
+    def _opens_with_work(self, first: bool, clause: str) -> bool:
+        """Whether a weak verb's clause, `first` in the description, adds a thing: not a file or pattern added to a list
         ("Add .DS_Store and *.log to .gitignore", "add vivado *.jou and *.log to .gitignore": a glob anywhere in the
         clause), nor one of the `small_objects` ("Add a favicon and update the README")."""
         words = clause.split()
-        if region[:start].strip(_OPENING) or len(words) < 2 or any(c in words[1] for c in "./*") or any("*" in w for w in words[2:]):
+        if not first or len(words) < 2 or any(c in words[1] for c in "./") or any("*" in w for w in words[1:]):
             return False
         return self.small_objects is None or not self.small_objects.search(clause)
 
