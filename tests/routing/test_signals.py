@@ -1764,3 +1764,19 @@ def test_a_library_with_many_downloads_keeps_its_users_working() -> None:
     downloads/month ... Just search and replace and bump the version", went to haiku."""
     text = "small change for the next release: rename the package from `tinyparse` to `tiny_parse`, ~500k downloads/month"
     assert "compatibility kept" in _fired(text) and _tier(text) != "haiku"
+
+
+def test_a_major_upgrade_in_whole_numbers_states_no_target_value() -> None:
+    """A probe of everyday tasks (2026-12-07): "Upgrade React from 17 to 18" read the new major as a stated target
+    (-14, "the change is known and local") beside the major upgrade; a count raised the same way still states one."""
+    assert "target given" not in _fired("Upgrade the billing database's MariaDB from 10 to 11 next sprint")
+    assert "target given" not in _fired("migrating the mobile app from Kotlin 1 to 2")
+    assert "target given" in _fired("Upgrade the workers from 4 to 8")
+    assert "target given" in _fired("Upgrade the broker from 3 to 6 partitions")
+
+
+def test_a_garbage_collector_is_low_level_runtime_work() -> None:
+    """A probe of everyday tasks (2026-12-07): "Write a garbage collector for our VM" fired no topic (45, sonnet)."""
+    assert "low-level systems" in _fired("Our interpreter's garbage collector frees objects still reachable from a closure")
+    assert "low-level systems" in _fired("Emit bytecode for the new match statement and keep the calling convention intact")
+    assert "low-level systems" not in _fired("Collect the garbage bags count per route in the waste app report")
