@@ -1780,3 +1780,46 @@ def test_a_garbage_collector_is_low_level_runtime_work() -> None:
     assert "low-level systems" in _fired("Our interpreter's garbage collector frees objects still reachable from a closure")
     assert "low-level systems" in _fired("Emit bytecode for the new match statement and keep the calling convention intact")
     assert "low-level systems" not in _fired("Collect the garbage bags count per route in the waste app report")
+
+
+def test_a_version_series_asked_for_is_a_major_upgrade() -> None:
+    """Sets 92 and 94 (read after their blind first scores): "just bump protobuf to 4.x" (0, haiku) and a scanner SDK
+    bumped "so we can target Android 14" (11, haiku), both complex; sets 37, 58 and 95 told "from 2.x to 4.x"."""
+    assert "major version upgrade" in _fired("bump grpcio to 2.x across the ingest workers")
+    assert "major version upgrade" in _fired("Bump `pydantic` from 1.x to 2.x in the settings service")
+    assert "major version upgrade" in _fired("Update the camera library so the app can target Android 15")
+    assert "major version upgrade" not in _fired("Bump pydantic from 2.7.1 to 2.x")  # the same series
+    assert "major version upgrade" not in _fired("Pin Node to 22.x in .nvmrc")  # pinning what we run, not moving
+    assert "target given" not in _fired("Bump `pydantic` from 1.x to 2.x in the settings service")
+
+
+def test_encrypting_e2ee_and_customers_own_keys_are_security_work() -> None:
+    """Set 95 (read after its blind first score): "bring their own keys for encrypting their messages" and "flip the
+    switch" on E2EE DMs fired no security word (the word list held encrypt and encrypted, not encrypting)."""
+    assert "security and cryptography" in _fired("Start encrypting the attachments bucket's objects at rest")
+    assert "security and cryptography" in _fired("Turn on E2EE for group calls")
+    assert "security and cryptography" in _fired("Let enterprise workspaces bring their own key for the file store")
+
+
+def test_deleting_what_is_older_than_an_age_destroys_data() -> None:
+    """Set 95 (read after its blind first score): "quick cron job: delete messages older than 2 years" read as no
+    destructive work (the pattern knew accounts and tables dropped, not rows purged by age)."""
+    assert "destructive operation" in _fired("nightly job to purge support tickets older than 18 months")
+    assert "destructive operation" in _fired("Delete all uploaded scans older than six years from the archive")
+    assert "destructive operation" not in _fired("Show a badge on orders older than 30 days")
+
+
+def test_a_misspelt_quote_and_its_correction_inside_a_longer_quote_is_a_misspelling() -> None:
+    """Set 95 (read after its blind first score): the log line reads "hearbeat ack received", the saved query looks for
+    "heartbeat ack": one quote holds the other's words but one, misspelt (six sets' simple typos had gone to sonnet)."""
+    assert misspellings(["payment recieved for order", "payment received"]) == ["received / recieved"]
+    assert "misspelling corrected" in _fired('The toast says "Setings saved successfully" - our style guide wants "Settings saved".')
+    assert misspellings(["payment recieved for " + "order " * 12, "payment received"]) == []  # a paragraph, not a label
+    assert misspellings(["order cancelled", "order cancelled by the customer"]) == []
+
+
+@given(_LETTERS, st.integers(0, 3), st.integers(0, 3))
+def test_a_correction_is_found_wherever_the_shorter_quote_sits_in_the_longer(word: str, before: int, after: int) -> None:
+    edited = word[:2] + word[3:] if len(word) > 5 else word[:2] + "q" + word[2:]
+    longer = " ".join(["said"] * before + [edited, "button"] + ["now"] * after)
+    assert misspellings([longer, f"{word} button"]) == misspellings([f"{word} button", longer]) == [" / ".join(sorted((edited, word)))]

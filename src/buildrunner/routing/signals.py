@@ -48,6 +48,9 @@ _SPELT_WORD = re.compile(r"[A-Za-z]{5,}")  # a word a misspelling is told in: AS
 # Quoted texts compared pairwise for a misspelling: a ticket quotes a few; a pasted log quoting thousands is no wording
 # change, and comparing all its pairs would take seconds.
 MISSPELLING_TEXTS = 200
+# A quoted text is also compared with each run of as many words inside a longer one of at most this many words (the log
+# line reads "hearbeat ack received", the saved search looks for "heartbeat ack"): a message or a label, not a paragraph.
+MISSPELLING_WINDOW_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,8 @@ class Signal:
 
 def misspellings(texts: Iterable[str]) -> list[str]:
     """Pairs of `texts` that are the same words but one, spelt one letter apart ("Depature" and "Departure"), as
-    "depature / departure", distinct and sorted (among the first MISSPELLING_TEXTS distinct texts). One letter added,
+    "depature / departure", distinct and sorted (among the first MISSPELLING_TEXTS distinct texts); a shorter text is
+    compared with each run of its length in a longer one of up to MISSPELLING_WINDOW_WORDS words. One letter added,
     dropped, changed or two swapped, inside a word of five letters or more: at either end such an edit is as often
     another word (hspace and wspace, metre and meter, a plural), and a short word's neighbour is usually a word of its
     own (form, from)."""
@@ -258,11 +262,13 @@ def misspellings(texts: Iterable[str]) -> list[str]:
     pairs = set()
     for i, first in enumerate(told):
         for second in told[i + 1 :]:
-            if len(first) != len(second):
+            short, long = sorted((first, second), key=len)
+            if len(long) > len(short) and len(long) > MISSPELLING_WINDOW_WORDS:
                 continue
-            differ = [(a.strip(".,:;!?()"), b.strip(".,:;!?()")) for a, b in zip(first, second) if a != b]
-            if len(differ) == 1 and all(map(_SPELT_WORD.fullmatch, differ[0])) and _one_inner_edit(*differ[0]):
-                pairs.add(" / ".join(sorted(w.lower() for w in differ[0])))
+            for start in range(len(long) - len(short) + 1):
+                differ = [(a.strip(".,:;!?()"), b.strip(".,:;!?()")) for a, b in zip(short, long[start:]) if a != b]
+                if len(differ) == 1 and all(map(_SPELT_WORD.fullmatch, differ[0])) and _one_inner_edit(*differ[0]):
+                    pairs.add(" / ".join(sorted(w.lower() for w in differ[0])))
     return sorted(pairs)
 
 
