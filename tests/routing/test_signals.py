@@ -1823,3 +1823,17 @@ def test_a_correction_is_found_wherever_the_shorter_quote_sits_in_the_longer(wor
     edited = word[:2] + word[3:] if len(word) > 5 else word[:2] + "q" + word[2:]
     longer = " ".join(["said"] * before + [edited, "button"] + ["now"] * after)
     assert misspellings([longer, f"{word} button"]) == misspellings([f"{word} button", longer]) == [" / ".join(sorted((edited, word)))]
+
+
+def test_mail_authentication_trust_stores_firewalls_and_vpns_are_security() -> None:
+    """Set 93 (read after its blind first score): a root CA removed from the trust bundle, a DMARC policy moved to reject,
+    an edge firewall's default flipped and VPN concentrators retired fired no security word."""
+    for text in (
+        "Tighten the SPF record and start signing outbound mail with DKIM for the billing domain",
+        "Move our DMARC policy from quarantine to reject",
+        "Drop the 2014 root CA from the service mesh trust bundle",
+        "Turn on HSTS with a one-year max-age on the docs site",
+        "Make the office firewalls default-deny for inbound traffic",
+        "Retire the old site-to-site VPN to the Leeds warehouse",
+    ):
+        assert "security and cryptography" in _fired(text), text
