@@ -1837,3 +1837,19 @@ def test_mail_authentication_trust_stores_firewalls_and_vpns_are_security() -> N
         "Retire the old site-to-site VPN to the Leeds warehouse",
     ):
         assert "security and cryptography" in _fired(text), text
+
+
+def test_a_minimum_version_raised_is_no_version_bump() -> None:
+    """Set 92 (read after its blind first score): "just bump the min TLS version to 1.3 on the public LB" counted as a
+    version bump (-12): a minimum raised cuts off the clients below it."""
+    assert "version bump" not in _fired("bump the minimum Android version to 10 in the app")
+    assert "version bump" not in _fired("Bump our min TLS version to 1.2 on the partner API")
+    assert "version bump" in _fired("bump minimist to 1.2.8")
+
+
+def test_flakes_are_flaky_and_a_call_made_synchronously_is_concurrency() -> None:
+    """Sets 92 and 94 (read after their blind first scores): "flakes about 1 in 50" was no unknown cause (flaky was), and
+    "push pick confirmations onto the queue instead of calling inventory synchronously" no concurrency (asynchronous was)."""
+    assert "cause unknown" in _fired("test_refund_webhook flakes on CI about once a week")
+    assert "concurrency" in _fired("Send the receipt email asynchronously instead of in the request")
+    assert "concurrency" in _fired("the export endpoint renders the whole PDF synchronously")
