@@ -1853,3 +1853,13 @@ def test_flakes_are_flaky_and_a_call_made_synchronously_is_concurrency() -> None
     assert "cause unknown" in _fired("test_refund_webhook flakes on CI about once a week")
     assert "concurrency" in _fired("Send the receipt email asynchronously instead of in the request")
     assert "concurrency" in _fired("the export endpoint renders the whole PDF synchronously")
+
+
+def test_an_upgrade_over_many_releases_is_a_major_upgrade() -> None:
+    """Sets 96 and 99 (read after their blind first scores): "just bump vllm to latest, we're a few minor versions behind"
+    went to haiku, and a 0.x minor jump "from 0.88.0 to 0.104.0" still read its new version as a stated target."""
+    assert "major version upgrade" in _fired("bump the langchain pin, we're several minor versions behind")
+    assert "major version upgrade" in _fired("update grpc-gateway to the current release; we're way behind")
+    assert "major version upgrade" not in _fired("the replica in eu-west is way behind the primary")
+    assert "target given" not in _fired("bump tokio-tungstenite from 0.19.0 to 0.23.1")
+    assert "target given" in _fired("bump the fraud score threshold from 0.62 to 0.70")
