@@ -25,7 +25,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-SET_NUMBERS = range(1, 96)  # independent_tasks.yaml, _2, ... _95
+SET_NUMBERS = range(1, 100)  # independent_tasks.yaml, _2, ... _99
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
@@ -141,7 +141,7 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     lowered in a pasted diff) as a rule's place; the eighty-fifth's (`excursion_max_c` bumped in coldchain/config.yaml) as
     a rule's place; the eighty-seventh's (a module with ~2M downloads a month renamed) as compatibility kept; the
     ninety-second's ("just bump protobuf to 4.x") and ninety-fourth's (an SDK bumped "so we can target Android 14") as major
-    upgrades."""
+    upgrades, and the ninety-sixth's ("we're a few minor versions behind") as one over many releases."""
     to_haiku = [t["id"] for t in tasks if t["level"] in {"complex", "critical"} and estimator.estimate(t["text"]).recommended_model == "haiku"]
     assert to_haiku == []
 
@@ -159,7 +159,8 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
      (80, 0.65), (81, 0.7), (82, 0.65), (83, 0.75),
      (84, 0.65), (85, 0.7), (86, 0.65), (87, 0.75),
      (88, 0.7), (89, 0.55), (90, 0.65), (91, 0.75),
-     (92, 0.7), (93, 0.65), (94, 0.75), (95, 0.65)],
+     (92, 0.7), (93, 0.65), (94, 0.75), (95, 0.65),
+     (96, 0.65), (97, 0.6), (98, 0.6), (99, 0.6)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -171,7 +172,9 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     38, a third written to mislead); 0.751 (set 39, a third written to mislead); with the larger-task rule and 3,300 descriptions 0.760 (set 40); 0.663 (set 41, prompts as typed to an agent); 0.578 (set 42, a third written to mislead: 0.087 on that third); 0.657 (set 43, with the fixes that followed set 42; its plain part 0.905, its misleading third -0.096); 0.727 (set 44, after the fixes from two reviews of this session); 0.709, 0.689, 0.730 (sets 45-47); 0.734 (set 48, tickets as people outside engineering write them), 0.687 (set 49); 0.745 (set 50, plain words of the people who ask), 0.796 (set 51, short tickets); 0.654 (set 52) and 0.736 (set 53, plain words) after this session's changes. 0.672 (set 54, engineers' hand-overs with named files and constants) and 0.783 (set 55, prompts typed to an agent), each with one critical task to haiku at its blind first score (a rules file's diff; interest compounding), fixed after. 0.595 (set 56, infrastructure, configuration and dependency work: its misleading third 0.001, one complex task to haiku, a timeout raised while customers see timeouts, fixed after), 0.798 (set 57, a mix of what teams file); 0.717 (set 58, developers' hand-overs with named settings: one critical task to haiku, a railway interlocking's timer, fixed after) and 0.742 (set 59, operations work) after this session's changes. 0.751 (set 60, data and ML engineering), 0.732 (set 61, mobile and front-end: one critical task to haiku, a target SDK raised as a one-liner, fixed after), 0.738 (set 62, requests from people who are not engineers) and 0.715 (set 63, open-source issues: one complex task to haiku, a framework bump whose CI run counts 212 failures, fixed after). Then 0.687 (set 64, low-level and specialised work), 0.757 (set 65, security work by product teams), 0.818 (set 66, terse prompts to an agent) and 0.835 (set 67, backlog items and user stories), none with a complex or critical task to haiku; 0.688 (set 68, regulated industries: one critical task to haiku, an interest accrual's rounding mode flipped as a one-liner, fixed after), 0.826 (set 69, e-commerce and travel), 0.747 (set 70, maintainers of developer tools: one complex task to haiku, a release tool's workspace support read as a version bump, fixed after) and 0.770 (set 71, a company monorepo); 0.760 (set 72, early-stage startups: a Next.js bump 'from 12.3 to 14' and a consent checkbox's 'copy change' made checked by default went to haiku, fixed after), 0.656 (set 73, cloud infrastructure and cost), 0.640 (set 74, test and CI engineering: a flight-management coverage gate lowered as a one-liner went to haiku, fixed after) and 0.785 (set 75, internal tools); 0.739 (set 76, games and media: an automated claim threshold lowered in a pasted diff went to haiku, fixed after), 0.830 (set 77, ticket titles only), 0.754 (set 78, legacy and enterprise systems) and 0.747 (set 79, public sector and research); 0.717 (set 80, robotics, IoT and vehicles), 0.762 (set 81, agent prompts with pasted context), 0.699 (set 82, B2B SaaS) and 0.803 (set 83, chat messages), none with a complex or critical task to haiku; 0.719 (set 84, a mix), 0.740 (set 85, hand-overs to an unattended agent: a cold chain's excursion limit bumped as a config change went to haiku, fixed after), 0.696 (set 86, incident reports) and 0.788 (set 87, small-team work: a published module renamed, '~2M downloads/month', went to haiku, fixed after); with all of this round's rules, 0.752 (set 88, fintech), 0.593 (set 89, healthcare and insurance: its misleading third 0.006), 0.680 (set 90, settings changes) and 0.811 (set 91, backend work), none with a complex or critical task to haiku; 0.710 (set 92, code-review follow-ups: 'just bump
     protobuf to 4.x' went to haiku, fixed after), 0.654 (set 93, networking and mail delivery), 0.776 (set 94, logistics
     and retail: a scanner SDK bumped 'so we can target Android 14' went to haiku, fixed after) and 0.647 (set 95, real-time
-    apps and search). Floors guard what is kept, not what is new."""
+    apps and search); 0.701 (set 96, LLM applications: 'just bump vllm to latest, we're a few minor versions behind' went to
+    haiku, fixed after), 0.671 (set 97, localisation and accessibility), 0.637 (set 98, agency sites and CMS) and 0.620
+    (set 99, observability and on-call). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     scores = [estimator.estimate(t["text"]).complexity_score for t in tasks]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
