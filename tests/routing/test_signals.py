@@ -1870,3 +1870,11 @@ def test_a_key_nothing_references_is_dead_code() -> None:
     no mechanical fix."""
     assert "mechanical fix" in _fired("`checkout.promo.legacy_banner` is unreferenced since the redesign; drop it from the locale files")
     assert "mechanical fix" in _fired("The `promo_v1` template: nothing references it since March, remove it")
+
+
+def test_a_major_asked_for_by_its_number_alone_is_a_major_upgrade() -> None:
+    """Sets 97 and 101 (read after their blind first scores): "just bump protobuf to v4 in the monorepo" (complex) and
+    "just bump date-fns to v3" (moderate) went to haiku; "to 4.x" was already read as a new series."""
+    assert "major version upgrade" in _fired("bump zod to v4 across the web packages")
+    assert "major version upgrade" in _fired("Upgrade the Terraform AWS provider to version 6")
+    assert "major version upgrade" not in _fired("bump zod to v3.23.8")  # one release, not a series
