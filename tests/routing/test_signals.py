@@ -1878,3 +1878,12 @@ def test_a_major_asked_for_by_its_number_alone_is_a_major_upgrade() -> None:
     assert "major version upgrade" in _fired("bump zod to v4 across the web packages")
     assert "major version upgrade" in _fired("Upgrade the Terraform AWS provider to version 6")
     assert "major version upgrade" not in _fired("bump zod to v3.23.8")  # one release, not a series
+
+
+def test_a_formats_or_protocols_version_is_no_package_bump() -> None:
+    """Set 104 (read after its blind first score): "just bump the X12 version on the claims feed from 4010 to 5010" was
+    a version bump (critical, to haiku): the other side parses a new format, as with a remote API's version."""
+    assert "version bump" not in _fired("bump the wire protocol version to 4 in the device handshake")
+    assert "version bump" not in _fired("Bump the HL7 version of the lab results interface to 2.5.1")
+    assert "version bump" not in _fired("bump the version on the partner export from 2 to 3")
+    assert "version bump" in _fired("bump protobuf-java to 3.25.3")
