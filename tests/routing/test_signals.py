@@ -1887,3 +1887,30 @@ def test_a_formats_or_protocols_version_is_no_package_bump() -> None:
     assert "version bump" not in _fired("Bump the HL7 version of the lab results interface to 2.5.1")
     assert "version bump" not in _fired("bump the version on the partner export from 2 to 3")
     assert "version bump" in _fired("bump protobuf-java to 3.25.3")
+
+
+def test_removing_what_nobody_is_believed_to_use_is_a_belief_to_check() -> None:
+    """Set 110 (read after its blind first score): "routes/v1/ has `# TODO: delete, nobody uses v1 anymore`... rip it
+    out" went to haiku as dead code; the belief that nothing reads a thing is what a removal tests for good."""
+    assert "nobody uses it" in _fired("Remove the /v2/reports export, nobody calls it since the dashboard rewrite")
+    assert "nobody uses it" in _fired("drop the shipments_archive table? I think no one reads it anymore")
+    assert "nobody uses it" not in _fired("Remove the unused import of `Decimal` in billing/tax.py")
+
+
+def test_a_power_grids_protection_and_control_is_safety() -> None:
+    """Set 111 (read after its blind first score): "drop `reclose_wait_s` from 5 to 2 on the Eastside feeders", a grid
+    protection setting told as a tiny tweak, went to haiku; load shedding and SCADA setpoints stayed at sonnet."""
+    for text in (
+        "Change the recloser lockout count on the rural circuits",
+        "Add a third under-frequency load shedding stage",
+        "Let operators edit SCADA setpoints from the web console",
+    ):
+        assert "safety and regulation" in _fired(text), text
+
+
+def test_websockets_and_long_lived_connections_are_distributed_systems() -> None:
+    """Set 109 (read after its blind first score): "small bump of our websocket lib for the charger gateway" (thousands of
+    long-lived connections, complex) went to haiku; reconnects, ordering and backpressure over held connections are
+    partial failure between machines."""
+    assert "distributed systems" in _fired("Resume the websocket feed from the last event after a reconnect")
+    assert "distributed systems" in _fired("The gateway drops long-lived connections during deploys")
