@@ -252,6 +252,44 @@ def test_a_hit_inside_another_sense_of_the_word_does_not_count(text: str, words:
     assert (found[0].words if found else ()) == words
 
 
+INSIDE = r"""base = 36
+past_change = '(?i)\bafter\s+$'
+[[signal]]
+name = "target"
+weight = -14
+inside = ["upgrade"]
+pattern = '\bfrom\s+\S+\s+to\s+\d[\d.]*'
+
+[[signal]]
+name = "upgrade"
+weight = 24
+asked_only = true
+pattern = '(?i)\bupgrad\w*\s+(?:\w+\s+){0,2}?from\s+\d+\.\d+\s+to\s+\d+'
+
+[[signal]]
+name = "words"
+weight = 5
+words = ["electron"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "fired"),
+    [("Change the limit from 5 to 15", {"target"}), ("Upgrade electron from 22.3 to 28", {"upgrade", "words"}),
+     ("After upgrading from 22.3 to 28 the window is blank", set())],
+)
+def test_a_hit_inside_another_signals_phrase_is_that_signals(text: str, fired: set[str]) -> None:
+    """`inside`: the same words read as what the other signal reads, whether or not it counts them itself (an upgrade
+    already made is no target value either)."""
+    assert {h.signal.name for h in hits(parse_signals(INSIDE, "test.toml"), text)} == fired
+
+
+@pytest.mark.parametrize("inside", ['["nothing"]', '["words"]'])
+def test_inside_must_name_pattern_signals_of_the_file(inside: str) -> None:
+    with pytest.raises(ConfigError, match="signal 'target': inside"):
+        parse_signals(INSIDE.replace('inside = ["upgrade"]', f"inside = {inside}"), "test.toml")
+
+
 def test_other_senses_must_be_a_list_of_patterns() -> None:
     with pytest.raises(ConfigError, match="signal 'locking'.*other_senses"):
         parse_signals(OTHER_SENSES.replace("other_senses = [", "other_senses = 3 #["), "test.toml")
@@ -611,6 +649,11 @@ def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() ->
         ("Upgrade the workers from 4 to 8", "major version upgrade", False),
         ("Bump kafka-clients to 3.7 (we're on 2.8)", "major version upgrade", True),
         ("Bump the SDK to 4.3 (we're on 4.2)", "major version upgrade", False),
+        ("Upgrade the primary database cluster from 12 to 16", "major version upgrade", True),  # whole numbers, not a count
+        ("Upgrade the consumer group from 4 to 8 partitions", "major version upgrade", False),
+        ("Just bump electron from 22.3 to 28 so we get the newer Chromium", "target given", False),  # a new major version's target
+        ("After upgrading from 15 to 16, IN-list queries switched to a sequential scan", "target given", False),
+        ("Bump the retry count from 3 to 5", "target given", True),
         ("Let customers pay in instalments and update the docs.", "documentation only", False),  # a step of the money work
     ],
 )

@@ -137,6 +137,8 @@ class Signal:
     asked_only: bool = False  # a hit right after the set's `past_change` words is a change already made, not the work asked
     unless_followed_by: re.Pattern[str] | None = None  # a hit this matches right after is another sense of the word
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
+    inside: tuple[str, ...] = ()  # names of signals whose hits read these words another way: hits inside theirs do not count
+    inside_patterns: tuple[re.Pattern[str], ...] = ()  # those signals' patterns (SignalSet fills them in once all are read)
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
     not_simple_alone: bool = False  # its points never take a task into the simple level by themselves (as "learned" ones; SignalSet.guarded)
@@ -191,7 +193,7 @@ class Signal:
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
             not_simple_alone=role == "learned" or bool(raw.get("not_simple_alone", False)),
             full_beside_small_change=bool(raw.get("full_beside_small_change", False)),
-            quotes_the_text=bool(raw.get("quotes_the_text", False)),
+            quotes_the_text=bool(raw.get("quotes_the_text", False)), inside=tuple(str(n) for n in raw.get("inside", ())),
         )
 
     def measure(
@@ -206,7 +208,7 @@ class Signal:
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
         and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
-        inside a phrase of its `other_senses` ("a lock icon", "the comment thread"). A "small change" signal skips a
+        inside a phrase of its `other_senses` ("a lock icon", "the comment thread") or of the signals it is `inside`. A "small change" signal skips a
         hit near one of `steps`' clauses for its region (see LargerTask): one step of a larger task asked before or after it.
         """
         if self.vocabulary is not None:
@@ -220,8 +222,8 @@ class Signal:
             return 0.0, (), ()
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
-        if self.other_senses is not None:  # blanked, not cut: offsets (and what surrounds a hit) stay as they were
-            region = self.other_senses.sub(lambda m: " " * len(m.group(0)), region)
+        for other in ((self.other_senses,) if self.other_senses is not None else ()) + self.inside_patterns:
+            region = other.sub(lambda m: " " * len(m.group(0)), region)  # blanked, not cut: offsets (and what surrounds a hit) stay
         matches = self.regex.finditer(region)
         if self.asked_only and past_change:
             matches = (m for m in matches if not any(p.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()) for p in past_change))
@@ -566,6 +568,12 @@ def parse_signals(text: str, origin: str) -> SignalSet:
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise ConfigError(f"{origin}: signal {duplicate!r} appears twice", hint="give each signal its own name")
+    by_name = {s.name: s for s in signals}
+    for s in signals:
+        outer = [by_name.get(n) for n in s.inside]
+        if None in outer or any(o.words or o.vocabulary is not None for o in outer if o is not None):
+            raise ConfigError(f"{origin}: signal {s.name!r}: inside = {list(s.inside)}", hint="name pattern signals of this file")
+    signals = tuple(replace(s, inside_patterns=tuple(by_name[n].regex for n in s.inside)) if s.inside else s for s in signals)
     listings = _patterns(data, "listing", origin)
     hidden = _patterns(data, "hidden", origin)
     try:
