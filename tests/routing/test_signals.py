@@ -620,6 +620,27 @@ def test_a_major_version_upgrade_is_not_a_version_bump(text: str, major: bool) -
         assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
 
 
+@pytest.mark.parametrize(
+    ("bumped", "upgraded"),
+    [("chore: bump express from 4.18.2 to 5.0.1", "Upgrade express from 4.18.2 to 5.0.1"),
+     ("bump react-native from 0.71.8 to 0.74.1", "Upgrade react-native from 0.71.8 to 0.74.1")],
+)
+def test_a_new_major_version_is_complex_work_bumped_or_upgraded(bumped: str, upgraded: str) -> None:
+    """Blind sets 112-119 (2026-12-07): "just bump Django from 3.2 to 4.2" scored 33 where "upgrade" scored 85 (a bump
+    had read as a one-line version bump beside the new major version, the same words read two ways)."""
+    estimator = ComplexityEstimator()
+    for text in (bumped, upgraded):
+        estimate = estimator.estimate(text)
+        assert estimate.recommended_model == "opus", (text, estimate.complexity_score)
+        assert "version bump" not in {f.name for f in estimate.factors}, text
+    assert "version bump" in _fired("chore: bump express from 4.18.2 to 4.19.0")  # a minor release still is one
+
+
+def test_a_constants_value_bumped_is_no_major_version() -> None:
+    assert "major version upgrade" not in _fired("Design wants JUMP_VELOCITY in PlayerController bumped from 7.5 to 8.2, jump feels floaty")
+    assert "major version upgrade" in _fired("MIN_SDK_VERSION bumped from 21.0 to 26.0")
+
+
 def test_wording_to_keep_is_a_constraint_on_other_work_not_a_wording_change() -> None:
     """From the training corpus, held out: a CLI migration that must keep "the same error wording" and "the same help
     text" scored 0 on those words."""

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from buildrunner.errors import ConfigError
 from buildrunner.routing.levels import top_of
@@ -138,7 +138,7 @@ class Signal:
     unless_followed_by: re.Pattern[str] | None = None  # a hit this matches right after is another sense of the word
     other_senses: re.Pattern[str] | None = None  # phrases in which the signal's words mean something else: hits inside do not count
     inside: tuple[str, ...] = ()  # names of signals whose hits read these words another way: hits inside theirs do not count
-    inside_patterns: tuple[re.Pattern[str], ...] = ()  # those signals' patterns (SignalSet fills them in once all are read)
+    inside_of: tuple["Signal", ...] = ()  # those signals (parse_signals fills them in once all are read)
     states_change: bool = False  # evidence that the description states the change to make (a target value, a fix)
     until_resolved: bool = False  # evidence of what is not known yet: counts nothing once the description settles it
     not_simple_alone: bool = False  # its points never take a task into the simple level by themselves (as "learned" ones; SignalSet.guarded)
@@ -222,8 +222,10 @@ class Signal:
             return 0.0, (), ()
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
-        for other in ((self.other_senses,) if self.other_senses is not None else ()) + self.inside_patterns:
-            region = other.sub(lambda m: " " * len(m.group(0)), region)  # blanked, not cut: offsets (and what surrounds a hit) stay
+        if self.other_senses is not None:  # blanked, not cut: offsets (and what surrounds a hit) stay as they were
+            region = _blank(region, (m.span() for m in self.other_senses.finditer(region)))
+        for outer in self.inside_of:
+            region = _blank(region, outer.phrases(region))
         matches = self.regex.finditer(region)
         if self.asked_only and past_change:
             matches = (m for m in matches if not any(p.search(region, max(0, m.start() - PAST_CHANGE_REACH), m.start()) for p in past_change))
@@ -245,12 +247,26 @@ class Signal:
             count = min(count, len(found) * math.sqrt(topic_words / text.prose_words))
         return count, tuple(distinct), ()
 
+    def phrases(self, region: str) -> Iterator[tuple[int, int]]:
+        """Where this signal's pattern reads `region` in its own sense (outside its `other_senses`), counted or not."""
+        own = _blank(region, (m.span() for m in self.other_senses.finditer(region))) if self.other_senses is not None else region
+        return (m.span() for m in self.regex.finditer(own))
+
     def feature(self, count: float) -> float:
         """What the weight multiplies: log2(1 + count) for what is counted, the value itself for a vocabulary."""
         return count if self.vocabulary is not None else math.log2(1 + count)
 
     def points(self, count: float) -> float:
         return self.weight * self.feature(count)
+
+
+def _blank(region: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`region` with each span replaced by as many spaces: offsets, and what surrounds a hit, stay as they were."""
+    parts, last = [], 0
+    for start, end in spans:  # in order and apart, as finditer gives them
+        parts += [region[last:start], " " * (end - start)]
+        last = end
+    return "".join(parts) + region[last:] if parts else region
 
 
 def misspellings(texts: Iterable[str]) -> list[str]:
@@ -573,7 +589,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         outer = [by_name.get(n) for n in s.inside]
         if None in outer or any(o.words or o.vocabulary is not None for o in outer if o is not None):
             raise ConfigError(f"{origin}: signal {s.name!r}: inside = {list(s.inside)}", hint="name pattern signals of this file")
-    signals = tuple(replace(s, inside_patterns=tuple(by_name[n].regex for n in s.inside)) if s.inside else s for s in signals)
+    signals = tuple(replace(s, inside_of=tuple(by_name[n] for n in s.inside)) if s.inside else s for s in signals)
     listings = _patterns(data, "listing", origin)
     hidden = _patterns(data, "hidden", origin)
     try:
