@@ -636,6 +636,18 @@ def test_a_new_major_version_is_complex_work_bumped_or_upgraded(bumped: str, upg
     assert "version bump" in _fired("chore: bump express from 4.18.2 to 4.19.0")  # a minor release still is one
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Appointment reminders for the Perth clinic arrive one hour early since October",
+     "shift start times in the rota export are off by an hour for the Lisbon stores, only some weeks"],
+)
+def test_times_an_hour_off_are_a_time_zone_question(text: str) -> None:
+    """Blind sets 116-118 (2026-12-07): "class times an hour off since March" is the symptom of a time zone or daylight
+    saving bug (stored offsets, recurring series), though it names neither."""
+    assert "time and clocks" in _fired(text)
+    assert "time and clocks" not in _fired("Send the reminder email 24 hours before the appointment")
+
+
 def test_a_constants_value_bumped_is_no_major_version() -> None:
     assert "major version upgrade" not in _fired("Design wants JUMP_VELOCITY in PlayerController bumped from 7.5 to 8.2, jump feels floaty")
     assert "major version upgrade" in _fired("MIN_SDK_VERSION bumped from 21.0 to 26.0")
