@@ -648,6 +648,22 @@ def test_times_an_hour_off_are_a_time_zone_question(text: str) -> None:
     assert "time and clocks" not in _fired("Send the reminder email 24 hours before the appointment")
 
 
+@pytest.mark.parametrize(
+    ("text", "turned_on"),
+    [("Switch SELinux on the build hosts from permissive to enforcing", True),
+     ("one line: move the managed WAF rules on the storefront to blocking mode", True),
+     ("Set the DMARC record for mail.example.org to p=reject", True),
+     ("Flip fraud_action from review to auto for orders over $500", False),  # review is no watching mode of its own
+     ("Change the flagging rule from warn -> block for new accounts", True),
+     ("Add a dark mode toggle to the settings page", False),
+     ("We moved to p=reject in March; the runbook still says p=none", False)],  # a change already made
+)
+def test_a_control_moved_from_watching_to_acting(text: str, turned_on: bool) -> None:
+    """Blind set 121 (2026-12-07): "flip containment_mode from recommend to auto" and "DMARC -> p=reject, one-line TXT
+    change" read as one-liners; what such a switch stops is the work."""
+    assert ("enforcement turned on" in _fired(text)) is turned_on
+
+
 def test_a_constants_value_bumped_is_no_major_version() -> None:
     assert "major version upgrade" not in _fired("Design wants JUMP_VELOCITY in PlayerController bumped from 7.5 to 8.2, jump feels floaty")
     assert "major version upgrade" in _fired("MIN_SDK_VERSION bumped from 21.0 to 26.0")
