@@ -606,6 +606,8 @@ def test_words_that_say_how_or_when_are_not_what_the_work_is(text: str, signal: 
         ("chore(deps): bump psycopg2-binary 2.9 -> psycopg 3.1 in settlement-service", True),
         ('Bump engine_version on module.db from "13.14" to "16.3"', True),
         ("Upgrade the ORM to its next major version", True),
+        ("can we just bump react/react-dom 17 → 18? should be a package.json change", True),  # a companion package named with it
+        ("Bump node and npm 18 -> 20 in the CI image", True),
         ("Bump the SDK from 4.2.0 to 4.3.1", False),  # a minor release
         ("Bump the aws provider constraint from ~> 5.31 to ~> 5.40", False),
         ("Update the weight from 1.5 to 2.5 in config.yaml", False),  # a setting's value
