@@ -666,6 +666,20 @@ def test_a_control_moved_from_watching_to_acting(text: str, turned_on: bool) -> 
     assert ("enforcement turned on" in _fired(text)) is turned_on
 
 
+@pytest.mark.parametrize(
+    ("text", "rename"),
+    [("Rename symbol should also update the imports in test files. Right now renaming `load_rows` in io.py leaves tests/test_io.py "
+      "importing the old name", False),
+     ("renaming a tag in the admin breaks every saved filter that uses it", False),
+     ("Rename `load_rows` to `read_rows` in io.py", True)],
+)
+def test_a_rename_that_breaks_something_is_the_problem_not_the_work(text: str, rename: bool) -> None:
+    """Blind set 112 (2026-12-07): a language server's rename that left a re-export behind went to haiku as a rename."""
+    assert ("rename or move" in _fired(text)) is rename
+    if not rename:
+        assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
+
+
 def test_a_constants_value_bumped_is_no_major_version() -> None:
     assert "major version upgrade" not in _fired("Design wants JUMP_VELOCITY in PlayerController bumped from 7.5 to 8.2, jump feels floaty")
     assert "major version upgrade" in _fired("MIN_SDK_VERSION bumped from 21.0 to 26.0")
