@@ -284,7 +284,7 @@ def test_a_hit_inside_another_signals_phrase_is_that_signals(text: str, fired: s
     assert {h.signal.name for h in hits(parse_signals(INSIDE, "test.toml"), text)} == fired
 
 
-@pytest.mark.parametrize("inside", ['["nothing"]', '["words"]'])
+@pytest.mark.parametrize("inside", ['["nothing"]', '["words"]', '"upgrade"'])
 def test_inside_must_name_pattern_signals_of_the_file(inside: str) -> None:
     with pytest.raises(ConfigError, match="signal 'target': inside"):
         parse_signals(INSIDE.replace('inside = ["upgrade"]', f"inside = {inside}"), "test.toml")

@@ -171,6 +171,9 @@ class Signal:
             unknown = [n for n in shared if n not in (senses or {})]
             if unknown:
                 raise ValueError(f"shared_senses: no sense {unknown[0]!r} in the file's [senses]")
+            inside = raw.get("inside", [])
+            if not isinstance(inside, list) or not all(isinstance(n, str) for n in inside):
+                raise ValueError("inside must be a list of signal names")
             phrases = [*own, *((senses or {})[n] for n in shared)]
             other_senses = re.compile("|".join(f"(?:{p})" for p in phrases), re.IGNORECASE) if phrases else None
         except KeyError:
@@ -193,7 +196,7 @@ class Signal:
             states_change=bool(raw.get("states_change", False)), until_resolved=bool(raw.get("until_resolved", False)),
             not_simple_alone=role == "learned" or bool(raw.get("not_simple_alone", False)),
             full_beside_small_change=bool(raw.get("full_beside_small_change", False)),
-            quotes_the_text=bool(raw.get("quotes_the_text", False)), inside=tuple(str(n) for n in raw.get("inside", ())),
+            quotes_the_text=bool(raw.get("quotes_the_text", False)), inside=tuple(inside),
         )
 
     def measure(
@@ -208,8 +211,9 @@ class Signal:
         names the task in a one-liner is only a passing mention in a long report unless it recurs.
         An `asked_only` signal skips a hit that a `past_change` pattern matches just before ("after the provider bump"),
         and any signal a hit its `unless_followed_by` pattern matches just after (the word in another sense), or one
-        inside a phrase of its `other_senses` ("a lock icon", "the comment thread") or of the signals it is `inside`. A "small change" signal skips a
-        hit near one of `steps`' clauses for its region (see LargerTask): one step of a larger task asked before or after it.
+        inside a phrase of its `other_senses` ("a lock icon", "the comment thread") or of the signals it is `inside`. A
+        "small change" signal skips a hit near one of `steps`' clauses for its region (see LargerTask): one step of a
+        larger task asked before or after it.
         """
         if self.vocabulary is not None:
             reading = self.vocabulary.read(text.prose)
@@ -222,8 +226,7 @@ class Signal:
             return 0.0, (), ()
         if self.count == "characters":
             return sum(len(m.group(0)) for m in self.regex.finditer(region)) / self.unit, (), ()
-        if self.other_senses is not None:  # blanked, not cut: offsets (and what surrounds a hit) stay as they were
-            region = _blank(region, (m.span() for m in self.other_senses.finditer(region)))
+        region = self._in_own_sense(region)
         for outer in self.inside_of:
             region = _blank(region, outer.phrases(region))
         matches = self.regex.finditer(region)
@@ -249,8 +252,11 @@ class Signal:
 
     def phrases(self, region: str) -> Iterator[tuple[int, int]]:
         """Where this signal's pattern reads `region` in its own sense (outside its `other_senses`), counted or not."""
-        own = _blank(region, (m.span() for m in self.other_senses.finditer(region))) if self.other_senses is not None else region
-        return (m.span() for m in self.regex.finditer(own))
+        return (m.span() for m in self.regex.finditer(self._in_own_sense(region)))
+
+    def _in_own_sense(self, region: str) -> str:
+        """`region` with the phrases of the signal's `other_senses` blanked."""
+        return _blank(region, (m.span() for m in self.other_senses.finditer(region))) if self.other_senses is not None else region
 
     def feature(self, count: float) -> float:
         """What the weight multiplies: log2(1 + count) for what is counted, the value itself for a vocabulary."""
