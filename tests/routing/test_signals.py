@@ -680,6 +680,15 @@ def test_a_rename_that_breaks_something_is_the_problem_not_the_work(text: str, r
         assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
 
 
+def test_typos_the_users_make_are_no_typo_fix() -> None:
+    """Blind set 128 (2026-12-07): "let techs edit entries in the controlled drug log when they make a typo" went to haiku
+    as a typo fix; editing what a regulated log keeps is the work."""
+    text = "can we let nurses edit signed medication records when they make a typo? support keeps fixing them in the DB"
+    assert "typo or wording" not in _fired(text)
+    assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
+    assert "typo or wording" in _fired("Fix the typo on the medication records page header")
+
+
 def test_a_constants_value_bumped_is_no_major_version() -> None:
     assert "major version upgrade" not in _fired("Design wants JUMP_VELOCITY in PlayerController bumped from 7.5 to 8.2, jump feels floaty")
     assert "major version upgrade" in _fired("MIN_SDK_VERSION bumped from 21.0 to 26.0")
