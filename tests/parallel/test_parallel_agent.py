@@ -546,7 +546,8 @@ def test_no_attempt_starts_on_the_crumbs_of_a_max_cost(fast_project: Path, agent
     """Two rungs of $0.05 left $0.013 of a $0.12 max_cost: opus was started on it, cut off at its first message, and
     its spend thrown away (the task ended at $0.13)."""
     project = Project(fast_project)
-    plan = write_plan(fast_project, {"tasks": [{"id": "docs", "prompt": "Document the public API", "max_cost": 0.12, "verify": "false"}]})
+    # a task the estimator sends to haiku, so that three rungs (haiku, sonnet, opus) stand on the ladder
+    plan = write_plan(fast_project, {"tasks": [{"id": "docs", "prompt": "Fix the typo in the README", "max_cost": 0.12, "verify": "false"}]})
     _start(run_br, plan, "--workers", "1", "--wait")
     rungs = project.store.fetchall("SELECT attempt, status, cost, error FROM task_attempts WHERE task_id = 'docs' ORDER BY attempt")
     spent = [r["cost"] for r in rungs[:-1]]
