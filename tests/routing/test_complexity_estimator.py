@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
-SET_NUMBERS = range(1, 136)  # independent_tasks.yaml, _2, ... _135
+SET_NUMBERS = range(1, 144)  # independent_tasks.yaml, _2, ... _143
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
@@ -171,7 +171,8 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     our websocket lib for the charger gateway") as long-lived connections, distributed systems; the hundred-and-twelfth's
     (a language server's rename that "leaves" a re-export behind) as the problem reported, not a rename to make; the
     hundred-and-twenty-eighth's ("let techs edit entries in the controlled drug log when they make a typo") as typos the
-    product's users make.
+    product's users make; the hundred-and-forty-first's ("cosmetic: rename `userId` -> `accountId` in the OrderPlaced event
+    payload") as a name every consumer of the event reads.
 
     Two blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
     one constant in src/options.js" is critical for what the new default does to every formatted codebase downstream,
@@ -207,7 +208,9 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
      (120, 0.6), (121, 0.65), (122, 0.7), (123, 0.65),
      (124, 0.55), (125, 0.65), (126, 0.65), (127, 0.65),
      (128, 0.6), (129, 0.6), (130, 0.5), (131, 0.65),
-     (132, 0.6), (133, 0.55), (134, 0.65), (135, 0.55)]],
+     (132, 0.6), (133, 0.55), (134, 0.65), (135, 0.55),
+     (136, 0.7), (137, 0.65), (138, 0.65), (139, 0.65),
+     (140, 0.7), (141, 0.65), (142, 0.6), (143, 0.7)]],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -240,7 +243,10 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     editable "when they make a typo" went to haiku, fixed after), 0.634 (set 129, nonprofits), 0.539 (set 130,
     printing and publishing), 0.710 (set 131, recruiting), 0.656 (set 132, designers' and testers' tickets: sharing
     health records told as a copy change went to haiku, kept), 0.598 (set 133, crypto), 0.663 (set 134, retrospective
-    action items) and 0.597 (set 135, maps). Floors guard what is kept, not what is new."""
+    action items) and 0.597 (set 135, maps). Round 29 (the vocabulary on 4,900 descriptions): 0.781 (set 136, telecom),
+    0.750 (set 137, universities), 0.729 (set 138, manufacturing), 0.731 (set 139, pharma and laboratories), 0.783 (set
+    140, insurance), 0.747 (set 141, a startup's chat: a field renamed in an event's payload went to haiku, fixed after),
+    0.692 (set 142, audio and music) and 0.764 (set 143, tax and benefits). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     scores = [e.complexity_score for e in set_estimates(estimator, name)]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
@@ -715,7 +721,9 @@ def test_work_kept_while_the_network_is_down_and_sent_later_ranks_above_the_same
 
 @pytest.mark.parametrize(
     "schema_rename",
-    ["rename the orders table to purchases", "Rename the user_id column to account_id everywhere", "Rename the payments-v1 topic to payments and move the consumers"],
+    ["rename the orders table to purchases", "Rename the user_id column to account_id everywhere", "Rename the payments-v1 topic to payments and move the consumers",
+     "cosmetic: rename `customerRef` to `clientRef` in the InvoiceIssued event, nobody understands it",
+     "rename total to grandTotal in the checkout payload"],
 )
 def test_renaming_a_stored_or_published_name_is_not_a_mechanical_rename(estimator: ComplexityEstimator, schema_rename: str) -> None:
     """A table, column or topic is renamed in every row, client and query that holds it: not haiku's work."""
@@ -726,7 +734,8 @@ def test_renaming_a_stored_or_published_name_is_not_a_mechanical_rename(estimato
 
 @pytest.mark.parametrize(
     "local_rename",
-    ['On the invoice PDF, rename the column header "Net (EUR)" to "Net"', "In my notebook, rename the column cust_id to customer_id in the orders dataframe"],
+    ['On the invoice PDF, rename the column header "Net (EUR)" to "Net"', "In my notebook, rename the column cust_id to customer_id in the orders dataframe",
+     "Rename the handleClick variable in the click event handler"],  # an event handler is code, not an event's payload
 )
 def test_a_column_of_a_page_or_a_dataframe_is_still_a_local_rename(estimator: ComplexityEstimator, local_rename: str) -> None:
     assert {"rename or move"} <= fired(estimator, local_rename)
