@@ -5,7 +5,7 @@ with a difficulty level by the reasoning written next to it, by writers who saw 
 independent sets. No file under tests/routing/data is ever read here: those sets judge the result.
 
 The model is scikit-learn's sublinear TF-IDF (L2-normalised) over the prose's words (routing/vocabulary.py's
-`terms_of`, English stop words left out) and a ridge regression of the level (0 simple .. 3 critical).
+`terms_of`: words and pairs of adjacent words, English stop words left out) and a ridge regression of the level (0 simple .. 3 critical).
 Chosen by cross-validation with one corpus file held out at a time (so a writer's habits do not leak into
 their own test): the ridge alpha and the minimum number of descriptions a term must appear in. "Fix" and the
 words of tone and urgency are left out (NOT_EVIDENCE). Then the points per level of the `learned vocabulary` signal, by the same
@@ -37,7 +37,7 @@ from sklearn.linear_model import Ridge
 
 from buildrunner.routing.levels import top_of
 from buildrunner.routing.signals import features, shipped_signals
-from buildrunner.routing.vocabulary import FULL_EVIDENCE_TERMS, terms_of
+from buildrunner.routing.vocabulary import FULL_EVIDENCE_TERMS, is_word, terms_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "bench/data/routing_training"
@@ -80,7 +80,14 @@ def load(corpus: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[Path]]:
 
 def analyzer() -> Any:
     signals = shipped_signals()
-    return lambda text: [t for t in terms_of(signals.text(text).prose) if t not in ENGLISH_STOP_WORDS and t not in NOT_EVIDENCE]
+    left_out = ENGLISH_STOP_WORDS | NOT_EVIDENCE
+    return lambda text: [t for t in terms_of(signals.text(text).prose) if not any(w in left_out for w in t.split())]
+
+
+def evidence(vectorizer: TfidfVectorizer, matrix: Any) -> np.ndarray:
+    """As the estimator reads it: the share of FULL_EVIDENCE_TERMS distinct known words (pairs of words not counted)."""
+    words = np.array([is_word(t) for t in vectorizer.get_feature_names_out()])
+    return np.minimum(1.0, np.asarray(matrix[:, words].getnnz(axis=1)) / FULL_EVIDENCE_TERMS)
 
 
 def fit(texts: list[str], y: np.ndarray, alpha: float, min_df: int) -> tuple[TfidfVectorizer, Ridge]:
@@ -96,8 +103,7 @@ def held_out_values(texts: list[str], y: np.ndarray, groups: np.ndarray, alpha: 
         test = groups == g
         vectorizer, model = fit([t for t, s in zip(texts, test) if not s], y[~test], alpha, min_df)
         matrix = vectorizer.transform([t for t, s in zip(texts, test) if s])
-        evidence = np.minimum(1.0, np.asarray(matrix.getnnz(axis=1)) / FULL_EVIDENCE_TERMS)
-        out[test] = evidence * (model.predict(matrix) - y[~test].mean())
+        out[test] = evidence(vectorizer, matrix) * (model.predict(matrix) - y[~test].mean())
     return out
 
 

@@ -23,7 +23,7 @@ from buildrunner.errors import ConfigError
 from buildrunner.routing.complexity_estimator import ComplexityEstimator
 from buildrunner.routing.levels import top_of
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, parse_signals, shipped_signals
-from buildrunner.routing.vocabulary import FULL_EVIDENCE_TERMS, Vocabulary, parse_vocabulary, shipped_vocabulary
+from buildrunner.routing.vocabulary import FULL_EVIDENCE_TERMS, Vocabulary, parse_vocabulary, shipped_vocabulary, terms_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = sorted((Path(__file__).parent / "data").glob("independent_tasks*.yaml"))
@@ -57,8 +57,7 @@ def test_the_shipped_vocabulary_is_what_its_corpus_gives() -> None:
     assert set(vectorizer.vocabulary_) == set(VOCABULARY.terms)
     matrix = vectorizer.transform(texts)
     known = np.asarray(matrix.getnnz(axis=1)) > 0
-    evidence = np.minimum(1.0, np.asarray(matrix.getnnz(axis=1)) / FULL_EVIDENCE_TERMS)
-    expected = evidence * (model.predict(matrix) - y.mean())
+    expected = BENCH.evidence(vectorizer, matrix) * (model.predict(matrix) - y.mean())
     prose = shipped_signals().text
     ours = np.array([VOCABULARY.read(prose(t).prose).value for t in texts])
     assert known.mean() > 0.99
@@ -94,6 +93,20 @@ def test_a_word_or_two_is_not_read_as_a_whole_descriptions_evidence() -> None:
     assert vocabulary.read(" ".join(names)).value == pytest.approx(0.1 + (-2.0 + 0.5 * full) / math.sqrt(full + 1))
     # one word, however strong, moves a short ticket a fraction of what it moves a described one
     assert abs(vocabulary.read("add").value) <= 2.1 / full
+
+
+def test_adjacent_words_are_read_as_a_phrase_too_but_count_once_as_evidence() -> None:
+    """A pair says what neither word says alone ("race condition", a "white-label" store); words parted by punctuation or a
+    line break are no phrase. The evidence still counts words: a phrase adds no known word of its own."""
+    terms = terms_of("Fix the race condition in the lock-free queue. Update\nthe white-label theme")
+    assert {"race condition", "lock free", "free queue", "white label", "label theme"} <= set(terms)
+    assert "queue update" not in terms and "update the" not in terms
+    assert {"race condition", "white label"} & set(VOCABULARY.terms)  # the shipped vocabulary knows phrases
+    words = Vocabulary(terms={"race": (1.0, 1.0), "condition": (1.0, 1.0)}, offset=0.0)
+    phrased = Vocabulary(terms={"race": (1.0, 1.0), "condition": (1.0, 1.0), "race condition": (1.0, 1.0)}, offset=0.0)
+    full = FULL_EVIDENCE_TERMS
+    assert words.read("race condition").value == pytest.approx(2 / full * 2 / math.sqrt(2))
+    assert phrased.read("race condition").value == pytest.approx(2 / full * 3 / math.sqrt(3))  # three terms, two words' evidence
 
 
 def test_fix_and_the_words_of_tone_are_not_terms() -> None:

@@ -3,7 +3,7 @@
 The hand-written signals (`signals.toml`) name the concepts that make work hard or easy; a word
 list cannot know every domain's words for them ("fielded devices", "double-charged", "the
 ledger"). This is the complement: a linear model over the prose's words (sublinear TF-IDF,
-L2-normalised, ridge), fitted by `bench/routing_vocabulary.py` on the training corpus in
+L2-normalised, ridge; words and pairs of adjacent words), fitted by `bench/routing_vocabulary.py` on the training corpus in
 `bench/data/routing_training/` (task descriptions of many teams and domains, each labelled with
 a difficulty level by reasoning) and shipped as data (`vocabulary.json`: each term's idf and
 weight). Nothing under `tests/routing/data` is in the corpus: those sets judge it.
@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from buildrunner.errors import ConfigError
 
 _TERM = re.compile(r"[^\W\d_]{2,}")
+_JOINED = re.compile(r"[ \t]+|[ \t]*-[ \t]*")  # what joins two words into a phrase: spaces or a hyphen, not punctuation or a line break
 SHOWN_TERMS = 6  # terms named in a factor's detail, strongest first
 # The L2 norm gives one known word the weight of a whole description: "add generics" read as "add" alone was two levels
 # easier, "Need a new favicon" as "need" a critical task. With fewer distinct known terms than this, the reading (its
@@ -39,8 +40,16 @@ FULL_EVIDENCE_TERMS = 10
 
 
 def terms_of(prose: str) -> list[str]:
-    """The prose's words, lower-cased, letters only (2+): the fit script and the estimator share this."""
-    return [t.lower() for t in _TERM.findall(prose)]
+    """The prose's words, lower-cased, letters only (2+), then each pair of adjacent words ("race condition", "white
+    label", "one line"): a pair says what neither word says alone. The fit script and the estimator share this."""
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _TERM.finditer(prose)]
+    pairs = [f"{a} {b}" for (a, _, end), (b, start, _) in zip(words, words[1:]) if _JOINED.fullmatch(prose, end, start)]
+    return [w for w, _, _ in words] + pairs
+
+
+def is_word(term: str) -> bool:
+    """A term of one word (the evidence counts words; a pair of them adds no evidence of its own)."""
+    return " " not in term
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class Vocabulary:
             return Reading(0.0)
         x = {t: (1.0 + math.log(n)) * self.terms[t][0] for t, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in x.values()))
-        evidence = min(1.0, len(counts) / FULL_EVIDENCE_TERMS)
+        evidence = min(1.0, sum(1 for t in counts if is_word(t)) / FULL_EVIDENCE_TERMS)
         parts = sorted(((t, evidence * self.terms[t][1] * v / norm) for t, v in x.items()), key=lambda p: abs(p[1]), reverse=True)
         return Reading(evidence * self.offset + sum(c for _, c in parts), tuple(parts), evidence * self.offset)
 
