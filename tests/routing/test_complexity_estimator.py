@@ -8,7 +8,6 @@ the words in routing/signals.toml.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -23,9 +22,6 @@ from buildrunner.routing.cost_tracker import CostTracker
 from buildrunner.routing.levels import LEVELS, level_for
 from buildrunner.routing.models import catalogue
 from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
-
-if TYPE_CHECKING:
-    from _pytest.mark.structures import ParameterSet
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
@@ -116,30 +112,10 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors if f.name not in {s.name for s in shipped_signals().signals if s.role == "learned"})
 
 
-_SET_ESTIMATES: dict[int, list[ComplexityResult]] = {}
-
-
-def set_estimates(estimator: ComplexityEstimator, name: int) -> list[ComplexityResult]:
-    """The estimates of every task of set `name`, made once per test process: two tests read them all, and the sets
-    are the suite's largest part (both tests of a set run in one process, `set_group`)."""
-    if name not in _SET_ESTIMATES:
-        _SET_ESTIMATES[name] = [estimator.estimate(t["text"]) for t in SETS[name - 1]]
-    return _SET_ESTIMATES[name]
-
-
-def set_group(name: int, *values: object) -> ParameterSet:
-    """A per-set parameter whose tests share one xdist worker (`--dist loadgroup`), so `set_estimates` runs once."""
-    return pytest.param(name, *values, marks=pytest.mark.xdist_group(f"independent-set-{name}"))
-
-
 KEPT_MISSES = {112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"]}  # blind misses kept, not fitted: see the docstring below
 
 
-@pytest.mark.parametrize(
-    ("name", "tasks"),
-    [set_group(n, SETS[n - 1]) for n in SET_NUMBERS],
-)
-def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimator, name: int, tasks: list[dict]) -> None:
+def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict], estimates: list[ComplexityResult]) -> None:
     """Under-rating is the costly direction: the cheap model fails, the time is lost, the retry costs more.
 
     The tenth set's critical task (a library's default changed in a major release, written as a one-line change of
@@ -180,14 +156,13 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
     hundred-and-thirty-second's "quick copy change + one button: add 'Share my records with another dentist' ... we send
     them the x-rays and chart" sends health records outside the practice, told as a wording change (the only such
     phrasing in the sets)."""
-    estimates = set_estimates(estimator, name)
     to_haiku = [t["id"] for t, e in zip(tasks, estimates) if t["level"] in {"complex", "critical"} and e.recommended_model == "haiku"]
-    assert to_haiku == KEPT_MISSES.get(name, [])
+    assert to_haiku == KEPT_MISSES.get(name, []), f"set {name}: complex or critical tasks sent to haiku"
 
 
 @pytest.mark.parametrize(
     ("name", "floor"),
-    [set_group(*floor) for floor in [(1, 0.8), (2, 0.65), (3, 0.75), (4, 0.7), (5, 0.7), (6, 0.65), (7, 0.7), (8, 0.8),
+    [(1, 0.8), (2, 0.65), (3, 0.75), (4, 0.7), (5, 0.7), (6, 0.65), (7, 0.7), (8, 0.8),
      (9, 0.7), (10, 0.55), (11, 0.6), (12, 0.7), (13, 0.65), (14, 0.65), (15, 0.75), (16, 0.7), (17, 0.7), (18, 0.55),
      (19, 0.75), (20, 0.4), (21, 0.75), (22, 0.45), (23, 0.8), (24, 0.5), (25, 0.6), (26, 0.8), (27, 0.8), (28, 0.55), (29, 0.75), (30, 0.45), (31, 0.7), (32, 0.6), (33, 0.55), (34, 0.6), (35, 0.35), (36, 0.5), (37, 0.5), (38, 0.6), (39, 0.65), (40, 0.65), (41, 0.6), (42, 0.55), (43, 0.6), (44, 0.65), (45, 0.65), (46, 0.65), (47, 0.7), (48, 0.7), (49, 0.65), (50, 0.7), (51, 0.75), (52, 0.6), (53, 0.7), (54, 0.65), (55, 0.75), (56, 0.55), (57, 0.75), (58, 0.65), (59, 0.7),
      (60, 0.7), (61, 0.7), (62, 0.7), (63, 0.65),
@@ -210,7 +185,7 @@ def test_no_complex_or_critical_task_goes_to_haiku(estimator: ComplexityEstimato
      (128, 0.6), (129, 0.6), (130, 0.5), (131, 0.65),
      (132, 0.6), (133, 0.55), (134, 0.65), (135, 0.55),
      (136, 0.7), (137, 0.65), (138, 0.65), (139, 0.65),
-     (140, 0.7), (141, 0.65), (142, 0.6), (143, 0.7)]],
+     (140, 0.7), (141, 0.65), (142, 0.6), (143, 0.7)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -248,7 +223,9 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     140, insurance), 0.747 (set 141, a startup's chat: a field renamed in an event's payload went to haiku, fixed after),
     0.692 (set 142, audio and music) and 0.764 (set 143, tax and benefits). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
-    scores = [e.complexity_score for e in set_estimates(estimator, name)]
+    estimates = [estimator.estimate(t["text"]) for t in tasks]  # once per set: the two checks below read them all
+    assert_no_complex_or_critical_task_goes_to_haiku(name, tasks, estimates)
+    scores = [e.complexity_score for e in estimates]
     labels = [LEVEL_NAMES.index(t["level"]) for t in tasks]
     assert spearmanr(scores, labels)[0] >= floor
     means = [sum(s for s, y in zip(scores, labels) if y == level) / labels.count(level) for level in range(4)]
