@@ -25,6 +25,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
+LEARNED = {s.name for s in shipped_signals().signals if s.role == "learned"}  # the signals fitted on words, not judgement
 SET_NUMBERS = range(1, 144)  # independent_tasks.yaml, _2, ... _143
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
@@ -76,8 +77,7 @@ def fired(estimator: ComplexityEstimator, text: str) -> set[str]:
 
 def judged(estimator: ComplexityEstimator, text: str) -> float:
     """The points the signals of judgement give `text`: its factors but the learned ones (and the floor that guards them)."""
-    learned = {s.name for s in shipped_signals().signals if s.role == "learned"} | {SIMPLE_FLOOR_FACTOR}
-    return sum(f.weight for f in estimator.estimate(text).factors if f.name not in learned)
+    return sum(f.weight for f in estimator.estimate(text).factors if f.name not in LEARNED | {SIMPLE_FLOOR_FACTOR})
 
 
 def test_result_has_the_spec_fields_and_factors_add_up(estimator: ComplexityEstimator) -> None:
@@ -109,7 +109,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     for task in ("a race condition in a lock-free queue", "the typo in the README", "the login redirect after a password reset"):
         assert estimator.estimate(f"Fix {task}").complexity_score == estimator.estimate(task.capitalize()).complexity_score, task
     race = estimator.estimate("Fix a race condition in a lock-free queue")
-    assert all(f.weight > 0 for f in race.factors if f.name not in {s.name for s in shipped_signals().signals if s.role == "learned"})
+    assert all(f.weight > 0 for f in race.factors if f.name not in LEARNED)
 
 
 KEPT_MISSES = {112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"]}  # blind misses kept, not fitted: see the docstring below
@@ -369,8 +369,7 @@ def test_a_small_change_to_a_hard_subject_is_not_the_subjects_work(estimator: Co
     small_result, work_result = estimator.estimate(small), estimator.estimate(work)
     assert small_result.complexity_score < work_result.complexity_score
     assert small_result.recommended_model != "opus"
-    learned = {s.name for s in shipped_signals().signals if s.role == "learned"}
-    subject = {f.name: f.weight for f in work_result.factors if f.weight >= 10 and f.name != "baseline" and f.name not in learned}
+    subject = {f.name: f.weight for f in work_result.factors if f.weight >= 10 and f.name != "baseline" and f.name not in LEARNED}
     shared = {f.name: f.weight for f in small_result.factors if f.name in subject}
     assert shared and all(weight <= subject[name] / 2 for name, weight in shared.items()), (shared, subject)
     assert all("a small change" in f.detail for f in small_result.factors if f.name in shared)  # --verbose says why it counts less

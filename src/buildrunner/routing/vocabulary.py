@@ -32,8 +32,8 @@ _TERM = re.compile(r"[^\W\d_]{2,}")
 _JOINED = re.compile(r"[ \t]+|[ \t]*-[ \t]*")  # what joins two words into a phrase: spaces or a hyphen, not punctuation or a line break
 SHOWN_TERMS = 6  # terms named in a factor's detail, strongest first
 # The L2 norm gives one known word the weight of a whole description: "add generics" read as "add" alone was two levels
-# easier, "Need a new favicon" as "need" a critical task. With fewer distinct known terms than this, the reading (its
-# offset too) is shrunk toward 0 in proportion. Judgement (2026-12-06): the training corpus cannot tell 3 from 10 (its texts
+# easier, "Need a new favicon" as "need" a critical task. With fewer distinct known words than this (pairs of words not
+# counted), the reading (its offset too) is shrunk toward 0 in proportion. Judgement (2026-12-06): the training corpus cannot tell 3 from 10 (its texts
 # mostly know 20+ terms; one file held out, 0.758 against 0.755), a reviewer's short tickets can (hard over trivial,
 # AUC 0.71 at 3, 0.83 at 10), and the independent sets lose 0.007 of their mean Spearman.
 FULL_EVIDENCE_TERMS = 10
