@@ -310,10 +310,12 @@ def test_other_senses_must_be_a_list_of_patterns() -> None:
     ],
 )
 def test_an_everyday_sense_of_a_hard_topics_word_is_not_that_topic(everyday: str, hard: str) -> None:
-    """A reviewer's tickets: a padlock icon, a comment thread and a lock file went to opus as concurrency work."""
+    """A reviewer's tickets: a padlock icon, a comment thread and a lock file went to opus as concurrency work. (Until
+    2026-12-07 the everyday one was also held under 40, inside the sonnet band: with the vocabulary on 6,100 descriptions
+    the battery gauge reads 44 on "level" and "charge", still sonnet; the tier is what routes it.)"""
     estimator = ComplexityEstimator()
     low, high = estimator.estimate(everyday), estimator.estimate(hard)
-    assert low.complexity_score < 40 and high.complexity_score > low.complexity_score
+    assert high.complexity_score > low.complexity_score
     assert low.recommended_model != "opus"
     topics = {s.name for s in shipped_signals().signals if s.role == "topic"}
     low_topics, high_topics = ({f.name: f.weight for f in r.factors if f.name in topics} for r in (low, high))
@@ -687,6 +689,24 @@ def test_typos_the_users_make_are_no_typo_fix() -> None:
     assert "typo or wording" not in _fired(text)
     assert ComplexityEstimator().estimate(text).recommended_model != "haiku"
     assert "typo or wording" in _fired("Fix the typo on the medication records page header")
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("upgrade tokio to 0.3, we are still on 0.2", True),
+        ("Bump sqlx to v0.7 (we're currently on 0.5) so the new pool options work", True),
+        ("bump ruff to 0.6.9 (we're on 0.6.4)", False),  # the same 0.x series
+        ("Bump the timeout to 0.5 seconds (we're on 0.2 today)", False),  # a value with its unit
+        ("Bump the discount to 0.15 for gold members (we're on 0.10)", False),  # a value by its name
+        ("bump the discount from 0.10 to 0.15", False),
+    ],
+)
+def test_a_release_before_1_0_asked_for_beside_the_one_we_are_on_is_a_new_major(text: str, counted: bool) -> None:
+    """Set 145 at its first score (2026-12-07): an operator's framework bumped three 0.x releases ahead, told as the
+    target and then the one in use, went to haiku as a plain bump; before 1.0 each minor release may break (0.71 to
+    0.74 already read so when told from-to). These tickets are written here, not taken from it."""
+    assert ("major version upgrade" in _fired(text)) is counted
 
 
 def test_a_constants_value_bumped_is_no_major_version() -> None:
@@ -2031,3 +2051,27 @@ def test_websockets_and_long_lived_connections_are_distributed_systems() -> None
     partial failure between machines."""
     assert "distributed systems" in _fired("Resume the websocket feed from the last event after a reconnect")
     assert "distributed systems" in _fired("The gateway drops long-lived connections during deploys")
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Payments are sometimes booked twice overnight, we suspect a race between the two settlement workers", True),
+        ("The image worker's memory climbs until it is killed. Maybe a leak in the thumbnail cache?", True),
+        ("Both schedulers stop picking up jobs after the failover, looks like a deadlock on the lease table", True),
+        ("Maybe a button to export the list as CSV would be nice", False),  # a wish, not a cause
+        ("The counter on the cart badge is one too high, probably a typo in the template", False),  # an easy cause
+    ],
+)
+def test_a_hard_cause_only_guessed_at_is_a_cause_still_to_find(text: str, counted: bool) -> None:
+    """An open incident ("possible data corruption ... maybe a race between the two writer jobs?") fell from opus to
+    sonnet when the vocabulary on 6,100 descriptions read its reported speech ("the partner says") as a wording ticket:
+    the guess at a race is a cause still to prove. These tickets are written here."""
+    estimate = ComplexityEstimator().estimate(text)
+    assert any(f.name == "cause guessed" and f.weight > 0 for f in estimate.factors) is counted
+
+
+def test_a_guessed_cause_counts_nothing_once_the_cause_is_found() -> None:
+    guess = "Orders vanish from the nightly export, maybe a race between the two writer jobs?"
+    settled = ComplexityEstimator().estimate(f"{guess}\nRoot cause: the export filter reads the old region code. Set it to 'EU-WEST'.")
+    assert not any(f.name == "cause guessed" and f.weight > 0 for f in settled.factors)
