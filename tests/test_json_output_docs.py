@@ -402,7 +402,7 @@ def test_routing_output_matches_the_docs(tmp_project: Path, run_br: Any) -> None
                     "--cost-limit",
                     "0.05",
                     "--time-limit",
-                    "30",
+                    "60",
                     "--format",
                     "json",
                 )

@@ -406,7 +406,8 @@ class SignalSet:
         judgement signals see. A learned vocabulary ranks well on average, but a hard task told in easy words is the
         costly mistake; a target value says what to change, not that the change is small. Within
         `learned_room` points above the edge their pull fades rather than stopping dead there: the room left shrinks
-        exponentially, so tasks the learned words would all have put on the edge keep their order."""
+        as 1 / (1 + distance / room), slowly enough that tasks the learned words would all have put far under the edge
+        keep their order in whole points (an exponential squeezed them all onto the edge's own point)."""
         edge = float(top_of("simple") + 1)
         judgement = raw - held
         # compared as the score is given (a whole number): judgement alone at 29.6 is a 30, not simple
@@ -415,7 +416,7 @@ class SignalSet:
         room = min(judgement - edge, self.learned_room)
         if room <= 0:
             return max(raw, edge)
-        return raw if raw >= edge + room else edge + room * math.exp((raw - edge - room) / room)
+        return raw if raw >= edge + room else edge + room / (1.0 + (edge + room - raw) / room)
 
     def held_off(self) -> frozenset[str]:
         """The signals whose points never make a task simple by themselves (see `guarded`)."""
