@@ -257,3 +257,9 @@ def test_plain_words_are_not_code(tmp_path: Path) -> None:
     assert names_in("Make größe_berechnen round half up") == []  # not ASCII: never a fragment of it
     assert names_in("token " + "a_" * 60 + " expired") == []  # a pasted token, not a name
     assert code_reach(tmp_path, "nothing code-shaped here") is None
+
+
+def test_a_name_after_a_digit_is_a_fragment_not_a_name() -> None:
+    """Hypothesis found "0A00_" read as the name A00_: the tail of a token is no name the project could define."""
+    assert names_in("build 0A00_ and 9_private_thing then `0A00_` too") == []
+    assert names_in("call _private_thing after 9 retries") == ["_private_thing"]

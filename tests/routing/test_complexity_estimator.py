@@ -26,7 +26,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
 LEARNED = {s.name for s in shipped_signals().signals if s.role == "learned"}  # the signals fitted on words, not judgement
-SET_NUMBERS = range(1, 148)  # independent_tasks.yaml, _2, ... _147
+SET_NUMBERS = range(1, 152)  # independent_tasks.yaml, _2, ... _151
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
@@ -112,7 +112,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors if f.name not in LEARNED)
 
 
-KEPT_MISSES = {112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 145: ["rename-team-label-to-owner"]}  # blind misses kept, not fitted: see the docstring below
+KEPT_MISSES = {112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 145: ["rename-team-label-to-owner"], 148: ["tzdata-bump"]}  # blind misses kept, not fitted: see the docstring below
 
 
 def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict], estimates: list[ComplexityResult]) -> None:
@@ -149,9 +149,10 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
     hundred-and-twenty-eighth's ("let techs edit entries in the controlled drug log when they make a typo") as typos the
     product's users make; the hundred-and-forty-first's ("cosmetic: rename `userId` -> `accountId` in the OrderPlaced event
     payload") as a name every consumer of the event reads; the hundred-and-forty-fifth's ("bump controller-runtime to
-    v0.16 (we're on 0.13)") as a new major before 1.0.
+    v0.16 (we're on 0.13)") as a new major before 1.0; the hundred-and-forty-ninth's (a brand word renamed across web,
+    mobile, emails and "all 14 locales", "copy only") as text in every locale.
 
-    Three blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
+    Four blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
     one constant in src/options.js" is critical for what the new default does to every formatted codebase downstream,
     which its words do not say (a default's value bumped is simple in 11 of the 12 other such tasks of the sets); the
     hundred-and-thirty-second's "quick copy change + one button: add 'Share my records with another dentist' ... we send
@@ -159,7 +160,9 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
     phrasing in the sets); the hundred-and-forty-fifth's "Let's rename the `team` label to `owner` everywhere" is critical
     for the selectors, cost reports and alert routes across a fleet that read the label, which its words do not say (the
     sets' other label renames are seven labels on a screen, all simple, and a metrics label renamed across relabel
-    configs, critical, at 33: sonnet on its other words)."""
+    configs, critical, at 33: sonnet on its other words); the hundred-and-forty-eighth's "just bump tzdata to the latest
+    release pls" is complex for a country's offset that server, web and mobile would then disagree on, while the sets'
+    two other tzdata bumps (sets 109 and 135) are simple: read as a time-zone word, tzdata moved those two to sonnet."""
     to_haiku = [t["id"] for t, e in zip(tasks, estimates) if t["level"] in {"complex", "critical"} and e.recommended_model == "haiku"]
     assert to_haiku == KEPT_MISSES.get(name, []), f"set {name}: complex or critical tasks sent to haiku"
 
@@ -190,7 +193,8 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
      (132, 0.6), (133, 0.55), (134, 0.65), (135, 0.55),
      (136, 0.7), (137, 0.65), (138, 0.65), (139, 0.65),
      (140, 0.7), (141, 0.65), (142, 0.6), (143, 0.7),
-     (144, 0.7), (145, 0.45), (146, 0.6), (147, 0.65)],
+     (144, 0.7), (145, 0.45), (146, 0.6), (147, 0.65),
+     (148, 0.7), (149, 0.7), (150, 0.75), (151, 0.7)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -229,7 +233,10 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     0.692 (set 142, audio and music) and 0.764 (set 143, tax and benefits); with the vocabulary on 4,900 descriptions,
     0.743 (set 144, games and live services), 0.495 (set 145, platform engineering: two tasks to haiku, a 0.x framework
     bumped three releases and a fleet-wide label renamed; the first fixed after, the second kept), 0.653 (set 146,
-    emergency services) and 0.728 (set 147, legacy modernisation). Floors guard what is kept, not what is new."""
+    emergency services) and 0.728 (set 147, legacy modernisation); with the vocabulary on 6,896 descriptions (round 30),
+    0.751 (set 148, collaboration tools: a tzdata bump to haiku, kept), 0.750 (set 149, gig marketplaces: a brand
+    rename in all 14 locales to haiku, fixed after), 0.809 (set 150, support and CRM) and 0.771 (set 151, weather and
+    climate). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     estimates = [estimator.estimate(t["text"]) for t in tasks]  # once per set: the two checks below read them all
     assert_no_complex_or_critical_task_goes_to_haiku(name, tasks, estimates)

@@ -2075,3 +2075,26 @@ def test_a_guessed_cause_counts_nothing_once_the_cause_is_found() -> None:
     guess = "Orders vanish from the nightly export, maybe a race between the two writer jobs?"
     settled = ComplexityEstimator().estimate(f"{guess}\nRoot cause: the export filter reads the old region code. Set it to 'EU-WEST'.")
     assert not any(f.name == "cause guessed" and f.weight > 0 for f in settled.factors)
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Rename Workspace to Team across 9 locales", True),
+        ("Update the wording of the trial-ending email in all 12 languages we ship", True),
+        ("Change 'Basket' to 'Cart' in every locale, copy only", True),
+        ("Show all languages in the language picker", False),  # the picker's list, not text in each language
+        ("Add a French locale", False),
+        ("Fix the typo in the German welcome email", False),
+    ],
+)
+def test_a_wording_changed_in_every_locale_is_a_translation_in_each(text: str, counted: bool) -> None:
+    """Set 149 at its blind first score (2026-12-07): a brand word renamed "across the product UI (web, iOS, Android,
+    emails, all 14 locales). Copy only" went to haiku as a copy change. These tickets are written here."""
+    assert ("every locale" in _fired(text)) is counted
+
+
+def test_a_copy_change_in_every_locale_is_not_haiku_work() -> None:
+    estimator = ComplexityEstimator()
+    assert estimator.estimate("Copy only: rename 'Projects' to 'Spaces' across the web app, both mobile apps and all 11 locales").recommended_model != "haiku"
+    assert estimator.estimate("Copy only: rename 'Projects' to 'Spaces' on the web app's sidebar").recommended_model == "haiku"

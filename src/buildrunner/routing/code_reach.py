@@ -78,9 +78,9 @@ DEFINITIONS = {
     "other": _PREFIX + rf"(?:{'|'.join(KEYWORDS)})" + _NAME_AFTER_KEYWORD,
 }
 
-_IDENTIFIER = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+_IDENTIFIER = re.compile(r"(?<!\w)[^\W\d]\w*(?:\.[^\W\d]\w*)*")  # whole words: never the tail of "0A00_"
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
-_ONE_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+_ONE_IDENTIFIER = re.compile(r"(?<!\w)[^\W\d]\w*")
 
 
 @dataclass(frozen=True)
