@@ -2098,3 +2098,18 @@ def test_a_copy_change_in_every_locale_is_not_haiku_work() -> None:
     estimator = ComplexityEstimator()
     assert estimator.estimate("Copy only: rename 'Projects' to 'Spaces' across the web app, both mobile apps and all 11 locales").recommended_model != "haiku"
     assert estimator.estimate("Copy only: rename 'Projects' to 'Spaces' on the web app's sidebar").recommended_model == "haiku"
+
+
+@pytest.mark.parametrize(
+    ("small", "design"),
+    [
+        ("Fix a typo in the parser error message", "Write a parser for the new query syntax"),
+        ("Reword the tooltip on the plugin manager", "Design a plugin system for the editor"),
+    ],
+)
+def test_a_wording_fix_in_a_hard_subsystems_message_is_a_wording_fix(small: str, design: str) -> None:
+    """The subsystem a design word names (a parser, a plugin manager) is the subject of a typo in its message, as a
+    topic is: "Fix a typo in the parser error message" read 30 (sonnet) on "parser". These tickets are written here."""
+    estimator = ComplexityEstimator()
+    assert estimator.estimate(small).recommended_model == "haiku"
+    assert estimator.estimate(design).recommended_model != "haiku"
