@@ -1677,6 +1677,31 @@ def test_a_sense_several_signals_share_is_written_once_and_a_missing_one_is_a_co
         parse_signals(spec.replace('shared_senses = ["a lock icon"]\n[[signal]]', 'shared_senses = ["a key icon"]\n[[signal]]'), "test.toml")
 
 
+def test_a_fragment_is_one_piece_of_several_patterns_and_an_unknown_or_nested_one_is_a_config_error() -> None:
+    """A list several patterns share (the units after a number, the verbs of an upgrade) is written once in
+    [fragments]; {{name}} stands for it in a pattern, an other sense, a shared sense or a top-level pattern list."""
+    spec = (
+        "base = 10\npast_change = ['''(?i)\\b{{since}}\\s+(?:the\\s+)?$''']\n"
+        "[fragments]\nverb = '''bump|upgrade'''\nunit = '''ms|s|%'''\nsince = '''after|since'''\n"
+        "[senses]\n\"a quota\" = '''\\bquota\\s+{{verb}}.*'''\n"
+        "[[signal]]\nname = \"new major\"\nweight = 30\nasked_only = true\nshared_senses = [\"a quota\"]\n"
+        "pattern = '''(?i)\\b{{verb}}\\s+\\w+\\s+to\\s+\\d+\\b(?!\\s*{{unit}})'''\n"
+        "other_senses = ['''\\b{{verb}}\\s+it\\s+to\\s+\\d+''']\n"
+    )
+    signals = parse_signals(spec, "test.toml")
+    assert [h.signal.name for h in hits(signals, "Upgrade postgres to 16 this quarter")] == ["new major"]
+    assert hits(signals, "Bump timeout to 30 s") == []  # a unit after the number: no version
+    assert hits(signals, "Raise the quota bump sharply to 5 for the team") == []  # inside the shared sense
+    assert hits(signals, "Bump it to 16 as well") == []  # inside the signal's own other sense
+    assert hits(signals, "It broke after the upgrade release to 16") == []  # a change already made (past_change)
+    with pytest.raises(ConfigError, match=r"test.toml: \{\{unit of time\}\}: no fragment 'unit of time'"):
+        parse_signals(spec.replace("{{unit}}", "{{unit of time}}"), "test.toml")
+    with pytest.raises(ConfigError, match="'unit' uses another fragment"):
+        parse_signals(spec.replace("unit = '''ms|s|%'''", "unit = '''ms|s|{{verb}}'''"), "test.toml")
+    with pytest.raises(ConfigError, match=r"\[fragments\] must name regular expressions"):
+        parse_signals(spec.replace("unit = '''ms|s|%'''", "unit = 3"), "test.toml")
+
+
 def test_a_sense_that_reaches_to_the_end_covers_its_sentence_and_all_after_it() -> None:
     """A sense's `reaches` widens its hit: a guard such as "a business rule's place" must also cover the numbers told
     before the place in its sentence and in the sentences after it, but not the sentence before."""

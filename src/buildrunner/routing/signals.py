@@ -561,6 +561,37 @@ def _words(data: Mapping[str, Any], key: str, origin: str, example: str, what: s
     return words
 
 
+_FRAGMENT = re.compile(r"\{\{([^{}\n]+)\}\}")
+
+
+def _with_fragments(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """`data` with every `{{name}}` in its strings replaced by `(?:...)` around the [fragments] entry of that name:
+    a piece several regular expressions share (a list of units, the verbs of an upgrade) is written once."""
+    fragments = data.get("fragments", {})
+    hint = "[fragments]: a name = a regular expression; use it as {{name}} in a pattern"
+    if not isinstance(fragments, dict) or not all(isinstance(f, str) for f in fragments.values()):
+        raise ConfigError(f"{origin}: [fragments] must name regular expressions", hint=hint)
+    nested = next((n for n, f in fragments.items() if _FRAGMENT.search(f)), None)
+    if nested is not None:
+        raise ConfigError(f"{origin}: [fragments] {nested!r} uses another fragment", hint="write a fragment out in full")
+
+    def fragment(match: re.Match[str]) -> str:
+        if match.group(1) not in fragments:
+            raise ConfigError(f"{origin}: {match.group(0)}: no fragment {match.group(1)!r} in [fragments]", hint=hint)
+        return f"(?:{fragments[match.group(1)]})"
+
+    def expand(value: Any) -> Any:
+        if isinstance(value, str):
+            return _FRAGMENT.sub(fragment, value)
+        if isinstance(value, list):
+            return [expand(v) for v in value]
+        if isinstance(value, dict):
+            return {k: expand(v) for k, v in value.items()}
+        return value
+
+    return {k: expand(v) for k, v in data.items() if k != "fragments"}
+
+
 def _senses(data: Mapping[str, Any], origin: str) -> dict[str, str]:
     """The file's [senses] as regular expressions: a phrase, or a table whose `reaches` widens its phrase's hit
     to the text around it (REACHES: from the phrase's sentence to the end of the description)."""
@@ -585,6 +616,7 @@ def parse_signals(text: str, origin: str) -> SignalSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: invalid TOML: {exc}", hint="fix the syntax") from None
+    data = _with_fragments(data, origin)
     senses = _senses(data, origin)
     signals = tuple(Signal.from_dict(raw, origin, senses) for raw in data.get("signal", []))
     names = [s.name for s in signals]
