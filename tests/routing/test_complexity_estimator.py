@@ -26,7 +26,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
 LEARNED = {s.name for s in shipped_signals().signals if s.role == "learned"}  # the signals fitted on words, not judgement
-SET_NUMBERS = range(1, 156)  # independent_tasks.yaml, _2, ... _155
+SET_NUMBERS = range(1, 160)  # independent_tasks.yaml, _2, ... _159
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
@@ -112,7 +112,10 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
     assert all(f.weight > 0 for f in race.factors if f.name not in LEARNED)
 
 
-KEPT_MISSES = {112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 145: ["rename-team-label-to-owner"], 148: ["tzdata-bump"]}  # blind misses kept, not fitted: see the docstring below
+KEPT_MISSES = {
+    112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 145: ["rename-team-label-to-owner"], 148: ["tzdata-bump"],
+    158: ["crisis-banner-988"],
+}  # blind misses kept, not fitted: see the docstring below
 
 
 def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict], estimates: list[ComplexityResult]) -> None:
@@ -154,7 +157,7 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
     first score ("change `strict` default to `true` in `createValidator`", "bump acorn 7 -> 8") as a default turned on
     for everyone who never chose it and as a new major version.
 
-    Four blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
+    Five blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
     one constant in src/options.js" is critical for what the new default does to every formatted codebase downstream,
     which its words do not say (a default's value bumped is simple in 11 of the 12 other such tasks of the sets); the
     hundred-and-thirty-second's "quick copy change + one button: add 'Share my records with another dentist' ... we send
@@ -164,7 +167,11 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
     sets' other label renames are seven labels on a screen, all simple, and a metrics label renamed across relabel
     configs, critical, at 33: sonnet on its other words); the hundred-and-forty-eighth's "just bump tzdata to the latest
     release pls" is complex for a country's offset that server, web and mobile would then disagree on, while the sets'
-    two other tzdata bumps (sets 109 and 135) are simple: read as a time-zone word, tzdata moved those two to sonnet."""
+    two other tzdata bumps (sets 109 and 135) are simple: read as a time-zone word, tzdata moved those two to sonnet; the
+    hundred-and-fifty-eighth's "Tiny copy change: crisis banner should say 'Call or text 988' for US users instead of the
+    old 10-digit number" is complex because only people really in the US may see a number that works nowhere else,
+    which its words say only as "for US users" (the sets' other helpline numbers replaced are simple, and of the wordings
+    changed for one country's users, one is simple and one moderate)."""
     to_haiku = [t["id"] for t, e in zip(tasks, estimates) if t["level"] in {"complex", "critical"} and e.recommended_model == "haiku"]
     assert to_haiku == KEPT_MISSES.get(name, []), f"set {name}: complex or critical tasks sent to haiku"
 
@@ -197,7 +204,8 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
      (140, 0.7), (141, 0.65), (142, 0.6), (143, 0.7),
      (144, 0.7), (145, 0.45), (146, 0.6), (147, 0.65),
      (148, 0.7), (149, 0.7), (150, 0.75), (151, 0.7),
-     (152, 0.75), (153, 0.7), (154, 0.75), (155, 0.65)],
+     (152, 0.75), (153, 0.7), (154, 0.75), (155, 0.65),
+     (156, 0.7), (157, 0.75), (158, 0.75), (159, 0.7)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -241,7 +249,9 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     rename in all 14 locales to haiku, fixed after), 0.809 (set 150, support and CRM) and 0.771 (set 151, weather and
     climate); after them, 0.809 (set 152, museums and archives), 0.753 (set 153, courts and legal records), 0.788 (set
     154, social and dating apps) and 0.658 (set 155, issues on JavaScript libraries: a validator's `strict` default
-    flipped to true and "bump acorn 7 -> 8" went to haiku, fixed after). Floors guard what is kept, not what is new."""
+    flipped to true and "bump acorn 7 -> 8" went to haiku, fixed after); with those fixes, 0.765 (set 156, car
+    dealerships and fleets), 0.803 (set 157, issues on Go and Rust projects), 0.803 (set 158, wellness apps: a crisis
+    banner's number changed for US users to haiku, kept) and 0.788 (set 159, data platforms). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     estimates = [estimator.estimate(t["text"]) for t in tasks]  # once per set: the two checks below read them all
     assert_no_complex_or_critical_task_goes_to_haiku(name, tasks, estimates)
