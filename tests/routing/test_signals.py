@@ -2172,3 +2172,17 @@ def test_a_package_bumped_between_whole_major_numbers_is_a_new_major_version() -
         "bump `clickstream` from 24 to 36 partitions",
     ):
         assert "major version upgrade" not in _fired(task), task
+
+
+def test_a_guess_asked_as_a_lines_question_is_not_the_reports_topic() -> None:
+    """A title such as "Possible race condition in the settings page??" is the reporter's speculation: the topic it names
+    counts only where the report bears it out; the question still counts as an open question."""
+    typo = "Possible race condition in the settings page?? The Save button label says 'Svae'. Fix the typo in settings.html."
+    assert "concurrency" not in _fired(typo)
+    assert "open questions" in _fired(typo)
+    assert _tier(typo) == "haiku"
+    real = "Potential deadlock between the two writer threads? They both take the accounts lock and then the ledger lock, in opposite orders."
+    assert "concurrency" in _fired(real)
+    assert _tier(real) == "opus"
+    told = "The nightly import fails on Mondays. Our guess: a race between the two loaders?"  # not a line's own question
+    assert "concurrency" in _fired(told)
