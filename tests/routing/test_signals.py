@@ -2141,37 +2141,46 @@ def test_a_wording_fix_in_a_hard_subsystems_message_is_a_wording_fix(small: str,
 def test_a_default_turned_on_acts_for_everyone_who_never_chose_it() -> None:
     """Blind set 155: "one-line PR: change `strict` default to `true` in `createValidator`" went to haiku. A default
     flipped on acts for everyone who never chose it (consent, rejected input, charges); flipped off, it is the safe way."""
-    for task in (
-        "Make the newsletter checkbox on the signup form default to checked",
-        "Flip the default of `share_location` to true for existing riders",
-        "one-line PR: change the `autoRetry` option's default to true in the HTTP client",
-        "For 5.0 we want strict null checks on by default",
-    ):
-        assert "turned on by default" in _fired(task), task
-        assert _tier(task) != "haiku", task
-    for task in (
-        "Set the `beta_banner` default to false in defaults.yaml",
-        "Make the sound default to off on first launch",
-        "The cache is on by default, so the docs example can drop the --cache flag",
-    ):
-        assert "turned on by default" not in _fired(task), task
+    _assert_reads_off_haiku(
+        "turned on by default",
+        reads=(
+            "Make the newsletter checkbox on the signup form default to checked",
+            "Flip the default of `share_location` to true for existing riders",
+            "one-line PR: change the `autoRetry` option's default to true in the HTTP client",
+            "For 5.0 we want strict null checks on by default",
+        ),
+        not_=(
+            "Set the `beta_banner` default to false in defaults.yaml",
+            "Make the sound default to off on first launch",
+            "The cache is on by default, so the docs example can drop the --cache flag",
+        ),
+    )
 
 
 def test_a_package_bumped_between_whole_major_numbers_is_a_new_major_version() -> None:
     """Blind set 155: "chore: bump acorn 7 -> 8. quick dependency update" went to haiku as a version bump. A package's
     plain name bumped from one whole number to another is a new major; a setting's name (capitals, underscores) or
     a count is a value."""
-    for task in ("chore(deps): bump lodash 3 -> 4", "bump express from 4 to 5 in the api service"):
-        assert "major version upgrade" in _fired(task), task
+    _assert_reads_off_haiku(
+        "major version upgrade",
+        reads=("chore(deps): bump lodash 3 -> 4", "bump express from 4 to 5 in the api service"),
+        not_=(
+            "bump max_retries 3 -> 5 in config/jobs.yaml",
+            "bump workers 4 -> 8 on the ingest box",
+            "bump timeout 30 -> 60",
+            "bump lodash 4.17.20 -> 4.17.21",
+            "bump `clickstream` from 24 to 36 partitions",
+        ),
+    )
+
+
+def _assert_reads_off_haiku(signal: str, reads: tuple[str, ...], not_: tuple[str, ...]) -> None:
+    """`signal` fires on each of `reads` and keeps it off haiku, and does not fire on any of `not_`."""
+    for task in reads:
+        assert signal in _fired(task), task
         assert _tier(task) != "haiku", task
-    for task in (
-        "bump max_retries 3 -> 5 in config/jobs.yaml",
-        "bump workers 4 -> 8 on the ingest box",
-        "bump timeout 30 -> 60",
-        "bump lodash 4.17.20 -> 4.17.21",
-        "bump `clickstream` from 24 to 36 partitions",
-    ):
-        assert "major version upgrade" not in _fired(task), task
+    for task in not_:
+        assert signal not in _fired(task), task
 
 
 def test_a_guess_asked_as_a_lines_question_is_not_the_reports_topic() -> None:
