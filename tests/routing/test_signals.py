@@ -2195,3 +2195,20 @@ def test_a_guess_asked_as_a_lines_question_is_not_the_reports_topic() -> None:
     assert _tier(real) == "opus"
     told = "The nightly import fails on Mondays. Our guess: a race between the two loaders?"  # not a line's own question
     assert "concurrency" in _fired(told)
+
+
+def test_a_record_of_what_happened_made_editable_is_not_a_typo_fix() -> None:
+    """Blind set 161: "let editors edit the revision history so we can clean up old typo entries in the log" went to
+    haiku on its typo. An audit log, a revision history or a ledger is evidence people rely on being append-only."""
+    _assert_reads_off_haiku(
+        "history rewritten",
+        reads=(
+            "Quick one: allow admins to edit past ledger entries so they can fix typos",
+            "Let support agents delete entries from the audit trail when customers complain",
+        ),
+        not_=(
+            "Show the revision history in the sidebar",
+            "Change the audit log page size from 25 to 50",
+            "Add a filter by user to the audit log page",
+        ),
+    )
