@@ -2212,3 +2212,16 @@ def test_a_record_of_what_happened_made_editable_is_not_a_typo_fix() -> None:
             "Add a filter by user to the audit log page",
         ),
     )
+
+
+def test_what_was_already_delivered_changed_in_place_is_not_a_typo_fix() -> None:
+    """Blind set 167: "let PMs fix a typo directly in subtitle files that have already been delivered, instead of creating
+    a new version" went to haiku. Others hold copies, checksums or references of what was delivered or published."""
+    _assert_reads_off_haiku(
+        "history rewritten",
+        reads=(
+            "Let authors fix typos in invoices that have already been issued, instead of creating a new version",
+            "Quick one: allow support to correct the wording of contracts that have already been signed",
+        ),
+        not_=("Update the README in place", "Fix the typo in the invoice template before the next run"),
+    )
