@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,22 @@ PG_URL = os.environ.get("BR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1
 # it, can take seconds (a `too_slow` health check failed a gaps parser test that way). What they check stays the same.
 settings.register_profile("buildrunner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("buildrunner")
+
+
+def _local_noon_zone() -> str:
+    """A fixed-offset POSIX zone in which it is about noon now (UTC-12 to UTC+14 covers every hour).
+
+    Budgets and `routing costs` count the local calendar day, week and month: a test that records spend and reads
+    today's figure would fail when the run straddles midnight (a CI run at 23:55 UTC did). At local noon a run of
+    less than eleven hours crosses no day, week or month boundary. Tests that need a real zone set their own."""
+    offset = (12 - time.gmtime().tm_hour) % 24
+    if offset > 14:
+        offset -= 24
+    return f"NOON{-offset:+d}"
+
+
+os.environ["TZ"] = _local_noon_zone()  # inherited by every `br` subprocess
+time.tzset()
 
 
 def git(cwd: Path, *args: str) -> str:
