@@ -2225,3 +2225,53 @@ def test_what_was_already_delivered_changed_in_place_is_not_a_typo_fix() -> None
         ),
         not_=("Update the README in place", "Fix the typo in the invoice template before the next run"),
     )
+
+
+def test_a_library_made_to_act_by_default_changes_every_callers_code() -> None:
+    """Blind set 170: "small change: let's make `save` raise on validation errors by default instead of returning false"
+    read 31: a default behaviour of a library changes what every caller's code does. How a screen first looks does not."""
+    _assert_reads_off_haiku(
+        "turned on by default",
+        reads=(
+            "tiny PR: make the HTTP client follow redirects by default",
+            "Make `parse()` reject unknown keys by default",
+            "Use the system keyring by default instead of the plaintext config file",
+        ),
+        not_=(
+            "Make sure the sample config is copied by default",
+            "Make the filters panel collapsed by default on mobile",
+            "Make the orders list sorted by date by default",
+        ),
+    )
+
+
+def test_what_was_confirmed_or_posted_undone_is_not_a_small_change() -> None:
+    """Blind sets 169 and 171: "just flip the controlled drug log to editable?" and "should be a small change: let buyers
+    cancel confirmed grain contracts from the app" read 34. Others acted on what was confirmed, signed or posted."""
+    _assert_reads_off_haiku(
+        "history rewritten",
+        reads=(
+            "Small one: let dispatchers cancel confirmed freight bookings from the board",
+            "can we let accountants edit posted payroll runs?",
+            "Just set the visitor sign-in register to editable, people mistype their names",
+        ),
+        not_=(
+            "Cancel the job if the upload URL is not signed",
+            "Show confirmed bookings in green on the board",
+            "Let reviewers delete approved comments on their own drafts",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("The remainder should be distributed evenly among the line items so the total matches", False),
+        ("Latencies are normally distributed in the load test, so report the mean and stddev", False),
+        ("The session cache must be distributed across the three API nodes", True),
+    ],
+)
+def test_a_quantity_shared_out_is_not_a_distributed_system(text: str, counted: bool) -> None:
+    """Blind set 170: "The remainder should be distributed one subunit at a time to the first parts" counted as
+    distributed systems (+32): a remainder shared among parts is arithmetic, not machines agreeing."""
+    assert ("distributed systems" in _fired(text)) is counted
