@@ -2275,3 +2275,36 @@ def test_a_quantity_shared_out_is_not_a_distributed_system(text: str, counted: b
     """Blind set 170: "The remainder should be distributed one subunit at a time to the first parts" counted as
     distributed systems (+32): a remainder shared among parts is arithmetic, not machines agreeing."""
     assert ("distributed systems" in _fired(text)) is counted
+
+
+def test_a_keys_type_changed_is_a_migration_of_every_row_and_reference() -> None:
+    """Blind set 172: "tiny PR incoming: change the default id generation from sequences to UUIDv7" read 30. A key's
+    type widened or replaced rewrites the table and everything that holds the key, however short the ticket."""
+    _assert_reads_off_haiku(
+        "key type changed",
+        reads=(
+            "one-liner: payments.id int -> bigint, we're at 2.0B",
+            "quick tweak: new tenants should get UUIDs instead of serial ids",
+            "Move invoice numbers from auto-increment to ULIDs",
+        ),
+        not_=(
+            "Show the order id as a UUID in the receipt footer",
+            "Change the loop counter in resize() from int to long",
+            "Parse the page query parameter as an integer instead of a string",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Each address with a comma is split into two rows by the importer", False),
+        ("Duplicate bookings were merged into one row by the nightly job, losing the second guest", False),
+        ("Split the customers table into two tables", True),
+        ("Merge the two invoice tables into one", True),
+    ],
+)
+def test_records_a_bug_splits_are_the_report_not_a_reshaping_to_make(text: str, counted: bool) -> None:
+    """Blind set 172: "A quoted field containing a newline is split into two records" (a parser's bug) counted as stored
+    data reshaped: what is or was split, merged or converted is what happens today, not the work asked for."""
+    assert ("stored data reshaped" in _fired(text)) is counted
