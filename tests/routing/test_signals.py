@@ -2308,3 +2308,46 @@ def test_records_a_bug_splits_are_the_report_not_a_reshaping_to_make(text: str, 
     """Blind set 172: "A quoted field containing a newline is split into two records" (a parser's bug) counted as stored
     data reshaped: what is or was split, merged or converted is what happens today, not the work asked for."""
     assert ("stored data reshaped" in _fired(text)) is counted
+
+
+def test_a_product_asked_for_by_its_whole_number_is_a_new_major_version() -> None:
+    """Blind set 179: "bump react + react-dom to 18, shouldn't be more than a one-liner in package.json" went to haiku.
+    Node 20, React 18, Postgres 16: a whole number names a major line; a bump already made is no ask."""
+    _assert_reads_off_haiku(
+        "major version upgrade",
+        reads=("quick one: upgrade node to 20 in the Dockerfile", "bump vue + vue-router to 3, should be trivial"),
+        not_=(
+            "We bumped targetSdk to 34 in 5.2 and now the share sheet crashes",
+            "bump node to 20.11.1",
+            "move the logo next to 2 other badges",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Legal wants new wording on the consent checkbox of the embedded signup form", False),
+        ("The booking widget embedded in partner sites shows prices without VAT", False),
+        ("The embedded controller resets when the flash write is interrupted", True),
+    ],
+)
+def test_a_widget_embedded_in_a_page_is_no_embedded_system(text: str, counted: bool) -> None:
+    """Blind set 176: "the consent checkbox on the embedded signup form" counted as low-level systems (+20)."""
+    assert ("low-level systems" in _fired(text)) is counted
+
+
+def test_a_link_pointed_elsewhere_is_one_href_however_alarmed_the_ticket() -> None:
+    """Blind set 178: "COMPLIANCE ESCALATION ... the 'Privacy policy' link on the checkout page still points to
+    /legal/privacy-2021" read 100 (opus) on privacy, checkout and legal. An API's link relation is code, not an href."""
+    for task in (
+        "URGENT legal exposure: the 'Cookie policy' link on the payment page still points to /legal/cookies-2020. Must point to /legal/cookies.",
+        "SEV1!!! The 'Contact support' link in the billing footer 404s",
+    ):
+        assert "link retargeted" in _fired(task), task
+        assert not {"security and cryptography", "money"} & {f.name for f in _estimate(task).factors}, task
+        assert _tier(task) != "opus", task
+    assert _tier("SEV1!!! The 'Contact support' link in the billing footer 404s") == "haiku"
+    paging = "The search API's link[next] points at the internal hostname instead of the public one, so clients stop after one page"
+    assert "link retargeted" not in _fired(paging)
+    assert "link retargeted" not in _fired("Links from the Spanish pages point at /es/ paths that do not exist")
