@@ -26,7 +26,7 @@ from buildrunner.routing.signals import SIMPLE_FLOOR_FACTOR, shipped_signals
 DATA = Path(__file__).parent / "data"
 LEVEL_NAMES = [name for _, name in LEVELS]
 LEARNED = {s.name for s in shipped_signals().signals if s.role == "learned"}  # the signals fitted on words, not judgement
-SET_NUMBERS = range(1, 180)  # independent_tasks.yaml, _2, ... _179
+SET_NUMBERS = range(1, 184)  # independent_tasks.yaml, _2, ... _183
 SETS = [yaml.safe_load((DATA / f"independent_tasks{'' if n == 1 else f'_{n}'}.yaml").read_text(encoding="utf-8"))["tasks"] for n in SET_NUMBERS]
 INDEPENDENT, SECOND, THIRD, FOURTH, FIFTH, SIXTH, SEVENTH, EIGHTH = SETS[:8]
 LONG_ISSUE = next(t["text"] for t in INDEPENDENT if t["id"] == "flaky-checkout-test")
@@ -113,8 +113,7 @@ def test_fix_is_not_evidence_of_an_easy_task(estimator: ComplexityEstimator) -> 
 
 
 KEPT_MISSES = {
-    112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 145: ["rename-team-label-to-owner"], 148: ["tzdata-bump"],
-    158: ["crisis-banner-988"],
+    112: ["pretty-printer-default-width-100"], 132: ["share-records-external-dentist"], 158: ["crisis-banner-988"],
 }  # blind misses kept, not fitted: see the docstring below
 
 
@@ -159,20 +158,20 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
     revision history made editable "to clean up old typo entries") as a record of what happened rewritten, and the
     hundred-and-sixty-seventh's (subtitle files "that have already been delivered" fixed "instead of creating a new
     version") as what was delivered changed in place; the hundred-and-seventy-ninth's ("bump react + react-dom to 18,
-    shouldn't be more than a one-liner") as a product asked for by its whole number, a new major.
+    shouldn't be more than a one-liner") as a product asked for by its whole number, a new major; the
+    hundred-and-eighty-first's two ("just rename "Form" to "Homeroom" everywhere"; "bump the django version? we're still
+    on 2.2") as a name renamed everywhere with no part of the system named, and as an upgrade from a release still in
+    use, and the hundred-and-eighty-second's ("just bump protobuf to the latest version pls") as a bump to the latest
+    with no release line named. The first of those rules also reads the hundred-and-forty-fifth's kept miss ("Let's
+    rename the `team` label to `owner` everywhere", now sonnet), the last the hundred-and-forty-eighth's ("just bump
+    tzdata to the latest release pls", now opus); neither rule was written from them.
 
-    Five blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
+    Three blind misses are kept, not fitted: the hundred-and-twelfth's "tiny PR: bump default printWidth from 80 to 100 ...
     one constant in src/options.js" is critical for what the new default does to every formatted codebase downstream,
     which its words do not say (a default's value bumped is simple in 11 of the 12 other such tasks of the sets); the
     hundred-and-thirty-second's "quick copy change + one button: add 'Share my records with another dentist' ... we send
     them the x-rays and chart" sends health records outside the practice, told as a wording change (the only such
-    phrasing in the sets); the hundred-and-forty-fifth's "Let's rename the `team` label to `owner` everywhere" is critical
-    for the selectors, cost reports and alert routes across a fleet that read the label, which its words do not say (the
-    sets' other label renames are seven labels on a screen, all simple, and a metrics label renamed across relabel
-    configs, critical, at 33: sonnet on its other words); the hundred-and-forty-eighth's "just bump tzdata to the latest
-    release pls" is complex for a country's offset that server, web and mobile would then disagree on, while the sets'
-    two other tzdata bumps (sets 109 and 135) are simple: read as a time-zone word, tzdata moved those two to sonnet; the
-    hundred-and-fifty-eighth's "Tiny copy change: crisis banner should say 'Call or text 988' for US users instead of the
+    phrasing in the sets); the hundred-and-fifty-eighth's "Tiny copy change: crisis banner should say 'Call or text 988' for US users instead of the
     old 10-digit number" is complex because only people really in the US may see a number that works nowhere else,
     which its words say only as "for US users" (the sets' other helpline numbers replaced are simple, and of the wordings
     changed for one country's users, one is simple and one moderate)."""
@@ -214,7 +213,8 @@ def assert_no_complex_or_critical_task_goes_to_haiku(name: int, tasks: list[dict
      (164, 0.75), (165, 0.75), (166, 0.65), (167, 0.7),
      (168, 0.75), (169, 0.75), (170, 0.65), (171, 0.75),
      (172, 0.65), (173, 0.75), (174, 0.7), (175, 0.7),
-     (176, 0.75), (177, 0.75), (178, 0.75), (179, 0.8)],
+     (176, 0.75), (177, 0.75), (178, 0.75), (179, 0.8),
+     (180, 0.8), (181, 0.75), (182, 0.7), (183, 0.6)],
 )
 def test_scores_rank_the_independent_sets_like_their_labels(estimator: ComplexityEstimator, name: int, floor: float) -> None:
     """A regression guard under the measured figures (bench/RESULTS.md, round 11, with the learned vocabulary): 0.87,
@@ -273,8 +273,11 @@ def test_scores_rank_the_independent_sets_like_their_labels(estimator: Complexit
     0.803 (set 173, HR and payroll), 0.769 (set 174, photo and video tools) and 0.773 (set 175, real estate), none with a
     complex or critical task to haiku; with a key's type changed read as a migration, 0.803 (set 176, email and
     marketing automation), 0.799 (set 177, embedded firmware), 0.820 (set 178, restaurants and point of sale) and 0.854
-    (set 179, prompts typed to a coding agent: "bump react + react-dom to 18" went to haiku, fixed after). Floors guard
-    what is kept, not what is new."""
+    (set 179, prompts typed to a coding agent: "bump react + react-dom to 18" went to haiku, fixed after); with links
+    retargeted read as one href, 0.849 (set 180, hotels and travel booking), 0.775 (set 181, schools and exams: a term
+    renamed "everywhere" and a Django "still on 2.2" went to haiku, fixed after), 0.776 (set 182, developer
+    infrastructure: protobuf bumped "to the latest version" went to haiku, fixed after) and 0.669 (set 183, banking and
+    lending). Floors guard what is kept, not what is new."""
     tasks = SETS[name - 1]
     estimates = [estimator.estimate(t["text"]) for t in tasks]  # once per set: the two checks below read them all
     assert_no_complex_or_critical_task_goes_to_haiku(name, tasks, estimates)

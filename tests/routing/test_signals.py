@@ -2351,3 +2351,34 @@ def test_a_link_pointed_elsewhere_is_one_href_however_alarmed_the_ticket() -> No
     paging = "The search API's link[next] points at the internal hostname instead of the public one, so clients stop after one page"
     assert "link retargeted" not in _fired(paging)
     assert "link retargeted" not in _fired("Links from the Spanish pages point at /es/ paths that do not exist")
+
+
+def test_a_bump_to_the_latest_or_from_a_release_still_in_use_crosses_unknown_majors() -> None:
+    """Blind sets 181 and 182: "could someone bump the django version? we're still on 2.2 lol" and "just bump protobuf to
+    the latest version pls" went to haiku. With no release line named, "the latest" may be several majors away; "still
+    on" a version says the project has fallen behind. The latest patch or the latest of a named line is a bump."""
+    _assert_reads_off_haiku(
+        "major version upgrade",
+        reads=(
+            "pls bump sqlalchemy to the latest, should be painless",
+            "can we upgrade the payments SDK? we're still on 3.4",
+        ),
+        not_=(
+            "bump requests to the latest patch release",
+            "bump the base image to the latest 3.12 slim digest",
+            "It's the only workflow still on v2; bump it to actions/checkout@v4",
+        ),
+    )
+
+
+def test_a_name_renamed_everywhere_with_no_part_named_is_no_mechanical_rename() -> None:
+    """Blind set 181: "just rename "Form" to "Homeroom" everywhere, the US schools find it confusing" went to haiku: the
+    term is a column, an API field, an export header and an app's contract. Saying where keeps it a rename."""
+    for task in ('just rename "Crew" to "Team" everywhere, people keep asking', "quick one: rename `tenant` to `workspace` everywhere"):
+        assert "rename or move" not in _fired(task), task
+        assert _tier(task) != "haiku", task
+    for task in (
+        'rename "Crew" to "Team" everywhere in the UI (not the API)',
+        "Rename MAX_WAIT to MAX_WAIT_SECONDS everywhere it is referenced",
+    ):
+        assert "rename or move" in _fired(task), task
