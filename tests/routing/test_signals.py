@@ -2382,3 +2382,18 @@ def test_a_name_renamed_everywhere_with_no_part_named_is_no_mechanical_rename() 
         "Rename MAX_WAIT to MAX_WAIT_SECONDS everywhere it is referenced",
     ):
         assert "rename or move" in _fired(task), task
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Long customer threads only show the last 50 messages; add a 'load earlier' link at the top of the thread", False),
+        ("Add cursor pagination to GET /threads/:id/messages", False),
+        ("Two worker threads write the same cache entry without a lock", True),
+    ],
+)
+def test_a_conversation_thread_is_no_thread_of_execution(text: str, counted: bool) -> None:
+    """Blind set 184: "Long patient threads only show the latest 50 messages ... GET /threads/:id/messages" counted
+    as concurrency (+57): whose conversation it is and a place in it say what kind of thread it is (a path's segment,
+    /threads/, was never a word of the list)."""
+    assert ("concurrency" in _fired(text)) is counted
